@@ -1,0 +1,54 @@
+# Accord: the two commands a newcomer runs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+CONSTRAINTS := constraints.txt
+
+.PHONY: demo test lint typecheck unit bench bench-ingest test-servers lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per install flavour, rebuilt when the project or its pins change.
+$(VENV)/.demo-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e '.[demo]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e '.[dev,demo]'
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/accord demo
+
+# PostgreSQL comes from the machine image or from Debian; the tests start their own cluster.
+test-servers:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { echo "installing PostgreSQL for the catalog tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); }
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check accord tests bench
+	$(BIN)/ruff format --check accord tests bench
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy accord
+
+unit: $(VENV)/.dev-installed test-servers
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/ingest.py
+
+bench-ingest: bench
+
+# Re-pin after changing dependencies in pyproject.toml.
+lock: | $(BIN)/python
+	$(PIP) install -e '.[dev,demo]'
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^accord' > $(CONSTRAINTS)
+
+clean:
+	rm -rf $(VENV) .accord .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,40 @@
+"""Operational metadata: sandboxes, schemas, datasets, batches, tokens. SQLite by default, PostgreSQL by URL."""
+
+from accord.catalog.database import Catalog
+from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError
+from accord.catalog.models import (
+    ApiToken,
+    BatchRecord,
+    DatasetRecord,
+    FieldGroupRecord,
+    Sandbox,
+    SchemaRecord,
+    new_id,
+    utcnow,
+)
+from accord.catalog.sandboxes import (
+    DEFAULT_SANDBOX,
+    create_sandbox,
+    list_sandboxes,
+    resolve_sandbox,
+    sandbox_document,
+)
+
+__all__ = [
+    "DEFAULT_SANDBOX",
+    "ApiToken",
+    "BatchRecord",
+    "Catalog",
+    "CatalogUnavailableError",
+    "DatasetRecord",
+    "FieldGroupRecord",
+    "NotInitialisedError",
+    "Sandbox",
+    "SchemaRecord",
+    "create_sandbox",
+    "list_sandboxes",
+    "new_id",
+    "resolve_sandbox",
+    "sandbox_document",
+    "utcnow",
+]

@@ -1,0 +1,112 @@
+"""The catalog's tables: operational metadata of every context, one sandbox at a time."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def new_id() -> str:
+    """A 24-hex-digit identifier, the shape the reference product's catalog uses."""
+    return secrets.token_hex(12)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Sandbox(Base):
+    __tablename__ = "sandboxes"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32), default="admin")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FieldGroupRecord(Base):
+    """A custom field group; standard field groups ship with Accord and are not stored."""
+
+    __tablename__ = "field_groups"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(256), default="")
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SchemaRecord(Base):
+    __tablename__ = "schemas"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(256), default="")
+    class_name: Mapped[str] = mapped_column(String(32))
+    field_groups: Mapped[list[Any]] = mapped_column(JSON)
+    identities: Mapped[list[Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DatasetRecord(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    schema_id: Mapped[str] = mapped_column(ForeignKey("schemas.id"), index=True)
+    profile_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BatchRecord(Base):
+    """One ingestion into a dataset; also the run record of that ingestion."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="loading")
+    source_name: Mapped[str] = mapped_column(String(1024), default="")
+    file_format: Mapped[str] = mapped_column(String(32), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_record_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_record_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_record_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_threshold: Mapped[float] = mapped_column(Float, default=5.0)
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

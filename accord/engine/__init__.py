@@ -1,0 +1,38 @@
+"""The compute backend: Ibis over DuckDB, embedded in the calling process.
+
+DuckDB locks a database file to one process, so Accord uses in-memory DuckDB connections over
+Parquet files: any number of processes can read the lake, and each job owns its connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import sqlglot.expressions as sge
+
+from accord.settings import Settings
+
+
+def connect(settings: Settings) -> Any:
+    """A fresh in-memory DuckDB backend configured from the settings; spills under `home/tmp`."""
+    spill = settings.home.resolve() / "tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)}
+    if settings.duckdb_threads:
+        options["threads"] = settings.duckdb_threads
+    return ibis.duckdb.connect(**options)
+
+
+def sql_string(text: str) -> str:
+    """A value quoted as a SQL string literal by the expression builder, never by hand."""
+    return sge.Literal.string(text).sql("duckdb")
+
+
+def copy_to_parquet(con: Any, expr: Any, target: str, partition_by: str | None = None) -> int:
+    """Write an expression's rows as Parquet (zstd); returns how many rows were written."""
+    options = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+    if partition_by is not None:
+        options += f", PARTITION_BY ({sge.to_identifier(partition_by, quoted=True).sql('duckdb')}), OVERWRITE true"
+    statement = f"COPY ({con.compile(expr)}) TO {sql_string(target)} ({options})"
+    result = con.raw_sql(statement).fetchone()
+    return int(result[0]) if result else 0

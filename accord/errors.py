@@ -1,0 +1,95 @@
+"""The one error family of Accord.
+
+Every error a user can see is an `AccordError` with a stable `code`, a human `message` that says
+what is wrong and what to do, and `details` (a JSON-able dict: paths, names, positions). Adapters
+(API, CLI) map the kinds below to HTTP statuses and exit codes in one place each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_SECRET_KEYS = ("password", "secret", "token", "key", "credential")
+
+
+def _scrub(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop values whose key names a secret, so that a detail never leaks one."""
+    return {
+        k: ("***" if any(s in k.lower() for s in _SECRET_KEYS) and isinstance(v, str) else v)
+        for k, v in details.items()
+    }
+
+
+class AccordError(Exception):
+    """Base of every error Accord raises on purpose."""
+
+    code = "ACCORD-0000-500"
+    kind = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = _scrub(details)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class TransientError(AccordError):
+    """Mixin kind: trying again later may succeed."""
+
+    kind = "transient"
+
+
+class InvalidInputError(AccordError):
+    """The caller's input is wrong; the message says where."""
+
+    code = "ACCORD-0400-400"
+    kind = "invalid"
+
+
+class NotFoundError(AccordError):
+    """A named object does not exist; `details` lists what does, where useful."""
+
+    code = "ACCORD-0404-404"
+    kind = "not_found"
+
+
+class ConflictError(AccordError):
+    """The request contradicts what is stored (a duplicate name, a breaking change)."""
+
+    code = "ACCORD-0409-409"
+    kind = "conflict"
+
+
+class AuthenticationError(AccordError):
+    """No valid API token was given."""
+
+    code = "ACCORD-0401-401"
+    kind = "unauthenticated"
+
+
+class PermissionDeniedError(AccordError):
+    """The caller is known but may not do this."""
+
+    code = "ACCORD-0403-403"
+    kind = "forbidden"
+
+
+class DocumentError(InvalidInputError):
+    """A user document (schema, mapping, ...) with every problem found in it, each with its path."""
+
+    def __init__(self, what: str, problems: list[dict[str, Any]], *, code: str | None = None) -> None:
+        lines = "; ".join(f"{p.get('path') or '(root)'}: {p['message']}" for p in problems)
+        super().__init__(f"{what} is invalid: {lines}", code=code, problems=problems)
+        self.problems = problems
+
+
+def nearest(name: str, candidates: list[str], limit: int = 3) -> list[str]:
+    """The candidates closest to a misspelt name, for 'did you mean' hints."""
+    import difflib
+
+    return difflib.get_close_matches(name, candidates, n=limit, cutoff=0.5)

@@ -1,0 +1,47 @@
+"""Errors of batch ingestion. Codes follow the reference product's INGEST-NNNN-400 shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accord.errors import DocumentError, InvalidInputError
+
+# Row-level diagnostic codes, kept in one table so docs and code agree.
+CORRUPT_ROW = "INGEST-1401-400"
+REQUIRED_MISSING = "INGEST-1555-400"
+TYPE_CONVERSION = "INGEST-1212-400"
+FORMAT_MISMATCH = "INGEST-1214-400"
+ENUM_MISMATCH = "INGEST-1215-400"
+OUT_OF_RANGE = "INGEST-1216-400"
+MAPPING_FAILED = "INGEST-1217-400"
+
+ROW_ERROR_CODES = {
+    CORRUPT_ROW: "the row could not be parsed (wrong number of columns, bad quoting, bad encoding, too long)",
+    REQUIRED_MISSING: "a required field has no value",
+    TYPE_CONVERSION: "a value cannot be converted to the field's type",
+    FORMAT_MISMATCH: "a value does not match the field's format or pattern",
+    ENUM_MISMATCH: "a value is not one of the field's allowed values",
+    OUT_OF_RANGE: "a value is too long, too small or too large for the field",
+    MAPPING_FAILED: "a mapping function could not convert its input",
+}
+
+# Batch-level failure codes.
+THRESHOLD_EXCEEDED = "INGEST-1001-400"
+NO_RECORDS = "INGEST-1002-400"
+UNREADABLE_FILE = "INGEST-1003-400"
+
+
+class InvalidMappingError(DocumentError):
+    code = "INGEST-1100-400"
+
+    def __init__(self, what: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(f"the mapping ({what})" if what not in ("mapping",) else "the mapping", problems)
+
+
+class UnreadableFileError(InvalidInputError):
+    """The file as a whole cannot be read: its format, compression or encoding is wrong."""
+
+    code = UNREADABLE_FILE
+
+    def __init__(self, file: str, reason: str, hint: str = "") -> None:
+        super().__init__(f"{file}: {reason}" + (f"; {hint}" if hint else ""), file=file)

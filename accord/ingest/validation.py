@@ -1,0 +1,234 @@
+"""Conform mapped values to a schema: convert to each field's type and check its rules, as Ibis
+expressions evaluated by the engine over whole columns (no per-row Python).
+
+The result is one output column per top-level schema field, a single `ok` condition for the fast
+path, and the list of row errors for the rows that fail (computed only for those)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from accord.ingest import exceptions as codes
+from accord.ingest.exceptions import InvalidMappingError
+from accord.ingest.mapping.compiler import Compiled, MappedFields
+from accord.ingest.mapping.types import Kind
+from accord.schema import FieldSpec, FieldType, ResolvedSchema
+
+FORMAT_PATTERNS = {
+    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    "uri": r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$",
+    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "hostname": r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    "ipv4": r"^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$",
+}
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+ERROR_TYPE = dt.Array(dt.Struct({"code": dt.string, "path": dt.string, "message": dt.string}))
+
+
+def field_dtype(spec: FieldSpec) -> dt.DataType:
+    """The engine type that stores a field."""
+    scalar: dict[FieldType, dt.DataType] = {
+        FieldType.string: dt.string,
+        FieldType.integer: dt.int64,
+        FieldType.number: dt.float64,
+        FieldType.boolean: dt.boolean,
+        FieldType.date: dt.date,
+        FieldType.date_time: dt.Timestamp(timezone="UTC"),
+    }
+    if spec.type in scalar:
+        return scalar[spec.type]
+    if spec.type == FieldType.object:
+        return dt.Struct({k: field_dtype(v) for k, v in (spec.properties or {}).items()})
+    if spec.type == FieldType.array:
+        assert spec.items is not None
+        return dt.Array(field_dtype(spec.items))
+    assert spec.values is not None
+    return dt.Map(dt.string, field_dtype(spec.values))
+
+
+def schema_dtypes(schema: ResolvedSchema) -> dict[str, dt.DataType]:
+    return {name: field_dtype(spec) for name, spec in schema.fields.items()}
+
+
+@dataclass(frozen=True)
+class Check:
+    failed: ir.BooleanValue
+    code: str
+    path: str
+    message: ir.StringValue
+
+
+@dataclass
+class Conformed:
+    columns: dict[str, ir.Value]
+    checks: list[Check]
+
+    def ok(self) -> ir.BooleanValue:
+        if not self.checks:
+            return ibis.literal(True)
+        return ~ibis.or_(*[c.failed.fill_null(False) for c in self.checks])
+
+    def errors(self) -> ir.ArrayValue:
+        items = [
+            ibis.ifelse(
+                c.failed.fill_null(False),
+                ibis.struct({"code": ibis.literal(c.code), "path": ibis.literal(c.path), "message": c.message}),
+                ibis.null(),
+            )
+            for c in self.checks
+        ]
+        if not items:
+            return ibis.literal([], type=ERROR_TYPE)
+        return ibis.array(items).cast(ERROR_TYPE).filter(lambda e: e.notnull())
+
+
+def _quote(value: ir.Value) -> ir.StringValue:
+    text = value.cast("string") if not value.type().is_string() else value
+    return ibis.literal("'").concat(text.substr(0, 100), ibis.literal("'"))  # type: ignore[attr-defined]
+
+
+def _message(*parts: str | ir.Value) -> ir.StringValue:
+    pieces = [ibis.literal(p) if isinstance(p, str) else p for p in parts]
+    return ibis.coalesce(pieces[0].concat(*pieces[1:]), ibis.literal("".join(p for p in parts if isinstance(p, str))))  # type: ignore[attr-defined]
+
+
+def _convert(path: str, compiled: Compiled, spec: FieldSpec, checks: list[Check]) -> ir.Value:
+    """The value converted to the field's type, adding a check for values that do not convert."""
+    value, kind = compiled.value, compiled.kind
+    target = field_dtype(spec)
+    if kind == Kind.null:
+        return ibis.null().cast(target)
+    if spec.type == FieldType.string:
+        return value if kind == Kind.string else value.cast("string")
+    if kind == Kind.string:
+        text = value.strip()  # type: ignore[attr-defined]
+        if spec.type == FieldType.boolean:
+            lowered = text.lower()
+            converted = ibis.cases(
+                (lowered.isin(TRUE_WORDS), True), (lowered.isin(FALSE_WORDS), False), else_=ibis.null().cast("boolean")
+            )
+        else:
+            converted = text.try_cast(target)
+        failed = value.notnull() & (text.length() > 0) & converted.isnull()
+        checks.append(Check(failed, codes.TYPE_CONVERSION, path, _message("cannot convert ", _quote(value), f" to {spec.type.value}")))
+        return converted
+    converted = value.try_cast(target)
+    checks.append(
+        Check(value.notnull() & converted.isnull(), codes.TYPE_CONVERSION, path,
+              _message("cannot convert ", _quote(value), f" to {spec.type.value}"))
+    )
+    return converted
+
+
+def _rules(path: str, value: ir.Value, spec: FieldSpec, checks: list[Check]) -> None:
+    """Checks of the field's own rules on a converted value."""
+    if spec.required:
+        checks.append(Check(value.isnull(), codes.REQUIRED_MISSING, path, ibis.literal(f"required field {path} is missing")))
+    if spec.type != FieldType.string and spec.minimum is None and spec.maximum is None:
+        return
+    v: Any = value
+    if spec.enum is not None:
+        checks.append(Check(~v.isin(spec.enum), codes.ENUM_MISMATCH, path,
+                            _message(_quote(v), f" is not one of {', '.join(spec.enum[:20])}")))
+    if spec.format is not None:
+        checks.append(Check(~v.re_search(FORMAT_PATTERNS[spec.format]), codes.FORMAT_MISMATCH, path,
+                            _message(_quote(v), f" is not a valid {spec.format}")))
+    if spec.pattern is not None:
+        checks.append(Check(~v.re_search(spec.pattern), codes.FORMAT_MISMATCH, path,
+                            _message(_quote(v), f" does not match the pattern {spec.pattern}")))
+    if spec.max_length is not None:
+        checks.append(Check(v.length() > spec.max_length, codes.OUT_OF_RANGE, path,
+                            _message("value is longer than ", str(spec.max_length), " characters")))
+    if spec.minimum is not None:
+        checks.append(Check(v < spec.minimum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is below {spec.minimum}")))
+    if spec.maximum is not None:
+        checks.append(Check(v > spec.maximum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is above {spec.maximum}")))
+
+
+def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
+    """Reshape a nested source value (from JSON or Parquet) to the field's type, field by field."""
+    target = field_dtype(spec)
+    source = value.type()
+    if spec.type == FieldType.object and source.is_struct():
+        names = source.names  # type: ignore[attr-defined]
+        return ibis.ifelse(
+            value.isnull(),
+            ibis.null().cast(target),
+            ibis.struct({
+                name: _conform_nested(value[name], child) if name in names else ibis.null().cast(field_dtype(child))  # type: ignore[index]
+                for name, child in (spec.properties or {}).items()
+            }),
+        )
+    if spec.type == FieldType.array and source.is_array():
+        assert spec.items is not None
+        items = spec.items
+        return value.map(lambda element: _conform_nested(element, items))  # type: ignore[attr-defined]
+    if spec.type == FieldType.map and source.is_struct():
+        assert spec.values is not None
+        keys = source.names  # type: ignore[attr-defined]
+        entries = [_conform_nested(value[k], spec.values) for k in keys]  # type: ignore[index]
+        key_array = ibis.array([ibis.ifelse(e.notnull(), ibis.literal(k), ibis.null()) for k, e in zip(keys, entries, strict=True)])
+        return ibis.map(key_array.filter(lambda k: k.notnull()), ibis.array(entries).filter(lambda e: e.notnull()))
+    if source == target:
+        return value
+    return value.try_cast(target)
+
+
+def unmapped_required(schema: ResolvedSchema, mapped: MappedFields) -> list[str]:
+    """Required leaf fields that nothing in the mapping can fill."""
+    from accord.schema import walk
+
+    missing = []
+    for path, spec in walk(schema.fields):
+        if spec.required and spec.type != FieldType.object:
+            covered = any(path == m or path.startswith(m + ".") for m in mapped.values)
+            if not covered:
+                missing.append(path)
+    return missing
+
+
+def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
+    """Build the output columns and checks for a schema from mapped values."""
+    missing = unmapped_required(schema, mapped)
+    if missing:
+        raise InvalidMappingError(
+            "mapping",
+            [{"path": p, "message": "required field is not mapped, so every row would fail"} for p in missing],
+        )
+    checks: list[Check] = []
+    for destination, compiled in mapped.values.items():
+        for condition, message in compiled.failures:
+            checks.append(Check(condition, codes.MAPPING_FAILED, destination,
+                                _message(f"{message} (mapping: {mapped.sources[destination][:80]})")))
+
+    def build(path: str, spec: FieldSpec) -> ir.Value | None:
+        compiled = mapped.values.get(path)
+        if compiled is not None:
+            if spec.type in (FieldType.object, FieldType.array, FieldType.map):
+                if compiled.kind == Kind.string:  # JSON text in a column: parse it
+                    return _conform_nested(compiled.value.cast("json").cast(field_dtype(spec)), spec)  # type: ignore[attr-defined]
+                return _conform_nested(compiled.value, spec)
+            value = _convert(path, compiled, spec, checks)
+            _rules(path, value, spec, checks)
+            return value
+        if spec.type == FieldType.object:
+            children = {name: build(f"{path}.{name}", child) for name, child in (spec.properties or {}).items()}
+            if all(c is None for c in children.values()):
+                return None
+            return ibis.struct({
+                name: c if c is not None else ibis.null().cast(field_dtype(spec.properties[name]))  # type: ignore[index]
+                for name, c in children.items()
+            })
+        return None
+
+    columns: dict[str, ir.Value] = {}
+    for name, spec in schema.fields.items():
+        value = build(name, spec)
+        columns[name] = value if value is not None else ibis.null().cast(field_dtype(spec))
+    return Conformed(columns, checks)

@@ -1,0 +1,37 @@
+"""The data lake: datasets as Parquet batches under a lake root, previews, statistics, diagnostics."""
+
+from accord.lake.datasets import (
+    batch_document,
+    batch_errors,
+    create_dataset,
+    delete_batch,
+    find_dataset,
+    get_batch,
+    get_dataset,
+    jsonable,
+    list_batches,
+    list_datasets,
+    open_dataset,
+    preview,
+    set_profile_enabled,
+    statistics,
+)
+from accord.lake.store import Lake
+
+__all__ = [
+    "Lake",
+    "batch_document",
+    "batch_errors",
+    "create_dataset",
+    "delete_batch",
+    "find_dataset",
+    "get_batch",
+    "get_dataset",
+    "jsonable",
+    "list_batches",
+    "list_datasets",
+    "open_dataset",
+    "preview",
+    "set_profile_enabled",
+    "statistics",
+]

@@ -1,0 +1,310 @@
+"""Dataset and batch services: create, read (preview, count, statistics), delete a batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
+from accord.errors import ConflictError, InvalidInputError, NotFoundError, nearest
+from accord.schema import FieldType, ResolvedSchema, check_union, get_schema, resolve_schema_by_id, walk
+
+if TYPE_CHECKING:
+    from accord.workspace import Workspace
+
+DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values for rows read from the lake (dates as ISO text)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):  # a map read from Arrow
+            return {k: jsonable(v) for k, v in value}
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def find_dataset(session: Session, sandbox_id: str, name: str) -> DatasetRecord:
+    record = session.scalar(
+        select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.name == name)
+    )
+    if record is None:
+        record = session.scalar(
+            select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.id == name)
+        )
+    if record is None:
+        names = list(session.scalars(select(DatasetRecord.name).where(DatasetRecord.sandbox_id == sandbox_id)))
+        hint = nearest(name, names)
+        raise NotFoundError(
+            f"no dataset named {name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+            code="DATASET-0404-404",
+            dataset=name,
+            available=names,
+        )
+    return record
+
+
+def dataset_document(session: Session, record: DatasetRecord) -> dict[str, Any]:
+    schema = session.get(SchemaRecord, record.schema_id)
+    batches = list(
+        session.scalars(select(BatchRecord).where(BatchRecord.dataset_id == record.id, BatchRecord.status == "success"))
+    )
+    return {
+        "id": record.id,
+        "name": record.name,
+        "schema": schema.name if schema else None,
+        "class": schema.class_name if schema else None,
+        "profileEnabled": record.profile_enabled,
+        "createdAt": record.created_at.isoformat(),
+        "batchCount": len(batches),
+        "rowCount": sum(b.output_record_count for b in batches),
+    }
+
+
+def create_dataset(session: Session, sandbox: str, name: str, schema: str, profile_enabled: bool = False) -> DatasetRecord:
+    import re
+
+    if not re.match(DATASET_NAME, name):
+        raise InvalidInputError(
+            f"dataset name {name!r} must be letters, digits, '_', '.', '-' (at most 128)", code="DATASET-0400-400"
+        )
+    sandbox_row = resolve_sandbox(session, sandbox)
+    resolved = get_schema(session, sandbox, schema)
+    exists = session.scalar(
+        select(DatasetRecord.id).where(DatasetRecord.sandbox_id == sandbox_row.id, DatasetRecord.name == name)
+    )
+    if exists:
+        raise ConflictError(f"a dataset named {name!r} already exists", code="DATASET-0409-409")
+    record = DatasetRecord(sandbox_id=sandbox_row.id, name=name, schema_id=resolved.id, profile_enabled=profile_enabled)
+    session.add(record)
+    session.flush()
+    if profile_enabled:
+        check_union(session, sandbox_row.id, resolved.class_name)
+    return record
+
+
+def set_profile_enabled(session: Session, sandbox: str, name: str, enabled: bool) -> DatasetRecord:
+    sandbox_row = resolve_sandbox(session, sandbox)
+    record = find_dataset(session, sandbox_row.id, name)
+    record.profile_enabled = enabled
+    session.flush()
+    if enabled:
+        check_union(session, sandbox_row.id, resolve_schema_by_id(session, record.schema_id).class_name)
+    return record
+
+
+def list_datasets(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    records = session.scalars(select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id).order_by(DatasetRecord.name))
+    return [dataset_document(session, r) for r in records]
+
+
+def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:
+    return dataset_document(session, find_dataset(session, resolve_sandbox(session, sandbox).id, name))
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def open_dataset(workspace: Workspace, con: Any, sandbox: str, name: str) -> tuple[Any, ResolvedSchema]:
+    """The committed rows of a dataset as an Ibis table with the schema's current columns."""
+    from accord.ingest.validation import field_dtype
+
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        record = find_dataset(session, sandbox_id, name)
+        schema = resolve_schema_by_id(session, record.schema_id)
+        batch_ids = list(
+            session.scalars(
+                select(BatchRecord.id)
+                .where(BatchRecord.dataset_id == record.id, BatchRecord.status == "success")
+                .order_by(BatchRecord.created_at)
+            )
+        )
+    files = workspace.lake.batch_files(sandbox_id, record.id, batch_ids)
+    dtypes = {k: field_dtype(v) for k, v in schema.fields.items()}
+    if not files:
+        return ibis.memtable(ibis.schema(dtypes).to_pyarrow().empty_table()), schema
+    table = con.read_parquet(files, union_by_name=True)
+    columns = {
+        k: (table[k].cast(dtype) if k in table.columns else ibis.null().cast(dtype)) for k, dtype in dtypes.items()
+    }
+    return table.select(**columns), schema
+
+
+def preview(workspace: Workspace, sandbox: str, name: str, limit: int = 100) -> list[dict[str, Any]]:
+    from accord.engine import connect
+
+    if not 1 <= limit <= 10_000:
+        raise InvalidInputError("preview limit must be between 1 and 10,000", code="DATASET-0401-400")
+    con = connect(workspace.settings)
+    try:
+        table, _ = open_dataset(workspace, con, sandbox, name)
+        rows = table.limit(limit).to_pyarrow().to_pylist()
+    finally:
+        con.disconnect()
+    return [_drop_nulls(jsonable(r)) for r in rows]
+
+
+def _drop_nulls(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            value = _drop_nulls(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def statistics(workspace: Workspace, sandbox: str, name: str) -> dict[str, Any]:
+    """Row count and, per scalar field: values present, distinct values (approximate), min, max."""
+    from accord.engine import connect
+
+    con = connect(workspace.settings)
+    try:
+        table, schema = open_dataset(workspace, con, sandbox, name)
+        fields = [(p, s) for p, s in walk(schema.fields) if s.type not in (FieldType.object,)]
+        metrics: dict[str, Any] = {"_rows": table.count()}
+
+        def value(path: str) -> Any:
+            head, *rest = path.split(".")
+            expr = table[head]
+            for part in rest:
+                expr = expr[part]
+            return expr
+
+        for index, (path, spec) in enumerate(fields):
+            expr = value(path)
+            metrics[f"n{index}"] = expr.count()
+            if spec.type not in (FieldType.array, FieldType.map, FieldType.boolean):
+                metrics[f"d{index}"] = expr.nunique()
+                metrics[f"lo{index}"] = expr.min()
+                metrics[f"hi{index}"] = expr.max()
+        result = table.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    finally:
+        con.disconnect()
+    stats = {}
+    for index, (path, spec) in enumerate(fields):
+        entry = {"type": spec.type.value, "count": result[f"n{index}"]}
+        if f"d{index}" in result:
+            entry |= {"distinct": result[f"d{index}"], "min": jsonable(result[f"lo{index}"]), "max": jsonable(result[f"hi{index}"])}
+        stats[path] = entry
+    return {"dataset": name, "rowCount": result["_rows"], "fields": stats}
+
+
+# -- batches ----------------------------------------------------------------------------------------
+
+
+def batch_document(record: BatchRecord, dataset_name: str | None = None) -> dict[str, Any]:
+    duration = None
+    if record.completed_at and record.created_at:
+        duration = round((_aware(record.completed_at) - _aware(record.created_at)).total_seconds(), 3)
+    return {
+        "id": record.id,
+        "dataset": dataset_name,
+        "datasetId": record.dataset_id,
+        "status": record.status,
+        "source": record.source_name,
+        "format": record.file_format,
+        "sizeBytes": record.size_bytes,
+        "inputRecordCount": record.input_record_count,
+        "outputRecordCount": record.output_record_count,
+        "failedRecordCount": record.failed_record_count,
+        "errorThreshold": record.error_threshold,
+        "schemaVersion": record.schema_version,
+        "errors": [record.error] if record.error else [],
+        "created": record.created_at.isoformat(),
+        "completed": record.completed_at.isoformat() if record.completed_at else None,
+        "durationSeconds": duration,
+        "options": record.options,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _find_batch(session: Session, sandbox_id: str, batch_id: str) -> BatchRecord:
+    record = session.get(BatchRecord, batch_id)
+    if record is None or record.sandbox_id != sandbox_id:
+        raise NotFoundError(f"no batch with id {batch_id!r} in this sandbox", code="BATCH-0404-404", batch=batch_id)
+    return record
+
+
+def get_batch(session: Session, sandbox: str, batch_id: str) -> dict[str, Any]:
+    record = _find_batch(session, resolve_sandbox(session, sandbox).id, batch_id)
+    dataset = session.get(DatasetRecord, record.dataset_id)
+    return batch_document(record, dataset.name if dataset else None)
+
+
+def list_batches(session: Session, sandbox: str, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    query = select(BatchRecord, DatasetRecord.name).join(DatasetRecord).where(BatchRecord.sandbox_id == sandbox_id)
+    if dataset is not None:
+        query = query.where(BatchRecord.dataset_id == find_dataset(session, sandbox_id, dataset).id)
+    rows = session.execute(query.order_by(BatchRecord.created_at.desc()).limit(max(1, min(limit, 1000))))
+    return [batch_document(record, name) for record, name in rows]
+
+
+def delete_batch(workspace: Workspace, sandbox: str, batch_id: str) -> dict[str, Any]:
+    """Remove a batch's rows from its dataset; the batch record stays, marked `deleted`."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        record = _find_batch(session, sandbox_id, batch_id)
+        if record.status == "loading":
+            raise ConflictError("the batch is still loading; delete it once it has finished", code="BATCH-0409-409")
+        was_visible = record.status == "success"
+        record.status = "deleted"
+        record.completed_at = record.completed_at or utcnow()
+        dataset_id = record.dataset_id
+    if was_visible:
+        workspace.lake.remove_batch(sandbox_id, dataset_id, batch_id)
+    with workspace.catalog.session() as session:
+        return get_batch(session, sandbox, batch_id)
+
+
+def batch_errors(workspace: Workspace, sandbox: str, batch_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The batch's row diagnostics, in line order: line, row, original record and its errors."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        _find_batch(session, sandbox_id, batch_id)
+    path = workspace.lake.diagnostics_file(sandbox_id, batch_id)
+    if not path.exists():
+        return
+    produced = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+        for row in batch.to_pylist():
+            record = row["record"]
+            if row["rowNumber"] is not None:
+                try:
+                    record = json.loads(record)
+                except (TypeError, ValueError):
+                    pass
+            yield {
+                "lineNumber": row["lineNumber"],
+                "rowNumber": row["rowNumber"],
+                "_corrupt_record": record if row["rowNumber"] is None else None,
+                "record": record if row["rowNumber"] is not None else None,
+                "_errors": row["errors"],
+            }
+            produced += 1
+            if limit is not None and produced >= limit:
+                return

@@ -1,0 +1,91 @@
+"""Accord's configuration: one `Settings` model, from `accord.toml` and `ACCORD_*` variables.
+
+Precedence, highest first: explicit arguments, `ACCORD_*` environment variables, the TOML file
+(`ACCORD_CONFIG`, else `accord.toml` in the working directory), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from accord.errors import InvalidInputError
+
+
+class Settings(BaseSettings):
+    """Everything Accord can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="forbid")
+
+    home: Path = Field(default=Path(".accord"), description="Folder for the embedded catalog and lake.")
+    database_url: str | None = Field(
+        default=None, description="Catalog database URL; default: SQLite in `home`."
+    )
+    lake_root: str | None = Field(default=None, description="Lake root URL or path; default: `home`/lake.")
+    sandbox: str = Field(default="prod", description="Sandbox used when a command names none.")
+    error_threshold: float = Field(
+        default=5.0, ge=0, le=100, description="Default partial-ingestion threshold, percent of rows."
+    )
+    max_uncompressed_bytes: int = Field(
+        default=50 * 2**30, gt=0, description="Refuse archives that expand past this many bytes."
+    )
+    max_line_bytes: int = Field(default=2_000_000, gt=0, description="Longest accepted line of delimited text.")
+    duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
+    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql:// catalog URLs are supported")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("ACCORD_CONFIG", "accord.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+
+    @property
+    def catalog_url(self) -> str:
+        if self.database_url:
+            if self.database_url.startswith("postgresql://"):
+                return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+            return self.database_url
+        return f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+    @property
+    def lake_url(self) -> str:
+        return self.lake_root or str((self.home / "lake").resolve())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning a bad file or variable into a clear `InvalidInputError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            {"path": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
+        ]
+        text = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InvalidInputError(
+            f"configuration is invalid ({text}); check accord.toml and ACCORD_* variables",
+            code="ACCORD-0001-400",
+            problems=problems,
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read the configuration file: {exc}", code="ACCORD-0001-400") from None
