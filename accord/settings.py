@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_uncompressed_bytes: int = Field(
         default=50 * 2**30, gt=0, description="Refuse archives that expand past this many bytes."
     )
+    max_upload_bytes: int = Field(default=20 * 2**30, gt=0, description="Largest accepted API upload.")
     max_line_bytes: int = Field(default=2_000_000, gt=0, description="Longest accepted line of delimited text.")
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")

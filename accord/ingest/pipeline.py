@@ -7,8 +7,10 @@ becomes visible in one rename when it commits; a failed batch leaves nothing in 
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,8 @@ DIAGNOSTICS_SCHEMA = pa.schema(
     ]
 )
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, float | None], None]
+"""Told the stage of the work and, where known, the fraction done (0..1)."""
 
 
 @dataclass
@@ -74,7 +77,7 @@ def ingest_file(
     is recorded as failed). Row problems go to the batch's diagnostics; past the error threshold
     the batch fails and none of its rows become visible.
     """
-    say = progress or (lambda _message: None)
+    say = progress or (lambda _stage, _fraction=None: None)
     threshold = workspace.settings.error_threshold if request.error_threshold is None else request.error_threshold
     if not 0 <= threshold <= 100:
         from accord.errors import InvalidInputError
@@ -125,7 +128,7 @@ def _run(
 ) -> _Outcome:
     settings = workspace.settings
     name = request.source_name or request.path.name
-    say("unpacking")
+    say("unpacking", None)
     prepared = prepare(request.path, staging / "input", settings.max_uncompressed_bytes)
     file_format = request.read.format or sniff_format(prepared.files[0])
     _update(workspace, batch.id, file_format=file_format, size_bytes=prepared.size_bytes)
@@ -138,11 +141,12 @@ def _run(
             else default_mapping(source.table, schema)
         )
         conformed = conform(schema, mapped)
-        say("reading, mapping and validating")
+        say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
         output = source.table.select(**conformed.columns, _ok=conformed.ok())
         try:
-            total = copy_to_parquet(con, output, str(rows_dir), partition_by="_ok")
+            with _watch(con, say, "reading, mapping and validating"):
+                total = copy_to_parquet(con, output, str(rows_dir), partition_by="_ok")
         except Exception as exc:  # the engine's own errors while reading: a file-level problem
             import duckdb
 
@@ -155,11 +159,35 @@ def _run(
         corrupt = _corrupt_rows(con, source, prepared.files)
         outcome.corrupt = len(corrupt)
         if outcome.failed_rows or corrupt:
-            say("collecting row errors")
+            say("collecting row errors", None)
             _write_diagnostics(con, source, conformed, corrupt, staging / "errors.parquet")
         return outcome
     finally:
         con.disconnect()
+
+
+@contextmanager
+def _watch(con: Any, say: Progress, stage: str) -> Iterator[None]:
+    """Report the engine's own progress on the running query from a side thread."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.25):
+            try:
+                fraction = con.con.query_progress()
+            except Exception:  # the query may finish between the check and the call
+                return
+            if fraction is not None and fraction >= 0:
+                say(stage, min(fraction / 100, 1.0))
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        say(stage, 1.0)
 
 
 def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table:
@@ -172,7 +200,7 @@ def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Tab
         table.group_by(["file_id", "line_byte_position"])
         .aggregate(
             text=table.csv_line.first(),
-            reason=(table.error_type.cast("string").concat(ibis.literal(": "), table.error_message)).min(),
+            reason=table.error_type.cast("string").concat(ibis.literal(": "), table.error_message).argmin(table.column_idx),
         )
         .order_by(["file_id", "line_byte_position"])
         .to_pyarrow()

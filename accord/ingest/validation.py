@@ -95,6 +95,8 @@ def _quote(value: ir.Value) -> ir.StringValue:
 
 def _message(*parts: str | ir.Value) -> ir.StringValue:
     pieces = [ibis.literal(p) if isinstance(p, str) else p for p in parts]
+    if len(pieces) == 1:
+        return pieces[0]  # type: ignore[return-value]
     return ibis.coalesce(pieces[0].concat(*pieces[1:]), ibis.literal("".join(p for p in parts if isinstance(p, str))))  # type: ignore[attr-defined]
 
 
@@ -203,9 +205,9 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
         )
     checks: list[Check] = []
     for destination, compiled in mapped.values.items():
-        for condition, message in compiled.failures:
+        for condition, message, value in compiled.failures:
             checks.append(Check(condition, codes.MAPPING_FAILED, destination,
-                                _message(f"{message} (mapping: {mapped.sources[destination][:80]})")))
+                                _message(f"{message} ", _quote(value), f" (mapping: {mapped.sources[destination][:80]})")))
 
     def build(path: str, spec: FieldSpec) -> ir.Value | None:
         compiled = mapped.values.get(path)

@@ -7,6 +7,7 @@ from accord.schema.exceptions import (
     SchemaNotFoundError,
 )
 from accord.schema.fields import FieldSpec, FieldTree, FieldType, find, leaves, walk
+from accord.schema.fields import parse_fields as parse_fields_document
 from accord.schema.jsonschema import to_json_schema
 from accord.schema.model import (
     CLASS_NAMES,
@@ -53,6 +54,7 @@ __all__ = [
     "get_field_group",
     "get_schema",
     "leaves",
+    "parse_fields_document",
     "list_field_groups",
     "list_schemas",
     "resolve_schema_by_id",

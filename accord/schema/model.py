@@ -200,6 +200,11 @@ def compose(
     schema_class = standard_classes().get(document.class_name)
     if schema_class is None:
         problems.append({"path": "class", "message": f"unknown class {document.class_name!r}; use {CLASS_NAMES}"})
+        problems.extend(
+            {"path": f"fieldGroups[{i}]", "message": f"unknown field group {name!r}"}
+            for i, name in enumerate(document.field_groups)
+            if name not in available_groups
+        )
         return None, problems
     tree = dict(schema_class.fields)
     if len(set(document.field_groups)) != len(document.field_groups):

@@ -24,8 +24,8 @@ from accord.schema import FieldSpec, FieldType, ResolvedSchema, find, walk
 class Compiled:
     value: ir.Value
     kind: Kind
-    failures: list[tuple[ir.BooleanValue, str]] = field(default_factory=list)
-    """Row conditions under which a call in the expression failed, with a message."""
+    failures: list[tuple[ir.BooleanValue, str, ir.Value]] = field(default_factory=list)
+    """Row conditions under which a call in the expression failed, with a message and the input."""
 
 
 @dataclass
@@ -148,7 +148,7 @@ class _Compiler:
             kind = kinds.pop() if len(kinds) == 1 else (Kind.string if kinds else Kind.null)
         failures = [f for a in args for f in a.failures]
         if function.fails_when is not None:
-            failures.append((function.fails_when(values, result), f"{node.name}() could not convert the value"))
+            failures.append((function.fails_when(values, result), f"{node.name}() could not convert", values[0]))
         return Compiled(result, kind, failures)
 
     def _unary(self, node: Unary) -> Compiled | None:

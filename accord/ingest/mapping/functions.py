@@ -163,7 +163,8 @@ S, I, N, B, D, A = Kind.string, Kind.integer, Kind.number, Kind.boolean, Kind.da
 URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)"
 
 _LIBRARY: list[Function] = [
-    _fn("concat", [A], S, lambda a, _: ibis.literal("").concat(*[_text(x) for x in a]), "joins values as text",
+    _fn("concat", [A], S, lambda a, _: _text(a[0]).concat(*[_text(x) for x in a[1:]]) if len(a) > 1 else _text(a[0]),
+        "joins values as text (null if any is null)",
         variadic=True),
     _fn("lower", [S], S, lambda a, _: _text(a[0]).lower(), "lower-cases text"),
     _fn("upper", [S], S, lambda a, _: _text(a[0]).upper(), "upper-cases text"),

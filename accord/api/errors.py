@@ -1,0 +1,53 @@
+"""Errors as JSON `{code, message, details}`, with the HTTP status chosen in this one place."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from accord.errors import AccordError
+
+STATUS = {
+    "invalid": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "transient": 503,
+    "internal": 500,
+}
+log = logging.getLogger("accord.api")
+
+
+def _body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AccordError)
+    async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
+        status = 413 if exc.code == "ACCORD-0413-413" else STATUS.get(exc.kind, 500)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        text = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+        return JSONResponse(_body("ACCORD-0400-400", f"invalid request: {text}", {"problems": problems}), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = f"ACCORD-{exc.status_code:04d}-{exc.status_code}"
+        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)
+        return JSONResponse(_body("ACCORD-0500-500", "internal error; the server log has the details"), status_code=500)

@@ -1,0 +1,37 @@
+"""The `accord` command line: a thin adapter over the service functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from accord.errors import AccordError
+
+
+def main() -> None:
+    """Entry point: runs the command and maps every error to a message and an exit code."""
+    from accord.cli.app import app
+    from accord.cli.output import err, fail
+
+    as_json = "--json" in sys.argv
+    try:
+        result = app(standalone_mode=False)
+    except AccordError as error:
+        sys.exit(fail(error, as_json))
+    except click.exceptions.UsageError as error:
+        error.show()
+        sys.exit(2)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug: say so plainly, keep the trace for ACCORD_DEBUG
+        if os.environ.get("ACCORD_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error[/]: {type(error).__name__}: {error}. Set ACCORD_DEBUG=1 for details.", highlight=False)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,153 @@
+"""The `accord` command: init, serve, ingest, demo, and the resource groups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from accord.cli.output import emit, err, out, progress_bar
+from accord.cli.resources import batch_app, dataset_app, fieldgroup_app, sandbox_app, schema_app, token_app
+from accord.cli.state import JsonFlag, state
+from accord.errors import InvalidInputError
+
+app = typer.Typer(
+    name="accord",
+    help="Accord: an open-source real-time customer data platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(schema_app, name="schema")
+app.add_typer(fieldgroup_app, name="fieldgroup")
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(batch_app, name="batch")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(token_app, name="token")
+
+
+@app.callback()
+def _root(
+    home: Path = typer.Option(None, "--home", envvar="ACCORD_HOME", help="Accord's home folder (default ./.accord)."),
+    sandbox: str = typer.Option(None, "--sandbox", envvar="ACCORD_SANDBOX", help="Sandbox to work in (default prod)."),
+) -> None:
+    state.home = home
+    state.sandbox_name = sandbox
+
+
+@app.command()
+def init(
+    new_token: bool = typer.Option(False, "--new-token", help="Also create a new admin token."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Create (or upgrade) the catalog, the `prod` sandbox and a first admin API token."""
+    from accord.workspace import initialise
+
+    result = initialise(state.settings, new_token=new_token)
+    data = {"home": result.home, "database": result.database, "created": result.created, "token": result.token}
+
+    def human(_data: object) -> None:
+        out.print(f"Accord is ready in {result.home} (catalog: {result.database}).")
+        if result.token:
+            out.print("Admin API token (shown once, keep it safe):")
+            out.print(f"  [bold]{result.token}[/]", highlight=False)
+
+    emit(data, as_json, human)
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., help="File to ingest: CSV/TSV/any delimiter, JSON, Parquet; gz/bz2/zip/tar."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Target dataset."),
+    mapping: Path = typer.Option(None, "--mapping", "-m", help="Mapping set (YAML or JSON)."),
+    error_threshold: float = typer.Option(None, "--error-threshold", help="Percent of rows that may fail (default 5)."),
+    file_format: str = typer.Option(None, "--format", help="csv, json or parquet (default: detected)."),
+    delimiter: str = typer.Option(None, "--delimiter", help="Field delimiter of delimited text (default: detected)."),
+    encoding: str = typer.Option(None, "--encoding", help="utf-8, latin-1 or utf-16 (default: detected)."),
+    no_header: bool = typer.Option(False, "--no-header", help="Delimited text has no header row."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Ingest a file into a dataset as one batch; exit code 0 when the batch succeeded."""
+    from pydantic import ValidationError
+
+    from accord.ingest import IngestRequest, ReadOptions, ingest_file, load_mapping
+
+    try:
+        read = ReadOptions(format=file_format, delimiter=delimiter, encoding=encoding, header=not no_header)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [{"path": "--" + str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()]
+        raise InvalidInputError("invalid read options", code="INGEST-1005-400", problems=problems) from None
+    request = IngestRequest(
+        dataset=dataset,
+        path=file,
+        mapping=load_mapping(mapping) if mapping else None,
+        error_threshold=error_threshold,
+        read=read,
+    )
+    workspace = state.workspace()
+    try:
+        with progress_bar(not as_json) as progress:
+            batch = ingest_file(workspace, state.sandbox, request, progress)
+    finally:
+        workspace.close()
+
+    def human(b: dict) -> None:
+        colour = "green" if b["status"] == "success" else "red"
+        out.print(f"batch [bold]{b['id']}[/] [{colour}]{b['status']}[/]: {b['outputRecordCount']:,} of "
+                  f"{b['inputRecordCount']:,} rows ingested, {b['failedRecordCount']:,} failed "
+                  f"({b['durationSeconds']} s)", highlight=False)
+        for error in b["errors"]:
+            out.print(f"  {error['code']}: {error['message']}", highlight=False)
+        if b["failedRecordCount"]:
+            out.print(f"  see the failed rows with: accord batch errors {b['id']}", highlight=False)
+
+    emit(batch, as_json, human)
+    if batch["status"] != "success":
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default 8000)."),
+) -> None:
+    """Serve the REST API (OpenAPI at /docs and /openapi.json)."""
+    import uvicorn
+
+    from accord.api import create_app
+
+    settings = state.settings
+    state.workspace().close()  # fail early, clearly, if not initialised
+    err.print(f"Accord API on http://{host or settings.api_host}:{port or settings.api_port} (docs at /docs)")
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+
+
+@app.command()
+def functions(as_json: bool = JsonFlag) -> None:
+    """List the functions of the mapping language."""
+    from accord.ingest import FUNCTIONS
+
+    data = [{"name": f.name, "params": [p.value for p in f.params], "returns": f.returns.value, "doc": f.doc} for f in FUNCTIONS.values()]
+
+    def human(rows: list[dict]) -> None:
+        table = Table("function", "returns", "what it does")
+        for r in rows:
+            table.add_row(f"{r['name']}({', '.join(r['params'])})", r["returns"], r["doc"])
+        out.print(table)
+
+    emit(data, as_json, human)
+
+
+@app.command()
+def demo(
+    rows: int = typer.Option(2000, "--rows", help="CRM records to generate."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Run Accord's main job end to end on embedded defaults, and print a summary."""
+    from accord.demo import run_demo
+
+    summary = run_demo(state.settings, rows=rows, report=None if as_json else out)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))

@@ -1,0 +1,76 @@
+"""How the CLI speaks: JSON for scripts, tables and text for people, errors in one shape."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from accord.errors import AccordError
+from accord.lake import jsonable
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_CODES = {
+    "invalid": 2,
+    "not_found": 3,
+    "conflict": 4,
+    "unauthenticated": 5,
+    "forbidden": 6,
+    "transient": 75,
+    "internal": 1,
+}
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    if as_json or human is None:
+        sys.stdout.write(json.dumps(jsonable(data), indent=2, default=str) + "\n")
+    else:
+        human(data)
+
+
+def emit_lines(rows: Iterator[dict[str, Any]]) -> int:
+    count = 0
+    for row in rows:
+        sys.stdout.write(json.dumps(jsonable(row), default=str) + "\n")
+        count += 1
+    return count
+
+
+def fail(error: AccordError, as_json: bool) -> int:
+    """Print an error for the user (never a stack trace) and return the exit code."""
+    if as_json:
+        sys.stdout.write(json.dumps({"error": error.to_dict()}, indent=2, default=str) + "\n")
+    else:
+        err.print(f"[bold red]error[/] [dim]{error.code}[/]: {error.message}", highlight=False)
+        for problem in error.details.get("problems", [])[:50]:
+            where = problem.get("path") or ""
+            position = f" (line {problem['line']}, column {problem['column']})" if "line" in problem else ""
+            err.print(f"  - {where}{position}: {problem['message']}", highlight=False, markup=False)
+            if "caret" in problem:
+                err.print("      " + problem["caret"].replace("\n", "\n      "), highlight=False, markup=False)
+        if "batchId" in error.details:
+            err.print(f"  batch {error.details['batchId']} was recorded as failed", highlight=False)
+    return EXIT_CODES.get(error.kind, 1)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, float | None], None]]:
+    """A progress bar on stderr for long work; silent when output is for scripts."""
+    if not enabled or not err.is_terminal:
+        yield lambda _stage, _fraction=None: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def update(stage: str, fraction: float | None = None) -> None:
+            bar.update(task, description=stage, completed=fraction if fraction is not None else 0)
+
+        yield update

@@ -1,0 +1,38 @@
+"""What every CLI command shares: the settings and sandbox chosen on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from accord.settings import Settings, load_settings
+from accord.workspace import Workspace
+
+JsonFlag = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@dataclass
+class CliState:
+    home: Path | None = None
+    sandbox_name: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            overrides: dict[str, Any] = {"home": self.home} if self.home else {}
+            self._settings = load_settings(**overrides)
+        return self._settings
+
+    @property
+    def sandbox(self) -> str:
+        return self.sandbox_name or self.settings.sandbox
+
+    def workspace(self) -> Workspace:
+        return Workspace.open(self.settings)
+
+
+state = CliState()
