@@ -218,6 +218,20 @@ def _fits(spec: FieldSpec, kind: Kind) -> bool:
     return target == kind
 
 
+def compile_expression(text: str, table: ir.Table) -> Compiled:
+    """Compile one expression over a table's columns; raises `InvalidMappingError` on any problem."""
+    compiler = _Compiler(source_paths(table), "expression", text)
+    try:
+        node = parse_expression(text)
+    except ExpressionSyntaxError as exc:
+        raise InvalidMappingError("mapping", [{"path": "expression", "message": str(exc), "line": exc.line,
+                                               "column": exc.column, "caret": exc.caret}]) from None
+    compiled = compiler.compile(node)
+    if compiled is None or compiler.problems:
+        raise InvalidMappingError("mapping", compiler.problems)
+    return compiled
+
+
 def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema) -> MappedFields:
     """Compile a mapping set over a source table; raises `InvalidMappingError` with every problem."""
     columns = source_paths(table)

@@ -27,12 +27,6 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def _pos(item: Token | Tree[Any]) -> Position:
-    if isinstance(item, Token):
-        return Position(item.line or 1, item.column or 1)
-    return Position(item.meta.line, item.meta.column)
-
-
 @v_args(meta=True)
 class _ToNodes(Transformer[Token, Node]):
     def call(self, meta: Any, children: list[Any]) -> Call:
@@ -105,13 +99,15 @@ def parse_expression(text: str) -> Node:
             f"unexpected character {text[exc.pos_in_stream]!r}", exc.line, exc.column, text
         ) from None
     except UnexpectedToken as exc:
-        found = "the end" if exc.token.type == "$END" else repr(str(exc.token))
-        raise ExpressionSyntaxError(f"unexpected {found}", exc.line, exc.column, text) from None
+        if exc.token.type == "$END":
+            lines = text.splitlines() or [""]
+            raise ExpressionSyntaxError(
+                "the expression ends too early (an unclosed parenthesis or quote?)", len(lines), len(lines[-1]) + 1, text
+            ) from None
+        raise ExpressionSyntaxError(f"unexpected {str(exc.token)!r}", exc.line, exc.column, text) from None
     except UnexpectedInput as exc:  # any other lark complaint still has a position
         raise ExpressionSyntaxError(str(exc).splitlines()[0], exc.line, exc.column, text) from None
     if isinstance(tree, Token):  # a lone token (column or literal) is not wrapped in a tree
         tree = Tree("column", [tree]) if tree.type in ("PATH", "BRACED") else tree
     return _ToNodes().transform(tree)  # type: ignore[arg-type]
 
-
-__all__ = ["ExpressionSyntaxError", "parse_expression", "_pos"]

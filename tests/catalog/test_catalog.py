@@ -1,0 +1,121 @@
+"""The catalog on SQLite and on a real PostgreSQL: init, sandboxes, tokens, migrations that keep data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from accord.access import authenticate, create_token, revoke_token
+from accord.catalog import Catalog, create_sandbox, list_sandboxes
+from accord.catalog.models import Base
+from accord.errors import AuthenticationError, ConflictError, InvalidInputError
+from accord.settings import Settings
+from accord.workspace import Workspace, initialise
+from tests.servers import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        engine = Catalog(server.url.replace("postgresql://", "postgresql+psycopg://")).engine
+        with engine.begin() as connection:  # each test starts from an empty database
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        return Settings(home=tmp_path / "home", database_url=server.url)
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.mark.integration
+def test_init_creates_prod_sandbox_and_one_admin_token(catalog_settings: Settings) -> None:
+    first = initialise(catalog_settings)
+    assert first.created and first.token and first.token.startswith("acc_")
+    again = initialise(catalog_settings)
+    assert not again.created and again.token is None  # the token is printed once only
+    workspace = Workspace.open(catalog_settings)
+    with workspace.catalog.session() as session:
+        assert [s.name for s in list_sandboxes(session)] == ["prod"]
+    assert authenticate(workspace.catalog, first.token).role == "admin"
+    workspace.close()
+
+
+@pytest.mark.integration
+def test_tokens_are_stored_hashed_and_can_be_revoked(catalog_settings: Settings) -> None:
+    token = initialise(catalog_settings).token
+    assert token
+    workspace = Workspace.open(catalog_settings)
+    with workspace.catalog.engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(text("SELECT token_hash FROM api_tokens"))]
+    assert token not in stored and len(stored[0]) == 64
+    record, second = create_token(workspace.catalog, "ci")
+    revoke_token(workspace.catalog, record.id)
+    with pytest.raises(AuthenticationError):
+        authenticate(workspace.catalog, second)
+    for bad in (None, "", "acc_wrong", "Bearer x", "x" * 10_000):
+        with pytest.raises(AuthenticationError):
+            authenticate(workspace.catalog, bad)
+    workspace.close()
+
+
+@pytest.mark.integration
+def test_sandbox_names_are_checked_and_unique(catalog_settings: Settings) -> None:
+    initialise(catalog_settings)
+    workspace = Workspace.open(catalog_settings)
+    with workspace.catalog.session() as session:
+        create_sandbox(session, "dev-1")
+    with pytest.raises(ConflictError), workspace.catalog.session() as session:
+        create_sandbox(session, "dev-1")
+    for bad in ("Dev", "1dev", "dev'; DROP TABLE sandboxes;--", "d" * 70):
+        with pytest.raises(InvalidInputError), workspace.catalog.session() as session:
+            create_sandbox(session, bad)
+    with workspace.catalog.session() as session:
+        assert [s.name for s in list_sandboxes(session)] == ["dev-1", "prod"]
+    workspace.close()
+
+
+@pytest.mark.integration
+def test_migrations_match_the_models(catalog_settings: Settings) -> None:
+    """The migration history builds exactly the tables the code expects, on both databases."""
+    initialise(catalog_settings)
+    catalog = Catalog(catalog_settings.catalog_url)
+    with catalog.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    catalog.dispose()
+    assert differences == []
+
+
+def test_upgrade_keeps_existing_data(settings: Settings) -> None:
+    initialise(settings)
+    workspace = Workspace.open(settings)
+    with workspace.catalog.session() as session:
+        create_sandbox(session, "keepme")
+    with workspace.catalog.engine.begin() as connection:  # pretend this catalog predates the newest revision
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    workspace.close()
+    initialise(settings)  # upgrading again must be harmless
+    workspace = Workspace.open(settings)
+    with workspace.catalog.session() as session:
+        assert "keepme" in [s.name for s in list_sandboxes(session)]
+    workspace.close()
+
+
+def test_a_workspace_needs_init_first(settings: Settings) -> None:
+    from accord.catalog import NotInitialisedError
+
+    with pytest.raises(NotInitialisedError, match="accord init"):
+        Workspace.open(settings)
+
+
+def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.servers import free_port
+
+    from accord.catalog import CatalogUnavailableError
+
+    url = f"postgresql://user:s3cret@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(CatalogUnavailableError) as caught:
+        initialise(Settings(home=tmp_path, database_url=url))
+    assert "s3cret" not in caught.value.message and "127.0.0.1" in caught.value.message

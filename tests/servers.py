@@ -1,0 +1,69 @@
+"""Real servers for integration tests, started on 127.0.0.1 and stopped by process id."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    url: str
+    pid: int
+    folder: Path
+
+    def stop(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGINT)  # "fast" shutdown
+            for _ in range(100):
+                os.kill(self.pid, 0)
+                time.sleep(0.1)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _as_postgres(command: str) -> subprocess.CompletedProcess[str]:
+    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+        return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", command], capture_output=True, text=True, check=False)
+    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=False)
+
+
+def start_postgres() -> PostgresServer:
+    """A throwaway PostgreSQL cluster with an `accord` database, trusting local connections."""
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not binaries:
+        raise RuntimeError("PostgreSQL is not installed: run `make test-servers` (Debian package postgresql)")
+    bindir = Path(binaries[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="accord-pg-"))
+    os.chmod(folder, 0o777)
+    data = folder / "data"
+    port = free_port()
+    steps = [
+        f"{bindir}/initdb -D {data} -U postgres -A trust --no-sync -E UTF8 >/dev/null",
+        f"{bindir}/pg_ctl -D {data} -o '-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off' "
+        f"-l {folder}/log -w start >/dev/null",
+        f"{bindir}/createdb -h 127.0.0.1 -p {port} -U postgres accord",
+    ]
+    for step in steps:
+        result = _as_postgres(step)
+        if result.returncode != 0:
+            log = (folder / "log").read_text() if (folder / "log").exists() else ""
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuntimeError(f"PostgreSQL did not start: {result.stderr}{log}")
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/accord", pid, folder)
