@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-import click
-
 from accord.errors import AccordError
 
 
 def main() -> None:
     """Entry point: runs the command and maps every error to a message and an exit code."""
+    from typer._click import exceptions as click_exceptions  # typer carries its own click
+
     from accord.cli.app import app
     from accord.cli.output import err, fail
 
@@ -20,13 +20,13 @@ def main() -> None:
         result = app(standalone_mode=False)
     except AccordError as error:
         sys.exit(fail(error, as_json))
-    except click.exceptions.UsageError as error:
+    except click_exceptions.UsageError as error:
         error.show()
         sys.exit(2)
-    except click.exceptions.ClickException as error:
+    except click_exceptions.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click_exceptions.Abort, KeyboardInterrupt):
         err.print("interrupted")
         sys.exit(130)
     except Exception as error:  # a bug: say so plainly, keep the trace for ACCORD_DEBUG

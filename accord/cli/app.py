@@ -33,8 +33,7 @@ def _root(
     home: Path = typer.Option(None, "--home", envvar="ACCORD_HOME", help="Accord's home folder (default ./.accord)."),
     sandbox: str = typer.Option(None, "--sandbox", envvar="ACCORD_SANDBOX", help="Sandbox to work in (default prod)."),
 ) -> None:
-    state.home = home
-    state.sandbox_name = sandbox
+    state.reset(home, sandbox)
 
 
 @app.command()

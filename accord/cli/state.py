@@ -20,6 +20,10 @@ class CliState:
     sandbox_name: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
+    def reset(self, home: Path | None, sandbox: str | None) -> None:
+        """Start a command afresh (the CLI may run several commands in one process)."""
+        self.home, self.sandbox_name, self._settings = home, sandbox, None
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

@@ -122,8 +122,14 @@ def open_csv(con: Any, files: list[Path], options: ReadOptions, name: str, table
         table = con.read_csv([str(f) for f in files], table_name=table_name, **arguments)
     except duckdb.Error as exc:
         raise UnreadableFileError(name, f"cannot read as delimited text: {str(exc).splitlines()[0]}") from None
-    if len(columns) == 1 and options.delimiter is None:
-        notes.append("only one column was found: if the file has several, pass its delimiter")
+    if len(columns) == 1:
+        others = [d for d in DELIMITER_CANDIDATES if d != delimiter and d in columns[0]]
+        if others:
+            raise UnreadableFileError(
+                name,
+                f"the header has a single column {columns[0][:80]!r} that contains {others[0]!r}",
+                f"is the delimiter right? this file seems to use {others[0]!r}, not {delimiter!r}",
+            )
     return SourceRelation(table, "csv", int(options.header), rejects, notes)
 
 

@@ -1,0 +1,170 @@
+"""The REST API through a real uvicorn server: tokens, errors as JSON, uploads, hostile input."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from accord.api import create_app
+from accord.settings import Settings
+from accord.workspace import initialise
+from tests.servers import free_port
+
+
+class Api:
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+        self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    token = initialise(settings).token
+    assert token
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    client = Api(f"http://127.0.0.1:{port}", token)
+    yield client
+    client.client.close()
+    server.should_exit = True
+    thread.join(10)
+
+
+def setup_crm(api: Api) -> None:
+    assert api.post("/schemas", json={"name": "crm", "class": "profile",
+                                      "fieldGroups": ["demographic-details", "personal-contact-details"]}).status_code == 201
+    assert api.post("/datasets", json={"name": "crm", "schema": "crm", "profileEnabled": True}).status_code == 201
+
+
+MAPPING = json.dumps({"mappings": [
+    {"source": "first", "destination": "person.name.firstName"},
+    {"expression": "lower(email)", "destination": "personalEmail.address"}]})
+
+
+def test_health_needs_no_token_and_everything_else_does(api: Api) -> None:
+    assert httpx.get(f"{api.base}/health").json()["status"] == "ok"
+    spec = api.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if path == "/health":
+            continue
+        for method in operations:
+            url = api.base + path.replace("{name}", "x").replace("{batch_id}", "x").replace("{class_name}", "profile")
+            for headers in ({}, {"Authorization": "Bearer acc_not-a-real-token"}, {"Authorization": "Basic abc"}):
+                response = httpx.request(method, url, headers=headers)
+                assert response.status_code == 401, (method, path, headers)
+                body = response.json()
+                assert body["code"] == "ACCORD-0401-401" and body["message"]
+
+
+def test_openapi_is_complete(api: Api) -> None:
+    spec = api.get("/openapi.json").json()
+    expected = {"/sandboxes", "/schemas", "/schemas/{name}", "/schemas/{name}/jsonschema", "/unions/{class_name}",
+                "/fieldgroups", "/fieldgroups/{name}", "/datasets", "/datasets/{name}", "/datasets/{name}/preview",
+                "/datasets/{name}/stats", "/datasets/{name}/batches", "/batches", "/batches/{batch_id}",
+                "/batches/{batch_id}/errors", "/health"}
+    assert expected <= set(spec["paths"])
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = next(code for code in responses if code.startswith("2"))
+            if success != "204":
+                assert "schema" in responses[success]["content"]["application/json"], (method, path)
+            if path != "/health":
+                assert {"400", "401", "404"} <= set(responses), (method, path)
+    assert "bearer" in json.dumps(spec["components"]["securitySchemes"]).lower()
+
+
+def test_upload_ingest_status_errors_and_delete(api: Api, tmp_path: Path) -> None:
+    setup_crm(api)
+    body = "first,email\nAnn,ANN@example.com\nBob,not-an-email\n" + "".join(f"P{i},p{i}@x.io\n" for i in range(30))
+    response = api.post("/datasets/crm/batches", files={"file": ("crm.csv", body.encode())},
+                        data={"mapping": MAPPING, "errorThreshold": "10"})
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert (batch["status"], batch["inputRecordCount"], batch["outputRecordCount"], batch["failedRecordCount"]) == (
+        "success", 32, 31, 1)
+    assert api.get(f"/batches/{batch['id']}").json()["status"] == "success"
+    diagnostics = api.get(f"/batches/{batch['id']}/errors").json()["items"]
+    assert diagnostics[0]["lineNumber"] == 3 and diagnostics[0]["_errors"][0]["code"] == "INGEST-1214-400"
+    assert diagnostics[0]["record"] == {"first": "Bob", "email": "not-an-email"}
+    preview = api.get("/datasets/crm/preview", params={"limit": 2}).json()["rows"]
+    assert preview[0]["personalEmail"]["address"] == "ann@example.com"
+    assert api.get("/datasets/crm").json()["rowCount"] == 31
+    assert api.get("/datasets/crm/stats").json()["fields"]["person.name.firstName"]["count"] == 31
+    assert api.delete(f"/batches/{batch['id']}").json()["status"] == "deleted"
+    assert api.get("/datasets/crm/preview").json()["rows"] == []
+
+
+def test_errors_are_json_with_code_message_details(api: Api) -> None:
+    setup_crm(api)
+    missing = api.get("/schemas/crn")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "SCHEMA-0404-404" and "did you mean crm" in missing.json()["message"]
+    duplicate = api.post("/datasets", json={"name": "crm", "schema": "crm"})
+    assert duplicate.status_code == 409 and duplicate.json()["code"] == "DATASET-0409-409"
+    invalid = api.post("/schemas", json={"name": "x", "class": "nope", "fieldGroups": ["zzz"]})
+    assert invalid.status_code == 400
+    assert [p["path"] for p in invalid.json()["details"]["problems"]] == ["class", "fieldGroups[0]"]
+    wrong_type = api.post("/datasets", json={"name": 5, "schema": ["crm"]})
+    assert wrong_type.status_code == 400 and wrong_type.json()["code"] == "ACCORD-0400-400"
+    not_json = api.post("/schemas", content=b"{not json", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400
+    unknown_route = api.get("/nothing-here")
+    assert unknown_route.status_code == 404 and unknown_route.json()["code"] == "ACCORD-0404-404"
+    sandbox = api.get("/schemas", headers={"x-sandbox-name": "nope"})
+    assert sandbox.status_code == 404 and sandbox.json()["code"] == "SANDBOX-0404-404"
+
+
+def test_hostile_uploads(api: Api, settings: Settings) -> None:
+    setup_crm(api)
+    bad_mapping = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"mapping": "{oops"})
+    assert bad_mapping.status_code == 400 and "not valid JSON" in bad_mapping.json()["message"]
+    unknown_column = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")},
+                              data={"mapping": json.dumps({"mappings": [{"source": "nope", "destination": "person.name.firstName"}]})})
+    assert unknown_column.status_code == 400 and unknown_column.json()["details"]["problems"][0]["path"] == "mappings[0].source"
+    traversal = api.post("/datasets/crm/batches", files={"file": ("../../../etc/passwd", b"first,email\nAnn,a@b.io\n")},
+                         data={"mapping": MAPPING})
+    assert traversal.status_code == 201 and traversal.json()["source"] == "../../../etc/passwd"
+    empty = api.post("/datasets/crm/batches", files={"file": ("e.csv", b"")}, data={"mapping": MAPPING})
+    assert empty.status_code == 400 and "empty" in empty.json()["message"]
+    threshold = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"errorThreshold": "150"})
+    assert threshold.status_code == 400
+    binary = api.post("/datasets/crm/batches", files={"file": ("x.csv", bytes(range(256)) * 100)}, data={"mapping": MAPPING})
+    assert binary.status_code == 400 and binary.json()["code"].startswith("INGEST-")
+    uploads = settings.home / "lake" / "_uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())  # uploads are removed once ingested
+
+
+def test_upload_size_limit(settings: Settings) -> None:
+    small = settings.model_copy(update={"max_upload_bytes": 1000})
+    token = initialise(small).token
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(small), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    client = Api(f"http://127.0.0.1:{port}", token or "")
+    setup_crm(client)
+    response = client.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
+    assert response.status_code == 413 and "larger than 1,000 bytes" in response.json()["message"]
+    client.client.close()
+    server.should_exit = True
+    thread.join(10)

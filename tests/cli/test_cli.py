@@ -1,0 +1,126 @@
+"""The `accord` command as a user runs it: outputs, --json, exit codes, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CSV = "id,first,email\n1,Ann,ann@example.com\n2,Bob,bob@example.com\n3,Cy,nope\n"
+MAPPING = """mappings:
+  - source: first
+    destination: person.name.firstName
+  - expression: lower(email)
+    destination: personalEmail.address
+"""
+
+
+@pytest.fixture
+def ready(cli: Any, tmp_path: Path) -> Any:
+    assert cli("init").code == 0
+    assert cli("schema", "create", "crm", "--class", "profile", "-g", "demographic-details",
+               "-g", "personal-contact-details", "--identity", "personalEmail.address=Email:primary").code == 0
+    assert cli("dataset", "create", "crm", "--schema", "crm", "--profile-enabled").code == 0
+    (tmp_path / "crm.csv").write_text(CSV)
+    (tmp_path / "map.yaml").write_text(MAPPING)
+    return cli
+
+
+def test_init_prints_the_token_once(cli: Any) -> None:
+    first = cli("init", "--json")
+    assert first.code == 0 and first.json()["token"].startswith("acc_")
+    second = cli("init", "--json")
+    assert second.code == 0 and second.json()["token"] is None
+    human = cli("init")
+    assert "Accord is ready" in human.stdout and "acc_" not in human.stdout
+
+
+def test_ingest_exit_codes_and_batch_commands(ready: Any, tmp_path: Path) -> None:
+    ok = ready("ingest", str(tmp_path / "crm.csv"), "--dataset", "crm", "--mapping", str(tmp_path / "map.yaml"),
+               "--error-threshold", "50", "--json")
+    assert ok.code == 0
+    batch = ok.json()
+    assert (batch["status"], batch["outputRecordCount"], batch["failedRecordCount"]) == ("success", 2, 1)
+    failed = ready("ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml"), "--json")
+    assert failed.code == 1 and failed.json()["status"] == "failed"
+    shown = ready("batch", "show", batch["id"], "--json")
+    assert shown.json()["id"] == batch["id"]
+    lines = ready("batch", "errors", batch["id"]).stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["lineNumber"] == 4
+    preview = ready("dataset", "preview", "crm", "--json").json()
+    assert sorted(r["person"]["name"]["firstName"] for r in preview) == ["Ann", "Bob"]
+    listed = ready("batch", "list", "--dataset", "crm", "--json").json()
+    assert [b["status"] for b in listed] == ["failed", "success"]
+    human = ready("ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml"), "--error-threshold", "50")
+    assert human.code == 0 and "success" in human.stdout and "accord batch errors" in human.stdout
+    assert ready("batch", "delete", batch["id"], "--json").json()["status"] == "deleted"
+
+
+def test_schema_show_json_and_json_schema(ready: Any) -> None:
+    shown = ready("schema", "show", "crm", "--json").json()
+    assert shown["identities"] == [{"path": "personalEmail.address", "namespace": "Email", "primary": True}]
+    exported = ready("schema", "show", "crm", "--json-schema").json()
+    assert exported["meta:class"].endswith("/profile")
+    human = ready("schema", "show", "crm")
+    assert "personalEmail.address" in human.stdout and "email" in human.stdout
+
+
+def test_every_command_speaks_json(ready: Any, tmp_path: Path) -> None:
+    for args in (["schema", "list"], ["fieldgroup", "list"], ["dataset", "list"], ["dataset", "stats", "crm"],
+                 ["sandbox", "list"], ["token", "list"], ["functions"], ["schema", "union", "profile"]):
+        result = ready(*args, "--json")
+        assert result.code == 0, (args, result.stderr)
+        json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["schema", "show", "crn"], 3, "did you mean crm"),
+        (["schema", "create", "x", "--class", "nope"], 2, "unknown class 'nope'"),
+        (["schema", "create", "x", "--class", "profile", "--identity", "novalue"], 2, "PATH=NAMESPACE"),
+        (["dataset", "create", "crm", "--schema", "crm"], 4, "already exists"),
+        (["dataset", "create", "bad name!", "--schema", "crm"], 2, "dataset name"),
+        (["ingest", "missing.csv", "-d", "crm"], 2, "cannot open the file"),
+        (["ingest", "crm.csv", "-d", "nope"], 3, "no dataset named 'nope'"),
+        (["ingest", "crm.csv", "-d", "crm", "--delimiter", "ab"], 2, "invalid read options"),
+        (["ingest", "crm.csv", "-d", "crm", "--error-threshold", "-1"], 2, "between 0 and 100"),
+        (["batch", "show", "0000"], 3, "no batch"),
+        (["--sandbox", "nope", "schema", "list"], 3, "no sandbox named 'nope'"),
+        (["schema", "update", "crm", "--file", "missing.yaml"], 2, "cannot read"),
+        (["no-such-command"], 2, "No such command"),
+    ],
+)
+def test_errors_are_clear_with_exit_codes_and_no_traceback(ready: Any, tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    result = ready(*args)
+    assert result.code == code, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    as_json = ready(*args, "--json")
+    if args[0] != "no-such-command":
+        assert json.loads(as_json.stdout)["error"]["code"]
+
+
+def test_mapping_errors_show_a_caret(ready: Any, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("mappings:\n  - expression: lower(emial)\n    destination: personalEmail.address\n")
+    result = ready("ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "bad.yaml"))
+    assert result.code == 2
+    assert "mappings[0].expression (line 1, column 7): unknown column 'emial'" in result.stderr
+    assert "lower(emial)\n" in result.stderr and "      ^" in result.stderr
+
+
+def test_commands_before_init_say_what_to_do(cli: Any) -> None:
+    result = cli("schema", "list")
+    assert result.code == 2 and "accord init" in result.stderr
+
+
+def test_demo_runs_end_to_end(cli: Any) -> None:
+    result = cli("demo", "--rows", "300", "--json")
+    assert result.code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    crm, web = summary["batches"]
+    assert crm["status"] == "success" and crm["failedRecordCount"] > 0 and crm["outputRecordCount"] > 250
+    assert web["status"] == "success" and web["outputRecordCount"] == 1500
+    assert summary["sampleProfileRecord"]["_tenant"]["crmId"].startswith("C")

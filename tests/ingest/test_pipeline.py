@@ -1,0 +1,285 @@
+"""Batch ingestion end to end: formats, compressions, partial ingestion, and bad input of every kind."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from accord import lake, schema
+from accord.ingest import IngestRequest, InvalidMappingError, ReadOptions, UnreadableFileError, ingest_file, parse_mapping
+from accord.workspace import Workspace
+
+HEADER = "id,first,last,email,tier"
+ROWS = ["1,Ann,Lee,ann@example.com,gold", "2,Bob,Ng,bob@example.com,silver", "3,Cy,Ko,cy@example.com,gold"]
+MAPPING = parse_mapping({"mappings": [
+    {"source": "id", "destination": "_tenant.crmId"},
+    {"source": "first", "destination": "person.name.firstName"},
+    {"source": "last", "destination": "person.name.lastName"},
+    {"expression": "lower(email)", "destination": "personalEmail.address"},
+    {"source": "tier", "destination": "_tenant.tier"},
+]})
+
+
+@pytest.fixture
+def crm(workspace: Workspace) -> Workspace:
+    with workspace.catalog.session() as session:
+        schema.create_field_group(session, "prod", {"name": "crm-ids", "classes": ["profile"], "fields": {"_tenant": {
+            "type": "object", "properties": {
+                "crmId": {"type": "string", "required": True, "maxLength": 8, "pattern": "^[0-9]+$"},
+                "tier": {"type": "string", "enum": ["gold", "silver"]},
+                "points": {"type": "integer", "minimum": 0}}}}})
+        schema.create_schema(session, "prod", {"name": "crm", "class": "profile",
+                                               "fieldGroups": ["demographic-details", "personal-contact-details", "crm-ids"]})
+        lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
+        schema.create_schema(session, "prod", {"name": "events", "class": "experienceevent",
+                                               "fieldGroups": ["identitymap", "commerce-details", "web-details"]})
+        lake.create_dataset(session, "prod", "events", "events")
+    return workspace
+
+
+def ingest(ws: Workspace, path: Path, dataset: str = "crm", mapping: Any = MAPPING, **options: Any) -> dict[str, Any]:
+    threshold = options.pop("threshold", None)
+    return ingest_file(ws, "prod", IngestRequest(dataset, path, mapping, threshold, ReadOptions(**options)))
+
+
+def names(ws: Workspace) -> list[str]:
+    return sorted(r["person"]["name"]["firstName"] for r in lake.preview(ws, "prod", "crm", 1000))
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def errors(ws: Workspace, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(lake.batch_errors(ws, "prod", batch["id"]))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|", "^"])
+def test_any_single_character_delimiter(crm: Workspace, tmp_path: Path, delimiter: str) -> None:
+    text = "\n".join(line.replace(",", delimiter) for line in [HEADER, *ROWS]) + "\n"
+    given = {"delimiter": delimiter} if delimiter == "^" else {}  # the usual ones are detected
+    batch = ingest(crm, write(tmp_path / "crm.csv", text), **given)
+    assert (batch["status"], batch["outputRecordCount"]) == ("success", 3)
+    assert names(crm) == ["Ann", "Bob", "Cy"]
+
+
+def test_quoting_and_quoted_newlines(crm: Workspace, tmp_path: Path) -> None:
+    text = f'{HEADER}\n1,"Ann, Jr","Lee\nSmith",ann@example.com,gold\n2,"Bob ""B""",Ng,bob@example.com,silver\n3,Cy,Ko,BAD,gold\n'
+    batch = ingest(crm, write(tmp_path / "crm.csv", text), threshold=50)
+    assert batch["outputRecordCount"] == 2 and batch["failedRecordCount"] == 1
+    rows = {r["person"]["name"]["firstName"]: r for r in lake.preview(crm, "prod", "crm")}
+    assert rows["Ann, Jr"]["person"]["name"]["lastName"] == "Lee\nSmith"
+    assert 'Bob "B"' in rows
+    [error] = errors(crm, batch)
+    assert error["lineNumber"] == 5 and error["rowNumber"] == 3  # the quoted newline counts as a line
+
+
+def test_json_lines_and_arrays_map_nested_objects(crm: Workspace, tmp_path: Path) -> None:
+    events = [
+        {"_id": "e1", "timestamp": "2026-01-02T03:04:05Z", "eventType": "commerce.purchases",
+         "identityMap": {"Email": [{"id": "a@b.com", "primary": True}]},
+         "commerce": {"order": {"priceTotal": 12.5, "currencyCode": "EUR"}},
+         "productListItems": [{"SKU": "s1", "quantity": 2}]},
+        {"_id": "e2", "timestamp": "2026-01-03T00:00:00+02:00", "web": {"webPageDetails": {"URL": "https://x.io/a"}},
+         "identityMap": {"ECID": [{"id": "1" * 38, "authenticatedState": "ambiguous"}]}},
+    ]
+    import json
+
+    lines = write(tmp_path / "events.json", "\n".join(json.dumps(e) for e in events))
+    array = write(tmp_path / "events-array.json", json.dumps(events, indent=2))
+    for path in (lines, array):
+        batch = ingest(crm, path, dataset="events", mapping=None)
+        assert (batch["status"], batch["outputRecordCount"]) == ("success", 2), batch
+    rows = lake.preview(crm, "prod", "events")
+    first = next(r for r in rows if r["_id"] == "e1")
+    assert first["commerce"]["order"]["priceTotal"] == 12.5
+    assert first["identityMap"] == {"Email": [{"id": "a@b.com", "primary": True, "authenticatedState": None}]}
+    assert first["productListItems"][0]["quantity"] == 2
+    second = next(r for r in rows if r["_id"] == "e2")
+    assert second["timestamp"] == "2026-01-02T22:00:00+00:00"  # stored in UTC
+    assert list(second["identityMap"]) == ["ECID"]
+
+
+def test_parquet_input(crm: Workspace, tmp_path: Path) -> None:
+    table = pa.table({"id": ["7", "8"], "first": ["Gus", "Hal"], "last": ["A", "B"],
+                      "email": ["g@x.io", "h@x.io"], "tier": ["gold", None]})
+    pq.write_table(table, tmp_path / "crm.parquet")
+    batch = ingest(crm, tmp_path / "crm.parquet")
+    assert (batch["status"], batch["format"], batch["outputRecordCount"]) == ("success", "parquet", 2)
+
+
+def _archives(tmp_path: Path, text: bytes) -> dict[str, Path]:
+    made = {}
+    made["gzip"] = tmp_path / "a.txt"
+    made["gzip"].write_bytes(gzip.compress(text))
+    made["bzip2"] = tmp_path / "b.dat"
+    made["bzip2"].write_bytes(bz2.compress(text))
+    made["zip"] = tmp_path / "c.csv"
+    with zipfile.ZipFile(made["zip"], "w") as archive:
+        archive.writestr("export/crm.csv", text)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("crm.csv")
+        info.size = len(text)
+        archive.addfile(info, io.BytesIO(text))
+    made["tar.gz"] = tmp_path / "d.bin"
+    made["tar.gz"].write_bytes(buffer.getvalue())
+    return made
+
+
+def test_compressions_are_detected_by_content_not_suffix(crm: Workspace, tmp_path: Path) -> None:
+    text = ("\n".join([HEADER, *ROWS]) + "\n").encode()
+    for kind, path in _archives(tmp_path, text).items():
+        batch = ingest(crm, path)
+        assert (batch["status"], batch["outputRecordCount"]) == ("success", 3), kind
+    assert len(names(crm)) == 12
+
+
+def test_partial_ingestion_keeps_good_rows_and_reports_bad_ones(crm: Workspace, tmp_path: Path) -> None:
+    good = [f"{i},N{i},L{i},n{i}@example.com,gold" for i in range(1, 101)]
+    bad = [
+        "101,Ragged,Row",  # corrupt: too few columns
+        "abc,Pat,Tern,p@example.com,gold",  # pattern
+        "123456789,Too,Long,t@example.com,gold",  # maxLength
+        ",No,Id,x@example.com,gold",  # required
+        "104,Enum,Bad,e@example.com,bronze",  # enum
+    ]
+    path = write(tmp_path / "crm.csv", "\n".join([HEADER, *good[:50], *bad, *good[50:]]) + "\n")
+    batch = ingest(crm, path, threshold=5)
+    assert batch["status"] == "success"
+    assert (batch["inputRecordCount"], batch["outputRecordCount"], batch["failedRecordCount"]) == (105, 100, 5)
+    found = {e["lineNumber"]: e["_errors"][0] for e in errors(crm, batch)}
+    assert {line: e["code"] for line, e in found.items()} == {
+        52: "INGEST-1401-400", 53: "INGEST-1214-400", 54: "INGEST-1216-400", 55: "INGEST-1555-400", 56: "INGEST-1215-400"}
+    assert "bronze" in found[56]["message"] and found[56]["path"] == "_tenant.tier"
+    records = {e["lineNumber"]: (e["record"] or e["_corrupt_record"]) for e in errors(crm, batch)}
+    assert records[52] == "101,Ragged,Row" and records[53]["id"] == "abc"
+
+
+def test_over_the_threshold_nothing_of_the_batch_is_visible(crm: Workspace, tmp_path: Path) -> None:
+    first = ingest(crm, write(tmp_path / "ok.csv", "\n".join([HEADER, *ROWS]) + "\n"))
+    text = "\n".join([HEADER, ROWS[0].replace("1,", "x1,"), "9,Zed,Q,z@example.com,gold"]) + "\n"
+    batch = ingest(crm, write(tmp_path / "bad.csv", text), threshold=10)
+    assert batch["status"] == "failed" and batch["outputRecordCount"] == 0
+    assert batch["errors"][0]["code"] == "INGEST-1001-400" and "50.00%" in batch["errors"][0]["message"]
+    assert names(crm) == ["Ann", "Bob", "Cy"]  # what was stored before is untouched
+    assert len(errors(crm, batch)) == 1  # diagnostics still tell why
+    assert first["status"] == "success"
+    assert not any((crm.lake.root / "_staging").iterdir())
+
+
+def test_deleting_a_batch_removes_its_rows(crm: Workspace, tmp_path: Path) -> None:
+    one = ingest(crm, write(tmp_path / "a.csv", "\n".join([HEADER, ROWS[0]]) + "\n"))
+    ingest(crm, write(tmp_path / "b.csv", "\n".join([HEADER, ROWS[1]]) + "\n"))
+    assert names(crm) == ["Ann", "Bob"]
+    deleted = lake.delete_batch(crm, "prod", one["id"])
+    assert deleted["status"] == "deleted"
+    assert names(crm) == ["Bob"]
+    assert lake.statistics(crm, "prod", "crm")["rowCount"] == 1
+
+
+# -- bad input: each gives a clear message, and nothing is lost -------------------------------------
+
+
+def assert_refused(ws: Workspace, error: type[Exception], message: str, path: Path, **options: Any) -> None:
+    before = names(ws)
+    with pytest.raises(error) as caught:
+        ingest(ws, path, **options)
+    assert message in str(caught.value), str(caught.value)
+    assert names(ws) == before
+    batch = lake.list_batches(ws.catalog.session().__enter__(), "prod", "crm", 1)[0]
+    assert batch["status"] == "failed" and batch["errors"][0]["code"] == caught.value.code  # type: ignore[attr-defined]
+
+
+def test_wrong_delimiter(crm: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "crm.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    assert_refused(crm, UnreadableFileError, "is the delimiter right? this file seems to use ','", path, delimiter=";")
+
+
+def test_utf8_with_bom(crm: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join([HEADER, *ROWS]) + "\n").encode())
+    assert ingest(crm, path)["outputRecordCount"] == 3
+
+
+def test_latin1_is_detected_and_read(crm: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "latin.csv", f"{HEADER}\n1,Renée,Müller,r@example.com,gold\n", "latin-1")
+    batch = ingest(crm, path)
+    assert batch["outputRecordCount"] == 1 and "latin-1" in batch["options"]["notes"][0]
+    assert names(crm) == ["Renée"]
+
+
+def test_ragged_rows_are_corrupt_rows_with_line_numbers(crm: Workspace, tmp_path: Path) -> None:
+    rows = [f"{i},N{i},L{i},n{i}@example.com,gold" for i in range(1, 40)]
+    rows[9] += ",extra"
+    rows[19] = "20,short"
+    batch = ingest(crm, write(tmp_path / "crm.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=10)
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (37, 2)
+    assert [(e["lineNumber"], e["_errors"][0]["code"]) for e in errors(crm, batch)] == [
+        (11, "INGEST-1401-400"), (21, "INGEST-1401-400")]
+
+
+def test_truncated_gzip(crm: Workspace, tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join([HEADER, *ROWS * 2000]) + "\n").encode())
+    path = tmp_path / "crm.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    assert_refused(crm, UnreadableFileError, "gzip data is truncated or corrupt", path)
+
+
+def test_empty_file(crm: Workspace, tmp_path: Path) -> None:
+    assert_refused(crm, UnreadableFileError, "the file is empty", write(tmp_path / "e.csv", ""))
+
+
+def test_header_only(crm: Workspace, tmp_path: Path) -> None:
+    batch = ingest(crm, write(tmp_path / "h.csv", HEADER + "\n"))
+    assert batch["status"] == "failed" and batch["errors"][0]["code"] == "INGEST-1002-400"
+
+
+def test_duplicate_column_names(crm: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "dup.csv", "id,first,email,email\n1,a,b,c\n")
+    assert_refused(crm, UnreadableFileError, "duplicate column name 'email' (columns 3 and 4)", path)
+
+
+def test_json_that_is_not_json(crm: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "x.json", '{"_id": "e1", "timestamp": ')
+    with pytest.raises(UnreadableFileError, match="is not valid JSON"):
+        ingest(crm, path, dataset="events", mapping=None)
+
+
+def test_parquet_with_a_different_schema(crm: Workspace, tmp_path: Path) -> None:
+    pq.write_table(pa.table({"sku": ["a"], "price": [1.0]}), tmp_path / "other.parquet")
+    assert_refused(crm, InvalidMappingError, "unknown column 'id'", tmp_path / "other.parquet")
+    with pytest.raises(InvalidMappingError, match="column 'sku'"):  # and without a mapping
+        ingest(crm, tmp_path / "other.parquet", mapping=None)
+
+
+def test_a_line_longer_than_the_limit_is_a_corrupt_row(crm: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    with path.open("w") as handle:
+        handle.write(HEADER + "\n" + "\n".join(ROWS) + "\n")
+        handle.write("4,Long," + "x" * 5_000_000 + ",l@example.com,gold\n")
+    batch = ingest(crm, path, threshold=30)
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 1)
+    [error] = errors(crm, batch)
+    assert error["lineNumber"] == 5 and error["_errors"][0]["code"] == "INGEST-1401-400"
+
+
+@pytest.mark.slow
+def test_a_one_gigabyte_single_line(crm: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as handle:
+        block = b"x" * 2**20
+        for _ in range(1024):
+            handle.write(block)
+    assert_refused(crm, UnreadableFileError, "the first line is longer than", path)
+    path.unlink()

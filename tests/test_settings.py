@@ -1,0 +1,49 @@
+"""Configuration from accord.toml and ACCORD_* variables, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accord.errors import InvalidInputError
+from accord.settings import load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.home == Path(".accord") and settings.sandbox == "prod" and settings.error_threshold == 5.0
+    assert settings.catalog_url.startswith("sqlite:///") and settings.catalog_url.endswith(".accord/catalog.db")
+
+
+def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "accord.toml").write_text('home = "/data/accord"\nerror_threshold = 2.5\nsandbox = "dev"\n')
+    settings = load_settings()
+    assert (settings.home, settings.error_threshold, settings.sandbox) == (Path("/data/accord"), 2.5, "dev")
+    monkeypatch.setenv("ACCORD_ERROR_THRESHOLD", "7")
+    monkeypatch.setenv("ACCORD_DATABASE_URL", "postgresql://u:p@db/accord")
+    settings = load_settings()
+    assert settings.error_threshold == 7 and settings.catalog_url == "postgresql+psycopg://u:p@db/accord"
+    other = tmp_path / "other.toml"
+    other.write_text("api_port = 9000\n")
+    monkeypatch.setenv("ACCORD_CONFIG", str(other))
+    assert load_settings().api_port == 9000
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "message"),
+    [
+        ("error_threshold = 500\n", {}, "error_threshold"),
+        ("colour = 'blue'\n", {}, "colour"),
+        ("home = [\n", {}, "cannot read the configuration file"),
+        ("", {"ACCORD_API_PORT": "not-a-port"}, "api_port"),
+        ("", {"ACCORD_DATABASE_URL": "mysql://x"}, "only sqlite"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str,
+                                            env: dict[str, str], message: str) -> None:
+    (tmp_path / "accord.toml").write_text(content)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InvalidInputError, match=message):
+        load_settings()
