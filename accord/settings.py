@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from accord.errors import InvalidInputError
 
@@ -22,9 +27,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="forbid")
 
     home: Path = Field(default=Path(".accord"), description="Folder for the embedded catalog and lake.")
-    database_url: str | None = Field(
-        default=None, description="Catalog database URL; default: SQLite in `home`."
-    )
+    database_url: str | None = Field(default=None, description="Catalog database URL; default: SQLite in `home`.")
     lake_root: str | None = Field(default=None, description="Lake root URL or path; default: `home`/lake.")
     sandbox: str = Field(default="prod", description="Sandbox used when a command names none.")
     error_threshold: float = Field(
@@ -79,9 +82,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = [
-            {"path": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
-        ]
+        problems = [{"path": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
         text = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
         raise InvalidInputError(
             f"configuration is invalid ({text}); check accord.toml and ACCORD_* variables",

@@ -39,7 +39,9 @@ class PostgresServer:
 
 def _as_postgres(command: str) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        return subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", command], capture_output=True, text=True, check=False)
+        return subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c", command], capture_output=True, text=True, check=False
+        )
     return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=False)
 
 

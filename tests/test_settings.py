@@ -40,8 +40,9 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("", {"ACCORD_DATABASE_URL": "mysql://x"}, "only sqlite"),
     ],
 )
-def test_bad_configuration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str,
-                                            env: dict[str, str], message: str) -> None:
+def test_bad_configuration_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, env: dict[str, str], message: str
+) -> None:
     (tmp_path / "accord.toml").write_text(content)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

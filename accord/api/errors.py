@@ -36,11 +36,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
+        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         text = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
-        return JSONResponse(_body("ACCORD-0400-400", f"invalid request: {text}", {"problems": problems}), status_code=400)
+        return JSONResponse(
+            _body("ACCORD-0400-400", f"invalid request: {text}", {"problems": problems}), status_code=400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -131,7 +131,9 @@ class RowDiagnostic(BaseModel):
     lineNumber: int | None
     rowNumber: int | None
     record: Any = Field(None, description="The original row, as columns, for rows that parsed")
-    corrupt_record: str | None = Field(None, alias="_corrupt_record", description="The raw text of a row that did not parse")
+    corrupt_record: str | None = Field(
+        None, alias="_corrupt_record", description="The raw text of a row that did not parse"
+    )
     errors: list[RowError] = Field(alias="_errors")
 
 

@@ -33,12 +33,36 @@ from accord.ingest.formats import copy_upload
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES)
 
-SchemaBody = Annotated[dict[str, Any], Body(examples=[{
-    "name": "crm-profile", "class": "profile", "fieldGroups": ["demographic-details", "personal-contact-details"],
-    "identities": [{"path": "personalEmail.address", "namespace": "Email", "primary": True}]}])]
-FieldGroupBody = Annotated[dict[str, Any], Body(examples=[{
-    "name": "loyalty", "classes": ["profile"],
-    "fields": {"_tenant": {"type": "object", "properties": {"tier": {"type": "string", "enum": ["gold", "silver"]}}}}}])]
+SchemaBody = Annotated[
+    dict[str, Any],
+    Body(
+        examples=[
+            {
+                "name": "crm-profile",
+                "class": "profile",
+                "fieldGroups": ["demographic-details", "personal-contact-details"],
+                "identities": [{"path": "personalEmail.address", "namespace": "Email", "primary": True}],
+            }
+        ]
+    ),
+]
+FieldGroupBody = Annotated[
+    dict[str, Any],
+    Body(
+        examples=[
+            {
+                "name": "loyalty",
+                "classes": ["profile"],
+                "fields": {
+                    "_tenant": {
+                        "type": "object",
+                        "properties": {"tier": {"type": "string", "enum": ["gold", "silver"]}},
+                    }
+                },
+            }
+        ]
+    ),
+]
 
 
 # -- sandboxes --------------------------------------------------------------------------------------
@@ -160,7 +184,9 @@ def patch_dataset(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: Datase
 
 
 @router.get("/datasets/{name}/preview", response_model=Preview, tags=["datasets"])
-def get_preview(ws: WorkspaceDep, sandbox: SandboxDep, name: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+def get_preview(
+    ws: WorkspaceDep, sandbox: SandboxDep, name: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
+) -> dict[str, Any]:
     return {"dataset": name, "rows": lake.preview(ws, sandbox, name, limit)}
 
 
@@ -180,9 +206,9 @@ async def post_batch(
     sandbox: SandboxDep,
     name: str,
     file: Annotated[UploadFile, File(description="CSV/TSV/JSON/Parquet, optionally gzip/bzip2/zip/tar.gz")],
-    mapping: Annotated[str | None, Form(description="Mapping set as JSON: {\"mappings\": [...]}")] = None,
-    errorThreshold: Annotated[float | None, Form(ge=0, le=100)] = None,  # noqa: N803
-    format: Annotated[str | None, Form(pattern="^(csv|json|parquet)$")] = None,  # noqa: A002
+    mapping: Annotated[str | None, Form(description='Mapping set as JSON: {"mappings": [...]}')] = None,
+    errorThreshold: Annotated[float | None, Form(ge=0, le=100)] = None,
+    format: Annotated[str | None, Form(pattern="^(csv|json|parquet)$")] = None,
     delimiter: Annotated[str | None, Form(min_length=1, max_length=1)] = None,
     encoding: Annotated[str | None, Form(pattern="^(utf-8|latin-1|utf-16)$")] = None,
     header: Annotated[bool, Form()] = True,
@@ -195,7 +221,9 @@ async def post_batch(
         except ValueError as exc:
             raise InvalidInputError(f"`mapping` is not valid JSON: {exc}", code="INGEST-1100-400") from None
         mapping_set = parse_mapping(document)
-    read = ReadOptions.model_validate({"format": format, "delimiter": delimiter, "encoding": encoding, "header": header})
+    read = ReadOptions.model_validate(
+        {"format": format, "delimiter": delimiter, "encoding": encoding, "header": header}
+    )
     upload_dir = ws.lake.root / "_uploads" / new_id()
     upload_dir.mkdir(parents=True)
     target = upload_dir / (_SAFE_NAME.sub("_", (file.filename or "upload").rsplit("/", 1)[-1])[:200] or "upload")
@@ -203,20 +231,29 @@ async def post_batch(
         size = await run_in_threadpool(copy_upload, file.file, target, ws.settings.max_upload_bytes)
         if size == 0:
             raise InvalidInputError("the uploaded file is empty", code="INGEST-1003-400")
-        request = IngestRequest(dataset=name, path=target, mapping=mapping_set, error_threshold=errorThreshold,
-                                read=read, source_name=file.filename or target.name)
+        request = IngestRequest(
+            dataset=name,
+            path=target,
+            mapping=mapping_set,
+            error_threshold=errorThreshold,
+            read=read,
+            source_name=file.filename or target.name,
+        )
         return await run_in_threadpool(ingest_file, ws, sandbox, request)
     except AccordError as error:
         if error.code == "INGEST-1003-400" and "expands to more than" in error.message:
-            raise AccordError(f"upload is larger than {ws.settings.max_upload_bytes:,} bytes", code="ACCORD-0413-413") from None
+            raise AccordError(
+                f"upload is larger than {ws.settings.max_upload_bytes:,} bytes", code="ACCORD-0413-413"
+            ) from None
         raise
     finally:
         shutil.rmtree(upload_dir, ignore_errors=True)
 
 
 @router.get("/batches", response_model=list[BatchOut], tags=["batches"])
-def get_batches(ws: WorkspaceDep, sandbox: SandboxDep, dataset: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+def get_batches(
+    ws: WorkspaceDep, sandbox: SandboxDep, dataset: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
     with ws.catalog.session() as session:
         return lake.list_batches(session, sandbox, dataset, limit)
 
@@ -234,7 +271,8 @@ def delete_batch(ws: WorkspaceDep, sandbox: SandboxDep, batch_id: str) -> dict[s
 
 
 @router.get("/batches/{batch_id}/errors", response_model=RowDiagnostics, response_model_by_alias=True, tags=["batches"])
-def get_batch_errors(ws: WorkspaceDep, sandbox: SandboxDep, batch_id: str,
-                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> dict[str, Any]:
+def get_batch_errors(
+    ws: WorkspaceDep, sandbox: SandboxDep, batch_id: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 1000
+) -> dict[str, Any]:
     """The batch's failed rows: line and row number, the original row, and each error's code and message."""
     return {"batchId": batch_id, "items": list(lake.batch_errors(ws, sandbox, batch_id, limit))}

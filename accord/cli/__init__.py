@@ -26,12 +26,15 @@ def main() -> None:
     except click_exceptions.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except (click_exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except Exception as error:  # a bug: say so plainly, keep the trace for ACCORD_DEBUG
         if os.environ.get("ACCORD_DEBUG"):
             raise
-        err.print(f"[bold red]internal error[/]: {type(error).__name__}: {error}. Set ACCORD_DEBUG=1 for details.", highlight=False)
+        err.print(
+            f"[bold red]internal error[/]: {type(error).__name__}: {error}. Set ACCORD_DEBUG=1 for details.",
+            highlight=False,
+        )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

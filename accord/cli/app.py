@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from accord.cli.output import emit, err, out, progress_bar
+from accord.cli.output import describe_batch, emit, err, out, progress_bar
 from accord.cli.resources import batch_app, dataset_app, fieldgroup_app, sandbox_app, schema_app, token_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
@@ -92,17 +92,7 @@ def ingest(
     finally:
         workspace.close()
 
-    def human(b: dict) -> None:
-        colour = "green" if b["status"] == "success" else "red"
-        out.print(f"batch [bold]{b['id']}[/] [{colour}]{b['status']}[/]: {b['outputRecordCount']:,} of "
-                  f"{b['inputRecordCount']:,} rows ingested, {b['failedRecordCount']:,} failed "
-                  f"({b['durationSeconds']} s)", highlight=False)
-        for error in b["errors"]:
-            out.print(f"  {error['code']}: {error['message']}", highlight=False)
-        if b["failedRecordCount"]:
-            out.print(f"  see the failed rows with: accord batch errors {b['id']}", highlight=False)
-
-    emit(batch, as_json, human)
+    emit(batch, as_json, describe_batch)
     if batch["status"] != "success":
         raise typer.Exit(1)
 
@@ -120,7 +110,9 @@ def serve(
     settings = state.settings
     state.workspace().close()  # fail early, clearly, if not initialised
     err.print(f"Accord API on http://{host or settings.api_host}:{port or settings.api_port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+    uvicorn.run(
+        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning"
+    )
 
 
 @app.command()
@@ -128,7 +120,10 @@ def functions(as_json: bool = JsonFlag) -> None:
     """List the functions of the mapping language."""
     from accord.ingest import FUNCTIONS
 
-    data = [{"name": f.name, "params": [p.value for p in f.params], "returns": f.returns.value, "doc": f.doc} for f in FUNCTIONS.values()]
+    data = [
+        {"name": f.name, "params": [p.value for p in f.params], "returns": f.returns.value, "doc": f.doc}
+        for f in FUNCTIONS.values()
+    ]
 
     def human(rows: list[dict]) -> None:
         table = Table("function", "returns", "what it does")

@@ -64,9 +64,19 @@ def fail(error: AccordError, as_json: bool) -> int:
 def progress_bar(enabled: bool) -> Iterator[Callable[[str, float | None], None]]:
     """A progress bar on stderr for long work; silent when output is for scripts."""
     if not enabled or not err.is_terminal:
-        yield lambda _stage, _fraction=None: None
+
+        def silent(_stage: str, _fraction: float | None = None) -> None:
+            return None
+
+        yield silent
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("starting", total=1.0)
 
@@ -74,3 +84,18 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, float | None], None]]
             bar.update(task, description=stage, completed=fraction if fraction is not None else 0)
 
         yield update
+
+
+def describe_batch(batch: dict[str, Any]) -> None:
+    """A batch record for people: status, counts, errors, and where to look next."""
+    colour = "green" if batch["status"] == "success" else "red"
+    out.print(
+        f"batch [bold]{batch['id']}[/] [{colour}]{batch['status']}[/]: {batch['outputRecordCount']:,} of "
+        f"{batch['inputRecordCount']:,} rows ingested, {batch['failedRecordCount']:,} failed "
+        f"({batch['durationSeconds']} s)",
+        highlight=False,
+    )
+    for error in batch["errors"]:
+        out.print(f"  {error['code']}: {error['message']}", highlight=False)
+    if batch["failedRecordCount"]:
+        out.print(f"  see the failed rows with: accord batch errors {batch['id']}", highlight=False)

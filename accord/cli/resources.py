@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from accord import lake, schema
 from accord.access import create_token, list_tokens, revoke_token
 from accord.catalog import create_sandbox, list_sandboxes, sandbox_document
-from accord.cli.output import emit, emit_lines, out
+from accord.cli.output import describe_batch, emit, emit_lines, out
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -23,6 +24,14 @@ dataset_app = typer.Typer(help="Datasets: create, list, preview, statistics.", n
 batch_app = typer.Typer(help="Batches: status, row errors, delete.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="Sandboxes.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+def _print_lines(line: Callable[[dict[str, Any]], str]) -> Callable[[list[dict[str, Any]]], None]:
+    def show(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            out.print(line(item), highlight=False)
+
+    return show
 
 
 def read_document(path: Path) -> Any:
@@ -37,23 +46,39 @@ def read_document(path: Path) -> Any:
 def parse_identity(text: str) -> dict[str, Any]:
     """PATH=NAMESPACE[:primary]"""
     if "=" not in text:
-        raise InvalidInputError(f"--identity {text!r}: write PATH=NAMESPACE or PATH=NAMESPACE:primary", code="SCHEMA-0401-400")
+        raise InvalidInputError(
+            f"--identity {text!r}: write PATH=NAMESPACE or PATH=NAMESPACE:primary", code="SCHEMA-0401-400"
+        )
     path, namespace = text.split("=", 1)
     primary = namespace.endswith(":primary")
     return {"path": path.strip(), "namespace": namespace.removesuffix(":primary").strip(), "primary": primary}
 
 
 def _schema_summary(doc: dict[str, Any]) -> None:
-    out.print(f"[bold]{doc['name']}[/] ({doc['class']}, version {doc['version']}) field groups: "
-              f"{', '.join(doc['fieldGroups']) or '-'}", highlight=False)
+    out.print(
+        f"[bold]{doc['name']}[/] ({doc['class']}, version {doc['version']}) field groups: "
+        f"{', '.join(doc['fieldGroups']) or '-'}",
+        highlight=False,
+    )
     for identity in doc["identities"]:
-        out.print(f"  identity {identity['path']} -> {identity['namespace']}{' (primary)' if identity['primary'] else ''}")
+        out.print(
+            f"  identity {identity['path']} -> {identity['namespace']}{' (primary)' if identity['primary'] else ''}"
+        )
     table = Table("path", "type", "rules")
     resolved_fields = schema.parse_fields_document(doc["fields"])
     for path, spec in schema.walk(resolved_fields):
         if spec.type.value != "object":
-            rules = [r for r in ("required" if spec.required else "", spec.format or "", f"enum {spec.enum}" if spec.enum else "",
-                                 f"pattern {spec.pattern}" if spec.pattern else "", f"maxLength {spec.max_length}" if spec.max_length else "") if r]
+            rules = [
+                r
+                for r in (
+                    "required" if spec.required else "",
+                    spec.format or "",
+                    f"enum {spec.enum}" if spec.enum else "",
+                    f"pattern {spec.pattern}" if spec.pattern else "",
+                    f"maxLength {spec.max_length}" if spec.max_length else "",
+                )
+                if r
+            ]
             table.add_row(path, spec.type.value, ", ".join(rules))
     out.print(table)
 
@@ -68,12 +93,24 @@ def schema_create(
     as_json: bool = JsonFlag,
 ) -> None:
     """Create a schema from a class and field groups."""
-    document = {"name": name, "title": title, "class": class_name, "fieldGroups": field_groups,
-                "identities": [parse_identity(i) for i in identities]}
+    document = {
+        "name": name,
+        "title": title,
+        "class": class_name,
+        "fieldGroups": field_groups,
+        "identities": [parse_identity(i) for i in identities],
+    }
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         created = schema.create_schema(session, state.sandbox, document).to_document()
-    emit(created, as_json, lambda d: out.print(f"schema [bold]{d['name']}[/] created ({len(schema.leaves(schema.parse_fields_document(d['fields'])))} fields)"))
+    emit(
+        created,
+        as_json,
+        lambda d: out.print(
+            f"schema [bold]{d['name']}[/] created "
+            f"({len(schema.leaves(schema.parse_fields_document(d['fields'])))} fields)"
+        ),
+    )
 
 
 @schema_app.command("update")
@@ -91,9 +128,14 @@ def schema_update(
             document = read_document(file)
         else:
             current = schema.get_schema(session, state.sandbox, name).to_document()
-            document = {"name": name, "title": current["title"], "class": current["class"],
-                        "fieldGroups": current["fieldGroups"] + [g for g in add_field_groups if g not in current["fieldGroups"]],
-                        "identities": current["identities"] + [parse_identity(i) for i in add_identities]}
+            document = {
+                "name": name,
+                "title": current["title"],
+                "class": current["class"],
+                "fieldGroups": current["fieldGroups"]
+                + [g for g in add_field_groups if g not in current["fieldGroups"]],
+                "identities": current["identities"] + [parse_identity(i) for i in add_identities],
+            }
         if not isinstance(document, dict):
             raise InvalidInputError("the schema document must be a mapping", code="SCHEMA-0402-400")
         updated = schema.update_schema(session, state.sandbox, name, document).to_document()
@@ -127,7 +169,9 @@ def schema_list(as_json: bool = JsonFlag) -> None:
     def human(items: list[dict[str, Any]]) -> None:
         table = Table("name", "class", "version", "field groups", "datasets")
         for r in items:
-            table.add_row(r["name"], r["class"], str(r["version"]), ", ".join(r["fieldGroups"]), ", ".join(r["datasets"]))
+            table.add_row(
+                r["name"], r["class"], str(r["version"]), ", ".join(r["fieldGroups"]), ", ".join(r["datasets"])
+            )
         out.print(table)
 
     emit(rows, as_json, human)
@@ -174,11 +218,13 @@ def fieldgroup_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         group = schema.get_field_group(session, state.sandbox, name).to_document()
-    emit(group, True if as_json else True)
+    emit(group, True)  # a field group is a document: JSON is its readable form
 
 
 @fieldgroup_app.command("create")
-def fieldgroup_create(file: Path = typer.Argument(..., help="Field group document (YAML/JSON)."), as_json: bool = JsonFlag) -> None:
+def fieldgroup_create(
+    file: Path = typer.Argument(..., help="Field group document (YAML/JSON)."), as_json: bool = JsonFlag
+) -> None:
     """Create a custom field group; its fields sit under `_tenant`."""
     document = read_document(file)
     workspace = state.workspace()
@@ -188,7 +234,9 @@ def fieldgroup_create(file: Path = typer.Argument(..., help="Field group documen
 
 
 @fieldgroup_app.command("update")
-def fieldgroup_update(name: str = typer.Argument(...), file: Path = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+def fieldgroup_update(
+    name: str = typer.Argument(...), file: Path = typer.Argument(...), as_json: bool = JsonFlag
+) -> None:
     """Replace a custom field group; schemas in use may only grow."""
     document = read_document(file)
     if not isinstance(document, dict):
@@ -224,7 +272,13 @@ def dataset_list(as_json: bool = JsonFlag) -> None:
     def human(items: list[dict[str, Any]]) -> None:
         table = Table("name", "schema", "profile", "batches", "rows")
         for r in items:
-            table.add_row(r["name"], r["schema"], "yes" if r["profileEnabled"] else "no", str(r["batchCount"]), f"{r['rowCount']:,}")
+            table.add_row(
+                r["name"],
+                r["schema"],
+                "yes" if r["profileEnabled"] else "no",
+                str(r["batchCount"]),
+                f"{r['rowCount']:,}",
+            )
         out.print(table)
 
     emit(rows, as_json, human)
@@ -236,11 +290,13 @@ def dataset_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> N
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         doc = lake.get_dataset(session, state.sandbox, name)
-    emit(doc, True if as_json else True)
+    emit(doc, True)  # a short record: JSON is its readable form
 
 
 @dataset_app.command("enable-profile")
-def dataset_enable_profile(name: str = typer.Argument(...), disable: bool = typer.Option(False, "--disable"), as_json: bool = JsonFlag) -> None:
+def dataset_enable_profile(
+    name: str = typer.Argument(...), disable: bool = typer.Option(False, "--disable"), as_json: bool = JsonFlag
+) -> None:
     """Turn a dataset's profileEnabled flag on (or off)."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
@@ -250,7 +306,9 @@ def dataset_enable_profile(name: str = typer.Argument(...), disable: bool = type
 
 
 @dataset_app.command("preview")
-def dataset_preview(name: str = typer.Argument(...), limit: int = typer.Option(20, "--limit"), as_json: bool = JsonFlag) -> None:
+def dataset_preview(
+    name: str = typer.Argument(...), limit: int = typer.Option(20, "--limit"), as_json: bool = JsonFlag
+) -> None:
     """Show the first rows of a dataset."""
     rows = lake.preview(state.workspace(), state.sandbox, name, limit)
     emit(rows, as_json, lambda r: out.print_json(json.dumps(r, default=str)))
@@ -266,7 +324,14 @@ def dataset_stats(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
         table = Table("field", "type", "present", "distinct", "min", "max")
         for path, f in s["fields"].items():
             if f["count"]:
-                table.add_row(path, f["type"], f"{f['count']:,}", str(f.get("distinct", "")), str(f.get("min", ""))[:30], str(f.get("max", ""))[:30])
+                table.add_row(
+                    path,
+                    f["type"],
+                    f"{f['count']:,}",
+                    str(f.get("distinct", "")),
+                    str(f.get("min", ""))[:30],
+                    str(f.get("max", ""))[:30],
+                )
         out.print(table)
 
     emit(stats, as_json, human)
@@ -278,11 +343,13 @@ def batch_show(batch_id: str = typer.Argument(...), as_json: bool = JsonFlag) ->
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         doc = lake.get_batch(session, state.sandbox, batch_id)
-    emit(doc, True if as_json else True)
+    emit(doc, as_json, describe_batch)
 
 
 @batch_app.command("list")
-def batch_list(dataset: str = typer.Option(None, "--dataset"), limit: int = typer.Option(50, "--limit"), as_json: bool = JsonFlag) -> None:
+def batch_list(
+    dataset: str = typer.Option(None, "--dataset"), limit: int = typer.Option(50, "--limit"), as_json: bool = JsonFlag
+) -> None:
     """List recent batches."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
@@ -291,14 +358,24 @@ def batch_list(dataset: str = typer.Option(None, "--dataset"), limit: int = type
     def human(items: list[dict[str, Any]]) -> None:
         table = Table("id", "dataset", "status", "in", "out", "failed", "created")
         for b in items:
-            table.add_row(b["id"], b["dataset"], b["status"], f"{b['inputRecordCount']:,}", f"{b['outputRecordCount']:,}", f"{b['failedRecordCount']:,}", b["created"][:19])
+            table.add_row(
+                b["id"],
+                b["dataset"],
+                b["status"],
+                f"{b['inputRecordCount']:,}",
+                f"{b['outputRecordCount']:,}",
+                f"{b['failedRecordCount']:,}",
+                b["created"][:19],
+            )
         out.print(table)
 
     emit(rows, as_json, human)
 
 
 @batch_app.command("errors")
-def batch_errors(batch_id: str = typer.Argument(...), limit: int = typer.Option(None, "--limit"), as_json: bool = JsonFlag) -> None:
+def batch_errors(
+    batch_id: str = typer.Argument(...), limit: int = typer.Option(None, "--limit"), as_json: bool = JsonFlag
+) -> None:
     """The batch's failed rows as JSON lines: line, row, original record, errors."""
     emit_lines(lake.batch_errors(state.workspace(), state.sandbox, batch_id, limit))
 
@@ -316,11 +393,13 @@ def sandbox_list(as_json: bool = JsonFlag) -> None:
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         rows = [sandbox_document(s) for s in list_sandboxes(session)]
-    emit(rows, as_json, lambda items: [out.print(f"{s['name']}  {s['title']}") for s in items])
+    emit(rows, as_json, _print_lines(lambda s: f"{s['name']}  {s['title']}"))
 
 
 @sandbox_app.command("create")
-def sandbox_create(name: str = typer.Argument(...), title: str = typer.Option("", "--title"), as_json: bool = JsonFlag) -> None:
+def sandbox_create(
+    name: str = typer.Argument(...), title: str = typer.Option("", "--title"), as_json: bool = JsonFlag
+) -> None:
     """Create a sandbox."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
@@ -332,14 +411,22 @@ def sandbox_create(name: str = typer.Argument(...), title: str = typer.Option(""
 def token_create(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """Create an API token; it is shown once."""
     record, plain = create_token(state.workspace().catalog, name)
-    emit({"id": record.id, "name": name, "token": plain}, as_json, lambda d: out.print(f"token {d['id']}: [bold]{d['token']}[/] (shown once)", highlight=False))
+    emit(
+        {"id": record.id, "name": name, "token": plain},
+        as_json,
+        lambda d: out.print(f"token {d['id']}: [bold]{d['token']}[/] (shown once)", highlight=False),
+    )
 
 
 @token_app.command("list")
 def token_list(as_json: bool = JsonFlag) -> None:
     """List API tokens (never their values)."""
     rows = list_tokens(state.workspace().catalog)
-    emit(rows, as_json, lambda items: [out.print(f"{t['id']}  {t['name']}  {'revoked' if t['revoked'] else 'active'}") for t in items])
+    emit(
+        rows,
+        as_json,
+        _print_lines(lambda t: f"{t['id']}  {t['name']}  {'revoked' if t['revoked'] else 'active'}"),
+    )
 
 
 @token_app.command("revoke")

@@ -48,14 +48,33 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
     try:
         with workspace.catalog.session() as session:
             schema.create_field_group(session, "prod", yaml.safe_load(_data("crm-ids.yaml").read_text()))
-            schema.create_schema(session, "prod", {
-                "name": "crm-profile", "class": "profile",
-                "fieldGroups": ["demographic-details", "personal-contact-details", "consents-and-preferences", "crm-ids"],
-                "identities": [{"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
-                               {"path": "personalEmail.address", "namespace": "Email"}]})
-            schema.create_schema(session, "prod", {
-                "name": "web-events", "class": "experienceevent",
-                "fieldGroups": ["identitymap", "web-details", "commerce-details"]})
+            schema.create_schema(
+                session,
+                "prod",
+                {
+                    "name": "crm-profile",
+                    "class": "profile",
+                    "fieldGroups": [
+                        "demographic-details",
+                        "personal-contact-details",
+                        "consents-and-preferences",
+                        "crm-ids",
+                    ],
+                    "identities": [
+                        {"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
+                        {"path": "personalEmail.address", "namespace": "Email"},
+                    ],
+                },
+            )
+            schema.create_schema(
+                session,
+                "prod",
+                {
+                    "name": "web-events",
+                    "class": "experienceevent",
+                    "fieldGroups": ["identitymap", "web-details", "commerce-details"],
+                },
+            )
             lake.create_dataset(session, "prod", "crm", "crm-profile", profile_enabled=True)
             lake.create_dataset(session, "prod", "web-events", "web-events", profile_enabled=True)
         say("2. registered field group crm-ids, schemas crm-profile and web-events, datasets crm and web-events")
@@ -80,12 +99,23 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
     if report:
         table = Table("batch", "dataset", "status", "rows in", "ingested", "failed", "seconds")
         for b in (crm, web):
-            table.add_row(b["id"], b["dataset"], b["status"], f"{b['inputRecordCount']:,}", f"{b['outputRecordCount']:,}",
-                          f"{b['failedRecordCount']:,}", str(b["durationSeconds"]))
+            table.add_row(
+                b["id"],
+                b["dataset"],
+                b["status"],
+                f"{b['inputRecordCount']:,}",
+                f"{b['outputRecordCount']:,}",
+                f"{b['failedRecordCount']:,}",
+                str(b["durationSeconds"]),
+            )
         report.print(table)
         report.print("Rows that failed validation are kept with their line and reason, e.g.:")
         for e in errors:
-            report.print(f"  line {e['lineNumber']}: {e['_errors'][0]['code']} {e['_errors'][0]['message']}", highlight=False, markup=False)
+            report.print(
+                f"  line {e['lineNumber']}: {e['_errors'][0]['code']} {e['_errors'][0]['message']}",
+                highlight=False,
+                markup=False,
+            )
         report.print("A CRM record as stored (XDM):")
         report.print_json(data=summary["sampleProfileRecord"])
         report.print(f"Done in {summary['seconds']} s. Explore with: ACCORD_HOME={init.home} accord dataset list")

@@ -20,15 +20,40 @@ def crm_export(path: Path, rows: int, seed: int = 7) -> int:
     defects = 0
     with gzip.open(path, "wt", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["customer_id", "first_name", "last_name", "email", "phone", "birth_date", "gender",
-                         "city", "country", "newsletter", "loyalty_tier", "loyalty_points"])
+        writer.writerow(
+            [
+                "customer_id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "birth_date",
+                "gender",
+                "city",
+                "country",
+                "newsletter",
+                "loyalty_tier",
+                "loyalty_points",
+            ]
+        )
         for i in range(1, rows + 1):
             first, last = fake.first_name(), fake.last_name()
             email = f"{first}.{last}{i}@{fake.free_email_domain()}"
             birth = fake.date_of_birth(minimum_age=18, maximum_age=90).strftime("%d/%m/%Y")
-            row = [f"C{i:07d}", first, last, email.upper() if i % 5 == 0 else email, fake.msisdn()[:11],
-                   birth, rng.choice("FMX"), fake.city(), "us", rng.choice(["yes", "no"]),
-                   rng.choice(["bronze", "silver", "gold", "platinum"]), str(rng.randint(0, 20000))]
+            row = [
+                f"C{i:07d}",
+                first,
+                last,
+                email.upper() if i % 5 == 0 else email,
+                fake.msisdn()[:11],
+                birth,
+                rng.choice("FMX"),
+                fake.city(),
+                "us",
+                rng.choice(["yes", "no"]),
+                rng.choice(["bronze", "silver", "gold", "platinum"]),
+                str(rng.randint(0, 20000)),
+            ]
             kind = i % 97
             if kind == 13:  # an e-mail that is not one
                 row[3], defects = "unknown", defects + 1
@@ -51,19 +76,32 @@ def web_events(path: Path, customers: int, events: int, seed: int = 11) -> None:
             ecid = f"{customer:019d}{customer * 7919 % 10**19:019d}"
             identity: dict[str, list[dict[str, object]]] = {"ECID": [{"id": ecid, "primary": True}]}
             if rng.random() < 0.4:
-                identity["CRMID"] = [{"id": f"C{customer:07d}", "authenticatedState": "authenticated", "primary": False}]
+                identity["CRMID"] = [
+                    {"id": f"C{customer:07d}", "authenticatedState": "authenticated", "primary": False}
+                ]
             page = rng.choice(pages)
             event: dict[str, object] = {
                 "_id": f"evt-{n:08d}",
                 "timestamp": (start + timedelta(seconds=rng.randint(0, 45 * 86400))).isoformat(),
                 "identityMap": identity,
-                "web": {"webPageDetails": {"URL": f"https://shop.example.com/{page}", "name": page,
-                                           "pageViews": {"value": 1}}},
+                "web": {
+                    "webPageDetails": {
+                        "URL": f"https://shop.example.com/{page}",
+                        "name": page,
+                        "pageViews": {"value": 1},
+                    }
+                },
             }
             if page == "checkout" and rng.random() < 0.5:
                 event["eventType"] = "commerce.purchases"
-                event["commerce"] = {"order": {"purchaseID": f"o{n}", "priceTotal": round(rng.uniform(5, 400), 2),
-                                               "currencyCode": "USD"}, "purchases": {"value": 1}}
+                event["commerce"] = {
+                    "order": {
+                        "purchaseID": f"o{n}",
+                        "priceTotal": round(rng.uniform(5, 400), 2),
+                        "currencyCode": "USD",
+                    },
+                    "purchases": {"value": 1},
+                }
             else:
                 event["eventType"] = "web.webpagedetails.pageViews"
             handle.write(json.dumps(event) + "\n")

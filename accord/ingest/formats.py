@@ -103,10 +103,9 @@ def prepare(path: Path, work: Path, limit: int) -> PreparedInput:
 
 def _unpack(path: Path, compression: str, work: Path, budget: _Budget) -> list[Path]:
     if compression in (GZIP, BZIP2):
-        opener = gzip.open if compression == GZIP else bz2.open
         plain = work / "unpacked"
-        with opener(path, "rb") as stream:
-            budget.copy(stream, plain)  # type: ignore[arg-type]
+        with gzip.open(path, "rb") if compression == GZIP else bz2.open(path, "rb") as compressed:
+            budget.copy(compressed, plain)  # type: ignore[arg-type]
         with plain.open("rb") as handle:
             inner = sniff_compression(handle.read(512))
         if inner == TAR:
@@ -118,10 +117,10 @@ def _unpack(path: Path, compression: str, work: Path, budget: _Budget) -> list[P
         files = []
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
-            for index, member in enumerate(sorted(members, key=lambda m: m.filename)):
+            for index, zipped in enumerate(sorted(members, key=lambda m: m.filename)):
                 target = work / f"member-{index:04d}"
-                with archive.open(member) as stream:
-                    budget.copy(stream, target)
+                with archive.open(zipped) as unzipped:
+                    budget.copy(unzipped, target)
                 files.append(target)
         return files
     files = []
@@ -129,12 +128,12 @@ def _unpack(path: Path, compression: str, work: Path, budget: _Budget) -> list[P
     with tarfile.open(path, "r:") as archive:
         regular = sorted((m for m in archive.getmembers() if m.isfile()), key=lambda m: m.name)
         for index, member in enumerate(regular):
-            stream = archive.extractfile(member)
-            if stream is None:
+            extracted = archive.extractfile(member)
+            if extracted is None:
                 continue
             target = work / f"member-{index:04d}"
-            with stream:
-                budget.copy(stream, target)
+            with extracted:
+                budget.copy(extracted, target)
             files.append(target)
     return files
 
@@ -144,5 +143,3 @@ def copy_upload(source: IO[bytes], target: Path, limit: int) -> int:
     budget = _Budget(limit, target.name)
     budget.copy(source, target)
     return budget.used
-
-

@@ -47,6 +47,10 @@ Progress = Callable[[str, float | None], None]
 """Told the stage of the work and, where known, the fraction done (0..1)."""
 
 
+def _silent(_stage: str, _fraction: float | None = None) -> None:
+    return None
+
+
 @dataclass
 class IngestRequest:
     """What to ingest, where to, and how."""
@@ -77,7 +81,7 @@ def ingest_file(
     is recorded as failed). Row problems go to the batch's diagnostics; past the error threshold
     the batch fails and none of its rows become visible.
     """
-    say = progress or (lambda _stage, _fraction=None: None)
+    say: Progress = progress or _silent
     threshold = workspace.settings.error_threshold if request.error_threshold is None else request.error_threshold
     if not 0 <= threshold <= 100:
         from accord.errors import InvalidInputError
@@ -134,7 +138,9 @@ def _run(
     _update(workspace, batch.id, file_format=file_format, size_bytes=prepared.size_bytes)
     con = connect(settings)
     try:
-        source = open_source(con, prepared.files, file_format, request.read, name, f"src_{batch.id}", settings.max_line_bytes)
+        source = open_source(
+            con, prepared.files, file_format, request.read, name, f"src_{batch.id}", settings.max_line_bytes
+        )
         mapped = (
             compile_mapping(request.mapping, source.table, schema)
             if request.mapping is not None
@@ -192,7 +198,9 @@ def _watch(con: Any, say: Progress, stage: str) -> Iterator[None]:
 
 def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table:
     """Rows the parser rejected, once each, with their physical line numbers."""
-    empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string()), "reason": pa.array([], pa.string())})
+    empty = pa.table(
+        {"line": pa.array([], pa.int64()), "text": pa.array([], pa.string()), "reason": pa.array([], pa.string())}
+    )
     if source.rejects_table is None:
         return empty
     table = con.table(source.rejects_table)
@@ -200,7 +208,9 @@ def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Tab
         table.group_by(["file_id", "line_byte_position"])
         .aggregate(
             text=table.csv_line.first(),
-            reason=table.error_type.cast("string").concat(ibis.literal(": "), table.error_message).argmin(table.column_idx),
+            reason=table.error_type.cast("string")
+            .concat(ibis.literal(": "), table.error_message)
+            .argmin(table.column_idx),
         )
         .order_by(["file_id", "line_byte_position"])
         .to_pyarrow()
@@ -244,12 +254,16 @@ def _write_diagnostics(con: Any, source: SourceRelation, conformed: Any, corrupt
         _newlines_before=(newlines.sum().over(ibis.window(rows=(None, 0))) - newlines).cast("int64"),
     )
     record = ibis.struct({c: numbered[c] for c in table.columns}).cast("json").cast("string")
-    failing = numbered.filter(~conformed.ok()).select(
-        rowNumber=numbered._row,
-        compactLine=numbered._row + numbered._newlines_before + source.header_lines,
-        record=record,
-        errors=conformed.errors(),
-    ).limit(MAX_DIAGNOSTICS)
+    failing = (
+        numbered.filter(~conformed.ok())
+        .select(
+            rowNumber=numbered._row,
+            compactLine=numbered._row + numbered._newlines_before + source.header_lines,
+            record=record,
+            errors=conformed.errors(),
+        )
+        .limit(MAX_DIAGNOSTICS)
+    )
     invalid = failing.to_pyarrow() if conformed.checks else None
     pieces = []
     if invalid is not None and invalid.num_rows:
@@ -299,7 +313,9 @@ def _actual_lines(compact: np.ndarray, rejected: np.ndarray) -> np.ndarray:
     return lines
 
 
-def _finish(workspace: Workspace, batch: BatchRecord, outcome: _Outcome, threshold: float, staging: Path, seconds: float) -> None:
+def _finish(
+    workspace: Workspace, batch: BatchRecord, outcome: _Outcome, threshold: float, staging: Path, seconds: float
+) -> None:
     total_input = outcome.total + outcome.corrupt
     failed = outcome.failed_rows + outcome.corrupt
     error: dict[str, Any] | None = None
@@ -327,7 +343,11 @@ def _finish(workspace: Workspace, batch: BatchRecord, outcome: _Outcome, thresho
         failed_record_count=failed,
         error=error,
         completed_at=utcnow(),
-        options={**batch.options, "durationSeconds": round(seconds, 3), **({"notes": outcome.notes} if outcome.notes else {})},
+        options={
+            **batch.options,
+            "durationSeconds": round(seconds, 3),
+            **({"notes": outcome.notes} if outcome.notes else {}),
+        },
     )
 
 

@@ -92,7 +92,9 @@ def _check_header(name: str, columns: list[str]) -> None:
         seen[column] = position
 
 
-def open_csv(con: Any, files: list[Path], options: ReadOptions, name: str, table_name: str, max_line: int) -> SourceRelation:
+def open_csv(
+    con: Any, files: list[Path], options: ReadOptions, name: str, table_name: str, max_line: int
+) -> SourceRelation:
     with files[0].open("rb") as handle:
         head = handle.read(1 << 16)
     encoding = options.encoding or _detect_encoding(head)
@@ -140,7 +142,9 @@ def open_json(con: Any, files: list[Path], name: str, table_name: str, max_line:
         )
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
-        raise UnreadableFileError(name, f"is not valid JSON: {message}", "send JSON lines or a JSON array of objects") from None
+        raise UnreadableFileError(
+            name, f"is not valid JSON: {message}", "send JSON lines or a JSON array of objects"
+        ) from None
     if table.columns == ("json",) and table.schema()["json"].is_json():
         raise UnreadableFileError(name, "holds JSON values that are not objects", "each record must be a JSON object")
     return SourceRelation(table, "json")

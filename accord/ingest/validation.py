@@ -118,12 +118,23 @@ def _convert(path: str, compiled: Compiled, spec: FieldSpec, checks: list[Check]
         else:
             converted = text.try_cast(target)
         failed = value.notnull() & (text.length() > 0) & converted.isnull()
-        checks.append(Check(failed, codes.TYPE_CONVERSION, path, _message("cannot convert ", _quote(value), f" to {spec.type.value}")))
+        checks.append(
+            Check(
+                failed,
+                codes.TYPE_CONVERSION,
+                path,
+                _message("cannot convert ", _quote(value), f" to {spec.type.value}"),
+            )
+        )
         return converted
     converted = value.try_cast(target)
     checks.append(
-        Check(value.notnull() & converted.isnull(), codes.TYPE_CONVERSION, path,
-              _message("cannot convert ", _quote(value), f" to {spec.type.value}"))
+        Check(
+            value.notnull() & converted.isnull(),
+            codes.TYPE_CONVERSION,
+            path,
+            _message("cannot convert ", _quote(value), f" to {spec.type.value}"),
+        )
     )
     return converted
 
@@ -131,26 +142,56 @@ def _convert(path: str, compiled: Compiled, spec: FieldSpec, checks: list[Check]
 def _rules(path: str, value: ir.Value, spec: FieldSpec, checks: list[Check]) -> None:
     """Checks of the field's own rules on a converted value."""
     if spec.required:
-        checks.append(Check(value.isnull(), codes.REQUIRED_MISSING, path, ibis.literal(f"required field {path} is missing")))
+        checks.append(
+            Check(value.isnull(), codes.REQUIRED_MISSING, path, ibis.literal(f"required field {path} is missing"))
+        )
     if spec.type != FieldType.string and spec.minimum is None and spec.maximum is None:
         return
     v: Any = value
     if spec.enum is not None:
-        checks.append(Check(~v.isin(spec.enum), codes.ENUM_MISMATCH, path,
-                            _message(_quote(v), f" is not one of {', '.join(spec.enum[:20])}")))
+        checks.append(
+            Check(
+                ~v.isin(spec.enum),
+                codes.ENUM_MISMATCH,
+                path,
+                _message(_quote(v), f" is not one of {', '.join(spec.enum[:20])}"),
+            )
+        )
     if spec.format is not None:
-        checks.append(Check(~v.re_search(FORMAT_PATTERNS[spec.format]), codes.FORMAT_MISMATCH, path,
-                            _message(_quote(v), f" is not a valid {spec.format}")))
+        checks.append(
+            Check(
+                ~v.re_search(FORMAT_PATTERNS[spec.format]),
+                codes.FORMAT_MISMATCH,
+                path,
+                _message(_quote(v), f" is not a valid {spec.format}"),
+            )
+        )
     if spec.pattern is not None:
-        checks.append(Check(~v.re_search(spec.pattern), codes.FORMAT_MISMATCH, path,
-                            _message(_quote(v), f" does not match the pattern {spec.pattern}")))
+        checks.append(
+            Check(
+                ~v.re_search(spec.pattern),
+                codes.FORMAT_MISMATCH,
+                path,
+                _message(_quote(v), f" does not match the pattern {spec.pattern}"),
+            )
+        )
     if spec.max_length is not None:
-        checks.append(Check(v.length() > spec.max_length, codes.OUT_OF_RANGE, path,
-                            _message("value is longer than ", str(spec.max_length), " characters")))
+        checks.append(
+            Check(
+                v.length() > spec.max_length,
+                codes.OUT_OF_RANGE,
+                path,
+                _message("value is longer than ", str(spec.max_length), " characters"),
+            )
+        )
     if spec.minimum is not None:
-        checks.append(Check(v < spec.minimum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is below {spec.minimum}")))
+        checks.append(
+            Check(v < spec.minimum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is below {spec.minimum}"))
+        )
     if spec.maximum is not None:
-        checks.append(Check(v > spec.maximum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is above {spec.maximum}")))
+        checks.append(
+            Check(v > spec.maximum, codes.OUT_OF_RANGE, path, _message(_quote(v), f" is above {spec.maximum}"))
+        )
 
 
 def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
@@ -162,10 +203,12 @@ def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
         return ibis.ifelse(
             value.isnull(),
             ibis.null().cast(target),
-            ibis.struct({
-                name: _conform_nested(value[name], child) if name in names else ibis.null().cast(field_dtype(child))  # type: ignore[index]
-                for name, child in (spec.properties or {}).items()
-            }),
+            ibis.struct(
+                {
+                    name: _conform_nested(value[name], child) if name in names else ibis.null().cast(field_dtype(child))  # type: ignore[index]
+                    for name, child in (spec.properties or {}).items()
+                }
+            ),
         )
     if spec.type == FieldType.array and source.is_array():
         assert spec.items is not None
@@ -175,7 +218,9 @@ def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
         assert spec.values is not None
         keys = source.names  # type: ignore[attr-defined]
         entries = [_conform_nested(value[k], spec.values) for k in keys]  # type: ignore[index]
-        key_array = ibis.array([ibis.ifelse(e.notnull(), ibis.literal(k), ibis.null()) for k, e in zip(keys, entries, strict=True)])
+        key_array = ibis.array(
+            [ibis.ifelse(e.notnull(), ibis.literal(k), ibis.null()) for k, e in zip(keys, entries, strict=True)]
+        )
         return ibis.map(key_array.filter(lambda k: k.notnull()), ibis.array(entries).filter(lambda e: e.notnull()))
     if source == target:
         return value
@@ -206,8 +251,14 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
     checks: list[Check] = []
     for destination, compiled in mapped.values.items():
         for condition, message, value in compiled.failures:
-            checks.append(Check(condition, codes.MAPPING_FAILED, destination,
-                                _message(f"{message} ", _quote(value), f" (mapping: {mapped.sources[destination][:80]})")))
+            checks.append(
+                Check(
+                    condition,
+                    codes.MAPPING_FAILED,
+                    destination,
+                    _message(f"{message} ", _quote(value), f" (mapping: {mapped.sources[destination][:80]})"),
+                )
+            )
 
     def build(path: str, spec: FieldSpec) -> ir.Value | None:
         compiled = mapped.values.get(path)
@@ -223,10 +274,12 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
             children = {name: build(f"{path}.{name}", child) for name, child in (spec.properties or {}).items()}
             if all(c is None for c in children.values()):
                 return None
-            return ibis.struct({
-                name: c if c is not None else ibis.null().cast(field_dtype(spec.properties[name]))  # type: ignore[index]
-                for name, c in children.items()
-            })
+            return ibis.struct(
+                {
+                    name: c if c is not None else ibis.null().cast(field_dtype(spec.properties[name]))  # type: ignore[index]
+                    for name, c in children.items()
+                }
+            )
         return None
 
     columns: dict[str, ir.Value] = {}

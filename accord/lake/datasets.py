@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -75,7 +76,9 @@ def dataset_document(session: Session, record: DatasetRecord) -> dict[str, Any]:
     }
 
 
-def create_dataset(session: Session, sandbox: str, name: str, schema: str, profile_enabled: bool = False) -> DatasetRecord:
+def create_dataset(
+    session: Session, sandbox: str, name: str, schema: str, profile_enabled: bool = False
+) -> DatasetRecord:
     import re
 
     if not re.match(DATASET_NAME, name):
@@ -109,7 +112,9 @@ def set_profile_enabled(session: Session, sandbox: str, name: str, enabled: bool
 
 def list_datasets(session: Session, sandbox: str) -> list[dict[str, Any]]:
     sandbox_id = resolve_sandbox(session, sandbox).id
-    records = session.scalars(select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id).order_by(DatasetRecord.name))
+    records = session.scalars(
+        select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id).order_by(DatasetRecord.name)
+    )
     return [dataset_document(session, r) for r in records]
 
 
@@ -203,7 +208,11 @@ def statistics(workspace: Workspace, sandbox: str, name: str) -> dict[str, Any]:
     for index, (path, spec) in enumerate(fields):
         entry = {"type": spec.type.value, "count": result[f"n{index}"]}
         if f"d{index}" in result:
-            entry |= {"distinct": result[f"d{index}"], "min": jsonable(result[f"lo{index}"]), "max": jsonable(result[f"hi{index}"])}
+            entry |= {
+                "distinct": result[f"d{index}"],
+                "min": jsonable(result[f"lo{index}"]),
+                "max": jsonable(result[f"hi{index}"]),
+            }
         stats[path] = entry
     return {"dataset": name, "rowCount": result["_rows"], "fields": stats}
 
@@ -281,7 +290,9 @@ def delete_batch(workspace: Workspace, sandbox: str, batch_id: str) -> dict[str,
         return get_batch(session, sandbox, batch_id)
 
 
-def batch_errors(workspace: Workspace, sandbox: str, batch_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def batch_errors(
+    workspace: Workspace, sandbox: str, batch_id: str, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
     """The batch's row diagnostics, in line order: line, row, original record and its errors."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
@@ -294,10 +305,8 @@ def batch_errors(workspace: Workspace, sandbox: str, batch_id: str, limit: int |
         for row in batch.to_pylist():
             record = row["record"]
             if row["rowNumber"] is not None:
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     record = json.loads(record)
-                except (TypeError, ValueError):
-                    pass
             yield {
                 "lineNumber": row["lineNumber"],
                 "rowNumber": row["rowNumber"],

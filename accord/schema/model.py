@@ -122,9 +122,7 @@ class ResolvedSchema:
 @cache
 def standard_classes() -> dict[str, SchemaClass]:
     raw = json.loads(resources.files("accord.schema").joinpath("standard/classes.json").read_text())
-    return {
-        name: SchemaClass(name, doc["id"], doc["title"], parse_fields(doc["fields"])) for name, doc in raw.items()
-    }
+    return {name: SchemaClass(name, doc["id"], doc["title"], parse_fields(doc["fields"])) for name, doc in raw.items()}
 
 
 @cache
@@ -170,7 +168,9 @@ def parse_custom_field_group(document: FieldGroupDocument) -> tuple[FieldTree, l
     return tree, problems
 
 
-def merge_trees(base: FieldTree, extra: FieldTree, origin: str, problems: list[dict[str, Any]], prefix: str = "") -> FieldTree:
+def merge_trees(
+    base: FieldTree, extra: FieldTree, origin: str, problems: list[dict[str, Any]], prefix: str = ""
+) -> FieldTree:
     """Merge two field trees; objects merge field by field, other clashes are reported."""
     merged = dict(base)
     for name, spec in extra.items():

@@ -143,7 +143,9 @@ def _resolve(session: Session, record: SchemaRecord) -> ResolvedSchema:
     if resolved is None:
         raise InvalidSchemaError(problems)
     datasets = tuple(
-        session.scalars(select(DatasetRecord.name).where(DatasetRecord.schema_id == record.id).order_by(DatasetRecord.name))
+        session.scalars(
+            select(DatasetRecord.name).where(DatasetRecord.schema_id == record.id).order_by(DatasetRecord.name)
+        )
     )
     return ResolvedSchema(
         name=resolved.name,
@@ -169,7 +171,7 @@ def create_schema(session: Session, sandbox: str, document: Any) -> ResolvedSche
     """Create a schema from a class, field groups and identity descriptors; all problems at once."""
     parsed: SchemaDocument = _parse(SchemaDocument, document)
     sandbox_id = resolve_sandbox(session, sandbox).id
-    resolved, problems = compose(parsed, available_field_groups(session, sandbox_id))
+    _resolved, problems = compose(parsed, available_field_groups(session, sandbox_id))
     if problems:
         raise InvalidSchemaError(problems)
     exists = session.scalar(
@@ -196,7 +198,9 @@ def get_schema(session: Session, sandbox: str, name: str) -> ResolvedSchema:
 
 def list_schemas(session: Session, sandbox: str) -> list[ResolvedSchema]:
     sandbox_id = resolve_sandbox(session, sandbox).id
-    records = session.scalars(select(SchemaRecord).where(SchemaRecord.sandbox_id == sandbox_id).order_by(SchemaRecord.name))
+    records = session.scalars(
+        select(SchemaRecord).where(SchemaRecord.sandbox_id == sandbox_id).order_by(SchemaRecord.name)
+    )
     return [_resolve(session, r) for r in records]
 
 

@@ -48,14 +48,28 @@ def api(settings: Settings) -> Iterator[Api]:
 
 
 def setup_crm(api: Api) -> None:
-    assert api.post("/schemas", json={"name": "crm", "class": "profile",
-                                      "fieldGroups": ["demographic-details", "personal-contact-details"]}).status_code == 201
+    assert (
+        api.post(
+            "/schemas",
+            json={
+                "name": "crm",
+                "class": "profile",
+                "fieldGroups": ["demographic-details", "personal-contact-details"],
+            },
+        ).status_code
+        == 201
+    )
     assert api.post("/datasets", json={"name": "crm", "schema": "crm", "profileEnabled": True}).status_code == 201
 
 
-MAPPING = json.dumps({"mappings": [
-    {"source": "first", "destination": "person.name.firstName"},
-    {"expression": "lower(email)", "destination": "personalEmail.address"}]})
+MAPPING = json.dumps(
+    {
+        "mappings": [
+            {"source": "first", "destination": "person.name.firstName"},
+            {"expression": "lower(email)", "destination": "personalEmail.address"},
+        ]
+    }
+)
 
 
 def test_health_needs_no_token_and_everything_else_does(api: Api) -> None:
@@ -75,10 +89,24 @@ def test_health_needs_no_token_and_everything_else_does(api: Api) -> None:
 
 def test_openapi_is_complete(api: Api) -> None:
     spec = api.get("/openapi.json").json()
-    expected = {"/sandboxes", "/schemas", "/schemas/{name}", "/schemas/{name}/jsonschema", "/unions/{class_name}",
-                "/fieldgroups", "/fieldgroups/{name}", "/datasets", "/datasets/{name}", "/datasets/{name}/preview",
-                "/datasets/{name}/stats", "/datasets/{name}/batches", "/batches", "/batches/{batch_id}",
-                "/batches/{batch_id}/errors", "/health"}
+    expected = {
+        "/sandboxes",
+        "/schemas",
+        "/schemas/{name}",
+        "/schemas/{name}/jsonschema",
+        "/unions/{class_name}",
+        "/fieldgroups",
+        "/fieldgroups/{name}",
+        "/datasets",
+        "/datasets/{name}",
+        "/datasets/{name}/preview",
+        "/datasets/{name}/stats",
+        "/datasets/{name}/batches",
+        "/batches",
+        "/batches/{batch_id}",
+        "/batches/{batch_id}/errors",
+        "/health",
+    }
     assert expected <= set(spec["paths"])
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -94,12 +122,19 @@ def test_openapi_is_complete(api: Api) -> None:
 def test_upload_ingest_status_errors_and_delete(api: Api, tmp_path: Path) -> None:
     setup_crm(api)
     body = "first,email\nAnn,ANN@example.com\nBob,not-an-email\n" + "".join(f"P{i},p{i}@x.io\n" for i in range(30))
-    response = api.post("/datasets/crm/batches", files={"file": ("crm.csv", body.encode())},
-                        data={"mapping": MAPPING, "errorThreshold": "10"})
+    response = api.post(
+        "/datasets/crm/batches",
+        files={"file": ("crm.csv", body.encode())},
+        data={"mapping": MAPPING, "errorThreshold": "10"},
+    )
     assert response.status_code == 201, response.text
     batch = response.json()
     assert (batch["status"], batch["inputRecordCount"], batch["outputRecordCount"], batch["failedRecordCount"]) == (
-        "success", 32, 31, 1)
+        "success",
+        32,
+        31,
+        1,
+    )
     assert api.get(f"/batches/{batch['id']}").json()["status"] == "success"
     diagnostics = api.get(f"/batches/{batch['id']}/errors").json()["items"]
     assert diagnostics[0]["lineNumber"] == 3 and diagnostics[0]["_errors"][0]["code"] == "INGEST-1214-400"
@@ -134,19 +169,34 @@ def test_errors_are_json_with_code_message_details(api: Api) -> None:
 
 def test_hostile_uploads(api: Api, settings: Settings) -> None:
     setup_crm(api)
-    bad_mapping = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"mapping": "{oops"})
+    bad_mapping = api.post(
+        "/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"mapping": "{oops"}
+    )
     assert bad_mapping.status_code == 400 and "not valid JSON" in bad_mapping.json()["message"]
-    unknown_column = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")},
-                              data={"mapping": json.dumps({"mappings": [{"source": "nope", "destination": "person.name.firstName"}]})})
-    assert unknown_column.status_code == 400 and unknown_column.json()["details"]["problems"][0]["path"] == "mappings[0].source"
-    traversal = api.post("/datasets/crm/batches", files={"file": ("../../../etc/passwd", b"first,email\nAnn,a@b.io\n")},
-                         data={"mapping": MAPPING})
+    unknown_column = api.post(
+        "/datasets/crm/batches",
+        files={"file": ("a.csv", b"first\nAnn\n")},
+        data={"mapping": json.dumps({"mappings": [{"source": "nope", "destination": "person.name.firstName"}]})},
+    )
+    assert (
+        unknown_column.status_code == 400
+        and unknown_column.json()["details"]["problems"][0]["path"] == "mappings[0].source"
+    )
+    traversal = api.post(
+        "/datasets/crm/batches",
+        files={"file": ("../../../etc/passwd", b"first,email\nAnn,a@b.io\n")},
+        data={"mapping": MAPPING},
+    )
     assert traversal.status_code == 201 and traversal.json()["source"] == "../../../etc/passwd"
     empty = api.post("/datasets/crm/batches", files={"file": ("e.csv", b"")}, data={"mapping": MAPPING})
     assert empty.status_code == 400 and "empty" in empty.json()["message"]
-    threshold = api.post("/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"errorThreshold": "150"})
+    threshold = api.post(
+        "/datasets/crm/batches", files={"file": ("a.csv", b"first\nAnn\n")}, data={"errorThreshold": "150"}
+    )
     assert threshold.status_code == 400
-    binary = api.post("/datasets/crm/batches", files={"file": ("x.csv", bytes(range(256)) * 100)}, data={"mapping": MAPPING})
+    binary = api.post(
+        "/datasets/crm/batches", files={"file": ("x.csv", bytes(range(256)) * 100)}, data={"mapping": MAPPING}
+    )
     assert binary.status_code == 400 and binary.json()["code"].startswith("INGEST-")
     uploads = settings.home / "lake" / "_uploads"
     assert not uploads.exists() or not any(uploads.iterdir())  # uploads are removed once ingested

@@ -111,9 +111,8 @@ def test_a_workspace_needs_init_first(settings: Settings) -> None:
 
 
 def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
-    from tests.servers import free_port
-
     from accord.catalog import CatalogUnavailableError
+    from tests.servers import free_port
 
     url = f"postgresql://user:s3cret@127.0.0.1:{free_port()}/nothing"
     with pytest.raises(CatalogUnavailableError) as caught:

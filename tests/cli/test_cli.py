@@ -20,8 +20,22 @@ MAPPING = """mappings:
 @pytest.fixture
 def ready(cli: Any, tmp_path: Path) -> Any:
     assert cli("init").code == 0
-    assert cli("schema", "create", "crm", "--class", "profile", "-g", "demographic-details",
-               "-g", "personal-contact-details", "--identity", "personalEmail.address=Email:primary").code == 0
+    assert (
+        cli(
+            "schema",
+            "create",
+            "crm",
+            "--class",
+            "profile",
+            "-g",
+            "demographic-details",
+            "-g",
+            "personal-contact-details",
+            "--identity",
+            "personalEmail.address=Email:primary",
+        ).code
+        == 0
+    )
     assert cli("dataset", "create", "crm", "--schema", "crm", "--profile-enabled").code == 0
     (tmp_path / "crm.csv").write_text(CSV)
     (tmp_path / "map.yaml").write_text(MAPPING)
@@ -38,8 +52,17 @@ def test_init_prints_the_token_once(cli: Any) -> None:
 
 
 def test_ingest_exit_codes_and_batch_commands(ready: Any, tmp_path: Path) -> None:
-    ok = ready("ingest", str(tmp_path / "crm.csv"), "--dataset", "crm", "--mapping", str(tmp_path / "map.yaml"),
-               "--error-threshold", "50", "--json")
+    ok = ready(
+        "ingest",
+        str(tmp_path / "crm.csv"),
+        "--dataset",
+        "crm",
+        "--mapping",
+        str(tmp_path / "map.yaml"),
+        "--error-threshold",
+        "50",
+        "--json",
+    )
     assert ok.code == 0
     batch = ok.json()
     assert (batch["status"], batch["outputRecordCount"], batch["failedRecordCount"]) == ("success", 2, 1)
@@ -53,7 +76,9 @@ def test_ingest_exit_codes_and_batch_commands(ready: Any, tmp_path: Path) -> Non
     assert sorted(r["person"]["name"]["firstName"] for r in preview) == ["Ann", "Bob"]
     listed = ready("batch", "list", "--dataset", "crm", "--json").json()
     assert [b["status"] for b in listed] == ["failed", "success"]
-    human = ready("ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml"), "--error-threshold", "50")
+    human = ready(
+        "ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml"), "--error-threshold", "50"
+    )
     assert human.code == 0 and "success" in human.stdout and "accord batch errors" in human.stdout
     assert ready("batch", "delete", batch["id"], "--json").json()["status"] == "deleted"
 
@@ -68,8 +93,16 @@ def test_schema_show_json_and_json_schema(ready: Any) -> None:
 
 
 def test_every_command_speaks_json(ready: Any, tmp_path: Path) -> None:
-    for args in (["schema", "list"], ["fieldgroup", "list"], ["dataset", "list"], ["dataset", "stats", "crm"],
-                 ["sandbox", "list"], ["token", "list"], ["functions"], ["schema", "union", "profile"]):
+    for args in (
+        ["schema", "list"],
+        ["fieldgroup", "list"],
+        ["dataset", "list"],
+        ["dataset", "stats", "crm"],
+        ["sandbox", "list"],
+        ["token", "list"],
+        ["functions"],
+        ["schema", "union", "profile"],
+    ):
         result = ready(*args, "--json")
         assert result.code == 0, (args, result.stderr)
         json.loads(result.stdout)
@@ -93,7 +126,9 @@ def test_every_command_speaks_json(ready: Any, tmp_path: Path) -> None:
         (["no-such-command"], 2, "No such command"),
     ],
 )
-def test_errors_are_clear_with_exit_codes_and_no_traceback(ready: Any, tmp_path: Path, args: list[str], code: int, message: str) -> None:
+def test_errors_are_clear_with_exit_codes_and_no_traceback(
+    ready: Any, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
     result = ready(*args)
     assert result.code == code, (result.stdout, result.stderr)
     assert message in result.stderr
@@ -104,7 +139,9 @@ def test_errors_are_clear_with_exit_codes_and_no_traceback(ready: Any, tmp_path:
 
 
 def test_mapping_errors_show_a_caret(ready: Any, tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("mappings:\n  - expression: lower(emial)\n    destination: personalEmail.address\n")
+    (tmp_path / "bad.yaml").write_text(
+        "mappings:\n  - expression: lower(emial)\n    destination: personalEmail.address\n"
+    )
     result = ready("ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "bad.yaml"))
     assert result.code == 2
     assert "mappings[0].expression (line 1, column 7): unknown column 'emial'" in result.stderr

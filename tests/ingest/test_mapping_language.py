@@ -51,7 +51,7 @@ def test_syntax_errors_point_at_the_spot(text: str, line: int, column: int, mess
         ("lowr(email)", "unknown function 'lowr'; did you mean lower"),
         ("substr(email)", "substr() takes 2 to 3 arguments, got 1"),
         ('substr(email, "a", 2)', "substr() argument 2 must be integer, not string"),
-        ('iif(email, 1, 2)', "iif() argument 1 must be boolean, not string"),
+        ("iif(email, 1, 2)", "iif() argument 1 must be boolean, not string"),
         ("email + 1", "+ needs numbers"),
         ('matches_regex(email, "(")', "invalid regular expression"),
         ('zone_date_to_utc(date(email), "Mars/Olympus")', "unknown time zone"),
@@ -66,19 +66,28 @@ def test_ill_typed_or_unknown_names_are_refused(expression: str, message: str) -
 
 
 def test_all_problems_of_a_mapping_set_come_at_once() -> None:
-    mapping = parse_mapping({"mappings": [
-        {"source": "emial", "destination": "personalEmail.address"},
-        {"expression": "upper(first", "destination": "person.name.firstName"},
-        {"source": "first", "destination": "person.name.fristName"},
-        {"expression": "to_integer(points) > 2", "destination": "person.birthDate"},
-        {"source": "first", "destination": "person.name.lastName"},
-        {"source": "email", "destination": "person.name.lastName"},
-    ]})
+    mapping = parse_mapping(
+        {
+            "mappings": [
+                {"source": "emial", "destination": "personalEmail.address"},
+                {"expression": "upper(first", "destination": "person.name.firstName"},
+                {"source": "first", "destination": "person.name.fristName"},
+                {"expression": "to_integer(points) > 2", "destination": "person.birthDate"},
+                {"source": "first", "destination": "person.name.lastName"},
+                {"source": "email", "destination": "person.name.lastName"},
+            ]
+        }
+    )
     with pytest.raises(InvalidMappingError) as caught:
         compile_mapping(mapping, SOURCE, crm_schema())
     paths = [p["path"] for p in caught.value.problems]
-    assert paths == ["mappings[0].source", "mappings[1].expression", "mappings[2].destination", "mappings[3]",
-                     "mappings[5].destination"]
+    assert paths == [
+        "mappings[0].source",
+        "mappings[1].expression",
+        "mappings[2].destination",
+        "mappings[3]",
+        "mappings[5].destination",
+    ]
     assert "did you mean person.name.firstName" in caught.value.problems[2]["message"]
 
 
@@ -116,7 +125,7 @@ def test_mapping_files_report_syntax_positions(tmp_path: Path) -> None:
 
 
 def test_sql_injection_in_literals_stays_a_literal() -> None:
-    compiled = compile_expression("concat(email, \"'); DROP TABLE x; --\")", SOURCE)
+    compiled = compile_expression('concat(email, "\'); DROP TABLE x; --")', SOURCE)
     con = ibis.duckdb.connect()
     value = con.to_pyarrow(SOURCE.select(v=compiled.value))["v"][0].as_py()
     assert value == "a@b.c'); DROP TABLE x; --"

@@ -15,33 +15,71 @@ import pyarrow.parquet as pq
 import pytest
 
 from accord import lake, schema
-from accord.ingest import IngestRequest, InvalidMappingError, ReadOptions, UnreadableFileError, ingest_file, parse_mapping
+from accord.ingest import (
+    IngestRequest,
+    InvalidMappingError,
+    ReadOptions,
+    UnreadableFileError,
+    ingest_file,
+    parse_mapping,
+)
 from accord.workspace import Workspace
 
 HEADER = "id,first,last,email,tier"
 ROWS = ["1,Ann,Lee,ann@example.com,gold", "2,Bob,Ng,bob@example.com,silver", "3,Cy,Ko,cy@example.com,gold"]
-MAPPING = parse_mapping({"mappings": [
-    {"source": "id", "destination": "_tenant.crmId"},
-    {"source": "first", "destination": "person.name.firstName"},
-    {"source": "last", "destination": "person.name.lastName"},
-    {"expression": "lower(email)", "destination": "personalEmail.address"},
-    {"source": "tier", "destination": "_tenant.tier"},
-]})
+MAPPING = parse_mapping(
+    {
+        "mappings": [
+            {"source": "id", "destination": "_tenant.crmId"},
+            {"source": "first", "destination": "person.name.firstName"},
+            {"source": "last", "destination": "person.name.lastName"},
+            {"expression": "lower(email)", "destination": "personalEmail.address"},
+            {"source": "tier", "destination": "_tenant.tier"},
+        ]
+    }
+)
 
 
 @pytest.fixture
 def crm(workspace: Workspace) -> Workspace:
     with workspace.catalog.session() as session:
-        schema.create_field_group(session, "prod", {"name": "crm-ids", "classes": ["profile"], "fields": {"_tenant": {
-            "type": "object", "properties": {
-                "crmId": {"type": "string", "required": True, "maxLength": 8, "pattern": "^[0-9]+$"},
-                "tier": {"type": "string", "enum": ["gold", "silver"]},
-                "points": {"type": "integer", "minimum": 0}}}}})
-        schema.create_schema(session, "prod", {"name": "crm", "class": "profile",
-                                               "fieldGroups": ["demographic-details", "personal-contact-details", "crm-ids"]})
+        schema.create_field_group(
+            session,
+            "prod",
+            {
+                "name": "crm-ids",
+                "classes": ["profile"],
+                "fields": {
+                    "_tenant": {
+                        "type": "object",
+                        "properties": {
+                            "crmId": {"type": "string", "required": True, "maxLength": 8, "pattern": "^[0-9]+$"},
+                            "tier": {"type": "string", "enum": ["gold", "silver"]},
+                            "points": {"type": "integer", "minimum": 0},
+                        },
+                    }
+                },
+            },
+        )
+        schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "crm",
+                "class": "profile",
+                "fieldGroups": ["demographic-details", "personal-contact-details", "crm-ids"],
+            },
+        )
         lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
-        schema.create_schema(session, "prod", {"name": "events", "class": "experienceevent",
-                                               "fieldGroups": ["identitymap", "commerce-details", "web-details"]})
+        schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "events",
+                "class": "experienceevent",
+                "fieldGroups": ["identitymap", "commerce-details", "web-details"],
+            },
+        )
         lake.create_dataset(session, "prod", "events", "events")
     return workspace
 
@@ -74,7 +112,10 @@ def test_any_single_character_delimiter(crm: Workspace, tmp_path: Path, delimite
 
 
 def test_quoting_and_quoted_newlines(crm: Workspace, tmp_path: Path) -> None:
-    text = f'{HEADER}\n1,"Ann, Jr","Lee\nSmith",ann@example.com,gold\n2,"Bob ""B""",Ng,bob@example.com,silver\n3,Cy,Ko,BAD,gold\n'
+    text = (
+        f'{HEADER}\n1,"Ann, Jr","Lee\nSmith",ann@example.com,gold\n'
+        '2,"Bob ""B""",Ng,bob@example.com,silver\n3,Cy,Ko,BAD,gold\n'
+    )
     batch = ingest(crm, write(tmp_path / "crm.csv", text), threshold=50)
     assert batch["outputRecordCount"] == 2 and batch["failedRecordCount"] == 1
     rows = {r["person"]["name"]["firstName"]: r for r in lake.preview(crm, "prod", "crm")}
@@ -86,12 +127,20 @@ def test_quoting_and_quoted_newlines(crm: Workspace, tmp_path: Path) -> None:
 
 def test_json_lines_and_arrays_map_nested_objects(crm: Workspace, tmp_path: Path) -> None:
     events = [
-        {"_id": "e1", "timestamp": "2026-01-02T03:04:05Z", "eventType": "commerce.purchases",
-         "identityMap": {"Email": [{"id": "a@b.com", "primary": True}]},
-         "commerce": {"order": {"priceTotal": 12.5, "currencyCode": "EUR"}},
-         "productListItems": [{"SKU": "s1", "quantity": 2}]},
-        {"_id": "e2", "timestamp": "2026-01-03T00:00:00+02:00", "web": {"webPageDetails": {"URL": "https://x.io/a"}},
-         "identityMap": {"ECID": [{"id": "1" * 38, "authenticatedState": "ambiguous"}]}},
+        {
+            "_id": "e1",
+            "timestamp": "2026-01-02T03:04:05Z",
+            "eventType": "commerce.purchases",
+            "identityMap": {"Email": [{"id": "a@b.com", "primary": True}]},
+            "commerce": {"order": {"priceTotal": 12.5, "currencyCode": "EUR"}},
+            "productListItems": [{"SKU": "s1", "quantity": 2}],
+        },
+        {
+            "_id": "e2",
+            "timestamp": "2026-01-03T00:00:00+02:00",
+            "web": {"webPageDetails": {"URL": "https://x.io/a"}},
+            "identityMap": {"ECID": [{"id": "1" * 38, "authenticatedState": "ambiguous"}]},
+        },
     ]
     import json
 
@@ -111,8 +160,15 @@ def test_json_lines_and_arrays_map_nested_objects(crm: Workspace, tmp_path: Path
 
 
 def test_parquet_input(crm: Workspace, tmp_path: Path) -> None:
-    table = pa.table({"id": ["7", "8"], "first": ["Gus", "Hal"], "last": ["A", "B"],
-                      "email": ["g@x.io", "h@x.io"], "tier": ["gold", None]})
+    table = pa.table(
+        {
+            "id": ["7", "8"],
+            "first": ["Gus", "Hal"],
+            "last": ["A", "B"],
+            "email": ["g@x.io", "h@x.io"],
+            "tier": ["gold", None],
+        }
+    )
     pq.write_table(table, tmp_path / "crm.parquet")
     batch = ingest(crm, tmp_path / "crm.parquet")
     assert (batch["status"], batch["format"], batch["outputRecordCount"]) == ("success", "parquet", 2)
@@ -160,7 +216,12 @@ def test_partial_ingestion_keeps_good_rows_and_reports_bad_ones(crm: Workspace, 
     assert (batch["inputRecordCount"], batch["outputRecordCount"], batch["failedRecordCount"]) == (105, 100, 5)
     found = {e["lineNumber"]: e["_errors"][0] for e in errors(crm, batch)}
     assert {line: e["code"] for line, e in found.items()} == {
-        52: "INGEST-1401-400", 53: "INGEST-1214-400", 54: "INGEST-1216-400", 55: "INGEST-1555-400", 56: "INGEST-1215-400"}
+        52: "INGEST-1401-400",
+        53: "INGEST-1214-400",
+        54: "INGEST-1216-400",
+        55: "INGEST-1555-400",
+        56: "INGEST-1215-400",
+    }
     assert "bronze" in found[56]["message"] and found[56]["path"] == "_tenant.tier"
     records = {e["lineNumber"]: (e["record"] or e["_corrupt_record"]) for e in errors(crm, batch)}
     assert records[52] == "101,Ragged,Row" and records[53]["id"] == "abc"
@@ -226,7 +287,9 @@ def test_ragged_rows_are_corrupt_rows_with_line_numbers(crm: Workspace, tmp_path
     batch = ingest(crm, write(tmp_path / "crm.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=10)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (37, 2)
     assert [(e["lineNumber"], e["_errors"][0]["code"]) for e in errors(crm, batch)] == [
-        (11, "INGEST-1401-400"), (21, "INGEST-1401-400")]
+        (11, "INGEST-1401-400"),
+        (21, "INGEST-1401-400"),
+    ]
 
 
 def test_truncated_gzip(crm: Workspace, tmp_path: Path) -> None:

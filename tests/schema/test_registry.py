@@ -13,13 +13,19 @@ from accord.workspace import Workspace
 LOYALTY: dict[str, Any] = {
     "name": "loyalty",
     "classes": ["profile"],
-    "fields": {"_tenant": {"type": "object", "properties": {
-        "tier": {"type": "string", "enum": ["gold", "silver"]},
-        "points": {"type": "integer", "minimum": 0},
-    }}},
+    "fields": {
+        "_tenant": {
+            "type": "object",
+            "properties": {
+                "tier": {"type": "string", "enum": ["gold", "silver"]},
+                "points": {"type": "integer", "minimum": 0},
+            },
+        }
+    },
 }
 CRM: dict[str, Any] = {
-    "name": "crm", "class": "profile",
+    "name": "crm",
+    "class": "profile",
     "fieldGroups": ["demographic-details", "personal-contact-details"],
     "identities": [{"path": "personalEmail.address", "namespace": "Email", "primary": True}],
 }
@@ -27,37 +33,80 @@ CRM: dict[str, Any] = {
 
 def test_standard_field_groups_cover_the_xdm_paths_users_expect(workspace: Workspace) -> None:
     with workspace.catalog.session() as session:
-        created = schema.create_schema(session, "prod", {
-            "name": "everything", "class": "profile",
-            "fieldGroups": ["demographic-details", "personal-contact-details", "consents-and-preferences",
-                            "identitymap", "segment-membership"]})
+        created = schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "everything",
+                "class": "profile",
+                "fieldGroups": [
+                    "demographic-details",
+                    "personal-contact-details",
+                    "consents-and-preferences",
+                    "identitymap",
+                    "segment-membership",
+                ],
+            },
+        )
     paths = set(created.leaves())
-    for expected in ("person.name.firstName", "person.name.lastName", "person.birthDate", "person.gender",
-                     "personalEmail.address", "mobilePhone.number", "homeAddress.city", "homeAddress.countryCode",
-                     "consents.marketing.email.val", "identityMap", "segmentMembership"):
+    for expected in (
+        "person.name.firstName",
+        "person.name.lastName",
+        "person.birthDate",
+        "person.gender",
+        "personalEmail.address",
+        "mobilePhone.number",
+        "homeAddress.city",
+        "homeAddress.countryCode",
+        "consents.marketing.email.val",
+        "identityMap",
+        "segmentMembership",
+    ):
         assert expected in paths
     assert created.schema_class.id == "https://ns.adobe.com/xdm/context/profile"
     with workspace.catalog.session() as session:
-        event = schema.create_schema(session, "prod", {
-            "name": "events", "class": "experienceevent",
-            "fieldGroups": ["commerce-details", "web-details", "campaign-delivery-logs", "campaign-tracking-logs"]})
+        event = schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "events",
+                "class": "experienceevent",
+                "fieldGroups": ["commerce-details", "web-details", "campaign-delivery-logs", "campaign-tracking-logs"],
+            },
+        )
     leaves = event.leaves()
     assert leaves["_id"].required and leaves["timestamp"].required
-    assert {"commerce.order.priceTotal", "productListItems", "web.webPageDetails.URL",
-            "_experience.campaign.delivery.broadlogID", "_experience.campaign.tracking.url"} <= set(leaves)
+    assert {
+        "commerce.order.priceTotal",
+        "productListItems",
+        "web.webPageDetails.URL",
+        "_experience.campaign.delivery.broadlogID",
+        "_experience.campaign.tracking.url",
+    } <= set(leaves)
 
 
 def test_every_problem_of_a_schema_is_reported_at_once_with_its_path(workspace: Workspace) -> None:
     with pytest.raises(InvalidSchemaError) as caught, workspace.catalog.session() as session:
-        schema.create_schema(session, "prod", {
-            "name": "bad", "class": "profile",
-            "fieldGroups": ["demographic-detail", "commerce-details", "personal-contact-details"],
-            "identities": [{"path": "personalEmail.adress", "namespace": "Email", "primary": True},
-                           {"path": "personalEmail", "namespace": "bad symbol!", "primary": True}]})
+        schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "bad",
+                "class": "profile",
+                "fieldGroups": ["demographic-detail", "commerce-details", "personal-contact-details"],
+                "identities": [
+                    {"path": "personalEmail.adress", "namespace": "Email", "primary": True},
+                    {"path": "personalEmail", "namespace": "bad symbol!", "primary": True},
+                ],
+            },
+        )
     problems = {(p["path"], p["message"].split(";")[0]) for p in caught.value.problems}
     assert ("fieldGroups[0]", "unknown field group 'demographic-detail'") in problems
     assert any(p == "fieldGroups[1]" and "experienceevent" in m for p, m in problems)
-    assert any(p == "identities[0]" and "personalEmail.address" in m for p, m in [(q['path'], q['message']) for q in caught.value.problems])
+    assert any(
+        p == "identities[0]" and "personalEmail.address" in m
+        for p, m in [(q["path"], q["message"]) for q in caught.value.problems]
+    )
     assert any(p == "identities[1]" and "not a valid symbol" in m for p, m in problems)
     assert any(p == "identities[1]" and "must be a string" in m for p, m in problems)
     assert ("identities", "at most one identity can be primary") in problems
@@ -67,10 +116,21 @@ def test_every_problem_of_a_schema_is_reported_at_once_with_its_path(workspace: 
 def test_custom_field_groups_live_under_tenant_and_are_checked_whole(workspace: Workspace) -> None:
     with workspace.catalog.session() as session:
         schema.create_field_group(session, "prod", LOYALTY)
-    bad = {"name": "bad", "classes": ["profile", "nope"], "fields": {
-        "loyalty": {"type": "string"},
-        "_tenant": {"type": "object", "properties": {"a": {"type": "integer", "maxLength": 3},
-                                                     "b": {"type": "array"}, "c": {"type": "string", "pattern": "("}}}}}
+    bad = {
+        "name": "bad",
+        "classes": ["profile", "nope"],
+        "fields": {
+            "loyalty": {"type": "string"},
+            "_tenant": {
+                "type": "object",
+                "properties": {
+                    "a": {"type": "integer", "maxLength": 3},
+                    "b": {"type": "array"},
+                    "c": {"type": "string", "pattern": "("},
+                },
+            },
+        },
+    }
     with pytest.raises(InvalidSchemaError) as caught, workspace.catalog.session() as session:
         schema.create_field_group(session, "prod", bad)
     messages = " | ".join(f"{p['path']}: {p['message']}" for p in caught.value.problems)
@@ -82,9 +142,16 @@ def test_custom_field_groups_live_under_tenant_and_are_checked_whole(workspace: 
 def test_field_group_clashes_are_refused(workspace: Workspace) -> None:
     with workspace.catalog.session() as session:
         schema.create_field_group(session, "prod", LOYALTY)
-        schema.create_field_group(session, "prod", {"name": "loyalty2", "classes": ["profile"], "fields": {
-            "_tenant": {"type": "object", "properties": {"tier": {"type": "integer"}}}}})
-    with pytest.raises(InvalidSchemaError, match="_tenant.tier"), workspace.catalog.session() as session:
+        schema.create_field_group(
+            session,
+            "prod",
+            {
+                "name": "loyalty2",
+                "classes": ["profile"],
+                "fields": {"_tenant": {"type": "object", "properties": {"tier": {"type": "integer"}}}},
+            },
+        )
+    with pytest.raises(InvalidSchemaError, match=r"_tenant\.tier"), workspace.catalog.session() as session:
         schema.create_schema(session, "prod", {"name": "s", "class": "profile", "fieldGroups": ["loyalty", "loyalty2"]})
 
 
@@ -98,11 +165,19 @@ def _with_dataset(workspace: Workspace) -> None:
 def test_additive_changes_are_accepted_once_a_dataset_uses_the_schema(workspace: Workspace) -> None:
     _with_dataset(workspace)
     with workspace.catalog.session() as session:
-        updated = schema.update_schema(session, "prod", "crm", {
-            **CRM, "fieldGroups": [*CRM["fieldGroups"], "loyalty", "consents-and-preferences"]})
+        updated = schema.update_schema(
+            session, "prod", "crm", {**CRM, "fieldGroups": [*CRM["fieldGroups"], "loyalty", "consents-and-preferences"]}
+        )
     assert updated.version == 2 and "consents.marketing.email.val" in updated.leaves()
-    grown = {**LOYALTY, "fields": {"_tenant": {"type": "object", "properties": {
-        **LOYALTY["fields"]["_tenant"]["properties"], "since": {"type": "date"}}}}}
+    grown = {
+        **LOYALTY,
+        "fields": {
+            "_tenant": {
+                "type": "object",
+                "properties": {**LOYALTY["fields"]["_tenant"]["properties"], "since": {"type": "date"}},
+            }
+        },
+    }
     with workspace.catalog.session() as session:
         schema.update_field_group(session, "prod", "loyalty", grown)
         assert "_tenant.since" in schema.get_schema(session, "prod", "crm").leaves()
@@ -138,8 +213,12 @@ def test_breaking_schema_changes_are_refused_with_field_and_reason(
 )
 def test_breaking_field_group_changes_are_refused(workspace: Workspace, field: dict[str, Any], reason: str) -> None:
     _with_dataset(workspace)
-    changed = {**LOYALTY, "fields": {"_tenant": {"type": "object", "properties": {
-        "tier": field, "points": {"type": "integer", "minimum": 0}}}}}
+    changed = {
+        **LOYALTY,
+        "fields": {
+            "_tenant": {"type": "object", "properties": {"tier": field, "points": {"type": "integer", "minimum": 0}}}
+        },
+    }
     with pytest.raises(BreakingChangeError) as caught, workspace.catalog.session() as session:
         schema.update_field_group(session, "prod", "loyalty", changed)
     assert caught.value.details["problems"][0]["path"] == "_tenant.tier"
@@ -157,8 +236,9 @@ def test_unused_schemas_can_change_freely_and_be_deleted(workspace: Workspace) -
 def test_union_schema_merges_profile_enabled_schemas(workspace: Workspace) -> None:
     with workspace.catalog.session() as session:
         schema.create_schema(session, "prod", CRM)
-        schema.create_schema(session, "prod", {"name": "prefs", "class": "profile",
-                                               "fieldGroups": ["consents-and-preferences"]})
+        schema.create_schema(
+            session, "prod", {"name": "prefs", "class": "profile", "fieldGroups": ["consents-and-preferences"]}
+        )
         lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
         lake.create_dataset(session, "prod", "prefs", "prefs", profile_enabled=False)
         union = schema.union_schema(session, "prod", "profile")
@@ -172,7 +252,9 @@ def test_union_schema_merges_profile_enabled_schemas(workspace: Workspace) -> No
 def test_json_schema_export(workspace: Workspace) -> None:
     with workspace.catalog.session() as session:
         schema.create_field_group(session, "prod", LOYALTY)
-        resolved = schema.create_schema(session, "prod", {**CRM, "fieldGroups": [*CRM["fieldGroups"], "loyalty", "identitymap"]})
+        resolved = schema.create_schema(
+            session, "prod", {**CRM, "fieldGroups": [*CRM["fieldGroups"], "loyalty", "identitymap"]}
+        )
     exported = schema.to_json_schema(resolved)
     assert exported["meta:class"] == "https://ns.adobe.com/xdm/context/profile"
     email = exported["properties"]["personalEmail"]["properties"]["address"]

@@ -98,7 +98,8 @@ class _Compiler:
             hint = nearest(node.path, list(self.columns))
             self.problem(
                 node,
-                f"unknown column {node.path!r}" + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                f"unknown column {node.path!r}"
+                + (f"; did you mean {', '.join(hint)}?" if hint else "")
                 + f" (the source has: {', '.join(list(self.columns)[:30])})",
             )
             return None
@@ -108,7 +109,9 @@ class _Compiler:
         function = FUNCTIONS.get(node.name)
         if function is None:
             hint = nearest(node.name, list(FUNCTIONS))
-            self.problem(node, f"unknown function {node.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""))
+            self.problem(
+                node, f"unknown function {node.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else "")
+            )
             return None
         count = len(node.args)
         least = len(function.params) - function.optional
@@ -126,7 +129,9 @@ class _Compiler:
         for index, (arg_node, arg) in enumerate(zip(node.args, args, strict=True)):
             expected = function.params[min(index, len(function.params) - 1)]
             if not accepts(expected, arg.kind):
-                self.problem(arg_node, f"{node.name}() argument {index + 1} must be {expected.value}, not {arg.kind.value}")
+                self.problem(
+                    arg_node, f"{node.name}() argument {index + 1} must be {expected.value}, not {arg.kind.value}"
+                )
                 ok = False
             if index in function.literal_args and not isinstance(arg_node, Literal):
                 self.problem(arg_node, f"{node.name}() argument {index + 1} must be a literal value")
@@ -142,9 +147,11 @@ class _Compiler:
         result = function.build(values, literals)
         kind = function.returns
         if kind == Kind.any:  # iif/decode/coalesce: the kind of their value arguments
-            kinds = {a.kind for a in args[1:] if a.kind != Kind.null} if node.name != "coalesce" else {
-                a.kind for a in args if a.kind != Kind.null
-            }
+            kinds = (
+                {a.kind for a in args[1:] if a.kind != Kind.null}
+                if node.name != "coalesce"
+                else {a.kind for a in args if a.kind != Kind.null}
+            )
             kind = kinds.pop() if len(kinds) == 1 else (Kind.string if kinds else Kind.null)
         failures = [f for a in args for f in a.failures]
         if function.fails_when is not None:
@@ -180,14 +187,20 @@ class _Compiler:
         numeric = accepts(Kind.number, left.kind) and accepts(Kind.number, right.kind)
         if node.op in ("+", "-", "*", "/", "%"):
             if not numeric:
-                self.problem(node, f"{node.op} needs numbers, not {left.kind.value} and {right.kind.value}"
-                             + ("; use concat() to join text" if node.op == "+" else ""))
+                self.problem(
+                    node,
+                    f"{node.op} needs numbers, not {left.kind.value} and {right.kind.value}"
+                    + ("; use concat() to join text" if node.op == "+" else ""),
+                )
                 return None
             ops = {"+": lv + rv, "-": lv - rv, "*": lv * rv, "/": lv / rv, "%": lv % rv}
             kind = Kind.integer if {left.kind, right.kind} <= {Kind.integer} and node.op != "/" else Kind.number
             return Compiled(ops[node.op], kind, failures)
-        comparable = numeric or left.kind == right.kind or Kind.null in (left.kind, right.kind) or (
-            {left.kind, right.kind} <= {Kind.date, Kind.datetime}
+        comparable = (
+            numeric
+            or left.kind == right.kind
+            or Kind.null in (left.kind, right.kind)
+            or ({left.kind, right.kind} <= {Kind.date, Kind.datetime})
         )
         if not comparable:
             self.problem(node, f"cannot compare {left.kind.value} with {right.kind.value}")
@@ -224,8 +237,10 @@ def compile_expression(text: str, table: ir.Table) -> Compiled:
     try:
         node = parse_expression(text)
     except ExpressionSyntaxError as exc:
-        raise InvalidMappingError("mapping", [{"path": "expression", "message": str(exc), "line": exc.line,
-                                               "column": exc.column, "caret": exc.caret}]) from None
+        raise InvalidMappingError(
+            "mapping",
+            [{"path": "expression", "message": str(exc), "line": exc.line, "column": exc.column, "caret": exc.caret}],
+        ) from None
     compiled = compiler.compile(node)
     if compiled is None or compiler.problems:
         raise InvalidMappingError("mapping", compiler.problems)
@@ -244,8 +259,13 @@ def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema
         spec = find(schema.fields, entry.destination)
         if spec is None:
             hint = nearest(entry.destination, schema_paths)
-            problems.append({"path": f"{where}.destination", "message": f"no field {entry.destination!r} in schema "
-                             f"{schema.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else "")})
+            problems.append(
+                {
+                    "path": f"{where}.destination",
+                    "message": f"no field {entry.destination!r} in schema "
+                    f"{schema.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+                }
+            )
             continue
         if entry.destination in values:
             problems.append({"path": f"{where}.destination", "message": f"{entry.destination!r} is mapped twice"})
@@ -255,16 +275,28 @@ def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema
         try:
             node = parse_expression(text)
         except ExpressionSyntaxError as exc:
-            problems.append({"path": compiler.where, "message": str(exc), "line": exc.line, "column": exc.column,
-                             "caret": exc.caret})
+            problems.append(
+                {
+                    "path": compiler.where,
+                    "message": str(exc),
+                    "line": exc.line,
+                    "column": exc.column,
+                    "caret": exc.caret,
+                }
+            )
             continue
         compiled = compiler.compile(node)
         problems.extend(compiler.problems)
         if compiled is None:
             continue
         if not _fits(spec, compiled.kind):
-            problems.append({"path": where, "message": f"a {compiled.kind.value} value cannot fill "
-                             f"{entry.destination!r}, a {spec.type.value} field"})
+            problems.append(
+                {
+                    "path": where,
+                    "message": f"a {compiled.kind.value} value cannot fill "
+                    f"{entry.destination!r}, a {spec.type.value} field",
+                }
+            )
             continue
         values[entry.destination] = compiled
         sources[entry.destination] = text
@@ -282,14 +314,21 @@ def default_mapping(table: ir.Table, schema: ResolvedSchema) -> MappedFields:
         spec = find(schema.fields, name)
         if spec is None:
             hint = nearest(name, schema_paths)
-            problems.append({"path": f"column {name!r}", "message": "has no field of that name in schema "
-                             f"{schema.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else "")
-                             + "; give a mapping (--mapping) to say where it goes"})
+            problems.append(
+                {
+                    "path": f"column {name!r}",
+                    "message": "has no field of that name in schema "
+                    f"{schema.name!r}"
+                    + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                    + "; give a mapping (--mapping) to say where it goes",
+                }
+            )
             continue
         kind = kind_of(table[name].type())
         if not _fits(spec, kind):
-            problems.append({"path": f"column {name!r}", "message": f"a {kind.value} column cannot fill a "
-                             f"{spec.type.value} field"})
+            problems.append(
+                {"path": f"column {name!r}", "message": f"a {kind.value} column cannot fill a {spec.type.value} field"}
+            )
             continue
         values[name] = Compiled(table[name], kind)
     if problems:

@@ -96,13 +96,16 @@ def parse_expression(text: str) -> Node:
         ) from None
     except UnexpectedCharacters as exc:
         raise ExpressionSyntaxError(
-            f"unexpected character {text[exc.pos_in_stream]!r}", exc.line, exc.column, text
+            f"unexpected character {text[exc.pos_in_stream or 0]!r}", exc.line, exc.column, text
         ) from None
     except UnexpectedToken as exc:
         if exc.token.type == "$END":
             lines = text.splitlines() or [""]
             raise ExpressionSyntaxError(
-                "the expression ends too early (an unclosed parenthesis or quote?)", len(lines), len(lines[-1]) + 1, text
+                "the expression ends too early (an unclosed parenthesis or quote?)",
+                len(lines),
+                len(lines[-1]) + 1,
+                text,
             ) from None
         raise ExpressionSyntaxError(f"unexpected {str(exc.token)!r}", exc.line, exc.column, text) from None
     except UnexpectedInput as exc:  # any other lark complaint still has a position
@@ -110,4 +113,3 @@ def parse_expression(text: str) -> Node:
     if isinstance(tree, Token):  # a lone token (column or literal) is not wrapped in a tree
         tree = Tree("column", [tree]) if tree.type in ("PATH", "BRACED") else tree
     return _ToNodes().transform(tree)  # type: ignore[arg-type]
-
