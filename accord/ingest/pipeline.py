@@ -7,6 +7,7 @@ becomes visible in one rename when it commits; a failed batch leaves nothing in 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
 from accord.ingest.formats import prepare, sniff_format
+from accord.ingest.locate import locate
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, SourceRelation, open_source
@@ -149,7 +151,15 @@ def _run(
         conformed = conform(schema, mapped)
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
-        output = source.table.select(**conformed.columns, _ok=conformed.ok())
+        ok = conformed.ok()
+        record = ibis.struct({c: source.table[c] for c in source.table.columns}).cast("json").cast("string")
+        output = source.table.select(
+            **conformed.columns,
+            _ok=ok,
+            # Only failing rows carry their errors and original values; for the others these are null.
+            _acc_errors=ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), conformed.errors()),
+            _acc_record=ibis.ifelse(ok, ibis.null().cast("string"), record),
+        )
         try:
             with _watch(con, say, "reading, mapping and validating"):
                 total = copy_to_parquet(con, output, str(rows_dir), partition_by="_ok")
@@ -166,7 +176,9 @@ def _run(
         outcome.corrupt = len(corrupt)
         if outcome.failed_rows or corrupt:
             say("collecting row errors", None)
-            _write_diagnostics(con, source, conformed, corrupt, staging / "errors.parquet")
+            bad_files = sorted((rows_dir / "_ok=false").glob("*.parquet"))
+            numbers = None if source.dialect else _number_failing_rows(con, source.table, ok)
+            _write_diagnostics(source, bad_files, corrupt, prepared.files, staging / "errors.parquet", numbers)
         return outcome
     finally:
         con.disconnect()
@@ -244,45 +256,62 @@ def _lines_at(path: Path, offsets: np.ndarray) -> np.ndarray:
     return result
 
 
-def _write_diagnostics(con: Any, source: SourceRelation, conformed: Any, corrupt: pa.Table, target: Path) -> None:
-    """Number the failing rows, attach their errors and original values, add the corrupt rows."""
-    table = source.table
-    raw_text = ibis.literal("").concat(*[table[c].cast("string").fill_null("") for c in table.columns])
-    newlines = (raw_text.length() - raw_text.replace("\n", "").length()).cast("int64")
-    numbered = table.mutate(
-        _row=ibis.row_number().cast("int64") + 1,
-        _newlines_before=(newlines.sum().over(ibis.window(rows=(None, 0))) - newlines).cast("int64"),
-    )
+def _number_failing_rows(con: Any, table: Any, ok: Any) -> pa.Table:
+    """Record numbers and original values of failing rows of JSON or Parquet input, in file order.
+
+    These formats have no line-level parse errors and are smaller in practice; numbering every row
+    in one ordered pass is simple and exact."""
+    numbered = table.mutate(_row=ibis.row_number().cast("int64") + 1)
     record = ibis.struct({c: numbered[c] for c in table.columns}).cast("json").cast("string")
-    failing = (
-        numbered.filter(~conformed.ok())
-        .select(
-            rowNumber=numbered._row,
-            compactLine=numbered._row + numbered._newlines_before + source.header_lines,
-            record=record,
-            errors=conformed.errors(),
+    failing = numbered.filter(~ok).select(_row=numbered._row, _acc_record=record).limit(MAX_DIAGNOSTICS)
+    return failing.to_pyarrow()
+
+
+def _write_diagnostics(
+    source: SourceRelation,
+    bad_files: list[Path],
+    corrupt: pa.Table,
+    files: list[Path],
+    target: Path,
+    numbers: pa.Table | None = None,
+) -> None:
+    """Failing rows with their errors, original values, record and line numbers; plus corrupt rows."""
+    invalid = (
+        pa.concat_tables([pq.read_table(f, columns=["_acc_record", "_acc_errors"]) for f in bad_files])
+        if bad_files
+        else pa.table({"_acc_record": pa.array([], pa.string()), "_acc_errors": pa.array([], ERROR_TYPE.to_pyarrow())})
+    ).slice(0, MAX_DIAGNOSTICS)
+    records = [json.loads(r) for r in invalid["_acc_record"].to_pylist()]
+    rejected = np.sort(corrupt["line"].to_numpy())
+    if source.dialect is not None and records:
+        raw = [tuple("" if row.get(c) is None else str(row[c]) for c in source.dialect.columns) for row in records]
+        located = locate(files[0], source.dialect, raw) if len(files) == 1 else None
+        if located is not None:
+            compact = located.ordinal + located.newlines_before + source.header_lines
+            lines = np.where(located.ordinal > 0, _actual_lines(compact, rejected), 0)
+            row_numbers = located.ordinal + np.searchsorted(rejected, lines, side="right")
+        else:  # several files in one archive: positions are not meaningful across them
+            lines = row_numbers = np.zeros(len(records), dtype=np.int64)
+    elif numbers is not None and records:
+        by_record: dict[str, list[int]] = {}
+        for number, text in zip(numbers["_row"].to_pylist(), numbers["_acc_record"].to_pylist(), strict=True):
+            by_record.setdefault(text, []).append(number)
+        texts = invalid["_acc_record"].to_pylist()
+        row_numbers = np.array([by_record[t].pop(0) if by_record.get(t) else 0 for t in texts], dtype=np.int64)
+        lines = row_numbers.copy()  # JSON lines: one record per line; otherwise the record's position
+    else:
+        lines = row_numbers = np.zeros(len(records), dtype=np.int64)
+    pieces = [
+        pa.table(
+            {
+                "rowNumber": pa.array([int(n) or None for n in row_numbers], pa.int64()),
+                "lineNumber": pa.array([int(n) or None for n in lines], pa.int64()),
+                "record": invalid["_acc_record"],
+                "errors": invalid["_acc_errors"].cast(DIAGNOSTICS_SCHEMA.field("errors").type),
+            },
+            schema=DIAGNOSTICS_SCHEMA,
         )
-        .limit(MAX_DIAGNOSTICS)
-    )
-    invalid = failing.to_pyarrow() if conformed.checks else None
-    pieces = []
-    if invalid is not None and invalid.num_rows:
-        compact = invalid["compactLine"].to_numpy()
-        if source.format == "csv":
-            lines = _actual_lines(compact, corrupt["line"].to_numpy())
-        else:
-            lines = invalid["rowNumber"].to_numpy()
-        pieces.append(
-            pa.table(
-                {
-                    "rowNumber": invalid["rowNumber"],
-                    "lineNumber": pa.array(lines, pa.int64()),
-                    "record": invalid["record"],
-                    "errors": invalid["errors"].cast(DIAGNOSTICS_SCHEMA.field("errors").type),
-                },
-                schema=DIAGNOSTICS_SCHEMA,
-            )
-        )
+    ]
     if corrupt.num_rows:
         errors = [[{"code": codes.CORRUPT_ROW, "path": "", "message": r}] for r in corrupt["reason"].to_pylist()]
         pieces.append(
@@ -296,8 +325,7 @@ def _write_diagnostics(con: Any, source: SourceRelation, conformed: Any, corrupt
                 schema=DIAGNOSTICS_SCHEMA,
             )
         )
-    combined = pa.concat_tables(pieces) if pieces else DIAGNOSTICS_SCHEMA.empty_table()
-    combined = combined.sort_by([("lineNumber", "ascending")])
+    combined = pa.concat_tables(pieces).sort_by([("lineNumber", "ascending")])
     pq.write_table(combined, target, compression="zstd")
 
 

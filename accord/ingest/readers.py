@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.ingest.exceptions import UnreadableFileError
+from accord.ingest.locate import CsvDialect
 
 DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 
@@ -44,6 +45,8 @@ class SourceRelation:
     header_lines: int = 0
     rejects_table: str | None = None
     notes: list[str] = field(default_factory=list)
+    dialect: CsvDialect | None = None
+    """How delimited text was read, to find failing rows again."""
 
 
 def _detect_encoding(head: bytes) -> str:
@@ -132,7 +135,10 @@ def open_csv(
                 f"the header has a single column {columns[0][:80]!r} that contains {others[0]!r}",
                 f"is the delimiter right? this file seems to use {others[0]!r}, not {delimiter!r}",
             )
-    return SourceRelation(table, "csv", int(options.header), rejects, notes)
+    dialect = CsvDialect(
+        delimiter, options.quote, options.escape or options.quote, encoding, options.header, tuple(columns)
+    )
+    return SourceRelation(table, "csv", int(options.header), rejects, notes, dialect)
 
 
 def open_json(con: Any, files: list[Path], name: str, table_name: str, max_line: int) -> SourceRelation:

@@ -241,7 +241,7 @@ def unmapped_required(schema: ResolvedSchema, mapped: MappedFields) -> list[str]
 
 
 def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
-    """Build the output columns and checks for a schema from mapped values."""
+    """Build the output columns (mapped fields only) and the checks for a schema from mapped values."""
     missing = unmapped_required(schema, mapped)
     if missing:
         raise InvalidMappingError(
@@ -272,18 +272,15 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
             return value
         if spec.type == FieldType.object:
             children = {name: build(f"{path}.{name}", child) for name, child in (spec.properties or {}).items()}
-            if all(c is None for c in children.values()):
-                return None
-            return ibis.struct(
-                {
-                    name: c if c is not None else ibis.null().cast(field_dtype(spec.properties[name]))  # type: ignore[index]
-                    for name, c in children.items()
-                }
-            )
+            present = {name: child for name, child in children.items() if child is not None}
+            return ibis.struct(present) if present else None
         return None
 
+    # Only mapped fields are written: readers cast to the full schema, which fills the rest with nulls
+    # (writing the null fields costs time and space for nothing).
     columns: dict[str, ir.Value] = {}
     for name, spec in schema.fields.items():
         value = build(name, spec)
-        columns[name] = value if value is not None else ibis.null().cast(field_dtype(spec))
+        if value is not None:
+            columns[name] = value
     return Conformed(columns, checks)

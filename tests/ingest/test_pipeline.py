@@ -346,3 +346,22 @@ def test_a_one_gigabyte_single_line(crm: Workspace, tmp_path: Path) -> None:
             handle.write(block)
     assert_refused(crm, UnreadableFileError, "the first line is longer than", path)
     path.unlink()
+
+
+def test_json_and_parquet_row_errors_carry_record_numbers(crm: Workspace, tmp_path: Path) -> None:
+    import json
+
+    events = [{"_id": f"e{i}", "timestamp": "2026-01-02T03:04:05Z"} for i in range(30)]
+    events[7]["timestamp"] = "not a time"
+    events[21]["web"] = {"webPageDetails": {"URL": "no scheme"}}
+    path = write(tmp_path / "events.json", "\n".join(json.dumps(e) for e in events))
+    batch = ingest(crm, path, dataset="events", mapping=None, threshold=10)
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (28, 2)
+    found = [(e["rowNumber"], e["lineNumber"], e["_errors"][0]["code"], e["record"]["_id"]) for e in errors(crm, batch)]
+    assert found == [(8, 8, "INGEST-1212-400", "e7"), (22, 22, "INGEST-1214-400", "e21")]
+    table = pa.table({"id": [str(i) for i in range(1, 41)], "first": ["A"] * 40, "last": ["B"] * 40,
+                      "email": ["a@b.io"] * 39 + ["broken"], "tier": ["gold"] * 40})
+    pq.write_table(table, tmp_path / "crm.parquet")
+    batch = ingest(crm, tmp_path / "crm.parquet", threshold=5)
+    [error] = errors(crm, batch)
+    assert error["rowNumber"] == 40 and error["record"]["email"] == "broken"

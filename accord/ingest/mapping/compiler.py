@@ -306,31 +306,41 @@ def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema
 
 
 def default_mapping(table: ir.Table, schema: ResolvedSchema) -> MappedFields:
-    """Without a mapping set, columns named like schema paths fill those fields; others are refused."""
+    """Without a mapping set, columns (and nested object fields) named like schema paths fill those
+    fields, leaf by leaf so that each is validated; anything that fits nowhere is refused."""
     problems: list[dict[str, Any]] = []
     values: dict[str, Compiled] = {}
     schema_paths = [p for p, _ in walk(schema.fields)]
-    for name in table.columns:
-        spec = find(schema.fields, name)
+
+    def visit(path: str, value: ir.Value) -> None:
+        spec = find(schema.fields, path)
         if spec is None:
-            hint = nearest(name, schema_paths)
+            hint = nearest(path, schema_paths)
             problems.append(
                 {
-                    "path": f"column {name!r}",
+                    "path": f"column {path!r}",
                     "message": "has no field of that name in schema "
                     f"{schema.name!r}"
                     + (f"; did you mean {', '.join(hint)}?" if hint else "")
                     + "; give a mapping (--mapping) to say where it goes",
                 }
             )
-            continue
-        kind = kind_of(table[name].type())
+            return
+        dtype = value.type()
+        if spec.type == FieldType.object and dtype.is_struct():
+            for name in dtype.names:  # type: ignore[attr-defined]
+                visit(f"{path}.{name}", value[name])  # type: ignore[index]
+            return
+        kind = kind_of(dtype)
         if not _fits(spec, kind):
             problems.append(
-                {"path": f"column {name!r}", "message": f"a {kind.value} column cannot fill a {spec.type.value} field"}
+                {"path": f"column {path!r}", "message": f"a {kind.value} column cannot fill a {spec.type.value} field"}
             )
-            continue
-        values[name] = Compiled(table[name], kind)
+            return
+        values[path] = Compiled(value, kind)
+
+    for name in table.columns:
+        visit(name, table[name])
     if problems:
         raise InvalidMappingError("the file's columns (no mapping given)", problems)
     if not values:

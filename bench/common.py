@@ -1,0 +1,42 @@
+"""Shared by the benchmarks: timing in a fresh process, peak memory, results as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+DATA = Path(__file__).parent / "data"
+
+
+def run_isolated(code: str, *args: str) -> dict[str, Any]:
+    """Run a snippet in a new interpreter; it prints one JSON line with its timings and peak RSS."""
+    wrapper = (
+        "import json, resource, sys, time\n"
+        f"{code}\n"
+        "result = main(*sys.argv[1:])\n"
+        "result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
+        "print(json.dumps(result))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    result = {"benchmark": name, "recordedAt": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **result}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
