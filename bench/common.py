@@ -37,6 +37,11 @@ def machine() -> dict[str, Any]:
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {"benchmark": name, "recordedAt": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **result}
+    result = {
+        "benchmark": name,
+        "recordedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **result,
+    }
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path

@@ -53,17 +53,36 @@ def _has_byte(path: Path, value: str) -> bool:
 
 
 def locate(path: Path, dialect: CsvDialect, rows: list[tuple[str, ...]]) -> Located:
-    """Position of each of `rows` (raw values, None as '') in the file, in one streaming read."""
+    """Position of each of `rows` (raw values, None as '') in the file.
+
+    A file without the quote character cannot hold line breaks inside values, so its rows can be
+    matched on the few columns that tell them apart, parsing nothing else; that answer is kept only
+    if no other row shares those values. Otherwise whole rows are compared."""
+    if not rows:
+        return Located(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    quoted = _has_byte(path, dialect.quote)
+    if not quoted:
+        found = _scan(path, dialect, rows, _discriminating_columns(rows), quoted=False)
+        if found is not None:
+            return found
+    located = _scan(path, dialect, rows, list(range(len(dialect.columns))), quoted=quoted)
+    assert located is not None  # whole rows are never ambiguous
+    return located
+
+
+def _scan(
+    path: Path, dialect: CsvDialect, rows: list[tuple[str, ...]], keys: list[int], quoted: bool
+) -> Located | None:
+    """One streaming read comparing `keys` columns; None when a match is ambiguous."""
+    whole = len(keys) == len(dialect.columns)
     wanted: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
     for index, row in enumerate(rows):
-        wanted[row].append(index)
+        wanted[tuple(row[k] for k in keys)].append(index)
     ordinal = np.zeros(len(rows), dtype=np.int64)
     newlines_before = np.zeros(len(rows), dtype=np.int64)
-    if not rows:
-        return Located(ordinal, newlines_before)
-    keys = _discriminating_columns(rows)
-    value_sets = [pa.array(sorted({row[i] for row in rows}), pa.string()) for i in keys]
-    quoted = _has_byte(path, dialect.quote)
+    probe = _discriminating_columns(rows)[: len(keys)] if whole else keys
+    names = [dialect.columns[k] for k in keys]
+    value_sets = {k: pa.array(sorted({row[k] for row in rows}), pa.string()) for k in probe}
     reader = pa_csv.open_csv(
         path,
         read_options=pa_csv.ReadOptions(
@@ -77,33 +96,40 @@ def locate(path: Path, dialect: CsvDialect, rows: list[tuple[str, ...]]) -> Loca
             newlines_in_values=quoted, invalid_row_handler=lambda _row: "skip",
         ),
         convert_options=pa_csv.ConvertOptions(
-            column_types={c: pa.string() for c in dialect.columns}, strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
+            column_types={c: pa.string() for c in names}, include_columns=names,
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )  # fmt: skip
     offset, newlines_so_far, remaining = 0, 0, len(rows)
     for batch in reader:
-        columns = [batch.column(i) for i in range(batch.num_columns)]
+        columns = dict(zip(keys, batch.columns, strict=True))
         per_row = None
-        if quoted and any(pc.any(pc.match_substring(c, "\n")).as_py() for c in columns):
-            per_row = np.sum([pc.count_substring(c, "\n").to_numpy(zero_copy_only=False) for c in columns], axis=0)
-        mask = pc.is_in(columns[keys[0]], value_set=value_sets[0])
-        for key, values in zip(keys[1:], value_sets[1:], strict=True):
-            mask = pc.and_(mask, pc.is_in(columns[key], value_set=values))
-        candidates = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        if quoted and any(pc.any(pc.match_substring(c, "\n")).as_py() for c in batch.columns):
+            per_row = np.sum(
+                [pc.count_substring(c, "\n").to_numpy(zero_copy_only=False) for c in batch.columns], axis=0
+            )
+        mask = None
+        for key in probe:
+            member = pc.is_in(columns[key], value_set=value_sets[key])
+            mask = member if mask is None else pc.and_(mask, member)
+        candidates = np.flatnonzero(mask.to_numpy(zero_copy_only=False)) if mask is not None else []
         if len(candidates):
             prefix = np.concatenate([[0], np.cumsum(per_row)[:-1]]) if per_row is not None else None
-            taken = batch.take(pa.array(candidates)).to_pylist()
-            for position, row in zip(candidates, taken, strict=True):
-                key = tuple(row[c] for c in dialect.columns)
-                if wanted.get(key):
-                    index = wanted[key].popleft()
-                    ordinal[index] = offset + int(position) + 1
-                    newlines_before[index] = newlines_so_far + (int(prefix[position]) if prefix is not None else 0)
-                    remaining -= 1
+            for position, row in zip(candidates, batch.take(pa.array(candidates)).to_pylist(), strict=True):
+                key_values = tuple(row[name] for name in names)
+                if key_values not in wanted:
+                    continue
+                if not wanted[key_values]:
+                    if not whole:
+                        return None  # another row shares these values: compare whole rows instead
+                    continue
+                index = wanted[key_values].popleft()
+                ordinal[index] = offset + int(position) + 1
+                newlines_before[index] = newlines_so_far + (int(prefix[position]) if prefix is not None else 0)
+                remaining -= 1
         offset += batch.num_rows
         if per_row is not None:
             newlines_so_far += int(per_row.sum())
-        if remaining == 0:
-            break
+        if whole and remaining == 0:
+            break  # key-only matching reads to the end, to be sure no later row is ambiguous
     return Located(ordinal, newlines_before)

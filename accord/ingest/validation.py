@@ -109,15 +109,15 @@ def _convert(path: str, compiled: Compiled, spec: FieldSpec, checks: list[Check]
     if spec.type == FieldType.string:
         return value if kind == Kind.string else value.cast("string")
     if kind == Kind.string:
-        text = value.strip()  # type: ignore[attr-defined]
         if spec.type == FieldType.boolean:
-            lowered = text.lower()
+            lowered = value.strip().lower()  # type: ignore[attr-defined]
             converted = ibis.cases(
                 (lowered.isin(TRUE_WORDS), True), (lowered.isin(FALSE_WORDS), False), else_=ibis.null().cast("boolean")
             )
         else:
-            converted = text.try_cast(target)
-        failed = value.notnull() & (text.length() > 0) & converted.isnull()
+            converted = value.try_cast(target)  # the engine's casts accept surrounding white space
+        # Cheapest test first: the text is looked at only where the conversion gave nothing.
+        failed = converted.isnull() & value.notnull() & (value.strip().length() > 0)  # type: ignore[attr-defined]
         checks.append(
             Check(
                 failed,

@@ -359,9 +359,26 @@ def test_json_and_parquet_row_errors_carry_record_numbers(crm: Workspace, tmp_pa
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (28, 2)
     found = [(e["rowNumber"], e["lineNumber"], e["_errors"][0]["code"], e["record"]["_id"]) for e in errors(crm, batch)]
     assert found == [(8, 8, "INGEST-1212-400", "e7"), (22, 22, "INGEST-1214-400", "e21")]
-    table = pa.table({"id": [str(i) for i in range(1, 41)], "first": ["A"] * 40, "last": ["B"] * 40,
-                      "email": ["a@b.io"] * 39 + ["broken"], "tier": ["gold"] * 40})
+    table = pa.table(
+        {
+            "id": [str(i) for i in range(1, 41)],
+            "first": ["A"] * 40,
+            "last": ["B"] * 40,
+            "email": ["a@b.io"] * 39 + ["broken"],
+            "tier": ["gold"] * 40,
+        }
+    )
     pq.write_table(table, tmp_path / "crm.parquet")
     batch = ingest(crm, tmp_path / "crm.parquet", threshold=5)
     [error] = errors(crm, batch)
     assert error["rowNumber"] == 40 and error["record"]["email"] == "broken"
+
+
+def test_a_failing_row_is_located_even_when_a_good_row_looks_like_it(crm: Workspace, tmp_path: Path) -> None:
+    """Rows are found by content; a good row equal to a failing one on most columns must not be taken for it."""
+    rows = [f"{i},N{i},L{i},n{i}@example.com,gold" for i in range(1, 40)]
+    rows[4] = "1000,Ann,Lee,ann@example.com,gold"
+    rows[30] = "x1000,Ann,Lee,ann@example.com,gold"  # fails the id pattern; equal to row 5 elsewhere
+    batch = ingest(crm, write(tmp_path / "crm.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=10)
+    [error] = errors(crm, batch)
+    assert (error["lineNumber"], error["rowNumber"], error["record"]["id"]) == (32, 31, "x1000")

@@ -152,10 +152,9 @@ def _extract_regex(args: list[ir.Value], lits: list[Any]) -> ir.Value:
 
 def _convert(target: str) -> tuple[Builder, FailureCheck]:
     def build(args: list[ir.Value], _lits: list[Any]) -> ir.Value:
-        value = args[0]
-        return (value.strip() if value.type().is_string() else value).try_cast(target)  # type: ignore[attr-defined]
+        return args[0].try_cast(target)  # the engine's casts accept surrounding white space
 
-    return build, lambda args, result: args[0].notnull() & result.isnull()
+    return build, lambda args, result: result.isnull() & args[0].notnull()
 
 
 def _fn(name: str, params: Sequence[Kind], returns: Kind, build: Builder, doc: str, **extra: Any) -> Function:
