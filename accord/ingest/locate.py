@@ -112,7 +112,9 @@ def _scan(
         for key in probe:
             member = pc.is_in(columns[key], value_set=value_sets[key])
             mask = member if mask is None else pc.and_(mask, member)
-        candidates = np.flatnonzero(mask.to_numpy(zero_copy_only=False)) if mask is not None else []
+        candidates: np.ndarray = (
+            np.flatnonzero(mask.to_numpy(zero_copy_only=False)) if mask is not None else np.zeros(0, dtype=np.int64)
+        )
         if len(candidates):
             prefix = np.concatenate([[0], np.cumsum(per_row)[:-1]]) if per_row is not None else None
             for position, row in zip(candidates, batch.take(pa.array(candidates)).to_pylist(), strict=True):
