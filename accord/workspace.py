@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from accord.access import create_token
-from accord.catalog import DEFAULT_SANDBOX, ApiToken, Catalog, NotInitialisedError, Sandbox, create_sandbox
-from accord.lake.store import Lake
+from accord.catalog import (
+    DEFAULT_SANDBOX,
+    ApiToken,
+    Catalog,
+    NotInitialisedError,
+    Sandbox,
+    create_sandbox,
+    redact_url,
+)
+from accord.lake import Lake
 from accord.settings import Settings, load_settings
 
 
@@ -59,12 +67,6 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         if new_token or not has_token:
             _record, token = create_token(workspace.catalog, "admin", role="admin")
         workspace.lake.root.mkdir(parents=True, exist_ok=True)
-        return InitResult(created, token, str(settings.home.resolve()), _safe_url(settings.catalog_url))
+        return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
-
-
-def _safe_url(url: str) -> str:
-    from accord.catalog.exceptions import _redact
-
-    return _redact(url)

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord import __version__
 from accord.api import errors
@@ -13,6 +15,31 @@ from accord.api.models import Health
 from accord.api.routes import router
 from accord.settings import Settings
 from accord.workspace import Workspace
+
+MAX_DOCUMENT_BYTES = 10 * 2**20
+"""Largest JSON body (schemas, field groups, ...); file uploads have their own, larger limit."""
+
+
+class BodyLimit:
+    """Refuse oversized JSON bodies before reading them (uploads are multipart and streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            content_type = headers.get(b"content-type", b"")
+            declared = headers.get(b"content-length", b"0")
+            if not content_type.startswith(b"multipart/") and declared.isdigit() and int(declared) > self.limit:
+                body = {
+                    "code": "ACCORD-0413-413",
+                    "message": f"request body is larger than {self.limit:,} bytes",
+                    "details": {},
+                }
+                await JSONResponse(body, status_code=413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.workspace = workspace
     errors.install(app)
+    app.add_middleware(BodyLimit, limit=MAX_DOCUMENT_BYTES)
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:

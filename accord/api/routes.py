@@ -28,8 +28,7 @@ from accord.api.models import (
 )
 from accord.catalog import create_sandbox, list_sandboxes, new_id, sandbox_document
 from accord.errors import AccordError, InvalidInputError
-from accord.ingest import IngestRequest, ReadOptions, ingest_file, parse_mapping
-from accord.ingest.formats import copy_upload
+from accord.ingest import IngestRequest, ReadOptions, copy_upload, ingest_file, parse_mapping
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES)
 

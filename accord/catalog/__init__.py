@@ -1,7 +1,7 @@
 """Operational metadata: sandboxes, schemas, datasets, batches, tokens. SQLite by default, PostgreSQL by URL."""
 
 from accord.catalog.database import Catalog
-from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError
+from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError, redact_url
 from accord.catalog.models import (
     ApiToken,
     BatchRecord,
@@ -34,6 +34,7 @@ __all__ = [
     "create_sandbox",
     "list_sandboxes",
     "new_id",
+    "redact_url",
     "resolve_sandbox",
     "sandbox_document",
     "utcnow",

@@ -7,7 +7,8 @@ import re
 from accord.errors import AccordError, TransientError
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced by ***."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
@@ -16,9 +17,9 @@ class CatalogUnavailableError(TransientError):
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
-            f"cannot reach the catalog database at {_redact(url)}: {reason.strip()}; "
+            f"cannot reach the catalog database at {redact_url(url)}: {reason.strip()}; "
             "check ACCORD_DATABASE_URL and that the server is running",
-            database=_redact(url),
+            database=redact_url(url),
         )
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from accord.cli.admin import sandbox_app, token_app
+from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.output import describe_batch, emit, err, out, progress_bar
-from accord.cli.resources import batch_app, dataset_app, fieldgroup_app, sandbox_app, schema_app, token_app
+from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 

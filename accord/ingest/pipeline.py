@@ -31,7 +31,7 @@ from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, SourceRelation, open_source
 from accord.ingest.validation import ERROR_TYPE, conform
-from accord.lake.datasets import batch_document, find_dataset
+from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
 

@@ -17,7 +17,7 @@ from accord.ingest import exceptions as codes
 from accord.ingest.exceptions import InvalidMappingError
 from accord.ingest.mapping.compiler import Compiled, MappedFields
 from accord.ingest.mapping.types import Kind
-from accord.schema import FieldSpec, FieldType, ResolvedSchema
+from accord.schema import FieldSpec, FieldType, ResolvedSchema, field_dtype
 
 FORMAT_PATTERNS = {
     "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
@@ -29,27 +29,6 @@ FORMAT_PATTERNS = {
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 ERROR_TYPE = dt.Array(dt.Struct({"code": dt.string, "path": dt.string, "message": dt.string}))
-
-
-def field_dtype(spec: FieldSpec) -> dt.DataType:
-    """The engine type that stores a field."""
-    scalar: dict[FieldType, dt.DataType] = {
-        FieldType.string: dt.string,
-        FieldType.integer: dt.int64,
-        FieldType.number: dt.float64,
-        FieldType.boolean: dt.boolean,
-        FieldType.date: dt.date,
-        FieldType.date_time: dt.Timestamp(timezone="UTC"),
-    }
-    if spec.type in scalar:
-        return scalar[spec.type]
-    if spec.type == FieldType.object:
-        return dt.Struct({k: field_dtype(v) for k, v in (spec.properties or {}).items()})
-    if spec.type == FieldType.array:
-        assert spec.items is not None
-        return dt.Array(field_dtype(spec.items))
-    assert spec.values is not None
-    return dt.Map(dt.string, field_dtype(spec.values))
 
 
 def schema_dtypes(schema: ResolvedSchema) -> dict[str, dt.DataType]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, nearest
-from accord.schema import FieldType, ResolvedSchema, check_union, get_schema, resolve_schema_by_id, walk
+from accord.schema import FieldType, ResolvedSchema, check_union, field_dtype, get_schema, resolve_schema_by_id, walk
 
 if TYPE_CHECKING:
     from accord.workspace import Workspace
@@ -127,8 +127,6 @@ def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:
 
 def open_dataset(workspace: Workspace, con: Any, sandbox: str, name: str) -> tuple[Any, ResolvedSchema]:
     """The committed rows of a dataset as an Ibis table with the schema's current columns."""
-    from accord.ingest.validation import field_dtype
-
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         record = find_dataset(session, sandbox_id, name)

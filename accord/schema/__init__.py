@@ -32,6 +32,7 @@ from accord.schema.registry import (
     update_field_group,
     update_schema,
 )
+from accord.schema.storage import field_dtype
 
 __all__ = [
     "CLASS_NAMES",
@@ -50,6 +51,7 @@ __all__ = [
     "create_field_group",
     "create_schema",
     "delete_schema",
+    "field_dtype",
     "find",
     "get_field_group",
     "get_schema",

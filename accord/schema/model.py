@@ -146,9 +146,25 @@ def pydantic_problems(exc: ValidationError, prefix: str = "") -> list[dict[str, 
     return problems
 
 
+MAX_DEPTH = 16
+"""Deepest nesting of objects, arrays and maps in a field group (XDM's own go about 8 deep)."""
+
+
+def _depth(document: Any) -> int:
+    if not isinstance(document, dict):
+        return 0
+    children = [*(document.get("properties") or {}).values(), document.get("items"), document.get("values")]
+    return 1 + max((_depth(c) for c in children if c is not None), default=0)
+
+
 def parse_custom_field_group(document: FieldGroupDocument) -> tuple[FieldTree, list[dict[str, Any]]]:
     """Check a custom field group whole; every problem is returned with its path."""
     problems: list[dict[str, Any]] = []
+    deepest = max((_depth(spec) for spec in document.fields.values()), default=0)
+    if deepest > MAX_DEPTH:
+        return {}, [
+            {"path": "fields", "message": f"fields nest {deepest} levels deep; at most {MAX_DEPTH} are allowed"}
+        ]
     for class_name in document.classes:
         if class_name not in CLASS_NAMES:
             problems.append({"path": "classes", "message": f"unknown class {class_name!r}; use {CLASS_NAMES}"})

@@ -218,3 +218,16 @@ def test_upload_size_limit(settings: Settings) -> None:
     client.client.close()
     server.should_exit = True
     thread.join(10)
+
+
+def test_oversized_and_deeply_nested_documents(api: Api) -> None:
+    huge = api.post(
+        "/schemas", content=b'{"name": "' + b"x" * (11 * 2**20) + b'"}', headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413 and huge.json()["code"] == "ACCORD-0413-413"
+    nested: dict[str, Any] = {"type": "string"}
+    for _ in range(200):
+        nested = {"type": "object", "properties": {"a": nested}}
+    deep = api.post("/fieldgroups", json={"name": "deep", "classes": ["profile"], "fields": {"_tenant": nested}})
+    assert deep.status_code == 400 and "at most 16 are allowed" in deep.json()["message"]
+    assert api.get("/health").status_code == 200  # the server is still answering
