@@ -88,6 +88,12 @@ class DocumentError(InvalidInputError):
         self.problems = problems
 
 
+def did_you_mean(name: str, candidates: list[str]) -> str:
+    """'; did you mean a, b?' for the candidates closest to a misspelt name, or ''."""
+    close = nearest(name, candidates)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 def nearest(name: str, candidates: list[str], limit: int = 3) -> list[str]:
     """The candidates closest to a misspelt name, for 'did you mean' hints."""
     import difflib

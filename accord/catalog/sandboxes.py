@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog.models import Sandbox
-from accord.errors import ConflictError, InvalidInputError, NotFoundError, nearest
+from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
 SANDBOX_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 DEFAULT_SANDBOX = "prod"
@@ -18,9 +18,8 @@ def resolve_sandbox(session: Session, name: str) -> Sandbox:
     sandbox = session.scalar(select(Sandbox).where(Sandbox.name == name))
     if sandbox is None:
         names = list(session.scalars(select(Sandbox.name)))
-        hint = nearest(name, names)
         raise NotFoundError(
-            f"no sandbox named {name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+            f"no sandbox named {name!r}" + did_you_mean(name, names),
             code="SANDBOX-0404-404",
             sandbox=name,
             available=names,

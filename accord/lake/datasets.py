@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
-from accord.errors import ConflictError, InvalidInputError, NotFoundError, nearest
+from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 from accord.schema import FieldType, ResolvedSchema, check_union, field_dtype, get_schema, resolve_schema_by_id, walk
 
 if TYPE_CHECKING:
@@ -49,9 +49,8 @@ def find_dataset(session: Session, sandbox_id: str, name: str) -> DatasetRecord:
         )
     if record is None:
         names = list(session.scalars(select(DatasetRecord.name).where(DatasetRecord.sandbox_id == sandbox_id)))
-        hint = nearest(name, names)
         raise NotFoundError(
-            f"no dataset named {name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+            f"no dataset named {name!r}" + did_you_mean(name, names),
             code="DATASET-0404-404",
             dataset=name,
             available=names,

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from accord.errors import ConflictError, DocumentError, NotFoundError, nearest
+from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean
 
 
 class SchemaNotFoundError(NotFoundError):
     code = "SCHEMA-0404-404"
 
     def __init__(self, name: str, available: list[str]) -> None:
-        hint = f"; did you mean {', '.join(nearest(name, available))}?" if nearest(name, available) else ""
-        super().__init__(f"no schema named {name!r} in this sandbox{hint}", name=name, available=available)
+        super().__init__(
+            f"no schema named {name!r} in this sandbox{did_you_mean(name, available)}", name=name, available=available
+        )
 
 
 class FieldGroupNotFoundError(NotFoundError):
     code = "SCHEMA-0405-404"
 
     def __init__(self, name: str, available: list[str]) -> None:
-        hint = nearest(name, available)
         super().__init__(
-            f"no field group named {name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+            f"no field group named {name!r}" + did_you_mean(name, available),
             name=name,
             available=available,
         )

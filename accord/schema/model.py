@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from accord.errors import did_you_mean
 from accord.schema.fields import FieldSpec, FieldTree, FieldType, find, leaves, parse_fields, walk
 
 TENANT = "_tenant"
@@ -228,13 +229,12 @@ def compose(
     for index, name in enumerate(document.field_groups):
         group = available_groups.get(name)
         if group is None:
-            from accord.errors import nearest
+            from accord.errors import did_you_mean
 
-            hint = nearest(name, list(available_groups))
             problems.append(
                 {
                     "path": f"fieldGroups[{index}]",
-                    "message": f"unknown field group {name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+                    "message": f"unknown field group {name!r}" + did_you_mean(name, list(available_groups)),
                 }
             )
             continue
@@ -266,14 +266,10 @@ def identity_problems(tree: FieldTree, identities: list[IdentityDescriptor]) -> 
         where = f"identities[{index}]"
         spec = find(tree, identity.path)
         if spec is None:
-            from accord.errors import nearest
-
-            hint = nearest(identity.path, all_paths)
             problems.append(
                 {
                     "path": where,
-                    "message": f"no field {identity.path!r} in the schema"
-                    + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+                    "message": f"no field {identity.path!r} in the schema" + did_you_mean(identity.path, all_paths),
                 }
             )
         elif spec.type != FieldType.string:

@@ -10,7 +10,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from accord.errors import nearest
+from accord.errors import did_you_mean
 from accord.ingest.exceptions import InvalidMappingError
 from accord.ingest.mapping.ast import Binary, Call, Column, Literal, Node, Unary
 from accord.ingest.mapping.functions import FUNCTIONS
@@ -95,11 +95,10 @@ class _Compiler:
     def _column(self, node: Column) -> Compiled | None:
         value = self.columns.get(node.path)
         if value is None:
-            hint = nearest(node.path, list(self.columns))
             self.problem(
                 node,
                 f"unknown column {node.path!r}"
-                + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                + did_you_mean(node.path, list(self.columns))
                 + f" (the source has: {', '.join(list(self.columns)[:30])})",
             )
             return None
@@ -108,10 +107,7 @@ class _Compiler:
     def _call(self, node: Call) -> Compiled | None:
         function = FUNCTIONS.get(node.name)
         if function is None:
-            hint = nearest(node.name, list(FUNCTIONS))
-            self.problem(
-                node, f"unknown function {node.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else "")
-            )
+            self.problem(node, f"unknown function {node.name!r}" + did_you_mean(node.name, list(FUNCTIONS)))
             return None
         count = len(node.args)
         least = len(function.params) - function.optional
@@ -258,12 +254,11 @@ def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema
         where = f"mappings[{index}]"
         spec = find(schema.fields, entry.destination)
         if spec is None:
-            hint = nearest(entry.destination, schema_paths)
             problems.append(
                 {
                     "path": f"{where}.destination",
                     "message": f"no field {entry.destination!r} in schema "
-                    f"{schema.name!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),
+                    f"{schema.name!r}" + did_you_mean(entry.destination, schema_paths),
                 }
             )
             continue
@@ -315,13 +310,12 @@ def default_mapping(table: ir.Table, schema: ResolvedSchema) -> MappedFields:
     def visit(path: str, value: ir.Value) -> None:
         spec = find(schema.fields, path)
         if spec is None:
-            hint = nearest(path, schema_paths)
             problems.append(
                 {
                     "path": f"column {path!r}",
                     "message": "has no field of that name in schema "
                     f"{schema.name!r}"
-                    + (f"; did you mean {', '.join(hint)}?" if hint else "")
+                    + did_you_mean(path, schema_paths)
                     + "; give a mapping (--mapping) to say where it goes",
                 }
             )
