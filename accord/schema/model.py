@@ -229,8 +229,6 @@ def compose(
     for index, name in enumerate(document.field_groups):
         group = available_groups.get(name)
         if group is None:
-            from accord.errors import did_you_mean
-
             problems.append(
                 {
                     "path": f"fieldGroups[{index}]",
