@@ -215,6 +215,9 @@ def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Tab
     )
     if source.rejects_table is None:
         return empty
+    rejected = con.con.table(source.rejects_table).aggregate("count(*)").fetchone()
+    if not rejected or rejected[0] == 0:  # the usual case: skip building and compiling the query
+        return empty
     table = con.table(source.rejects_table)
     rows = (
         table.group_by(["file_id", "line_byte_position"])
