@@ -128,6 +128,13 @@ def get_union(ws: WorkspaceDep, sandbox: SandboxDep, class_name: str) -> dict[st
         return schema.union_schema(session, sandbox, class_name).to_document()
 
 
+@router.get("/unions/{class_name}/jsonschema", response_model=dict[str, Any], tags=["schemas"])
+def get_union_json_schema(ws: WorkspaceDep, sandbox: SandboxDep, class_name: str) -> dict[str, Any]:
+    """The union schema of a class as JSON Schema (draft 2020-12)."""
+    with ws.catalog.session() as session:
+        return schema.to_json_schema(schema.union_schema(session, sandbox, class_name))
+
+
 @router.get("/fieldgroups", response_model=list[FieldGroupOut], tags=["schemas"])
 def get_field_groups(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
     with ws.catalog.session() as session:

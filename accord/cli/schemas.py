@@ -151,12 +151,19 @@ def schema_delete(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
 
 
 @schema_app.command("union")
-def schema_union(class_name: str = typer.Argument("profile"), as_json: bool = JsonFlag) -> None:
+def schema_union(
+    class_name: str = typer.Argument("profile"),
+    json_schema: bool = typer.Option(False, "--json-schema", help="Export as JSON Schema."),
+    as_json: bool = JsonFlag,
+) -> None:
     """The union schema of a class: every schema behind a profile-enabled dataset."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        union = schema.union_schema(session, state.sandbox, class_name).to_document()
-    emit(union, as_json, _schema_summary)
+        union = schema.union_schema(session, state.sandbox, class_name)
+    if json_schema:
+        emit(schema.to_json_schema(union), True)
+        return
+    emit(union.to_document(), as_json, _schema_summary)
 
 
 @fieldgroup_app.command("list")

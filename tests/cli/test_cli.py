@@ -88,6 +88,8 @@ def test_schema_show_json_and_json_schema(ready: Any) -> None:
     assert shown["identities"] == [{"path": "personalEmail.address", "namespace": "Email", "primary": True}]
     exported = ready("schema", "show", "crm", "--json-schema").json()
     assert exported["meta:class"].endswith("/profile")
+    union = ready("schema", "union", "profile", "--json-schema").json()
+    assert "personalEmail" in union["properties"] and union["meta:extends"][1:] == ["crm"]
     human = ready("schema", "show", "crm")
     assert "personalEmail.address" in human.stdout and "email" in human.stdout
 
