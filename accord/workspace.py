@@ -67,6 +67,9 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         if new_token or not has_token:
             _record, token = create_token(workspace.catalog, "admin", role="admin")
         workspace.lake.root.mkdir(parents=True, exist_ok=True)
+        from accord.sources import ensure_key_file
+
+        ensure_key_file(settings.home)
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()

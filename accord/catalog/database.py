@@ -10,10 +10,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from accord.catalog.exceptions import CatalogUnavailableError
+from accord.catalog.exceptions import CatalogUnavailableError, MigrationError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,15 +39,21 @@ class Catalog:
         finally:
             session.close()
 
-    def upgrade(self) -> None:
-        """Bring the database to the newest schema, keeping every row already stored."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the database to the newest schema (or `revision`), keeping every row already stored."""
         try:
-            with self.engine.begin() as connection:
-                config = alembic_config(self.url)
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            connection = self.engine.connect()
         except OperationalError as exc:
             raise CatalogUnavailableError(self.url, str(exc.orig)) from None
+        try:
+            with connection.begin():
+                config = alembic_config(self.url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        except SQLAlchemyError as exc:
+            raise MigrationError(str(getattr(exc, "orig", exc))) from None
+        finally:
+            connection.close()
 
     def is_initialised(self) -> bool:
         try:

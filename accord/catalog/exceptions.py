@@ -29,3 +29,13 @@ class NotInitialisedError(AccordError):
 
     def __init__(self) -> None:
         super().__init__("Accord is not initialised here: run `accord init` first (or set ACCORD_HOME)")
+
+
+class MigrationError(AccordError):
+    code = "CATALOG-0500-500"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"upgrading the catalog's tables failed: {reason.strip()}; nothing was changed "
+            "(each migration runs in one transaction); report this with the message above"
+        )

@@ -118,5 +118,69 @@ class BatchRecord(Base):
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_key: Mapped[str | None] = mapped_column(String(1024), nullable=True, index=True)
+    """Which item of which dataflow this batch ingested (dataflow id and the source's key)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConnectionRecord(Base):
+    """A base connection: a connector and its configuration; secrets are stored encrypted."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    connector: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secrets: Mapped[str] = mapped_column(String, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataflowRecord(Base):
+    """Source connection -> target dataset, with a mapping, read options, a schedule and its state."""
+
+    __tablename__ = "dataflows"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    read_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    backfill: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    error_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    running_run_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FlowRunRecord(Base):
+    """One run of a dataflow, whatever started it."""
+
+    __tablename__ = "flow_runs"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    dataflow_id: Mapped[str] = mapped_column(ForeignKey("dataflows.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    records_received: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_ingested: Mapped[int] = mapped_column(BigInteger, default=0)
+    records_failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    batch_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -63,6 +63,8 @@ class IngestRequest:
     error_threshold: float | None = None
     read: ReadOptions = field(default_factory=ReadOptions)
     source_name: str | None = None
+    source_key: str | None = None
+    """Which dataflow item this is, so that a committed item is never ingested twice."""
 
 
 @dataclass
@@ -101,6 +103,7 @@ def ingest_file(
             error_threshold=threshold,
             schema_version=schema.version,
             options=request.read.model_dump(exclude_none=True),
+            source_key=request.source_key,
         )
         session.add(batch)
     started = time.perf_counter()

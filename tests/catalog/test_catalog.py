@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from accord.access import authenticate, create_token, revoke_token
 from accord.catalog import Catalog, create_sandbox, list_sandboxes
@@ -89,17 +89,22 @@ def test_migrations_match_the_models(catalog_settings: Settings) -> None:
 
 
 def test_upgrade_keeps_existing_data(settings: Settings) -> None:
-    initialise(settings)
-    workspace = Workspace.open(settings)
-    with workspace.catalog.session() as session:
+    """A catalog made by the first release, holding data, upgrades to the newest tables intact."""
+    catalog = Catalog(settings.catalog_url)
+    catalog.upgrade("0001")
+    with catalog.session() as session:
+        create_sandbox(session, "prod")
         create_sandbox(session, "keepme")
-    with workspace.catalog.engine.begin() as connection:  # pretend this catalog predates the newest revision
-        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    workspace.close()
-    initialise(settings)  # upgrading again must be harmless
+    with catalog.engine.connect() as connection:
+        assert not inspect(connection).has_table("dataflows")
+    catalog.dispose()
+    initialise(settings)  # upgrades to head
     workspace = Workspace.open(settings)
     with workspace.catalog.session() as session:
-        assert "keepme" in [s.name for s in list_sandboxes(session)]
+        assert [s.name for s in list_sandboxes(session)] == ["keepme", "prod"]
+    with workspace.catalog.engine.connect() as connection:
+        assert inspect(connection).has_table("dataflows")
+        assert "source_key" in [c["name"] for c in inspect(connection).get_columns("batches")]
     workspace.close()
 
 

@@ -1,0 +1,56 @@
+"""Sources: the connector catalog, connections with encrypted secrets, dataflows and their runs."""
+
+from accord.sources.connections import (
+    connection_document,
+    create_connection,
+    delete_connection,
+    find_connection,
+    list_connections,
+    test_connection,
+)
+from accord.sources.dataflows import (
+    Schedule,
+    create_dataflow,
+    dataflow_document,
+    delete_dataflow,
+    find_dataflow,
+    get_run,
+    list_dataflows,
+    list_runs,
+    run_dataflow,
+    set_enabled,
+)
+from accord.sources.registry import connector_ids, connector_spec, list_connectors
+from accord.sources.secrets import SecretBox, ensure_key_file
+from accord.sources.spec import Capabilities, Checkpoint, CheckStep, ConnectorSpec, IngestItem, ReadContext, Source
+
+__all__ = [
+    "Capabilities",
+    "CheckStep",
+    "Checkpoint",
+    "ConnectorSpec",
+    "IngestItem",
+    "ReadContext",
+    "Schedule",
+    "SecretBox",
+    "Source",
+    "connection_document",
+    "connector_ids",
+    "connector_spec",
+    "create_connection",
+    "create_dataflow",
+    "dataflow_document",
+    "delete_connection",
+    "delete_dataflow",
+    "ensure_key_file",
+    "find_connection",
+    "find_dataflow",
+    "get_run",
+    "list_connections",
+    "list_connectors",
+    "list_dataflows",
+    "list_runs",
+    "run_dataflow",
+    "set_enabled",
+    "test_connection",
+]

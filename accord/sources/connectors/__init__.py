@@ -1,0 +1,1 @@
+"""Built-in connectors, one folder each; registered as `accord.sources` entry points."""

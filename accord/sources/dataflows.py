@@ -1,0 +1,358 @@
+"""Dataflows (connection -> dataset, with mapping and schedule) and their recorded runs.
+
+A run reads items from the connector and ingests each as one batch through the batch pipeline.
+After each item is committed, the connector's checkpoint is saved, so a run that dies halfway is
+picked up by the next one from the last committed point; an item whose batch already committed is
+never ingested twice (its batch carries the dataflow's key for it). Two runs of one dataflow never
+overlap: a run holds the dataflow's lock, taken in one conditional update."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from accord.catalog import (
+    BatchRecord,
+    DataflowRecord,
+    FlowRunRecord,
+    new_id,
+    resolve_sandbox,
+    utcnow,
+)
+from accord.errors import AccordError, ConflictError, DocumentError, NotFoundError, did_you_mean
+from accord.ingest import IngestRequest, ReadOptions, ingest_file, parse_mapping
+from accord.lake import find_dataset
+from accord.sources.connections import find_connection, open_source
+from accord.sources.exceptions import DataflowRunningError
+from accord.sources.registry import connector_spec
+from accord.sources.secrets import SecretBox
+from accord.sources.spec import Checkpoint
+from accord.workspace import Workspace
+
+
+class Schedule(BaseModel):
+    """When a dataflow runs: once, or every `interval` minutes, hours, days or weeks from `startTime`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    frequency: Literal["once", "minute", "hour", "day", "week"] = "once"
+    interval: int = Field(default=1, ge=1, le=10_000)
+    start_time: datetime | None = Field(default=None, alias="startTime")
+
+
+class DataflowDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    connection: str
+    dataset: str
+    source: dict[str, Any] = Field(default_factory=dict)
+    mapping: dict[str, Any] | list[Any] | None = None
+    read_options: dict[str, Any] = Field(default_factory=dict, alias="readOptions")
+    schedule: Schedule = Field(default_factory=Schedule)
+    backfill: bool = True
+    enabled: bool = True
+    error_threshold: float | None = Field(default=None, ge=0, le=100, alias="errorThreshold")
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+
+
+def dataflow_document(session: Session, record: DataflowRecord) -> dict[str, Any]:
+    from accord.catalog import ConnectionRecord, DatasetRecord
+
+    connection = session.get(ConnectionRecord, record.connection_id)
+    dataset = session.get(DatasetRecord, record.dataset_id)
+    return {
+        "id": record.id,
+        "name": record.name,
+        "connection": connection.name if connection else None,
+        "dataset": dataset.name if dataset else None,
+        "source": record.source,
+        "mapping": record.mapping,
+        "readOptions": record.read_options,
+        "schedule": record.schedule,
+        "backfill": record.backfill,
+        "enabled": record.enabled,
+        "errorThreshold": record.error_threshold,
+        "state": record.state,
+        "running": record.running_run_id,
+        "createdAt": record.created_at.isoformat(),
+    }
+
+
+def create_dataflow(session: Session, sandbox: str, document: Any) -> DataflowRecord:
+    """Create a dataflow; its source choice, mapping and read options are checked whole first."""
+    try:
+        parsed = DataflowDocument.model_validate(document)
+    except ValidationError as exc:
+        raise DocumentError("the dataflow", _problems(exc), code="SOURCE-0420-400") from None
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    connection = find_connection(session, sandbox_id, parsed.connection)
+    dataset = find_dataset(session, sandbox_id, parsed.dataset)
+    spec = connector_spec(connection.connector)
+    problems: list[dict[str, Any]] = []
+    try:
+        source = spec.source.model_validate(parsed.source).model_dump(by_alias=True, exclude_none=True)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, "source."))
+        source = {}
+    try:
+        ReadOptions.model_validate(parsed.read_options)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, "readOptions."))
+    mapping = None
+    if parsed.mapping is not None:
+        try:
+            mapping = parse_mapping(parsed.mapping).model_dump(by_alias=True, exclude_none=True)
+        except DocumentError as exc:
+            problems.extend({**p, "path": f"mapping.{p['path']}"} for p in exc.problems)
+    if problems:
+        raise DocumentError("the dataflow", problems, code="SOURCE-0420-400")
+    if session.scalar(
+        select(DataflowRecord.id).where(DataflowRecord.sandbox_id == sandbox_id, DataflowRecord.name == parsed.name)
+    ):
+        raise ConflictError(f"a dataflow named {parsed.name!r} already exists", code="SOURCE-0421-409")
+    record = DataflowRecord(
+        sandbox_id=sandbox_id,
+        name=parsed.name,
+        connection_id=connection.id,
+        dataset_id=dataset.id,
+        source=source,
+        mapping=mapping,
+        read_options=parsed.read_options,
+        schedule=parsed.schedule.model_dump(mode="json", by_alias=True),
+        backfill=parsed.backfill,
+        enabled=parsed.enabled,
+        error_threshold=parsed.error_threshold,
+        state={},
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def find_dataflow(session: Session, sandbox_id: str, name: str) -> DataflowRecord:
+    record = session.scalar(
+        select(DataflowRecord).where(DataflowRecord.sandbox_id == sandbox_id, DataflowRecord.name == name)
+    )
+    if record is None:
+        names = list(session.scalars(select(DataflowRecord.name).where(DataflowRecord.sandbox_id == sandbox_id)))
+        raise NotFoundError(
+            f"no dataflow named {name!r}{did_you_mean(name, names)}",
+            code="SOURCE-0422-404",
+            dataflow=name,
+            available=names,
+        )
+    return record
+
+
+def list_dataflows(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    records = session.scalars(
+        select(DataflowRecord).where(DataflowRecord.sandbox_id == sandbox_id).order_by(DataflowRecord.name)
+    )
+    return [dataflow_document(session, r) for r in records]
+
+
+def set_enabled(session: Session, sandbox: str, name: str, enabled: bool) -> dict[str, Any]:
+    record = find_dataflow(session, resolve_sandbox(session, sandbox).id, name)
+    record.enabled = enabled
+    record.updated_at = utcnow()
+    return dataflow_document(session, record)
+
+
+def delete_dataflow(session: Session, sandbox: str, name: str) -> None:
+    """Delete a dataflow and its run history; the data it ingested stays in its dataset."""
+    record = find_dataflow(session, resolve_sandbox(session, sandbox).id, name)
+    if record.running_run_id:
+        raise DataflowRunningError(name, record.running_run_id)
+    session.delete(record)
+
+
+# -- runs -------------------------------------------------------------------------------------------
+
+
+def run_document(record: FlowRunRecord, dataflow: str | None = None) -> dict[str, Any]:
+    seconds = None
+    if record.started_at and record.completed_at:
+        seconds = round((record.completed_at - record.started_at).total_seconds(), 3)
+    return {
+        "id": record.id,
+        "dataflow": dataflow,
+        "status": record.status,
+        "trigger": record.trigger,
+        "recordsReceived": record.records_received,
+        "recordsIngested": record.records_ingested,
+        "recordsFailed": record.records_failed,
+        "files": record.files,
+        "bytes": record.bytes,
+        "durationSeconds": seconds,
+        "ingestionRate": round(record.records_ingested / seconds, 1) if seconds else None,
+        "batches": record.batch_ids,
+        "errors": record.errors,
+        "startedAt": record.started_at.isoformat() if record.started_at else None,
+        "completedAt": record.completed_at.isoformat() if record.completed_at else None,
+    }
+
+
+def list_runs(session: Session, sandbox: str, dataflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    query = (
+        select(FlowRunRecord, DataflowRecord.name).join(DataflowRecord).where(FlowRunRecord.sandbox_id == sandbox_id)
+    )
+    if dataflow is not None:
+        query = query.where(FlowRunRecord.dataflow_id == find_dataflow(session, sandbox_id, dataflow).id)
+    rows = session.execute(query.order_by(FlowRunRecord.created_at.desc()).limit(max(1, min(limit, 1000))))
+    return [run_document(run, name) for run, name in rows]
+
+
+def get_run(session: Session, sandbox: str, run_id: str) -> dict[str, Any]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    run = session.get(FlowRunRecord, run_id)
+    if run is None or run.sandbox_id != sandbox_id:
+        raise NotFoundError(f"no run with id {run_id!r}", code="SOURCE-0423-404")
+    dataflow = session.get(DataflowRecord, run.dataflow_id)
+    return run_document(run, dataflow.name if dataflow else None)
+
+
+Progress = Callable[[str], None]
+
+
+def run_dataflow(
+    workspace: Workspace, sandbox: str, name: str, trigger: str = "manual", progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run a dataflow now and return the run record; never two runs of one dataflow at once."""
+    say = progress or (lambda _message: None)
+    box = SecretBox(workspace.settings.home)
+    run_id = new_id()
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        flow = find_dataflow(session, sandbox_id, name)
+        if not flow.enabled and trigger == "manual":
+            raise ConflictError(f"dataflow {name!r} is disabled; enable it to run it", code="SOURCE-0424-409")
+        first_run = (
+            session.scalar(
+                select(FlowRunRecord.id).where(
+                    FlowRunRecord.dataflow_id == flow.id, FlowRunRecord.status.in_(("success", "partial"))
+                )
+            )
+            is None
+        )
+        taken = session.execute(
+            update(DataflowRecord)
+            .where(DataflowRecord.id == flow.id, DataflowRecord.running_run_id.is_(None))
+            .values(running_run_id=run_id)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise DataflowRunningError(name, flow.running_run_id or "?")
+        session.add(
+            FlowRunRecord(
+                id=run_id,
+                sandbox_id=sandbox_id,
+                dataflow_id=flow.id,
+                status="running",
+                trigger=trigger,
+                started_at=utcnow(),
+            )
+        )
+        connection = find_connection(session, sandbox_id, dataflow_document(session, flow)["connection"])
+        dataset_name = dataflow_document(session, flow)["dataset"]
+        flow_id, state, selection_doc = flow.id, dict(flow.state), dict(flow.source)
+        mapping = parse_mapping(flow.mapping) if flow.mapping else None
+        read = ReadOptions.model_validate(flow.read_options)
+        backfill, threshold = flow.backfill, flow.error_threshold
+    workdir = workspace.lake.staging(f"run-{run_id}")
+    outcome: dict[str, Any] = {
+        "received": 0,
+        "ingested": 0,
+        "failed": 0,
+        "files": 0,
+        "bytes": 0,
+        "batches": [],
+        "errors": [],
+        "items_failed": 0,
+        "items_ok": 0,
+    }
+    status = "failed"
+    try:
+        source = open_source(connection, box)
+        selection = source.spec.source.model_validate(selection_doc)
+        from accord.sources.spec import ReadContext
+
+        context = ReadContext(state=state, workdir=workdir, backfill=backfill, first_run=first_run)
+        for item in source.read(selection, context):
+            if isinstance(item, Checkpoint):
+                _save_state(workspace, flow_id, item.state)
+                continue
+            key = f"{flow_id}:{item.key}"
+            if _already_ingested(workspace, key):
+                continue
+            say(f"ingesting {item.name}")
+            outcome["files"] += 1
+            outcome["bytes"] += item.size
+            try:
+                batch = ingest_file(
+                    workspace,
+                    sandbox,
+                    IngestRequest(
+                        dataset_name, item.path, mapping, threshold, read, source_name=item.name, source_key=key
+                    ),
+                )
+            except AccordError as exc:
+                outcome["items_failed"] += 1
+                outcome["errors"].append({"item": item.name, **exc.to_dict()})
+                outcome["batches"].append(exc.details.get("batchId"))
+                continue
+            outcome["batches"].append(batch["id"])
+            outcome["received"] += batch["inputRecordCount"]
+            outcome["ingested"] += batch["outputRecordCount"]
+            outcome["failed"] += batch["failedRecordCount"]
+            if batch["status"] == "success":
+                outcome["items_ok"] += 1
+            else:
+                outcome["items_failed"] += 1
+                outcome["errors"].extend({"item": item.name, **e} for e in batch["errors"])
+        if outcome["items_failed"] and not outcome["items_ok"]:
+            status = "failed"
+        elif outcome["items_failed"] or outcome["failed"]:
+            status = "partial"
+        else:
+            status = "success"
+    except AccordError as exc:
+        outcome["errors"].append(exc.to_dict())
+        status = "partial" if outcome["items_ok"] else "failed"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        with workspace.catalog.session() as session:
+            run = session.get(FlowRunRecord, run_id)
+            assert run is not None
+            run.status = status
+            run.records_received, run.records_ingested = outcome["received"], outcome["ingested"]
+            run.records_failed, run.files, run.bytes = outcome["failed"], outcome["files"], outcome["bytes"]
+            run.batch_ids = [b for b in outcome["batches"] if b]
+            run.errors = outcome["errors"][:100]
+            run.completed_at = utcnow()
+            session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id).values(running_run_id=None))
+    with workspace.catalog.session() as session:
+        return get_run(session, sandbox, run_id)
+
+
+def _save_state(workspace: Workspace, flow_id: str, state: dict[str, Any]) -> None:
+    with workspace.catalog.session() as session:
+        session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id).values(state=state))
+
+
+def _already_ingested(workspace: Workspace, key: str) -> bool:
+    with workspace.catalog.session() as session:
+        return (
+            session.scalar(select(BatchRecord.id).where(BatchRecord.source_key == key, BatchRecord.status == "success"))
+            is not None
+        )

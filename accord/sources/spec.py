@@ -1,0 +1,125 @@
+"""The connector contract: a declarative spec, and a small class with check / discover / read."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+Category = Literal["local", "cloud storage", "database", "crm", "streaming", "protocols"]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def secret(**extra: Any) -> dict[str, Any]:
+    """Marks a config field as a secret: stored encrypted, never logged, never returned."""
+    return {"json_schema_extra": {"secret": True, **extra}}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a connector can do; code and tests read these flags, never the connector's class."""
+
+    files: bool = False
+    """It delivers files (any format and compression the batch pipeline reads)."""
+    tables: bool = False
+    """It delivers rows of tables or queries."""
+    supports_incremental: bool = False
+    """It can pick up only what is new since the last run."""
+    supports_reingest_changed: bool = False
+    """It can pick up again a file that changed since it was ingested, when asked."""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """A connector as data: id, name, category, configuration model, capabilities."""
+
+    id: str
+    name: str
+    category: Category
+    description: str
+    config: type[BaseModel]
+    source: type[BaseModel]
+    """What a dataflow chooses within a connection (a path and glob, a table or query...)."""
+    capabilities: Capabilities
+
+    def secret_fields(self) -> list[str]:
+        return [
+            name
+            for name, info in self.config.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
+        ]
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "category": self.category,
+            "description": self.description,
+            "config": self.config.model_json_schema(),
+            "source": self.source.model_json_schema(),
+            "secretFields": self.secret_fields(),
+            "capabilities": {k: v for k, v in self.capabilities.__dict__.items()},
+        }
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """One step of a connection test: what was tried, whether it worked, and what to do if not."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """A file on local disk, ready for the batch pipeline, and the source's key for it."""
+
+    path: Path
+    key: str
+    size: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """State to keep once every item before it has been committed."""
+
+    state: dict[str, Any]
+
+
+@dataclass
+class ReadContext:
+    """What a read gets: the state of the last committed run, a work folder, and the run's options."""
+
+    state: dict[str, Any]
+    workdir: Path
+    backfill: bool = True
+    first_run: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(ABC, Generic[ConfigT]):
+    """Base of source connectors: `check` a connection, `discover` what it offers, `read` items."""
+
+    spec: ClassVar[ConnectorSpec]
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config = config
+
+    @abstractmethod
+    def check(self) -> list[CheckStep]:
+        """Try the connection step by step; stop at the first step that fails."""
+
+    @abstractmethod
+    def discover(self) -> list[dict[str, Any]]:
+        """What the connection offers: files, tables..."""
+
+    @abstractmethod
+    def read(self, source: Any, context: ReadContext) -> Iterator[IngestItem | Checkpoint]:
+        """Items to ingest, each followed by the state to keep once it is committed."""

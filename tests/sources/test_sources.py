@@ -1,0 +1,293 @@
+"""Sources: connector catalog, encrypted connections, dataflows and runs over local folders and databases."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from accord import lake, schema, sources
+from accord.errors import DocumentError, NotFoundError
+from accord.sources import SecretBox
+from accord.sources.exceptions import DataflowRunningError, SecretKeyError
+from accord.workspace import Workspace
+from tests.servers import PostgresServer
+
+HEADER = "id,first,email\n"
+
+
+@pytest.fixture
+def ws(workspace: Workspace) -> Workspace:
+    with workspace.catalog.session() as session:
+        schema.create_field_group(
+            session,
+            "prod",
+            {
+                "name": "ids",
+                "classes": ["profile"],
+                "fields": {
+                    "_tenant": {"type": "object", "properties": {"crmId": {"type": "string", "required": True}}}
+                },
+            },
+        )
+        schema.create_schema(
+            session,
+            "prod",
+            {
+                "name": "crm",
+                "class": "profile",
+                "fieldGroups": ["demographic-details", "personal-contact-details", "ids"],
+            },
+        )
+        lake.create_dataset(session, "prod", "crm", "crm")
+    return workspace
+
+
+MAPPING = {
+    "mappings": [
+        {"source": "id", "destination": "_tenant.crmId"},
+        {"source": "first", "destination": "person.name.firstName"},
+        {"expression": "lower(email)", "destination": "personalEmail.address"},
+    ]
+}
+
+
+def box(ws: Workspace) -> SecretBox:
+    return SecretBox(ws.settings.home)
+
+
+def connect(ws: Workspace, name: str, connector: str, config: dict[str, Any]) -> None:
+    with ws.catalog.session() as session:
+        sources.create_connection(session, box(ws), "prod", name, connector, config)
+
+
+def flow(ws: Workspace, **document: Any) -> None:
+    with ws.catalog.session() as session:
+        sources.create_dataflow(session, "prod", {"dataset": "crm", "mapping": MAPPING, **document})
+
+
+def run(ws: Workspace, name: str) -> dict[str, Any]:
+    return sources.run_dataflow(ws, "prod", name)
+
+
+def firsts(ws: Workspace) -> list[str]:
+    return sorted(r["person"]["name"]["firstName"] for r in lake.preview(ws, "prod", "crm", 1000))
+
+
+def write_csv(folder: Path, name: str, rows: list[str], mtime: int | None = None) -> Path:
+    path = folder / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    if mtime is not None:
+        os.utime(path, ns=(mtime, mtime))
+    return path
+
+
+def test_catalog_lists_connectors_with_specs() -> None:
+    ids = sources.connector_ids()
+    assert {"local", "database"} <= set(ids)
+    database = sources.connector_spec("database").to_document()
+    assert database["category"] == "database" and database["secretFields"] == ["password"]
+    assert database["config"]["properties"]["password"]["secret"] is True
+    assert database["capabilities"]["supports_incremental"] is True
+    with pytest.raises(NotFoundError, match="did you mean local"):
+        sources.connector_spec("locall")
+
+
+def test_secrets_are_encrypted_at_rest_and_never_shown(ws: Workspace, tmp_path: Path) -> None:
+    connect(
+        ws,
+        "db",
+        "database",
+        {"dialect": "postgresql", "host": "127.0.0.1", "database": "x", "username": "u", "password": "hunter2-secret"},
+    )
+    with ws.catalog.engine.connect() as connection:
+        stored = " ".join(str(v) for row in connection.execute(text("SELECT * FROM connections")) for v in row)
+    assert "hunter2-secret" not in stored
+    with ws.catalog.session() as session:
+        shown = sources.list_connections(session, "prod")
+    assert "hunter2-secret" not in str(shown) and shown[0]["secretFields"] == ["password"]
+    from accord.catalog import resolve_sandbox
+
+    with ws.catalog.session() as session:
+        record = sources.find_connection(session, resolve_sandbox(session, "prod").id, "db")
+        assert sources.connections.open_source(record, box(ws)).config.password == "hunter2-secret"
+        from cryptography.fernet import Fernet
+
+        with pytest.raises(SecretKeyError, match="not the one they were stored with"):
+            sources.connections.open_source(record, SecretBox(tmp_path, key=Fernet.generate_key().decode()))
+
+
+def test_bad_connection_configs_are_refused_whole(ws: Workspace) -> None:
+    with pytest.raises(DocumentError) as caught, ws.catalog.session() as session:
+        sources.create_connection(session, box(ws), "prod", "db", "database", {"dialect": "oracle", "port": 99999})
+    assert {p["path"] for p in caught.value.problems} >= {"config.dialect", "config.port", "config.database"}
+
+
+def test_local_folder_picks_up_new_files_once(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=1_000_000_000_000_000_000)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="crm-files", connection="folder", source={"glob": "*.csv"})
+    first = run(ws, "crm-files")
+    assert (first["status"], first["files"], first["recordsIngested"]) == ("success", 1, 1)
+    assert run(ws, "crm-files")["files"] == 0  # nothing new: nothing ingested twice
+    write_csv(inbox, "b.csv", ["2,Bob,bob@x.io", "3,Cy,cy@x.io"], mtime=1_000_000_000_000_000_001)
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io", "4,Dee,dee@x.io"], mtime=1_000_000_000_000_000_002)  # changed
+    third = run(ws, "crm-files")
+    assert (third["files"], third["recordsIngested"]) == (1, 2)  # only b.csv: a changed file needs asking
+    assert firsts(ws) == ["Ann", "Bob", "Cy"]
+    with ws.catalog.session() as session:
+        runs = sources.list_runs(session, "prod", "crm-files")
+    assert [r["status"] for r in runs] == ["success"] * 3 and runs[0]["durationSeconds"] is not None
+
+
+def test_changed_files_are_taken_again_only_when_asked(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv", "reingestChanged": True})
+    run(ws, "f")
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io", "2,Bob,bob@x.io"], mtime=10**18 + 5)
+    assert run(ws, "f")["recordsIngested"] == 2
+
+
+def test_without_backfill_only_later_files_are_taken(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "old.csv", ["1,Old,o@x.io"], mtime=10**18)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"}, backfill=False)
+    assert run(ws, "f")["files"] == 0
+    write_csv(inbox, "new.csv", ["2,New,n@x.io"], mtime=10**18 + 1)
+    assert run(ws, "f")["files"] == 1 and firsts(ws) == ["New"]
+
+
+def test_a_bad_file_fails_alone_and_the_run_is_partial(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    (inbox / "b.csv").write_text("")
+    os.utime(inbox / "b.csv", ns=(10**18 + 1, 10**18 + 1))
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    result = run(ws, "f")
+    assert result["status"] == "partial" and result["files"] == 2 and result["recordsIngested"] == 1
+    assert result["errors"][0]["item"] == "b.csv" and "empty" in result["errors"][0]["message"]
+    assert run(ws, "f")["files"] == 0  # the bad file is not retried forever
+
+
+def test_runs_never_overlap_and_resume_after_a_crash(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    with ws.catalog.engine.begin() as connection:  # another run holds the lock
+        connection.execute(text("UPDATE dataflows SET running_run_id = 'other'"))
+    with pytest.raises(DataflowRunningError, match="already running"):
+        run(ws, "f")
+    with ws.catalog.engine.begin() as connection:
+        connection.execute(text("UPDATE dataflows SET running_run_id = NULL"))
+    run(ws, "f")
+    with ws.catalog.engine.begin() as connection:  # a crash after the batch committed, before the state did
+        connection.execute(text("UPDATE dataflows SET state = '{}'"))
+    assert run(ws, "f")["files"] == 0 and firsts(ws) == ["Ann"]
+
+
+def test_paths_cannot_leave_the_connection_root(ws: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    connect(ws, "folder", "local", {"root": str(tmp_path / "inbox")})
+    flow(ws, name="f", connection="folder", source={"path": "../..", "glob": "*"})
+    result = run(ws, "f")
+    assert result["status"] == "failed" and "outside the connection's root" in result["errors"][0]["message"]
+
+
+def test_connection_test_says_which_step_failed(ws: Workspace, tmp_path: Path) -> None:
+    connect(ws, "missing", "local", {"root": str(tmp_path / "nope")})
+    connect(
+        ws,
+        "pg",
+        "database",
+        {
+            "dialect": "postgresql",
+            "host": "127.0.0.1",
+            "port": 1,
+            "database": "x",
+            "username": "u",
+            "password": "s3cret-value",
+            "connectTimeout": 2,
+        },
+    )
+    with ws.catalog.session() as session:
+        missing = sources.test_connection(session, box(ws), "prod", "missing")
+        refused = sources.test_connection(session, box(ws), "prod", "pg")
+    assert not missing["ok"] and missing["steps"][0]["step"] == "folder exists"
+    assert not refused["ok"] and refused["steps"][0]["message"].startswith("connection refused")
+    assert "s3cret-value" not in str(refused)  # the secret is not echoed
+
+
+def _database_flow(ws: Workspace, config: dict[str, Any], execute: Any) -> None:
+    execute("CREATE TABLE customers (id VARCHAR(10), first VARCHAR(50), email VARCHAR(100), updated INTEGER)")
+    execute("INSERT INTO customers VALUES ('1','Ann','ann@x.io',1), ('2','Bob','bob@x.io',2), ('3','Cy','cy@x.io',2)")
+    connect(ws, "db", "database", config)
+    with ws.catalog.session() as session:
+        checked = sources.test_connection(session, box(ws), "prod", "db")
+    assert checked["ok"], checked
+    flow(ws, name="db-flow", connection="db", source={"table": "customers", "deltaColumn": "updated", "batchRows": 2})
+    first = run(ws, "db-flow")
+    assert (first["status"], first["recordsIngested"]) == ("success", 3)
+    assert run(ws, "db-flow")["recordsIngested"] == 0  # the watermark holds
+    execute("INSERT INTO customers VALUES ('4','Dee','dee@x.io',3)")
+    assert run(ws, "db-flow")["recordsIngested"] == 1
+    assert firsts(ws) == ["Ann", "Bob", "Cy", "Dee"]
+    flow(ws, name="q", connection="db", source={"query": "SELECT id, first, email FROM customers WHERE id <> '2'"})
+    assert run(ws, "q")["recordsIngested"] == 3
+    flow(ws, name="bad", connection="db", source={"table": "nope"})
+    result = run(ws, "bad")
+    assert (
+        result["status"] == "failed"
+        and "no table 'nope'; the database has: customers" in result["errors"][0]["message"]
+    )
+
+
+def test_sqlite_table_incremental(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    database = sqlite3.connect(path)
+
+    def execute(statement: str) -> None:
+        database.execute(statement)
+        database.commit()
+
+    _database_flow(ws, {"dialect": "sqlite", "database": str(path)}, execute)
+
+
+@pytest.mark.integration
+def test_postgresql_table_incremental(ws: Workspace, postgres: PostgresServer) -> None:
+    engine = create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+
+    def execute(statement: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+
+    port = int(postgres.url.rsplit(":", 1)[1].split("/")[0])
+    _database_flow(
+        ws,
+        {
+            "dialect": "postgresql",
+            "host": "127.0.0.1",
+            "port": port,
+            "database": "accord",
+            "username": "postgres",
+            "password": "unused-with-trust",
+        },
+        execute,
+    )
+    engine.dispose()
