@@ -5,17 +5,22 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 
+from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.servers import PostgresServer, start_postgres
+from tests.servers import PostgresServer, free_port, start_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +84,46 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "cli-home"))
     monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
     return run_cli
+
+
+class Api:
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+        self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    token = initialise(settings).token
+    assert token
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    client = Api(f"http://127.0.0.1:{port}", token)
+    yield client
+    client.client.close()
+    server.should_exit = True
+    thread.join(10)
+
+
+def setup_crm(api: Api) -> None:
+    assert (
+        api.post(
+            "/schemas",
+            json={
+                "name": "crm",
+                "class": "profile",
+                "fieldGroups": ["demographic-details", "personal-contact-details"],
+            },
+        ).status_code
+        == 201
+    )
+    assert api.post("/datasets", json={"name": "crm", "schema": "crm", "profileEnabled": True}).status_code == 201

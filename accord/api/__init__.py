@@ -13,6 +13,7 @@ from accord import __version__
 from accord.api import errors
 from accord.api.models import Health
 from accord.api.routes import router
+from accord.api.sources_routes import router as sources_router
 from accord.settings import Settings
 from accord.workspace import Workspace
 
@@ -68,4 +69,5 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(router)
+    app.include_router(sources_router)
     return app
