@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_line_bytes: int = Field(default=2_000_000, gt=0, description="Longest accepted line of delimited text.")
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
+    stale_run_seconds: int = Field(
+        default=1800, ge=10, description="A dataflow run silent this long is taken to have died."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

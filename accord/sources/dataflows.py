@@ -8,9 +8,11 @@ overlap: a run holds the dataflow's lock, taken in one conditional update."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -246,6 +248,8 @@ def run_dataflow(
             )
             is None
         )
+        if flow.running_run_id and _abandoned(session, flow.running_run_id, workspace.settings.stale_run_seconds):
+            _reap(workspace, session, flow, flow.running_run_id)
         taken = session.execute(
             update(DataflowRecord)
             .where(DataflowRecord.id == flow.id, DataflowRecord.running_run_id.is_(None))
@@ -261,6 +265,9 @@ def run_dataflow(
                 status="running",
                 trigger=trigger,
                 started_at=utcnow(),
+                heartbeat_at=utcnow(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
             )
         )
         connection = find_connection(session, sandbox_id, dataflow_document(session, flow)["connection"])
@@ -293,6 +300,7 @@ def run_dataflow(
                 _save_state(workspace, flow_id, item.state)
                 continue
             key = f"{flow_id}:{item.key}"
+            _beat(workspace, run_id)
             if _already_ingested(workspace, key):
                 continue
             say(f"ingesting {item.name}")
@@ -343,6 +351,58 @@ def run_dataflow(
             session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id).values(running_run_id=None))
     with workspace.catalog.session() as session:
         return get_run(session, sandbox, run_id)
+
+
+def _beat(workspace: Workspace, run_id: str) -> None:
+    """Tell other processes this run is alive."""
+    with workspace.catalog.session() as session:
+        session.execute(update(FlowRunRecord).where(FlowRunRecord.id == run_id).values(heartbeat_at=utcnow()))
+
+
+def _abandoned(session: Session, run_id: str, stale_seconds: int) -> bool:
+    """A run holding a lock is abandoned when its process is gone or it has not beaten for too long."""
+    run = session.get(FlowRunRecord, run_id)
+    if run is None or run.status != "running":
+        return True
+    if run.host == socket.gethostname() and run.pid and not _alive(run.pid):
+        return True
+    beat = run.heartbeat_at or run.started_at
+    if beat is None:
+        return True
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=UTC)
+    return (utcnow() - beat).total_seconds() > stale_seconds
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap(workspace: Workspace, session: Session, flow: DataflowRecord, run_id: str) -> None:
+    """Close an abandoned run: it failed, its lock is freed, its half-made batches are failed."""
+    run = session.get(FlowRunRecord, run_id)
+    if run is not None and run.status == "running":
+        run.status = "failed"
+        run.completed_at = utcnow()
+        run.errors = [
+            *run.errors,
+            {"code": "SOURCE-0426-500", "message": "the process running this run stopped; the next run took over"},
+        ]
+    for batch in session.scalars(
+        select(BatchRecord).where(BatchRecord.status == "loading", BatchRecord.source_key.startswith(f"{flow.id}:"))
+    ):
+        batch.status = "failed"
+        batch.error = {"code": "INGEST-1501-500", "message": "abandoned: the run ingesting it stopped"}
+        batch.completed_at = utcnow()
+        workspace.lake.discard(batch.id)
+    workspace.lake.discard(f"run-{run_id}")
+    flow.running_run_id = None
+    session.flush()
 
 
 def _save_state(workspace: Workspace, flow_id: str, state: dict[str, Any]) -> None:

@@ -182,22 +182,89 @@ def test_a_bad_file_fails_alone_and_the_run_is_partial(ws: Workspace, tmp_path: 
     assert run(ws, "f")["files"] == 0  # the bad file is not retried forever
 
 
-def test_runs_never_overlap_and_resume_after_a_crash(ws: Workspace, tmp_path: Path) -> None:
+def _hold_lock(ws: Workspace, pid: int, heartbeat_age_seconds: int = 0) -> str:
+    """Pretend another process is running the dataflow: a running run record holding its lock."""
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    from accord.catalog import DataflowRecord, FlowRunRecord
+
+    with ws.catalog.session() as session:
+        flow = session.query(DataflowRecord).one()
+        beat = datetime.now(UTC) - timedelta(seconds=heartbeat_age_seconds)
+        run = FlowRunRecord(
+            sandbox_id=flow.sandbox_id,
+            dataflow_id=flow.id,
+            status="running",
+            started_at=beat,
+            heartbeat_at=beat,
+            host=socket.gethostname(),
+            pid=pid,
+        )
+        session.add(run)
+        session.flush()
+        flow.running_run_id = run.id
+        return run.id
+
+
+def test_runs_never_overlap(ws: Workspace, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
     connect(ws, "folder", "local", {"root": str(inbox)})
     flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
-    with ws.catalog.engine.begin() as connection:  # another run holds the lock
-        connection.execute(text("UPDATE dataflows SET running_run_id = 'other'"))
-    with pytest.raises(DataflowRunningError, match="already running"):
+    holder = _hold_lock(ws, os.getpid())  # a live process, beating
+    with pytest.raises(DataflowRunningError, match=f"already running \\(run {holder}\\)"):
         run(ws, "f")
-    with ws.catalog.engine.begin() as connection:
-        connection.execute(text("UPDATE dataflows SET running_run_id = NULL"))
+    with ws.catalog.session() as session:
+        assert sources.get_run(session, "prod", holder)["status"] == "running"
+
+
+def test_a_killed_run_is_taken_over_and_the_next_run_resumes(ws: Workspace, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from accord.catalog import BatchRecord, DatasetRecord
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
     run(ws, "f")
-    with ws.catalog.engine.begin() as connection:  # a crash after the batch committed, before the state did
+    write_csv(inbox, "b.csv", ["2,Bob,bob@x.io"], mtime=10**18 + 1)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    holder = _hold_lock(ws, int(dead.stdout))
+    with ws.catalog.session() as session:  # the killed run had started a batch of b.csv
+        dataset = session.query(DatasetRecord).one()
+        flow_id = session.query(BatchRecord).one().source_key.split(":")[0]
+        half = BatchRecord(
+            sandbox_id=dataset.sandbox_id,
+            dataset_id=dataset.id,
+            status="loading",
+            source_key=f"{flow_id}:b.csv@{10**18 + 1}",
+        )
+        session.add(half)
+        session.flush()
+        half_id = half.id
+    resumed = run(ws, "f")
+    assert (resumed["status"], resumed["files"]) == ("success", 1)
+    assert firsts(ws) == ["Ann", "Bob"]
+    with ws.catalog.session() as session:
+        assert sources.get_run(session, "prod", holder)["status"] == "failed"
+        assert session.get(BatchRecord, half_id).status == "failed"
+    with ws.catalog.engine.begin() as connection:  # a crash after a batch committed, before the state did
         connection.execute(text("UPDATE dataflows SET state = '{}'"))
-    assert run(ws, "f")["files"] == 0 and firsts(ws) == ["Ann"]
+    assert run(ws, "f")["files"] == 0 and firsts(ws) == ["Ann", "Bob"]
+
+
+def test_a_silent_run_is_taken_over_after_the_stale_delay(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    _hold_lock(ws, os.getpid(), heartbeat_age_seconds=ws.settings.stale_run_seconds + 60)
+    assert run(ws, "f")["status"] == "success"
 
 
 def test_paths_cannot_leave_the_connection_root(ws: Workspace, tmp_path: Path) -> None:
