@@ -20,7 +20,7 @@ import uvicorn
 from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.servers import PostgresServer, free_port, start_postgres
+from tests.servers import MotoServer, PostgresServer, free_port, start_moto, start_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +47,13 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = start_moto()
     yield server
     server.stop()
 

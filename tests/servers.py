@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -69,3 +70,63 @@ def start_postgres() -> PostgresServer:
             raise RuntimeError(f"PostgreSQL did not start: {result.stderr}{log}")
     pid = int((data / "postmaster.pid").read_text().split()[0])
     return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/accord", pid, folder)
+
+
+@dataclass
+class MotoServer:
+    """A moto S3/IAM server enforcing credentials: `admin` may do anything, `limited` nothing."""
+
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    admin: tuple[str, str]
+    limited: tuple[str, str]
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=10)
+
+
+def start_moto() -> MotoServer:
+    import sys
+    import urllib.request
+
+    import boto3
+
+    port = free_port()
+    setup_calls = 6  # IAM is enforced after these: the users and keys below are made without credentials
+    environment = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls), "MOTO_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # not an AWS action: not counted
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError("moto server did not start")
+    import json
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="setup", aws_secret_access_key="setup")  # fmt: skip
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    try:
+        iam.create_user(UserName="admin")
+        policy = iam.create_policy(PolicyName="everything", PolicyDocument=json.dumps(everything))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName="admin", PolicyArn=policy)
+        admin = iam.create_access_key(UserName="admin")["AccessKey"]
+        iam.create_user(UserName="limited")
+        limited = iam.create_access_key(UserName="limited")["AccessKey"]
+    except Exception:
+        process.kill()
+        process.wait()
+        raise
+    return MotoServer(
+        endpoint, process, (admin["AccessKeyId"], admin["SecretAccessKey"]),
+        (limited["AccessKeyId"], limited["SecretAccessKey"]),
+    )  # fmt: skip

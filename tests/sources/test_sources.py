@@ -10,72 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from accord import lake, schema, sources
+from accord import sources
 from accord.errors import DocumentError, NotFoundError
 from accord.sources import SecretBox
 from accord.sources.exceptions import DataflowRunningError, SecretKeyError
 from accord.workspace import Workspace
 from tests.servers import PostgresServer
+from tests.sources.conftest import box, connect, firsts, flow, run
 
 HEADER = "id,first,email\n"
-
-
-@pytest.fixture
-def ws(workspace: Workspace) -> Workspace:
-    with workspace.catalog.session() as session:
-        schema.create_field_group(
-            session,
-            "prod",
-            {
-                "name": "ids",
-                "classes": ["profile"],
-                "fields": {
-                    "_tenant": {"type": "object", "properties": {"crmId": {"type": "string", "required": True}}}
-                },
-            },
-        )
-        schema.create_schema(
-            session,
-            "prod",
-            {
-                "name": "crm",
-                "class": "profile",
-                "fieldGroups": ["demographic-details", "personal-contact-details", "ids"],
-            },
-        )
-        lake.create_dataset(session, "prod", "crm", "crm")
-    return workspace
-
-
-MAPPING = {
-    "mappings": [
-        {"source": "id", "destination": "_tenant.crmId"},
-        {"source": "first", "destination": "person.name.firstName"},
-        {"expression": "lower(email)", "destination": "personalEmail.address"},
-    ]
-}
-
-
-def box(ws: Workspace) -> SecretBox:
-    return SecretBox(ws.settings.home)
-
-
-def connect(ws: Workspace, name: str, connector: str, config: dict[str, Any]) -> None:
-    with ws.catalog.session() as session:
-        sources.create_connection(session, box(ws), "prod", name, connector, config)
-
-
-def flow(ws: Workspace, **document: Any) -> None:
-    with ws.catalog.session() as session:
-        sources.create_dataflow(session, "prod", {"dataset": "crm", "mapping": MAPPING, **document})
-
-
-def run(ws: Workspace, name: str) -> dict[str, Any]:
-    return sources.run_dataflow(ws, "prod", name)
-
-
-def firsts(ws: Workspace) -> list[str]:
-    return sorted(r["person"]["name"]["firstName"] for r in lake.preview(ws, "prod", "crm", 1000))
 
 
 def write_csv(folder: Path, name: str, rows: list[str], mtime: int | None = None) -> Path:
