@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     stale_run_seconds: int = Field(
         default=1800, ge=10, description="A dataflow run silent this long is taken to have died."
     )
+    scheduler: bool = Field(default=True, description="`accord serve` starts dataflows on their schedules.")
+    scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

@@ -33,7 +33,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB")
+    # Schedules are tested on purpose (tests/sources/test_scheduling.py), never in the background of others.
+    return Settings(home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False)
 
 
 @pytest.fixture

@@ -49,7 +49,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler:
+            from accord.sources.scheduling import DataflowScheduler
+
+            scheduler = DataflowScheduler(workspace, settings.scheduler_tick_seconds)
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
         workspace.close()
 
     app = FastAPI(
