@@ -26,6 +26,7 @@ FORMAT_PATTERNS = {
     "hostname": r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
     "ipv4": r"^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$",
 }
+INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 ERROR_TYPE = dt.Array(dt.Struct({"code": dt.string, "path": dt.string, "message": dt.string}))
@@ -93,6 +94,8 @@ def _convert(path: str, compiled: Compiled, spec: FieldSpec, checks: list[Check]
             converted = ibis.cases(
                 (lowered.isin(TRUE_WORDS), True), (lowered.isin(FALSE_WORDS), False), else_=ibis.null().cast("boolean")
             )
+        elif spec.type == FieldType.integer:  # the engine would round '1.5' and read '0x10': only whole numbers
+            converted = ibis.ifelse(value.re_search(INTEGER_TEXT), value.try_cast(target), ibis.null().cast(target))  # type: ignore[attr-defined]
         else:
             converted = value.try_cast(target)  # the engine's casts accept surrounding white space
         # Cheapest test first: the text is looked at only where the conversion gave nothing.

@@ -152,7 +152,10 @@ def _extract_regex(args: list[ir.Value], lits: list[Any]) -> ir.Value:
 
 def _convert(target: str) -> tuple[Builder, FailureCheck]:
     def build(args: list[ir.Value], _lits: list[Any]) -> ir.Value:
-        return args[0].try_cast(target)  # the engine's casts accept surrounding white space
+        value = args[0]
+        if target == "int64" and value.type().is_string():  # whole numbers only: no rounding of '1.5'
+            return ibis.ifelse(value.re_search(INTEGER_TEXT), value.try_cast(target), ibis.null().cast(target))  # type: ignore[attr-defined]
+        return value.try_cast(target)  # the engine's casts accept surrounding white space
 
     return build, lambda args, result: result.isnull() & args[0].notnull()
 
@@ -162,6 +165,7 @@ def _fn(name: str, params: Sequence[Kind], returns: Kind, build: Builder, doc: s
 
 
 S, INT, N, B, D, A = Kind.string, Kind.integer, Kind.number, Kind.boolean, Kind.datetime, Kind.any
+INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)"
 
 _LIBRARY: list[Function] = [
