@@ -1,8 +1,9 @@
 """`accord demo`: Accord's main job end to end on embedded defaults, with a printed summary.
 
-It grows with every capability; today: a CRM export and web events are made with Faker, a
-custom field group and two schemas are registered, and both files are ingested through the
-mapping and validation pipeline, with the rows that fail kept as diagnostics."""
+It grows with every capability; today: a CRM export lands in a local folder and is picked up by a
+dataflow, web events are ingested from a file, and orders are read incrementally from a SQLite
+shop database by a second dataflow; everything goes through data prep mapping and validation,
+with the rows that fail kept as diagnostics."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord import lake, schema
-from accord.ingest import IngestRequest, ingest_file, load_mapping
+from accord.ingest import IngestRequest, ingest_file
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
 
@@ -28,7 +29,8 @@ def _data(name: str) -> Path:
 
 def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None) -> dict[str, Any]:
     """Run the demo in `home/demo` (rebuilt each time) and return its summary."""
-    from accord.demo.generate import crm_export, web_events
+    from accord import sources
+    from accord.demo.generate import crm_export, shop_database, web_events
 
     say = report.print if report else (lambda *_a, **_k: None)
     home = settings.home / "demo"
@@ -37,12 +39,17 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
     started = time.perf_counter()
     init = initialise(demo_settings)
     say(f"[bold]Accord demo[/] in {init.home}")
-    files = home / "incoming"
+    files, landing = home / "incoming", home / "landing"
     files.mkdir(parents=True)
-    crm_file, web_file = files / "crm_export.csv.gz", files / "web_events.json"
+    landing.mkdir()
+    crm_file, web_file, shop = landing / "crm_export.csv.gz", files / "web_events.json", files / "shop.sqlite"
     defects = crm_export(crm_file, rows)
     web_events(web_file, rows, rows * 5)
-    say(f"1. generated {rows:,} CRM records ({defects} with defects) and {rows * 5:,} web events")
+    shop_database(shop, rows, rows)
+    say(
+        f"1. generated {rows:,} CRM records ({defects} with defects) in a landing folder, {rows * 5:,} web events,"
+        f" and a shop database with {rows:,} orders"
+    )
 
     workspace = Workspace.open(demo_settings)
     try:
@@ -75,12 +82,66 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
                     "fieldGroups": ["identitymap", "web-details", "commerce-details"],
                 },
             )
+            schema.create_field_group(session, "prod", yaml.safe_load(_data("order-ids.yaml").read_text()))
+            schema.create_schema(
+                session,
+                "prod",
+                {
+                    "name": "orders",
+                    "class": "experienceevent",
+                    "fieldGroups": ["commerce-details", "order-ids"],
+                    "identities": [{"path": "_tenant.crmId", "namespace": "CRMID", "primary": True}],
+                },
+            )
             lake.create_dataset(session, "prod", "crm", "crm-profile", profile_enabled=True)
             lake.create_dataset(session, "prod", "web-events", "web-events", profile_enabled=True)
-        say("2. registered field group crm-ids, schemas crm-profile and web-events, datasets crm and web-events")
-        crm = ingest_file(workspace, "prod", IngestRequest("crm", crm_file, load_mapping(_data("crm-mapping.yaml"))))
+            lake.create_dataset(session, "prod", "orders", "orders", profile_enabled=True)
+            box = sources.SecretBox(demo_settings.home)
+            sources.create_connection(session, box, "prod", "landing", "local", {"root": str(landing)})
+            sources.create_connection(
+                session, box, "prod", "shop", "database", {"dialect": "sqlite", "database": str(shop)}
+            )
+            sources.create_dataflow(
+                session,
+                "prod",
+                {
+                    "name": "crm-landing",
+                    "connection": "landing",
+                    "dataset": "crm",
+                    "source": {"glob": "*.csv.gz"},
+                    "mapping": yaml.safe_load(_data("crm-mapping.yaml").read_text()),
+                    "schedule": {"frequency": "hour"},
+                },
+            )
+            sources.create_dataflow(
+                session,
+                "prod",
+                {
+                    "name": "shop-orders",
+                    "connection": "shop",
+                    "dataset": "orders",
+                    "source": {"table": "orders", "deltaColumn": "ordered_at"},
+                    "mapping": yaml.safe_load(_data("orders-mapping.yaml").read_text()),
+                    "schedule": {"frequency": "hour"},
+                },
+            )
+        say(
+            "2. registered field groups, schemas (crm-profile, web-events, orders), datasets, two connections and"
+            " two dataflows"
+        )
+        crm_run = sources.run_dataflow(workspace, "prod", "crm-landing")
         web = ingest_file(workspace, "prod", IngestRequest("web-events", web_file))
-        say("3. ingested both files through data prep mapping and validation")
+        orders_run = sources.run_dataflow(workspace, "prod", "shop-orders")
+        shop_database(shop, rows, rows // 10, start_id=rows + 1)  # new orders arrive
+        orders_again = sources.run_dataflow(workspace, "prod", "shop-orders")
+        say(
+            f"3. dataflow crm-landing: {crm_run['status']}, {crm_run['recordsIngested']:,} ingested,"
+            f" {crm_run['recordsFailed']:,} failed; web events uploaded: {web['outputRecordCount']:,};"
+            f" dataflow shop-orders: {orders_run['recordsIngested']:,} orders, then {orders_again['recordsIngested']:,}"
+            " new ones on the next run"
+        )
+        with workspace.catalog.session() as session:
+            crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -92,6 +153,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "home": init.home,
         "seconds": round(time.perf_counter() - started, 2),
         "batches": [crm, web],
+        "runs": [crm_run, orders_run, orders_again],
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

@@ -105,3 +105,26 @@ def web_events(path: Path, customers: int, events: int, seed: int = 11) -> None:
             else:
                 event["eventType"] = "web.webpagedetails.pageViews"
             handle.write(json.dumps(event) + "\n")
+
+
+def shop_database(path: Path, customers: int, orders: int, start_id: int = 1, seed: int = 5) -> None:
+    """A SQLite shop database with an `orders` table; call again with a later `start_id` to add orders."""
+    import sqlite3
+
+    rng = random.Random(seed + start_id)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS orders (order_id INTEGER PRIMARY KEY, customer_id TEXT, total REAL,"
+            " currency TEXT, ordered_at TEXT)"
+        )
+        connection.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
+            [
+                (n, f"C{rng.randint(1, customers):07d}", round(rng.uniform(5, 400), 2), "USD",
+                 (start + timedelta(minutes=n * 7)).isoformat())
+                for n in range(start_id, start_id + orders)
+            ],
+        )  # fmt: skip
+    connection.close()

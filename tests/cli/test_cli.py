@@ -163,3 +163,6 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
     assert crm["status"] == "success" and crm["failedRecordCount"] > 0 and crm["outputRecordCount"] > 250
     assert web["status"] == "success" and web["outputRecordCount"] == 1500
     assert summary["sampleProfileRecord"]["_tenant"]["crmId"].startswith("C")
+    crm_run, orders, more_orders = summary["runs"]
+    assert crm_run["status"] == "partial" and crm_run["recordsFailed"] == crm["failedRecordCount"]
+    assert (orders["recordsIngested"], more_orders["recordsIngested"]) == (300, 30)  # the second run: new rows only
