@@ -5,6 +5,7 @@ from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedErr
 from accord.catalog.models import (
     ApiToken,
     BatchRecord,
+    BatchSourceRecord,
     ConnectionRecord,
     DataflowRecord,
     DatasetRecord,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_SANDBOX",
     "ApiToken",
     "BatchRecord",
+    "BatchSourceRecord",
     "Catalog",
     "CatalogUnavailableError",
     "ConnectionRecord",

@@ -124,6 +124,15 @@ class BatchRecord(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class BatchSourceRecord(Base):
+    """One source item (a file, a chunk of rows) that a successful batch ingested."""
+
+    __tablename__ = "batch_sources"
+
+    source_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+
+
 class ConnectionRecord(Base):
     """A base connection: a connector and its configuration; secrets are stored encrypted."""
 

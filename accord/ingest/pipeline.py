@@ -7,7 +7,6 @@ becomes visible in one rename when it commits; a failed batch leaves nothing in 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,33 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox, utcnow
+from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, resolve_sandbox, utcnow
 from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
+from accord.ingest.diagnostics import corrupt_rows, number_failing_rows, write_diagnostics
 from accord.ingest.formats import prepare, sniff_format
-from accord.ingest.locate import locate
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
-from accord.ingest.readers import ReadOptions, SourceRelation, open_source
+from accord.ingest.readers import ReadOptions, open_source
 from accord.ingest.validation import ERROR_TYPE, conform
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
-
-MAX_DIAGNOSTICS = 1_000_000
-DIAGNOSTICS_SCHEMA = pa.schema(
-    [
-        ("rowNumber", pa.int64()),
-        ("lineNumber", pa.int64()),
-        ("record", pa.string()),
-        ("errors", pa.list_(pa.struct([("code", pa.string()), ("path", pa.string()), ("message", pa.string())]))),
-    ]
-)
 
 Progress = Callable[[str, float | None], None]
 """Told the stage of the work and, where known, the fraction done (0..1)."""
@@ -64,7 +51,12 @@ class IngestRequest:
     read: ReadOptions = field(default_factory=ReadOptions)
     source_name: str | None = None
     source_key: str | None = None
-    """Which dataflow item this is, so that a committed item is never ingested twice."""
+    """Which dataflow item this is (shown on the batch; used to close batches of an abandoned run)."""
+    source_keys: tuple[str, ...] = ()
+    """The source items this batch ingests; recorded when it commits, so none is ingested twice."""
+    more_paths: tuple[Path, ...] = ()
+    """Further files ingested in the same batch (they must share format and columns)."""
+    more_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -110,7 +102,7 @@ def ingest_file(
     staging = workspace.lake.staging(batch.id)
     try:
         outcome = _run(workspace, dataset, schema, batch, request, staging, say)
-        _finish(workspace, batch, outcome, threshold, staging, time.perf_counter() - started)
+        _finish(workspace, batch, outcome, threshold, staging, time.perf_counter() - started, request.source_keys)
     except AccordError as exc:
         _fail(workspace, batch.id, exc.to_dict())
         exc.details.setdefault("batchId", batch.id)
@@ -138,31 +130,36 @@ def _run(
     settings = workspace.settings
     name = request.source_name or request.path.name
     say("unpacking", None)
-    prepared = prepare(request.path, staging / "input", settings.max_uncompressed_bytes)
-    file_format = request.read.format or sniff_format(prepared.files[0])
-    _update(workspace, batch.id, file_format=file_format, size_bytes=prepared.size_bytes)
+    files, names, size = _prepare_all(request, staging, settings.max_uncompressed_bytes)
+    formats = {request.read.format} if request.read.format else {sniff_format(f) for f in files}
+    if len(formats) > 1:
+        raise codes.UnreadableFileError(name, f"mixes formats ({', '.join(sorted(f for f in formats if f))})",
+                                        "ingest each format in its own batch")  # fmt: skip
+    file_format = formats.pop() or "csv"
+    _update(workspace, batch.id, file_format=file_format, size_bytes=size)
     con = connect(settings)
     try:
-        source = open_source(
-            con, prepared.files, file_format, request.read, name, f"src_{batch.id}", settings.max_line_bytes
-        )
+        source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", settings.max_line_bytes)
+        hidden = frozenset({source.file_column} if source.file_column else set())
         mapped = (
-            compile_mapping(request.mapping, source.table, schema)
+            compile_mapping(request.mapping, source.table, schema, hidden)
             if request.mapping is not None
-            else default_mapping(source.table, schema)
+            else default_mapping(source.table, schema, hidden)
         )
         conformed = conform(schema, mapped)
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
         ok = conformed.ok()
-        record = ibis.struct({c: source.table[c] for c in source.table.columns}).cast("json").cast("string")
-        output = source.table.select(
-            **conformed.columns,
-            _ok=ok,
-            # Only failing rows carry their errors and original values; for the others these are null.
-            _acc_errors=ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), conformed.errors()),
-            _acc_record=ibis.ifelse(ok, ibis.null().cast("string"), record),
-        )
+        table = source.table
+        record = ibis.struct({c: table[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
+        # Only failing rows carry their errors, original values and file; for the others these are null.
+        failing_only = {
+            "_acc_errors": ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), conformed.errors()),
+            "_acc_record": ibis.ifelse(ok, ibis.null().cast("string"), record),
+        }
+        if source.file_column:
+            failing_only[source.file_column] = ibis.ifelse(ok, ibis.null().cast("string"), table[source.file_column])
+        output = table.select(**conformed.columns, _ok=ok, **failing_only)
         try:
             with _watch(con, say, "reading, mapping and validating"):
                 total = copy_to_parquet(con, output, str(rows_dir), partition_by="_ok")
@@ -175,16 +172,36 @@ def _run(
         good_files = sorted((rows_dir / "_ok=true").glob("*.parquet"))
         good = sum(pq.read_metadata(f).num_rows for f in good_files)
         outcome = _Outcome(total=total, good=good, failed_rows=total - good, notes=list(source.notes))
-        corrupt = _corrupt_rows(con, source, prepared.files)
+        corrupt = corrupt_rows(con, source, files)
         outcome.corrupt = len(corrupt)
         if outcome.failed_rows or corrupt:
             say("collecting row errors", None)
             bad_files = sorted((rows_dir / "_ok=false").glob("*.parquet"))
-            numbers = None if source.dialect else _number_failing_rows(con, source.table, ok)
-            _write_diagnostics(source, bad_files, corrupt, prepared.files, staging / "errors.parquet", numbers)
+            numbers = None if source.dialect else number_failing_rows(con, table, ok, hidden)
+            write_diagnostics(source, bad_files, corrupt, files, names, staging / "errors.parquet", numbers)
         return outcome
     finally:
         con.disconnect()
+
+
+def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[list[Path], dict[str, str], int]:
+    """Unpack every input; returns the plain files, a readable name for each, and the bytes received."""
+    files: list[Path] = []
+    names: dict[str, str] = {}
+    size = 0
+    paths = [request.path, *request.more_paths]
+    labels = (
+        [request.source_name or request.path.name, *request.more_names]
+        if len(paths) > 1
+        else [request.source_name or request.path.name]
+    )
+    for index, (path, label) in enumerate(zip(paths, labels, strict=False)):
+        prepared = prepare(path, staging / "input" / str(index), limit)
+        size += prepared.size_bytes
+        for member, file in enumerate(prepared.files):
+            files.append(file)
+            names[str(file)] = label if len(prepared.files) == 1 else f"{label}#{member + 1}"
+    return files, names, size
 
 
 @contextmanager
@@ -211,144 +228,14 @@ def _watch(con: Any, say: Progress, stage: str) -> Iterator[None]:
         say(stage, 1.0)
 
 
-def _corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table:
-    """Rows the parser rejected, once each, with their physical line numbers."""
-    empty = pa.table(
-        {"line": pa.array([], pa.int64()), "text": pa.array([], pa.string()), "reason": pa.array([], pa.string())}
-    )
-    if source.rejects_table is None:
-        return empty
-    rejected = con.con.table(source.rejects_table).aggregate("count(*)").fetchone()
-    if not rejected or rejected[0] == 0:  # the usual case: skip building and compiling the query
-        return empty
-    table = con.table(source.rejects_table)
-    rows = (
-        table.group_by(["file_id", "line_byte_position"])
-        .aggregate(
-            text=table.csv_line.first(),
-            reason=table.error_type.cast("string")
-            .concat(ibis.literal(": "), table.error_message)
-            .argmin(table.column_idx),
-        )
-        .order_by(["file_id", "line_byte_position"])
-        .to_pyarrow()
-    )
-    if rows.num_rows == 0:
-        return empty
-    lines = np.zeros(rows.num_rows, dtype=np.int64)
-    file_ids = rows["file_id"].to_numpy()
-    offsets = rows["line_byte_position"].to_numpy()
-    for file_id in np.unique(file_ids):
-        chosen = file_ids == file_id
-        lines[chosen] = _lines_at(files[int(file_id)], offsets[chosen])
-    return pa.table({"line": pa.array(lines), "text": rows["text"], "reason": rows["reason"]})
-
-
-def _lines_at(path: Path, offsets: np.ndarray) -> np.ndarray:
-    """The 1-based line number at each (ascending) byte offset of a file, in one sequential read."""
-    result = np.empty(len(offsets), dtype=np.int64)
-    newlines, position, index = 0, 0, 0
-    with path.open("rb") as handle:
-        while index < len(offsets):
-            chunk = handle.read(8 * 2**20)
-            end = position + len(chunk)
-            while index < len(offsets) and (offsets[index] < end or not chunk):
-                result[index] = newlines + chunk[: max(0, int(offsets[index]) - position)].count(b"\n") + 1
-                index += 1
-            if not chunk:
-                break
-            newlines += chunk.count(b"\n")
-            position = end
-    return result
-
-
-def _number_failing_rows(con: Any, table: Any, ok: Any) -> pa.Table:
-    """Record numbers and original values of failing rows of JSON or Parquet input, in file order.
-
-    These formats have no line-level parse errors and are smaller in practice; numbering every row
-    in one ordered pass is simple and exact."""
-    numbered = table.mutate(_row=ibis.row_number().cast("int64") + 1)
-    record = ibis.struct({c: numbered[c] for c in table.columns}).cast("json").cast("string")
-    failing = numbered.filter(~ok).select(_row=numbered._row, _acc_record=record).limit(MAX_DIAGNOSTICS)
-    return failing.to_pyarrow()
-
-
-def _write_diagnostics(
-    source: SourceRelation,
-    bad_files: list[Path],
-    corrupt: pa.Table,
-    files: list[Path],
-    target: Path,
-    numbers: pa.Table | None = None,
-) -> None:
-    """Failing rows with their errors, original values, record and line numbers; plus corrupt rows."""
-    invalid = (
-        pa.concat_tables([pq.read_table(f, columns=["_acc_record", "_acc_errors"]) for f in bad_files])
-        if bad_files
-        else pa.table({"_acc_record": pa.array([], pa.string()), "_acc_errors": pa.array([], ERROR_TYPE.to_pyarrow())})
-    ).slice(0, MAX_DIAGNOSTICS)
-    records = [json.loads(r) for r in invalid["_acc_record"].to_pylist()]
-    rejected = np.sort(corrupt["line"].to_numpy())
-    if source.dialect is not None and records:
-        raw = [tuple("" if row.get(c) is None else str(row[c]) for c in source.dialect.columns) for row in records]
-        located = locate(files[0], source.dialect, raw) if len(files) == 1 else None
-        if located is not None:
-            compact = located.ordinal + located.newlines_before + source.header_lines
-            lines = np.where(located.ordinal > 0, _actual_lines(compact, rejected), 0)
-            row_numbers = located.ordinal + np.searchsorted(rejected, lines, side="right")
-        else:  # several files in one archive: positions are not meaningful across them
-            lines = row_numbers = np.zeros(len(records), dtype=np.int64)
-    elif numbers is not None and records:
-        by_record: dict[str, list[int]] = {}
-        for number, text in zip(numbers["_row"].to_pylist(), numbers["_acc_record"].to_pylist(), strict=True):
-            by_record.setdefault(text, []).append(number)
-        texts = invalid["_acc_record"].to_pylist()
-        row_numbers = np.array([by_record[t].pop(0) if by_record.get(t) else 0 for t in texts], dtype=np.int64)
-        lines = row_numbers.copy()  # JSON lines: one record per line; otherwise the record's position
-    else:
-        lines = row_numbers = np.zeros(len(records), dtype=np.int64)
-    pieces = [
-        pa.table(
-            {
-                "rowNumber": pa.array([int(n) or None for n in row_numbers], pa.int64()),
-                "lineNumber": pa.array([int(n) or None for n in lines], pa.int64()),
-                "record": invalid["_acc_record"],
-                "errors": invalid["_acc_errors"].cast(DIAGNOSTICS_SCHEMA.field("errors").type),
-            },
-            schema=DIAGNOSTICS_SCHEMA,
-        )
-    ]
-    if corrupt.num_rows:
-        errors = [[{"code": codes.CORRUPT_ROW, "path": "", "message": r}] for r in corrupt["reason"].to_pylist()]
-        pieces.append(
-            pa.table(
-                {
-                    "rowNumber": pa.nulls(corrupt.num_rows, pa.int64()),
-                    "lineNumber": corrupt["line"],
-                    "record": corrupt["text"],
-                    "errors": pa.array(errors, DIAGNOSTICS_SCHEMA.field("errors").type),
-                },
-                schema=DIAGNOSTICS_SCHEMA,
-            )
-        )
-    combined = pa.concat_tables(pieces).sort_by([("lineNumber", "ascending")])
-    pq.write_table(combined, target, compression="zstd")
-
-
-def _actual_lines(compact: np.ndarray, rejected: np.ndarray) -> np.ndarray:
-    """Line numbers once the rejected lines, which the valid rows' count skips, are put back."""
-    rejected = np.sort(rejected)
-    lines = compact.copy()
-    for _ in range(len(rejected) + 1):
-        updated = compact + np.searchsorted(rejected, lines, side="right")
-        if np.array_equal(updated, lines):
-            break
-        lines = updated
-    return lines
-
-
 def _finish(
-    workspace: Workspace, batch: BatchRecord, outcome: _Outcome, threshold: float, staging: Path, seconds: float
+    workspace: Workspace,
+    batch: BatchRecord,
+    outcome: _Outcome,
+    threshold: float,
+    staging: Path,
+    seconds: float,
+    source_keys: tuple[str, ...] = (),
 ) -> None:
     total_input = outcome.total + outcome.corrupt
     failed = outcome.failed_rows + outcome.corrupt
@@ -368,21 +255,23 @@ def _finish(
         good_dir = staging / "rows" / "_ok=true"
         good_dir.mkdir(parents=True, exist_ok=True)
         workspace.lake.commit(good_dir, batch.sandbox_id, batch.dataset_id, batch.id)
-    _update(
-        workspace,
-        batch.id,
-        status="failed" if error else "success",
-        input_record_count=total_input,
-        output_record_count=0 if error else outcome.good,
-        failed_record_count=failed,
-        error=error,
-        completed_at=utcnow(),
-        options={
+    with workspace.catalog.session() as session:  # one transaction: the batch commits with its source items
+        record = session.get(BatchRecord, batch.id)
+        assert record is not None
+        record.status = "failed" if error else "success"
+        record.input_record_count = total_input
+        record.output_record_count = 0 if error else outcome.good
+        record.failed_record_count = failed
+        record.error = error
+        record.completed_at = utcnow()
+        record.options = {
             **batch.options,
             "durationSeconds": round(seconds, 3),
             **({"notes": outcome.notes} if outcome.notes else {}),
-        },
-    )
+        }
+        if error is None:
+            for key in source_keys:
+                session.merge(BatchSourceRecord(source_key=key, batch_id=batch.id))
 
 
 def _update(workspace: Workspace, batch_id: str, **values: Any) -> None:

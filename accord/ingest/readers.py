@@ -21,6 +21,7 @@ from accord.ingest.exceptions import UnreadableFileError
 from accord.ingest.locate import CsvDialect
 
 DELIMITER_CANDIDATES = (",", "\t", ";", "|")
+FILE_COLUMN = "_acc_file"
 
 
 class ReadOptions(BaseModel):
@@ -47,6 +48,8 @@ class SourceRelation:
     notes: list[str] = field(default_factory=list)
     dialect: CsvDialect | None = None
     """How delimited text was read, to find failing rows again."""
+    file_column: str | None = None
+    """With several files, the hidden column naming the file of each row."""
 
 
 def _detect_encoding(head: bytes) -> str:
@@ -108,6 +111,14 @@ def open_csv(
     else:
         first, delimiter = _first_record(files[0], encoding, options.quote, options.delimiter, max_line)
         columns = [f"column{i + 1}" for i in range(len(first))]
+    for other in files[1:]:  # the engine reads by position: every file must have the same columns
+        other_columns, _ = _first_record(other, encoding, options.quote, delimiter, max_line)
+        if options.header and other_columns != columns:
+            raise UnreadableFileError(
+                name,
+                f"its files do not share one header: {other.name} has {', '.join(other_columns[:12])}",
+                "ingest files with different columns in separate batches",
+            )
     rejects = f"{table_name}_rejects"
     arguments: dict[str, Any] = {
         "delim": delimiter,
@@ -123,6 +134,9 @@ def open_csv(
         "encoding": encoding,
         "null_padding": False,
     }
+    file_column = FILE_COLUMN if len(files) > 1 else None
+    if file_column:
+        arguments["filename"] = file_column
     try:
         table = con.read_csv([str(f) for f in files], table_name=table_name, **arguments)
     except duckdb.Error as exc:
@@ -138,7 +152,7 @@ def open_csv(
     dialect = CsvDialect(
         delimiter, options.quote, options.escape or options.quote, encoding, options.header, tuple(columns)
     )
-    return SourceRelation(table, "csv", int(options.header), rejects, notes, dialect)
+    return SourceRelation(table, "csv", int(options.header), rejects, notes, dialect, file_column)
 
 
 def open_json(con: Any, files: list[Path], name: str, table_name: str, max_line: int) -> SourceRelation:

@@ -305,6 +305,7 @@ def batch_errors(
                 with contextlib.suppress(TypeError, ValueError):
                     record = json.loads(record)
             yield {
+                "file": row.get("file"),
                 "lineNumber": row["lineNumber"],
                 "rowNumber": row["rowNumber"],
                 "_corrupt_record": record if row["rowNumber"] is None else None,

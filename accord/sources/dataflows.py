@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import (
     BatchRecord,
+    BatchSourceRecord,
     DataflowRecord,
     FlowRunRecord,
     new_id,
@@ -34,7 +35,7 @@ from accord.sources.connections import find_connection, open_source
 from accord.sources.exceptions import DataflowRunningError
 from accord.sources.registry import connector_spec
 from accord.sources.secrets import SecretBox
-from accord.sources.spec import Checkpoint
+from accord.sources.spec import Checkpoint, IngestItem, SourceFile
 from accord.workspace import Workspace
 
 
@@ -295,30 +296,26 @@ def run_dataflow(
         from accord.sources.spec import ReadContext
 
         context = ReadContext(state=state, workdir=workdir, backfill=backfill, first_run=first_run)
-        for item in source.read(selection, context):
-            if isinstance(item, Checkpoint):
-                _save_state(workspace, flow_id, item.state)
-                continue
-            key = f"{flow_id}:{item.key}"
-            _beat(workspace, run_id)
-            if _already_ingested(workspace, key):
-                continue
-            say(f"ingesting {item.name}")
-            outcome["files"] += 1
-            outcome["bytes"] += item.size
+
+        def ingest_group(files: list[SourceFile]) -> None:
+            first = files[0]
+            request = IngestRequest(
+                dataset_name, first.path, mapping, threshold, read, source_name=first.name,
+                source_key=f"{flow_id}:{first.key}", source_keys=tuple(f"{flow_id}:{f.key}" for f in files),
+                more_paths=tuple(f.path for f in files[1:]), more_names=tuple(f.name for f in files[1:]),
+            )  # fmt: skip
+            label = IngestItem(tuple(files)).name
             try:
-                batch = ingest_file(
-                    workspace,
-                    sandbox,
-                    IngestRequest(
-                        dataset_name, item.path, mapping, threshold, read, source_name=item.name, source_key=key
-                    ),
-                )
+                batch = ingest_file(workspace, sandbox, request)
             except AccordError as exc:
+                if len(files) > 1:  # one bad file must not keep the others out: take them one by one
+                    for file in files:
+                        ingest_group([file])
+                    return
                 outcome["items_failed"] += 1
-                outcome["errors"].append({"item": item.name, **exc.to_dict()})
+                outcome["errors"].append({"item": label, **exc.to_dict()})
                 outcome["batches"].append(exc.details.get("batchId"))
-                continue
+                return
             outcome["batches"].append(batch["id"])
             outcome["received"] += batch["inputRecordCount"]
             outcome["ingested"] += batch["outputRecordCount"]
@@ -327,7 +324,20 @@ def run_dataflow(
                 outcome["items_ok"] += 1
             else:
                 outcome["items_failed"] += 1
-                outcome["errors"].extend({"item": item.name, **e} for e in batch["errors"])
+                outcome["errors"].extend({"item": label, **e} for e in batch["errors"])
+
+        for item in source.read(selection, context):
+            if isinstance(item, Checkpoint):
+                _save_state(workspace, flow_id, item.state)
+                continue
+            _beat(workspace, run_id)
+            todo = [f for f in item.files if not _already_ingested(workspace, f"{flow_id}:{f.key}")]
+            if not todo:
+                continue
+            say(f"ingesting {IngestItem(tuple(todo)).name}")
+            outcome["files"] += len(todo)
+            outcome["bytes"] += sum(f.size for f in todo)
+            ingest_group(todo)
         if outcome["items_failed"] and not outcome["items_ok"]:
             status = "failed"
         elif outcome["items_failed"] or outcome["failed"]:
@@ -411,8 +421,11 @@ def _save_state(workspace: Workspace, flow_id: str, state: dict[str, Any]) -> No
 
 
 def _already_ingested(workspace: Workspace, key: str) -> bool:
+    """Whether a committed batch holds this source item (a deleted batch counts: it was ingested)."""
     with workspace.catalog.session() as session:
-        return (
-            session.scalar(select(BatchRecord.id).where(BatchRecord.source_key == key, BatchRecord.status == "success"))
-            is not None
+        found = session.scalar(
+            select(BatchSourceRecord.batch_id)
+            .join(BatchRecord, BatchRecord.id == BatchSourceRecord.batch_id)
+            .where(BatchSourceRecord.source_key == key, BatchRecord.status.in_(("success", "deleted")))
         )
+        return found is not None

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.sources.spec import Checkpoint, ConfigT, IngestItem, ReadContext, Source
+from accord.sources.spec import Checkpoint, ConfigT, IngestItem, ReadContext, Source, SourceFile
 
 
 class FileSelection(BaseModel):
@@ -27,6 +27,12 @@ class FileSelection(BaseModel):
     glob: str = Field(default="*", description="Files to take, e.g. `*.csv.gz`; `**` crosses folders.")
     reingest_changed: bool = Field(
         default=False, alias="reingestChanged", description="Take a file again when it changed since it was ingested."
+    )
+    group_files: int = Field(
+        default=100, ge=1, le=10_000, alias="groupFiles", description="Files ingested together as one batch, at most."
+    )
+    group_bytes: int = Field(
+        default=2**30, ge=1, alias="groupBytes", description="Bytes ingested together as one batch, at most."
     )
 
 
@@ -70,11 +76,27 @@ class FileStoreSource(Source[ConfigT]):
             seen.update({f.name: [f.modified, f.size] for f in files})
             yield Checkpoint({"files": seen})
             return
-        for file in files:
-            signature = [file.modified, file.size]
-            if file.name in seen and (seen[file.name] == signature or not source.reingest_changed):
-                continue
-            path = self.fetch(source, file, context.workdir)
-            yield IngestItem(path=path, key=f"{file.name}@{file.modified}", size=file.size, name=file.name)
-            seen[file.name] = signature
-            yield Checkpoint({"files": dict(seen)})
+        wanted = [
+            f for f in files if f.name not in seen or (seen[f.name] != [f.modified, f.size] and source.reingest_changed)
+        ]
+        # Small files are ingested together: one batch per group saves the per-batch cost.
+        group: list[RemoteFile] = []
+        for file in wanted:
+            if group and (
+                len(group) >= source.group_files or sum(g.size for g in group) + file.size > source.group_bytes
+            ):
+                yield from self._emit(source, group, seen, context)
+                group = []
+            group.append(file)
+        if group:
+            yield from self._emit(source, group, seen, context)
+
+    def _emit(
+        self, source: FileSelection, group: list[RemoteFile], seen: dict[str, list[int]], context: ReadContext
+    ) -> Iterator[IngestItem | Checkpoint]:
+        fetched = tuple(
+            SourceFile(self.fetch(source, f, context.workdir), f"{f.name}@{f.modified}", f.size, f.name) for f in group
+        )
+        yield IngestItem(fetched)
+        seen.update({f.name: [f.modified, f.size] for f in group})
+        yield Checkpoint({"files": dict(seen)})

@@ -77,13 +77,29 @@ class CheckStep:
 
 
 @dataclass(frozen=True)
-class IngestItem:
+class SourceFile:
     """A file on local disk, ready for the batch pipeline, and the source's key for it."""
 
     path: Path
     key: str
     size: int
     name: str
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """What becomes one batch: one file, or several that share format and columns."""
+
+    files: tuple[SourceFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def name(self) -> str:
+        names = [f.name for f in self.files]
+        return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]} ({len(names)} files)"
 
 
 @dataclass(frozen=True)

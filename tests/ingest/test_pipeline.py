@@ -385,10 +385,14 @@ def test_a_failing_row_is_located_even_when_a_good_row_looks_like_it(crm: Worksp
 
 
 def test_integers_are_never_rounded_or_guessed(crm: Workspace, tmp_path: Path) -> None:
-    mapping = parse_mapping({"mappings": [
-        {"source": "id", "destination": "_tenant.crmId"},
-        {"source": "points", "destination": "_tenant.points"},
-    ]})
+    mapping = parse_mapping(
+        {
+            "mappings": [
+                {"source": "id", "destination": "_tenant.crmId"},
+                {"source": "points", "destination": "_tenant.points"},
+            ]
+        }
+    )
     text = "id,points\n1,7\n2, +8 \n3,1.5\n4,0x10\n5,1_000\n6,\n"
     batch = ingest(crm, write(tmp_path / "p.csv", text), mapping=mapping, threshold=60)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 3)

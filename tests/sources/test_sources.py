@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from accord import sources
+from accord import lake, sources
 from accord.errors import DocumentError, NotFoundError
 from accord.sources import SecretBox
 from accord.sources.exceptions import DataflowRunningError, SecretKeyError
 from accord.workspace import Workspace
 from tests.servers import PostgresServer
-from tests.sources.conftest import box, connect, firsts, flow, run
+from tests.sources.conftest import MAPPING, box, connect, firsts, flow, run
 
 HEADER = "id,first,email\n"
 
@@ -301,3 +301,46 @@ def test_postgresql_table_incremental(ws: Workspace, postgres: PostgresServer) -
         execute,
     )
     engine.dispose()
+
+
+def test_small_files_are_grouped_and_row_errors_keep_file_and_line(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io", "2,Bad,not-an-email", "3,Cy,cy@x.io"], mtime=10**18)
+    write_csv(inbox, "b.csv", ["4,Dee,dee@x.io", "5,Eve,eve@x.io", "6,Fay,fay@x.io", "7,Gus,broken"], mtime=10**18 + 1)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"}, errorThreshold=50)
+    result = run(ws, "f")
+    assert (result["files"], len(result["batches"]), result["recordsIngested"], result["recordsFailed"]) == (2, 1, 5, 2)
+    found = [
+        (e["file"], e["lineNumber"], e["record"]["id"]) for e in lake.batch_errors(ws, "prod", result["batches"][0])
+    ]
+    assert found == [("a.csv", 3, "2"), ("b.csv", 5, "7")]
+
+
+def test_a_group_whose_files_disagree_falls_back_to_one_batch_each(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    (inbox / "b.csv").write_text("first,id,email\nBob,2,bob@x.io\n")  # other column order
+    os.utime(inbox / "b.csv", ns=(10**18 + 1, 10**18 + 1))
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    result = run(ws, "f")
+    assert (result["status"], result["files"], len(result["batches"])) == ("success", 2, 2)
+    assert firsts(ws) == ["Ann", "Bob"]
+
+
+def test_archives_with_several_files_keep_member_names_and_lines(ws: Workspace, tmp_path: Path) -> None:
+    import zipfile
+
+    from accord.ingest import IngestRequest, ingest_file, parse_mapping
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("one.csv", HEADER + "1,Ann,ann@x.io\n2,Bad,nope\n")
+        handle.writestr("two.csv", HEADER + "3,Bob,bob@x.io\n4,Cy,cy@x.io\n5,Bad,nah\n")
+    batch = ingest_file(ws, "prod", IngestRequest("crm", archive, parse_mapping(MAPPING), 50))
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 2)
+    found = [(e["file"], e["lineNumber"]) for e in lake.batch_errors(ws, "prod", batch["id"])]
+    assert found == [("export.zip#1", 3), ("export.zip#2", 4)]

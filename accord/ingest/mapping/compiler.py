@@ -37,7 +37,7 @@ class MappedFields:
     """Destination path -> the mapping text it came from, for diagnostics."""
 
 
-def source_paths(table: ir.Table) -> dict[str, ir.Value]:
+def source_paths(table: ir.Table, hidden: frozenset[str] = frozenset()) -> dict[str, ir.Value]:
     """Every addressable source value: top-level columns, and struct fields by dotted path."""
     found: dict[str, ir.Value] = {}
 
@@ -49,7 +49,8 @@ def source_paths(table: ir.Table) -> dict[str, ir.Value]:
                 visit(f"{prefix}.{name}", value[name])  # type: ignore[index]
 
     for name in table.columns:
-        visit(name, table[name])
+        if name not in hidden:
+            visit(name, table[name])
     return found
 
 
@@ -243,9 +244,11 @@ def compile_expression(text: str, table: ir.Table) -> Compiled:
     return compiled
 
 
-def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema) -> MappedFields:
+def compile_mapping(
+    mapping: MappingSet, table: ir.Table, schema: ResolvedSchema, hidden: frozenset[str] = frozenset()
+) -> MappedFields:
     """Compile a mapping set over a source table; raises `InvalidMappingError` with every problem."""
-    columns = source_paths(table)
+    columns = source_paths(table, hidden)
     schema_paths = [p for p, _ in walk(schema.fields)]
     problems: list[dict[str, Any]] = []
     values: dict[str, Compiled] = {}
@@ -300,7 +303,7 @@ def compile_mapping(mapping: MappingSet, table: ir.Table, schema: ResolvedSchema
     return MappedFields(values, sources)
 
 
-def default_mapping(table: ir.Table, schema: ResolvedSchema) -> MappedFields:
+def default_mapping(table: ir.Table, schema: ResolvedSchema, hidden: frozenset[str] = frozenset()) -> MappedFields:
     """Without a mapping set, columns (and nested object fields) named like schema paths fill those
     fields, leaf by leaf so that each is validated; anything that fits nowhere is refused."""
     problems: list[dict[str, Any]] = []
@@ -334,7 +337,8 @@ def default_mapping(table: ir.Table, schema: ResolvedSchema) -> MappedFields:
         values[path] = Compiled(value, kind)
 
     for name in table.columns:
-        visit(name, table[name])
+        if name not in hidden:
+            visit(name, table[name])
     if problems:
         raise InvalidMappingError("the file's columns (no mapping given)", problems)
     if not values:

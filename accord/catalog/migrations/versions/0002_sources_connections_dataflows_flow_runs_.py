@@ -1,8 +1,8 @@
-"""sources: connections, dataflows, flow runs, batch source keys
+"""sources: connections, dataflows, flow runs, batch sources
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 08:15:55.788433
+Create Date: 2026-11-23 08:26:23.963962
 """
 
 import sqlalchemy as sa
@@ -69,6 +69,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_dataflows_sandbox_id"), ["sandbox_id"], unique=False)
 
     op.create_table(
+        "batch_sources",
+        sa.Column("source_key", sa.String(length=1024), nullable=False),
+        sa.Column("batch_id", sa.String(length=24), nullable=False),
+        sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("source_key"),
+    )
+    with op.batch_alter_table("batch_sources", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_batch_sources_batch_id"), ["batch_id"], unique=False)
+
+    op.create_table(
         "flow_runs",
         sa.Column("id", sa.String(length=24), nullable=False),
         sa.Column("sandbox_id", sa.String(length=24), nullable=False),
@@ -114,6 +124,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_flow_runs_dataflow_id"))
 
     op.drop_table("flow_runs")
+    with op.batch_alter_table("batch_sources", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_batch_sources_batch_id"))
+
+    op.drop_table("batch_sources")
     with op.batch_alter_table("dataflows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataflows_sandbox_id"))
         batch_op.drop_index(batch_op.f("ix_dataflows_dataset_id"))

@@ -27,6 +27,7 @@ from accord.sources.spec import (
     IngestItem,
     ReadContext,
     Source,
+    SourceFile,
     secret,
 )
 
@@ -236,7 +237,7 @@ class DatabaseSource(Source[DatabaseConfig]):
             key = f"delta:{low}..{high}#{len(rows)}"
         else:
             key = f"full:{uuid.uuid4().hex}:{index}"  # a full read is new data every time
-        yield IngestItem(path=path, key=key, size=path.stat().st_size, name=f"rows {index}")
+        yield IngestItem((SourceFile(path, key, path.stat().st_size, f"rows {index}"),))
         if delta_at >= 0 and high is not None:
             yield Checkpoint({"watermark": _jsonable(high)})
 
