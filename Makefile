@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,13 @@ unit: $(VENV)/.dev-installed test-servers
 
 test: lint typecheck unit
 
-bench: $(VENV)/.dev-installed
+bench: bench-ingest bench-sources
+
+bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
 
-bench-ingest: bench
+bench-sources: $(VENV)/.dev-installed
+	$(BIN)/python bench/sources.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

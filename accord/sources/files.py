@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from abc import abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ def matches(name: str, pattern: str) -> bool:
 class FileStoreSource(Source[ConfigT]):
     """A source of files: subclasses list and fetch; this class decides what is new."""
 
+    fetch_threads = 8
+    """How many files of a group are fetched at once."""
+
     @abstractmethod
     def list_files(self, selection: FileSelection) -> list[RemoteFile]:
         """Every file of the selection, with size and last-modified time."""
@@ -94,8 +98,10 @@ class FileStoreSource(Source[ConfigT]):
     def _emit(
         self, source: FileSelection, group: list[RemoteFile], seen: dict[str, list[int]], context: ReadContext
     ) -> Iterator[IngestItem | Checkpoint]:
+        with ThreadPoolExecutor(max_workers=self.fetch_threads) as pool:  # downloads wait on the network
+            paths = list(pool.map(lambda f: self.fetch(source, f, context.workdir), group))
         fetched = tuple(
-            SourceFile(self.fetch(source, f, context.workdir), f"{f.name}@{f.modified}", f.size, f.name) for f in group
+            SourceFile(path, f"{f.name}@{f.modified}", f.size, f.name) for f, path in zip(group, paths, strict=True)
         )
         yield IngestItem(fetched)
         seen.update({f.name: [f.modified, f.size] for f in group})

@@ -19,6 +19,7 @@ class LocalFolderConfig(BaseModel):
 
 
 class LocalFolderSource(FileStoreSource[LocalFolderConfig]):
+    fetch_threads = 1  # files are read in place
     spec = ConnectorSpec(
         id="local",
         name="Local folder",

@@ -42,6 +42,11 @@ class S3Source(FileStoreSource[S3Config]):
     )
 
     def _client(self) -> Any:
+        if getattr(self, "_cached_client", None) is None:
+            self._cached_client = self._new_client()
+        return self._cached_client
+
+    def _new_client(self) -> Any:
         import boto3
         from botocore.config import Config
 
@@ -49,7 +54,8 @@ class S3Source(FileStoreSource[S3Config]):
         return boto3.client(
             "s3", region_name=config.region, endpoint_url=config.endpoint_url,
             aws_access_key_id=config.access_key_id, aws_secret_access_key=config.secret_access_key,
-            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}),
+            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"},
+                          max_pool_connections=16),
         )  # fmt: skip
 
     def check(self) -> list[CheckStep]:
