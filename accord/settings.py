@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     )
     scheduler: bool = Field(default=True, description="`accord serve` starts dataflows on their schedules.")
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
+    alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
+    alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

@@ -208,3 +208,64 @@ def get_runs(
 def get_run(ws: WorkspaceDep, sandbox: SandboxDep, run_id: str) -> dict[str, Any]:
     with ws.catalog.session() as session:
         return sources.get_run(session, sandbox, run_id)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    event: str = Field(description="run.start, run.success, run.failure or run.delay")
+    dataflow: str | None
+    webhook: str | None = Field(description="Host of the webhook (the URL itself is not returned)")
+    delayMinutes: int | None
+    enabled: bool
+    createdAt: str
+
+
+class AlertOut(BaseModel):
+    id: str
+    event: str
+    dataflow: str | None
+    runId: str | None
+    message: str
+    delivery: str = Field(description="none, pending, delivered or failed")
+    attempts: int
+    lastError: str | None
+    createdAt: str
+
+
+SubscriptionBody = Annotated[
+    dict[str, Any],
+    Body(
+        examples=[
+            {"event": "run.failure", "dataflow": "crm-files", "webhookUrl": "https://hooks.example.com/accord"},
+            {"event": "run.delay", "delayMinutes": 150},
+        ]
+    ),
+]
+
+
+@router.post("/alerts/subscriptions", response_model=SubscriptionOut, status_code=201)
+def post_subscription(ws: WorkspaceDep, sandbox: SandboxDep, body: SubscriptionBody) -> dict[str, Any]:
+    """Subscribe to run start, success, failure, or delay (no success for `delayMinutes`)."""
+    from accord.sources.alerts import subscribe
+
+    with ws.catalog.session() as session:
+        return subscribe(session, sandbox, body)
+
+
+@router.get("/alerts/subscriptions", response_model=list[SubscriptionOut])
+def get_subscriptions(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    from accord.sources.alerts import list_subscriptions
+
+    with ws.catalog.session() as session:
+        return list_subscriptions(session, sandbox)
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def get_alerts(
+    ws: WorkspaceDep, sandbox: SandboxDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """Alerts raised, newest first, with their delivery status."""
+    from accord.sources.alerts import list_alerts
+
+    with ws.catalog.session() as session:
+        return list_alerts(session, sandbox, limit)

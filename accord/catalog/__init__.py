@@ -3,6 +3,8 @@
 from accord.catalog.database import Catalog
 from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError, redact_url
 from accord.catalog.models import (
+    AlertRecord,
+    AlertSubscriptionRecord,
     ApiToken,
     BatchRecord,
     BatchSourceRecord,
@@ -26,6 +28,8 @@ from accord.catalog.sandboxes import (
 
 __all__ = [
     "DEFAULT_SANDBOX",
+    "AlertRecord",
+    "AlertSubscriptionRecord",
     "ApiToken",
     "BatchRecord",
     "BatchSourceRecord",

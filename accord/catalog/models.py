@@ -196,3 +196,36 @@ class FlowRunRecord(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     host: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertSubscriptionRecord(Base):
+    """Who wants to hear about what: an event of one dataflow (or all), optionally sent to a webhook."""
+
+    __tablename__ = "alert_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    dataflow_id: Mapped[str | None] = mapped_column(ForeignKey("dataflows.id", ondelete="CASCADE"), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    delay_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertRecord(Base):
+    """An alert raised for a subscription, and how its delivery went."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("alert_subscriptions.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    dataflow_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    message: Mapped[str] = mapped_column(String(2048), default="")
+    delivery: Mapped[str] = mapped_column(String(16), default="none")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,7 +12,7 @@ from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.output import describe_batch, emit, err, out, progress_bar
 from accord.cli.schemas import fieldgroup_app, schema_app
-from accord.cli.sources import connection_app, dataflow_app, runs_app, sources_app
+from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -33,6 +33,7 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(connection_app, name="connection")
 app.add_typer(dataflow_app, name="dataflow")
 app.add_typer(runs_app, name="runs")
+app.add_typer(alert_app, name="alert")
 
 
 @app.callback()

@@ -253,3 +253,53 @@ def runs_show(run_id: str = typer.Argument(...), as_json: bool = JsonFlag) -> No
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         emit(sources.get_run(session, state.sandbox, run_id), True)
+
+
+alert_app = typer.Typer(help="Alerts on dataflow runs: start, success, failure, delay.", no_args_is_help=True)
+
+
+@alert_app.command("subscribe")
+def alert_subscribe(
+    event: str = typer.Option(..., "--event", help="run.start, run.success, run.failure or run.delay."),
+    dataflow: str = typer.Option(None, "--dataflow", help="One dataflow (default: all of the sandbox)."),
+    webhook: str = typer.Option(None, "--webhook", help="URL that receives each alert as JSON (POST)."),
+    delay_minutes: int = typer.Option(None, "--delay-minutes", help="For run.delay: no success for this long."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Subscribe to alerts; they are recorded, and sent to the webhook if one is given."""
+    from accord.sources.alerts import subscribe
+
+    document = {"event": event, "dataflow": dataflow, "webhookUrl": webhook, "delayMinutes": delay_minutes}
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        created = subscribe(session, state.sandbox, {k: v for k, v in document.items() if v is not None})
+    emit(created, as_json, lambda d: out.print(f"subscribed to {d['event']} ({d['dataflow'] or 'all dataflows'})"))
+
+
+@alert_app.command("subscriptions")
+def alert_subscriptions(as_json: bool = JsonFlag) -> None:
+    """List alert subscriptions."""
+    from accord.sources.alerts import list_subscriptions
+
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        rows = list_subscriptions(session, state.sandbox)
+    emit(rows, True)  # short documents: JSON is their readable form
+
+
+@alert_app.command("list")
+def alert_list(limit: int = typer.Option(50, "--limit"), as_json: bool = JsonFlag) -> None:
+    """Alerts raised, newest first, with how their delivery went."""
+    from accord.sources.alerts import list_alerts
+
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        rows = list_alerts(session, state.sandbox, limit)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = Table("when", "event", "dataflow", "delivery", "message")
+        for a in items:
+            table.add_row(a["createdAt"][:19], a["event"], a["dataflow"] or "", a["delivery"], a["message"][:80])
+        out.print(table)
+
+    emit(rows, as_json, human)

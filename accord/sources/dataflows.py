@@ -31,6 +31,7 @@ from accord.catalog import (
 from accord.errors import AccordError, ConflictError, DocumentError, NotFoundError, did_you_mean
 from accord.ingest import IngestRequest, ReadOptions, ingest_file, parse_mapping
 from accord.lake import find_dataset
+from accord.sources.alerts import raise_alerts
 from accord.sources.connections import find_connection, open_source
 from accord.sources.exceptions import DataflowRunningError
 from accord.sources.registry import connector_spec
@@ -277,6 +278,7 @@ def run_dataflow(
         mapping = parse_mapping(flow.mapping) if flow.mapping else None
         read = ReadOptions.model_validate(flow.read_options)
         backfill, threshold = flow.backfill, flow.error_threshold
+    raise_alerts(workspace, "run.start", flow_id, f"dataflow {name} started ({trigger})", run_id)
     workdir = workspace.lake.staging(f"run-{run_id}")
     outcome: dict[str, Any] = {
         "received": 0,
@@ -360,7 +362,12 @@ def run_dataflow(
             run.completed_at = utcnow()
             session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id).values(running_run_id=None))
     with workspace.catalog.session() as session:
-        return get_run(session, sandbox, run_id)
+        document = get_run(session, sandbox, run_id)
+    event = "run.success" if status == "success" else "run.failure"
+    summary = (f"dataflow {name} run {run_id}: {status}, {document['recordsIngested']:,} records ingested, "
+               f"{document['recordsFailed']:,} failed")  # fmt: skip
+    raise_alerts(workspace, event, flow_id, summary, run_id, {"run": document})
+    return document
 
 
 def _beat(workspace: Workspace, run_id: str) -> None:

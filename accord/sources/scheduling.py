@@ -89,8 +89,11 @@ class DataflowScheduler:
         self._pool.shutdown(wait=True)
 
     def tick(self) -> None:
+        from accord.sources.alerts import check_delays
+
         try:
             due = due_dataflows(self.workspace)
+            check_delays(self.workspace)
         except AccordError as exc:
             log.error("cannot read schedules: %s", exc.message)
             return

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.errors import InvalidInputError
+from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.files import FileSelection, FileStoreSource, RemoteFile, matches
 from accord.sources.spec import Capabilities, CheckStep, ConnectorSpec
 
@@ -54,6 +55,8 @@ class LocalFolderSource(FileStoreSource[LocalFolderConfig]):
 
     def list_files(self, selection: FileSelection) -> list[RemoteFile]:
         folder = self._folder(selection.path)
+        if not folder.is_dir():
+            raise SourceUnavailableError(f"folder {folder} does not exist (or is not a folder)")
         found = []
         for path in folder.rglob("*") if "**" in selection.glob or "/" in selection.glob else folder.iterdir():
             name = path.relative_to(folder).as_posix()

@@ -1,8 +1,8 @@
-"""sources: connections, dataflows, flow runs, batch sources
+"""sources: connections, dataflows, runs, batch sources, alerts
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 08:26:23.963962
+Create Date: 2026-11-23 08:31:46.375699
 """
 
 import sqlalchemy as sa
@@ -69,6 +69,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_dataflows_sandbox_id"), ["sandbox_id"], unique=False)
 
     op.create_table(
+        "alert_subscriptions",
+        sa.Column("id", sa.String(length=24), nullable=False),
+        sa.Column("sandbox_id", sa.String(length=24), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("dataflow_id", sa.String(length=24), nullable=True),
+        sa.Column("webhook_url", sa.String(length=2048), nullable=True),
+        sa.Column("delay_minutes", sa.Integer(), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["dataflow_id"], ["dataflows.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["sandbox_id"], ["sandboxes.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("alert_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_subscriptions_sandbox_id"), ["sandbox_id"], unique=False)
+
+    op.create_table(
         "batch_sources",
         sa.Column("source_key", sa.String(length=1024), nullable=False),
         sa.Column("batch_id", sa.String(length=24), nullable=False),
@@ -106,6 +123,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_flow_runs_dataflow_id"), ["dataflow_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_flow_runs_sandbox_id"), ["sandbox_id"], unique=False)
 
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.String(length=24), nullable=False),
+        sa.Column("sandbox_id", sa.String(length=24), nullable=False),
+        sa.Column("subscription_id", sa.String(length=24), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("dataflow_id", sa.String(length=24), nullable=True),
+        sa.Column("run_id", sa.String(length=24), nullable=True),
+        sa.Column("message", sa.String(length=2048), nullable=False),
+        sa.Column("delivery", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=1024), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["sandbox_id"], ["sandboxes.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["subscription_id"], ["alert_subscriptions.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alerts_sandbox_id"), ["sandbox_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alerts_subscription_id"), ["subscription_id"], unique=False)
+
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source_key", sa.String(length=1024), nullable=True))
         batch_op.create_index(batch_op.f("ix_batches_source_key"), ["source_key"], unique=False)
@@ -119,6 +157,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_batches_source_key"))
         batch_op.drop_column("source_key")
 
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alerts_subscription_id"))
+        batch_op.drop_index(batch_op.f("ix_alerts_sandbox_id"))
+
+    op.drop_table("alerts")
     with op.batch_alter_table("flow_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_flow_runs_sandbox_id"))
         batch_op.drop_index(batch_op.f("ix_flow_runs_dataflow_id"))
@@ -128,6 +171,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_batch_sources_batch_id"))
 
     op.drop_table("batch_sources")
+    with op.batch_alter_table("alert_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_subscriptions_sandbox_id"))
+
+    op.drop_table("alert_subscriptions")
     with op.batch_alter_table("dataflows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataflows_sandbox_id"))
         batch_op.drop_index(batch_op.f("ix_dataflows_dataset_id"))
