@@ -20,7 +20,7 @@ import uvicorn
 from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.servers import MotoServer, PostgresServer, free_port, start_moto, start_postgres
+from tests.servers import MotoServer, PostgresServer, SftpServer, free_port, start_moto, start_postgres, start_sftp
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +55,13 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def moto() -> Iterator[MotoServer]:
     server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sftp() -> Iterator[SftpServer]:
+    server = start_sftp()
     yield server
     server.stop()
 

@@ -130,3 +130,58 @@ def start_moto() -> MotoServer:
         endpoint, process, (admin["AccessKeyId"], admin["SecretAccessKey"]),
         (limited["AccessKeyId"], limited["SecretAccessKey"]),
     )  # fmt: skip
+
+
+@dataclass
+class SftpServer:
+    """An SFTP server on 127.0.0.1 serving `root`; see tests/sftp_server.py for its users."""
+
+    port: int
+    process: subprocess.Popen[str]
+    root: Path
+    fingerprint: str
+    key: str
+    """An authorised client private key (OpenSSH text)."""
+    stranger_key: str
+    """A client key the server does not know."""
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        shutil.rmtree(self.root.parent, ignore_errors=True)
+
+
+def start_sftp() -> SftpServer:
+    import sys
+
+    import asyncssh
+    import paramiko
+
+    from accord.sources.connectors.sftp import fingerprint
+
+    folder = Path(tempfile.mkdtemp(prefix="accord-sftp-"))
+    root = folder / "root"
+    (root / "data").mkdir(parents=True)
+    (root / "locked").mkdir()
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    host_key.write_private_key(str(folder / "host_key"))
+    client, stranger = asyncssh.generate_private_key("ssh-ed25519"), asyncssh.generate_private_key("ssh-ed25519")
+    client.write_public_key(str(folder / "authorized_keys"))
+    port = free_port()
+    script = Path(__file__).with_name("sftp_server.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(root), str(port), str(folder / "host_key"), str(folder / "authorized_keys")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        process.wait()
+        raise RuntimeError("the SFTP server did not start")
+    seen = fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
+    return SftpServer(
+        port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
+    )

@@ -14,9 +14,8 @@ Category = Literal["local", "cloud storage", "database", "crm", "streaming", "pr
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
-def secret(**extra: Any) -> dict[str, Any]:
-    """Marks a config field as a secret: stored encrypted, never logged, never returned."""
-    return {"json_schema_extra": {"secret": True, **extra}}
+SECRET: dict[str, Any] = {"secret": True}
+"""`json_schema_extra` of a config field that is a secret: stored encrypted, never logged, never returned."""
 
 
 @dataclass(frozen=True)

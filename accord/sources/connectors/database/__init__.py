@@ -20,6 +20,7 @@ from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError,
 from accord.errors import InvalidInputError
 from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.spec import (
+    SECRET,
     Capabilities,
     Checkpoint,
     CheckStep,
@@ -28,7 +29,6 @@ from accord.sources.spec import (
     ReadContext,
     Source,
     SourceFile,
-    secret,
 )
 
 DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlite": "sqlite"}
@@ -42,7 +42,7 @@ class DatabaseConfig(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     database: str = Field(description="Database name, or the file of a SQLite database.")
     username: str | None = None
-    password: str | None = Field(default=None, **secret())  # type: ignore[arg-type, misc]
+    password: str | None = Field(default=None, json_schema_extra=SECRET)
     connect_timeout: int = Field(default=10, ge=1, le=300, alias="connectTimeout")
 
     def url(self) -> URL:

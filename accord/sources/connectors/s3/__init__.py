@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.files import FileSelection, FileStoreSource, RemoteFile, matches
-from accord.sources.spec import Capabilities, CheckStep, ConnectorSpec, secret
+from accord.sources.spec import SECRET, Capabilities, CheckStep, ConnectorSpec
 
 
 class S3Config(BaseModel):
@@ -23,7 +23,7 @@ class S3Config(BaseModel):
         default=None, alias="endpointUrl", description="For S3-compatible stores; empty for AWS."
     )
     access_key_id: str | None = Field(default=None, alias="accessKeyId")
-    secret_access_key: str | None = Field(default=None, alias="secretAccessKey", **secret())  # type: ignore[arg-type, misc]
+    secret_access_key: str | None = Field(default=None, alias="secretAccessKey", json_schema_extra=SECRET)
     prefix: str = Field(default="", description="Key prefix that this connection may read.")
 
 

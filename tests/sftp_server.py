@@ -1,0 +1,55 @@
+"""A real SFTP server for the tests (asyncssh), run as its own process by `tests.servers.start_sftp`.
+
+    python tests/sftp_server.py ROOT PORT HOST_KEY AUTHORIZED_KEYS
+
+User `alice` logs in with the password `wonderland` or with an authorised key. Files are served
+from ROOT (chrooted); any folder named `locked` refuses to be listed, as a folder the user may not
+read would (the tests run as root, for whom file permissions would not say no)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import asyncssh
+
+
+class Server(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return username == "alice" and password == "wonderland"
+
+
+def guarded(root: str) -> Any:
+    class Guarded(asyncssh.SFTPServer):
+        def __init__(self, channel: Any) -> None:
+            super().__init__(channel, chroot=root.encode())
+
+        def _refuse(self, path: bytes) -> None:
+            if b"locked" in path:
+                raise asyncssh.SFTPPermissionDenied("permission denied")
+
+        def scandir(self, path: bytes) -> Any:
+            self._refuse(path)
+            return super().scandir(path)
+
+    return Guarded
+
+
+async def main(root: str, port: int, host_key: str, authorized: str) -> None:
+    await asyncssh.create_server(
+        Server, "127.0.0.1", port, server_host_keys=[host_key], authorized_client_keys=authorized,
+        sftp_factory=guarded(root),
+    )  # fmt: skip
+    print("ready", flush=True)
+    await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]))
