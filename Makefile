@@ -22,11 +22,16 @@ $(VENV)/.dev-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/accord demo
 
-# PostgreSQL comes from the machine image or from Debian; the tests start their own cluster.
-test-servers:
+# PostgreSQL comes from the machine image or from Debian; azurite from npm (pinned in tests/node).
+# The tests start and stop their own servers; this only installs them.
+test-servers: tests/node/node_modules/.bin/azurite-blob
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { echo "installing PostgreSQL for the catalog tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); }
+
+tests/node/node_modules/.bin/azurite-blob: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --silent
+	touch $@
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check accord tests bench

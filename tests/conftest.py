@@ -20,7 +20,17 @@ import uvicorn
 from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.servers import MotoServer, PostgresServer, SftpServer, free_port, start_moto, start_postgres, start_sftp
+from tests.servers import (
+    AzuriteServer,
+    MotoServer,
+    PostgresServer,
+    SftpServer,
+    free_port,
+    start_azurite,
+    start_moto,
+    start_postgres,
+    start_sftp,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +72,13 @@ def moto() -> Iterator[MotoServer]:
 @pytest.fixture(scope="session")
 def sftp() -> Iterator[SftpServer]:
     server = start_sftp()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[AzuriteServer]:
+    server = start_azurite()
     yield server
     server.stop()
 

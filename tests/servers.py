@@ -185,3 +185,48 @@ def start_sftp() -> SftpServer:
     return SftpServer(
         port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
     )
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # well known
+
+
+@dataclass
+class AzuriteServer:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_azurite() -> AzuriteServer:
+    binary = Path(__file__).parent / "node" / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        raise RuntimeError("azurite is not installed: run `make test-servers` (npm ci in tests/node)")
+    folder = Path(tempfile.mkdtemp(prefix="accord-azurite-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder), "--silent",
+         "--skipApiVersionCheck", "--loose"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        process.wait()
+        raise RuntimeError("azurite did not start")
+    return AzuriteServer(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", process, folder)
