@@ -74,8 +74,16 @@ class DataflowOut(BaseModel):
 
 
 class DataflowPatch(BaseModel):
+    """Any of these; the connection and dataset of a dataflow cannot change."""
+
     model_config = ConfigDict(extra="forbid")
-    enabled: bool
+    enabled: bool | None = None
+    source: dict[str, Any] | None = None
+    mapping: dict[str, Any] | None = None
+    readOptions: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+    backfill: bool | None = None
+    errorThreshold: float | None = None
 
 
 class RunOut(BaseModel):
@@ -178,9 +186,9 @@ def get_dataflow(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, 
 
 @router.patch("/dataflows/{name}", response_model=DataflowOut)
 def patch_dataflow(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: DataflowPatch) -> dict[str, Any]:
-    """Enable or disable a dataflow."""
+    """Change a dataflow: enable or disable it, or change its source choice, mapping, schedule..."""
     with ws.catalog.session() as session:
-        return sources.set_enabled(session, sandbox, name, body.enabled)
+        return sources.update_dataflow(session, sandbox, name, body.model_dump(exclude_none=True))
 
 
 @router.delete("/dataflows/{name}", status_code=204)

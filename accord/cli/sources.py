@@ -132,14 +132,7 @@ def dataflow_create(
     if mapping is not None:
         document["mapping"] = read_document(mapping)
     if every is not None:
-        parts = every.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise InvalidInputError("--every takes 'N unit', e.g. '15 minute' or '1 day'", code="SOURCE-0425-400")
-        document["schedule"] = {
-            **document.get("schedule", {}),
-            "interval": int(parts[0]),
-            "frequency": parts[1].rstrip("s"),
-        }
+        document["schedule"] = {**document.get("schedule", {}), **_every(every)}
     if no_backfill:
         document["backfill"] = False
     workspace = state.workspace()
@@ -147,6 +140,33 @@ def dataflow_create(
         record = sources.create_dataflow(session, state.sandbox, document)
         shown = sources.dataflow_document(session, record)
     emit(shown, as_json, lambda d: out.print(f"dataflow [bold]{d['name']}[/]: {d['connection']} -> {d['dataset']}"))
+
+
+@dataflow_app.command("edit")
+def dataflow_edit(
+    name: str = typer.Argument(...),
+    file: Path = typer.Option(None, "--file", help="Changes: source, mapping, readOptions, schedule, backfill..."),
+    mapping: Path = typer.Option(None, "--mapping", help="A new mapping set (YAML or JSON)."),
+    every: str = typer.Option(None, "--every", help="A new schedule: N minute|hour|day|week."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Change a dataflow (not its connection or dataset); checked whole as on creation."""
+    changes: dict[str, Any] = _mapping(read_document(file)) if file else {}
+    if mapping is not None:
+        changes["mapping"] = read_document(mapping)
+    if every is not None:
+        changes["schedule"] = _every(every)
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        shown = sources.update_dataflow(session, state.sandbox, name, changes)
+    emit(shown, as_json, lambda d: out.print(f"dataflow [bold]{d['name']}[/] changed"))
+
+
+def _every(text: str) -> dict[str, Any]:
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        raise InvalidInputError("--every takes 'N unit', e.g. '15 minute' or '1 day'", code="SOURCE-0425-400")
+    return {"interval": int(parts[0]), "frequency": parts[1].rstrip("s")}
 
 
 @dataflow_app.command("list")

@@ -19,6 +19,7 @@ from accord.sources.dataflows import (
     list_runs,
     run_dataflow,
     set_enabled,
+    update_dataflow,
 )
 from accord.sources.registry import connector_ids, connector_spec, list_connectors
 from accord.sources.secrets import SecretBox, ensure_key_file
@@ -53,4 +54,5 @@ __all__ = [
     "run_dataflow",
     "set_enabled",
     "test_connection",
+    "update_dataflow",
 ]

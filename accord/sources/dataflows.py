@@ -92,13 +92,12 @@ def dataflow_document(session: Session, record: DataflowRecord) -> dict[str, Any
     }
 
 
-def create_dataflow(session: Session, sandbox: str, document: Any) -> DataflowRecord:
-    """Create a dataflow; its source choice, mapping and read options are checked whole first."""
+def _validated(session: Session, sandbox_id: str, document: Any) -> dict[str, Any]:
+    """A dataflow document checked whole: its source choice, mapping and read options included."""
     try:
         parsed = DataflowDocument.model_validate(document)
     except ValidationError as exc:
         raise DocumentError("the dataflow", _problems(exc), code="SOURCE-0420-400") from None
-    sandbox_id = resolve_sandbox(session, sandbox).id
     connection = find_connection(session, sandbox_id, parsed.connection)
     dataset = find_dataset(session, sandbox_id, parsed.dataset)
     spec = connector_spec(connection.connector)
@@ -120,24 +119,20 @@ def create_dataflow(session: Session, sandbox: str, document: Any) -> DataflowRe
             problems.extend({**p, "path": f"mapping.{p['path']}"} for p in exc.problems)
     if problems:
         raise DocumentError("the dataflow", problems, code="SOURCE-0420-400")
-    if session.scalar(
-        select(DataflowRecord.id).where(DataflowRecord.sandbox_id == sandbox_id, DataflowRecord.name == parsed.name)
-    ):
-        raise ConflictError(f"a dataflow named {parsed.name!r} already exists", code="SOURCE-0421-409")
-    record = DataflowRecord(
-        sandbox_id=sandbox_id,
-        name=parsed.name,
-        connection_id=connection.id,
-        dataset_id=dataset.id,
-        source=source,
-        mapping=mapping,
-        read_options=parsed.read_options,
-        schedule=parsed.schedule.model_dump(mode="json", by_alias=True),
-        backfill=parsed.backfill,
-        enabled=parsed.enabled,
-        error_threshold=parsed.error_threshold,
-        state={},
-    )
+    return {"name": parsed.name, "connection_id": connection.id, "dataset_id": dataset.id, "source": source,
+            "mapping": mapping, "read_options": parsed.read_options,
+            "schedule": parsed.schedule.model_dump(mode="json", by_alias=True), "backfill": parsed.backfill,
+            "enabled": parsed.enabled, "error_threshold": parsed.error_threshold}  # fmt: skip
+
+
+def create_dataflow(session: Session, sandbox: str, document: Any) -> DataflowRecord:
+    """Create a dataflow; its source choice, mapping and read options are checked whole first."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    checked = _validated(session, sandbox_id, document)
+    if session.scalar(select(DataflowRecord.id).where(DataflowRecord.sandbox_id == sandbox_id,
+                                                      DataflowRecord.name == checked["name"])):  # fmt: skip
+        raise ConflictError(f"a dataflow named {checked['name']!r} already exists", code="SOURCE-0421-409")
+    record = DataflowRecord(sandbox_id=sandbox_id, state={}, **checked)
     session.add(record)
     session.flush()
     return record
@@ -164,6 +159,33 @@ def list_dataflows(session: Session, sandbox: str) -> list[dict[str, Any]]:
         select(DataflowRecord).where(DataflowRecord.sandbox_id == sandbox_id).order_by(DataflowRecord.name)
     )
     return [dataflow_document(session, r) for r in records]
+
+
+EDITABLE = {"source", "mapping", "readOptions", "schedule", "backfill", "errorThreshold", "enabled"}
+
+
+def update_dataflow(session: Session, sandbox: str, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a dataflow's source choice, mapping, read options, schedule, backfill, threshold or state.
+
+    The connection and the dataset cannot change: the state kept between runs belongs to them
+    (create another dataflow instead). The whole result is checked as on creation."""
+    record = find_dataflow(session, resolve_sandbox(session, sandbox).id, name)
+    fixed = sorted(set(changes) - EDITABLE)
+    if fixed:
+        raise DocumentError("the dataflow change", [{"path": key, "message": "cannot be changed; editable: "
+                            + ", ".join(sorted(EDITABLE))} for key in fixed], code="SOURCE-0427-400")  # fmt: skip
+    if record.running_run_id:
+        raise DataflowRunningError(name, record.running_run_id)
+    current = dataflow_document(session, record)
+    merged = {k: current[k] for k in ("name", "connection", "dataset", "source", "mapping", "readOptions", "schedule",
+                                      "backfill", "enabled", "errorThreshold")} | changes  # fmt: skip
+    checked = _validated(session, record.sandbox_id, merged)
+    record.source, record.mapping, record.read_options = checked["source"], checked["mapping"], checked["read_options"]
+    record.schedule, record.backfill = checked["schedule"], checked["backfill"]
+    record.enabled, record.error_threshold = checked["enabled"], checked["error_threshold"]
+    record.updated_at = utcnow()
+    session.flush()
+    return dataflow_document(session, record)
 
 
 def set_enabled(session: Session, sandbox: str, name: str, enabled: bool) -> dict[str, Any]:

@@ -66,6 +66,8 @@ def test_cli_connection_dataflow_and_runs(cli: Any, tmp_path: Path) -> None:
     runs = cli("runs", "list", "--dataflow", "files", "--json").json()
     assert [r["status"] for r in runs] == ["success"]
     assert cli("runs", "show", runs[0]["id"], "--json").json()["files"] == 1
+    edited = cli("dataflow", "edit", "files", "--every", "1 day", "--json").json()
+    assert edited["schedule"] == {"frequency": "day", "interval": 1, "startTime": None}
     assert cli("dataflow", "disable", "files").code == 0
     refused = cli("dataflow", "run", "files")
     assert refused.code == 4 and "disabled" in refused.stderr
@@ -110,6 +112,10 @@ def test_api_connections_never_return_secrets(api: Api, tmp_path: Path) -> None:
     run = api.post("/dataflows/f/runs")
     assert run.status_code == 201 and run.json()["recordsIngested"] == 1
     assert api.get("/runs", params={"dataflow": "f"}).json()[0]["id"] == run.json()["id"]
+    patched = api.patch("/dataflows/f", json={"enabled": False, "schedule": {"frequency": "hour", "interval": 3}})
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert patched.json()["schedule"]["interval"] == 3
+    assert api.patch("/dataflows/f", json={"dataset": "x"}).status_code == 400
     invalid = api.post(
         "/dataflows",
         json={

@@ -344,3 +344,74 @@ def test_archives_with_several_files_keep_member_names_and_lines(ws: Workspace, 
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 2)
     found = [(e["file"], e["lineNumber"]) for e in lake.batch_errors(ws, "prod", batch["id"])]
     assert found == [("export.zip#1", 3), ("export.zip#2", 4)]
+
+
+def test_a_dataflow_can_be_edited_but_not_moved(ws: Workspace, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    write_csv(inbox, "b.txt", ["2,Bob,bob@x.io"], mtime=10**18 + 1)
+    connect(ws, "folder", "local", {"root": str(inbox)})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    assert run(ws, "f")["files"] == 1
+    with ws.catalog.session() as session:
+        change = {"source": {"glob": "*.txt"}, "schedule": {"frequency": "day", "interval": 2}}
+        changed = sources.update_dataflow(session, "prod", "f", change)
+    assert changed["source"]["glob"] == "*.txt" and changed["schedule"]["frequency"] == "day"
+    assert run(ws, "f")["files"] == 1 and firsts(ws) == ["Ann", "Bob"]
+    with pytest.raises(DocumentError) as caught, ws.catalog.session() as session:
+        sources.update_dataflow(session, "prod", "f", {"dataset": "other", "connection": "x"})
+    assert [p["path"] for p in caught.value.problems] == ["connection", "dataset"]
+    with pytest.raises(DocumentError, match=r"schedule\.frequency"), ws.catalog.session() as session:
+        sources.update_dataflow(session, "prod", "f", {"schedule": {"frequency": "yearly"}})
+
+
+def test_mysql_is_reached_through_its_driver(ws: Workspace) -> None:
+    from tests.servers import free_port
+
+    settings = {"dialect": "mysql", "host": "127.0.0.1", "port": free_port(), "database": "shop", "username": "u",
+                "password": "p", "connectTimeout": 2}  # fmt: skip
+    connect(ws, "maria", "database", settings)
+    with ws.catalog.session() as session:
+        result = sources.test_connection(session, box(ws), "prod", "maria")
+    assert not result["ok"] and result["steps"][0]["step"] == "connect"
+    assert "refused" in result["steps"][0]["message"] or "Can't connect" in result["steps"][0]["message"]
+
+
+@pytest.mark.integration
+def test_a_missing_postgresql_database_is_named(ws: Workspace, postgres: PostgresServer) -> None:
+    port = int(postgres.url.rsplit(":", 1)[1].split("/")[0])
+    connect(ws, "pg", "database", {"dialect": "postgresql", "host": "127.0.0.1", "port": port,
+                                   "database": "no_such_db", "username": "postgres", "password": "x"})  # fmt: skip
+    with ws.catalog.session() as session:
+        step = sources.test_connection(session, box(ws), "prod", "pg")["steps"][0]
+    assert (step["step"], step["ok"]) == ("open database", False) and "no_such_db" in step["message"]
+
+
+def test_third_party_connectors_register_through_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that declares an `accord.sources` entry point appears in the catalog."""
+    package = tmp_path / "acme_source"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from accord.sources.connectors.local import LocalFolderSource\n"
+        "from accord.sources.spec import ConnectorSpec\n"
+        "class AcmeSource(LocalFolderSource):\n"
+        "    spec = ConnectorSpec(id='acme', name='Acme drive', category='cloud storage', description='Acme',\n"
+        "                         config=LocalFolderSource.spec.config, source=LocalFolderSource.spec.source,\n"
+        "                         capabilities=LocalFolderSource.spec.capabilities)\n"
+    )
+    info = tmp_path / "acme_source-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-source\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[accord.sources]\nacme = acme_source:AcmeSource\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from accord.sources import registry
+
+    registry._entry_points.cache_clear()
+    try:
+        assert "acme" in sources.connector_ids()
+        assert sources.connector_spec("acme").name == "Acme drive"
+    finally:
+        monkeypatch.undo()
+        registry._entry_points.cache_clear()
+    assert "acme" not in sources.connector_ids()
