@@ -181,6 +181,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         report.print("A CRM record as stored (XDM):")
         report.print_json(data=summary["sampleProfileRecord"])
         report.print(
-            f"Done in {summary['seconds']} s. Explore with (.venv activated): ACCORD_HOME={init.home} accord dataset list"
+            f"Done in {summary['seconds']} s. Explore with (.venv activated): "
+            f"ACCORD_HOME={init.home} accord dataset list"
         )
     return summary
