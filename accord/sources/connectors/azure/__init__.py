@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.files import FileSelection, FileStoreSource, RemoteFile, matches
+from accord.sources.network import reach_url
 from accord.sources.spec import SECRET, Capabilities, CheckStep, ConnectorSpec
 
 
@@ -66,22 +65,10 @@ class AzureBlobSource(FileStoreSource[AzureBlobConfig]):
     def check(self) -> list[CheckStep]:
         from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
-        parsed = urlparse(self.config.url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            return [CheckStep("endpoint", False, f"{self.config.url!r} is not an http(s) URL", "fix `endpoint`")]
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parsed.hostname, port), timeout=5):
-                pass
-        except socket.gaierror:
-            return [CheckStep("endpoint", False, f"unknown host {parsed.hostname}", "fix `endpoint` or `accountName`")]
-        except ConnectionRefusedError:
-            return [CheckStep("endpoint", False, f"connection refused by {parsed.hostname}:{port}",
-                              "is the service running on that port?")]  # fmt: skip
-        except OSError as exc:
-            return [CheckStep("endpoint", False, f"{parsed.hostname}:{port} unreachable ({exc.strerror})",
-                              "check the host, port and firewall")]  # fmt: skip
-        steps = [CheckStep("endpoint", True, f"{parsed.hostname}:{port} reachable")]
+        reached = reach_url(self.config.url, "endpoint")
+        if not reached.ok:
+            return [reached]
+        steps = [reached]
         try:
             self._container().get_container_properties()
         except ClientAuthenticationError:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.files import FileSelection, FileStoreSource, RemoteFile, matches
+from accord.sources.network import reach_url
 from accord.sources.spec import SECRET, Capabilities, CheckStep, ConnectorSpec
 
 
@@ -64,22 +63,10 @@ class S3Source(FileStoreSource[S3Config]):
         steps: list[CheckStep] = []
         endpoint = self.config.endpoint_url
         if endpoint:
-            parsed = urlparse(endpoint)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                return [CheckStep("endpoint", False, f"{endpoint!r} is not an http(s) URL", "fix `endpointUrl`")]
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            try:
-                with socket.create_connection((parsed.hostname, port), timeout=5):
-                    pass
-            except socket.gaierror:
-                return [CheckStep("endpoint", False, f"unknown host {parsed.hostname}", "fix `endpointUrl`")]
-            except ConnectionRefusedError:
-                return [CheckStep("endpoint", False, f"connection refused by {parsed.hostname}:{port}",
-                                  "is the service running on that port?")]  # fmt: skip
-            except OSError as exc:
-                return [CheckStep("endpoint", False, f"{parsed.hostname}:{port} unreachable ({exc.strerror})",
-                                  "check the host, port and firewall")]  # fmt: skip
-            steps.append(CheckStep("endpoint", True, f"{parsed.hostname}:{port} reachable"))
+            reached = reach_url(endpoint, "endpointUrl")
+            steps.append(reached)
+            if not reached.ok:
+                return steps
         client = self._client()
         try:
             client.head_bucket(Bucket=self.config.bucket)
