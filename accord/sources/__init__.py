@@ -14,14 +14,12 @@ from accord.sources.dataflows import (
     dataflow_document,
     delete_dataflow,
     find_dataflow,
-    get_run,
     list_dataflows,
-    list_runs,
-    run_dataflow,
     set_enabled,
     update_dataflow,
 )
 from accord.sources.registry import connector_ids, connector_spec, list_connectors
+from accord.sources.runs import get_run, list_runs, run_dataflow
 from accord.sources.secrets import SecretBox, ensure_key_file
 from accord.sources.spec import Capabilities, Checkpoint, CheckStep, ConnectorSpec, IngestItem, ReadContext, Source
 

@@ -105,7 +105,7 @@ class DataflowScheduler:
             self._pool.submit(self._run, *key)
 
     def _run(self, sandbox: str, name: str) -> None:
-        from accord.sources.dataflows import run_dataflow
+        from accord.sources.runs import run_dataflow
 
         try:
             result = run_dataflow(self.workspace, sandbox, name, trigger="schedule")
