@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
-from accord import lake, schema
+from accord import identity, lake, schema
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
@@ -282,3 +283,38 @@ def get_batch_errors(
 ) -> dict[str, Any]:
     """The batch's failed rows: line and row number, the original row, and each error's code and message."""
     return {"batchId": batch_id, "items": list(lake.batch_errors(ws, sandbox, batch_id, limit))}
+
+
+# -- identity namespaces ----------------------------------------------------------------------------
+
+
+class NamespaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: str
+    type: str = Field(description="cookie, cross_device, device, email, phone, non_people or partner_id")
+    name: str = ""
+    description: str = ""
+
+
+class NamespaceOut(BaseModel):
+    symbol: str
+    name: str
+    type: str
+    description: str
+    standard: bool
+    buildsGraph: bool
+
+
+@router.get("/namespaces", response_model=list[NamespaceOut], tags=["identity"])
+def get_namespaces(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return [n.to_document() for n in identity.list_namespaces(session, sandbox)]
+
+
+@router.post("/namespaces", response_model=NamespaceOut, status_code=201, tags=["identity"])
+def post_namespace(ws: WorkspaceDep, sandbox: SandboxDep, body: NamespaceIn) -> dict[str, Any]:
+    """Create a custom namespace; its symbol can never be changed or reused."""
+    with ws.catalog.session() as session:
+        return identity.create_namespace(
+            session, sandbox, body.symbol, body.name, body.type, body.description
+        ).to_document()

@@ -229,3 +229,18 @@ class AlertRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdentityNamespaceRecord(Base):
+    """A custom identity namespace; standard namespaces ship with Accord and are not stored."""
+
+    __tablename__ = "identity_namespaces"
+    __table_args__ = (UniqueConstraint("sandbox_id", "symbol"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    identity_type: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

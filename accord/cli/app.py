@@ -10,6 +10,7 @@ from rich.table import Table
 
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
+from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, err, out, progress_bar
 from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
@@ -34,6 +35,7 @@ app.add_typer(connection_app, name="connection")
 app.add_typer(dataflow_app, name="dataflow")
 app.add_typer(runs_app, name="runs")
 app.add_typer(alert_app, name="alert")
+app.add_typer(identity_app, name="identity")
 
 
 @app.callback()

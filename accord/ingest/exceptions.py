@@ -23,6 +23,8 @@ ROW_ERROR_CODES = {
     ENUM_MISMATCH: "a value is not one of the field's allowed values",
     OUT_OF_RANGE: "a value is too long, too small or too large for the field",
     MAPPING_FAILED: "a mapping function could not convert its input",
+    "INGEST-1218-400": "an identity value is not valid for its namespace",
+    "INGEST-1219-400": "a record has more than 20 identities",
 }
 
 # Batch-level failure codes.

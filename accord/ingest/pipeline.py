@@ -27,7 +27,7 @@ from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, open_source
-from accord.ingest.validation import ERROR_TYPE, conform
+from accord.ingest.validation import ERROR_TYPE, IdentityCheck, conform
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
@@ -146,7 +146,7 @@ def _run(
             if request.mapping is not None
             else default_mapping(source.table, schema, hidden)
         )
-        conformed = conform(schema, mapped)
+        conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
         ok = conformed.ok()
@@ -182,6 +182,15 @@ def _run(
         return outcome
     finally:
         con.disconnect()
+
+
+def _identity_check(workspace: Workspace, sandbox_id: str, schema: ResolvedSchema) -> IdentityCheck:
+    from accord.identity import namespaces, rule_for
+
+    with workspace.catalog.session() as session:
+        known = namespaces(session, sandbox_id)
+    fields = {d.path: (d.namespace, rule_for(known[d.namespace])) for d in schema.identities if d.namespace in known}
+    return IdentityCheck(fields, sorted(known))
 
 
 def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[list[Path], dict[str, str], int]:

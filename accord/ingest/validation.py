@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from accord.identity import INVALID_IDENTITY, MAX_PER_RECORD, TOO_MANY_IDENTITIES, count_identities
 from accord.ingest import exceptions as codes
 from accord.ingest.exceptions import InvalidMappingError
 from accord.ingest.mapping.compiler import Compiled, MappedFields
@@ -222,7 +223,7 @@ def unmapped_required(schema: ResolvedSchema, mapped: MappedFields) -> list[str]
     return missing
 
 
-def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
+def conform(schema: ResolvedSchema, mapped: MappedFields, identities: IdentityCheck | None = None) -> Conformed:
     """Build the output columns (mapped fields only) and the checks for a schema from mapped values."""
     missing = unmapped_required(schema, mapped)
     if missing:
@@ -250,6 +251,8 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
                     return _conform_nested(compiled.value.cast("json").cast(field_dtype(spec)), spec)  # type: ignore[attr-defined]
                 return _conform_nested(compiled.value, spec)
             value = _convert(path, compiled, spec, checks)
+            if identities is not None and path in identities.fields and spec.type == FieldType.string:
+                value = identities.normalize(path, value, checks)
             _rules(path, value, spec, checks)
             return value
         if spec.type == FieldType.object:
@@ -265,4 +268,46 @@ def conform(schema: ResolvedSchema, mapped: MappedFields) -> Conformed:
         value = build(name, spec)
         if value is not None:
             columns[name] = value
+    if identities is not None:
+        identities.check_record(columns, checks)
     return Conformed(columns, checks)
+
+
+@dataclass
+class IdentityCheck:
+    """The identity rules of a schema: its descriptors' namespaces, and the namespaces identityMap may use."""
+
+    fields: dict[str, tuple[str, Any]]
+    """Descriptor path -> (namespace symbol, its rule)."""
+    known: list[str]
+
+    def normalize(self, path: str, value: ir.Value, checks: list[Check]) -> ir.Value:
+        symbol, rule = self.fields[path]
+        message = _message(_quote(value), f" is not a valid {symbol} identity ({rule.expectation})")
+        checks.append(Check(rule.invalid(value), INVALID_IDENTITY, path, message))
+        return rule.normalize(value)
+
+    def check_record(self, columns: dict[str, ir.Value], checks: list[Check]) -> None:
+        """identityMap: known namespaces, ids of 1 to 1,024 characters, at most 20 identities in all."""
+        identity_map = columns.get("identityMap")
+        count: Any = ibis.literal(0)
+        if identity_map is not None and identity_map.type().is_map():
+            m: Any = identity_map
+            unknown = m.keys().filter(lambda k: ~k.isin(self.known)).length() > 0
+            checks.append(Check(unknown, INVALID_IDENTITY, "identityMap",
+                                _message("identityMap uses a namespace that does not exist: ",
+                                         m.keys().join(", "))))  # fmt: skip
+            sizes = m.values().map(lambda ids: ids.map(lambda i: ibis.coalesce(i.id.length(), 0)))
+            bad_id = (sizes.map(lambda s: s.mins()).mins() < 1) | (sizes.map(lambda s: s.maxs()).maxs() > 1024)
+            message = ibis.literal("an identityMap id is empty or longer than 1,024 characters")
+            checks.append(Check(bad_id, INVALID_IDENTITY, "identityMap", message))
+            count = count_identities(m)
+        for path in self.fields:
+            head, *rest = path.split(".")
+            if head in columns:
+                value: Any = columns[head]
+                for part in rest:
+                    value = value[part]
+                count = count + value.notnull().cast("int64")
+        checks.append(Check(count > MAX_PER_RECORD, TOO_MANY_IDENTITIES, "identityMap",
+                            _message("the record has more than 20 identities")))  # fmt: skip

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import DatasetRecord, FieldGroupRecord, SchemaRecord, resolve_sandbox, utcnow
+from accord.errors import did_you_mean
 from accord.schema.evolution import breaking_changes
 from accord.schema.exceptions import (
     BreakingChangeError,
@@ -167,11 +168,25 @@ def resolve_schema_by_id(session: Session, schema_id: str) -> ResolvedSchema:
     return _resolve(session, record)
 
 
+def _namespace_problems(session: Session, sandbox_id: str, document: SchemaDocument) -> list[dict[str, Any]]:
+    """Identity descriptors must name namespaces that exist (standard, or made in this sandbox)."""
+    from accord.identity import namespaces
+
+    known = list(namespaces(session, sandbox_id))
+    return [
+        {"path": f"identities[{index}]", "message": f"unknown identity namespace {identity.namespace!r}"
+         + did_you_mean(identity.namespace, known) + " (create it with `accord identity create`)"}
+        for index, identity in enumerate(document.identities)
+        if identity.namespace not in known
+    ]  # fmt: skip
+
+
 def create_schema(session: Session, sandbox: str, document: Any) -> ResolvedSchema:
     """Create a schema from a class, field groups and identity descriptors; all problems at once."""
     parsed: SchemaDocument = _parse(SchemaDocument, document)
     sandbox_id = resolve_sandbox(session, sandbox).id
     _resolved, problems = compose(parsed, available_field_groups(session, sandbox_id))
+    problems += _namespace_problems(session, sandbox_id, parsed)
     if problems:
         raise InvalidSchemaError(problems)
     exists = session.scalar(
@@ -211,6 +226,7 @@ def update_schema(session: Session, sandbox: str, name: str, document: Any) -> R
     record = _record(session, sandbox_id, name)
     old = _resolve(session, record)
     new, problems = compose(parsed, available_field_groups(session, sandbox_id))
+    problems += _namespace_problems(session, sandbox_id, parsed)
     if problems or new is None:
         raise InvalidSchemaError(problems)
     if parsed.class_name != record.class_name and old.datasets:
