@@ -318,3 +318,16 @@ def post_namespace(ws: WorkspaceDep, sandbox: SandboxDep, body: NamespaceIn) -> 
         return identity.create_namespace(
             session, sandbox, body.symbol, body.name, body.type, body.description
         ).to_document()
+
+
+@router.post("/identity/graph/build", response_model=dict[str, Any], tags=["identity"])
+async def post_graph_build(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """Rebuild the identity graphs from every profile-enabled dataset."""
+    summary = await run_in_threadpool(identity.build_graph, ws, sandbox)
+    return summary.to_document()
+
+
+@router.get("/identity/graph", response_model=dict[str, Any], tags=["identity"])
+def get_graph(ws: WorkspaceDep, sandbox: SandboxDep, namespace: str, id: str) -> dict[str, Any]:
+    """The identity graph of an identity: identities, and links with their reasons."""
+    return identity.graph_of(ws, sandbox, namespace, id)

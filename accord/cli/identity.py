@@ -46,3 +46,64 @@ def namespace_create(
     with workspace.catalog.session() as session:
         created = identity.create_namespace(session, state.sandbox, symbol, name, identity_type, description)
     emit(created.to_document(), as_json, lambda d: out.print(f"namespace [bold]{d['symbol']}[/] ({d['type']}) created"))
+
+
+def _pair(text: str) -> tuple[str, str]:
+    from accord.errors import InvalidInputError
+
+    namespace, _, value = text.partition(":")
+    if not namespace or not value:
+        raise InvalidInputError(f"{text!r}: write NAMESPACE:ID, e.g. Email:ann@example.com", code="IDENTITY-0402-400")
+    return namespace, value
+
+
+@identity_app.command("build")
+def graph_build(as_json: bool = JsonFlag) -> None:
+    """Rebuild the identity graphs from every profile-enabled dataset."""
+    from accord.cli.output import progress_bar
+
+    with progress_bar(not as_json) as progress:
+        progress("building identity graphs", None)
+        summary = identity.build_graph(state.workspace(), state.sandbox).to_document()
+    emit(summary, as_json, lambda s: out.print(
+        f"{s['identities']:,} identities, {s['links']:,} links, {s['graphs']:,} graphs (largest {s['largest']})"
+        f" in {s['seconds']} s"))  # fmt: skip
+
+
+@identity_app.command("graph")
+def graph_show(
+    namespace: str = typer.Option(..., "--namespace"), value: str = typer.Option(..., "--id"), as_json: bool = JsonFlag
+) -> None:
+    """The identity graph of an identity: its identities and links, with why each link exists."""
+    graph = identity.graph_of(state.workspace(), state.sandbox, namespace, value)
+
+    def human(g: dict[str, Any]) -> None:
+        out.print(f"graph {g['graphId']}: {len(g['identities'])} identities", highlight=False)
+        for link in g["links"]:
+            out.print(f"  {link['from']['namespace']}:{link['from']['id']} -- {link['to']['namespace']}:"
+                      f"{link['to']['id']}  ({link['rule']}, {link['records']} records, first {link['firstSeen']})",
+                      highlight=False, markup=False)  # fmt: skip
+
+    emit(graph, as_json, human)
+
+
+@identity_app.command("explain")
+def graph_explain(
+    first: str = typer.Argument(..., help="NAMESPACE:ID"),
+    second: str = typer.Argument(..., help="NAMESPACE:ID"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Why two identities are in one graph: the chain of links between them."""
+    result = identity.explain(state.workspace(), state.sandbox, _pair(first), _pair(second))
+
+    def human(r: dict[str, Any]) -> None:
+        if not r["sameGraph"]:
+            out.print("not in the same graph")
+            return
+        for link in r["chain"]:
+            left = f"{link['from']['namespace']}:{link['from']['id']}"
+            right = f"{link['to']['namespace']}:{link['to']['id']}"
+            out.print(f"{left} -> {right}  seen together in record {link['record']} of dataset {link['dataset']}",
+                      highlight=False, markup=False)  # fmt: skip
+
+    emit(result, as_json, human)

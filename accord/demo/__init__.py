@@ -140,6 +140,14 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f" dataflow shop-orders: {orders_run['recordsIngested']:,} orders, then {orders_again['recordsIngested']:,}"
             " new ones on the next run"
         )
+        from accord import identity
+
+        graphs = identity.build_graph(workspace, "prod")
+        person = identity.graph_of(workspace, "prod", "CRMID", "C0000001")
+        say(
+            f"4. identity graphs: {graphs.identities:,} identities in {graphs.graphs:,} graphs; customer C0000001 is "
+            + ", ".join(f"{i['namespace']}:{i['id']}" for i in person["identities"])
+        )
         with workspace.catalog.session() as session:
             crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
@@ -154,6 +162,8 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "seconds": round(time.perf_counter() - started, 2),
         "batches": [crm, web],
         "runs": [crm_run, orders_run, orders_again],
+        "identityGraphs": graphs.to_document(),
+        "stitchedPerson": person,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

@@ -1,7 +1,7 @@
-"""Identity: namespaces, and how identity values are checked and normalised. (The identity graph
-comes next: see issue 4.)"""
+"""Identity: namespaces, how identity values are checked and normalised, and the identity graph."""
 
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
+from accord.identity.graph import GraphSummary, build_graph, explain, graph_of
 from accord.identity.namespaces import (
     STANDARD,
     IdentityType,
@@ -18,12 +18,16 @@ __all__ = [
     "MAX_PER_RECORD",
     "STANDARD",
     "TOO_MANY_IDENTITIES",
+    "GraphSummary",
     "IdentityRule",
     "IdentityType",
     "Namespace",
+    "build_graph",
     "count_identities",
     "create_namespace",
+    "explain",
     "get_namespace",
+    "graph_of",
     "list_namespaces",
     "namespaces",
     "rule_for",

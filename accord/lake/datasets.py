@@ -124,8 +124,13 @@ def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def open_dataset(workspace: Workspace, con: Any, sandbox: str, name: str) -> tuple[Any, ResolvedSchema]:
-    """The committed rows of a dataset as an Ibis table with the schema's current columns."""
+def open_dataset(
+    workspace: Workspace, con: Any, sandbox: str, name: str, provenance: bool = False
+) -> tuple[Any, ResolvedSchema]:
+    """The committed rows of a dataset as an Ibis table with the schema's current columns.
+
+    With `provenance`, two more columns say where each row comes from: `_acc_batch` (its batch id)
+    and `_acc_record` (`batch/file/row`, stable while the batch exists)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         record = find_dataset(session, sandbox_id, name)
@@ -139,12 +144,18 @@ def open_dataset(workspace: Workspace, con: Any, sandbox: str, name: str) -> tup
         )
     files = workspace.lake.batch_files(sandbox_id, record.id, batch_ids)
     dtypes = {k: field_dtype(v) for k, v in schema.fields.items()}
+    extra = {"_acc_batch": "string", "_acc_record": "string"} if provenance else {}
     if not files:
-        return ibis.memtable(ibis.schema(dtypes).to_pyarrow().empty_table()), schema
-    table = con.read_parquet(files, union_by_name=True)
+        return ibis.memtable(ibis.schema({**dtypes, **extra}).to_pyarrow().empty_table()), schema
+    table = con.read_parquet(files, union_by_name=True, filename=provenance, file_row_number=provenance)
     columns = {
         k: (table[k].cast(dtype) if k in table.columns else ibis.null().cast(dtype)) for k, dtype in dtypes.items()
     }
+    if provenance:
+        batch = table.filename.re_extract(r"batch=([0-9a-f]+)", 1)
+        file = table.filename.re_extract(r"([^/]+)\.parquet$", 1)
+        columns["_acc_batch"] = batch
+        columns["_acc_record"] = batch.concat("/", file, "/", table.file_row_number.cast("string"))
     return table.select(**columns), schema
 
 

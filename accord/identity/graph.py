@@ -1,0 +1,249 @@
+"""The deterministic identity graph: identities seen in the same record are linked.
+
+Built as a pipeline of named steps over the lake, in the engine:
+1. `identity_rows`: every identity of every record of the profile-enabled datasets (identity
+   descriptors and identityMap), with the record's dataset, batch and time; namespaces of
+   non-people and partner ids build no graph and are left out;
+2. `record_links`: within a record, each identity is linked to the record's first one, and each
+   link keeps why it exists (first and last record, dataset, batch, time, rule);
+3. `components`: graphs are the connected components of the links (label propagation);
+then the nodes and links are written to the lake in one swap. Lookups and explanations read them.
+
+Linking rules (unique namespaces), the graph size limit, un-merging and one-record-at-a-time
+updates are the next steps of this module (issue 4)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
+from accord.engine import connect, copy_to_parquet
+from accord.errors import NotFoundError
+from accord.identity.namespaces import namespaces
+from accord.lake import open_dataset
+from accord.schema import resolve_schema_by_id
+from accord.workspace import Workspace
+
+SEPARATOR = "\x1f"
+SAME_RECORD = "same record"
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    identities: int
+    links: int
+    graphs: int
+    largest: int
+    seconds: float
+
+    def to_document(self) -> dict[str, Any]:
+        return {"identities": self.identities, "links": self.links, "graphs": self.graphs, "largest": self.largest,
+                "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+def graph_folder(workspace: Workspace, sandbox_id: str) -> Path:
+    return workspace.lake.root / sandbox_id / "identity"
+
+
+def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | None:
+    """Step 1: (record, dataset, batch, namespace, id, seen) for every identity of every record."""
+    parts: list[ir.Table] = []
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        known = namespaces(session, sandbox_id)
+        graph_namespaces = [s for s, n in known.items() if n.builds_graph]
+        datasets = list(session.scalars(select(DatasetRecord).where(
+            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True))))  # fmt: skip
+        plans = [(d.name, d.id, resolve_schema_by_id(session, d.schema_id)) for d in datasets]
+        times = {b.id: b.completed_at for b in session.scalars(select(BatchRecord).where(
+            BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success"))}  # fmt: skip
+    if not times:
+        return None
+    batch_times = ibis.memtable(
+        {"batch_id": list(times), "completed": [t.isoformat() if t else None for t in times.values()]}
+    )
+    for name, dataset_id, schema in plans:
+        table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
+        table = table.join(batch_times, table._acc_batch == batch_times.batch_id, how="left")
+        seen = (table.timestamp if schema.class_name == "experienceevent" and "timestamp" in table.columns
+                else table.completed.cast("timestamp('UTC')"))  # fmt: skip
+        base = {"record": table._acc_record, "dataset": ibis.literal(dataset_id), "batch": table._acc_batch,
+                "seen": seen.cast("timestamp('UTC')")}  # fmt: skip
+        for descriptor in schema.identities:
+            if descriptor.namespace not in graph_namespaces:
+                continue
+            head, *rest = descriptor.path.split(".")
+            value: Any = table[head]
+            for part in rest:
+                value = value[part]
+            parts.append(table.select(**base, namespace=ibis.literal(descriptor.namespace), id=value))
+        if "identityMap" in schema.fields:
+            m: Any = table.identityMap
+            entries = table.select(**base, entry=m.keys().zip(m.values())).unnest("entry")
+            ids = entries.select("record", "dataset", "batch", "seen", namespace=entries.entry.f1,
+                                 ids=entries.entry.f2).unnest("ids")  # fmt: skip
+            ids = ids.select("record", "dataset", "batch", "seen", "namespace", id=ids.ids.id)
+            parts.append(ids.filter(ids.namespace.isin(graph_namespaces)))
+    if not parts:
+        return None
+    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return rows.filter(rows.id.notnull() & (rows.id.length() > 0)).distinct()
+
+
+def record_links(rows: ir.Table) -> ir.Table:
+    """Step 2: links between identities of one record, with the reason each exists."""
+    keyed = rows.mutate(node=rows.namespace.concat(SEPARATOR, rows.id))
+    anchored = keyed.mutate(anchor=keyed.node.min().over(group_by=keyed.record))
+    pairs = anchored.filter(anchored.node != anchored.anchor)
+    return pairs.group_by(a=pairs.anchor, b=pairs.node).aggregate(
+        first_seen=pairs.seen.min(), last_seen=pairs.seen.max(), records=pairs.record.nunique(),
+        record=pairs.record.argmin(pairs.seen), dataset=pairs.dataset.argmin(pairs.seen),
+        batch=pairs.batch.argmin(pairs.seen), rule=ibis.literal(SAME_RECORD),
+    )  # fmt: skip
+
+
+def components(con: Any, nodes: ir.Table, links: ir.Table, max_rounds: int = 100) -> ir.Table:
+    """Step 3: the graph of each node, the smallest node of its component (label propagation)."""
+    both = links.select(src=links.a, dst=links.b).union(links.select(src=links.b, dst=links.a))
+    # A fresh connection per build: every step gets its own table (ibis' overwrite is not needed).
+    edges = con.create_table("_graph_edges", both)
+    labels = con.create_table("_graph_labels_0", nodes.select(node=nodes.node, label=nodes.node))
+    for round_number in range(1, max_rounds + 1):
+        neighbour = edges.join(labels, edges.dst == labels.node).group_by(node=edges.src).aggregate(
+            best=labels.label.min())  # fmt: skip
+        joined = labels.left_join(neighbour, labels.node == neighbour.node)
+        smaller = ibis.ifelse(neighbour.best.notnull() & (neighbour.best < labels.label), neighbour.best, labels.label)
+        updated = con.create_table(f"_graph_labels_{round_number}", joined.select(node=labels.node, label=smaller))
+        changed = updated.join(labels, updated.node == labels.node).filter(updated.label != labels.label).count()
+        labels = updated
+        if con.execute(changed) == 0:
+            break
+    return labels
+
+
+def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
+    """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
+    started = time.perf_counter()
+    con = connect(workspace.settings)
+    try:
+        with workspace.catalog.session() as session:
+            sandbox_id = resolve_sandbox(session, sandbox).id
+        target = graph_folder(workspace, sandbox_id)
+        staging = workspace.lake.staging(f"identity-{sandbox_id}")
+        rows = identity_rows(workspace, con, sandbox)
+        if rows is None:
+            shutil.rmtree(target, ignore_errors=True)
+            return GraphSummary(0, 0, 0, 0, time.perf_counter() - started)
+        rows = con.create_table("_identity_rows", rows)
+        keyed = rows.select(node=rows.namespace.concat(SEPARATOR, rows.id), namespace=rows.namespace, id=rows.id)
+        nodes = keyed.distinct(on="node", keep="first")
+        links = con.create_table("_graph_links", record_links(rows))
+        labels = components(con, nodes, links)
+        graph_id = labels.label.hash().cast("string")
+        node_rows = nodes.join(labels, "node").select("node", "namespace", "id", graph=graph_id)
+        copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
+        copy_to_parquet(con, links, str(staging / "links.parquet"))
+        counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
+            graphs=ibis._.count(), largest=ibis._.size.max(), identities=ibis._.size.sum()))  # fmt: skip
+        link_count = con.execute(links.count())
+    finally:
+        con.disconnect()
+    _swap(staging, target)
+    row = counts.to_pylist()[0]
+    return GraphSummary(int(row["identities"] or 0), int(link_count), int(row["graphs"] or 0),
+                        int(row["largest"] or 0), time.perf_counter() - started)  # fmt: skip
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Replace the stored graph by the new one in two renames; readers see one or the other."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _read(workspace: Workspace, sandbox: str) -> tuple[Path, str]:
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+    folder = graph_folder(workspace, sandbox_id)
+    if not (folder / "nodes.parquet").exists():
+        raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
+    return folder, sandbox_id
+
+
+def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
+    """The graph an identity belongs to: its identities and the links between them, with reasons."""
+    folder, _ = _read(workspace, sandbox)
+    import pyarrow.compute as pc
+
+    nodes = pq.read_table(folder / "nodes.parquet")
+    node = f"{namespace}{SEPARATOR}{identity}"
+    found = nodes.filter(pc.equal(nodes["node"], node))
+    if found.num_rows == 0:
+        raise NotFoundError(f"no identity {namespace}:{identity} in any graph", code="IDENTITY-0411-404",
+                            namespace=namespace, id=identity)  # fmt: skip
+    graph = found["graph"][0].as_py()
+    members = nodes.filter(pc.equal(nodes["graph"], graph))
+    names = set(members["node"].to_pylist())
+    links = pq.read_table(folder / "links.parquet")
+    links = links.filter(pc.is_in(links["a"], value_set=members["node"]))
+    identities = members.select(["namespace", "id"]).to_pylist()
+    return {
+        "graphId": graph,
+        "identities": [{"namespace": n["namespace"], "id": n["id"]} for n in identities],
+        "links": [_link_document(link) for link in links.to_pylist() if link["b"] in names],
+    }
+
+
+def _link_document(link: dict[str, Any]) -> dict[str, Any]:
+    a_ns, a_id = link["a"].split(SEPARATOR, 1)
+    b_ns, b_id = link["b"].split(SEPARATOR, 1)
+    return {"from": {"namespace": a_ns, "id": a_id}, "to": {"namespace": b_ns, "id": b_id}, "rule": link["rule"],
+            "firstSeen": link["first_seen"].isoformat() if link["first_seen"] else None,
+            "lastSeen": link["last_seen"].isoformat() if link["last_seen"] else None,
+            "records": link["records"], "record": link["record"], "batch": link["batch"],
+            "dataset": link["dataset"]}  # fmt: skip
+
+
+def explain(workspace: Workspace, sandbox: str, first: tuple[str, str], second: tuple[str, str]) -> dict[str, Any]:
+    """Why two identities are in one graph: the chain of links from one to the other."""
+    graph = graph_of(workspace, sandbox, *first)
+    target = {"namespace": second[0], "id": second[1]}
+    if target not in graph["identities"]:
+        return {"sameGraph": False, "chain": []}
+    neighbours: dict[tuple[str, str], list[tuple[tuple[str, str], dict[str, Any]]]] = {}
+    for link in graph["links"]:
+        a = (link["from"]["namespace"], link["from"]["id"])
+        b = (link["to"]["namespace"], link["to"]["id"])
+        neighbours.setdefault(a, []).append((b, link))
+        neighbours.setdefault(b, []).append((a, link))
+    previous: dict[tuple[str, str], tuple[tuple[str, str], dict[str, Any]] | None] = {first: None}
+    queue = deque([first])
+    while queue:
+        current = queue.popleft()
+        if current == second:
+            break
+        for following, link in neighbours.get(current, []):
+            if following not in previous:
+                previous[following] = (current, link)
+                queue.append(following)
+    chain = []
+    step = second
+    while previous.get(step) is not None:
+        before, link = previous[step]  # type: ignore[misc]
+        chain.append(link)
+        step = before
+    return {"sameGraph": True, "graphId": graph["graphId"], "chain": list(reversed(chain))}

@@ -1,0 +1,134 @@
+"""The deterministic identity graph: links with reasons, components, lookups and explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accord import identity, lake, schema
+from accord.errors import NotFoundError
+from accord.ingest import IngestRequest, ingest_file
+from accord.workspace import Workspace
+
+
+@pytest.fixture
+def stores(workspace: Workspace) -> Workspace:
+    with workspace.catalog.session() as session:
+        identity.create_namespace(session, "prod", "StoreID", "", "non_people")
+        schema.create_schema(session, "prod", {"name": "events", "class": "experienceevent",
+                                               "fieldGroups": ["identitymap", "web-details"]})  # fmt: skip
+        lake.create_dataset(session, "prod", "events", "events", profile_enabled=True)
+        lake.create_dataset(session, "prod", "ignored", "events", profile_enabled=False)
+    return workspace
+
+
+def write_events(
+    ws: Workspace, tmp_path: Path, name: str, records: list[dict[str, list[str]]], dataset: str = "events"
+) -> str:
+    lines = [json.dumps({"_id": f"{name}-{n}", "timestamp": f"2026-01-01T00:00:{n:02d}Z",
+                         "identityMap": {ns: [{"id": v} for v in ids] for ns, ids in r.items()}})
+             for n, r in enumerate(records)]  # fmt: skip
+    path = tmp_path / f"{name}.json"
+    path.write_text("\n".join(lines) + "\n")
+    return str(ingest_file(ws, "prod", IngestRequest(dataset, path))["id"])
+
+
+def members(ws: Workspace, namespace: str, value: str) -> set[tuple[str, str]]:
+    return {(i["namespace"], i["id"]) for i in identity.graph_of(ws, "prod", namespace, value)["identities"]}
+
+
+ECID = "1" * 38
+
+
+def test_records_link_identities_into_graphs(stores: Workspace, tmp_path: Path) -> None:
+    batch = write_events(stores, tmp_path, "web", [
+        {"ECID": [ECID], "CRMID": ["C1"]},
+        {"CRMID": ["C1"], "Email": ["ann@x.io"]},
+        {"Email": ["bob@x.io"], "StoreID": ["S1"]},  # a non-people namespace links nothing
+        {"StoreID": ["S1"], "CRMID": ["C2"]},
+    ])  # fmt: skip
+    write_events(stores, tmp_path, "other", [{"CRMID": ["C1", "C9"]}], dataset="ignored")  # not profile-enabled
+    summary = identity.build_graph(stores, "prod")
+    assert (summary.identities, summary.graphs, summary.largest) == (5, 3, 3)
+    assert members(stores, "Email", "ann@x.io") == {("ECID", ECID), ("CRMID", "C1"), ("Email", "ann@x.io")}
+    assert members(stores, "CRMID", "C2") == {("CRMID", "C2")}
+    with pytest.raises(NotFoundError, match="no identity CRMID:C9"):
+        identity.graph_of(stores, "prod", "CRMID", "C9")
+    chain = identity.explain(stores, "prod", ("ECID", ECID), ("Email", "ann@x.io"))
+    assert chain["sameGraph"] and len(chain["chain"]) == 2
+    assert all(link["batch"] == batch and link["rule"] == "same record" for link in chain["chain"])
+    assert not identity.explain(stores, "prod", ("ECID", ECID), ("Email", "bob@x.io"))["sameGraph"]
+
+
+def test_deleting_a_batch_and_rebuilding_splits_the_graph(stores: Workspace, tmp_path: Path) -> None:
+    write_events(stores, tmp_path, "a", [{"ECID": [ECID], "CRMID": ["C1"]}])
+    second = write_events(stores, tmp_path, "b", [{"CRMID": ["C1"], "Email": ["ann@x.io"]}])
+    identity.build_graph(stores, "prod")
+    assert len(members(stores, "ECID", ECID)) == 3
+    lake.delete_batch(stores, "prod", second)
+    identity.build_graph(stores, "prod")
+    assert members(stores, "ECID", ECID) == {("ECID", ECID), ("CRMID", "C1")}
+
+
+def reference_components(records: list[list[str]]) -> set[frozenset[str]]:
+    """Union-find, written plainly: the graphs the engine must find."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for record in records:
+        root = find(record[0])
+        for other in record[1:]:
+            parent[find(other)] = root
+    groups: dict[str, set[str]] = {}
+    for node in parent:
+        groups.setdefault(find(node), set()).add(node)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=4, unique=True), min_size=1, max_size=25))
+def test_graphs_are_the_connected_components(
+    stores: Workspace, tmp_path_factory: Any, records: list[list[int]]
+) -> None:
+    for dataset in ("events",):
+        with stores.catalog.session() as session:
+            for batch in lake.list_batches(session, "prod", dataset, 1000):
+                if batch["status"] == "success":
+                    lake.delete_batch(stores, "prod", batch["id"])
+    as_ids = [[f"C{n}" for n in record] for record in records]
+    write_events(stores, tmp_path_factory.mktemp("p"), "p", [{"CRMID": ids} for ids in as_ids])
+    identity.build_graph(stores, "prod")
+    found = {frozenset(i["id"] for i in identity.graph_of(stores, "prod", "CRMID", ids[0])["identities"])
+             for ids in as_ids}  # fmt: skip
+    assert found == reference_components(as_ids)
+
+
+def test_graph_through_the_cli(cli: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    assert cli("schema", "create", "ev", "--class", "experienceevent", "-g", "identitymap").code == 0
+    assert cli("dataset", "create", "ev", "--schema", "ev", "--profile-enabled").code == 0
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"_id": "e1", "timestamp": "2026-01-01T00:00:00Z",
+                                "identityMap": {"ECID": [{"id": ECID}], "Email": [{"id": "a@x.io"}]}}))  # fmt: skip
+    assert cli("ingest", str(path), "-d", "ev").code == 0
+    built = cli("identity", "build", "--json").json()
+    assert (built["identities"], built["graphs"]) == (2, 1)
+    graph = cli("identity", "graph", "--namespace", "Email", "--id", "a@x.io", "--json").json()
+    assert {i["namespace"] for i in graph["identities"]} == {"ECID", "Email"}
+    explained = cli("identity", "explain", f"ECID:{ECID}", "Email:a@x.io")
+    assert explained.code == 0 and "seen together in record" in explained.stdout
+    missing = cli("identity", "graph", "--namespace", "Email", "--id", "nobody@x.io")
+    assert missing.code == 3 and "no identity Email:nobody@x.io" in missing.stderr
+    bad = cli("identity", "explain", "nonsense", "Email:a@x.io")
+    assert bad.code == 2 and "NAMESPACE:ID" in bad.stderr
