@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,13 +45,16 @@ unit: $(VENV)/.dev-installed test-servers
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources
+bench: bench-ingest bench-sources bench-identity
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
 
 bench-sources: $(VENV)/.dev-installed
 	$(BIN)/python bench/sources.py
+
+bench-identity: $(VENV)/.dev-installed
+	$(BIN)/python bench/identity_graph.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python
