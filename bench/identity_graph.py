@@ -14,12 +14,11 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DATA, run_isolated, write_result  # noqa: E402
+from bench.common import DATA, run_isolated, write_result
 
 GENERATE = """
 import duckdb
