@@ -97,7 +97,7 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | No
     if not parts:
         return None
     rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return rows.filter(rows.id.notnull() & (rows.id.length() > 0)).distinct()
+    return rows.filter(rows.id.notnull() & (rows.id.length() > 0))
 
 
 def record_links(rows: ir.Table) -> ir.Table:
@@ -113,11 +113,14 @@ def record_links(rows: ir.Table) -> ir.Table:
 
 
 def components(con: Any, nodes: ir.Table, links: ir.Table, max_rounds: int = 100) -> ir.Table:
-    """Step 3: the graph of each node, the smallest node of its component (label propagation)."""
-    both = links.select(src=links.a, dst=links.b).union(links.select(src=links.b, dst=links.a))
+    """Step 3: the graph of each node, the smallest node key of its component (label propagation).
+
+    It runs on 64-bit keys of the identities (hashes): joins on integers are several times faster
+    than on text, and 4 million identities collide with a probability of about 4 in 10 million."""
+    both = links.select(src=links.a_key, dst=links.b_key).union(links.select(src=links.b_key, dst=links.a_key))
     # A fresh connection per build: every step gets its own table (ibis' overwrite is not needed).
     edges = con.create_table("_graph_edges", both)
-    labels = con.create_table("_graph_labels_0", nodes.select(node=nodes.node, label=nodes.node))
+    labels = con.create_table("_graph_labels_0", nodes.select(node=nodes.key, label=nodes.key))
     for round_number in range(1, max_rounds + 1):
         neighbour = edges.join(labels, edges.dst == labels.node).group_by(node=edges.src).aggregate(
             best=labels.label.min())  # fmt: skip
@@ -145,12 +148,15 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
             shutil.rmtree(target, ignore_errors=True)
             return GraphSummary(0, 0, 0, 0, time.perf_counter() - started)
         rows = con.create_table("_identity_rows", rows)
-        keyed = rows.select(node=rows.namespace.concat(SEPARATOR, rows.id), namespace=rows.namespace, id=rows.id)
-        nodes = keyed.distinct(on="node", keep="first")
-        links = con.create_table("_graph_links", record_links(rows))
+        keyed = rows.select(namespace=rows.namespace, id=rows.id)
+        unique = keyed.distinct()
+        node = unique.namespace.concat(SEPARATOR, unique.id)
+        nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
+        linked = record_links(rows)
+        links = con.create_table("_graph_links", linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash()))
         labels = components(con, nodes, links)
-        graph_id = labels.label.hash().cast("string")
-        node_rows = nodes.join(labels, "node").select("node", "namespace", "id", graph=graph_id)
+        node_rows = nodes.join(labels, nodes.key == labels.node).select(
+            node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"))  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
         copy_to_parquet(con, links, str(staging / "links.parquet"))
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
