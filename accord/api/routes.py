@@ -331,3 +331,24 @@ async def post_graph_build(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, A
 def get_graph(ws: WorkspaceDep, sandbox: SandboxDep, namespace: str, id: str) -> dict[str, Any]:
     """The identity graph of an identity: identities, and links with their reasons."""
     return identity.graph_of(ws, sandbox, namespace, id)
+
+
+class LinkingRulesDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uniqueNamespaces: list[str] | None = Field(
+        None, description="Namespaces of which a graph holds at most one identity"
+    )
+    priority: list[str] | None = Field(None, description="Namespaces, highest priority first (primary identity)")
+
+
+@router.get("/identity/rules", response_model=LinkingRulesDocument, tags=["identity"])
+def get_linking_rules(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    with ws.catalog.session() as session:
+        return identity.get_rules(session, sandbox).to_document()
+
+
+@router.put("/identity/rules", response_model=LinkingRulesDocument, tags=["identity"])
+def put_linking_rules(ws: WorkspaceDep, sandbox: SandboxDep, body: LinkingRulesDocument) -> dict[str, Any]:
+    """Change the linking rules; they apply from the next graph build."""
+    with ws.catalog.session() as session:
+        return identity.set_rules(session, sandbox, body.uniqueNamespaces, body.priority).to_document()

@@ -244,3 +244,14 @@ class IdentityNamespaceRecord(Base):
     identity_type: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(1024), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdentityRulesRecord(Base):
+    """A sandbox's identity linking rules: unique namespaces and namespace priority."""
+
+    __tablename__ = "identity_rules"
+
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), primary_key=True)
+    unique_namespaces: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priority: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -107,3 +107,24 @@ def graph_explain(
                       highlight=False, markup=False)  # fmt: skip
 
     emit(result, as_json, human)
+
+
+@identity_app.command("rules")
+def linking_rules(
+    unique: str = typer.Option(None, "--unique", help="Comma-separated namespaces unique in a graph, e.g. CRMID."),
+    priority: str = typer.Option(None, "--priority", help="Comma-separated namespaces, highest priority first."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Show or change the linking rules (they apply from the next `accord identity build`)."""
+    workspace = state.workspace()
+
+    def split(text: str | None) -> list[str] | None:
+        return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
+
+    with workspace.catalog.session() as session:
+        if unique is None and priority is None:
+            rules = identity.get_rules(session, state.sandbox)
+        else:
+            rules = identity.set_rules(session, state.sandbox, split(unique), split(priority))
+    emit(rules.to_document(), as_json, lambda d: out.print(
+        f"unique: {', '.join(d['uniqueNamespaces']) or '-'}\\npriority: {' > '.join(d['priority'])}"))  # fmt: skip

@@ -12,6 +12,7 @@ from accord.identity.namespaces import (
     namespaces,
 )
 from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
+from accord.identity.rules_config import LinkingRules, get_rules, set_rules
 
 __all__ = [
     "INVALID_IDENTITY",
@@ -21,14 +22,17 @@ __all__ = [
     "GraphSummary",
     "IdentityRule",
     "IdentityType",
+    "LinkingRules",
     "Namespace",
     "build_graph",
     "count_identities",
     "create_namespace",
     "explain",
     "get_namespace",
+    "get_rules",
     "graph_of",
     "list_namespaces",
     "namespaces",
     "rule_for",
+    "set_rules",
 ]

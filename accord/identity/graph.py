@@ -30,6 +30,7 @@ from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, copy_to_parquet
 from accord.errors import NotFoundError
 from accord.identity.namespaces import namespaces
+from accord.identity.rules_config import get_rules
 from accord.lake import open_dataset
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -134,6 +135,66 @@ def components(con: Any, nodes: ir.Table, links: ir.Table, max_rounds: int = 100
     return labels
 
 
+def apply_unique_rule(
+    con: Any, nodes: ir.Table, links: ir.Table, labels: ir.Table, unique: tuple[str, ...]
+) -> tuple[ir.Table, ir.Table]:
+    """Step 4: no graph may hold two identities of a unique namespace; the most recent links win.
+
+    Only the graphs that break the rule (found in the engine) are solved again, in Python: their
+    links are taken most recent first into a union-find that refuses any merge putting two
+    identities of one unique namespace together. Refused links stay, marked inactive with why."""
+    active = links.mutate(active=ibis.literal(True), dropped_by=ibis.null().cast("string"))
+    if not unique:
+        return labels, active
+    tagged = nodes.join(labels, nodes.key == labels.node).select(key=nodes.key, namespace=nodes.namespace,
+                                                                 node=nodes.node, label=labels.label)  # fmt: skip
+    holders = tagged.filter(tagged.namespace.isin(list(unique)))
+    counts = holders.group_by(["label", "namespace"]).aggregate(n=holders.count())
+    broken = counts.filter(counts.n > 1).select("label").distinct()
+    if con.execute(broken.count()) == 0:
+        return labels, active
+    in_broken = con.create_table("_graph_broken", tagged.join(broken, "label").select("key", "namespace"))
+    members = in_broken.to_pyarrow()
+    involved = links.join(in_broken, links.a_key == in_broken.key)
+    involved_links = involved.select(links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
+    namespace_of = dict(zip(members["key"].to_pylist(), members["namespace"].to_pylist(), strict=True))
+    parent = {key: key for key in namespace_of}
+    held: dict[int, dict[str, int]] = {k: ({ns: k} if ns in unique else {}) for k, ns in namespace_of.items()}
+
+    def find(key: int) -> int:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    dropped: list[dict[str, Any]] = []
+    for link in sorted(involved_links, key=lambda x: (x["last_seen"] is not None, x["last_seen"]), reverse=True):
+        left, right = find(link["a_key"]), find(link["b_key"])
+        if left == right:
+            continue
+        clash = next((ns for ns in held[left] if ns in held[right] and held[left][ns] != held[right][ns]), None)
+        if clash is not None:
+            dropped.append({"a_key": link["a_key"], "b_key": link["b_key"], "dropped_by": f"unique namespace {clash}"})
+            continue
+        parent[right] = left
+        held[left] = held[left] | held.pop(right)
+    roots: dict[int, int] = {}
+    for key in namespace_of:
+        root = find(key)
+        roots[root] = min(roots.get(root, key), key)
+    repaired = ibis.memtable({"node": list(namespace_of), "label": [roots[find(k)] for k in namespace_of]},
+                             schema={"node": "int64", "label": "int64"})  # fmt: skip
+    kept = labels.anti_join(repaired, labels.node == repaired.node)
+    new_labels = con.create_table("_graph_labels_final", kept.select("node", "label").union(repaired))
+    if not dropped:
+        return new_labels, active
+    marks = ibis.memtable(dropped, schema={"a_key": "int64", "b_key": "int64", "dropped_by": "string"})
+    joined = links.left_join(marks, [links.a_key == marks.a_key, links.b_key == marks.b_key])
+    marked = joined.select(*[links[c] for c in links.columns], active=marks.dropped_by.isnull(),
+                           dropped_by=marks.dropped_by)  # fmt: skip
+    return new_labels, con.create_table("_graph_links_final", marked)
+
+
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
     started = time.perf_counter()
@@ -141,6 +202,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     try:
         with workspace.catalog.session() as session:
             sandbox_id = resolve_sandbox(session, sandbox).id
+            rules = get_rules(session, sandbox)
         target = graph_folder(workspace, sandbox_id)
         staging = workspace.lake.staging(f"identity-{sandbox_id}")
         rows = identity_rows(workspace, con, sandbox)
@@ -155,6 +217,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         linked = record_links(rows)
         links = con.create_table("_graph_links", linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash()))
         labels = components(con, nodes, links)
+        labels, links = apply_unique_rule(con, nodes, links, labels, rules.unique)
         node_rows = nodes.join(labels, nodes.key == labels.node).select(
             node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"))  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
@@ -207,10 +270,16 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
     links = pq.read_table(folder / "links.parquet")
     links = links.filter(pc.is_in(links["a"], value_set=members["node"]))
     identities = members.select(["namespace", "id"]).to_pylist()
+    inside = [link for link in links.to_pylist() if link["b"] in names]
+    outside = pq.read_table(folder / "links.parquet")
+    outside = outside.filter(pc.and_(pc.invert(outside["active"]),
+                                     pc.or_(pc.is_in(outside["a"], value_set=members["node"]),
+                                            pc.is_in(outside["b"], value_set=members["node"]))))  # fmt: skip
     return {
         "graphId": graph,
         "identities": [{"namespace": n["namespace"], "id": n["id"]} for n in identities],
-        "links": [_link_document(link) for link in links.to_pylist() if link["b"] in names],
+        "links": [_link_document(link) for link in inside if link["active"]],
+        "droppedLinks": [_link_document(link) | {"droppedBy": link["dropped_by"]} for link in outside.to_pylist()],
     }
 
 

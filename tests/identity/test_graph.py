@@ -132,3 +132,41 @@ def test_graph_through_the_cli(cli: Any, tmp_path: Path) -> None:
     assert missing.code == 3 and "no identity Email:nobody@x.io" in missing.stderr
     bad = cli("identity", "explain", "nonsense", "Email:a@x.io")
     assert bad.code == 2 and "NAMESPACE:ID" in bad.stderr
+
+
+def test_a_unique_namespace_keeps_a_household_apart(stores: Workspace, tmp_path: Path) -> None:
+    """Two customers share a household e-mail: with CRMID unique, the most recent link wins."""
+    write_events(stores, tmp_path, "a", [
+        {"CRMID": ["C1"], "Email": ["home@x.io"]},    # 00:00:00, the older link
+        {"CRMID": ["C2"], "Email": ["home@x.io"]},    # 00:00:01, the newer link
+        {"CRMID": ["C1"], "ECID": [ECID]},
+    ])  # fmt: skip
+    identity.build_graph(stores, "prod")
+    assert len(members(stores, "CRMID", "C1")) == 4  # without rules: one graph
+    with stores.catalog.session() as session:
+        identity.set_rules(session, "prod", ["CRMID"], None)
+    identity.build_graph(stores, "prod")
+    assert members(stores, "CRMID", "C2") == {("CRMID", "C2"), ("Email", "home@x.io")}
+    assert members(stores, "CRMID", "C1") == {("CRMID", "C1"), ("ECID", ECID)}
+    graph = identity.graph_of(stores, "prod", "CRMID", "C1")
+    [dropped] = graph["droppedLinks"]
+    assert dropped["droppedBy"] == "unique namespace CRMID"
+    assert {dropped["from"]["id"], dropped["to"]["id"]} == {"C1", "home@x.io"}
+    assert not identity.explain(stores, "prod", ("CRMID", "C1"), ("Email", "home@x.io"))["sameGraph"]
+
+
+def test_linking_rules_are_checked(stores: Workspace) -> None:
+    from accord.errors import DocumentError
+
+    with (
+        pytest.raises(DocumentError, match="unknown namespace 'CRMI'; did you mean CRMID"),
+        stores.catalog.session() as s,
+    ):
+        identity.set_rules(s, "prod", ["CRMI"], None)
+    with pytest.raises(DocumentError, match="cannot outrank people ids"), stores.catalog.session() as s:
+        identity.set_rules(s, "prod", None, ["ECID", "CRMID", "Email"])
+    with stores.catalog.session() as session:
+        assert identity.get_rules(session, "prod").unique == ()
+        identity.set_rules(session, "prod", ["CRMID"], ["CRMID", "Email", "ECID"])
+        expected = {"uniqueNamespaces": ["CRMID"], "priority": ["CRMID", "Email", "ECID"]}
+        assert identity.get_rules(session, "prod").to_document() == expected
