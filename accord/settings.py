@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
+    identity_graph_limit: int = Field(default=50, ge=2, le=10_000, description="Identities in one graph, at most.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

@@ -36,7 +36,7 @@ def main(folder, people):
 
 BUILD = """
 from pathlib import Path
-def main(home, folder):
+def main(home, folder, unique):
     from accord import identity, lake, schema
     from accord.ingest import IngestRequest, ingest_file, parse_mapping
     from accord.settings import Settings
@@ -55,6 +55,8 @@ def main(home, folder):
             schema.create_schema(s, "prod", {"name": name, "class": "profile", "fieldGroups": groups,
                                              "identities": [{"path": p, "namespace": n} for p, n in ids]})
             lake.create_dataset(s, "prod", name, name, profile_enabled=True)
+        if unique:
+            identity.set_rules(s, "prod", unique.split(","), None)
     mappings = {
         "crm": [("crm", "_tenant.crm"), ("email", "personalEmail.address")],
         "web": [("ecid", "_tenant.ecid"), ("email", "personalEmail.address")],
@@ -86,6 +88,7 @@ def main(links):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--unique", default="CRMID", help="Unique namespaces (comma-separated; '' for none).")
     args = parser.parse_args()
     folder = DATA / f"people_{args.people}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,12 +96,13 @@ def main() -> None:
         run_isolated(GENERATE, str(folder), str(args.people))
     home = Path(tempfile.mkdtemp(prefix="accord-graph-"))
     try:
-        built = run_isolated(BUILD, str(home), str(folder))
+        built = run_isolated(BUILD, str(home), str(folder), args.unique)
         ceiling = run_isolated(CEILING, built["linksFile"])
     finally:
         shutil.rmtree(home, ignore_errors=True)
     result = {
         "people": args.people,
+        "uniqueNamespaces": args.unique.split(",") if args.unique else [],
         "graphBuild": {k: built[k] for k in ("seconds", "identities", "links", "graphs", "largest")}
         | {"peakRssMb": built["peak_rss_mb"]},
         "ceiling": {"what": "networkx: build the graph from the same links and count components",

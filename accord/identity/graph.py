@@ -195,6 +195,54 @@ def apply_unique_rule(
     return new_labels, con.create_table("_graph_links_final", marked)
 
 
+TYPE_EVICTION_ORDER = {"partner_id": 0, "cookie": 1, "device": 2}
+"""Which identities leave an oversized graph first (the reference product's order); others come after."""
+
+
+def apply_graph_limit(
+    con: Any, nodes: ir.Table, links: ir.Table, labels: ir.Table, limit: int, types: dict[str, str]
+) -> tuple[ir.Table, ir.Table]:
+    """Step 5: a graph holds at most `limit` identities; past it the oldest go first, cookies, then
+    devices, then the rest. An evicted identity stands alone, and its links are kept, marked."""
+    sizes = labels.group_by("label").aggregate(size=labels.count())
+    oversized = sizes.filter(sizes.size > limit).select("label")
+    if con.execute(oversized.count()) == 0:
+        return labels, links
+    seen = links.select(key=links.a_key, seen=links.last_seen).union(
+        links.select(key=links.b_key, seen=links.last_seen)
+    )
+    last_seen = seen.group_by("key").aggregate(seen=seen.seen.max())
+    crowded = labels.join(oversized, "label").join(nodes, labels.node == nodes.key)
+    crowded = crowded.left_join(last_seen, crowded.node == last_seen.key)
+    rows = crowded.select(node=crowded.node, label=crowded.label, namespace=crowded.namespace,
+                          seen=crowded.seen).to_pyarrow().to_pylist()  # fmt: skip
+    by_graph: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_graph.setdefault(row["label"], []).append(row)
+    evicted: list[int] = []
+    relabel: dict[int, int] = {}
+    for members in by_graph.values():
+        order = sorted(members, key=lambda m: (TYPE_EVICTION_ORDER.get(types.get(m["namespace"], ""), 3),
+                                               m["seen"] is not None, m["seen"]))  # fmt: skip
+        leaving, staying = order[: len(members) - limit], order[len(members) - limit :]
+        evicted.extend(m["node"] for m in leaving)
+        relabel.update({m["node"]: m["node"] for m in leaving})  # alone, under its own key
+        label = min(m["node"] for m in staying)  # the graph's label may have been one that left
+        relabel.update({m["node"]: label for m in staying})
+    repaired = ibis.memtable({"node": list(relabel), "label": list(relabel.values())},
+                             schema={"node": "int64", "label": "int64"})  # fmt: skip
+    kept = labels.anti_join(repaired, labels.node == repaired.node)
+    new_labels = con.create_table("_graph_labels_limited", kept.select("node", "label").union(repaired))
+    gone = ibis.memtable({"k": evicted}, schema={"k": "int64"})
+    touched = links.a_key.isin(gone.k) | links.b_key.isin(gone.k)
+    marked = links.mutate(
+        active=links.active & ~touched,
+        dropped_by=ibis.ifelse(touched & links.active, ibis.literal(f"graph limit of {limit} identities"),
+                               links.dropped_by),
+    )  # fmt: skip
+    return new_labels, con.create_table("_graph_links_limited", marked)
+
+
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
     started = time.perf_counter()
@@ -203,6 +251,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         with workspace.catalog.session() as session:
             sandbox_id = resolve_sandbox(session, sandbox).id
             rules = get_rules(session, sandbox)
+            types = {symbol: n.type.value for symbol, n in namespaces(session, sandbox_id).items()}
         target = graph_folder(workspace, sandbox_id)
         staging = workspace.lake.staging(f"identity-{sandbox_id}")
         rows = identity_rows(workspace, con, sandbox)
@@ -218,6 +267,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         links = con.create_table("_graph_links", linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash()))
         labels = components(con, nodes, links)
         labels, links = apply_unique_rule(con, nodes, links, labels, rules.unique)
+        labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
         node_rows = nodes.join(labels, nodes.key == labels.node).select(
             node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"))  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
@@ -270,6 +320,10 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
     links = pq.read_table(folder / "links.parquet")
     links = links.filter(pc.is_in(links["a"], value_set=members["node"]))
     identities = members.select(["namespace", "id"]).to_pylist()
+    with workspace.catalog.session() as session:
+        priority = list(get_rules(session, sandbox).priority)
+    rank = {symbol: index for index, symbol in enumerate(priority)}
+    primary = min(identities, key=lambda n: (rank.get(n["namespace"], len(rank)), n["namespace"], n["id"]))
     inside = [link for link in links.to_pylist() if link["b"] in names]
     outside = pq.read_table(folder / "links.parquet")
     outside = outside.filter(pc.and_(pc.invert(outside["active"]),
@@ -277,6 +331,7 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
                                             pc.is_in(outside["b"], value_set=members["node"]))))  # fmt: skip
     return {
         "graphId": graph,
+        "primary": {"namespace": primary["namespace"], "id": primary["id"]},
         "identities": [{"namespace": n["namespace"], "id": n["id"]} for n in identities],
         "links": [_link_document(link) for link in inside if link["active"]],
         "droppedLinks": [_link_document(link) | {"droppedBy": link["dropped_by"]} for link in outside.to_pylist()],

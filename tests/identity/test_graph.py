@@ -170,3 +170,21 @@ def test_linking_rules_are_checked(stores: Workspace) -> None:
         identity.set_rules(session, "prod", ["CRMID"], ["CRMID", "Email", "ECID"])
         expected = {"uniqueNamespaces": ["CRMID"], "priority": ["CRMID", "Email", "ECID"]}
         assert identity.get_rules(session, "prod").to_document() == expected
+
+
+def test_oversized_graphs_lose_their_oldest_cookies_first(stores: Workspace, tmp_path: Path) -> None:
+    stores.settings = stores.settings.model_copy(update={"identity_graph_limit": 3})
+    device = "6f1e2d3c-4b5a-4697-8877-665544332211"
+    old_cookie, new_cookie = "1" * 38, "2" * 38
+    write_events(stores, tmp_path, "a", [
+        {"CRMID": ["C1"], "ECID": [old_cookie]},   # seen first
+        {"CRMID": ["C1"], "ECID": [new_cookie]},
+        {"CRMID": ["C1"], "Email": ["ann@x.io"]},
+        {"CRMID": ["C1"], "GAID": [device]},
+    ])  # fmt: skip
+    identity.build_graph(stores, "prod")
+    assert members(stores, "CRMID", "C1") == {("CRMID", "C1"), ("Email", "ann@x.io"), ("GAID", device)}
+    assert members(stores, "ECID", old_cookie) == {("ECID", old_cookie)}  # evicted: it stands alone
+    graph = identity.graph_of(stores, "prod", "CRMID", "C1")
+    assert {d["droppedBy"] for d in graph["droppedLinks"]} == {"graph limit of 3 identities"}
+    assert graph["primary"] == {"namespace": "CRMID", "id": "C1"}  # by namespace priority
