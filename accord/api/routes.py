@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord import identity, lake, schema
+from accord import identity, lake, profile, schema
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
@@ -352,3 +352,35 @@ def put_linking_rules(ws: WorkspaceDep, sandbox: SandboxDep, body: LinkingRulesD
     """Change the linking rules; they apply from the next graph build."""
     with ws.catalog.session() as session:
         return identity.set_rules(session, sandbox, body.uniqueNamespaces, body.priority).to_document()
+
+
+# -- profiles -----------------------------------------------------------------------------------------
+
+
+@router.get("/profiles", response_model=dict[str, Any], tags=["profiles"])
+def get_profile_route(
+    ws: WorkspaceDep,
+    sandbox: SandboxDep,
+    namespace: str,
+    id: str,
+    mergePolicy: str | None = None,
+    eventsLimit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    eventsOffset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The unified profile of the person an identity belongs to: attributes (with the source of each),
+    identities, fragments and recent events."""
+    return profile.get_profile(ws, sandbox, namespace, id, mergePolicy, eventsLimit, eventsOffset)
+
+
+@router.get("/mergepolicies", response_model=list[dict[str, Any]], tags=["profiles"])
+def get_merge_policies(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return profile.list_policies(session, sandbox)
+
+
+@router.post("/mergepolicies", response_model=dict[str, Any], status_code=201, tags=["profiles"])
+def post_merge_policy(ws: WorkspaceDep, sandbox: SandboxDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Create a merge policy: {name, kind: timestamp|dataset_precedence, datasets, stitching: graph|none, default}."""
+    with ws.catalog.session() as session:
+        created = profile.create_policy(session, sandbox, body)
+        return next(p for p in profile.list_policies(session, sandbox) if p["name"] == created.name)

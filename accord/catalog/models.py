@@ -255,3 +255,19 @@ class IdentityRulesRecord(Base):
     unique_namespaces: Mapped[list[Any]] = mapped_column(JSON, default=list)
     priority: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MergePolicyRecord(Base):
+    """How fragments merge into a profile: timestamp ordered or dataset precedence; stitching none or graph."""
+
+    __tablename__ = "merge_policies"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    datasets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    stitching: Mapped[str] = mapped_column(String(16), default="graph")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,6 +12,7 @@ from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, err, out, progress_bar
+from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
@@ -36,6 +37,8 @@ app.add_typer(dataflow_app, name="dataflow")
 app.add_typer(runs_app, name="runs")
 app.add_typer(alert_app, name="alert")
 app.add_typer(identity_app, name="identity")
+app.add_typer(profile_app, name="profile")
+app.add_typer(mergepolicy_app, name="mergepolicy")
 
 
 @app.callback()

@@ -148,6 +148,15 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f"4. identity graphs: {graphs.identities:,} identities in {graphs.graphs:,} graphs; customer C0000001 is "
             + ", ".join(f"{i['namespace']}:{i['id']}" for i in person["identities"])
         )
+        from accord.profile import get_profile
+
+        email = next(i["id"] for i in person["identities"] if i["namespace"] == "Email")
+        unified = get_profile(workspace, "prod", "Email", email, events_limit=3)
+        name = unified["attributes"].get("person", {}).get("name", {}).get("fullName")
+        say(
+            f"5. the unified profile found by the e-mail {email}: {name}, {unified['events']['total']} events"
+            f" (web visits by cookie, orders by CRM id), e.g. {unified['events']['items'][0]['eventType']}"
+        )
         with workspace.catalog.session() as session:
             crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
@@ -164,6 +173,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "runs": [crm_run, orders_run, orders_again],
         "identityGraphs": graphs.to_document(),
         "stitchedPerson": person,
+        "unifiedProfile": unified,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

@@ -166,3 +166,6 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
     crm_run, orders, more_orders = summary["runs"]
     assert crm_run["status"] == "partial" and crm_run["recordsFailed"] == crm["failedRecordCount"]
     assert (orders["recordsIngested"], more_orders["recordsIngested"]) == (300, 30)  # the second run: new rows only
+    unified = summary["unifiedProfile"]
+    assert {i["namespace"] for i in unified["identities"]} >= {"CRMID", "Email"}
+    assert unified["attributes"]["_tenant"]["crmId"] == "C0000001" and unified["events"]["total"] > 0

@@ -1,0 +1,75 @@
+"""CLI: profiles and merge policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from accord import profile
+from accord.cli.output import emit, out
+from accord.cli.state import JsonFlag, state
+
+profile_app = typer.Typer(help="Unified profiles, looked up by any identity.", no_args_is_help=True)
+mergepolicy_app = typer.Typer(help="Merge policies.", no_args_is_help=True)
+
+
+@profile_app.command("get")
+def profile_get(
+    namespace: str = typer.Option(..., "--namespace"),
+    value: str = typer.Option(..., "--id"),
+    merge_policy: str = typer.Option(None, "--merge-policy", help="Default: the sandbox's default policy."),
+    events: int = typer.Option(20, "--events", help="Recent events to show."),
+    offset: int = typer.Option(0, "--events-offset"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """The unified profile of a person: merged attributes (with their sources), identities, events."""
+    found = profile.get_profile(state.workspace(), state.sandbox, namespace, value, merge_policy, events, offset)
+
+    def human(p: dict[str, Any]) -> None:
+        out.print(f"profile of {namespace}:{value} (merge policy {p['mergePolicy']})", highlight=False)
+        out.print("identities: " + ", ".join(f"{i['namespace']}:{i['id']}" for i in p["identities"]), highlight=False)
+        out.print_json(json.dumps(p["attributes"]))
+        out.print(f"{p['events']['total']} events; the latest:")
+        for event in p["events"]["items"][:10]:
+            out.print(
+                f"  {event.get('timestamp')} {event.get('eventType') or ''} ({event['dataset']})", highlight=False
+            )
+
+    emit(found, as_json, human)
+
+
+@mergepolicy_app.command("create")
+def mergepolicy_create(
+    name: str = typer.Argument(...),
+    kind: str = typer.Option("timestamp", "--kind", help="timestamp or dataset_precedence."),
+    datasets: list[str] = typer.Option([], "--dataset", help="For dataset_precedence: highest first (repeat)."),
+    stitching: str = typer.Option("graph", "--stitching", help="graph or none."),
+    default: bool = typer.Option(False, "--default", help="Make it the sandbox's default."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Create a merge policy (the first one becomes the default)."""
+    document = {"name": name, "kind": kind, "datasets": datasets, "stitching": stitching, "default": default}
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        created = profile.create_policy(session, state.sandbox, document)
+        shown = next(p for p in profile.list_policies(session, state.sandbox) if p["name"] == created.name)
+    emit(shown, as_json, lambda p: out.print(f"merge policy [bold]{p['name']}[/] ({p['kind']}) created"))
+
+
+@mergepolicy_app.command("list")
+def mergepolicy_list(as_json: bool = JsonFlag) -> None:
+    """List merge policies."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        rows = profile.list_policies(session, state.sandbox)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = Table("name", "kind", "datasets", "stitching", "default")
+        for p in items:
+            table.add_row(p["name"], p["kind"], ", ".join(p["datasets"]), p["stitching"], "yes" if p["default"] else "")
+        out.print(table)
+
+    emit(rows, as_json, human)

@@ -1,0 +1,109 @@
+"""Profile lookup by any identity: merged attributes, identities, fragments and recent events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+from sqlalchemy import select
+
+from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
+from accord.engine import connect
+from accord.errors import InvalidInputError, NotFoundError
+from accord.lake import jsonable, open_dataset
+from accord.profile.merge import Fragment, merge
+from accord.profile.policies import resolve_policy
+from accord.schema import resolve_schema_by_id
+from accord.workspace import Workspace
+
+MAX_FRAGMENTS = 5000
+
+
+def _matches(table: Any, schema: Any, identities: list[tuple[str, str]]) -> Any:
+    """A condition: the row carries one of the identities (in a descriptor field or its identityMap)."""
+    conditions = []
+    for namespace, value in identities:
+        for descriptor in schema.identities:
+            if descriptor.namespace == namespace:
+                head, *rest = descriptor.path.split(".")
+                field: Any = table[head]
+                for part in rest:
+                    field = field[part]
+                conditions.append(field == value)
+        if "identityMap" in schema.fields:
+            ids: Any = table.identityMap[namespace]
+            conditions.append(ids.map(lambda entry: entry.id).contains(value).fill_null(False))
+    return ibis.or_(*conditions) if conditions else None
+
+
+def get_profile(
+    workspace: Workspace, sandbox: str, namespace: str, identity: str, merge_policy: str | None = None,
+    events_limit: int = 20, events_offset: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """The profile of the person an identity belongs to, merged by a merge policy."""
+    from accord.identity import graph_of
+
+    if not (1 <= events_limit <= 1000 and events_offset >= 0):
+        raise InvalidInputError("events: limit 1..1000, offset 0 or more", code="PROFILE-0401-400")
+    with workspace.catalog.session() as session:
+        policy = resolve_policy(session, sandbox, merge_policy)
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        enabled = select(DatasetRecord).where(
+            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
+        )
+        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id)) for d in session.scalars(enabled)]
+        committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
+        ingested = {b.id: b.completed_at for b in session.scalars(committed)}
+    identities = [(namespace, identity)]
+    graph_id = None
+    if policy.stitching == "graph":
+        try:
+            graph = graph_of(workspace, sandbox, namespace, identity)
+            identities = [(i["namespace"], i["id"]) for i in graph["identities"]]
+            graph_id = graph["graphId"]
+        except NotFoundError:
+            pass  # not in a graph (yet): the identity alone
+    fragments: list[Fragment] = []
+    events: list[dict[str, Any]] = []
+    total_events = 0
+    con = connect(workspace.settings)
+    try:
+        for dataset_id, name, schema in datasets:
+            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
+            condition = _matches(table, schema, identities)
+            if condition is None:
+                continue
+            found = table.filter(condition)
+            if schema.class_name == "profile":
+                for row in con.to_pyarrow(found.limit(MAX_FRAGMENTS)).to_pylist():
+                    batch, record = row.pop("_acc_batch"), row.pop("_acc_record")
+                    fragments.append(Fragment(dataset_id, name, batch, record, ingested.get(batch), row))
+            else:
+                total_events += int(con.execute(found.count()))
+                newest = found.order_by(ibis.desc("timestamp")).limit(events_offset + events_limit)
+                events.extend({**r, "dataset": name} for r in con.to_pyarrow(newest).to_pylist())
+    finally:
+        con.disconnect()
+    if not fragments and not total_events:
+        raise NotFoundError(f"no profile holds {namespace}:{identity}", code="PROFILE-0410-404",
+                            namespace=namespace, id=identity)  # fmt: skip
+    attributes, sources = merge(fragments, policy)
+    events.sort(key=lambda e: e.get("timestamp") or "", reverse=True)
+    page = [{k: v for k, v in e.items() if not k.startswith("_acc_")} for e in events[events_offset:][:events_limit]]
+    origins = [
+        {"dataset": f.dataset, "batch": f.batch, "record": f.record,
+         "ingested": f.ingested.isoformat() if f.ingested else None}
+        for f in fragments
+    ]  # fmt: skip
+    return jsonable(
+        {
+            "identity": {"namespace": namespace, "id": identity},
+            "mergePolicy": policy.name,
+            "graphId": graph_id,
+            "identities": [{"namespace": ns, "id": value} for ns, value in identities],
+            "attributes": attributes,
+            "sources": sources,
+            "fragments": origins,
+            "events": {"total": total_events, "offset": events_offset, "items": page},
+        }
+    )

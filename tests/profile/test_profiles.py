@@ -1,0 +1,135 @@
+"""Unified profiles: fragments merged by policy, stitched by the identity graph, looked up by any identity."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accord import identity, lake, profile, schema
+from accord.errors import DocumentError, InvalidInputError, NotFoundError
+from accord.ingest import IngestRequest, ingest_file, parse_mapping
+from accord.profile import Fragment, MergePolicy, merge
+from accord.workspace import Workspace
+
+ECID = "7" * 38
+MAPPING = parse_mapping({"mappings": [
+    {"source": "crm", "destination": "_tenant.crmId"},
+    {"source": "first", "destination": "person.name.firstName"},
+    {"source": "city", "destination": "homeAddress.city"},
+]})  # fmt: skip
+
+
+@pytest.fixture
+def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
+    with workspace.catalog.session() as s:
+        schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile", "experienceevent"], "fields": {
+            "_tenant": {"type": "object", "properties": {"crmId": {"type": "string"}}}}})  # fmt: skip
+        for name in ("crm", "loyalty"):
+            groups = ["demographic-details", "personal-contact-details", "ids"]
+            ids = [{"path": "_tenant.crmId", "namespace": "CRMID"}]
+            schema.create_schema(
+                s, "prod", {"name": name, "class": "profile", "fieldGroups": groups, "identities": ids}
+            )
+            lake.create_dataset(s, "prod", name, name, profile_enabled=True)
+        schema.create_schema(
+            s, "prod", {"name": "web", "class": "experienceevent", "fieldGroups": ["identitymap", "web-details"]}
+        )
+        lake.create_dataset(s, "prod", "web", "web", profile_enabled=True)
+    (tmp_path / "crm.csv").write_text("crm,first,city\nC1,Ann,Paris\nC2,Bob,Oslo\n")
+    ingest_file(workspace, "prod", IngestRequest("crm", tmp_path / "crm.csv", MAPPING))
+    time.sleep(0.01)  # the loyalty batch is the newer one
+    (tmp_path / "loyalty.csv").write_text("crm,first,city\nC1,Annie,\n")
+    ingest_file(workspace, "prod", IngestRequest("loyalty", tmp_path / "loyalty.csv", MAPPING))
+    events = [{"_id": f"e{n}", "timestamp": f"2026-01-0{n + 1}T00:00:00Z", "eventType": "web.webpagedetails.pageViews",
+               "identityMap": {"ECID": [{"id": ECID}], **({"CRMID": [{"id": "C1"}]} if n == 0 else {})}}
+              for n in range(5)]  # fmt: skip
+    (tmp_path / "web.json").write_text("\n".join(json.dumps(e) for e in events))
+    ingest_file(workspace, "prod", IngestRequest("web", tmp_path / "web.json"))
+    identity.build_graph(workspace, "prod")
+    return workspace
+
+
+def test_timestamp_ordered_merge_with_sources(shop: Workspace) -> None:
+    found = profile.get_profile(shop, "prod", "CRMID", "C1", events_limit=2)
+    assert found["attributes"]["person"]["name"]["firstName"] == "Annie"  # the newer fragment wins
+    assert found["attributes"]["homeAddress"]["city"] == "Paris"  # attribute by attribute: no city in the newer one
+    assert found["sources"]["person.name.firstName"]["dataset"] == "loyalty"
+    assert found["sources"]["homeAddress.city"]["dataset"] == "crm"
+    assert {f["dataset"] for f in found["fragments"]} == {"crm", "loyalty"}
+    assert found["events"]["total"] == 5
+    assert [e["_id"] for e in found["events"]["items"]] == ["e4", "e3"]  # newest first, paged
+    page = profile.get_profile(shop, "prod", "CRMID", "C1", events_limit=2, events_offset=2)
+    assert [e["_id"] for e in page["events"]["items"]] == ["e2", "e1"]
+
+
+def test_any_identity_of_the_graph_finds_the_profile(shop: Workspace) -> None:
+    by_cookie = profile.get_profile(shop, "prod", "ECID", ECID)
+    assert by_cookie["attributes"]["_tenant"]["crmId"] == "C1"
+    assert {(i["namespace"], i["id"]) for i in by_cookie["identities"]} == {("ECID", ECID), ("CRMID", "C1")}
+
+
+def test_dataset_precedence_and_no_stitching(shop: Workspace) -> None:
+    with shop.catalog.session() as session:
+        profile.create_policy(session, "prod", {"name": "crm-first", "kind": "dataset_precedence",
+                                                "datasets": ["crm", "loyalty"]})  # fmt: skip
+        profile.create_policy(session, "prod", {"name": "alone", "stitching": "none"})
+        listed = profile.list_policies(session, "prod")
+    assert [(p["name"], p["default"]) for p in listed] == [
+        ("alone", False),
+        ("crm-first", True),
+    ]  # the first is default
+    assert profile.get_profile(shop, "prod", "CRMID", "C1")["attributes"]["person"]["name"]["firstName"] == "Ann"
+    alone = profile.get_profile(shop, "prod", "ECID", ECID, "alone")
+    assert alone["attributes"] == {} and alone["events"]["total"] == 5  # no stitching: the cookie's events only
+
+
+def test_bad_lookups_and_policies(shop: Workspace) -> None:
+    with pytest.raises(NotFoundError, match="no profile holds CRMID:C404"):
+        profile.get_profile(shop, "prod", "CRMID", "C404")
+    with pytest.raises(NotFoundError, match="no merge policy named 'nope'"):
+        profile.get_profile(shop, "prod", "CRMID", "C1", "nope")
+    with pytest.raises(InvalidInputError):
+        profile.get_profile(shop, "prod", "CRMID", "C1", events_limit=0)
+    for document, message in [
+        ({"name": "x", "kind": "dataset_precedence"}, "needs its datasets"),
+        ({"name": "x", "kind": "dataset_precedence", "datasets": ["crn"]}, "did you mean crm"),
+        ({"name": "x", "stitching": "fuzzy"}, "stitching"),
+    ]:
+        with pytest.raises(DocumentError, match=message), shop.catalog.session() as session:
+            profile.create_policy(session, "prod", document)
+
+
+def test_merge_is_a_pure_function() -> None:
+    from datetime import UTC, datetime
+
+    older = Fragment("d1", "crm", "b1", "r1", datetime(2026, 1, 1, tzinfo=UTC), {"a": 1, "b": {"c": "x"}, "n": None})
+    newer = Fragment("d2", "web", "b2", "r2", datetime(2026, 2, 1, tzinfo=UTC), {"a": 2, "b": {"d": "y"}})
+    by_time, sources = merge([newer, older], MergePolicy("t", "timestamp", (), "graph", True))
+    assert by_time == {"a": 2, "b": {"c": "x", "d": "y"}} and sources["a"]["dataset"] == "web"
+    by_rank, _ = merge([newer, older], MergePolicy("p", "dataset_precedence", ("d1", "d2"), "graph", False))
+    assert by_rank["a"] == 1
+
+
+def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    assert (
+        cli("schema", "create", "ev", "--class", "experienceevent", "-g", "identitymap", "-g", "web-details").code == 0
+    )
+    assert cli("dataset", "create", "ev", "--schema", "ev", "--profile-enabled").code == 0
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"_id": "e1", "timestamp": "2026-01-01T00:00:00Z", "eventType": "x",
+                                "identityMap": {"ECID": [{"id": ECID}], "Email": [{"id": "a@x.io"}]}}))  # fmt: skip
+    assert cli("ingest", str(path), "-d", "ev").code == 0
+    assert cli("identity", "build").code == 0
+    got = cli("profile", "get", "--namespace", "Email", "--id", "a@x.io", "--json").json()
+    assert got["events"]["total"] == 1 and len(got["identities"]) == 2
+    assert cli("mergepolicy", "create", "p1", "--stitching", "none", "--json").json()["default"] is True
+    missing = cli("profile", "get", "--namespace", "Email", "--id", "b@x.io")
+    assert missing.code == 3 and "no profile holds Email:b@x.io" in missing.stderr
+    assert api.get("/profiles", params={"namespace": "Email", "id": "nobody@x.io"}).status_code == 404
+    created = api.post("/mergepolicies", json={"name": "mp", "kind": "timestamp"})
+    assert created.status_code == 201 and created.json()["default"] is True
