@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord import identity, lake, profile, schema
-from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
     BatchOut,
@@ -384,3 +384,35 @@ def post_merge_policy(ws: WorkspaceDep, sandbox: SandboxDep, body: Annotated[dic
     with ws.catalog.session() as session:
         created = profile.create_policy(session, sandbox, body)
         return next(p for p in profile.list_policies(session, sandbox) if p["name"] == created.name)
+
+
+class IdentityRef(BaseModel):
+    namespace: str
+    id: str
+
+
+class RemovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["link", "identity"]
+    identity: IdentityRef
+    other: IdentityRef | None = Field(None, description="For a link: the other identity")
+    reason: str = ""
+
+
+@router.post("/identity/removals", response_model=dict[str, Any], status_code=201, tags=["identity"])
+def post_removal(ws: WorkspaceDep, sandbox: SandboxDep, principal: PrincipalDep, body: RemovalIn) -> dict[str, Any]:
+    """Remove a link or an identity from the graphs (recorded; applies from the next build)."""
+    with ws.catalog.session() as session:
+        first = (body.identity.namespace, body.identity.id)
+        if body.kind == "link":
+            if body.other is None:
+                raise InvalidInputError("a link removal needs `other`", code="IDENTITY-0404-400")
+            return identity.remove_link(session, sandbox, first, (body.other.namespace, body.other.id), body.reason,
+                                        principal.name)  # fmt: skip
+        return identity.remove_identity(session, sandbox, first, body.reason, principal.name)
+
+
+@router.get("/identity/removals", response_model=list[dict[str, Any]], tags=["identity"])
+def get_removals(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return identity.list_removals(session, sandbox)

@@ -271,3 +271,18 @@ class MergePolicyRecord(Base):
     stitching: Mapped[str] = mapped_column(String(16), default="graph")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdentityRemovalRecord(Base):
+    """A user's removal of a link between two identities, or of an identity from its graph."""
+
+    __tablename__ = "identity_removals"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    node: Mapped[str] = mapped_column(String(1200))
+    other: Mapped[str | None] = mapped_column(String(1200), nullable=True)
+    reason: Mapped[str] = mapped_column(String(1024), default="")
+    removed_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -128,3 +128,39 @@ def linking_rules(
             rules = identity.set_rules(session, state.sandbox, split(unique), split(priority))
     emit(rules.to_document(), as_json, lambda d: out.print(
         f"unique: {', '.join(d['uniqueNamespaces']) or '-'}\\npriority: {' > '.join(d['priority'])}"))  # fmt: skip
+
+
+@identity_app.command("unlink")
+def unlink(
+    first: str = typer.Argument(..., help="NAMESPACE:ID"),
+    second: str = typer.Argument(..., help="NAMESPACE:ID"),
+    reason: str = typer.Option("", "--reason"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Remove the link between two identities (applies from the next `accord identity build`)."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        done = identity.remove_link(session, state.sandbox, _pair(first), _pair(second), reason, "cli")
+    emit(done, as_json, lambda _d: out.print(f"link {first} -- {second} removed; rebuild with `accord identity build`"))
+
+
+@identity_app.command("remove")
+def remove(
+    target: str = typer.Argument(..., help="NAMESPACE:ID"),
+    reason: str = typer.Option("", "--reason"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Take an identity out of its graph (applies from the next `accord identity build`)."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        done = identity.remove_identity(session, state.sandbox, _pair(target), reason, "cli")
+    emit(done, as_json, lambda _d: out.print(f"{target} removed from its graph; rebuild with `accord identity build`"))
+
+
+@identity_app.command("removals")
+def removals(as_json: bool = JsonFlag) -> None:
+    """The links and identities users removed, with when and why."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        rows = identity.list_removals(session, state.sandbox)
+    emit(rows, True)  # short documents: JSON is their readable form

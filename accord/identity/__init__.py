@@ -11,6 +11,7 @@ from accord.identity.namespaces import (
     list_namespaces,
     namespaces,
 )
+from accord.identity.removals import list_removals, remove_identity, remove_link
 from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
 from accord.identity.rules_config import LinkingRules, get_rules, set_rules
 
@@ -32,7 +33,10 @@ __all__ = [
     "get_rules",
     "graph_of",
     "list_namespaces",
+    "list_removals",
     "namespaces",
+    "remove_identity",
+    "remove_link",
     "rule_for",
     "set_rules",
 ]

@@ -30,6 +30,7 @@ from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, copy_to_parquet
 from accord.errors import NotFoundError
 from accord.identity.namespaces import namespaces
+from accord.identity.removals import removed
 from accord.identity.rules_config import get_rules
 from accord.lake import open_dataset
 from accord.schema import resolve_schema_by_id
@@ -113,6 +114,17 @@ def record_links(rows: ir.Table) -> ir.Table:
     )  # fmt: skip
 
 
+def mark_removed(links: ir.Table, removed_links: list[tuple[str, str]], removed_nodes: list[str]) -> ir.Table:
+    """Step 2b: links a user removed (or that touch an identity a user removed) no longer count."""
+    pairs = [f"{a}{SEPARATOR}{SEPARATOR}{b}" for a, b in removed_links]
+    pair = ibis.least(links.a, links.b).concat(SEPARATOR, SEPARATOR, ibis.greatest(links.a, links.b))
+    by_link = pair.isin(pairs) if pairs else ibis.literal(False)
+    by_node = (links.a.isin(removed_nodes) | links.b.isin(removed_nodes)) if removed_nodes else ibis.literal(False)
+    reason = ibis.cases((by_link, "removed by a user"), (by_node, "identity removed by a user"),
+                        else_=ibis.null().cast("string"))  # fmt: skip
+    return links.mutate(active=~(by_link | by_node), dropped_by=reason)
+
+
 def components(con: Any, nodes: ir.Table, links: ir.Table, max_rounds: int = 100) -> ir.Table:
     """Step 3: the graph of each node, the smallest node key of its component (label propagation).
 
@@ -143,7 +155,7 @@ def apply_unique_rule(
     Only the graphs that break the rule (found in the engine) are solved again, in Python: their
     links are taken most recent first into a union-find that refuses any merge putting two
     identities of one unique namespace together. Refused links stay, marked inactive with why."""
-    active = links.mutate(active=ibis.literal(True), dropped_by=ibis.null().cast("string"))
+    active = links
     if not unique:
         return labels, active
     tagged = nodes.join(labels, nodes.key == labels.node).select(key=nodes.key, namespace=nodes.namespace,
@@ -155,7 +167,7 @@ def apply_unique_rule(
         return labels, active
     in_broken = con.create_table("_graph_broken", tagged.join(broken, "label").select("key", "namespace"))
     members = in_broken.to_pyarrow()
-    involved = links.join(in_broken, links.a_key == in_broken.key)
+    involved = links.filter(links.active).join(in_broken, links.a_key == in_broken.key)
     involved_links = involved.select(links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
     namespace_of = dict(zip(members["key"].to_pylist(), members["namespace"].to_pylist(), strict=True))
     parent = {key: key for key in namespace_of}
@@ -190,8 +202,9 @@ def apply_unique_rule(
         return new_labels, active
     marks = ibis.memtable(dropped, schema={"a_key": "int64", "b_key": "int64", "dropped_by": "string"})
     joined = links.left_join(marks, [links.a_key == marks.a_key, links.b_key == marks.b_key])
-    marked = joined.select(*[links[c] for c in links.columns], active=marks.dropped_by.isnull(),
-                           dropped_by=marks.dropped_by)  # fmt: skip
+    others = [links[c] for c in links.columns if c not in ("active", "dropped_by")]
+    marked = joined.select(*others, active=links.active & marks.dropped_by.isnull(),
+                           dropped_by=ibis.coalesce(links.dropped_by, marks.dropped_by))  # fmt: skip
     return new_labels, con.create_table("_graph_links_final", marked)
 
 
@@ -251,6 +264,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         with workspace.catalog.session() as session:
             sandbox_id = resolve_sandbox(session, sandbox).id
             rules = get_rules(session, sandbox)
+            removed_links, removed_nodes = removed(session, sandbox_id)
             types = {symbol: n.type.value for symbol, n in namespaces(session, sandbox_id).items()}
         target = graph_folder(workspace, sandbox_id)
         staging = workspace.lake.staging(f"identity-{sandbox_id}")
@@ -264,8 +278,9 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         node = unique.namespace.concat(SEPARATOR, unique.id)
         nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
         linked = record_links(rows)
-        links = con.create_table("_graph_links", linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash()))
-        labels = components(con, nodes, links)
+        keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
+        links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
+        labels = components(con, nodes, links.filter(links.active))
         labels, links = apply_unique_rule(con, nodes, links, labels, rules.unique)
         labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
         node_rows = nodes.join(labels, nodes.key == labels.node).select(

@@ -132,6 +132,11 @@ def test_graph_through_the_cli(cli: Any, tmp_path: Path) -> None:
     assert missing.code == 3 and "no identity Email:nobody@x.io" in missing.stderr
     bad = cli("identity", "explain", "nonsense", "Email:a@x.io")
     assert bad.code == 2 and "NAMESPACE:ID" in bad.stderr
+    assert cli("identity", "unlink", f"ECID:{ECID}", "Email:a@x.io", "--reason", "test").code == 0
+    assert cli("identity", "build").code == 0
+    alone = cli("identity", "graph", "--namespace", "Email", "--id", "a@x.io", "--json").json()
+    assert [i["namespace"] for i in alone["identities"]] == ["Email"]
+    assert cli("identity", "removals", "--json").json()[0]["reason"] == "test"
 
 
 def test_a_unique_namespace_keeps_a_household_apart(stores: Workspace, tmp_path: Path) -> None:
@@ -188,3 +193,30 @@ def test_oversized_graphs_lose_their_oldest_cookies_first(stores: Workspace, tmp
     graph = identity.graph_of(stores, "prod", "CRMID", "C1")
     assert {d["droppedBy"] for d in graph["droppedLinks"]} == {"graph limit of 3 identities"}
     assert graph["primary"] == {"namespace": "CRMID", "id": "C1"}  # by namespace priority
+
+
+def test_removing_a_link_or_an_identity_splits_graphs_and_profiles(stores: Workspace, tmp_path: Path) -> None:
+    from accord.profile import get_profile
+
+    write_events(stores, tmp_path, "a", [
+        {"ECID": [ECID], "CRMID": ["C1"]},
+        {"CRMID": ["C1"], "Email": ["ann@x.io"]},
+        {"Email": ["ann@x.io"], "Phone_E164": ["+15550100100"]},
+    ])  # fmt: skip
+    identity.build_graph(stores, "prod")
+    assert len(members(stores, "ECID", ECID)) == 4
+    with stores.catalog.session() as session:
+        identity.remove_link(session, "prod", ("Email", "ann@x.io"), ("CRMID", "C1"), "wrongly merged", "tester")
+    identity.build_graph(stores, "prod")
+    assert members(stores, "ECID", ECID) == {("ECID", ECID), ("CRMID", "C1")}
+    assert members(stores, "Email", "ann@x.io") == {("Email", "ann@x.io"), ("Phone_E164", "+15550100100")}
+    assert get_profile(stores, "prod", "CRMID", "C1")["events"]["total"] == 2  # the profile split too
+    [dropped] = identity.graph_of(stores, "prod", "CRMID", "C1")["droppedLinks"]
+    assert dropped["droppedBy"] == "removed by a user"
+    with stores.catalog.session() as session:
+        identity.remove_identity(session, "prod", ("Phone_E164", "+15550100100"), "shared number")
+        removals = identity.list_removals(session, "prod")
+    identity.build_graph(stores, "prod")
+    assert members(stores, "Phone_E164", "+15550100100") == {("Phone_E164", "+15550100100")}
+    assert [(r["kind"], r["reason"]) for r in removals] == [("link", "wrongly merged"), ("identity", "shared number")]
+    assert removals[0]["removedBy"] == "tester"

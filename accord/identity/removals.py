@@ -1,0 +1,72 @@
+"""Un-merging: a user removes a link between two identities, or an identity from its graph.
+
+Removals are recorded (who, when, why) and applied by every graph build: a removed link is kept
+but inactive, and a removed identity keeps none of its links, so it stands alone; the graphs, and
+the profiles built on them, split accordingly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.catalog import IdentityRemovalRecord, resolve_sandbox
+from accord.errors import InvalidInputError
+
+SEPARATOR = "\x1f"
+
+
+def _node(pair: tuple[str, str]) -> str:
+    namespace, value = pair
+    if not namespace or not value:
+        raise InvalidInputError("an identity is a namespace and an id", code="IDENTITY-0403-400")
+    return f"{namespace}{SEPARATOR}{value}"
+
+
+def remove_link(session: Session, sandbox: str, first: tuple[str, str], second: tuple[str, str], reason: str = "",
+                removed_by: str = "") -> dict[str, Any]:  # fmt: skip
+    """Remove the link between two identities from every future graph build."""
+    a, b = sorted((_node(first), _node(second)))
+    record = IdentityRemovalRecord(sandbox_id=resolve_sandbox(session, sandbox).id, kind="link", node=a, other=b,
+                                   reason=reason, removed_by=removed_by)  # fmt: skip
+    session.add(record)
+    session.flush()
+    return removal_document(record)
+
+
+def remove_identity(session: Session, sandbox: str, identity: tuple[str, str], reason: str = "",
+                    removed_by: str = "") -> dict[str, Any]:  # fmt: skip
+    """Take an identity out of its graph: none of its links count any more."""
+    record = IdentityRemovalRecord(sandbox_id=resolve_sandbox(session, sandbox).id, kind="identity",
+                                   node=_node(identity), reason=reason, removed_by=removed_by)  # fmt: skip
+    session.add(record)
+    session.flush()
+    return removal_document(record)
+
+
+def removal_document(record: IdentityRemovalRecord) -> dict[str, Any]:
+    def pair(node: str | None) -> dict[str, str] | None:
+        if node is None:
+            return None
+        namespace, value = node.split(SEPARATOR, 1)
+        return {"namespace": namespace, "id": value}
+
+    return {
+        "id": record.id, "kind": record.kind, "identity": pair(record.node), "other": pair(record.other),
+        "reason": record.reason, "removedBy": record.removed_by, "createdAt": record.created_at.isoformat(),
+    }  # fmt: skip
+
+
+def list_removals(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    records = session.scalars(select(IdentityRemovalRecord).where(IdentityRemovalRecord.sandbox_id == sandbox_id)
+                              .order_by(IdentityRemovalRecord.created_at))  # fmt: skip
+    return [removal_document(r) for r in records]
+
+
+def removed(session: Session, sandbox_id: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(removed links as sorted node pairs, removed identities) of a sandbox."""
+    records = list(session.scalars(select(IdentityRemovalRecord).where(IdentityRemovalRecord.sandbox_id == sandbox_id)))
+    links = [(r.node, r.other) for r in records if r.kind == "link" and r.other is not None]
+    return links, [r.node for r in records if r.kind == "identity"]
