@@ -17,6 +17,8 @@ from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
 MAX_FRAGMENTS = 5000
+EVENTS_GUARDRAIL = 5000
+"""Profiles with more events than this are flagged (the reference product's guardrail)."""
 
 
 def _matches(table: Any, schema: Any, identities: list[tuple[str, str]]) -> Any:
