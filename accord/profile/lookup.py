@@ -107,5 +107,6 @@ def get_profile(
             "sources": sources,
             "fragments": origins,
             "events": {"total": total_events, "offset": events_offset, "items": page},
+            "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
         }
     )
