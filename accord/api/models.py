@@ -81,7 +81,8 @@ class DatasetIn(BaseModel):
 
 class DatasetPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    profileEnabled: bool
+    profileEnabled: bool | None = None
+    ttlDays: int | None = Field(None, description="Events older than this many days leave profiles (0: none)")
 
 
 class DatasetOut(BaseModel):
@@ -90,6 +91,7 @@ class DatasetOut(BaseModel):
     schema_: str | None = Field(alias="schema")
     class_: str | None = Field(alias="class")
     profileEnabled: bool
+    ttlDays: int | None = None
     createdAt: str
     batchCount: int
     rowCount: int

@@ -186,8 +186,17 @@ def get_dataset(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, A
 @router.patch("/datasets/{name}", response_model=DatasetOut, tags=["datasets"])
 def patch_dataset(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: DatasetPatch) -> dict[str, Any]:
     with ws.catalog.session() as session:
-        lake.set_profile_enabled(session, sandbox, name, body.profileEnabled)
+        if body.profileEnabled is not None:
+            lake.set_profile_enabled(session, sandbox, name, body.profileEnabled)
+        if body.ttlDays is not None:
+            lake.set_ttl(session, sandbox, name, body.ttlDays or None)
         return lake.get_dataset(session, sandbox, name)
+
+
+@router.post("/datasets/{name}/purge", response_model=dict[str, Any], tags=["datasets"])
+def post_purge(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    """Remove the events older than the dataset's time-to-live from the lake."""
+    return lake.purge_expired(ws, sandbox, name)
 
 
 @router.get("/datasets/{name}/preview", response_model=Preview, tags=["datasets"])

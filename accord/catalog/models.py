@@ -96,6 +96,8 @@ class DatasetRecord(Base):
     name: Mapped[str] = mapped_column(String(128))
     schema_id: Mapped[str] = mapped_column(ForeignKey("schemas.id"), index=True)
     profile_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    ttl_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """For experience events: older events leave profiles and are purged from the lake."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -154,3 +154,28 @@ def batch_delete(batch_id: str = typer.Argument(...), as_json: bool = JsonFlag) 
     """Delete a batch: its rows disappear from the dataset."""
     doc = lake.delete_batch(state.workspace(), state.sandbox, batch_id)
     emit(doc, as_json, lambda d: out.print(f"batch {d['id']} deleted from {d['dataset']}"))
+
+
+@dataset_app.command("ttl")
+def dataset_ttl(
+    name: str = typer.Argument(...),
+    days: int = typer.Option(None, "--days", help="Events older than this leave profiles and can be purged."),
+    off: bool = typer.Option(False, "--off", help="Remove the time-to-live."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Set the time-to-live of an experience event dataset."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        doc = lake.set_ttl(session, state.sandbox, name, None if off else days)
+    emit(doc, as_json, lambda d: out.print(f"dataset {d['name']}: time-to-live {d['ttlDays'] or 'none'} days"))
+
+
+@dataset_app.command("purge")
+def dataset_purge(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Remove the events older than the dataset's time-to-live from the lake."""
+    result = lake.purge_expired(state.workspace(), state.sandbox, name)
+    emit(
+        result,
+        as_json,
+        lambda r: out.print(f"{r['purgedRecords']:,} expired events removed from {r['batches']} batches"),
+    )

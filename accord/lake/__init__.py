@@ -16,6 +16,7 @@ from accord.lake.datasets import (
     set_profile_enabled,
     statistics,
 )
+from accord.lake.expiry import cutoff, purge_expired, set_ttl
 from accord.lake.store import Lake
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "batch_document",
     "batch_errors",
     "create_dataset",
+    "cutoff",
     "delete_batch",
     "find_dataset",
     "get_batch",
@@ -32,6 +34,8 @@ __all__ = [
     "list_datasets",
     "open_dataset",
     "preview",
+    "purge_expired",
     "set_profile_enabled",
+    "set_ttl",
     "statistics",
 ]

@@ -69,6 +69,7 @@ def dataset_document(session: Session, record: DatasetRecord) -> dict[str, Any]:
         "schema": schema.name if schema else None,
         "class": schema.class_name if schema else None,
         "profileEnabled": record.profile_enabled,
+        "ttlDays": record.ttl_days,
         "createdAt": record.created_at.isoformat(),
         "batchCount": len(batches),
         "rowCount": sum(b.output_record_count for b in batches),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect
 from accord.errors import InvalidInputError, NotFoundError
-from accord.lake import jsonable, open_dataset
+from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
 from accord.schema import resolve_schema_by_id
@@ -53,7 +53,8 @@ def get_profile(
         enabled = select(DatasetRecord).where(
             DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
         )
-        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id)) for d in session.scalars(enabled)]
+        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id), d.ttl_days)
+                    for d in session.scalars(enabled)]  # fmt: skip
         committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
         ingested = {b.id: b.completed_at for b in session.scalars(committed)}
     identities = [(namespace, identity)]
@@ -70,7 +71,7 @@ def get_profile(
     total_events = 0
     con = connect(workspace.settings)
     try:
-        for dataset_id, name, schema in datasets:
+        for dataset_id, name, schema, ttl_days in datasets:
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
             condition = _matches(table, schema, identities)
             if condition is None:
@@ -81,6 +82,9 @@ def get_profile(
                     batch, record = row.pop("_acc_batch"), row.pop("_acc_record")
                     fragments.append(Fragment(dataset_id, name, batch, record, ingested.get(batch), row))
             else:
+                expiry = cutoff(ttl_days)
+                if expiry is not None:  # expired events are no longer part of the profile
+                    found = found.filter(found.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
                 total_events += int(con.execute(found.count()))
                 newest = found.order_by(ibis.desc("timestamp")).limit(events_offset + events_limit)
                 events.extend({**r, "dataset": name} for r in con.to_pyarrow(newest).to_pylist())

@@ -134,3 +134,28 @@ def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> Non
     assert api.get("/profiles", params={"namespace": "Email", "id": "nobody@x.io"}).status_code == 404
     created = api.post("/mergepolicies", json={"name": "mp", "kind": "timestamp"})
     assert created.status_code == 201 and created.json()["default"] is True
+
+
+def test_expired_events_leave_profiles_and_can_be_purged(shop: Workspace, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    recent, old = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=40)).isoformat()
+    events = [{"_id": f"t{n}", "timestamp": ts, "identityMap": {"ECID": [{"id": ECID}]}}
+              for n, ts in enumerate([recent, old, old])]  # fmt: skip
+    (tmp_path / "recent.json").write_text("\n".join(json.dumps(e) for e in events))
+    ingest_file(shop, "prod", IngestRequest("web", tmp_path / "recent.json"))
+    assert profile.get_profile(shop, "prod", "CRMID", "C1")["events"]["total"] == 8  # 5 from 2026-01 + 3
+    with shop.catalog.session() as session:
+        assert lake.set_ttl(session, "prod", "web", 30)["ttlDays"] == 30
+        with pytest.raises(InvalidInputError, match="events only"):
+            lake.set_ttl(session, "prod", "crm", 30)
+    assert profile.get_profile(shop, "prod", "CRMID", "C1")["events"]["total"] == 1  # only the recent one
+    before = len(lake.preview(shop, "prod", "web", 1000))
+    purged = lake.purge_expired(shop, "prod", "web")
+    assert purged["purgedRecords"] == 7 and purged["batches"] == 2
+    assert len(lake.preview(shop, "prod", "web", 1000)) == before - 7
+    assert lake.purge_expired(shop, "prod", "web")["purgedRecords"] == 0
+    with shop.catalog.session() as session:
+        stats = lake.get_dataset(session, "prod", "web")
+    assert stats["rowCount"] == 1
