@@ -14,6 +14,7 @@ FORMAT_MISMATCH = "INGEST-1214-400"
 ENUM_MISMATCH = "INGEST-1215-400"
 OUT_OF_RANGE = "INGEST-1216-400"
 MAPPING_FAILED = "INGEST-1217-400"
+RECORD_TOO_LARGE = "INGEST-1220-400"
 
 ROW_ERROR_CODES = {
     CORRUPT_ROW: "the row could not be parsed (wrong number of columns, bad quoting, bad encoding, too long)",
@@ -25,6 +26,7 @@ ROW_ERROR_CODES = {
     MAPPING_FAILED: "a mapping function could not convert its input",
     "INGEST-1218-400": "an identity value is not valid for its namespace",
     "INGEST-1219-400": "a record has more than 20 identities",
+    RECORD_TOO_LARGE: "an event is over 10 KB, or a profile record over 100 KB",
 }
 
 # Batch-level failure codes.

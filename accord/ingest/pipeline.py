@@ -27,7 +27,7 @@ from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, open_source
-from accord.ingest.validation import ERROR_TYPE, IdentityCheck, conform
+from accord.ingest.validation import ERROR_TYPE, IdentityCheck, conform, size_check
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
@@ -147,6 +147,7 @@ def _run(
             else default_mapping(source.table, schema, hidden)
         )
         conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
+        conformed.checks.append(size_check(source.table, schema.class_name, hidden))
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
         ok = conformed.ok()

@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 
 from accord.identity import INVALID_IDENTITY, MAX_PER_RECORD, TOO_MANY_IDENTITIES, count_identities
 from accord.ingest import exceptions as codes
-from accord.ingest.exceptions import InvalidMappingError
+from accord.ingest.exceptions import RECORD_TOO_LARGE, InvalidMappingError
 from accord.ingest.mapping.compiler import Compiled, MappedFields
 from accord.ingest.mapping.types import Kind
 from accord.schema import FieldSpec, FieldType, ResolvedSchema, field_dtype
@@ -271,6 +271,23 @@ def conform(schema: ResolvedSchema, mapped: MappedFields, identities: IdentityCh
     if identities is not None:
         identities.check_record(columns, checks)
     return Conformed(columns, checks)
+
+
+RECORD_LIMITS = {"experienceevent": 10 * 1024, "profile": 100 * 1024}
+"""The reference product's guardrails: an event of at most 10 KB, a profile record of at most 100 KB."""
+
+
+def size_check(table: ir.Table, class_name: str, hidden: frozenset[str] = frozenset()) -> Check:
+    """Rows over their class's size limit, measured as received (the text of their values)."""
+    limit = RECORD_LIMITS.get(class_name, RECORD_LIMITS["profile"])
+    columns = [c for c in table.columns if c not in hidden]
+    if all(table[c].type().is_string() for c in columns):  # delimited text: add up the values' lengths
+        size: Any = sum((table[c].length().fill_null(0) for c in columns), ibis.literal(0))
+    else:  # nested input: the length of the record as JSON
+        size = ibis.struct({c: table[c] for c in columns}).cast("json").cast("string").length()
+    kind = "event" if class_name == "experienceevent" else "record"
+    message = _message(f"the {kind} is larger than {limit // 1024} KB (", size.cast("string"), " bytes)")
+    return Check(size > limit, RECORD_TOO_LARGE, "", message)
 
 
 @dataclass

@@ -400,3 +400,20 @@ def test_integers_are_never_rounded_or_guessed(crm: Workspace, tmp_path: Path) -
     batch = ingest(crm, write(tmp_path / "p.csv", text), mapping=mapping, threshold=60)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 3)
     assert sorted(e["record"]["points"] for e in errors(crm, batch)) == ["0x10", "1.5", "1_000"]
+
+
+def test_size_guardrails_reject_large_events_and_records(crm: Workspace, tmp_path: Path) -> None:
+    import json
+
+    big_page = {"webPageDetails": {"name": "x" * 11_000}}
+    events = [{"_id": "small", "timestamp": "2026-01-01T00:00:00Z"},
+              {"_id": "big", "timestamp": "2026-01-01T00:00:00Z", "web": big_page}]  # fmt: skip
+    path = write(tmp_path / "e.json", "\n".join(json.dumps(e) for e in events))
+    batch = ingest(crm, path, dataset="events", mapping=None, threshold=60)
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (1, 1)
+    [error] = errors(crm, batch)
+    assert error["_errors"][0]["code"] == "INGEST-1220-400" and "larger than 10 KB" in error["_errors"][0]["message"]
+    rows = [f"{i},N{i},L{i},n{i}@example.com,gold" for i in range(1, 10)] + ["10,Big," + "y" * 103_000 + ",b@x.io,gold"]
+    batch = ingest(crm, write(tmp_path / "big.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=20)
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (9, 1)
+    assert errors(crm, batch)[0]["_errors"][0]["code"] == "INGEST-1220-400"
