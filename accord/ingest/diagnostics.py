@@ -74,6 +74,13 @@ def _lines_at(path: Path, offsets: np.ndarray) -> np.ndarray:
     return result
 
 
+def _corrupt_error(reason: str) -> dict[str, str]:
+    """A parser reject as a row error; a line over the limit is a record that is too large."""
+    if reason.startswith("LINE SIZE OVER MAXIMUM"):
+        return {"code": codes.RECORD_TOO_LARGE, "path": "", "message": f"the record is too large ({reason})"}
+    return {"code": codes.CORRUPT_ROW, "path": "", "message": reason}
+
+
 def actual_lines(compact: np.ndarray, rejected: np.ndarray) -> np.ndarray:
     """Line numbers once the rejected lines, which the valid rows' count skips, are put back."""
     rejected = np.sort(rejected)
@@ -157,7 +164,7 @@ def write_diagnostics(
         )
     ]
     if corrupt.num_rows:
-        errors = [[{"code": codes.CORRUPT_ROW, "path": "", "message": r}] for r in corrupt["reason"].to_pylist()]
+        errors = [[_corrupt_error(r)] for r in corrupt["reason"].to_pylist()]
         pieces.append(
             pa.table(
                 {

@@ -27,7 +27,7 @@ from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, open_source
-from accord.ingest.validation import ERROR_TYPE, IdentityCheck, conform, size_check
+from accord.ingest.validation import ERROR_TYPE, RECORD_LIMITS, IdentityCheck, conform, size_check
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
@@ -139,7 +139,9 @@ def _run(
     _update(workspace, batch.id, file_format=file_format, size_bytes=size)
     con = connect(settings)
     try:
-        source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", settings.max_line_bytes)
+        # For delimited text the parser enforces the record size limit for free: a longer line is rejected.
+        max_line = min(settings.max_line_bytes, RECORD_LIMITS.get(schema.class_name, settings.max_line_bytes))
+        source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", max_line)
         hidden = frozenset({source.file_column} if source.file_column else set())
         mapped = (
             compile_mapping(request.mapping, source.table, schema, hidden)
@@ -147,7 +149,8 @@ def _run(
             else default_mapping(source.table, schema, hidden)
         )
         conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
-        conformed.checks.append(size_check(source.table, schema.class_name, hidden))
+        if source.dialect is None:  # JSON and Parquet: measure the records
+            conformed.checks.append(size_check(source.table, schema.class_name, hidden))
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
         ok = conformed.ok()

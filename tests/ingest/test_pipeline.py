@@ -335,7 +335,7 @@ def test_a_line_longer_than_the_limit_is_a_corrupt_row(crm: Workspace, tmp_path:
     batch = ingest(crm, path, threshold=30)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (3, 1)
     [error] = errors(crm, batch)
-    assert error["lineNumber"] == 5 and error["_errors"][0]["code"] == "INGEST-1401-400"
+    assert error["lineNumber"] == 5 and error["_errors"][0]["code"] == "INGEST-1220-400"  # over 100 KB
 
 
 def test_a_one_gigabyte_single_line(crm: Workspace, tmp_path: Path) -> None:
