@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord import __version__
 from accord.api import errors
+from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
 from accord.api.routes import router
 from accord.api.sources_routes import router as sources_router
@@ -78,4 +79,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(router)
     app.include_router(sources_router)
+    app.include_router(identity_router)
     return app
