@@ -164,7 +164,9 @@ def test_upload_size_limit(settings: Settings) -> None:
     server = uvicorn.Server(uvicorn.Config(create_app(small), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 20
     while not server.started:
+        assert time.monotonic() < deadline, "the API server did not start"
         time.sleep(0.05)
     client = Api(f"http://127.0.0.1:{port}", token or "")
     setup_crm(client)
