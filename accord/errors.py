@@ -79,6 +79,13 @@ class PermissionDeniedError(AccordError):
     kind = "forbidden"
 
 
+class TooLargeError(AccordError):
+    """A body or file is larger than a configured limit."""
+
+    code = "ACCORD-0413-413"
+    kind = "too_large"
+
+
 class DocumentError(InvalidInputError):
     """A user document (schema, mapping, ...) with every problem found in it, each with its path."""
 

@@ -17,6 +17,7 @@ STATUS = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "too_large": 413,
     "transient": 503,
     "internal": 500,
 }
@@ -30,7 +31,7 @@ def _body(code: str, message: str, details: dict | None = None) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AccordError)
     async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
-        status = 413 if exc.code == "ACCORD-0413-413" else STATUS.get(exc.kind, 500)
+        status = STATUS.get(exc.kind, 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
 

@@ -27,7 +27,7 @@ from accord.api.models import (
     SchemaOut,
 )
 from accord.catalog import create_sandbox, list_sandboxes, new_id, sandbox_document
-from accord.errors import AccordError, InvalidInputError
+from accord.errors import InvalidInputError
 from accord.ingest import IngestRequest, ReadOptions, copy_upload, ingest_file, parse_mapping
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES)
@@ -255,12 +255,6 @@ async def post_batch(
             source_name=file.filename or target.name,
         )
         return await run_in_threadpool(ingest_file, ws, sandbox, request)
-    except AccordError as error:
-        if error.code == "INGEST-1003-400" and "expands to more than" in error.message:
-            raise AccordError(
-                f"upload is larger than {ws.settings.max_upload_bytes:,} bytes", code="ACCORD-0413-413"
-            ) from None
-        raise
     finally:
         shutil.rmtree(upload_dir, ignore_errors=True)
 

@@ -21,6 +21,7 @@ EXIT_CODES = {
     "invalid": 2,
     "not_found": 3,
     "conflict": 4,
+    "too_large": 2,
     "unauthenticated": 5,
     "forbidden": 6,
     "transient": 75,

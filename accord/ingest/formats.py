@@ -11,10 +11,12 @@ import gzip
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from accord.errors import AccordError, TooLargeError
 from accord.ingest.exceptions import UnreadableFileError
 
 GZIP, BZIP2, ZIP, TAR, NONE = "gzip", "bzip2", "zip", "tar", "none"
@@ -55,19 +57,17 @@ def sniff_format(path: Path) -> str:
 
 
 class _Budget:
-    """Counts unpacked bytes and refuses to go past the limit (archive bombs)."""
+    """Counts copied bytes and refuses to go past the limit (archive bombs, oversized uploads)."""
 
-    def __init__(self, limit: int, name: str) -> None:
-        self.limit, self.used, self.name = limit, 0, name
+    def __init__(self, limit: int, too_large: Callable[[int], AccordError]) -> None:
+        self.limit, self.used, self.too_large = limit, 0, too_large
 
     def copy(self, source: IO[bytes], target: Path) -> None:
         with target.open("wb") as out:
             while chunk := source.read(CHUNK):
                 self.used += len(chunk)
                 if self.used > self.limit:
-                    raise UnreadableFileError(
-                        self.name, f"expands to more than {self.limit:,} bytes", "raise ACCORD_MAX_UNCOMPRESSED_BYTES"
-                    )
+                    raise self.too_large(self.limit)
                 out.write(chunk)
 
 
@@ -88,7 +88,12 @@ def prepare(path: Path, work: Path, limit: int) -> PreparedInput:
     if compression == NONE:
         return PreparedInput([path], NONE, size)
     work.mkdir(parents=True, exist_ok=True)
-    budget = _Budget(limit, name)
+    budget = _Budget(
+        limit,
+        lambda most: UnreadableFileError(
+            name, f"expands to more than {most:,} bytes", "raise ACCORD_MAX_UNCOMPRESSED_BYTES"
+        ),
+    )
     try:
         files = _unpack(path, compression, work, budget)
     except (EOFError, zlib.error, OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
@@ -139,7 +144,7 @@ def _unpack(path: Path, compression: str, work: Path, budget: _Budget) -> list[P
 
 
 def copy_upload(source: IO[bytes], target: Path, limit: int) -> int:
-    """Stream an uploaded body to disk, refusing one larger than `limit`."""
-    budget = _Budget(limit, target.name)
+    """Stream an uploaded body to disk, refusing one larger than `limit` (`TooLargeError`)."""
+    budget = _Budget(limit, lambda most: TooLargeError(f"upload is larger than {most:,} bytes", limit=most))
     budget.copy(source, target)
     return budget.used

@@ -69,6 +69,19 @@ class FileStoreSource(Source[ConfigT]):
     def fetch(self, selection: FileSelection, file: RemoteFile, workdir: Path) -> Path:
         """A local path to the file's content (downloaded into `workdir` if remote)."""
 
+    @staticmethod
+    def key_prefix(base: str, selection: FileSelection) -> str:
+        """The key prefix of a selection in an object store: the connection's prefix, then the path."""
+        parts = [p.strip("/") for p in (base, selection.path) if p.strip("/")]
+        return "/".join(parts) + "/" if parts else ""
+
+    @staticmethod
+    def download_target(workdir: Path, file: RemoteFile) -> Path:
+        """Where a remote file is downloaded to, inside the run's work folder."""
+        target = workdir / "files" / file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
     def discover(self) -> list[dict[str, Any]]:
         files = self.list_files(FileSelection(glob="**/*"))[:1000]
         return [{"path": f.name, "size": f.size, "modified": f.modified} for f in files]

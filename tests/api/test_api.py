@@ -158,7 +158,7 @@ def test_hostile_uploads(api: Api, settings: Settings) -> None:
 
 
 def test_upload_size_limit(settings: Settings) -> None:
-    small = settings.model_copy(update={"max_upload_bytes": 1000})
+    small = settings.model_copy(update={"max_upload_bytes": 1000, "max_uncompressed_bytes": 5000})
     token = initialise(small).token
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(small), host="127.0.0.1", port=port, log_level="error"))
@@ -172,6 +172,13 @@ def test_upload_size_limit(settings: Settings) -> None:
     setup_crm(client)
     response = client.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
     assert response.status_code == 413 and "larger than 1,000 bytes" in response.json()["message"]
+    assert response.json()["code"] == "ACCORD-0413-413"
+    import gzip
+
+    bomb = gzip.compress(b"first\n" + b"x\n" * 50_000)  # small to upload, large once unpacked
+    assert len(bomb) < 1000
+    unpacked = client.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
+    assert unpacked.status_code == 400 and "expands to more than 5,000 bytes" in unpacked.json()["message"]
     client.client.close()
     server.should_exit = True
     thread.join(10)

@@ -39,7 +39,6 @@ def test_custom_namespaces_never_reuse_a_symbol(workspace: Workspace) -> None:
     ]:
         with pytest.raises(error, match=re.escape(message)), workspace.catalog.session() as session:
             identity.create_namespace(session, "prod", symbol, "", kind)
-    assert not hasattr(identity, "rename_namespace")  # symbols cannot be changed: there is no way to
 
 
 def test_schemas_may_only_name_existing_namespaces(workspace: Workspace) -> None:

@@ -98,8 +98,7 @@ class AzureBlobSource(FileStoreSource[AzureBlobConfig]):
         return [*steps, CheckStep("list files", True, f"prefix {self.config.prefix or '/'} readable")]
 
     def _prefix(self, selection: FileSelection) -> str:
-        parts = [p.strip("/") for p in (self.config.prefix, selection.path) if p.strip("/")]
-        return "/".join(parts) + "/" if parts else ""
+        return self.key_prefix(self.config.prefix, selection)
 
     def list_files(self, selection: FileSelection) -> list[RemoteFile]:
         from azure.core.exceptions import AzureError
@@ -120,8 +119,7 @@ class AzureBlobSource(FileStoreSource[AzureBlobConfig]):
     def fetch(self, selection: FileSelection, file: RemoteFile, workdir: Path) -> Path:
         from azure.core.exceptions import AzureError
 
-        target = workdir / "files" / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.download_target(workdir, file)
         try:
             with target.open("wb") as handle:
                 self._container().download_blob(self._prefix(selection) + file.name).readinto(handle)

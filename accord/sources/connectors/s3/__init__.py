@@ -89,8 +89,7 @@ class S3Source(FileStoreSource[S3Config]):
         return [*steps, CheckStep("list files", True, f"prefix {self.config.prefix or '/'} readable")]
 
     def _prefix(self, selection: FileSelection) -> str:
-        parts = [p.strip("/") for p in (self.config.prefix, selection.path) if p.strip("/")]
-        return "/".join(parts) + "/" if parts else ""
+        return self.key_prefix(self.config.prefix, selection)
 
     def list_files(self, selection: FileSelection) -> list[RemoteFile]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -114,8 +113,7 @@ class S3Source(FileStoreSource[S3Config]):
     def fetch(self, selection: FileSelection, file: RemoteFile, workdir: Path) -> Path:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        target = workdir / "files" / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.download_target(workdir, file)
         key = self._prefix(selection) + file.name
         try:
             self._client().download_file(self.config.bucket, key, str(target))

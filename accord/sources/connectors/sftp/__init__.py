@@ -220,8 +220,7 @@ class SftpSource(FileStoreSource[SftpConfig]):
         return found
 
     def fetch(self, selection: FileSelection, file: RemoteFile, workdir: Path) -> Path:
-        target = workdir / "files" / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.download_target(workdir, file)
         try:
             self._session().get(f"{self._folder(selection)}/{file.name}", str(target))
         except OSError as exc:
