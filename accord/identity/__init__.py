@@ -1,7 +1,9 @@
 """Identity: namespaces, how identity values are checked and normalised, and the identity graph."""
 
+from accord.errors import NotFoundError
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-from accord.identity.graph import GraphSummary, build_graph, explain, graph_of
+from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
+from accord.identity.incremental import IdentityRecord, add_record, records_of_batch
 from accord.identity.namespaces import (
     STANDARD,
     IdentityType,
@@ -21,20 +23,25 @@ __all__ = [
     "STANDARD",
     "TOO_MANY_IDENTITIES",
     "GraphSummary",
+    "IdentityRecord",
     "IdentityRule",
     "IdentityType",
     "LinkingRules",
     "Namespace",
+    "NotFoundError",
+    "add_record",
     "build_graph",
     "count_identities",
     "create_namespace",
     "explain",
     "get_namespace",
     "get_rules",
+    "graph_folder",
     "graph_of",
     "list_namespaces",
     "list_removals",
     "namespaces",
+    "records_of_batch",
     "remove_identity",
     "remove_link",
     "rule_for",

@@ -23,7 +23,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
@@ -32,6 +31,8 @@ from accord.errors import NotFoundError
 from accord.identity.namespaces import namespaces
 from accord.identity.removals import removed
 from accord.identity.rules_config import get_rules
+from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, link_recency
+from accord.identity.store import GraphStore
 from accord.lake import open_dataset
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -168,7 +169,9 @@ def apply_unique_rule(
     in_broken = con.create_table("_graph_broken", tagged.join(broken, "label").select("key", "namespace"))
     members = in_broken.to_pyarrow()
     involved = links.filter(links.active).join(in_broken, links.a_key == in_broken.key)
-    involved_links = involved.select(links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
+    involved_links = (
+        involved.select(links.a, links.b, links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
+    )
     namespace_of = dict(zip(members["key"].to_pylist(), members["namespace"].to_pylist(), strict=True))
     parent = {key: key for key in namespace_of}
     held: dict[int, dict[str, int]] = {k: ({ns: k} if ns in unique else {}) for k, ns in namespace_of.items()}
@@ -180,7 +183,9 @@ def apply_unique_rule(
         return key
 
     dropped: list[dict[str, Any]] = []
-    for link in sorted(involved_links, key=lambda x: (x["last_seen"] is not None, x["last_seen"]), reverse=True):
+    recency = [link_recency(Link(x["a"], x["b"], x["a_key"], x["b_key"], None, x["last_seen"], 0, "", "", "", ""))
+               for x in involved_links]  # fmt: skip
+    for _, link in sorted(zip(recency, involved_links, strict=True), key=lambda pair: pair[0], reverse=True):
         left, right = find(link["a_key"]), find(link["b_key"])
         if left == right:
             continue
@@ -208,10 +213,6 @@ def apply_unique_rule(
     return new_labels, con.create_table("_graph_links_final", marked)
 
 
-TYPE_EVICTION_ORDER = {"partner_id": 0, "cookie": 1, "device": 2}
-"""Which identities leave an oversized graph first (the reference product's order); others come after."""
-
-
 def apply_graph_limit(
     con: Any, nodes: ir.Table, links: ir.Table, labels: ir.Table, limit: int, types: dict[str, str]
 ) -> tuple[ir.Table, ir.Table]:
@@ -235,8 +236,8 @@ def apply_graph_limit(
     evicted: list[int] = []
     relabel: dict[int, int] = {}
     for members in by_graph.values():
-        order = sorted(members, key=lambda m: (TYPE_EVICTION_ORDER.get(types.get(m["namespace"], ""), 3),
-                                               m["seen"] is not None, m["seen"]))  # fmt: skip
+        order = sorted(members, key=lambda m: eviction_order(
+            TYPE_EVICTION_ORDER.get(types.get(m["namespace"], ""), 3), m["seen"], m["node"]))  # fmt: skip
         leaving, staying = order[: len(members) - limit], order[len(members) - limit :]
         evicted.extend(m["node"] for m in leaving)
         relabel.update({m["node"]: m["node"] for m in leaving})  # alone, under its own key
@@ -280,11 +281,13 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         linked = record_links(rows)
         keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
         links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
-        labels = components(con, nodes, links.filter(links.active))
-        labels, links = apply_unique_rule(con, nodes, links, labels, rules.unique)
+        raw = components(con, nodes, links.filter(links.active))
+        labels, links = apply_unique_rule(con, nodes, links, raw, rules.unique)
         labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
-        node_rows = nodes.join(labels, nodes.key == labels.node).select(
-            node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"))  # fmt: skip
+        raw_of = con.create_table("_graph_raw", raw.select(raw_node=raw.node, raw=raw.label))
+        node_rows = nodes.join(labels, nodes.key == labels.node).join(raw_of, nodes.key == raw_of.raw_node).select(
+            node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"),
+            key=nodes.key, raw=raw_of.raw)  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
         copy_to_parquet(con, links, str(staging / "links.parquet"))
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
@@ -309,58 +312,39 @@ def _swap(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _read(workspace: Workspace, sandbox: str) -> tuple[Path, str]:
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-    folder = graph_folder(workspace, sandbox_id)
-    if not (folder / "nodes.parquet").exists():
-        raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
-    return folder, sandbox_id
-
-
 def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
     """The graph an identity belongs to: its identities and the links between them, with reasons."""
-    folder, _ = _read(workspace, sandbox)
-    import pyarrow.compute as pc
-
-    nodes = pq.read_table(folder / "nodes.parquet")
-    node = f"{namespace}{SEPARATOR}{identity}"
-    found = nodes.filter(pc.equal(nodes["node"], node))
-    if found.num_rows == 0:
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        priority = list(get_rules(session, sandbox).priority)
+    store = GraphStore(graph_folder(workspace, sandbox_id))
+    if not store.exists():
+        raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
+    found = store.node(f"{namespace}{SEPARATOR}{identity}")
+    if found is None:
         raise NotFoundError(f"no identity {namespace}:{identity} in any graph", code="IDENTITY-0411-404",
                             namespace=namespace, id=identity)  # fmt: skip
-    graph = found["graph"][0].as_py()
-    members = nodes.filter(pc.equal(nodes["graph"], graph))
-    names = set(members["node"].to_pylist())
-    links = pq.read_table(folder / "links.parquet")
-    links = links.filter(pc.is_in(links["a"], value_set=members["node"]))
-    identities = members.select(["namespace", "id"]).to_pylist()
-    with workspace.catalog.session() as session:
-        priority = list(get_rules(session, sandbox).priority)
+    members = sorted(store.members(found.graph), key=lambda n: (n.namespace, n.id))
+    names = {n.node for n in members}
+    links = sorted(store.links_touching(names), key=lambda x: (x.a, x.b))
     rank = {symbol: index for index, symbol in enumerate(priority)}
-    primary = min(identities, key=lambda n: (rank.get(n["namespace"], len(rank)), n["namespace"], n["id"]))
-    inside = [link for link in links.to_pylist() if link["b"] in names]
-    outside = pq.read_table(folder / "links.parquet")
-    outside = outside.filter(pc.and_(pc.invert(outside["active"]),
-                                     pc.or_(pc.is_in(outside["a"], value_set=members["node"]),
-                                            pc.is_in(outside["b"], value_set=members["node"]))))  # fmt: skip
+    primary = min(members, key=lambda n: (rank.get(n.namespace, len(rank)), n.namespace, n.id))
     return {
-        "graphId": graph,
-        "primary": {"namespace": primary["namespace"], "id": primary["id"]},
-        "identities": [{"namespace": n["namespace"], "id": n["id"]} for n in identities],
-        "links": [_link_document(link) for link in inside if link["active"]],
-        "droppedLinks": [_link_document(link) | {"droppedBy": link["dropped_by"]} for link in outside.to_pylist()],
+        "graphId": str(found.graph),
+        "primary": {"namespace": primary.namespace, "id": primary.id},
+        "identities": [{"namespace": n.namespace, "id": n.id} for n in members],
+        "links": [_link_document(x) for x in links if x.active and x.a in names and x.b in names],
+        "droppedLinks": [_link_document(x) | {"droppedBy": x.dropped_by} for x in links if not x.active],
     }
 
 
-def _link_document(link: dict[str, Any]) -> dict[str, Any]:
-    a_ns, a_id = link["a"].split(SEPARATOR, 1)
-    b_ns, b_id = link["b"].split(SEPARATOR, 1)
-    return {"from": {"namespace": a_ns, "id": a_id}, "to": {"namespace": b_ns, "id": b_id}, "rule": link["rule"],
-            "firstSeen": link["first_seen"].isoformat() if link["first_seen"] else None,
-            "lastSeen": link["last_seen"].isoformat() if link["last_seen"] else None,
-            "records": link["records"], "record": link["record"], "batch": link["batch"],
-            "dataset": link["dataset"]}  # fmt: skip
+def _link_document(link: Link) -> dict[str, Any]:
+    a_ns, a_id = link.a.split(SEPARATOR, 1)
+    b_ns, b_id = link.b.split(SEPARATOR, 1)
+    return {"from": {"namespace": a_ns, "id": a_id}, "to": {"namespace": b_ns, "id": b_id}, "rule": link.rule,
+            "firstSeen": link.first_seen.isoformat() if link.first_seen else None,
+            "lastSeen": link.last_seen.isoformat() if link.last_seen else None,
+            "records": link.records, "record": link.record, "batch": link.batch, "dataset": link.dataset}  # fmt: skip
 
 
 def explain(workspace: Workspace, sandbox: str, first: tuple[str, str], second: tuple[str, str]) -> dict[str, Any]:
