@@ -88,6 +88,12 @@ def put_linking_rules(ws: WorkspaceDep, sandbox: SandboxDep, body: LinkingRulesD
 # -- profiles -----------------------------------------------------------------------------------------
 
 
+@router.post("/profiles/rebuild", response_model=dict[str, Any], tags=["profiles"])
+async def post_profiles_rebuild(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """Rebuild the identity graphs, then the profile store that lookups and segmentation read."""
+    return await run_in_threadpool(profile.rebuild, ws, sandbox)
+
+
 @router.get("/profiles", response_model=dict[str, Any], tags=["profiles"])
 def get_profile_route(
     ws: WorkspaceDep,

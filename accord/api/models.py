@@ -121,6 +121,13 @@ class BatchOut(BaseModel):
     completed: str | None
     durationSeconds: float | None
     options: dict[str, Any]
+    profilesRebuilt: dict[str, Any] | None = Field(
+        default=None, description="After a delete: the rebuilt identity graphs and profiles the batch fed"
+    )
+
+
+class RecordDeletion(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=100_000, description="The `_id` of each record to delete")
 
 
 class RowError(BaseModel):

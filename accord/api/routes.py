@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from accord import lake, schema
+from accord import lake, profile, schema
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
@@ -21,6 +21,7 @@ from accord.api.models import (
     DatasetStatistics,
     FieldGroupOut,
     Preview,
+    RecordDeletion,
     RowDiagnostics,
     SandboxIn,
     SandboxOut,
@@ -198,6 +199,12 @@ def post_purge(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, An
     return lake.purge_expired(ws, sandbox, name)
 
 
+@router.post("/datasets/{name}/records/delete", response_model=dict[str, Any], tags=["datasets"])
+def post_delete_records(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: RecordDeletion) -> dict[str, Any]:
+    """Delete records by `_id` from every batch of a dataset; the graphs and profiles they fed follow."""
+    return profile.delete_records(ws, sandbox, name, body.ids)
+
+
 @router.get("/datasets/{name}/preview", response_model=Preview, tags=["datasets"])
 def get_preview(
     ws: WorkspaceDep, sandbox: SandboxDep, name: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
@@ -275,8 +282,9 @@ def get_batch(ws: WorkspaceDep, sandbox: SandboxDep, batch_id: str) -> dict[str,
 
 @router.delete("/batches/{batch_id}", response_model=BatchOut, tags=["batches"])
 def delete_batch(ws: WorkspaceDep, sandbox: SandboxDep, batch_id: str) -> dict[str, Any]:
-    """Delete a batch: its rows disappear from the dataset; the record stays with status `deleted`."""
-    return lake.delete_batch(ws, sandbox, batch_id)
+    """Delete a batch: its rows disappear from the dataset; the record stays with status `deleted`.
+    When the batch fed profiles, the identity graphs and profiles are rebuilt without it."""
+    return profile.delete_batch(ws, sandbox, batch_id)
 
 
 @router.get("/batches/{batch_id}/errors", response_model=RowDiagnostics, response_model_by_alias=True, tags=["batches"])

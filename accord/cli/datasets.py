@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from accord import lake
+from accord import lake, profile
 from accord.cli.output import describe_batch, emit, emit_lines, out
 from accord.cli.state import JsonFlag, state
 
@@ -151,9 +151,27 @@ def batch_errors(
 
 @batch_app.command("delete")
 def batch_delete(batch_id: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
-    """Delete a batch: its rows disappear from the dataset."""
-    doc = lake.delete_batch(state.workspace(), state.sandbox, batch_id)
-    emit(doc, as_json, lambda d: out.print(f"batch {d['id']} deleted from {d['dataset']}"))
+    """Delete a batch: its rows disappear from the dataset, and from the graphs and profiles they fed."""
+    doc = profile.delete_batch(state.workspace(), state.sandbox, batch_id)
+    emit(
+        doc,
+        as_json,
+        lambda d: out.print(
+            f"batch {d['id']} deleted from {d['dataset']}"
+            + ("; identity graphs and profiles rebuilt" if d["profilesRebuilt"] else "")
+        ),
+    )
+
+
+@dataset_app.command("delete-records")
+def dataset_delete_records(
+    name: str = typer.Argument(...),
+    ids: list[str] = typer.Option(..., "--id", help="The `_id` of a record to delete (repeat for several)."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Delete records by `_id`; the identity graphs and profiles they fed follow."""
+    doc = profile.delete_records(state.workspace(), state.sandbox, name, ids)
+    emit(doc, as_json, lambda d: out.print(f"{d['deletedRecords']:,} records deleted from {d['dataset']}"))
 
 
 @dataset_app.command("ttl")

@@ -77,12 +77,18 @@ def mergepolicy_list(as_json: bool = JsonFlag) -> None:
 
 @profile_app.command("rebuild")
 def profile_rebuild(as_json: bool = JsonFlag) -> None:
-    """Rebuild what profiles stand on: the identity graphs of every profile-enabled dataset."""
-    from accord import identity
+    """Rebuild the identity graphs, then the profile store, from every profile-enabled dataset."""
     from accord.cli.output import progress_bar
 
     with progress_bar(not as_json) as progress:
-        progress("rebuilding identity graphs", None)
-        summary = identity.build_graph(state.workspace(), state.sandbox).to_document()
-    emit(summary, as_json, lambda s: out.print(
-        f"{s['graphs']:,} profiles' graphs from {s['identities']:,} identities in {s['seconds']} s"))  # fmt: skip
+        summary = profile.rebuild(state.workspace(), state.sandbox, progress)
+
+    def human(s: dict[str, Any]) -> None:
+        g = s["graph"]
+        out.print(f"{g['graphs']:,} identity graphs from {g['identities']:,} identities in {g['seconds']} s")
+        if s["profiles"]:
+            p = s["profiles"]
+            out.print(f"{p['profiles']:,} profiles merged from {p['fragments']:,} fragments, with {p['events']:,} "
+                      f"events, in {p['seconds']} s")  # fmt: skip
+
+    emit(summary, as_json, human)

@@ -3,7 +3,7 @@
 from accord.errors import NotFoundError
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
 from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
-from accord.identity.incremental import IdentityRecord, add_record, records_of_batch
+from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
 from accord.identity.namespaces import (
     STANDARD,
     IdentityType,
@@ -38,6 +38,7 @@ __all__ = [
     "get_rules",
     "graph_folder",
     "graph_of",
+    "identity_keys",
     "list_namespaces",
     "list_removals",
     "namespaces",

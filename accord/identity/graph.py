@@ -7,10 +7,11 @@ Built as a pipeline of named steps over the lake, in the engine:
 2. `record_links`: within a record, each identity is linked to the record's first one, and each
    link keeps why it exists (first and last record, dataset, batch, time, rule);
 3. `components`: graphs are the connected components of the links (label propagation);
-then the nodes and links are written to the lake in one swap. Lookups and explanations read them.
-
-Linking rules (unique namespaces), the graph size limit, un-merging and one-record-at-a-time
-updates are the next steps of this module (issue 4)."""
+4. `apply_unique_rule`: a graph holds at most one identity of each unique namespace;
+5. `apply_graph_limit`: a graph holds at most so many identities;
+6. `record_graphs`: which graph each record feeds (the profile store is built on it);
+then the nodes, links and record graphs are written to the lake in one swap. Lookups and
+explanations read them, with the one-record updates since (`store.py`, `incremental.py`)."""
 
 from __future__ import annotations
 
@@ -257,6 +258,13 @@ def apply_graph_limit(
     return new_labels, con.create_table("_graph_links_limited", marked)
 
 
+def record_graphs(rows: ir.Table, labels: ir.Table) -> ir.Table:
+    """Step 6: the graph (or graphs, when the rules split a record's identities) of every record."""
+    keyed = rows.select(record=rows.record, dataset=rows.dataset, key=rows.namespace.concat(SEPARATOR, rows.id).hash())
+    joined = keyed.join(labels, keyed.key == labels.node)
+    return joined.select(record=joined.record, dataset=joined.dataset, graph=joined.label).distinct()
+
+
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
     started = time.perf_counter()
@@ -290,6 +298,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
             key=nodes.key, raw=raw_of.raw)  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
         copy_to_parquet(con, links, str(staging / "links.parquet"))
+        copy_to_parquet(con, record_graphs(rows, labels), str(staging / "records.parquet"))
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
             graphs=ibis._.count(), largest=ibis._.size.max(), identities=ibis._.size.sum()))  # fmt: skip
         link_count = con.execute(links.count())

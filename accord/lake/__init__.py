@@ -17,6 +17,7 @@ from accord.lake.datasets import (
     statistics,
 )
 from accord.lake.expiry import cutoff, purge_expired, set_ttl
+from accord.lake.rewrite import delete_records
 from accord.lake.store import Lake
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "create_dataset",
     "cutoff",
     "delete_batch",
+    "delete_records",
     "find_dataset",
     "get_batch",
     "get_dataset",

@@ -3,7 +3,6 @@ and `purge_expired` removes them from the lake, batch by batch, each swapped in 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from accord.catalog import BatchRecord, resolve_sandbox
 from accord.errors import InvalidInputError
 from accord.lake.datasets import find_dataset
+from accord.lake.rewrite import remove_rows
 from accord.schema import resolve_schema_by_id
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def cutoff(ttl_days: int | None, now: datetime | None = None) -> datetime | None
 
 def purge_expired(workspace: Workspace, sandbox: str, name: str, now: datetime | None = None) -> dict[str, Any]:
     """Remove expired events from the lake; returns how many were removed, from how many batches."""
-    from accord.engine import connect, copy_to_parquet
+    from accord.engine import connect
 
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
@@ -58,27 +58,18 @@ def purge_expired(workspace: Workspace, sandbox: str, name: str, now: datetime |
     con = connect(workspace.settings)
     try:
         for batch_id in batches:
-            files = workspace.lake.batch_files(sandbox_id, dataset_id, [batch_id])
-            if not files:
-                continue
-            table = con.read_parquet(files)
-            if "timestamp" not in table.columns:
-                continue
-            expired = table.timestamp.cast("timestamp('UTC')") < ibis.literal(limit)
-            count = int(con.execute(table.filter(expired).count()))
+
+            def expired(table: Any) -> Any:
+                if "timestamp" not in table.columns:
+                    return None
+                return table.timestamp.cast("timestamp('UTC')") < ibis.literal(limit)
+
+            count = remove_rows(workspace, con, sandbox_id, dataset_id, batch_id, expired)
             if count == 0:
                 continue
-            staging = workspace.lake.staging(f"purge-{batch_id}")
-            copy_to_parquet(con, table.filter(~expired | table.timestamp.isnull()), str(staging / "data_0.parquet"))
-            target = workspace.lake.batch_dir(sandbox_id, dataset_id, batch_id)
-            old = target.with_name(target.name + ".purging")
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
             with workspace.catalog.session() as session:
                 batch = session.get(BatchRecord, batch_id)
                 assert batch is not None
-                batch.output_record_count -= count
                 batch.options = {**batch.options, "purgedRecords": batch.options.get("purgedRecords", 0) + count}
             purged += count
             touched += 1

@@ -13,10 +13,12 @@ from accord.errors import InvalidInputError, NotFoundError
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
+from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
 MAX_FRAGMENTS = 5000
+SEPARATOR = "\x1f"
 EVENTS_GUARDRAIL = 5000
 """Profiles with more events than this are flagged (the reference product's guardrail)."""
 
@@ -42,13 +44,99 @@ def get_profile(
     workspace: Workspace, sandbox: str, namespace: str, identity: str, merge_policy: str | None = None,
     events_limit: int = 20, events_offset: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """The profile of the person an identity belongs to, merged by a merge policy."""
-    from accord.identity import graph_of
+    """The profile of the person an identity belongs to, merged by a merge policy.
 
+    Read from the profile store while it is current (built on the committed batches and the graph of
+    now); otherwise, and without identity stitching, from the lake directly (slower, never stale)."""
     if not (1 <= events_limit <= 1000 and events_offset >= 0):
         raise InvalidInputError("events: limit 1..1000, offset 0 or more", code="PROFILE-0401-400")
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, merge_policy)
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        datasets, ingested = committed_batches(session, sandbox_id)
+    store = current_store(workspace, sandbox_id, ingested) if policy.stitching == "graph" else None
+    if store is not None:
+        ttl = {d.id: d.ttl_days for d in datasets}
+        found = _from_store(store, namespace, identity, ingested, ttl, events_limit + events_offset)
+    else:
+        found = _from_lake(workspace, sandbox, policy, namespace, identity, events_limit + events_offset)
+    graph_id, identities, fragments, events, total_events = found
+    if not fragments and not total_events:
+        raise NotFoundError(f"no profile holds {namespace}:{identity}", code="PROFILE-0410-404",
+                            namespace=namespace, id=identity)  # fmt: skip
+    attributes, sources = merge(fragments, policy)
+    events.sort(key=lambda e: e.get("timestamp") or "", reverse=True)
+    page = [{k: v for k, v in e.items() if not k.startswith("_acc_") and k != "graph"}
+            for e in events[events_offset:][:events_limit]]  # fmt: skip
+    origins = [
+        {"dataset": f.dataset, "batch": f.batch, "record": f.record,
+         "ingested": f.ingested.isoformat() if f.ingested else None}
+        for f in fragments
+    ]  # fmt: skip
+    return jsonable(
+        {
+            "identity": {"namespace": namespace, "id": identity},
+            "mergePolicy": policy.name,
+            "graphId": graph_id,
+            "identities": [{"namespace": ns, "id": value} for ns, value in identities],
+            "attributes": attributes,
+            "sources": sources,
+            "fragments": origins,
+            "events": {"total": total_events, "offset": events_offset, "items": page},
+            "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
+            "readFrom": "store" if store is not None else "lake",
+        }
+    )
+
+
+Found = tuple[str | None, list[tuple[str, str]], list[Fragment], list[dict[str, Any]], int]
+
+
+def current_store(workspace: Workspace, sandbox_id: str, ingested: dict[str, Any]) -> ProfileStore | None:
+    """The profile store, if it was built on exactly the committed batches and the graphs of now."""
+    from accord.identity import graph_folder
+
+    store = ProfileStore.open(store_folder(workspace, sandbox_id))
+    if store is None or store.manifest["batches"] != sorted(ingested):
+        return None
+    graphs = graph_folder(workspace, sandbox_id)
+    if (graphs / "overlay.db").exists() or not (graphs / "records.parquet").exists():
+        return None  # one-record updates since: the store no longer matches the graphs
+    return store if store.manifest.get("graphBuilt") == (graphs / "records.parquet").stat().st_mtime_ns else None
+
+
+def _from_store(
+    store: ProfileStore, namespace: str, identity: str, ingested: dict[str, Any], ttl: dict[str, int | None],
+    newest: int,
+) -> Found:  # fmt: skip
+    from accord.identity import identity_keys
+
+    node = f"{namespace}{SEPARATOR}{identity}"
+    graph = store.graph_of(identity_keys([node])[node], node)
+    if graph is None:
+        return None, [(namespace, identity)], [], [], 0
+    identities = [tuple(n.split(SEPARATOR, 1)) for n in store.identities_of(graph)]
+    names = store.manifest["datasets"]
+    fragments = []
+    for dataset_id, table in store.fragments.items():
+        for row in store.rows(table, graph)[1]:
+            batch, record = row.pop("_acc_batch"), row.pop("_acc_record")
+            row.pop("graph"), row.pop("_acc_ingested")
+            fragments.append(Fragment(dataset_id, names.get(dataset_id, dataset_id), batch, record,
+                                      ingested.get(batch), row))  # fmt: skip
+    events: list[dict[str, Any]] = []
+    total = 0
+    for dataset_id, table in store.events.items():
+        count, rows = store.rows(table, graph, newest, cutoff(ttl.get(dataset_id)))
+        total += count
+        events.extend({**r, "dataset": names.get(dataset_id, dataset_id)} for r in rows)
+    return str(graph), sorted(identities), fragments, events, total  # type: ignore[arg-type]
+
+
+def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, identity: str, newest: int) -> Found:
+    from accord.identity import graph_of
+
+    with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         enabled = select(DatasetRecord).where(
             DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
@@ -86,31 +174,8 @@ def get_profile(
                 if expiry is not None:  # expired events are no longer part of the profile
                     found = found.filter(found.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
                 total_events += int(con.execute(found.count()))
-                newest = found.order_by(ibis.desc("timestamp")).limit(events_offset + events_limit)
-                events.extend({**r, "dataset": name} for r in con.to_pyarrow(newest).to_pylist())
+                newest_rows = found.order_by(ibis.desc("timestamp")).limit(newest)
+                events.extend({**r, "dataset": name} for r in con.to_pyarrow(newest_rows).to_pylist())
     finally:
         con.disconnect()
-    if not fragments and not total_events:
-        raise NotFoundError(f"no profile holds {namespace}:{identity}", code="PROFILE-0410-404",
-                            namespace=namespace, id=identity)  # fmt: skip
-    attributes, sources = merge(fragments, policy)
-    events.sort(key=lambda e: e.get("timestamp") or "", reverse=True)
-    page = [{k: v for k, v in e.items() if not k.startswith("_acc_")} for e in events[events_offset:][:events_limit]]
-    origins = [
-        {"dataset": f.dataset, "batch": f.batch, "record": f.record,
-         "ingested": f.ingested.isoformat() if f.ingested else None}
-        for f in fragments
-    ]  # fmt: skip
-    return jsonable(
-        {
-            "identity": {"namespace": namespace, "id": identity},
-            "mergePolicy": policy.name,
-            "graphId": graph_id,
-            "identities": [{"namespace": ns, "id": value} for ns, value in identities],
-            "attributes": attributes,
-            "sources": sources,
-            "fragments": origins,
-            "events": {"total": total_events, "offset": events_offset, "items": page},
-            "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
-        }
-    )
+    return graph_id, identities, fragments, events, total_events

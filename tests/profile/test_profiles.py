@@ -23,8 +23,9 @@ MAPPING = parse_mapping({"mappings": [
 ]})  # fmt: skip
 
 
-@pytest.fixture
-def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
+@pytest.fixture(params=["store", "lake"])
+def shop(workspace: Workspace, tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
+    """A small shop; profiles read from the profile store, or from the lake when there is none."""
     with workspace.catalog.session() as s:
         schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile", "experienceevent"], "fields": {
             "_tenant": {"type": "object", "properties": {"crmId": {"type": "string"}}}}})  # fmt: skip
@@ -49,7 +50,13 @@ def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
               for n in range(5)]  # fmt: skip
     (tmp_path / "web.json").write_text("\n".join(json.dumps(e) for e in events))
     ingest_file(workspace, "prod", IngestRequest("web", tmp_path / "web.json"))
-    identity.build_graph(workspace, "prod")
+    if request.param == "store":
+        rebuilt = profile.rebuild(workspace, "prod")
+        assert rebuilt["profiles"]["profiles"] == 2 and rebuilt["profiles"]["events"] == 5
+        assert profile.get_profile(workspace, "prod", "CRMID", "C1")["readFrom"] == "store"
+    else:
+        identity.build_graph(workspace, "prod")
+        assert profile.get_profile(workspace, "prod", "CRMID", "C1")["readFrom"] == "lake"
     return workspace
 
 
@@ -125,7 +132,8 @@ def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> Non
                                 "identityMap": {"ECID": [{"id": ECID}], "Email": [{"id": "a@x.io"}]}}))  # fmt: skip
     assert cli("ingest", str(path), "-d", "ev").code == 0
     assert cli("identity", "build").code == 0
-    assert cli("profile", "rebuild", "--json").json()["graphs"] == 1
+    rebuilt = cli("profile", "rebuild", "--json").json()
+    assert rebuilt["graph"]["graphs"] == 1 and rebuilt["profiles"]["events"] == 1
     got = cli("profile", "get", "--namespace", "Email", "--id", "a@x.io", "--json").json()
     assert got["events"]["total"] == 1 and len(got["identities"]) == 2
     assert cli("mergepolicy", "create", "p1", "--stitching", "none", "--json").json()["default"] is True
@@ -134,6 +142,12 @@ def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> Non
     assert api.get("/profiles", params={"namespace": "Email", "id": "nobody@x.io"}).status_code == 404
     created = api.post("/mergepolicies", json={"name": "mp", "kind": "timestamp"})
     assert created.status_code == 201 and created.json()["default"] is True
+    assert api.post("/profiles/rebuild").json()["graph"]["graphs"] == 0  # the API's own sandbox has no data
+    empty = api.post("/datasets/nope/records/delete", json={"ids": []})
+    assert empty.status_code == 400 and "ids" in empty.json()["message"]
+    gone = cli("dataset", "delete-records", "ev", "--id", "e1", "--json").json()
+    assert gone["deletedRecords"] == 1 and gone["profilesRebuilt"]["graph"]["graphs"] == 0
+    assert cli("profile", "get", "--namespace", "Email", "--id", "a@x.io").code == 3
 
 
 def test_expired_events_leave_profiles_and_can_be_purged(shop: Workspace, tmp_path: Path) -> None:
@@ -159,3 +173,52 @@ def test_expired_events_leave_profiles_and_can_be_purged(shop: Workspace, tmp_pa
     with shop.catalog.session() as session:
         stats = lake.get_dataset(session, "prod", "web")
     assert stats["rowCount"] == 1
+
+
+def test_the_engine_merge_agrees_with_the_lookup(shop: Workspace) -> None:
+    import pyarrow.parquet as pq
+
+    from accord.catalog import resolve_sandbox
+    from accord.lake import jsonable
+    from accord.profile.merge import flatten
+    from accord.profile.store import store_folder
+
+    summary = profile.build_profiles(shop, "prod")
+    assert summary.profiles == 2 and summary.fragments == 3 and summary.events == 5
+    with shop.catalog.session() as session:
+        folder = store_folder(shop, resolve_sandbox(session, "prod").id)
+    merged = {str(row.pop("graph")): row for row in pq.read_table(folder / "profiles.parquet").to_pylist()}
+    for crm in ("C1", "C2"):
+        found = profile.get_profile(shop, "prod", "CRMID", crm)
+        assert flatten(jsonable(merged[found["graphId"]])) == flatten(found["attributes"])
+
+
+def test_a_new_batch_makes_lookups_read_the_lake_until_the_next_rebuild(shop: Workspace, tmp_path: Path) -> None:
+    (tmp_path / "more.csv").write_text("crm,first,city\nC2,Bobby,\n")
+    ingest_file(shop, "prod", IngestRequest("loyalty", tmp_path / "more.csv", MAPPING))
+    found = profile.get_profile(shop, "prod", "CRMID", "C2")
+    assert found["readFrom"] == "lake" and found["attributes"]["person"]["name"]["firstName"] == "Bobby"
+    profile.rebuild(shop, "prod")
+    again = profile.get_profile(shop, "prod", "CRMID", "C2")
+    assert again["readFrom"] == "store" and again["attributes"] == found["attributes"]
+
+
+def test_deleting_a_batch_or_records_flows_through_to_profiles(shop: Workspace) -> None:
+    with shop.catalog.session() as session:
+        [loyalty] = lake.list_batches(session, "prod", "loyalty")
+    done = profile.delete_batch(shop, "prod", loyalty["id"])
+    assert done["status"] == "deleted" and done["profilesRebuilt"]["profiles"]["fragments"] == 2
+    found = profile.get_profile(shop, "prod", "CRMID", "C1")
+    assert found["readFrom"] == "store" and found["attributes"]["person"]["name"]["firstName"] == "Ann"
+    assert {f["dataset"] for f in found["fragments"]} == {"crm"}
+
+    web_ids = [e["_id"] for e in lake.preview(shop, "prod", "web", 10)]
+    assert profile.delete_records(shop, "prod", "web", ["e0"])["deletedRecords"] == 1
+    assert len(lake.preview(shop, "prod", "web", 10)) == len(web_ids) - 1
+    # e0 was the only event linking the cookie to C1: the graph and the profile split
+    assert profile.get_profile(shop, "prod", "CRMID", "C1")["events"]["total"] == 0
+    assert profile.get_profile(shop, "prod", "ECID", ECID)["events"]["total"] == 4
+    with pytest.raises(NotFoundError, match="none of these records"):
+        profile.delete_records(shop, "prod", "web", ["e0"])
+    with pytest.raises(InvalidInputError, match="record ids"):
+        profile.delete_records(shop, "prod", "web", [])

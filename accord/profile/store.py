@@ -1,0 +1,281 @@
+"""The profile store: every person's fragments and events, laid out for lookups and for segmentation.
+
+`build_profiles` runs after a graph build, in the engine, as named steps:
+1. `fragments`: the records of each profile dataset with the graph (person) they feed, sorted by graph;
+2. `events`: the experience events within their dataset's time-to-live, sorted by graph, newest first;
+3. `merged`: every person's attributes merged by the default merge policy (one row per graph, for
+   everyone with a fragment or an event: segmentation reads it);
+4. `identities`: every identity's key and graph, sorted by key;
+and written in one swap, with a manifest of the batches it was built from. Fragments, events and
+identities are Arrow IPC files, read memory-mapped: a lookup finds its rows by binary search, so it
+costs the same for ten people or ten million. A lookup uses the store only while its manifest
+still matches the committed batches; otherwise it reads the lake directly (`lookup.py`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import select
+
+from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
+from accord.engine import connect, copy_to_parquet
+from accord.errors import NotFoundError
+from accord.lake import cutoff, open_dataset
+from accord.profile.policies import MergePolicy, resolve_policy
+from accord.schema import resolve_schema_by_id
+from accord.workspace import Workspace
+
+EPOCH = "1970-01-01 00:00:00+00"
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    profiles: int
+    fragments: int
+    events: int
+    seconds: float
+    steps: dict[str, float]
+
+    def to_document(self) -> dict[str, Any]:
+        steps = {k: round(v, 3) for k, v in self.steps.items()}
+        return {"profiles": self.profiles, "fragments": self.fragments, "events": self.events,
+                "seconds": round(self.seconds, 3), "steps": steps}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Dataset:
+    id: str
+    name: str
+    class_name: str
+    ttl_days: int | None
+
+
+def store_folder(workspace: Workspace, sandbox_id: str) -> Path:
+    return workspace.lake.root / sandbox_id / "profile"
+
+
+def committed_batches(session: Any, sandbox_id: str) -> tuple[list[_Dataset], dict[str, Any]]:
+    """The profile-enabled datasets of a sandbox, and the committed batches of those datasets."""
+    enabled = session.scalars(select(DatasetRecord).where(
+        DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)))  # fmt: skip
+    datasets = [_Dataset(d.id, d.name, resolve_schema_by_id(session, d.schema_id).class_name, d.ttl_days)
+                for d in enabled]  # fmt: skip
+    ids = [d.id for d in datasets]
+    batches = {b.id: b.completed_at for b in session.scalars(select(BatchRecord).where(
+        BatchRecord.dataset_id.in_(ids), BatchRecord.status == "success"))}  # fmt: skip
+    return datasets, batches
+
+
+def _write_arrow(con: Any, expr: ir.Table, path: Path) -> int:
+    """Stream an expression's rows into an Arrow IPC file (uncompressed, so it can be memory-mapped)."""
+    reader = con.to_pyarrow_batches(expr, chunk_size=256_000)
+    rows = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _leaves(value: Any, dtype: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    if dtype.is_struct():
+        return [leaf for name, sub in dtype.items() for leaf in _leaves(value[name], sub, (*path, name))]
+    return [(path, value)]
+
+
+def _nest(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """Leaf columns back into the nested struct columns they came from."""
+    tree: dict[str, Any] = {}
+    for path, value in paths.items():
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+
+    def build(node: dict[str, Any]) -> Any:
+        return ibis.struct({k: build(v) if isinstance(v, dict) else v for k, v in node.items()})
+
+    return {k: build(v) if isinstance(v, dict) else v for k, v in tree.items()}
+
+
+def merge_fragments(fragments: list[tuple[ir.Table, str]], policy: MergePolicy) -> ir.Table:
+    """Step 3: one row per graph, each attribute taken from the fragment the policy prefers.
+
+    The same rule as `merge.merge`, in the engine: the preferred fragment is the one of the
+    highest-precedence dataset (dataset precedence), then the latest ingested, then the highest
+    record id; the first preferred fragment with a value wins each attribute."""
+    rank = {dataset_id: len(policy.datasets) - index for index, dataset_id in enumerate(policy.datasets)}
+    parts: list[tuple[ir.Table, str, dict[tuple[str, ...], Any]]] = []
+    types: dict[tuple[str, ...], Any] = {}
+    for table, dataset_id in fragments:
+        attributes = [c for c in table.columns if not c.startswith("_acc_") and c not in ("graph", "identityMap")]
+        found = dict(leaf for c in attributes for leaf in _leaves(table[c], table[c].type(), (c,)))
+        types.update({path: value.type() for path, value in found.items() if path not in types})
+        parts.append((table, dataset_id, found))
+    selected = []
+    for table, dataset_id, leaves in parts:
+        columns = {"\x1f".join(path): (leaves[path].cast(dtype) if path in leaves else ibis.null().cast(dtype))
+                   for path, dtype in types.items()}  # fmt: skip
+        selected.append(table.select(
+            graph=table.graph, precedence=ibis.literal(rank.get(dataset_id, 0) if policy.kind == "dataset_precedence"
+                                                       else 0),
+            ingested=table._acc_ingested.fill_null(ibis.literal(EPOCH).cast("timestamp('UTC')")),
+            record=table._acc_record, **columns))  # fmt: skip
+    union = selected[0].union(*selected[1:]) if len(selected) > 1 else selected[0]
+    ordered = union.mutate(preference=ibis.row_number().over(order_by=[union.precedence, union.ingested,
+                                                                        union.record]))  # fmt: skip
+    merged = ordered.group_by("graph").aggregate(**{
+        name: ordered[name].argmax(ordered.preference, where=ordered[name].notnull()) for name in ordered.columns
+        if "\x1f" in name or name in {"\x1f".join(p) for p in types}})  # fmt: skip
+    nested = _nest({path: merged["\x1f".join(path)] for path in types})
+    return merged.select(graph=merged.graph, **nested)
+
+
+def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
+    """Rebuild the profile store of a sandbox from the lake and its identity graphs."""
+    from accord.identity import graph_folder
+
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        policy = resolve_policy(session, sandbox, None)
+        datasets, batches = committed_batches(session, sandbox_id)
+    graphs = graph_folder(workspace, sandbox_id)
+    if not (graphs / "records.parquet").exists():
+        raise NotFoundError("no identity graph to build profiles on: run `accord profile rebuild`",
+                            code="PROFILE-0412-404")  # fmt: skip
+    staging = workspace.lake.staging(f"profile-{sandbox_id}")
+    con = connect(workspace.settings)
+    counts = {"fragments": 0, "events": 0, "profiles": 0}
+    try:
+        records = con.read_parquet(str(graphs / "records.parquet"))
+        times = ibis.memtable({"batch_id": list(batches), "completed": [t.isoformat() if t else None
+                                                                         for t in batches.values()]})  # fmt: skip
+        fragments: list[tuple[ir.Table, str]] = []
+        for dataset in datasets:
+            clock = time.perf_counter()
+            table, _ = open_dataset(workspace, con, sandbox, dataset.name, provenance=True)
+            mine = records.filter(records.dataset == dataset.id)
+            joined = table.join(mine, table._acc_record == mine.record).join(times, table._acc_batch == times.batch_id)
+            rows = joined.select(graph=mine.graph, _acc_ingested=times.completed.cast("timestamp('UTC')"),
+                                 **{c: table[c] for c in table.columns})  # fmt: skip
+            if dataset.class_name == "profile":
+                stored = con.create_table(f"_fragments_{len(fragments)}", rows)
+                fragments.append((stored, dataset.id))
+                counts["fragments"] += _write_arrow(
+                    con, stored.order_by("graph"), staging / f"fragments-{dataset.id}.arrow"
+                )
+                steps["fragments"] = steps.get("fragments", 0.0) + time.perf_counter() - clock
+            else:
+                expiry = cutoff(dataset.ttl_days)
+                if expiry is not None:
+                    rows = rows.filter(rows.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
+                ordered = rows.order_by([rows.graph, ibis.desc(rows.timestamp)])
+                counts["events"] += _write_arrow(con, ordered, staging / f"events-{dataset.id}.arrow")
+                steps["events"] = steps.get("events", 0.0) + time.perf_counter() - clock
+        clock = time.perf_counter()
+        people = records.select("graph").distinct()  # everyone with a fragment or an event
+        if fragments:
+            merged = merge_fragments(fragments, policy)
+            people = people.left_join(merged, people.graph == merged.graph).drop("graph_right")
+        counts["profiles"] = copy_to_parquet(con, people.order_by("graph"), str(staging / "profiles.parquet"))
+        steps["merged"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        nodes = con.read_parquet(str(graphs / "nodes.parquet"))
+        keyed = nodes.select(key=nodes.key, node=nodes.node, graph=nodes.graph.cast("int64"))
+        _write_arrow(con, keyed.order_by("key"), staging / "identities.arrow")
+        _write_arrow(con, keyed.select("graph", "node").order_by(["graph", "node"]), staging / "members.arrow")
+        steps["identities"] = time.perf_counter() - clock
+    finally:
+        con.disconnect()
+    manifest = {"policy": policy.name, "batches": sorted(batches), "datasets": {d.id: d.name for d in datasets},
+                "builtAt": time.time(),
+                "graphBuilt": (graphs / "records.parquet").stat().st_mtime_ns, **counts}  # fmt: skip
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    target = store_folder(workspace, sandbox_id)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return ProfileSummary(counts["profiles"], counts["fragments"], counts["events"], time.perf_counter() - started,
+                          steps)  # fmt: skip
+
+
+class ProfileStore:
+    """A built profile store, opened memory-mapped; opened once per folder and build."""
+
+    _cache: dict[Path, tuple[float, ProfileStore]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.manifest = json.loads((folder / "manifest.json").read_text())
+        self.identities = self._open(folder / "identities.arrow")
+        self.keys = self.identities["key"].to_numpy()
+        self.graphs = self.identities["graph"].to_numpy()
+        self.members = self._sorted(folder / "members.arrow")
+        self.fragments = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("fragments-*.arrow")}
+        self.events = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("events-*.arrow")}
+
+    @staticmethod
+    def _open(path: Path) -> pa.Table:
+        return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+
+    def _sorted(self, path: Path) -> tuple[pa.Table, np.ndarray]:
+        table = self._open(path)
+        return table, table["graph"].to_numpy()
+
+    @classmethod
+    def open(cls, folder: Path) -> ProfileStore | None:
+        manifest = folder / "manifest.json"
+        try:
+            stamp = manifest.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        with cls._lock:
+            cached = cls._cache.get(folder)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, cls(folder))
+                cls._cache[folder] = cached
+            return cached[1]
+
+    def graph_of(self, key: int, node: str) -> int | None:
+        index = int(np.searchsorted(self.keys, key))
+        while index < len(self.keys) and self.keys[index] == key:
+            if self.identities["node"][index].as_py() == node:
+                return int(self.graphs[index])
+            index += 1
+        return None
+
+    def identities_of(self, graph: int) -> list[str]:
+        """Every identity of a graph."""
+        return [row["node"] for row in self.rows(self.members, graph)[1]]
+
+    @staticmethod
+    def rows(
+        table: tuple[pa.Table, np.ndarray], graph: int, limit: int | None = None, since: Any = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many rows a graph has in a sorted file, and the first `limit` of them.
+
+        With `since` (events, sorted newest first within a graph), only rows at or after it count."""
+        data, graphs = table
+        start, end = int(np.searchsorted(graphs, graph, "left")), int(np.searchsorted(graphs, graph, "right"))
+        if since is not None and end > start:
+            stamps = data["timestamp"].slice(start, end - start).to_numpy()
+            end = start + int(np.count_nonzero(stamps >= np.datetime64(since.replace(tzinfo=None), "us")))
+        count = end - start
+        taken = count if limit is None else min(count, limit)
+        return count, data.slice(start, taken).to_pylist() if taken else []
