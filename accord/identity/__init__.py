@@ -4,6 +4,7 @@ from accord.errors import NotFoundError
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
 from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
 from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
+from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
 from accord.identity.namespaces import (
     STANDARD,
     IdentityType,
@@ -27,6 +28,7 @@ __all__ = [
     "IdentityRule",
     "IdentityType",
     "LinkingRules",
+    "MatchingRules",
     "Namespace",
     "NotFoundError",
     "add_record",
@@ -39,9 +41,12 @@ __all__ = [
     "graph_folder",
     "graph_of",
     "identity_keys",
+    "list_matches",
     "list_namespaces",
     "list_removals",
     "namespaces",
+    "parse_rules",
+    "propose_matches",
     "records_of_batch",
     "remove_identity",
     "remove_link",

@@ -267,6 +267,8 @@ def record_graphs(rows: ir.Table, labels: ir.Table) -> ir.Table:
 
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
+    from accord.identity.matching import match_links
+
     started = time.perf_counter()
     con = connect(workspace.settings)
     try:
@@ -287,6 +289,9 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         node = unique.namespace.concat(SEPARATOR, unique.id)
         nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
         linked = record_links(rows)
+        proposed = match_links(con, workspace, sandbox_id)
+        if proposed is not None:  # links a matching job proposed count as links of their own kind
+            linked = linked.union(proposed.cast(linked.schema()))
         keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
         links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
         raw = components(con, nodes, links.filter(links.active))

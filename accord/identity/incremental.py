@@ -7,6 +7,7 @@ written back whole. A property-based test holds the result to a full rebuild fro
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -35,10 +36,18 @@ class IdentityRecord:
     identities: tuple[tuple[str, str], ...]
 
 
+_hasher = threading.local()
+
+
 def identity_keys(nodes: list[str]) -> dict[str, int]:
-    """The 64-bit keys of identities, the same the full build computes in the engine."""
-    with duckdb.connect() as con:
-        rows = con.execute("SELECT n, hash(n) FROM unnest($1::VARCHAR[]) t(n)", [nodes]).fetchall()
+    """The 64-bit keys of identities, the same the full build computes in the engine.
+
+    Lookups call this once each: every thread keeps one small DuckDB connection for it (opening one
+    costs more than a whole lookup)."""
+    con = getattr(_hasher, "con", None)
+    if con is None:
+        con = _hasher.con = duckdb.connect(config={"threads": 1})
+    rows = con.execute("SELECT n, hash(n) FROM unnest($1::VARCHAR[]) t(n)", [nodes]).fetchall()
     return {node: value - (1 << 64) if value >= (1 << 63) else value for node, value in rows}
 
 
