@@ -2,7 +2,7 @@
 
 from accord.errors import NotFoundError
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
+from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of, sole_identity
 from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
 from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
 from accord.identity.namespaces import (
@@ -52,4 +52,5 @@ __all__ = [
     "remove_link",
     "rule_for",
     "set_rules",
+    "sole_identity",
 ]

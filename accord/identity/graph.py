@@ -9,7 +9,8 @@ Built as a pipeline of named steps over the lake, in the engine:
 3. `components`: graphs are the connected components of the links (label propagation);
 4. `apply_unique_rule`: a graph holds at most one identity of each unique namespace;
 5. `apply_graph_limit`: a graph holds at most so many identities;
-6. `record_graphs`: which graph each record feeds (the profile store is built on it);
+6. `record_graphs`: which graph each record with several identities feeds (the profile store is
+   built on it);
 then the nodes, links and record graphs are written to the lake in one swap. Lookups and
 explanations read them, with the one-record updates since (`store.py`, `incremental.py`)."""
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,26 @@ class GraphSummary:
     graphs: int
     largest: int
     seconds: float
+    steps: dict[str, float] = field(default_factory=dict)
+    """Seconds per step of the build."""
 
     def to_document(self) -> dict[str, Any]:
+        steps = {k: round(v, 3) for k, v in self.steps.items()}
         return {"identities": self.identities, "links": self.links, "graphs": self.graphs, "largest": self.largest,
-                "seconds": round(self.seconds, 3)}  # fmt: skip
+                "seconds": round(self.seconds, 3), "steps": steps}  # fmt: skip
+
+
+class _Laps:
+    """Seconds spent in each step, for the summary."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[step] = self.steps.get(step, 0.0) + now - self._last
+        self._last = now
 
 
 def graph_folder(workspace: Workspace, sandbox_id: str) -> Path:
@@ -81,11 +98,11 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | No
         table = table.join(batch_times, table._acc_batch == batch_times.batch_id, how="left")
         seen = (table.timestamp if schema.class_name == "experienceevent" and "timestamp" in table.columns
                 else table.completed.cast("timestamp('UTC')"))  # fmt: skip
+        linking = [d for d in schema.identities if d.namespace in graph_namespaces]
+        single = ibis.literal(sole_identity(schema, graph_namespaces) is not None)
         base = {"record": table._acc_record, "dataset": ibis.literal(dataset_id), "batch": table._acc_batch,
-                "seen": seen.cast("timestamp('UTC')")}  # fmt: skip
-        for descriptor in schema.identities:
-            if descriptor.namespace not in graph_namespaces:
-                continue
+                "seen": seen.cast("timestamp('UTC')"), "single": single}  # fmt: skip
+        for descriptor in linking:
             head, *rest = descriptor.path.split(".")
             value: Any = table[head]
             for part in rest:
@@ -94,9 +111,9 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | No
         if "identityMap" in schema.fields:
             m: Any = table.identityMap
             entries = table.select(**base, entry=m.keys().zip(m.values())).unnest("entry")
-            ids = entries.select("record", "dataset", "batch", "seen", namespace=entries.entry.f1,
+            ids = entries.select("record", "dataset", "batch", "seen", "single", namespace=entries.entry.f1,
                                  ids=entries.entry.f2).unnest("ids")  # fmt: skip
-            ids = ids.select("record", "dataset", "batch", "seen", "namespace", id=ids.ids.id)
+            ids = ids.select("record", "dataset", "batch", "seen", "single", "namespace", id=ids.ids.id)
             parts.append(ids.filter(ids.namespace.isin(graph_namespaces)))
     if not parts:
         return None
@@ -135,18 +152,21 @@ def components(con: Any, nodes: ir.Table, links: ir.Table, max_rounds: int = 100
     both = links.select(src=links.a_key, dst=links.b_key).union(links.select(src=links.b_key, dst=links.a_key))
     # A fresh connection per build: every step gets its own table (ibis' overwrite is not needed).
     edges = con.create_table("_graph_edges", both)
-    labels = con.create_table("_graph_labels_0", nodes.select(node=nodes.key, label=nodes.key))
+    # Only identities with links take part; the others are graphs of their own
+    linked = edges.select(node=edges.src).distinct()
+    labels = con.create_table("_graph_labels_0", linked.select(node=linked.node, label=linked.node))
     for round_number in range(1, max_rounds + 1):
         neighbour = edges.join(labels, edges.dst == labels.node).group_by(node=edges.src).aggregate(
             best=labels.label.min())  # fmt: skip
-        joined = labels.left_join(neighbour, labels.node == neighbour.node)
-        smaller = ibis.ifelse(neighbour.best.notnull() & (neighbour.best < labels.label), neighbour.best, labels.label)
-        updated = con.create_table(f"_graph_labels_{round_number}", joined.select(node=labels.node, label=smaller))
-        changed = updated.join(labels, updated.node == labels.node).filter(updated.label != labels.label).count()
-        labels = updated
-        if con.execute(changed) == 0:
+        joined = labels.join(neighbour, labels.node == neighbour.node)
+        smaller = ibis.ifelse(neighbour.best < labels.label, neighbour.best, labels.label)
+        updated = con.create_table(f"_graph_labels_{round_number}", joined.select(
+            node=labels.node, label=smaller, changed=(neighbour.best < labels.label).cast("int8")))  # fmt: skip
+        labels = updated.select("node", "label")
+        if not con.execute(updated.changed.sum()):
             break
-    return labels
+    alone = nodes.anti_join(labels, nodes.key == labels.node)
+    return con.create_table("_graph_labels", labels.union(alone.select(node=alone.key, label=alone.key)))
 
 
 def apply_unique_rule(
@@ -258,10 +278,17 @@ def apply_graph_limit(
     return new_labels, con.create_table("_graph_links_limited", marked)
 
 
+def sole_identity(schema: Any, graph_namespaces: list[str]) -> Any:
+    """The identity field of a schema whose records have at most one identity (one identity field, no
+    identityMap), or None. Such records link nothing, and their graph is their identity's graph."""
+    linking = [d for d in schema.identities if d.namespace in graph_namespaces]
+    return linking[0] if len(linking) == 1 and "identityMap" not in schema.fields else None
+
+
 def record_graphs(rows: ir.Table, labels: ir.Table) -> ir.Table:
-    """Step 6: the graph (or graphs, when the rules split a record's identities) of every record."""
-    keyed = rows.select(record=rows.record, dataset=rows.dataset, key=rows.namespace.concat(SEPARATOR, rows.id).hash())
-    joined = keyed.join(labels, keyed.key == labels.node)
+    """Step 6: the graph (or graphs, when the rules split a record's identities) of every record with
+    several identities (`rows`). A record with one identity has its identity's graph: readers join on that."""
+    joined = rows.join(labels, rows.key == labels.node)
     return joined.select(record=joined.record, dataset=joined.dataset, graph=joined.label).distinct()
 
 
@@ -283,27 +310,39 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         if rows is None:
             shutil.rmtree(target, ignore_errors=True)
             return GraphSummary(0, 0, 0, 0, time.perf_counter() - started)
-        rows = con.create_table("_identity_rows", rows)
-        keyed = rows.select(namespace=rows.namespace, id=rows.id)
-        unique = keyed.distinct()
+        lap = _Laps()
+        # Records with one identity only add nodes: only those with several are kept, row by row
+        several = rows.filter(~rows.single)
+        several = con.create_table("_identity_rows", several.mutate(
+            key=several.namespace.concat(SEPARATOR, several.id).hash()))  # fmt: skip
+        lap("identity rows")
+        alone = rows.filter(rows.single)
+        unique = several.select("namespace", "id").union(alone.select("namespace", "id"), distinct=True)
         node = unique.namespace.concat(SEPARATOR, unique.id)
         nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
-        linked = record_links(rows)
+        lap("nodes")
+        linked = record_links(several)
         proposed = match_links(con, workspace, sandbox_id)
         if proposed is not None:  # links a matching job proposed count as links of their own kind
             linked = linked.union(proposed.cast(linked.schema()))
         keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
         links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
+        lap("links")
         raw = components(con, nodes, links.filter(links.active))
+        lap("components")
         labels, links = apply_unique_rule(con, nodes, links, raw, rules.unique)
         labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
+        lap("rules")
         raw_of = con.create_table("_graph_raw", raw.select(raw_node=raw.node, raw=raw.label))
-        node_rows = nodes.join(labels, nodes.key == labels.node).join(raw_of, nodes.key == raw_of.raw_node).select(
-            node=nodes.node, namespace=nodes.namespace, id=nodes.id, graph=labels.label.cast("string"),
-            key=nodes.key, raw=raw_of.raw)  # fmt: skip
+        node_rows = con.create_table("_graph_node_rows", nodes.join(labels, nodes.key == labels.node).join(
+            raw_of, nodes.key == raw_of.raw_node).select(node=nodes.node, namespace=nodes.namespace, id=nodes.id,
+                                                         graph=labels.label.cast("string"), key=nodes.key,
+                                                         raw=raw_of.raw))  # fmt: skip
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
         copy_to_parquet(con, links, str(staging / "links.parquet"))
-        copy_to_parquet(con, record_graphs(rows, labels), str(staging / "records.parquet"))
+        lap("write graph")
+        copy_to_parquet(con, record_graphs(several, labels), str(staging / "records.parquet"))
+        lap("record graphs")
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
             graphs=ibis._.count(), largest=ibis._.size.max(), identities=ibis._.size.sum()))  # fmt: skip
         link_count = con.execute(links.count())
@@ -312,7 +351,7 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     _swap(staging, target)
     row = counts.to_pylist()[0]
     return GraphSummary(int(row["identities"] or 0), int(link_count), int(row["graphs"] or 0),
-                        int(row["largest"] or 0), time.perf_counter() - started)  # fmt: skip
+                        int(row["largest"] or 0), time.perf_counter() - started, lap.steps)  # fmt: skip
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -144,8 +144,8 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
                                                    dataset=ids.dataset.first(), batch=ids.batch.first())  # fmt: skip
         anchor_table = con.to_pyarrow(anchors)
         people = con.to_pyarrow(records.filter(records.unique_id.isin(anchors.record)))
-        graphs_file = graph_folder(workspace, sandbox_id) / "records.parquet"
-        graph_of = pq.read_table(graphs_file, columns=["record", "graph"]) if graphs_file.exists() else None
+        nodes_file = graph_folder(workspace, sandbox_id) / "nodes.parquet"
+        graph_of = pq.read_table(nodes_file, columns=["node", "graph"]) if nodes_file.exists() else None
     finally:
         con.disconnect()
 
@@ -176,7 +176,7 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
 
 
 def _proposals(scored: pa.Table, anchors: pa.Table, graph_of: pa.Table | None) -> pa.Table:
-    """The scored pairs as links between the records' first identities, leaving out records already in one graph."""
+    """The scored pairs as links between the records' first identities, leaving out those already in one graph."""
     con = ibis.duckdb.connect()
     try:
         pairs = ibis.memtable(scored.select(["unique_id_l", "unique_id_r", "match_probability"]))
@@ -190,8 +190,8 @@ def _proposals(scored: pa.Table, anchors: pa.Table, graph_of: pa.Table | None) -
         links = links.filter(links.a != links.b)
         if graph_of is not None:
             graphs_l, graphs_r = ibis.memtable(graph_of), ibis.memtable(graph_of)
-            same = links.join(graphs_l, links.a_record == graphs_l.record).join(
-                graphs_r, [links.b_record == graphs_r.record, graphs_l.graph == graphs_r.graph]
+            same = links.join(graphs_l, links.a == graphs_l.node).join(
+                graphs_r, [links.b == graphs_r.node, graphs_l.graph == graphs_r.graph]
             ).select("a_record", "b_record")  # fmt: skip
             links = links.anti_join(same, ["a_record", "b_record"])
         links = links.mutate(proposed=ibis.literal(datetime.now(UTC)).cast("timestamp('UTC')"))

@@ -36,6 +36,7 @@ from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
 EPOCH = "1970-01-01 00:00:00+00"
+SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class _Dataset:
     name: str
     class_name: str
     ttl_days: int | None
+    sole: tuple[str, str] | None
+    """(namespace, path) of the one identity of each record, for datasets with one identity field only."""
 
 
 def store_folder(workspace: Workspace, sandbox_id: str) -> Path:
@@ -68,8 +71,15 @@ def committed_batches(session: Any, sandbox_id: str) -> tuple[list[_Dataset], di
     """The profile-enabled datasets of a sandbox, and the committed batches of those datasets."""
     enabled = session.scalars(select(DatasetRecord).where(
         DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)))  # fmt: skip
-    datasets = [_Dataset(d.id, d.name, resolve_schema_by_id(session, d.schema_id).class_name, d.ttl_days)
-                for d in enabled]  # fmt: skip
+    from accord.identity import namespaces, sole_identity
+
+    linking = [symbol for symbol, n in namespaces(session, sandbox_id).items() if n.builds_graph]
+    datasets = []
+    for record in enabled:
+        schema = resolve_schema_by_id(session, record.schema_id)
+        sole = sole_identity(schema, linking)
+        datasets.append(_Dataset(record.id, record.name, schema.class_name, record.ttl_days,
+                                 (sole.namespace, sole.path) if sole is not None else None))  # fmt: skip
     ids = [d.id for d in datasets]
     batches = {b.id: b.completed_at for b in session.scalars(select(BatchRecord).where(
         BatchRecord.dataset_id.in_(ids), BatchRecord.status == "success"))}  # fmt: skip
@@ -160,17 +170,32 @@ def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
     counts = {"fragments": 0, "events": 0, "profiles": 0}
     try:
         records = con.read_parquet(str(graphs / "records.parquet"))
+        nodes = con.read_parquet(str(graphs / "nodes.parquet"))
+        node_keys = con.create_table("_node_keys", nodes.select(key=nodes.key, graph=nodes.graph.cast("int64")))
         times = ibis.memtable({"batch_id": list(batches), "completed": [t.isoformat() if t else None
                                                                          for t in batches.values()]})  # fmt: skip
         fragments: list[tuple[ir.Table, str]] = []
         for dataset in datasets:
             clock = time.perf_counter()
             table, _ = open_dataset(workspace, con, sandbox, dataset.name, provenance=True)
-            mine = records.filter(records.dataset == dataset.id)
-            joined = table.join(mine, table._acc_record == mine.record).join(times, table._acc_batch == times.batch_id)
-            rows = joined.select(graph=mine.graph, _acc_ingested=times.completed.cast("timestamp('UTC')"),
-                                 **{c: table[c] for c in table.columns})  # fmt: skip
+            columns = {c: table[c] for c in table.columns}
+            if dataset.sole is not None:  # one identity per record: its graph is the identity's
+                namespace, path = dataset.sole
+                head, *rest = path.split(".")
+                value: Any = table[head]
+                for part in rest:
+                    value = value[part]
+                keyed = table.mutate(_acc_key=ibis.literal(namespace).concat(SEPARATOR, value).hash())
+                joined = keyed.join(node_keys, keyed._acc_key == node_keys.key)
+                rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
+            else:
+                mine = records.filter(records.dataset == dataset.id)
+                joined = table.join(mine, table._acc_record == mine.record)
+                rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
             if dataset.class_name == "profile":
+                rows = rows.join(times, rows._acc_batch == times.batch_id)
+                rows = rows.select(graph=rows.graph, _acc_ingested=rows.completed.cast("timestamp('UTC')"),
+                                   **{c: rows[c] for c in columns})  # fmt: skip
                 stored = con.create_table(f"_fragments_{len(fragments)}", rows)
                 fragments.append((stored, dataset.id))
                 counts["fragments"] += _write_arrow(
@@ -185,17 +210,16 @@ def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                 counts["events"] += _write_arrow(con, ordered, staging / f"events-{dataset.id}.arrow")
                 steps["events"] = steps.get("events", 0.0) + time.perf_counter() - clock
         clock = time.perf_counter()
-        people = records.select("graph").distinct()  # everyone with a fragment or an event
+        people = node_keys.select("graph").distinct()  # every graph comes from a fragment or an event
         if fragments:
             merged = merge_fragments(fragments, policy)
             people = people.left_join(merged, people.graph == merged.graph).drop("graph_right")
         counts["profiles"] = copy_to_parquet(con, people.order_by("graph"), str(staging / "profiles.parquet"))
         steps["merged"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        nodes = con.read_parquet(str(graphs / "nodes.parquet"))
-        keyed = nodes.select(key=nodes.key, node=nodes.node, graph=nodes.graph.cast("int64"))
-        _write_arrow(con, keyed.order_by("key"), staging / "identities.arrow")
-        _write_arrow(con, keyed.select("graph", "node").order_by(["graph", "node"]), staging / "members.arrow")
+        keyed_nodes = nodes.select(key=nodes.key, node=nodes.node, graph=nodes.graph.cast("int64"))
+        _write_arrow(con, keyed_nodes.order_by("key"), staging / "identities.arrow")
+        _write_arrow(con, keyed_nodes.select("graph", "node").order_by(["graph", "node"]), staging / "members.arrow")
         steps["identities"] = time.perf_counter() - clock
     finally:
         con.disconnect()
