@@ -85,6 +85,22 @@ def put_linking_rules(ws: WorkspaceDep, sandbox: SandboxDep, body: LinkingRulesD
         return identity.set_rules(session, sandbox, body.uniqueNamespaces, body.priority).to_document()
 
 
+@router.post("/identity/matching", response_model=dict[str, Any], tags=["identity"])
+async def post_matching(ws: WorkspaceDep, sandbox: SandboxDep, body: identity.MatchingRules) -> dict[str, Any]:
+    """Run a probabilistic matching job (Splink): it proposes links between records that share no
+    identifier, at or above the threshold; the next graph build takes them in."""
+    return await run_in_threadpool(identity.propose_matches, ws, sandbox, body.model_dump())
+
+
+@router.get("/identity/matches", response_model=dict[str, Any], tags=["identity"])
+def get_matches(
+    ws: WorkspaceDep, sandbox: SandboxDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """The links the last matching job proposed, most probable first; remove one as any other link."""
+    return identity.list_matches(ws, sandbox, limit, offset)
+
+
 # -- profiles -----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,7 +12,9 @@ from accord import identity
 from accord.cli.output import emit, out
 from accord.cli.state import JsonFlag, state
 
-identity_app = typer.Typer(help="Identity namespaces (the identity graph comes next).", no_args_is_help=True)
+identity_app = typer.Typer(
+    help="Identity namespaces, identity graphs, linking rules and probabilistic matching.", no_args_is_help=True
+)
 
 
 @identity_app.command("namespaces")
@@ -107,6 +110,47 @@ def graph_explain(
                       highlight=False, markup=False)  # fmt: skip
 
     emit(result, as_json, human)
+
+
+@identity_app.command("match")
+def identity_match(
+    rules_file: Path = typer.Option(..., "--file", "-f", help="Matching rules, YAML or JSON (see docs/identity.md)."),
+    threshold: float = typer.Option(None, "--threshold", help="Override the rules' match probability threshold."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Propose links between records that share no identifier (Splink); the next graph build takes them in."""
+    from accord.cli.documents import read_document
+    from accord.cli.output import progress_bar
+
+    document = read_document(rules_file)
+    if threshold is not None and isinstance(document, dict):
+        document = {**document, "threshold": threshold}
+    with progress_bar(not as_json) as progress:
+        progress("training the model and scoring candidate pairs", None)
+        run = identity.propose_matches(state.workspace(), state.sandbox, document)
+    emit(run, as_json, lambda r: out.print(
+        f"{r['proposed']:,} links proposed from {r['pairsScored']:,} pairs at p >= {r['threshold']} over "
+        f"{r['records']:,} records in {r['seconds']} s; review with `accord identity matches`"))  # fmt: skip
+
+
+@identity_app.command("matches")
+def identity_matches(
+    limit: int = typer.Option(50, "--limit", min=1, max=100_000),
+    offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = JsonFlag,
+) -> None:
+    """The links the last matching job proposed, most probable first (remove one with `accord identity unlink`)."""
+    found = identity.list_matches(state.workspace(), state.sandbox, limit, offset)
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("from", "to", "probability", "records")
+        for m in d["items"]:
+            table.add_row(f"{m['from']['namespace']}:{m['from']['id']}", f"{m['to']['namespace']}:{m['to']['id']}",
+                          f"{m['probability']:.4f}", " ~ ".join(m["records"]))  # fmt: skip
+        out.print(table)
+        out.print(f"{d['total']:,} proposed links")
+
+    emit(found, as_json, human)
 
 
 @identity_app.command("rules")

@@ -107,3 +107,23 @@ def test_bad_matching_rules_are_refused_whole(workspace: Workspace, tmp_path: Pa
     load_febrl(workspace, tmp_path)
     with pytest.raises(DocumentError, match=message):
         identity.propose_matches(workspace, "prod", RULES | change)
+
+
+def test_matching_through_the_api_and_the_cli(
+    api: Any, workspace: Workspace, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # the API first: it initialises the home and keeps the admin token
+    import yaml
+
+    load_febrl(workspace, tmp_path, "dataset1")
+    bad = api.post("/identity/matching", json=RULES | {"threshold": 2})
+    assert bad.status_code == 400 and "threshold" in bad.json()["message"]
+    run = api.post("/identity/matching", json=RULES).json()
+    listed = api.get("/identity/matches", params={"limit": 5}).json()
+    assert listed["total"] == run["proposed"] and len(listed["items"]) == 5
+    monkeypatch.setenv("ACCORD_HOME", str(workspace.settings.home))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(RULES))
+    strict = cli("identity", "match", "--file", str(tmp_path / "rules.yaml"), "--threshold", "0.999", "--json").json()
+    assert 0 < strict["proposed"] <= run["proposed"]
+    assert cli("identity", "matches", "--limit", "3", "--json").json()["total"] == strict["proposed"]
+    typo = cli("identity", "match", "--file", str(tmp_path / "rules.yaml"), "--threshold", "0.1")
+    assert typo.code == 2 and "threshold" in typo.stderr
