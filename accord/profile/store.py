@@ -206,6 +206,7 @@ def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                 expiry = cutoff(dataset.ttl_days)
                 if expiry is not None:
                     rows = rows.filter(rows.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
+                rows = rows.drop("_acc_batch", "_acc_record")  # events are shown without them: 40 % less to write
                 ordered = rows.order_by([rows.graph, ibis.desc(rows.timestamp)])
                 counts["events"] += _write_arrow(con, ordered, staging / f"events-{dataset.id}.arrow")
                 steps["events"] = steps.get("events", 0.0) + time.perf_counter() - clock
