@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -66,6 +66,12 @@ bench-sources: $(VENV)/.dev-installed
 
 bench-identity: $(VENV)/.dev-installed
 	$(BIN)/python bench/identity_graph.py
+
+bench-profile: $(VENV)/.dev-installed
+	$(BIN)/python bench/profile.py
+
+bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
+	$(BIN)/python bench/matching.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

@@ -67,7 +67,7 @@ def main() -> None:
         sys.exit("FEBRL data missing: run `make tests/data/febrl/dataset4b.csv`")
     home = Path(tempfile.mkdtemp(prefix="accord-matching-"))
     try:
-        found = run_isolated(RUN, str(home), str(FEBRL / "x"), str(args.threshold))
+        found = run_isolated(RUN, str(home), str(FEBRL), str(args.threshold))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     result = {

@@ -140,13 +140,17 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f" dataflow shop-orders: {orders_run['recordsIngested']:,} orders, then {orders_again['recordsIngested']:,}"
             " new ones on the next run"
         )
-        from accord import identity
+        from accord import identity, profile
 
-        graphs = identity.build_graph(workspace, "prod")
+        rebuilt = profile.rebuild(workspace, "prod")
+        graphs = rebuilt["graph"]
         person = identity.graph_of(workspace, "prod", "CRMID", "C0000001")
         say(
-            f"4. identity graphs: {graphs.identities:,} identities in {graphs.graphs:,} graphs; customer C0000001 is "
+            f"4. identity graphs: {graphs['identities']:,} identities in {graphs['graphs']:,} graphs;"
+            " customer C0000001 is "
             + ", ".join(f"{i['namespace']}:{i['id']}" for i in person["identities"])
+            + f"; profile store: {rebuilt['profiles']['profiles']:,} profiles merged in "
+            f"{rebuilt['profiles']['seconds']} s"
         )
         from accord.profile import get_profile
 
@@ -155,7 +159,8 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         name = unified["attributes"].get("person", {}).get("name", {}).get("fullName")
         say(
             f"5. the unified profile found by the e-mail {email}: {name}, {unified['events']['total']} events"
-            f" (web visits by cookie, orders by CRM id), e.g. {unified['events']['items'][0]['eventType']}"
+            f" (web visits by cookie, orders by CRM id), e.g. {unified['events']['items'][0]['eventType']};"
+            f" read from the {unified['readFrom']}"
         )
         with workspace.catalog.session() as session:
             crm = lake.get_batch(session, "prod", crm_run["batches"][0])
@@ -171,7 +176,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "seconds": round(time.perf_counter() - started, 2),
         "batches": [crm, web],
         "runs": [crm_run, orders_run, orders_again],
-        "identityGraphs": graphs.to_document(),
+        "identityGraphs": graphs,
         "stitchedPerson": person,
         "unifiedProfile": unified,
         "datasets": datasets,
