@@ -1,0 +1,144 @@
+"""The syntax tree of a PQL expression: frozen dataclasses, each with its place in the text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400, "week": 604_800, "month": 2_592_000,
+                "year": 31_536_000}  # fmt: skip
+"""A month is 30 days and a year 365 in relative time: every evaluator counts them the same way."""
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Node:
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: Any
+
+
+@dataclass(frozen=True)
+class Path(Node):
+    parts: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Now(Node):
+    today: bool = False
+
+
+@dataclass(frozen=True)
+class ListOf(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Logic(Node):
+    op: str  # "and" | "or"
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Arith(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Negate(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class InList(Node):
+    operand: Node
+    items: ListOf
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Window:
+    """A relative time window: `<= 7 days before now`."""
+
+    op: str  # "<=", "<", ">=", ">"
+    amount: float
+    unit: str
+    direction: str  # "before" | "after"
+    anchor: str  # "now" | "today" | a chain step's name
+
+    @property
+    def seconds(self) -> float:
+        return self.amount * UNIT_SECONDS[self.unit]
+
+
+@dataclass(frozen=True)
+class Occurs(Node):
+    operand: Node
+    window: Window
+
+
+@dataclass(frozen=True)
+class ThisPeriod(Node):
+    period: str  # day | week | month | year
+
+
+@dataclass(frozen=True)
+class Method(Node):
+    target: Node
+    name: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    name: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Events(Node):
+    """`xEvent` or `xEvent[condition]`: the profile's events, perhaps filtered; methods aggregate them."""
+
+    where: Node | None
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    name: str
+    what: Node
+    when: Window | None
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Chain(Node):
+    """An ordered sequence of events: each step's event comes after the previous step's."""
+
+    steps: tuple[ChainStep, ...]

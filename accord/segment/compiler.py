@@ -1,0 +1,274 @@
+"""Compiling definitions into engine expressions (Ibis): the batch path.
+
+All definitions of a job are compiled together, in few passes over the data: every event
+aggregation of every definition (`xEvent[...].count()`, `.sum(...)`, `.any(...)`, ...) becomes one
+column of a single grouped pass over the events; each sequence (CHAIN) one join of its steps;
+then one projection over the profiles gives a boolean column per definition. Nothing here is
+specific to DuckDB: the same expressions run on any Ibis backend. Values follow SQL's three-valued
+logic; a profile qualifies when its condition is true (not unknown)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from accord.segment.ast import (
+    Arith,
+    Call,
+    Chain,
+    Compare,
+    Events,
+    InList,
+    Literal,
+    Logic,
+    Method,
+    Negate,
+    Node,
+    Not,
+    Now,
+    Occurs,
+    Path,
+    Window,
+)  # fmt: skip
+from accord.segment.evaluator import start_of
+
+TIMESTAMP = "timestamp('UTC')"
+
+
+@dataclass
+class _Plan:
+    """What one job asks of the events: aggregations and sequences, each with its output column."""
+
+    aggregates: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    chains: dict[str, Chain] = field(default_factory=dict)
+    seen: dict[int, str] = field(default_factory=dict)
+
+
+def _field(table: ir.Table, parts: tuple[str, ...], dtypes: dict[str, Any]) -> Any:
+    if parts[0] not in table.columns:  # no dataset has this field (yet): unknown for everyone
+        return ibis.null().cast(dtypes.get(".".join(parts), "string"))
+    value: Any = table[parts[0]]
+    for part in parts[1:]:
+        value = value[part]
+    return value
+
+
+def _time(value: Any) -> Any:
+    return value.cast(TIMESTAMP)
+
+
+def _window(moment: Any, window: Window, anchor: Any) -> Any:
+    span = ibis.interval(seconds=int(window.seconds)) if window.seconds == int(window.seconds) else None
+    if span is None:
+        span = ibis.interval(milliseconds=int(window.seconds * 1000))
+    if window.direction == "before":
+        lower, upper = anchor - span, anchor
+        return {"<=": (moment >= lower) & (moment <= upper), "<": (moment > lower) & (moment <= upper),
+                ">=": moment <= lower, ">": moment < lower}[window.op]  # fmt: skip
+    lower, upper = anchor, anchor + span
+    return {"<=": (moment >= lower) & (moment <= upper), "<": (moment >= lower) & (moment < upper),
+            ">=": moment >= upper, ">": moment > upper}[window.op]  # fmt: skip
+
+
+def _start_of(value: Any, period: str) -> Any:
+    unit = {"day": "D", "week": "W", "month": "M", "year": "Y"}[period]
+    return _time(value).truncate(unit)
+
+
+class _Expressions:
+    """Turns one tree into an Ibis value over a table (the profiles, or the events inside xEvent)."""
+
+    def __init__(self, now: datetime, dtypes: dict[str, Any], plan: _Plan | None) -> None:
+        self.now, self.dtypes, self.plan = now, dtypes, plan
+
+    def now_literal(self, today: bool = False) -> Any:
+        moment = start_of(self.now, "day") if today else self.now
+        return ibis.literal(moment.astimezone(UTC)).cast(TIMESTAMP)
+
+    def value(self, node: Node, table: ir.Table) -> Any:
+        if isinstance(node, Literal):
+            return ibis.literal(node.value) if node.value is not None else ibis.null()
+        if isinstance(node, Path):
+            return _field(table, node.parts, self.dtypes)
+        if isinstance(node, Now):
+            return self.now_literal(node.today)
+        if isinstance(node, Logic):
+            left, right = self.value(node.left, table), self.value(node.right, table)
+            return (left & right) if node.op == "and" else (left | right)
+        if isinstance(node, Not):
+            return ~self.value(node.operand, table)
+        if isinstance(node, Compare):
+            left, right = self.value(node.left, table), self.value(node.right, table)
+            if _is_time(left) or _is_time(right):
+                left, right = _time(left), _time(right)
+            return {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
+                    ">": left > right, ">=": left >= right}[node.op]  # fmt: skip
+        if isinstance(node, Arith):
+            left, right = self.value(node.left, table), self.value(node.right, table)
+            if node.op == "/":
+                return ibis.ifelse(right == 0, ibis.null(), left.cast("float64") / right)
+            return {"+": left + right, "-": left - right, "*": left * right}[node.op]
+        if isinstance(node, Negate):
+            return -self.value(node.operand, table)
+        if isinstance(node, InList):
+            operand = self.value(node.operand, table)
+            items = [self.value(i, table) for i in node.items.items]
+            if _is_time(operand):
+                operand, items = _time(operand), [_time(i) for i in items]
+            found = operand.isin(items) if items else ibis.literal(False)
+            return ~found if node.negated else found
+        if isinstance(node, Occurs):
+            anchor = self.now_literal(node.window.anchor == "today")
+            return _window(_time(self.value(node.operand, table)), node.window, anchor)
+        if isinstance(node, Call) and node.name == "date":
+            year, month, day = (a.value for a in node.args)  # type: ignore[attr-defined]
+            return ibis.date(year, month, day)
+        if isinstance(node, Method):
+            return self.method(node, table)
+        if isinstance(node, Chain):
+            return self.planned(node, table)
+        raise ValueError(f"cannot compile {type(node).__name__} (was the definition checked and resolved?)")
+
+    def method(self, node: Method, table: ir.Table) -> Any:
+        if isinstance(node.target, Events):
+            return self.planned(node, table)
+        target = self.value(node.target, table)
+        if node.name == "occurs":
+            period = node.args[0].period  # type: ignore[attr-defined]
+            return _start_of(target, period) == _start_of(self.now_literal(), period)
+        if node.name == "isNull":
+            return target.isnull()
+        if node.name in ("isNotNull", "exists"):
+            return target.notnull()
+        other = self.value(node.args[0], table)
+        negated = node.name.startswith("not")
+        base = node.name[3:4].lower() + node.name[4:] if negated else node.name
+        if base == "equals":
+            sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
+            test = (target == other) if sensitive else (target.lower() == other.lower())
+        elif base == "contains":
+            test = target.contains(other)
+        elif base == "startsWith":
+            test = target.startswith(other)
+        elif base == "endsWith":
+            test = target.endswith(other)
+        elif base == "like":
+            test = target.like(other)
+        else:
+            test = target.re_search(other)
+        return ~test if negated else test
+
+    def planned(self, node: Method | Chain, table: ir.Table) -> Any:
+        """An event aggregation or a sequence: a column computed in the job's pass over the events."""
+        assert self.plan is not None, "event conditions need a plan"
+        key = id(node)
+        name = self.plan.seen[key]
+        column = table[name]
+        default = self.plan.defaults[name]
+        return column.fill_null(default) if default is not None else column
+
+
+def _is_time(value: Any) -> bool:
+    dtype = value.type()
+    return bool(dtype.is_timestamp() or dtype.is_date())
+
+
+def _aggregate(node: Method, events: ir.Table, expressions: _Expressions) -> Any:
+    where = node.target.where  # type: ignore[attr-defined]
+    chosen = expressions.value(where, events).fill_null(False) if where is not None else ibis.literal(True)
+    if node.name in ("count", "exists"):
+        count = ibis.ifelse(chosen, 1, 0).sum()
+        return count if node.name == "count" else count > 0
+    argument = expressions.value(node.args[0], events)
+    if node.name == "any":
+        return (chosen & argument.fill_null(False)).any()
+    if node.name == "all":
+        return ~(chosen & ~argument.fill_null(False)).any()
+    if node.name == "sum":
+        return argument.sum(where=chosen)
+    if node.name == "avg":
+        return argument.mean(where=chosen)
+    return argument.min(where=chosen) if node.name == "min" else argument.max(where=chosen)
+
+
+def _chain(name: str, node: Chain, events: ir.Table, expressions: _Expressions) -> ir.Table:
+    """The graphs holding a sequence of events that matches the steps in order."""
+    timed = events.mutate(_t=_time(events.timestamp))
+    found: ir.Table | None = None
+    for index, step in enumerate(node.steps):
+        chosen = timed.filter(expressions.value(step.what, timed).fill_null(False))
+        chosen = chosen.select(graph=chosen.graph, **{f"t{index}": chosen._t})
+        current = chosen[f"t{index}"]
+        if found is None:
+            if step.when is not None:
+                anchor = expressions.now_literal(step.when.anchor == "today")
+                chosen = chosen.filter(_window(chosen[f"t{index}"], step.when, anchor))
+            found = chosen
+            continue
+        joined = found.join(chosen, "graph")
+        current = joined[f"t{index}"]
+        condition = current > joined[f"t{index - 1}"]
+        if step.when is not None:
+            names = [s.name for s in node.steps]
+            anchor = (expressions.now_literal(step.when.anchor == "today") if step.when.anchor in ("now", "today")
+                      else joined[f"t{names.index(step.when.anchor)}"])  # fmt: skip
+            condition = condition & _window(current, step.when, anchor)
+        found = joined.filter(condition)
+    assert found is not None
+    return found.select("graph").distinct().mutate(**{name: ibis.literal(True)})
+
+
+def compile_job(
+    definitions: dict[str, Node], profiles: ir.Table, events: ir.Table | None, now: datetime,
+    profile_types: dict[str, Any], event_types: dict[str, Any],
+) -> ir.Table:  # fmt: skip
+    """One row per profile (`graph`) with a boolean column per definition (by the given names)."""
+    plan = _Plan()
+    on_profiles = _Expressions(now, profile_types, plan)
+    for node in definitions.values():  # first, every event aggregation and sequence the definitions need
+        _collect(node, on_profiles)
+    table = profiles
+    if plan.aggregates or plan.chains:
+        if events is None:
+            for name, default in plan.defaults.items():
+                table = table.mutate(**{name: ibis.literal(default) if default is not None else ibis.null("float64")})
+        else:
+            on_events = _Expressions(now, event_types, None)
+            if plan.aggregates:
+                columns = {name: _aggregate(node, events, on_events) for name, node in plan.aggregates.items()}
+                grouped = events.group_by("graph").aggregate(**columns)
+                table = table.left_join(grouped, table.graph == grouped.graph).drop("graph_right")
+            for name, chain in plan.chains.items():
+                flags = _chain(name, chain, events, on_events)
+                table = table.left_join(flags, table.graph == flags.graph).drop("graph_right")
+    flags = {name: on_profiles.value(node, table).fill_null(False) for name, node in definitions.items()}
+    return table.select(graph=table.graph, **flags)
+
+
+def _collect(node: Any, expressions: _Expressions) -> None:
+    """Register every event aggregation and sequence of a tree in the plan (outermost first)."""
+    if (isinstance(node, Method) and isinstance(node.target, Events)) or isinstance(node, Chain):
+        plan = expressions.plan
+        assert plan is not None
+        if id(node) not in plan.seen:
+            name = f"_agg_{len(plan.seen)}"
+            plan.seen[id(node)] = name
+            if isinstance(node, Chain):
+                plan.chains[name] = node
+                plan.defaults[name] = False
+            else:
+                plan.aggregates[name] = node
+                plan.defaults[name] = {"count": 0, "sum": 0, "exists": False, "any": False,
+                                       "all": True}.get(node.name)  # fmt: skip
+        return
+    for value in vars(node).values() if hasattr(node, "__dataclass_fields__") else ():
+        if isinstance(value, tuple):
+            for item in value:
+                _collect(item, expressions)
+        elif hasattr(value, "__dataclass_fields__"):
+            _collect(value, expressions)
