@@ -42,8 +42,8 @@ events = st.fixed_dictionaries({
         "priceTotal": st.one_of(st.none(), st.sampled_from([0.0, 9.5, 50.0, 120.25]))})}),
 })  # fmt: skip
 profiles = st.fixed_dictionaries({
-    "person": st.fixed_dictionaries({"name": st.fixed_dictionaries({"firstName": names}),
-                                     "birthDate": st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2026, 12, 31)))}),
+    "person": st.fixed_dictionaries({"name": st.fixed_dictionaries({"firstName": names}), "birthDate": st.one_of(
+        st.none(), st.dates(date(1950, 1, 1), date(2026, 12, 31)))}),
     "homeAddress": st.fixed_dictionaries({"city": cities}),
     "_tenant": st.fixed_dictionaries({"age": st.one_of(st.none(), st.integers(0, 99))}),
     "consents": st.fixed_dictionaries({"marketing": st.fixed_dictionaries({"email": st.fixed_dictionaries(
@@ -52,8 +52,9 @@ profiles = st.fixed_dictionaries({
 })  # fmt: skip
 
 ATOMS = [
-    'person.name.firstName = "Ann"', 'person.name.firstName.equals("ann", false)', 'person.name.firstName.startsWith("An")',
-    'person.name.firstName.notContains("n")', 'person.name.firstName.like("A_n%")', 'person.name.firstName.matches("^[AB]")',
+    'person.name.firstName = "Ann"', 'person.name.firstName.equals("ann", false)',
+    'person.name.firstName.startsWith("An")', 'person.name.firstName.notContains("n")',
+    'person.name.firstName.like("A_n%")', 'person.name.firstName.matches("^[AB]")',
     'person.name.firstName.isNull()', 'homeAddress.city in ["Paris", "Oslo"]', 'homeAddress.city notIn ["Paris"]',
     "_tenant.age >= 30", "_tenant.age * 2 - 10 < 70", "_tenant.age / 0 > 1", "person.birthDate < date(1990, 1, 1)",
     "person.birthDate.occurs(this year)", "person.birthDate occurs <= 400 days before today",
