@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     identity_graph_limit: int = Field(default=50, ge=2, le=10_000, description="Identities in one graph, at most.")
+    segment_exited_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="How long exited audience memberships are kept."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

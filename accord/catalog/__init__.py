@@ -19,6 +19,8 @@ from accord.catalog.models import (
     MergePolicyRecord,
     Sandbox,
     SchemaRecord,
+    SegmentDefinitionRecord,
+    SegmentJobRecord,
     new_id,
     utcnow,
 )
@@ -51,6 +53,8 @@ __all__ = [
     "NotInitialisedError",
     "Sandbox",
     "SchemaRecord",
+    "SegmentDefinitionRecord",
+    "SegmentJobRecord",
     "create_sandbox",
     "list_sandboxes",
     "new_id",

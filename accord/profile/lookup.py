@@ -83,10 +83,18 @@ def get_profile(
             "sources": sources,
             "fragments": origins,
             "events": {"total": total_events, "offset": events_offset, "items": page},
+            "segmentMembership": _memberships(workspace, sandbox, graph_id),
             "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
             "readFrom": "store" if store is not None else "lake",
         }
     )
+
+
+def _memberships(workspace: Workspace, sandbox: str, graph_id: str | None) -> dict[str, Any]:
+    """The person's audience memberships (by segment name), once segment jobs have run."""
+    from accord.segment import profile_memberships
+
+    return profile_memberships(workspace, sandbox, int(graph_id)) if graph_id is not None else {}
 
 
 Found = tuple[str | None, list[tuple[str, str]], list[Fragment], list[dict[str, Any]], int]

@@ -39,7 +39,8 @@ STRING_METHODS = {
 """String functions and their negations, with how many arguments they take."""
 VALUE_METHODS = {"isNull": 0, "isNotNull": 0, "exists": 0}
 EVENT_METHODS = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "any": 1, "all": 1, "exists": 0}
-FUNCTIONS = {"date": 3, "inSegment": 1}
+FUNCTIONS = {"date": 3, "inSegment": 1, "bucket": 0}
+"""`bucket()` is a number from 0 to 99, stable per profile: audience splits use it."""
 STREAMING_WINDOW_SECONDS = 24 * 3600
 """Events count for streaming evaluation only within this window (the reference product's 24 hours)."""
 
@@ -151,6 +152,8 @@ class _Checker:
             return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, sorted(FUNCTIONS))}")
         if len(node.args) != FUNCTIONS[node.name]:
             return self.fail(node, f"{node.name} takes {FUNCTIONS[node.name]} argument(s)")
+        if node.name == "bucket":
+            return "number"
         if node.name == "date":
             if not all(isinstance(a, Literal) and isinstance(a.value, int) for a in node.args):
                 return self.fail(node, "date(year, month, day) takes three whole numbers")

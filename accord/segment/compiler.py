@@ -50,6 +50,8 @@ class _Plan:
 
 
 def _field(table: ir.Table, parts: tuple[str, ...], dtypes: dict[str, Any]) -> Any:
+    if ".".join(parts) in table.columns:  # a flattened input: one column per path
+        return table[".".join(parts)]
     if parts[0] not in table.columns:  # no dataset has this field (yet): unknown for everyone
         return ibis.null().cast(dtypes.get(".".join(parts), "string"))
     value: Any = table[parts[0]]
@@ -125,6 +127,8 @@ class _Expressions:
         if isinstance(node, Occurs):
             anchor = self.now_literal(node.window.anchor == "today")
             return _window(_time(self.value(node.operand, table)), node.window, anchor)
+        if isinstance(node, Call) and node.name == "bucket":
+            return table.graph.abs() % 100
         if isinstance(node, Call) and node.name == "date":
             year, month, day = (a.value for a in node.args)  # type: ignore[attr-defined]
             return ibis.date(year, month, day)

@@ -35,6 +35,7 @@ Value = Any
 Fn = Callable[[dict[str, Any], datetime], Value]
 EVENTS = "\x1fevents"
 """Where a profile's events sit beside its attributes while it is evaluated (no attribute has this name)."""
+GRAPH = "\x1fgraph"
 
 
 def get_path(record: dict[str, Any] | None, parts: tuple[str, ...]) -> Value:
@@ -178,6 +179,8 @@ class _Compiler:
                 return in_window(as_time(operand(p, n)), window, anchor)
 
             return occurs
+        if isinstance(node, Call) and node.name == "bucket":
+            return lambda p, _n: None if p.get(GRAPH) is None else abs(int(p[GRAPH])) % 100
         if isinstance(node, Call) and node.name == "date":
             year, month, day = (a.value for a in node.args)  # type: ignore[attr-defined]
             value = date(year, month, day)
@@ -304,7 +307,7 @@ def compile_python(node: Node) -> Callable[[dict[str, Any], datetime], bool]:
     test = _Compiler().compile(node)
 
     def qualifies(profile: dict[str, Any], now: datetime) -> bool:
-        scoped = {**(profile.get("attributes") or {}), EVENTS: profile.get("events") or []}
+        scoped = {**(profile.get("attributes") or {}), EVENTS: profile.get("events") or [], GRAPH: profile.get("graph")}
         return test(scoped, now) is True
 
     return qualifies

@@ -1,0 +1,270 @@
+"""Segment definitions: create, validate, edit, delete; compositions; references between segments.
+
+A definition is PQL text, or a composition of other audiences (union, intersection, exclusion, a
+percentage split) that is written as PQL over `inSegment(...)`. Definitions are checked against the
+sandbox's union schemas when saved; `inSegment` references are resolved by name or id, and inlined
+(with cycles refused) when a definition is evaluated."""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
+from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
+from accord.schema import union_schema
+from accord.segment.ast import Call, Node
+from accord.segment.ast import Literal as Lit
+from accord.segment.checker import Checked, check
+from accord.segment.parser import parse_pql
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}$"
+
+
+class Expression(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["PQL"] = "PQL"
+    format: Literal["pql/text"] = "pql/text"
+    value: str = Field(min_length=1, max_length=20_000)
+
+
+class Composition(BaseModel):
+    """One of: union, intersection (lists of segments), exclude (`from` minus `exclude`), split."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    union: list[str] | None = Field(default=None, min_length=2)
+    intersection: list[str] | None = Field(default=None, min_length=2)
+    from_: str | None = Field(default=None, alias="from")
+    exclude: list[str] | None = Field(default=None, min_length=1)
+    split: str | None = Field(default=None, description="The segment to split")
+    percent: tuple[int, int] | None = Field(default=None, description="[from, to): a slice of 0..100")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Composition:
+        kinds = [k for k, v in (("union", self.union), ("intersection", self.intersection),
+                                ("exclude", self.exclude), ("split", self.split)) if v]  # fmt: skip
+        if len(kinds) != 1:
+            raise ValueError("a composition is exactly one of union, intersection, exclude (with from) or split")
+        if self.exclude and not self.from_:
+            raise ValueError("exclude needs `from`: the segment to take them out of")
+        if self.split and (self.percent is None or not 0 <= self.percent[0] < self.percent[1] <= 100):
+            raise ValueError("split needs `percent`: [from, to) with 0 <= from < to <= 100")
+        return self
+
+    def to_pql(self) -> str:
+        def ref(name: str) -> str:
+            return f"inSegment({_quote(name)})"
+
+        if self.union:
+            return " or ".join(ref(n) for n in self.union)
+        if self.intersection:
+            return " and ".join(ref(n) for n in self.intersection)
+        if self.exclude:
+            return ref(self.from_ or "") + "".join(f" and not {ref(n)}" for n in self.exclude)
+        low, high = self.percent or (0, 100)
+        return f"{ref(self.split or '')} and bucket() >= {low} and bucket() < {high}"
+
+
+class EvaluationInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    batch: dict[str, Any] = Field(default_factory=lambda: {"enabled": True})
+    streaming: dict[str, Any] = Field(default_factory=lambda: {"enabled": False})
+
+
+class SegmentDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(default="", max_length=4000)
+    expression: Expression | None = None
+    composition: Composition | None = None
+    evaluationInfo: EvaluationInfo = Field(default_factory=EvaluationInfo)
+
+    @model_validator(mode="after")
+    def _expression_or_composition(self) -> SegmentDocument:
+        if (self.expression is None) == (self.composition is None):
+            raise ValueError("give either `expression` (PQL) or `composition`")
+        return self
+
+    @property
+    def pql(self) -> str:
+        return self.expression.value if self.expression else self.composition.to_pql()  # type: ignore[union-attr]
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _fields(session: Session, sandbox: str, class_name: str) -> dict[str, str]:
+    return {path: spec.type.value for path, spec in union_schema(session, sandbox, class_name).leaves().items()}
+
+
+def validate_pql(session: Session, sandbox: str, text: str, exclude: str | None = None) -> tuple[Node, Checked]:
+    """Parse and check PQL against the sandbox's union schemas and its segments; raises with every problem."""
+    tree = parse_pql(text)
+    checked = check(tree, text, _fields(session, sandbox, "profile"), _fields(session, sandbox, "experienceevent"))
+    known = _by_name_or_id(session, resolve_sandbox(session, sandbox).id)
+    missing = [name for name in checked.segments if name not in known]
+    if missing or (exclude is not None and any(known.get(n) and known[n].id == exclude for n in checked.segments)):
+        names = sorted(r.name for r in set(known.values()))
+        problems = [{"path": "expression", "message": f"no segment {name!r}{did_you_mean(name, names)}"}
+                    for name in missing]  # fmt: skip
+        problems = problems or [{"path": "expression", "message": "a segment cannot refer to itself"}]
+        raise DocumentError("the segment definition", problems, code="SEGMENT-0401-400")
+    return tree, checked
+
+
+def _by_name_or_id(session: Session, sandbox_id: str) -> dict[str, SegmentDefinitionRecord]:
+    records = session.scalars(select(SegmentDefinitionRecord).where(SegmentDefinitionRecord.sandbox_id == sandbox_id))
+    found: dict[str, SegmentDefinitionRecord] = {}
+    for record in records:
+        found[record.id] = record
+        found[record.name] = record
+    return found
+
+
+def _parse_document(document: Any) -> SegmentDocument:
+    try:
+        return SegmentDocument.model_validate(document)
+    except ValidationError as exc:
+        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise DocumentError("the segment definition", problems, code="SEGMENT-0402-400") from None
+
+
+def segment_document(record: SegmentDefinitionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "name": record.name, "description": record.description,
+        "expression": {"type": "PQL", "format": "pql/text", "value": record.expression},
+        **({"composition": record.composition} if record.composition else {}),
+        "evaluationInfo": {"batch": {"enabled": True}, "streaming": {"enabled": record.streaming}},
+        "streamingEligible": not record.streaming_reason.startswith("not:"),
+        "streamingReason": record.streaming_reason.removeprefix("not:"),
+        "created": record.created_at.isoformat(), "updated": record.updated_at.isoformat(),
+    }  # fmt: skip
+
+
+def _apply(session: Session, sandbox: str, record: SegmentDefinitionRecord, parsed: SegmentDocument) -> None:
+    _, checked = validate_pql(session, sandbox, parsed.pql, exclude=record.id)
+    wants_streaming = bool(parsed.evaluationInfo.streaming.get("enabled"))
+    if wants_streaming and not checked.streaming:
+        raise InvalidInputError(f"segment {parsed.name!r} cannot stream: {checked.streaming_reason}",
+                                code="SEGMENT-0403-400")  # fmt: skip
+    record.name, record.description, record.expression = parsed.name, parsed.description, parsed.pql
+    record.composition = parsed.composition.model_dump(by_alias=True, exclude_none=True) if parsed.composition else None
+    record.streaming = wants_streaming
+    record.streaming_reason = checked.streaming_reason if checked.streaming else f"not:{checked.streaming_reason}"
+    record.updated_at = utcnow()
+
+
+def create_segment(session: Session, sandbox: str, document: Any) -> dict[str, Any]:
+    parsed = _parse_document(document)
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    if parsed.name in _by_name_or_id(session, sandbox_id):
+        raise ConflictError(f"a segment named {parsed.name!r} already exists", code="SEGMENT-0409-409")
+    record = SegmentDefinitionRecord(id=new_id(), sandbox_id=sandbox_id, created_at=utcnow())
+    _apply(session, sandbox, record, parsed)
+    session.add(record)
+    session.flush()
+    return segment_document(record)
+
+
+def find_segment(session: Session, sandbox: str, name: str) -> SegmentDefinitionRecord:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    known = _by_name_or_id(session, sandbox_id)
+    if name not in known:
+        names = sorted({r.name for r in known.values()})
+        raise NotFoundError(f"no segment {name!r}{did_you_mean(name, names)}", code="SEGMENT-0404-404")
+    return known[name]
+
+
+def update_segment(session: Session, sandbox: str, name: str, document: Any) -> dict[str, Any]:
+    record = find_segment(session, sandbox, name)
+    parsed = _parse_document(document)
+    clash = _by_name_or_id(session, record.sandbox_id).get(parsed.name)
+    if clash is not None and clash.id != record.id:
+        raise ConflictError(f"a segment named {parsed.name!r} already exists", code="SEGMENT-0409-409")
+    _apply(session, sandbox, record, parsed)
+    session.flush()
+    return segment_document(record)
+
+
+def delete_segment(session: Session, sandbox: str, name: str) -> dict[str, Any]:
+    record = find_segment(session, sandbox, name)
+    users = [r.name for r in set(_by_name_or_id(session, record.sandbox_id).values())
+             if r.id != record.id and _refers_to(r, record)]  # fmt: skip
+    if users:
+        raise ConflictError(f"segment {record.name!r} is used by {', '.join(sorted(users))}; change those first",
+                            code="SEGMENT-0410-409")  # fmt: skip
+    document = segment_document(record)
+    session.delete(record)
+    return document
+
+
+def _refers_to(user: SegmentDefinitionRecord, target: SegmentDefinitionRecord) -> bool:
+    _, checked_names = _references(user.expression)
+    return target.name in checked_names or target.id in checked_names
+
+
+def _references(text: str) -> tuple[Node, list[str]]:
+    tree = parse_pql(text)
+    names: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Call) and node.name == "inSegment":
+            names.append(node.args[0].value)  # type: ignore[attr-defined]
+        if is_dataclass(node):
+            for f in fields(node):
+                value = getattr(node, f.name)
+                for item in value if isinstance(value, tuple) else (value,):
+                    if is_dataclass(item):
+                        walk(item)
+
+    walk(tree)
+    return tree, names
+
+
+def list_segments(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    records = session.scalars(select(SegmentDefinitionRecord).where(SegmentDefinitionRecord.sandbox_id == sandbox_id)
+                              .order_by(SegmentDefinitionRecord.name))  # fmt: skip
+    return [segment_document(r) for r in records]
+
+
+def resolved_tree(session: Session, sandbox_id: str, record: SegmentDefinitionRecord) -> Node:
+    """The definition's tree with every `inSegment` replaced by the tree it names (cycles refused)."""
+    known = _by_name_or_id(session, sandbox_id)
+
+    def inline(node: Any, trail: tuple[str, ...]) -> Any:
+        if isinstance(node, Call) and node.name == "inSegment":
+            target = known.get(node.args[0].value)  # type: ignore[attr-defined]
+            if target is None:
+                raise NotFoundError(f"segment {trail[-1]!r} refers to a missing segment "
+                                    f"{node.args[0].value!r}", code="SEGMENT-0405-404")  # type: ignore[attr-defined]  # fmt: skip
+            if target.id in trail:
+                raise InvalidInputError(f"segments refer to each other in a cycle: {' -> '.join(trail)}",
+                                        code="SEGMENT-0406-400")  # fmt: skip
+            return inline(parse_pql(target.expression), (*trail, target.id))
+        if not is_dataclass(node) or isinstance(node, Lit):
+            return node
+        changes = {}
+        for f in fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, tuple):
+                changes[f.name] = tuple(inline(v, trail) if is_dataclass(v) else v for v in value)
+            elif is_dataclass(value):
+                changes[f.name] = inline(value, trail)
+        return replace(node, **changes)  # type: ignore[type-var]
+
+    return inline(parse_pql(record.expression), (record.id,))
+
+
+def evaluation_time() -> datetime:
+    return utcnow()

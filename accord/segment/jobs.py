@@ -1,0 +1,316 @@
+"""Batch segment jobs, estimates, and the memberships they leave.
+
+A job evaluates the chosen definitions (all by default, with the segments they refer to inlined)
+over every profile of the profile store in one compiled query, then turns qualification into
+memberships: `realized` (entered now), `existing` (was in, still in), `exited` (was in, left now;
+kept `segment_exited_retention_days`, then dropped), each with its `lastQualificationTime`.
+Transitions are kept as history, one file per job. Memberships are an Arrow file sorted by profile,
+read memory-mapped, so that lookups and streaming evaluation find a profile's in microseconds.
+Changes made by streaming evaluation since the job (`streaming.py`) are taken into account and
+then folded in."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
+from accord.engine import connect, copy_to_parquet
+from accord.errors import AccordError, NotFoundError
+from accord.schema import field_dtype, union_schema
+from accord.segment.ast import Node
+from accord.segment.compiler import compile_job
+from accord.segment.definitions import find_segment, resolved_tree, validate_pql
+from accord.workspace import Workspace
+
+MEMBERSHIP_SCHEMA = pa.schema([("graph", pa.int64()), ("segment", pa.string()), ("status", pa.string()),
+                               ("lastQualificationTime", pa.timestamp("us", tz="UTC")),
+                               ("exitedAt", pa.timestamp("us", tz="UTC"))])  # fmt: skip
+
+
+def segments_folder(workspace: Workspace, sandbox_id: str) -> Path:
+    return workspace.lake.root / sandbox_id / "segments"
+
+
+def _store(workspace: Workspace, sandbox_id: str) -> Path:
+    from accord.profile.store import store_folder
+
+    folder = store_folder(workspace, sandbox_id)
+    if not (folder / "profiles.parquet").exists():
+        raise NotFoundError("no profiles to evaluate yet: build them with `accord profile rebuild`",
+                            code="SEGMENT-0411-404")  # fmt: skip
+    return folder
+
+
+def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> None:
+    """The attribute paths a tree reads, by scope (profile or event)."""
+    from dataclasses import fields, is_dataclass
+
+    from accord.segment.ast import Chain, Events, Method, Path
+
+    if isinstance(node, Path):
+        out[scope].add(node.dotted)
+        return
+    if isinstance(node, Method) and isinstance(node.target, Events):
+        if node.target.where is not None:
+            _paths(node.target.where, out, "event")
+        for arg in node.args:
+            _paths(arg, out, "event")
+        return
+    if isinstance(node, Chain):
+        out["event"].add("timestamp")
+        for step in node.steps:
+            _paths(step.what, out, "event")
+        return
+    if is_dataclass(node):
+        for f in fields(node):
+            value = getattr(node, f.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if is_dataclass(item):
+                    _paths(item, out, scope)
+
+
+def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
+    """Only the columns the definitions read, flattened to one column per path (named by the path)."""
+    columns: dict[str, Any] = {"graph": table.graph}
+    for path in sorted(paths):
+        head, *rest = path.split(".")
+        if head not in table.columns:
+            columns[path] = ibis.null().cast(types.get(path, "string"))
+            continue
+        value: Any = table[head]
+        try:
+            for part in rest:
+                value = value[part]
+        except (AttributeError, KeyError, TypeError):  # a dataset whose struct lacks this field
+            value = ibis.null().cast(types.get(path, "string"))
+        columns[path] = value.cast(types[path]) if path in types else value
+    return table.select(**columns)
+
+
+def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]) -> tuple[ir.Table, ir.Table | None]:
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        profile_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "profile").leaves().items()}
+        event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
+    folder = _store(workspace, sandbox_id)
+    paths: dict[str, set[str]] = {"profile": set(), "event": set()}
+    for tree in trees.values():
+        _paths(tree, paths)
+    profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
+    event_files = sorted(folder.glob("events-*.arrow"))
+    if not paths["event"] or not event_files:
+        return profiles, None
+    parts = []
+    for path in event_files:
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        parts.append(_flat(ibis.memtable(table), paths["event"] | {"timestamp"}, event_types))
+    events = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return profiles, events
+
+
+def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple[str, dict[str, Node], dict[str, str]]:
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        if names:
+            records = [find_segment(session, sandbox, n) for n in names]
+        else:
+            records = list(session.scalars(select(SegmentDefinitionRecord).where(
+                SegmentDefinitionRecord.sandbox_id == sandbox_id)))  # fmt: skip
+        trees = {r.id: resolved_tree(session, sandbox_id, r) for r in records}
+        return sandbox_id, trees, {r.id: r.name for r in records}
+
+
+def evaluate(workspace: Workspace, sandbox: str, trees: dict[str, Node], now: datetime) -> pa.Table:
+    """One row per profile with a boolean column per definition id: who qualifies at `now`."""
+    con = connect(workspace.settings)
+    try:
+        profiles, events = _inputs(workspace, con, sandbox, trees)
+        result = compile_job(trees, profiles, events, now, {}, {})
+        return con.to_pyarrow(result)
+    finally:
+        con.disconnect()
+
+
+def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) -> dict[str, Any]:
+    """How many profiles a PQL expression selects now, and a sample of them, without saving anything."""
+    started = time.perf_counter()
+    with workspace.catalog.session() as session:
+        _, checked = validate_pql(session, sandbox, text)
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        draft = SegmentDefinitionRecord(id="draft", sandbox_id=sandbox_id, name="(draft)", expression=text)
+        tree = resolved_tree(session, sandbox_id, draft)
+    now = utcnow()
+    con = connect(workspace.settings)
+    try:
+        profiles, events = _inputs(workspace, con, sandbox, {"draft": tree})
+        result = compile_job({"draft": tree}, profiles, events, now, {}, {})
+        chosen = result.filter(result.draft)
+        count = int(con.execute(chosen.count()))
+        total = int(con.execute(result.count()))
+        picked = con.to_pyarrow(chosen.select("graph").order_by("graph").limit(sample))["graph"].to_pylist()
+    finally:
+        con.disconnect()
+    return {"estimate": count, "profiles": total, "ratio": round(count / total, 6) if total else 0.0,
+            "sample": [str(g) for g in picked], "streamingEligible": checked.streaming,
+            "streamingReason": checked.streaming_reason,
+            "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+
+
+def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate definitions over every profile and update memberships; a recorded run with counts."""
+    started = time.perf_counter()
+    sandbox_id, trees, labels = _trees(workspace, sandbox, names)
+    with workspace.catalog.session() as session:
+        job = SegmentJobRecord(sandbox_id=sandbox_id, segments=list(trees), status="running")
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    status, error, counts = "failed", "interrupted", {}
+    error_text: str | None = error
+    try:
+        if not trees:
+            raise NotFoundError("no segments to evaluate: create one with `accord segment create`",
+                                code="SEGMENT-0412-404")  # fmt: skip
+        now = utcnow()
+        qualified = evaluate(workspace, sandbox, trees, now)
+        counts = _update_memberships(workspace, sandbox_id, job_id, qualified, list(trees), now)
+        status, error_text = "success", None
+    except AccordError as exc:
+        error_text = exc.message
+        raise
+    finally:
+        with workspace.catalog.session() as session:
+            record = session.get(SegmentJobRecord, job_id)
+            assert record is not None
+            record.status, record.error = status, error_text
+            record.counts = {labels.get(k, k): v for k, v in counts.items()}
+            record.seconds, record.finished_at = round(time.perf_counter() - started, 3), utcnow()
+    return job_document(workspace, sandbox, job_id)
+
+
+def job_document(workspace: Workspace, sandbox: str, job_id: str) -> dict[str, Any]:
+    with workspace.catalog.session() as session:
+        record = session.get(SegmentJobRecord, job_id)
+        if record is None or record.sandbox_id != resolve_sandbox(session, sandbox).id:
+            raise NotFoundError(f"no segment job {job_id!r}", code="SEGMENT-0413-404")
+        return {"id": record.id, "status": record.status, "segments": len(record.segments), "counts": record.counts,
+                "error": record.error, "seconds": record.seconds, "started": record.started_at.isoformat(),
+                "finished": record.finished_at.isoformat() if record.finished_at else None}  # fmt: skip
+
+
+def memberships_file(workspace: Workspace, sandbox_id: str) -> Path:
+    return segments_folder(workspace, sandbox_id) / "memberships.arrow"
+
+
+def _update_memberships(workspace: Workspace, sandbox_id: str, job_id: str, qualified: pa.Table,
+                        evaluated: list[str], now: datetime) -> dict[str, dict[str, int]]:  # fmt: skip
+    """New memberships from the previous ones (and streaming changes since) and who qualifies now."""
+    from accord.segment.streaming import overlay_file, read_overlay
+
+    folder = segments_folder(workspace, sandbox_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    previous_file = memberships_file(workspace, sandbox_id)
+    retention = now - timedelta(days=workspace.settings.segment_exited_retention_days)
+    con = ibis.duckdb.connect()
+    try:
+        previous = (pa.ipc.open_file(pa.memory_map(str(previous_file))).read_all() if previous_file.exists()
+                    else MEMBERSHIP_SCHEMA.empty_table())  # fmt: skip
+        streamed = read_overlay(overlay_file(workspace, sandbox_id))
+        before = ibis.memtable(previous)
+        if streamed.num_rows:  # streaming changes since the last job win over it
+            changed = ibis.memtable(streamed)
+            before = before.anti_join(changed, ["graph", "segment"]).union(changed.select(*MEMBERSHIP_SCHEMA.names))
+        long = ibis.memtable(qualified).pivot_longer(ibis.selectors.cols(*evaluated), names_to="segment",
+                                                     values_to="qualifies")  # fmt: skip
+        now_in = long.filter(long.qualifies).select("graph", "segment")
+        was = before.filter(before.segment.isin(evaluated))
+        joined = now_in.outer_join(was, [now_in.graph == was.graph, now_in.segment == was.segment])
+        graph = ibis.coalesce(now_in.graph, was.graph)
+        segment = ibis.coalesce(now_in.segment, was.segment)
+        inside = now_in.graph.notnull()
+        was_in = was.status.isin(["realized", "existing"]).fill_null(False)
+        status = ibis.cases((inside & was_in, "existing"), (inside, "realized"), (was_in, "exited"),
+                            else_=was.status)  # fmt: skip
+        stamp = ibis.literal(now).cast("timestamp('UTC')")
+        rows = joined.select(graph=graph, segment=segment, status=status,
+                             lastQualificationTime=ibis.ifelse(inside, stamp, was.lastQualificationTime),
+                             exitedAt=ibis.ifelse(inside, ibis.null("timestamp('UTC')"),
+                                                  ibis.ifelse(was_in, stamp, was.exitedAt)),
+                             previous=was.status)  # fmt: skip
+        rows = rows.filter((rows.status != "exited") | (rows.exitedAt >= ibis.literal(retention)))
+        current = con.create_table("_memberships", rows)
+        history = current.filter(current.status.isin(["realized", "exited"]) & (current.previous.isnull()
+                                 | (current.previous != current.status)))  # fmt: skip
+        history_folder = folder / "history"
+        history_folder.mkdir(exist_ok=True)
+        transitions = history.select("graph", "segment", "previous", "status", at=stamp, job=ibis.literal(job_id))
+        copy_to_parquet(con, transitions, str(history_folder / f"{job_id}.parquet"))
+        kept = before.filter(~before.segment.isin(evaluated))
+        merged = current.drop("previous").union(kept).order_by(["graph", "segment"])
+        staging = folder / f".memberships-{job_id}.arrow"
+        reader = con.to_pyarrow_batches(merged.cast(ibis.schema(MEMBERSHIP_SCHEMA)), chunk_size=256_000)
+        with pa.OSFile(str(staging), "wb") as sink, pa.ipc.new_file(sink, MEMBERSHIP_SCHEMA) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        counted = con.to_pyarrow(current.group_by(["segment", "status"]).aggregate(n=current.count()))
+    finally:
+        con.disconnect()
+    staging.replace(previous_file)
+    _clear_overlay(workspace, sandbox_id)
+    counts: dict[str, dict[str, int]] = {s: {"realized": 0, "existing": 0, "exited": 0} for s in evaluated}
+    for row in counted.to_pylist():
+        counts[row["segment"]][row["status"]] = int(row["n"])
+    for value in counts.values():
+        value["qualified"] = value["realized"] + value["existing"]
+    return counts
+
+
+def _clear_overlay(workspace: Workspace, sandbox_id: str) -> None:
+    from accord.segment.streaming import overlay_file
+
+    path = overlay_file(workspace, sandbox_id)
+    if path.exists():
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("DELETE FROM memberships")
+
+
+def members(workspace: Workspace, sandbox: str, name: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """The profiles in a segment now (realized or existing), paged, with their memberships."""
+    with workspace.catalog.session() as session:
+        record = find_segment(session, sandbox, name)
+        sandbox_id, segment_id = record.sandbox_id, record.id
+    path = memberships_file(workspace, sandbox_id)
+    if not path.exists():
+        return {"segment": name, "total": 0, "items": []}
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    import pyarrow.compute as pc
+
+    mine = table.filter(pc.and_(pc.equal(table["segment"], segment_id),
+                                pc.is_in(table["status"], pa.array(["realized", "existing"]))))  # fmt: skip
+    items = [{"graphId": str(r["graph"]), "status": r["status"],
+              "lastQualificationTime": r["lastQualificationTime"].isoformat()}
+             for r in mine.slice(offset, limit).to_pylist()]  # fmt: skip
+    return {"segment": name, "total": mine.num_rows, "items": items}
+
+
+def history(workspace: Workspace, sandbox: str, graph: int) -> list[dict[str, Any]]:
+    """The membership transitions of one profile, oldest first."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+    folder = segments_folder(workspace, sandbox_id) / "history"
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        rows.extend(pq.read_table(path, filters=[("graph", "=", graph)]).to_pylist())
+    return sorted(rows, key=lambda r: r["at"])
