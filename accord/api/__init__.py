@@ -14,6 +14,7 @@ from accord.api import errors
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
 from accord.api.routes import router
+from accord.api.segment_routes import router as segment_router
 from accord.api.sources_routes import router as sources_router
 from accord.settings import Settings
 from accord.workspace import Workspace
@@ -80,4 +81,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(sources_router)
     app.include_router(identity_router)
+    app.include_router(segment_router)
     return app

@@ -14,6 +14,7 @@ from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, err, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
+from accord.cli.segment import segment_app
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
@@ -38,6 +39,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(alert_app, name="alert")
 app.add_typer(identity_app, name="identity")
 app.add_typer(profile_app, name="profile")
+app.add_typer(segment_app, name="segment")
 app.add_typer(mergepolicy_app, name="mergepolicy")
 
 

@@ -115,6 +115,8 @@ class _Checker:
                     self.fail(side, f"arithmetic needs numbers, not {k}")
             return "number"
         if isinstance(node, InList):
+            if any(isinstance(i, Literal) and i.value is None for i in node.items.items):
+                return self.fail(node.items, "a list cannot hold null (test for it with isNull())")
             operand, items = self.kind(node.operand, scope), {self.kind(i, scope) for i in node.items.items}
             if any(not _comparable(operand, i) for i in items):
                 self.fail(node, f"cannot look for a {operand} in a list of {', '.join(sorted(items))}")

@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from accord.segment.ast import (
@@ -35,6 +35,8 @@ from accord.segment.ast import (
 from accord.segment.exceptions import PQLError, problem
 
 MAX_LENGTH = 20_000
+MAX_DEPTH = 200
+"""Deeper trees are refused: every evaluator walks them recursively."""
 
 
 @cache
@@ -169,7 +171,20 @@ def parse_pql(text: str) -> Node:
         raise PQLError([problem(str(exc).splitlines()[0], exc.line, exc.column, text)]) from None
     if isinstance(tree, Token):  # a lone token
         tree = _parser().parse(f"({text})")
+    depth = _depth(tree)
+    if depth > MAX_DEPTH:
+        raise PQLError([problem(f"the expression nests {depth} levels deep; at most {MAX_DEPTH} are allowed "
+                                "(use `in [...]` for long lists of alternatives)", 1, 1, text)])  # fmt: skip
     return _ToNodes().transform(tree)  # type: ignore[arg-type]
+
+
+def _depth(tree: Tree[Token]) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
 
 
 def _at_end(text: str) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""REST routes of the segment context: definitions, validation, estimates, jobs, members, events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord import segment
+from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.models import ERROR_RESPONSES
+from accord.segment.definitions import Expression, SegmentDocument
+
+router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["segments"])
+
+
+class ExpressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expression: Expression
+
+
+class JobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segments: list[str] = Field(default_factory=list, description="Names or ids; empty for every segment")
+
+
+@router.get("/segment/definitions", response_model=list[dict[str, Any]])
+def get_definitions(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return segment.list_segments(session, sandbox)
+
+
+@router.post("/segment/definitions", response_model=dict[str, Any], status_code=201)
+def post_definition(ws: WorkspaceDep, sandbox: SandboxDep, body: SegmentDocument) -> dict[str, Any]:
+    """Create a segment definition: `expression {type: "PQL", value}` or a `composition`, with
+    `evaluationInfo {batch, streaming}`. Refused whole, with every problem and where, if it does not check."""
+    with ws.catalog.session() as session:
+        return segment.create_segment(session, sandbox, body.model_dump(by_alias=True, exclude_none=True))
+
+
+@router.get("/segment/definitions/{name}", response_model=dict[str, Any])
+def get_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    with ws.catalog.session() as session:
+        return segment.segment_document(segment.find_segment(session, sandbox, name))
+
+
+@router.put("/segment/definitions/{name}", response_model=dict[str, Any])
+def put_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: SegmentDocument) -> dict[str, Any]:
+    with ws.catalog.session() as session:
+        return segment.update_segment(session, sandbox, name, body.model_dump(by_alias=True, exclude_none=True))
+
+
+@router.delete("/segment/definitions/{name}", response_model=dict[str, Any])
+def delete_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    with ws.catalog.session() as session:
+        return segment.delete_segment(session, sandbox, name)
+
+
+@router.post("/segment/validate", response_model=dict[str, Any])
+def post_validate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionIn) -> dict[str, Any]:
+    """Check a PQL expression without saving it: 400 with every problem (line, column, caret), or whether it
+    can stream and why."""
+    with ws.catalog.session() as session:
+        _, checked = segment.validate_pql(session, sandbox, body.expression.value)
+    return {"valid": True, "streamingEligible": checked.streaming, "streamingReason": checked.streaming_reason}
+
+
+@router.post("/segment/estimate", response_model=dict[str, Any])
+async def post_estimate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionIn) -> dict[str, Any]:
+    """How many profiles an expression selects now, with a sample, without saving it."""
+    return await run_in_threadpool(segment.estimate, ws, sandbox, body.expression.value)
+
+
+@router.post("/segment/jobs", response_model=dict[str, Any], status_code=201)
+async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn) -> dict[str, Any]:
+    """Run a batch segment job over every profile; returns the finished job with counts per segment."""
+    return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
+
+
+@router.get("/segment/jobs/{job_id}", response_model=dict[str, Any])
+def get_job(ws: WorkspaceDep, sandbox: SandboxDep, job_id: str) -> dict[str, Any]:
+    return segment.job_document(ws, sandbox, job_id)
+
+
+@router.get("/segment/definitions/{name}/members", response_model=dict[str, Any])
+def get_members(
+    ws: WorkspaceDep, sandbox: SandboxDep, name: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """The profiles in a segment now (realized or existing), paged."""
+    return segment.members(ws, sandbox, name, limit, offset)
+
+
+@router.get("/segment/events", response_model=dict[str, Any])
+def get_membership_events(
+    ws: WorkspaceDep, sandbox: SandboxDep, after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:  # fmt: skip
+    """Membership changes emitted by streaming evaluation, after an event id (for destinations)."""
+    return segment.membership_events(ws, sandbox, after, limit)
