@@ -49,7 +49,7 @@ def test_forms_parse_into_their_nodes() -> None:
             'CHAIN(xEvent, timestamp, [A: WHAT(eventType = "a"), B: WHAT(eventType = "b") WHEN(<= 1 hours after Z)])',
             "earlier step",
             1,
-            52,
+            53,
         ),
         ("nonsense(1)", "unknown function 'nonsense'", 1, 1),
     ],
