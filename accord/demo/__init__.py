@@ -140,7 +140,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f" dataflow shop-orders: {orders_run['recordsIngested']:,} orders, then {orders_again['recordsIngested']:,}"
             " new ones on the next run"
         )
-        from accord import identity, profile
+        from accord import identity, profile, segment
 
         rebuilt = profile.rebuild(workspace, "prod")
         graphs = rebuilt["graph"]
@@ -162,6 +162,10 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f" (web visits by cookie, orders by CRM id), e.g. {unified['events']['items'][0]['eventType']};"
             f" read from the {unified['readFrom']}"
         )
+        audiences = define_audiences(workspace)
+        job = segment.run_job(workspace, "prod")
+        say("6. audiences (batch job " + f"{job['seconds']} s): " + "; ".join(
+            f"{name}: {job['counts'][name]['qualified']:,}" for name in audiences))  # fmt: skip
         with workspace.catalog.session() as session:
             crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
@@ -179,6 +183,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "identityGraphs": graphs,
         "stitchedPerson": person,
         "unifiedProfile": unified,
+        "segmentJob": job,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,
@@ -210,3 +215,25 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             f"ACCORD_HOME={init.home} accord dataset list"
         )
     return summary
+
+
+AUDIENCES = {
+    "high-value buyers last 30 days": 'xEvent[eventType = "commerce.purchases" and timestamp occurs <= 30 days '
+    'before now].sum(commerce.order.priceTotal) > 300',
+    "cart abandoners": 'CHAIN(xEvent, timestamp, [C0: WHAT(web.webPageDetails.name = "cart") WHEN(<= 30 days '
+    'before now), C1: WHAT(web.webPageDetails.name = "checkout" and eventType != "commerce.purchases") '
+    'WHEN(<= 2 days after C0)]) and not xEvent[eventType = "commerce.purchases" and timestamp occurs <= 30 days '
+    "before now].exists()",
+    "opted-in newsletter readers": 'consents.marketing.email.val = "y" and '
+    'xEvent.any(web.webPageDetails.name = "account")',
+}
+"""The demo's audiences: PQL over the CRM profiles, web events and orders."""
+
+
+def define_audiences(workspace: Any) -> list[str]:
+    from accord import segment
+
+    with workspace.catalog.session() as session:
+        for name, pql in AUDIENCES.items():
+            segment.create_segment(session, "prod", {"name": name, "expression": {"type": "PQL", "value": pql}})
+    return list(AUDIENCES)

@@ -68,7 +68,7 @@ def crm_export(path: Path, rows: int, seed: int = 7) -> int:
 def web_events(path: Path, customers: int, events: int, seed: int = 11) -> None:
     """Web page views and purchases as JSON lines with identityMap (ECID cookies, some logged in)."""
     rng = random.Random(seed)
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    start = recent_start()
     pages = ["home", "shoes", "shirts", "cart", "checkout", "account"]
     with path.open("w", encoding="utf-8") as handle:
         for n in range(events):
@@ -107,12 +107,17 @@ def web_events(path: Path, customers: int, events: int, seed: int = 11) -> None:
             handle.write(json.dumps(event) + "\n")
 
 
+def recent_start() -> datetime:
+    """Events and orders start 45 days ago (midnight UTC), so that "the last 30 days" always finds some."""
+    return (datetime.now(UTC) - timedelta(days=45)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def shop_database(path: Path, customers: int, orders: int, start_id: int = 1, seed: int = 5) -> None:
     """A SQLite shop database with an `orders` table; call again with a later `start_id` to add orders."""
     import sqlite3
 
     rng = random.Random(seed + start_id)
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    start = recent_start()
     connection = sqlite3.connect(path)
     with connection:
         connection.execute(

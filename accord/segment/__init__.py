@@ -12,7 +12,7 @@ from accord.segment.definitions import (
 )
 from accord.segment.evaluator import compile_python
 from accord.segment.exceptions import PQLError
-from accord.segment.jobs import estimate, history, job_document, members, memberships_file, run_job
+from accord.segment.jobs import estimate, history, job_document, members, run_job
 from accord.segment.parser import parse_pql
 from accord.segment.streaming import StreamingEvaluator, membership_events, profile_memberships
 
@@ -31,7 +31,6 @@ __all__ = [
     "list_segments",
     "members",
     "membership_events",
-    "memberships_file",
     "parse_pql",
     "profile_memberships",
     "run_job",

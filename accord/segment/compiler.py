@@ -46,7 +46,8 @@ class _Plan:
     aggregates: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     chains: dict[str, Chain] = field(default_factory=dict)
-    seen: dict[int, str] = field(default_factory=dict)
+    seen: dict[Any, str] = field(default_factory=dict)
+    """Column name by the shape of the aggregation: the same one in several definitions is computed once."""
 
 
 def _field(table: ir.Table, parts: tuple[str, ...], dtypes: dict[str, Any]) -> Any:
@@ -170,8 +171,7 @@ class _Expressions:
     def planned(self, node: Method | Chain, table: ir.Table) -> Any:
         """An event aggregation or a sequence: a column computed in the job's pass over the events."""
         assert self.plan is not None, "event conditions need a plan"
-        key = id(node)
-        name = self.plan.seen[key]
+        name = self.plan.seen[shape(node)]
         column = table[name]
         default = self.plan.defaults[name]
         return column.fill_null(default) if default is not None else column
@@ -254,14 +254,24 @@ def compile_job(
     return table.select(graph=table.graph, **flags)
 
 
+def shape(node: Any) -> Any:
+    """A node without its places in the text: equal for the same expression written anywhere."""
+    if isinstance(node, tuple):
+        return tuple(shape(item) for item in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return (type(node).__name__, *(shape(getattr(node, name)) for name in node.__dataclass_fields__
+                                        if name != "pos"))  # fmt: skip
+    return node
+
+
 def _collect(node: Any, expressions: _Expressions) -> None:
     """Register every event aggregation and sequence of a tree in the plan (outermost first)."""
     if (isinstance(node, Method) and isinstance(node.target, Events)) or isinstance(node, Chain):
         plan = expressions.plan
         assert plan is not None
-        if id(node) not in plan.seen:
+        if shape(node) not in plan.seen:
             name = f"_agg_{len(plan.seen)}"
-            plan.seen[id(node)] = name
+            plan.seen[shape(node)] = name
             if isinstance(node, Chain):
                 plan.chains[name] = node
                 plan.defaults[name] = False

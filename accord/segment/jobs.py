@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,22 +21,20 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
-from accord.engine import connect, copy_to_parquet
+from accord.engine import connect
 from accord.errors import AccordError, NotFoundError
 from accord.schema import field_dtype, union_schema
+from accord.segment import memberships
 from accord.segment.ast import Node
 from accord.segment.compiler import compile_job
 from accord.segment.definitions import find_segment, resolved_tree, validate_pql
 from accord.workspace import Workspace
-
-MEMBERSHIP_SCHEMA = pa.schema([("graph", pa.int64()), ("segment", pa.string()), ("status", pa.string()),
-                               ("lastQualificationTime", pa.timestamp("us", tz="UTC")),
-                               ("exitedAt", pa.timestamp("us", tz="UTC"))])  # fmt: skip
 
 
 def segments_folder(workspace: Workspace, sandbox_id: str) -> Path:
@@ -116,7 +115,9 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
         table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
         parts.append(_flat(ibis.memtable(table), paths["event"] | {"timestamp"}, event_types))
     events = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return profiles, events
+    # Read the events once into the few columns the definitions need: every aggregation and sequence step
+    # then scans that, not the whole event store again
+    return profiles, con.create_table("_segment_events", events)
 
 
 def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple[str, dict[str, Node], dict[str, str]]:
@@ -209,96 +210,58 @@ def job_document(workspace: Workspace, sandbox: str, job_id: str) -> dict[str, A
                 "finished": record.finished_at.isoformat() if record.finished_at else None}  # fmt: skip
 
 
-def memberships_file(workspace: Workspace, sandbox_id: str) -> Path:
-    return segments_folder(workspace, sandbox_id) / "memberships.arrow"
-
-
 def _update_memberships(workspace: Workspace, sandbox_id: str, job_id: str, qualified: pa.Table,
                         evaluated: list[str], now: datetime) -> dict[str, dict[str, int]]:  # fmt: skip
-    """New memberships from the previous ones (and streaming changes since) and who qualifies now."""
-    from accord.segment.streaming import overlay_file, read_overlay
+    """Each evaluated segment's memberships from its previous ones (and streaming's changes since) and
+    who qualifies now; transitions go to the job's history."""
+    from accord.segment.streaming import overlay_changes
 
     folder = segments_folder(workspace, sandbox_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    previous_file = memberships_file(workspace, sandbox_id)
     retention = now - timedelta(days=workspace.settings.segment_exited_retention_days)
-    con = ibis.duckdb.connect()
-    try:
-        previous = (pa.ipc.open_file(pa.memory_map(str(previous_file))).read_all() if previous_file.exists()
-                    else MEMBERSHIP_SCHEMA.empty_table())  # fmt: skip
-        streamed = read_overlay(overlay_file(workspace, sandbox_id))
-        before = ibis.memtable(previous)
-        if streamed.num_rows:  # streaming changes since the last job win over it
-            changed = ibis.memtable(streamed)
-            before = before.anti_join(changed, ["graph", "segment"]).union(changed.select(*MEMBERSHIP_SCHEMA.names))
-        long = ibis.memtable(qualified).pivot_longer(ibis.selectors.cols(*evaluated), names_to="segment",
-                                                     values_to="qualifies")  # fmt: skip
-        now_in = long.filter(long.qualifies).select("graph", "segment")
-        was = before.filter(before.segment.isin(evaluated))
-        joined = now_in.outer_join(was, [now_in.graph == was.graph, now_in.segment == was.segment])
-        graph = ibis.coalesce(now_in.graph, was.graph)
-        segment = ibis.coalesce(now_in.segment, was.segment)
-        inside = now_in.graph.notnull()
-        was_in = was.status.isin(["realized", "existing"]).fill_null(False)
-        status = ibis.cases((inside & was_in, "existing"), (inside, "realized"), (was_in, "exited"),
-                            else_=was.status)  # fmt: skip
-        stamp = ibis.literal(now).cast("timestamp('UTC')")
-        rows = joined.select(graph=graph, segment=segment, status=status,
-                             lastQualificationTime=ibis.ifelse(inside, stamp, was.lastQualificationTime),
-                             exitedAt=ibis.ifelse(inside, ibis.null("timestamp('UTC')"),
-                                                  ibis.ifelse(was_in, stamp, was.exitedAt)),
-                             previous=was.status)  # fmt: skip
-        rows = rows.filter((rows.status != "exited") | (rows.exitedAt >= ibis.literal(retention)))
-        current = con.create_table("_memberships", rows)
-        history = current.filter(current.status.isin(["realized", "exited"]) & (current.previous.isnull()
-                                 | (current.previous != current.status)))  # fmt: skip
-        history_folder = folder / "history"
-        history_folder.mkdir(exist_ok=True)
-        transitions = history.select("graph", "segment", "previous", "status", at=stamp, job=ibis.literal(job_id))
-        copy_to_parquet(con, transitions, str(history_folder / f"{job_id}.parquet"))
-        kept = before.filter(~before.segment.isin(evaluated))
-        merged = current.drop("previous").union(kept).order_by(["graph", "segment"])
-        staging = folder / f".memberships-{job_id}.arrow"
-        reader = con.to_pyarrow_batches(merged.cast(ibis.schema(MEMBERSHIP_SCHEMA)), chunk_size=256_000)
-        with pa.OSFile(str(staging), "wb") as sink, pa.ipc.new_file(sink, MEMBERSHIP_SCHEMA) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-        counted = con.to_pyarrow(current.group_by(["segment", "status"]).aggregate(n=current.count()))
-    finally:
-        con.disconnect()
-    staging.replace(previous_file)
-    _clear_overlay(workspace, sandbox_id)
-    counts: dict[str, dict[str, int]] = {s: {"realized": 0, "existing": 0, "exited": 0} for s in evaluated}
-    for row in counted.to_pylist():
-        counts[row["segment"]][row["status"]] = int(row["n"])
-    for value in counts.values():
-        value["qualified"] = value["realized"] + value["existing"]
+    order = np.argsort(qualified["graph"].to_numpy(), kind="stable")
+    graphs = qualified["graph"].to_numpy()[order]
+    streamed = overlay_changes(workspace, sandbox_id)
+
+    def one(segment_id: str) -> tuple[str, dict[str, int]]:
+        flags = qualified[segment_id].to_numpy(zero_copy_only=False)[order]
+        path = memberships.segment_file(folder, segment_id)
+        table = memberships.read(path)
+        previous = memberships.Arrays.of_table(table) if table is not None else memberships.Arrays.empty()
+        if segment_id in streamed:
+            previous = previous.with_changes(streamed[segment_id])
+        current, moved, counted = memberships.update(previous, graphs[flags], now, retention)
+        memberships.write(path, current)
+        memberships.write_history(folder, job_id, segment_id, moved, now)
+        return segment_id, counted
+
+    # Segments are independent: two at a time (array work and file writes release the interpreter)
+    with ThreadPoolExecutor(max_workers=max(1, min(4, workspace.settings.duckdb_threads or 2))) as pool:
+        counts = dict(pool.map(one, evaluated))
+    _clear_overlay(workspace, sandbox_id, evaluated)
     return counts
 
 
-def _clear_overlay(workspace: Workspace, sandbox_id: str) -> None:
+def _clear_overlay(workspace: Workspace, sandbox_id: str, evaluated: list[str]) -> None:
     from accord.segment.streaming import overlay_file
 
     path = overlay_file(workspace, sandbox_id)
     if path.exists():
         with closing(sqlite3.connect(path)) as db, db:
-            db.execute("DELETE FROM memberships")
+            db.executemany("DELETE FROM memberships WHERE segment = ?", [(s,) for s in evaluated])
 
 
 def members(workspace: Workspace, sandbox: str, name: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """The profiles in a segment now (realized or existing), paged, with their memberships."""
+    import pyarrow.compute as pc
+
     with workspace.catalog.session() as session:
         record = find_segment(session, sandbox, name)
         sandbox_id, segment_id = record.sandbox_id, record.id
-    path = memberships_file(workspace, sandbox_id)
-    if not path.exists():
+    table = memberships.MembershipFiles(segments_folder(workspace, sandbox_id)).segment(segment_id)
+    if table is None:
         return {"segment": name, "total": 0, "items": []}
-    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    import pyarrow.compute as pc
-
-    mine = table.filter(pc.and_(pc.equal(table["segment"], segment_id),
-                                pc.is_in(table["status"], pa.array(["realized", "existing"]))))  # fmt: skip
-    items = [{"graphId": str(r["graph"]), "status": r["status"],
+    mine = table.filter(pc.less_equal(table["status"], memberships.EXISTING))
+    items = [{"graphId": str(r["graph"]), "status": memberships.STATUSES[r["status"]],
               "lastQualificationTime": r["lastQualificationTime"].isoformat()}
              for r in mine.slice(offset, limit).to_pylist()]  # fmt: skip
     return {"segment": name, "total": mine.num_rows, "items": items}
@@ -309,8 +272,12 @@ def history(workspace: Workspace, sandbox: str, graph: int) -> list[dict[str, An
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
     folder = segments_folder(workspace, sandbox_id) / "history"
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     rows: list[dict[str, Any]] = []
-    for path in files:
-        rows.extend(pq.read_table(path, filters=[("graph", "=", graph)]).to_pylist())
+    for path in sorted(folder.glob("*/*.parquet")) if folder.exists() else []:
+        table = pq.read_table(path, filters=[("graph", "=", graph)])
+        meta = table.schema.metadata or {}
+        for row in table.to_pylist():
+            rows.append({"segment": meta[b"segment"].decode(), "job": path.parent.name, "at": meta[b"at"].decode(),
+                         "previous": memberships.STATUSES[row["previous"]] if row["previous"] is not None else None,
+                         "status": memberships.STATUSES[row["status"]]})  # fmt: skip
     return sorted(rows, key=lambda r: r["at"])

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, resolve_sandbox, utcnow
 from accord.segment.definitions import resolved_tree
 from accord.segment.evaluator import compile_python
+from accord.segment.memberships import NONE, STATUSES, Arrays, MembershipFiles, micros
 from accord.workspace import Workspace
 
 TABLES = """
@@ -40,21 +40,27 @@ def overlay_file(workspace: Workspace, sandbox_id: str) -> Path:
     return segments_folder(workspace, sandbox_id) / "stream.db"
 
 
-def read_overlay(path: Path) -> pa.Table:
-    """The memberships streaming changed since the last batch job."""
-    from accord.segment.jobs import MEMBERSHIP_SCHEMA
-
+def overlay_changes(workspace: Workspace, sandbox_id: str) -> dict[str, Arrays]:
+    """The memberships streaming changed since the last batch job, by segment id."""
+    path = overlay_file(workspace, sandbox_id)
     if not path.exists():
-        return MEMBERSHIP_SCHEMA.empty_table()
+        return {}
     with closing(sqlite3.connect(path)) as db:
         db.executescript(TABLES)
-        rows = db.execute("SELECT graph, segment, status, lastQualificationTime, exitedAt FROM memberships").fetchall()
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in MEMBERSHIP_SCHEMA.names]
-    parsed = [list(columns[0]), list(columns[1]), list(columns[2]),
-              [datetime.fromisoformat(v) if v else None for v in columns[3]],
-              [datetime.fromisoformat(v) if v else None for v in columns[4]]]  # fmt: skip
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(parsed, MEMBERSHIP_SCHEMA, strict=True)],
-                                schema=MEMBERSHIP_SCHEMA)  # fmt: skip
+        rows = db.execute("SELECT segment, graph, status, lastQualificationTime, exitedAt FROM memberships "
+                          "ORDER BY segment, graph").fetchall()  # fmt: skip
+    grouped: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row[1:])
+
+    def stamp(value: str | None) -> int:
+        return micros(datetime.fromisoformat(value)) if value else int(NONE)
+
+    return {segment: Arrays(np.array([r[0] for r in found], np.int64),
+                            np.array([STATUSES.index(r[1]) for r in found], np.int8),
+                            np.array([stamp(r[2]) for r in found], np.int64),
+                            np.array([stamp(r[3]) for r in found], np.int64))
+            for segment, found in grouped.items()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,38 +70,11 @@ class StreamingDefinition:
     qualifies: Callable[[dict[str, Any], datetime], bool]
 
 
-class _Memberships:
-    """The last batch job's memberships, memory-mapped and indexed by profile; reopened when replaced."""
-
-    _lock = threading.Lock()
-    _cache: dict[Path, tuple[int, _Memberships]] = {}
-
-    def __init__(self, path: Path) -> None:
-        self.table = pa.ipc.open_file(pa.memory_map(str(path))).read_all() if path.exists() else None
-        self.graphs = self.table["graph"].to_numpy() if self.table is not None else np.array([], dtype=np.int64)
-
-    @classmethod
-    def open(cls, path: Path) -> _Memberships:
-        stamp = path.stat().st_mtime_ns if path.exists() else 0
-        with cls._lock:
-            cached = cls._cache.get(path)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, cls(path))
-                cls._cache[path] = cached
-            return cached[1]
-
-    def of(self, graph: int) -> dict[str, dict[str, Any]]:
-        if self.table is None:
-            return {}
-        start, end = int(np.searchsorted(self.graphs, graph, "left")), int(np.searchsorted(self.graphs, graph, "right"))
-        return {row["segment"]: row for row in self.table.slice(start, end - start).to_pylist()}
-
-
 class StreamingEvaluator:
     """The streaming definitions of a sandbox, compiled once; `evaluate` handles one changed profile."""
 
     def __init__(self, workspace: Workspace, sandbox: str) -> None:
-        from accord.segment.jobs import memberships_file
+        from accord.segment.jobs import segments_folder
 
         self.workspace = workspace
         with workspace.catalog.session() as session:
@@ -107,7 +86,8 @@ class StreamingEvaluator:
                 StreamingDefinition(r.id, r.name, compile_python(resolved_tree(session, sandbox_id, r)))
                 for r in records
             ]
-        self.memberships_path = memberships_file(workspace, sandbox_id)
+        self.files = MembershipFiles(segments_folder(workspace, sandbox_id))
+        self.segment_ids = [d.id for d in self.definitions]
         self.overlay = overlay_file(workspace, sandbox_id)
         self.overlay.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.overlay, check_same_thread=False, timeout=30)
@@ -120,7 +100,7 @@ class StreamingEvaluator:
         self._db.close()
 
     def current(self, graph: int) -> dict[str, dict[str, Any]]:
-        found = _Memberships.open(self.memberships_path).of(graph)
+        found = self.files.of(graph, self.segment_ids)
         for segment, status, qualified, exited in self._db.execute(
             "SELECT segment, status, lastQualificationTime, exitedAt FROM memberships WHERE graph = ?", (graph,)
         ):
@@ -163,13 +143,13 @@ class StreamingEvaluator:
 
 def profile_memberships(workspace: Workspace, sandbox: str, graph: int) -> dict[str, dict[str, Any]]:
     """A profile's memberships by segment name: the last batch job's, with streaming's changes since."""
-    from accord.segment.jobs import memberships_file
+    from accord.segment.jobs import segments_folder
 
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         names = dict(session.execute(select(SegmentDefinitionRecord.id, SegmentDefinitionRecord.name).where(
             SegmentDefinitionRecord.sandbox_id == sandbox_id)).all())  # fmt: skip
-    found = _Memberships.open(memberships_file(workspace, sandbox_id)).of(graph)
+    found = MembershipFiles(segments_folder(workspace, sandbox_id)).of(graph, list(names))
     path = overlay_file(workspace, sandbox_id)
     if path.exists():
         with closing(sqlite3.connect(path)) as db:
