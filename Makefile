@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -72,6 +72,9 @@ bench-profile: $(VENV)/.dev-installed
 
 bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
 	$(BIN)/python bench/matching.py
+
+bench-segment: $(VENV)/.dev-installed
+	$(BIN)/python bench/segment.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

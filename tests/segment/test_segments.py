@@ -133,3 +133,29 @@ def test_streaming_evaluation_emits_membership_changes(shop: Workspace) -> None:
     # the next batch job takes the streamed memberships as the state it moves on from
     job = segment.run_job(shop, "prod", ["osloites"])
     assert job["counts"]["osloites"]["exited"] == 1  # C1 does not live in Oslo in the lake
+
+
+def test_compositions_union_intersection_and_stable_splits(shop: Workspace) -> None:
+    create(shop, "parisians", 'homeAddress.city = "Paris"')
+    create(shop, "buyers", 'xEvent[eventType = "commerce.purchases"].exists()')
+    compositions = {
+        "either": {"union": ["parisians", "buyers"]}, "both": {"intersection": ["parisians", "buyers"]},
+        "first half": {"split": "either", "percent": [0, 50]}, "second half": {"split": "either", "percent": [50, 100]},
+    }  # fmt: skip
+    with shop.catalog.session() as session:
+        for name, composition in compositions.items():
+            segment.create_segment(session, "prod", {"name": name, "composition": composition})
+        with pytest.raises(DocumentError, match="percent"):
+            segment.create_segment(
+                session, "prod", {"name": "bad", "composition": {"split": "either", "percent": [50, 20]}}
+            )
+        with pytest.raises(DocumentError, match="exactly one of"):
+            two = {"union": ["a", "b"], "intersection": ["a", "b"]}
+            segment.create_segment(session, "prod", {"name": "bad", "composition": two})
+    segment.run_job(shop, "prod")
+    assert member_names(shop, "either") == {"C1", "C2", "C3"}
+    assert member_names(shop, "both") == {"C1"}
+    halves = member_names(shop, "first half"), member_names(shop, "second half")
+    assert halves[0] | halves[1] == {"C1", "C2", "C3"} and not halves[0] & halves[1]
+    segment.run_job(shop, "prod")  # a profile stays in its part from one run to the next
+    assert (member_names(shop, "first half"), member_names(shop, "second half")) == halves
