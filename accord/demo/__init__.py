@@ -219,7 +219,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
 
 AUDIENCES = {
     "high-value buyers last 30 days": 'xEvent[eventType = "commerce.purchases" and timestamp occurs <= 30 days '
-    'before now].sum(commerce.order.priceTotal) > 300',
+    "before now].sum(commerce.order.priceTotal) > 300",
     "cart abandoners": 'CHAIN(xEvent, timestamp, [C0: WHAT(web.webPageDetails.name = "cart") WHEN(<= 30 days '
     'before now), C1: WHAT(web.webPageDetails.name = "checkout" and eventType != "commerce.purchases") '
     'WHEN(<= 2 days after C0)]) and not xEvent[eventType = "commerce.purchases" and timestamp occurs <= 30 days '
