@@ -142,3 +142,14 @@ class Chain(Node):
     """An ordered sequence of events: each step's event comes after the previous step's."""
 
     steps: tuple[ChainStep, ...]
+
+
+def children(node: Any) -> list[Any]:
+    """The nodes, steps and windows directly inside a node, in order (for walking a tree)."""
+    found: list[Any] = []
+    for name in getattr(node, "__dataclass_fields__", {}):
+        value = getattr(node, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if hasattr(item, "__dataclass_fields__"):
+                found.append(item)
+    return found

@@ -33,6 +33,7 @@ from accord.segment.ast import (
     Occurs,
     Path,
     Window,
+    children,
 )  # fmt: skip
 from accord.segment.evaluator import start_of
 
@@ -280,9 +281,5 @@ def _collect(node: Any, expressions: _Expressions) -> None:
                 plan.defaults[name] = {"count": 0, "sum": 0, "exists": False, "any": False,
                                        "all": True}.get(node.name)  # fmt: skip
         return
-    for value in vars(node).values() if hasattr(node, "__dataclass_fields__") else ():
-        if isinstance(value, tuple):
-            for item in value:
-                _collect(item, expressions)
-        elif hasattr(value, "__dataclass_fields__"):
-            _collect(value, expressions)
+    for child in children(node):
+        _collect(child, expressions)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.schema import union_schema
-from accord.segment.ast import Call, Node
+from accord.segment.ast import Call, Node, children
 from accord.segment.ast import Literal as Lit
 from accord.segment.checker import Checked, check
 from accord.segment.parser import parse_pql
@@ -220,12 +220,8 @@ def _references(text: str) -> tuple[Node, list[str]]:
     def walk(node: Any) -> None:
         if isinstance(node, Call) and node.name == "inSegment":
             names.append(node.args[0].value)  # type: ignore[attr-defined]
-        if is_dataclass(node):
-            for f in fields(node):
-                value = getattr(node, f.name)
-                for item in value if isinstance(value, tuple) else (value,):
-                    if is_dataclass(item):
-                        walk(item)
+        for child in children(node):
+            walk(child)
 
     walk(tree)
     return tree, names

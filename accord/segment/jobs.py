@@ -53,9 +53,7 @@ def _store(workspace: Workspace, sandbox_id: str) -> Path:
 
 def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> None:
     """The attribute paths a tree reads, by scope (profile or event)."""
-    from dataclasses import fields, is_dataclass
-
-    from accord.segment.ast import Chain, Events, Method, Path
+    from accord.segment.ast import Chain, Events, Method, Path, children
 
     if isinstance(node, Path):
         out[scope].add(node.dotted)
@@ -71,12 +69,8 @@ def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> None:
         for step in node.steps:
             _paths(step.what, out, "event")
         return
-    if is_dataclass(node):
-        for f in fields(node):
-            value = getattr(node, f.name)
-            for item in value if isinstance(value, tuple) else (value,):
-                if is_dataclass(item):
-                    _paths(item, out, scope)
+    for child in children(node):
+        _paths(child, out, scope)
 
 
 def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
