@@ -93,6 +93,18 @@ def get_members(
     return segment.members(ws, sandbox, name, limit, offset)
 
 
+class ChangedProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    namespace: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/segment/streaming/evaluate", response_model=dict[str, Any])
+def post_streaming_evaluate(ws: WorkspaceDep, sandbox: SandboxDep, body: ChangedProfile) -> dict[str, Any]:
+    """A profile changed: evaluate the streaming segments on it now; returns the membership changes."""
+    return segment.evaluate_changed_profile(ws, sandbox, body.namespace, body.id)
+
+
 @router.get("/segment/events", response_model=dict[str, Any])
 def get_membership_events(
     ws: WorkspaceDep, sandbox: SandboxDep, after: Annotated[int, Query(ge=0)] = 0,

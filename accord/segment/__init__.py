@@ -14,7 +14,12 @@ from accord.segment.evaluator import compile_python
 from accord.segment.exceptions import PQLError
 from accord.segment.jobs import estimate, history, job_document, members, run_job
 from accord.segment.parser import parse_pql
-from accord.segment.streaming import StreamingEvaluator, membership_events, profile_memberships
+from accord.segment.streaming import (
+    StreamingEvaluator,
+    evaluate_changed_profile,
+    membership_events,
+    profile_memberships,
+)
 
 __all__ = [
     "Checked",
@@ -25,6 +30,7 @@ __all__ = [
     "create_segment",
     "delete_segment",
     "estimate",
+    "evaluate_changed_profile",
     "find_segment",
     "history",
     "job_document",

@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, resolve_sandbox, utcnow
+from accord.errors import NotFoundError
 from accord.segment.definitions import resolved_tree
 from accord.segment.evaluator import compile_python
 from accord.segment.memberships import NONE, STATUSES, Arrays, MembershipFiles, micros
@@ -180,3 +181,20 @@ def membership_events(workspace: Workspace, sandbox: str, after: int = 0, limit:
                           (after, limit)).fetchall()  # fmt: skip
     items = [{"id": r[0], "graphId": str(r[1]), "segmentId": r[2], "status": r[3], "at": r[4]} for r in rows]
     return {"items": items, "next": items[-1]["id"] if items else after}
+
+
+def evaluate_changed_profile(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
+    """A profile changed: evaluate the streaming segments on it now (looked up by any identity)."""
+    from accord.profile import get_profile
+
+    found = get_profile(workspace, sandbox, namespace, identity, events_limit=1000)
+    if found["graphId"] is None:
+        raise NotFoundError(f"{namespace}:{identity} is in no identity graph yet: build them first",
+                            code="SEGMENT-0414-404")  # fmt: skip
+    evaluator = StreamingEvaluator(workspace, sandbox)
+    try:
+        changes = evaluator.evaluate(int(found["graphId"]), {"attributes": found["attributes"],
+                                                            "events": found["events"]["items"]})  # fmt: skip
+        return {"graphId": found["graphId"], "evaluated": [d.name for d in evaluator.definitions], "changes": changes}
+    finally:
+        evaluator.close()

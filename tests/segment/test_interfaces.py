@@ -42,6 +42,9 @@ def test_segments_through_the_api(api: Any, shop: Workspace) -> None:
     assert members["total"] == 2 and len(members["items"]) == 1
     assert api.get("/segment/definitions/nope/members").status_code == 404
     assert api.get("/segment/events").json() == {"items": [], "next": 0}
+    streamed = api.post("/segment/streaming/evaluate", json={"namespace": "CRMID", "id": "C1"}).json()
+    assert streamed["evaluated"] == ["parisians"] and streamed["changes"] == []  # already a member
+    assert api.post("/segment/streaming/evaluate", json={"namespace": "CRMID", "id": "C404"}).status_code == 404
     assert [d["name"] for d in api.get("/segment/definitions").json()] == ["parisians"]
     assert api.delete("/segment/definitions/parisians").status_code == 200
 
