@@ -5,6 +5,7 @@ checker also says whether the definition can be evaluated as profiles stream in,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,13 +198,10 @@ class _Checker:
                 self.fail(node.args[0], f"{node.name} compares with a string, not {k}")
             if len(node.args) == 2 and not (isinstance(node.args[1], Literal) and isinstance(node.args[1].value, bool)):
                 self.fail(node.args[1], "the second argument (case sensitive) is true or false")
-            if node.name in ("matches", "notMatches") and isinstance(node.args[0], Literal):
-                import re
-
-                try:
-                    re.compile(node.args[0].value)
-                except re.error as exc:
-                    self.fail(node.args[0], f"invalid regular expression: {exc}")
+            literal = node.args[0].value if isinstance(node.args[0], Literal) else None
+            literal = literal if isinstance(literal, str) else None
+            if node.name in ("matches", "notMatches") and (trouble := regex_problem(literal or "")) is not None:
+                self.fail(node.args[0], trouble)
         return "boolean"
 
     def event_method(self, node: Method, scope: str) -> str:
@@ -248,6 +246,27 @@ class _Checker:
         if first is None or first.anchor not in ("now", "today") or first.seconds > STREAMING_WINDOW_SECONDS:
             self.not_streaming("the sequence's first step is not bounded to the last 24 hours")
         return "boolean"
+
+
+NESTED_REPETITION = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a `matches` pattern is refused, or None. Every engine must run it the same way and quickly:
+    no lookarounds or back-references (the engine's RE2 has none), no nested repetition (it can take
+    exponential time in Python's matcher), at most 500 characters."""
+    if len(pattern) > 500:
+        return "a regular expression is at most 500 characters"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression: {exc}"
+    if UNSUPPORTED.search(pattern):
+        return "regular expressions cannot use lookarounds or back-references"
+    if NESTED_REPETITION.search(pattern):
+        return "this regular expression repeats a repetition, which can take exponential time; simplify it"
+    return None
 
 
 def _comparable(left: str, right: str) -> bool:
