@@ -108,10 +108,27 @@ COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b
            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}  # fmt: skip
 
 
-def like_pattern(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE as a regular expression: % is any run of characters, _ one character."""
-    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL)
+def like(value: str, pattern: str) -> bool:
+    """SQL LIKE (`%` any run of characters, `_` one character) without a backtracking matcher: the
+    pieces between `%` are found leftmost in turn, so a hostile pattern costs at most value x pattern."""
+
+    def fits(at: int, piece: str) -> bool:
+        return at + len(piece) <= len(value) and all(c == "_" or c == value[at + k] for k, c in enumerate(piece))
+
+    parts = pattern.split("%")
+    if len(parts) == 1:
+        return len(value) == len(pattern) and fits(0, pattern)
+    first, *middle, last = parts
+    tail = len(value) - len(last)
+    if tail < len(first) or not fits(0, first) or not fits(tail, last):
+        return False
+    position = len(first)
+    for piece in middle:
+        found = next((i for i in range(position, tail - len(piece) + 1) if fits(i, piece)), None)
+        if found is None:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def _string_method(name: str, args: list[Fn], case_sensitive: bool) -> Callable[[Value, Value], Value]:
@@ -129,7 +146,7 @@ def _string_method(name: str, args: list[Fn], case_sensitive: bool) -> Callable[
         if base == "endsWith":
             return value.endswith(other)
         if base == "like":
-            return like_pattern(other).fullmatch(value) is not None
+            return like(value, other)
         return re.search(other, value) is not None  # matches
 
     if base == name:

@@ -144,3 +144,23 @@ def test_every_atom_is_both_true_and_false_somewhere() -> None:
     for index, text in enumerate(ATOMS):
         column = [row[index] for row in results]
         assert column == [constant[text]] * 3 if text in constant else set(column) == {False, True}, text
+
+
+@given(value=st.text("ab_%", max_size=8), pattern=st.text("ab_%", max_size=6))
+def test_like_without_backtracking_matches_the_sql_meaning(value: str, pattern: str) -> None:
+    import re
+
+    from accord.segment.evaluator import like
+
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    assert like(value, pattern) == (re.fullmatch(regex, value, re.DOTALL) is not None)
+
+
+def test_a_hostile_like_pattern_is_cheap() -> None:
+    import time
+
+    from accord.segment.evaluator import like
+
+    started = time.perf_counter()
+    assert not like("a" * 20_000, "%a" * 50 + "%b_")
+    assert time.perf_counter() - started < 1.0
