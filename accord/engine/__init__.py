@@ -20,7 +20,11 @@ def connect(settings: Settings) -> Any:
     options: dict[str, Any] = {"memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)}
     if settings.duckdb_threads:
         options["threads"] = settings.duckdb_threads
-    return ibis.duckdb.connect(**options)
+    con = ibis.duckdb.connect(**options)
+    # DuckDB draws its own progress bar on the terminal for long queries; Accord reports progress itself
+    # (the CLI reads `query_progress`), and a library must not write to its caller's terminal
+    con.raw_sql("SET enable_progress_bar_print = false")
+    return con
 
 
 def sql_string(text: str) -> str:
