@@ -21,18 +21,89 @@ class ExpressionIn(BaseModel):
     expression: Expression
 
 
+class SegmentOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    expression: dict[str, str] = Field(description='{type: "PQL", format: "pql/text", value}')
+    composition: dict[str, Any] | None = None
+    evaluationInfo: dict[str, Any]
+    streamingEligible: bool
+    streamingReason: str
+    created: str
+    updated: str
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    streamingEligible: bool
+    streamingReason: str
+
+
+class EstimateOut(BaseModel):
+    estimate: int = Field(description="Profiles that qualify now")
+    profiles: int
+    ratio: float
+    sample: list[str] = Field(description="Graph ids of some qualifying profiles")
+    streamingEligible: bool
+    streamingReason: str
+    seconds: float
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str = Field(description="running, success or failed")
+    segments: int
+    counts: dict[str, dict[str, int]] = Field(description="Per segment: realized, existing, exited, qualified")
+    error: str | None
+    seconds: float | None
+    started: str
+    finished: str | None
+
+
+class MemberOut(BaseModel):
+    graphId: str
+    status: str
+    lastQualificationTime: str
+
+
+class MembersOut(BaseModel):
+    segment: str
+    total: int
+    items: list[MemberOut]
+
+
+class MembershipEventOut(BaseModel):
+    id: int
+    graphId: str
+    segmentId: str
+    status: str
+    at: str
+
+
+class MembershipEventsOut(BaseModel):
+    items: list[MembershipEventOut]
+    next: int = Field(description="Pass as `after` to get the next events")
+
+
+class StreamingOut(BaseModel):
+    graphId: str
+    evaluated: list[str]
+    changes: list[dict[str, Any]]
+
+
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     segments: list[str] = Field(default_factory=list, description="Names or ids; empty for every segment")
 
 
-@router.get("/segment/definitions", response_model=list[dict[str, Any]])
+@router.get("/segment/definitions", response_model=list[SegmentOut])
 def get_definitions(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
     with ws.catalog.session() as session:
         return segment.list_segments(session, sandbox)
 
 
-@router.post("/segment/definitions", response_model=dict[str, Any], status_code=201)
+@router.post("/segment/definitions", response_model=SegmentOut, status_code=201)
 def post_definition(ws: WorkspaceDep, sandbox: SandboxDep, body: SegmentDocument) -> dict[str, Any]:
     """Create a segment definition: `expression {type: "PQL", value}` or a `composition`, with
     `evaluationInfo {batch, streaming}`. Refused whole, with every problem and where, if it does not check."""
@@ -40,25 +111,25 @@ def post_definition(ws: WorkspaceDep, sandbox: SandboxDep, body: SegmentDocument
         return segment.create_segment(session, sandbox, body.model_dump(by_alias=True, exclude_none=True))
 
 
-@router.get("/segment/definitions/{name}", response_model=dict[str, Any])
+@router.get("/segment/definitions/{name}", response_model=SegmentOut)
 def get_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
     with ws.catalog.session() as session:
         return segment.segment_document(segment.find_segment(session, sandbox, name))
 
 
-@router.put("/segment/definitions/{name}", response_model=dict[str, Any])
+@router.put("/segment/definitions/{name}", response_model=SegmentOut)
 def put_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: SegmentDocument) -> dict[str, Any]:
     with ws.catalog.session() as session:
         return segment.update_segment(session, sandbox, name, body.model_dump(by_alias=True, exclude_none=True))
 
 
-@router.delete("/segment/definitions/{name}", response_model=dict[str, Any])
+@router.delete("/segment/definitions/{name}", response_model=SegmentOut)
 def delete_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
     with ws.catalog.session() as session:
         return segment.delete_segment(session, sandbox, name)
 
 
-@router.post("/segment/validate", response_model=dict[str, Any])
+@router.post("/segment/validate", response_model=ValidationOut)
 def post_validate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionIn) -> dict[str, Any]:
     """Check a PQL expression without saving it: 400 with every problem (line, column, caret), or whether it
     can stream and why."""
@@ -67,24 +138,24 @@ def post_validate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionIn) -> 
     return {"valid": True, "streamingEligible": checked.streaming, "streamingReason": checked.streaming_reason}
 
 
-@router.post("/segment/estimate", response_model=dict[str, Any])
+@router.post("/segment/estimate", response_model=EstimateOut)
 async def post_estimate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionIn) -> dict[str, Any]:
     """How many profiles an expression selects now, with a sample, without saving it."""
     return await run_in_threadpool(segment.estimate, ws, sandbox, body.expression.value)
 
 
-@router.post("/segment/jobs", response_model=dict[str, Any], status_code=201)
+@router.post("/segment/jobs", response_model=JobOut, status_code=201)
 async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn) -> dict[str, Any]:
     """Run a batch segment job over every profile; returns the finished job with counts per segment."""
     return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
 
 
-@router.get("/segment/jobs/{job_id}", response_model=dict[str, Any])
+@router.get("/segment/jobs/{job_id}", response_model=JobOut)
 def get_job(ws: WorkspaceDep, sandbox: SandboxDep, job_id: str) -> dict[str, Any]:
     return segment.job_document(ws, sandbox, job_id)
 
 
-@router.get("/segment/definitions/{name}/members", response_model=dict[str, Any])
+@router.get("/segment/definitions/{name}/members", response_model=MembersOut)
 def get_members(
     ws: WorkspaceDep, sandbox: SandboxDep, name: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -99,13 +170,13 @@ class ChangedProfile(BaseModel):
     id: str = Field(min_length=1, max_length=1024)
 
 
-@router.post("/segment/streaming/evaluate", response_model=dict[str, Any])
+@router.post("/segment/streaming/evaluate", response_model=StreamingOut)
 def post_streaming_evaluate(ws: WorkspaceDep, sandbox: SandboxDep, body: ChangedProfile) -> dict[str, Any]:
     """A profile changed: evaluate the streaming segments on it now; returns the membership changes."""
     return segment.evaluate_changed_profile(ws, sandbox, body.namespace, body.id)
 
 
-@router.get("/segment/events", response_model=dict[str, Any])
+@router.get("/segment/events", response_model=MembershipEventsOut)
 def get_membership_events(
     ws: WorkspaceDep, sandbox: SandboxDep, after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
