@@ -53,7 +53,7 @@ def get_profile(
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, merge_policy)
         sandbox_id = resolve_sandbox(session, sandbox).id
-        datasets, ingested = committed_batches(session, sandbox_id)
+        datasets, ingested = committed_batches(session, sandbox_id, with_schemas=False)
     store = current_store(workspace, sandbox_id, ingested) if policy.stitching == "graph" else None
     if store is not None:
         ttl = {d.id: d.ttl_days for d in datasets}

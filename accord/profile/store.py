@@ -67,19 +67,26 @@ def store_folder(workspace: Workspace, sandbox_id: str) -> Path:
     return workspace.lake.root / sandbox_id / "profile"
 
 
-def committed_batches(session: Any, sandbox_id: str) -> tuple[list[_Dataset], dict[str, Any]]:
-    """The profile-enabled datasets of a sandbox, and the committed batches of those datasets."""
-    enabled = session.scalars(select(DatasetRecord).where(
-        DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)))  # fmt: skip
-    from accord.identity import namespaces, sole_identity
+def committed_batches(
+    session: Any, sandbox_id: str, with_schemas: bool = True
+) -> tuple[list[_Dataset], dict[str, Any]]:
+    """The profile-enabled datasets of a sandbox, and the committed batches of those datasets.
 
-    linking = [symbol for symbol, n in namespaces(session, sandbox_id).items() if n.builds_graph]
-    datasets = []
-    for record in enabled:
-        schema = resolve_schema_by_id(session, record.schema_id)
-        sole = sole_identity(schema, linking)
-        datasets.append(_Dataset(record.id, record.name, schema.class_name, record.ttl_days,
-                                 (sole.namespace, sole.path) if sole is not None else None))  # fmt: skip
+    Without `with_schemas` (lookups, which only need ids, names and time-to-live) the datasets' schemas
+    are not resolved: `class_name` and `sole` are left empty."""
+    enabled = list(session.scalars(select(DatasetRecord).where(
+        DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True))))  # fmt: skip
+    datasets = [_Dataset(r.id, r.name, "", r.ttl_days, None) for r in enabled]
+    if with_schemas:
+        from accord.identity import namespaces, sole_identity
+
+        linking = [symbol for symbol, n in namespaces(session, sandbox_id).items() if n.builds_graph]
+        datasets = []
+        for record in enabled:
+            schema = resolve_schema_by_id(session, record.schema_id)
+            sole = sole_identity(schema, linking)
+            datasets.append(_Dataset(record.id, record.name, schema.class_name, record.ttl_days,
+                                     (sole.namespace, sole.path) if sole is not None else None))  # fmt: skip
     ids = [d.id for d in datasets]
     batches = {b.id: b.completed_at for b in session.scalars(select(BatchRecord).where(
         BatchRecord.dataset_id.in_(ids), BatchRecord.status == "success"))}  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,43 +151,54 @@ def write_history(folder: Path, job_id: str, segment_id: str, transitions: Array
 
 
 class MembershipFiles:
-    """Every segment's memberships of a sandbox, memory-mapped, reopened when a file changes."""
+    """Every segment's memberships of a sandbox, memory-mapped; reopened when the folder changes (a job
+    replaces files by renames, which touches the folder), so a lookup costs one stat and a binary
+    search per segment."""
 
     _lock = threading.Lock()
-    _cache: dict[Path, tuple[int, pa.Table, np.ndarray]] = {}
+    _cache: dict[Path, tuple[int, dict[str, tuple[pa.Table, Arrays]]]] = {}
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder / "memberships"
 
-    def _open(self, path: Path) -> tuple[pa.Table, np.ndarray] | None:
+    def _all(self) -> dict[str, tuple[pa.Table, Arrays]]:
         try:
-            stamp = path.stat().st_mtime_ns
+            stamp = self.folder.stat().st_mtime_ns
         except FileNotFoundError:
-            return None
+            return {}
         with self._lock:
-            cached = self._cache.get(path)
+            cached = self._cache.get(self.folder)
             if cached is None or cached[0] != stamp:
-                table = read(path)
-                assert table is not None
-                cached = (stamp, table, table["graph"].to_numpy())
-                self._cache[path] = cached
-            return cached[1], cached[2]
+                opened = {}
+                for path in self.folder.glob("*.arrow"):
+                    table = read(path)
+                    if table is not None:
+                        opened[path.stem] = (table, Arrays.of_table(table))
+                cached = (stamp, opened)
+                self._cache[self.folder] = cached
+            return cached[1]
 
     def segment(self, segment_id: str) -> pa.Table | None:
-        opened = self._open(self.folder / f"{segment_id}.arrow")
-        return opened[0] if opened else None
+        found = self._all().get(segment_id)
+        return found[0] if found else None
 
     def of(self, graph: int, segments: list[str]) -> dict[str, dict[str, Any]]:
         """A profile's memberships, by segment id."""
+        opened = self._all()
         found = {}
         for segment_id in segments:
-            opened = self._open(self.folder / f"{segment_id}.arrow")
-            if opened is None:
+            if segment_id not in opened:
                 continue
-            table, graphs = opened
-            index = int(np.searchsorted(graphs, graph))
-            if index < len(graphs) and graphs[index] == graph:
-                row = table.slice(index, 1).to_pylist()[0]
-                found[segment_id] = {"status": STATUSES[row["status"]], "exitedAt": row["exitedAt"],
-                                     "lastQualificationTime": row["lastQualificationTime"]}  # fmt: skip
+            arrays = opened[segment_id][1]
+            index = int(np.searchsorted(arrays.graph, graph))
+            if index < len(arrays.graph) and arrays.graph[index] == graph:
+                found[segment_id] = {"status": STATUSES[int(arrays.status[index])],
+                                     "lastQualificationTime": _moment(arrays.qualified[index]),
+                                     "exitedAt": _moment(arrays.exited[index])}  # fmt: skip
         return found
+
+
+def _moment(value: np.int64) -> datetime | None:
+    if value == NONE:
+        return None
+    return datetime.fromtimestamp(int(value) / 1_000_000, tz=UTC)
