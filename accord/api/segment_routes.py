@@ -176,6 +176,15 @@ def post_streaming_evaluate(ws: WorkspaceDep, sandbox: SandboxDep, body: Changed
     return segment.evaluate_changed_profile(ws, sandbox, body.namespace, body.id)
 
 
+@router.get("/segment/history", response_model=dict[str, Any])
+def get_history(
+    ws: WorkspaceDep, sandbox: SandboxDep, namespace: Annotated[str, Query(min_length=1, max_length=64)],
+    id: Annotated[str, Query(min_length=1, max_length=1024)],
+) -> dict[str, Any]:  # fmt: skip
+    """A person's audience membership transitions (realized, exited), by any of their identities."""
+    return segment.profile_history(ws, sandbox, namespace, id)
+
+
 @router.get("/segment/events", response_model=MembershipEventsOut)
 def get_membership_events(
     ws: WorkspaceDep, sandbox: SandboxDep, after: Annotated[int, Query(ge=0)] = 0,

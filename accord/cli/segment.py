@@ -150,3 +150,19 @@ def segment_members(
         out.print(f"{d['total']:,} members")
 
     emit(found, as_json, human)
+
+
+@segment_app.command("history")
+def segment_history(
+    namespace: str = typer.Option(..., "--namespace"), value: str = typer.Option(..., "--id"), as_json: bool = JsonFlag
+) -> None:
+    """A person's audience membership transitions, oldest first."""
+    found = segment.profile_history(state.workspace(), state.sandbox, namespace, value)
+
+    def human(d: dict[str, Any]) -> None:
+        table = Table("at", "segment", "from", "to")
+        for t in d["transitions"]:
+            table.add_row(t["at"], t["segment"], t["previous"] or "-", t["status"])
+        out.print(table)
+
+    emit(found, as_json, human)

@@ -12,7 +12,7 @@ from accord.segment.definitions import (
 )
 from accord.segment.evaluator import compile_python
 from accord.segment.exceptions import PQLError
-from accord.segment.jobs import estimate, history, job_document, members, run_job
+from accord.segment.jobs import estimate, history, job_document, members, profile_history, run_job
 from accord.segment.parser import parse_pql
 from accord.segment.streaming import (
     StreamingEvaluator,
@@ -38,6 +38,7 @@ __all__ = [
     "members",
     "membership_events",
     "parse_pql",
+    "profile_history",
     "profile_memberships",
     "run_job",
     "segment_document",

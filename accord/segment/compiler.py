@@ -187,7 +187,7 @@ def _aggregate(node: Method, events: ir.Table, expressions: _Expressions) -> Any
     where = node.target.where  # type: ignore[attr-defined]
     chosen = expressions.value(where, events).fill_null(False) if where is not None else ibis.literal(True)
     if node.name in ("count", "exists"):
-        count = ibis.ifelse(chosen, 1, 0).sum()
+        count = events.graph.count(where=chosen)  # a filtered aggregate: COUNT(...) FILTER (WHERE ...)
         return count if node.name == "count" else count > 0
     argument = expressions.value(node.args[0], events)
     if node.name == "any":

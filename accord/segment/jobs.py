@@ -104,14 +104,31 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
     event_files = sorted(folder.glob("events-*.arrow"))
     if not paths["event"] or not event_files:
         return profiles, None
-    parts = []
-    for path in event_files:
-        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-        parts.append(_flat(ibis.memtable(table), paths["event"] | {"timestamp"}, event_types))
-    events = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    # Read the events once into the few columns the definitions need: every aggregation and sequence step
-    # then scans that, not the whole event store again
-    return profiles, con.create_table("_segment_events", events)
+    wanted = sorted(paths["event"] | {"timestamp"})
+    arrow_types = {p: t.to_pyarrow() for p, t in event_types.items()}
+    parts = [_flat_arrow(pa.ipc.open_file(pa.memory_map(str(path))).read_all(), wanted, arrow_types)
+             for path in event_files]  # fmt: skip
+    # The events are handed to the engine as flat Arrow columns, without a copy: the nested columns'
+    # children are taken as they are in the memory-mapped store
+    return profiles, ibis.memtable(pa.concat_tables(parts))
+
+
+def _flat_arrow(table: pa.Table, paths: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    """One column per path (named by the path) and the graph, taken from nested columns without copying."""
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {"graph": table["graph"]}
+    for path in paths:
+        head, *rest = path.split(".")
+        target = types.get(path, pa.string())
+        value: Any = table[head] if head in table.column_names else None
+        for part in rest:
+            if value is None or part not in {value.type.field(i).name for i in range(value.type.num_fields)}:
+                value = None
+                break
+            value = pc.struct_field(value, part)
+        columns[path] = value.cast(target) if value is not None else pa.nulls(table.num_rows, target)
+    return pa.table(columns)
 
 
 def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple[str, dict[str, Node], dict[str, str]]:
@@ -275,3 +292,19 @@ def history(workspace: Workspace, sandbox: str, graph: int) -> list[dict[str, An
                          "previous": memberships.STATUSES[row["previous"]] if row["previous"] is not None else None,
                          "status": memberships.STATUSES[row["status"]]})  # fmt: skip
     return sorted(rows, key=lambda r: r["at"])
+
+
+def profile_history(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
+    """A person's audience membership transitions (found by any identity), oldest first, by segment name."""
+    from accord.profile import get_profile
+
+    found = get_profile(workspace, sandbox, namespace, identity, events_limit=1)
+    if found["graphId"] is None:
+        return {"graphId": None, "transitions": []}
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        names = dict(session.execute(select(SegmentDefinitionRecord.id, SegmentDefinitionRecord.name).where(
+            SegmentDefinitionRecord.sandbox_id == sandbox_id)).all())  # fmt: skip
+    transitions = [{**row, "segment": names.get(row["segment"], row["segment"])}
+                   for row in history(workspace, sandbox, int(found["graphId"]))]  # fmt: skip
+    return {"graphId": found["graphId"], "transitions": transitions}

@@ -147,7 +147,7 @@ def write_history(folder: Path, job_id: str, segment_id: str, transitions: Array
     target = folder / "history" / job_id
     target.mkdir(parents=True, exist_ok=True)
     metadata = {b"at": now.isoformat().encode(), b"segment": segment_id.encode()}
-    pq.write_table(table.replace_schema_metadata(metadata), target / f"{segment_id}.parquet", compression="zstd")
+    pq.write_table(table.replace_schema_metadata(metadata), target / f"{segment_id}.parquet", compression="lz4")
 
 
 class MembershipFiles:

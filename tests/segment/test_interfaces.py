@@ -41,6 +41,8 @@ def test_segments_through_the_api(api: Any, shop: Workspace) -> None:
     members = api.get("/segment/definitions/parisians/members", params={"limit": 1}).json()
     assert members["total"] == 2 and len(members["items"]) == 1
     assert api.get("/segment/definitions/nope/members").status_code == 404
+    history = api.get("/segment/history", params={"namespace": "CRMID", "id": "C3"}).json()["transitions"]
+    assert [(h["segment"], h["status"]) for h in history] == [("parisians", "realized")]
     assert api.get("/segment/events").json() == {"items": [], "next": 0}
     streamed = api.post("/segment/streaming/evaluate", json={"namespace": "CRMID", "id": "C1"}).json()
     assert streamed["evaluated"] == ["parisians"] and streamed["changes"] == []  # already a member
@@ -67,3 +69,5 @@ def test_segments_through_the_cli(cli: Any, shop: Workspace, monkeypatch: pytest
     assert cli("segment", "members", "buyers", "--json").json()["total"] == 2
     assert [s["name"] for s in cli("segment", "list", "--json").json()] == ["buyers"]
     assert cli("segment", "show", "byers").code == 3
+    moves = cli("segment", "history", "--namespace", "CRMID", "--id", "C1", "--json").json()["transitions"]
+    assert [(m["segment"], m["previous"], m["status"]) for m in moves] == [("buyers", None, "realized")]
