@@ -109,9 +109,12 @@ def main(home, people, lookups):
         for name, pql, streaming in definitions():
             segment.create_segment(s, "prod", {"name": name, "expression": {"type": "PQL", "value": pql},
                                                "evaluationInfo": {"streaming": {"enabled": streaming}}})
-    start = time.perf_counter()
-    job = segment.run_job(ws, "prod")
-    job_seconds = time.perf_counter() - start
+    runs, done = [], []
+    for _ in range(3):  # the first job, then two more over the same data (members then `existing`)
+        start = time.perf_counter()
+        done.append(segment.run_job(ws, "prod"))
+        runs.append(time.perf_counter() - start)
+    job, job_seconds = done[0], min(runs)
     # each definition alone (evaluation only)
     from accord.segment.jobs import evaluate, _trees
     per = {}
@@ -142,7 +145,7 @@ def main(home, people, lookups):
     timings.sort()
     looked.sort()
     return {"lookupP50Ms": looked[len(looked) // 2] * 1000, "lookupP99Ms": looked[int(len(looked) * 0.99)] * 1000,
-            "jobSeconds": job_seconds, "job": job, "perDefinition": per,
+            "jobSeconds": job_seconds, "jobRuns": runs, "job": job, "perDefinition": per,
             "streamingP50Ms": timings[len(timings) // 2] * 1000,
             "streamingP99Ms": timings[int(len(timings) * 0.99)] * 1000,
             "streamingDefinitions": len(evaluator.definitions),
@@ -161,12 +164,15 @@ def main(profiles, now):
               for p in sorted(folder.glob("events-*.arrow"))]
     events = pa.concat_tables(tables)
     con.register("events", events)
-    start = time.perf_counter()
-    con.execute(f"COPY ({hand_written_sql(profiles, now)}) TO '{folder}/hand_segments.parquet' (FORMAT parquet)")
-    seconds = time.perf_counter() - start
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        con.execute(f"COPY ({hand_written_sql(profiles, now)}) TO '{folder}/hand_segments.parquet' (FORMAT parquet)")
+        runs.append(time.perf_counter() - start)
+    seconds = min(runs)
     counts = con.execute(f"SELECT * FROM '{folder}/hand_segments.parquet'").fetch_arrow_table()
     sums = {c: int(sum(1 for v in counts[c].to_pylist() if v)) for c in counts.column_names if c != "graph"}
-    return {"seconds": seconds, "counts": sums}
+    return {"seconds": seconds, "runs": runs, "counts": sums}
 """
 
 
@@ -194,7 +200,8 @@ def main() -> None:
              "streamingP99Under5ms": found["streamingP99Ms"] < 5}  # fmt: skip
     result = {
         "people": args.people, "events": args.events, "definitions": 50,
-        "batchJob": {"seconds": round(found["jobSeconds"], 2), "peakRssMb": found["peak_rss_mb"]},
+        "batchJob": {"seconds": round(found["jobSeconds"], 2), "runs": [round(r, 2) for r in found["jobRuns"]],
+                     "peakRssMb": found["peak_rss_mb"]},
         "perDefinitionSeconds": found["perDefinition"],
         "streaming": {"definitions": found["streamingDefinitions"], "profiles": args.lookups,
                       "p50Ms": round(found["streamingP50Ms"], 3), "p99Ms": round(found["streamingP99Ms"], 3),
@@ -202,7 +209,8 @@ def main() -> None:
         "profileLookupWithMemberships": {"p50Ms": round(found["lookupP50Ms"], 3),
                                          "p99Ms": round(found["lookupP99Ms"], 3)},
         "ceiling": {"what": "the same 50 audiences as one hand-written DuckDB query over the same inputs",
-                    "seconds": round(ceiling["seconds"], 2), "ratio": round(ratio, 2)},
+                    "seconds": round(ceiling["seconds"], 2), "runs": [round(r, 2) for r in ceiling["runs"]],
+                    "ratio": round(ratio, 2), "ratioOf": "best of 3 runs each"},
         "countsAgreeWithHandSql": {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]} or True,
         "goals": goals,
     }  # fmt: skip

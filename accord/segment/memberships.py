@@ -134,7 +134,10 @@ def _sorted_union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def write(path: Path, memberships: Arrays) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_suffix(".arrow.new")
-    with pa.OSFile(str(staging), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
+    # lz4: the times repeat (one per job), so files shrink several times and write faster; readers load
+    # the columns into arrays once per change anyway
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.OSFile(str(staging), "wb") as sink, pa.ipc.new_file(sink, SCHEMA, options=options) as writer:
         writer.write_table(memberships.to_table(), max_chunksize=1_000_000)
     staging.replace(path)
 
