@@ -23,7 +23,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
@@ -284,13 +283,12 @@ def history(workspace: Workspace, sandbox: str, graph: int) -> list[dict[str, An
         sandbox_id = resolve_sandbox(session, sandbox).id
     folder = segments_folder(workspace, sandbox_id) / "history"
     rows: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*/*.parquet")) if folder.exists() else []:
-        table = pq.read_table(path, filters=[("graph", "=", graph)])
-        meta = table.schema.metadata or {}
-        for row in table.to_pylist():
+    for path in sorted(folder.glob("*/*.arrow")) if folder.exists() else []:
+        meta, found = memberships.read_history(path, graph)
+        for previous, status in found:
             rows.append({"segment": meta[b"segment"].decode(), "job": path.parent.name, "at": meta[b"at"].decode(),
-                         "previous": memberships.STATUSES[row["previous"]] if row["previous"] is not None else None,
-                         "status": memberships.STATUSES[row["status"]]})  # fmt: skip
+                         "previous": memberships.STATUSES[previous] if previous >= 0 else None,
+                         "status": memberships.STATUSES[status]})  # fmt: skip
     return sorted(rows, key=lambda r: r["at"])
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 STATUSES = ("realized", "existing", "exited")
 REALIZED, EXISTING, EXITED = 0, 1, 2
@@ -142,15 +141,34 @@ def write(path: Path, memberships: Arrays) -> None:
     staging.replace(path)
 
 
+HISTORY_SCHEMA = pa.schema([("graph", pa.int64()), ("previous", pa.int8()), ("status", pa.int8())])
+
+
 def write_history(folder: Path, job_id: str, segment_id: str, transitions: Arrays, now: datetime) -> None:
+    """A job's transitions of one segment, sorted by profile; `previous` is -1 for none."""
     if not len(transitions.graph):
         return
-    previous = pa.array(transitions.exited, mask=transitions.exited < 0).cast(pa.int8())
-    table = pa.table({"graph": transitions.graph, "previous": previous, "status": transitions.status})
+    table = pa.Table.from_arrays([pa.array(transitions.graph), pa.array(transitions.exited.astype(np.int8)),
+                                  pa.array(transitions.status)], schema=HISTORY_SCHEMA)  # fmt: skip
     target = folder / "history" / job_id
     target.mkdir(parents=True, exist_ok=True)
     metadata = {b"at": now.isoformat().encode(), b"segment": segment_id.encode()}
-    pq.write_table(table.replace_schema_metadata(metadata), target / f"{segment_id}.parquet", compression="lz4")
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with (
+        pa.OSFile(str(target / f"{segment_id}.arrow"), "wb") as sink,
+        pa.ipc.new_file(sink, HISTORY_SCHEMA.with_metadata(metadata), options=options) as writer,
+    ):
+        writer.write_table(table.replace_schema_metadata(metadata), max_chunksize=1_000_000)
+
+
+def read_history(path: Path, graph: int) -> tuple[dict[bytes, bytes], list[tuple[int, int]]]:
+    """(metadata, [(previous, status)]) of one profile in one history file."""
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    graphs = table["graph"].to_numpy()
+    start, end = int(np.searchsorted(graphs, graph, "left")), int(np.searchsorted(graphs, graph, "right"))
+    rows = [(int(p), int(s)) for p, s in zip(table["previous"].to_numpy()[start:end],
+                                              table["status"].to_numpy()[start:end], strict=True)]  # fmt: skip
+    return table.schema.metadata or {}, rows
 
 
 class MembershipFiles:
