@@ -92,16 +92,20 @@ def update(
                          np.full(size, NONE, np.int64))  # fmt: skip
         moved = Arrays(qualifying, entered.status, entered.qualified, np.full(len(qualifying), -1, np.int64))
         return entered, moved, {"realized": len(qualifying), "existing": 0, "exited": 0, "qualified": len(qualifying)}
-    everyone = _sorted_union(qualifying, previous.graph)
-    inside = np.zeros(len(everyone), dtype=bool)
-    inside[np.searchsorted(everyone, qualifying)] = True
-    at = np.searchsorted(previous.graph, everyone)
-    found = at < len(previous.graph)
-    found[found] = previous.graph[at[found]] == everyone[found]
-    safe = np.where(found, at, 0)
-    before = np.where(found, previous.status[safe] if len(previous.graph) else -1, -1).astype(np.int8)
-    qualified_before = np.where(found, previous.qualified[safe] if len(previous.graph) else NONE, NONE)
-    exited_before = np.where(found, previous.exited[safe] if len(previous.graph) else NONE, NONE)
+    if np.array_equal(qualifying, previous.graph):  # the same profiles as before (a common case): no merge
+        everyone, inside = previous.graph, np.ones(len(previous.graph), dtype=bool)
+        before, qualified_before, exited_before = previous.status, previous.qualified, previous.exited
+    else:
+        everyone = _sorted_union(qualifying, previous.graph)
+        inside = np.zeros(len(everyone), dtype=bool)
+        inside[np.searchsorted(everyone, qualifying)] = True
+        at = np.searchsorted(everyone, previous.graph)  # every previous profile is in `everyone`: scatter
+        before = np.full(len(everyone), -1, dtype=np.int8)
+        before[at] = previous.status
+        qualified_before = np.full(len(everyone), NONE, dtype=np.int64)
+        qualified_before[at] = previous.qualified
+        exited_before = np.full(len(everyone), NONE, dtype=np.int64)
+        exited_before[at] = previous.exited
     was_in = (before == REALIZED) | (before == EXISTING)
     status = np.where(inside & was_in, EXISTING, np.where(inside, REALIZED, np.where(was_in, EXITED, before)))
     stamp = np.int64(micros(now))

@@ -48,3 +48,11 @@ def test_streamed_changes_replace_and_add() -> None:
     base = arrays([(1, REALIZED, NOW, None), (3, EXISTING, NOW, None)])
     merged = base.with_changes(arrays([(3, EXITED, NOW, NOW), (2, REALIZED, NOW, None)]))
     assert merged.graph.tolist() == [1, 2, 3] and merged.status.tolist() == [REALIZED, REALIZED, EXITED]
+
+
+def test_the_same_profiles_again_are_all_existing() -> None:
+    lately = NOW - timedelta(days=1)
+    previous = arrays([(1, REALIZED, lately, None), (2, EXISTING, lately, None)])
+    current, moved, counts = update(previous, np.array([1, 2], np.int64), NOW, RETENTION)
+    assert current.status.tolist() == [EXISTING, EXISTING] and current.qualified.tolist() == [micros(NOW)] * 2
+    assert len(moved.graph) == 0 and counts == {"realized": 0, "existing": 2, "exited": 0, "qualified": 2}
