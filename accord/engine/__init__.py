@@ -27,6 +27,16 @@ def connect(settings: Settings) -> Any:
     return con
 
 
+def field_at(table: Any, path: str) -> Any:
+    """The value at a dotted path into nested struct columns (`person.name.firstName`) of an Ibis table,
+    or of a mapping from top-level names to columns."""
+    head, *rest = path.split(".")
+    value = table[head]
+    for part in rest:
+        value = value[part]
+    return value
+
+
 def sql_string(text: str) -> str:
     """A value quoted as a SQL string literal by the expression builder, never by hand."""
     return sge.Literal.string(text).sql("duckdb")

@@ -28,14 +28,14 @@ import ibis.expr.types as ir
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, copy_to_parquet
+from accord.engine import connect, copy_to_parquet, field_at
 from accord.errors import NotFoundError
 from accord.identity.namespaces import namespaces
 from accord.identity.removals import removed
 from accord.identity.rules_config import get_rules
-from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, link_recency
+from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, recency
 from accord.identity.store import GraphStore
-from accord.lake import open_dataset
+from accord.lake import open_dataset, replace_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
@@ -103,10 +103,7 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | No
         base = {"record": table._acc_record, "dataset": ibis.literal(dataset_id), "batch": table._acc_batch,
                 "seen": seen.cast("timestamp('UTC')"), "single": single}  # fmt: skip
         for descriptor in linking:
-            head, *rest = descriptor.path.split(".")
-            value: Any = table[head]
-            for part in rest:
-                value = value[part]
+            value = field_at(table, descriptor.path)
             parts.append(table.select(**base, namespace=ibis.literal(descriptor.namespace), id=value))
         if "identityMap" in schema.fields:
             m: Any = table.identityMap
@@ -190,9 +187,7 @@ def apply_unique_rule(
     in_broken = con.create_table("_graph_broken", tagged.join(broken, "label").select("key", "namespace"))
     members = in_broken.to_pyarrow()
     involved = links.filter(links.active).join(in_broken, links.a_key == in_broken.key)
-    involved_links = (
-        involved.select(links.a, links.b, links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
-    )
+    involved_links = involved.select(links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
     namespace_of = dict(zip(members["key"].to_pylist(), members["namespace"].to_pylist(), strict=True))
     parent = {key: key for key in namespace_of}
     held: dict[int, dict[str, int]] = {k: ({ns: k} if ns in unique else {}) for k, ns in namespace_of.items()}
@@ -204,9 +199,8 @@ def apply_unique_rule(
         return key
 
     dropped: list[dict[str, Any]] = []
-    recency = [link_recency(Link(x["a"], x["b"], x["a_key"], x["b_key"], None, x["last_seen"], 0, "", "", "", ""))
-               for x in involved_links]  # fmt: skip
-    for _, link in sorted(zip(recency, involved_links, strict=True), key=lambda pair: pair[0], reverse=True):
+    in_order = sorted(involved_links, key=lambda x: recency(x["last_seen"], x["a_key"], x["b_key"]), reverse=True)
+    for link in in_order:
         left, right = find(link["a_key"]), find(link["b_key"])
         if left == right:
             continue
@@ -348,21 +342,10 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         link_count = con.execute(links.count())
     finally:
         con.disconnect()
-    _swap(staging, target)
+    replace_folder(staging, target)
     row = counts.to_pylist()[0]
     return GraphSummary(int(row["identities"] or 0), int(link_count), int(row["graphs"] or 0),
                         int(row["largest"] or 0), time.perf_counter() - started, lap.steps)  # fmt: skip
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Replace the stored graph by the new one in two renames; readers see one or the other."""
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.catalog import resolve_sandbox
-from accord.engine import connect
+from accord.engine import connect, field_at
 from accord.errors import DocumentError, NotFoundError, did_you_mean
 from accord.identity.graph import SEPARATOR, graph_folder, identity_rows
 from accord.lake import find_dataset, open_dataset
@@ -128,11 +128,7 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
             values = {}
             for path, column in columns.items():
-                head, *rest = path.split(".")
-                value: Any = table[head]
-                for part in rest:
-                    value = value[part]
-                values[column] = value.cast("string")
+                values[column] = field_at(table, path).cast("string")
             parts.append(table.select(unique_id=table._acc_record, **values))
         records = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
         ids = identity_rows(workspace, con, sandbox)

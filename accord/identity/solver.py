@@ -37,9 +37,13 @@ class Link:
     dropped_by: str | None = None
 
 
+def recency(last_seen: datetime | None, a_key: int, b_key: int) -> tuple[bool, datetime, int, int]:
+    """A link's place when sorted most recent first (in reverse); ties broken by the identities' keys."""
+    return (last_seen is not None, last_seen or EPOCH, a_key, b_key)
+
+
 def link_recency(link: Link) -> tuple[bool, datetime, int, int]:
-    """Most recent first when sorted in reverse; ties broken by the identities' keys."""
-    return (link.last_seen is not None, link.last_seen or EPOCH, link.a_key, link.b_key)
+    return recency(link.last_seen, link.a_key, link.b_key)
 
 
 def eviction_order(type_rank: int, seen: datetime | None, key: int) -> tuple[int, bool, datetime, int]:

@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from accord.engine import field_at
 from accord.identity import INVALID_IDENTITY, MAX_PER_RECORD, TOO_MANY_IDENTITIES, count_identities
 from accord.ingest import exceptions as codes
 from accord.ingest.exceptions import RECORD_TOO_LARGE, InvalidMappingError
@@ -320,11 +321,7 @@ class IdentityCheck:
             checks.append(Check(bad_id, INVALID_IDENTITY, "identityMap", message))
             count = count_identities(m)
         for path in self.fields:
-            head, *rest = path.split(".")
-            if head in columns:
-                value: Any = columns[head]
-                for part in rest:
-                    value = value[part]
-                count = count + value.notnull().cast("int64")
+            if path.split(".")[0] in columns:
+                count = count + field_at(columns, path).notnull().cast("int64")
         checks.append(Check(count > MAX_PER_RECORD, TOO_MANY_IDENTITIES, "identityMap",
                             _message("the record has more than 20 identities")))  # fmt: skip

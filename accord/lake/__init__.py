@@ -18,7 +18,7 @@ from accord.lake.datasets import (
 )
 from accord.lake.expiry import cutoff, purge_expired, set_ttl
 from accord.lake.rewrite import delete_records
-from accord.lake.store import Lake
+from accord.lake.store import Lake, replace_folder
 
 __all__ = [
     "Lake",
@@ -37,6 +37,7 @@ __all__ = [
     "open_dataset",
     "preview",
     "purge_expired",
+    "replace_folder",
     "set_profile_enabled",
     "set_ttl",
     "statistics",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
+from accord.engine import field_at
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 from accord.schema import FieldType, ResolvedSchema, check_union, field_dtype, get_schema, resolve_schema_by_id, walk
 
@@ -196,15 +197,8 @@ def statistics(workspace: Workspace, sandbox: str, name: str) -> dict[str, Any]:
         fields = [(p, s) for p, s in walk(schema.fields) if s.type not in (FieldType.object,)]
         metrics: dict[str, Any] = {"_rows": table.count()}
 
-        def value(path: str) -> Any:
-            head, *rest = path.split(".")
-            expr = table[head]
-            for part in rest:
-                expr = expr[part]
-            return expr
-
         for index, (path, spec) in enumerate(fields):
-            expr = value(path)
+            expr = field_at(table, path)
             metrics[f"n{index}"] = expr.count()
             if spec.type not in (FieldType.array, FieldType.map, FieldType.boolean):
                 metrics[f"d{index}"] = expr.nunique()

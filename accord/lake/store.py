@@ -12,6 +12,17 @@ from urllib.parse import urlparse
 from accord.errors import InvalidInputError
 
 
+def replace_folder(staging: Path, target: Path) -> None:
+    """Put a folder built in staging in place of `target` by renames: readers see the old or the new."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class Lake:
     """A lake root on the local file system (`/path` or `file:///path`)."""
 

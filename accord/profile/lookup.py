@@ -8,7 +8,7 @@ import ibis
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect
+from accord.engine import connect, field_at
 from accord.errors import InvalidInputError, NotFoundError
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
@@ -29,11 +29,7 @@ def _matches(table: Any, schema: Any, identities: list[tuple[str, str]]) -> Any:
     for namespace, value in identities:
         for descriptor in schema.identities:
             if descriptor.namespace == namespace:
-                head, *rest = descriptor.path.split(".")
-                field: Any = table[head]
-                for part in rest:
-                    field = field[part]
-                conditions.append(field == value)
+                conditions.append(field_at(table, descriptor.path) == value)
         if "identityMap" in schema.fields:
             ids: Any = table.identityMap[namespace]
             conditions.append(ids.map(lambda entry: entry.id).contains(value).fill_null(False))

@@ -14,7 +14,6 @@ still matches the committed batches; otherwise it reads the lake directly (`look
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, copy_to_parquet
+from accord.engine import connect, copy_to_parquet, field_at
 from accord.errors import NotFoundError
-from accord.lake import cutoff, open_dataset
+from accord.lake import cutoff, open_dataset, replace_folder
 from accord.profile.policies import MergePolicy, resolve_policy
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -188,10 +187,7 @@ def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
             columns = {c: table[c] for c in table.columns}
             if dataset.sole is not None:  # one identity per record: its graph is the identity's
                 namespace, path = dataset.sole
-                head, *rest = path.split(".")
-                value: Any = table[head]
-                for part in rest:
-                    value = value[part]
+                value = field_at(table, path)
                 keyed = table.mutate(_acc_key=ibis.literal(namespace).concat(SEPARATOR, value).hash())
                 joined = keyed.join(node_keys, keyed._acc_key == node_keys.key)
                 rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
@@ -235,13 +231,7 @@ def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                 "builtAt": time.time(),
                 "graphBuilt": (graphs / "records.parquet").stat().st_mtime_ns, **counts}  # fmt: skip
     (staging / "manifest.json").write_text(json.dumps(manifest))
-    target = store_folder(workspace, sandbox_id)
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, store_folder(workspace, sandbox_id))
     return ProfileSummary(counts["profiles"], counts["fragments"], counts["events"], time.perf_counter() - started,
                           steps)  # fmt: skip
 

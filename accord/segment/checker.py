@@ -38,6 +38,15 @@ STRING_METHODS = {
     "matches": (1, 1), "notMatches": (1, 1),
 }  # fmt: skip
 """String functions and their negations, with how many arguments they take."""
+
+
+def string_function(name: str) -> tuple[str, bool]:
+    """(the function, whether it is negated): `notStartsWith` is (`startsWith`, True)."""
+    if name.startswith("not"):
+        return name[3].lower() + name[4:], True
+    return name, False
+
+
 VALUE_METHODS = {"isNull": 0, "isNotNull": 0, "exists": 0}
 EVENT_METHODS = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "any": 1, "all": 1, "exists": 0}
 FUNCTIONS = {"date": 3, "inSegment": 1, "bucket": 0}

@@ -16,6 +16,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from accord.engine import field_at
 from accord.segment.ast import (
     Arith,
     Call,
@@ -35,6 +36,7 @@ from accord.segment.ast import (
     Window,
     children,
 )  # fmt: skip
+from accord.segment.checker import string_function
 from accord.segment.evaluator import start_of
 
 TIMESTAMP = "timestamp('UTC')"
@@ -56,10 +58,7 @@ def _field(table: ir.Table, parts: tuple[str, ...], dtypes: dict[str, Any]) -> A
         return table[".".join(parts)]
     if parts[0] not in table.columns:  # no dataset has this field (yet): unknown for everyone
         return ibis.null().cast(dtypes.get(".".join(parts), "string"))
-    value: Any = table[parts[0]]
-    for part in parts[1:]:
-        value = value[part]
-    return value
+    return field_at(table, ".".join(parts))
 
 
 def _time(value: Any) -> Any:
@@ -152,8 +151,7 @@ class _Expressions:
         if node.name in ("isNotNull", "exists"):
             return target.notnull()
         other = self.value(node.args[0], table)
-        negated = node.name.startswith("not")
-        base = node.name[3:4].lower() + node.name[4:] if negated else node.name
+        base, negated = string_function(node.name)
         if base == "equals":
             sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
             test = (target == other) if sensitive else (target.lower() == other.lower())

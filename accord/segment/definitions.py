@@ -227,6 +227,13 @@ def _references(text: str) -> tuple[Node, list[str]]:
     return tree, names
 
 
+def segment_names(session: Session, sandbox_id: str) -> dict[str, str]:
+    """Segment names by id."""
+    rows = session.execute(select(SegmentDefinitionRecord.id, SegmentDefinitionRecord.name).where(
+        SegmentDefinitionRecord.sandbox_id == sandbox_id))  # fmt: skip
+    return {segment_id: name for segment_id, name in rows}
+
+
 def list_segments(session: Session, sandbox: str) -> list[dict[str, Any]]:
     sandbox_id = resolve_sandbox(session, sandbox).id
     records = session.scalars(select(SegmentDefinitionRecord).where(SegmentDefinitionRecord.sandbox_id == sandbox_id)

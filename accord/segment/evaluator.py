@@ -30,6 +30,7 @@ from accord.segment.ast import (
     Path,
     Window,
 )  # fmt: skip
+from accord.segment.checker import string_function
 
 Value = Any
 Fn = Callable[[dict[str, Any], datetime], Value]
@@ -131,8 +132,8 @@ def like(value: str, pattern: str) -> bool:
     return True
 
 
-def _string_method(name: str, args: list[Fn], case_sensitive: bool) -> Callable[[Value, Value], Value]:
-    base = name[3:4].lower() + name[4:] if name.startswith("not") else name
+def _string_method(name: str, case_sensitive: bool) -> Callable[[Value, Value], Value]:
+    base, negated = string_function(name)
 
     def test(value: Value, other: Value) -> Value:
         if value is None or other is None:
@@ -149,7 +150,7 @@ def _string_method(name: str, args: list[Fn], case_sensitive: bool) -> Callable[
             return like(value, other)
         return re.search(other, value) is not None  # matches
 
-    if base == name:
+    if not negated:
         return test
     return lambda value, other: _not(test(value, other))
 
@@ -253,10 +254,9 @@ class _Compiler:
             return lambda p, n: target(p, n) is None
         if node.name in ("isNotNull", "exists"):
             return lambda p, n: target(p, n) is not None
-        args = [self.compile(a) for a in node.args]
         case_sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
-        test = _string_method(node.name, args, case_sensitive)
-        other = args[0]
+        test = _string_method(node.name, case_sensitive)
+        other = self.compile(node.args[0])
         return lambda p, n: test(target(p, n), other(p, n))
 
     def events(self, node: Method, events: Events) -> Fn:

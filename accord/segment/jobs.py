@@ -23,16 +23,17 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+from ibis.common.exceptions import IbisTypeError
 from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
-from accord.engine import connect
+from accord.engine import connect, field_at
 from accord.errors import AccordError, NotFoundError
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
 from accord.segment.compiler import compile_job
-from accord.segment.definitions import find_segment, resolved_tree, validate_pql
+from accord.segment.definitions import find_segment, resolved_tree, segment_names, validate_pql
 from accord.workspace import Workspace
 
 
@@ -76,16 +77,10 @@ def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
     """Only the columns the definitions read, flattened to one column per path (named by the path)."""
     columns: dict[str, Any] = {"graph": table.graph}
     for path in sorted(paths):
-        head, *rest = path.split(".")
-        if head not in table.columns:
-            columns[path] = ibis.null().cast(types.get(path, "string"))
-            continue
-        value: Any = table[head]
         try:
-            for part in rest:
-                value = value[part]
-        except (AttributeError, KeyError, TypeError):  # a dataset whose struct lacks this field
-            value = ibis.null().cast(types.get(path, "string"))
+            value = field_at(table, path)
+        except (AttributeError, KeyError, TypeError, IbisTypeError):
+            value = ibis.null().cast(types.get(path, "string"))  # no dataset has this field (yet)
         columns[path] = value.cast(types[path]) if path in types else value
     return table.select(**columns)
 
@@ -301,8 +296,7 @@ def profile_history(workspace: Workspace, sandbox: str, namespace: str, identity
         return {"graphId": None, "transitions": []}
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
-        names = dict(session.execute(select(SegmentDefinitionRecord.id, SegmentDefinitionRecord.name).where(
-            SegmentDefinitionRecord.sandbox_id == sandbox_id)).all())  # fmt: skip
+        names = segment_names(session, sandbox_id)
     transitions = [{**row, "segment": names.get(row["segment"], row["segment"])}
                    for row in history(workspace, sandbox, int(found["graphId"]))]  # fmt: skip
     return {"graphId": found["graphId"], "transitions": transitions}

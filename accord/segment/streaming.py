@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, resolve_sandbox, utcnow
 from accord.errors import NotFoundError
-from accord.segment.definitions import resolved_tree
+from accord.segment.definitions import resolved_tree, segment_names
 from accord.segment.evaluator import compile_python
 from accord.segment.memberships import NONE, STATUSES, Arrays, MembershipFiles, micros
 from accord.workspace import Workspace
@@ -148,8 +148,7 @@ def profile_memberships(workspace: Workspace, sandbox: str, graph: int) -> dict[
 
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
-        names = dict(session.execute(select(SegmentDefinitionRecord.id, SegmentDefinitionRecord.name).where(
-            SegmentDefinitionRecord.sandbox_id == sandbox_id)).all())  # fmt: skip
+        names = segment_names(session, sandbox_id)
     found = MembershipFiles(segments_folder(workspace, sandbox_id)).of(graph, list(names))
     path = overlay_file(workspace, sandbox_id)
     if path.exists():
