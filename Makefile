@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -75,6 +75,9 @@ bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
 
 bench-segment: $(VENV)/.dev-installed
 	$(BIN)/python bench/segment.py
+
+bench-startup: $(VENV)/.dev-installed
+	$(BIN)/python bench/startup.py
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python

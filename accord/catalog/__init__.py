@@ -1,65 +1,69 @@
 """Operational metadata: sandboxes, schemas, datasets, batches, tokens. SQLite by default, PostgreSQL by URL."""
 
-from accord.catalog.database import Catalog
-from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError, redact_url
-from accord.catalog.models import (
-    AlertRecord,
-    AlertSubscriptionRecord,
-    ApiToken,
-    BatchRecord,
-    BatchSourceRecord,
-    ConnectionRecord,
-    DataflowRecord,
-    DatasetRecord,
-    FieldGroupRecord,
-    FlowRunRecord,
-    IdentityNamespaceRecord,
-    IdentityRemovalRecord,
-    IdentityRulesRecord,
-    MergePolicyRecord,
-    Sandbox,
-    SchemaRecord,
-    SegmentDefinitionRecord,
-    SegmentJobRecord,
-    new_id,
-    utcnow,
-)
-from accord.catalog.sandboxes import (
-    DEFAULT_SANDBOX,
-    create_sandbox,
-    list_sandboxes,
-    resolve_sandbox,
-    sandbox_document,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_SANDBOX",
-    "AlertRecord",
-    "AlertSubscriptionRecord",
-    "ApiToken",
-    "BatchRecord",
-    "BatchSourceRecord",
-    "Catalog",
-    "CatalogUnavailableError",
-    "ConnectionRecord",
-    "DataflowRecord",
-    "DatasetRecord",
-    "FieldGroupRecord",
-    "FlowRunRecord",
-    "IdentityNamespaceRecord",
-    "IdentityRemovalRecord",
-    "IdentityRulesRecord",
-    "MergePolicyRecord",
-    "NotInitialisedError",
-    "Sandbox",
-    "SchemaRecord",
-    "SegmentDefinitionRecord",
-    "SegmentJobRecord",
-    "create_sandbox",
-    "list_sandboxes",
-    "new_id",
-    "redact_url",
-    "resolve_sandbox",
-    "sandbox_document",
-    "utcnow",
-]
+from typing import TYPE_CHECKING
+
+from accord.faces import lazy_face
+
+if TYPE_CHECKING:
+    from accord.catalog.database import Catalog
+    from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError, redact_url
+    from accord.catalog.models import (
+        AlertRecord,
+        AlertSubscriptionRecord,
+        ApiToken,
+        BatchRecord,
+        BatchSourceRecord,
+        ConnectionRecord,
+        DataflowRecord,
+        DatasetRecord,
+        FieldGroupRecord,
+        FlowRunRecord,
+        IdentityNamespaceRecord,
+        IdentityRemovalRecord,
+        IdentityRulesRecord,
+        MergePolicyRecord,
+        Sandbox,
+        SchemaRecord,
+        SegmentDefinitionRecord,
+        SegmentJobRecord,
+        new_id,
+        utcnow,
+    )
+    from accord.catalog.sandboxes import (
+        DEFAULT_SANDBOX,
+        create_sandbox,
+        list_sandboxes,
+        resolve_sandbox,
+        sandbox_document,
+    )
+
+_EXPORTS = {
+    "database": ["Catalog"],
+    "exceptions": ["CatalogUnavailableError", "NotInitialisedError", "redact_url"],
+    "models": [
+        "AlertRecord",
+        "AlertSubscriptionRecord",
+        "ApiToken",
+        "BatchRecord",
+        "BatchSourceRecord",
+        "ConnectionRecord",
+        "DataflowRecord",
+        "DatasetRecord",
+        "FieldGroupRecord",
+        "FlowRunRecord",
+        "IdentityNamespaceRecord",
+        "IdentityRemovalRecord",
+        "IdentityRulesRecord",
+        "MergePolicyRecord",
+        "Sandbox",
+        "SchemaRecord",
+        "SegmentDefinitionRecord",
+        "SegmentJobRecord",
+        "new_id",
+        "utcnow",
+    ],
+    "sandboxes": ["DEFAULT_SANDBOX", "create_sandbox", "list_sandboxes", "resolve_sandbox", "sandbox_document"],
+}
+__all__ = lazy_face(__name__, _EXPORTS)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.catalog.exceptions import CatalogUnavailableError, MigrationError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,9 +44,13 @@ class Catalog:
     def upgrade(self, revision: str = "head") -> None:
         """Bring the database to the newest schema (or `revision`), keeping every row already stored."""
         try:
+            if revision == "head" and self.revision() == head_revision():
+                return  # the common case, without importing Alembic: every command opens the catalog
             connection = self.engine.connect()
         except OperationalError as exc:
             raise CatalogUnavailableError(self.url, str(exc.orig)) from None
+        from alembic import command
+
         try:
             with connection.begin():
                 config = alembic_config(self.url)
@@ -54,6 +60,13 @@ class Catalog:
             raise MigrationError(str(getattr(exc, "orig", exc))) from None
         finally:
             connection.close()
+
+    def revision(self) -> str | None:
+        """The migration the database is at, or None before the first."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[no-any-return]
 
     def is_initialised(self) -> bool:
         try:
@@ -65,7 +78,25 @@ class Catalog:
         self.engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest migration's revision, read from the migration files (no Alembic import)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text()
+        revision = re.search(r'^revision = "([^"]+)"', source, re.MULTILINE)
+        parent = re.search(r'^down_revision = "([^"]+)"', source, re.MULTILINE)
+        if revision:
+            revisions.add(revision.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else ""  # several heads: let Alembic say what is wrong
+
+
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from accord.access import create_token, list_tokens, revoke_token
-from accord.catalog import create_sandbox, list_sandboxes, sandbox_document
+from accord import access, catalog
 from accord.cli.documents import print_lines
 from accord.cli.output import emit, out
 from accord.cli.state import JsonFlag, state
@@ -19,7 +18,7 @@ def sandbox_list(as_json: bool = JsonFlag) -> None:
     """List sandboxes."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        rows = [sandbox_document(s) for s in list_sandboxes(session)]
+        rows = [catalog.sandbox_document(s) for s in catalog.list_sandboxes(session)]
     emit(rows, as_json, print_lines(lambda s: f"{s['name']}  {s['title']}"))
 
 
@@ -30,14 +29,14 @@ def sandbox_create(
     """Create a sandbox."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        doc = sandbox_document(create_sandbox(session, name, title))
+        doc = catalog.sandbox_document(catalog.create_sandbox(session, name, title))
     emit(doc, as_json, lambda d: out.print(f"sandbox {d['name']} created"))
 
 
 @token_app.command("create")
 def token_create(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """Create an API token; it is shown once."""
-    record, plain = create_token(state.workspace().catalog, name)
+    record, plain = access.create_token(state.workspace().catalog, name)
     emit(
         {"id": record.id, "name": name, "token": plain},
         as_json,
@@ -48,7 +47,7 @@ def token_create(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> N
 @token_app.command("list")
 def token_list(as_json: bool = JsonFlag) -> None:
     """List API tokens (never their values)."""
-    rows = list_tokens(state.workspace().catalog)
+    rows = access.list_tokens(state.workspace().catalog)
     emit(
         rows,
         as_json,
@@ -59,5 +58,5 @@ def token_list(as_json: bool = JsonFlag) -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """Revoke an API token."""
-    revoke_token(state.workspace().catalog, token_id)
+    access.revoke_token(state.workspace().catalog, token_id)
     emit({"revoked": token_id}, as_json, lambda _d: out.print(f"token {token_id} revoked"))

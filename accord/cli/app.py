@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from typer.core import TyperOption
 
+from accord import __version__
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.identity import identity_app
@@ -18,6 +20,15 @@ from accord.cli.segment import segment_app
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
+
+
+def _flag_type(option: TyperOption, ctx: typer.Context) -> str | None:
+    """Help shows no value type for flags: `--json` takes none (typer 0.29 prints `<bool>`)."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="accord",
@@ -43,10 +54,21 @@ app.add_typer(segment_app, name="segment")
 app.add_typer(mergepolicy_app, name="mergepolicy")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(f"accord {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    home: Path = typer.Option(None, "--home", envvar="ACCORD_HOME", help="Accord's home folder (default ./.accord)."),
+    home: Path = typer.Option(
+        None, "--home", envvar="ACCORD_HOME", help="Accord's home folder (default: .accord in the current folder)."
+    ),
     sandbox: str = typer.Option(None, "--sandbox", envvar="ACCORD_SANDBOX", help="Sandbox to work in (default prod)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print Accord's version and exit."
+    ),
 ) -> None:
     state.reset(home, sandbox)
 

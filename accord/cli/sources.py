@@ -13,7 +13,6 @@ from accord.cli.documents import read_document
 from accord.cli.output import emit, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
-from accord.sources import SecretBox
 
 sources_app = typer.Typer(help="The connector catalog.", no_args_is_help=True)
 connection_app = typer.Typer(help="Connections to sources (credentials are stored encrypted).", no_args_is_help=True)
@@ -65,7 +64,7 @@ def connection_create(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         record = sources.create_connection(
-            session, SecretBox(workspace.settings.home), state.sandbox, name, connector, document
+            session, sources.SecretBox(workspace.settings.home), state.sandbox, name, connector, document
         )
         shown = sources.connection_document(record)
     emit(shown, as_json, lambda d: out.print(f"connection [bold]{d['name']}[/] ({d['connector']}) created"))
@@ -92,7 +91,7 @@ def connection_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
     """Test a connection step by step; on failure, says which step and what to do."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        result = sources.test_connection(session, SecretBox(workspace.settings.home), state.sandbox, name)
+        result = sources.test_connection(session, sources.SecretBox(workspace.settings.home), state.sandbox, name)
 
     def human(r: dict[str, Any]) -> None:
         for step in r["steps"]:

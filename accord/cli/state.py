@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from accord.settings import Settings, load_settings
-from accord.workspace import Workspace
+if TYPE_CHECKING:
+    from accord.settings import Settings
+    from accord.workspace import Workspace
 
 JsonFlag = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -27,6 +28,8 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from accord.settings import load_settings  # here, not at the top: `accord --help` stays fast
+
             overrides: dict[str, Any] = {"home": self.home} if self.home else {}
             self._settings = load_settings(**overrides)
         return self._settings
@@ -36,6 +39,8 @@ class CliState:
         return self.sandbox_name or self.settings.sandbox
 
     def workspace(self) -> Workspace:
+        from accord.workspace import Workspace
+
         return Workspace.open(self.settings)
 
 

@@ -1,56 +1,47 @@
 """Identity: namespaces, how identity values are checked and normalised, and the identity graph."""
 
-from accord.errors import NotFoundError
-from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of, sole_identity
-from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
-from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
-from accord.identity.namespaces import (
-    STANDARD,
-    IdentityType,
-    Namespace,
-    create_namespace,
-    get_namespace,
-    list_namespaces,
-    namespaces,
-)
-from accord.identity.removals import list_removals, remove_identity, remove_link
-from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
-from accord.identity.rules_config import LinkingRules, get_rules, set_rules
+from __future__ import annotations
 
-__all__ = [
-    "INVALID_IDENTITY",
-    "MAX_PER_RECORD",
-    "STANDARD",
-    "TOO_MANY_IDENTITIES",
-    "GraphSummary",
-    "IdentityRecord",
-    "IdentityRule",
-    "IdentityType",
-    "LinkingRules",
-    "MatchingRules",
-    "Namespace",
-    "NotFoundError",
-    "add_record",
-    "build_graph",
-    "count_identities",
-    "create_namespace",
-    "explain",
-    "get_namespace",
-    "get_rules",
-    "graph_folder",
-    "graph_of",
-    "identity_keys",
-    "list_matches",
-    "list_namespaces",
-    "list_removals",
-    "namespaces",
-    "parse_rules",
-    "propose_matches",
-    "records_of_batch",
-    "remove_identity",
-    "remove_link",
-    "rule_for",
-    "set_rules",
-    "sole_identity",
-]
+from typing import TYPE_CHECKING
+
+from accord.faces import lazy_face
+
+if TYPE_CHECKING:
+    from accord.errors import NotFoundError
+    from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
+    from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of, sole_identity
+    from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
+    from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
+    from accord.identity.namespaces import (
+        STANDARD,
+        IdentityType,
+        Namespace,
+        create_namespace,
+        get_namespace,
+        list_namespaces,
+        namespaces,
+    )
+    from accord.identity.removals import list_removals, remove_identity, remove_link
+    from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
+    from accord.identity.rules_config import LinkingRules, get_rules, set_rules
+
+_EXPORTS = {
+    "accord.errors": ["NotFoundError"],
+    "exceptions": ["INVALID_IDENTITY", "TOO_MANY_IDENTITIES"],
+    "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of", "sole_identity"],
+    "incremental": ["IdentityRecord", "add_record", "identity_keys", "records_of_batch"],
+    "matching": ["MatchingRules", "list_matches", "parse_rules", "propose_matches"],
+    "namespaces": [
+        "IdentityType",
+        "Namespace",
+        "STANDARD",
+        "create_namespace",
+        "get_namespace",
+        "list_namespaces",
+        "namespaces",
+    ],
+    "removals": ["list_removals", "remove_identity", "remove_link"],
+    "rules": ["IdentityRule", "MAX_PER_RECORD", "count_identities", "rule_for"],
+    "rules_config": ["LinkingRules", "get_rules", "set_rules"],
+}
+__all__ = lazy_face(__name__, _EXPORTS)

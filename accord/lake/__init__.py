@@ -1,44 +1,47 @@
 """The data lake: datasets as Parquet batches under a lake root, previews, statistics, diagnostics."""
 
-from accord.lake.datasets import (
-    batch_document,
-    batch_errors,
-    create_dataset,
-    delete_batch,
-    find_dataset,
-    get_batch,
-    get_dataset,
-    jsonable,
-    list_batches,
-    list_datasets,
-    open_dataset,
-    preview,
-    set_profile_enabled,
-    statistics,
-)
-from accord.lake.expiry import cutoff, purge_expired, set_ttl
-from accord.lake.rewrite import delete_records
-from accord.lake.store import Lake, replace_folder
+from __future__ import annotations
 
-__all__ = [
-    "Lake",
-    "batch_document",
-    "batch_errors",
-    "create_dataset",
-    "cutoff",
-    "delete_batch",
-    "delete_records",
-    "find_dataset",
-    "get_batch",
-    "get_dataset",
-    "jsonable",
-    "list_batches",
-    "list_datasets",
-    "open_dataset",
-    "preview",
-    "purge_expired",
-    "replace_folder",
-    "set_profile_enabled",
-    "set_ttl",
-    "statistics",
-]
+from typing import TYPE_CHECKING
+
+from accord.faces import lazy_face
+
+if TYPE_CHECKING:
+    from accord.lake.datasets import (
+        batch_document,
+        batch_errors,
+        create_dataset,
+        delete_batch,
+        find_dataset,
+        get_batch,
+        get_dataset,
+        list_batches,
+        list_datasets,
+        set_profile_enabled,
+    )
+    from accord.lake.expiry import cutoff, purge_expired, set_ttl
+    from accord.lake.reading import open_dataset, preview, statistics
+    from accord.lake.rewrite import delete_records
+    from accord.lake.store import Lake, replace_folder
+    from accord.lake.values import jsonable
+
+_EXPORTS = {
+    "datasets": [
+        "batch_document",
+        "batch_errors",
+        "create_dataset",
+        "delete_batch",
+        "find_dataset",
+        "get_batch",
+        "get_dataset",
+        "list_batches",
+        "list_datasets",
+        "set_profile_enabled",
+    ],
+    "expiry": ["cutoff", "purge_expired", "set_ttl"],
+    "reading": ["open_dataset", "preview", "statistics"],
+    "rewrite": ["delete_records"],
+    "store": ["Lake", "replace_folder"],
+    "values": ["jsonable"],
+}
+__all__ = lazy_face(__name__, _EXPORTS)

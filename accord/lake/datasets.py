@@ -5,39 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import ibis
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
-from accord.engine import field_at
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
-from accord.schema import FieldType, ResolvedSchema, check_union, field_dtype, get_schema, resolve_schema_by_id, walk
+from accord.schema import check_union, get_schema, resolve_schema_by_id
 
 if TYPE_CHECKING:
     from accord.workspace import Workspace
 
 DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values for rows read from the lake (dates as ISO text)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):  # a map read from Arrow
-            return {k: jsonable(v) for k, v in value}
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
 
 
 def find_dataset(session: Session, sandbox_id: str, name: str) -> DatasetRecord:
@@ -123,103 +104,6 @@ def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:
     return dataset_document(session, find_dataset(session, resolve_sandbox(session, sandbox).id, name))
 
 
-# -- reading ----------------------------------------------------------------------------------------
-
-
-def open_dataset(
-    workspace: Workspace, con: Any, sandbox: str, name: str, provenance: bool = False
-) -> tuple[Any, ResolvedSchema]:
-    """The committed rows of a dataset as an Ibis table with the schema's current columns.
-
-    With `provenance`, two more columns say where each row comes from: `_acc_batch` (its batch id)
-    and `_acc_record` (`batch/file/row`, stable while the batch exists)."""
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        record = find_dataset(session, sandbox_id, name)
-        schema = resolve_schema_by_id(session, record.schema_id)
-        batch_ids = list(
-            session.scalars(
-                select(BatchRecord.id)
-                .where(BatchRecord.dataset_id == record.id, BatchRecord.status == "success")
-                .order_by(BatchRecord.created_at)
-            )
-        )
-    files = workspace.lake.batch_files(sandbox_id, record.id, batch_ids)
-    dtypes = {k: field_dtype(v) for k, v in schema.fields.items()}
-    extra = {"_acc_batch": "string", "_acc_record": "string"} if provenance else {}
-    if not files:
-        return ibis.memtable(ibis.schema({**dtypes, **extra}).to_pyarrow().empty_table()), schema
-    table = con.read_parquet(files, union_by_name=True, filename=provenance, file_row_number=provenance)
-    columns = {
-        k: (table[k].cast(dtype) if k in table.columns else ibis.null().cast(dtype)) for k, dtype in dtypes.items()
-    }
-    if provenance:
-        batch = table.filename.re_extract(r"batch=([0-9a-f]+)", 1)
-        file = table.filename.re_extract(r"([^/]+)\.parquet$", 1)
-        columns["_acc_batch"] = batch
-        columns["_acc_record"] = batch.concat("/", file, "/", table.file_row_number.cast("string"))
-    return table.select(**columns), schema
-
-
-def preview(workspace: Workspace, sandbox: str, name: str, limit: int = 100) -> list[dict[str, Any]]:
-    from accord.engine import connect
-
-    if not 1 <= limit <= 10_000:
-        raise InvalidInputError("preview limit must be between 1 and 10,000", code="DATASET-0401-400")
-    con = connect(workspace.settings)
-    try:
-        table, _ = open_dataset(workspace, con, sandbox, name)
-        rows = table.limit(limit).to_pyarrow().to_pylist()
-    finally:
-        con.disconnect()
-    return [_drop_nulls(jsonable(r)) for r in rows]
-
-
-def _drop_nulls(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, dict):
-            value = _drop_nulls(value)
-            if not value:
-                continue
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def statistics(workspace: Workspace, sandbox: str, name: str) -> dict[str, Any]:
-    """Row count and, per scalar field: values present, distinct values (approximate), min, max."""
-    from accord.engine import connect
-
-    con = connect(workspace.settings)
-    try:
-        table, schema = open_dataset(workspace, con, sandbox, name)
-        fields = [(p, s) for p, s in walk(schema.fields) if s.type not in (FieldType.object,)]
-        metrics: dict[str, Any] = {"_rows": table.count()}
-
-        for index, (path, spec) in enumerate(fields):
-            expr = field_at(table, path)
-            metrics[f"n{index}"] = expr.count()
-            if spec.type not in (FieldType.array, FieldType.map, FieldType.boolean):
-                metrics[f"d{index}"] = expr.nunique()
-                metrics[f"lo{index}"] = expr.min()
-                metrics[f"hi{index}"] = expr.max()
-        result = table.aggregate(**metrics).to_pyarrow().to_pylist()[0]
-    finally:
-        con.disconnect()
-    stats = {}
-    for index, (path, spec) in enumerate(fields):
-        entry = {"type": spec.type.value, "count": result[f"n{index}"]}
-        if f"d{index}" in result:
-            entry |= {
-                "distinct": result[f"d{index}"],
-                "min": jsonable(result[f"lo{index}"]),
-                "max": jsonable(result[f"hi{index}"]),
-            }
-        stats[path] = entry
-    return {"dataset": name, "rowCount": result["_rows"], "fields": stats}
-
-
 # -- batches ----------------------------------------------------------------------------------------
 
 
@@ -303,6 +187,8 @@ def batch_errors(
     path = workspace.lake.diagnostics_file(sandbox_id, batch_id)
     if not path.exists():
         return
+    import pyarrow.parquet as pq  # here, not at the top: catalog-only commands stay fast
+
     produced = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
         for row in batch.to_pylist():

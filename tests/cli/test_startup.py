@@ -1,0 +1,51 @@
+"""The CLI starts without the heavy engines: `accord --help` and catalog-only commands import no Ibis,
+DuckDB, Splink or Alembic (their start-up times are measured in bench/startup.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("ibis", "duckdb", "splink", "alembic", "pyarrow", "pandas")
+
+PROBE = """
+import json, sys
+watched = set(json.loads(sys.argv[2]))
+sys.argv = ["accord", *json.loads(sys.argv[1])]
+from accord.cli import main
+try:
+    main()
+except SystemExit as exit_:
+    code = exit_.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & watched)
+sys.stderr.write("\\nHEAVY " + json.dumps({"code": code, "heavy": heavy}) + "\\n")
+"""
+
+
+def imported_by(args: list[str], cwd: Path) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+    line = next(x for x in result.stderr.splitlines() if x.startswith("HEAVY "))
+    return json.loads(line.removeprefix("HEAVY "))  # type: ignore[no-any-return]
+
+
+def test_help_and_version_import_no_engine(tmp_path: Path) -> None:
+    for args in (["--help"], ["--version"], ["segment", "--help"], ["ingest", "--help"]):
+        seen = imported_by(args, tmp_path)
+        assert seen == {"code": 0, "heavy": []}, args
+
+
+@pytest.mark.parametrize(
+    "command", [["dataset", "list"], ["connection", "list"], ["token", "list"], ["sandbox", "list"], ["schema", "list"]]
+)
+def test_catalog_only_commands_import_no_engine(tmp_path: Path, command: list[str]) -> None:
+    home = tmp_path / "home"
+    assert imported_by(["--home", str(home), "init", "--json"], tmp_path)["code"] == 0
+    seen = imported_by(["--home", str(home), *command, "--json"], tmp_path)
+    assert seen == {"code": 0, "heavy": []}
