@@ -29,10 +29,11 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, *, require_init: bool = True) -> Workspace:
         settings = settings or load_settings()
-        catalog = Catalog(settings.catalog_url)
+        catalog = Catalog(settings.catalog_url, create=not require_init)
         if require_init:
             if not catalog.is_initialised():
-                raise NotInitialisedError()
+                where = redact_url(settings.database_url) if settings.database_url else str(settings.home.resolve())
+                raise NotInitialisedError(where)
             catalog.upgrade()  # a newer Accord on an older catalog migrates, keeping the data
         return cls(settings, catalog, Lake(settings.lake_url))
 

@@ -23,9 +23,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class Catalog:
     """The catalog database: an engine, sessions, and migrations to head."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = False) -> None:
+        """Connect lazily to the catalog at `url`; only with `create` may a new SQLite file (and its folder) appear."""
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, create)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -69,6 +70,8 @@ class Catalog:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[no-any-return]
 
     def is_initialised(self) -> bool:
+        if self.url.startswith("sqlite:///") and not _sqlite_file(self.url).exists():
+            return False  # asking SQLite would create an empty file
         try:
             return inspect(self.engine).has_table("sandboxes")
         except OperationalError as exc:
@@ -103,10 +106,15 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def _create_engine(url: str) -> Engine:
+def _sqlite_file(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _create_engine(url: str, create: bool) -> Engine:
     options: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            _sqlite_file(url).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 30}
     else:
         options["pool_pre_ping"] = True

@@ -27,8 +27,12 @@ class NotInitialisedError(AccordError):
     code = "CATALOG-0001-400"
     kind = "invalid"
 
-    def __init__(self) -> None:
-        super().__init__("Accord is not initialised here: run `accord init` first (or set ACCORD_HOME)")
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"Accord is not initialised in {where}: run `accord init` first, or choose another home "
+            "with --home or ACCORD_HOME (the default home is .accord in the current folder)",
+            home=where,
+        )
 
 
 class MigrationError(AccordError):

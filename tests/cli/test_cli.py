@@ -169,3 +169,17 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
     unified = summary["unifiedProfile"]
     assert {i["namespace"] for i in unified["identities"]} >= {"CRMID", "Email"}
     assert unified["attributes"]["_tenant"]["crmId"] == "C0000001" and unified["events"]["total"] > 0
+
+
+def test_a_command_before_init_names_the_home_and_leaves_nothing_behind(tmp_path: Path, monkeypatch: Any) -> None:
+    from tests.conftest import run_cli
+
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for args in (["dataset", "list"], ["connection", "list", "--json"], ["segment", "run"]):
+        result = run_cli(*args)
+        assert result.code == 2, args
+        message = result.stdout if "--json" in args else result.stderr
+        assert "accord init" in message and str(folder / ".accord") in message
+    assert list(folder.iterdir()) == []  # no .accord folder, no empty catalog.db
