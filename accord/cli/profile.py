@@ -32,8 +32,10 @@ def profile_get(
         out.print(f"profile of {namespace}:{value} (merge policy {p['mergePolicy']})", highlight=False)
         out.print("identities: " + ", ".join(f"{i['namespace']}:{i['id']}" for i in p["identities"]), highlight=False)
         out.print_json(json.dumps(p["attributes"]))
-        out.print(f"{p['events']['total']} events; the latest:")
-        for event in p["events"]["items"][:10]:
+        shown = p["events"]["items"][:10]
+        total = p["events"]["total"]
+        out.print(f"{total:,} event{'' if total == 1 else 's'}" + (f"; the latest {len(shown)}:" if shown else ""))
+        for event in shown:
             out.print(
                 f"  {event.get('timestamp')} {event.get('eventType') or ''} ({event['dataset']})", highlight=False
             )

@@ -222,3 +222,21 @@ def test_deleting_a_batch_or_records_flows_through_to_profiles(shop: Workspace) 
         profile.delete_records(shop, "prod", "web", ["e0"])
     with pytest.raises(InvalidInputError, match="record ids"):
         profile.delete_records(shop, "prod", "web", [])
+
+
+def test_profile_get_for_people_says_how_many_events_and_shows_them(cli: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    assert cli("schema", "create", "ev", "--class", "experienceevent", "-g", "identitymap").code == 0
+    assert cli("schema", "create", "crm", "--class", "profile", "-g", "identitymap").code == 0
+    for name in ("ev", "crm"):
+        assert cli("dataset", "create", name, "--schema", name, "--profile-enabled").code == 0
+    (tmp_path / "e.json").write_text(json.dumps({"_id": "e1", "timestamp": "2026-01-01T00:00:00Z", "eventType": "x",
+                                                 "identityMap": {"Email": [{"id": "a@x.io"}]}}))  # fmt: skip
+    (tmp_path / "p.json").write_text(json.dumps({"_id": "p1", "identityMap": {"Email": [{"id": "b@x.io"}]}}))
+    assert cli("ingest", str(tmp_path / "e.json"), "-d", "ev").code == 0
+    assert cli("ingest", str(tmp_path / "p.json"), "-d", "crm").code == 0
+    assert cli("profile", "rebuild").code == 0
+    with_event = cli("profile", "get", "--namespace", "Email", "--id", "a@x.io").stdout
+    assert "1 event; the latest 1:" in with_event and "2026-01-01" in with_event
+    without = cli("profile", "get", "--namespace", "Email", "--id", "b@x.io").stdout
+    assert without.rstrip().endswith("0 events")
