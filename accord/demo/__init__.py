@@ -27,6 +27,17 @@ def _data(name: str) -> Path:
     return Path(str(resources.files("accord.demo").joinpath("data", name)))
 
 
+def _why(batch: dict[str, Any]) -> str:
+    """Why a run with failed rows is `partial` while its batch is `success`, in a few words."""
+    failed, rows = batch["failedRecordCount"], batch["inputRecordCount"]
+    if not failed:
+        return "every row passed"
+    share = 100 * failed / rows
+    verdict = "under" if batch["status"] == "success" else "over"
+    outcome = "so the batch was committed without them" if batch["status"] == "success" else "so the batch failed"
+    return f"{share:.1f} % of the rows, {verdict} the {batch['errorThreshold']:g} % error threshold, {outcome}"
+
+
 def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None) -> dict[str, Any]:
     """Run the demo in `home/demo` (rebuilt each time) and return its summary."""
     from accord import sources
@@ -134,9 +145,11 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         orders_run = sources.run_dataflow(workspace, "prod", "shop-orders")
         shop_database(shop, rows, rows // 10, start_id=rows + 1)  # new orders arrive
         orders_again = sources.run_dataflow(workspace, "prod", "shop-orders")
+        with workspace.catalog.session() as session:
+            crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         say(
-            f"3. dataflow crm-landing: {crm_run['status']}, {crm_run['recordsIngested']:,} ingested,"
-            f" {crm_run['recordsFailed']:,} failed; web events uploaded: {web['outputRecordCount']:,};"
+            f"3. dataflow crm-landing: run {crm_run['status']}, {crm_run['recordsIngested']:,} rows ingested and"
+            f" {crm_run['recordsFailed']:,} failed ({_why(crm)}); web events uploaded: {web['outputRecordCount']:,};"
             f" dataflow shop-orders: {orders_run['recordsIngested']:,} orders, then {orders_again['recordsIngested']:,}"
             " new ones on the next run"
         )
@@ -166,8 +179,6 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         job = segment.run_job(workspace, "prod")
         say("6. audiences (batch job " + f"{job['seconds']} s): " + "; ".join(
             f"{name}: {job['counts'][name]['qualified']:,}" for name in audiences))  # fmt: skip
-        with workspace.catalog.session() as session:
-            crm = lake.get_batch(session, "prod", crm_run["batches"][0])
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
