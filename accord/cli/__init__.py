@@ -14,6 +14,7 @@ def main() -> None:
 
     from accord.cli.app import app
     from accord.cli.output import err, fail
+    from accord.cli.state import state
 
     as_json = "--json" in sys.argv
     try:
@@ -37,4 +38,6 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(1)
+    finally:
+        state.close()  # the catalog's connections, whatever happened
     sys.exit(result if isinstance(result, int) else 0)

@@ -20,9 +20,11 @@ class CliState:
     home: Path | None = None
     sandbox_name: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
+    _workspace: Workspace | None = field(default=None, repr=False)
 
     def reset(self, home: Path | None, sandbox: str | None) -> None:
         """Start a command afresh (the CLI may run several commands in one process)."""
+        self.close()
         self.home, self.sandbox_name, self._settings = home, sandbox, None
 
     @property
@@ -39,9 +41,17 @@ class CliState:
         return self.sandbox_name or self.settings.sandbox
 
     def workspace(self) -> Workspace:
+        """The command's workspace, opened once; `close` releases it when the command ends."""
         from accord.workspace import Workspace
 
-        return Workspace.open(self.settings)
+        if self._workspace is None:
+            self._workspace = Workspace.open(self.settings)
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
 
 
 state = CliState()
