@@ -51,26 +51,30 @@ def _store(workspace: Workspace, sandbox_id: str) -> Path:
     return folder
 
 
-def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> None:
-    """The attribute paths a tree reads, by scope (profile or event)."""
+def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> bool:
+    """The attribute paths a tree reads, by scope (profile or event); whether it reads the events at all.
+
+    An aggregation may read no path of the events (`xEvent.count()`) and still needs them."""
     from accord.segment.ast import Chain, Events, Method, Path, children
 
     if isinstance(node, Path):
         out[scope].add(node.dotted)
-        return
+        return False
     if isinstance(node, Method) and isinstance(node.target, Events):
         if node.target.where is not None:
             _paths(node.target.where, out, "event")
         for arg in node.args:
             _paths(arg, out, "event")
-        return
+        return True
     if isinstance(node, Chain):
         out["event"].add("timestamp")
         for step in node.steps:
             _paths(step.what, out, "event")
-        return
+        return True
+    reads_events = False
     for child in children(node):
-        _paths(child, out, scope)
+        reads_events = _paths(child, out, scope) or reads_events
+    return reads_events
 
 
 def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
@@ -92,11 +96,10 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
         event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
     folder = _store(workspace, sandbox_id)
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
-    for tree in trees.values():
-        _paths(tree, paths)
+    reads_events = [_paths(tree, paths) for tree in trees.values()]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
     event_files = sorted(folder.glob("events-*.arrow"))
-    if not paths["event"] or not event_files:
+    if not any(reads_events) or not event_files:
         return profiles, None
     wanted = sorted(paths["event"] | {"timestamp"})
     arrow_types = {p: t.to_pyarrow() for p, t in event_types.items()}
