@@ -7,7 +7,6 @@ sandbox's union schemas when saved; `inSegment` references are resolved by name 
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,9 +18,9 @@ from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utc
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.schema import union_schema
 from accord.segment.ast import Call, Node, children
-from accord.segment.ast import Literal as Lit
 from accord.segment.checker import Checked, check
 from accord.segment.parser import parse_pql
+from accord.segment.references import inline
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}$"
 
@@ -242,31 +241,15 @@ def list_segments(session: Session, sandbox: str) -> list[dict[str, Any]]:
 
 
 def resolved_tree(session: Session, sandbox_id: str, record: SegmentDefinitionRecord) -> Node:
-    """The definition's tree with every `inSegment` replaced by the tree it names (cycles refused)."""
+    """The definition's tree with every `inSegment` replaced by the membership of the segment it names
+    (errors name the segments: a missing one, a cycle)."""
     known = _by_name_or_id(session, sandbox_id)
 
-    def inline(node: Any, trail: tuple[str, ...]) -> Any:
-        if isinstance(node, Call) and node.name == "inSegment":
-            target = known.get(node.args[0].value)  # type: ignore[attr-defined]
-            if target is None:
-                raise NotFoundError(f"segment {trail[-1]!r} refers to a missing segment "
-                                    f"{node.args[0].value!r}", code="SEGMENT-0405-404")  # type: ignore[attr-defined]  # fmt: skip
-            if target.id in trail:
-                raise InvalidInputError(f"segments refer to each other in a cycle: {' -> '.join(trail)}",
-                                        code="SEGMENT-0406-400")  # fmt: skip
-            return inline(parse_pql(target.expression), (*trail, target.id))
-        if not is_dataclass(node) or isinstance(node, Lit):
-            return node
-        changes = {}
-        for f in fields(node):
-            value = getattr(node, f.name)
-            if isinstance(value, tuple):
-                changes[f.name] = tuple(inline(v, trail) if is_dataclass(v) else v for v in value)
-            elif is_dataclass(value):
-                changes[f.name] = inline(value, trail)
-        return replace(node, **changes)  # type: ignore[type-var]
+    def lookup(wanted: str) -> tuple[str, Node] | None:
+        found = known.get(wanted)
+        return (found.name, parse_pql(found.expression)) if found is not None else None
 
-    return inline(parse_pql(record.expression), (record.id,))
+    return inline(parse_pql(record.expression), lookup, (record.name,))
 
 
 def evaluation_time() -> datetime:
