@@ -2,6 +2,7 @@
 
 from accord.segment.checker import Checked, check
 from accord.segment.definitions import (
+    change_segment,
     create_segment,
     delete_segment,
     find_segment,
@@ -25,6 +26,7 @@ __all__ = [
     "Checked",
     "PQLError",
     "StreamingEvaluator",
+    "change_segment",
     "check",
     "compile_python",
     "create_segment",

@@ -1,9 +1,11 @@
 """Batch segment jobs, estimates, and the memberships they leave.
 
 A job evaluates the chosen definitions (all by default, with the segments they refer to inlined)
-over every profile of the profile store in one compiled query, then turns qualification into
-memberships: `realized` (entered now), `existing` (was in, still in), `exited` (was in, left now;
-kept `segment_exited_retention_days`, then dropped), each with its `lastQualificationTime`.
+over every profile of the profile store in one compiled query (a definition that cannot be
+resolved, by a missing reference or a cycle, is left out and named: the job is then `partial`),
+then turns qualification into memberships: `realized` (entered now), `existing` (was in, still
+in), `exited` (was in, left now; kept `segment_exited_retention_days`, then dropped), each with its
+`lastQualificationTime`.
 Transitions are kept as history, one file per job. Memberships are an Arrow file sorted by profile,
 read memory-mapped, so that lookups and streaming evaluation find a profile's in microseconds.
 Changes made by streaming evaluation since the job (`streaming.py`) are taken into account and
@@ -28,7 +30,7 @@ from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
 from accord.engine import connect, field_at
-from accord.errors import AccordError, NotFoundError
+from accord.errors import AccordError, InvalidInputError, NotFoundError
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
@@ -128,7 +130,11 @@ def _flat_arrow(table: pa.Table, paths: list[str], types: dict[str, pa.DataType]
     return pa.table(columns)
 
 
-def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple[str, dict[str, Node], dict[str, str]]:
+def _trees(workspace: Workspace, sandbox: str, names: list[str] | None
+           ) -> tuple[str, dict[str, Node], dict[str, str], dict[str, str]]:  # fmt: skip
+    """The definitions to evaluate, resolved, by id; their names; and the ones that cannot be
+    resolved (a missing segment, a cycle), by name with why: those are left out of the job, so that
+    one broken definition does not stop every job of the sandbox."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         if names:
@@ -136,8 +142,13 @@ def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple
         else:
             records = list(session.scalars(select(SegmentDefinitionRecord).where(
                 SegmentDefinitionRecord.sandbox_id == sandbox_id)))  # fmt: skip
-        trees = {r.id: resolved_tree(session, sandbox_id, r) for r in records}
-        return sandbox_id, trees, {r.id: r.name for r in records}
+        trees, left_out = {}, {}
+        for record in records:
+            try:
+                trees[record.id] = resolved_tree(session, sandbox_id, record)
+            except (NotFoundError, InvalidInputError) as exc:
+                left_out[record.name] = exc.message
+        return sandbox_id, trees, {r.id: r.name for r in records}, left_out
 
 
 def evaluate(workspace: Workspace, sandbox: str, trees: dict[str, Node], now: datetime) -> pa.Table:
@@ -179,7 +190,7 @@ def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) ->
 def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) -> dict[str, Any]:
     """Evaluate definitions over every profile and update memberships; a recorded run with counts."""
     started = time.perf_counter()
-    sandbox_id, trees, labels = _trees(workspace, sandbox, names)
+    sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
     with workspace.catalog.session() as session:
         job = SegmentJobRecord(sandbox_id=sandbox_id, segments=list(trees), status="running")
         session.add(job)
@@ -187,14 +198,17 @@ def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) 
         job_id = job.id
     status, error, counts = "failed", "interrupted", {}
     error_text: str | None = error
+    skipped = "; ".join(f"{name} was left out: {why}" for name, why in sorted(left_out.items())) or None
     try:
+        if not trees and left_out:
+            raise InvalidInputError(f"no segment could be evaluated: {skipped}", code="SEGMENT-0416-400")
         if not trees:
             raise NotFoundError("no segments to evaluate: create one with `accord segment create`",
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
         qualified = evaluate(workspace, sandbox, trees, now)
         counts = _update_memberships(workspace, sandbox_id, job_id, qualified, list(trees), now)
-        status, error_text = "success", None
+        status, error_text = ("partial", skipped) if skipped else ("success", None)
     except AccordError as exc:
         error_text = exc.message
         raise
