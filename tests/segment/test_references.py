@@ -83,6 +83,10 @@ def test_a_cycle_is_refused_on_every_write_path(api: Any, shop: Workspace, cli: 
     force(shop, "b", 'inSegment("gone")')  # a reference left dangling, as an old catalog may hold
     with pytest.raises(DocumentError, match="gone -> b -> gone"):
         update(shop, "c", {"name": "gone", "expression": {"value": 'inSegment("b")'}})
+    with pytest.raises(DocumentError, match="gone -> b -> gone"):  # a new segment taking the dangling name
+        create(shop, "gone", 'inSegment("b")')
+    posted = api.post("/segment/definitions", json={"name": "gone", "composition": {"union": ["a", "b"]}})
+    assert posted.status_code == 400 and "cycle: gone -> b -> gone" in posted.json()["message"]
 
 
 def test_a_catalog_holding_a_cycle_runs_the_others_and_can_be_mended(
