@@ -90,9 +90,14 @@ class DocumentError(InvalidInputError):
     """A user document (schema, mapping, ...) with every problem found in it, each with its path."""
 
     def __init__(self, what: str, problems: list[dict[str, Any]], *, code: str | None = None) -> None:
-        lines = "; ".join(f"{p.get('path') or '(root)'}: {p['message']}" for p in problems)
+        lines = "; ".join(f"{p.get('path') or '(root)'}{_position(p)}: {p['message']}" for p in problems)
         super().__init__(f"{what} is invalid: {lines}", code=code, problems=problems)
         self.problems = problems
+
+
+def _position(problem: Mapping[str, Any]) -> str:
+    """' (line 2, column 7)' for a problem placed in a text, else ''."""
+    return f" (line {problem['line']}, column {problem['column']})" if "line" in problem and "column" in problem else ""
 
 
 def did_you_mean(name: str, candidates: list[str]) -> str:

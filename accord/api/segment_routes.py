@@ -52,10 +52,12 @@ class EstimateOut(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    status: str = Field(description="running, success or failed")
-    segments: int
+    status: str = Field(
+        description="running, success, partial (some segments could not be evaluated: see error) or failed"
+    )
+    segments: int = Field(description="How many segments were evaluated")
     counts: dict[str, dict[str, int]] = Field(description="Per segment: realized, existing, exited, qualified")
-    error: str | None
+    error: str | None = Field(description="Why the job failed, or which segments it left out and why")
     seconds: float | None
     started: str
     finished: str | None
@@ -119,6 +121,8 @@ def get_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str
 
 @router.put("/segment/definitions/{name}", response_model=SegmentOut)
 def put_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: SegmentDocument) -> dict[str, Any]:
+    """Replace a segment's definition (refused, with the segments' names, if its references would close a
+    cycle; refused while others refer to it by a name it would give up)."""
     with ws.catalog.session() as session:
         return segment.update_segment(session, sandbox, name, body.model_dump(by_alias=True, exclude_none=True))
 
@@ -146,7 +150,9 @@ async def post_estimate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionI
 
 @router.post("/segment/jobs", response_model=JobOut, status_code=201)
 async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn) -> dict[str, Any]:
-    """Run a batch segment job over every profile; returns the finished job with counts per segment."""
+    """Run a batch segment job over every profile; returns the finished job with counts per segment.
+    Segments that cannot be evaluated (a missing reference, a cycle) are left out and named in `error`
+    (status `partial`)."""
     return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
 
 

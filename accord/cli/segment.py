@@ -47,6 +47,26 @@ def segment_create(
         f"{'yes' if d['evaluationInfo']['streaming']['enabled'] else 'no'} ({d['streamingReason']})"))  # fmt: skip
 
 
+@segment_app.command("update")
+def segment_update(
+    name: str = typer.Argument(..., help="The segment to change (name or id)."),
+    pql: str = typer.Option(None, "--pql", help="A new PQL expression (it replaces a composition)."),
+    file: Path = typer.Option(None, "--file", "-f", help="A file holding the new PQL expression."),
+    new_name: str = typer.Option(None, "--name", help="A new name."),
+    description: str = typer.Option(None, "--description"),
+    streaming: bool = typer.Option(None, "--streaming/--no-streaming", help="Evaluate as profiles change, or not."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Change a segment: its expression, name, description or streaming; what is not given is kept."""
+    text = _expression(pql, file) if pql is not None or file is not None else None
+    with state.workspace().catalog.session() as session:
+        changed = segment.change_segment(session, state.sandbox, name, pql=text, new_name=new_name,
+                                         description=description, streaming=streaming)  # fmt: skip
+    emit(changed, as_json, lambda d: out.print(
+        f"segment {d['name']} ({d['id']}) updated; streaming: "
+        f"{'yes' if d['evaluationInfo']['streaming']['enabled'] else 'no'} ({d['streamingReason']})"))  # fmt: skip
+
+
 @segment_app.command("validate")
 def segment_validate(
     pql: str = typer.Option(None, "--pql"), file: Path = typer.Option(None, "--file", "-f"), as_json: bool = JsonFlag
@@ -113,7 +133,9 @@ def segment_estimate(
 @segment_app.command("run")
 def segment_run(names: list[str] = typer.Argument(None, help="Segments to evaluate (default: all)."),
                 as_json: bool = JsonFlag) -> None:  # fmt: skip
-    """Run a batch segment job: evaluate the segments over every profile and update memberships."""
+    """Run a batch segment job: evaluate the segments over every profile and update memberships.
+
+    Exit code 1 when some segments could not be evaluated (`partial`: the job says which and why)."""
     with progress_bar(not as_json) as progress:
         progress("evaluating segments", None)
         job = segment.run_job(state.workspace(), state.sandbox, names or None)
@@ -124,8 +146,12 @@ def segment_run(names: list[str] = typer.Argument(None, help="Segments to evalua
             table.add_row(name, f"{c['qualified']:,}", f"{c['realized']:,}", f"{c['existing']:,}", f"{c['exited']:,}")
         out.print(table)
         out.print(f"job {d['id']}: {d['status']} in {d['seconds']} s")
+        if d["error"]:
+            out.print(d["error"], style="yellow", highlight=False, markup=False)
 
     emit(job, as_json, human)
+    if job["status"] != "success":
+        raise typer.Exit(1)
 
 
 @segment_app.command("members")

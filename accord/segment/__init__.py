@@ -9,6 +9,7 @@ from accord.faces import lazy_face
 if TYPE_CHECKING:
     from accord.segment.checker import Checked, check
     from accord.segment.definitions import (
+        change_segment,
         create_segment,
         delete_segment,
         find_segment,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "checker": ["Checked", "check"],
     "definitions": [
+        "change_segment",
         "create_segment",
         "delete_segment",
         "find_segment",

@@ -153,3 +153,14 @@ def children(node: Any) -> list[Any]:
             if hasattr(item, "__dataclass_fields__"):
                 found.append(item)
     return found
+
+
+@dataclass(frozen=True)
+class Membership(Node):
+    """A resolved `inSegment(...)`: whether the profile is in that audience, which is true or false,
+    never unknown. A profile for which the audience's condition is unknown is not in it, so it is in
+    `not inSegment(...)` (and in an `exclude` composition)."""
+
+    segment: str
+    """The audience's name."""
+    condition: Node

@@ -64,7 +64,8 @@ class Checked:
 
     profile_paths: set[str] = field(default_factory=set)
     event_paths: set[str] = field(default_factory=set)
-    segments: list[str] = field(default_factory=list)
+    references: list[Call] = field(default_factory=list)
+    """Every `inSegment(...)`, in the order written (with where, for problems found later)."""
     streaming: bool = True
     streaming_reason: str = "attribute conditions and events within 24 hours only"
 
@@ -179,7 +180,7 @@ class _Checker:
         target = node.args[0]
         if not (isinstance(target, Literal) and isinstance(target.value, str) and target.value):
             return self.fail(node, 'inSegment takes the name or id of a segment, as a string: inSegment("vip")')
-        self.out.segments.append(target.value)
+        self.out.references.append(node)
         self.not_streaming("it refers to another segment")
         return "boolean"
 

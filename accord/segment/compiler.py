@@ -5,7 +5,8 @@ aggregation of every definition (`xEvent[...].count()`, `.sum(...)`, `.any(...)`
 column of a single grouped pass over the events; each sequence (CHAIN) one join of its steps;
 then one projection over the profiles gives a boolean column per definition. Nothing here is
 specific to DuckDB: the same expressions run on any Ibis backend. Values follow SQL's three-valued
-logic; a profile qualifies when its condition is true (not unknown)."""
+logic, but for membership in another audience (true or false); a profile qualifies when its
+condition is true (not unknown)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from accord.segment.ast import (
     InList,
     Literal,
     Logic,
+    Membership,
     Method,
     Negate,
     Node,
@@ -137,6 +139,8 @@ class _Expressions:
             return self.method(node, table)
         if isinstance(node, Chain):
             return self.planned(node, table)
+        if isinstance(node, Membership):  # in the audience or not: unknown is not in it
+            return self.value(node.condition, table).fill_null(False)
         raise ValueError(f"cannot compile {type(node).__name__} (was the definition checked and resolved?)")
 
     def method(self, node: Method, table: ir.Table) -> Any:

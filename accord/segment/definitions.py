@@ -7,7 +7,6 @@ sandbox's union schemas when saved; `inSegment` references are resolved by name 
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,10 +17,11 @@ from sqlalchemy.orm import Session
 from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.schema import union_schema
-from accord.segment.ast import Call, Node, children
-from accord.segment.ast import Literal as Lit
+from accord.segment.ast import Call, Node
 from accord.segment.checker import Checked, check
+from accord.segment.exceptions import PQLError, problem
 from accord.segment.parser import parse_pql
+from accord.segment.references import CYCLE_HINT, cycle_from, describe_cycle, inline, references, referred_name
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}$"
 
@@ -107,17 +107,26 @@ def _fields(session: Session, sandbox: str, class_name: str) -> dict[str, str]:
     return {path: spec.type.value for path, spec in union_schema(session, sandbox, class_name).leaves().items()}
 
 
-def validate_pql(session: Session, sandbox: str, text: str, exclude: str | None = None) -> tuple[Node, Checked]:
-    """Parse and check PQL against the sandbox's union schemas and its segments; raises with every problem."""
+def validate_pql(session: Session, sandbox: str, text: str, *, own_name: str | None = None,
+                 own_id: str | None = None) -> tuple[Node, Checked]:  # fmt: skip
+    """Parse and check PQL against the sandbox's union schemas and its segments; raises with every problem.
+
+    `own_name` and `own_id` are those of the segment being written: it cannot refer to itself."""
     tree = parse_pql(text)
     checked = check(tree, text, _fields(session, sandbox, "profile"), _fields(session, sandbox, "experienceevent"))
     known = _by_name_or_id(session, resolve_sandbox(session, sandbox).id)
-    missing = [name for name in checked.segments if name not in known]
-    if missing or (exclude is not None and any(known.get(n) and known[n].id == exclude for n in checked.segments)):
-        names = sorted(r.name for r in set(known.values()))
-        problems = [{"path": "expression", "message": f"no segment {name!r}{did_you_mean(name, names)}"}
-                    for name in missing]  # fmt: skip
-        problems = problems or [{"path": "expression", "message": "a segment cannot refer to itself"}]
+    others = sorted({r.name for r in known.values() if r.id != own_id} - {own_name})
+    problems = []
+    for reference in checked.references:
+        wanted, target = referred_name(reference), known.get(referred_name(reference))
+        if wanted == own_name or (target is not None and target.id == own_id):
+            message = "a segment cannot refer to itself"
+        elif target is None:
+            message = f"no segment {wanted!r}{did_you_mean(wanted, others)}"
+        else:
+            continue
+        problems.append(problem(message, reference.pos.line, reference.pos.column, text))
+    if problems:
         raise DocumentError("the segment definition", problems, code="SEGMENT-0401-400")
     return tree, checked
 
@@ -152,16 +161,47 @@ def segment_document(record: SegmentDefinitionRecord) -> dict[str, Any]:
 
 
 def _apply(session: Session, sandbox: str, record: SegmentDefinitionRecord, parsed: SegmentDocument) -> None:
-    _, checked = validate_pql(session, sandbox, parsed.pql, exclude=record.id)
+    text = parsed.pql
+    _, checked = validate_pql(session, sandbox, text, own_name=parsed.name, own_id=record.id)
+    _refuse_cycles(session, record, parsed.name, checked.references, text)
     wants_streaming = bool(parsed.evaluationInfo.streaming.get("enabled"))
     if wants_streaming and not checked.streaming:
         raise InvalidInputError(f"segment {parsed.name!r} cannot stream: {checked.streaming_reason}",
                                 code="SEGMENT-0403-400")  # fmt: skip
-    record.name, record.description, record.expression = parsed.name, parsed.description, parsed.pql
+    record.name, record.description, record.expression = parsed.name, parsed.description, text
     record.composition = parsed.composition.model_dump(by_alias=True, exclude_none=True) if parsed.composition else None
     record.streaming = wants_streaming
     record.streaming_reason = checked.streaming_reason if checked.streaming else f"not:{checked.streaming_reason}"
     record.updated_at = utcnow()
+
+
+def _refuse_cycles(session: Session, record: SegmentDefinitionRecord, name: str, refers: list[Call],
+                   text: str) -> None:  # fmt: skip
+    """Refuse a definition whose references would lead into a cycle, naming the segments on it.
+
+    The graph is the sandbox's after the write: this segment under its new name, with its new
+    references. A cycle that does not pass through it (saved before cycles were refused) is refused
+    too: this definition could not be evaluated either."""
+    known = _by_name_or_id(session, record.sandbox_id) | {name: record, record.id: record}
+    others = {r.id: r for r in known.values() if r.id != record.id}
+    names = {r.id: r.name for r in others.values()} | {record.id: name}
+
+    def targets(wanted: list[str]) -> list[str]:
+        return [known[n].id for n in wanted if n in known]
+
+    edges = {r.id: targets(_referred(r.expression)) for r in others.values()}
+    edges[record.id] = targets([referred_name(call) for call in refers])
+    path = cycle_from(record.id, edges)
+    if path is None:
+        return
+    first = next(call for call in refers if targets([referred_name(call)]) == [path[1]])
+    cycle = describe_cycle([names[step] for step in path])
+    if path[-1] == record.id:
+        message = f"segments would refer to each other in a cycle: {cycle}"
+    else:
+        message = f"{names[path[1]]!r} leads to segments that refer to each other in a cycle: {cycle}; {CYCLE_HINT}"
+    raise DocumentError("the segment definition", [problem(message, first.pos.line, first.pos.column, text)],
+                        code="SEGMENT-0406-400")  # fmt: skip
 
 
 def create_segment(session: Session, sandbox: str, document: Any) -> dict[str, Any]:
@@ -186,45 +226,66 @@ def find_segment(session: Session, sandbox: str, name: str) -> SegmentDefinition
 
 
 def update_segment(session: Session, sandbox: str, name: str, document: Any) -> dict[str, Any]:
+    """Replace a segment's definition with a whole new document (its name may change)."""
     record = find_segment(session, sandbox, name)
     parsed = _parse_document(document)
-    clash = _by_name_or_id(session, record.sandbox_id).get(parsed.name)
+    known = _by_name_or_id(session, record.sandbox_id)
+    clash = known.get(parsed.name)
     if clash is not None and clash.id != record.id:
         raise ConflictError(f"a segment named {parsed.name!r} already exists", code="SEGMENT-0409-409")
+    if parsed.name != record.name:
+        by_name = sorted(r.name for r in set(known.values()) if r.id != record.id and record.name in
+                         _referred(r.expression))  # fmt: skip
+        if by_name:
+            raise ConflictError(f"segment {record.name!r} is used by name by {', '.join(by_name)}: renamed, they "
+                                "would refer to nothing; change those first", code="SEGMENT-0415-409")  # fmt: skip
     _apply(session, sandbox, record, parsed)
     session.flush()
     return segment_document(record)
 
 
+def change_segment(session: Session, sandbox: str, name: str, *, pql: str | None = None,
+                   new_name: str | None = None, description: str | None = None,
+                   streaming: bool | None = None) -> dict[str, Any]:  # fmt: skip
+    """Change some of a segment's definition and keep the rest (what `accord segment update` does).
+
+    A new expression replaces a composition."""
+    current = segment_document(find_segment(session, sandbox, name))
+    document: dict[str, Any] = {
+        "name": new_name if new_name is not None else current["name"],
+        "description": description if description is not None else current["description"],
+        "evaluationInfo": {"streaming": {"enabled": streaming if streaming is not None
+                                         else current["evaluationInfo"]["streaming"]["enabled"]}},
+    }  # fmt: skip
+    if pql is not None:
+        document["expression"] = {"type": "PQL", "value": pql}
+    elif "composition" in current:
+        document["composition"] = current["composition"]
+    else:
+        document["expression"] = {"type": "PQL", "value": current["expression"]["value"]}
+    return update_segment(session, sandbox, name, document)
+
+
 def delete_segment(session: Session, sandbox: str, name: str) -> dict[str, Any]:
     record = find_segment(session, sandbox, name)
     users = [r.name for r in set(_by_name_or_id(session, record.sandbox_id).values())
-             if r.id != record.id and _refers_to(r, record)]  # fmt: skip
+             if r.id != record.id and {record.name, record.id} & set(_referred(r.expression))]  # fmt: skip
     if users:
-        raise ConflictError(f"segment {record.name!r} is used by {', '.join(sorted(users))}; change those first",
+        raise ConflictError(f"segment {record.name!r} is used by {', '.join(sorted(users))}; change those first "
+                            "(`accord segment update`, or PUT /segment/definitions/{name})",
                             code="SEGMENT-0410-409")  # fmt: skip
     document = segment_document(record)
     session.delete(record)
     return document
 
 
-def _refers_to(user: SegmentDefinitionRecord, target: SegmentDefinitionRecord) -> bool:
-    _, checked_names = _references(user.expression)
-    return target.name in checked_names or target.id in checked_names
-
-
-def _references(text: str) -> tuple[Node, list[str]]:
-    tree = parse_pql(text)
-    names: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Call) and node.name == "inSegment":
-            names.append(node.args[0].value)  # type: ignore[attr-defined]
-        for child in children(node):
-            walk(child)
-
-    walk(tree)
-    return tree, names
+def _referred(text: str) -> list[str]:
+    """The names and ids a stored expression refers to (none if it no longer parses: it cannot be
+    evaluated either, and it must not stop other segments from being written)."""
+    try:
+        return [referred_name(call) for call in references(parse_pql(text))]
+    except PQLError:
+        return []
 
 
 def segment_names(session: Session, sandbox_id: str) -> dict[str, str]:
@@ -242,31 +303,15 @@ def list_segments(session: Session, sandbox: str) -> list[dict[str, Any]]:
 
 
 def resolved_tree(session: Session, sandbox_id: str, record: SegmentDefinitionRecord) -> Node:
-    """The definition's tree with every `inSegment` replaced by the tree it names (cycles refused)."""
+    """The definition's tree with every `inSegment` replaced by the membership of the segment it names
+    (errors name the segments: a missing one, a cycle)."""
     known = _by_name_or_id(session, sandbox_id)
 
-    def inline(node: Any, trail: tuple[str, ...]) -> Any:
-        if isinstance(node, Call) and node.name == "inSegment":
-            target = known.get(node.args[0].value)  # type: ignore[attr-defined]
-            if target is None:
-                raise NotFoundError(f"segment {trail[-1]!r} refers to a missing segment "
-                                    f"{node.args[0].value!r}", code="SEGMENT-0405-404")  # type: ignore[attr-defined]  # fmt: skip
-            if target.id in trail:
-                raise InvalidInputError(f"segments refer to each other in a cycle: {' -> '.join(trail)}",
-                                        code="SEGMENT-0406-400")  # fmt: skip
-            return inline(parse_pql(target.expression), (*trail, target.id))
-        if not is_dataclass(node) or isinstance(node, Lit):
-            return node
-        changes = {}
-        for f in fields(node):
-            value = getattr(node, f.name)
-            if isinstance(value, tuple):
-                changes[f.name] = tuple(inline(v, trail) if is_dataclass(v) else v for v in value)
-            elif is_dataclass(value):
-                changes[f.name] = inline(value, trail)
-        return replace(node, **changes)  # type: ignore[type-var]
+    def lookup(wanted: str) -> tuple[str, Node] | None:
+        found = known.get(wanted)
+        return (found.name, parse_pql(found.expression)) if found is not None else None
 
-    return inline(parse_pql(record.expression), (record.id,))
+    return inline(parse_pql(record.expression), lookup, (record.name,))
 
 
 def evaluation_time() -> datetime:

@@ -2,8 +2,9 @@
 
 A checked tree is compiled once into nested closures over a profile (`{"attributes": {...},
 "events": [...]}`) and a fixed `now`. Missing values are unknown (None) and conditions follow
-three-valued logic, as SQL does, so that a profile qualifies here exactly when the batch job's
-engine expression says so; a property-based test holds the two together."""
+three-valued logic, as SQL does (membership in another audience is true or false), so that a
+profile qualifies here exactly when the batch job's engine expression says so; a property-based
+test holds the two together."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from accord.segment.ast import (
     InList,
     Literal,
     Logic,
+    Membership,
     Method,
     Negate,
     Node,
@@ -207,6 +209,9 @@ class _Compiler:
             return self.method(node)
         if isinstance(node, Chain):
             return self.chain(node)
+        if isinstance(node, Membership):  # in the audience or not: unknown is not in it
+            condition = self.compile(node.condition)
+            return lambda p, n: condition(p, n) is True
         raise ValueError(f"cannot evaluate {type(node).__name__} (was the definition checked and resolved?)")
 
     def arith(self, node: Arith) -> Fn:

@@ -11,8 +11,7 @@ def problem(message: str, line: int, column: int, text: str, path: str = "expres
     """One problem of a PQL expression, with a caret under the spot."""
     lines = text.splitlines() or [""]
     source = lines[line - 1] if 0 < line <= len(lines) else ""
-    where = f"{path} (line {line}, column {column})"
-    return {"path": where, "message": message, "line": line, "column": column,
+    return {"path": path, "message": message, "line": line, "column": column,
             "caret": f"{source}\n{' ' * max(column - 1, 0)}^"}  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """Batch segment jobs, estimates, and the memberships they leave.
 
 A job evaluates the chosen definitions (all by default, with the segments they refer to inlined)
-over every profile of the profile store in one compiled query, then turns qualification into
-memberships: `realized` (entered now), `existing` (was in, still in), `exited` (was in, left now;
-kept `segment_exited_retention_days`, then dropped), each with its `lastQualificationTime`.
+over every profile of the profile store in one compiled query (a definition that cannot be
+resolved, by a missing reference or a cycle, is left out and named: the job is then `partial`),
+then turns qualification into memberships: `realized` (entered now), `existing` (was in, still
+in), `exited` (was in, left now; kept `segment_exited_retention_days`, then dropped), each with its
+`lastQualificationTime`.
 Transitions are kept as history, one file per job. Memberships are an Arrow file sorted by profile,
 read memory-mapped, so that lookups and streaming evaluation find a profile's in microseconds.
 Changes made by streaming evaluation since the job (`streaming.py`) are taken into account and
@@ -28,7 +30,7 @@ from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
 from accord.engine import connect, field_at
-from accord.errors import AccordError, NotFoundError
+from accord.errors import AccordError, InvalidInputError, NotFoundError
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
@@ -51,26 +53,30 @@ def _store(workspace: Workspace, sandbox_id: str) -> Path:
     return folder
 
 
-def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> None:
-    """The attribute paths a tree reads, by scope (profile or event)."""
+def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> bool:
+    """The attribute paths a tree reads, by scope (profile or event); whether it reads the events at all.
+
+    An aggregation may read no path of the events (`xEvent.count()`) and still needs them."""
     from accord.segment.ast import Chain, Events, Method, Path, children
 
     if isinstance(node, Path):
         out[scope].add(node.dotted)
-        return
+        return False
     if isinstance(node, Method) and isinstance(node.target, Events):
         if node.target.where is not None:
             _paths(node.target.where, out, "event")
         for arg in node.args:
             _paths(arg, out, "event")
-        return
+        return True
     if isinstance(node, Chain):
         out["event"].add("timestamp")
         for step in node.steps:
             _paths(step.what, out, "event")
-        return
+        return True
+    reads_events = False
     for child in children(node):
-        _paths(child, out, scope)
+        reads_events = _paths(child, out, scope) or reads_events
+    return reads_events
 
 
 def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
@@ -92,11 +98,10 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
         event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
     folder = _store(workspace, sandbox_id)
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
-    for tree in trees.values():
-        _paths(tree, paths)
+    reads_events = [_paths(tree, paths) for tree in trees.values()]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
     event_files = sorted(folder.glob("events-*.arrow"))
-    if not paths["event"] or not event_files:
+    if not any(reads_events) or not event_files:
         return profiles, None
     wanted = sorted(paths["event"] | {"timestamp"})
     arrow_types = {p: t.to_pyarrow() for p, t in event_types.items()}
@@ -125,7 +130,11 @@ def _flat_arrow(table: pa.Table, paths: list[str], types: dict[str, pa.DataType]
     return pa.table(columns)
 
 
-def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple[str, dict[str, Node], dict[str, str]]:
+def _trees(workspace: Workspace, sandbox: str, names: list[str] | None
+           ) -> tuple[str, dict[str, Node], dict[str, str], dict[str, str]]:  # fmt: skip
+    """The definitions to evaluate, resolved, by id; their names; and the ones that cannot be
+    resolved (a missing segment, a cycle), by name with why: those are left out of the job, so that
+    one broken definition does not stop every job of the sandbox."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         if names:
@@ -133,8 +142,13 @@ def _trees(workspace: Workspace, sandbox: str, names: list[str] | None) -> tuple
         else:
             records = list(session.scalars(select(SegmentDefinitionRecord).where(
                 SegmentDefinitionRecord.sandbox_id == sandbox_id)))  # fmt: skip
-        trees = {r.id: resolved_tree(session, sandbox_id, r) for r in records}
-        return sandbox_id, trees, {r.id: r.name for r in records}
+        trees, left_out = {}, {}
+        for record in records:
+            try:
+                trees[record.id] = resolved_tree(session, sandbox_id, record)
+            except (NotFoundError, InvalidInputError) as exc:
+                left_out[record.name] = exc.message
+        return sandbox_id, trees, {r.id: r.name for r in records}, left_out
 
 
 def evaluate(workspace: Workspace, sandbox: str, trees: dict[str, Node], now: datetime) -> pa.Table:
@@ -176,7 +190,7 @@ def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) ->
 def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) -> dict[str, Any]:
     """Evaluate definitions over every profile and update memberships; a recorded run with counts."""
     started = time.perf_counter()
-    sandbox_id, trees, labels = _trees(workspace, sandbox, names)
+    sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
     with workspace.catalog.session() as session:
         job = SegmentJobRecord(sandbox_id=sandbox_id, segments=list(trees), status="running")
         session.add(job)
@@ -184,14 +198,17 @@ def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) 
         job_id = job.id
     status, error, counts = "failed", "interrupted", {}
     error_text: str | None = error
+    skipped = "; ".join(f"{name} was left out: {why}" for name, why in sorted(left_out.items())) or None
     try:
+        if not trees and left_out:
+            raise InvalidInputError(f"no segment could be evaluated: {skipped}", code="SEGMENT-0416-400")
         if not trees:
             raise NotFoundError("no segments to evaluate: create one with `accord segment create`",
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
         qualified = evaluate(workspace, sandbox, trees, now)
         counts = _update_memberships(workspace, sandbox_id, job_id, qualified, list(trees), now)
-        status, error_text = "success", None
+        status, error_text = ("partial", skipped) if skipped else ("success", None)
     except AccordError as exc:
         error_text = exc.message
         raise

@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from accord.segment.ast import (
     Arith,
@@ -33,6 +33,7 @@ from accord.segment.ast import (
     Window,
 )  # fmt: skip
 from accord.segment.exceptions import PQLError, problem
+from accord.segment.syntax_errors import expected_words, unbalanced
 
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
@@ -156,19 +157,10 @@ def parse_pql(text: str) -> Node:
         raise PQLError([problem(f"the expression is longer than {MAX_LENGTH:,} characters", 1, 1, text[:200])])
     try:
         tree = _parser().parse(text)
-    except UnexpectedEOF:
-        raise PQLError([_at_end(text)]) from None
-    except UnexpectedCharacters as exc:
-        bad = text[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
-        raise PQLError([problem(f"unexpected character {bad!r}", exc.line, exc.column, text)]) from None
-    except UnexpectedToken as exc:
-        if exc.token.type == "$END":
-            raise PQLError([_at_end(text)]) from None
-        expected = sorted(e for e in exc.expected if e.isupper() and len(e) < 12)[:6]
-        hint = f"; expected one of {', '.join(expected)}" if expected else ""
-        raise PQLError([problem(f"unexpected {str(exc.token)!r}{hint}", exc.line, exc.column, text)]) from None
     except UnexpectedInput as exc:
-        raise PQLError([problem(str(exc).splitlines()[0], exc.line, exc.column, text)]) from None
+        # An unclosed bracket or quote shows up far from where it opened, as some other token that
+        # does not fit: name the bracket and where it opened instead
+        raise PQLError([unbalanced(text) or _syntax_problem(exc, text)]) from None
     if isinstance(tree, Token):  # a lone token
         tree = _parser().parse(f"({text})")
     depth = _depth(tree)
@@ -187,7 +179,17 @@ def _depth(tree: Tree[Token]) -> int:
     return deepest
 
 
-def _at_end(text: str) -> dict[str, Any]:
+def _syntax_problem(exc: UnexpectedInput, text: str) -> dict[str, Any]:
+    """What does not fit where, in the words of PQL (never the grammar's names for its tokens)."""
+    if isinstance(exc, UnexpectedCharacters):
+        bad = text[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
+        hint = expected_words(exc.allowed, text, exc.pos_in_stream or 0)
+        return problem(f"unexpected character {bad!r}{hint}", exc.line, exc.column, text)
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        found = str(exc.token)
+        shown = found if len(found) <= 40 else found[:37] + "..."
+        hint = expected_words(exc.expected, text, exc.token.start_pos or 0)
+        return problem(f"unexpected {shown!r}{hint}", exc.line, exc.column, text)
     lines = text.splitlines() or [""]
-    return problem("the expression ends too early (an unclosed parenthesis, bracket or quote?)", len(lines),
-                   len(lines[-1]) + 1, text)  # fmt: skip
+    hint = expected_words(getattr(exc, "expected", None) or (), text, len(text))
+    return problem(f"the expression ends too early{hint}", len(lines), len(lines[-1]) + 1, text)

@@ -71,8 +71,12 @@ def lookup(scope: dict[str, Any], parts: tuple[str, ...]) -> Any:
 
 
 class Reference:
-    def __init__(self, now: datetime) -> None:
+    """`segments`: the trees of the audiences `inSegment("name")` may name. Membership is true or false:
+    a profile is in an audience when its condition is true, and otherwise it is not."""
+
+    def __init__(self, now: datetime, segments: dict[str, ast.Node] | None = None) -> None:
         self.now = now
+        self.segments = segments or {}
 
     def qualifies(self, node: ast.Node, attributes: dict[str, Any], events: list[dict[str, Any]]) -> bool:
         self.events = events
@@ -130,6 +134,8 @@ class Reference:
         if isinstance(node, ast.Occurs):
             anchor = truncate(self.now, "day") if node.window.anchor == "today" else self.now
             return within(self.eval(node.operand, scope), node.window, anchor)
+        if isinstance(node, ast.Call) and node.name == "inSegment":
+            return self.eval(self.segments[node.args[0].value], scope) is True  # type: ignore[attr-defined]
         if isinstance(node, ast.Call) and node.name == "date":
             return date(*(a.value for a in node.args))  # type: ignore[attr-defined]
         if isinstance(node, ast.Method):

@@ -10,10 +10,12 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accord.segment.ast import Node
 from accord.segment.checker import check
 from accord.segment.compiler import compile_job
 from accord.segment.evaluator import compile_python
 from accord.segment.parser import parse_pql
+from accord.segment.references import inline
 from tests.segment.reference import Reference
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -70,7 +72,20 @@ ATOMS = [
     'CHAIN(xEvent, timestamp, [C0: WHAT(eventType = "commerce.productViews") WHEN(<= 20 days before now), '
     'C1: WHAT(eventType = "commerce.purchases") WHEN(<= 10 days after C0)])',
     'CHAIN(xEvent, timestamp, [A: WHAT(eventType = "commerce.productViews"), B: WHAT(eventType != "x")])',
+    'inSegment("adults")', 'not inSegment("adults")', 'not inSegment("adult buyers")',
+    'not inSegment("adult buyers") and not inSegment("parisians")',
 ]  # fmt: skip
+SEGMENTS = {
+    "adults": "_tenant.age >= 18",
+    "parisians": 'homeAddress.city = "Paris"',
+    "adult buyers": 'inSegment("adults") and xEvent[eventType = "commerce.purchases"].exists()',
+}
+"""Audiences that `inSegment` names; their conditions are unknown for some profiles (no age, no city)."""
+
+
+def resolve(text: str) -> Node:
+    """The definition with the audiences it names inlined, as jobs and streaming evaluate it."""
+    return inline(parse_pql(text), lambda name: (name, parse_pql(SEGMENTS[name])), ("definition",))
 
 
 def definitions() -> st.SearchStrategy[str]:
@@ -91,7 +106,7 @@ def batch(texts: list[str], people: list[dict[str, Any]]) -> list[list[bool]]:
     try:
         profile_table = ibis.memtable(pa.Table.from_pylist(rows, schema=PROFILE_SCHEMA))
         event_table = ibis.memtable(pa.Table.from_pylist(happened, schema=EVENT_SCHEMA))
-        nodes = {f"d{i}": parse_pql(t) for i, t in enumerate(texts)}
+        nodes = {f"d{i}": resolve(t) for i, t in enumerate(texts)}
         result = con.to_pyarrow(compile_job(nodes, profile_table, event_table, NOW, {}, {}).order_by("graph"))
     finally:
         con.disconnect()
@@ -104,10 +119,10 @@ def test_batch_streaming_and_reference_agree(texts: list[str], people: list[dict
     trees = [parse_pql(t) for t in texts]
     for text, tree in zip(texts, trees, strict=True):
         check(tree, text, PROFILE_FIELDS, EVENT_FIELDS)
-    reference = Reference(NOW)
+    reference = Reference(NOW, {name: parse_pql(text) for name, text in SEGMENTS.items()})
     expected = [[reference.qualifies(tree, {k: v for k, v in p.items() if k != "events"}, p["events"])
                  for tree in trees] for p in people]  # fmt: skip
-    streaming = [compile_python(tree) for tree in trees]
+    streaming = [compile_python(resolve(text)) for text in texts]
     streamed = [[f({"attributes": {k: v for k, v in p.items() if k != "events"}, "events": p["events"]}, NOW)
                  for f in streaming] for p in people]  # fmt: skip
     assert streamed == expected
@@ -133,7 +148,7 @@ def test_every_atom_is_both_true_and_false_somewhere() -> None:
          "_tenant": {"age": None}, "consents": {"marketing": {"email": {"val": None}}}, "events": []},
     ]  # fmt: skip
     results = batch(ATOMS, people)
-    reference = Reference(NOW)
+    reference = Reference(NOW, {name: parse_pql(text) for name, text in SEGMENTS.items()})
     for index, text in enumerate(ATOMS):
         column = [row[index] for row in results]
         expected = [reference.qualifies(parse_pql(text), {k: v for k, v in p.items() if k != "events"}, p["events"])

@@ -71,3 +71,29 @@ def test_segments_through_the_cli(cli: Any, shop: Workspace, monkeypatch: pytest
     assert cli("segment", "show", "byers").code == 3
     moves = cli("segment", "history", "--namespace", "CRMID", "--id", "C1", "--json").json()["transitions"]
     assert [(m["segment"], m["previous"], m["status"]) for m in moves] == [("buyers", None, "realized")]
+
+
+def test_pql_problems_are_placed_once(cli: Any, api: Any, shop: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCORD_HOME", str(shop.settings.home))
+    typo = cli("segment", "validate", "--pql", 'homeAddress.city = "Paris" and\n  homeAddress.cty = "Oslo"')
+    assert typo.code == 2
+    assert "- expression (line 2, column 3): the profile union schema has no field 'homeAddress.cty'" in typo.stderr
+    assert "(line 2, column 3) (line 2, column 3)" not in typo.stderr
+    body = api.post("/segment/validate", json={"expression": {"value": "homeAddress.city = ("}}).json()
+    assert body["message"] == ("the PQL expression is invalid: expression (line 1, column 20): the parenthesis '(' "
+                               "opened at line 1, column 20 is never closed (a ')' is missing)")  # fmt: skip
+    assert body["details"]["problems"][0]["path"] == "expression"
+
+
+def test_unfiltered_event_counts_through_the_cli_and_the_api(
+    cli: Any, api: Any, shop: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCORD_HOME", str(shop.settings.home))
+    assert cli("segment", "estimate", "--pql", "xEvent.count() > 0", "--json").json()["estimate"] == 3
+    assert cli("segment", "create", "active", "--pql", "xEvent.exists()").code == 0
+    assert cli("segment", "run", "active", "--json").json()["counts"]["active"]["qualified"] == 3
+    assert cli("segment", "run", "active", "--json").json()["counts"]["active"]["exited"] == 0
+    assert api.post("/segment/estimate", json={"expression": {"value": "xEvent.exists()"}}).json()["estimate"] == 3
+    api.post("/segment/definitions", json={"name": "counted", "expression": {"value": "xEvent.count() >= 1"}})
+    job = api.post("/segment/jobs", json={"segments": ["counted"]}).json()
+    assert (job["status"], job["counts"]["counted"]["realized"]) == ("success", 3)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from accord.segment import PQLError, check, parse_pql
 from accord.segment.ast import Chain, Events, InList, Method, Occurs
+from accord.segment.parser import _parser
+from accord.segment.syntax_errors import WORDS
 
 PROFILE = {"person.name.firstName": "string", "homeAddress.city": "string", "person.birthDate": "date",
            "_tenant.age": "integer", "consents.marketing.email.val": "string"}  # fmt: skip
@@ -68,17 +72,90 @@ def test_problems_say_what_and_where(text: str, message: str, line: int, column:
     ("text", "message"),
     [
         ("", "empty"),
-        ('homeAddress.city = "Paris', "unexpected character"),
-        ("homeAddress.city = ", "ends too early"),
-        ("(homeAddress.city = 1", "ends too early"),
-        ("homeAddress.city = = 1", "unexpected"),
+        ("homeAddress.city = ", "ends too early; expected a value"),
+        ("homeAddress.city = = 1", "unexpected '='; expected a value"),
+        ('homeAddress.city = "a" homeAddress.city = "b"', "unexpected 'homeAddress.city'; expected an operator"),
+        ("person.birthDate occurs <= 3 dayz before now", "unexpected 'dayz'; expected a unit of time"),
+        ("person.birthDate.occurs(this decade)", "expected 'day', 'week', 'month' or 'year'"),
         (" and ".join(["true"] * 300), "nests 300 levels deep"),
         ("x" * 30_000, "longer than 20,000"),
     ],
 )
 def test_syntax_errors(text: str, message: str) -> None:
-    with pytest.raises(PQLError, match=message):
+    with pytest.raises(PQLError, match=re.escape(message)):
         parse_pql(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line", "column"),
+    [
+        ('homeAddress.city = "Paris', 'the string opened at line 1, column 20 is never closed (a " is missing)', 1, 20),
+        ("(homeAddress.city = 1", "the parenthesis '(' opened at line 1, column 1 is never closed", 1, 1),
+        ('xEvent[eventType = "a".count() > 0', "the bracket '[' opened at line 1, column 7 is never closed", 1, 7),
+        ('homeAddress.city in ["a", "b" and xEvent.count() > 0', "'[' opened at line 1, column 21 is never closed",
+         1, 21),
+        ('_tenant.age = 1\n  and (homeAddress.city = "a"\n  or _tenant.age = 2',
+         "the parenthesis '(' opened at line 2, column 7 is never closed", 2, 7),
+        ('homeAddress.city in ["a", "b")', "this ')' does not match the '[' opened at line 1, column 21", 1, 30),
+        ('homeAddress.city = "a")', "this ')' closes no parenthesis", 1, 23),
+        ('homeAddress.city = "a\\"', "the string opened at line 1, column 20 is never closed", 1, 20),
+    ],
+)  # fmt: skip
+def test_an_unclosed_bracket_or_quote_is_named_where_it_opened(text: str, message: str, line: int,
+                                                               column: int) -> None:  # fmt: skip
+    with pytest.raises(PQLError) as caught:
+        parse_pql(text)
+    [found] = caught.value.problems
+    assert message in str(found["message"]), found
+    assert (found["line"], found["column"]) == (line, column)
+    assert str(found["caret"]).splitlines()[-1] == " " * (column - 1) + "^"
+
+
+GRAMMAR_NAMES = {terminal.name for terminal in _parser().terminals} | {"$END"}
+PQL_KEYWORDS = {"CHAIN", "WHAT", "WHEN"}
+"""Terminal names that are also words of PQL, as a user writes them."""
+VALID = [
+    'homeAddress.city in ["Paris", "Oslo"] and not (_tenant.age * 2 - 10 < 70)',
+    'person.name.firstName.equals("ann", false) or person.birthDate.occurs(this year)',
+    "person.birthDate occurs <= 400 days before today",
+    'xEvent[eventType = "commerce.purchases" and timestamp occurs <= 30 days before now].count() > 1',
+    "xEvent.sum(commerce.order.priceTotal) >= date(2024, 1, 31) - 1",
+    'CHAIN(xEvent, timestamp, [C0: WHAT(eventType = "a") WHEN(<= 20 days before now), '
+    'C1: WHAT(eventType = "b") WHEN(<= 10 days after C0)])',
+    'inSegment("vip") and homeAddress.city notIn ["Paris"]',
+]
+
+
+def malformed() -> list[str]:
+    """Every prefix of some valid expressions, and each with one character left out, that does not parse."""
+    found = []
+    for text in VALID:
+        for variant in [text[:end] for end in range(1, len(text))] + [text[:i] + text[i + 1:]
+                                                                       for i in range(len(text))]:  # fmt: skip
+            try:
+                parse_pql(variant)
+            except PQLError:
+                found.append(variant)
+    return found
+
+
+def test_syntax_errors_never_name_the_grammars_tokens() -> None:
+    texts = malformed()
+    assert len(texts) > 500
+    for text in texts:
+        with pytest.raises(PQLError) as caught:
+            parse_pql(text)
+        [found] = caught.value.problems
+        named = set(re.findall(r"\$END|\b[A-Z_]{2,}\b", str(found["message"]))) & GRAMMAR_NAMES
+        assert not named - PQL_KEYWORDS, (text, found["message"])
+        assert "expected one of" not in str(found["message"])
+        lines = text.splitlines() or [""]
+        assert 1 <= int(found["line"]) <= len(lines), (text, found)  # type: ignore[call-overload]
+        assert 1 <= int(found["column"]) <= len(lines[int(found["line"]) - 1]) + 1, (text, found)  # type: ignore[call-overload]
+
+
+def test_every_token_of_the_grammar_has_words() -> None:
+    assert GRAMMAR_NAMES - {"WS"} == set(WORDS)
 
 
 def test_every_problem_is_reported_at_once() -> None:
