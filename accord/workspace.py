@@ -11,6 +11,7 @@ from accord.catalog import (
     DEFAULT_SANDBOX,
     ApiToken,
     Catalog,
+    ConnectionRecord,
     NotInitialisedError,
     Sandbox,
     create_sandbox,
@@ -34,6 +35,7 @@ class Workspace:
             if not catalog.is_initialised():
                 raise NotInitialisedError()
             catalog.upgrade()  # a newer Accord on an older catalog migrates, keeping the data
+            seal_clear_secrets(catalog, settings)
         return cls(settings, catalog, Lake(settings.lake_url))
 
     def close(self) -> None:
@@ -67,9 +69,33 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         if new_token or not has_token:
             _record, token = create_token(workspace.catalog, "admin", role="admin")
         workspace.lake.root.mkdir(parents=True, exist_ok=True)
+        settings.landing.mkdir(parents=True, exist_ok=True)
         from accord.sources import ensure_key_file
 
         ensure_key_file(settings.home)
+        seal_clear_secrets(workspace.catalog, settings)
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
+
+
+def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:
+    """Seal connection secrets that an older Accord stored in clear, once the secret key is at hand.
+
+    A cheap query finds them (rows stored before catalog revision 0009); usually there are none."""
+    with catalog.session() as session:
+        if session.scalar(select(ConnectionRecord.id).where(ConnectionRecord.secret_fields.is_(None)).limit(1)) is None:
+            return
+    from accord.sources import SecretBox
+    from accord.sources import seal_clear_secrets as seal
+    from accord.sources.exceptions import SecretKeyError
+
+    try:
+        box = SecretBox(settings.home)
+    except SecretKeyError:  # no key here yet (`accord init` makes one): the next process with it seals them
+        return
+    with catalog.session() as session:
+        seal(session, box)
+    if catalog.url.startswith("sqlite"):  # the clear text must not linger in the write-ahead log either
+        with catalog.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

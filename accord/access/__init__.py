@@ -1,5 +1,15 @@
-"""Who may call Accord: API tokens now; roles and per-sandbox permissions later."""
+"""Who may call Accord and what they may name: API tokens (roles and per-sandbox permissions later);
+the folders of this machine that callers may point at."""
 
+from accord.access.paths import AllowedRoots, PathNotAllowedError
 from accord.access.tokens import Principal, authenticate, create_token, list_tokens, revoke_token
 
-__all__ = ["Principal", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "AllowedRoots",
+    "PathNotAllowedError",
+    "Principal",
+    "authenticate",
+    "create_token",
+    "list_tokens",
+    "revoke_token",
+]

@@ -248,7 +248,10 @@ async def post_batch(
     )
     upload_dir = ws.lake.root / "_uploads" / new_id()
     upload_dir.mkdir(parents=True)
-    target = upload_dir / (_SAFE_NAME.sub("_", (file.filename or "upload").rsplit("/", 1)[-1])[:200] or "upload")
+    # The client's file name is only a label: the file is stored under a tame name of our own making
+    # (no folder, no leading dot, so never `..`), inside a folder of its own.
+    tame = _SAFE_NAME.sub("_", (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:200]
+    target = upload_dir / (tame or "upload")
     try:
         size = await run_in_threadpool(copy_upload, file.file, target, ws.settings.max_upload_bytes)
         if size == 0:
