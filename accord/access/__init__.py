@@ -1,15 +1,31 @@
-"""Who may call Accord and what they may name: API tokens (roles and per-sandbox permissions later);
-the folders of this machine that callers may point at."""
+"""Who may call Accord and what they may name: API tokens with a role and a sandbox scope; the
+folders of this machine that callers may point at."""
 
 from accord.access.paths import AllowedRoots, PathNotAllowedError
-from accord.access.tokens import Principal, authenticate, create_token, list_tokens, revoke_token
+from accord.access.tokens import (
+    ROLES,
+    AdminOnlyError,
+    Principal,
+    SandboxForbiddenError,
+    authenticate,
+    authorize_sandbox,
+    create_token,
+    list_tokens,
+    require_admin,
+    revoke_token,
+)
 
 __all__ = [
+    "ROLES",
+    "AdminOnlyError",
     "AllowedRoots",
     "PathNotAllowedError",
     "Principal",
+    "SandboxForbiddenError",
     "authenticate",
+    "authorize_sandbox",
     "create_token",
     "list_tokens",
+    "require_admin",
     "revoke_token",
 ]

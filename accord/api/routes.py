@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from accord import lake, profile, schema
-from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.deps import AdminDep, PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
     BatchOut,
@@ -69,13 +69,15 @@ FieldGroupBody = Annotated[
 
 
 @router.get("/sandboxes", response_model=list[SandboxOut], tags=["sandboxes"])
-def get_sandboxes(ws: WorkspaceDep) -> list[dict[str, Any]]:
+def get_sandboxes(ws: WorkspaceDep, caller: PrincipalDep) -> list[dict[str, Any]]:
+    """The sandboxes this token may use."""
     with ws.catalog.session() as session:
-        return [sandbox_document(s) for s in list_sandboxes(session)]
+        return [sandbox_document(s) for s in list_sandboxes(session) if caller.may_use(s.name)]
 
 
 @router.post("/sandboxes", response_model=SandboxOut, status_code=201, tags=["sandboxes"])
-def post_sandbox(ws: WorkspaceDep, body: SandboxIn) -> dict[str, Any]:
+def post_sandbox(ws: WorkspaceDep, _admin: AdminDep, body: SandboxIn) -> dict[str, Any]:
+    """Create a sandbox (admin tokens only)."""
     with ws.catalog.session() as session:
         return sandbox_document(create_sandbox(session, body.name, body.title))
 
