@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -30,6 +34,7 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, *, require_init: bool = True) -> Workspace:
         settings = settings or load_settings()
+        protect(settings)
         catalog = Catalog(settings.catalog_url)
         if require_init:
             if not catalog.is_initialised():
@@ -56,6 +61,7 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
     Safe to run again: existing data is kept, and a new token is made only when asked for.
     """
     settings = settings or load_settings()
+    protect(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     workspace = Workspace.open(settings, require_init=False)
     try:
@@ -77,6 +83,39 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
+
+
+OWNER_ONLY = 0o077
+"""The umask Accord works under: what it creates is readable by its owner only (0700 folders, 0600 files)."""
+
+
+def protect(settings: Settings) -> None:
+    """Keep the home (and a lake outside it) readable by the owner only, whatever the caller's umask.
+
+    The umask is set for the whole process: the engine (Parquet, spill files) and SQLite (the
+    catalog's -wal and -shm files) create files themselves, out of reach of a chmod. A home made by
+    an older Accord, or under a wider umask, is tightened once: everything under it loses its group
+    and other permission bits, then the home itself becomes 0700."""
+    os.umask(OWNER_ONLY)
+    for folder in {settings.home, Path(settings.lake_url.removeprefix("file://"))}:
+        _tighten(folder.expanduser())
+
+
+def _tighten(folder: Path) -> None:
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode) or not mode & OWNER_ONLY:
+        return
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = os.path.join(parent, name)
+            entry = os.lstat(path)
+            if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
+                with contextlib.suppress(PermissionError):  # another user's file: not ours to change
+                    os.chmod(path, stat.S_IMODE(entry.st_mode) & ~OWNER_ONLY)
+    os.chmod(folder, stat.S_IMODE(mode) & ~OWNER_ONLY)
 
 
 def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:
