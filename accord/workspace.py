@@ -111,9 +111,10 @@ def _tighten(folder: Path) -> None:
     for parent, folders, files in os.walk(folder):
         for name in folders + files:
             path = os.path.join(parent, name)
-            entry = os.lstat(path)
-            if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
-                with contextlib.suppress(PermissionError):  # another user's file: not ours to change
+            # another process may remove a file meanwhile; another user's file is not ours to change
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                entry = os.lstat(path)
+                if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
                     os.chmod(path, stat.S_IMODE(entry.st_mode) & ~OWNER_ONLY)
     os.chmod(folder, stat.S_IMODE(mode) & ~OWNER_ONLY)
 
@@ -121,7 +122,9 @@ def _tighten(folder: Path) -> None:
 def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:
     """Seal connection secrets that an older Accord stored in clear, once the secret key is at hand.
 
-    A cheap query finds them (rows stored before catalog revision 0009); usually there are none."""
+    A cheap query finds them (rows stored before catalog revision 0009); usually there are none. It is
+    made here, on the catalog alone, so that opening a workspace does not import the sources context
+    (and the engine with it) for nothing."""
     with catalog.session() as session:
         if session.scalar(select(ConnectionRecord.id).where(ConnectionRecord.secret_fields.is_(None)).limit(1)) is None:
             return
