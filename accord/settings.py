@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Catalog database URL; default: SQLite in `home`.")
     lake_root: str | None = Field(default=None, description="Lake root URL or path; default: `home`/lake.")
     sandbox: str = Field(default="prod", description="Sandbox used when a command names none.")
+    allowed_roots: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description="Folders of this machine that connections may read (local folders, SQLite files); "
+        "default: `home`/landing. In the environment, separated by `" + os.pathsep + "`.",
+    )
     error_threshold: float = Field(
         default=5.0, ge=0, le=100, description="Default partial-ingestion threshold, percent of rows."
     )
@@ -61,6 +67,18 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:// and postgresql:// catalog URLs are supported")
         return value
 
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: a JSON list, or folders separated like PATH
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part.strip()]
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -84,6 +102,17 @@ class Settings(BaseSettings):
     @property
     def lake_url(self) -> str:
         return self.lake_root or str((self.home / "lake").resolve())
+
+    @property
+    def landing(self) -> Path:
+        """The default allowed root: a folder under the home where files are dropped for local connections."""
+        return self.home / "landing"
+
+    @property
+    def local_roots(self) -> list[Path]:
+        """The allowed roots, resolved (symlinks followed)."""
+        roots = [self.landing] if self.allowed_roots is None else self.allowed_roots
+        return [p.expanduser().resolve() for p in roots]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -11,6 +15,7 @@ from accord.catalog import (
     DEFAULT_SANDBOX,
     ApiToken,
     Catalog,
+    ConnectionRecord,
     NotInitialisedError,
     Sandbox,
     create_sandbox,
@@ -29,12 +34,14 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, *, require_init: bool = True) -> Workspace:
         settings = settings or load_settings()
+        protect(settings)
         catalog = Catalog(settings.catalog_url, create=not require_init)
         if require_init:
             if not catalog.is_initialised():
                 where = redact_url(settings.database_url) if settings.database_url else str(settings.home.resolve())
                 raise NotInitialisedError(where)
             catalog.upgrade()  # a newer Accord on an older catalog migrates, keeping the data
+            seal_clear_secrets(catalog, settings)
         return cls(settings, catalog, Lake(settings.lake_url))
 
     def close(self) -> None:
@@ -55,6 +62,7 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
     Safe to run again: existing data is kept, and a new token is made only when asked for.
     """
     settings = settings or load_settings()
+    protect(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     workspace = Workspace.open(settings, require_init=False)
     try:
@@ -68,9 +76,69 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         if new_token or not has_token:
             _record, token = create_token(workspace.catalog, "admin", role="admin")
         workspace.lake.root.mkdir(parents=True, exist_ok=True)
+        settings.landing.mkdir(parents=True, exist_ok=True)
         from accord.sources import ensure_key_file
 
         ensure_key_file(settings.home)
+        seal_clear_secrets(workspace.catalog, settings)
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
+
+
+OWNER_ONLY = 0o077
+"""The umask Accord works under: what it creates is readable by its owner only (0700 folders, 0600 files)."""
+
+
+def protect(settings: Settings) -> None:
+    """Keep the home (and a lake outside it) readable by the owner only, whatever the caller's umask.
+
+    The umask is set for the whole process: the engine (Parquet, spill files) and SQLite (the
+    catalog's -wal and -shm files) create files themselves, out of reach of a chmod. A home made by
+    an older Accord, or under a wider umask, is tightened once: everything under it loses its group
+    and other permission bits, then the home itself becomes 0700."""
+    os.umask(OWNER_ONLY)
+    for folder in {settings.home, Path(settings.lake_url.removeprefix("file://"))}:
+        _tighten(folder.expanduser())
+
+
+def _tighten(folder: Path) -> None:
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode) or not mode & OWNER_ONLY:
+        return
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = os.path.join(parent, name)
+            # another process may remove a file meanwhile; another user's file is not ours to change
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                entry = os.lstat(path)
+                if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
+                    os.chmod(path, stat.S_IMODE(entry.st_mode) & ~OWNER_ONLY)
+    os.chmod(folder, stat.S_IMODE(mode) & ~OWNER_ONLY)
+
+
+def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:
+    """Seal connection secrets that an older Accord stored in clear, once the secret key is at hand.
+
+    A cheap query finds them (rows stored before catalog revision 0009); usually there are none. It is
+    made here, on the catalog alone, so that opening a workspace does not import the sources context
+    (and the engine with it) for nothing."""
+    with catalog.session() as session:
+        if session.scalar(select(ConnectionRecord.id).where(ConnectionRecord.secret_fields.is_(None)).limit(1)) is None:
+            return
+    from accord.sources import SecretBox
+    from accord.sources import seal_clear_secrets as seal
+    from accord.sources.exceptions import SecretKeyError
+
+    try:
+        box = SecretBox(settings.home)
+    except SecretKeyError:  # no key here yet (`accord init` makes one): the next process with it seals them
+        return
+    with catalog.session() as session:
+        seal(session, box)
+    if catalog.url.startswith("sqlite"):  # the clear text must not linger in the write-ahead log either
+        with catalog.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

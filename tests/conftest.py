@@ -44,7 +44,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Schedules are tested on purpose (tests/sources/test_scheduling.py), never in the background of others.
-    return Settings(home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False)
+    # Tests put the files of local connections anywhere under their temporary folder, as an operator
+    # would allow a folder of their machine; Accord's home inside it stays closed all the same.
+    return Settings(
+        home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False, allowed_roots=[tmp_path]
+    )
 
 
 @pytest.fixture
@@ -115,6 +119,7 @@ def run_cli(*args: str) -> CliResult:
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "cli-home"))
     monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
+    monkeypatch.setenv("ACCORD_ALLOWED_ROOTS", str(tmp_path))
     return run_cli
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,18 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     other.write_text("api_port = 9000\n")
     monkeypatch.setenv("ACCORD_CONFIG", str(other))
     assert load_settings().api_port == 9000
+
+
+def test_allowed_roots_from_the_file_or_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(home=tmp_path / "h").local_roots == [(tmp_path / "h" / "landing").resolve()]
+    (tmp_path / "accord.toml").write_text(f'allowed_roots = ["{tmp_path}/in", "/srv/landing"]\n')
+    assert load_settings().local_roots == [tmp_path / "in", Path("/srv/landing")]
+    monkeypatch.setenv("ACCORD_ALLOWED_ROOTS", f"{tmp_path}/a:{tmp_path}/b")  # separated like PATH
+    assert load_settings().local_roots == [tmp_path / "a", tmp_path / "b"]
+    monkeypatch.setenv("ACCORD_ALLOWED_ROOTS", json.dumps([str(tmp_path / "c")]))
+    assert load_settings().local_roots == [tmp_path / "c"]
+    monkeypatch.setenv("ACCORD_ALLOWED_ROOTS", "")  # none at all: no local connection
+    assert load_settings().local_roots == []
 
 
 @pytest.mark.parametrize(

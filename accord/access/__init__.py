@@ -1,4 +1,5 @@
-"""Who may call Accord: API tokens now; roles and per-sandbox permissions later."""
+"""Who may call Accord and what they may name: API tokens with a role and a sandbox scope; the
+folders of this machine that callers may point at."""
 
 from __future__ import annotations
 
@@ -7,9 +8,33 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.access.tokens import Principal, authenticate, create_token, list_tokens, revoke_token
+    from accord.access.paths import AllowedRoots, PathNotAllowedError
+    from accord.access.tokens import (
+        ROLES,
+        AdminOnlyError,
+        Principal,
+        SandboxForbiddenError,
+        authenticate,
+        authorize_sandbox,
+        create_token,
+        list_tokens,
+        require_admin,
+        revoke_token,
+    )
 
 _EXPORTS = {
-    "tokens": ["Principal", "authenticate", "create_token", "list_tokens", "revoke_token"],
+    "paths": ["AllowedRoots", "PathNotAllowedError"],
+    "tokens": [
+        "AdminOnlyError",
+        "Principal",
+        "ROLES",
+        "SandboxForbiddenError",
+        "authenticate",
+        "authorize_sandbox",
+        "create_token",
+        "list_tokens",
+        "require_admin",
+        "revoke_token",
+    ],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -1,4 +1,5 @@
-"""The REST API: FastAPI over the service functions; every route but /health needs a token."""
+"""The REST API: FastAPI over the service functions; every route needs a token but /health and the
+API's own description (/openapi.json, browsable at /docs)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord import __version__
+from accord.access import AllowedRoots
 from accord.api import errors
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
@@ -66,11 +68,16 @@ def create_app(settings: Settings) -> FastAPI:
         title="Accord",
         version=__version__,
         description="Open-source real-time customer data platform. Authenticate with `Authorization: Bearer <token>`; "
-        "choose a sandbox with the `x-sandbox-name` header (default `prod`). Errors are `{code, message, details}`.",
+        "choose a sandbox with the `x-sandbox-name` header (default: the token's sandbox, else `prod`). "
+        "Errors are `{code, message, details}`.",
         lifespan=lifespan,
+        # The API's description (this document and its browsable page) is public, like the source it is
+        # generated from: it holds no data. One page is enough: no ReDoc, no OAuth2 redirect page.
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
-    errors.install(app)
+    errors.install(app, AllowedRoots.from_settings(settings).private)
     app.add_middleware(BodyLimit, limit=MAX_DOCUMENT_BYTES)
 
     @app.get("/health", response_model=Health, tags=["health"])

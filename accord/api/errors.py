@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,12 +32,37 @@ def _body(code: str, message: str, details: dict | None = None) -> dict:
     return {"code": code, "message": message, "details": details or {}}
 
 
-def install(app: FastAPI) -> None:
+def hide_paths(folders: Sequence[Path]) -> Any:
+    """A function that cuts every path under `folders` (Accord's home, its lake) to its last part, in a
+    text or in the strings of a JSON-like value: the server's folders are not the caller's to see."""
+    if not folders:
+        return lambda value: value
+    # A folder's path, then anything under it, up to a space or quote; never the start of a longer name.
+    under = r"(?:/[^\s'\"]*)?(?![^\s'\"/])"
+    pattern = re.compile("|".join(re.escape(str(f)) + under for f in sorted(folders, key=str, reverse=True)))
+
+    def hide(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(lambda found: PurePosixPath(found[0]).name, value)
+        if isinstance(value, dict):
+            return {k: hide(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [hide(v) for v in value]
+        return value
+
+    return hide
+
+
+def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
+    """Map errors to JSON responses; `private` are folders whose paths never show in an error."""
+    hide = hide_paths(private)
+
     @app.exception_handler(AccordError)
     async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
         status = STATUS.get(exc.kind, 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
+        # The services say where a problem is in the user's terms; this is the net for what slips through.
+        return JSONResponse(hide(exc.to_dict()), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

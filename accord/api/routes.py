@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from accord import lake, profile, schema
-from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.deps import AdminDep, PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
     BatchOut,
@@ -69,13 +69,15 @@ FieldGroupBody = Annotated[
 
 
 @router.get("/sandboxes", response_model=list[SandboxOut], tags=["sandboxes"])
-def get_sandboxes(ws: WorkspaceDep) -> list[dict[str, Any]]:
+def get_sandboxes(ws: WorkspaceDep, caller: PrincipalDep) -> list[dict[str, Any]]:
+    """The sandboxes this token may use."""
     with ws.catalog.session() as session:
-        return [sandbox_document(s) for s in list_sandboxes(session)]
+        return [sandbox_document(s) for s in list_sandboxes(session) if caller.may_use(s.name)]
 
 
 @router.post("/sandboxes", response_model=SandboxOut, status_code=201, tags=["sandboxes"])
-def post_sandbox(ws: WorkspaceDep, body: SandboxIn) -> dict[str, Any]:
+def post_sandbox(ws: WorkspaceDep, _admin: AdminDep, body: SandboxIn) -> dict[str, Any]:
+    """Create a sandbox (admin tokens only)."""
     with ws.catalog.session() as session:
         return sandbox_document(create_sandbox(session, body.name, body.title))
 
@@ -248,7 +250,10 @@ async def post_batch(
     )
     upload_dir = ws.lake.root / "_uploads" / new_id()
     upload_dir.mkdir(parents=True)
-    target = upload_dir / (_SAFE_NAME.sub("_", (file.filename or "upload").rsplit("/", 1)[-1])[:200] or "upload")
+    # The client's file name is only a label: the file is stored under a tame name of our own making
+    # (no folder, no leading dot, so never `..`), inside a folder of its own.
+    tame = _SAFE_NAME.sub("_", (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:200]
+    target = upload_dir / (tame or "upload")
     try:
         size = await run_in_threadpool(copy_upload, file.file, target, ws.settings.max_upload_bytes)
         if size == 0:

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord import sources
+from accord.access import AllowedRoots
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.sources import SecretBox
@@ -140,19 +141,35 @@ def get_connections(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201)
 def post_connection(ws: WorkspaceDep, sandbox: SandboxDep, body: ConnectionIn) -> dict[str, Any]:
-    """Create a connection; its secret fields are encrypted and never returned."""
+    """Create a connection; its secret fields are encrypted and never returned. Local folders and files it
+    names must lie inside the folders the operator allows (403 otherwise)."""
     with ws.catalog.session() as session:
         record = sources.create_connection(
-            session, SecretBox(ws.settings.home), sandbox, body.name, body.connector, body.config
+            session,
+            SecretBox(ws.settings.home),
+            sandbox,
+            body.name,
+            body.connector,
+            body.config,
+            AllowedRoots.from_settings(ws.settings),
         )
         return sources.connection_document(record)
+
+
+@router.get("/connections/{name}", response_model=ConnectionOut)
+def get_connection(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    """A connection's settings, and the names (never the values) of the secrets it holds."""
+    with ws.catalog.session() as session:
+        return sources.get_connection(session, sandbox, name)
 
 
 @router.post("/connections/{name}/test", response_model=ConnectionCheck)
 def post_connection_test(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
     """Test a connection step by step; a failed step says what to do."""
     with ws.catalog.session() as session:
-        return sources.test_connection(session, SecretBox(ws.settings.home), sandbox, name)
+        return sources.test_connection(
+            session, SecretBox(ws.settings.home), sandbox, name, AllowedRoots.from_settings(ws.settings)
+        )
 
 
 @router.delete("/connections/{name}", status_code=204)

@@ -50,6 +50,10 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(32), default="admin")
+    sandbox_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sandboxes.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    """The one sandbox the token may use; NULL for every sandbox."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -148,6 +152,9 @@ class ConnectionRecord(Base):
     connector: Mapped[str] = mapped_column(String(64))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     secrets: Mapped[str] = mapped_column(String, default="")
+    secret_fields: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    """Names of the secret settings sealed in `secrets`; NULL on rows stored before revision 0009, whose
+    secrets may still be in `config` until they are sealed (`sources.seal_clear_secrets`)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -34,13 +34,24 @@ def sandbox_create(
 
 
 @token_app.command("create")
-def token_create(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+def token_create(
+    name: str = typer.Argument(...),
+    sandbox: str = typer.Option(None, "--sandbox", help="The one sandbox the token may use (default: every one)."),
+    role: str = typer.Option(
+        None, "--role", help="admin (every sandbox; manages sandboxes and tokens) or member (default with --sandbox)."
+    ),
+    as_json: bool = JsonFlag,
+) -> None:
     """Create an API token; it is shown once."""
-    record, plain = access.create_token(state.workspace().catalog, name)
+    chosen = role or ("member" if sandbox else "admin")
+    record, plain = access.create_token(state.workspace().catalog, name, chosen, sandbox)
+    scope = f"sandbox {sandbox}" if sandbox else "every sandbox"
     emit(
-        {"id": record.id, "name": name, "token": plain},
+        {"id": record.id, "name": name, "role": chosen, "sandbox": sandbox, "token": plain},
         as_json,
-        lambda d: out.print(f"token {d['id']}: [bold]{d['token']}[/] (shown once)", highlight=False),
+        lambda d: out.print(
+            f"token {d['id']} ({chosen}, {scope}): [bold]{d['token']}[/] (shown once)", highlight=False
+        ),
     )
 
 
@@ -51,7 +62,12 @@ def token_list(as_json: bool = JsonFlag) -> None:
     emit(
         rows,
         as_json,
-        print_lines(lambda t: f"{t['id']}  {t['name']}  {'revoked' if t['revoked'] else 'active'}"),
+        print_lines(
+            lambda t: (
+                f"{t['id']}  {t['name']}  {t['role']}  {t['sandbox'] or '(every sandbox)'}  "
+                f"{'revoked' if t['revoked'] else 'active'}"
+            )
+        ),
     )
 
 

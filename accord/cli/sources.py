@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from accord import sources
+from accord import access, sources
 from accord.cli.documents import read_document
 from accord.cli.output import emit, out, progress_bar
 from accord.cli.state import JsonFlag, state
@@ -64,10 +64,33 @@ def connection_create(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         record = sources.create_connection(
-            session, sources.SecretBox(workspace.settings.home), state.sandbox, name, connector, document
+            session,
+            sources.SecretBox(workspace.settings.home),
+            state.sandbox,
+            name,
+            connector,
+            document,
+            access.AllowedRoots.from_settings(workspace.settings),
         )
         shown = sources.connection_document(record)
     emit(shown, as_json, lambda d: out.print(f"connection [bold]{d['name']}[/] ({d['connector']}) created"))
+
+
+@connection_app.command("show")
+def connection_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """A connection's settings, and which secrets it holds (never their values)."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        shown = sources.get_connection(session, state.sandbox, name)
+
+    def human(d: dict[str, Any]) -> None:
+        out.print(f"[bold]{d['name']}[/] ({d['connector']})", highlight=False)
+        for key, value in d["config"].items():
+            out.print(f"  {key}: {value}", highlight=False, markup=False)
+        for key in d["secretFields"]:
+            out.print(f"  {key}: (secret, stored encrypted)", highlight=False, markup=False)
+
+    emit(shown, as_json, human)
 
 
 @connection_app.command("list")
@@ -78,9 +101,10 @@ def connection_list(as_json: bool = JsonFlag) -> None:
         rows = sources.list_connections(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "connector", "config")
+        table = Table("name", "connector", "config", "secrets")
         for c in items:
-            table.add_row(c["name"], c["connector"], ", ".join(f"{k}={v}" for k, v in c["config"].items()))
+            table.add_row(c["name"], c["connector"], ", ".join(f"{k}={v}" for k, v in c["config"].items()),
+                          ", ".join(c["secretFields"]) or "-")  # fmt: skip
         out.print(table)
 
     emit(rows, as_json, human)
@@ -91,7 +115,13 @@ def connection_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
     """Test a connection step by step; on failure, says which step and what to do."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        result = sources.test_connection(session, sources.SecretBox(workspace.settings.home), state.sandbox, name)
+        result = sources.test_connection(
+            session,
+            sources.SecretBox(workspace.settings.home),
+            state.sandbox,
+            name,
+            access.AllowedRoots.from_settings(workspace.settings),
+        )
 
     def human(r: dict[str, Any]) -> None:
         for step in r["steps"]:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord import lake, schema
+from accord.access import AllowedRoots
 from accord.ingest import IngestRequest, ingest_file
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
@@ -46,14 +47,16 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
     say = report.print if report else (lambda *_a, **_k: None)
     home = settings.home / "demo"
     shutil.rmtree(home, ignore_errors=True)
-    demo_settings = settings.model_copy(update={"home": home, "database_url": None, "lake_root": None})
+    # The demo's home is its own: its landing folder is the one folder its connections may read.
+    demo_settings = settings.model_copy(
+        update={"home": home, "database_url": None, "lake_root": None, "allowed_roots": None}
+    )
     started = time.perf_counter()
     init = initialise(demo_settings)
     say(f"[bold]Accord demo[/] in {init.home}")
-    files, landing = home / "incoming", home / "landing"
+    files, landing = home / "incoming", demo_settings.landing
     files.mkdir(parents=True)
-    landing.mkdir()
-    crm_file, web_file, shop = landing / "crm_export.csv.gz", files / "web_events.json", files / "shop.sqlite"
+    crm_file, web_file, shop = landing / "crm_export.csv.gz", files / "web_events.json", landing / "shop.sqlite"
     defects = crm_export(crm_file, rows)
     web_events(web_file, rows, rows * 5)
     shop_database(shop, rows, rows)
@@ -107,10 +110,10 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
             lake.create_dataset(session, "prod", "crm", "crm-profile", profile_enabled=True)
             lake.create_dataset(session, "prod", "web-events", "web-events", profile_enabled=True)
             lake.create_dataset(session, "prod", "orders", "orders", profile_enabled=True)
-            box = sources.SecretBox(demo_settings.home)
-            sources.create_connection(session, box, "prod", "landing", "local", {"root": str(landing)})
+            box, roots = sources.SecretBox(demo_settings.home), AllowedRoots.from_settings(demo_settings)
+            sources.create_connection(session, box, "prod", "landing", "local", {"root": str(landing)}, roots)
             sources.create_connection(
-                session, box, "prod", "shop", "database", {"dialect": "sqlite", "database": str(shop)}
+                session, box, "prod", "shop", "database", {"dialect": "sqlite", "database": str(shop)}, roots
             )
             sources.create_dataflow(
                 session,

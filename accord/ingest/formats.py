@@ -97,8 +97,10 @@ def prepare(path: Path, work: Path, limit: int) -> PreparedInput:
     try:
         files = _unpack(path, compression, work, budget)
     except (EOFError, zlib.error, OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        # An OSError's text may hold the path of the staging file it was writing: its reason is enough.
+        reason = (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) and exc.filename else exc
         raise UnreadableFileError(
-            name, f"the {compression} data is truncated or corrupt ({exc})", "send the complete file again"
+            name, f"the {compression} data is truncated or corrupt ({reason})", "send the complete file again"
         ) from None
     files = [f for f in files if f.stat().st_size > 0]
     if not files:

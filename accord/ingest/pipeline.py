@@ -26,7 +26,7 @@ from accord.ingest.diagnostics import corrupt_rows, number_failing_rows, write_d
 from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
-from accord.ingest.readers import ReadOptions, open_source
+from accord.ingest.readers import ReadOptions, engine_message, open_source
 from accord.ingest.validation import ERROR_TYPE, RECORD_LIMITS, IdentityCheck, conform, size_check
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
@@ -172,7 +172,7 @@ def _run(
 
             if not isinstance(exc, duckdb.Error):
                 raise
-            raise codes.UnreadableFileError(name, f"cannot be read: {str(exc).splitlines()[0]}") from None
+            raise codes.UnreadableFileError(name, f"cannot be read: {engine_message(exc, files, name)}") from None
         good_files = sorted((rows_dir / "_ok=true").glob("*.parquet"))
         good = sum(pq.read_metadata(f).num_rows for f in good_files)
         outcome = _Outcome(total=total, good=good, failed_rows=total - good, notes=list(source.notes))

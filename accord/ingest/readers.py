@@ -9,8 +9,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import duckdb
@@ -50,6 +52,21 @@ class SourceRelation:
     """How delimited text was read, to find failing rows again."""
     file_column: str | None = None
     """With several files, the hidden column naming the file of each row."""
+
+
+_QUOTED_PATH = re.compile(r"""(["'])(/[^"']*)\1""")
+
+
+def engine_message(exc: BaseException, files: Sequence[Path], name: str) -> str:
+    """The engine's first line about the input, fit to show a user who may not see the server's folders.
+
+    The engine names the files it reads by their paths on this machine (an upload's staging folder,
+    a run's work folder): each is replaced by the name the user knows the input by, and any other
+    quoted absolute path is cut to its last part."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for file in sorted(files, key=lambda f: len(str(f)), reverse=True):
+        message = message.replace(str(file), name if len(files) == 1 else file.name)
+    return _QUOTED_PATH.sub(lambda found: f"{found[1]}{PurePosixPath(found[2]).name}{found[1]}", message)
 
 
 def _detect_encoding(head: bytes) -> str:
@@ -140,7 +157,7 @@ def open_csv(
     try:
         table = con.read_csv([str(f) for f in files], table_name=table_name, **arguments)
     except duckdb.Error as exc:
-        raise UnreadableFileError(name, f"cannot read as delimited text: {str(exc).splitlines()[0]}") from None
+        raise UnreadableFileError(name, f"cannot read as delimited text: {engine_message(exc, files, name)}") from None
     if len(columns) == 1:
         others = [d for d in DELIMITER_CANDIDATES if d != delimiter and d in columns[0]]
         if others:
@@ -161,7 +178,7 @@ def open_json(con: Any, files: list[Path], name: str, table_name: str, max_line:
             [str(f) for f in files], table_name=table_name, format="auto", maximum_object_size=max(max_line, 16 * 2**20)
         )
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        message = engine_message(exc, files, name).removeprefix("Invalid Input Error: ")
         raise UnreadableFileError(
             name, f"is not valid JSON: {message}", "send JSON lines or a JSON array of objects"
         ) from None
@@ -174,7 +191,7 @@ def open_parquet(con: Any, files: list[Path], name: str, table_name: str) -> Sou
     try:
         table = con.read_parquet([str(f) for f in files], table_name=table_name, union_by_name=True)
     except duckdb.Error as exc:
-        raise UnreadableFileError(name, f"is not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+        raise UnreadableFileError(name, f"is not a readable Parquet file: {engine_message(exc, files, name)}") from None
     return SourceRelation(table, "parquet")
 
 

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
         create_connection,
         delete_connection,
         find_connection,
+        get_connection,
         list_connections,
+        seal_clear_secrets,
         test_connection,
     )
     from accord.sources.dataflows import (
@@ -36,7 +38,9 @@ _EXPORTS = {
         "create_connection",
         "delete_connection",
         "find_connection",
+        "get_connection",
         "list_connections",
+        "seal_clear_secrets",
         "test_connection",
     ],
     "dataflows": [

@@ -1,4 +1,10 @@
-"""Base connections: a connector and its configuration, with the secret fields encrypted at rest."""
+"""Base connections: a connector and its configuration, with the secret fields encrypted at rest.
+
+A configuration is split when it is stored: its secret fields (by the names a configuration uses,
+their aliases) are sealed together with the secret key, the rest is kept as plain JSON, and the
+names of the secrets it holds are noted so that they can be shown without their values. Paths of
+this machine that a configuration names must lie inside the operator's allowed roots, checked
+when the connection is created and again each time it is opened."""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from accord.access import AllowedRoots
 from accord.catalog import ConnectionRecord, DataflowRecord, resolve_sandbox, utcnow
-from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
+from accord.errors import AccordError, ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.sources.registry import connector_class, connector_spec
 from accord.sources.secrets import SecretBox
 from accord.sources.spec import CheckStep, Source
@@ -22,48 +29,71 @@ def _problems(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
     return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
 
 
-def validate_config(connector: str, config: dict[str, Any]) -> BaseModel:
+def validate_config(connector: str, config: dict[str, Any], roots: AllowedRoots) -> BaseModel:
+    """The configuration as the connector's model, its local paths inside the allowed roots.
+
+    Error messages name the fields and what is wrong, never the values given (which may be secrets)."""
     spec = connector_spec(connector)
     try:
-        return spec.config.model_validate(config)
+        model = spec.config.model_validate(config)
     except ValidationError as exc:
         raise DocumentError(
             f"the {spec.name} configuration", _problems(exc, "config."), code="SOURCE-0400-400"
         ) from None
+    for field, path in spec.local_paths(model).items():
+        roots.resolve(path, f"config.{field}")
+    return model
+
+
+def split_secrets(connector: str, model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A configuration as (plain settings, secret settings), both by the names a configuration uses."""
+    secret_names = set(connector_spec(connector).secret_fields())
+    values = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    secrets = {k: values.pop(k) for k in list(values) if k in secret_names}
+    return values, secrets
 
 
 def connection_document(record: ConnectionRecord) -> dict[str, Any]:
     """A connection as the API and CLI show it: secret fields are never included, only named."""
-    spec = connector_spec(record.connector)
     return {
         "id": record.id,
         "name": record.name,
         "connector": record.connector,
         "config": record.config,
-        "secretFields": [f for f in spec.secret_fields() if record.secrets],
+        "secretFields": list(record.secret_fields or []),
         "createdAt": record.created_at.isoformat(),
     }
 
 
 def create_connection(
-    session: Session, box: SecretBox, sandbox: str, name: str, connector: str, config: dict[str, Any]
+    session: Session,
+    box: SecretBox,
+    sandbox: str,
+    name: str,
+    connector: str,
+    config: dict[str, Any],
+    roots: AllowedRoots | None = None,
 ) -> ConnectionRecord:
+    """Create a connection; its secrets are sealed, and the local paths it names must lie inside `roots`
+    (without `roots`, a connection that names a local path is refused)."""
     if not NAME.match(name):
         raise InvalidInputError(
             f"connection name {name!r} must be letters, digits, '_', '.', '-'", code="SOURCE-0401-400"
         )
     sandbox_id = resolve_sandbox(session, sandbox).id
-    model = validate_config(connector, config)
-    secret_names = connector_spec(connector).secret_fields()
-    values = model.model_dump(by_alias=True, exclude_none=True)
-    secrets = {k: values.pop(k) for k in list(values) if k in secret_names}
+    values, secrets = split_secrets(connector, validate_config(connector, config, roots or AllowedRoots.nothing()))
     exists = session.scalar(
         select(ConnectionRecord.id).where(ConnectionRecord.sandbox_id == sandbox_id, ConnectionRecord.name == name)
     )
     if exists:
         raise ConflictError(f"a connection named {name!r} already exists", code="SOURCE-0410-409")
     record = ConnectionRecord(
-        sandbox_id=sandbox_id, name=name, connector=connector, config=values, secrets=box.seal(secrets)
+        sandbox_id=sandbox_id,
+        name=name,
+        connector=connector,
+        config=values,
+        secrets=box.seal(secrets),
+        secret_fields=sorted(secrets),
     )
     session.add(record)
     session.flush()
@@ -85,6 +115,10 @@ def find_connection(session: Session, sandbox_id: str, name: str) -> ConnectionR
     return record
 
 
+def get_connection(session: Session, sandbox: str, name: str) -> dict[str, Any]:
+    return connection_document(find_connection(session, resolve_sandbox(session, sandbox).id, name))
+
+
 def list_connections(session: Session, sandbox: str) -> list[dict[str, Any]]:
     sandbox_id = resolve_sandbox(session, sandbox).id
     records = session.scalars(
@@ -93,15 +127,20 @@ def list_connections(session: Session, sandbox: str) -> list[dict[str, Any]]:
     return [connection_document(r) for r in records]
 
 
-def open_source(record: ConnectionRecord, box: SecretBox) -> Source:  # type: ignore[type-arg]
-    """The connector, configured with the connection's settings and decrypted secrets."""
+def open_source(record: ConnectionRecord, box: SecretBox, roots: AllowedRoots | None = None) -> Source:  # type: ignore[type-arg]
+    """The connector, configured with the connection's settings and decrypted secrets.
+
+    Its local paths are checked again: the allowed roots, or where a symlink leads, may have changed."""
     cls = connector_class(record.connector)
-    return cls(validate_config(record.connector, {**record.config, **box.open(record.secrets)}))
+    config = {**record.config, **box.open(record.secrets)}
+    return cls(validate_config(record.connector, config, roots or AllowedRoots.nothing()))
 
 
-def test_connection(session: Session, box: SecretBox, sandbox: str, name: str) -> dict[str, Any]:
+def test_connection(
+    session: Session, box: SecretBox, sandbox: str, name: str, roots: AllowedRoots | None = None
+) -> dict[str, Any]:
     record = find_connection(session, resolve_sandbox(session, sandbox).id, name)
-    steps: list[CheckStep] = open_source(record, box).check()
+    steps: list[CheckStep] = open_source(record, box, roots).check()
     return {
         "connection": name,
         "ok": all(s.ok for s in steps),
@@ -125,3 +164,31 @@ def delete_connection(session: Session, sandbox: str, name: str) -> None:
 
 def touch(record: ConnectionRecord) -> None:
     record.updated_at = utcnow()
+
+
+def seal_clear_secrets(session: Session, box: SecretBox) -> int:
+    """Seal the secrets that connections stored before catalog revision 0009 kept in clear; returns how many
+    connections were sealed.
+
+    The old code picked secret fields by their Python names while configurations are stored by alias,
+    so `secretAccessKey`, `accountKey`, `sasToken` and `privateKey` stayed among the plain settings.
+    Such rows are the ones whose `secret_fields` is NULL. A row whose connector is not installed here,
+    or whose sealed part this key cannot open, is left for a process that can."""
+    pending = list(session.scalars(select(ConnectionRecord).where(ConnectionRecord.secret_fields.is_(None))))
+    if not pending:
+        return 0
+    if session.get_bind().dialect.name == "sqlite":  # overwrite the clear text in the file, not just unlink it
+        session.execute(text("PRAGMA secure_delete = ON"))
+    sealed = 0
+    for record in pending:
+        try:
+            secret_names = set(connector_spec(record.connector).secret_fields())
+            secrets = box.open(record.secrets)
+        except AccordError:
+            continue
+        config = dict(record.config)
+        secrets |= {key: config.pop(key) for key in list(config) if key in secret_names}
+        record.config, record.secrets, record.secret_fields = config, box.seal(secrets), sorted(secrets)
+        sealed += 1
+    session.flush()
+    return sealed

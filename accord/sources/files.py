@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accord.sources.spec import Checkpoint, ConfigT, IngestItem, ReadContext, Source, SourceFile
 
@@ -35,6 +35,15 @@ class FileSelection(BaseModel):
     group_bytes: int = Field(
         default=2**30, ge=1, alias="groupBytes", description="Bytes ingested together as one batch, at most."
     )
+
+    @field_validator("path", "glob")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        # Both are read under the connection's root (or prefix): a way out is refused when the dataflow is
+        # stored, not only when it runs. Symlinks are the connector's business (it resolves them).
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("must be relative to the connection's root, without '..'")
+        return value
 
 
 @dataclass(frozen=True)

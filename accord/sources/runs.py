@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from accord.access import AllowedRoots
 from accord.catalog import (
     BatchRecord,
     BatchSourceRecord,
@@ -148,7 +149,7 @@ def run_dataflow(
     }
     status = "failed"
     try:
-        source = open_source(connection, box)
+        source = open_source(connection, box, AllowedRoots.from_settings(workspace.settings))
         selection = source.spec.source.model_validate(selection_doc)
         context = ReadContext(state=state, workdir=workdir, backfill=backfill, first_run=first_run)
 

@@ -17,6 +17,11 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 SECRET: dict[str, Any] = {"secret": True}
 """`json_schema_extra` of a config field that is a secret: stored encrypted, never logged, never returned."""
 
+LOCAL_PATH: dict[str, Any] = {"localPath": True}
+"""`json_schema_extra` of a config field that names a file or folder of this machine: it must lie inside
+the folders the operator allows (`allowed_roots`). A configuration whose paths depend on other
+fields defines `local_paths()` instead (see `ConnectorSpec.local_paths`)."""
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -46,11 +51,19 @@ class ConnectorSpec:
     capabilities: Capabilities
 
     def secret_fields(self) -> list[str]:
-        return [
-            name
-            for name, info in self.config.model_fields.items()
-            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
-        ]
+        """The secret fields by the names a configuration uses (their aliases, as in the JSON Schema)."""
+        return _marked_fields(self.config, "secret")
+
+    def local_paths(self, config: BaseModel) -> dict[str, str]:
+        """The files and folders of this machine that a configuration names, by field alias.
+
+        Fields marked `LOCAL_PATH`, or what the configuration's own `local_paths()` answers when a
+        field is a path only in some cases (a SQLite database file, but not a PostgreSQL name)."""
+        computed = getattr(config, "local_paths", None)
+        if callable(computed):
+            return dict(computed())
+        values = config.model_dump(by_alias=True)
+        return {name: str(values[name]) for name in _marked_fields(self.config, "localPath") if values.get(name)}
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -63,6 +76,14 @@ class ConnectorSpec:
             "secretFields": self.secret_fields(),
             "capabilities": {k: v for k, v in self.capabilities.__dict__.items()},
         }
+
+
+def _marked_fields(model: type[BaseModel], marker: str) -> list[str]:
+    return [
+        info.serialization_alias or info.alias or name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(marker)
+    ]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from accord import lake, schema, sources
+from accord.access import AllowedRoots
 from accord.sources import SecretBox
 from accord.workspace import Workspace
 
@@ -53,7 +54,15 @@ def box(ws: Workspace) -> SecretBox:
 
 def connect(ws: Workspace, name: str, connector: str, config: dict[str, Any]) -> None:
     with ws.catalog.session() as session:
-        sources.create_connection(session, box(ws), "prod", name, connector, config)
+        sources.create_connection(
+            session, box(ws), "prod", name, connector, config, AllowedRoots.from_settings(ws.settings)
+        )
+
+
+def check(ws: Workspace, name: str) -> dict[str, Any]:
+    """A connection test, as the CLI and API run it (with the operator's allowed roots)."""
+    with ws.catalog.session() as session:
+        return sources.test_connection(session, box(ws), "prod", name, AllowedRoots.from_settings(ws.settings))
 
 
 def flow(ws: Workspace, **document: Any) -> None:

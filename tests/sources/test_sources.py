@@ -16,7 +16,7 @@ from accord.sources import SecretBox
 from accord.sources.exceptions import DataflowRunningError, SecretKeyError
 from accord.workspace import Workspace
 from tests.servers import PostgresServer
-from tests.sources.conftest import MAPPING, box, connect, firsts, flow, run
+from tests.sources.conftest import MAPPING, box, check, connect, firsts, flow, run
 
 HEADER = "id,first,email\n"
 
@@ -213,9 +213,9 @@ def test_a_silent_run_is_taken_over_after_the_stale_delay(ws: Workspace, tmp_pat
 def test_paths_cannot_leave_the_connection_root(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "inbox").mkdir()
     connect(ws, "folder", "local", {"root": str(tmp_path / "inbox")})
-    flow(ws, name="f", connection="folder", source={"path": "../..", "glob": "*"})
-    result = run(ws, "f")
-    assert result["status"] == "failed" and "outside the connection's root" in result["errors"][0]["message"]
+    with pytest.raises(DocumentError) as caught:
+        flow(ws, name="f", connection="folder", source={"path": "../..", "glob": "*"})
+    assert caught.value.problems[0]["path"] == "source.path" and "without '..'" in caught.value.message
 
 
 def test_connection_test_says_which_step_failed(ws: Workspace, tmp_path: Path) -> None:
@@ -234,9 +234,7 @@ def test_connection_test_says_which_step_failed(ws: Workspace, tmp_path: Path) -
             "connectTimeout": 2,
         },
     )
-    with ws.catalog.session() as session:
-        missing = sources.test_connection(session, box(ws), "prod", "missing")
-        refused = sources.test_connection(session, box(ws), "prod", "pg")
+    missing, refused = check(ws, "missing"), check(ws, "pg")
     assert not missing["ok"] and missing["steps"][0]["step"] == "folder exists"
     assert not refused["ok"] and refused["steps"][0]["message"].startswith("connection refused")
     assert "s3cret-value" not in str(refused)  # the secret is not echoed
@@ -246,8 +244,7 @@ def _database_flow(ws: Workspace, config: dict[str, Any], execute: Any) -> None:
     execute("CREATE TABLE customers (id VARCHAR(10), first VARCHAR(50), email VARCHAR(100), updated INTEGER)")
     execute("INSERT INTO customers VALUES ('1','Ann','ann@x.io',1), ('2','Bob','bob@x.io',2), ('3','Cy','cy@x.io',2)")
     connect(ws, "db", "database", config)
-    with ws.catalog.session() as session:
-        checked = sources.test_connection(session, box(ws), "prod", "db")
+    checked = check(ws, "db")
     assert checked["ok"], checked
     flow(ws, name="db-flow", connection="db", source={"table": "customers", "deltaColumn": "updated", "batchRows": 2})
     first = run(ws, "db-flow")

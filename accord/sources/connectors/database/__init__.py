@@ -45,6 +45,10 @@ class DatabaseConfig(BaseModel):
     password: str | None = Field(default=None, json_schema_extra=SECRET)
     connect_timeout: int = Field(default=10, ge=1, le=300, alias="connectTimeout")
 
+    def local_paths(self) -> dict[str, str]:
+        """A SQLite database is a file of this machine: it must lie inside the allowed roots."""
+        return {"database": self.database} if self.dialect == "sqlite" else {}
+
     def url(self) -> URL:
         if self.dialect == "sqlite":
             return URL.create("sqlite", database=self.database)

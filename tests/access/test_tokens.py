@@ -1,0 +1,115 @@
+"""Tokens carry a role and a sandbox scope: refused outside their sandbox, and only admins manage sandboxes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from accord.access import AdminOnlyError, SandboxForbiddenError, authenticate, authorize_sandbox, create_token
+from accord.catalog import create_sandbox
+from accord.errors import InvalidInputError, NotFoundError
+from accord.workspace import Workspace
+from tests.conftest import Api
+
+
+def operations(api: Api) -> list[tuple[str, str]]:
+    """Every operation of the OpenAPI document, path parameters filled in."""
+    spec = api.get("/openapi.json").json()
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+        for path, found in spec["paths"].items()
+        for method in found
+        if path != "/health"
+    ]
+
+
+def token(ws: Workspace, name: str, role: str = "member", sandbox: str | None = None) -> dict[str, str]:
+    _record, plain = create_token(ws.catalog, name, role, sandbox)
+    return {"Authorization": f"Bearer {plain}"}
+
+
+@pytest.fixture
+def ws(api: Api, settings: Any) -> Any:
+    workspace = Workspace.open(settings)
+    with workspace.catalog.session() as session:
+        create_sandbox(session, "dev")
+    yield workspace
+    workspace.close()
+
+
+def test_a_sandbox_token_is_refused_on_every_route_of_another_sandbox(api: Api, ws: Workspace) -> None:
+    walked = operations(api)
+    assert len(walked) > 40
+    with httpx.Client(base_url=api.base, headers=token(ws, "dev-ci", sandbox="dev"), timeout=60) as client:
+        for method, path in walked:
+            for headers in ({"x-sandbox-name": "prod"}, {"x-sandbox-name": "no-such-sandbox"}):
+                response = client.request(method, path, headers=headers)
+                assert response.status_code == 403, (method, path, headers, response.text)
+                body = response.json()
+                assert body["code"] == "ACCESS-0403-403" and "for sandbox 'dev' only" in body["message"], body
+
+
+def test_a_sandbox_token_works_in_its_own_sandbox(api: Api, ws: Workspace) -> None:
+    dev = token(ws, "dev-ci", sandbox="dev")
+    with httpx.Client(base_url=api.base, headers={**dev, "x-sandbox-name": "dev"}, timeout=60) as client:
+        for method, path in operations(api):
+            response = client.request(method, path)
+            if (method, path) == ("POST", "/sandboxes"):
+                assert response.status_code == 403 and response.json()["code"] == "ACCESS-0401-403"
+            else:
+                assert response.status_code not in (401, 403), (method, path, response.text)
+    created = httpx.post(f"{api.base}/schemas", headers=dev, json={"name": "crm", "class": "profile",
+                         "fieldGroups": ["personal-contact-details"]})  # fmt: skip
+    assert created.status_code == 201  # without the header: the token's own sandbox
+    assert [s["name"] for s in httpx.get(f"{api.base}/schemas", headers=dev).json()] == ["crm"]
+    assert api.get("/schemas", headers={"x-sandbox-name": "prod"}).json() == []  # it went to dev, not prod
+    assert [s["name"] for s in httpx.get(f"{api.base}/sandboxes", headers=dev).json()] == ["dev"]
+
+
+def test_the_admin_token_of_init_holds_every_sandbox_and_manages_them(api: Api, ws: Workspace) -> None:
+    for sandbox in ("prod", "dev"):
+        assert api.get("/schemas", headers={"x-sandbox-name": sandbox}).status_code == 200
+    assert {s["name"] for s in api.get("/sandboxes").json()} == {"prod", "dev"}
+    assert api.post("/sandboxes", json={"name": "staging"}).status_code == 201
+    member = token(ws, "analyst")  # a member of every sandbox: uses them all, manages none
+    assert httpx.get(f"{api.base}/schemas", headers={**member, "x-sandbox-name": "staging"}).status_code == 200
+    refused = httpx.post(f"{api.base}/sandboxes", headers=member, json={"name": "other"})
+    assert refused.status_code == 403 and "only admin tokens may manage sandboxes" in refused.json()["message"]
+
+
+def test_scope_rules_in_the_service_layer(workspace: Workspace) -> None:
+    with workspace.catalog.session() as session:
+        create_sandbox(session, "dev")
+    _record, plain = create_token(workspace.catalog, "dev-ci", "member", "dev")
+    caller = authenticate(workspace.catalog, plain)
+    assert (caller.role, caller.sandbox) == ("member", "dev")
+    assert authorize_sandbox(caller, None, "prod") == "dev"
+    with pytest.raises(SandboxForbiddenError):
+        authorize_sandbox(caller, "prod", "prod")
+    with pytest.raises(InvalidInputError, match="admin token holds every sandbox"):
+        create_token(workspace.catalog, "x", "admin", "dev")
+    with pytest.raises(InvalidInputError, match="not one of admin, member"):
+        create_token(workspace.catalog, "x", "root")
+    with pytest.raises(NotFoundError):
+        create_token(workspace.catalog, "x", "member", "nope")
+    from accord.access import require_admin
+
+    with pytest.raises(AdminOnlyError):
+        require_admin(caller, "manage tokens")
+
+
+def test_tokens_through_the_cli(cli: Any) -> None:
+    assert cli("init").code == 0
+    assert cli("sandbox", "create", "dev").code == 0
+    made = cli("token", "create", "dev-ci", "--sandbox", "dev", "--json")
+    assert made.code == 0 and (made.json()["role"], made.json()["sandbox"]) == ("member", "dev")
+    assert cli("token", "create", "ops", "--json").json()["role"] == "admin"
+    refused = cli("token", "create", "x", "--sandbox", "dev", "--role", "admin")
+    assert refused.code == 2 and "admin token holds every sandbox" in refused.stderr
+    assert cli("token", "create", "x", "--sandbox", "nope").code == 3
+    listed = {t["name"]: t for t in cli("token", "list", "--json").json()}
+    assert (listed["dev-ci"]["sandbox"], listed["admin"]["sandbox"], listed["admin"]["role"]) == ("dev", None, "admin")
+    assert "dev-ci  member  dev" in cli("token", "list").stdout
