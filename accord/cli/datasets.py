@@ -11,6 +11,7 @@ from rich.table import Table
 from accord import lake, profile
 from accord.cli.output import describe_batch, emit, emit_lines, out
 from accord.cli.state import JsonFlag, state
+from accord.errors import InvalidInputError
 
 dataset_app = typer.Typer(help="Datasets: create, list, preview, statistics.", no_args_is_help=True)
 batch_app = typer.Typer(help="Batches: status, row errors, delete.", no_args_is_help=True)
@@ -143,10 +144,19 @@ def batch_list(
 
 @batch_app.command("errors")
 def batch_errors(
-    batch_id: str = typer.Argument(...), limit: int = typer.Option(None, "--limit"), as_json: bool = JsonFlag
+    batch_id: str = typer.Argument(None, help="The batch (or give --dataset for its newest batch)."),
+    dataset: str = typer.Option(None, "--dataset", "-d", help="Show the newest batch of this dataset."),
+    limit: int = typer.Option(None, "--limit"),
+    as_json: bool = JsonFlag,
 ) -> None:
     """The batch's failed rows as JSON lines: line, row, original record, errors."""
-    emit_lines(lake.batch_errors(state.workspace(), state.sandbox, batch_id, limit))
+    workspace = state.workspace()
+    if batch_id is None:
+        if dataset is None:
+            raise InvalidInputError("name a batch id, or a dataset with --dataset", code="BATCH-0400-400")
+        with workspace.catalog.session() as session:
+            batch_id = lake.newest_batch(session, state.sandbox, dataset)
+    emit_lines(lake.batch_errors(workspace, state.sandbox, batch_id, limit))
 
 
 @batch_app.command("delete")

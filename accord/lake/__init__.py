@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         get_dataset,
         list_batches,
         list_datasets,
+        newest_batch,
         set_profile_enabled,
     )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
@@ -36,6 +37,7 @@ _EXPORTS = {
         "get_dataset",
         "list_batches",
         "list_datasets",
+        "newest_batch",
         "set_profile_enabled",
     ],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],

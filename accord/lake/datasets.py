@@ -160,6 +160,18 @@ def list_batches(session: Session, sandbox: str, dataset: str | None = None, lim
     return [batch_document(record, name) for record, name in rows]
 
 
+def newest_batch(session: Session, sandbox: str, dataset: str) -> str:
+    """The id of the dataset's newest batch, whatever its status (for `accord batch errors --dataset`)."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    record = find_dataset(session, sandbox_id, dataset)
+    newest = session.scalar(
+        select(BatchRecord.id).where(BatchRecord.dataset_id == record.id).order_by(BatchRecord.created_at.desc())
+    )
+    if newest is None:
+        raise NotFoundError(f"dataset {record.name!r} has no batch yet", code="BATCH-0404-404", dataset=record.name)
+    return newest
+
+
 def delete_batch(workspace: Workspace, sandbox: str, batch_id: str) -> dict[str, Any]:
     """Remove a batch's rows from its dataset; the batch record stays, marked `deleted`."""
     with workspace.catalog.session() as session:
