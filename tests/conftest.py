@@ -1,12 +1,11 @@
-"""Shared fixtures: an initialised workspace on a temporary home, CLI runs, a PostgreSQL server."""
+"""Shared fixtures: an initialised workspace on a temporary home, CLI runs and the API over that same
+home, and real servers (PostgreSQL, MariaDB, S3, SFTP, Azure Blob Storage) for the whole session."""
 
 from __future__ import annotations
 
 import io
 import json
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -15,20 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
+from tests.databases import MariaDBServer, PostgresServer, start_mariadb, start_postgres
 from tests.servers import (
     AzuriteServer,
     MotoServer,
-    PostgresServer,
     SftpServer,
-    free_port,
+    refusing_port,
+    start_api,
     start_azurite,
     start_moto,
-    start_postgres,
     start_sftp,
 )
 
@@ -42,9 +40,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The test's settings; `@pytest.mark.settings(name=value, ...)` changes some for one test."""
     # Schedules are tested on purpose (tests/sources/test_scheduling.py), never in the background of others.
-    return Settings(home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False)
+    changes = marker.kwargs if (marker := request.node.get_closest_marker("settings")) else {}
+    values = {"home": tmp_path / "home", "duckdb_threads": 2, "duckdb_memory_limit": "2GB", "scheduler": False}
+    return Settings(**(values | changes))
 
 
 @pytest.fixture
@@ -60,6 +61,20 @@ def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    server = start_mariadb()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that refuses connections for the whole test."""
+    with refusing_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")
@@ -129,21 +144,15 @@ class Api:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
+    """The API in a real uvicorn server on the test's home, with the admin token. Use it before
+    `workspace` or `cli("init")` in a test's arguments: the first to initialise the home gets the token."""
     token = initialise(settings).token
-    assert token
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", token)
+    assert token, "the home was initialised before the api fixture: it cannot have the admin token"
+    server = start_api(create_app(settings))
+    client = Api(server.base, token)
     yield client
     client.client.close()
-    server.should_exit = True
-    thread.join(10)
+    server.stop()
 
 
 def setup_crm(api: Api) -> None:

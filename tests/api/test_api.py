@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+import pytest
 
-from accord.api import create_app
 from accord.settings import Settings
-from accord.workspace import initialise
 from tests.conftest import Api, setup_crm
-from tests.servers import free_port
 
 MAPPING = json.dumps(
     {
@@ -157,31 +152,18 @@ def test_hostile_uploads(api: Api, settings: Settings) -> None:
     assert not uploads.exists() or not any(uploads.iterdir())  # uploads are removed once ingested
 
 
-def test_upload_size_limit(settings: Settings) -> None:
-    small = settings.model_copy(update={"max_upload_bytes": 1000, "max_uncompressed_bytes": 5000})
-    token = initialise(small).token
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(small), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", token or "")
-    setup_crm(client)
-    response = client.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
+@pytest.mark.settings(max_upload_bytes=1000, max_uncompressed_bytes=5000)
+def test_upload_size_limit(api: Api) -> None:
+    setup_crm(api)
+    response = api.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
     assert response.status_code == 413 and "larger than 1,000 bytes" in response.json()["message"]
     assert response.json()["code"] == "ACCORD-0413-413"
     import gzip
 
     bomb = gzip.compress(b"first\n" + b"x\n" * 50_000)  # small to upload, large once unpacked
     assert len(bomb) < 1000
-    unpacked = client.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
+    unpacked = api.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
     assert unpacked.status_code == 400 and "expands to more than 5,000 bytes" in unpacked.json()["message"]
-    client.client.close()
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_oversized_and_deeply_nested_documents(api: Api) -> None:

@@ -101,14 +101,12 @@ def test_run_alerts_are_recorded_and_delivered_with_retries(
     assert alerts["run.start"]["delivery"] == "none"
 
 
-def test_undeliverable_alerts_are_marked_failed(quick: Workspace, tmp_path: Path) -> None:
-    from tests.servers import free_port
-
+def test_undeliverable_alerts_are_marked_failed(quick: Workspace, tmp_path: Path, closed_port: int) -> None:
     (tmp_path / "inbox").mkdir()
     connect(quick, "folder", "local", {"root": str(tmp_path / "nope")})
     flow(quick, name="f", connection="folder", source={"glob": "*.csv"})
     with quick.catalog.session() as session:
-        subscribe(session, "prod", {"event": "run.failure", "webhookUrl": f"http://127.0.0.1:{free_port()}/x"})
+        subscribe(session, "prod", {"event": "run.failure", "webhookUrl": f"http://127.0.0.1:{closed_port}/x"})
     assert run(quick, "f")["status"] == "failed"
     wait_for(lambda: list_alerts(quick.catalog.session().__enter__(), "prod")[0]["delivery"] != "pending")
     with quick.catalog.session() as session:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from accord import sources
 from accord.api import create_app
 from accord.settings import Settings
 from accord.sources.scheduling import is_due, latest_slot
 from accord.workspace import Workspace
-from tests.servers import free_port
+from tests.servers import start_api
 from tests.sources.conftest import connect, firsts, flow
 
 CREATED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -57,9 +55,7 @@ def test_serve_runs_due_dataflows_and_skips_disabled_ones(ws: Workspace, tmp_pat
     flow(ws, name="hourly", connection="folder", source={"glob": "*.csv"}, schedule={"frequency": "hour"})
     flow(ws, name="off", connection="folder", source={"glob": "*.csv"}, enabled=False)
     settings: Settings = ws.settings.model_copy(update={"scheduler": True, "scheduler_tick_seconds": 0.2})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = start_api(create_app(settings))
     try:
         deadline = time.monotonic() + 20
         runs: list[dict[str, object]] = []
@@ -71,7 +67,6 @@ def test_serve_runs_due_dataflows_and_skips_disabled_ones(ws: Workspace, tmp_pat
         with ws.catalog.session() as session:
             runs = sources.list_runs(session, "prod")
     finally:
-        server.should_exit = True
-        thread.join(15)
+        server.stop()
     assert [(r["dataflow"], r["trigger"], r["status"]) for r in runs] == [("hourly", "schedule", "success")]
     assert firsts(ws) == ["Ann"]
