@@ -127,9 +127,11 @@ def run_cli(*args: str) -> CliResult:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "cli-home"))
-    monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The CLI on the same home as the `workspace` and `api` fixtures, so that what one does the
+    others see (a test that drives several of them checks one against the other)."""
+    monkeypatch.setenv("ACCORD_HOME", str(settings.home))
+    monkeypatch.setenv("ACCORD_DUCKDB_THREADS", str(settings.duckdb_threads))
     return run_cli
 
 

@@ -93,8 +93,24 @@ def test_upload_ingest_status_errors_and_delete(api: Api, tmp_path: Path) -> Non
     assert preview[0]["personalEmail"]["address"] == "ann@example.com"
     assert api.get("/datasets/crm").json()["rowCount"] == 31
     assert api.get("/datasets/crm/stats").json()["fields"]["person.name.firstName"]["count"] == 31
-    assert api.delete(f"/batches/{batch['id']}").json()["status"] == "deleted"
+    deleted = api.delete(f"/batches/{batch['id']}")
+    assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
+    assert api.get(f"/batches/{batch['id']}").json()["status"] == "deleted"  # the record stays, marked
     assert api.get("/datasets/crm/preview").json()["rows"] == []
+    assert api.get("/datasets/crm").json()["rowCount"] == 0
+
+
+def test_deleting_a_schema(api: Api) -> None:
+    setup_crm(api)
+    spare = {"name": "spare", "class": "profile", "fieldGroups": ["demographic-details"]}
+    assert api.post("/schemas", json=spare).status_code == 201
+    used = api.delete("/schemas/crm")
+    assert used.status_code == 409 and "datasets use it: crm" in used.json()["message"]
+    assert api.get("/schemas/crm").status_code == 200  # refused: still there
+    assert api.delete("/schemas/spare").status_code == 204
+    assert api.get("/schemas/spare").status_code == 404
+    assert [s["name"] for s in api.get("/schemas").json()] == ["crm"]
+    assert api.delete("/schemas/spare").status_code == 404
 
 
 def test_errors_are_json_with_code_message_details(api: Api) -> None:
@@ -149,7 +165,7 @@ def test_hostile_uploads(api: Api, settings: Settings) -> None:
     )
     assert binary.status_code == 400 and binary.json()["code"].startswith("INGEST-")
     uploads = settings.home / "lake" / "_uploads"
-    assert not uploads.exists() or not any(uploads.iterdir())  # uploads are removed once ingested
+    assert uploads.is_dir() and not any(uploads.iterdir())  # where uploads land: each removed once ingested
 
 
 @pytest.mark.settings(max_upload_bytes=1000, max_uncompressed_bytes=5000)
