@@ -258,7 +258,8 @@ def assert_refused(ws: Workspace, error: type[Exception], message: str, path: Pa
         ingest(ws, path, **options)
     assert message in str(caught.value), str(caught.value)
     assert names(ws) == before
-    batch = lake.list_batches(ws.catalog.session().__enter__(), "prod", "crm", 1)[0]
+    with ws.catalog.session() as session:
+        batch = lake.list_batches(session, "prod", "crm", 1)[0]
     assert batch["status"] == "failed" and batch["errors"][0]["code"] == caught.value.code  # type: ignore[attr-defined]
 
 
