@@ -22,12 +22,20 @@ $(VENV)/.dev-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/accord demo
 
-# PostgreSQL comes from the machine image or from Debian; azurite from npm (pinned in tests/node).
-# The tests start and stop their own servers; this only installs them.
+# PostgreSQL comes from the machine image or from Debian, MariaDB from Debian; azurite from npm
+# (pinned in tests/node). The tests start and stop their own servers; this only installs them.
+# MariaDB: the server binaries alone (mariadb-server-core, and mariadb-client-core for the
+# my_print_defaults that mariadb-install-db needs). The `mariadb-server` package would also start a
+# machine-wide server on port 3306 from its install script, which the tests do not want.
 test-servers: tests/node/node_modules/.bin/azurite-blob
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-	  { echo "installing PostgreSQL for the catalog tests"; \
+	  { echo "installing PostgreSQL for the catalog and database source tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null); }
+	@{ command -v mariadbd || ls /usr/sbin/mariadbd; } >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null && \
+	  command -v my_print_defaults >/dev/null || \
+	  { echo "installing MariaDB for the database source tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      mariadb-server-core mariadb-client-core >/dev/null); }
 
 tests/node/node_modules/.bin/azurite-blob: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --silent

@@ -1,12 +1,11 @@
-"""Shared fixtures: an initialised workspace on a temporary home, CLI runs, a PostgreSQL server."""
+"""Shared fixtures: an initialised workspace on a temporary home, CLI runs and the API over that same
+home, and real servers (PostgreSQL, MariaDB, S3, SFTP, Azure Blob Storage) for the whole session."""
 
 from __future__ import annotations
 
 import io
 import json
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -15,20 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
+from tests.databases import MariaDBServer, PostgresServer, start_mariadb, start_postgres
 from tests.servers import (
     AzuriteServer,
     MotoServer,
-    PostgresServer,
     SftpServer,
-    free_port,
+    refusing_port,
+    start_api,
     start_azurite,
     start_moto,
-    start_postgres,
     start_sftp,
 )
 
@@ -42,13 +40,15 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The test's settings; `@pytest.mark.settings(name=value, ...)` changes some for one test."""
     # Schedules are tested on purpose (tests/sources/test_scheduling.py), never in the background of others.
     # Tests put the files of local connections anywhere under their temporary folder, as an operator
     # would allow a folder of their machine; Accord's home inside it stays closed all the same.
-    return Settings(
-        home=tmp_path / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False, allowed_roots=[tmp_path]
-    )
+    changes = marker.kwargs if (marker := request.node.get_closest_marker("settings")) else {}
+    values = {"home": tmp_path / "home", "duckdb_threads": 2, "duckdb_memory_limit": "2GB", "scheduler": False,
+              "allowed_roots": [tmp_path]}  # fmt: skip
+    return Settings(**(values | changes))
 
 
 @pytest.fixture
@@ -64,6 +64,20 @@ def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    server = start_mariadb()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that refuses connections for the whole test."""
+    with refusing_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +130,11 @@ def run_cli(*args: str) -> CliResult:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "cli-home"))
-    monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """The CLI on the same home as the `workspace` and `api` fixtures, so that what one does the
+    others see (a test that drives several of them checks one against the other)."""
+    monkeypatch.setenv("ACCORD_HOME", str(settings.home))
+    monkeypatch.setenv("ACCORD_DUCKDB_THREADS", str(settings.duckdb_threads))
     monkeypatch.setenv("ACCORD_ALLOWED_ROOTS", str(tmp_path))
     return run_cli
 
@@ -134,21 +150,15 @@ class Api:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
+    """The API in a real uvicorn server on the test's home, with the admin token. Use it before
+    `workspace` or `cli("init")` in a test's arguments: the first to initialise the home gets the token."""
     token = initialise(settings).token
-    assert token
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", token)
+    assert token, "the home was initialised before the api fixture: it cannot have the admin token"
+    server = start_api(create_app(settings))
+    client = Api(server.base, token)
     yield client
     client.client.close()
-    server.should_exit = True
-    thread.join(10)
+    server.stop()
 
 
 def setup_crm(api: Api) -> None:

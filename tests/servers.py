@@ -1,75 +1,144 @@
-"""Real servers for integration tests, started on 127.0.0.1 and stopped by process id."""
+"""Real servers for integration tests, started on 127.0.0.1 and stopped by process id.
+
+A port found free is free only until another process binds it, so no server here is handed a port
+chosen in advance when it can avoid it: uvicorn is given a socket already bound to port 0, and
+moto, the SFTP server and azurite listen on port 0 and report the port they got. PostgreSQL and
+MariaDB cannot report a port, so they are started on a candidate port and started again on another
+when the candidate was taken in between (`PortTakenError`). The database servers themselves live
+in tests/databases.py."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
-def free_port() -> int:
+class PortTakenError(Exception):
+    """Another process bound the candidate port before the server did."""
+
+
+def on_some_port(start: Callable[[int], T], first: int | None = None, attempts: int = 5) -> T:
+    """Start a server that cannot listen on port 0: on `first` if given, else on a port the kernel
+    just gave out, and on another one each time `start` says the port was taken in the meantime."""
+    for attempt in range(attempts):
+        if attempt == 0 and first is not None:
+            candidate = first
+        else:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                candidate = int(probe.getsockname()[1])
+        try:
+            return start(candidate)
+        except PortTakenError:
+            continue
+    raise RuntimeError(f"no free port for the server after {attempts} attempts")
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that refuses connections while the block lasts: it is bound here without
+    listening, so no other process can take it and start answering."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
+
+
+def stop_child(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Signal a child by its process id and reap it; kill it if it does not go in time."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for_line(process: subprocess.Popen[Any], log: Path, name: str, pattern: str, timeout: float = 60) -> str:
+    """Wait until the server writes a line matching `pattern` to its output file (saying that it
+    listens, and on which port) and return the first group. Raises, with what it wrote, when the
+    server exits or says nothing of the kind in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        said = log.read_text(errors="replace") if log.exists() else ""
+        found = re.search(pattern, said, re.MULTILINE)
+        if found is not None:
+            return found[1]
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_child(process, signal.SIGKILL)
+            why = "it exited" if process.returncode is not None else f"nothing within {timeout:.0f} s"
+            raise RuntimeError(f"the {name} did not start ({why}); it said:\n{said}")
+        time.sleep(0.05)
+
+
+# -- the API under test --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class PostgresServer:
-    url: str
-    pid: int
-    folder: Path
+class ApiServer:
+    """Accord's API in uvicorn, in a thread of the test process."""
+
+    base: str
+    server: Any
+    thread: threading.Thread
 
     def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        if self.thread.is_alive():
+            raise RuntimeError("the API server did not stop within 30 s")
+
+
+def start_api(app: Any, timeout: float = 30) -> ApiServer:
+    """Serve `app` on a socket bound to port 0 here (uvicorn listens on it: no port to race for).
+    Raises when the server did not start, with uvicorn's own error when it gave one."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
+    failures: list[BaseException] = []
+
+    def serve() -> None:
         try:
-            os.kill(self.pid, signal.SIGINT)  # "fast" shutdown
-            for _ in range(100):
-                os.kill(self.pid, 0)
-                time.sleep(0.1)
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(self.folder, ignore_errors=True)
+            server.run(sockets=[sock])
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=serve, name=f"api-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            reason = repr(failures[0]) if failures else "it stopped during startup (see the log above)"
+            raise RuntimeError(f"the API server did not start: {reason}")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(10)
+            raise RuntimeError(f"the API server did not start within {timeout:.0f} s")
+        time.sleep(0.02)
+    return ApiServer(f"http://127.0.0.1:{port}", server, thread)
 
 
-def _as_postgres(command: str) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        return subprocess.run(
-            ["su", "postgres", "-s", "/bin/sh", "-c", command], capture_output=True, text=True, check=False
-        )
-    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, check=False)
-
-
-def start_postgres() -> PostgresServer:
-    """A throwaway PostgreSQL cluster with an `accord` database, trusting local connections."""
-    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not binaries:
-        raise RuntimeError("PostgreSQL is not installed: run `make test-servers` (Debian package postgresql)")
-    bindir = Path(binaries[-1]).parent
-    folder = Path(tempfile.mkdtemp(prefix="accord-pg-"))
-    os.chmod(folder, 0o777)
-    data = folder / "data"
-    port = free_port()
-    steps = [
-        f"{bindir}/initdb -D {data} -U postgres -A trust --no-sync -E UTF8 >/dev/null",
-        f"{bindir}/pg_ctl -D {data} -o '-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off' "
-        f"-l {folder}/log -w start >/dev/null",
-        f"{bindir}/createdb -h 127.0.0.1 -p {port} -U postgres accord",
-    ]
-    for step in steps:
-        result = _as_postgres(step)
-        if result.returncode != 0:
-            log = (folder / "log").read_text() if (folder / "log").exists() else ""
-            shutil.rmtree(folder, ignore_errors=True)
-            raise RuntimeError(f"PostgreSQL did not start: {result.stderr}{log}")
-    pid = int((data / "postmaster.pid").read_text().split()[0])
-    return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/accord", pid, folder)
+# -- S3 (moto) -----------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -78,40 +147,33 @@ class MotoServer:
 
     endpoint: str
     process: subprocess.Popen[bytes]
+    folder: Path
     admin: tuple[str, str]
     limited: tuple[str, str]
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=10)
+        stop_child(self.process)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_moto() -> MotoServer:
-    import sys
-    import urllib.request
+    import json
 
     import boto3
 
-    port = free_port()
     setup_calls = 6  # IAM is enforced after these: the users and keys below are made without credentials
-    environment = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls), "MOTO_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    environment = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls)}
+    script = Path(__file__).with_name("moto_server.py")
+    folder = Path(tempfile.mkdtemp(prefix="accord-moto-"))
+    log = folder / "output"
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, str(script)], env=environment, stdout=output, stderr=output)
+    try:
+        port = int(wait_for_line(process, log, "moto server", r"^ready (\d+)$"))
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # not an AWS action: not counted
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("moto server did not start")
-    import json
-
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="setup", aws_secret_access_key="setup")  # fmt: skip
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -123,13 +185,16 @@ def start_moto() -> MotoServer:
         iam.create_user(UserName="limited")
         limited = iam.create_access_key(UserName="limited")["AccessKey"]
     except Exception:
-        process.kill()
-        process.wait()
+        stop_child(process, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     return MotoServer(
-        endpoint, process, (admin["AccessKeyId"], admin["SecretAccessKey"]),
+        endpoint, process, folder, (admin["AccessKeyId"], admin["SecretAccessKey"]),
         (limited["AccessKeyId"], limited["SecretAccessKey"]),
     )  # fmt: skip
+
+
+# -- SFTP ----------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -137,7 +202,7 @@ class SftpServer:
     """An SFTP server on 127.0.0.1 serving `root`; see tests/sftp_server.py for its users."""
 
     port: int
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     root: Path
     fingerprint: str
     key: str
@@ -146,17 +211,11 @@ class SftpServer:
     """A client key the server does not know."""
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_child(self.process)
         shutil.rmtree(self.root.parent, ignore_errors=True)
 
 
 def start_sftp() -> SftpServer:
-    import sys
-
     import asyncssh
     import paramiko
 
@@ -170,22 +229,25 @@ def start_sftp() -> SftpServer:
     host_key.write_private_key(str(folder / "host_key"))
     client, stranger = asyncssh.generate_private_key("ssh-ed25519"), asyncssh.generate_private_key("ssh-ed25519")
     client.write_public_key(str(folder / "authorized_keys"))
-    port = free_port()
     script = Path(__file__).with_name("sftp_server.py")
-    process = subprocess.Popen(
-        [sys.executable, str(script), str(root), str(port), str(folder / "host_key"), str(folder / "authorized_keys")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    if process.stdout.readline().strip() != "ready":
-        process.kill()
-        process.wait()
-        raise RuntimeError("the SFTP server did not start")
+    log = folder / "output"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(root), str(folder / "host_key"), str(folder / "authorized_keys")],
+            stdout=output, stderr=output,
+        )  # fmt: skip
+    try:
+        port = int(wait_for_line(process, log, "SFTP server", r"^ready (\d+)$"))
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     seen = fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
     return SftpServer(
         port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
     )
 
+
+# -- Azure Blob Storage (azurite) ----------------------------------------------------------------------------------
 
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # well known
@@ -198,13 +260,7 @@ class AzuriteServer:
     folder: Path
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_child(self.process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -213,20 +269,16 @@ def start_azurite() -> AzuriteServer:
     if not binary.exists():
         raise RuntimeError("azurite is not installed: run `make test-servers` (npm ci in tests/node)")
     folder = Path(tempfile.mkdtemp(prefix="accord-azurite-"))
-    port = free_port()
-    process = subprocess.Popen(
-        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder), "--silent",
-         "--skipApiVersionCheck", "--loose"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        process.wait()
-        raise RuntimeError("azurite did not start")
+    log = folder / "output"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(binary), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(folder), "--silent",
+             "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
+            stdout=output, stderr=output,
+        )  # fmt: skip
+    try:
+        port = int(wait_for_line(process, log, "azurite server", r"successfully listens on http://127\.0\.0\.1:(\d+)"))
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return AzuriteServer(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", process, folder)

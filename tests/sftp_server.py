@@ -1,7 +1,8 @@
 """A real SFTP server for the tests (asyncssh), run as its own process by `tests.servers.start_sftp`.
 
-    python tests/sftp_server.py ROOT PORT HOST_KEY AUTHORIZED_KEYS
+    python tests/sftp_server.py ROOT HOST_KEY AUTHORIZED_KEYS
 
+It listens on a port of its own choosing and prints `ready PORT` once it accepts connections.
 User `alice` logs in with the password `wonderland` or with an authorised key. Files are served
 from ROOT (chrooted); any folder named `locked` refuses to be listed, as a folder the user may not
 read would (the tests run as root, for whom file permissions would not say no)."""
@@ -42,14 +43,14 @@ def guarded(root: str) -> Any:
     return Guarded
 
 
-async def main(root: str, port: int, host_key: str, authorized: str) -> None:
-    await asyncssh.create_server(
-        Server, "127.0.0.1", port, server_host_keys=[host_key], authorized_client_keys=authorized,
+async def main(root: str, host_key: str, authorized: str) -> None:
+    server = await asyncssh.create_server(
+        Server, "127.0.0.1", 0, server_host_keys=[host_key], authorized_client_keys=authorized,
         sftp_factory=guarded(root),
     )  # fmt: skip
-    print("ready", flush=True)
+    print("ready", server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Future()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))

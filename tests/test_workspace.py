@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from accord.settings import Settings
+
 
 @pytest.fixture
 def wide_umask() -> Iterator[None]:
@@ -34,8 +36,8 @@ def exposed(home: Path) -> list[str]:
     return found
 
 
-def test_a_whole_workload_leaves_nothing_readable_by_others(cli: Any, tmp_path: Path, wide_umask: None) -> None:
-    home = tmp_path / "cli-home"
+def test_a_whole_workload_leaves_nothing_readable_by_others(cli: Any, settings: Settings, wide_umask: None) -> None:
+    home = settings.home
     # init, a dataflow from a landing folder and one from a SQLite database, an upload, graphs, profiles,
     # audiences and a segment job: the demo's steps, in `home/demo`
     demo = cli("demo", "--rows", "300", "--json")
@@ -50,9 +52,9 @@ def test_a_whole_workload_leaves_nothing_readable_by_others(cli: Any, tmp_path: 
     assert exposed(home) == []
 
 
-def test_an_existing_home_made_readable_is_closed_again(cli: Any, tmp_path: Path, wide_umask: None) -> None:
+def test_an_existing_home_made_readable_is_closed_again(cli: Any, settings: Settings, wide_umask: None) -> None:
     """A home left by an older Accord (0644 files in 0755 folders) is tightened by the next command."""
-    home = tmp_path / "cli-home"
+    home = settings.home
     assert cli("init").code == 0
     (home / "landing" / "crm.csv").write_text("id\n1\n")
     for path in [home, *home.rglob("*")]:

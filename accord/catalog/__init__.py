@@ -8,7 +8,12 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.catalog.database import Catalog
-    from accord.catalog.exceptions import CatalogUnavailableError, NotInitialisedError, redact_url
+    from accord.catalog.exceptions import (
+        CatalogAuthenticationError,
+        CatalogUnavailableError,
+        NotInitialisedError,
+        redact_url,
+    )
     from accord.catalog.models import (
         AlertRecord,
         AlertSubscriptionRecord,
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "database": ["Catalog"],
-    "exceptions": ["CatalogUnavailableError", "NotInitialisedError", "redact_url"],
+    "exceptions": ["CatalogAuthenticationError", "CatalogUnavailableError", "NotInitialisedError", "redact_url"],
     "models": [
         "AlertRecord",
         "AlertSubscriptionRecord",

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from accord.catalog.exceptions import CatalogUnavailableError, MigrationError
+from accord.catalog.exceptions import MigrationError, connection_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -49,7 +49,7 @@ class Catalog:
                 return  # the common case, without importing Alembic: every command opens the catalog
             connection = self.engine.connect()
         except OperationalError as exc:
-            raise CatalogUnavailableError(self.url, str(exc.orig)) from None
+            raise connection_error(self.url, exc.orig) from None
         from alembic import command
 
         try:
@@ -75,7 +75,7 @@ class Catalog:
         try:
             return inspect(self.engine).has_table("sandboxes")
         except OperationalError as exc:
-            raise CatalogUnavailableError(self.url, str(exc.orig)) from None
+            raise connection_error(self.url, exc.orig) from None
 
     def dispose(self) -> None:
         self.engine.dispose()

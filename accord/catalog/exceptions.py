@@ -12,6 +12,35 @@ def redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+# What libpq says when the server refuses the login (PostgreSQL does not tell a wrong password from
+# an unknown user, on purpose), or when it needed a password the URL did not give.
+_REFUSED_LOGIN = ("password authentication failed", "no password supplied", "authentication failed for user")
+
+
+def connection_error(url: str, reason: BaseException | None) -> AccordError:
+    """The error for a connection to the catalog database that failed: the login refused (nothing
+    to retry; the URL is wrong), or the server not reached (retrying may help)."""
+    text = str(reason).strip()
+    if any(words in text for words in _REFUSED_LOGIN):
+        return CatalogAuthenticationError(url)
+    return CatalogUnavailableError(url, text)
+
+
+class CatalogAuthenticationError(AccordError):
+    code = "CATALOG-0002-400"
+    kind = "invalid"
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        user = make_url(url).username
+        super().__init__(
+            f"the catalog database refused user {user!r}: wrong user name or password; "
+            f"fix them in ACCORD_DATABASE_URL (or `database_url` in accord.toml): {redact_url(url)}",
+            database=redact_url(url),
+        )
+
+
 class CatalogUnavailableError(TransientError):
     code = "CATALOG-0503-503"
 

@@ -82,10 +82,9 @@ def test_connections_to_folders_outside_the_allowed_roots_are_refused_through_th
 
 
 def test_connections_to_folders_outside_the_allowed_roots_are_refused_through_the_cli(
-    cli: Any, tmp_path: Path, inbox: Path, outside: Path
+    cli: Any, settings: Settings, tmp_path: Path, inbox: Path, outside: Path
 ) -> None:
     assert cli("init").code == 0
-    settings = Settings(home=tmp_path / "cli-home")
     document = tmp_path / "connection.json"
     for label, place in hostile_roots(settings, inbox, outside).items():
         document.write_text(json.dumps({"root": place}))

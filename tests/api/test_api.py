@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+import pytest
 
 from accord.api import create_app
 from accord.settings import Settings
-from accord.workspace import initialise
 from tests.conftest import Api, setup_crm
-from tests.servers import free_port
 
 MAPPING = json.dumps(
     {
@@ -120,8 +116,24 @@ def test_upload_ingest_status_errors_and_delete(api: Api, tmp_path: Path) -> Non
     assert preview[0]["personalEmail"]["address"] == "ann@example.com"
     assert api.get("/datasets/crm").json()["rowCount"] == 31
     assert api.get("/datasets/crm/stats").json()["fields"]["person.name.firstName"]["count"] == 31
-    assert api.delete(f"/batches/{batch['id']}").json()["status"] == "deleted"
+    deleted = api.delete(f"/batches/{batch['id']}")
+    assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
+    assert api.get(f"/batches/{batch['id']}").json()["status"] == "deleted"  # the record stays, marked
     assert api.get("/datasets/crm/preview").json()["rows"] == []
+    assert api.get("/datasets/crm").json()["rowCount"] == 0
+
+
+def test_deleting_a_schema(api: Api) -> None:
+    setup_crm(api)
+    spare = {"name": "spare", "class": "profile", "fieldGroups": ["demographic-details"]}
+    assert api.post("/schemas", json=spare).status_code == 201
+    used = api.delete("/schemas/crm")
+    assert used.status_code == 409 and "datasets use it: crm" in used.json()["message"]
+    assert api.get("/schemas/crm").status_code == 200  # refused: still there
+    assert api.delete("/schemas/spare").status_code == 204
+    assert api.get("/schemas/spare").status_code == 404
+    assert [s["name"] for s in api.get("/schemas").json()] == ["crm"]
+    assert api.delete("/schemas/spare").status_code == 404
 
 
 def test_errors_are_json_with_code_message_details(api: Api) -> None:
@@ -176,34 +188,21 @@ def test_hostile_uploads(api: Api, settings: Settings) -> None:
     )
     assert binary.status_code == 400 and binary.json()["code"].startswith("INGEST-")
     uploads = settings.home / "lake" / "_uploads"
-    assert not uploads.exists() or not any(uploads.iterdir())  # uploads are removed once ingested
+    assert uploads.is_dir() and not any(uploads.iterdir())  # where uploads land: each removed once ingested
 
 
-def test_upload_size_limit(settings: Settings) -> None:
-    small = settings.model_copy(update={"max_upload_bytes": 1000, "max_uncompressed_bytes": 5000})
-    token = initialise(small).token
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(small), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", token or "")
-    setup_crm(client)
-    response = client.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
+@pytest.mark.settings(max_upload_bytes=1000, max_uncompressed_bytes=5000)
+def test_upload_size_limit(api: Api) -> None:
+    setup_crm(api)
+    response = api.post("/datasets/crm/batches", files={"file": ("big.csv", b"first\n" + b"x\n" * 2000)})
     assert response.status_code == 413 and "larger than 1,000 bytes" in response.json()["message"]
     assert response.json()["code"] == "ACCORD-0413-413"
     import gzip
 
     bomb = gzip.compress(b"first\n" + b"x\n" * 50_000)  # small to upload, large once unpacked
     assert len(bomb) < 1000
-    unpacked = client.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
+    unpacked = api.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
     assert unpacked.status_code == 400 and "expands to more than 5,000 bytes" in unpacked.json()["message"]
-    client.client.close()
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_oversized_and_deeply_nested_documents(api: Api) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,19 +18,21 @@ from accord.catalog.models import Base
 from accord.errors import AuthenticationError, ConflictError, InvalidInputError
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.servers import PostgresServer
+from tests.databases import PostgresServer
+
+_databases = itertools.count()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        engine = Catalog(server.url.replace("postgresql://", "postgresql+psycopg://")).engine
-        with engine.begin() as connection:  # each test starts from an empty database
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        return Settings(home=tmp_path / "home", database_url=server.url)
-    return Settings(home=tmp_path / "home")
+def catalog_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "sqlite":
+        yield Settings(home=tmp_path / "home")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"catalog_{next(_databases)}"  # each test starts from an empty database of its own
+    url = server.create_database(name)  # its user logs in with a password
+    yield Settings(home=tmp_path / "home", database_url=url)
+    server.drop_database(name)
 
 
 @pytest.mark.integration
@@ -115,11 +120,29 @@ def test_a_workspace_needs_init_first(settings: Settings) -> None:
         Workspace.open(settings)
 
 
-def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
+def test_unreachable_postgres_is_a_clear_error(tmp_path: Path, closed_port: int) -> None:
     from accord.catalog import CatalogUnavailableError
-    from tests.servers import free_port
 
-    url = f"postgresql://user:s3cret@127.0.0.1:{free_port()}/nothing"
+    url = f"postgresql://user:s3cret@127.0.0.1:{closed_port}/nothing"
     with pytest.raises(CatalogUnavailableError) as caught:
         initialise(Settings(home=tmp_path, database_url=url))
     assert "s3cret" not in caught.value.message and "127.0.0.1" in caught.value.message
+    assert "Connection refused" in caught.value.message
+
+
+@pytest.mark.integration
+def test_a_wrong_catalog_password_is_a_clear_error(
+    tmp_path: Path, postgres: PostgresServer, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord.catalog import CatalogAuthenticationError
+
+    url = postgres.url_of(postgres.database, password="not-the-password")
+    with pytest.raises(CatalogAuthenticationError) as caught:
+        initialise(Settings(home=tmp_path, database_url=url))
+    message = caught.value.message
+    assert f"the catalog database refused user {postgres.user!r}: wrong user name or password" in message
+    assert "not-the-password" not in message and "ACCORD_DATABASE_URL" in message
+    monkeypatch.setenv("ACCORD_DATABASE_URL", url)
+    result = cli("init")
+    assert result.code == 2 and "wrong user name or password" in result.stderr  # fix the URL; no use retrying
+    assert "not-the-password" not in result.stderr + result.stdout and "Traceback" not in result.stderr

@@ -81,6 +81,19 @@ def test_ingest_exit_codes_and_batch_commands(ready: Any, tmp_path: Path) -> Non
     )
     assert human.code == 0 and "success" in human.stdout and "accord batch errors" in human.stdout
     assert ready("batch", "delete", batch["id"], "--json").json()["status"] == "deleted"
+    assert ready("batch", "show", batch["id"], "--json").json()["status"] == "deleted"
+    left = ready("dataset", "preview", "crm", "--json").json()
+    assert sorted(r["person"]["name"]["firstName"] for r in left) == ["Ann", "Bob"]  # the third batch's rows
+
+
+def test_schema_delete(ready: Any) -> None:
+    assert ready("schema", "create", "spare", "--class", "profile", "-g", "demographic-details").code == 0
+    used = ready("schema", "delete", "crm")
+    assert used.code == 4 and "datasets use it: crm" in used.stderr
+    assert ready("schema", "show", "crm").code == 0  # refused: still there
+    assert ready("schema", "delete", "spare", "--json").json() == {"deleted": "spare"}
+    assert [s["name"] for s in ready("schema", "list", "--json").json()] == ["crm"]
+    assert ready("schema", "delete", "spare").code == 3
 
 
 def test_schema_show_json_and_json_schema(ready: Any) -> None:

@@ -110,7 +110,7 @@ def test_bad_matching_rules_are_refused_whole(workspace: Workspace, tmp_path: Pa
 
 
 def test_matching_through_the_api_and_the_cli(
-    api: Any, workspace: Workspace, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api: Any, workspace: Workspace, cli: Any, tmp_path: Path
 ) -> None:  # the API first: it initialises the home and keeps the admin token
     import yaml
 
@@ -120,7 +120,6 @@ def test_matching_through_the_api_and_the_cli(
     run = api.post("/identity/matching", json=RULES).json()
     listed = api.get("/identity/matches", params={"limit": 5}).json()
     assert listed["total"] == run["proposed"] and len(listed["items"]) == 5
-    monkeypatch.setenv("ACCORD_HOME", str(workspace.settings.home))
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(RULES))
     strict = cli("identity", "match", "--file", str(tmp_path / "rules.yaml"), "--threshold", "0.999", "--json").json()
     assert 0 < strict["proposed"] <= run["proposed"]

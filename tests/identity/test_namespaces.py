@@ -119,7 +119,8 @@ def test_identity_map_namespaces_and_the_twenty_identity_limit(people: Workspace
                      "p4@example.com": {"INGEST-1218-400"}}  # fmt: skip
 
 
-def test_namespaces_through_cli_and_api(cli: Any, api: Any) -> None:
+def test_namespaces_through_cli_and_api(api: Any, cli: Any) -> None:
+    """The CLI and the API on the same home: each sees the namespaces the other made."""
     assert cli("init").code == 0
     listed = cli("identity", "namespaces", "--json").json()
     assert "ECID" in {n["symbol"] for n in listed}
@@ -129,4 +130,7 @@ def test_namespaces_through_cli_and_api(cli: Any, api: Any) -> None:
     assert again.code == 4 and "never reused" in again.stderr
     assert api.post("/namespaces", json={"symbol": "StoreID", "type": "non_people"}).json()["buildsGraph"] is False
     assert api.post("/namespaces", json={"symbol": "X", "type": "robot"}).status_code == 400
-    assert "StoreID" in {n["symbol"] for n in api.get("/namespaces").json()}
+    served = {n["symbol"]: n for n in api.get("/namespaces").json()}
+    assert {"StoreID", "LoyaltyID"} <= set(served) and served["LoyaltyID"]["type"] == "cross_device"
+    assert api.post("/namespaces", json={"symbol": "LoyaltyID", "type": "cross_device"}).status_code == 409
+    assert "StoreID" in {n["symbol"] for n in cli("identity", "namespaces", "--json").json()}

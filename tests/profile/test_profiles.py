@@ -121,7 +121,8 @@ def test_merge_is_a_pure_function() -> None:
     assert by_rank["a"] == 1
 
 
-def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> None:
+def test_profiles_through_cli_and_api(api: Any, cli: Any, tmp_path: Path) -> None:
+    """The CLI and the API on the same home: what one makes, the other finds."""
     assert cli("init").code == 0
     assert (
         cli("schema", "create", "ev", "--class", "experienceevent", "-g", "identitymap", "-g", "web-details").code == 0
@@ -136,18 +137,25 @@ def test_profiles_through_cli_and_api(cli: Any, api: Any, tmp_path: Path) -> Non
     assert rebuilt["graph"]["graphs"] == 1 and rebuilt["profiles"]["events"] == 1
     got = cli("profile", "get", "--namespace", "Email", "--id", "a@x.io", "--json").json()
     assert got["events"]["total"] == 1 and len(got["identities"]) == 2
-    assert cli("mergepolicy", "create", "p1", "--stitching", "none", "--json").json()["default"] is True
+    served = api.get("/profiles", params={"namespace": "ECID", "id": ECID})
+    assert served.status_code == 200 and served.json()["graphId"] == got["graphId"]
+    assert served.json()["events"]["total"] == 1 and served.json()["readFrom"] == "store"
     missing = cli("profile", "get", "--namespace", "Email", "--id", "b@x.io")
     assert missing.code == 3 and "no profile holds Email:b@x.io" in missing.stderr
     assert api.get("/profiles", params={"namespace": "Email", "id": "nobody@x.io"}).status_code == 404
+    assert cli("mergepolicy", "create", "p1", "--stitching", "none", "--json").json()["default"] is True
     created = api.post("/mergepolicies", json={"name": "mp", "kind": "timestamp"})
-    assert created.status_code == 201 and created.json()["default"] is True
-    assert api.post("/profiles/rebuild").json()["graph"]["graphs"] == 0  # the API's own sandbox has no data
-    empty = api.post("/datasets/nope/records/delete", json={"ids": []})
+    assert created.status_code == 201 and created.json()["default"] is False  # p1, made by the CLI, is
+    assert [p["name"] for p in cli("mergepolicy", "list", "--json").json()] == ["mp", "p1"]
+    rebuilt_by_api = api.post("/profiles/rebuild").json()
+    assert rebuilt_by_api["graph"]["graphs"] == 1 and rebuilt_by_api["profiles"]["events"] == 1
+    empty = api.post("/datasets/ev/records/delete", json={"ids": []})
     assert empty.status_code == 400 and "ids" in empty.json()["message"]
     gone = cli("dataset", "delete-records", "ev", "--id", "e1", "--json").json()
     assert gone["deletedRecords"] == 1 and gone["profilesRebuilt"]["graph"]["graphs"] == 0
     assert cli("profile", "get", "--namespace", "Email", "--id", "a@x.io").code == 3
+    assert api.get("/profiles", params={"namespace": "ECID", "id": ECID}).status_code == 404
+    assert api.get("/datasets/ev/preview").json()["rows"] == []
 
 
 def test_expired_events_leave_profiles_and_can_be_purged(shop: Workspace, tmp_path: Path) -> None:

@@ -49,10 +49,15 @@ def test_segments_through_the_api(api: Any, shop: Workspace) -> None:
     assert api.post("/segment/streaming/evaluate", json={"namespace": "CRMID", "id": "C404"}).status_code == 404
     assert [d["name"] for d in api.get("/segment/definitions").json()] == ["parisians"]
     assert api.delete("/segment/definitions/parisians").status_code == 200
+    assert api.get("/segment/definitions/parisians").status_code == 404
+    assert api.get("/segment/definitions").json() == []
+    assert api.get("/segment/definitions/parisians/members").status_code == 404
+    profile = api.get("/profiles", params={"namespace": "CRMID", "id": "C1"}).json()
+    assert "parisians" not in profile["segmentMembership"]  # no membership of a segment that is gone
+    assert api.delete("/segment/definitions/parisians").status_code == 404
 
 
-def test_segments_through_the_cli(cli: Any, shop: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACCORD_HOME", str(shop.settings.home))
+def test_segments_through_the_cli(cli: Any, shop: Workspace) -> None:
     created = cli("segment", "create", "buyers", "--pql", 'xEvent[eventType = "commerce.purchases"].count() > 0',
                   "--json").json()  # fmt: skip
     assert created["streamingEligible"] is False
@@ -71,6 +76,10 @@ def test_segments_through_the_cli(cli: Any, shop: Workspace, monkeypatch: pytest
     assert cli("segment", "show", "byers").code == 3
     moves = cli("segment", "history", "--namespace", "CRMID", "--id", "C1", "--json").json()["transitions"]
     assert [(m["segment"], m["previous"], m["status"]) for m in moves] == [("buyers", None, "realized")]
+    assert cli("segment", "delete", "buyers", "--json").json()["name"] == "buyers"
+    assert cli("segment", "list", "--json").json() == []
+    assert cli("segment", "show", "buyers").code == 3
+    assert cli("segment", "members", "buyers").code == 3
 
 
 def test_pql_problems_are_placed_once(cli: Any, api: Any, shop: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accord import profile, segment
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError
+from accord.ingest import IngestRequest, ingest_file
 from accord.workspace import Workspace
-from tests.segment.conftest import NOW
+from tests.segment.conftest import MAPPING, NOW
 
 
 def create(ws: Workspace, name: str, pql: str, streaming: bool = False) -> dict[str, Any]:
@@ -106,6 +108,11 @@ def test_bad_definitions_say_what_and_where(shop: Workspace) -> None:
         segment.delete_segment(session, "prod", "a")
     with pytest.raises(NotFoundError, match="did you mean a"), shop.catalog.session() as session:
         segment.find_segment(session, "prod", "aa")
+    with shop.catalog.session() as session:
+        assert [s["name"] for s in segment.list_segments(session, "prod")] == ["a", "b"]  # refused: still there
+        segment.delete_segment(session, "prod", "b")
+        segment.delete_segment(session, "prod", "a")  # nothing refers to it now
+        assert segment.list_segments(session, "prod") == []
 
 
 def test_streaming_evaluation_emits_membership_changes(shop: Workspace) -> None:
@@ -135,27 +142,51 @@ def test_streaming_evaluation_emits_membership_changes(shop: Workspace) -> None:
     assert job["counts"]["osloites"]["exited"] == 1  # C1 does not live in Oslo in the lake
 
 
-def test_compositions_union_intersection_and_stable_splits(shop: Workspace) -> None:
+def test_compositions_union_and_intersection(shop: Workspace) -> None:
     create(shop, "parisians", 'homeAddress.city = "Paris"')
     create(shop, "buyers", 'xEvent[eventType = "commerce.purchases"].exists()')
-    compositions = {
-        "either": {"union": ["parisians", "buyers"]}, "both": {"intersection": ["parisians", "buyers"]},
-        "first half": {"split": "either", "percent": [0, 50]}, "second half": {"split": "either", "percent": [50, 100]},
-    }  # fmt: skip
+    compositions = {"either": {"union": ["parisians", "buyers"]}, "both": {"intersection": ["parisians", "buyers"]}}
     with shop.catalog.session() as session:
         for name, composition in compositions.items():
             segment.create_segment(session, "prod", {"name": name, "composition": composition})
-        with pytest.raises(DocumentError, match="percent"):
-            segment.create_segment(
-                session, "prod", {"name": "bad", "composition": {"split": "either", "percent": [50, 20]}}
-            )
         with pytest.raises(DocumentError, match="exactly one of"):
             two = {"union": ["a", "b"], "intersection": ["a", "b"]}
             segment.create_segment(session, "prod", {"name": "bad", "composition": two})
     segment.run_job(shop, "prod")
     assert member_names(shop, "either") == {"C1", "C2", "C3"}
     assert member_names(shop, "both") == {"C1"}
-    halves = member_names(shop, "first half"), member_names(shop, "second half")
-    assert halves[0] | halves[1] == {"C1", "C2", "C3"} and not halves[0] & halves[1]
-    segment.run_job(shop, "prod")  # a profile stays in its part from one run to the next
-    assert (member_names(shop, "first half"), member_names(shop, "second half")) == halves
+
+
+def add_people(ws: Workspace, tmp_path: Path, first: int, count: int) -> None:
+    path = tmp_path / f"people-{first}.csv"
+    path.write_text("crm,first,city,email_ok\n" + "".join(f"P{n},Pat,Lima,y\n" for n in range(first, first + count)))
+    ingest_file(ws, "prod", IngestRequest("crm", path, MAPPING))
+    profile.rebuild(ws, "prod")
+
+
+def graphs_in(ws: Workspace, name: str) -> set[str]:
+    found = segment.members(ws, "prod", name, limit=10_000)
+    assert found["total"] == len(found["items"])
+    return {m["graphId"] for m in found["items"]}
+
+
+def test_splits_share_an_audience_out_and_keep_each_person_in_their_part(shop: Workspace, tmp_path: Path) -> None:
+    add_people(shop, tmp_path, 0, 200)
+    create(shop, "limenos", 'homeAddress.city = "Lima"')
+    with shop.catalog.session() as session:
+        for name, percent in (("test group", [0, 30]), ("the rest", [30, 100])):
+            segment.create_segment(session, "prod", {"name": name, "composition": {"split": "limenos",
+                                                                                  "percent": percent}})  # fmt: skip
+        with pytest.raises(DocumentError, match="percent"):
+            bad = {"split": "limenos", "percent": [50, 20]}
+            segment.create_segment(session, "prod", {"name": "bad", "composition": bad})
+    segment.run_job(shop, "prod")
+    test_group, rest = graphs_in(shop, "test group"), graphs_in(shop, "the rest")
+    assert len(graphs_in(shop, "limenos")) == 200
+    assert not test_group & rest and test_group | rest == graphs_in(shop, "limenos")
+    assert 30 <= len(test_group) <= 90  # about 30 % of 200, as a fair split of stable ids gives
+    add_people(shop, tmp_path, 200, 100)  # more people, and the next job
+    segment.run_job(shop, "prod")
+    later_test_group, later_rest = graphs_in(shop, "test group"), graphs_in(shop, "the rest")
+    assert len(later_test_group | later_rest) == 300 and not later_test_group & later_rest
+    assert test_group <= later_test_group and rest <= later_rest  # nobody changed part

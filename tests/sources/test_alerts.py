@@ -71,10 +71,17 @@ def sources_runs(session: Any) -> list[dict[str, Any]]:
     return list_runs(session, "prod")
 
 
-def wait_for(condition: Any, seconds: float = 10) -> None:
+def wait_for(condition: Any, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
+    while not condition():
+        assert time.monotonic() < deadline, f"not seen within {seconds} s"
         time.sleep(0.05)
+
+
+def delivered(ws: Workspace) -> bool:
+    """Whether every alert has left `pending` (delivery runs in the background)."""
+    with ws.catalog.session() as session:
+        return all(a["delivery"] != "pending" for a in list_alerts(session, "prod"))
 
 
 def test_run_alerts_are_recorded_and_delivered_with_retries(
@@ -93,7 +100,7 @@ def test_run_alerts_are_recorded_and_delivered_with_retries(
     wait_for(lambda: receiver.bodies)
     [body] = receiver.bodies
     assert body["event"] == "run.success" and body["runId"] == result["id"] and body["run"]["recordsIngested"] == 1
-    wait_for(lambda: list_alerts(quick.catalog.session().__enter__(), "prod")[0]["delivery"] != "pending")
+    wait_for(lambda: delivered(quick))
     with quick.catalog.session() as session:
         alerts = {a["event"]: a for a in list_alerts(session, "prod")}
     assert set(alerts) == {"run.start", "run.success"}  # no failure happened
@@ -101,16 +108,14 @@ def test_run_alerts_are_recorded_and_delivered_with_retries(
     assert alerts["run.start"]["delivery"] == "none"
 
 
-def test_undeliverable_alerts_are_marked_failed(quick: Workspace, tmp_path: Path) -> None:
-    from tests.servers import free_port
-
+def test_undeliverable_alerts_are_marked_failed(quick: Workspace, tmp_path: Path, closed_port: int) -> None:
     (tmp_path / "inbox").mkdir()
     connect(quick, "folder", "local", {"root": str(tmp_path / "nope")})
     flow(quick, name="f", connection="folder", source={"glob": "*.csv"})
     with quick.catalog.session() as session:
-        subscribe(session, "prod", {"event": "run.failure", "webhookUrl": f"http://127.0.0.1:{free_port()}/x"})
+        subscribe(session, "prod", {"event": "run.failure", "webhookUrl": f"http://127.0.0.1:{closed_port}/x"})
     assert run(quick, "f")["status"] == "failed"
-    wait_for(lambda: list_alerts(quick.catalog.session().__enter__(), "prod")[0]["delivery"] != "pending")
+    wait_for(lambda: delivered(quick))
     with quick.catalog.session() as session:
         [alert] = list_alerts(session, "prod")
     assert alert["delivery"] == "failed" and alert["attempts"] == quick.settings.alert_retries + 1
@@ -130,8 +135,13 @@ def test_delay_alerts_fire_once_until_a_success(ws: Workspace, tmp_path: Path) -
     assert check_delays(ws, now) == 0  # the dataflow is new
     assert check_delays(ws, now + timedelta(minutes=151)) == 1
     assert check_delays(ws, now + timedelta(minutes=200)) == 0  # said once
-    run(ws, "f")
-    assert check_delays(ws, now + timedelta(minutes=100)) == 0
+    assert run(ws, "f")["status"] == "success"
+    after = datetime.now(UTC)
+    assert check_delays(ws, after + timedelta(minutes=149)) == 0  # the success started the clock again
+    assert check_delays(ws, after + timedelta(minutes=151)) == 1  # and re-armed the alert: said again
+    assert check_delays(ws, after + timedelta(minutes=300)) == 0  # once
+    with ws.catalog.session() as session:
+        assert [a["event"] for a in list_alerts(session, "prod")] == ["run.delay", "run.delay"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from azure.storage.blob import BlobServiceClient
 
 from accord import sources
 from accord.workspace import Workspace
-from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, AzuriteServer, free_port
+from tests.servers import AZURITE_ACCOUNT, AZURITE_KEY, AzuriteServer
 from tests.sources.conftest import box, connect, firsts, flow, run
 
 pytestmark = pytest.mark.integration
@@ -33,12 +33,14 @@ def container(azurite: AzuriteServer, request: pytest.FixtureRequest) -> str:
     return name
 
 
-def test_connection_test_names_the_failing_step(ws: Workspace, azurite: AzuriteServer, container: str) -> None:
+def test_connection_test_names_the_failing_step(
+    ws: Workspace, azurite: AzuriteServer, container: str, closed_port: int
+) -> None:
     connect(ws, "good", "azure-blob", config(azurite, container))
     connect(ws, "badkey", "azure-blob", config(azurite, container, accountKey="d3Jvbmcta2V5LXdyb25nLWtleQ=="))
     connect(ws, "nocontainer", "azure-blob", config(azurite, "missing-container"))
     connect(ws, "refused", "azure-blob",
-            config(azurite, container, endpoint=f"http://127.0.0.1:{free_port()}/{AZURITE_ACCOUNT}"))  # fmt: skip
+            config(azurite, container, endpoint=f"http://127.0.0.1:{closed_port}/{AZURITE_ACCOUNT}"))  # fmt: skip
     results = {}
     for name in ("good", "badkey", "nocontainer", "refused"):
         with ws.catalog.session() as session:

@@ -71,9 +71,16 @@ def test_cli_connection_dataflow_and_runs(cli: Any, tmp_path: Path) -> None:
     assert cli("dataflow", "disable", "files").code == 0
     refused = cli("dataflow", "run", "files")
     assert refused.code == 4 and "disabled" in refused.stderr
-    assert cli("connection", "delete", "landing").code == 4  # a dataflow uses it
+    used = cli("connection", "delete", "landing")
+    assert used.code == 4 and "dataflows use connection 'landing': files" in used.stderr
+    assert [c["name"] for c in cli("connection", "list", "--json").json()] == ["landing"]  # refused: still there
     assert cli("dataflow", "delete", "files").code == 0
+    assert cli("dataflow", "list", "--json").json() == []
+    assert cli("dataflow", "run", "files").code == 3
+    assert cli("runs", "show", runs[0]["id"]).code == 3  # its run history went with it
     assert cli("dataset", "stats", "crm", "--json").json()["rowCount"] == 2  # its data is kept
+    assert cli("connection", "delete", "landing").code == 0
+    assert cli("connection", "list", "--json").json() == []
     bad = cli("dataflow", "create", "x", "--connection", "nope", "--dataset", "crm")
     assert bad.code == 3 and "no connection named 'nope'" in bad.stderr
     wrong = cli("dataflow", "create", "x", "--connection", "landing", "--dataset", "crm", "--every", "soon")
@@ -128,3 +135,11 @@ def test_api_connections_never_return_secrets(api: Api, tmp_path: Path) -> None:
     )
     assert invalid.status_code == 400
     assert {p["path"] for p in invalid.json()["details"]["problems"]} >= {"schedule.frequency"}
+    refused = api.delete("/connections/landing")
+    assert refused.status_code == 409 and "dataflows use connection 'landing': f" in refused.json()["message"]
+    assert {c["name"] for c in api.get("/connections").json()} == {"db", "landing"}  # refused: still there
+    assert api.delete("/dataflows/f").status_code == 204
+    assert api.get("/dataflows/f").status_code == 404 and api.get("/dataflows").json() == []
+    assert api.delete("/connections/landing").status_code == 204
+    assert {c["name"] for c in api.get("/connections").json()} == {"db"}
+    assert api.delete("/connections/landing").status_code == 404

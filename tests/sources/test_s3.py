@@ -11,7 +11,7 @@ import pytest
 
 from accord import sources
 from accord.workspace import Workspace
-from tests.servers import MotoServer, free_port
+from tests.servers import MotoServer
 from tests.sources.conftest import box, connect, firsts, flow, run
 
 pytestmark = pytest.mark.integration
@@ -46,9 +46,9 @@ def put_csv(moto: MotoServer, bucket: str, key: str, rows: list[str]) -> None:
     s3(moto).put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def test_connection_test_names_the_failing_step(ws: Workspace, moto: MotoServer, bucket: str) -> None:
+def test_connection_test_names_the_failing_step(ws: Workspace, moto: MotoServer, bucket: str, closed_port: int) -> None:
     connect(ws, "good", "s3", config(moto, bucket))
-    connect(ws, "refused", "s3", config(moto, bucket, endpointUrl=f"http://127.0.0.1:{free_port()}"))
+    connect(ws, "refused", "s3", config(moto, bucket, endpointUrl=f"http://127.0.0.1:{closed_port}"))
     connect(ws, "badkeys", "s3", config(moto, bucket, keys=("AKIAWRONGWRONGWRONG1", "wrong-secret")))
     connect(ws, "nobucket", "s3", config(moto, "no-such-bucket-here"))
     connect(ws, "denied", "s3", config(moto, bucket, keys=moto.limited))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-import uvicorn
 
 from accord import sources
 from accord.api import create_app
 from accord.settings import Settings
 from accord.sources.scheduling import is_due, latest_slot
 from accord.workspace import Workspace
-from tests.servers import free_port
+from tests.servers import start_api
 from tests.sources.conftest import connect, firsts, flow
 
 CREATED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -49,6 +49,19 @@ def test_due_once_per_slot() -> None:
     assert not is_due({"frequency": "once"}, CREATED, CREATED, now)  # once means once
 
 
+def finished_runs(ws: Workspace) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return [r for r in sources.list_runs(session, "prod") if r["status"] != "running"]
+
+
+def wait_until(condition: Callable[[], Any], seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"not seen within {seconds} s"
+        time.sleep(0.1)
+    return found
+
+
 def test_serve_runs_due_dataflows_and_skips_disabled_ones(ws: Workspace, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -57,21 +70,21 @@ def test_serve_runs_due_dataflows_and_skips_disabled_ones(ws: Workspace, tmp_pat
     flow(ws, name="hourly", connection="folder", source={"glob": "*.csv"}, schedule={"frequency": "hour"})
     flow(ws, name="off", connection="folder", source={"glob": "*.csv"}, enabled=False)
     settings: Settings = ws.settings.model_copy(update={"scheduler": True, "scheduler_tick_seconds": 0.2})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = start_api(create_app(settings))
     try:
-        deadline = time.monotonic() + 20
-        runs: list[dict[str, object]] = []
-        while time.monotonic() < deadline and not runs:
-            time.sleep(0.2)
-            with ws.catalog.session() as session:
-                runs = [r for r in sources.list_runs(session, "prod") if r["status"] != "running"]
-        time.sleep(1)  # more ticks: the hourly flow must not run again within its hour
-        with ws.catalog.session() as session:
-            runs = sources.list_runs(session, "prod")
+        [first] = wait_until(lambda: finished_runs(ws))
+        # A later tick is seen when a flow made now, due now, has run: that tick looked at the hourly
+        # flow too, after its first run had finished, and must have left it alone.
+        flow(ws, name="witness", connection="folder", source={"glob": "none"},
+             schedule={"frequency": "once", "startTime": datetime.now(UTC).isoformat()})  # fmt: skip
+        wait_until(lambda: any(r["dataflow"] == "witness" for r in finished_runs(ws)))
     finally:
-        server.should_exit = True
-        thread.join(15)
-    assert [(r["dataflow"], r["trigger"], r["status"]) for r in runs] == [("hourly", "schedule", "success")]
+        server.stop()  # waits for the runs it started
+    with ws.catalog.session() as session:
+        runs = sources.list_runs(session, "prod")
+    assert (first["dataflow"], first["trigger"], first["status"]) == ("hourly", "schedule", "success")
+    assert sorted((r["dataflow"], r["trigger"], r["status"]) for r in runs) == [
+        ("hourly", "schedule", "success"),
+        ("witness", "schedule", "success"),
+    ]
     assert firsts(ws) == ["Ann"]

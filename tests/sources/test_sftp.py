@@ -10,7 +10,7 @@ import pytest
 from accord import sources
 from accord.errors import DocumentError
 from accord.workspace import Workspace
-from tests.servers import SftpServer, free_port
+from tests.servers import SftpServer
 from tests.sources.conftest import box, connect, firsts, flow, run
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
 }
 
 
-def test_connection_test_walks_every_step(ws: Workspace, sftp: SftpServer) -> None:
+def test_connection_test_walks_every_step(ws: Workspace, sftp: SftpServer, closed_port: int) -> None:
     connect(ws, "by-password", "sftp", config(sftp))
     connect(ws, "by-key", "sftp", config(sftp, password=None, privateKey=sftp.key))
     for name in ("by-password", "by-key"):
@@ -49,7 +49,7 @@ def test_connection_test_walks_every_step(ws: Workspace, sftp: SftpServer) -> No
         assert [s["step"] for s in result["steps"]] == ["resolve host", "connect", "host key", "authenticate", "folder"]
     for name, (change, step, message) in CASES.items():
         if change.get("port") == 0:
-            change = {**change, "port": free_port()}
+            change = {**change, "port": closed_port}
         if change.get("privateKey") == "STRANGER":
             change = {**change, "privateKey": sftp.stranger_key}
         connect(ws, name, "sftp", config(sftp, **change))

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from accord import lake, sources
 from accord.errors import DocumentError, NotFoundError
 from accord.sources import SecretBox
 from accord.sources.exceptions import DataflowRunningError, SecretKeyError
 from accord.workspace import Workspace
-from tests.servers import PostgresServer
 from tests.sources.conftest import MAPPING, box, check, connect, firsts, flow, run
 
 HEADER = "id,first,email\n"
@@ -220,84 +217,8 @@ def test_paths_cannot_leave_the_connection_root(ws: Workspace, tmp_path: Path) -
 
 def test_connection_test_says_which_step_failed(ws: Workspace, tmp_path: Path) -> None:
     connect(ws, "missing", "local", {"root": str(tmp_path / "nope")})
-    connect(
-        ws,
-        "pg",
-        "database",
-        {
-            "dialect": "postgresql",
-            "host": "127.0.0.1",
-            "port": 1,
-            "database": "x",
-            "username": "u",
-            "password": "s3cret-value",
-            "connectTimeout": 2,
-        },
-    )
-    missing, refused = check(ws, "missing"), check(ws, "pg")
+    missing = check(ws, "missing")
     assert not missing["ok"] and missing["steps"][0]["step"] == "folder exists"
-    assert not refused["ok"] and refused["steps"][0]["message"].startswith("connection refused")
-    assert "s3cret-value" not in str(refused)  # the secret is not echoed
-
-
-def _database_flow(ws: Workspace, config: dict[str, Any], execute: Any) -> None:
-    execute("CREATE TABLE customers (id VARCHAR(10), first VARCHAR(50), email VARCHAR(100), updated INTEGER)")
-    execute("INSERT INTO customers VALUES ('1','Ann','ann@x.io',1), ('2','Bob','bob@x.io',2), ('3','Cy','cy@x.io',2)")
-    connect(ws, "db", "database", config)
-    checked = check(ws, "db")
-    assert checked["ok"], checked
-    flow(ws, name="db-flow", connection="db", source={"table": "customers", "deltaColumn": "updated", "batchRows": 2})
-    first = run(ws, "db-flow")
-    assert (first["status"], first["recordsIngested"]) == ("success", 3)
-    assert run(ws, "db-flow")["recordsIngested"] == 0  # the watermark holds
-    execute("INSERT INTO customers VALUES ('4','Dee','dee@x.io',3)")
-    assert run(ws, "db-flow")["recordsIngested"] == 1
-    assert firsts(ws) == ["Ann", "Bob", "Cy", "Dee"]
-    flow(ws, name="q", connection="db", source={"query": "SELECT id, first, email FROM customers WHERE id <> '2'"})
-    assert run(ws, "q")["recordsIngested"] == 3
-    flow(ws, name="bad", connection="db", source={"table": "nope"})
-    result = run(ws, "bad")
-    assert (
-        result["status"] == "failed"
-        and "no table 'nope'; the database has: customers" in result["errors"][0]["message"]
-    )
-
-
-def test_sqlite_table_incremental(ws: Workspace, tmp_path: Path) -> None:
-    path = tmp_path / "crm.sqlite"
-    database = sqlite3.connect(path)
-
-    def execute(statement: str) -> None:
-        database.execute(statement)
-        database.commit()
-
-    _database_flow(ws, {"dialect": "sqlite", "database": str(path)}, execute)
-
-
-@pytest.mark.integration
-def test_postgresql_table_incremental(ws: Workspace, postgres: PostgresServer) -> None:
-    engine = create_engine(postgres.url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-
-    def execute(statement: str) -> None:
-        with engine.begin() as connection:
-            connection.execute(text(statement))
-
-    port = int(postgres.url.rsplit(":", 1)[1].split("/")[0])
-    _database_flow(
-        ws,
-        {
-            "dialect": "postgresql",
-            "host": "127.0.0.1",
-            "port": port,
-            "database": "accord",
-            "username": "postgres",
-            "password": "unused-with-trust",
-        },
-        execute,
-    )
-    engine.dispose()
 
 
 def test_small_files_are_grouped_and_row_errors_keep_file_and_line(ws: Workspace, tmp_path: Path) -> None:
@@ -361,28 +282,6 @@ def test_a_dataflow_can_be_edited_but_not_moved(ws: Workspace, tmp_path: Path) -
     assert [p["path"] for p in caught.value.problems] == ["connection", "dataset"]
     with pytest.raises(DocumentError, match=r"schedule\.frequency"), ws.catalog.session() as session:
         sources.update_dataflow(session, "prod", "f", {"schedule": {"frequency": "yearly"}})
-
-
-def test_mysql_is_reached_through_its_driver(ws: Workspace) -> None:
-    from tests.servers import free_port
-
-    settings = {"dialect": "mysql", "host": "127.0.0.1", "port": free_port(), "database": "shop", "username": "u",
-                "password": "p", "connectTimeout": 2}  # fmt: skip
-    connect(ws, "maria", "database", settings)
-    with ws.catalog.session() as session:
-        result = sources.test_connection(session, box(ws), "prod", "maria")
-    assert not result["ok"] and result["steps"][0]["step"] == "connect"
-    assert "refused" in result["steps"][0]["message"] or "Can't connect" in result["steps"][0]["message"]
-
-
-@pytest.mark.integration
-def test_a_missing_postgresql_database_is_named(ws: Workspace, postgres: PostgresServer) -> None:
-    port = int(postgres.url.rsplit(":", 1)[1].split("/")[0])
-    connect(ws, "pg", "database", {"dialect": "postgresql", "host": "127.0.0.1", "port": port,
-                                   "database": "no_such_db", "username": "postgres", "password": "x"})  # fmt: skip
-    with ws.catalog.session() as session:
-        step = sources.test_connection(session, box(ws), "prod", "pg")["steps"][0]
-    assert (step["step"], step["ok"]) == ("open database", False) and "no_such_db" in step["message"]
 
 
 def test_third_party_connectors_register_through_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -131,7 +131,8 @@ class DatabaseSource(Source[DatabaseConfig]):
                 connection.execute(select(1))
                 tables = inspect(connection).get_table_names()
         except OperationalError as exc:
-            return [_diagnose(str(exc.orig), config)]
+            known = _diagnose(str(exc.orig), config)
+            return [known or CheckStep("connect", False, _first_line(str(exc.orig)), "check the connection settings")]
         except SQLAlchemyError as exc:
             return [CheckStep("connect", False, str(exc).splitlines()[0], "check the connection settings")]
         finally:
@@ -178,9 +179,9 @@ class DatabaseSource(Source[DatabaseConfig]):
                 )
                 yield from self._chunks(result, source, delta is not None, context.workdir)
         except (OperationalError, ProgrammingError) as exc:
-            raise SourceUnavailableError(
-                f"reading the database failed: {str(exc.orig).strip().splitlines()[0]}"
-            ) from None
+            known = _diagnose(str(exc.orig), self.config) if isinstance(exc, OperationalError) else None
+            reason = f"{known.message} ({known.hint})" if known else _first_line(str(exc.orig))
+            raise SourceUnavailableError(f"reading the database failed: {reason}") from None
         finally:
             engine.dispose()
 
@@ -246,8 +247,8 @@ class DatabaseSource(Source[DatabaseConfig]):
             yield Checkpoint({"watermark": _jsonable(high)})
 
 
-def _diagnose(message: str, config: DatabaseConfig) -> CheckStep:
-    """Say which step failed and what to do, from the driver's message."""
+def _diagnose(message: str, config: DatabaseConfig) -> CheckStep | None:
+    """Which step failed and what to do, from the driver's message; None when it is not one we know."""
     lowered = message.lower()
     where = f"{config.host}:{config.port or 'default port'}"
     if "connection refused" in lowered:
@@ -256,8 +257,21 @@ def _diagnose(message: str, config: DatabaseConfig) -> CheckStep:
         return CheckStep("resolve host", False, f"unknown host {config.host}", "fix `host`")
     if "timeout" in lowered or "timed out" in lowered:
         return CheckStep("connect", False, f"no answer from {where}", "check the host, port and firewall")
+    # MySQL and MariaDB refuse a database the user may not open without saying whether it exists
+    if "access denied" in lowered and "to database" in lowered:
+        return CheckStep(
+            "open database",
+            False,
+            f"database {config.database!r} does not exist or user {config.username!r} may not open it",
+            "fix `database`, or grant the user access to it",
+        )
     if "password authentication failed" in lowered or "access denied" in lowered:
-        return CheckStep("authenticate", False, f"user {config.username!r} was refused", "check username and password")
-    if "does not exist" in lowered and "database" in lowered:
+        refused = f"user {config.username!r} or its password was refused"
+        return CheckStep("authenticate", False, refused, "check username and password")
+    if ("does not exist" in lowered and "database" in lowered) or "unknown database" in lowered:
         return CheckStep("open database", False, f"database {config.database!r} does not exist", "fix `database`")
-    return CheckStep("connect", False, message.strip().splitlines()[0], "check the connection settings")
+    return None
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "no reason given"
