@@ -34,13 +34,14 @@ def validate_config(connector: str, config: dict[str, Any]) -> BaseModel:
 
 def connection_document(record: ConnectionRecord) -> dict[str, Any]:
     """A connection as the API and CLI show it: secret fields are never included, only named."""
-    spec = connector_spec(record.connector)
+    secret_names = connector_spec(record.connector).secret_fields()
     return {
         "id": record.id,
         "name": record.name,
         "connector": record.connector,
-        "config": record.config,
-        "secretFields": [f for f in spec.secret_fields() if record.secrets],
+        # Connections made before secrets were matched by their written names kept some in `config`.
+        "config": {k: v for k, v in record.config.items() if k not in secret_names},
+        "secretFields": secret_names if record.secrets else [],
         "createdAt": record.created_at.isoformat(),
     }
 

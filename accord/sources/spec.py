@@ -46,8 +46,9 @@ class ConnectorSpec:
     capabilities: Capabilities
 
     def secret_fields(self) -> list[str]:
+        """The secret settings, named as a configuration writes them (`secretAccessKey`, not the attribute)."""
         return [
-            name
+            info.alias or name
             for name, info in self.config.model_fields.items()
             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
         ]
