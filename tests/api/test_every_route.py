@@ -293,7 +293,8 @@ ROUTES: dict[tuple[str, str], Case] = {
         has({"identities": lambda n: n >= 11, "graphs": lambda n: n >= 5}),
         then("/identity/graph", has({"identities": lambda ids: ANN in ids}), params=ANN_BY_EMAIL))),
     ("GET", "/identity/graph"): Case("/identity/graph", has({"primary": ANN, "links": [{
-        "from": ANN, "to": ANN_BY_EMAIL, "rule": "same record", "records": 1, "batch": Ref("crm_batch")}]}),
+        "from": ANN, "to": ANN_BY_EMAIL, "rule": "same record", "records": 1, "batch": Ref("crm_batch"),
+        "dataset": "crm"}]}),
         params=ANN_BY_EMAIL),
     ("GET", "/identity/rules"): Case("/identity/rules", has({"uniqueNamespaces": ["CRMID"],
                                                              "priority": lambda p: p[:2] == ["CRMID", "Email"]})),

@@ -306,8 +306,8 @@ COMMANDS |= {
     ("identity", "graph"): Command(ANN, has({"identities": lambda ids: {"namespace": "Email", "id": "ann@example.com"}
                                              in ids}), shows="same record"),
     ("identity", "explain"): Command(("CRMID:C1", "Email:ann@example.com"), has({"sameGraph": True, "chain": [{
-        "from": {"namespace": "CRMID", "id": "C1"}, "batch": Ref("crm_batch"), "rule": "same record"}]}),
-        shows="seen together"),
+        "from": {"namespace": "CRMID", "id": "C1"}, "batch": Ref("crm_batch"), "dataset": "crm"}]}),
+        shows="seen together in record {crm_batch}/data_0/0 of dataset crm"),
     ("identity", "match"): Command(("--file", "{files}/rules.yaml"), proposed_twins, before=run(
         "ingest", "{files}/twins.csv", "-d", "people", "-m", "{files}/people.json")),
     ("identity", "matches"): Command(("--limit", "5"), has({"total": lambda n: n > 0, "items": lambda items: 0 < len(
@@ -407,5 +407,5 @@ def test_command(walk: Cli, path: tuple[str, ...]) -> None:
     assert result.code == 0, f"accord {' '.join(path)}: exit {result.code}\n{result.stdout}\n{result.stderr}"
     case.check(walk, [json.loads(line) for line in result.stdout.splitlines()] if case.lines else result.json())
     if case.shows is not None:
-        shown = walk(*case.options, *path, *case.args)
-        assert shown.code == 0 and case.shows in shown.stdout, f"accord {' '.join(path)} shows:\n{shown.stdout}"
+        shown, expected = walk(*case.options, *path, *case.args), case.shows.format(**walk.fill)
+        assert shown.code == 0 and expected in shown.stdout, f"accord {' '.join(path)} shows:\n{shown.stdout}"
