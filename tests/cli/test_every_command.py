@@ -25,7 +25,6 @@ from accord.workspace import Workspace
 from tests.checks import Check, Ref, each, has, holding, lacks, lists
 from tests.conftest import CliResult, run_cli
 from tests.small_home import (
-    CRM_MAPPING,
     LOYALTY_V2,
     MATCHING_RULES,
     OSLO,
@@ -70,9 +69,9 @@ class Command:
     lines: bool = False
     """The output is JSON lines (one document a line), not one document."""
     shows: str | None = None
-    """Run it a second time for people (no `--json`): this text is in what it prints."""
-    run: Step | None = None
-    """For a command that does not return (`serve`): how to run and check it instead."""
+    """Run it a second time for people (no `--json`): this text (ids filled in) is in what it prints."""
+    process: bool = False
+    """The command does not return (`serve`): the check runs it as a real process."""
 
 
 def then(*args: str, check: Check) -> Check:
@@ -158,7 +157,7 @@ def demo_summary(_cli: Cli, body: Any) -> None:
     assert {i["namespace"] for i in body["unifiedProfile"]["identities"]} >= {"CRMID", "Email"}
 
 
-def serve_and_revoke(cli: Cli) -> None:
+def serve_and_revoke(cli: Cli, _body: None) -> None:
     """`accord serve` as a real process answers with the home's token, then with a token made by `accord
     token create`, which `accord token revoke` then shuts out (401 in the JSON error shape)."""
     with accord_serve(cli.home) as base:
@@ -175,7 +174,7 @@ def serve_and_revoke(cli: Cli) -> None:
 
 
 FILES = {  # input files of the commands, written beside the home
-    "prefs.json": json.dumps(PREFS), "loyalty-v2.json": json.dumps(LOYALTY_V2), "crm.json": json.dumps(CRM_MAPPING),
+    "prefs.json": json.dumps(PREFS), "loyalty-v2.json": json.dumps(LOYALTY_V2),
     "people.json": json.dumps(PEOPLE_MAPPING), "scratch.json": json.dumps(SCRATCH_MAPPING),
     "rules.yaml": json.dumps(MATCHING_RULES), "more.csv": "crm,first\nm1,Mia\n", "twins.csv": TWINS_CSV,
     "flow.yaml": "source: {path: crm, glob: '*.csv'}\nerrorThreshold: 50\n",
@@ -193,7 +192,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         then("token", "list", check=two_admins))),
     ("ingest",): Command(("{files}/more.csv", "-d", "scratch", "-m", "{files}/scratch.json"), each(
         has({"status": "success", "dataset": "scratch", "outputRecordCount": 1}), in_scratch("m1"))),
-    ("serve",): Command((), has({}), run=serve_and_revoke),
+    ("serve",): Command((), serve_and_revoke, process=True),
     ("functions",): Command((), lists({"name": "lower", "returns": "string"}, {"name": "date"}), shows="lower("),
     ("demo",): Command(("--rows", "30"), demo_summary, options=("--home", "{files}/demo")),
     # schemas and field groups
@@ -399,8 +398,8 @@ def test_command(walk: Cli, path: tuple[str, ...]) -> None:
     case = COMMANDS[path]
     if case.before is not None:
         case.before(walk)
-    if case.run is not None:
-        case.run(walk)
+    if case.process:
+        case.check(walk, None)
         return
     assert any("--json" in getattr(p, "opts", ()) for p in TREE[path].params), f"accord {' '.join(path)}: no --json"
     result = walk(*case.options, *path, *case.args, "--json")
