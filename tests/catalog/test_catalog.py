@@ -90,7 +90,7 @@ def test_migrations_match_the_models(catalog_settings: Settings) -> None:
 
 def test_upgrade_keeps_existing_data(settings: Settings) -> None:
     """A catalog made by the first release, holding data, upgrades to the newest tables intact."""
-    catalog = Catalog(settings.catalog_url)
+    catalog = Catalog(settings.catalog_url, create=True)  # as the first release made it
     catalog.upgrade("0001")
     with catalog.session() as session:
         create_sandbox(session, "prod")
