@@ -137,19 +137,36 @@ def ingest(
 @app.command()
 def serve(
     host: str = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1)."),
-    port: int = typer.Option(None, "--port", help="Port (default 8000)."),
+    port: int = typer.Option(None, "--port", min=0, max=65535, help="Port (default 8000; 0: any free port)."),
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json)."""
+    import socket
+
     import uvicorn
 
     from accord.api import create_app
 
     settings = state.settings
     state.workspace().close()  # fail early, clearly, if not initialised
-    err.print(f"Accord API on http://{host or settings.api_host}:{port or settings.api_port} (docs at /docs)")
-    uvicorn.run(
-        create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="warning"
-    )
+    host = host or settings.api_host
+    # Bound here, so that the line below names the real port, also when the system chose it (--port 0)
+    wanted = settings.api_port if port is None else port
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, wanted, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, protocol)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot listen on {host}: {exc.strerror}", code="ACCORD-0010-400") from None
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise InvalidInputError(f"cannot listen on {host}:{wanted}: {exc.strerror}", code="ACCORD-0010-400") from None
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"Accord API on http://{shown}:{bound} (docs at /docs)", highlight=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    server.run(sockets=[listener])
 
 
 @app.command()

@@ -171,7 +171,7 @@ def linking_rules(
         else:
             rules = identity.set_rules(session, state.sandbox, split(unique), split(priority))
     emit(rules.to_document(), as_json, lambda d: out.print(
-        f"unique: {', '.join(d['uniqueNamespaces']) or '-'}\\npriority: {' > '.join(d['priority'])}"))  # fmt: skip
+        f"unique: {', '.join(d['uniqueNamespaces']) or '-'}\npriority: {' > '.join(d['priority'])}"))  # fmt: skip
 
 
 @identity_app.command("unlink")

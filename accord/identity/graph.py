@@ -353,6 +353,8 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         priority = list(get_rules(session, sandbox).priority)
+        datasets = {row.id: row.name for row in session.execute(select(DatasetRecord.id, DatasetRecord.name).where(
+            DatasetRecord.sandbox_id == sandbox_id))}  # fmt: skip
     store = GraphStore(graph_folder(workspace, sandbox_id))
     if not store.exists():
         raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
@@ -369,18 +371,20 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
         "graphId": str(found.graph),
         "primary": {"namespace": primary.namespace, "id": primary.id},
         "identities": [{"namespace": n.namespace, "id": n.id} for n in members],
-        "links": [_link_document(x) for x in links if x.active and x.a in names and x.b in names],
-        "droppedLinks": [_link_document(x) | {"droppedBy": x.dropped_by} for x in links if not x.active],
+        "links": [_link_document(x, datasets) for x in links if x.active and x.a in names and x.b in names],
+        "droppedLinks": [_link_document(x, datasets) | {"droppedBy": x.dropped_by} for x in links if not x.active],
     }
 
 
-def _link_document(link: Link) -> dict[str, Any]:
+def _link_document(link: Link, datasets: dict[str, str]) -> dict[str, Any]:
+    """A link for people: its dataset by name, as profiles show their sources (the graph keeps the id)."""
     a_ns, a_id = link.a.split(SEPARATOR, 1)
     b_ns, b_id = link.b.split(SEPARATOR, 1)
     return {"from": {"namespace": a_ns, "id": a_id}, "to": {"namespace": b_ns, "id": b_id}, "rule": link.rule,
             "firstSeen": link.first_seen.isoformat() if link.first_seen else None,
-            "lastSeen": link.last_seen.isoformat() if link.last_seen else None,
-            "records": link.records, "record": link.record, "batch": link.batch, "dataset": link.dataset}  # fmt: skip
+            "lastSeen": link.last_seen.isoformat() if link.last_seen else None, "records": link.records,
+            "record": link.record, "batch": link.batch,
+            "dataset": datasets.get(link.dataset, link.dataset)}  # fmt: skip
 
 
 def explain(workspace: Workspace, sandbox: str, first: tuple[str, str], second: tuple[str, str]) -> dict[str, Any]:

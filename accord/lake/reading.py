@@ -40,7 +40,10 @@ def open_dataset(
     dtypes = {k: field_dtype(v) for k, v in schema.fields.items()}
     extra = {"_acc_batch": "string", "_acc_record": "string"} if provenance else {}
     if not files:
-        return ibis.memtable(ibis.schema({**dtypes, **extra}).to_pyarrow().empty_table()), schema
+        # Cast back to the schema's types: Arrow makes map keys non-nullable, and a dataset with no
+        # batch yet must union with the others (graph builds read every profile-enabled dataset).
+        empty = ibis.memtable(ibis.schema({**dtypes, **extra}).to_pyarrow().empty_table())
+        return empty.select(**{k: empty[k].cast(t) for k, t in {**dtypes, **extra}.items()}), schema
     table = con.read_parquet(files, union_by_name=True, filename=provenance, file_row_number=provenance)
     columns = {
         k: (table[k].cast(dtype) if k in table.columns else ibis.null().cast(dtype)) for k, dtype in dtypes.items()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accord import identity, lake, schema
+from accord import identity, lake, profile, schema
 from accord.errors import NotFoundError
 from accord.ingest import IngestRequest, ingest_file
 from accord.workspace import Workspace
@@ -73,6 +73,15 @@ def test_deleting_a_batch_and_rebuilding_splits_the_graph(stores: Workspace, tmp
     lake.delete_batch(stores, "prod", second)
     identity.build_graph(stores, "prod")
     assert members(stores, "ECID", ECID) == {("ECID", ECID), ("CRMID", "C1")}
+
+
+def test_a_profile_enabled_dataset_with_no_batch_yet_counts_as_empty(stores: Workspace, tmp_path: Path) -> None:
+    write_events(stores, tmp_path, "web", [{"ECID": [ECID], "CRMID": ["C1"]}])
+    with stores.catalog.session() as session:  # created, not fed yet: its identityMap comes from the schema alone
+        lake.create_dataset(session, "prod", "app", "events", profile_enabled=True)
+    summary = identity.build_graph(stores, "prod")
+    assert (summary.identities, summary.graphs) == (2, 1)
+    assert profile.rebuild(stores, "prod")["profiles"]["profiles"] == 1
 
 
 def reference_components(records: list[list[str]]) -> set[frozenset[str]]:

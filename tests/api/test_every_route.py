@@ -1,0 +1,401 @@
+"""Every route of the OpenAPI document, called with valid input on a small home, its answer's content checked.
+
+ROUTES holds one case per (method, path template): the call, what must be done first, and what a user
+would check in the answer or in the next GET (a created object reads back with its fields, a change
+shows, a deleted object is gone). A route without a case, or a case without a route, fails
+`test_every_route_has_a_case`, which names them. Cases do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.checks import Check, Ref, each, has, holding, lacks, lists
+from tests.conftest import Api
+from tests.small_home import (
+    LOYALTY_V2,
+    MATCHING_RULES,
+    OSLO,
+    PARISIANS,
+    PEOPLE_MAPPING,
+    PREFS,
+    SCRATCH_MAPPING,
+    TWINS_CSV,
+    SmallHome,
+    serving,
+    small_home,
+)
+
+Step = Callable[[Api, SmallHome], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    url: str
+    """The path with its parameters; `{key}` is filled from the ids the home was built with."""
+    check: Check
+    status: int = 200
+    json: Any = None
+    params: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    before: Step | None = None
+
+
+def then(url: str, *checks: Check, params: dict[str, Any] | None = None) -> Check:
+    """The next GET of `url` (`{field}` taken from the first answer) answers 200 and passes the checks."""
+
+    def check(api: Api, body: Any) -> None:
+        response = api.get(url.format(**body) if isinstance(body, dict) else url, params=params)
+        assert response.status_code == 200, (url, response.text)
+        for one in checks:
+            one(api, response.json())
+
+    return check
+
+
+def gone(url: str) -> Check:
+    """The next GET of `url` is a 404 in the JSON error shape."""
+
+    def check(api: Api, _body: Any) -> None:
+        response = api.get(url)
+        assert response.status_code == 404, (url, response.status_code, response.text)
+        assert set(response.json()) == {"code", "message", "details"} and response.json()["message"]
+
+    return check
+
+
+def fill(body: Any, ids: dict[str, str]) -> Any:
+    """A request body with `{key}` at the start of a string replaced by the home's id or folder of that name."""
+    if isinstance(body, dict):
+        return {k: fill(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [fill(v, ids) for v in body]
+    if isinstance(body, str) and body.startswith("{") and body[1 : body.find("}")] in ids:
+        return body.format(**ids)
+    return body
+
+
+def send(method: str, url: str, body: Any) -> Step:
+    def step(api: Api, home: SmallHome) -> None:
+        response = api.request(method, url, json=fill(body, home.ids))
+        assert response.status_code in (200, 201), (url, response.text)
+
+    return step
+
+
+def upload(dataset: str, text: str, mapping: dict[str, Any]) -> Step:
+    def step(api: Api, _home: SmallHome) -> None:
+        files, data = {"file": ("upload.csv", text.encode())}, {"mapping": json.dumps(mapping)}
+        response = api.post(f"/datasets/{dataset}/batches", files=files, data=data)
+        assert response.status_code == 201 and response.json()["status"] == "success", response.text
+
+    return step
+
+
+def graph(api: Api, crm_id: str) -> str:
+    return str(api.get("/profiles", params={"namespace": "CRMID", "id": crm_id}).json()["graphId"])
+
+
+def members_are(*crm_ids: str) -> Check:
+    def check(api: Api, body: Any) -> None:
+        assert sorted(m["graphId"] for m in body["items"]) == sorted(graph(api, c) for c in crm_ids)
+        assert body["total"] == len(crm_ids)
+
+    return check
+
+
+def in_scratch(present: set[str], absent: set[str] | None = None) -> Check:
+    """The scratch dataset's records now: these `_id`s are there, those are not."""
+
+    def check(api: Api, _body: Any) -> None:
+        found = {r["_id"] for r in api.get("/datasets/scratch/preview", params={"limit": 100}).json()["rows"]}
+        assert present <= found and not (absent or set()) & found, found
+
+    return check
+
+
+def purged(api: Api, body: Any) -> None:
+    assert (body["purgedRecords"], body["batches"]) == (2, 1)
+    assert [r["_id"] for r in api.get("/datasets/clicks/preview").json()["rows"]] == ["e13"]
+    assert api.get("/datasets/clicks").json()["rowCount"] == 1
+
+
+def uploaded(api: Api, body: Any) -> None:
+    assert (body["status"], body["dataset"], body["outputRecordCount"]) == ("success", "scratch", 1)
+    assert api.get(f"/batches/{body['id']}").json()["status"] == "success"
+    in_scratch({"u1"})(api, body)
+
+
+def secrets_are_settings(_api: Api, body: Any) -> None:
+    """Each connector names its secrets as its configuration does (`secretAccessKey`), so they are kept apart."""
+    for connector in body:
+        properties = connector["config"]["properties"]
+        assert connector["secretFields"] == [k for k, v in properties.items() if v.get("secret")], connector["id"]
+
+
+def run_listed(api: Api, body: Any) -> None:
+    runs = api.get("/runs", params={"dataflow": "crm-files"}).json()
+    assert [(r["status"], r["recordsIngested"]) for r in runs if r["id"] == body["id"]] == [("success", 1)]
+
+
+def proposed_twins(api: Api, body: Any) -> None:
+    assert body["records"] == 142 and body["proposed"] > 0 and body["threshold"] == 0.9
+    found = api.get("/identity/matches", params={"limit": 1000}).json()
+    assert found["total"] == body["proposed"] and all(m["probability"] >= 0.9 for m in found["items"])
+    assert {"Z1", "Z2"} in [{m["from"]["id"], m["to"]["id"]} for m in found["items"]]
+
+
+def ann_profile(_api: Api, body: Any) -> None:
+    assert body["attributes"]["person"]["name"]["firstName"] == "Ann" and body["mergePolicy"] == "latest"
+    assert body["attributes"]["personalEmail"]["address"] == "ann@example.com"
+    assert {"namespace": "CRMID", "id": "C1"} in body["identities"]
+    assert sorted(e["eventType"] for e in body["events"]["items"]) == ["commerce.productViews", "commerce.purchases"]
+    assert body["segmentMembership"]["parisians"]["status"] in ("realized", "existing")  # a later job: existing
+
+
+def streaming_change(api: Api, body: Any) -> None:
+    assert body["evaluated"] == ["gold"] and body["graphId"] == graph(api, "C3")
+    assert [(c["segment"], c["status"]) for c in body["changes"]] == [("gold", "realized")]
+
+
+def events_of_ann(api: Api, body: Any) -> None:
+    ann = graph(api, "C1")
+    assert [(e["graphId"], e["status"]) for e in body["items"] if e["graphId"] == ann] == [(ann, "realized")]
+    assert body["next"] == body["items"][-1]["id"]
+
+
+ANN = {"namespace": "CRMID", "id": "C1"}
+ANN_BY_EMAIL = {"namespace": "Email", "id": "ann@example.com"}
+NEWS = {"name": "news", "class": "profile", "fieldGroups": ["personal-contact-details"]}
+DRAFT_V2 = {"name": "draft", "class": "profile", "fieldGroups": ["demographic-details", "loyalty"]}
+SPARE_DB = {"name": "spare-db", "connector": "database",
+            "config": {"dialect": "sqlite", "database": "{landing}/spare.db", "password": "hunter2"}}  # fmt: skip
+SPARE_FLOW = {"name": "spare-flow", "connection": "landing", "dataset": "scratch", "source": {"path": "crm"},
+              "mapping": SCRATCH_MAPPING}  # fmt: skip
+EVERY_DAY = {"schedule": {"frequency": "day", "interval": 2}, "enabled": False}
+UNLINK = {"kind": "link", "identity": {"namespace": "CRMID", "id": "C2"},
+          "other": {"namespace": "Email", "id": "bob@example.com"}, "reason": "shared inbox"}  # fmt: skip
+FORGET = {"kind": "identity", "identity": {"namespace": "Email", "id": "old@example.com"}}
+RULES = {"uniqueNamespaces": ["CRMID"], "priority": ["CRMID", "Email", "LoyaltyID"]}
+ROBS = {"name": "bobs", "description": "Robs now", "expression": {"value": 'person.name.firstName = "Rob"'}}
+DELAY = {"event": "run.delay", "delayMinutes": 150, "webhookUrl": "https://hooks.example.com/accord"}
+CONNECTORS = [{"id": c} for c in ("local", "s3", "azure-blob", "sftp", "database")]
+
+# fmt: off
+ROUTES: dict[tuple[str, str], Case] = {
+    ("GET", "/health"): Case("/health", has({"status": "ok", "version": str})),
+    # sandboxes
+    ("GET", "/sandboxes"): Case("/sandboxes", lists({"name": "prod", "title": "Production"})),
+    ("POST", "/sandboxes"): Case("/sandboxes", then("/sandboxes", lists({"name": "dev", "title": "Development"})),
+                                 201, json={"name": "dev", "title": "Development"}),
+    # schemas, unions, field groups
+    ("GET", "/schemas"): Case("/schemas", lists({"name": "crm", "class": "profile",
+                                                "datasets": holding("crm", "scratch")},
+                                               {"name": "web", "class": "experienceevent"})),
+    ("POST", "/schemas"): Case("/schemas", then("/schemas/{name}", has({**NEWS, "version": 1})), 201, json=NEWS),
+    ("GET", "/schemas/{name}"): Case("/schemas/crm", has({"identities": [
+        {"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
+        {"path": "personalEmail.address", "namespace": "Email", "primary": False}]})),
+    ("PUT", "/schemas/{name}"): Case("/schemas/draft", then("/schemas/draft", has({**DRAFT_V2, "version": 2})),
+                                     json=DRAFT_V2),
+    ("DELETE", "/schemas/{name}"): Case("/schemas/old", gone("/schemas/old"), 204,
+                                        before=send("POST", "/schemas", {**NEWS, "name": "old"})),
+    ("GET", "/schemas/{name}/jsonschema"): Case("/schemas/crm/jsonschema", has({
+        "meta:class": lambda v: v.endswith("/profile"),
+        "properties": {"_tenant": {"properties": {"crmId": {"type": "string"}, "tier": {"enum": ["gold", "silver"]}}}},
+    })),
+    ("GET", "/unions/{class_name}"): Case("/unions/profile", has({"class": "profile", "fields": {
+        "_tenant": {"properties": {"tier": {"type": "string"}}}, "personalEmail": dict}})),
+    ("GET", "/unions/{class_name}/jsonschema"): Case("/unions/experienceevent/jsonschema", has({
+        "properties": {"commerce": {"properties": {"order": dict}}, "eventType": dict}})),
+    ("GET", "/fieldgroups"): Case("/fieldgroups", lists({"name": "loyalty", "standard": False},
+                                                         {"name": "demographic-details", "standard": True})),
+    ("POST", "/fieldgroups"): Case("/fieldgroups", then("/fieldgroups/prefs", has(PREFS)), 201, json=PREFS),
+    ("GET", "/fieldgroups/{name}"): Case("/fieldgroups/loyalty", has({"fields": {"_tenant": {"properties": {
+        "crmId": {"type": "string"}}}}})),
+    ("PUT", "/fieldgroups/{name}"): Case("/fieldgroups/loyalty", each(  # in use by crm: a field may be added
+        then("/fieldgroups/loyalty", has({"version": 2, "fields": {"_tenant": {"properties": {"since": dict}}}})),
+        then("/unions/profile", has({"fields": {"_tenant": {"properties": {"since": dict}}}}))), json=LOYALTY_V2),
+    # datasets
+    ("GET", "/datasets"): Case("/datasets", lists({"name": "web", "schema": "web", "rowCount": 3, "batchCount": 1},
+                                                 {"name": "crm", "profileEnabled": True})),
+    ("POST", "/datasets"): Case("/datasets", then("/datasets/{name}", has({"schema": "crm", "profileEnabled": False,
+                                                                          "rowCount": 0})),
+                                201, json={"name": "spare", "schema": "crm"}),
+    ("GET", "/datasets/{name}"): Case("/datasets/crm", has({"schema": "crm", "class": "profile", "ttlDays": None,
+                                                            "rowCount": lambda n: n >= 4})),
+    ("PATCH", "/datasets/{name}"): Case("/datasets/later", then("/datasets/later", has({"profileEnabled": True,
+                                                                                        "ttlDays": 7})),
+                                        json={"profileEnabled": True, "ttlDays": 7},
+                                        before=send("POST", "/datasets", {"name": "later", "schema": "web"})),
+    ("POST", "/datasets/{name}/purge"): Case("/datasets/clicks/purge", purged,
+                                             before=send("PATCH", "/datasets/clicks", {"ttlDays": 30})),
+    ("POST", "/datasets/{name}/records/delete"): Case("/datasets/scratch/records/delete", each(
+        has({"dataset": "scratch", "deletedRecords": 1}), in_scratch({"r2"}, {"r1"})), json={"ids": ["r1"]}),
+    ("GET", "/datasets/{name}/preview"): Case("/datasets/web/preview", has({"dataset": "web", "rows": lambda rows: (
+        len(rows) == 2 and all(r["eventType"].startswith("commerce.") for r in rows))}), params={"limit": 2}),
+    ("GET", "/datasets/{name}/stats"): Case("/datasets/web/stats", has({"rowCount": 3, "fields": {
+        "eventType": {"count": 3, "distinct": 2}, "commerce.order.priceTotal": {"count": 1}}})),
+    # batches
+    ("POST", "/datasets/{name}/batches"): Case("/datasets/scratch/batches", uploaded, 201,
+                                               files={"file": ("u.csv", b"crm,first\nu1,Uma\n")},
+                                               data={"mapping": json.dumps(SCRATCH_MAPPING)}),
+    ("GET", "/batches"): Case("/batches", lists({"id": Ref("crm_batch"), "status": "success", "failedRecordCount": 1}),
+                              params={"dataset": "crm"}),
+    ("GET", "/batches/{batch_id}"): Case("/batches/{crm_batch}", has({"dataset": "crm", "inputRecordCount": 4,
+                                                                       "outputRecordCount": 3})),
+    ("GET", "/batches/{batch_id}/errors"): Case("/batches/{crm_batch}/errors", has({"items": lambda items: [
+        (i["lineNumber"], i["record"]["email"], {e["code"] for e in i["_errors"]}) for i in items] == [
+        (5, "not-an-email", {"INGEST-1214-400", "INGEST-1218-400"})]})),
+    ("DELETE", "/batches/{batch_id}"): Case("/batches/{scratch_batch}", each(
+        has({"status": "deleted"}), then("/batches/{id}", has({"status": "deleted"})),
+        in_scratch({"r2"}, {"d1", "d2"}))),
+    # connectors, connections, dataflows, runs, alerts
+    ("GET", "/connectors"): Case("/connectors", each(lists(*CONNECTORS), secrets_are_settings)),
+    ("GET", "/connectors/{connector}"): Case("/connectors/database", has({"secretFields": ["password"], "config": {
+        "properties": {"dialect": {"enum": ["postgresql", "mysql", "sqlite"]}}}})),
+    ("GET", "/connections"): Case("/connections", lists({"name": "landing", "connector": "local"},
+                                                       {"name": "shopdb", "connector": "database"})),
+    ("POST", "/connections"): Case("/connections", each(
+        has({"name": "spare-db", "secretFields": ["password"], "config": lambda c: "password" not in c}),
+        then("/connections", lists({"name": "spare-db", "config": {"database": lambda d: d.endswith("/spare.db")}}))),
+        201, json=SPARE_DB),
+    ("GET", "/connections/{name}"): Case("/connections/shopdb", has({"name": "shopdb", "connector": "database",
+        "secretFields": [], "config": {"dialect": "sqlite"}})),
+    ("POST", "/connections/{name}/test"): Case("/connections/shopdb/test", has({"connection": "shopdb", "ok": True,
+        "steps": lambda steps: steps and all(s["ok"] for s in steps)})),
+    ("DELETE", "/connections/{name}"): Case("/connections/gone-db", then("/connections", lacks({"name": "gone-db"})),
+                                            204, before=send("POST", "/connections", {**SPARE_DB, "name": "gone-db"})),
+    ("GET", "/dataflows"): Case("/dataflows", lists({"name": "crm-files", "connection": "landing", "dataset": "crm"})),
+    ("POST", "/dataflows"): Case("/dataflows", then("/dataflows/{name}", has({"dataset": "scratch", "source": {
+        "path": "crm"}, "enabled": True, "mapping": SCRATCH_MAPPING})), 201, json=SPARE_FLOW),
+    ("GET", "/dataflows/{name}"): Case("/dataflows/crm-files", has({"source": {"path": "crm", "glob": "*.csv"},
+                                                                    "errorThreshold": 50, "running": None})),
+    ("PATCH", "/dataflows/{name}"): Case("/dataflows/patched", then("/dataflows/patched", has(EVERY_DAY)),
+                                         json=EVERY_DAY,
+                                         before=send("POST", "/dataflows", {**SPARE_FLOW, "name": "patched"})),
+    ("DELETE", "/dataflows/{name}"): Case("/dataflows/doomed", gone("/dataflows/doomed"), 204,
+                                          before=send("POST", "/dataflows", {**SPARE_FLOW, "name": "doomed"})),
+    ("POST", "/dataflows/{name}/runs"): Case("/dataflows/crm-files/runs", each(
+        has({"status": "success", "files": 1, "recordsIngested": 1}), run_listed), 201,
+        before=lambda _api, home: home.drop_late_file()),
+    ("GET", "/runs"): Case("/runs", lists({"id": Ref("run"), "dataflow": "crm-files", "status": "success"}),
+                           params={"dataflow": "crm-files"}),
+    ("GET", "/runs/{run_id}"): Case("/runs/{run}", has({"recordsIngested": 1, "files": 1, "errors": [],
+                                                       "batches": lambda b: len(b) == 1})),
+    ("GET", "/alerts/subscriptions"): Case("/alerts/subscriptions", lists({"event": "run.success",
+                                                                          "dataflow": "crm-files"})),
+    ("POST", "/alerts/subscriptions"): Case("/alerts/subscriptions", then("/alerts/subscriptions", lists({
+        "event": "run.delay", "delayMinutes": 150, "webhook": "hooks.example.com"})), 201, json=DELAY),
+    ("GET", "/alerts"): Case("/alerts", lists({"event": "run.success", "dataflow": "crm-files", "runId": Ref("run"),
+                                              "delivery": "none"})),
+    # identity
+    ("GET", "/namespaces"): Case("/namespaces", lists({"symbol": "LoyaltyID", "standard": False,
+                                                       "type": "cross_device"}, {"symbol": "Email", "standard": True})),
+    ("POST", "/namespaces"): Case("/namespaces", then("/namespaces", lists({"symbol": "MemberID",
+                                                                            "type": "partner_id"})),
+                                  201, json={"symbol": "MemberID", "type": "partner_id", "name": "Member"}),
+    ("POST", "/identity/graph/build"): Case("/identity/graph/build", each(
+        has({"identities": lambda n: n >= 11, "graphs": lambda n: n >= 5}),
+        then("/identity/graph", has({"identities": lambda ids: ANN in ids}), params=ANN_BY_EMAIL))),
+    ("GET", "/identity/graph"): Case("/identity/graph", has({"primary": ANN, "links": [{
+        "from": ANN, "to": ANN_BY_EMAIL, "rule": "same record", "records": 1, "batch": Ref("crm_batch"),
+        "dataset": "crm"}]}),
+        params=ANN_BY_EMAIL),
+    ("GET", "/identity/rules"): Case("/identity/rules", has({"uniqueNamespaces": ["CRMID"],
+                                                             "priority": lambda p: p[:2] == ["CRMID", "Email"]})),
+    ("PUT", "/identity/rules"): Case("/identity/rules", then("/identity/rules", has(RULES)), json=RULES),
+    ("POST", "/identity/removals"): Case("/identity/removals", then("/identity/removals", lists(UNLINK)), 201,
+                                         json=UNLINK),
+    ("GET", "/identity/removals"): Case("/identity/removals", lists({**FORGET, "removedBy": "admin"}),
+                                        before=send("POST", "/identity/removals", FORGET)),
+    ("POST", "/identity/matching"): Case("/identity/matching", proposed_twins, json=MATCHING_RULES,
+                                         before=upload("people", TWINS_CSV, PEOPLE_MAPPING)),
+    ("GET", "/identity/matches"): Case("/identity/matches", has({"total": lambda n: n > 0, "items": lambda items: all(
+        m["probability"] >= 0.9 and len(m["records"]) == 2 for m in items)})),
+    # profiles
+    ("POST", "/profiles/rebuild"): Case("/profiles/rebuild", each(
+        has({"graph": {"graphs": lambda n: n >= 5}, "profiles": {"profiles": lambda n: n >= 5}}),
+        then("/profiles", has({"attributes": {"person": {"name": {"firstName": "Ann"}}}}), params=ANN))),
+    ("GET", "/profiles"): Case("/profiles", ann_profile, params=ANN_BY_EMAIL),
+    ("GET", "/mergepolicies"): Case("/mergepolicies", lists({"name": "latest", "kind": "timestamp", "default": True},
+                                                           {"name": "crm-first", "datasets": ["crm", "web"]})),
+    ("POST", "/mergepolicies"): Case("/mergepolicies", each(
+        has({"name": "web-first", "kind": "dataset_precedence", "default": False}),
+        then("/profiles", has({"mergePolicy": "web-first", "attributes": {"person": {"name": {"firstName": "Ann"}}}}),
+             params={**ANN, "mergePolicy": "web-first"})), 201,
+        json={"name": "web-first", "kind": "dataset_precedence", "datasets": ["web", "crm"]}),
+    # segments
+    ("GET", "/segment/definitions"): Case("/segment/definitions", lists({"name": "parisians", "expression": {
+        "value": PARISIANS}}, {"name": "paris-buyers", "composition": {"intersection": ["parisians", "buyers"]}})),
+    ("POST", "/segment/definitions"): Case("/segment/definitions", then("/segment/definitions/oslo", has({
+        "expression": {"value": OSLO}, "streamingEligible": True})), 201,
+        json={"name": "oslo", "expression": {"value": OSLO}}),
+    ("GET", "/segment/definitions/{name}"): Case("/segment/definitions/gold", has({
+        "evaluationInfo": {"streaming": {"enabled": True}}, "expression": {"type": "PQL", "format": "pql/text"}})),
+    ("PUT", "/segment/definitions/{name}"): Case("/segment/definitions/bobs", then("/segment/definitions/bobs", has(
+        ROBS)), json=ROBS),
+    ("DELETE", "/segment/definitions/{name}"): Case("/segment/definitions/brief", each(
+        has({"name": "brief"}), gone("/segment/definitions/brief")),
+        before=send("POST", "/segment/definitions", {"name": "brief", "expression": {"value": OSLO}})),
+    ("POST", "/segment/validate"): Case("/segment/validate", has({"valid": True, "streamingEligible": True}),
+                                        json={"expression": {"value": PARISIANS}}),
+    ("POST", "/segment/estimate"): Case("/segment/estimate", has({"estimate": 2, "profiles": lambda n: n >= 5,
+        "sample": lambda s: len(s) == 2}), json={"expression": {"value": PARISIANS}}),
+    ("POST", "/segment/jobs"): Case("/segment/jobs", each(
+        has({"status": "success", "segments": 1, "counts": {"parisians": {"qualified": 2}}}),
+        then("/segment/jobs/{id}", has({"status": "success", "finished": str}))), 201,
+        json={"segments": ["parisians"]}),
+    ("GET", "/segment/jobs/{job_id}"): Case("/segment/jobs/{job}", has({"status": "success", "segments": 4, "counts": {
+        "parisians": {"realized": 2}, "paris-buyers": {"realized": 1}, "bobs": {"realized": 1}}})),
+    ("GET", "/segment/definitions/{name}/members"): Case("/segment/definitions/paris-buyers/members",
+                                                         members_are("C1")),
+    ("POST", "/segment/streaming/evaluate"): Case("/segment/streaming/evaluate", streaming_change,
+                                                  json={"namespace": "CRMID", "id": "C3"}),
+    ("GET", "/segment/history"): Case("/segment/history", has({"transitions": lambda t: {
+        (x["segment"], x["status"]) for x in t} == {("parisians", "realized"), ("buyers", "realized"),
+        ("paris-buyers", "realized")}}), params=ANN),
+    ("GET", "/segment/events"): Case("/segment/events", events_of_ann,
+                                     before=send("POST", "/segment/streaming/evaluate", ANN)),
+}
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, SmallHome]]:
+    with small_home(Path(tmp_path_factory.mktemp("route-walk"))) as home, serving(home.settings, home.token) as api:
+        api.ids = home.ids
+        yield api, home
+
+
+def test_every_route_has_a_case(walk: tuple[Api, SmallHome]) -> None:
+    api, _ = walk
+    paths = api.get("/openapi.json").json()["paths"]
+    live = {(method.upper(), path) for path, operations in paths.items() for method in operations}
+    missing = sorted(live - set(ROUTES))
+    stale = sorted(set(ROUTES) - live)
+    assert not missing, f"routes without a case in ROUTES (tests/api/test_every_route.py): {missing}"
+    assert not stale, f"cases in ROUTES for routes the API no longer has: {stale}"
+
+
+@pytest.mark.parametrize("route", list(ROUTES), ids=" ".join)
+def test_route(walk: tuple[Api, SmallHome], route: tuple[str, str]) -> None:
+    api, home = walk
+    method, template = route
+    case = ROUTES[route]
+    url = case.url.format(**home.ids)
+    assert re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), url), f"{url} is not a call of {template}"
+    if case.before is not None:
+        case.before(api, home)
+    body = fill(case.json, home.ids)
+    response = api.request(method, url, json=body, params=case.params, files=case.files, data=case.data)
+    assert response.status_code == case.status, f"{method} {url}: {response.status_code} {response.text}"
+    case.check(api, response.json() if response.content else None)

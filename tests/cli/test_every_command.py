@@ -1,0 +1,416 @@
+"""Every command of the CLI's command tree, run with valid input on a small home, its output's content checked.
+
+COMMANDS holds one case per command path: its arguments (`--json` is added: every command but `serve`
+takes it), what must be done first, and what a user would check in the output or in the next
+command's. A command without a case, or a case without a command, fails
+`test_every_command_has_a_case`, which names them. Cases do not depend on each other's order.
+`accord serve` runs as a real process, and a token revoked with the CLI is refused over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import typer.main
+
+from accord.access import create_token
+from accord.cli.app import app
+from accord.workspace import Workspace
+from tests.checks import Check, Ref, each, has, holding, lacks, lists
+from tests.conftest import CliResult, run_cli
+from tests.small_home import (
+    LOYALTY_V2,
+    MATCHING_RULES,
+    OSLO,
+    PARISIANS,
+    PEOPLE_MAPPING,
+    PREFS,
+    SCRATCH_MAPPING,
+    TWINS_CSV,
+    SmallHome,
+    accord_serve,
+    small_home,
+)
+
+
+class Cli:
+    """The `accord` command on the walk's home; `{files}` and the home's ids are filled into its arguments."""
+
+    def __init__(self, home: SmallHome) -> None:
+        self.home, self.ids = home, home.ids
+        self.fill = {**home.ids, "files": str(home.files)}
+
+    def __call__(self, *args: str) -> CliResult:
+        return run_cli(*(a.format(**self.fill) for a in args))
+
+    def json(self, *args: str) -> Any:
+        result = self(*args, "--json")
+        assert result.code == 0, (args, result.stdout, result.stderr)
+        return result.json()
+
+
+Step = Callable[[Cli], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    args: tuple[str, ...]
+    """What follows the command's name."""
+    check: Check
+    options: tuple[str, ...] = ()
+    """Global options, before the command's name."""
+    before: Step | None = None
+    lines: bool = False
+    """The output is JSON lines (one document a line), not one document."""
+    shows: str | None = None
+    """Run it a second time for people (no `--json`): this text (ids filled in) is in what it prints."""
+    process: bool = False
+    """The command does not return (`serve`): the check runs it as a real process."""
+
+
+def then(*args: str, check: Check) -> Check:
+    """The next command (with `--json`) succeeds and passes the check."""
+
+    def step(cli: Cli, _body: Any) -> None:
+        check(cli, cli.json(*args))
+
+    return step
+
+
+def fails(*args: str, code: int) -> Check:
+    """The next command fails with this exit code and a JSON error that says why."""
+
+    def step(cli: Cli, _body: Any) -> None:
+        result = cli(*args, "--json")
+        assert result.code == code and result.json()["error"]["message"], (args, result.stdout)
+
+    return step
+
+
+def run(*args: str) -> Step:
+    def step(cli: Cli) -> None:
+        result = cli(*args)
+        assert result.code == 0, (args, result.stdout, result.stderr)
+
+    return step
+
+
+def graph_ids(cli: Cli, *crm_ids: str) -> list[str]:
+    return sorted(str(cli.json("profile", "get", "--namespace", "CRMID", "--id", c)["graphId"]) for c in crm_ids)
+
+
+def members_are(*crm_ids: str) -> Check:
+    def check(cli: Cli, body: Any) -> None:
+        assert sorted(m["graphId"] for m in body["items"]) == graph_ids(cli, *crm_ids) and body["total"] == len(crm_ids)
+
+    return check
+
+
+def in_scratch(*present: str, absent: tuple[str, ...] = ()) -> Check:
+    """The scratch dataset's records now: these `_id`s are there, those are not."""
+
+    def check(cli: Cli, _body: Any) -> None:
+        found = {r["_id"] for r in cli.json("dataset", "preview", "scratch", "--limit", "100")}
+        assert set(present) <= found and not set(absent) & found, found
+
+    return check
+
+
+def two_commerce_events(_cli: Cli, rows: Any) -> None:
+    assert len(rows) == 2 and all(r["eventType"].startswith("commerce.") for r in rows), rows
+
+
+def dee_failed(_cli: Cli, rows: Any) -> None:
+    assert [(r["lineNumber"], r["record"]["crm"], r["record"]["email"]) for r in rows] == [(5, "C4", "not-an-email")]
+
+
+def two_admins(_cli: Cli, tokens: Any) -> None:
+    assert [t["name"] for t in tokens if not t["revoked"]].count("admin") == 2, tokens
+
+
+def run_listed(cli: Cli, body: Any) -> None:
+    runs = cli.json("runs", "list", "--dataflow", "crm-files")
+    assert [(r["status"], r["recordsIngested"]) for r in runs if r["id"] == body["id"]] == [("success", 1)]
+
+
+def proposed_twins(cli: Cli, body: Any) -> None:
+    assert body["records"] == 142 and body["proposed"] > 0
+    found = cli.json("identity", "matches", "--limit", "1000")
+    assert found["total"] == body["proposed"]
+    assert {"Z1", "Z2"} in [{m["from"]["id"], m["to"]["id"]} for m in found["items"]]
+
+
+def ann_profile(_cli: Cli, body: Any) -> None:
+    assert body["attributes"]["person"]["name"]["firstName"] == "Ann" and body["mergePolicy"] == "latest"
+    assert {"namespace": "CRMID", "id": "C1"} in body["identities"] and body["events"]["total"] == 2
+    assert body["segmentMembership"]["parisians"]["status"] in ("realized", "existing")  # a later job: existing
+
+
+def demo_summary(_cli: Cli, body: Any) -> None:
+    assert [b["status"] for b in body["batches"]] == ["success", "success"]
+    assert {i["namespace"] for i in body["unifiedProfile"]["identities"]} >= {"CRMID", "Email"}
+
+
+def serve_and_revoke(cli: Cli, _body: None) -> None:
+    """`accord serve` as a real process answers with the home's token, then with a token made by `accord
+    token create`, which `accord token revoke` then shuts out (401 in the JSON error shape)."""
+    with accord_serve(cli.home) as base:
+        schemas = httpx.get(f"{base}/schemas", headers={"Authorization": f"Bearer {cli.home.token}"}).json()
+        assert {"crm", "web", "people"} <= {s["name"] for s in schemas}
+        made = cli.json("token", "create", "robot")
+        bearer = {"Authorization": f"Bearer {made['token']}"}
+        assert httpx.get(f"{base}/datasets/web", headers=bearer).json()["rowCount"] == 3
+        assert cli.json("token", "revoke", made["id"]) == {"revoked": made["id"]}
+        refused = httpx.get(f"{base}/datasets/web", headers=bearer)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json() == {"code": "ACCORD-0401-401", "message": "the API token is unknown or revoked",
+                                  "details": {}}  # fmt: skip
+
+
+FILES = {  # input files of the commands, written beside the home
+    "prefs.json": json.dumps(PREFS), "loyalty-v2.json": json.dumps(LOYALTY_V2),
+    "people.json": json.dumps(PEOPLE_MAPPING), "scratch.json": json.dumps(SCRATCH_MAPPING),
+    "rules.yaml": json.dumps(MATCHING_RULES), "more.csv": "crm,first\nm1,Mia\n", "twins.csv": TWINS_CSV,
+    "flow.yaml": "source: {path: crm, glob: '*.csv'}\nerrorThreshold: 50\n",
+    "flow-edit.yaml": "errorThreshold: 20\nbackfill: false\n", "oslo.pql": OSLO,
+}  # fmt: skip
+ANN = ("--namespace", "CRMID", "--id", "C1")
+FLOW = ("--connection", "landing", "--dataset", "scratch")
+SQLITE = ("--connector", "database", "--config", "{files}/sqlite.yaml")
+RULES = {"uniqueNamespaces": ["CRMID"], "priority": ["CRMID", "Email", "LoyaltyID"]}
+
+# fmt: off
+COMMANDS: dict[tuple[str, ...], Command] = {
+    ("init",): Command(("--new-token",), each(
+        has({"created": False, "token": lambda t: t.startswith("acc_"), "home": lambda h: h.endswith("home")}),
+        then("token", "list", check=two_admins))),
+    ("ingest",): Command(("{files}/more.csv", "-d", "scratch", "-m", "{files}/scratch.json"), each(
+        has({"status": "success", "dataset": "scratch", "outputRecordCount": 1}), in_scratch("m1"))),
+    ("serve",): Command((), serve_and_revoke, process=True),
+    ("functions",): Command((), lists({"name": "lower", "returns": "string"}, {"name": "date"}), shows="lower("),
+    ("demo",): Command(("--rows", "30"), demo_summary, options=("--home", "{files}/demo")),
+    # schemas and field groups
+    ("schema", "create"): Command(("news", "--class", "profile", "-g", "personal-contact-details", "--identity",
+                                   "personalEmail.address=Email:primary"), then("schema", "show", "news", check=has({
+        "class": "profile", "identities": [{"path": "personalEmail.address", "namespace": "Email",
+                                            "primary": True}]}))),
+    ("schema", "update"): Command(("draft", "-g", "loyalty"), then("schema", "show", "draft", check=has({
+        "version": 2, "fieldGroups": ["demographic-details", "loyalty"]}))),
+    ("schema", "show"): Command(("crm",), has({"identities": [
+        {"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
+        {"path": "personalEmail.address", "namespace": "Email", "primary": False}]}), shows="_tenant.tier"),
+    ("schema", "list"): Command((), lists({"name": "crm", "datasets": holding("crm", "scratch")},
+                                          {"name": "web", "class": "experienceevent"}), shows="crm, scratch"),
+    ("schema", "delete"): Command(("old",), each(has({"deleted": "old"}), fails("schema", "show", "old", code=3)),
+                                  before=run("schema", "create", "old", "--class", "profile", "-g", "loyalty")),
+    ("schema", "union"): Command(("profile",), has({"fields": {"_tenant": {"properties": {"tier": dict}}}}),
+                                 shows="personalEmail.address"),
+    ("fieldgroup", "list"): Command((), lists({"name": "loyalty", "standard": False}, {"name": "identitymap"}),
+                                    shows="loyalty"),
+    ("fieldgroup", "show"): Command(("loyalty",), has({"fields": {"_tenant": {"properties": {"crmId": dict}}}})),
+    ("fieldgroup", "create"): Command(("{files}/prefs.json",), then("fieldgroup", "show", "prefs", check=has(PREFS))),
+    ("fieldgroup", "update"): Command(("loyalty", "{files}/loyalty-v2.json"), each(has({"version": 2}), then(
+        "schema", "union", "profile", check=has({"fields": {"_tenant": {"properties": {"since": dict}}}})))),
+    # datasets and batches
+    ("dataset", "create"): Command(("spare", "--schema", "crm"), then("dataset", "show", "spare", check=has({
+        "schema": "crm", "profileEnabled": False, "rowCount": 0}))),
+    ("dataset", "list"): Command((), lists({"name": "web", "rowCount": 3}, {"name": "app", "profileEnabled": True}),
+                                 shows="people"),
+    ("dataset", "show"): Command(("crm",), has({"schema": "crm", "class": "profile", "rowCount": lambda n: n >= 4})),
+    ("dataset", "enable-profile"): Command(("later",), then("dataset", "show", "later", check=has({
+        "profileEnabled": True})), before=run("dataset", "create", "later", "--schema", "web")),
+    ("dataset", "preview"): Command(("web", "--limit", "2"), two_commerce_events, shows="commerce."),
+    ("dataset", "stats"): Command(("web",), has({"rowCount": 3, "fields": {"eventType": {"count": 3, "distinct": 2}}}),
+                                  shows="eventType"),
+    ("dataset", "delete-records"): Command(("scratch", "--id", "r1"), each(has({"deletedRecords": 1}),
+                                                                           in_scratch("r2", absent=("r1",)))),
+    ("dataset", "ttl"): Command(("clicks", "--days", "30"), then("dataset", "show", "clicks", check=has({
+        "ttlDays": 30}))),
+    ("dataset", "purge"): Command(("clicks",), each(has({"purgedRecords": 2, "batches": 1}), then(
+        "dataset", "show", "clicks", check=has({"rowCount": 1}))),
+        before=run("dataset", "ttl", "clicks", "--days", "30")),
+    ("batch", "show"): Command(("{crm_batch}",), has({"dataset": "crm", "inputRecordCount": 4, "failedRecordCount": 1}),
+                               shows="see the failed rows with: accord batch errors"),
+    ("batch", "list"): Command(("--dataset", "crm"), lists({"id": Ref("crm_batch"), "status": "success"}), shows="crm"),
+    ("batch", "errors"): Command(("{crm_batch}",), dee_failed, lines=True),
+    ("batch", "delete"): Command(("{scratch_batch}",), each(has({"status": "deleted"}),
+                                                            in_scratch("r2", absent=("d1", "d2")))),
+    # sandboxes and tokens
+    ("sandbox", "list"): Command((), lists({"name": "prod", "title": "Production"}), shows="prod"),
+    ("sandbox", "create"): Command(("dev", "--title", "Development"), then("sandbox", "list", check=lists({
+        "name": "dev", "title": "Development"}))),
+    ("token", "create"): Command(("ci",), each(has({"name": "ci", "token": lambda t: t.startswith("acc_")}),
+                                               then("token", "list", check=lists({"name": "ci", "revoked": False})))),
+    ("token", "list"): Command((), lists({"name": "admin", "role": "admin", "revoked": False}), shows="admin"),
+    ("token", "revoke"): Command(("{spare_token}",), then("token", "list", check=lists({
+        "id": Ref("spare_token"), "revoked": True}))),
+    # sources
+    ("sources", "list"): Command((), lists({"id": "local", "secretFields": []}, {"id": "s3", "secretFields": [
+        "secretAccessKey"]}), shows="secretAccessKey"),
+    ("sources", "show"): Command(("local",), has({"capabilities": {"files": True}, "config": {"properties": {
+        "root": dict}}})),
+    ("connection", "create"): Command(("spare-db", *SQLITE), each(has({"name": "spare-db", "connector": "database"}),
+                                                                 then("connection", "test", "spare-db", check=has({
+        "ok": True})))),
+    ("connection", "list"): Command((), lists({"name": "landing", "connector": "local", "config": {
+        "root": lambda r: r.endswith("/landing")}}, {"name": "shopdb"}), shows="landing"),
+    ("connection", "show"): Command(("shopdb",), has({"name": "shopdb", "connector": "database", "secretFields": [],
+                                                      "config": {"dialect": "sqlite"}}), shows="shopdb"),
+    ("connection", "test"): Command(("landing",), has({"ok": True, "steps": [{"step": "folder exists", "ok": True},
+                                                                           {"step": "folder readable", "ok": True}]}),
+                                    shows="folder readable"),
+    ("connection", "delete"): Command(("gone-db",), each(has({"deleted": "gone-db"}), then(
+        "connection", "list", check=lacks({"name": "gone-db"}))),
+        before=run("connection", "create", "gone-db", *SQLITE)),
+    ("dataflow", "create"): Command(("spare-flow", *FLOW, "--file", "{files}/flow.yaml", "--mapping",
+                                     "{files}/scratch.json", "--every", "2 hours"), has({
+        "source": {"path": "crm", "glob": "*.csv"}, "errorThreshold": 50, "mapping": SCRATCH_MAPPING,
+        "schedule": {"frequency": "hour", "interval": 2}})),
+    ("dataflow", "edit"): Command(("edited", "--file", "{files}/flow-edit.yaml", "--every", "1 day"), then(
+        "dataflow", "list", check=lists({"name": "edited", "errorThreshold": 20, "backfill": False,
+                                         "schedule": {"frequency": "day", "interval": 1}})),
+        before=run("dataflow", "create", "edited", *FLOW, "--file", "{files}/flow.yaml")),
+    ("dataflow", "list"): Command((), lists({"name": "crm-files", "connection": "landing", "dataset": "crm"}),
+                                  shows="crm-files"),
+    ("dataflow", "run"): Command(("crm-files",), each(has({"status": "success", "files": 1, "recordsIngested": 1}),
+                                                       run_listed), before=lambda cli: cli.home.drop_late_file()),
+    ("dataflow", "enable"): Command(("crm-files",), has({"name": "crm-files", "enabled": True}),
+                                    before=run("dataflow", "disable", "crm-files")),
+    ("dataflow", "disable"): Command(("paused",), then("dataflow", "list", check=lists({
+        "name": "paused", "enabled": False})), before=run("dataflow", "create", "paused", *FLOW)),
+    ("dataflow", "delete"): Command(("doomed",), each(has({"deleted": "doomed"}), then("dataflow", "list", check=lacks({
+        "name": "doomed"}))), before=run("dataflow", "create", "doomed", *FLOW)),
+    ("runs", "list"): Command(("--dataflow", "crm-files"), lists({"id": Ref("run"), "status": "success"}),
+                              shows="status"),
+    ("runs", "show"): Command(("{run}",), has({"recordsIngested": 1, "files": 1, "errors": []})),
+    ("alert", "subscribe"): Command(("--event", "run.delay", "--delay-minutes", "150", "--webhook",
+                                     "https://hooks.example.com/accord"), then("alert", "subscriptions", check=lists({
+        "event": "run.delay", "delayMinutes": 150, "webhook": "hooks.example.com"}))),
+    ("alert", "subscriptions"): Command((), lists({"event": "run.success", "dataflow": "crm-files"})),
+    ("alert", "list"): Command((), lists({"event": "run.success", "runId": Ref("run"), "delivery": "none"}),
+                               shows="run.success"),
+}
+COMMANDS |= {
+    ("identity", "namespaces"): Command((), lists({"symbol": "LoyaltyID", "standard": False}, {"symbol": "Email"}),
+                                        shows="LoyaltyID"),
+    ("identity", "create"): Command(("MemberID", "--type", "partner_id"), then("identity", "namespaces", check=lists({
+        "symbol": "MemberID", "type": "partner_id", "standard": False}))),
+    ("identity", "build"): Command((), each(has({"identities": lambda n: n >= 11, "graphs": lambda n: n >= 5}), then(
+        "identity", "graph", "--namespace", "Email", "--id", "ann@example.com", check=has({"primary": {
+            "namespace": "CRMID", "id": "C1"}})))),
+    ("identity", "graph"): Command(ANN, has({"identities": lambda ids: {"namespace": "Email", "id": "ann@example.com"}
+                                             in ids}), shows="same record"),
+    ("identity", "explain"): Command(("CRMID:C1", "Email:ann@example.com"), has({"sameGraph": True, "chain": [{
+        "from": {"namespace": "CRMID", "id": "C1"}, "batch": Ref("crm_batch"), "dataset": "crm"}]}),
+        shows="seen together in record {crm_batch}/data_0/0 of dataset crm"),
+    ("identity", "match"): Command(("--file", "{files}/rules.yaml"), proposed_twins, before=run(
+        "ingest", "{files}/twins.csv", "-d", "people", "-m", "{files}/people.json")),
+    ("identity", "matches"): Command(("--limit", "5"), has({"total": lambda n: n > 0, "items": lambda items: 0 < len(
+        items) <= 5 and all(m["probability"] >= 0.9 for m in items)}), shows="proposed links"),
+    ("identity", "rules"): Command(("--priority", "CRMID,Email,LoyaltyID"), then("identity", "rules", check=has(RULES)),
+                                   shows="unique: CRMID\npriority: CRMID > Email > LoyaltyID"),
+    ("identity", "unlink"): Command(("CRMID:C2", "Email:bob@example.com", "--reason", "shared inbox"), then(
+        "identity", "removals", check=lists({"kind": "link", "identity": {"namespace": "CRMID", "id": "C2"},
+                                             "other": {"namespace": "Email", "id": "bob@example.com"}}))),
+    ("identity", "remove"): Command(("Email:old@example.com", "--reason", "left"), then("identity", "removals",
+        check=lists({"kind": "identity", "identity": {"namespace": "Email", "id": "old@example.com"},
+                     "reason": "left"}))),
+    ("identity", "removals"): Command((), lists({"kind": "identity", "removedBy": "cli"}),
+                                      before=run("identity", "remove", "Email:gone@example.com")),
+    # profiles
+    ("profile", "get"): Command(("--namespace", "Email", "--id", "ann@example.com"), ann_profile, shows="2 events"),
+    ("profile", "rebuild"): Command((), each(has({"profiles": {"profiles": lambda n: n >= 5}}), then(
+        "profile", "get", *ANN, check=has({"attributes": {"person": {"name": {"firstName": "Ann"}}}})))),
+    ("mergepolicy", "create"): Command(("web-first", "--kind", "dataset_precedence", "--dataset", "web", "--dataset",
+                                        "crm"), each(has({"name": "web-first", "default": False}), then(
+        "profile", "get", *ANN, "--merge-policy", "web-first", check=has({"mergePolicy": "web-first"})))),
+    ("mergepolicy", "list"): Command((), lists({"name": "latest", "default": True}, {
+        "name": "crm-first", "datasets": ["crm", "web"]}), shows="crm-first"),
+    # segments
+    ("segment", "create"): Command(("oslo", "--file", "{files}/oslo.pql", "--streaming"), then(
+        "segment", "show", "oslo", check=has({"expression": {"value": OSLO}, "evaluationInfo": {"streaming": {
+            "enabled": True}}}))),
+    ("segment", "update"): Command(("spare-seg", "--pql", OSLO, "--description", "in Oslo"), each(
+        has({"name": "spare-seg", "description": "in Oslo", "expression": {"value": OSLO}}),
+        then("segment", "show", "spare-seg", check=has({"expression": {"value": OSLO}}))),
+        before=run("segment", "create", "spare-seg", "--pql", PARISIANS)),
+    ("segment", "validate"): Command(("--pql", PARISIANS), has({"valid": True, "streamingEligible": True}),
+                                     shows="can stream"),
+    ("segment", "list"): Command((), lists({"name": "parisians", "expression": {"value": PARISIANS}}, {
+        "name": "paris-buyers", "composition": {"intersection": ["parisians", "buyers"]}}), shows="paris-buyers"),
+    ("segment", "show"): Command(("gold",), has({"evaluationInfo": {"streaming": {"enabled": True}}}), shows="gold: "),
+    ("segment", "delete"): Command(("brief",), each(has({"name": "brief"}), fails("segment", "show", "brief", code=3)),
+                                   before=run("segment", "create", "brief", "--pql", PARISIANS)),
+    ("segment", "estimate"): Command(("parisians",), has({"estimate": 2, "profiles": lambda n: n >= 5}),
+                                     shows="2 of "),
+    ("segment", "run"): Command(("parisians",), each(has({"status": "success", "counts": {"parisians": {
+        "qualified": 2}}}), then("segment", "members", "parisians", check=members_are("C1", "C3")))),
+    ("segment", "members"): Command(("paris-buyers",), members_are("C1"), shows="1 members"),
+    ("segment", "history"): Command(ANN, has({"transitions": lambda t: {(x["segment"], x["status"]) for x in t} == {
+        ("parisians", "realized"), ("buyers", "realized"), ("paris-buyers", "realized")}}), shows="parisians"),
+}
+# fmt: on
+
+
+def command_tree(group: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every command under a group, by its path (`("schema", "create")`)."""
+    found: dict[tuple[str, ...], Any] = {}
+    for name, command in group.commands.items():
+        if getattr(command, "commands", None):
+            found |= command_tree(command, (*prefix, name))
+        else:
+            found[(*prefix, name)] = command
+    return found
+
+
+TREE = command_tree(typer.main.get_command(app))
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    with small_home(Path(tmp_path_factory.mktemp("command-walk"))) as home:
+        workspace = Workspace.open(home.settings)
+        home.ids["spare_token"] = create_token(workspace.catalog, "spare")[0].id
+        workspace.close()
+        for name, text in {**FILES, "sqlite.yaml": f"dialect: sqlite\ndatabase: {home.landing / 'shop.db'}\n"}.items():
+            home.write(name, text)
+        yield Cli(home)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each command runs on the walk's home, as `ACCORD_HOME` says (after conftest cleared ACCORD_*)."""
+    if "walk" in request.fixturenames:
+        home: SmallHome = request.getfixturevalue("walk").home
+        monkeypatch.setenv("ACCORD_HOME", str(home.settings.home))
+        monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
+
+
+def test_every_command_has_a_case() -> None:
+    missing = sorted(" ".join(path) for path in set(TREE) - set(COMMANDS))
+    stale = sorted(" ".join(path) for path in set(COMMANDS) - set(TREE))
+    assert not missing, f"commands without a case in COMMANDS (tests/cli/test_every_command.py): {missing}"
+    assert not stale, f"cases in COMMANDS for commands the CLI no longer has: {stale}"
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
+def test_command(walk: Cli, path: tuple[str, ...]) -> None:
+    case = COMMANDS[path]
+    if case.before is not None:
+        case.before(walk)
+    if case.process:
+        case.check(walk, None)
+        return
+    assert any("--json" in getattr(p, "opts", ()) for p in TREE[path].params), f"accord {' '.join(path)}: no --json"
+    result = walk(*case.options, *path, *case.args, "--json")
+    assert result.code == 0, f"accord {' '.join(path)}: exit {result.code}\n{result.stdout}\n{result.stderr}"
+    case.check(walk, [json.loads(line) for line in result.stdout.splitlines()] if case.lines else result.json())
+    if case.shows is not None:
+        shown, expected = walk(*case.options, *path, *case.args), case.shows.format(**walk.fill)
+        assert shown.code == 0 and expected in shown.stdout, f"accord {' '.join(path)} shows:\n{shown.stdout}"

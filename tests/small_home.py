@@ -1,0 +1,296 @@
+"""A small home with one of everything, built through the service functions, for the route and command walks.
+
+tests/api/test_every_route.py and tests/cli/test_every_command.py each build one and then read and
+change it as a user would: a custom field group, profile and event schemas with identities, datasets
+(one profile-enabled and not fed yet), ingested files (one row failed), a local connection on
+`<home>/landing` and a SQLite one, a dataflow with a run and the alert it raised, linking rules,
+identity graphs, proposed probabilistic links, merge policies, profiles, segments (a composition
+among them) and a batch job. The documents both walks send are here too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from accord import identity, lake, profile, schema, segment, sources
+from accord.access import AllowedRoots
+from accord.api import create_app
+from accord.ingest import IngestRequest, ingest_file, parse_mapping
+from accord.settings import Settings
+from accord.sources.alerts import subscribe
+from accord.workspace import Workspace, initialise
+from tests.conftest import Api
+from tests.servers import start_api, wait_for_line
+
+NOW = datetime.now(UTC)
+SANDBOX = "prod"
+TIER = {"type": "string", "enum": ["gold", "silver"]}
+LOYALTY = {"name": "loyalty", "classes": ["profile"], "fields": {"_tenant": {"type": "object", "properties": {
+    "crmId": {"type": "string"}, "tier": TIER}}}}  # fmt: skip
+LOYALTY_V2 = {"name": "loyalty", "classes": ["profile"], "fields": {"_tenant": {"type": "object", "properties": {
+    "crmId": {"type": "string"}, "since": {"type": "string"}, "tier": TIER}}}}  # fmt: skip
+PREFS = {"name": "prefs", "classes": ["profile"],
+         "fields": {"_tenant": {"type": "object", "properties": {"newsletter": {"type": "boolean"}}}}}  # fmt: skip
+CRM_SCHEMA = {
+    "name": "crm",
+    "class": "profile",
+    "fieldGroups": ["demographic-details", "personal-contact-details", "loyalty"],
+    "identities": [
+        {"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
+        {"path": "personalEmail.address", "namespace": "Email"},
+    ],
+}
+CRM_MAPPING = {
+    "mappings": [
+        {"source": "crm", "destination": "_id"},
+        {"source": "crm", "destination": "_tenant.crmId"},
+        {"source": "first", "destination": "person.name.firstName"},
+        {"expression": "lower(email)", "destination": "personalEmail.address"},
+        {"source": "city", "destination": "homeAddress.city"},
+        {"source": "tier", "destination": "_tenant.tier"},
+    ]
+}
+CRM_CSV = (
+    "crm,first,email,city,tier\n"
+    "C1,Ann,ANN@example.com,Paris,gold\n"
+    "C2,Bob,bob@example.com,Oslo,silver\n"
+    "C3,Cid,cid@example.com,Paris,gold\n"
+    "C4,Dee,not-an-email,Rome,silver\n"  # fails validation: line 5 of the file
+)
+LATE_CSV = "crm,first,email,city,tier\nC6,Fay,fay@example.com,Nice,gold\n"
+SCRATCH_MAPPING = {"mappings": [{"source": "crm", "destination": "_id"},
+                                {"source": "first", "destination": "person.name.firstName"}]}  # fmt: skip
+PEOPLE_MAPPING = {
+    "mappings": [
+        {"source": "id", "destination": "_id"},
+        {"source": "id", "destination": "_tenant.crmId"},
+        {"source": "first", "destination": "person.name.firstName"},
+        {"source": "last", "destination": "person.name.lastName"},
+        {"source": "city", "destination": "homeAddress.city"},
+        {"source": "postcode", "destination": "homeAddress.postalCode"},
+    ]
+}
+TWINS_CSV = "id,first,last,city,postcode\nZ1,Zelda,Quartermaine,Lyon,69001\nZ2,Zelda,QuartermainE,Lyon,69001\n"
+"""Two records of one person sharing no identifier: matching proposes them (records in one graph it does not)."""
+MATCHING_RULES = {
+    "datasets": ["people"],
+    "fields": [
+        {"path": "person.name.firstName", "comparison": "name"},
+        {"path": "person.name.lastName", "comparison": "name"},
+        {"path": "homeAddress.city"},
+        {"path": "homeAddress.postalCode", "comparison": "exact"},
+    ],
+    "blocking": [["person.name.lastName"], ["homeAddress.postalCode"]],
+    "threshold": 0.9,
+}
+PARISIANS = 'homeAddress.city = "Paris"'
+BUYERS = 'xEvent[eventType = "commerce.purchases"].count() > 0'
+GOLD = '_tenant.tier = "gold"'
+OSLO = 'homeAddress.city = "Oslo"'
+
+
+def event(number: int, crm: str, kind: str, ago: timedelta, price: float | None = None) -> dict[str, Any]:
+    order = {"commerce": {"order": {"priceTotal": price}}} if price is not None else {}
+    return {"_id": f"e{number}", "timestamp": (NOW - ago).isoformat(), "eventType": kind,
+            "identityMap": {"CRMID": [{"id": crm}]}, **order}  # fmt: skip
+
+
+WEB_EVENTS = [
+    event(1, "C1", "commerce.purchases", timedelta(days=2), 120.0),
+    event(2, "C1", "commerce.productViews", timedelta(days=1)),
+    event(3, "C2", "commerce.productViews", timedelta(hours=3)),
+]
+CLICKS = [  # for the time-to-live: two of them are older than 30 days
+    event(11, "C1", "web.webpagedetails.pageViews", timedelta(days=400)),
+    event(12, "C2", "web.webpagedetails.pageViews", timedelta(days=90)),
+    event(13, "C2", "web.webpagedetails.pageViews", timedelta(days=1)),
+]
+
+
+def people_csv(count: int = 120, twins: int = 20) -> str:
+    """People with a typo'd twin for some of them, sharing no identifier: matching should pair them."""
+    rng = random.Random(7)
+    firsts = ["Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Karin"]
+    lasts = ["Garcia", "Novak", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Kowalski", "Haddad", "Rossi", "Brennan",
+             "Schmidt", "Dubois", "Ivanova", "Petrov", "Nakamura", "Fischer", "Andersen", "Costa"]  # fmt: skip
+    cities = ["Lyon", "Porto", "Ghent", "Turin", "Basel", "Cork", "Graz", "Brno"]
+    rows = []
+    for n in range(count):
+        rows.append([f"P{n:03d}", rng.choice(firsts), rng.choice(lasts) + rng.choice(["", "son", "ez", "i"]),
+                     rng.choice(cities), f"{rng.randrange(10_000, 99_999)}"])  # fmt: skip
+    for n in range(twins):
+        first, last, city, postcode = rows[n][1:]
+        rows.append([f"P{count + n:03d}", first, last[:-1] + last[-1].upper(), city, postcode])
+    return "id,first,last,city,postcode\n" + "".join(",".join(row) + "\n" for row in rows)
+
+
+@dataclass
+class SmallHome:
+    """What a walk needs to know about the home: its settings, input files, and the ids made while building it."""
+
+    settings: Settings
+    files: Path
+    token: str
+    ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def landing(self) -> Path:
+        """The folder the local connection reads (the operator's allowed `landing/` under the home)."""
+        return self.settings.home / "landing"
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.files / name
+        path.write_text(text)
+        return path
+
+    def drop_late_file(self) -> None:
+        """A new file in the dataflow's folder: its next run has one file (one record) to take."""
+        (self.landing / "crm" / "late.csv").write_text(LATE_CSV)
+
+
+def _ingest(ws: Workspace, home: SmallHome, dataset: str, name: str, text: str, mapping: Any = None,
+            threshold: float | None = None) -> dict[str, Any]:  # fmt: skip
+    request = IngestRequest(dataset, home.write(name, text), parse_mapping(mapping) if mapping else None, threshold)
+    batch = ingest_file(ws, SANDBOX, request)
+    assert batch["status"] == "success", batch
+    return batch
+
+
+def _catalog(ws: Workspace, home: SmallHome) -> None:
+    """Namespaces, field groups, schemas, datasets, connections, the dataflow and its alert, rules, policies."""
+    people = {"name": "people", "class": "profile", "fieldGroups": ["demographic-details", "personal-contact-details",
+              "loyalty"], "identities": [{"path": "_tenant.crmId", "namespace": "LoyaltyID"}]}  # fmt: skip
+    with ws.catalog.session() as s:
+        identity.create_namespace(s, SANDBOX, "LoyaltyID", "Loyalty card", "cross_device", "")
+        schema.create_field_group(s, SANDBOX, LOYALTY)
+        for document in (CRM_SCHEMA, people, {"name": "web", "class": "experienceevent", "fieldGroups": [
+                "identitymap", "commerce-details"]}, {"name": "draft", "class": "profile", "fieldGroups": [
+                "demographic-details"]}):  # fmt: skip
+            schema.create_schema(s, SANDBOX, document)
+        for name, schema_name, enabled in (("crm", "crm", True), ("web", "web", True), ("people", "people", True),
+                                           ("app", "web", True),  # profile-enabled, not fed yet
+                                           ("clicks", "web", False), ("scratch", "crm", False)):  # fmt: skip
+            lake.create_dataset(s, SANDBOX, name, schema_name, profile_enabled=enabled)
+        box, roots = sources.SecretBox(home.settings.home), AllowedRoots.from_settings(home.settings)
+        sources.create_connection(s, box, SANDBOX, "landing", "local", {"root": str(home.landing)}, roots)
+        sources.create_connection(s, box, SANDBOX, "shopdb", "database",
+                                  {"dialect": "sqlite", "database": str(home.landing / "shop.db")}, roots)  # fmt: skip
+        sources.create_dataflow(s, SANDBOX, {"name": "crm-files", "connection": "landing", "dataset": "crm",
+                                             "source": {"path": "crm", "glob": "*.csv"}, "mapping": CRM_MAPPING,
+                                             "errorThreshold": 50})  # fmt: skip
+        subscribe(s, SANDBOX, {"event": "run.success", "dataflow": "crm-files"})
+        identity.set_rules(s, SANDBOX, ["CRMID"], None)
+        profile.create_policy(s, SANDBOX, {"name": "latest", "kind": "timestamp", "default": True})
+        profile.create_policy(s, SANDBOX, {"name": "crm-first", "kind": "dataset_precedence",
+                                           "datasets": ["crm", "web"]})  # fmt: skip
+
+
+def _data(ws: Workspace, home: SmallHome) -> None:
+    """Files ingested, a dataflow run, graphs, matching, profiles, segments and a job."""
+    home.ids["crm_batch"] = _ingest(ws, home, "crm", "crm.csv", CRM_CSV, CRM_MAPPING, threshold=50)["id"]
+    _ingest(ws, home, "web", "web.json", "\n".join(json.dumps(e) for e in WEB_EVENTS))
+    _ingest(ws, home, "clicks", "clicks.json", "\n".join(json.dumps(e) for e in CLICKS))
+    _ingest(ws, home, "people", "people.csv", people_csv(), PEOPLE_MAPPING)
+    home.ids["scratch_batch"] = _ingest(ws, home, "scratch", "d.csv", "crm,first\nd1,Dan\nd2,Dora\n",
+                                        SCRATCH_MAPPING)["id"]  # fmt: skip
+    _ingest(ws, home, "scratch", "r.csv", "crm,first\nr1,Rae\nr2,Rex\n", SCRATCH_MAPPING)
+    (home.landing / "crm").mkdir(parents=True)
+    (home.landing / "crm" / "more.csv").write_text("crm,first,email,city,tier\nC5,Eve,eve@example.com,Oslo,silver\n")
+    with sqlite3.connect(home.landing / "shop.db") as db:
+        db.execute("CREATE TABLE customers (id TEXT, first TEXT)")
+        db.execute("INSERT INTO customers VALUES ('S1', 'Sam')")
+    run = sources.run_dataflow(ws, SANDBOX, "crm-files")
+    assert run["status"] == "success", run
+    home.ids["run"] = run["id"]
+    identity.build_graph(ws, SANDBOX)
+    assert identity.propose_matches(ws, SANDBOX, MATCHING_RULES)["proposed"] > 0
+    profile.rebuild(ws, SANDBOX)
+    with ws.catalog.session() as s:
+        for name, pql in (("parisians", PARISIANS), ("buyers", BUYERS), ("bobs", 'person.name.firstName = "Bob"')):
+            segment.create_segment(s, SANDBOX, {"name": name, "expression": {"value": pql}})
+        segment.create_segment(s, SANDBOX, {"name": "paris-buyers",
+                                            "composition": {"intersection": ["parisians", "buyers"]}})  # fmt: skip
+    home.ids["job"] = segment.run_job(ws, SANDBOX)["id"]
+    with ws.catalog.session() as s:  # after the job: streaming evaluation finds changes to make
+        segment.create_segment(s, SANDBOX, {"name": "gold", "expression": {"value": GOLD},
+                                            "evaluationInfo": {"streaming": {"enabled": True}}})  # fmt: skip
+
+
+@contextmanager
+def small_home(root: Path) -> Iterator[SmallHome]:
+    """A filled home under `root` (with its input files beside it), built with no ACCORD_* variable in effect."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("ACCORD_")]:
+            env.delenv(name)
+        settings = Settings(home=root / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False)
+        token = initialise(settings).token
+        assert token
+        home = SmallHome(settings, root / "files", token)
+        home.ids["landing"] = str(home.landing)
+        home.files.mkdir(parents=True)
+        ws = Workspace.open(settings)
+        try:
+            _catalog(ws, home)
+            _data(ws, home)
+        finally:
+            ws.close()
+        yield home
+
+
+@contextmanager
+def serving(settings: Settings, token: str) -> Iterator[Api]:
+    """The API over this home in a real uvicorn server on 127.0.0.1, stopped on leaving."""
+    server = start_api(create_app(settings))
+    client = Api(server.base, token)
+    try:
+        yield client
+    finally:
+        client.client.close()
+        server.stop()
+
+
+@contextmanager
+def accord_serve(home: SmallHome) -> Iterator[str]:
+    """`accord serve` on this home as a real process on 127.0.0.1, answering /health; stopped by its pid."""
+    log = home.files / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env |= {"ACCORD_HOME": str(home.settings.home), "ACCORD_SCHEDULER": "false", "ACCORD_DUCKDB_THREADS": "2"}
+    with log.open("wb") as output:
+        command = [str(Path(sys.executable).parent / "accord"), "serve", "--port", "0"]  # it says which port
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    port = wait_for_line(process, log, "accord serve", r"Accord API on http://127\.0\.0\.1:(\d+)")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"accord serve stopped: {log.read_text()}"
+            assert time.monotonic() < deadline, "accord serve did not answer /health within 60 s"
+            try:
+                if httpx.get(f"{base}/health", timeout=1).json()["status"] == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
