@@ -2,7 +2,7 @@
 
 from accord.errors import NotFoundError
 from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of, sole_identity
+from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
 from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
 from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
 from accord.identity.namespaces import (
@@ -14,9 +14,18 @@ from accord.identity.namespaces import (
     list_namespaces,
     namespaces,
 )
+from accord.identity.records import profile_identities, record_identities, sole_identity
 from accord.identity.removals import list_removals, remove_identity, remove_link
-from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
-from accord.identity.rules_config import LinkingRules, get_rules, set_rules
+from accord.identity.rules import (
+    MAX_PER_RECORD,
+    IdentityRule,
+    TypedIdentity,
+    count_identities,
+    normalize_column,
+    resolve_identity,
+    rule_for,
+)
+from accord.identity.rules_config import LinkingRules, get_rules, namespace_ranks, set_rules
 
 __all__ = [
     "INVALID_IDENTITY",
@@ -31,6 +40,7 @@ __all__ = [
     "MatchingRules",
     "Namespace",
     "NotFoundError",
+    "TypedIdentity",
     "add_record",
     "build_graph",
     "count_identities",
@@ -44,12 +54,17 @@ __all__ = [
     "list_matches",
     "list_namespaces",
     "list_removals",
+    "namespace_ranks",
     "namespaces",
+    "normalize_column",
     "parse_rules",
+    "profile_identities",
     "propose_matches",
+    "record_identities",
     "records_of_batch",
     "remove_identity",
     "remove_link",
+    "resolve_identity",
     "rule_for",
     "set_rules",
     "sole_identity",

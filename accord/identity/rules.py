@@ -1,25 +1,38 @@
 """How identity values are checked and normalised, per namespace, as engine expressions.
 
-E-mails are trimmed and lower-cased; phone numbers lose their separators (and E.164 numbers must
-be + and 8 to 15 digits); ECIDs are exactly 38 digits; hashes are 64 lower-case hex digits;
-advertising ids are UUIDs; any identity is at most 1,024 characters."""
+E-mails are trimmed and lower-cased; phone numbers lose their separators (spaces, dots, dashes,
+slashes, round and square brackets), then must be an optional + and 6 to 20 digits (E.164 numbers:
++ and 8 to 15 digits, the first not 0); ECIDs are exactly 38 digits; hashes are 64 lower-case hex
+digits; advertising ids are UUIDs; any identity is at most 1,024 characters.
+
+Ingestion applies these expressions to identity fields; the graph build to identityMap ids; lookups
+and removals to the values users type (`normalize_identity`, which runs the very same expressions,
+so that a value finds what ingestion stored)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+from sqlalchemy.orm import Session
 
-from accord.identity.namespaces import IdentityType, Namespace
+from accord.identity.namespaces import IdentityType, Namespace, get_namespace
 
 MAX_LENGTH = 1024
 MAX_PER_RECORD = 20
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 HEX64 = r"^[0-9a-f]{64}$"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-PHONE_SEPARATORS = r"[\s().\-/]"
+PHONE_SEPARATORS = r"[\s()\[\].\-/]"
+PHONE_FORMS = "once spaces, dots, dashes, slashes and brackets are removed; no letters"
+"""What phone identities may look like (the messages of refused values say it)."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,8 @@ RULES: dict[str, IdentityRule] = {
     "ECID": IdentityRule(_trim, r"^[0-9]{38}$", "exactly 38 digits"),
     "Email": IdentityRule(_lower, EMAIL, "an e-mail address"),
     "Email_LC_SHA256": IdentityRule(_lower, HEX64, "64 hex digits"),
-    "Phone": IdentityRule(_phone, r"^\+?[0-9]{6,20}$", "a phone number"),
-    "Phone_E164": IdentityRule(_phone, r"^\+[1-9][0-9]{7,14}$", "+ and 8 to 15 digits (E.164)"),
+    "Phone": IdentityRule(_phone, r"^\+?[0-9]{6,20}$", f"an optional + and 6 to 20 digits, {PHONE_FORMS}"),
+    "Phone_E164": IdentityRule(_phone, r"^\+[1-9][0-9]{7,14}$", f"E.164: + and 8 to 15 digits, {PHONE_FORMS}"),
     "Phone_SHA256": IdentityRule(_lower, HEX64, "64 hex digits"),
     "GAID": IdentityRule(_lower, UUID, "a UUID"),
     "IDFA": IdentityRule(lambda v: v.strip().upper(), UUID, "a UUID"),
@@ -64,7 +77,7 @@ BY_TYPE: dict[IdentityType, IdentityRule] = {
     IdentityType.email: RULES["Email"],
     IdentityType.phone: RULES["Phone"],
 }
-GENERIC = IdentityRule(_trim, None, f"at most {MAX_LENGTH} characters")
+GENERIC = IdentityRule(_trim, None, f"1 to {MAX_LENGTH:,} characters, once trimmed")
 
 
 def rule_for(namespace: Namespace) -> IdentityRule:
@@ -75,3 +88,89 @@ def rule_for(namespace: Namespace) -> IdentityRule:
 def count_identities(identity_map: ir.MapValue) -> ir.IntegerValue:
     """How many identities an identityMap holds (0 when it is null)."""
     return ibis.coalesce(identity_map.values().map(lambda ids: ids.length()).sums(), 0)  # type: ignore[attr-defined]
+
+
+def normalize_column(
+    namespace: ir.StringValue, value: ir.StringValue, known: Mapping[str, Namespace]
+) -> ir.StringValue:
+    """Values normalised by the rule of the namespace beside each (identityMap entries, one row each)."""
+    by_rule: dict[IdentityRule, list[str]] = {}
+    for symbol, found in sorted(known.items()):
+        by_rule.setdefault(rule_for(found), []).append(symbol)
+    branches = [(namespace.isin(names), rule.normalize(value)) for rule, names in by_rule.items() if rule != GENERIC]
+    return ibis.cases(*branches, else_=GENERIC.normalize(value)) if branches else GENERIC.normalize(value)
+
+
+@dataclass(frozen=True)
+class TypedIdentity:
+    """A value as a user typed it, normalised as ingestion normalises its namespace's identities."""
+
+    namespace: str
+    id: str
+    """The normalised value: what ingestion would have stored."""
+    typed: str
+    problem: str | None
+    """Why the value could not be an identity of its namespace (None when it could)."""
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return self.namespace, self.id
+
+    def describe(self) -> str:
+        """`namespace:id`, with what the user typed when it differs and why it cannot be an identity."""
+        text = f"{self.namespace}:{self.id}"
+        if self.typed != self.id:
+            text += f" (typed as {self.typed!r})"
+        return f"{text}: {self.problem}" if self.problem else text
+
+
+_local = threading.local()
+
+
+def local_engine() -> Any:
+    """A small DuckDB connection of this thread, for the single values of lookups (opening one costs
+    more than a whole lookup)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(config={"threads": 1})
+    return con
+
+
+@cache
+def _normalising_query(rule: IdentityRule) -> str:
+    values = ibis.table({"value": "string"}, name="_identity_values")
+    query = values.select(value=rule.normalize(values.value), invalid=rule.invalid(values.value))
+    return str(ibis.to_sql(query, dialect="duckdb"))
+
+
+def normalize_identities(values: list[tuple[Namespace, str]]) -> list[TypedIdentity]:
+    """Typed values as ingestion would store them: the same engine expressions, run on these values (one
+    query per rule). A value that normalises to nothing keeps an empty `id`."""
+    by_rule: dict[IdentityRule, list[int]] = {}
+    for index, (namespace, _value) in enumerate(values):
+        by_rule.setdefault(rule_for(namespace), []).append(index)
+    found: dict[int, TypedIdentity] = {}
+    con = local_engine()
+    for rule, indexes in by_rule.items():
+        typed = [values[i][1] for i in indexes]
+        con.register("_identity_values", pa.table({"value": pa.array(typed, pa.string())}))
+        try:
+            rows = con.execute(_normalising_query(rule)).fetchall()  # one thread, no ORDER BY: rows keep their order
+        finally:
+            con.unregister("_identity_values")
+        for index, value, (normalised, invalid) in zip(indexes, typed, rows, strict=True):
+            symbol = values[index][0].symbol
+            problem = f"{value!r} is not a valid {symbol} identity ({rule.expectation})" if invalid else None
+            found[index] = TypedIdentity(symbol, normalised or "", value, problem)
+    return [found[index] for index in range(len(values))]
+
+
+def normalize_identity(namespace: Namespace, value: str) -> TypedIdentity:
+    """A typed value as ingestion would store it (`normalize_identities` of one value)."""
+    return normalize_identities([(namespace, value)])[0]
+
+
+def resolve_identity(session: Session, sandbox: str, namespace: str, value: str) -> TypedIdentity:
+    """An identity a user names (lookups, explanations, removals): its namespace must exist (an unknown
+    one is refused with the nearest names), and its value is normalised as ingestion would store it."""
+    return normalize_identity(get_namespace(session, sandbox, namespace), value)

@@ -91,7 +91,10 @@ def test_dataset_precedence_and_no_stitching(shop: Workspace) -> None:
     ]  # the first is default
     assert profile.get_profile(shop, "prod", "CRMID", "C1")["attributes"]["person"]["name"]["firstName"] == "Ann"
     alone = profile.get_profile(shop, "prod", "ECID", ECID, "alone")
-    assert alone["attributes"] == {} and alone["events"]["total"] == 5  # no stitching: the cookie's events only
+    # No stitching: the records whose profile identity is the cookie; e0 also carries CRMID C1, which
+    # outranks ECID, so e0 is C1's event
+    assert alone["attributes"] == {} and alone["events"]["total"] == 4
+    assert profile.get_profile(shop, "prod", "CRMID", "C1", "alone")["events"]["total"] == 1
 
 
 def test_bad_lookups_and_policies(shop: Workspace) -> None:
