@@ -21,6 +21,7 @@ from accord.catalog.models import (
     SchemaRecord,
     SegmentDefinitionRecord,
     SegmentJobRecord,
+    aware,
     new_id,
     utcnow,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "SchemaRecord",
     "SegmentDefinitionRecord",
     "SegmentJobRecord",
+    "aware",
     "create_sandbox",
     "list_sandboxes",
     "new_id",

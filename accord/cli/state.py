@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ class CliState:
 
     def workspace(self) -> Workspace:
         return Workspace.open(self.settings)
+
+    @staticmethod
+    def actor() -> str:
+        """Who runs the command, as what it records says (`cli:<login>`; the API records the token's name)."""
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):  # no login name in the environment nor the password database
+            login = "unknown"
+        return f"cli:{login}"
 
 
 state = CliState()
