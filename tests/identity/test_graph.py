@@ -67,6 +67,21 @@ def test_records_link_identities_into_graphs(stores: Workspace, tmp_path: Path) 
     assert not identity.explain(stores, "prod", ("ECID", ECID), ("Email", "bob@x.io"))["sameGraph"]
 
 
+def test_a_profile_dataset_without_batches_yet_does_not_break_the_build(stores: Workspace, tmp_path: Path) -> None:
+    """`events` (identityMap) is profile-enabled but empty; the CRM's identity fields build the graph."""
+    with stores.catalog.session() as session:
+        schema.create_schema(session, "prod", {"name": "crm", "class": "profile", "fieldGroups": [
+            "personal-contact-details", "identitymap"], "identities": [
+            {"path": "personalEmail.address", "namespace": "Email", "primary": True},
+            {"path": "mobilePhone.number", "namespace": "Phone"}]})  # fmt: skip
+        lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
+    path = tmp_path / "crm.json"
+    path.write_text(json.dumps({"personalEmail": {"address": "ann@x.io"}, "mobilePhone": {"number": "555 0100"}}))
+    ingest_file(stores, "prod", IngestRequest("crm", path))
+    assert identity.build_graph(stores, "prod").graphs == 1
+    assert members(stores, "Phone", "5550100") == {("Email", "ann@x.io"), ("Phone", "5550100")}
+
+
 def test_deleting_a_batch_and_rebuilding_splits_the_graph(stores: Workspace, tmp_path: Path) -> None:
     write_events(stores, tmp_path, "a", [{"ECID": [ECID], "CRMID": ["C1"]}])
     second = write_events(stores, tmp_path, "b", [{"CRMID": ["C1"], "Email": ["ann@x.io"]}])

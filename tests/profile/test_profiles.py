@@ -225,3 +225,27 @@ def test_deleting_a_batch_or_records_flows_through_to_profiles(shop: Workspace) 
         profile.delete_records(shop, "prod", "web", ["e0"])
     with pytest.raises(InvalidInputError, match="record ids"):
         profile.delete_records(shop, "prod", "web", [])
+
+
+def test_within_one_batch_the_greatest_record_id_wins(shop: Workspace, tmp_path: Path) -> None:
+    """The documented tie: fragments of one batch are preferred by record id compared as text."""
+    (tmp_path / "twelve.csv").write_text("crm,first,city\n" + "".join(f"C3,n{i},\n" for i in range(12)))
+    ingest_file(shop, "prod", IngestRequest("loyalty", tmp_path / "twelve.csv", MAPPING))
+    for read_from in ("lake", "store"):
+        if read_from == "store":
+            profile.rebuild(shop, "prod")
+        found = profile.get_profile(shop, "prod", "CRMID", "C3")
+        assert found["readFrom"] == read_from
+        records = [f["record"] for f in found["fragments"]]
+        assert len(records) == 12 and max(records).endswith("/9")  # text: '.../9' sorts after '.../11'
+        assert found["sources"]["person.name.firstName"]["record"] == max(records)
+    import pyarrow.parquet as pq
+
+    from accord.catalog import resolve_sandbox
+    from accord.profile.store import store_folder
+
+    with shop.catalog.session() as session:
+        folder = store_folder(shop, resolve_sandbox(session, "prod").id)
+    merged = {str(r["graph"]): r for r in pq.read_table(folder / "profiles.parquet").to_pylist()}
+    engine = merged[found["graphId"]]["person"]["name"]["firstName"]  # the engine's merge, for segmentation
+    assert engine == found["attributes"]["person"]["name"]["firstName"]
