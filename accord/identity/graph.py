@@ -31,7 +31,7 @@ from sqlalchemy import select
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, copy_to_parquet
 from accord.errors import NotFoundError
-from accord.identity.namespaces import namespaces
+from accord.identity.namespaces import SEPARATOR, namespaces
 from accord.identity.records import profile_identities, record_identities
 from accord.identity.removals import removed
 from accord.identity.rules import resolve_identity
@@ -42,7 +42,6 @@ from accord.lake import open_dataset, replace_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
-SEPARATOR = "\x1f"
 SAME_RECORD = "same record"
 
 
@@ -349,14 +348,15 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
     The identity is normalised as ingestion normalises its namespace (`Ann@X.io ` finds `ann@x.io`)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
-        ranks = namespace_ranks(get_rules(session, sandbox).priority, namespaces(session, sandbox_id))
-        typed = resolve_identity(session, sandbox, namespace, identity)
+        known = namespaces(session, sandbox_id)
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
+    typed = resolve_identity(known, namespace, identity)
     store = GraphStore(graph_folder(workspace, sandbox_id))
     if not store.exists():
         raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
     found = store.node(f"{typed.namespace}{SEPARATOR}{typed.id}")
     if found is None:
-        raise NotFoundError(f"no identity {typed.describe()} in any graph", code="IDENTITY-0411-404",
+        raise NotFoundError(f"no identity {typed.checked().describe()} in any graph", code="IDENTITY-0411-404",
                             namespace=typed.namespace, id=typed.id)  # fmt: skip
     members = sorted(store.members(found.graph), key=lambda n: (n.namespace, n.id))
     names = {n.node for n in members}
@@ -382,8 +382,9 @@ def _link_document(link: Link) -> dict[str, Any]:
 
 def explain(workspace: Workspace, sandbox: str, first: tuple[str, str], second: tuple[str, str]) -> dict[str, Any]:
     """Why two identities are in one graph: the chain of links from one to the other."""
-    with workspace.catalog.session() as session:  # both as ingestion would have stored them
-        first, second = (resolve_identity(session, sandbox, *pair).pair for pair in (first, second))
+    with workspace.catalog.session() as session:
+        known = namespaces(session, resolve_sandbox(session, sandbox).id)
+    first, second = (resolve_identity(known, *pair).pair for pair in (first, second))  # as ingestion stores them
     graph = graph_of(workspace, sandbox, *first)
     target = {"namespace": second[0], "id": second[1]}
     if target not in graph["identities"]:

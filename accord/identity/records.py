@@ -20,10 +20,9 @@ import ibis
 import ibis.expr.types as ir
 
 from accord.engine import field_at
-from accord.identity.namespaces import Namespace
+from accord.identity.namespaces import SEPARATOR, Namespace
 from accord.identity.rules import normalize_column
 
-SEPARATOR = "\x1f"
 SCHEMA_PRIMARY, MAP_PRIMARY, OTHER = 0, 1, 2
 """How a record's identity was marked (the first criterion of the profile identity)."""
 

@@ -13,16 +13,16 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import IdentityRemovalRecord, aware, resolve_sandbox
 from accord.errors import InvalidInputError
+from accord.identity.namespaces import SEPARATOR, namespaces
 from accord.identity.rules import resolve_identity
-
-SEPARATOR = "\x1f"
 
 
 def _node(session: Session, sandbox: str, pair: tuple[str, str]) -> str:
     namespace, value = pair
     if not namespace or not value:
         raise InvalidInputError("an identity is a namespace and an id", code="IDENTITY-0403-400")
-    typed = resolve_identity(session, sandbox, namespace, value)  # as the graphs hold it
+    known = namespaces(session, resolve_sandbox(session, sandbox).id)
+    typed = resolve_identity(known, namespace, value)  # as the graphs hold it
     return f"{typed.namespace}{SEPARATOR}{typed.id}"
 
 

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import duckdb
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-from sqlalchemy.orm import Session
+import sqlglot as sg
 
-from accord.identity.namespaces import IdentityType, Namespace, get_namespace
+from accord.identity.namespaces import SEPARATOR, IdentityType, Namespace, namespace_of
 
 MAX_LENGTH = 1024
 MAX_PER_RECORD = 20
@@ -110,11 +109,18 @@ class TypedIdentity:
     """The normalised value: what ingestion would have stored."""
     typed: str
     problem: str | None
-    """Why the value could not be an identity of its namespace (None when it could)."""
+    """Why the value could not be an identity of its namespace (None when it could, or was not checked)."""
+    key: int = field(repr=False)
+    """Its 64-bit key, as the graph build computes it."""
+    kind: Namespace = field(repr=False, compare=False)
 
     @property
     def pair(self) -> tuple[str, str]:
         return self.namespace, self.id
+
+    def checked(self) -> TypedIdentity:
+        """The same value, with why it could not be an identity of its namespace if it could not."""
+        return normalize_identity(self.kind, self.typed, check=True)
 
     def describe(self) -> str:
         """`namespace:id`, with what the user typed when it differs and why it cannot be an identity."""
@@ -137,40 +143,48 @@ def local_engine() -> Any:
 
 
 @cache
-def _normalising_query(rule: IdentityRule) -> str:
-    values = ibis.table({"value": "string"}, name="_identity_values")
-    query = values.select(value=rule.normalize(values.value), invalid=rule.invalid(values.value))
-    return str(ibis.to_sql(query, dialect="duckdb"))
+def _normalising_query(rule: IdentityRule, check: bool) -> str:
+    """The rule's expressions over one value and its namespace, query parameters (never text pasted into
+    the SQL); with the identity's 64-bit key, as the graph build computes it."""
+    values = ibis.table({"value": "string", "namespace": "string"}, name="_identity_values")
+    normalised = rule.normalize(values.value)
+    columns = {"value": normalised, "key": values.namespace.concat(SEPARATOR, normalised).hash()}
+    if check:
+        columns["invalid"] = rule.invalid(values.value)
+    tree = sg.parse_one(ibis.to_sql(values.select(**columns), dialect="duckdb"), read="duckdb")
+    parameters = {"value": "1", "namespace": "2"}
+
+    def parameter(node: sg.exp.Expression) -> sg.exp.Expression:
+        if isinstance(node, sg.exp.Column) and node.name in parameters:
+            return sg.cast(sg.exp.Placeholder(this=parameters[node.name]), "VARCHAR")
+        return node
+
+    tree = tree.transform(parameter)
+    tree.set("from_", None)  # a select of the parameters alone: planned faster than one from a subquery
+    return tree.sql("duckdb")
 
 
-def normalize_identities(values: list[tuple[Namespace, str]]) -> list[TypedIdentity]:
-    """Typed values as ingestion would store them: the same engine expressions, run on these values (one
-    query per rule). A value that normalises to nothing keeps an empty `id`."""
-    by_rule: dict[IdentityRule, list[int]] = {}
-    for index, (namespace, _value) in enumerate(values):
-        by_rule.setdefault(rule_for(namespace), []).append(index)
-    found: dict[int, TypedIdentity] = {}
+def normalize_identities(values: list[tuple[Namespace, str]], check: bool = False) -> list[TypedIdentity]:
+    """Typed values as ingestion would store them: the same engine expressions, run on these values. A
+    value that normalises to nothing keeps an empty `id`. With `check`, each says why it cannot be an
+    identity of its namespace, if it cannot (lookups ask only once they found nothing: it costs more)."""
     con = local_engine()
-    for rule, indexes in by_rule.items():
-        typed = [values[i][1] for i in indexes]
-        con.register("_identity_values", pa.table({"value": pa.array(typed, pa.string())}))
-        try:
-            rows = con.execute(_normalising_query(rule)).fetchall()  # one thread, no ORDER BY: rows keep their order
-        finally:
-            con.unregister("_identity_values")
-        for index, value, (normalised, invalid) in zip(indexes, typed, rows, strict=True):
-            symbol = values[index][0].symbol
-            problem = f"{value!r} is not a valid {symbol} identity ({rule.expectation})" if invalid else None
-            found[index] = TypedIdentity(symbol, normalised or "", value, problem)
-    return [found[index] for index in range(len(values))]
+    found = []
+    for namespace, value in values:
+        rule = rule_for(namespace)
+        normalised, key, *invalid = con.execute(_normalising_query(rule, check), [value, namespace.symbol]).fetchone()
+        problem = f"{value!r} is not a valid {namespace.symbol} identity ({rule.expectation})" if any(invalid) else None
+        found.append(TypedIdentity(namespace.symbol, normalised or "", value, problem, key, namespace))
+    return found
 
 
-def normalize_identity(namespace: Namespace, value: str) -> TypedIdentity:
+def normalize_identity(namespace: Namespace, value: str, check: bool = False) -> TypedIdentity:
     """A typed value as ingestion would store it (`normalize_identities` of one value)."""
-    return normalize_identities([(namespace, value)])[0]
+    return normalize_identities([(namespace, value)], check)[0]
 
 
-def resolve_identity(session: Session, sandbox: str, namespace: str, value: str) -> TypedIdentity:
-    """An identity a user names (lookups, explanations, removals): its namespace must exist (an unknown
-    one is refused with the nearest names), and its value is normalised as ingestion would store it."""
-    return normalize_identity(get_namespace(session, sandbox, namespace), value)
+def resolve_identity(known: Mapping[str, Namespace], namespace: str, value: str, check: bool = False) -> TypedIdentity:
+    """An identity a user names (lookups, explanations, removals) among a sandbox's namespaces: its
+    namespace must exist (an unknown one is refused with the nearest names), and its value is
+    normalised as ingestion would store it."""
+    return normalize_identity(namespace_of(known, namespace), value, check)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from accord.identity.namespaces import SEPARATOR
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TYPE_EVICTION_ORDER = {"partner_id": 0, "cookie": 1, "device": 2}
 """Which identities leave an oversized graph first (the reference product's order); others come after."""
 
-SEPARATOR = "\x1f"
 REMOVED_LINK = "removed by a user"
 REMOVED_IDENTITY = "identity removed by a user"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 from sqlalchemy import select
@@ -16,6 +16,9 @@ from accord.profile.policies import resolve_policy
 from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
+
+if TYPE_CHECKING:
+    from accord.identity import TypedIdentity
 
 MAX_FRAGMENTS = 5000
 SEPARATOR = "\x1f"
@@ -69,23 +72,24 @@ def get_profile(
     now); otherwise, and without identity stitching, from the lake directly (slower, never stale)."""
     if not (1 <= events_limit <= 1000 and events_offset >= 0):
         raise InvalidInputError("events: limit 1..1000, offset 0 or more", code="PROFILE-0401-400")
-    from accord.identity import resolve_identity
+    from accord.identity import namespaces, resolve_identity
 
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, merge_policy)
         sandbox_id = resolve_sandbox(session, sandbox).id
         datasets, ingested = committed_batches(session, sandbox_id, with_schemas=False)
-        typed = resolve_identity(session, sandbox, namespace, identity)  # as ingestion would have stored it
+        known = namespaces(session, sandbox_id)
+    typed = resolve_identity(known, namespace, identity)  # as ingestion would have stored it
     namespace, identity = typed.pair
     store = current_store(workspace, sandbox_id, ingested) if policy.stitching == "graph" else None
     if store is not None:
         ttl = {d.id: d.ttl_days for d in datasets}
-        found = _from_store(store, namespace, identity, ingested, ttl, events_limit + events_offset)
+        found = _from_store(store, typed, ingested, ttl, events_limit + events_offset)
     else:
         found = _from_lake(workspace, sandbox, policy, namespace, identity, events_limit + events_offset)
     graph_id, identities, fragments, events, total_events = found
     if not fragments and not total_events:
-        raise NotFoundError(f"no profile holds {typed.describe()}", code="PROFILE-0410-404",
+        raise NotFoundError(f"no profile holds {typed.checked().describe()}", code="PROFILE-0410-404",
                             namespace=namespace, id=identity)  # fmt: skip
     attributes, sources = merge(fragments, policy)
     events.sort(key=lambda e: e.get("timestamp") or "", reverse=True)
@@ -137,15 +141,11 @@ def current_store(workspace: Workspace, sandbox_id: str, ingested: dict[str, Any
 
 
 def _from_store(
-    store: ProfileStore, namespace: str, identity: str, ingested: dict[str, Any], ttl: dict[str, int | None],
-    newest: int,
+    store: ProfileStore, typed: TypedIdentity, ingested: dict[str, Any], ttl: dict[str, int | None], newest: int
 ) -> Found:  # fmt: skip
-    from accord.identity import identity_keys
-
-    node = f"{namespace}{SEPARATOR}{identity}"
-    graph = store.graph_of(identity_keys([node])[node], node)
+    graph = store.graph_of(typed.key, f"{typed.namespace}{SEPARATOR}{typed.id}")
     if graph is None:
-        return None, [(namespace, identity)], [], [], 0
+        return None, [typed.pair], [], [], 0
     identities = [tuple(n.split(SEPARATOR, 1)) for n in store.identities_of(graph)]
     names = store.manifest["datasets"]
     fragments = []
