@@ -159,9 +159,8 @@ def _normalising_query(rule: IdentityRule, check: bool) -> str:
             return sg.cast(sg.exp.Placeholder(this=parameters[node.name]), "VARCHAR")
         return node
 
-    tree = tree.transform(parameter)
-    tree.set("from_", None)  # a select of the parameters alone: planned faster than one from a subquery
-    return tree.sql("duckdb")
+    # the projections over the parameters alone, without a FROM: planned faster than over a subquery
+    return sg.select(*(column.transform(parameter) for column in tree.expressions)).sql("duckdb")
 
 
 def normalize_identities(values: list[tuple[Namespace, str]], check: bool = False) -> list[TypedIdentity]:

@@ -205,7 +205,7 @@ def profiles(ws: Workspace, sandbox: str, records: list[Generated], read_from: s
 
 
 @pytest.mark.timeout(900)  # each example ingests four batches and builds graphs and profiles twice
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(crm=crm_strategy, loyalty=identities_strategy(False, "loy"), web=identities_strategy(True, "web"),
        later=identities_strategy(True, "late"), removals=removal_strategy, unique=st.booleans(),
