@@ -26,8 +26,6 @@ from accord.identity.rules import normalize_column
 SCHEMA_PRIMARY, MAP_PRIMARY, OTHER = 0, 1, 2
 """How a record's identity was marked (the first criterion of the profile identity)."""
 
-COLUMNS = ("record", "dataset", "batch", "seen", "single", "namespace", "id", "primary")
-
 
 def sole_identity(schema: Any, graph_namespaces: list[str]) -> Any:
     """The identity field of a schema whose records have at most one identity (one identity field, no
@@ -52,7 +50,7 @@ def record_identities(
             "seen": when, "single": single}  # fmt: skip
     parts: list[ir.Table] = []
     for descriptor in linking:
-        marked = ibis.literal(SCHEMA_PRIMARY if descriptor.primary else OTHER, "int8").cast("int8")
+        marked = ibis.literal(SCHEMA_PRIMARY if descriptor.primary else OTHER).cast("int8")
         # cast: every part of every dataset has the same nullable types (a dataset without batches is
         # an Arrow table whose map keys cannot be null), so that they unite
         parts.append(table.select(**base, namespace=ibis.literal(descriptor.namespace).cast("string"),
@@ -63,7 +61,7 @@ def record_identities(
         ids = entries.select(*base, namespace=entries.entry.f1, ids=entries.entry.f2).unnest("ids")
         ids = ids.filter(ids.namespace.isin(graph_namespaces))
         flagged = ids.ids.primary.fill_null(False) if "primary" in ids.ids.type().names else ibis.literal(False)
-        marked = ibis.ifelse(flagged, ibis.literal(MAP_PRIMARY, "int8"), ibis.literal(OTHER, "int8")).cast("int8")
+        marked = ibis.ifelse(flagged, MAP_PRIMARY, OTHER).cast("int8")
         parts.append(ids.select(*base, namespace=ids.namespace.cast("string"),
                                 id=normalize_column(ids.namespace, ids.ids.id, known), primary=marked))  # fmt: skip
     if not parts:
