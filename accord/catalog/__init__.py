@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SchemaRecord,
         SegmentDefinitionRecord,
         SegmentJobRecord,
+        aware,
         new_id,
         utcnow,
     )
@@ -66,6 +67,7 @@ _EXPORTS = {
         "SchemaRecord",
         "SegmentDefinitionRecord",
         "SegmentJobRecord",
+        "aware",
         "new_id",
         "utcnow",
     ],

@@ -184,7 +184,7 @@ def unlink(
     """Remove the link between two identities (applies from the next `accord identity build`)."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        done = identity.remove_link(session, state.sandbox, _pair(first), _pair(second), reason, "cli")
+        done = identity.remove_link(session, state.sandbox, _pair(first), _pair(second), reason, state.actor())
     emit(done, as_json, lambda _d: out.print(f"link {first} -- {second} removed; rebuild with `accord identity build`"))
 
 
@@ -197,14 +197,25 @@ def remove(
     """Take an identity out of its graph (applies from the next `accord identity build`)."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        done = identity.remove_identity(session, state.sandbox, _pair(target), reason, "cli")
+        done = identity.remove_identity(session, state.sandbox, _pair(target), reason, state.actor())
     emit(done, as_json, lambda _d: out.print(f"{target} removed from its graph; rebuild with `accord identity build`"))
 
 
 @identity_app.command("removals")
 def removals(as_json: bool = JsonFlag) -> None:
-    """The links and identities users removed, with when and why."""
+    """The links and identities users removed, with who, when (UTC offset included) and why."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         rows = identity.list_removals(session, state.sandbox)
-    emit(rows, True)  # short documents: JSON is their readable form
+
+    def human(items: list[dict[str, Any]]) -> None:
+        for r in items:  # one line each, times with their UTC offset
+            what = f"{r['identity']['namespace']}:{r['identity']['id']}"
+            if r["other"]:
+                what += f" -- {r['other']['namespace']}:{r['other']['id']}"
+            why = f": {r['reason']}" if r["reason"] else ""
+            out.print(f"{r['createdAt']}  {r['kind']} {what}  by {r['removedBy']}{why}", highlight=False, markup=False)
+        if not items:
+            out.print("no removals")
+
+    emit(rows, as_json, human)

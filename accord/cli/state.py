@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,15 @@ class CliState:
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None
+
+    @staticmethod
+    def actor() -> str:
+        """Who runs the command, as what it records says (`cli:<login>`; the API records the token's name)."""
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):  # no login name in the environment nor the password database
+            login = "unknown"
+        return f"cli:{login}"
 
 
 state = CliState()

@@ -9,7 +9,7 @@ from accord.faces import lazy_face
 if TYPE_CHECKING:
     from accord.errors import NotFoundError
     from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-    from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of, sole_identity
+    from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
     from accord.identity.incremental import IdentityRecord, add_record, identity_keys, records_of_batch
     from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
     from accord.identity.namespaces import (
@@ -21,14 +21,23 @@ if TYPE_CHECKING:
         list_namespaces,
         namespaces,
     )
+    from accord.identity.records import profile_identities, record_identities, sole_identity
     from accord.identity.removals import list_removals, remove_identity, remove_link
-    from accord.identity.rules import MAX_PER_RECORD, IdentityRule, count_identities, rule_for
-    from accord.identity.rules_config import LinkingRules, get_rules, set_rules
+    from accord.identity.rules import (
+        MAX_PER_RECORD,
+        IdentityRule,
+        TypedIdentity,
+        count_identities,
+        normalize_column,
+        resolve_identity,
+        rule_for,
+    )
+    from accord.identity.rules_config import LinkingRules, get_rules, namespace_ranks, set_rules
 
 _EXPORTS = {
     "accord.errors": ["NotFoundError"],
     "exceptions": ["INVALID_IDENTITY", "TOO_MANY_IDENTITIES"],
-    "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of", "sole_identity"],
+    "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of"],
     "incremental": ["IdentityRecord", "add_record", "identity_keys", "records_of_batch"],
     "matching": ["MatchingRules", "list_matches", "parse_rules", "propose_matches"],
     "namespaces": [
@@ -40,8 +49,17 @@ _EXPORTS = {
         "list_namespaces",
         "namespaces",
     ],
+    "records": ["profile_identities", "record_identities", "sole_identity"],
     "removals": ["list_removals", "remove_identity", "remove_link"],
-    "rules": ["IdentityRule", "MAX_PER_RECORD", "count_identities", "rule_for"],
-    "rules_config": ["LinkingRules", "get_rules", "set_rules"],
+    "rules": [
+        "IdentityRule",
+        "MAX_PER_RECORD",
+        "TypedIdentity",
+        "count_identities",
+        "normalize_column",
+        "resolve_identity",
+        "rule_for",
+    ],
+    "rules_config": ["LinkingRules", "get_rules", "namespace_ranks", "set_rules"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

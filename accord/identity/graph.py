@@ -9,8 +9,9 @@ Built as a pipeline of named steps over the lake, in the engine:
 3. `components`: graphs are the connected components of the links (label propagation);
 4. `apply_unique_rule`: a graph holds at most one identity of each unique namespace;
 5. `apply_graph_limit`: a graph holds at most so many identities;
-6. `record_graphs`: which graph each record with several identities feeds (the profile store is
-   built on it);
+(every tie broken by a total order, the same as the one-record solver's: `solver.py`, docs/identity.md)
+6. `record_graphs`: the one graph each record with several identities feeds, its profile identity's
+   (`records.py`; the profile store is built on it);
 then the nodes, links and record graphs are written to the lake in one swap. Lookups and
 explanations read them, with the one-record updates since (`store.py`, `incremental.py`)."""
 
@@ -28,18 +29,19 @@ import ibis.expr.types as ir
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, copy_to_parquet, field_at
+from accord.engine import connect, copy_to_parquet
 from accord.errors import NotFoundError
-from accord.identity.namespaces import namespaces
+from accord.identity.namespaces import SEPARATOR, namespaces
+from accord.identity.records import profile_identities, record_identities
 from accord.identity.removals import removed
-from accord.identity.rules_config import get_rules
-from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, recency
+from accord.identity.rules import resolve_identity
+from accord.identity.rules_config import get_rules, namespace_ranks
+from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, unique_rule_order
 from accord.identity.store import GraphStore
 from accord.lake import open_dataset, replace_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
-SEPARATOR = "\x1f"
 SAME_RECORD = "same record"
 
 
@@ -77,12 +79,13 @@ def graph_folder(workspace: Workspace, sandbox_id: str) -> Path:
 
 
 def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | None:
-    """Step 1: (record, dataset, batch, namespace, id, seen) for every identity of every record."""
+    """Step 1: (record, dataset, batch, seen, single, namespace, id, primary) for every identity of every
+    record (`records.record_identities`); `seen` is an event's time, or when a profile record's batch
+    was committed."""
     parts: list[ir.Table] = []
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         known = namespaces(session, sandbox_id)
-        graph_namespaces = [s for s, n in known.items() if n.builds_graph]
         datasets = list(session.scalars(select(DatasetRecord).where(
             DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True))))  # fmt: skip
         plans = [(d.name, d.id, resolve_schema_by_id(session, d.schema_id)) for d in datasets]
@@ -98,24 +101,12 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | No
         table = table.join(batch_times, table._acc_batch == batch_times.batch_id, how="left")
         seen = (table.timestamp if schema.class_name == "experienceevent" and "timestamp" in table.columns
                 else table.completed.cast("timestamp('UTC')"))  # fmt: skip
-        linking = [d for d in schema.identities if d.namespace in graph_namespaces]
-        single = ibis.literal(sole_identity(schema, graph_namespaces) is not None)
-        base = {"record": table._acc_record, "dataset": ibis.literal(dataset_id), "batch": table._acc_batch,
-                "seen": seen.cast("timestamp('UTC')"), "single": single}  # fmt: skip
-        for descriptor in linking:
-            value = field_at(table, descriptor.path)
-            parts.append(table.select(**base, namespace=ibis.literal(descriptor.namespace), id=value))
-        if "identityMap" in schema.fields:
-            m: Any = table.identityMap
-            entries = table.select(**base, entry=m.keys().zip(m.values())).unnest("entry")
-            ids = entries.select("record", "dataset", "batch", "seen", "single", namespace=entries.entry.f1,
-                                 ids=entries.entry.f2).unnest("ids")  # fmt: skip
-            ids = ids.select("record", "dataset", "batch", "seen", "single", "namespace", id=ids.ids.id)
-            parts.append(ids.filter(ids.namespace.isin(graph_namespaces)))
+        rows = record_identities(table, schema, dataset_id, known, seen)
+        if rows is not None:
+            parts.append(rows)
     if not parts:
         return None
-    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return rows.filter(rows.id.notnull() & (rows.id.length() > 0))
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def record_links(rows: ir.Table) -> ir.Table:
@@ -123,10 +114,11 @@ def record_links(rows: ir.Table) -> ir.Table:
     keyed = rows.mutate(node=rows.namespace.concat(SEPARATOR, rows.id))
     anchored = keyed.mutate(anchor=keyed.node.min().over(group_by=keyed.record))
     pairs = anchored.filter(anchored.node != anchored.anchor)
+    first = ibis.struct({"seen": pairs.seen, "record": pairs.record})  # the earliest, then the smallest id
     return pairs.group_by(a=pairs.anchor, b=pairs.node).aggregate(
         first_seen=pairs.seen.min(), last_seen=pairs.seen.max(), records=pairs.record.nunique(),
-        record=pairs.record.argmin(pairs.seen), dataset=pairs.dataset.argmin(pairs.seen),
-        batch=pairs.batch.argmin(pairs.seen), rule=ibis.literal(SAME_RECORD),
+        record=pairs.record.argmin(first), dataset=pairs.dataset.argmin(first), batch=pairs.batch.argmin(first),
+        rule=ibis.literal(SAME_RECORD),
     )  # fmt: skip
 
 
@@ -172,8 +164,9 @@ def apply_unique_rule(
     """Step 4: no graph may hold two identities of a unique namespace; the most recent links win.
 
     Only the graphs that break the rule (found in the engine) are solved again, in Python: their
-    links are taken most recent first into a union-find that refuses any merge putting two
-    identities of one unique namespace together. Refused links stay, marked inactive with why."""
+    links are taken in `unique_rule_order` (most recent first, ties by the identities' names) into a
+    union-find that refuses any merge putting two identities of one unique namespace together.
+    Refused links stay, marked inactive with why."""
     active = links
     if not unique:
         return labels, active
@@ -187,7 +180,8 @@ def apply_unique_rule(
     in_broken = con.create_table("_graph_broken", tagged.join(broken, "label").select("key", "namespace"))
     members = in_broken.to_pyarrow()
     involved = links.filter(links.active).join(in_broken, links.a_key == in_broken.key)
-    involved_links = involved.select(links.a_key, links.b_key, links.last_seen).to_pyarrow().to_pylist()
+    involved_links = involved.select(links.a_key, links.b_key, links.a, links.b, links.first_seen,
+                                     links.last_seen).to_pyarrow().to_pylist()  # fmt: skip
     namespace_of = dict(zip(members["key"].to_pylist(), members["namespace"].to_pylist(), strict=True))
     parent = {key: key for key in namespace_of}
     held: dict[int, dict[str, int]] = {k: ({ns: k} if ns in unique else {}) for k, ns in namespace_of.items()}
@@ -199,7 +193,7 @@ def apply_unique_rule(
         return key
 
     dropped: list[dict[str, Any]] = []
-    in_order = sorted(involved_links, key=lambda x: recency(x["last_seen"], x["a_key"], x["b_key"]), reverse=True)
+    in_order = sorted(involved_links, key=lambda x: unique_rule_order(x["last_seen"], x["first_seen"], x["a"], x["b"]))
     for link in in_order:
         left, right = find(link["a_key"]), find(link["b_key"])
         if left == right:
@@ -231,8 +225,9 @@ def apply_unique_rule(
 def apply_graph_limit(
     con: Any, nodes: ir.Table, links: ir.Table, labels: ir.Table, limit: int, types: dict[str, str]
 ) -> tuple[ir.Table, ir.Table]:
-    """Step 5: a graph holds at most `limit` identities; past it the oldest go first, cookies, then
-    devices, then the rest. An evicted identity stands alone, and its links are kept, marked."""
+    """Step 5: a graph holds at most `limit` identities; past it they leave in `eviction_order` (cookies,
+    then devices, then the rest; the longest unseen first). An evicted identity stands alone, and its
+    links are kept, marked."""
     sizes = labels.group_by("label").aggregate(size=labels.count())
     oversized = sizes.filter(sizes.size > limit).select("label")
     if con.execute(oversized.count()) == 0:
@@ -241,10 +236,11 @@ def apply_graph_limit(
         links.select(key=links.b_key, seen=links.last_seen)
     )
     last_seen = seen.group_by("key").aggregate(seen=seen.seen.max())
-    crowded = labels.join(oversized, "label").join(nodes, labels.node == nodes.key)
+    named = nodes.select(key=nodes.key, namespace=nodes.namespace, name=nodes.node)
+    crowded = labels.join(oversized, "label").join(named, labels.node == named.key)
     crowded = crowded.left_join(last_seen, crowded.node == last_seen.key)
     rows = crowded.select(node=crowded.node, label=crowded.label, namespace=crowded.namespace,
-                          seen=crowded.seen).to_pyarrow().to_pylist()  # fmt: skip
+                          name=crowded.name, seen=crowded.seen).to_pyarrow().to_pylist()  # fmt: skip
     by_graph: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_graph.setdefault(row["label"], []).append(row)
@@ -252,7 +248,7 @@ def apply_graph_limit(
     relabel: dict[int, int] = {}
     for members in by_graph.values():
         order = sorted(members, key=lambda m: eviction_order(
-            TYPE_EVICTION_ORDER.get(types.get(m["namespace"], ""), 3), m["seen"], m["node"]))  # fmt: skip
+            TYPE_EVICTION_ORDER.get(types.get(m["namespace"], ""), 3), m["seen"], m["name"]))  # fmt: skip
         leaving, staying = order[: len(members) - limit], order[len(members) - limit :]
         evicted.extend(m["node"] for m in leaving)
         relabel.update({m["node"]: m["node"] for m in leaving})  # alone, under its own key
@@ -272,18 +268,14 @@ def apply_graph_limit(
     return new_labels, con.create_table("_graph_links_limited", marked)
 
 
-def sole_identity(schema: Any, graph_namespaces: list[str]) -> Any:
-    """The identity field of a schema whose records have at most one identity (one identity field, no
-    identityMap), or None. Such records link nothing, and their graph is their identity's graph."""
-    linking = [d for d in schema.identities if d.namespace in graph_namespaces]
-    return linking[0] if len(linking) == 1 and "identityMap" not in schema.fields else None
-
-
-def record_graphs(rows: ir.Table, labels: ir.Table) -> ir.Table:
-    """Step 6: the graph (or graphs, when the rules split a record's identities) of every record with
-    several identities (`rows`). A record with one identity has its identity's graph: readers join on that."""
-    joined = rows.join(labels, rows.key == labels.node)
-    return joined.select(record=joined.record, dataset=joined.dataset, graph=joined.label).distinct()
+def record_graphs(rows: ir.Table, labels: ir.Table, ranks: dict[str, int]) -> ir.Table:
+    """Step 6: the one graph each record with several identities (`rows`) feeds: the graph of its profile
+    identity (`records.profile_identities`), even when the rules left its other identities in other
+    graphs. A record with one identity has its identity's graph: readers join on that."""
+    chosen = profile_identities(rows, ranks)
+    chosen = chosen.mutate(key=chosen.node.hash())
+    joined = chosen.join(labels, chosen.key == labels.node)
+    return joined.select(record=joined.record, dataset=joined.dataset, graph=joined.label)
 
 
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
@@ -297,7 +289,8 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
             sandbox_id = resolve_sandbox(session, sandbox).id
             rules = get_rules(session, sandbox)
             removed_links, removed_nodes = removed(session, sandbox_id)
-            types = {symbol: n.type.value for symbol, n in namespaces(session, sandbox_id).items()}
+            known = namespaces(session, sandbox_id)
+        types = {symbol: n.type.value for symbol, n in known.items()}
         target = graph_folder(workspace, sandbox_id)
         staging = workspace.lake.staging(f"identity-{sandbox_id}")
         rows = identity_rows(workspace, con, sandbox)
@@ -335,7 +328,8 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
         copy_to_parquet(con, links, str(staging / "links.parquet"))
         lap("write graph")
-        copy_to_parquet(con, record_graphs(several, labels), str(staging / "records.parquet"))
+        ranks = namespace_ranks(rules.priority, known)
+        copy_to_parquet(con, record_graphs(several, labels, ranks), str(staging / "records.parquet"))
         lap("record graphs")
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
             graphs=ibis._.count(), largest=ibis._.size.max(), identities=ibis._.size.sum()))  # fmt: skip
@@ -349,24 +343,27 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
 
 
 def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
-    """The graph an identity belongs to: its identities and the links between them, with reasons."""
+    """The graph an identity belongs to: its identities and the links between them, with reasons.
+
+    The identity is normalised as ingestion normalises its namespace (`Ann@X.io ` finds `ann@x.io`)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
-        priority = list(get_rules(session, sandbox).priority)
         datasets = {row.id: row.name for row in session.execute(select(DatasetRecord.id, DatasetRecord.name).where(
             DatasetRecord.sandbox_id == sandbox_id))}  # fmt: skip
+        known = namespaces(session, sandbox_id)
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
+    typed = resolve_identity(known, namespace, identity)
     store = GraphStore(graph_folder(workspace, sandbox_id))
     if not store.exists():
         raise NotFoundError("no identity graph yet: build it with `accord identity build`", code="IDENTITY-0410-404")
-    found = store.node(f"{namespace}{SEPARATOR}{identity}")
+    found = store.node(f"{typed.namespace}{SEPARATOR}{typed.id}")
     if found is None:
-        raise NotFoundError(f"no identity {namespace}:{identity} in any graph", code="IDENTITY-0411-404",
-                            namespace=namespace, id=identity)  # fmt: skip
+        raise NotFoundError(f"no identity {typed.checked().describe()} in any graph", code="IDENTITY-0411-404",
+                            namespace=typed.namespace, id=typed.id)  # fmt: skip
     members = sorted(store.members(found.graph), key=lambda n: (n.namespace, n.id))
     names = {n.node for n in members}
     links = sorted(store.links_touching(names), key=lambda x: (x.a, x.b))
-    rank = {symbol: index for index, symbol in enumerate(priority)}
-    primary = min(members, key=lambda n: (rank.get(n.namespace, len(rank)), n.namespace, n.id))
+    primary = min(members, key=lambda n: (ranks.get(n.namespace, len(ranks)), n.namespace, n.id))
     return {
         "graphId": str(found.graph),
         "primary": {"namespace": primary.namespace, "id": primary.id},
@@ -389,6 +386,9 @@ def _link_document(link: Link, datasets: dict[str, str]) -> dict[str, Any]:
 
 def explain(workspace: Workspace, sandbox: str, first: tuple[str, str], second: tuple[str, str]) -> dict[str, Any]:
     """Why two identities are in one graph: the chain of links from one to the other."""
+    with workspace.catalog.session() as session:
+        known = namespaces(session, resolve_sandbox(session, sandbox).id)
+    first, second = (resolve_identity(known, *pair).pair for pair in (first, second))  # as ingestion stores them
     graph = graph_of(workspace, sandbox, *first)
     target = {"namespace": second[0], "id": second[1]}
     if target not in graph["identities"]:

@@ -7,19 +7,18 @@ written back whole. A property-based test holds the result to a full rebuild fro
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-
-import duckdb
 
 from accord.catalog import resolve_sandbox
 from accord.engine import connect
 from accord.identity.graph import SAME_RECORD, SEPARATOR, graph_folder, identity_rows
 from accord.identity.namespaces import namespaces
+from accord.identity.records import MAP_PRIMARY, OTHER, choose_profile_identity
 from accord.identity.removals import removed
-from accord.identity.rules_config import get_rules
+from accord.identity.rules import local_engine, normalize_identities
+from accord.identity.rules_config import get_rules, namespace_ranks
 from accord.identity.solver import Link, mark_removed, solve
 from accord.identity.store import GraphStore, Node
 from accord.workspace import Workspace
@@ -34,25 +33,20 @@ class IdentityRecord:
     batch: str
     seen: datetime
     identities: tuple[tuple[str, str], ...]
-
-
-_hasher = threading.local()
+    primary: tuple[str, str] | None = None
+    """The identity the record names as its primary one, if any (its schema's primary identity field,
+    else an identityMap entry marked primary): the record feeds its graph (`records.py`)."""
 
 
 def identity_keys(nodes: list[str]) -> dict[str, int]:
-    """The 64-bit keys of identities, the same the full build computes in the engine.
-
-    Lookups call this once each: every thread keeps one small DuckDB connection for it (opening one
-    costs more than a whole lookup)."""
-    con = getattr(_hasher, "con", None)
-    if con is None:
-        con = _hasher.con = duckdb.connect(config={"threads": 1})
-    rows = con.execute("SELECT n, hash(n) FROM unnest($1::VARCHAR[]) t(n)", [nodes]).fetchall()
+    """The 64-bit keys of identities, the same the full build computes in the engine."""
+    rows = local_engine().execute("SELECT n, hash(n) FROM unnest($1::VARCHAR[]) t(n)", [nodes]).fetchall()
     return {node: value - (1 << 64) if value >= (1 << 63) else value for node, value in rows}
 
 
 def add_record(workspace: Workspace, sandbox: str, record: IdentityRecord) -> dict[str, Any]:
-    """Add one record's identities to the stored graphs; returns the record's graph, or nothing to do.
+    """Add one record's identities to the stored graphs; returns the graph the record feeds (its profile
+    identity's, `records.py`), or nothing to do. Identities are normalised as ingestion would.
 
     Applying the same record twice changes nothing (delivery may repeat)."""
     with workspace.catalog.session() as session:
@@ -61,7 +55,12 @@ def add_record(workspace: Workspace, sandbox: str, record: IdentityRecord) -> di
         rules = get_rules(session, sandbox)
         removed_links, removed_nodes = removed(session, sandbox_id)
     types = {symbol: n.type.value for symbol, n in known.items()}
-    pairs = sorted({(ns, value) for ns, value in record.identities if value and ns in known and known[ns].builds_graph})
+
+    named_primary = [record.primary] if record.primary and record.primary[0] in known else []
+    kept = [pair for pair in record.identities if pair[1] and pair[0] in known and known[pair[0]].builds_graph]
+    typed = normalize_identities([(known[ns], value) for ns, value in named_primary + kept])
+    primary = typed[0].pair if named_primary else None
+    pairs = sorted({t.pair for t in typed[len(named_primary) :] if t.id})
     if not pairs:
         return {"record": record.record, "graphId": None, "identities": 0}
     store = GraphStore(graph_folder(workspace, sandbox_id))
@@ -77,11 +76,14 @@ def add_record(workspace: Workspace, sandbox: str, record: IdentityRecord) -> di
     for other in sorted(set(named) - {anchor}):
         links[(anchor, other)] = _seen_again(links.get((anchor, other)), group[anchor], group[other], record)
     marked = mark_removed(list(links.values()), {tuple(p) for p in removed_links}, set(removed_nodes))  # type: ignore[misc]
-    raw, graph, solved = solve({n.key: n.namespace for n in group.values()}, marked, rules.unique,
+    raw, graph, solved = solve({n.key: n.node for n in group.values()}, marked, rules.unique,
                                workspace.settings.identity_graph_limit, types)  # fmt: skip
     nodes = [replace(n, graph=graph[n.key], raw=raw[n.key]) for n in group.values()]
     store.write(nodes, solved, record.record)
-    return {"record": record.record, "graphId": str(graph[group[anchor].key]), "identities": len(group)}
+    candidates = [(MAP_PRIMARY if pair == primary else OTHER, *pair) for pair in pairs]
+    namespace, value = choose_profile_identity(candidates, namespace_ranks(rules.priority, known))
+    fed = group[f"{namespace}{SEPARATOR}{value}"]
+    return {"record": record.record, "graphId": str(graph[fed.key]), "identities": len(group)}
 
 
 def _seen_again(link: Link | None, a: Node, b: Node, record: IdentityRecord) -> Link:
@@ -89,7 +91,8 @@ def _seen_again(link: Link | None, a: Node, b: Node, record: IdentityRecord) -> 
     if link is None:
         return Link(a.node, b.node, a.key, b.key, record.seen, record.seen, 1, record.record, record.dataset,
                     record.batch, SAME_RECORD)  # fmt: skip
-    first = link.first_seen is None or record.seen < link.first_seen
+    # The first record is the earliest seen, then the smallest record id (as the full build's `record_links`)
+    first = link.first_seen is None or (record.seen, record.record) < (link.first_seen, link.record)
     return replace(
         link, records=link.records + 1,
         first_seen=record.seen if first else link.first_seen,
@@ -101,6 +104,9 @@ def _seen_again(link: Link | None, a: Node, b: Node, record: IdentityRecord) -> 
 
 def records_of_batch(workspace: Workspace, sandbox: str, batch_id: str) -> list[IdentityRecord]:
     """The identity records of one committed batch, read from the lake (to replay it one record at a time)."""
+    with workspace.catalog.session() as session:
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, namespaces(session, resolve_sandbox(
+            session, sandbox).id))  # fmt: skip
     con = connect(workspace.settings)
     try:
         rows = identity_rows(workspace, con, sandbox)
@@ -109,9 +115,14 @@ def records_of_batch(workspace: Workspace, sandbox: str, batch_id: str) -> list[
         found = con.to_pyarrow(rows.filter(rows.batch == batch_id)).to_pylist()
     finally:
         con.disconnect()
-    records: dict[str, IdentityRecord] = {}
+    marks: dict[str, list[tuple[int, str, str]]] = {}
     for row in found:
-        current = records.get(row["record"])
-        identities = (*(current.identities if current else ()), (row["namespace"], row["id"]))
-        records[row["record"]] = IdentityRecord(row["record"], row["dataset"], row["batch"], row["seen"], identities)
-    return sorted(records.values(), key=lambda r: r.record)
+        marks.setdefault(row["record"], []).append((row["primary"], row["namespace"], row["id"]))
+    records = []
+    for row in {row["record"]: row for row in found}.values():
+        marked = marks[row["record"]]
+        named = [m for m in marked if m[0] != OTHER]
+        primary = choose_profile_identity(named, ranks) if named else None
+        identities = tuple((namespace, value) for _mark, namespace, value in marked)
+        records.append(IdentityRecord(row["record"], row["dataset"], row["batch"], row["seen"], identities, primary))
+    return sorted(records, key=lambda r: r.record)

@@ -6,6 +6,7 @@ per sandbox. A symbol is never reused and never changed, since stored identities
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,8 @@ from accord.catalog import IdentityNamespaceRecord, resolve_sandbox
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
 SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+SEPARATOR = "\x1f"
+"""An identity's name is its namespace, this character (U+001F), then its id."""
 
 
 class IdentityType(StrEnum):
@@ -89,11 +92,15 @@ def list_namespaces(session: Session, sandbox: str) -> list[Namespace]:
 
 
 def get_namespace(session: Session, sandbox: str, symbol: str) -> Namespace:
-    found = namespaces(session, resolve_sandbox(session, sandbox).id)
-    if symbol not in found:
-        raise NotFoundError(f"no identity namespace {symbol!r}{did_you_mean(symbol, list(found))}",
-                            code="IDENTITY-0404-404", namespace=symbol, available=sorted(found))  # fmt: skip
-    return found[symbol]
+    return namespace_of(namespaces(session, resolve_sandbox(session, sandbox).id), symbol)
+
+
+def namespace_of(known: Mapping[str, Namespace], symbol: str) -> Namespace:
+    """The namespace of a symbol among a sandbox's (`namespaces`); an unknown one is refused with the nearest."""
+    if symbol not in known:
+        raise NotFoundError(f"no identity namespace {symbol!r}{did_you_mean(symbol, list(known))}",
+                            code="IDENTITY-0404-404", namespace=symbol, available=sorted(known))  # fmt: skip
+    return known[symbol]
 
 
 def create_namespace(

@@ -1,6 +1,6 @@
 """Un-merging: a user removes a link between two identities, or an identity from its graph.
 
-Removals are recorded (who, when, why) and applied by every graph build: a removed link is kept
+Removals are recorded (who, when with its UTC offset, why) and applied by every graph build: a removed link is kept
 but inactive, and a removed identity keeps none of its links, so it stands alone; the graphs, and
 the profiles built on them, split accordingly."""
 
@@ -11,35 +11,46 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.catalog import IdentityRemovalRecord, resolve_sandbox
+from accord.catalog import IdentityRemovalRecord, aware, resolve_sandbox
 from accord.errors import InvalidInputError
+from accord.identity.namespaces import SEPARATOR, namespaces
+from accord.identity.rules import resolve_identity
 
-SEPARATOR = "\x1f"
 
-
-def _node(pair: tuple[str, str]) -> str:
+def _node(session: Session, sandbox: str, pair: tuple[str, str]) -> str:
     namespace, value = pair
     if not namespace or not value:
         raise InvalidInputError("an identity is a namespace and an id", code="IDENTITY-0403-400")
-    return f"{namespace}{SEPARATOR}{value}"
+    known = namespaces(session, resolve_sandbox(session, sandbox).id)
+    typed = resolve_identity(known, namespace, value)  # as the graphs hold it
+    return f"{typed.namespace}{SEPARATOR}{typed.id}"
 
 
-def remove_link(session: Session, sandbox: str, first: tuple[str, str], second: tuple[str, str], reason: str = "",
-                removed_by: str = "") -> dict[str, Any]:  # fmt: skip
-    """Remove the link between two identities from every future graph build."""
-    a, b = sorted((_node(first), _node(second)))
+def _who(removed_by: str) -> str:
+    if not removed_by.strip():  # an un-merge nobody can account for is not recorded
+        raise InvalidInputError("a removal records who made it", code="IDENTITY-0405-400")
+    return removed_by.strip()[:128]
+
+
+def remove_link(session: Session, sandbox: str, first: tuple[str, str], second: tuple[str, str], reason: str,
+                removed_by: str) -> dict[str, Any]:  # fmt: skip
+    """Remove the link between two identities from every future graph build.
+
+    `removed_by` says who: the API token's name, or `cli:<login>` from the command line."""
+    a, b = sorted((_node(session, sandbox, first), _node(session, sandbox, second)))
     record = IdentityRemovalRecord(sandbox_id=resolve_sandbox(session, sandbox).id, kind="link", node=a, other=b,
-                                   reason=reason, removed_by=removed_by)  # fmt: skip
+                                   reason=reason, removed_by=_who(removed_by))  # fmt: skip
     session.add(record)
     session.flush()
     return removal_document(record)
 
 
-def remove_identity(session: Session, sandbox: str, identity: tuple[str, str], reason: str = "",
-                    removed_by: str = "") -> dict[str, Any]:  # fmt: skip
-    """Take an identity out of its graph: none of its links count any more."""
+def remove_identity(session: Session, sandbox: str, identity: tuple[str, str], reason: str,
+                    removed_by: str) -> dict[str, Any]:  # fmt: skip
+    """Take an identity out of its graph: none of its links count any more (`removed_by` as for links)."""
     record = IdentityRemovalRecord(sandbox_id=resolve_sandbox(session, sandbox).id, kind="identity",
-                                   node=_node(identity), reason=reason, removed_by=removed_by)  # fmt: skip
+                                   node=_node(session, sandbox, identity), reason=reason,
+                                   removed_by=_who(removed_by))  # fmt: skip
     session.add(record)
     session.flush()
     return removal_document(record)
@@ -54,7 +65,7 @@ def removal_document(record: IdentityRemovalRecord) -> dict[str, Any]:
 
     return {
         "id": record.id, "kind": record.kind, "identity": pair(record.node), "other": pair(record.other),
-        "reason": record.reason, "removedBy": record.removed_by, "createdAt": record.created_at.isoformat(),
+        "reason": record.reason, "removedBy": record.removed_by, "createdAt": aware(record.created_at).isoformat(),
     }  # fmt: skip
 
 

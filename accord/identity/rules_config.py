@@ -7,6 +7,7 @@ Namespace priority decides a graph's primary identity."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import IdentityRulesRecord, resolve_sandbox, utcnow
 from accord.errors import DocumentError, did_you_mean
-from accord.identity.namespaces import IdentityType, namespaces
+from accord.identity.namespaces import IdentityType, Namespace, namespaces
 
 DEFAULT_PRIORITY = ["CRMID", "Email", "Phone_E164", "Phone", "Email_LC_SHA256", "Phone_SHA256", "IDFA", "GAID", "ECID"]
 
@@ -64,6 +65,20 @@ def set_rules(
     session.merge(record)
     session.flush()
     return LinkingRules(tuple(unique), tuple(priority))
+
+
+TYPE_PRIORITY = {IdentityType.cookie: 2, IdentityType.device: 1}
+"""Namespaces missing from the priority list come after it: people's ids (0), then devices, then cookies."""
+
+
+def namespace_ranks(priority: tuple[str, ...], known: Mapping[str, Namespace]) -> dict[str, int]:
+    """Every namespace's rank (lowest first): its place in the priority list, else after the list by type.
+
+    A graph's primary identity, and the identity whose graph a record feeds when its schema names no
+    primary one, is the identity of lowest rank; ties by namespace symbol, then id."""
+    ranks = {symbol: index for index, symbol in enumerate(priority)}
+    after = len(priority)
+    return {symbol: ranks.get(symbol, after + TYPE_PRIORITY.get(found.type, 0)) for symbol, found in known.items()}
 
 
 def _device(namespace: Any) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from accord.identity.namespaces import SEPARATOR
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 TYPE_EVICTION_ORDER = {"partner_id": 0, "cookie": 1, "device": 2}
@@ -37,18 +39,36 @@ class Link:
     dropped_by: str | None = None
 
 
-def recency(last_seen: datetime | None, a_key: int, b_key: int) -> tuple[bool, datetime, int, int]:
-    """A link's place when sorted most recent first (in reverse); ties broken by the identities' keys."""
-    return (last_seen is not None, last_seen or EPOCH, a_key, b_key)
+def micros(moment: datetime | None) -> int:
+    """Microseconds since 1970 (UTC); what the rules compare times by (0 when a time is missing)."""
+    if moment is None:
+        return 0
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def link_recency(link: Link) -> tuple[bool, datetime, int, int]:
-    return recency(link.last_seen, link.a_key, link.b_key)
+def unique_rule_order(
+    last_seen: datetime | None, first_seen: datetime | None, a: str, b: str
+) -> tuple[bool, int, bool, int, str, str]:
+    """A link's place in the order the unique-namespace rule takes links (sort ascending).
+
+    Most recently seen first (`last_seen`, latest first); then the newer link (`first_seen`, latest
+    first); links without a time after those with one; then by the identities' names (`a`, then `b`,
+    as `namespace` + U+001F + `id`, compared by code points). A total order: no two links share `a`
+    and `b`."""
+    return (last_seen is None, -micros(last_seen), first_seen is None, -micros(first_seen), a, b)
 
 
-def eviction_order(type_rank: int, seen: datetime | None, key: int) -> tuple[int, bool, datetime, int]:
-    """First to leave an oversized graph first: by type, then oldest, then by key."""
-    return (type_rank, seen is not None, seen or EPOCH, key)
+def link_order(link: Link) -> tuple[bool, int, bool, int, str, str]:
+    return unique_rule_order(link.last_seen, link.first_seen, link.a, link.b)
+
+
+def eviction_order(type_rank: int, seen: datetime | None, node: str) -> tuple[int, bool, int, str]:
+    """First to leave an oversized graph first (sort ascending): by type (`TYPE_EVICTION_ORDER`), then
+    never seen before seen, then the longest unseen (`seen`: the latest `last_seen` of the identity's
+    links, whether they count or not), then by the identity's name (code points)."""
+    return (type_rank, seen is not None, micros(seen), node)
 
 
 def mark_removed(links: list[Link], removed_links: set[tuple[str, str]], removed_nodes: set[str]) -> list[Link]:
@@ -64,14 +84,15 @@ def mark_removed(links: list[Link], removed_links: set[tuple[str, str]], removed
 
 
 def solve(
-    namespaces: dict[int, str], links: list[Link], unique: tuple[str, ...], limit: int, types: dict[str, str]
+    names: dict[int, str], links: list[Link], unique: tuple[str, ...], limit: int, types: dict[str, str]
 ) -> tuple[dict[int, int], dict[int, int], list[Link]]:
     """(raw component, graph) of every identity key, and the links with the rules' marks.
 
-    `namespaces` maps every identity key of the group to its namespace; `links` are the group's links
-    already marked for user removals. The raw component is the connected component of the links a user
-    did not remove; the graph is what is left after the unique-namespace rule (most recent links win)
-    and the graph size limit (oldest cookies, then devices, then the rest leave first)."""
+    `names` maps every identity key of the group to its name (`namespace` + U+001F + `id`); `links`
+    are the group's links already marked for user removals. The raw component is the connected
+    component of the links a user did not remove; the graph is what is left after the unique-namespace
+    rule (`unique_rule_order`) and the graph size limit (`eviction_order`)."""
+    namespaces = {key: name.split(SEPARATOR, 1)[0] for key, name in names.items()}
     parent = {key: key for key in namespaces}
 
     def find(key: int) -> int:
@@ -91,7 +112,7 @@ def solve(
     parent = {key: key for key in namespaces}
     held = {key: ({ns: key} if ns in unique else {}) for key, ns in namespaces.items()}
     marks: dict[tuple[int, int], str] = {}
-    for link in sorted((x for x in links if x.active), key=link_recency, reverse=True):
+    for link in sorted((x for x in links if x.active), key=link_order):
         left, right = find(link.a_key), find(link.b_key)
         if left == right:
             continue
@@ -116,7 +137,7 @@ def solve(
         if len(group) <= limit:
             continue
         ordered = sorted(group, key=lambda k: eviction_order(
-            TYPE_EVICTION_ORDER.get(types.get(namespaces[k], ""), 3), seen.get(k), k))  # fmt: skip
+            TYPE_EVICTION_ORDER.get(types.get(namespaces[k], ""), 3), seen.get(k), names[k]))  # fmt: skip
         leaving, staying = ordered[: len(group) - limit], ordered[len(group) - limit :]
         evicted.update(leaving)
         graph.update({k: k for k in leaving})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 from sqlalchemy import select
@@ -17,23 +17,49 @@ from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
+if TYPE_CHECKING:
+    from accord.identity import TypedIdentity
+
 MAX_FRAGMENTS = 5000
 SEPARATOR = "\x1f"
 EVENTS_GUARDRAIL = 5000
 """Profiles with more events than this are flagged (the reference product's guardrail)."""
 
 
-def _matches(table: Any, schema: Any, identities: list[tuple[str, str]]) -> Any:
-    """A condition: the row carries one of the identities (in a descriptor field or its identityMap)."""
+def _matches(table: Any, schema: Any, identities: list[tuple[str, str]], known: dict[str, Any]) -> Any:
+    """A condition: the row carries one of the identities (in a descriptor field or its identityMap).
+
+    Identity fields were normalised at ingestion; identityMap ids are compared normalised, as graphs
+    hold them."""
+    from accord.identity import rule_for
+
     conditions = []
     for namespace, value in identities:
         for descriptor in schema.identities:
             if descriptor.namespace == namespace:
                 conditions.append(field_at(table, descriptor.path) == value)
-        if "identityMap" in schema.fields:
-            ids: Any = table.identityMap[namespace]
-            conditions.append(ids.map(lambda entry: entry.id).contains(value).fill_null(False))
+        if "identityMap" in schema.fields and namespace in known:
+            ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
+            conditions.append(ids.contains(value).fill_null(False))
     return ibis.or_(*conditions) if conditions else None
+
+
+def _normalised_ids(entries: Any, rule: Any) -> Any:
+    return entries.map(lambda entry: rule.normalize(entry.id))
+
+
+def _fed_by(found: Any, schema: Any, dataset_id: str, known: dict[str, Any], ranks: dict[str, int],
+            identities: list[tuple[str, str]]) -> Any:  # fmt: skip
+    """The rows (of those that carry one of the identities) whose profile identity is one of them: a
+    record feeds only the profile of its profile identity's graph, whatever else it carries."""
+    from accord.identity import profile_identities, record_identities
+
+    rows = record_identities(found, schema, dataset_id, known)
+    if rows is None:
+        return found.limit(0)
+    chosen = profile_identities(rows, ranks)
+    mine = chosen.filter(chosen.node.isin([f"{ns}{SEPARATOR}{value}" for ns, value in identities]))
+    return found.semi_join(mine, found._acc_record == mine.record)
 
 
 def get_profile(
@@ -46,19 +72,24 @@ def get_profile(
     now); otherwise, and without identity stitching, from the lake directly (slower, never stale)."""
     if not (1 <= events_limit <= 1000 and events_offset >= 0):
         raise InvalidInputError("events: limit 1..1000, offset 0 or more", code="PROFILE-0401-400")
+    from accord.identity import namespaces, resolve_identity
+
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, merge_policy)
         sandbox_id = resolve_sandbox(session, sandbox).id
         datasets, ingested = committed_batches(session, sandbox_id, with_schemas=False)
+        known = namespaces(session, sandbox_id)
+    typed = resolve_identity(known, namespace, identity)  # as ingestion would have stored it
+    namespace, identity = typed.pair
     store = current_store(workspace, sandbox_id, ingested) if policy.stitching == "graph" else None
     if store is not None:
         ttl = {d.id: d.ttl_days for d in datasets}
-        found = _from_store(store, namespace, identity, ingested, ttl, events_limit + events_offset)
+        found = _from_store(store, typed, ingested, ttl, events_limit + events_offset)
     else:
         found = _from_lake(workspace, sandbox, policy, namespace, identity, events_limit + events_offset)
     graph_id, identities, fragments, events, total_events = found
     if not fragments and not total_events:
-        raise NotFoundError(f"no profile holds {namespace}:{identity}", code="PROFILE-0410-404",
+        raise NotFoundError(f"no profile holds {typed.checked().describe()}", code="PROFILE-0410-404",
                             namespace=namespace, id=identity)  # fmt: skip
     attributes, sources = merge(fragments, policy)
     events.sort(key=lambda e: e.get("timestamp") or "", reverse=True)
@@ -110,15 +141,11 @@ def current_store(workspace: Workspace, sandbox_id: str, ingested: dict[str, Any
 
 
 def _from_store(
-    store: ProfileStore, namespace: str, identity: str, ingested: dict[str, Any], ttl: dict[str, int | None],
-    newest: int,
+    store: ProfileStore, typed: TypedIdentity, ingested: dict[str, Any], ttl: dict[str, int | None], newest: int
 ) -> Found:  # fmt: skip
-    from accord.identity import identity_keys
-
-    node = f"{namespace}{SEPARATOR}{identity}"
-    graph = store.graph_of(identity_keys([node])[node], node)
+    graph = store.graph_of(typed.key, f"{typed.namespace}{SEPARATOR}{typed.id}")
     if graph is None:
-        return None, [(namespace, identity)], [], [], 0
+        return None, [typed.pair], [], [], 0
     identities = [tuple(n.split(SEPARATOR, 1)) for n in store.identities_of(graph)]
     names = store.manifest["datasets"]
     fragments = []
@@ -138,10 +165,14 @@ def _from_store(
 
 
 def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, identity: str, newest: int) -> Found:
-    from accord.identity import graph_of
+    """The person's records read from the lake: those whose profile identity is in the identity's graph
+    (graph stitching), or is the identity itself (no stitching)."""
+    from accord.identity import get_rules, graph_of, namespace_ranks, namespaces
 
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
+        known = namespaces(session, sandbox_id)
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
         enabled = select(DatasetRecord).where(
             DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
         )
@@ -165,10 +196,10 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
     try:
         for dataset_id, name, schema, ttl_days in datasets:
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
-            condition = _matches(table, schema, identities)
+            condition = _matches(table, schema, identities, known)
             if condition is None:
                 continue
-            found = table.filter(condition)
+            found = _fed_by(table.filter(condition), schema, dataset_id, known, ranks, identities)
             if schema.class_name == "profile":
                 for row in con.to_pyarrow(found.limit(MAX_FRAGMENTS)).to_pylist():
                     batch, record = row.pop("_acc_batch"), row.pop("_acc_record")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from accord.catalog import aware
 from accord.profile.policies import MergePolicy
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""A fragment without a commit time counts as committed then (as in the engine)."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,15 @@ def unflatten(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge(fragments: list[Fragment], policy: MergePolicy) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    """The merged attributes, and for each attribute the fragment its value came from."""
+    """The merged attributes, and for each attribute the fragment its value came from.
+
+    Fragments are preferred by dataset precedence (dataset_precedence policies: listed datasets in
+    order, then the others), then the latest batch commit (to the microsecond), then the greatest
+    record id as text: a total order, the one `store.merge_fragments` applies in the engine."""
     rank = {dataset_id: index for index, dataset_id in enumerate(policy.datasets)}
 
     def preference(fragment: Fragment) -> tuple[Any, ...]:
-        newest = (fragment.ingested.timestamp() if fragment.ingested else 0.0, fragment.record)
+        newest = (aware(fragment.ingested) if fragment.ingested else EPOCH, fragment.record)
         if policy.kind == "dataset_precedence":
             return (-rank.get(fragment.dataset_id, len(rank)), *newest)
         return newest

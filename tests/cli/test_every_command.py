@@ -9,6 +9,7 @@ command's. A command without a case, or a case without a command, fails
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -321,7 +322,8 @@ COMMANDS |= {
     ("identity", "remove"): Command(("Email:old@example.com", "--reason", "left"), then("identity", "removals",
         check=lists({"kind": "identity", "identity": {"namespace": "Email", "id": "old@example.com"},
                      "reason": "left"}))),
-    ("identity", "removals"): Command((), lists({"kind": "identity", "removedBy": "cli"}),
+    ("identity", "removals"): Command((), lists({"kind": "identity", "identity": {"id": "gone@example.com"},
+                                                 "removedBy": f"cli:{getpass.getuser()}"}),
                                       before=run("identity", "remove", "Email:gone@example.com")),
     # profiles
     ("profile", "get"): Command(("--namespace", "Email", "--id", "ann@example.com"), ann_profile, shows="2 events"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from accord import identity, lake, profile, schema
 from accord.errors import NotFoundError
+from accord.identity import graph_folder
 from accord.ingest import IngestRequest, ingest_file
 from accord.workspace import Workspace
 
@@ -63,6 +65,21 @@ def test_records_link_identities_into_graphs(stores: Workspace, tmp_path: Path) 
     assert chain["sameGraph"] and len(chain["chain"]) == 2
     assert all(link["batch"] == batch and link["rule"] == "same record" for link in chain["chain"])
     assert not identity.explain(stores, "prod", ("ECID", ECID), ("Email", "bob@x.io"))["sameGraph"]
+
+
+def test_a_profile_dataset_without_batches_yet_does_not_break_the_build(stores: Workspace, tmp_path: Path) -> None:
+    """`events` (identityMap) is profile-enabled but empty; the CRM's identity fields build the graph."""
+    with stores.catalog.session() as session:
+        schema.create_schema(session, "prod", {"name": "crm", "class": "profile", "fieldGroups": [
+            "personal-contact-details", "identitymap"], "identities": [
+            {"path": "personalEmail.address", "namespace": "Email", "primary": True},
+            {"path": "mobilePhone.number", "namespace": "Phone"}]})  # fmt: skip
+        lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
+    path = tmp_path / "crm.json"
+    path.write_text(json.dumps({"personalEmail": {"address": "ann@x.io"}, "mobilePhone": {"number": "555 0100"}}))
+    ingest_file(stores, "prod", IngestRequest("crm", path))
+    assert identity.build_graph(stores, "prod").graphs == 1
+    assert members(stores, "Phone", "5550100") == {("Email", "ann@x.io"), ("Phone", "5550100")}
 
 
 def test_deleting_a_batch_and_rebuilding_splits_the_graph(stores: Workspace, tmp_path: Path) -> None:
@@ -204,6 +221,32 @@ def test_oversized_graphs_lose_their_oldest_cookies_first(stores: Workspace, tmp
     assert graph["primary"] == {"namespace": "CRMID", "id": "C1"}  # by namespace priority
 
 
+def test_ties_are_broken_by_the_identities_names_in_the_build_and_one_record_at_a_time(
+    stores: Workspace, tmp_path: Path
+) -> None:
+    """Two cookies of one record are as old as each other: the one whose name sorts first leaves first.
+
+    (These two are chosen so that their 64-bit keys sort the other way round.)"""
+    stores.settings = stores.settings.model_copy(update={"identity_graph_limit": 2})
+    first, second = "2" * 38, "3" * 38
+    write_events(stores, tmp_path, "a", [{"CRMID": ["C1"], "ECID": [second, first]}])
+    identity.build_graph(stores, "prod")
+    assert members(stores, "CRMID", "C1") == {("CRMID", "C1"), ("ECID", second)}
+    assert members(stores, "ECID", first) == {("ECID", first)}
+    shutil.rmtree(graph_folder(stores, sandbox_id_of(stores)))
+    for record in identity.records_of_batch(stores, "prod", write_events(stores, tmp_path, "b", [
+            {"CRMID": ["C2"], "ECID": [second, first]}])):  # fmt: skip
+        identity.add_record(stores, "prod", record)
+    assert members(stores, "CRMID", "C2") == {("CRMID", "C2"), ("ECID", second)}
+
+
+def sandbox_id_of(ws: Workspace) -> str:
+    from accord.catalog import resolve_sandbox
+
+    with ws.catalog.session() as session:
+        return resolve_sandbox(session, "prod").id
+
+
 def test_removing_a_link_or_an_identity_splits_graphs_and_profiles(stores: Workspace, tmp_path: Path) -> None:
     from accord.profile import get_profile
 
@@ -223,7 +266,7 @@ def test_removing_a_link_or_an_identity_splits_graphs_and_profiles(stores: Works
     [dropped] = identity.graph_of(stores, "prod", "CRMID", "C1")["droppedLinks"]
     assert dropped["droppedBy"] == "removed by a user"
     with stores.catalog.session() as session:
-        identity.remove_identity(session, "prod", ("Phone_E164", "+15550100100"), "shared number")
+        identity.remove_identity(session, "prod", ("Phone_E164", "+15550100100"), "shared number", "tester")
         removals = identity.list_removals(session, "prod")
     identity.build_graph(stores, "prod")
     assert members(stores, "Phone_E164", "+15550100100") == {("Phone_E164", "+15550100100")}

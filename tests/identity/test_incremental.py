@@ -54,7 +54,7 @@ def ingest(ws: Workspace, folder: Path, name: str, records: list[tuple[list[int]
 
 
 def state(ws: Workspace) -> dict[tuple[str, str], Any]:
-    """For every identity: its graph's members, active links and dropped links (with why)."""
+    """For every identity: its graph's members, active links and dropped links (with why and their first record)."""
     out = {}
     for namespace, value in IDENTITIES:
         try:
@@ -63,7 +63,8 @@ def state(ws: Workspace) -> dict[tuple[str, str], Any]:
             continue
 
         def ends(link: dict[str, Any]) -> tuple[str, ...]:
-            return (link["from"]["id"], link["to"]["id"], link["lastSeen"], link["firstSeen"], str(link["records"]))
+            seen = (link["lastSeen"], link["firstSeen"], str(link["records"]), link["record"], link["batch"])
+            return (link["from"]["id"], link["to"]["id"], *seen)
 
         out[(namespace, value)] = (
             frozenset((i["namespace"], i["id"]) for i in graph["identities"]),

@@ -91,7 +91,10 @@ def test_dataset_precedence_and_no_stitching(shop: Workspace) -> None:
     ]  # the first is default
     assert profile.get_profile(shop, "prod", "CRMID", "C1")["attributes"]["person"]["name"]["firstName"] == "Ann"
     alone = profile.get_profile(shop, "prod", "ECID", ECID, "alone")
-    assert alone["attributes"] == {} and alone["events"]["total"] == 5  # no stitching: the cookie's events only
+    # No stitching: the records whose profile identity is the cookie; e0 also carries CRMID C1, which
+    # outranks ECID, so e0 is C1's event
+    assert alone["attributes"] == {} and alone["events"]["total"] == 4
+    assert profile.get_profile(shop, "prod", "CRMID", "C1", "alone")["events"]["total"] == 1
 
 
 def test_bad_lookups_and_policies(shop: Workspace) -> None:
@@ -248,3 +251,27 @@ def test_profile_get_for_people_says_how_many_events_and_shows_them(cli: Any, tm
     assert "1 event; the latest 1:" in with_event and "2026-01-01" in with_event
     without = cli("profile", "get", "--namespace", "Email", "--id", "b@x.io").stdout
     assert without.rstrip().endswith("0 events")
+
+
+def test_within_one_batch_the_greatest_record_id_wins(shop: Workspace, tmp_path: Path) -> None:
+    """The documented tie: fragments of one batch are preferred by record id compared as text."""
+    (tmp_path / "twelve.csv").write_text("crm,first,city\n" + "".join(f"C3,n{i},\n" for i in range(12)))
+    ingest_file(shop, "prod", IngestRequest("loyalty", tmp_path / "twelve.csv", MAPPING))
+    for read_from in ("lake", "store"):
+        if read_from == "store":
+            profile.rebuild(shop, "prod")
+        found = profile.get_profile(shop, "prod", "CRMID", "C3")
+        assert found["readFrom"] == read_from
+        records = [f["record"] for f in found["fragments"]]
+        assert len(records) == 12 and max(records).endswith("/9")  # text: '.../9' sorts after '.../11'
+        assert found["sources"]["person.name.firstName"]["record"] == max(records)
+    import pyarrow.parquet as pq
+
+    from accord.catalog import resolve_sandbox
+    from accord.profile.store import store_folder
+
+    with shop.catalog.session() as session:
+        folder = store_folder(shop, resolve_sandbox(session, "prod").id)
+    merged = {str(r["graph"]): r for r in pq.read_table(folder / "profiles.parquet").to_pylist()}
+    engine = merged[found["graphId"]]["person"]["name"]["firstName"]  # the engine's merge, for segmentation
+    assert engine == found["attributes"]["person"]["name"]["firstName"]
