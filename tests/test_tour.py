@@ -77,3 +77,14 @@ def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+def test_every_connection_example_is_a_valid_configuration() -> None:
+    import yaml
+
+    from accord.sources import connector_spec
+
+    examples = {"landing.yaml": "local", "s3.yaml": "s3"}
+    assert sorted(examples) == sorted(p.name for p in (ROOT / "examples").glob("*.yaml") if p.name != "mapping.yaml")
+    for name, connector in examples.items():
+        connector_spec(connector).config.model_validate(yaml.safe_load((ROOT / "examples" / name).read_text()))
