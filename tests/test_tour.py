@@ -1,0 +1,90 @@
+"""The README's tour, run line by line as a newcomer would from the root of the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).parents[1]
+
+
+def tour_lines() -> list[str]:
+    """The commands of the README's tour: its first `sh` block, continuation lines joined, comments kept."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## A short tour.*?```sh\n(.*?)```", readme, re.S)
+    assert block, "the README has no tour"
+    return block.group(1).replace("\\\n", " ").strip().splitlines()
+
+
+def run(line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def free_port_for_serve() -> int:
+    # `accord serve` takes a port on its command line; the tour's default (8000) may be taken here
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # what `. .venv/bin/activate` does
+    env["ACCORD_DUCKDB_THREADS"] = "2"
+    lines = tour_lines()
+    assert lines[0] == ". .venv/bin/activate" and lines[-1].startswith("accord serve")
+    outputs = {}
+    for line in lines[1:-1]:
+        outputs[line] = run(line, tmp_path, env).stdout
+
+    ingested = json.loads(next(out for line, out in outputs.items() if line.startswith("accord ingest")))
+    assert ingested["status"] == "success" and ingested["failedRecordCount"] == 1  # the impossible 31/02/1990
+    errors = next(out for line, out in outputs.items() if line.startswith("accord batch errors"))
+    assert "31/02/1990" in errors and "INGEST-1217-400" in errors
+    person = json.loads(next(out for line, out in outputs.items() if line.startswith("accord profile get")))
+    assert person["attributes"]["person"]["name"]["firstName"] == "Ann" and person["events"]["total"] == 3
+    members = [json.loads(x) for x in outputs[lines[-2]].splitlines() if x.startswith("{") and '"profileId"' in x]
+    assert len(members) == 2  # Ann (3 orders) and Bob (2)
+
+    serve = lines[-1].split("#")[0].split()
+    port = free_port_for_serve()
+    server = subprocess.Popen([*serve, "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "accord serve did not answer within 60 s"
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/datasets").status_code == 401  # and it wants a token
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def test_every_connection_example_is_a_valid_configuration() -> None:
+    import yaml
+
+    from accord.sources import connector_spec
+
+    examples = {"landing.yaml": "local", "s3.yaml": "s3"}
+    assert sorted(examples) == sorted(p.name for p in (ROOT / "examples").glob("*.yaml") if p.name != "mapping.yaml")
+    for name, connector in examples.items():
+        connector_spec(connector).config.model_validate(yaml.safe_load((ROOT / "examples" / name).read_text()))
