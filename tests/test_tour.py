@@ -6,14 +6,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.servers import stop_child, wait_for_line
 
 ROOT = Path(__file__).parents[1]
 
@@ -32,11 +32,16 @@ def run(line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProces
     return result
 
 
-def free_port_for_serve() -> int:
-    # `accord serve` takes a port on its command line; the tour's default (8000) may be taken here
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def documents(text: str) -> list[Any]:
+    """The JSON documents printed one after the other."""
+    decoder, at = json.JSONDecoder(), 0
+    found: list[Any] = []
+    while at < len(text.rstrip()):
+        document, at = decoder.raw_decode(text, at)
+        found.append(document)
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return found
 
 
 def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
@@ -56,27 +61,18 @@ def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
     assert "31/02/1990" in errors and "INGEST-1217-400" in errors
     person = json.loads(next(out for line, out in outputs.items() if line.startswith("accord profile get")))
     assert person["attributes"]["person"]["name"]["firstName"] == "Ann" and person["events"]["total"] == 3
-    members = [json.loads(x) for x in outputs[lines[-2]].splitlines() if x.startswith("{") and '"profileId"' in x]
-    assert len(members) == 2  # Ann (3 orders) and Bob (2)
+    job, members = documents(outputs[lines[-2]])  # `segment run --json && segment members buyers --json`
+    assert job["counts"]["buyers"]["qualified"] == 2 and members["total"] == 2  # Ann (3 orders) and Bob (2)
 
-    serve = lines[-1].split("#")[0].split()
-    port = free_port_for_serve()
-    server = subprocess.Popen([*serve, "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+    serve, log = lines[-1].split("#")[0].split(), tmp_path / "serve.log"
+    with log.open("wb") as output:  # the tour's port (8000) may be taken here: any free one, which it names
+        server = subprocess.Popen([*serve, "--port", "0"], cwd=tmp_path, env=env, stderr=output)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "accord serve did not answer within 60 s"
-            time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/datasets").status_code == 401  # and it wants a token
+        port = wait_for_line(server, log, "accord serve", r"Accord API on http://127\.0\.0\.1:(\d+)")
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/datasets", timeout=10).status_code == 401  # it wants a token
     finally:
-        os.kill(server.pid, signal.SIGTERM)
-        server.wait(30)
+        stop_child(server)
 
 
 def test_every_connection_example_is_a_valid_configuration() -> None:
