@@ -12,10 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from accord.catalog import resolve_sandbox
-from accord.engine import connect
+from accord.engine import connect, raw_connection
 from accord.identity.graph import SAME_RECORD, SEPARATOR, graph_folder, identity_rows
 from accord.identity.namespaces import namespaces
 from accord.identity.removals import removed
@@ -46,7 +44,7 @@ def identity_keys(nodes: list[str]) -> dict[str, int]:
     costs more than a whole lookup)."""
     con = getattr(_hasher, "con", None)
     if con is None:
-        con = _hasher.con = duckdb.connect(config={"threads": 1})
+        con = _hasher.con = raw_connection(threads=1)
     rows = con.execute("SELECT n, hash(n) FROM unnest($1::VARCHAR[]) t(n)", [nodes]).fetchall()
     return {node: value - (1 << 64) if value >= (1 << 63) else value for node, value in rows}
 
