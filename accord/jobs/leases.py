@@ -112,8 +112,8 @@ def _take(catalog: Catalog, name: str, purpose: str, wait_seconds: float, stale_
         with catalog.session() as session:
             current = session.get(JobLeaseRecord, name)
             if current is not None and Holder.of(current).abandoned(stale_seconds):
-                log.warning("taking over the lock %s from %s (pid %s on %s), which stopped", name,
-                            current.purpose, current.pid, current.host)  # fmt: skip
+                log.warning("%s takes over from %s (pid %s on %s), which stopped", purpose, current.purpose,
+                            current.pid, current.host)  # fmt: skip
                 session.execute(delete(JobLeaseRecord).where(JobLeaseRecord.name == name,
                                                              JobLeaseRecord.token == current.token))  # fmt: skip
                 current = None

@@ -54,6 +54,11 @@ class Home:
             db.row_factory = sqlite3.Row
             return dict(db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone())
 
+    def segment_jobs(self) -> list[dict[str, Any]]:
+        with closing(sqlite3.connect(self.path / "catalog.db")) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute("SELECT * FROM segment_jobs ORDER BY started_at")]
+
     def batches(self, dataset: str) -> list[dict[str, Any]]:
         with closing(sqlite3.connect(self.path / "catalog.db")) as db:
             db.row_factory = sqlite3.Row

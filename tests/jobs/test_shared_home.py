@@ -121,6 +121,32 @@ def test_a_killed_rebuild_leaves_nothing_behind(shop_home: Home, lone_run: Lone)
     assert store_contents(shop_home) == lone_run.contents
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["identity", "build"], ["segment", "run"], ["dataset", "purge", "web"],
+                                     ["dataset", "delete-records", "crm", "--id", "nobody"]], ids=" ".join)  # fmt: skip
+def test_a_job_killed_while_it_holds_the_sandboxs_lock_blocks_nothing(
+    shop_home: Home, lone_run: Lone, command: list[str]
+) -> None:
+    before = len(shop_home.segment_jobs())
+    victim = start(shop_home.env(), *command)
+
+    def at_work() -> bool:
+        if not _holds_sandbox(shop_home, victim.pid):
+            return False
+        return command[0] != "segment" or any(j["status"] == "running" for j in shop_home.segment_jobs()[before:])
+
+    wait_until(at_work, "the job holds the lock and is at work", process=victim)
+    kill(victim)
+    after = run(shop_home.env(job_wait_seconds="0"), "segment", "run", "--json")
+    assert after.code == 0, after.stdout + after.stderr
+    assert _scratch(shop_home) == [] and shop_home.leases() == []
+    jobs = shop_home.segment_jobs()[before:]
+    if command[0] == "segment":  # the killed job's record says so
+        assert [(j["status"], j["error"]) for j in jobs] == [("failed", "interrupted: the process running it stopped"),
+                                                             ("success", None)]  # fmt: skip
+    assert all(j["status"] != "running" for j in shop_home.segment_jobs())
+
+
 def _loading(home: Home, dataset: str) -> dict[str, Any] | None:
     return next((b for b in home.batches(dataset) if b["status"] == "loading"), None)
 
