@@ -38,10 +38,28 @@ class Finished:
         return json.loads(self.stdout)
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
 def start(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     """Start `accord ARGS` in the background."""
-    return subprocess.Popen([ACCORD, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    process = subprocess.Popen([ACCORD, *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    _started.append(process)
+    return process
+
+
+def stop_all() -> None:
+    """Kill and wait for the processes a test started and left running (a failing test stops midway)."""
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)  # also ends a stopped process
+            process.wait(timeout=60)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 600) -> Finished:

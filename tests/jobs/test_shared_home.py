@@ -147,8 +147,13 @@ def test_a_job_killed_while_it_holds_the_sandboxs_lock_blocks_nothing(
     assert all(j["status"] != "running" for j in shop_home.segment_jobs())
 
 
-def _loading(home: Home, dataset: str) -> dict[str, Any] | None:
-    return next((b for b in home.batches(dataset) if b["status"] == "loading"), None)
+def _loading(home: Home, dataset: str, before: set[str]) -> dict[str, Any] | None:
+    """The batch being ingested now (not one that was there `before`)."""
+    return next((b for b in home.batches(dataset) if b["status"] == "loading" and b["id"] not in before), None)
+
+
+def _ids(home: Home, dataset: str) -> set[str]:
+    return {b["id"] for b in home.batches(dataset)}
 
 
 def _staged(home: Home, batch_id: str) -> list[Path]:
@@ -172,8 +177,9 @@ MAPPING = "mappings:\n  - source: first\n    destination: person.name.firstName\
 def test_a_killed_ingestion_is_closed_by_the_next_job_and_can_be_deleted(shop_home: Home, tmp_path: Path) -> None:
     big = _big_file(tmp_path, 400_000)
     (tmp_path / "map.yaml").write_text(MAPPING)
+    before = _ids(shop_home, "bulk")
     victim = start(shop_home.env(), "ingest", str(big), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
-    batch = wait_until(lambda: (b := _loading(shop_home, "bulk")) and _staged(shop_home, b["id"]) and b,
+    batch = wait_until(lambda: (b := _loading(shop_home, "bulk", before)) and _staged(shop_home, b["id"]) and b,
                        "the batch is loading, with staged files", process=victim)  # fmt: skip
     kill(victim)
     assert shop_home.batch(batch["id"])["status"] == "loading" and _staged(shop_home, batch["id"])
@@ -193,8 +199,9 @@ def test_a_killed_ingestion_is_closed_by_the_next_job_and_can_be_deleted(shop_ho
 def test_a_batch_whose_ingestion_was_killed_is_deleted_at_once(shop_home: Home, tmp_path: Path) -> None:
     big = _big_file(tmp_path, 400_000)
     (tmp_path / "map.yaml").write_text(MAPPING)
+    before = _ids(shop_home, "bulk")
     victim = start(shop_home.env(), "ingest", str(big), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
-    batch = wait_until(lambda: (b := _loading(shop_home, "bulk")) and _staged(shop_home, b["id"]) and b,
+    batch = wait_until(lambda: (b := _loading(shop_home, "bulk", before)) and _staged(shop_home, b["id"]) and b,
                        "the batch is loading, with staged files", process=victim)  # fmt: skip
     kill(victim)
     deleted = run(shop_home.env(), "batch", "delete", batch["id"], "--json")
@@ -206,6 +213,7 @@ def test_a_batch_whose_ingestion_was_killed_is_deleted_at_once(shop_home: Home, 
 @pytest.mark.slow
 def test_a_killed_upload_through_the_api_is_closed_by_the_next_job(shop_home: Home, tmp_path: Path) -> None:
     big = _big_file(tmp_path, 400_000)
+    before = _ids(shop_home, "bulk")
     port = free_port()
     server = start(shop_home.env(), "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
@@ -223,7 +231,7 @@ def test_a_killed_upload_through_the_api_is_closed_by_the_next_job(shop_home: Ho
 
     client = threading.Thread(target=upload, daemon=True)
     client.start()
-    batch = wait_until(lambda: (b := _loading(shop_home, "bulk")) and _staged(shop_home, b["id"]) and b,
+    batch = wait_until(lambda: (b := _loading(shop_home, "bulk", before)) and _staged(shop_home, b["id"]) and b,
                        "the uploaded batch is loading", process=server)  # fmt: skip
     assert list((shop_home.lake / "_uploads").iterdir())  # the upload's copy, beside the batch's staging
     kill(server)

@@ -203,7 +203,7 @@ def _loading_batch(ws: Workspace) -> Any:
 
 
 def _staged(ws: Workspace, batch_id: str) -> list[Path]:
-    return [p for folder in ws.lake.staging_root.glob(f"{batch_id}*") for p in folder.rglob("*") if p.is_file()]
+    return [p for folder in (ws.lake.root / "_staging").glob(f"{batch_id}*") for p in folder.rglob("*") if p.is_file()]
 
 
 def _batch_rows(ws: Workspace) -> int:
@@ -275,7 +275,7 @@ def test_a_killed_run_is_taken_over_and_the_next_run_resumes(ws: Workspace, tmp_
     with ws.catalog.session() as session:
         assert sources.get_run(session, "prod", killed_run)["errors"][-1]["code"] == "SOURCE-0426-500"
         assert session.get(BatchRecord, half.id).status == "failed"
-    assert list(ws.lake.staging_root.iterdir()) == []  # neither the killed run's files nor its batch's
+    assert list((ws.lake.root / "_staging").iterdir()) == []  # neither the killed run's files nor its batch's
     assert not list(ws.lake.root.rglob(f"batch={half.id}*"))
     assert _batch_rows(ws) == 200_001
     with ws.catalog.engine.begin() as connection:  # a crash after a batch committed, before the state did
