@@ -24,6 +24,7 @@ from accord.jobs import JobRunningError, hold, holder
 from accord.settings import Settings
 from accord.workspace import initialise
 from tests.processes import wait_until
+from tests.servers import PostgresServer
 
 RACER = """
 import json, sys, time
@@ -84,10 +85,25 @@ class Race:
                 process.communicate()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def catalog_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The catalog on SQLite, or on a real PostgreSQL server (emptied first)."""
+    if request.param == "postgresql":
+        from sqlalchemy import text
+
+        server: PostgresServer = request.getfixturevalue("postgres")
+        engine = Catalog(server.url.replace("postgresql://", "postgresql+psycopg://")).engine
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        return settings.model_copy(update={"database_url": server.url})
+    return settings
+
+
 @pytest.fixture
-def race(settings: Settings, tmp_path: Path) -> Any:
-    initialise(settings)
-    started = Race(tmp_path, settings.catalog_url)
+def race(catalog_settings: Settings, tmp_path: Path) -> Any:
+    initialise(catalog_settings)
+    started = Race(tmp_path, catalog_settings.catalog_url)
     yield started
     started.stop()
 
@@ -123,7 +139,7 @@ def test_processes_that_wait_take_the_lock_in_turn_never_together(race: Race) ->
     assert all(earlier[1] <= later[0] for earlier, later in pairwise(spans))
 
 
-def test_a_lock_whose_holder_was_killed_is_taken_at_once(race: Race, settings: Settings) -> None:
+def test_a_lock_whose_holder_was_killed_is_taken_at_once(race: Race) -> None:
     first = race.enter("first")
     race.go()
     wait_until(lambda: race.holding() == "first", "the first racer holds the lock", process=first)
@@ -131,7 +147,7 @@ def test_a_lock_whose_holder_was_killed_is_taken_at_once(race: Race, settings: S
     first.communicate()
     second = race.enter("second")  # does not wait: a dead process holds nothing
     wait_until(lambda: (race.folder / "holding-second").exists(), "the second racer holds the lock", process=second)
-    catalog = Catalog(settings.catalog_url)
+    catalog = Catalog(race.url)
     with catalog.session() as session:
         found = holder(session, "the-lock")
         assert found is not None and found.owner.pid == second.pid and found.purpose == "racer second"
@@ -140,7 +156,7 @@ def test_a_lock_whose_holder_was_killed_is_taken_at_once(race: Race, settings: S
     assert race.result("second")["won"] is True
 
 
-def test_a_silent_holder_is_taken_over_after_the_stale_bound_and_knows_it(race: Race, settings: Settings) -> None:
+def test_a_silent_holder_is_taken_over_after_the_stale_bound_and_knows_it(race: Race) -> None:
     """The path for a holder on another host, whose pid cannot be looked at: only its heartbeat tells."""
     stale = 4.0
     stopped = race.enter("stopped", stale=stale)
@@ -156,7 +172,7 @@ def test_a_silent_holder_is_taken_over_after_the_stale_bound_and_knows_it(race: 
     wait_until(lambda: (race.folder / "lost-stopped").exists(), "the resumed racer sees its lock was taken over")
     race.release("stopped")
     assert race.result("stopped")["lost"] is True
-    catalog = Catalog(settings.catalog_url)
+    catalog = Catalog(race.url)
     with catalog.session() as session:  # the resumed racer gave back nothing that was no longer its
         found = holder(session, "the-lock")
         assert found is not None and found.owner.pid == late.pid
