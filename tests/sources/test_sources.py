@@ -226,7 +226,7 @@ def test_runs_never_overlap(ws: Workspace, tmp_path: Path) -> None:
     _big_csv(inbox, "big.csv.gz", 200_000, 10**18)
     connect(ws, "folder", "local", {"root": str(inbox)})
     flow(ws, name="f", connection="folder", source={"glob": "*.csv*"})
-    env = environment(ws.settings.home)
+    env = environment(ws.settings.home, allowed_roots=str(tmp_path))
     first = start(env, "dataflow", "run", "f", "--json")
     lease, run_id = wait_until(lambda: (found := _holder_of(ws, "f"))[0] and found[1] and found,
                                "the first run holds the dataflow", process=first)  # fmt: skip
@@ -263,7 +263,7 @@ def test_a_killed_run_is_taken_over_and_the_next_run_resumes(ws: Workspace, tmp_
          schedule={"frequency": "once", "startTime": "2020-01-01T00:00:00+00:00"})  # fmt: skip
     run(ws, "f")
     _big_csv(inbox, "b.csv.gz", 200_000, 10**18 + 1)
-    victim = start(environment(ws.settings.home), "dataflow", "run", "f")
+    victim = start(environment(ws.settings.home, allowed_roots=str(tmp_path)), "dataflow", "run", "f")
     half = wait_until(lambda: (b := _loading_batch(ws)) and _staged(ws, b.id) and b,
                       "the run is ingesting b.csv.gz, with staged files", process=victim)  # fmt: skip
     killed_run = _running_run(ws, "f")
@@ -289,7 +289,6 @@ def test_a_silent_run_is_taken_over_after_the_stale_delay(ws: Workspace, tmp_pat
     import signal
     from datetime import UTC, datetime
 
-    from accord.settings import Settings
     from tests.processes import environment, kill, start, wait_until
 
     inbox = tmp_path / "inbox"
@@ -298,12 +297,12 @@ def test_a_silent_run_is_taken_over_after_the_stale_delay(ws: Workspace, tmp_pat
     connect(ws, "folder", "local", {"root": str(inbox)})
     flow(ws, name="f", connection="folder", source={"glob": "*.csv*"})
     stale = 10
-    silent = start(environment(ws.settings.home, stale_run_seconds=str(stale)), "dataflow", "run", "f")
+    silent = start(environment(ws.settings.home, allowed_roots=str(tmp_path), stale_run_seconds=str(stale)),
+                   "dataflow", "run", "f")  # fmt: skip
     wait_until(lambda: _loading_batch(ws), "the run is ingesting", process=silent)
     os.kill(silent.pid, signal.SIGSTOP)
     stopped_at = datetime.now(UTC)
-    impatient = Workspace.open(Settings(home=ws.settings.home, duckdb_threads=2, scheduler=False,
-                                        stale_run_seconds=stale))  # fmt: skip
+    impatient = Workspace.open(ws.settings.model_copy(update={"stale_run_seconds": stale}))
 
     def try_run() -> dict[str, Any] | None:
         try:
