@@ -6,6 +6,7 @@ test lets them go, so that who meets whom never depends on timing."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,12 @@ from accord.catalog import Catalog
 from accord.jobs import JobRunningError, hold, holder
 from accord.settings import Settings
 from accord.workspace import initialise
+from tests.databases import PostgresServer
 from tests.processes import wait_until
-from tests.servers import PostgresServer
 
 RACER = """
 import json, sys, time
+from collections.abc import Iterator
 from pathlib import Path
 from accord.catalog import Catalog
 from accord.jobs import JobRunningError, hold
@@ -86,18 +89,18 @@ class Race:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def catalog_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
-    """The catalog on SQLite, or on a real PostgreSQL server (emptied first)."""
-    if request.param == "postgresql":
-        from sqlalchemy import text
+def catalog_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """The catalog on SQLite, or in an empty database of its own on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield settings
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"leases_{os.getpid()}_{next(_databases)}"
+    yield settings.model_copy(update={"database_url": server.create_database(name)})
+    server.drop_database(name)
 
-        server: PostgresServer = request.getfixturevalue("postgres")
-        engine = Catalog(server.url.replace("postgresql://", "postgresql+psycopg://")).engine
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        return settings.model_copy(update={"database_url": server.url})
-    return settings
+
+_databases = itertools.count()
 
 
 @pytest.fixture

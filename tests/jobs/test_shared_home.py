@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,13 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from accord.api import create_app
 from accord.settings import Settings
 from tests.jobs.conftest import Home, Lone, lookups, store_contents
 from tests.processes import files_under, finish, kill, run, start, wait_until
-from tests.servers import free_port
+from tests.servers import PortTakenError, on_some_port, start_api
 
 
 def _scratch(home: Home) -> list[Path]:
@@ -53,20 +53,26 @@ def test_rebuilds_at_once_make_what_a_lone_rebuild_makes(shop_home: Home, lone_r
 
 @contextmanager
 def _api(home: Home, **settings: Any) -> Iterator[httpx.Client]:
-    """`accord serve` on the shared home, in a thread of the test."""
-    port = free_port()
-    app = create_app(Settings(home=home.path, duckdb_threads=1, scheduler=False, **settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, "the API serves", timeout=60)
+    """The API on the shared home, in a thread of the test."""
+    server = start_api(create_app(Settings(home=home.path, duckdb_threads=1, scheduler=False, **settings)))
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
+        with httpx.Client(base_url=server.base, timeout=120,
                           headers={"Authorization": f"Bearer {home.token}"}) as client:  # fmt: skip
             yield client
     finally:
-        server.should_exit = True
-        thread.join(30)
+        server.stop()
+
+
+def _serve(home: Home, port: int) -> tuple[subprocess.Popen[str], int]:
+    """A real `accord serve` process on `port`, once it answers."""
+    server = start(home.env(), "serve", "--port", str(port))
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health"), "the API serves", process=server)
+    except AssertionError as exc:
+        if "address already in use" in str(exc).lower():
+            raise PortTakenError from exc
+        raise
+    return server, port
 
 
 @pytest.mark.slow
@@ -214,10 +220,8 @@ def test_a_batch_whose_ingestion_was_killed_is_deleted_at_once(shop_home: Home, 
 def test_a_killed_upload_through_the_api_is_closed_by_the_next_job(shop_home: Home, tmp_path: Path) -> None:
     big = _big_file(tmp_path, 400_000)
     before = _ids(shop_home, "bulk")
-    port = free_port()
-    server = start(shop_home.env(), "serve", "--port", str(port))
+    server, port = on_some_port(lambda port: _serve(shop_home, port))
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(f"{base}/health"), "the API serves", process=server)
 
     def upload() -> None:
         try:
