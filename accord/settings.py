@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
     stale_run_seconds: int = Field(
-        default=1800, ge=10, description="A dataflow run silent this long is taken to have died."
+        default=1800, ge=10, description="A job or run whose heartbeat is silent this long is taken to have died."
+    )
+    job_wait_seconds: float = Field(
+        default=60, ge=0, le=86_400, description="How long a job waits for another that holds its lock."
     )
     scheduler: bool = Field(default=True, description="`accord serve` starts dataflows on their schedules.")
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
@@ -98,6 +101,11 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
             return self.database_url
         return f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+    @property
+    def spill_root(self) -> Path:
+        """Where engine connections spill past their memory limit, each into a folder of its own."""
+        return self.home.resolve() / "tmp"
 
     @property
     def lake_url(self) -> str:

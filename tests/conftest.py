@@ -19,6 +19,7 @@ from accord.api import create_app
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
 from tests.databases import MariaDBServer, PostgresServer, start_mariadb, start_postgres
+from tests.processes import stop_all
 from tests.servers import (
     AzuriteServer,
     MotoServer,
@@ -37,6 +38,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("ACCORD_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_processes() -> Iterator[None]:
+    """A test that fails midway leaves no `accord` process it started running into the next tests."""
+    yield
+    stop_all()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord import __version__
@@ -18,6 +19,7 @@ from accord.api.models import Health
 from accord.api.routes import router
 from accord.api.segment_routes import router as segment_router
 from accord.api.sources_routes import router as sources_router
+from accord.lake import reap_abandoned
 from accord.settings import Settings
 from accord.workspace import Workspace
 
@@ -53,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # A server killed before this one may have left uploads and batches half-made: close them now
+        await run_in_threadpool(reap_abandoned, workspace)
         scheduler = None
         if settings.scheduler:
             from accord.sources.scheduling import DataflowScheduler

@@ -27,7 +27,7 @@ from accord.api.models import (
     SandboxOut,
     SchemaOut,
 )
-from accord.catalog import create_sandbox, list_sandboxes, new_id, sandbox_document
+from accord.catalog import create_sandbox, list_sandboxes, sandbox_document
 from accord.errors import InvalidInputError
 from accord.ingest import IngestRequest, ReadOptions, copy_upload, ingest_file, parse_mapping
 
@@ -248,8 +248,7 @@ async def post_batch(
     read = ReadOptions.model_validate(
         {"format": format, "delimiter": delimiter, "encoding": encoding, "header": header}
     )
-    upload_dir = ws.lake.root / "_uploads" / new_id()
-    upload_dir.mkdir(parents=True)
+    upload_dir = ws.lake.upload_folder()
     # The client's file name is only a label: the file is stored under a tame name of our own making
     # (no folder, no leading dot, so never `..`), inside a folder of its own.
     tame = _SAFE_NAME.sub("_", (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:200]

@@ -335,3 +335,19 @@ class SegmentJobRecord(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JobLeaseRecord(Base):
+    """A lock held by a running job: only one process holds a name; its heartbeat says it is alive."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    """What is locked, such as `sandbox:<id>` or `batch:<id>`."""
+    token: Mapped[str] = mapped_column(String(24))
+    """Which hold of the lock this is: only its holder gives it back or beats it."""
+    purpose: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

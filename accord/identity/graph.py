@@ -38,7 +38,7 @@ from accord.identity.rules import resolve_identity
 from accord.identity.rules_config import get_rules, namespace_ranks
 from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, unique_rule_order
 from accord.identity.store import GraphStore
-from accord.lake import open_dataset, replace_folder
+from accord.lake import open_dataset, replace_folder, sandbox_job
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
@@ -279,7 +279,14 @@ def record_graphs(rows: ir.Table, labels: ir.Table, ranks: dict[str, int]) -> ir
 
 
 def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
-    """Rebuild every identity graph of a sandbox from the lake, and swap it in whole."""
+    """Rebuild every identity graph of a sandbox from the lake, and swap it in whole.
+
+    Holds the sandbox's lock (see `accord.lake.sandbox_job`): no other job replaces what it reads."""
+    with sandbox_job(workspace, sandbox, "identity graph build"):
+        return _build_graph(workspace, sandbox)
+
+
+def _build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     from accord.identity.matching import match_links
 
     started = time.perf_counter()

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.catalog import resolve_sandbox
-from accord.engine import connect, field_at
+from accord.engine import connect, field_at, raw_connection
 from accord.errors import DocumentError, NotFoundError, did_you_mean
 from accord.identity.graph import SEPARATOR, graph_folder, identity_rows
 from accord.lake import find_dataset, open_dataset
@@ -145,7 +144,7 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
     finally:
         con.disconnect()
 
-    engine = duckdb.connect(config={"threads": workspace.settings.duckdb_threads or 2})
+    engine = raw_connection(workspace.settings, threads=workspace.settings.duckdb_threads or 2)
     try:
         engine.register("people_arrow", people)
         engine.execute("CREATE TABLE people AS SELECT * FROM people_arrow")
@@ -161,7 +160,7 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
         scored = linker.inference.predict(threshold_match_probability=rules.threshold).as_pyarrow_table()
     finally:
         engine.close()
-    pairs = _proposals(scored, anchor_table, graph_of)
+    pairs = _proposals(workspace, scored, anchor_table, graph_of)
     target = matches_file(workspace, sandbox_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_suffix(".parquet.new")
@@ -171,9 +170,9 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
             "threshold": rules.threshold, "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
 
 
-def _proposals(scored: pa.Table, anchors: pa.Table, graph_of: pa.Table | None) -> pa.Table:
+def _proposals(workspace: Workspace, scored: pa.Table, anchors: pa.Table, graph_of: pa.Table | None) -> pa.Table:
     """The scored pairs as links between the records' first identities, leaving out those already in one graph."""
-    con = ibis.duckdb.connect()
+    con = connect(workspace.settings)
     try:
         pairs = ibis.memtable(scored.select(["unique_id_l", "unique_id_r", "match_probability"]))
         left, right = ibis.memtable(anchors), ibis.memtable(anchors)

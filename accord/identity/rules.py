@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import sqlglot as sg
 
+from accord.engine import raw_connection
 from accord.identity.namespaces import SEPARATOR, IdentityType, Namespace, namespace_of
 
 MAX_LENGTH = 1024
@@ -138,7 +138,7 @@ def local_engine() -> Any:
     more than a whole lookup)."""
     con = getattr(_local, "con", None)
     if con is None:
-        con = _local.con = duckdb.connect(config={"threads": 1})
+        con = _local.con = raw_connection(threads=1)
     return con
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import ibis
 import pyarrow.parquet as pq
 
-from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, resolve_sandbox, utcnow
+from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id, resolve_sandbox, utcnow
 from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
@@ -28,7 +28,8 @@ from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, engine_message, open_source
 from accord.ingest.validation import ERROR_TYPE, RECORD_LIMITS, IdentityCheck, conform, size_check
-from accord.lake import batch_document, find_dataset
+from accord.jobs import hold
+from accord.lake import batch_document, batch_lock, find_dataset, reap_abandoned
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
 
@@ -75,8 +76,20 @@ def ingest_file(
 
     Problems with the file as a whole or with the mapping raise before any row is read (the batch
     is recorded as failed). Row problems go to the batch's diagnostics; past the error threshold
-    the batch fails and none of its rows become visible.
+    the batch fails and none of its rows become visible. While the batch is `loading` its ingestion
+    holds the batch's lock; a batch whose ingestion was killed is closed as failed by the next job.
     """
+    reap_abandoned(workspace)
+    batch_id = new_id()
+    settings = workspace.settings
+    with hold(workspace.catalog, batch_lock(batch_id), f"ingestion of batch {batch_id}", wait_seconds=0,
+              stale_seconds=settings.stale_run_seconds):  # fmt: skip
+        return _ingest(workspace, sandbox, request, progress, batch_id)
+
+
+def _ingest(
+    workspace: Workspace, sandbox: str, request: IngestRequest, progress: Progress | None, batch_id: str
+) -> dict[str, Any]:
     say: Progress = progress or _silent
     threshold = workspace.settings.error_threshold if request.error_threshold is None else request.error_threshold
     if not 0 <= threshold <= 100:
@@ -88,6 +101,7 @@ def ingest_file(
         dataset = find_dataset(session, sandbox_id, request.dataset)
         schema = resolve_schema_by_id(session, dataset.schema_id)
         batch = BatchRecord(
+            id=batch_id,
             sandbox_id=sandbox_id,
             dataset_id=dataset.id,
             status="loading",
@@ -111,7 +125,7 @@ def ingest_file(
         _fail(workspace, batch.id, {"code": "INGEST-1500-500", "message": "internal error during ingestion"})
         raise
     finally:
-        workspace.lake.discard(batch.id)
+        workspace.lake.discard(staging)
     with workspace.catalog.session() as session:
         record = session.get(BatchRecord, batch.id)
         assert record is not None

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         set_profile_enabled,
     )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
+    from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job
     from accord.lake.reading import open_dataset, preview, statistics
     from accord.lake.rewrite import delete_records
     from accord.lake.store import Lake, replace_folder
@@ -41,6 +42,7 @@ _EXPORTS = {
         "set_profile_enabled",
     ],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],
+    "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job"],
     "reading": ["open_dataset", "preview", "statistics"],
     "rewrite": ["delete_records"],
     "store": ["Lake", "replace_folder"],

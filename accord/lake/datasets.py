@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
+from accord.jobs import holder
+from accord.lake.housekeeping import batch_lock, sandbox_job
 from accord.schema import check_union, get_schema, resolve_schema_by_id
 
 if TYPE_CHECKING:
@@ -173,18 +175,25 @@ def newest_batch(session: Session, sandbox: str, dataset: str) -> str:
 
 
 def delete_batch(workspace: Workspace, sandbox: str, batch_id: str) -> dict[str, Any]:
-    """Remove a batch's rows from its dataset; the batch record stays, marked `deleted`."""
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        record = _find_batch(session, sandbox_id, batch_id)
-        if record.status == "loading":
-            raise ConflictError("the batch is still loading; delete it once it has finished", code="BATCH-0409-409")
-        was_visible = record.status == "success"
-        record.status = "deleted"
-        record.completed_at = record.completed_at or utcnow()
-        dataset_id = record.dataset_id
-    if was_visible:
+    """Remove a batch's rows, and whatever its ingestion left, from the lake; the record stays, marked `deleted`.
+
+    Any batch but one still being ingested can be deleted: a failed one, or one whose ingestion
+    stopped (a killed process: it is closed as failed when this job starts). Deleting again removes
+    what a deletion killed halfway left."""
+    with sandbox_job(workspace, sandbox, f"deletion of batch {batch_id}"):
+        with workspace.catalog.session() as session:
+            sandbox_id = resolve_sandbox(session, sandbox).id
+            record = _find_batch(session, sandbox_id, batch_id)
+            if record.status == "loading":
+                running = holder(session, batch_lock(batch_id))
+                who = f" by pid {running.owner.pid} since {running.since:%Y-%m-%d %H:%M:%S} UTC" if running else ""
+                raise ConflictError(f"batch {batch_id} is still being ingested{who}; delete it once it has finished",
+                                    code="BATCH-0409-409", batch=batch_id)  # fmt: skip
+            record.status = "deleted"
+            record.completed_at = record.completed_at or utcnow()
+            dataset_id = record.dataset_id
         workspace.lake.remove_batch(sandbox_id, dataset_id, batch_id)
+        workspace.lake.discard_label(batch_id)
     with workspace.catalog.session() as session:
         return get_batch(session, sandbox, batch_id)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from accord.catalog import BatchRecord, resolve_sandbox
 from accord.errors import InvalidInputError
 from accord.lake.datasets import find_dataset
+from accord.lake.housekeeping import sandbox_job
 from accord.lake.rewrite import remove_rows
 from accord.schema import resolve_schema_by_id
 
@@ -44,35 +45,35 @@ def purge_expired(workspace: Workspace, sandbox: str, name: str, now: datetime |
     """Remove expired events from the lake; returns how many were removed, from how many batches."""
     from accord.engine import connect
 
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        record = find_dataset(session, sandbox_id, name)
-        limit = cutoff(record.ttl_days, now)
-        batches = [b.id for b in session.scalars(select(BatchRecord).where(
-            BatchRecord.dataset_id == record.id, BatchRecord.status == "success"))]  # fmt: skip
-        dataset_id = record.id
-    if limit is None:
-        raise InvalidInputError(f"dataset {name!r} has no time-to-live: set one with `accord dataset ttl`",
-                                code="DATASET-0404-400")  # fmt: skip
-    purged, touched = 0, 0
-    con = connect(workspace.settings)
-    try:
-        for batch_id in batches:
+    def expired(table: Any) -> Any:
+        if "timestamp" not in table.columns:
+            return None
+        return table.timestamp.cast("timestamp('UTC')") < ibis.literal(limit)
 
-            def expired(table: Any) -> Any:
-                if "timestamp" not in table.columns:
-                    return None
-                return table.timestamp.cast("timestamp('UTC')") < ibis.literal(limit)
-
-            count = remove_rows(workspace, con, sandbox_id, dataset_id, batch_id, expired)
-            if count == 0:
-                continue
-            with workspace.catalog.session() as session:
-                batch = session.get(BatchRecord, batch_id)
-                assert batch is not None
-                batch.options = {**batch.options, "purgedRecords": batch.options.get("purgedRecords", 0) + count}
-            purged += count
-            touched += 1
-    finally:
-        con.disconnect()
+    with sandbox_job(workspace, sandbox, f"purge of expired events of {name}"):
+        with workspace.catalog.session() as session:
+            sandbox_id = resolve_sandbox(session, sandbox).id
+            record = find_dataset(session, sandbox_id, name)
+            limit = cutoff(record.ttl_days, now)
+            batches = [b.id for b in session.scalars(select(BatchRecord).where(
+                BatchRecord.dataset_id == record.id, BatchRecord.status == "success"))]  # fmt: skip
+            dataset_id = record.id
+        if limit is None:
+            raise InvalidInputError(f"dataset {name!r} has no time-to-live: set one with `accord dataset ttl`",
+                                    code="DATASET-0404-400")  # fmt: skip
+        purged, touched = 0, 0
+        con = connect(workspace.settings)
+        try:
+            for batch_id in batches:
+                count = remove_rows(workspace, con, sandbox_id, dataset_id, batch_id, expired)
+                if count == 0:
+                    continue
+                with workspace.catalog.session() as session:
+                    batch = session.get(BatchRecord, batch_id)
+                    assert batch is not None
+                    batch.options = {**batch.options, "purgedRecords": batch.options.get("purgedRecords", 0) + count}
+                purged += count
+                touched += 1
+        finally:
+            con.disconnect()
     return {"dataset": name, "purgedRecords": purged, "batches": touched, "before": limit.isoformat()}

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, copy_to_parquet, field_at
 from accord.errors import NotFoundError
-from accord.lake import cutoff, open_dataset, replace_folder
+from accord.lake import cutoff, open_dataset, replace_folder, sandbox_job
 from accord.profile.policies import MergePolicy, resolve_policy
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -158,7 +158,14 @@ def merge_fragments(fragments: list[tuple[ir.Table, str]], policy: MergePolicy) 
 
 
 def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
-    """Rebuild the profile store of a sandbox from the lake and its identity graphs."""
+    """Rebuild the profile store of a sandbox from the lake and its identity graphs.
+
+    Holds the sandbox's lock (see `accord.lake.sandbox_job`): no other job replaces what it reads."""
+    with sandbox_job(workspace, sandbox, "profile store build"):
+        return _build_profiles(workspace, sandbox)
+
+
+def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
     from accord.identity import graph_folder
 
     started = time.perf_counter()

@@ -26,17 +26,20 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 from ibis.common.exceptions import IbisTypeError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
 from accord.engine import connect, field_at
 from accord.errors import AccordError, InvalidInputError, NotFoundError
+from accord.lake import sandbox_job
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
 from accord.segment.compiler import compile_job
 from accord.segment.definitions import find_segment, resolved_tree, segment_names, validate_pql
 from accord.workspace import Workspace
+
+INTERRUPTED = "interrupted: the process running it stopped"
 
 
 def segments_folder(workspace: Workspace, sandbox_id: str) -> Path:
@@ -188,7 +191,27 @@ def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) ->
 
 
 def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) -> dict[str, Any]:
-    """Evaluate definitions over every profile and update memberships; a recorded run with counts."""
+    """Evaluate definitions over every profile and update memberships; a recorded run with counts.
+
+    Holds the sandbox's lock (see `accord.lake.sandbox_job`): jobs never update memberships at once,
+    nor read a profile store being replaced."""
+    with sandbox_job(workspace, sandbox, "segment job"):
+        _close_interrupted(workspace, sandbox)
+        return _run_job(workspace, sandbox, names)
+
+
+def _close_interrupted(workspace: Workspace, sandbox: str) -> None:
+    """Jobs still `running` were stopped (the lock is ours): they failed; their unfinished files go."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        session.execute(update(SegmentJobRecord).where(
+            SegmentJobRecord.sandbox_id == sandbox_id, SegmentJobRecord.status == "running",
+        ).values(status="failed", error=INTERRUPTED, finished_at=utcnow()))  # fmt: skip
+    for unfinished in (segments_folder(workspace, sandbox_id) / "memberships").glob("*.new"):
+        unfinished.unlink(missing_ok=True)
+
+
+def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None) -> dict[str, Any]:
     started = time.perf_counter()
     sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
     with workspace.catalog.session() as session:

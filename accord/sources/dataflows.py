@@ -50,6 +50,11 @@ class DataflowDocument(BaseModel):
     error_threshold: float | None = Field(default=None, ge=0, le=100, alias="errorThreshold")
 
 
+def dataflow_lock(dataflow_id: str) -> str:
+    """The lock a run of the dataflow holds (see `accord.jobs`)."""
+    return f"dataflow:{dataflow_id}"
+
+
 def _problems(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
 

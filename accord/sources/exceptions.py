@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from accord.errors import AccordError, ConflictError, NotFoundError, TransientError, did_you_mean
@@ -39,11 +40,14 @@ class SourceUnavailableError(TransientError):
 class DataflowRunningError(ConflictError):
     code = "SOURCE-0409-409"
 
-    def __init__(self, dataflow: str, run_id: str) -> None:
+    def __init__(self, dataflow: str, run_id: str, pid: int | None = None, since: datetime | None = None) -> None:
+        where = f", pid {pid} since {since:%Y-%m-%d %H:%M:%S} UTC" if pid is not None and since is not None else ""
         super().__init__(
-            f"dataflow {dataflow!r} is already running (run {run_id}); runs never overlap",
+            f"dataflow {dataflow!r} is already running (run {run_id}{where}); runs never overlap",
             dataflow=dataflow,
             runId=run_id,
+            pid=pid,
+            since=since.isoformat() if since is not None else None,
         )
 
 

@@ -4,16 +4,15 @@ A run reads items from the connector and ingests each as one batch through the b
 After each item is committed, the connector's checkpoint is saved, so a run that dies halfway is
 picked up by the next one from the last committed point; an item whose batch already committed is
 never ingested twice (the batch records its items). Two runs of one dataflow never overlap: a run
-holds the dataflow's lock, taken in one conditional update; a lock left by a run whose process died
-(or that stopped beating) is taken over."""
+holds the dataflow's lock (`accord.jobs`, with its process and heartbeat); a lock left by a run
+whose process died (or that stopped beating) is taken over, and the run it recorded is closed."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Callable
-from datetime import UTC
+from contextlib import ExitStack
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,9 +30,11 @@ from accord.catalog import (
 )
 from accord.errors import AccordError, ConflictError, NotFoundError
 from accord.ingest import IngestRequest, ReadOptions, ingest_file, parse_mapping
+from accord.jobs import JobRunningError, hold
+from accord.lake import reap_abandoned
 from accord.sources.alerts import raise_alerts
 from accord.sources.connections import find_connection, open_source
-from accord.sources.dataflows import dataflow_document, find_dataflow
+from accord.sources.dataflows import dataflow_document, dataflow_lock, find_dataflow
 from accord.sources.exceptions import DataflowRunningError
 from accord.sources.secrets import SecretBox
 from accord.sources.spec import Checkpoint, IngestItem, ReadContext, SourceFile
@@ -89,10 +90,29 @@ Progress = Callable[[str], None]
 def run_dataflow(
     workspace: Workspace, sandbox: str, name: str, trigger: str = "manual", progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Run a dataflow now and return the run record; never two runs of one dataflow at once."""
+    """Run a dataflow now and return the run record; never two runs of one dataflow at once.
+
+    A run holds the dataflow's lock and does not wait for it: a second caller is told which run, in
+    which process, holds it. A run whose process died no longer holds it: the next run closes it."""
+    with workspace.catalog.session() as session:
+        flow = find_dataflow(session, resolve_sandbox(session, sandbox).id, name)
+        flow_id, running = flow.id, flow.running_run_id
+    reap_abandoned(workspace)  # the batches of a killed run among them
+    run_id = new_id()
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(hold(workspace.catalog, dataflow_lock(flow_id), f"run {run_id} of dataflow {name}",
+                                     wait_seconds=0, stale_seconds=workspace.settings.stale_run_seconds))  # fmt: skip
+        except JobRunningError as exc:
+            raise DataflowRunningError(name, running or "?", exc.pid, exc.since) from None
+        return _run(workspace, sandbox, name, trigger, progress, run_id)
+
+
+def _run(
+    workspace: Workspace, sandbox: str, name: str, trigger: str, progress: Progress | None, run_id: str
+) -> dict[str, Any]:
     say = progress or (lambda _message: None)
     box = SecretBox(workspace.settings.home)
-    run_id = new_id()
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         flow = find_dataflow(session, sandbox_id, name)
@@ -106,15 +126,9 @@ def run_dataflow(
             )
             is None
         )
-        if flow.running_run_id and _abandoned(session, flow.running_run_id, workspace.settings.stale_run_seconds):
+        if flow.running_run_id:  # the lock is ours, so the run that recorded itself here has stopped
             _reap(workspace, session, flow, flow.running_run_id)
-        taken = session.execute(
-            update(DataflowRecord)
-            .where(DataflowRecord.id == flow.id, DataflowRecord.running_run_id.is_(None))
-            .values(running_run_id=run_id)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise DataflowRunningError(name, flow.running_run_id or "?")
+        flow.running_run_id = run_id
         session.add(
             FlowRunRecord(
                 id=run_id,
@@ -186,7 +200,6 @@ def run_dataflow(
             if isinstance(item, Checkpoint):
                 _save_state(workspace, flow_id, item.state)
                 continue
-            _beat(workspace, run_id)
             todo = [f for f in item.files if not _already_ingested(workspace, f"{flow_id}:{f.key}")]
             if not todo:
                 continue
@@ -204,7 +217,7 @@ def run_dataflow(
         outcome["errors"].append(exc.to_dict())
         status = "partial" if outcome["items_ok"] else "failed"
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        workspace.lake.discard(workdir)
         with workspace.catalog.session() as session:
             run = session.get(FlowRunRecord, run_id)
             assert run is not None
@@ -214,7 +227,9 @@ def run_dataflow(
             run.batch_ids = [b for b in outcome["batches"] if b]
             run.errors = outcome["errors"][:100]
             run.completed_at = utcnow()
-            session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id).values(running_run_id=None))
+            session.execute(update(DataflowRecord).where(DataflowRecord.id == flow_id,
+                                                         DataflowRecord.running_run_id == run_id)
+                            .values(running_run_id=None))  # fmt: skip
     with workspace.catalog.session() as session:
         document = get_run(session, sandbox, run_id)
     event = "run.success" if status == "success" else "run.failure"
@@ -224,38 +239,10 @@ def run_dataflow(
     return document
 
 
-def _beat(workspace: Workspace, run_id: str) -> None:
-    """Tell other processes this run is alive."""
-    with workspace.catalog.session() as session:
-        session.execute(update(FlowRunRecord).where(FlowRunRecord.id == run_id).values(heartbeat_at=utcnow()))
-
-
-def _abandoned(session: Session, run_id: str, stale_seconds: int) -> bool:
-    """A run holding a lock is abandoned when its process is gone or it has not beaten for too long."""
-    run = session.get(FlowRunRecord, run_id)
-    if run is None or run.status != "running":
-        return True
-    if run.host == socket.gethostname() and run.pid and not _alive(run.pid):
-        return True
-    beat = run.heartbeat_at or run.started_at
-    if beat is None:
-        return True
-    beat = beat if beat.tzinfo else beat.replace(tzinfo=UTC)
-    return (utcnow() - beat).total_seconds() > stale_seconds
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _reap(workspace: Workspace, session: Session, flow: DataflowRecord, run_id: str) -> None:
-    """Close an abandoned run: it failed, its lock is freed, its half-made batches are failed."""
+    """Close a run whose process stopped: it failed, and its working folder goes.
+
+    Its half-made batches were closed when this run started (`accord.lake.reap_abandoned`)."""
     run = session.get(FlowRunRecord, run_id)
     if run is not None and run.status == "running":
         run.status = "failed"
@@ -264,14 +251,7 @@ def _reap(workspace: Workspace, session: Session, flow: DataflowRecord, run_id: 
             *run.errors,
             {"code": "SOURCE-0426-500", "message": "the process running this run stopped; the next run took over"},
         ]
-    for batch in session.scalars(
-        select(BatchRecord).where(BatchRecord.status == "loading", BatchRecord.source_key.startswith(f"{flow.id}:"))
-    ):
-        batch.status = "failed"
-        batch.error = {"code": "INGEST-1501-500", "message": "abandoned: the run ingesting it stopped"}
-        batch.completed_at = utcnow()
-        workspace.lake.discard(batch.id)
-    workspace.lake.discard(f"run-{run_id}")
+    workspace.lake.discard_label(f"run-{run_id}")
     flow.running_run_id = None
     session.flush()
 

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from accord.catalog import DataflowRecord, FlowRunRecord, Sandbox
 from accord.errors import AccordError
+from accord.jobs import is_held
+from accord.sources.dataflows import dataflow_lock
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.scheduler")
@@ -45,7 +47,9 @@ def is_due(schedule: dict[str, Any], created: datetime, last_scheduled: datetime
 
 
 def due_dataflows(workspace: Workspace, now: datetime | None = None) -> list[tuple[str, str]]:
-    """(sandbox, dataflow) pairs that are enabled, not running, and due."""
+    """(sandbox, dataflow) pairs that are enabled, not running, and due.
+
+    A dataflow whose last run's process died counts as not running: its next run closes that run."""
     now = now or datetime.now(UTC)
     last_run = (
         select(FlowRunRecord.dataflow_id, func.max(FlowRunRecord.started_at).label("last"))
@@ -59,9 +63,11 @@ def due_dataflows(workspace: Workspace, now: datetime | None = None) -> list[tup
             select(DataflowRecord, Sandbox.name, last_run.c.last)
             .join(Sandbox, Sandbox.id == DataflowRecord.sandbox_id)
             .outerjoin(last_run, last_run.c.dataflow_id == DataflowRecord.id)
-            .where(DataflowRecord.enabled.is_(True), DataflowRecord.running_run_id.is_(None))
+            .where(DataflowRecord.enabled.is_(True))
         )
         for flow, sandbox, last in rows:
+            if flow.running_run_id and is_held(session, dataflow_lock(flow.id), workspace.settings.stale_run_seconds):
+                continue
             if is_due(flow.schedule, flow.created_at, last, now):
                 due.append((sandbox, flow.name))
     return due

@@ -272,3 +272,23 @@ def test_removing_a_link_or_an_identity_splits_graphs_and_profiles(stores: Works
     assert members(stores, "Phone_E164", "+15550100100") == {("Phone_E164", "+15550100100")}
     assert [(r["kind"], r["reason"]) for r in removals] == [("link", "wrongly merged"), ("identity", "shared number")]
     assert removals[0]["removedBy"] == "tester"
+
+
+def _staging(ws: Workspace) -> list[Path]:
+    return sorted((ws.lake.root / "_staging").glob("*"))
+
+
+def test_a_build_with_nothing_to_build_leaves_no_staging_folder(stores: Workspace) -> None:
+    assert identity.build_graph(stores, "prod").identities == 0
+    assert _staging(stores) == []
+
+
+def test_a_build_that_fails_leaves_no_staging_folder(stores: Workspace, tmp_path: Path) -> None:
+    import duckdb
+
+    write_events(stores, tmp_path, "web", [{"ECID": [ECID], "CRMID": ["C1"]}])
+    for part in stores.lake.root.rglob("batch=*/*.parquet"):  # the disk lost a batch file
+        part.write_bytes(b"not parquet any more")
+    with pytest.raises(duckdb.Error):
+        identity.build_graph(stores, "prod")
+    assert _staging(stores) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -122,89 +123,164 @@ def test_a_bad_file_fails_alone_and_the_run_is_partial(ws: Workspace, tmp_path: 
     assert run(ws, "f")["files"] == 0  # the bad file is not retried forever
 
 
-def _hold_lock(ws: Workspace, pid: int, heartbeat_age_seconds: int = 0) -> str:
-    """Pretend another process is running the dataflow: a running run record holding its lock."""
-    import socket
-    from datetime import UTC, datetime, timedelta
+def _big_csv(folder: Path, name: str, rows: int, mtime: int) -> Path:
+    """A CSV (gzip) long enough that a run ingesting it is caught mid-way."""
+    import duckdb
 
-    from accord.catalog import DataflowRecord, FlowRunRecord
+    path = folder / name
+    duckdb.connect().execute(f"COPY (SELECT 'B' || i AS id, 'Big' || i AS first, 'b' || i || '@x.io' AS email "
+                             f"FROM range({rows}) t(i)) TO '{path}' (HEADER, COMPRESSION gzip)")  # fmt: skip
+    os.utime(path, ns=(mtime, mtime))
+    return path
+
+
+def _holder_of(ws: Workspace, name: str) -> Any:
+    from accord.catalog import DataflowRecord
+    from accord.jobs import holder
 
     with ws.catalog.session() as session:
-        flow = session.query(DataflowRecord).one()
-        beat = datetime.now(UTC) - timedelta(seconds=heartbeat_age_seconds)
-        run = FlowRunRecord(
-            sandbox_id=flow.sandbox_id,
-            dataflow_id=flow.id,
-            status="running",
-            started_at=beat,
-            heartbeat_at=beat,
-            host=socket.gethostname(),
-            pid=pid,
-        )
-        session.add(run)
-        session.flush()
-        flow.running_run_id = run.id
-        return run.id
+        flow = session.query(DataflowRecord).filter(DataflowRecord.name == name).one()
+        return holder(session, f"dataflow:{flow.id}"), flow.running_run_id
 
 
+def _running_run(ws: Workspace, name: str) -> str | None:
+    from accord.catalog import DataflowRecord
+
+    with ws.catalog.session() as session:
+        return session.query(DataflowRecord).filter(DataflowRecord.name == name).one().running_run_id
+
+
+def _runs_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return sources.list_runs(session, "prod", name)
+
+
+def _loading_batch(ws: Workspace) -> Any:
+    from accord.catalog import BatchRecord
+
+    with ws.catalog.session() as session:
+        return session.query(BatchRecord).filter(BatchRecord.status == "loading").one_or_none()
+
+
+def _staged(ws: Workspace, batch_id: str) -> list[Path]:
+    return [p for folder in (ws.lake.root / "_staging").glob(f"{batch_id}*") for p in folder.rglob("*") if p.is_file()]
+
+
+def _batch_rows(ws: Workspace) -> int:
+    from accord.catalog import BatchRecord
+
+    with ws.catalog.session() as session:
+        return sum(b.output_record_count for b in session.query(BatchRecord).filter(BatchRecord.status == "success"))
+
+
+@pytest.mark.slow
 def test_runs_never_overlap(ws: Workspace, tmp_path: Path) -> None:
+    """Two real processes: the second is told which run, in which process, holds the dataflow."""
+    import signal
+
+    from tests.processes import environment, finish, start, wait_until
+    from tests.processes import run as run_accord
+
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
+    _big_csv(inbox, "big.csv.gz", 200_000, 10**18)
     connect(ws, "folder", "local", {"root": str(inbox)})
-    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
-    holder = _hold_lock(ws, os.getpid())  # a live process, beating
-    with pytest.raises(DataflowRunningError, match=f"already running \\(run {holder}\\)"):
-        run(ws, "f")
-    with ws.catalog.session() as session:
-        assert sources.get_run(session, "prod", holder)["status"] == "running"
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv*"})
+    env = environment(ws.settings.home, allowed_roots=str(tmp_path))
+    first = start(env, "dataflow", "run", "f", "--json")
+    lease, run_id = wait_until(lambda: (found := _holder_of(ws, "f"))[0] and found[1] and found,
+                               "the first run holds the dataflow", process=first)  # fmt: skip
+    assert lease.owner.pid == first.pid
+    os.kill(first.pid, signal.SIGSTOP)  # a long run, for as long as this test needs
+    try:
+        second = run_accord(env, "dataflow", "run", "f", "--json")
+        assert second.code == 4, second.stdout + second.stderr
+        error = second.json()["error"]
+        assert error["code"] == "SOURCE-0409-409"
+        assert f"is already running (run {run_id}, pid {first.pid} since " in error["message"]
+        with pytest.raises(DataflowRunningError, match=f"run {run_id}, pid {first.pid}"):
+            run(ws, "f")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    done = finish(first)
+    assert done.code == 0, done.stderr
+    assert (done.json()["id"], done.json()["status"], done.json()["files"]) == (run_id, "success", 1)
+    assert [r["status"] for r in _runs_of(ws, "f")] == ["success"]  # the refused attempts left no run
+    assert _batch_rows(ws) == 200_000
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_taken_over_and_the_next_run_resumes(ws: Workspace, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from accord.catalog import BatchRecord, DatasetRecord
+    from accord.catalog import BatchRecord
+    from accord.sources.scheduling import due_dataflows
+    from tests.processes import environment, kill, start, wait_until
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     write_csv(inbox, "a.csv", ["1,Ann,ann@x.io"], mtime=10**18)
     connect(ws, "folder", "local", {"root": str(inbox)})
-    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv*"},
+         schedule={"frequency": "once", "startTime": "2020-01-01T00:00:00+00:00"})  # fmt: skip
     run(ws, "f")
-    write_csv(inbox, "b.csv", ["2,Bob,bob@x.io"], mtime=10**18 + 1)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    holder = _hold_lock(ws, int(dead.stdout))
-    with ws.catalog.session() as session:  # the killed run had started a batch of b.csv
-        dataset = session.query(DatasetRecord).one()
-        flow_id = session.query(BatchRecord).one().source_key.split(":")[0]
-        half = BatchRecord(
-            sandbox_id=dataset.sandbox_id,
-            dataset_id=dataset.id,
-            status="loading",
-            source_key=f"{flow_id}:b.csv@{10**18 + 1}",
-        )
-        session.add(half)
-        session.flush()
-        half_id = half.id
+    _big_csv(inbox, "b.csv.gz", 200_000, 10**18 + 1)
+    victim = start(environment(ws.settings.home, allowed_roots=str(tmp_path)), "dataflow", "run", "f")
+    half = wait_until(lambda: (b := _loading_batch(ws)) and _staged(ws, b.id) and b,
+                      "the run is ingesting b.csv.gz, with staged files", process=victim)  # fmt: skip
+    killed_run = _running_run(ws, "f")
+    kill(victim)
+    assert due_dataflows(ws) == [("prod", "f")]  # a dead run does not keep its dataflow from its schedule
     resumed = run(ws, "f")
-    assert (resumed["status"], resumed["files"]) == ("success", 1)
-    assert firsts(ws) == ["Ann", "Bob"]
+    assert (resumed["status"], resumed["files"], resumed["recordsIngested"]) == ("success", 1, 200_000)
+    assert [r["status"] for r in _runs_of(ws, "f")] == ["success", "failed", "success"]
     with ws.catalog.session() as session:
-        assert sources.get_run(session, "prod", holder)["status"] == "failed"
-        assert session.get(BatchRecord, half_id).status == "failed"
+        assert sources.get_run(session, "prod", killed_run)["errors"][-1]["code"] == "SOURCE-0426-500"
+        assert session.get(BatchRecord, half.id).status == "failed"
+    assert list((ws.lake.root / "_staging").iterdir()) == []  # neither the killed run's files nor its batch's
+    assert not list(ws.lake.root.rglob(f"batch={half.id}*"))
+    assert _batch_rows(ws) == 200_001
     with ws.catalog.engine.begin() as connection:  # a crash after a batch committed, before the state did
         connection.execute(text("UPDATE dataflows SET state = '{}'"))
-    assert run(ws, "f")["files"] == 0 and firsts(ws) == ["Ann", "Bob"]
+    assert run(ws, "f")["files"] == 0 and _batch_rows(ws) == 200_001
 
 
+@pytest.mark.slow
 def test_a_silent_run_is_taken_over_after_the_stale_delay(ws: Workspace, tmp_path: Path) -> None:
+    """A run alive but silent (a hung process, or one on another host): taken over only once its heartbeat is stale."""
+    import signal
+    from datetime import UTC, datetime
+
+    from tests.processes import environment, kill, start, wait_until
+
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    _big_csv(inbox, "big.csv.gz", 200_000, 10**18)
     connect(ws, "folder", "local", {"root": str(inbox)})
-    flow(ws, name="f", connection="folder", source={"glob": "*.csv"})
-    _hold_lock(ws, os.getpid(), heartbeat_age_seconds=ws.settings.stale_run_seconds + 60)
-    assert run(ws, "f")["status"] == "success"
+    flow(ws, name="f", connection="folder", source={"glob": "*.csv*"})
+    stale = 10
+    silent = start(environment(ws.settings.home, allowed_roots=str(tmp_path), stale_run_seconds=str(stale)),
+                   "dataflow", "run", "f")  # fmt: skip
+    wait_until(lambda: _loading_batch(ws), "the run is ingesting", process=silent)
+    os.kill(silent.pid, signal.SIGSTOP)
+    stopped_at = datetime.now(UTC)
+    impatient = Workspace.open(ws.settings.model_copy(update={"stale_run_seconds": stale}))
+
+    def try_run() -> dict[str, Any] | None:
+        try:
+            return sources.run_dataflow(impatient, "prod", "f")
+        except DataflowRunningError:
+            return None
+
+    try:
+        taken = wait_until(try_run, "a run takes the silent one over", timeout=300)
+    finally:
+        kill(silent)
+        impatient.close()
+    started = datetime.fromisoformat(taken["startedAt"])
+    waited = ((started if started.tzinfo else started.replace(tzinfo=UTC)) - stopped_at).total_seconds()
+    assert waited >= stale - stale / 6  # not before its heartbeat was stale (it beats every sixth of the bound)
+    assert (taken["status"], taken["files"]) == ("success", 1)
+    assert [r["status"] for r in _runs_of(ws, "f")] == ["success", "failed"]
+    assert _batch_rows(ws) == 200_000
 
 
 def test_paths_cannot_leave_the_connection_root(ws: Workspace, tmp_path: Path) -> None:
