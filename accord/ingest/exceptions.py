@@ -33,6 +33,7 @@ ROW_ERROR_CODES = {
 THRESHOLD_EXCEEDED = "INGEST-1001-400"
 NO_RECORDS = "INGEST-1002-400"
 UNREADABLE_FILE = "INGEST-1003-400"
+EXPANDS_TOO_FAR = "INGEST-1006-400"
 
 
 class InvalidMappingError(DocumentError):
@@ -49,3 +50,13 @@ class UnreadableFileError(InvalidInputError):
 
     def __init__(self, file: str, reason: str, hint: str = "") -> None:
         super().__init__(f"{file}: {reason}" + (f"; {hint}" if hint else ""), file=file)
+
+
+class ArchiveTooLargeError(UnreadableFileError):
+    """A compressed file expands past the configured size or ratio; unpacking stopped there."""
+
+    code = EXPANDS_TOO_FAR
+
+    def __init__(self, file: str, reason: str, hint: str, *, limit: int, unpackedBytes: int) -> None:  # noqa: N803
+        super().__init__(file, reason, hint)
+        self.details.update(limit=limit, unpackedBytes=unpackedBytes)

@@ -130,7 +130,7 @@ def _run(
     settings = workspace.settings
     name = request.source_name or request.path.name
     say("unpacking", None)
-    files, names, size = _prepare_all(request, staging, settings.max_uncompressed_bytes)
+    files, names, size = _prepare_all(request, staging, settings.max_uncompressed_bytes, settings.max_compression_ratio)
     formats = {request.read.format} if request.read.format else {sniff_format(f) for f in files}
     if len(formats) > 1:
         raise codes.UnreadableFileError(name, f"mixes formats ({', '.join(sorted(f for f in formats if f))})",
@@ -197,7 +197,9 @@ def _identity_check(workspace: Workspace, sandbox_id: str, schema: ResolvedSchem
     return IdentityCheck(fields, sorted(known))
 
 
-def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[list[Path], dict[str, str], int]:
+def _prepare_all(
+    request: IngestRequest, staging: Path, most_bytes: int, ratio: float
+) -> tuple[list[Path], dict[str, str], int]:
     """Unpack every input; returns the plain files, a readable name for each, and the bytes received."""
     files: list[Path] = []
     names: dict[str, str] = {}
@@ -209,7 +211,7 @@ def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[lis
         else [request.source_name or request.path.name]
     )
     for index, (path, label) in enumerate(zip(paths, labels, strict=False)):
-        prepared = prepare(path, staging / "input" / str(index), limit)
+        prepared = prepare(path, staging / "input" / str(index), most_bytes, ratio)
         size += prepared.size_bytes
         for member, file in enumerate(prepared.files):
             files.append(file)
