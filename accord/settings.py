@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: ByteSize = Field(default=ByteSize(20 * 2**30), gt=0, description="Largest accepted API upload.")
     max_line_bytes: ByteSize = Field(
-        default=ByteSize(2_000_000), gt=0, description="Longest accepted line of delimited text."
+        default=ByteSize(2_000_000), gt=0, description="Longest line of delimited text, where the class sets no limit."
     )
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")

@@ -242,6 +242,8 @@ async def post_batch(
             document = json.loads(mapping)
         except ValueError as exc:
             raise InvalidInputError(f"`mapping` is not valid JSON: {exc}", code="INGEST-1100-400") from None
+        except RecursionError:
+            raise InvalidInputError("`mapping` is nested too deeply", code="INGEST-1100-400") from None
         mapping_set = parse_mapping(document)
     read = ReadOptions.model_validate(
         {"format": format, "delimiter": delimiter, "encoding": encoding, "header": header}

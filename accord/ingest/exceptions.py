@@ -15,9 +15,10 @@ ENUM_MISMATCH = "INGEST-1215-400"
 OUT_OF_RANGE = "INGEST-1216-400"
 MAPPING_FAILED = "INGEST-1217-400"
 RECORD_TOO_LARGE = "INGEST-1220-400"
+NESTED_TOO_DEEP = "INGEST-1221-400"
 
 ROW_ERROR_CODES = {
-    CORRUPT_ROW: "the row could not be parsed (wrong number of columns, bad quoting, bad encoding, too long)",
+    CORRUPT_ROW: "the row could not be parsed (wrong number of columns, bad quoting, bad encoding, not a JSON object)",
     REQUIRED_MISSING: "a required field has no value",
     TYPE_CONVERSION: "a value cannot be converted to the field's type",
     FORMAT_MISMATCH: "a value does not match the field's format or pattern",
@@ -27,6 +28,7 @@ ROW_ERROR_CODES = {
     "INGEST-1218-400": "an identity value is not valid for its namespace",
     "INGEST-1219-400": "a record has more than 20 identities",
     RECORD_TOO_LARGE: "an event is over 10 KB, or a profile record over 100 KB",
+    NESTED_TOO_DEEP: "a record nests objects and arrays more than 64 levels deep",
 }
 
 # Batch-level failure codes.
@@ -57,6 +59,6 @@ class ArchiveTooLargeError(UnreadableFileError):
 
     code = EXPANDS_TOO_FAR
 
-    def __init__(self, file: str, reason: str, hint: str, *, limit: int, unpackedBytes: int) -> None:  # noqa: N803
+    def __init__(self, file: str, reason: str, hint: str, *, limit: int, unpackedBytes: int) -> None:
         super().__init__(file, reason, hint)
         self.details.update(limit=limit, unpackedBytes=unpackedBytes)

@@ -1,12 +1,15 @@
 """The batch ingestion pipeline: read -> map -> validate -> write, as one recorded batch.
 
 One pass of the engine reads the file, computes every mapped and calculated field and every
-check, and writes the rows that pass and the rows that fail to two Parquet partitions. Only when
-rows fail does a second pass number them and collect their errors for the diagnostics. The batch
+check, and writes the rows that pass and the rows that fail to two Parquet partitions; the failing
+rows carry their errors, their original record and, where the reader numbers records (Parquet,
+JSON arrays), their number. Failing rows of line-oriented files (delimited text, JSON lines) are
+found again by their text, in parallel over byte ranges of the file (see `locate`). The batch
 becomes visible in one rename when it commits; a failed batch leaves nothing in the dataset."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +25,20 @@ from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, resolv
 from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
-from accord.ingest.diagnostics import corrupt_rows, number_failing_rows, write_diagnostics
+from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
 from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.readers import ReadOptions, open_source
-from accord.ingest.validation import ERROR_TYPE, RECORD_LIMITS, IdentityCheck, conform, size_check
+from accord.ingest.validation import (
+    ERROR_TYPE,
+    RECORD_LIMITS,
+    IdentityCheck,
+    any_failed,
+    conform,
+    row_errors,
+    size_check,
+)
 from accord.lake import batch_document, find_dataset
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
@@ -142,7 +153,7 @@ def _run(
         # For delimited text the parser enforces the record size limit for free: a longer line is rejected.
         max_line = min(settings.max_line_bytes, RECORD_LIMITS.get(schema.class_name, settings.max_line_bytes))
         source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", max_line)
-        hidden = frozenset({source.file_column} if source.file_column else set())
+        hidden = source.hidden
         mapped = (
             compile_mapping(request.mapping, source.table, schema, hidden)
             if request.mapping is not None
@@ -150,19 +161,23 @@ def _run(
         )
         conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
         if source.dialect is None:  # JSON and Parquet: measure the records
-            conformed.checks.append(size_check(source.table, schema.class_name, hidden))
+            conformed.checks.append(size_check(source.table, schema.class_name, hidden, source.record))
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
-        ok = conformed.ok()
+        unreadable = any_failed(source.unreadable)
+        ok = ~unreadable & conformed.ok()
         table = source.table
-        record = ibis.struct({c: table[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
-        # Only failing rows carry their errors, original values and file; for the others these are null.
-        failing_only = {
-            "_acc_errors": ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), conformed.errors()),
-            "_acc_record": ibis.ifelse(ok, ibis.null().cast("string"), record),
-        }
-        if source.file_column:
-            failing_only[source.file_column] = ibis.ifelse(ok, ibis.null().cast("string"), table[source.file_column])
+        record = source.record
+        if record is None:
+            record = ibis.struct({c: table[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
+        # A row the reader could not read fails with that error alone; the others with all they fail.
+        errors = ibis.ifelse(unreadable, row_errors(source.unreadable), conformed.errors())
+        # Only failing rows carry their errors, original values, file and number; for the others these are null.
+        failing_only = {"_acc_errors": ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), errors),
+                        "_acc_record": ibis.ifelse(ok, ibis.null().cast("string"), record)}  # fmt: skip
+        for column in (source.file_column, source.row_column):
+            if column:
+                failing_only[column] = ibis.ifelse(ok, ibis.null().cast(table[column].type()), table[column])
         output = table.select(**conformed.columns, _ok=ok, **failing_only)
         try:
             with _watch(con, say, "reading, mapping and validating"):
@@ -177,12 +192,12 @@ def _run(
         good = sum(pq.read_metadata(f).num_rows for f in good_files)
         outcome = _Outcome(total=total, good=good, failed_rows=total - good, notes=list(source.notes))
         corrupt = corrupt_rows(con, source, files)
-        outcome.corrupt = len(corrupt)
-        if outcome.failed_rows or corrupt:
+        outcome.corrupt = corrupt.num_rows if corrupt is not None else 0
+        if outcome.failed_rows or outcome.corrupt:
             say("collecting row errors", None)
             bad_files = sorted((rows_dir / "_ok=false").glob("*.parquet"))
-            numbers = None if source.dialect else number_failing_rows(con, table, ok, hidden)
-            write_diagnostics(source, bad_files, corrupt, files, names, staging / "errors.parquet", numbers)
+            threads = settings.duckdb_threads or os.cpu_count() or 1
+            write_diagnostics(source, bad_files, corrupt, files, names, staging / "errors.parquet", threads)
         return outcome
     finally:
         con.disconnect()

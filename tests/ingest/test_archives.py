@@ -41,11 +41,13 @@ def _tar_stream(compress: Callable[[bytes], bytes]) -> bytes:
 
 
 def _zip(path: Path) -> None:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("crm.csv", "w", force_zip64=True) as member:
-            member.write(f"{HEADER}\n".encode())
-            for _ in range(ZIP_PIECES):
-                member.write(BLANK)
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("crm.csv", "w", force_zip64=True) as member,
+    ):
+        member.write(f"{HEADER}\n".encode())
+        for _ in range(ZIP_PIECES):
+            member.write(BLANK)
 
 
 def make_bomb(kind: str, path: Path) -> Path:

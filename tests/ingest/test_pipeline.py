@@ -324,3 +324,17 @@ def test_size_guardrails_reject_large_events_and_records(crm: Workspace, tmp_pat
     batch = ingest(crm, write(tmp_path / "big.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=20)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (9, 1)
     assert errors(crm, batch)[0]["_errors"][0]["code"] == "INGEST-1220-400"
+
+
+def test_the_first_line_limit_is_the_one_the_docs_give(crm: Workspace, tmp_path: Path) -> None:
+    """A header longer than a profile record may be is refused with the limit docs/ingestion.md states."""
+    columns = ",".join(f"column_{i:06d}" for i in range(8_000))  # about 110 KB: over the 100 KB record limit
+    path = write(tmp_path / "wide.csv", columns + "\n" + ",".join(["x"] * 8_000) + "\n")
+    message = "the first line is longer than 102,400 bytes, the longest line this dataset accepts"
+    assert_refused(crm, UnreadableFileError, message, path)
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text()
+    assert f'"{message}"' in documented
+    events = tmp_path / "events.csv"
+    events.write_text(",".join(f"c{i:05d}" for i in range(2_000)) + "\n")  # 12 KB: over an event's 10 KB
+    with pytest.raises(UnreadableFileError, match="longer than 10,240 bytes, the longest line this dataset"):
+        ingest(crm, events, dataset="events", mapping=None)

@@ -1,0 +1,279 @@
+"""JSON input as records of text, parsed in the engine: a bad record is one row error, not a bad file.
+
+JSON lines are read line by line (a malformed line, a line that is not an object, a record nested
+too deep each fail alone, with their line); a JSON array or a run of concatenated documents is read
+value by value, each numbered as it comes. The records' shape is taken from every record that
+parses, so no key or type seen only late in the file is lost; scalars are kept as text, for
+validation to convert against the schema with a row error for each value that does not fit."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from accord.ingest import exceptions as codes
+from accord.ingest.exceptions import UnreadableFileError
+from accord.ingest.json_text import group_structure, json_kind, json_valid
+from accord.ingest.validation import Check
+
+MAX_DEPTH = 64
+"""Levels of objects and arrays a record may nest; the reference product's records need far fewer,
+and deeper ones would only exhaust the readers that walk them."""
+TEXT_COLUMN = "_acc_json"
+ROW_COLUMN = "_acc_row"
+HEAD_BYTES = 8 * 2**20
+MAX_RECORD_TEXT = 16 * 2**20
+Layout = Literal["lines", "array", "documents"]
+
+
+@dataclass
+class JsonRecords:
+    """The parsed records, their original text, and the row checks reading makes."""
+
+    table: ir.Table
+    text: ir.StringValue
+    hidden: frozenset[str]
+    unreadable: list[Check] = field(default_factory=list)
+    """Rows that could not be read: each such row fails with this error alone."""
+    row_column: str | None = None
+    rejects_table: str | None = None
+
+
+def json_depths(texts: pa.Array) -> pa.Array:
+    """How many levels of objects and arrays each JSON text nests, vectorised over the bytes.
+
+    Brackets inside strings do not count; a quote preceded by an odd run of backslashes is inside
+    its string. Texts must be valid JSON (their quotes then balance, so each starts outside a string)."""
+    texts = pa.array(texts).cast(pa.large_string())
+    result = np.zeros(len(texts), dtype=np.int32)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
+    data_buffer = texts.buffers()[2]
+    if data_buffer is None or offsets[-1] == offsets[0]:
+        return pa.array(result, mask=texts.is_null().to_numpy(zero_copy_only=False))
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    first = 0
+    while first < len(texts):  # a few MB at a time: the arrays below take several bytes per byte of text
+        last = first + 1
+        while last < len(texts) and offsets[last + 1] - offsets[first] < 2 * 2**20:
+            last += 1
+        start, end = int(offsets[first]), int(offsets[last])
+        result[first:last] = _depths(data[start:end], offsets[first : last + 1] - start)
+        first = last
+    return pa.array(result, mask=texts.is_null().to_numpy(zero_copy_only=False))
+
+
+def _depths(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    size = len(data)
+    index = np.arange(size, dtype=np.int64)
+    backslash = data == ord("\\")
+    last_other = np.maximum.accumulate(np.where(backslash, -1, index))
+    run_before = index - 1 - np.concatenate([[-1], last_other[:-1]])  # backslashes just before each byte
+    quote = (data == ord('"')) & (run_before % 2 == 0)
+    inside = (np.cumsum(quote) % 2).astype(bool)
+    opens = ((data == ord("{")) | (data == ord("["))) & ~inside
+    closes = ((data == ord("}")) | (data == ord("]"))) & ~inside
+    level = np.cumsum(opens.astype(np.int32) - closes.astype(np.int32), dtype=np.int32)
+    starts = offsets[:-1]
+    empty = starts >= offsets[1:]
+    deepest = np.maximum.reduceat(level, np.minimum(starts, size - 1)) if size else np.zeros(len(starts), np.int32)
+    # a record's levels start from the level before it, which is 0 when the records before balance
+    return np.where(empty, 0, deepest)
+
+
+@ibis.udf.scalar.builtin(name="accord_json_depth")
+def _json_depth(text: str) -> int:  # type: ignore[empty-body]
+    """Registered on the connection by `open_json`."""
+
+
+def _register(con: Any) -> None:
+    with contextlib.suppress(duckdb.CatalogException):  # already there: a connection may read several sources
+        con.con.create_function(
+            "accord_json_depth", json_depths, ["VARCHAR"], "INTEGER", type="arrow", side_effects=False
+        )
+
+
+def layout_of(path: Path) -> Layout:
+    """How the JSON in a file is laid out, from its first bytes.
+
+    A leading `[` is an array. Otherwise, if one of the first lines holds a whole JSON object, the
+    file is JSON lines; if none does (pretty-printed objects), it is a run of documents."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"["):
+        return "array"
+    lines = text.split(b"\n")
+    complete = lines if len(head) < HEAD_BYTES else lines[:-1]  # the last line may be cut short
+    for line in [x for x in complete if x.strip()][:100]:
+        try:
+            if isinstance(json.loads(line), dict):
+                return "lines"
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python parses: not the proof
+            continue
+    return "documents"
+
+
+def open_json_records(
+    con: Any, files: list[Path], name: str, table_name: str, max_line: int, file_column: str | None
+) -> JsonRecords:
+    """The records of JSON files as a table of columns, with their text and the reading checks."""
+    _register(con)
+    layouts = {layout_of(f) for f in files}
+    if len(layouts) > 1:
+        raise UnreadableFileError(name, f"mixes JSON layouts ({', '.join(sorted(layouts))})",
+                                  "ingest each layout in its own batch")  # fmt: skip
+    layout = layouts.pop()
+    rejects = None
+    row_column = None
+    if layout == "lines":
+        raw, rejects = _lines(con, files, name, table_name, max_line, file_column)
+    else:
+        raw = _values(con, files, name, table_name, max_line, layout, file_column)
+        row_column = ROW_COLUMN
+    raw = raw.filter(raw[TEXT_COLUMN].notnull() & (raw[TEXT_COLUMN].strip().length() > 0))  # blank: no record
+    hidden = {TEXT_COLUMN} | ({file_column} if file_column else set()) | ({row_column} if row_column else set())
+    found = _Reading(raw[TEXT_COLUMN])
+    try:
+        structure = _structure(raw.filter(found.readable).select(j=raw[TEXT_COLUMN].try_cast("json")))
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        raise UnreadableFileError(
+            name, f"is not valid JSON: {message}", "send JSON lines to have each bad record refused alone"
+        ) from None
+    if structure is None:
+        raise UnreadableFileError(
+            name,
+            f"holds no JSON object that can be read (each record is malformed, not an object, or nested past "
+            f"{MAX_DEPTH} levels)",
+            "send JSON lines or a JSON array of objects",
+        )
+    parsed = ibis.ifelse(found.readable, found.text.try_cast("json").try_cast(structure), ibis.null().cast(structure))
+    table = raw.select(*sorted(hidden), **{key: parsed[key] for key in structure.names if key not in hidden})
+    reading = _Reading(table[TEXT_COLUMN])
+    where = "line" if layout == "lines" else "record"
+    unreadable = [
+        Check(~reading.valid, codes.CORRUPT_ROW, "", ibis.literal(f"the {where} is not valid JSON")),
+        Check(
+            reading.valid & (reading.kind != "OBJECT"),
+            codes.CORRUPT_ROW,
+            "",
+            ibis.literal(f"the {where} is JSON ").concat(_kind_words(reading.kind), ibis.literal(", not an object")),
+        ),
+        Check(
+            reading.too_deep,
+            codes.NESTED_TOO_DEEP,
+            "",
+            ibis.literal("the record nests ").concat(
+                reading.depth.cast("string"),
+                ibis.literal(f" levels of objects and arrays, more than the {MAX_DEPTH} allowed"),
+            ),
+        ),
+    ]
+    return JsonRecords(table, reading.text, frozenset(hidden), unreadable, row_column, rejects)
+
+
+class _Reading:
+    """What the engine makes of each record's text: valid JSON, of which kind, how deep."""
+
+    def __init__(self, text: Any) -> None:
+        self.text = text
+        self.valid = json_valid(text)
+        self.kind = json_kind(text)
+        brackets = text.length() - text.replace("{", "").replace("[", "").length()
+        # Only a record with more brackets than the limit can nest past it: the others are not measured
+        self.depth = ibis.ifelse(self.valid & (brackets > MAX_DEPTH), _json_depth(text), 0)
+        self.too_deep = self.valid & (self.depth > MAX_DEPTH)
+        self.readable = self.valid & (self.kind == "OBJECT") & ~self.too_deep
+
+
+def _kind_words(kind: Any) -> Any:
+    return ibis.cases(
+        (kind == "ARRAY", "an array"),
+        (kind == "VARCHAR", "a string"),
+        (kind == "BOOLEAN", "a boolean"),
+        (kind == "NULL", "null"),
+        else_="a number",
+    )
+
+
+def _lines(
+    con: Any, files: list[Path], name: str, table_name: str, max_line: int, file_column: str | None
+) -> tuple[ir.Table, str]:
+    """Every line as text, so that a malformed one is a row of its own (with the engine's rejects
+    for lines it cannot even read: too long, or not UTF-8)."""
+    rejects = f"{table_name}_rejects"
+    arguments: dict[str, Any] = {
+        # A control character cannot stand unescaped in JSON, so this delimiter only splits bad lines
+        "delim": "\x1f",
+        "quote": "",
+        "escape": "",
+        "header": False,
+        "auto_detect": False,
+        "columns": {TEXT_COLUMN: "VARCHAR"},
+        "store_rejects": True,
+        "rejects_table": rejects,
+        "rejects_scan": f"{table_name}_scans",
+        # A line over the record limit is refused in the pass, with its size; the engine refuses only huge ones
+        "max_line_size": max(max_line, MAX_RECORD_TEXT),
+        "strict_mode": False,  # a stray carriage return inside a line must not stop the whole file
+    }
+    if file_column:
+        arguments["filename"] = file_column
+    try:
+        return con.read_csv([str(f) for f in files], table_name=table_name, **arguments), rejects
+    except duckdb.Error as exc:
+        raise UnreadableFileError(name, f"cannot read as JSON lines: {str(exc).splitlines()[0]}") from None
+
+
+def _values(
+    con: Any, files: list[Path], name: str, table_name: str, max_line: int, layout: Layout, file_column: str | None
+) -> ir.Table:
+    """Every value of a JSON array (or of concatenated documents) as text, numbered within its file."""
+    parts = []
+    for index, path in enumerate(files):
+        try:
+            values = con.read_json(
+                str(path), table_name=f"{table_name}_{index}", format="array" if layout == "array" else "unstructured",
+                records=False, columns={TEXT_COLUMN: "JSON"}, maximum_object_size=max(max_line, MAX_RECORD_TEXT),
+            )  # fmt: skip
+        except duckdb.Error as exc:
+            message = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+            raise UnreadableFileError(
+                name, f"is not valid JSON: {message}", "send JSON lines to have each bad record refused alone"
+            ) from None
+        numbered = values.select(
+            **{TEXT_COLUMN: values[TEXT_COLUMN].cast("string")}, **{ROW_COLUMN: ibis.row_number().cast("int64") + 1}
+        )
+        if file_column:
+            numbered = numbered.mutate(**{file_column: ibis.literal(str(path))})
+        parts.append(numbered)
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _structure(readable: ir.Table) -> dt.Struct | None:
+    """The shape of every readable record, as an engine type: objects and arrays as they are,
+    every scalar as text (validation converts it), a key whose values disagree as JSON text.
+    None when no record is readable."""
+    found = readable.aggregate(s=group_structure(readable.j)).to_pyarrow()["s"][0].as_py()
+    shape = json.loads(found) if found else {}
+    converted = _to_dtype(shape if isinstance(shape, dict) else {})
+    return converted if isinstance(converted, dt.Struct) and converted.names else None
+
+
+def _to_dtype(shape: Any) -> dt.DataType:
+    if isinstance(shape, dict):
+        fields = {key: _to_dtype(value) for key, value in shape.items() if key}
+        return dt.Struct(fields) if fields else dt.string
+    if isinstance(shape, list):
+        return dt.Array(_to_dtype(shape[0]) if shape else dt.string)
+    return dt.string
