@@ -37,6 +37,9 @@ NO_RECORDS = "INGEST-1002-400"
 UNREADABLE_FILE = "INGEST-1003-400"
 EXPANDS_TOO_FAR = "INGEST-1006-400"
 
+# Warnings: the batch went ahead (or was skipped on request), with something the user should know.
+DUPLICATE_FILE = "INGEST-1007-200"
+
 
 class InvalidMappingError(DocumentError):
     code = "INGEST-1100-400"

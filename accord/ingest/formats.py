@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import io
 import tarfile
 import zipfile
@@ -74,13 +75,16 @@ class _Budget:
         if self.used + size > self.limit:
             raise self.too_large(self.used, self.used + size)
 
-    def copy(self, source: IO[bytes], target: Path) -> None:
+    def copy(self, source: IO[bytes], target: Path, also: Callable[[bytes], object] | None = None) -> None:
+        """Copy `source` to `target` within the budget, handing each chunk to `also` as well."""
         with target.open("wb") as out:
             while chunk := source.read(CHUNK):
                 if self.used + len(chunk) > self.limit:
                     raise self.too_large(self.used, None)
                 self.used += len(chunk)
                 out.write(chunk)
+                if also is not None:
+                    also(chunk)
 
 
 def _expansion_budget(name: str, archive_bytes: int, most_bytes: int, ratio: float) -> _Budget:
@@ -204,8 +208,17 @@ def _untar(archive: tarfile.TarFile, work: Path, budget: _Budget) -> list[Path]:
     return [target for _, target in sorted(found)]
 
 
-def copy_upload(source: IO[bytes], target: Path, limit: int) -> int:
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded body stored on disk: its size and SHA-256, taken as it streamed."""
+
+    size_bytes: int
+    content_hash: str
+
+
+def copy_upload(source: IO[bytes], target: Path, limit: int) -> Upload:
     """Stream an uploaded body to disk, refusing one larger than `limit` (`TooLargeError`)."""
     budget = _Budget(limit, lambda *_: TooLargeError(f"upload is larger than {limit:,} bytes", limit=limit))
-    budget.copy(source, target)
-    return budget.used
+    digest = hashlib.sha256()
+    budget.copy(source, target, digest.update)
+    return Upload(budget.used, digest.hexdigest())

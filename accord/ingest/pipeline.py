@@ -26,6 +26,7 @@ from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
 from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
+from accord.ingest.duplicates import ContentHasher, duplicate_warning, earlier_batch
 from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
@@ -68,6 +69,10 @@ class IngestRequest:
     more_paths: tuple[Path, ...] = ()
     """Further files ingested in the same batch (they must share format and columns)."""
     more_names: tuple[str, ...] = ()
+    skip_duplicate_files: bool = False
+    """Skip the file, ingesting nothing, when a committed batch of the dataset ingested the same content."""
+    content_hash: str | None = None
+    """SHA-256 of the input, when the caller has it already (an upload hashed as it arrived)."""
 
 
 @dataclass
@@ -94,10 +99,34 @@ def ingest_file(
         from accord.errors import InvalidInputError
 
         raise InvalidInputError(f"error threshold must be between 0 and 100, not {threshold}", code="INGEST-1004-400")
+    hasher = None if request.content_hash else ContentHasher([request.path, *request.more_paths])
+    try:
+        return _ingest(workspace, sandbox, request, threshold, hasher, say)
+    finally:
+        if hasher is not None:
+            hasher.stop()
+
+
+def _ingest(
+    workspace: Workspace,
+    sandbox: str,
+    request: IngestRequest,
+    threshold: float,
+    hasher: ContentHasher | None,
+    say: Progress,
+) -> dict[str, Any]:
+    def content_hash() -> str | None:
+        return request.content_hash or (hasher.result() if hasher else None)
+
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         dataset = find_dataset(session, sandbox_id, request.dataset)
         schema = resolve_schema_by_id(session, dataset.schema_id)
+        if request.skip_duplicate_files and (digest := content_hash()):
+            earlier = earlier_batch(session, dataset.id, digest)
+            if earlier is not None:  # nothing is recorded: the earlier batch is the answer
+                return {**batch_document(earlier, dataset.name), "skipped": True,
+                        "warnings": [duplicate_warning(earlier, dataset.name, skipped=True)]}  # fmt: skip
         batch = BatchRecord(
             sandbox_id=sandbox_id,
             dataset_id=dataset.id,
@@ -113,7 +142,8 @@ def ingest_file(
     staging = workspace.lake.staging(batch.id)
     try:
         outcome = _run(workspace, dataset, schema, batch, request, staging, say)
-        _finish(workspace, batch, outcome, threshold, staging, time.perf_counter() - started, request.source_keys)
+        seconds = time.perf_counter() - started
+        _finish(workspace, batch, outcome, threshold, staging, seconds, request.source_keys, content_hash())
     except AccordError as exc:
         _fail(workspace, batch.id, exc.to_dict())
         exc.details.setdefault("batchId", batch.id)
@@ -266,6 +296,7 @@ def _finish(
     staging: Path,
     seconds: float,
     source_keys: tuple[str, ...] = (),
+    content_hash: str | None = None,
 ) -> None:
     total_input = outcome.total + outcome.corrupt
     failed = outcome.failed_rows + outcome.corrupt
@@ -288,6 +319,13 @@ def _finish(
     with workspace.catalog.session() as session:  # one transaction: the batch commits with its source items
         record = session.get(BatchRecord, batch.id)
         assert record is not None
+        warnings = []
+        if content_hash and error is None:
+            earlier = earlier_batch(session, batch.dataset_id, content_hash, other_than=batch.id)
+            dataset = session.get(DatasetRecord, batch.dataset_id)
+            if earlier is not None and dataset is not None:
+                warnings.append(duplicate_warning(earlier, dataset.name, skipped=False))
+        record.content_hash = content_hash
         record.status = "failed" if error else "success"
         record.input_record_count = total_input
         record.output_record_count = 0 if error else outcome.good
@@ -298,6 +336,7 @@ def _finish(
             **batch.options,
             "durationSeconds": round(seconds, 3),
             **({"notes": outcome.notes} if outcome.notes else {}),
+            **({"warnings": warnings} if warnings else {}),
         }
         if error is None:
             for key in source_keys:

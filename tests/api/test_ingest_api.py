@@ -56,3 +56,23 @@ def test_a_mapping_field_nested_too_deeply_is_a_400(api: Api) -> None:
         data={"mapping": "[" * 100_000 + "]" * 100_000},
     )
     assert response.status_code == 400 and "nested too deeply" in response.json()["message"]
+
+
+def test_the_same_upload_twice_warns_and_can_be_skipped(api: Api) -> None:
+    setup_crm(api)
+    upload = {"file": ("people.csv", b"first,email\nAnn,ann@example.com\n")}
+    first = api.post("/datasets/crm/batches", files=upload, data={"mapping": MAPPING})
+    assert first.status_code == 201 and first.json()["warnings"] == []
+    again = api.post("/datasets/crm/batches", files=upload, data={"mapping": MAPPING})
+    assert again.status_code == 201
+    [warning] = again.json()["warnings"]
+    assert warning["code"] == "INGEST-1007-200" and warning["batchId"] == first.json()["id"]
+    assert again.json()["contentHash"] == first.json()["contentHash"]
+    skipped = api.post("/datasets/crm/batches", files=upload, data={"mapping": MAPPING, "skipDuplicateFiles": "true"})
+    assert skipped.status_code == 200 and skipped.json()["skipped"] is True
+    assert skipped.json()["id"] == first.json()["id"]
+    assert len(api.get("/batches", params={"dataset": "crm"}).json()) == 2
+    document = api.get("/openapi.json").json()
+    form = document["components"]["schemas"]["Body_post_batch_datasets__name__batches_post"]["properties"]
+    assert "skipDuplicateFiles" in form
+    assert "200" in document["paths"]["/datasets/{name}/batches"]["post"]["responses"]

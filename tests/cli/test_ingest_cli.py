@@ -65,3 +65,19 @@ def test_a_mapping_file_nested_too_deeply_is_a_clear_error(crm: Any, tmp_path: P
         result = crm("ingest", str(tmp_path / "people.json"), "-d", "crm", "-m", str(tmp_path / name), "--json")
         assert result.code == 2, result.stderr[-2000:]
         assert "nested too deeply" in result.json()["error"]["message"]
+
+
+def test_the_same_file_twice_warns_and_can_be_skipped(crm: Any, tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("first,email\nAnn,ann@example.com\nBob,bob@example.com\n")
+    args = ["ingest", str(tmp_path / "people.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml")]
+    first = crm(*args, "--json").json()
+    assert first["warnings"] == []
+    again = crm(*args)
+    assert again.code == 0 and "warning INGEST-1007-200" in again.stdout and first["id"] in again.stdout
+    as_json = crm(*args, "--json").json()
+    assert as_json["warnings"][0]["code"] == "INGEST-1007-200" and as_json["warnings"][0]["batchId"] == first["id"]
+    skipped = crm(*args, "--skip-duplicate-files")
+    assert skipped.code == 0 and skipped.stdout.startswith("skipped: the same content was ingested into crm")
+    skipped_json = crm(*args, "--skip-duplicate-files", "--json").json()
+    assert skipped_json["skipped"] is True and skipped_json["id"] == first["id"]
+    assert len(crm("batch", "list", "--dataset", "crm", "--json").json()) == 3  # skips record no batch
