@@ -30,10 +30,6 @@ DIAGNOSTICS_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-CORRUPT_SCHEMA = pa.schema([("file", pa.string()), ("line", pa.int64()), ("text", pa.string()),
-                            ("reason", pa.string())])  # fmt: skip
-
-
 def corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table | None:
     """Rows the parser rejected, once each, with their file and physical line number; None if none was.
 
@@ -111,14 +107,14 @@ def write_diagnostics(
     target: Path,
     threads: int = 1,
 ) -> None:
-    """Failing rows with their file, errors, original record and numbers; plus the corrupt rows."""
-    corrupt = CORRUPT_SCHEMA.empty_table() if corrupt is None else corrupt
+    """Failing rows with their file, errors, original record and numbers; plus the corrupt rows.
+
+    Arrow's conveniences (`pa.array`, `pa.table`, `read_table`, `to_numpy`) import pandas, which
+    costs more than the diagnostics of a large file: columns are built from their buffers instead."""
     carried = [c for c in (source.file_column, source.row_column) if c]
-    invalid = (
-        pa.concat_tables([pq.read_table(f, columns=["_acc_record", "_acc_errors", *carried]) for f in bad_files])
-        if bad_files
-        else pa.table({"_acc_record": pa.array([], pa.string()), "_acc_errors": pa.array([], ERROR_TYPE.to_pyarrow())})
-    ).slice(0, MAX_DIAGNOSTICS)
+    columns = ["_acc_record", "_acc_errors", *carried]
+    parts = [pq.ParquetFile(f).read(columns=columns) for f in bad_files]
+    invalid = (pa.concat_tables(parts) if parts else _empty_failing()).slice(0, MAX_DIAGNOSTICS)
     count = invalid.num_rows
     row_files = (
         [str(f) for f in invalid[source.file_column].to_pylist()]
@@ -126,37 +122,36 @@ def write_diagnostics(
         else [str(files[0])] * count
     )
     if source.row_column and count:  # numbered by the reader, in the one pass
-        row_numbers = invalid[source.row_column].to_numpy(zero_copy_only=False).astype(np.int64)
+        row_numbers = _int64_values(invalid[source.row_column])
         lines = row_numbers.copy()  # a JSON array's or Parquet file's lines say nothing: the record's position
     else:
         row_numbers, lines = _numbers_by_content(source, invalid, row_files, corrupt, threads)
-    # A record the reader could not read is kept as its raw text, with no record number
-    first_codes = [errors[0]["code"] if errors else "" for errors in invalid["_acc_errors"].to_pylist()]
-    unread = np.array([code in UNREAD for code in first_codes], dtype=bool)
-    row_numbers = np.where(unread, 0, row_numbers) if count else row_numbers
+    if source.unreadable and count:  # a record the reader could not read is kept as raw text, with no number
+        first_codes = [errors[0]["code"] if errors else "" for errors in invalid["_acc_errors"].to_pylist()]
+        row_numbers = np.where([code in UNREAD for code in first_codes], 0, row_numbers)
     pieces = [
-        pa.table(
-            {
-                "file": pa.array([names.get(f, Path(f).name) for f in row_files], pa.string()),
-                "rowNumber": pa.array([int(n) or None for n in row_numbers], pa.int64()),
-                "lineNumber": pa.array([int(n) or None for n in lines], pa.int64()),
-                "record": invalid["_acc_record"],
-                "errors": invalid["_acc_errors"].cast(ERRORS),
-            },
+        pa.Table.from_arrays(
+            [
+                _strings([names.get(f, Path(f).name) for f in row_files]),
+                _int64s_or_null(row_numbers),
+                _int64s_or_null(lines),
+                invalid["_acc_record"],
+                invalid["_acc_errors"].cast(ERRORS),
+            ],
             schema=DIAGNOSTICS_SCHEMA,
         )
     ]
-    if corrupt.num_rows:
+    if corrupt is not None and corrupt.num_rows:
         errors = [[_corrupt_error(r)] for r in corrupt["reason"].to_pylist()]
         pieces.append(
-            pa.table(
-                {
-                    "file": pa.array([names.get(f, Path(f).name) for f in corrupt["file"].to_pylist()], pa.string()),
-                    "rowNumber": pa.nulls(corrupt.num_rows, pa.int64()),
-                    "lineNumber": corrupt["line"],
-                    "record": corrupt["text"],
-                    "errors": pa.array(errors, ERRORS),
-                },
+            pa.Table.from_arrays(
+                [
+                    _strings([names.get(f, Path(f).name) for f in corrupt["file"].to_pylist()]),
+                    pa.nulls(corrupt.num_rows, pa.int64()),
+                    corrupt["line"],
+                    corrupt["text"],
+                    pa.array(errors, ERRORS),
+                ],
                 schema=DIAGNOSTICS_SCHEMA,
             )
         )
@@ -164,11 +159,41 @@ def write_diagnostics(
     pq.write_table(combined, target, compression="zstd")
 
 
+def _empty_failing() -> pa.Table:
+    return pa.Table.from_arrays(
+        [pa.nulls(0, pa.string()), pa.nulls(0, ERROR_TYPE.to_pyarrow())], names=["_acc_record", "_acc_errors"]
+    )
+
+
+def _int64_values(column: pa.ChunkedArray) -> np.ndarray:
+    """The values of an int64 column without nulls, as numpy."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    values = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    return values[array.offset : array.offset + len(array)].copy()
+
+
+def _int64s_or_null(values: np.ndarray) -> pa.Array:
+    """An int64 column from numpy, with 0 (not found) as null."""
+    present = values != 0
+    validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+    data = pa.py_buffer(np.ascontiguousarray(values, dtype=np.int64))
+    return pa.Array.from_buffers(pa.int64(), len(values), [validity, data], null_count=int((~present).sum()))
+
+
+def _strings(texts: list[str]) -> pa.Array:
+    encoded = [t.encode() for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
+
+
 UNREAD = frozenset({codes.CORRUPT_ROW, codes.NESTED_TOO_DEEP})
 
 
 def _numbers_by_content(
-    source: SourceRelation, invalid: pa.Table, row_files: list[str], corrupt: pa.Table, threads: int
+    source: SourceRelation, invalid: pa.Table, row_files: list[str], corrupt: pa.Table | None, threads: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Record and line numbers of failing rows of a line-oriented file, found again by their text."""
     count = invalid.num_rows
@@ -178,8 +203,8 @@ def _numbers_by_content(
         return row_numbers, lines
     dialect = source.dialect
     texts = invalid["_acc_record"].to_pylist()
-    corrupt_files = np.array(corrupt["file"].to_pylist(), dtype=object)
-    corrupt_lines = corrupt["line"].to_numpy()
+    corrupt_files = np.array(corrupt["file"].to_pylist() if corrupt is not None else [], dtype=object)
+    corrupt_lines = np.array(corrupt["line"].to_pylist() if corrupt is not None else [], dtype=np.int64)
     for file in sorted(set(row_files)):
         chosen = np.flatnonzero(np.array([f == file for f in row_files]))
         if dialect is None:  # JSON lines: the record is the line

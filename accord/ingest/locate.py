@@ -233,7 +233,8 @@ def _scan_range(
     ends = np.concatenate([newlines, [len(buffer)]])
     if starts[-1] == len(buffer):  # the range ends with a line break: no line after it
         starts, ends = starts[:-1], ends[:-1]
-    ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == 13))  # CRLF: the CR is no content
+    if view.find(b"\r", begin, end) != -1:  # CRLF: the CR is no content
+        ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == 13))
     if begin == 0 and buffer[:3].tobytes() == BOM and len(starts):
         starts[0] = min(3, ends[0])
     lengths = ends - starts
@@ -244,7 +245,7 @@ def _scan_range(
             blank[index] = not view[begin + starts[index] : begin + ends[index]].strip()
     blank_before = np.cumsum(blank) - blank
     table = targets.lengths
-    candidates = np.flatnonzero(table[np.minimum(lengths, len(table) - 1)] & (lengths < len(table) - 1))
+    candidates = np.flatnonzero(table[np.minimum(lengths, len(table) - 1)])  # its last entry is never set
     if skip_first and begin == 0:
         candidates = candidates[candidates != 0]
     signatures = _signatures(buffer, starts[candidates], ends[candidates])
