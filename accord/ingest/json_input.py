@@ -20,10 +20,11 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import sqlglot.expressions as sge
 
 from accord.ingest import exceptions as codes
 from accord.ingest.exceptions import UnreadableFileError
-from accord.ingest.json_text import group_structure, json_kind, json_valid
+from accord.ingest.json_text import group_structure, json_kind, json_valid, strlen
 from accord.ingest.validation import Check
 
 MAX_DEPTH = 64
@@ -140,11 +141,11 @@ def open_json_records(
     else:
         raw = _values(con, files, name, table_name, max_line, layout, file_column)
         row_column = ROW_COLUMN
-    raw = raw.filter(raw[TEXT_COLUMN].notnull() & (raw[TEXT_COLUMN].strip().length() > 0))  # blank: no record
-    hidden = {TEXT_COLUMN} | ({file_column} if file_column else set()) | ({row_column} if row_column else set())
-    found = _Reading(raw[TEXT_COLUMN])
+    text = raw[TEXT_COLUMN]
+    raw = raw.filter(text.notnull() & ~text.re_search(r"^\s*$"))  # a blank line is no record
+    hidden = {TEXT_COLUMN, *READING} | {c for c in (file_column, row_column) if c}
     try:
-        structure = _structure(raw.filter(found.readable).select(j=raw[TEXT_COLUMN].try_cast("json")))
+        structure, suspects = _survey(raw.mutate(**_reading(raw[TEXT_COLUMN])))
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
         raise UnreadableFileError(
@@ -157,43 +158,82 @@ def open_json_records(
             f"{MAX_DEPTH} levels)",
             "send JSON lines or a JSON array of objects",
         )
-    parsed = ibis.ifelse(found.readable, found.text.try_cast("json").try_cast(structure), ibis.null().cast(structure))
-    table = raw.select(*sorted(hidden), **{key: parsed[key] for key in structure.names if key not in hidden})
-    reading = _Reading(table[TEXT_COLUMN])
+    # The survey found the records that cannot be read: only those (and any text sharing a hash with
+    # one) are looked at again; the others are read straight into the shape.
+    if suspects:
+        listed = f"{table_name}_suspects"  # a table of the engine's own, of Accord's own name
+        hashes = sge.Cast(this=sge.Placeholder(), to=sge.DataType.build("BIGINT[]", dialect="duckdb"))
+        statement = sge.select(sge.Unnest(expressions=[hashes]).as_("h"))
+        create = sge.Create(this=sge.to_identifier(listed, quoted=True), kind="TABLE", expression=statement)
+        con.con.execute(create.sql("duckdb"), [suspects])
+        suspect = raw[TEXT_COLUMN].hash().isin(con.table(listed).h)
+        marked = raw.mutate(**{name: ibis.ifelse(suspect, value, clean) for (name, value), clean in
+                               zip(_reading(raw[TEXT_COLUMN]).items(), CLEAN, strict=True)})  # fmt: skip
+    else:
+        marked = raw.mutate(**dict(zip(READING[:3], (ibis.literal(c) for c in CLEAN), strict=True)))
+    marked = marked.mutate(**{READABLE: _readable(marked)})
+    parsed = ibis.ifelse(
+        marked[READABLE], marked[TEXT_COLUMN].try_cast("json").try_cast(structure), ibis.null().cast(structure)
+    )
+    with_parsed = marked.mutate(_acc_parsed=parsed)
+    fields = {key: with_parsed._acc_parsed[key] for key in structure.names if key not in hidden}
+    table = with_parsed.select(*sorted(hidden), **fields)
     where = "line" if layout == "lines" else "record"
+    valid, kind, depth = table[VALID], table[KIND], table[DEPTH]
     unreadable = [
-        Check(~reading.valid, codes.CORRUPT_ROW, "", ibis.literal(f"the {where} is not valid JSON")),
+        Check(~valid, codes.CORRUPT_ROW, "", ibis.literal(f"the {where} is not valid JSON")),
         Check(
-            reading.valid & (reading.kind != "OBJECT"),
+            valid & (kind != "OBJECT"),
             codes.CORRUPT_ROW,
             "",
-            ibis.literal(f"the {where} is JSON ").concat(_kind_words(reading.kind), ibis.literal(", not an object")),
+            ibis.literal(f"the {where} is JSON ").concat(_kind_words(kind), ibis.literal(", not an object")),
         ),
         Check(
-            reading.too_deep,
+            depth > MAX_DEPTH,
             codes.NESTED_TOO_DEEP,
             "",
             ibis.literal("the record nests ").concat(
-                reading.depth.cast("string"),
+                depth.cast("string"),
                 ibis.literal(f" levels of objects and arrays, more than the {MAX_DEPTH} allowed"),
             ),
         ),
     ]
-    return JsonRecords(table, reading.text, frozenset(hidden), unreadable, row_column, rejects)
+    return JsonRecords(table, table[TEXT_COLUMN], frozenset(hidden), unreadable, row_column, rejects)
 
 
-class _Reading:
-    """What the engine makes of each record's text: valid JSON, of which kind, how deep."""
+VALID, KIND, DEPTH, READABLE = "_acc_valid", "_acc_kind", "_acc_depth", "_acc_readable"
+READING = (VALID, KIND, DEPTH, READABLE)
+CLEAN = (True, "OBJECT", 0)
+"""The reading of a record the survey found readable."""
 
-    def __init__(self, text: Any) -> None:
-        self.text = text
-        self.valid = json_valid(text)
-        self.kind = json_kind(text)
-        brackets = text.length() - text.replace("{", "").replace("[", "").length()
-        # Only a record with more brackets than the limit can nest past it: the others are not measured
-        self.depth = ibis.ifelse(self.valid & (brackets > MAX_DEPTH), _json_depth(text), 0)
-        self.too_deep = self.valid & (self.depth > MAX_DEPTH)
-        self.readable = self.valid & (self.kind == "OBJECT") & ~self.too_deep
+
+def _readable(marked: ir.Table) -> ir.BooleanValue:
+    return marked[VALID] & (marked[KIND] == "OBJECT") & (marked[DEPTH] <= MAX_DEPTH)
+
+
+def _survey(marked: ir.Table) -> tuple[dt.Struct | None, list[int]]:
+    """In one pass over the records: the shape of every readable one, and the hashes of the others."""
+    readable = _readable(marked)
+    text = marked[TEXT_COLUMN]
+    found = marked.aggregate(
+        shape=group_structure(ibis.ifelse(readable, text.try_cast("json"), ibis.null().cast("json"))),
+        suspects=text.hash().collect(where=~readable),
+    ).to_pyarrow()
+    shape_text, suspects = found["shape"][0].as_py(), found["suspects"][0].as_py()
+    shape = json.loads(shape_text) if isinstance(shape_text, str) else {}
+    converted = _to_dtype(shape if isinstance(shape, dict) else {})
+    structure = converted if isinstance(converted, dt.Struct) and converted.names else None
+    return structure, [int(h) for h in (suspects if suspects is not None else [])]
+
+
+def _reading(text: Any) -> dict[str, Any]:
+    """Whether each text is valid JSON, of which kind, and how deep (0 where it cannot be deep)."""
+    valid = json_valid(text)
+    kind = json_kind(text)
+    brackets = strlen(text) - strlen(text.replace("{", "").replace("[", ""))
+    # Only a record with more brackets than the limit can nest past it: the others are not measured
+    depth = ibis.ifelse(valid & (brackets > MAX_DEPTH), _json_depth(text), 0)
+    return {VALID: valid, KIND: kind, DEPTH: depth}
 
 
 def _kind_words(kind: Any) -> Any:
@@ -258,16 +298,6 @@ def _values(
             numbered = numbered.mutate(**{file_column: ibis.literal(str(path))})
         parts.append(numbered)
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
-
-
-def _structure(readable: ir.Table) -> dt.Struct | None:
-    """The shape of every readable record, as an engine type: objects and arrays as they are,
-    every scalar as text (validation converts it), a key whose values disagree as JSON text.
-    None when no record is readable."""
-    found = readable.aggregate(s=group_structure(readable.j)).to_pyarrow()["s"][0].as_py()
-    shape = json.loads(found) if found else {}
-    converted = _to_dtype(shape if isinstance(shape, dict) else {})
-    return converted if isinstance(converted, dt.Struct) and converted.names else None
 
 
 def _to_dtype(shape: Any) -> dt.DataType:

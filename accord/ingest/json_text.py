@@ -34,3 +34,8 @@ def json_kind(text: Any) -> Any:
     The engine's `json_type` fails on text that is not JSON, and a condition beside it does not stop
     it being evaluated: only a CASE does."""
     return ibis.ifelse(_json_valid(text), _json_type(text), ibis.null().cast("string"))
+
+
+@ibis.udf.scalar.builtin(name="strlen")
+def strlen(text: str) -> int:  # type: ignore[empty-body]
+    """The length of text in bytes (the engine's `length` counts characters, at some cost)."""
