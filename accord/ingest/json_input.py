@@ -50,12 +50,12 @@ class JsonRecords:
     rejects_table: str | None = None
 
 
-def json_depths(texts: pa.Array) -> pa.Array:
+def json_depths(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """How many levels of objects and arrays each JSON text nests, vectorised over the bytes.
 
     Brackets inside strings do not count; a quote preceded by an odd run of backslashes is inside
     its string. Texts must be valid JSON (their quotes then balance, so each starts outside a string)."""
-    texts = pa.array(texts).cast(pa.large_string())
+    texts = (texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts).cast(pa.large_string())
     result = np.zeros(len(texts), dtype=np.int32)
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
     data_buffer = texts.buffers()[2]
@@ -93,7 +93,7 @@ def _depths(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 @ibis.udf.scalar.builtin(name="accord_json_depth")
 def _json_depth(text: str) -> int:  # type: ignore[empty-body]
-    """Registered on the connection by `open_json`."""
+    """`json_depths`, registered on each connection that reads JSON."""
 
 
 def _register(con: Any) -> None:
@@ -167,8 +167,9 @@ def open_json_records(
         create = sge.Create(this=sge.to_identifier(listed, quoted=True), kind="TABLE", expression=statement)
         con.con.execute(create.sql("duckdb"), [suspects])
         suspect = raw[TEXT_COLUMN].hash().isin(con.table(listed).h)
-        marked = raw.mutate(**{name: ibis.ifelse(suspect, value, clean) for (name, value), clean in
-                               zip(_reading(raw[TEXT_COLUMN]).items(), CLEAN, strict=True)})  # fmt: skip
+        reading = _reading(raw[TEXT_COLUMN])
+        marked = raw.mutate(**{column: ibis.ifelse(suspect, reading[column], clean)
+                               for column, clean in zip(READING[:3], CLEAN, strict=True)})  # fmt: skip
     else:
         marked = raw.mutate(**dict(zip(READING[:3], (ibis.literal(c) for c in CLEAN), strict=True)))
     marked = marked.mutate(**{READABLE: _readable(marked)})
@@ -186,7 +187,7 @@ def open_json_records(
             valid & (kind != "OBJECT"),
             codes.CORRUPT_ROW,
             "",
-            ibis.literal(f"the {where} is JSON ").concat(_kind_words(kind), ibis.literal(", not an object")),
+            ibis.literal(f"the {where} is ").concat(_kind_words(kind), ibis.literal(", not an object")),
         ),
         Check(
             depth > MAX_DEPTH,
@@ -238,11 +239,11 @@ def _reading(text: Any) -> dict[str, Any]:
 
 def _kind_words(kind: Any) -> Any:
     return ibis.cases(
-        (kind == "ARRAY", "an array"),
-        (kind == "VARCHAR", "a string"),
-        (kind == "BOOLEAN", "a boolean"),
-        (kind == "NULL", "null"),
-        else_="a number",
+        (kind == "ARRAY", "a JSON array"),
+        (kind == "VARCHAR", "a JSON string"),
+        (kind == "BOOLEAN", "a JSON boolean"),
+        (kind == "NULL", "JSON null"),
+        else_="a JSON number",
     )
 
 

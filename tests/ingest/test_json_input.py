@@ -61,7 +61,7 @@ def test_json_lines_bad_lines_are_row_errors_with_their_lines(crm: Workspace, tm
     found = {e["lineNumber"]: e for e in errors(crm, batch)}
     assert found[5]["_corrupt_record"] == '{"_id": "e5", "timestamp": '
     assert found[5]["_errors"][0]["message"] == "the line is not valid JSON"
-    assert found[10]["_errors"][0]["message"] == "the line is JSON an array, not an object"
+    assert found[10]["_errors"][0]["message"] == "the line is a JSON array, not an object"
     assert (
         found[15]["_errors"][0]["message"]
         == "the record nests 201 levels of objects and arrays, more than the 64 allowed"
