@@ -13,7 +13,7 @@ the two or three columns that tell the failing rows apart, counting line breaks 
 from __future__ import annotations
 
 import itertools
-import mmap
+import os
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -222,27 +222,29 @@ def _targets(texts: list[bytes]) -> _Targets:
 
 
 def _scan_range(
-    view: mmap.mmap, begin: int, end: int, targets: _Targets, skip_first: bool, whitespace_blank: bool,
+    fd: int, begin: int, end: int, targets: _Targets, skip_first: bool, whitespace_blank: bool,
     refuse: bytes | None,
 ) -> _RangeFound:  # fmt: skip
-    if refuse is not None and view.find(refuse, begin, end) != -1:
+    # Read, not mapped: a mapped file's pages would count as this process's memory until it ends
+    data = os.pread(fd, end - begin, begin)
+    if refuse is not None and refuse in data:
         return _RangeFound(refused=True)
-    buffer = np.frombuffer(view, dtype=np.uint8, count=end - begin, offset=begin)
+    buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buffer == 10)
     starts = np.concatenate([[0], newlines + 1])
     ends = np.concatenate([newlines, [len(buffer)]])
     if starts[-1] == len(buffer):  # the range ends with a line break: no line after it
         starts, ends = starts[:-1], ends[:-1]
-    if view.find(b"\r", begin, end) != -1:  # CRLF: the CR is no content
+    if b"\r" in data:  # CRLF: the CR is no content
         ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == 13))
-    if begin == 0 and buffer[:3].tobytes() == BOM and len(starts):
+    if begin == 0 and data.startswith(BOM) and len(starts):
         starts[0] = min(3, ends[0])
     lengths = ends - starts
     blank = lengths == 0
     if whitespace_blank:  # a line of spaces is no record either; rare enough to look at one by one
         maybe = np.flatnonzero(~blank & np.isin(buffer[np.minimum(starts, max(len(buffer) - 1, 0))], _WHITESPACE))
         for index in maybe:
-            blank[index] = not view[begin + starts[index] : begin + ends[index]].strip()
+            blank[index] = not data[starts[index] : ends[index]].strip()
     blank_before = np.cumsum(blank) - blank
     table = targets.lengths
     candidates = np.flatnonzero(table[np.minimum(lengths, len(table) - 1)])  # its last entry is never set
@@ -255,10 +257,26 @@ def _scan_range(
     hits = candidates[targets.signatures[place] == signatures]
     found = _RangeFound(len(starts), int(blank.sum()))
     for index in hits:
-        text = view[begin + starts[index] : begin + ends[index]]
+        text = data[starts[index] : ends[index]]
         if text in targets.wanted:
             found.hits.append((int(index), int(blank_before[index]), text))
     return found
+
+
+def _range_bounds(fd: int, size: int, range_bytes: int) -> list[int]:
+    """Offsets cutting a file into ranges of about `range_bytes`, each after a line break."""
+    bounds = [0]
+    while bounds[-1] < size:
+        position = min(bounds[-1] + range_bytes, size)
+        while position < size:  # the next line break at or after the nominal end
+            piece = os.pread(fd, 1 << 16, position)
+            newline = piece.find(b"\n")
+            if newline >= 0:
+                position += newline + 1
+                break
+            position += len(piece)
+        bounds.append(min(position, size))
+    return bounds
 
 
 def find_lines(
@@ -271,17 +289,16 @@ def find_lines(
     None when the file holds the `refuse` byte (a quote: its lines may not be records one to one)."""
     line = np.zeros(len(texts), dtype=np.int64)
     blank_before = np.zeros(len(texts), dtype=np.int64)
-    if not texts or path.stat().st_size == 0:
+    size = path.stat().st_size
+    if not texts or size == 0:
         return FoundLines(line, blank_before)
     targets = _targets(texts)
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        bounds = [0]
-        while bounds[-1] < len(view):
-            newline = view.find(b"\n", min(bounds[-1] + range_bytes, len(view)))
-            bounds.append(len(view) if newline < 0 else newline + 1)
-        with ThreadPoolExecutor(max(1, threads)) as pool:  # numpy lets go of the interpreter lock
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        bounds = _range_bounds(fd, size, range_bytes)
+        with ThreadPoolExecutor(max(1, threads)) as pool:  # reads and numpy let go of the interpreter lock
             scans = [
-                pool.submit(_scan_range, view, begin, end, targets, skip_first, whitespace_blank, refuse)
+                pool.submit(_scan_range, fd, begin, end, targets, skip_first, whitespace_blank, refuse)
                 for begin, end in itertools.pairwise(bounds)
             ]
             results = [scan.result() for scan in scans]
