@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import ByteSize, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -39,11 +39,19 @@ class Settings(BaseSettings):
     error_threshold: float = Field(
         default=5.0, ge=0, le=100, description="Default partial-ingestion threshold, percent of rows."
     )
-    max_uncompressed_bytes: int = Field(
-        default=50 * 2**30, gt=0, description="Refuse archives that expand past this many bytes."
+    # Sizes take units (`1GB`, `512MiB`, `2.5 GB`) or a number of bytes.
+    max_uncompressed_bytes: ByteSize = Field(
+        default=ByteSize(50 * 2**30), gt=0, description="Stop unpacking an archive once it expands past this."
     )
-    max_upload_bytes: int = Field(default=20 * 2**30, gt=0, description="Largest accepted API upload.")
-    max_line_bytes: int = Field(default=2_000_000, gt=0, description="Longest accepted line of delimited text.")
+    max_compression_ratio: float = Field(
+        default=100,
+        ge=1,
+        description="Stop unpacking an archive once it expands past this many times its own size (64 MiB allowed).",
+    )
+    max_upload_bytes: ByteSize = Field(default=ByteSize(20 * 2**30), gt=0, description="Largest accepted API upload.")
+    max_line_bytes: ByteSize = Field(
+        default=ByteSize(2_000_000), gt=0, description="Longest line of delimited text, where the class sets no limit."
+    )
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
     stale_run_seconds: int = Field(

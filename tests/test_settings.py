@@ -61,3 +61,22 @@ def test_bad_configuration_is_a_clear_error(
         monkeypatch.setenv(key, value)
     with pytest.raises(InvalidInputError, match=message):
         load_settings()
+
+
+def test_sizes_take_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "accord.toml").write_text('max_line_bytes = "512KiB"\nmax_upload_bytes = 1000\n')
+    monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "1GB")
+    settings = load_settings()
+    assert (settings.max_uncompressed_bytes, settings.max_line_bytes, settings.max_upload_bytes) == (
+        10**9,
+        512 * 1024,
+        1000,
+    )
+    monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "2.5 GiB")
+    assert load_settings().max_uncompressed_bytes == int(2.5 * 2**30)
+    monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "lots")
+    with pytest.raises(InvalidInputError, match="max_uncompressed_bytes"):
+        load_settings()
+    monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "0")
+    with pytest.raises(InvalidInputError, match="max_uncompressed_bytes"):
+        load_settings()

@@ -122,6 +122,15 @@ class BatchOut(BaseModel):
     completed: str | None
     durationSeconds: float | None
     options: dict[str, Any]
+    contentHash: str | None = Field(default=None, description="SHA-256 of the file as received")
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What the user should know although the batch went ahead, e.g. INGEST-1007-200: the same "
+        "content was already ingested into the dataset (with `batchId`, the earlier batch)",
+    )
+    skipped: bool = Field(
+        default=False, description="The upload was skipped (skipDuplicateFiles): this is the earlier batch"
+    )
     profilesRebuilt: dict[str, Any] | None = Field(
         default=None, description="After a delete: the rebuilt identity graphs and profiles the batch fed"
     )

@@ -7,7 +7,7 @@ import re
 import shutil
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from accord import lake, profile, schema
@@ -224,11 +224,18 @@ def get_statistics(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@router.post("/datasets/{name}/batches", response_model=BatchOut, status_code=201, tags=["batches"])
+@router.post(
+    "/datasets/{name}/batches",
+    response_model=BatchOut,
+    status_code=201,
+    tags=["batches"],
+    responses={200: {"model": BatchOut, "description": "Skipped (skipDuplicateFiles): the earlier batch"}},
+)
 async def post_batch(
     ws: WorkspaceDep,
     sandbox: SandboxDep,
     name: str,
+    response: Response,
     file: Annotated[UploadFile, File(description="CSV/TSV/JSON/Parquet, optionally gzip/bzip2/zip/tar.gz")],
     mapping: Annotated[str | None, Form(description='Mapping set as JSON: {"mappings": [...]}')] = None,
     errorThreshold: Annotated[float | None, Form(ge=0, le=100)] = None,
@@ -236,14 +243,23 @@ async def post_batch(
     delimiter: Annotated[str | None, Form(min_length=1, max_length=1)] = None,
     encoding: Annotated[str | None, Form(pattern="^(utf-8|latin-1|utf-16)$")] = None,
     header: Annotated[bool, Form()] = True,
+    skipDuplicateFiles: Annotated[
+        bool, Form(description="Skip the file (200, the earlier batch) when the dataset holds the same content")
+    ] = False,
 ) -> dict[str, Any]:
-    """Upload a file and ingest it as one batch. The batch record tells success, partial or failure."""
+    """Upload a file and ingest it as one batch. The batch record tells success, partial or failure.
+
+    When a committed batch of the dataset ingested the same content, the answer warns
+    (`INGEST-1007-200` in `warnings`); with `skipDuplicateFiles` nothing is ingested and the answer is
+    that earlier batch, `skipped`, with status 200."""
     mapping_set = None
     if mapping:
         try:
             document = json.loads(mapping)
         except ValueError as exc:
             raise InvalidInputError(f"`mapping` is not valid JSON: {exc}", code="INGEST-1100-400") from None
+        except RecursionError:
+            raise InvalidInputError("`mapping` is nested too deeply", code="INGEST-1100-400") from None
         mapping_set = parse_mapping(document)
     read = ReadOptions.model_validate(
         {"format": format, "delimiter": delimiter, "encoding": encoding, "header": header}
@@ -254,8 +270,8 @@ async def post_batch(
     tame = _SAFE_NAME.sub("_", (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:200]
     target = upload_dir / (tame or "upload")
     try:
-        size = await run_in_threadpool(copy_upload, file.file, target, ws.settings.max_upload_bytes)
-        if size == 0:
+        upload = await run_in_threadpool(copy_upload, file.file, target, ws.settings.max_upload_bytes)
+        if upload.size_bytes == 0:
             raise InvalidInputError("the uploaded file is empty", code="INGEST-1003-400")
         request = IngestRequest(
             dataset=name,
@@ -264,8 +280,13 @@ async def post_batch(
             error_threshold=errorThreshold,
             read=read,
             source_name=file.filename or target.name,
+            skip_duplicate_files=skipDuplicateFiles,
+            content_hash=upload.content_hash,
         )
-        return await run_in_threadpool(ingest_file, ws, sandbox, request)
+        batch = await run_in_threadpool(ingest_file, ws, sandbox, request)
+        if batch.get("skipped"):
+            response.status_code = 200
+        return batch
     finally:
         shutil.rmtree(upload_dir, ignore_errors=True)
 

@@ -132,6 +132,8 @@ class BatchRecord(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source_key: Mapped[str | None] = mapped_column(String(1024), nullable=True, index=True)
     """Which item of which dataflow this batch ingested (dataflow id and the source's key)."""
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """SHA-256 of the bytes ingested (the file as received), to tell when the same file comes again."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -33,10 +33,10 @@ def main() -> None:
     except Exception as error:  # a bug: say so plainly, keep the trace for ACCORD_DEBUG
         if os.environ.get("ACCORD_DEBUG"):
             raise
-        err.print(
-            f"[bold red]internal error[/]: {type(error).__name__}: {error}. Set ACCORD_DEBUG=1 for details.",
-            highlight=False,
-        )
+        text = f"{type(error).__name__}: {str(error)[:500]}"
+        if as_json:  # a script still gets a document it can read
+            sys.exit(fail(AccordError(f"internal error: {text}", code="ACCORD-0500-500"), as_json))
+        err.print(f"[bold red]internal error[/]: {text}. Set ACCORD_DEBUG=1 for details.", highlight=False)
         sys.exit(1)
     finally:
         state.close()  # the catalog's connections, whatever happened

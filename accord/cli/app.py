@@ -103,9 +103,15 @@ def ingest(
     delimiter: str = typer.Option(None, "--delimiter", help="Field delimiter of delimited text (default: detected)."),
     encoding: str = typer.Option(None, "--encoding", help="utf-8, latin-1 or utf-16 (default: detected)."),
     no_header: bool = typer.Option(False, "--no-header", help="Delimited text has no header row."),
+    skip_duplicate_files: bool = typer.Option(
+        False, "--skip-duplicate-files", help="Ingest nothing when the dataset already holds this file's content."
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
-    """Ingest a file into a dataset as one batch; exit code 0 when the batch succeeded."""
+    """Ingest a file into a dataset as one batch; exit code 0 when the batch succeeded (or was skipped).
+
+    A file whose content a committed batch of the dataset already ingested is ingested again with a
+    warning (INGEST-1007-200), or skipped with --skip-duplicate-files."""
     from pydantic import ValidationError
 
     from accord.ingest import IngestRequest, ReadOptions, ingest_file, load_mapping
@@ -121,6 +127,7 @@ def ingest(
         mapping=load_mapping(mapping) if mapping else None,
         error_threshold=error_threshold,
         read=read,
+        skip_duplicate_files=skip_duplicate_files,
     )
     workspace = state.workspace()
     try:

@@ -88,7 +88,11 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, float | None], None]]
 
 
 def describe_batch(batch: dict[str, Any]) -> None:
-    """A batch record for people: status, counts, errors, and where to look next."""
+    """A batch record for people: status, counts, errors, warnings, and where to look next."""
+    if batch.get("skipped"):  # nothing was ingested: the answer is the earlier batch
+        for warning in batch.get("warnings", []):
+            out.print(f"[yellow]{warning['message']}[/]", highlight=False, markup=True)
+        return
     colour = "green" if batch["status"] == "success" else "red"
     out.print(
         f"batch [bold]{batch['id']}[/] [{colour}]{batch['status']}[/]: {batch['outputRecordCount']:,} of "
@@ -98,5 +102,7 @@ def describe_batch(batch: dict[str, Any]) -> None:
     )
     for error in batch["errors"]:
         out.print(f"  {error['code']}: {error['message']}", highlight=False)
+    for warning in batch.get("warnings", []):
+        out.print(f"  [yellow]warning[/] {warning['code']}: {warning['message']}", highlight=False)
     if batch["failedRecordCount"]:
         out.print(f"  see the failed rows with: accord batch errors {batch['id']}", highlight=False)

@@ -1,8 +1,9 @@
 """Row diagnostics of a batch: which rows failed, where they sit in their file, and why.
 
-Failing rows leave the engine's one pass with their errors and original values; here they get
-their record and physical line numbers (found again by content in their file, see `locate`),
-and rows the parser rejected are added with the lines the parser reported."""
+Failing rows leave the engine's one pass with their errors, original record and (Parquet, JSON
+arrays) their number; rows of line-oriented files get their record and physical line numbers here,
+found again by their text in their file (see `locate`), and rows the parser rejected are added with
+the lines the parser reported."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlglot.expressions as sge
 
 from accord.ingest import exceptions as codes
-from accord.ingest.locate import locate
+from accord.ingest.locate import FoundLines, find_lines, locate
 from accord.ingest.readers import SourceRelation
 from accord.ingest.validation import ERROR_TYPE
 
@@ -28,15 +30,18 @@ DIAGNOSTICS_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table:
-    """Rows the parser rejected, once each, with their file and physical line number."""
-    empty = pa.table({"file": pa.array([], pa.string()), "line": pa.array([], pa.int64()),
-                      "text": pa.array([], pa.string()), "reason": pa.array([], pa.string())})  # fmt: skip
+def corrupt_rows(con: Any, source: SourceRelation, files: list[Path]) -> pa.Table | None:
+    """Rows the parser rejected, once each, with their file and physical line number; None if none was.
+
+    (Nothing is built when none was: Arrow imports pandas for the smallest table, which costs more
+    than a clean file's whole diagnostics.)"""
     if source.rejects_table is None:
-        return empty
-    rejected = con.con.table(source.rejects_table).aggregate("count(*)").fetchone()
+        return None
+    # DuckDB's own relation API looks its argument up among Python objects (importing pandas to do so)
+    counted = sge.select(sge.Count(this=sge.Star())).from_(sge.to_identifier(source.rejects_table, quoted=True))
+    rejected = con.raw_sql(counted.sql("duckdb")).fetchone()
     if not rejected or rejected[0] == 0:  # the usual case: skip building and compiling the query
-        return empty
+        return None
     table = con.table(source.rejects_table)
     reason = table.error_type.cast("string").concat(ibis.literal(": "), table.error_message)
     rows = (
@@ -93,89 +98,141 @@ def actual_lines(compact: np.ndarray, rejected: np.ndarray) -> np.ndarray:
     return lines
 
 
-def number_failing_rows(con: Any, table: Any, ok: Any, hidden: frozenset[str]) -> pa.Table:
-    """Record numbers and original values of failing rows of JSON or Parquet input, in file order.
-
-    These formats have no line-level parse errors and are smaller in practice; numbering every row
-    in one ordered pass is simple and exact."""
-    numbered = table.mutate(_row=ibis.row_number().cast("int64") + 1)
-    record = ibis.struct({c: numbered[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
-    failing = numbered.filter(~ok).select(_row=numbered._row, _acc_record=record).limit(MAX_DIAGNOSTICS)
-    return failing.to_pyarrow()
-
-
 def write_diagnostics(
     source: SourceRelation,
     bad_files: list[Path],
-    corrupt: pa.Table,
+    corrupt: pa.Table | None,
     files: list[Path],
     names: dict[str, str],
     target: Path,
-    numbers: pa.Table | None = None,
+    threads: int = 1,
 ) -> None:
-    """Failing rows with their file, errors, original values and numbers; plus the corrupt rows."""
-    columns = ["_acc_record", "_acc_errors"] + ([source.file_column] if source.file_column else [])
-    invalid = (
-        pa.concat_tables([pq.read_table(f, columns=columns) for f in bad_files])
-        if bad_files
-        else pa.table({"_acc_record": pa.array([], pa.string()), "_acc_errors": pa.array([], ERROR_TYPE.to_pyarrow())})
-    ).slice(0, MAX_DIAGNOSTICS)
+    """Failing rows with their file, errors, original record and numbers; plus the corrupt rows.
+
+    Arrow's conveniences (`pa.array`, `pa.table`, `read_table`, `to_numpy`) import pandas, which
+    costs more than the diagnostics of a large file: columns are built from their buffers instead."""
+    carried = [c for c in (source.file_column, source.row_column) if c]
+    columns = ["_acc_record", "_acc_errors", *carried]
+    parts = [pq.ParquetFile(f).read(columns=columns) for f in bad_files]
+    invalid = (pa.concat_tables(parts) if parts else _empty_failing()).slice(0, MAX_DIAGNOSTICS)
     count = invalid.num_rows
-    row_numbers = np.zeros(count, dtype=np.int64)
-    lines = np.zeros(count, dtype=np.int64)
     row_files = (
         [str(f) for f in invalid[source.file_column].to_pylist()]
         if source.file_column and source.file_column in invalid.column_names
         else [str(files[0])] * count
     )
-    if source.dialect is not None and count:
-        records = [json.loads(r) for r in invalid["_acc_record"].to_pylist()]
-        corrupt_files = np.array(corrupt["file"].to_pylist(), dtype=object)
-        corrupt_lines = corrupt["line"].to_numpy()
-        for file in sorted(set(row_files)):
-            chosen = np.array([f == file for f in row_files])
-            raw = [tuple("" if records[i].get(c) is None else str(records[i][c]) for c in source.dialect.columns)
-                   for i in np.flatnonzero(chosen)]  # fmt: skip
-            located = locate(Path(file), source.dialect, raw)
-            rejected = np.sort(corrupt_lines[corrupt_files == file]) if len(corrupt_lines) else corrupt_lines
-            compact = located.ordinal + located.newlines_before + source.header_lines
-            found = np.where(located.ordinal > 0, actual_lines(compact, rejected), 0)
-            lines[chosen] = found
-            row_numbers[chosen] = np.where(
-                found > 0, located.ordinal + np.searchsorted(rejected, found, side="right"), 0
-            )
-    elif numbers is not None and count:
-        by_record: dict[str, list[int]] = {}
-        for number, text in zip(numbers["_row"].to_pylist(), numbers["_acc_record"].to_pylist(), strict=True):
-            by_record.setdefault(text, []).append(number)
-        texts = invalid["_acc_record"].to_pylist()
-        row_numbers = np.array([by_record[t].pop(0) if by_record.get(t) else 0 for t in texts], dtype=np.int64)
-        lines = row_numbers.copy()  # JSON lines: one record per line; otherwise the record's position
+    if source.row_column and count:  # numbered by the reader, in the one pass
+        row_numbers = _int64_values(invalid[source.row_column])
+        lines = row_numbers.copy()  # a JSON array's or Parquet file's lines say nothing: the record's position
+    else:
+        row_numbers, lines = _numbers_by_content(source, invalid, row_files, corrupt, threads)
+    if source.unreadable and count:  # a record the reader could not read is kept as raw text, with no number
+        first_codes = [errors[0]["code"] if errors else "" for errors in invalid["_acc_errors"].to_pylist()]
+        row_numbers = np.where([code in UNREAD for code in first_codes], 0, row_numbers)
     pieces = [
-        pa.table(
-            {
-                "file": pa.array([names.get(f, Path(f).name) for f in row_files], pa.string()),
-                "rowNumber": pa.array([int(n) or None for n in row_numbers], pa.int64()),
-                "lineNumber": pa.array([int(n) or None for n in lines], pa.int64()),
-                "record": invalid["_acc_record"],
-                "errors": invalid["_acc_errors"].cast(ERRORS),
-            },
+        pa.Table.from_arrays(
+            [
+                _strings([names.get(f, Path(f).name) for f in row_files]),
+                _int64s_or_null(row_numbers),
+                _int64s_or_null(lines),
+                invalid["_acc_record"],
+                invalid["_acc_errors"].cast(ERRORS),
+            ],
             schema=DIAGNOSTICS_SCHEMA,
         )
     ]
-    if corrupt.num_rows:
+    if corrupt is not None and corrupt.num_rows:
         errors = [[_corrupt_error(r)] for r in corrupt["reason"].to_pylist()]
         pieces.append(
-            pa.table(
-                {
-                    "file": pa.array([names.get(f, Path(f).name) for f in corrupt["file"].to_pylist()], pa.string()),
-                    "rowNumber": pa.nulls(corrupt.num_rows, pa.int64()),
-                    "lineNumber": corrupt["line"],
-                    "record": corrupt["text"],
-                    "errors": pa.array(errors, ERRORS),
-                },
+            pa.Table.from_arrays(
+                [
+                    _strings([names.get(f, Path(f).name) for f in corrupt["file"].to_pylist()]),
+                    pa.nulls(corrupt.num_rows, pa.int64()),
+                    corrupt["line"],
+                    corrupt["text"],
+                    pa.array(errors, ERRORS),
+                ],
                 schema=DIAGNOSTICS_SCHEMA,
             )
         )
     combined = pa.concat_tables(pieces).sort_by([("file", "ascending"), ("lineNumber", "ascending")])
     pq.write_table(combined, target, compression="zstd")
+
+
+def _empty_failing() -> pa.Table:
+    return pa.Table.from_arrays(
+        [pa.nulls(0, pa.string()), pa.nulls(0, ERROR_TYPE.to_pyarrow())], names=["_acc_record", "_acc_errors"]
+    )
+
+
+def _int64_values(column: pa.ChunkedArray) -> np.ndarray:
+    """The values of an int64 column without nulls, as numpy."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    values = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    return values[array.offset : array.offset + len(array)].copy()
+
+
+def _int64s_or_null(values: np.ndarray) -> pa.Array:
+    """An int64 column from numpy, with 0 (not found) as null."""
+    present = values != 0
+    validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+    data = pa.py_buffer(np.ascontiguousarray(values, dtype=np.int64))
+    return pa.Array.from_buffers(pa.int64(), len(values), [validity, data], null_count=int((~present).sum()))
+
+
+def _strings(texts: list[str]) -> pa.Array:
+    encoded = [t.encode() for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
+
+
+UNREAD = frozenset({codes.CORRUPT_ROW, codes.NESTED_TOO_DEEP})
+
+
+def _numbers_by_content(
+    source: SourceRelation, invalid: pa.Table, row_files: list[str], corrupt: pa.Table | None, threads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record and line numbers of failing rows of a line-oriented file, found again by their text."""
+    count = invalid.num_rows
+    row_numbers = np.zeros(count, dtype=np.int64)
+    lines = np.zeros(count, dtype=np.int64)
+    if not count or (source.dialect is None and not source.json_lines):
+        return row_numbers, lines
+    dialect = source.dialect
+    texts = invalid["_acc_record"].to_pylist()
+    corrupt_files = np.array(corrupt["file"].to_pylist() if corrupt is not None else [], dtype=object)
+    corrupt_lines = np.array(corrupt["line"].to_pylist() if corrupt is not None else [], dtype=np.int64)
+    for file in sorted(set(row_files)):
+        chosen = np.flatnonzero(np.array([f == file for f in row_files]))
+        if dialect is None:  # JSON lines: the record is the line
+            found = find_lines(Path(file), [texts[i].encode() for i in chosen], skip_first=False,
+                               whitespace_blank=True, threads=threads)  # fmt: skip
+            assert found is not None
+        else:
+            records = [json.loads(texts[i]) for i in chosen]
+            raw = [tuple("" if r.get(c) is None else str(r[c]) for c in dialect.columns) for r in records]
+            found = None
+            if dialect.encoding != "utf-16":  # without quotes a row is its values joined, byte for byte
+                joined = [dialect.delimiter.join(values).encode(dialect.encoding) for values in raw]
+                found = find_lines(Path(file), joined, skip_first=dialect.header, whitespace_blank=False,
+                                   threads=threads, refuse=dialect.quote.encode(dialect.encoding))  # fmt: skip
+            missing = np.arange(len(chosen)) if found is None else np.flatnonzero(found.line == 0)
+            if len(missing):  # quoted values (perhaps holding line breaks), or an odd row: one exact re-read
+                rejected = np.sort(corrupt_lines[corrupt_files == file]) if len(corrupt_lines) else corrupt_lines
+                located = locate(Path(file), dialect, [raw[i] for i in missing])
+                compact = located.ordinal + located.newlines_before + source.header_lines
+                at = np.where(located.ordinal > 0, actual_lines(compact, rejected), 0)
+                record_at = np.where(at > 0, located.ordinal + np.searchsorted(rejected, at, side="right"), 0)
+                if found is None:
+                    found = FoundLines(np.zeros(len(chosen), np.int64), np.zeros(len(chosen), np.int64))
+                found.line[missing] = at
+                # so that line - header - blanks gives the record number found by the re-read
+                found.blank_before[missing] = np.where(at > 0, at - source.header_lines - record_at, 0)
+        assert found is not None
+        lines[chosen] = found.line
+        header = source.header_lines
+        row_numbers[chosen] = np.where(found.line > 0, found.line - header - found.blank_before, 0)
+    return row_numbers, lines

@@ -1,12 +1,15 @@
 """The batch ingestion pipeline: read -> map -> validate -> write, as one recorded batch.
 
 One pass of the engine reads the file, computes every mapped and calculated field and every
-check, and writes the rows that pass and the rows that fail to two Parquet partitions. Only when
-rows fail does a second pass number them and collect their errors for the diagnostics. The batch
+check, and writes the rows that pass and the rows that fail to two Parquet partitions; the failing
+rows carry their errors, their original record and, where the reader numbers records (Parquet,
+JSON arrays), their number. Failing rows of line-oriented files (delimited text, JSON lines) are
+found again by their text, in parallel over byte ranges of the file (see `locate`). The batch
 becomes visible in one rename when it commits; a failed batch leaves nothing in the dataset."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +25,22 @@ from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id
 from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError
 from accord.ingest import exceptions as codes
-from accord.ingest.diagnostics import corrupt_rows, number_failing_rows, write_diagnostics
+from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
+from accord.ingest.duplicates import ContentHasher, duplicate_warning, earlier_batch
+from accord.ingest.exceptions import engine_message
 from accord.ingest.formats import prepare, sniff_format
 from accord.ingest.mapping.compiler import compile_mapping, default_mapping
 from accord.ingest.mapping.model import MappingSet
-from accord.ingest.readers import ReadOptions, engine_message, open_source
-from accord.ingest.validation import ERROR_TYPE, RECORD_LIMITS, IdentityCheck, conform, size_check
+from accord.ingest.readers import ReadOptions, open_source
+from accord.ingest.validation import (
+    ERROR_TYPE,
+    RECORD_LIMITS,
+    IdentityCheck,
+    any_failed,
+    conform,
+    row_errors,
+    size_check,
+)
 from accord.jobs import hold
 from accord.lake import batch_document, batch_lock, find_dataset, reap_abandoned
 from accord.schema import ResolvedSchema, resolve_schema_by_id
@@ -58,6 +71,10 @@ class IngestRequest:
     more_paths: tuple[Path, ...] = ()
     """Further files ingested in the same batch (they must share format and columns)."""
     more_names: tuple[str, ...] = ()
+    skip_duplicate_files: bool = False
+    """Skip the file, ingesting nothing, when a committed batch of the dataset ingested the same content."""
+    content_hash: str | None = None
+    """SHA-256 of the input, when the caller has it already (an upload hashed as it arrived)."""
 
 
 @dataclass
@@ -84,22 +101,48 @@ def ingest_file(
     settings = workspace.settings
     with hold(workspace.catalog, batch_lock(batch_id), f"ingestion of batch {batch_id}", wait_seconds=0,
               stale_seconds=settings.stale_run_seconds):  # fmt: skip
-        return _ingest(workspace, sandbox, request, progress, batch_id)
+        return _hashing(workspace, sandbox, request, progress, batch_id)
 
 
-def _ingest(
+def _hashing(
     workspace: Workspace, sandbox: str, request: IngestRequest, progress: Progress | None, batch_id: str
 ) -> dict[str, Any]:
+    """The ingestion with its threshold checked, the input's content hash computed beside it."""
     say: Progress = progress or _silent
     threshold = workspace.settings.error_threshold if request.error_threshold is None else request.error_threshold
     if not 0 <= threshold <= 100:
         from accord.errors import InvalidInputError
 
         raise InvalidInputError(f"error threshold must be between 0 and 100, not {threshold}", code="INGEST-1004-400")
+    hasher = None if request.content_hash else ContentHasher([request.path, *request.more_paths])
+    try:
+        return _ingest(workspace, sandbox, request, threshold, hasher, say, batch_id)
+    finally:
+        if hasher is not None:
+            hasher.stop()
+
+
+def _ingest(
+    workspace: Workspace,
+    sandbox: str,
+    request: IngestRequest,
+    threshold: float,
+    hasher: ContentHasher | None,
+    say: Progress,
+    batch_id: str,
+) -> dict[str, Any]:
+    def content_hash() -> str | None:
+        return request.content_hash or (hasher.result() if hasher else None)
+
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         dataset = find_dataset(session, sandbox_id, request.dataset)
         schema = resolve_schema_by_id(session, dataset.schema_id)
+        if request.skip_duplicate_files and (digest := content_hash()):
+            earlier = earlier_batch(session, dataset.id, digest)
+            if earlier is not None:  # nothing is recorded: the earlier batch is the answer
+                return {**batch_document(earlier, dataset.name), "skipped": True,
+                        "warnings": [duplicate_warning(earlier, dataset.name, skipped=True)]}  # fmt: skip
         batch = BatchRecord(
             id=batch_id,
             sandbox_id=sandbox_id,
@@ -116,7 +159,8 @@ def _ingest(
     staging = workspace.lake.staging(batch.id)
     try:
         outcome = _run(workspace, dataset, schema, batch, request, staging, say)
-        _finish(workspace, batch, outcome, threshold, staging, time.perf_counter() - started, request.source_keys)
+        seconds = time.perf_counter() - started
+        _finish(workspace, batch, outcome, threshold, staging, seconds, request.source_keys, content_hash())
     except AccordError as exc:
         _fail(workspace, batch.id, exc.to_dict())
         exc.details.setdefault("batchId", batch.id)
@@ -144,7 +188,7 @@ def _run(
     settings = workspace.settings
     name = request.source_name or request.path.name
     say("unpacking", None)
-    files, names, size = _prepare_all(request, staging, settings.max_uncompressed_bytes)
+    files, names, size = _prepare_all(request, staging, settings.max_uncompressed_bytes, settings.max_compression_ratio)
     formats = {request.read.format} if request.read.format else {sniff_format(f) for f in files}
     if len(formats) > 1:
         raise codes.UnreadableFileError(name, f"mixes formats ({', '.join(sorted(f for f in formats if f))})",
@@ -156,7 +200,7 @@ def _run(
         # For delimited text the parser enforces the record size limit for free: a longer line is rejected.
         max_line = min(settings.max_line_bytes, RECORD_LIMITS.get(schema.class_name, settings.max_line_bytes))
         source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", max_line)
-        hidden = frozenset({source.file_column} if source.file_column else set())
+        hidden = source.hidden
         mapped = (
             compile_mapping(request.mapping, source.table, schema, hidden)
             if request.mapping is not None
@@ -164,19 +208,23 @@ def _run(
         )
         conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
         if source.dialect is None:  # JSON and Parquet: measure the records
-            conformed.checks.append(size_check(source.table, schema.class_name, hidden))
+            conformed.checks.append(size_check(source.table, schema.class_name, hidden, source.record))
         say("reading, mapping and validating", 0.0)
         rows_dir = staging / "rows"
-        ok = conformed.ok()
+        unreadable = any_failed(source.unreadable)
+        ok = ~unreadable & conformed.ok()
         table = source.table
-        record = ibis.struct({c: table[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
-        # Only failing rows carry their errors, original values and file; for the others these are null.
-        failing_only = {
-            "_acc_errors": ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), conformed.errors()),
-            "_acc_record": ibis.ifelse(ok, ibis.null().cast("string"), record),
-        }
-        if source.file_column:
-            failing_only[source.file_column] = ibis.ifelse(ok, ibis.null().cast("string"), table[source.file_column])
+        record = source.record
+        if record is None:
+            record = ibis.struct({c: table[c] for c in table.columns if c not in hidden}).cast("json").cast("string")
+        # A row the reader could not read fails with that error alone; the others with all they fail.
+        errors = ibis.ifelse(unreadable, row_errors(source.unreadable), conformed.errors())
+        # Only failing rows carry their errors, original values, file and number; for the others these are null.
+        failing_only = {"_acc_errors": ibis.ifelse(ok, ibis.null().cast(ERROR_TYPE), errors),
+                        "_acc_record": ibis.ifelse(ok, ibis.null().cast("string"), record)}  # fmt: skip
+        for column in (source.file_column, source.row_column):
+            if column:
+                failing_only[column] = ibis.ifelse(ok, ibis.null().cast(table[column].type()), table[column])
         output = table.select(**conformed.columns, _ok=ok, **failing_only)
         try:
             with _watch(con, say, "reading, mapping and validating"):
@@ -191,12 +239,12 @@ def _run(
         good = sum(pq.read_metadata(f).num_rows for f in good_files)
         outcome = _Outcome(total=total, good=good, failed_rows=total - good, notes=list(source.notes))
         corrupt = corrupt_rows(con, source, files)
-        outcome.corrupt = len(corrupt)
-        if outcome.failed_rows or corrupt:
+        outcome.corrupt = corrupt.num_rows if corrupt is not None else 0
+        if outcome.failed_rows or outcome.corrupt:
             say("collecting row errors", None)
             bad_files = sorted((rows_dir / "_ok=false").glob("*.parquet"))
-            numbers = None if source.dialect else number_failing_rows(con, table, ok, hidden)
-            write_diagnostics(source, bad_files, corrupt, files, names, staging / "errors.parquet", numbers)
+            threads = settings.duckdb_threads or os.cpu_count() or 1
+            write_diagnostics(source, bad_files, corrupt, files, names, staging / "errors.parquet", threads)
         return outcome
     finally:
         con.disconnect()
@@ -211,7 +259,9 @@ def _identity_check(workspace: Workspace, sandbox_id: str, schema: ResolvedSchem
     return IdentityCheck(fields, sorted(known))
 
 
-def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[list[Path], dict[str, str], int]:
+def _prepare_all(
+    request: IngestRequest, staging: Path, most_bytes: int, ratio: float
+) -> tuple[list[Path], dict[str, str], int]:
     """Unpack every input; returns the plain files, a readable name for each, and the bytes received."""
     files: list[Path] = []
     names: dict[str, str] = {}
@@ -223,7 +273,7 @@ def _prepare_all(request: IngestRequest, staging: Path, limit: int) -> tuple[lis
         else [request.source_name or request.path.name]
     )
     for index, (path, label) in enumerate(zip(paths, labels, strict=False)):
-        prepared = prepare(path, staging / "input" / str(index), limit)
+        prepared = prepare(path, staging / "input" / str(index), most_bytes, ratio)
         size += prepared.size_bytes
         for member, file in enumerate(prepared.files):
             files.append(file)
@@ -263,6 +313,7 @@ def _finish(
     staging: Path,
     seconds: float,
     source_keys: tuple[str, ...] = (),
+    content_hash: str | None = None,
 ) -> None:
     total_input = outcome.total + outcome.corrupt
     failed = outcome.failed_rows + outcome.corrupt
@@ -285,6 +336,13 @@ def _finish(
     with workspace.catalog.session() as session:  # one transaction: the batch commits with its source items
         record = session.get(BatchRecord, batch.id)
         assert record is not None
+        warnings = []
+        if content_hash and error is None:
+            earlier = earlier_batch(session, batch.dataset_id, content_hash, other_than=batch.id)
+            dataset = session.get(DatasetRecord, batch.dataset_id)
+            if earlier is not None and dataset is not None:
+                warnings.append(duplicate_warning(earlier, dataset.name, skipped=False))
+        record.content_hash = content_hash
         record.status = "failed" if error else "success"
         record.input_record_count = total_input
         record.output_record_count = 0 if error else outcome.good
@@ -295,6 +353,7 @@ def _finish(
             **batch.options,
             "durationSeconds": round(seconds, 3),
             **({"notes": outcome.notes} if outcome.notes else {}),
+            **({"warnings": warnings} if warnings else {}),
         }
         if error is None:
             for key in source_keys:

@@ -9,18 +9,21 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.ingest.exceptions import UnreadableFileError
+from accord.ingest.exceptions import UnreadableFileError, engine_message
+from accord.ingest.json_input import MAX_DEPTH, open_json_records
 from accord.ingest.locate import CsvDialect
+from accord.ingest.validation import Check
 
 DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 FILE_COLUMN = "_acc_file"
@@ -52,21 +55,16 @@ class SourceRelation:
     """How delimited text was read, to find failing rows again."""
     file_column: str | None = None
     """With several files, the hidden column naming the file of each row."""
-
-
-_QUOTED_PATH = re.compile(r"""(["'])(/[^"']*)\1""")
-
-
-def engine_message(exc: BaseException, files: Sequence[Path], name: str) -> str:
-    """The engine's first line about the input, fit to show a user who may not see the server's folders.
-
-    The engine names the files it reads by their paths on this machine (an upload's staging folder,
-    a run's work folder): each is replaced by the name the user knows the input by, and any other
-    quoted absolute path is cut to its last part."""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    for file in sorted(files, key=lambda f: len(str(f)), reverse=True):
-        message = message.replace(str(file), name if len(files) == 1 else file.name)
-    return _QUOTED_PATH.sub(lambda found: f"{found[1]}{PurePosixPath(found[2]).name}{found[1]}", message)
+    hidden: frozenset[str] = frozenset()
+    """Columns of Accord's own (file, record text, record number): never mapped."""
+    record: ir.StringValue | None = None
+    """The text of each original record, where the reader keeps it (JSON); else the columns as JSON."""
+    unreadable: list[Check] = field(default_factory=list)
+    """Rows the reader could not make a record of: each fails with that error alone."""
+    row_column: str | None = None
+    """A hidden column numbering each record within its file (from 1), carried through the one pass."""
+    json_lines: bool = False
+    """One record per line: failing rows are found again by their text, as delimited text's are."""
 
 
 def _detect_encoding(head: bytes) -> str:
@@ -86,7 +84,10 @@ def _first_record(path: Path, encoding: str, quote: str, delimiter: str | None, 
     text = head.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace").lstrip("\ufeff")
     newline = text.find("\n")
     if newline < 0 and len(head) >= limit:
-        raise UnreadableFileError(path.name, f"the first line is longer than {limit:,} bytes", "is this a text file?")
+        raise UnreadableFileError(
+            path.name, f"the first line is longer than {limit:,} bytes, the longest line this dataset accepts",
+            "is this a text file?",
+        )  # fmt: skip
     first_line = text[: newline if newline >= 0 else len(text)].rstrip("\r")
     if delimiter is None:
         counts = {d: first_line.count(d) for d in DELIMITER_CANDIDATES}
@@ -169,30 +170,84 @@ def open_csv(
     dialect = CsvDialect(
         delimiter, options.quote, options.escape or options.quote, encoding, options.header, tuple(columns)
     )
-    return SourceRelation(table, "csv", int(options.header), rejects, notes, dialect, file_column)
+    hidden = frozenset({file_column} if file_column else set())
+    return SourceRelation(table, "csv", int(options.header), rejects, notes, dialect, file_column, hidden)
 
 
 def open_json(con: Any, files: list[Path], name: str, table_name: str, max_line: int) -> SourceRelation:
-    try:
-        table = con.read_json(
-            [str(f) for f in files], table_name=table_name, format="auto", maximum_object_size=max(max_line, 16 * 2**20)
-        )
-    except duckdb.Error as exc:
-        message = engine_message(exc, files, name).removeprefix("Invalid Input Error: ")
-        raise UnreadableFileError(
-            name, f"is not valid JSON: {message}", "send JSON lines or a JSON array of objects"
-        ) from None
-    if table.columns == ("json",) and table.schema()["json"].is_json():
-        raise UnreadableFileError(name, "holds JSON values that are not objects", "each record must be a JSON object")
-    return SourceRelation(table, "json")
+    file_column = FILE_COLUMN if len(files) > 1 else None
+    records = open_json_records(con, files, name, table_name, max_line, file_column)
+    return SourceRelation(
+        records.table,
+        "json",
+        rejects_table=records.rejects_table,
+        file_column=file_column,
+        hidden=records.hidden,
+        record=records.text,
+        unreadable=records.unreadable,
+        row_column=records.row_column,
+        json_lines=records.row_column is None,
+    )
+
+
+PARQUET_ROW = "_acc_row"
 
 
 def open_parquet(con: Any, files: list[Path], name: str, table_name: str) -> SourceRelation:
+    """Parquet files, each record numbered within its file by the reader (in parallel, for free)."""
+    names: set[str] = set()
+    for path in files:
+        names |= _checked_parquet_columns(path, name)
+    file_column = FILE_COLUMN if len(files) > 1 else None
+    numbered_by_reader = "file_row_number" not in names  # else a column of the file's own has that name
     try:
-        table = con.read_parquet([str(f) for f in files], table_name=table_name, union_by_name=True)
+        table = con.read_parquet(
+            [str(f) for f in files], table_name=table_name, union_by_name=True, file_row_number=numbered_by_reader,
+            **({"filename": file_column} if file_column else {}),
+        )  # fmt: skip
     except duckdb.Error as exc:
         raise UnreadableFileError(name, f"is not a readable Parquet file: {engine_message(exc, files, name)}") from None
-    return SourceRelation(table, "parquet")
+    if numbered_by_reader:
+        table = table.mutate(**{PARQUET_ROW: table.file_row_number + 1}).drop("file_row_number")
+    else:  # numbered in file order by the engine: exact, in one thread
+        order = [table[file_column]] if file_column else []
+        table = table.mutate(**{PARQUET_ROW: ibis.row_number().over(group_by=order).cast("int64") + 1})
+    hidden = frozenset({PARQUET_ROW} | ({file_column} if file_column else set()))
+    return SourceRelation(table, "parquet", file_column=file_column, hidden=hidden, row_column=PARQUET_ROW)
+
+
+def _checked_parquet_columns(path: Path, name: str) -> set[str]:
+    """A Parquet file's column names, once its schema is known not to nest past the limit: a deeper
+    schema is refused before the engine walks it (every record of the file shares it)."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        if "too deeply nested" in str(exc):  # past what Arrow itself reads (100 levels)
+            raise UnreadableFileError(name, f"its schema nests structs and lists more than {MAX_DEPTH} levels deep",
+                                      "flatten it, or leave the deep columns out of the file") from None  # fmt: skip
+        raise UnreadableFileError(
+            name, f"is not a readable Parquet file: {engine_message(exc, [path], name)}"
+        ) from None
+    for column in schema:
+        depth, pending = 0, [(column.type, 1)]
+        while pending:  # a walk without recursion: the types may be nested deeper than Python recurses
+            kind, level = pending.pop()
+            depth = max(depth, level)
+            if depth > MAX_DEPTH:
+                break
+            if pa.types.is_struct(kind):
+                pending.extend((kind.field(i).type, level + 1) for i in range(kind.num_fields))
+            elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+                pending.append((kind.value_type, level + 1))
+            elif pa.types.is_map(kind):
+                pending.extend([(kind.key_type, level + 1), (kind.item_type, level + 1)])
+        if depth > MAX_DEPTH:
+            raise UnreadableFileError(
+                name,
+                f"column {column.name!r} nests structs and lists more than {MAX_DEPTH} levels deep",
+                "flatten it, or leave it out of the file",
+            )
+    return set(schema.names)
 
 
 def open_source(

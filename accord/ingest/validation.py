@@ -17,6 +17,7 @@ from accord.engine import field_at
 from accord.identity import INVALID_IDENTITY, MAX_PER_RECORD, TOO_MANY_IDENTITIES, count_identities
 from accord.ingest import exceptions as codes
 from accord.ingest.exceptions import RECORD_TOO_LARGE, InvalidMappingError
+from accord.ingest.json_text import json_kind
 from accord.ingest.mapping.compiler import Compiled, MappedFields
 from accord.ingest.mapping.types import Kind
 from accord.schema import FieldSpec, FieldType, ResolvedSchema, field_dtype
@@ -52,22 +53,32 @@ class Conformed:
     checks: list[Check]
 
     def ok(self) -> ir.BooleanValue:
-        if not self.checks:
-            return ibis.literal(True)
-        return ~ibis.or_(*[c.failed.fill_null(False) for c in self.checks])
+        return ~any_failed(self.checks)
 
     def errors(self) -> ir.ArrayValue:
-        items = [
-            ibis.ifelse(
-                c.failed.fill_null(False),
-                ibis.struct({"code": ibis.literal(c.code), "path": ibis.literal(c.path), "message": c.message}),
-                ibis.null(),
-            )
-            for c in self.checks
-        ]
-        if not items:
-            return ibis.literal([], type=ERROR_TYPE)
-        return ibis.array(items).cast(ERROR_TYPE).filter(lambda e: e.notnull())
+        return row_errors(self.checks)
+
+
+def any_failed(checks: list[Check]) -> ir.BooleanValue:
+    """Whether any of the checks fails for the row (a check that cannot tell does not fail)."""
+    if not checks:
+        return ibis.literal(False)
+    return ibis.or_(*[c.failed.fill_null(False) for c in checks])
+
+
+def row_errors(checks: list[Check]) -> ir.ArrayValue:
+    """The errors of the checks a row fails, in the checks' order."""
+    items = [
+        ibis.ifelse(
+            c.failed.fill_null(False),
+            ibis.struct({"code": ibis.literal(c.code), "path": ibis.literal(c.path), "message": c.message}),
+            ibis.null(),
+        )
+        for c in checks
+    ]
+    if not items:
+        return ibis.literal([], type=ERROR_TYPE)
+    return ibis.array(items).cast(ERROR_TYPE).filter(lambda e: e.notnull())
 
 
 def _quote(value: ir.Value) -> ir.StringValue:
@@ -211,6 +222,17 @@ def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
     return value.try_cast(target)
 
 
+def _parse_json_text(path: str, text: Any, spec: FieldSpec, checks: list[Check]) -> ir.Value:
+    """Text holding an object or array, parsed to the field's type; other text fails the row (it
+    would otherwise become null, or an object of nulls, without a word)."""
+    expected = "ARRAY" if spec.type == FieldType.array else "OBJECT"
+    present = text.notnull() & (text.strip().length() > 0)
+    fits = json_kind(text) == expected
+    message = _message(_quote(text), f" is not a JSON {'array' if expected == 'ARRAY' else 'object'}")
+    checks.append(Check(present & ~fits.fill_null(False), codes.TYPE_CONVERSION, path, message))
+    return ibis.ifelse(fits, text.try_cast("json").try_cast(field_dtype(spec)), ibis.null().cast(field_dtype(spec)))
+
+
 def unmapped_required(schema: ResolvedSchema, mapped: MappedFields) -> list[str]:
     """Required leaf fields that nothing in the mapping can fill."""
     from accord.schema import walk
@@ -249,7 +271,7 @@ def conform(schema: ResolvedSchema, mapped: MappedFields, identities: IdentityCh
         if compiled is not None:
             if spec.type in (FieldType.object, FieldType.array, FieldType.map):
                 if compiled.kind == Kind.string:  # JSON text in a column: parse it
-                    return _conform_nested(compiled.value.cast("json").cast(field_dtype(spec)), spec)  # type: ignore[attr-defined]
+                    return _conform_nested(_parse_json_text(path, compiled.value, spec, checks), spec)
                 return _conform_nested(compiled.value, spec)
             value = _convert(path, compiled, spec, checks)
             if identities is not None and path in identities.fields and spec.type == FieldType.string:
@@ -278,12 +300,18 @@ RECORD_LIMITS = {"experienceevent": 10 * 1024, "profile": 100 * 1024}
 """The reference product's guardrails: an event of at most 10 KB, a profile record of at most 100 KB."""
 
 
-def size_check(table: ir.Table, class_name: str, hidden: frozenset[str] = frozenset()) -> Check:
-    """Rows over their class's size limit, measured as received (the text of their values)."""
+def size_check(
+    table: ir.Table, class_name: str, hidden: frozenset[str] = frozenset(), text: ir.StringValue | None = None
+) -> Check:
+    """Rows over their class's size limit, measured as received: the record's own text where the
+    reader kept it (JSON), else the text of its values."""
     limit = RECORD_LIMITS.get(class_name, RECORD_LIMITS["profile"])
     columns = [c for c in table.columns if c not in hidden]
-    if all(table[c].type().is_string() for c in columns):  # delimited text: add up the values' lengths
-        size: Any = sum((table[c].length().fill_null(0) for c in columns), ibis.literal(0))
+    size: Any
+    if text is not None:
+        size = text.length()
+    elif all(table[c].type().is_string() for c in columns):  # delimited text: add up the values' lengths
+        size = sum((table[c].length().fill_null(0) for c in columns), ibis.literal(0))
     else:  # nested input: the length of the record as JSON
         size = ibis.struct({c: table[c] for c in columns}).cast("json").cast("string").length()
     kind = "event" if class_name == "experienceevent" else "record"

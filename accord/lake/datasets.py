@@ -131,6 +131,8 @@ def batch_document(record: BatchRecord, dataset_name: str | None = None) -> dict
         "completed": record.completed_at.isoformat() if record.completed_at else None,
         "durationSeconds": duration,
         "options": record.options,
+        "contentHash": record.content_hash,
+        "warnings": record.options.get("warnings", []),
     }
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ibis
 import pyarrow as pa
 import pytest
 
-from accord.ingest import InvalidMappingError, load_mapping, parse_mapping
+from accord.ingest import FUNCTIONS, InvalidMappingError, load_mapping, parse_mapping
 from accord.ingest.mapping.compiler import compile_expression, compile_mapping
 from accord.ingest.mapping.parser import ExpressionSyntaxError, parse_expression
 from accord.schema import SchemaDocument
@@ -129,3 +130,23 @@ def test_sql_injection_in_literals_stays_a_literal() -> None:
     con = ibis.duckdb.connect()
     value = con.to_pyarrow(SOURCE.select(v=compiled.value))["v"][0].as_py()
     assert value == "a@b.c'); DROP TABLE x; --"
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_arity_message_is_grammatical(name: str) -> None:
+    """A wrong number of arguments is told in a sentence: 'takes 1 argument', 'takes 2 to 3 arguments'."""
+    function = FUNCTIONS[name]
+    least = len(function.params) - function.optional
+    count = least - 1 if least > 0 else len(function.params) + 1
+    with pytest.raises(InvalidMappingError) as caught:
+        compile_expression(f"{name}({', '.join(['email'] * count)})", SOURCE)
+    message = caught.value.problems[0]["message"]
+    match = re.fullmatch(rf"{name}\(\) takes ([0-9]+(?: to [0-9]+)?(?: or more)?) (arguments?), got {count}", message)
+    assert match is not None, message
+    assert match[2] == ("argument" if match[1] == "1" else "arguments"), message
+
+
+def test_a_one_argument_function_says_argument() -> None:
+    with pytest.raises(InvalidMappingError) as caught:
+        compile_expression("lower(email, email)", SOURCE)
+    assert caught.value.problems[0]["message"] == "lower() takes 1 argument, got 2"

@@ -8,98 +8,15 @@ import io
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from accord import lake, schema
-from accord.ingest import (
-    IngestRequest,
-    InvalidMappingError,
-    ReadOptions,
-    UnreadableFileError,
-    ingest_file,
-    parse_mapping,
-)
+from accord import lake
+from accord.ingest import InvalidMappingError, UnreadableFileError, parse_mapping
 from accord.workspace import Workspace
-
-HEADER = "id,first,last,email,tier"
-ROWS = ["1,Ann,Lee,ann@example.com,gold", "2,Bob,Ng,bob@example.com,silver", "3,Cy,Ko,cy@example.com,gold"]
-MAPPING = parse_mapping(
-    {
-        "mappings": [
-            {"source": "id", "destination": "_tenant.crmId"},
-            {"source": "first", "destination": "person.name.firstName"},
-            {"source": "last", "destination": "person.name.lastName"},
-            {"expression": "lower(email)", "destination": "personalEmail.address"},
-            {"source": "tier", "destination": "_tenant.tier"},
-        ]
-    }
-)
-
-
-@pytest.fixture
-def crm(workspace: Workspace) -> Workspace:
-    with workspace.catalog.session() as session:
-        schema.create_field_group(
-            session,
-            "prod",
-            {
-                "name": "crm-ids",
-                "classes": ["profile"],
-                "fields": {
-                    "_tenant": {
-                        "type": "object",
-                        "properties": {
-                            "crmId": {"type": "string", "required": True, "maxLength": 8, "pattern": "^[0-9]+$"},
-                            "tier": {"type": "string", "enum": ["gold", "silver"]},
-                            "points": {"type": "integer", "minimum": 0},
-                        },
-                    }
-                },
-            },
-        )
-        schema.create_schema(
-            session,
-            "prod",
-            {
-                "name": "crm",
-                "class": "profile",
-                "fieldGroups": ["demographic-details", "personal-contact-details", "crm-ids"],
-            },
-        )
-        lake.create_dataset(session, "prod", "crm", "crm", profile_enabled=True)
-        schema.create_schema(
-            session,
-            "prod",
-            {
-                "name": "events",
-                "class": "experienceevent",
-                "fieldGroups": ["identitymap", "commerce-details", "web-details"],
-            },
-        )
-        lake.create_dataset(session, "prod", "events", "events")
-    return workspace
-
-
-def ingest(ws: Workspace, path: Path, dataset: str = "crm", mapping: Any = MAPPING, **options: Any) -> dict[str, Any]:
-    threshold = options.pop("threshold", None)
-    return ingest_file(ws, "prod", IngestRequest(dataset, path, mapping, threshold, ReadOptions(**options)))
-
-
-def names(ws: Workspace) -> list[str]:
-    return sorted(r["person"]["name"]["firstName"] for r in lake.preview(ws, "prod", "crm", 1000))
-
-
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def errors(ws: Workspace, batch: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(lake.batch_errors(ws, "prod", batch["id"]))
+from tests.ingest.conftest import HEADER, ROWS, assert_refused, errors, ingest, names, write
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|", "^"])
@@ -250,17 +167,6 @@ def test_deleting_a_batch_removes_its_rows(crm: Workspace, tmp_path: Path) -> No
 
 
 # -- bad input: each gives a clear message, and nothing is lost -------------------------------------
-
-
-def assert_refused(ws: Workspace, error: type[Exception], message: str, path: Path, **options: Any) -> None:
-    before = names(ws)
-    with pytest.raises(error) as caught:
-        ingest(ws, path, **options)
-    assert message in str(caught.value), str(caught.value)
-    assert names(ws) == before
-    with ws.catalog.session() as session:
-        batch = lake.list_batches(session, "prod", "crm", 1)[0]
-    assert batch["status"] == "failed" and batch["errors"][0]["code"] == caught.value.code  # type: ignore[attr-defined]
 
 
 def test_wrong_delimiter(crm: Workspace, tmp_path: Path) -> None:
@@ -423,3 +329,17 @@ def test_size_guardrails_reject_large_events_and_records(crm: Workspace, tmp_pat
     batch = ingest(crm, write(tmp_path / "big.csv", "\n".join([HEADER, *rows]) + "\n"), threshold=20)
     assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (9, 1)
     assert errors(crm, batch)[0]["_errors"][0]["code"] == "INGEST-1220-400"
+
+
+def test_the_first_line_limit_is_the_one_the_docs_give(crm: Workspace, tmp_path: Path) -> None:
+    """A header longer than a profile record may be is refused with the limit docs/ingestion.md states."""
+    columns = ",".join(f"column_{i:06d}" for i in range(8_000))  # about 110 KB: over the 100 KB record limit
+    path = write(tmp_path / "wide.csv", columns + "\n" + ",".join(["x"] * 8_000) + "\n")
+    message = "the first line is longer than 102,400 bytes, the longest line this dataset accepts"
+    assert_refused(crm, UnreadableFileError, message, path)
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text()
+    assert f'"{message}"' in documented
+    events = tmp_path / "events.csv"
+    events.write_text(",".join(f"c{i:05d}" for i in range(2_000)) + "\n")  # 12 KB: over an event's 10 KB
+    with pytest.raises(UnreadableFileError, match="longer than 10,240 bytes, the longest line this dataset"):
+        ingest(crm, events, dataset="events", mapping=None)

@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 
 from accord.errors import did_you_mean
 from accord.ingest.exceptions import InvalidMappingError
-from accord.ingest.mapping.ast import Binary, Call, Column, Literal, Node, Unary
+from accord.ingest.mapping.ast import Binary, Call, Column, Literal, Node, Position, Unary
 from accord.ingest.mapping.functions import FUNCTIONS
 from accord.ingest.mapping.model import MappingSet
 from accord.ingest.mapping.parser import ExpressionSyntaxError, parse_expression
@@ -115,7 +115,8 @@ class _Compiler:
         if count < least or (count > len(function.params) and not function.variadic):
             expected = f"{least}" if not function.optional else f"{least} to {len(function.params)}"
             expected += " or more" if function.variadic else ""
-            self.problem(node, f"{node.name}() takes {expected} arguments, got {count}")
+            noun = "argument" if expected == "1" else "arguments"
+            self.problem(node, f"{node.name}() takes {expected} {noun}, got {count}")
             return None
         compiled = [self.compile(arg) for arg in node.args]
         if any(c is None for c in compiled):
@@ -228,6 +229,16 @@ def _fits(spec: FieldSpec, kind: Kind) -> bool:
     return target == kind
 
 
+def source_column(source: str) -> str:
+    """The column a mapping's `source` names: the text itself, or what `${...}` wraps.
+
+    A source is a name, not an expression, so it is never parsed: any column name works, with
+    spaces, dots of a nested path, or braces; `${First Name}` is accepted as in expressions."""
+    if source.startswith("${") and source.endswith("}") and len(source) > 3:
+        return source[2:-1]
+    return source
+
+
 def compile_expression(text: str, table: ir.Table) -> Compiled:
     """Compile one expression over a table's columns; raises `InvalidMappingError` on any problem."""
     compiler = _Compiler(source_paths(table), "expression", text)
@@ -268,21 +279,26 @@ def compile_mapping(
         if entry.destination in values:
             problems.append({"path": f"{where}.destination", "message": f"{entry.destination!r} is mapped twice"})
             continue
-        text = entry.expression if entry.expression is not None else "${" + str(entry.source) + "}"
-        compiler = _Compiler(columns, f"{where}.{'expression' if entry.expression is not None else 'source'}", text)
-        try:
-            node = parse_expression(text)
-        except ExpressionSyntaxError as exc:
-            problems.append(
-                {
-                    "path": compiler.where,
-                    "message": str(exc),
-                    "line": exc.line,
-                    "column": exc.column,
-                    "caret": exc.caret,
-                }
-            )
-            continue
+        if entry.expression is not None:
+            text = entry.expression
+            compiler = _Compiler(columns, f"{where}.expression", text)
+            try:
+                node = parse_expression(text)
+            except ExpressionSyntaxError as exc:
+                problems.append(
+                    {
+                        "path": compiler.where,
+                        "message": str(exc),
+                        "line": exc.line,
+                        "column": exc.column,
+                        "caret": exc.caret,
+                    }
+                )
+                continue
+        else:
+            text = str(entry.source)
+            compiler = _Compiler(columns, f"{where}.source", text)
+            node = Column(source_column(text), Position(1, 1))
         compiled = compiler.compile(node)
         problems.extend(compiler.problems)
         if compiled is None:

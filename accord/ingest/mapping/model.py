@@ -69,6 +69,8 @@ def load_mapping(path: Path) -> MappingSet:
         raise InvalidMappingError(
             str(path), [{"path": "", "message": f"not valid JSON: {exc.msg}", "line": exc.lineno, "column": exc.colno}]
         ) from None
+    except RecursionError:  # both parsers recurse once per level of nesting
+        raise InvalidMappingError(str(path), [{"path": "", "message": "the document is nested too deeply"}]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
