@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 from typer.core import TyperOption
 
 from accord import __version__
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.identity import identity_app
-from accord.cli.output import describe_batch, emit, err, out, progress_bar
+from accord.cli.output import describe_batch, emit, err, new_table, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.segment import segment_app
@@ -187,7 +186,7 @@ def functions(as_json: bool = JsonFlag) -> None:
     ]
 
     def human(rows: list[dict]) -> None:
-        table = Table("function", "returns", "what it does")
+        table = new_table("function", "returns", "what it does")
         for r in rows:
             table.add_row(f"{r['name']}({', '.join(r['params'])})", r["returns"], r["doc"])
         out.print(table)

@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import lake, profile
-from accord.cli.output import describe_batch, emit, emit_lines, out
+from accord.cli.output import describe_batch, emit, emit_lines, new_table, out
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -40,7 +39,7 @@ def dataset_list(as_json: bool = JsonFlag) -> None:
         rows = lake.list_datasets(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "schema", "profile", "batches", "rows")
+        table = new_table("name", "schema", "profile", "batches", "rows")
         for r in items:
             table.add_row(
                 r["name"],
@@ -91,7 +90,7 @@ def dataset_stats(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
 
     def human(s: dict[str, Any]) -> None:
         out.print(f"[bold]{s['dataset']}[/]: {s['rowCount']:,} rows")
-        table = Table("field", "type", "present", "distinct", "min", "max")
+        table = new_table("field", "type", "present", "distinct", "min", "max")
         for path, f in s["fields"].items():
             if f["count"]:
                 table.add_row(
@@ -126,7 +125,7 @@ def batch_list(
         rows = lake.list_batches(session, state.sandbox, dataset, limit)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("id", "dataset", "status", "in", "out", "failed", "created")
+        table = new_table("id", "dataset", "status", "in", "out", "failed", "created")
         for b in items:
             table.add_row(
                 b["id"],

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from accord.cli.output import out
 from accord.errors import InvalidInputError
 
@@ -23,6 +21,8 @@ def print_lines(line: Callable[[dict[str, Any]], str]) -> Callable[[list[dict[st
 
 def read_document(path: Path) -> Any:
     """A YAML or JSON document from a file, with a clear error when it is not one."""
+    import yaml  # here, not at the top: commands that read no document start faster
+
     try:
         text = path.read_text(encoding="utf-8")
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import identity
-from accord.cli.output import emit, out
+from accord.cli.output import emit, new_table, out
 from accord.cli.state import JsonFlag, state
 
 identity_app = typer.Typer(
@@ -25,7 +24,7 @@ def namespaces_list(as_json: bool = JsonFlag) -> None:
         rows = [n.to_document() for n in identity.list_namespaces(session, state.sandbox)]
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("symbol", "name", "type", "graph", "kind")
+        table = new_table("symbol", "name", "type", "graph", "kind")
         for n in items:
             table.add_row(n["symbol"], n["name"], n["type"], "yes" if n["buildsGraph"] else "no",
                           "standard" if n["standard"] else "custom")  # fmt: skip
@@ -143,7 +142,7 @@ def identity_matches(
     found = identity.list_matches(state.workspace(), state.sandbox, limit, offset)
 
     def human(d: dict[str, Any]) -> None:
-        table = Table("from", "to", "probability", "records")
+        table = new_table("from", "to", "probability", "records")
         for m in d["items"]:
             table.add_row(f"{m['from']['namespace']}:{m['from']['id']}", f"{m['to']['namespace']}:{m['to']['id']}",
                           f"{m['probability']:.4f}", " ~ ".join(m["records"]))  # fmt: skip

@@ -6,13 +6,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from accord.errors import AccordError
 from accord.lake import jsonable
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,6 +29,13 @@ EXIT_CODES = {
     "transient": 75,
     "internal": 1,
 }
+
+
+def new_table(*headers: str) -> Table:
+    """A table for people (rich's, imported when a command prints one: start-up stays short)."""
+    from rich.table import Table
+
+    return Table(*headers)
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
@@ -71,6 +80,8 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, float | None], None]]
 
         yield silent
         return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),

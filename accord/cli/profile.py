@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import profile
-from accord.cli.output import emit, out
+from accord.cli.output import emit, new_table, out
 from accord.cli.state import JsonFlag, state
 
 profile_app = typer.Typer(help="Unified profiles, looked up by any identity.", no_args_is_help=True)
@@ -69,7 +68,7 @@ def mergepolicy_list(as_json: bool = JsonFlag) -> None:
         rows = profile.list_policies(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "kind", "datasets", "stitching", "default")
+        table = new_table("name", "kind", "datasets", "stitching", "default")
         for p in items:
             table.add_row(p["name"], p["kind"], ", ".join(p["datasets"]), p["stitching"], "yes" if p["default"] else "")
         out.print(table)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import schema
 from accord.cli.documents import parse_identity, read_document
-from accord.cli.output import emit, out
+from accord.cli.output import emit, new_table, out
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -28,7 +27,7 @@ def _schema_summary(doc: dict[str, Any]) -> None:
         out.print(
             f"  identity {identity['path']} -> {identity['namespace']}{' (primary)' if identity['primary'] else ''}"
         )
-    table = Table("path", "type", "rules")
+    table = new_table("path", "type", "rules")
     resolved_fields = schema.parse_fields_document(doc["fields"])
     for path, spec in schema.walk(resolved_fields):
         if spec.type.value != "object":
@@ -131,7 +130,7 @@ def schema_list(as_json: bool = JsonFlag) -> None:
     rows = [{k: d[k] for k in ("name", "class", "version", "fieldGroups", "datasets")} for d in docs]
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "class", "version", "field groups", "datasets")
+        table = new_table("name", "class", "version", "field groups", "datasets")
         for r in items:
             table.add_row(
                 r["name"], r["class"], str(r["version"]), ", ".join(r["fieldGroups"]), ", ".join(r["datasets"])
@@ -175,7 +174,7 @@ def fieldgroup_list(as_json: bool = JsonFlag) -> None:
     rows = [{k: g[k] for k in ("name", "title", "classes", "standard")} for g in groups]
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "title", "classes", "kind")
+        table = new_table("name", "title", "classes", "kind")
         for r in items:
             table.add_row(r["name"], r["title"], ", ".join(r["classes"]), "standard" if r["standard"] else "custom")
         out.print(table)

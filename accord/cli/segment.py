@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import segment
-from accord.cli.output import emit, emit_lines, out, progress_bar
+from accord.cli.output import emit, emit_lines, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -87,7 +86,7 @@ def segment_list(as_json: bool = JsonFlag) -> None:
         rows = segment.list_segments(session, state.sandbox)
 
     def human(found: list[dict[str, Any]]) -> None:
-        table = Table("name", "streaming", "expression")
+        table = new_table("name", "streaming", "expression")
         for d in found:
             table.add_row(d["name"], "yes" if d["evaluationInfo"]["streaming"]["enabled"] else "no",
                           d["expression"]["value"][:80])  # fmt: skip
@@ -141,7 +140,7 @@ def segment_run(names: list[str] = typer.Argument(None, help="Segments to evalua
         job = segment.run_job(state.workspace(), state.sandbox, names or None)
 
     def human(d: dict[str, Any]) -> None:
-        table = Table("segment", "qualified", "realized", "existing", "exited")
+        table = new_table("segment", "qualified", "realized", "existing", "exited")
         for name, c in sorted(d["counts"].items()):
             table.add_row(name, f"{c['qualified']:,}", f"{c['realized']:,}", f"{c['existing']:,}", f"{c['exited']:,}")
         out.print(table)
@@ -169,7 +168,7 @@ def segment_members(
         return
 
     def human(d: dict[str, Any]) -> None:
-        table = Table("profile (graph)", "status", "last qualification")
+        table = new_table("profile (graph)", "status", "last qualification")
         for m in d["items"]:
             table.add_row(m["graphId"], m["status"], m["lastQualificationTime"])
         out.print(table)
@@ -186,7 +185,7 @@ def segment_history(
     found = segment.profile_history(state.workspace(), state.sandbox, namespace, value)
 
     def human(d: dict[str, Any]) -> None:
-        table = Table("at", "segment", "from", "to")
+        table = new_table("at", "segment", "from", "to")
         for t in d["transitions"]:
             table.add_row(t["at"], t["segment"], t["previous"] or "-", t["status"])
         out.print(table)

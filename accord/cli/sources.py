@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from accord import access, sources
 from accord.cli.documents import read_document
-from accord.cli.output import emit, out, progress_bar
+from accord.cli.output import emit, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -32,7 +31,7 @@ def sources_list(as_json: bool = JsonFlag) -> None:
     specs = [s.to_document() for s in sources.list_connectors()]
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("id", "name", "category", "secrets", "incremental")
+        table = new_table("id", "name", "category", "secrets", "incremental")
         for s in items:
             table.add_row(
                 s["id"],
@@ -101,7 +100,7 @@ def connection_list(as_json: bool = JsonFlag) -> None:
         rows = sources.list_connections(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "connector", "config", "secrets")
+        table = new_table("name", "connector", "config", "secrets")
         for c in items:
             table.add_row(c["name"], c["connector"], ", ".join(f"{k}={v}" for k, v in c["config"].items()),
                           ", ".join(c["secretFields"]) or "-")  # fmt: skip
@@ -206,7 +205,7 @@ def dataflow_list(as_json: bool = JsonFlag) -> None:
         rows = sources.list_dataflows(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("name", "connection", "dataset", "schedule", "enabled")
+        table = new_table("name", "connection", "dataset", "schedule", "enabled")
         for d in items:
             schedule = d["schedule"]
             when = (
@@ -278,7 +277,7 @@ def runs_list(
         rows = sources.list_runs(session, state.sandbox, dataflow, limit)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("id", "dataflow", "status", "files", "received", "ingested", "failed", "seconds", "started")
+        table = new_table("id", "dataflow", "status", "files", "received", "ingested", "failed", "seconds", "started")
         for r in items:
             table.add_row(
                 r["id"],
@@ -346,7 +345,7 @@ def alert_list(limit: int = typer.Option(50, "--limit"), as_json: bool = JsonFla
         rows = list_alerts(session, state.sandbox, limit)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = Table("when", "event", "dataflow", "delivery", "message")
+        table = new_table("when", "event", "dataflow", "delivery", "message")
         for a in items:
             table.add_row(a["createdAt"][:19], a["event"], a["dataflow"] or "", a["delivery"], a["message"][:80])
         out.print(table)
