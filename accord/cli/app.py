@@ -165,6 +165,7 @@ def serve(
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind(address)
+        listener.listen(2048)  # from here a client's connection waits for the server rather than being refused
     except OSError as exc:
         listener.close()
         raise InvalidInputError(f"cannot listen on {host}:{wanted}: {exc.strerror}", code="ACCORD-0010-400") from None
