@@ -38,6 +38,7 @@ from accord.identity.rules import resolve_identity
 from accord.identity.rules_config import get_rules, namespace_ranks
 from accord.identity.solver import TYPE_EVICTION_ORDER, Link, eviction_order, unique_rule_order
 from accord.identity.store import GraphStore
+from accord.jobs import ensure_held
 from accord.lake import open_dataset, replace_folder, sandbox_job
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -343,6 +344,7 @@ def _build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
         link_count = con.execute(links.count())
     finally:
         con.disconnect()
+    ensure_held(workspace.catalog)  # a job taken over while it was stopped must not undo its successor's
     replace_folder(staging, target)
     row = counts.to_pylist()[0]
     return GraphSummary(int(row["identities"] or 0), int(link_count), int(row["graphs"] or 0),

@@ -41,7 +41,7 @@ from accord.ingest.validation import (
     row_errors,
     size_check,
 )
-from accord.jobs import hold
+from accord.jobs import ensure_held, hold
 from accord.lake import batch_document, batch_lock, find_dataset, reap_abandoned
 from accord.schema import ResolvedSchema, resolve_schema_by_id
 from accord.workspace import Workspace
@@ -326,6 +326,7 @@ def _finish(
             "message": f"{failed:,} of {total_input:,} rows ({failed * 100 / total_input:.2f}%) failed, over the "
             f"error threshold of {threshold:g}%; nothing of this batch was added (see `accord batch errors`)",
         }
+    ensure_held(workspace.catalog)  # the batch's lock: a killed-looking ingestion was closed by another job
     diagnostics = staging / "errors.parquet"
     if diagnostics.exists():
         workspace.lake.commit_diagnostics(diagnostics, batch.sandbox_id, batch.id)

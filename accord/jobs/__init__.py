@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.jobs.exceptions import JobRunningError
-    from accord.jobs.leases import Holder, Lease, hold, holder, holds, is_held
+    from accord.jobs.exceptions import JobRunningError, LockLostError
+    from accord.jobs.leases import Holder, Lease, ensure_held, hold, holder, holds, is_held
     from accord.jobs.owners import Owner, process_runs
     from accord.jobs.scratch import SEPARATOR, owner_of, removed_at_end, scratch_name, sweep, track
 
 _EXPORTS = {
-    "exceptions": ["JobRunningError"],
-    "leases": ["Holder", "Lease", "hold", "holder", "holds", "is_held"],
+    "exceptions": ["JobRunningError", "LockLostError"],
+    "leases": ["Holder", "Lease", "ensure_held", "hold", "holder", "holds", "is_held"],
     "owners": ["Owner", "process_runs"],
     "scratch": ["SEPARATOR", "owner_of", "removed_at_end", "scratch_name", "sweep", "track"],
 }

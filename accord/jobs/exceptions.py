@@ -1,4 +1,4 @@
-"""Errors of jobs: a job that must run alone found another one running."""
+"""Errors of jobs: a job that must run alone found another one running, or lost its lock while it ran."""
 
 from __future__ import annotations
 
@@ -25,3 +25,18 @@ class JobRunningError(ConflictError):
             since=since.isoformat(),
         )
         self.pid, self.host, self.since = pid, host, since
+
+
+class LockLostError(ConflictError):
+    """Another process took this job's lock over (it judged this one dead: silent past the stale bound);
+    the job stops before it replaces anything, so that it does not undo what the other one made."""
+
+    code = "JOB-0410-409"
+
+    def __init__(self, purpose: str, lock: str) -> None:
+        super().__init__(
+            f"{purpose} stopped before replacing anything: another process took its lock over while it was "
+            "silent (stopped, or cut off from the catalog, for longer than stale_run_seconds); run it again",
+            job=purpose,
+            lock=lock,
+        )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from accord.catalog import Catalog, JobLeaseRecord, new_id, utcnow
-from accord.jobs.exceptions import JobRunningError
+from accord.jobs.exceptions import JobRunningError, LockLostError
 from accord.jobs.owners import Owner
 
 log = logging.getLogger("accord.jobs")
@@ -76,6 +76,23 @@ _held = threading.local()
 def holds(catalog: Catalog, name: str) -> bool:
     """Whether this thread holds the lock `name` (within `hold`)."""
     return (catalog.url, name) in _held.__dict__.get("leases", {})
+
+
+def ensure_held(catalog: Catalog) -> None:
+    """Raise `LockLostError` if another process took over a lock this thread holds on `catalog`.
+
+    Jobs call it just before they replace what others read (a folder swap, a batch's commit, new
+    memberships): a job that was stopped past the stale bound, then resumed, must not undo the work
+    of the job that took its lock over. The row is looked at now, not at the heartbeat's last beat."""
+    for (url, name), lease in _held.__dict__.get("leases", {}).items():
+        if url != catalog.url:
+            continue
+        if not lease.lost:
+            with catalog.session() as session:
+                row = session.get(JobLeaseRecord, name)
+                lease.lost = row is None or row.token != lease.token
+        if lease.lost:
+            raise LockLostError(lease.purpose, name)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from accord.catalog import BatchRecord, resolve_sandbox
 from accord.errors import InvalidInputError, NotFoundError
+from accord.jobs import ensure_held
 from accord.lake.datasets import find_dataset
 from accord.lake.housekeeping import sandbox_job
 from accord.lake.store import replace_folder
@@ -39,6 +40,7 @@ def remove_rows(workspace: Workspace, con: Any, sandbox_id: str, dataset_id: str
         return 0
     staging = workspace.lake.staging(f"rewrite-{batch_id}")
     copy_to_parquet(con, table.filter(~condition.fill_null(False)), str(staging / "data_0.parquet"))
+    ensure_held(workspace.catalog)
     replace_folder(staging, workspace.lake.batch_dir(sandbox_id, dataset_id, batch_id))
     with workspace.catalog.session() as session:
         batch = session.get(BatchRecord, batch_id)

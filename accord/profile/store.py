@@ -29,6 +29,7 @@ from sqlalchemy import select
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, copy_to_parquet, field_at
 from accord.errors import NotFoundError
+from accord.jobs import ensure_held
 from accord.lake import cutoff, open_dataset, replace_folder, sandbox_job
 from accord.profile.policies import MergePolicy, resolve_policy
 from accord.schema import resolve_schema_by_id
@@ -238,6 +239,7 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                 "builtAt": time.time(),
                 "graphBuilt": (graphs / "records.parquet").stat().st_mtime_ns, **counts}  # fmt: skip
     (staging / "manifest.json").write_text(json.dumps(manifest))
+    ensure_held(workspace.catalog)
     replace_folder(staging, store_folder(workspace, sandbox_id))
     return ProfileSummary(counts["profiles"], counts["fragments"], counts["events"], time.perf_counter() - started,
                           steps)  # fmt: skip

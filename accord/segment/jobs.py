@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
 from accord.engine import connect, field_at
 from accord.errors import AccordError, InvalidInputError, NotFoundError
+from accord.jobs import ensure_held
 from accord.lake import sandbox_job
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
@@ -261,6 +262,7 @@ def _update_memberships(workspace: Workspace, sandbox_id: str, job_id: str, qual
     who qualifies now; transitions go to the job's history."""
     from accord.segment.streaming import overlay_changes
 
+    ensure_held(workspace.catalog)  # a job taken over while it was stopped must not undo its successor's
     folder = segments_folder(workspace, sandbox_id)
     retention = now - timedelta(days=workspace.settings.segment_exited_retention_days)
     order = np.argsort(qualified["graph"].to_numpy(), kind="stable")

@@ -252,3 +252,23 @@ def _answers(url: str) -> bool:
     except httpx.HTTPError:
         time.sleep(0.2)
         return False
+
+
+@pytest.mark.slow
+def test_a_job_taken_over_while_stopped_replaces_nothing_when_it_resumes(shop_home: Home, lone_run: Lone) -> None:
+    """A rebuild stopped past the stale bound is taken over; resumed, it stops before any swap, so the
+    store its successor made stays as it was (it would otherwise be replaced by an older build)."""
+    env = shop_home.env(stale_run_seconds="10", job_wait_seconds="120")
+    stopped = start(env, "profile", "rebuild", "--json")
+    wait_until(lambda: _holds_sandbox(shop_home, stopped.pid), "the rebuild holds the lock", process=stopped)
+    os.kill(stopped.pid, signal.SIGSTOP)
+    successor = run(env, "profile", "rebuild", "--json")  # waits until the lock is stale, then takes it over
+    assert successor.code == 0, successor.stderr
+    made = {name: (shop_home.lake / shop_home.sandbox_id / name).stat().st_ino for name in ("identity", "profile")}
+    os.kill(stopped.pid, signal.SIGCONT)
+    resumed = finish(stopped)
+    assert resumed.code == 4, (resumed.stdout, resumed.stderr)
+    assert resumed.json()["error"]["code"] == "JOB-0410-409"
+    assert {name: (shop_home.lake / shop_home.sandbox_id / name).stat().st_ino for name in made} == made
+    assert store_contents(shop_home) == lone_run.contents
+    assert [lease for lease in shop_home.leases() if lease["pid"] == stopped.pid] == []  # it let go of what it held
