@@ -50,3 +50,17 @@ def copy_to_parquet(con: Any, expr: Any, target: str, partition_by: str | None =
     statement = f"COPY ({con.compile(expr)}) TO {sql_string(target)} ({options})"
     result = con.raw_sql(statement).fetchone()
     return int(result[0]) if result else 0
+
+
+_UNITS = {"bytes": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5,
+          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}  # fmt: skip
+
+
+def memory_limit_bytes(con: Any) -> int:
+    """The memory limit of a connection in bytes, as the engine itself reads the setting.
+
+    Asked of the engine rather than parsed from the settings, so that a job sizes its work by the
+    very limit the engine enforces (DuckDB answers in its own words: '3.7 GiB')."""
+    text = str(con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0])
+    amount, unit = text.split()
+    return int(float(amount) * _UNITS[unit])
