@@ -138,24 +138,48 @@ def _nest(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
     return {k: build(v) if isinstance(v, dict) else v for k, v in tree.items()}
 
 
-def merge_fragments(fragments: list[tuple[ir.Table, str]], policy: MergePolicy) -> ir.Table:
+def filled_paths(table: pa.Table) -> set[tuple[str, ...]]:
+    """The leaf paths (into struct columns) of an Arrow table that hold a value in at least one row."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(array: pa.Array, path: tuple[str, ...]) -> None:
+        if pa.types.is_struct(array.type):  # flatten: a field is null where its struct is
+            for field_type, child in zip(array.type, array.flatten(), strict=True):
+                walk(child, (*path, field_type.name))
+        elif array.null_count < len(array):
+            found.add(path)
+
+    for name in table.column_names:
+        for chunk in table[name].chunks:
+            walk(chunk, (name,))
+    return found
+
+
+def merge_fragments(
+    fragments: list[tuple[ir.Table, str]], policy: MergePolicy, filled: list[set[tuple[str, ...]]] | None = None
+) -> ir.Table:
     """Step 4: one row per graph, each attribute taken from the fragment the policy prefers.
 
     The same rule as `merge.merge`, in the engine: the preferred fragment is the one of the
     highest-precedence dataset (dataset precedence), then the latest ingested, then the highest
-    record id; the first preferred fragment with a value wins each attribute."""
+    record id; the first preferred fragment with a value wins each attribute. `filled`, when given,
+    names for each fragment table the attribute paths that hold a value in some row: the others are
+    null without being merged (schemas declare many fields that the data leaves empty)."""
     rank = {dataset_id: len(policy.datasets) - index for index, dataset_id in enumerate(policy.datasets)}
     parts: list[tuple[ir.Table, str, dict[tuple[str, ...], Any]]] = []
     types: dict[tuple[str, ...], Any] = {}
-    for table, dataset_id in fragments:
+    for index, (table, dataset_id) in enumerate(fragments):
         attributes = [c for c in table.columns if not c.startswith("_acc_") and c not in ("graph", "identityMap")]
         found = dict(leaf for c in attributes for leaf in _leaves(table[c], table[c].type(), (c,)))
         types.update({path: value.type() for path, value in found.items() if path not in types})
+        if filled is not None:
+            found = {path: value for path, value in found.items() if path in filled[index]}
         parts.append((table, dataset_id, found))
+    merging = [path for path in types if any(path in leaves for _, _, leaves in parts)]
     selected = []
     for table, dataset_id, leaves in parts:
-        columns = {"\x1f".join(path): (leaves[path].cast(dtype) if path in leaves else ibis.null().cast(dtype))
-                   for path, dtype in types.items()}  # fmt: skip
+        columns = {"\x1f".join(path): (leaves[path].cast(types[path]) if path in leaves
+                                       else ibis.null().cast(types[path])) for path in merging}  # fmt: skip
         selected.append(table.select(
             graph=table.graph, precedence=ibis.literal(rank.get(dataset_id, 0) if policy.kind == "dataset_precedence"
                                                        else 0),
@@ -166,10 +190,11 @@ def merge_fragments(fragments: list[tuple[ir.Table, str]], policy: MergePolicy) 
     # spill graph by graph, where one ranking of all fragments held them all in memory at once
     ordered = union.mutate(preference=ibis.row_number().over(group_by=union.graph, order_by=[
         union.precedence, union.ingested, union.record]))  # fmt: skip
+    names = ["\x1f".join(path) for path in merging]
     merged = ordered.group_by("graph").aggregate(**{
-        name: ordered[name].argmax(ordered.preference, where=ordered[name].notnull()) for name in ordered.columns
-        if "\x1f" in name or name in {"\x1f".join(p) for p in types}})  # fmt: skip
-    nested = _nest({path: merged["\x1f".join(path)] for path in types})
+        name: ordered[name].argmax(ordered.preference, where=ordered[name].notnull()) for name in names})  # fmt: skip
+    nested = _nest({path: merged["\x1f".join(path)] if path in merging else ibis.null().cast(dtype)
+                    for path, dtype in types.items()})  # fmt: skip
     return merged.select(graph=merged.graph, **nested)
 
 
@@ -194,11 +219,12 @@ def _merge_in_partitions(
         for part in range(len(cuts) + 1):
             everyone = ibis.memtable(pa.table({"graph": people[people_bounds[part] : people_bounds[part + 1]]}))
             if fragments:
-                slices = []
+                slices, filled = [], []
                 for (path, dataset_id), edges in zip(fragments, fragment_bounds, strict=True):
                     mine = rows_for_engine(_read_mapped(path), int(edges[part]), int(edges[part + 1]))
                     slices.append((ibis.memtable(mine), dataset_id))
-                merged = merge_fragments(slices, policy)
+                    filled.append(filled_paths(mine))
+                merged = merge_fragments(slices, policy, filled)
                 everyone = everyone.left_join(merged, everyone.graph == merged.graph).drop("graph_right")
             yield everyone.order_by("graph")
 

@@ -144,3 +144,16 @@ def test_partition_cuts_split_the_people_evenly_and_keep_every_graph_whole() -> 
     assert parts == [[-9, -9, -4, 0], [3, 3, 3, 8, 15], [16, 16, 42, 90]]
     assert partition_cuts(people, 1).tolist() == [] and partition_cuts(people[:2], 5).tolist() == [-4]
     assert partition_cuts(people[:0], 4).tolist() == []
+
+
+def test_only_attributes_with_a_value_are_merged() -> None:
+    from accord.profile.store import filled_paths
+
+    person = pa.StructArray.from_arrays(
+        [pa.array(["Ann", None, "Bob"]), pa.array([None, None, None], pa.string())],
+        names=["first", "last"],
+        mask=pa.array([False, False, True]),  # the third person is null: Bob, below it, is no value
+    )
+    table = pa.table({"graph": [1, 2, 3], "person": person, "city": pa.array([None, None, None], pa.string())})
+    assert filled_paths(table) == {("graph",), ("person", "first")}
+    assert filled_paths(table.slice(1)) == {("graph",)}
