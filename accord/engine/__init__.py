@@ -5,6 +5,8 @@ Parquet files: any number of processes can read the lake, and each job owns its 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ibis
@@ -64,3 +66,19 @@ def memory_limit_bytes(con: Any) -> int:
     text = str(con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0])
     amount, unit = text.split()
     return int(float(amount) * _UNITS[unit])
+
+
+@contextmanager
+def arrow_tables(con: Any, tables: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Arrow tables as engine tables, without a copy, for the length of the block.
+
+    Unlike `ibis.memtable`, whose data the connection keeps until it closes, the tables are let go
+    at the end of the block: a job that hands the engine one part of a large file after another
+    holds one part at a time."""
+    for name, table in tables.items():
+        con.con.register(name, table)
+    try:
+        yield {name: con.table(name) for name in tables}
+    finally:
+        for name in tables:
+            con.con.unregister(name)

@@ -32,7 +32,7 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, field_at
+from accord.engine import arrow_tables, connect, field_at
 from accord.errors import NotFoundError
 from accord.lake import cutoff, open_dataset, replace_folder
 from accord.profile.partitions import (
@@ -217,16 +217,19 @@ def _merge_in_partitions(
 
     def parts() -> Iterator[ir.Table]:
         for part in range(len(cuts) + 1):
-            everyone = ibis.memtable(pa.table({"graph": people[people_bounds[part] : people_bounds[part + 1]]}))
-            if fragments:
-                slices, filled = [], []
-                for (path, dataset_id), edges in zip(fragments, fragment_bounds, strict=True):
-                    mine = rows_for_engine(_read_mapped(path), int(edges[part]), int(edges[part + 1]))
-                    slices.append((ibis.memtable(mine), dataset_id))
-                    filled.append(filled_paths(mine))
-                merged = merge_fragments(slices, policy, filled)
-                everyone = everyone.left_join(merged, everyone.graph == merged.graph).drop("graph_right")
-            yield everyone.order_by("graph")
+            inputs = {"_people": pa.table({"graph": people[people_bounds[part] : people_bounds[part + 1]]})}
+            for index, ((path, _), edges) in enumerate(zip(fragments, fragment_bounds, strict=True)):
+                start, end = int(edges[part]), int(edges[part + 1])
+                inputs[f"_fragments_{index}"] = rows_for_engine(_read_mapped(path), start, end)
+            with arrow_tables(con, inputs) as tables:  # this partition's rows only, let go after it
+                everyone = tables["_people"]
+                if fragments:
+                    slices = [(tables[f"_fragments_{index}"], dataset_id) for index, (_, dataset_id)
+                              in enumerate(fragments)]  # fmt: skip
+                    filled = [filled_paths(inputs[f"_fragments_{index}"]) for index in range(len(fragments))]
+                    merged = merge_fragments(slices, policy, filled)
+                    everyone = everyone.left_join(merged, everyone.graph == merged.graph).drop("graph_right")
+                yield everyone.order_by("graph")
 
     return write_parquet(con, parts(), target, layout.batch_rows), layout.partitions
 
