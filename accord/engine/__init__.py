@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import ibis
+import numpy as np
+import pyarrow as pa
 import sqlglot.expressions as sge
 
 from accord.settings import Settings
@@ -68,15 +70,26 @@ def memory_limit_bytes(con: Any) -> int:
     return int(float(amount) * _UNITS[unit])
 
 
+def _readable(table: pa.Table) -> pa.Table:
+    """The table, with its record batches that start at an offset (cut by a slice) copied.
+
+    DuckDB 1.5 misreads a struct within a struct of such a batch: the offset is not passed down to the
+    inner struct's fields, and values of other rows come back. A slice of a table has at most its first
+    batch cut at the start, so little is copied."""
+    batches = [batch.take(pa.array(np.arange(batch.num_rows))) if any(column.offset for column in batch.columns)
+               else batch for batch in table.to_batches()]  # fmt: skip
+    return pa.Table.from_batches(batches, schema=table.schema)
+
+
 @contextmanager
-def arrow_tables(con: Any, tables: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Arrow tables as engine tables, without a copy, for the length of the block.
+def arrow_tables(con: Any, tables: dict[str, pa.Table]) -> Iterator[dict[str, Any]]:
+    """Arrow tables as engine tables, without a copy (but see `_readable`), for the length of the block.
 
     Unlike `ibis.memtable`, whose data the connection keeps until it closes, the tables are let go
     at the end of the block: a job that hands the engine one part of a large file after another
     holds one part at a time."""
     for name, table in tables.items():
-        con.con.register(name, table)
+        con.con.register(name, _readable(table))
     try:
         yield {name: con.table(name) for name in tables}
     finally:

@@ -105,18 +105,6 @@ def sorted_parts(rows: ir.Table, order: list[Any], cuts: np.ndarray) -> list[ir.
     return parts
 
 
-def rows_for_engine(table: pa.Table, start: int, end: int) -> pa.Table:
-    """Rows `start` to `end` (excluded) of a table read from an Arrow file, to hand to the engine.
-
-    DuckDB 1.5 misreads a struct within a struct of an Arrow array cut at its start (the cut's offset
-    is not passed down to the inner struct's fields: values of other rows come back). Only the first
-    record batch of a range is cut at its start: it alone is copied, the others are handed as they are."""
-    batches = table.slice(start, end - start).to_batches()
-    if batches:
-        batches[0] = batches[0].take(pa.array(np.arange(batches[0].num_rows)))
-    return pa.Table.from_batches(batches, schema=table.schema)
-
-
 def write_arrow(con: Any, parts: Iterable[ir.Table], path: Path, batch_rows: int = MAX_BATCH_ROWS) -> int:
     """Stream the rows of each expression in turn into one Arrow IPC file (uncompressed, so that it can be
     memory-mapped); returns how many rows were written."""

@@ -42,7 +42,6 @@ from accord.profile.partitions import (
     distinct_sorted,
     measure,
     plan,
-    rows_for_engine,
     sorted_parts,
     write_arrow,
     write_parquet,
@@ -220,7 +219,7 @@ def _merge_in_partitions(
             inputs = {"_people": pa.table({"graph": people[people_bounds[part] : people_bounds[part + 1]]})}
             for index, ((path, _), edges) in enumerate(zip(fragments, fragment_bounds, strict=True)):
                 start, end = int(edges[part]), int(edges[part + 1])
-                inputs[f"_fragments_{index}"] = rows_for_engine(_read_mapped(path), start, end)
+                inputs[f"_fragments_{index}"] = _read_mapped(path).slice(start, end - start)
             with arrow_tables(con, inputs) as tables:  # this partition's rows only, let go after it
                 everyone = tables["_people"]
                 if fragments:
