@@ -34,14 +34,23 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
-def write_result(name: str, result: dict[str, Any]) -> Path:
+def write_result(name: str, result: dict[str, Any], size: str | None = None) -> Path:
+    """Write a benchmark's figures; a run at another size than the default (`size` names it) is kept
+    beside them, under `sizes`, and a run at the default size keeps the others' figures."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {
-        "benchmark": name,
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    stamped = {
         "recordedAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "loadAverageAtEnd": [round(load, 2) for load in os.getloadavg()],  # 1, 5 and 15 minutes
         **result,
     }
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    if size is None:
+        document = {"benchmark": name, **stamped, "sizes": previous.get("sizes", {})}
+    else:
+        document = previous | {"benchmark": name, "sizes": previous.get("sizes", {}) | {size: stamped}}
+    if not document["sizes"]:
+        del document["sizes"]
+    path.write_text(json.dumps(document, indent=2) + "\n")
     return path

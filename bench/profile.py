@@ -2,6 +2,8 @@
 
     python bench/profile.py [--people 1000000] [--events 10000000] [--lookups 10000]
 
+A run at another size is recorded beside the default one (`sizes` in bench/results/profile.json).
+
 People have about 3 identities each over 3 profile datasets, with overlaps and 5 % shared household
 e-mails (CRMID is unique, so households do not collapse): a CRM export (CRMID, e-mail, first name,
 city), web profiles (ECID, e-mail for 70 %, city for half), loyalty (CRMID, phone, tier, a newer first
@@ -15,6 +17,7 @@ DuckDB query doing the merge. Goals: graph < 20 s, merge < 30 s, lookup p99 < 10
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -166,12 +169,16 @@ def main(sandbox_folder, crm, web, loyalty):
 """
 
 
+PEOPLE, EVENTS = 1_000_000, 10_000_000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--people", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--people", type=int, default=PEOPLE)
+    parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--lookups", type=int, default=10_000)
     args = parser.parse_args()
+    load_at_start = [round(load, 2) for load in os.getloadavg()]
     folder = DATA / f"profile_{args.people}_{args.events}"
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "events.csv").exists():
@@ -194,7 +201,7 @@ def main() -> None:
         "memoryUnder6GB": memory_mb < 6144,
     }
     result = {
-        "people": args.people, "events": args.events, "lookups": args.lookups,
+        "loadAverageAtStart": load_at_start, "people": args.people, "events": args.events, "lookups": args.lookups,
         "graphBuild": {"seconds": round(built["graphSeconds"], 2), **built["graph"]},
         "profileMerge": {"seconds": round(built["mergeSeconds"], 2), **built["profiles"]},
         "lookup": {k: round(v, 3) for k, v in lookups.items() if k.endswith(("Ms", "Seconds"))}
@@ -209,13 +216,14 @@ def main() -> None:
         },
         "goals": goals,
     }  # fmt: skip
-    path = write_result("profile", result)
+    default = (args.people, args.events) == (PEOPLE, EVENTS)
+    path = write_result("profile", result, None if default else f"{args.people} people, {args.events} events")
     print(f"graph build: {built['graphSeconds']:.1f} s (goal < 20 s; networkx on the same links "
           f"{networkx['seconds']:.1f} s); {built['graph']['identities']:,} identities in {built['graph']['graphs']:,} "
           f"graphs")  # fmt: skip
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in built["profiles"]["steps"].items())
-    print(f"profile merge: {built['mergeSeconds']:.1f} s ({steps}; goal < 30 s; hand-written DuckDB merge "
-          f"{hand['seconds']:.1f} s)")  # fmt: skip
+    print(f"profile merge: {built['mergeSeconds']:.1f} s ({steps}; partitions {built['profiles']['partitions']}; "
+          f"goal < 30 s; hand-written DuckDB merge {hand['seconds']:.1f} s)")  # fmt: skip
     print(
         f"lookups: p50 {lookups['p50Ms']:.2f} ms, p99 {lookups['p99Ms']:.2f} ms (goal < 10 ms), "
         f"{lookups['meanEvents']:.1f} events per profile; peak memory {memory_mb:,.0f} MB (goal < 6 GB)"

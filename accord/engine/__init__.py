@@ -7,10 +7,14 @@ so two connections spilling into one folder overwrite each other's blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 import ibis
+import numpy as np
+import pyarrow as pa
 import sqlglot.expressions as sge
 
 from accord.jobs import scratch_name
@@ -73,3 +77,44 @@ def copy_to_parquet(con: Any, expr: Any, target: str, partition_by: str | None =
     statement = f"COPY ({con.compile(expr)}) TO {sql_string(target)} ({options})"
     result = con.raw_sql(statement).fetchone()
     return int(result[0]) if result else 0
+
+
+_UNITS = {"bytes": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5,
+          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}  # fmt: skip
+
+
+def memory_limit_bytes(con: Any) -> int:
+    """The memory limit of a connection in bytes, as the engine itself reads the setting.
+
+    Asked of the engine rather than parsed from the settings, so that a job sizes its work by the
+    very limit the engine enforces (DuckDB answers in its own words: '3.7 GiB')."""
+    text = str(con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0])
+    amount, unit = text.split()
+    return int(float(amount) * _UNITS[unit])
+
+
+def _readable(table: pa.Table) -> pa.Table:
+    """The table, with its record batches that start at an offset (cut by a slice) copied.
+
+    DuckDB 1.5 misreads a struct within a struct of such a batch: the offset is not passed down to the
+    inner struct's fields, and values of other rows come back. A slice of a table has at most its first
+    batch cut at the start, so little is copied."""
+    batches = [batch.take(pa.array(np.arange(batch.num_rows))) if any(column.offset for column in batch.columns)
+               else batch for batch in table.to_batches()]  # fmt: skip
+    return pa.Table.from_batches(batches, schema=table.schema)
+
+
+@contextmanager
+def arrow_tables(con: Any, tables: dict[str, pa.Table]) -> Iterator[dict[str, Any]]:
+    """Arrow tables as engine tables, without a copy (but see `_readable`), for the length of the block.
+
+    Unlike `ibis.memtable`, whose data the connection keeps until it closes, the tables are let go
+    at the end of the block: a job that hands the engine one part of a large file after another
+    holds one part at a time."""
+    for name, table in tables.items():
+        con.con.register(name, _readable(table))
+    try:
+        yield {name: con.table(name) for name in tables}
+    finally:
+        for name in tables:
+            con.con.unregister(name)

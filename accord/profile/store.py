@@ -1,22 +1,27 @@
 """The profile store: every person's fragments and events, laid out for lookups and for segmentation.
 
 `build_profiles` runs after a graph build, in the engine, as named steps:
-1. `fragments`: the records of each profile dataset with the graph (person) they feed, sorted by graph;
-2. `events`: the experience events within their dataset's time-to-live, sorted by graph, newest first;
-3. `merged`: every person's attributes merged by the default merge policy (one row per graph, for
+1. `identities`: every identity's key and graph, sorted by key, and every graph's identities;
+2. `fragments`: the records of each profile dataset with the graph (person) they feed, sorted by graph;
+3. `events`: the experience events within their dataset's time-to-live, sorted by graph, newest first;
+4. `merged`: every person's attributes merged by the default merge policy (one row per graph, for
    everyone with a fragment or an event: segmentation reads it);
-4. `identities`: every identity's key and graph, sorted by key;
 and written in one swap, with a manifest of the batches it was built from. Fragments, events and
 identities are Arrow IPC files, read memory-mapped: a lookup finds its rows by binary search, so it
 costs the same for ten people or ten million. A lookup uses the store only while its manifest
-still matches the committed batches; otherwise it reads the lake directly (`lookup.py`)."""
+still matches the committed batches; otherwise it reads the lake directly (`lookup.py`).
+
+Each step stays within the engine's memory limit whatever the number of people: fragments, events
+and the merge run in partitions of graph ids when their rows would not fit at once (`partitions.py`),
+and give the same store as in one pass."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +32,21 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, copy_to_parquet, field_at
+from accord.engine import arrow_tables, connect, field_at
 from accord.errors import NotFoundError
 from accord.jobs import ensure_held
 from accord.lake import cutoff, open_dataset, replace_folder, sandbox_job
+from accord.profile.partitions import (
+    MERGE_MEMORY_PER_INPUT,
+    SORT_MEMORY_PER_INPUT,
+    bounds,
+    distinct_sorted,
+    measure,
+    plan,
+    sorted_parts,
+    write_arrow,
+    write_parquet,
+)
 from accord.profile.policies import MergePolicy, resolve_policy
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
@@ -46,11 +62,14 @@ class ProfileSummary:
     events: int
     seconds: float
     steps: dict[str, float]
+    partitions: dict[str, int] = field(default_factory=dict)
+    """In how many partitions of graph ids each step ran, at most (more than one when its rows would not
+    fit in the engine's memory limit at once)."""
 
     def to_document(self) -> dict[str, Any]:
         steps = {k: round(v, 3) for k, v in self.steps.items()}
         return {"profiles": self.profiles, "fragments": self.fragments, "events": self.events,
-                "seconds": round(self.seconds, 3), "steps": steps}  # fmt: skip
+                "seconds": round(self.seconds, 3), "steps": steps, "partitions": self.partitions}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,15 +112,9 @@ def committed_batches(
     return datasets, batches
 
 
-def _write_arrow(con: Any, expr: ir.Table, path: Path) -> int:
-    """Stream an expression's rows into an Arrow IPC file (uncompressed, so it can be memory-mapped)."""
-    reader = con.to_pyarrow_batches(expr, chunk_size=256_000)
-    rows = 0
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    return rows
+def _read_mapped(path: Path) -> pa.Table:
+    """An Arrow IPC file as a table over its memory-mapped pages (nothing is read until used)."""
+    return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
 def _leaves(value: Any, dtype: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
@@ -125,37 +138,100 @@ def _nest(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
     return {k: build(v) if isinstance(v, dict) else v for k, v in tree.items()}
 
 
-def merge_fragments(fragments: list[tuple[ir.Table, str]], policy: MergePolicy) -> ir.Table:
-    """Step 3: one row per graph, each attribute taken from the fragment the policy prefers.
+def filled_paths(table: pa.Table) -> set[tuple[str, ...]]:
+    """The leaf paths (into struct columns) of an Arrow table that hold a value in at least one row."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(array: pa.Array, path: tuple[str, ...]) -> None:
+        if pa.types.is_struct(array.type):  # flatten: a field is null where its struct is
+            for field_type, child in zip(array.type, array.flatten(), strict=True):
+                walk(child, (*path, field_type.name))
+        elif array.null_count < len(array):
+            found.add(path)
+
+    for name in table.column_names:
+        for chunk in table[name].chunks:
+            walk(chunk, (name,))
+    return found
+
+
+def merge_fragments(
+    fragments: list[tuple[ir.Table, str]], policy: MergePolicy, filled: list[set[tuple[str, ...]]] | None = None
+) -> ir.Table:
+    """Step 4: one row per graph, each attribute taken from the fragment the policy prefers.
 
     The same rule as `merge.merge`, in the engine: the preferred fragment is the one of the
     highest-precedence dataset (dataset precedence), then the latest ingested, then the highest
-    record id; the first preferred fragment with a value wins each attribute."""
+    record id; the first preferred fragment with a value wins each attribute. `filled`, when given,
+    names for each fragment table the attribute paths that hold a value in some row: the others are
+    null without being merged (schemas declare many fields that the data leaves empty)."""
     rank = {dataset_id: len(policy.datasets) - index for index, dataset_id in enumerate(policy.datasets)}
     parts: list[tuple[ir.Table, str, dict[tuple[str, ...], Any]]] = []
     types: dict[tuple[str, ...], Any] = {}
-    for table, dataset_id in fragments:
+    for index, (table, dataset_id) in enumerate(fragments):
         attributes = [c for c in table.columns if not c.startswith("_acc_") and c not in ("graph", "identityMap")]
         found = dict(leaf for c in attributes for leaf in _leaves(table[c], table[c].type(), (c,)))
         types.update({path: value.type() for path, value in found.items() if path not in types})
+        if filled is not None:
+            found = {path: value for path, value in found.items() if path in filled[index]}
         parts.append((table, dataset_id, found))
+    merging = [path for path in types if any(path in leaves for _, _, leaves in parts)]
     selected = []
     for table, dataset_id, leaves in parts:
-        columns = {"\x1f".join(path): (leaves[path].cast(dtype) if path in leaves else ibis.null().cast(dtype))
-                   for path, dtype in types.items()}  # fmt: skip
+        columns = {"\x1f".join(path): (leaves[path].cast(types[path]) if path in leaves
+                                       else ibis.null().cast(types[path])) for path in merging}  # fmt: skip
         selected.append(table.select(
             graph=table.graph, precedence=ibis.literal(rank.get(dataset_id, 0) if policy.kind == "dataset_precedence"
                                                        else 0),
             ingested=table._acc_ingested.fill_null(ibis.literal(EPOCH).cast("timestamp('UTC')")),
             record=table._acc_record, **columns))  # fmt: skip
     union = selected[0].union(*selected[1:]) if len(selected) > 1 else selected[0]
-    ordered = union.mutate(preference=ibis.row_number().over(order_by=[union.precedence, union.ingested,
-                                                                        union.record]))  # fmt: skip
+    # preferences are only compared within a graph: ranking within each graph lets the engine sort and
+    # spill graph by graph, where one ranking of all fragments held them all in memory at once
+    ordered = union.mutate(preference=ibis.row_number().over(group_by=union.graph, order_by=[
+        union.precedence, union.ingested, union.record]))  # fmt: skip
+    names = ["\x1f".join(path) for path in merging]
     merged = ordered.group_by("graph").aggregate(**{
-        name: ordered[name].argmax(ordered.preference, where=ordered[name].notnull()) for name in ordered.columns
-        if "\x1f" in name or name in {"\x1f".join(p) for p in types}})  # fmt: skip
-    nested = _nest({path: merged["\x1f".join(path)] for path in types})
+        name: ordered[name].argmax(ordered.preference, where=ordered[name].notnull()) for name in names})  # fmt: skip
+    nested = _nest({path: merged["\x1f".join(path)] if path in merging else ibis.null().cast(dtype)
+                    for path, dtype in types.items()})  # fmt: skip
     return merged.select(graph=merged.graph, **nested)
+
+
+def _merge_in_partitions(
+    con: Any, people: np.ndarray, fragments: list[tuple[Path, str]], policy: MergePolicy, target: Path
+) -> tuple[int, int]:
+    """Step 4, partition by partition of graph ids: everyone's merged attributes, in one Parquet file.
+
+    A partition's fragments are slices of the fragment files (sorted by graph), mapped and handed to the
+    engine without a copy, and let go before the next partition. Returns how many profiles were written,
+    and in how many partitions."""
+    size = sum(path.stat().st_size for path, _ in fragments)
+    graphs = [_read_mapped(path)["graph"].to_numpy() for path, _ in fragments]
+    rows = sum(len(column) for column in graphs)
+    layout = plan(con, people, rows, size / max(rows, 1), MERGE_MEMORY_PER_INPUT)
+    cuts = layout.cuts
+    people_bounds = bounds(people, cuts)
+    fragment_bounds = [bounds(column, cuts) for column in graphs]
+    del graphs  # copies of the graph columns: not kept through the merge
+
+    def parts() -> Iterator[ir.Table]:
+        for part in range(len(cuts) + 1):
+            inputs = {"_people": pa.table({"graph": people[people_bounds[part] : people_bounds[part + 1]]})}
+            for index, ((path, _), edges) in enumerate(zip(fragments, fragment_bounds, strict=True)):
+                start, end = int(edges[part]), int(edges[part + 1])
+                inputs[f"_fragments_{index}"] = _read_mapped(path).slice(start, end - start)
+            with arrow_tables(con, inputs) as tables:  # this partition's rows only, let go after it
+                everyone = tables["_people"]
+                if fragments:
+                    slices = [(tables[f"_fragments_{index}"], dataset_id) for index, (_, dataset_id)
+                              in enumerate(fragments)]  # fmt: skip
+                    filled = [filled_paths(inputs[f"_fragments_{index}"]) for index in range(len(fragments))]
+                    merged = merge_fragments(slices, policy, filled)
+                    everyone = everyone.left_join(merged, everyone.graph == merged.graph).drop("graph_right")
+                yield everyone.order_by("graph")
+
+    return write_parquet(con, parts(), target, layout.batch_rows), layout.partitions
 
 
 def build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
@@ -182,13 +258,21 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
     staging = workspace.lake.staging(f"profile-{sandbox_id}")
     con = connect(workspace.settings)
     counts = {"fragments": 0, "events": 0, "profiles": 0}
+    partitions: dict[str, int] = {}
     try:
         records = con.read_parquet(str(graphs / "records.parquet"))
         nodes = con.read_parquet(str(graphs / "nodes.parquet"))
         node_keys = con.create_table("_node_keys", nodes.select(key=nodes.key, graph=nodes.graph.cast("int64")))
         times = ibis.memtable({"batch_id": list(batches), "completed": [t.isoformat() if t else None
                                                                          for t in batches.values()]})  # fmt: skip
-        fragments: list[tuple[ir.Table, str]] = []
+        clock = time.perf_counter()
+        keyed_nodes = nodes.select(key=nodes.key, node=nodes.node, graph=nodes.graph.cast("int64"))
+        write_arrow(con, [keyed_nodes.order_by("key")], staging / "identities.arrow")
+        write_arrow(con, [keyed_nodes.select("graph", "node").order_by(["graph", "node"])], staging / "members.arrow")
+        # every graph comes from a fragment or an event: the people are the graphs of the identities
+        people = distinct_sorted(_read_mapped(staging / "members.arrow")["graph"].to_numpy())
+        steps["identities"] = time.perf_counter() - clock
+        fragments: list[tuple[Path, str]] = []
         for dataset in datasets:
             clock = time.perf_counter()
             table, _ = open_dataset(workspace, con, sandbox, dataset.name, provenance=True)
@@ -207,32 +291,27 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                 rows = rows.join(times, rows._acc_batch == times.batch_id)
                 rows = rows.select(graph=rows.graph, _acc_ingested=rows.completed.cast("timestamp('UTC')"),
                                    **{c: rows[c] for c in columns})  # fmt: skip
-                stored = con.create_table(f"_fragments_{len(fragments)}", rows)
-                fragments.append((stored, dataset.id))
-                counts["fragments"] += _write_arrow(
-                    con, stored.order_by("graph"), staging / f"fragments-{dataset.id}.arrow"
-                )
-                steps["fragments"] = steps.get("fragments", 0.0) + time.perf_counter() - clock
+                parts = plan(con, people, *measure(con, table), SORT_MEMORY_PER_INPUT)
+                fragments.append((staging / f"fragments-{dataset.id}.arrow", dataset.id))
+                ordered = sorted_parts(rows, ["graph"], parts.cuts)
+                counts["fragments"] += write_arrow(con, ordered, fragments[-1][0], parts.batch_rows)
+                kind = "fragments"
             else:
                 expiry = cutoff(dataset.ttl_days)
                 if expiry is not None:
                     rows = rows.filter(rows.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
                 rows = rows.drop("_acc_batch", "_acc_record")  # events are shown without them: 40 % less to write
-                ordered = rows.order_by([rows.graph, ibis.desc(rows.timestamp)])
-                counts["events"] += _write_arrow(con, ordered, staging / f"events-{dataset.id}.arrow")
-                steps["events"] = steps.get("events", 0.0) + time.perf_counter() - clock
+                parts = plan(con, people, *measure(con, table.drop("_acc_batch", "_acc_record")),
+                             SORT_MEMORY_PER_INPUT)  # fmt: skip
+                ordered = sorted_parts(rows, ["graph", ibis.desc("timestamp")], parts.cuts)
+                counts["events"] += write_arrow(con, ordered, staging / f"events-{dataset.id}.arrow", parts.batch_rows)
+                kind = "events"
+            steps[kind] = steps.get(kind, 0.0) + time.perf_counter() - clock
+            partitions[kind] = max(partitions.get(kind, 1), parts.partitions)
         clock = time.perf_counter()
-        people = node_keys.select("graph").distinct()  # every graph comes from a fragment or an event
-        if fragments:
-            merged = merge_fragments(fragments, policy)
-            people = people.left_join(merged, people.graph == merged.graph).drop("graph_right")
-        counts["profiles"] = copy_to_parquet(con, people.order_by("graph"), str(staging / "profiles.parquet"))
+        counts["profiles"], partitions["merged"] = _merge_in_partitions(con, people, fragments, policy,
+                                                                        staging / "profiles.parquet")  # fmt: skip
         steps["merged"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        keyed_nodes = nodes.select(key=nodes.key, node=nodes.node, graph=nodes.graph.cast("int64"))
-        _write_arrow(con, keyed_nodes.order_by("key"), staging / "identities.arrow")
-        _write_arrow(con, keyed_nodes.select("graph", "node").order_by(["graph", "node"]), staging / "members.arrow")
-        steps["identities"] = time.perf_counter() - clock
     finally:
         con.disconnect()
     manifest = {"policy": policy.name, "batches": sorted(batches), "datasets": {d.id: d.name for d in datasets},
@@ -242,7 +321,7 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
     ensure_held(workspace.catalog)
     replace_folder(staging, store_folder(workspace, sandbox_id))
     return ProfileSummary(counts["profiles"], counts["fragments"], counts["events"], time.perf_counter() - started,
-                          steps)  # fmt: skip
+                          steps, partitions)  # fmt: skip
 
 
 class ProfileStore:
@@ -254,19 +333,15 @@ class ProfileStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.manifest = json.loads((folder / "manifest.json").read_text())
-        self.identities = self._open(folder / "identities.arrow")
+        self.identities = _read_mapped(folder / "identities.arrow")
         self.keys = self.identities["key"].to_numpy()
         self.graphs = self.identities["graph"].to_numpy()
         self.members = self._sorted(folder / "members.arrow")
         self.fragments = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("fragments-*.arrow")}
         self.events = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("events-*.arrow")}
 
-    @staticmethod
-    def _open(path: Path) -> pa.Table:
-        return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-
     def _sorted(self, path: Path) -> tuple[pa.Table, np.ndarray]:
-        table = self._open(path)
+        table = _read_mapped(path)
         return table, table["graph"].to_numpy()
 
     @classmethod
