@@ -21,6 +21,8 @@ from pydantic_settings import (
 
 from accord.errors import InvalidInputError
 
+SECRET_KEY_FILE = "secret.key"  # in the home, unless the key comes from ACCORD_SECRET_KEY
+
 
 class Settings(BaseSettings):
     """Everything Accord can be configured with."""

@@ -5,7 +5,8 @@ and a dataflow a folder under them. Whoever names them (an API caller, a CLI use
 resolved, symlinks followed, and must land inside one of the allowed roots (setting
 `allowed_roots`, default `home/landing`). Accord's own folders (the home with the catalog and the
 secret key, and the lake) stay closed to a root that merely contains them: only a root inside them,
-such as `home/landing`, opens part of them."""
+such as `home/landing`, opens part of them. The secret key and the catalog's database files stay
+closed even to a root that is the home itself."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accord.errors import PermissionDeniedError
-from accord.settings import Settings
+from accord.settings import SECRET_KEY_FILE, Settings
 
 
 class PathNotAllowedError(PermissionDeniedError):
@@ -35,11 +36,17 @@ class AllowedRoots:
 
     roots: tuple[Path, ...]
     private: tuple[Path, ...] = ()
+    sealed: tuple[Path, ...] = ()  # files that no root opens
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AllowedRoots:
+        home = settings.home.expanduser().resolve()
         lake = Path(settings.lake_url.removeprefix("file://")).expanduser().resolve()
-        return cls(tuple(settings.local_roots), (settings.home.expanduser().resolve(), lake))
+        sealed = [home / SECRET_KEY_FILE]
+        if settings.catalog_url.startswith("sqlite:///"):
+            catalog = Path(settings.catalog_url.removeprefix("sqlite:///")).expanduser().resolve()
+            sealed += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+        return cls(tuple(settings.local_roots), (home, lake), tuple(sealed))
 
     @classmethod
     def nothing(cls) -> AllowedRoots:
@@ -52,6 +59,8 @@ class AllowedRoots:
             resolved = Path(path).expanduser().resolve()
         except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte...
             raise PathNotAllowedError(field, str(path)) from None
+        if resolved in self.sealed:
+            raise PathNotAllowedError(field, str(path))
         for root in self.roots:
             if resolved.is_relative_to(root) and not any(
                 resolved.is_relative_to(own) and not root.is_relative_to(own) for own in self.private

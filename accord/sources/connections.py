@@ -133,7 +133,8 @@ def open_source(record: ConnectionRecord, box: SecretBox, roots: AllowedRoots | 
     Its local paths are checked again: the allowed roots, or where a symlink leads, may have changed."""
     cls = connector_class(record.connector)
     config = {**record.config, **box.open(record.secrets)}
-    return cls(validate_config(record.connector, config, roots or AllowedRoots.nothing()))
+    roots = roots or AllowedRoots.nothing()
+    return cls(validate_config(record.connector, config, roots), roots)
 
 
 def test_connection(

@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from accord.settings import SECRET_KEY_FILE
 from accord.sources.exceptions import SecretKeyError
 
-KEY_FILE = "secret.key"
+KEY_FILE = SECRET_KEY_FILE
 
 
 def ensure_key_file(home: Path) -> Path:

@@ -6,9 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from accord.access import AllowedRoots
 
 Category = Literal["local", "cloud storage", "database", "crm", "streaming", "protocols"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -145,8 +148,11 @@ class Source(ABC, Generic[ConfigT]):
 
     spec: ClassVar[ConnectorSpec]
 
-    def __init__(self, config: ConfigT) -> None:
+    def __init__(self, config: ConfigT, roots: AllowedRoots | None = None) -> None:
         self.config = config
+        # The folders of this machine it may read, for connectors that read them (files are checked one
+        # by one: a connection's root may hold Accord's own files, which no root opens).
+        self.roots = roots
 
     @abstractmethod
     def check(self) -> list[CheckStep]:

@@ -11,7 +11,9 @@ import pytest
 
 from accord import sources
 from accord.access import AllowedRoots, PathNotAllowedError
+from accord.errors import InvalidInputError
 from accord.settings import Settings
+from accord.sources.files import FileSelection, RemoteFile
 from accord.workspace import Workspace, initialise
 from tests.conftest import Api, setup_crm
 
@@ -190,3 +192,36 @@ def test_uploads_land_only_in_their_own_folder(api: Api, settings: Settings, tmp
     assert not [p for p in created if "evil" in p.name or p.name == ".hidden.csv"]
     assert not Path("/etc/evil.csv").exists()
     assert list((settings.home / "lake" / "_uploads").iterdir()) == []  # cleaned up after the batch
+
+
+@pytest.mark.parametrize("allowed", ["the home's parent", "the home itself"])
+def test_a_root_that_holds_the_home_never_reads_its_key_catalog_or_lake(
+    settings: Settings, tmp_path: Path, allowed: str
+) -> None:
+    """An operator may allow a folder that holds Accord's home, or the home itself: a connection there lists,
+    reads and opens none of Accord's own files, whatever the glob, and no database connection opens the catalog."""
+    root = tmp_path if allowed == "the home's parent" else settings.home
+    settings = settings.model_copy(update={"allowed_roots": [root]})
+    initialise(settings)
+    (root / "mine.csv").write_text("first,email\nAnn,ann@x.io\n")
+    roots, workspace = AllowedRoots.from_settings(settings), Workspace.open(settings)
+    try:
+        own = [settings.home / "secret.key", settings.home / "catalog.db"]
+        assert all(path.is_file() for path in own)
+        box = sources.SecretBox(settings.home)
+        with workspace.catalog.session() as session:
+            record = sources.create_connection(session, box, "prod", "all", "local", {"root": str(root)}, roots)
+            for place in own:
+                with pytest.raises(PathNotAllowedError):
+                    sources.create_connection(session, box, "prod", "db", "database",
+                                              {"dialect": "sqlite", "database": str(place)}, roots)  # fmt: skip
+        source = sources.connections.open_source(record, box, roots)
+        listed = {root / entry["path"] for entry in source.discover()}
+        assert root / "mine.csv" in listed
+        assert not [path for path in listed if path.resolve().is_relative_to(settings.home.resolve() / "lake")]
+        assert not listed & set(own) and not [p for p in listed if p.name.startswith("catalog.db")]
+        with pytest.raises(InvalidInputError):  # named directly, as a file listed before would be
+            relative = settings.home.relative_to(root) / "secret.key" if root != settings.home else Path("secret.key")
+            source.fetch(FileSelection(), RemoteFile(relative.as_posix(), 1, 1), tmp_path)
+    finally:
+        workspace.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.access import AllowedRoots
 from accord.errors import InvalidInputError
 from accord.sources.exceptions import SourceUnavailableError
 from accord.sources.files import FileSelection, FileStoreSource, RemoteFile, matches
@@ -69,15 +70,20 @@ class LocalFolderSource(FileStoreSource[LocalFolderConfig]):
                 path.is_file()
                 and not path.name.startswith(".")
                 and matches(name, selection.glob)
-                and path.resolve().is_relative_to(self.root)
+                and self._readable(path)
             ):
                 stat = path.stat()
                 found.append(RemoteFile(name, stat.st_size, stat.st_mtime_ns))
         return found
 
+    def _readable(self, path: Path) -> bool:
+        """Inside the connection's root and the allowed folders, where symlinks lead, and not one of Accord's
+        own files (its secret key, catalog or lake, which a root that holds the home would otherwise list)."""
+        roots = self.roots or AllowedRoots.nothing()
+        return path.resolve().is_relative_to(self.root) and roots.contains(path)
+
     def fetch(self, selection: FileSelection, file: RemoteFile, workdir: Path) -> Path:
         path = self._folder(selection.path) / file.name  # read in place: nothing to copy
-        resolved = path.resolve()
-        if not resolved.is_relative_to(self.root):  # it changed into a way out since it was listed
+        if not self._readable(path):  # it changed into a way out since it was listed
             raise InvalidInputError(f"file {file.name!r} leads outside the connection's root", code="SOURCE-0400-400")
         return path
