@@ -25,7 +25,8 @@ from accord.catalog import resolve_sandbox
 from accord.engine import connect, field_at, raw_connection
 from accord.errors import DocumentError, NotFoundError, did_you_mean
 from accord.identity.graph import SEPARATOR, graph_folder, identity_rows
-from accord.lake import find_dataset, open_dataset
+from accord.jobs import ensure_held
+from accord.lake import find_dataset, open_dataset, sandbox_job
 from accord.schema import resolve_schema_by_id
 from accord.workspace import Workspace
 
@@ -111,11 +112,19 @@ def _check_paths(workspace: Workspace, sandbox: str, rules: MatchingRules) -> di
 
 
 def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[str, Any]:
-    """Run a matching job; its proposed links replace the previous job's, and count from the next graph build."""
+    """Run a matching job; its proposed links replace the previous job's, and count from the next graph build.
+
+    Holds the sandbox's lock (see `accord.lake.sandbox_job`): it reads the graph that a build replaces,
+    and two matching jobs never write the proposals at once."""
+    rules = parse_rules(document)
+    with sandbox_job(workspace, sandbox, "identity matching"):
+        return _propose_matches(workspace, sandbox, rules)
+
+
+def _propose_matches(workspace: Workspace, sandbox: str, rules: MatchingRules) -> dict[str, Any]:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     started = time.perf_counter()
-    rules = parse_rules(document)
     datasets = _check_paths(workspace, sandbox, rules)
     columns = {field.path: f"f{index}" for index, field in enumerate(rules.fields)}
     with workspace.catalog.session() as session:
@@ -163,8 +172,9 @@ def propose_matches(workspace: Workspace, sandbox: str, document: Any) -> dict[s
     pairs = _proposals(workspace, scored, anchor_table, graph_of)
     target = matches_file(workspace, sandbox_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_suffix(".parquet.new")
+    staging = workspace.lake.staging(f"matches-{sandbox_id}") / target.name  # this job's own, removed at its end
     pq.write_table(pairs, staging)
+    ensure_held(workspace.catalog)
     staging.replace(target)
     return {"records": people.num_rows, "pairsScored": scored.num_rows, "proposed": pairs.num_rows,
             "threshold": rules.threshold, "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip

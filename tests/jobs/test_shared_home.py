@@ -5,6 +5,7 @@ for certain; a killed one (SIGKILL) leaves what a crash leaves."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,7 +77,12 @@ def _serve(home: Home, port: int) -> tuple[subprocess.Popen[str], int]:
 
 
 @pytest.mark.slow
-def test_every_job_that_replaces_the_sandboxs_folders_is_told_who_runs(shop_home: Home, lone_run: Lone) -> None:
+def test_every_job_that_replaces_the_sandboxs_folders_is_told_who_runs(
+    shop_home: Home, lone_run: Lone, tmp_path: Path
+) -> None:
+    fields = [{"path": "person.name.firstName", "comparison": "name"}, {"path": "homeAddress.city"}]
+    matching = {"datasets": ["crm"], "fields": fields, "blocking": [["homeAddress.city"]]}
+    (tmp_path / "rules.json").write_text(json.dumps(matching))
     holder = start(shop_home.env(), "profile", "rebuild", "--json")
     lease = wait_until(lambda: _holds_sandbox(shop_home, holder.pid), "the rebuild holds the lock", process=holder)
     os.kill(holder.pid, signal.SIGSTOP)  # a long rebuild, for as long as this test needs
@@ -87,7 +93,8 @@ def test_every_job_that_replaces_the_sandboxs_folders_is_told_who_runs(shop_home
     try:
         quick = shop_home.env(job_wait_seconds="0")
         for command in (["profile", "rebuild"], ["identity", "build"], ["segment", "run"], ["dataset", "purge", "web"],
-                        ["dataset", "delete-records", "crm", "--id", "C1"], ["batch", "delete", batch]):  # fmt: skip
+                        ["dataset", "delete-records", "crm", "--id", "C1"], ["batch", "delete", batch],
+                        ["identity", "match", "--file", str(tmp_path / "rules.json")]):  # fmt: skip
             result = run(quick, *command, "--json")
             assert result.code == 4, (command, result.stdout, result.stderr)
             error = result.json()["error"]
@@ -100,7 +107,7 @@ def test_every_job_that_replaces_the_sandboxs_folders_is_told_who_runs(shop_home
             calls = [("POST", "/profiles/rebuild", None), ("POST", "/identity/graph/build", None),
                      ("POST", "/segment/jobs", {}), ("POST", "/datasets/web/purge", None),
                      ("POST", "/datasets/crm/records/delete", {"ids": ["C1"]}),
-                     ("DELETE", f"/batches/{batch}", None)]  # fmt: skip
+                     ("DELETE", f"/batches/{batch}", None), ("POST", "/identity/matching", matching)]  # fmt: skip
             for method, path, body in calls:
                 response = client.request(method, path, json=body)
                 assert response.status_code == 409, (path, response.text)
