@@ -13,14 +13,14 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.jobs.exceptions import JobRunningError, LockLostError
-    from accord.jobs.leases import Holder, Lease, ensure_held, hold, holder, holds, is_held
-    from accord.jobs.owners import Owner, process_runs
+    from accord.jobs.leases import Holder, Lease, ensure_held, hold, holder, holds, is_held, live_lock_hosts
+    from accord.jobs.owners import Owner, process_runs, process_started
     from accord.jobs.scratch import SEPARATOR, owner_of, removed_at_end, scratch_name, sweep, track
 
 _EXPORTS = {
     "exceptions": ["JobRunningError", "LockLostError"],
-    "leases": ["Holder", "Lease", "ensure_held", "hold", "holder", "holds", "is_held"],
-    "owners": ["Owner", "process_runs"],
+    "leases": ["Holder", "Lease", "ensure_held", "hold", "holder", "holds", "is_held", "live_lock_hosts"],
+    "owners": ["Owner", "process_runs", "process_started"],
     "scratch": ["SEPARATOR", "owner_of", "removed_at_end", "scratch_name", "sweep", "track"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

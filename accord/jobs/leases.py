@@ -2,7 +2,8 @@
 
 A job takes a lock by inserting its row (the name is the key: of two inserts, one wins) and gives it
 back by deleting it. While the job runs, a thread beats the row's heartbeat. A lock whose owner is
-gone (a dead pid on this host) or silent for longer than the stale bound (any host) is abandoned:
+gone (a dead pid on this host, or one reused by a process started after the lock was taken) or
+silent for longer than the stale bound (any host) is abandoned:
 the next taker removes it and takes the lock. A thread that already holds a lock gets it again at
 once, so that a job may call another job that takes the same lock (a record deletion rebuilds the
 profiles it fed)."""
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,8 @@ class Holder:
 
     @classmethod
     def of(cls, record: JobLeaseRecord) -> Holder:
-        return cls(record.purpose, Owner(record.pid, record.host), _aware(record.started_at),
+        since = _aware(record.started_at)
+        return cls(record.purpose, Owner(record.pid, record.host, since.timestamp()), since,
                    _aware(record.heartbeat_at))  # fmt: skip
 
     def abandoned(self, stale_seconds: float) -> bool:
@@ -68,6 +70,12 @@ def is_held(session: Session, name: str, stale_seconds: float) -> bool:
     """Whether a live process holds the lock `name`."""
     found = holder(session, name)
     return found is not None and not found.abandoned(stale_seconds)
+
+
+def live_lock_hosts(session: Session, stale_seconds: float) -> frozenset[str]:
+    """The hosts whose processes hold locks that are not abandoned."""
+    records = session.scalars(select(JobLeaseRecord))
+    return frozenset(record.host for record in records if not Holder.of(record).abandoned(stale_seconds))
 
 
 _held = threading.local()

@@ -1,7 +1,8 @@
 """Who owns a running job, a lock or a scratch folder: a process on a host, and whether it is still there.
 
-A process of this host is known to be gone when its pid no longer exists (or is a zombie). A process
-of another host cannot be asked: callers judge it by its heartbeat instead."""
+A process of this host is known to be gone when its pid no longer exists (or is a zombie), or when
+the process that has the pid now started after the owner was last seen (the pid was reused). A
+process of another host cannot be asked: callers judge it by its heartbeat instead."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+PID_REUSE_MARGIN = 2.0  # seconds: process start times are known to the clock tick, boot time to the second
+
 
 @dataclass(frozen=True)
 class Owner:
     pid: int
     host: str
+    seen: float | None = None
+    """When the owner was known to run (epoch seconds): a process with its pid started later is another one."""
 
     @classmethod
     def me(cls) -> Owner:
@@ -28,7 +33,12 @@ class Owner:
     @property
     def gone(self) -> bool:
         """Known to be dead: a process of this host that no longer runs. Never true for other hosts."""
-        return self.here and not process_runs(self.pid)
+        if not self.here:
+            return False
+        if not process_runs(self.pid):
+            return True
+        started = process_started(self.pid)
+        return self.seen is not None and started is not None and started > self.seen + PID_REUSE_MARGIN
 
 
 def process_runs(pid: int) -> bool:
@@ -46,3 +56,14 @@ def process_runs(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def process_started(pid: int) -> float | None:
+    """When a process of this host started (epoch seconds), where /proc tells; else None."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))  # fmt: skip
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")

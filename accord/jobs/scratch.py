@@ -27,19 +27,22 @@ def scratch_name(label: str) -> str:
     return SEPARATOR.join((label, str(me.pid), me.host, secrets.token_hex(4)))
 
 
-def owner_of(name: str) -> Owner | None:
-    """The owner a scratch name says, or None for a name that is not one."""
+def owner_of(name: str, seen: float | None = None) -> Owner | None:
+    """The owner a scratch name says (known to run at `seen`), or None for a name that is not one."""
     parts = name.rsplit(SEPARATOR, 3)
     if len(parts) != 4 or not parts[1].isdigit():
         return None
-    return Owner(int(parts[1]), parts[2])
+    return Owner(int(parts[1]), parts[2], seen)
 
 
-def sweep(root: Path, stale_seconds: float) -> list[Path]:
-    """Remove what dead processes of this host left under `root`; returns what was removed.
+def sweep(root: Path, stale_seconds: float, live_hosts: frozenset[str] = frozenset()) -> list[Path]:
+    """Remove what dead processes left under `root`; returns what was removed.
 
-    Entries that name no owner (an older Accord wrote them) are removed once nothing has touched them
-    for `stale_seconds`. Entries of other hosts are left to their own host."""
+    An entry of a process of this host goes when that process is gone (or its pid now belongs to a
+    process started after the entry last changed). An entry of another host, or one that names no
+    owner (an older Accord wrote it), goes once nothing in it has changed for `stale_seconds` and, for
+    another host, no job of that host holds a live lock (`live_hosts`): that host cannot be asked
+    whether its process runs, and its jobs' heartbeats say it works."""
     removed: list[Path] = []
     try:
         entries = list(root.iterdir())
@@ -47,15 +50,32 @@ def sweep(root: Path, stale_seconds: float) -> list[Path]:
         return removed
     now = time.time()
     for entry in entries:
-        owner = owner_of(entry.name)
         try:
-            doomed = owner.gone if owner is not None else now - entry.lstat().st_mtime > stale_seconds
+            changed = entry.lstat().st_mtime
+            owner = owner_of(entry.name, changed)
+            if owner is not None and owner.here:
+                doomed = owner.gone
+            elif owner is not None and owner.host in live_hosts:
+                doomed = False
+            else:
+                doomed = now - _last_change(entry, changed) > stale_seconds
         except FileNotFoundError:  # its owner removed it meanwhile
             continue
         if doomed:
             _remove(entry)
             removed.append(entry)
     return removed
+
+
+def _last_change(entry: Path, changed: float) -> float:
+    """The latest modification time of `entry` and of what it holds."""
+    if entry.is_dir() and not entry.is_symlink():
+        for path in entry.rglob("*"):
+            try:
+                changed = max(changed, path.lstat().st_mtime)
+            except FileNotFoundError:
+                continue
+    return changed
 
 
 _tracked: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("accord_job_scratch", default=None)

@@ -2,7 +2,8 @@
 replace a sandbox's folders run one at a time.
 
 A killed process cannot clean up after itself. So every job starts by sweeping the scratch folders
-(engine spill, staging, uploads) of processes gone from this host, and by closing the batches still
+(engine spill, staging, uploads) of processes gone from this host (and those of other hosts that
+hold no live lock, once untouched for `stale_run_seconds`), and by closing the batches still
 `loading` whose ingestion no longer holds its lock: they are marked failed, and their staging, any
 rows already moved into the dataset and their diagnostics are removed.
 
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, resolve_sandbox, utcnow
-from accord.jobs import Lease, hold, holds, is_held, removed_at_end, sweep
+from accord.jobs import Lease, hold, holds, is_held, live_lock_hosts, removed_at_end, sweep
 from accord.lake.store import recover_replacements
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ def reap_abandoned(workspace: Workspace) -> Reaped:
     settings, lake = workspace.settings, workspace.lake
     stale = settings.stale_run_seconds
     reaped = Reaped()
+    with workspace.catalog.session() as session:
+        live_hosts = live_lock_hosts(session, stale)
     for root in (settings.spill_root, lake.staging_root, lake.uploads_root):
-        reaped.folders.extend(sweep(root, stale))
+        reaped.folders.extend(sweep(root, stale, live_hosts))
     closed: list[tuple[str, str, str]] = []
     with workspace.catalog.session() as session:
         for batch in session.scalars(select(BatchRecord).where(BatchRecord.status == "loading")):

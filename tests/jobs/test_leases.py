@@ -10,18 +10,20 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from accord.catalog import Catalog
+from accord.catalog import Catalog, JobLeaseRecord
 from accord.jobs import JobRunningError, hold, holder
 from accord.settings import Settings
 from accord.workspace import initialise
@@ -210,3 +212,28 @@ def test_a_thread_holding_a_lock_takes_it_again_and_another_thread_cannot(settin
     with catalog.session() as session:
         assert holder(session, "the-lock") is None  # given back once, by the outer hold
     catalog.dispose()
+
+
+def test_a_lock_whose_pid_now_belongs_to_a_newer_process_is_taken_at_once(settings: Settings) -> None:
+    """A holder killed long ago whose pid the system gave to another process: the process that has the pid
+    now started after the lock was taken, so it holds nothing; the lock is taken without waiting."""
+    initialise(settings)
+    catalog = Catalog(settings.catalog_url)
+    newcomer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        here = socket.gethostname()
+        with catalog.session() as session:
+            session.add(JobLeaseRecord(name="reused", token="t" * 24, purpose="a job killed an hour ago",
+                                       pid=newcomer.pid, host=here, started_at=an_hour_ago))  # fmt: skip
+            session.add(JobLeaseRecord(name="alive", token="u" * 24, purpose="the newcomer's own job",
+                                       pid=newcomer.pid, host=here))  # fmt: skip
+        with hold(catalog, "reused", "the next job", wait_seconds=0, stale_seconds=1800), catalog.session() as session:
+            found = holder(session, "reused")
+            assert found is not None and found.owner.pid == os.getpid()
+        with pytest.raises(JobRunningError), hold(catalog, "alive", "the next job", wait_seconds=0, stale_seconds=1800):
+            pass
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+        catalog.dispose()

@@ -37,9 +37,27 @@ def test_the_sweep_removes_what_dead_processes_of_this_host_left_and_nothing_els
     fresh.mkdir()
     an_hour_ago = time.time() - 3600
     os.utime(old, (an_hour_ago, an_hour_ago))
-    removed = sweep(root, stale_seconds=1800)
-    assert sorted(removed) == sorted([dead, old])
-    assert sorted(p.name for p in root.iterdir()) == sorted([mine.name, elsewhere.name, fresh.name])
+    # another host's, untouched for an hour: kept while that host's jobs hold live locks, then removed
+    idle = root / "build~4343~another-host~1a2b3c4d"
+    (idle / "part").mkdir(parents=True)
+    busy = root / "build~4444~another-host~2a3b4c5d"  # untouched itself, but a file in it was just written
+    busy.mkdir()
+    (busy / "spill.tmp").write_bytes(b"x")
+    for path in (idle / "part", idle, busy):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    # a pid of this host that now belongs to a process started after the folder was last changed
+    newcomer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        reused = root / f"build~{newcomer.pid}~{mine.name.split('~')[2]}~3a4b5c6d"
+        reused.mkdir()
+        os.utime(reused, (an_hour_ago, an_hour_ago))
+        removed = sweep(root, stale_seconds=1800, live_hosts=frozenset({"another-host"}))
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+    assert sorted(removed) == sorted([dead, old, reused])
+    assert sweep(root, stale_seconds=1800) == [idle]  # another host's jobs no longer hold live locks
+    assert sorted(p.name for p in root.iterdir()) == sorted([mine.name, elsewhere.name, fresh.name, busy.name])
 
 
 def test_scratch_names_say_their_owner() -> None:
