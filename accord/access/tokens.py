@@ -64,10 +64,14 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(catalog: Catalog, name: str, role: str = "admin", sandbox: str | None = None) -> tuple[ApiToken, str]:
+def create_token(
+    catalog: Catalog, name: str, role: str | None = None, sandbox: str | None = None
+) -> tuple[ApiToken, str]:
     """A new token; the plain text is returned once and never stored.
 
-    A token made for one sandbox is a `member` of it: an admin token holds every sandbox."""
+    A token made for one sandbox is a `member` of it (the role when none is given), and one made for
+    no sandbox an `admin` (an admin token holds every sandbox)."""
+    role = role or ("member" if sandbox is not None else "admin")
     if role not in ROLES:
         raise InvalidInputError(f"role {role!r} is not one of {', '.join(ROLES)}", code="ACCESS-0400-400")
     if role == "admin" and sandbox is not None:

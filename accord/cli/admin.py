@@ -43,8 +43,8 @@ def token_create(
     as_json: bool = JsonFlag,
 ) -> None:
     """Create an API token; it is shown once."""
-    chosen = role or ("member" if sandbox else "admin")
-    record, plain = access.create_token(state.workspace().catalog, name, chosen, sandbox)
+    record, plain = access.create_token(state.workspace().catalog, name, role, sandbox)
+    chosen = record.role
     scope = f"sandbox {sandbox}" if sandbox else "every sandbox"
     emit(
         {"id": record.id, "name": name, "role": chosen, "sandbox": sandbox, "token": plain},

@@ -89,6 +89,10 @@ def test_scope_rules_in_the_service_layer(workspace: Workspace) -> None:
     assert authorize_sandbox(caller, None, "prod") == "dev"
     with pytest.raises(SandboxForbiddenError):
         authorize_sandbox(caller, "prod", "prod")
+    # no role given: a member of the one sandbox named, else an admin, whoever calls (CLI, API, a script)
+    scoped, _ = create_token(workspace.catalog, "dev-bot", sandbox="dev")
+    unscoped, _ = create_token(workspace.catalog, "ops")
+    assert (scoped.role, unscoped.role) == ("member", "admin")
     with pytest.raises(InvalidInputError, match="admin token holds every sandbox"):
         create_token(workspace.catalog, "x", "admin", "dev")
     with pytest.raises(InvalidInputError, match="not one of admin, member"):
