@@ -22,7 +22,9 @@ from accord.errors import InvalidInputError
 
 
 def _flag_type(option: TyperOption, ctx: typer.Context) -> str | None:
-    """Help shows no value type for flags: `--json` takes none (typer 0.29 prints `<bool>`)."""
+    """Help shows no value type for flags: `--json` takes none (typer 0.29.2, as pinned, prints `<bool>`).
+
+    A patch of typer's internals: tests/cli/test_cli_docs.py fails if an upgrade shows `<bool>` again."""
     return None if option.is_flag else _option_type(option, ctx)
 
 

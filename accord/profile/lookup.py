@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ibis
 from sqlalchemy import select
@@ -10,15 +10,25 @@ from sqlalchemy import select
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, field_at
 from accord.errors import InvalidInputError, NotFoundError
+from accord.identity import (
+    TypedIdentity,
+    get_rules,
+    graph_folder,
+    graph_of,
+    namespace_ranks,
+    namespaces,
+    profile_identities,
+    record_identities,
+    resolve_identity,
+    rule_for,
+)
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
 from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
+from accord.segment import profile_memberships
 from accord.workspace import Workspace
-
-if TYPE_CHECKING:
-    from accord.identity import TypedIdentity
 
 MAX_FRAGMENTS = 5000
 SEPARATOR = "\x1f"
@@ -31,8 +41,6 @@ def _matches(table: Any, schema: Any, identities: list[tuple[str, str]], known: 
 
     Identity fields were normalised at ingestion; identityMap ids are compared normalised, as graphs
     hold them."""
-    from accord.identity import rule_for
-
     conditions = []
     for namespace, value in identities:
         for descriptor in schema.identities:
@@ -52,8 +60,6 @@ def _fed_by(found: Any, schema: Any, dataset_id: str, known: dict[str, Any], ran
             identities: list[tuple[str, str]]) -> Any:  # fmt: skip
     """The rows (of those that carry one of the identities) whose profile identity is one of them: a
     record feeds only the profile of its profile identity's graph, whatever else it carries."""
-    from accord.identity import profile_identities, record_identities
-
     rows = record_identities(found, schema, dataset_id, known)
     if rows is None:
         return found.limit(0)
@@ -72,8 +78,6 @@ def get_profile(
     now); otherwise, and without identity stitching, from the lake directly (slower, never stale)."""
     if not (1 <= events_limit <= 1000 and events_offset >= 0):
         raise InvalidInputError("events: limit 1..1000, offset 0 or more", code="PROFILE-0401-400")
-    from accord.identity import namespaces, resolve_identity
-
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, merge_policy)
         sandbox_id = resolve_sandbox(session, sandbox).id
@@ -119,8 +123,6 @@ def get_profile(
 
 def _memberships(workspace: Workspace, sandbox: str, graph_id: str | None) -> dict[str, Any]:
     """The person's audience memberships (by segment name), once segment jobs have run."""
-    from accord.segment import profile_memberships
-
     return profile_memberships(workspace, sandbox, int(graph_id)) if graph_id is not None else {}
 
 
@@ -129,8 +131,6 @@ Found = tuple[str | None, list[tuple[str, str]], list[Fragment], list[dict[str, 
 
 def current_store(workspace: Workspace, sandbox_id: str, ingested: dict[str, Any]) -> ProfileStore | None:
     """The profile store, if it was built on exactly the committed batches and the graphs of now."""
-    from accord.identity import graph_folder
-
     store = ProfileStore.open(store_folder(workspace, sandbox_id))
     if store is None or store.manifest["batches"] != sorted(ingested):
         return None
@@ -167,8 +167,6 @@ def _from_store(
 def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, identity: str, newest: int) -> Found:
     """The person's records read from the lake: those whose profile identity is in the identity's graph
     (graph stitching), or is the identity itself (no stitching)."""
-    from accord.identity import get_rules, graph_of, namespace_ranks, namespaces
-
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         known = namespaces(session, sandbox_id)

@@ -37,3 +37,14 @@ def test_every_command_is_in_the_cli_page() -> None:
     assert len(every) > 50
     missing = [" ".join(p) for p in every if not documented(p)]
     assert missing == []
+
+
+def test_no_command_help_shows_a_value_type_for_a_flag() -> None:
+    """`--json` takes no value: help shows no `<bool>` beside it (a patch of typer's internals in accord.cli.app)."""
+    from typer.testing import CliRunner
+
+    tree, runner = typer.main.get_command(app), CliRunner()
+    for path in commands(tree):
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "--json" not in shown.output or "<bool>" not in shown.output.replace(" ", ""), path

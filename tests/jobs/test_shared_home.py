@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from accord.api import create_app
 from accord.settings import Settings
 from tests.jobs.conftest import Home, Lone, lookups, store_contents
 from tests.processes import files_under, finish, kill, run, start, wait_until
-from tests.servers import PortTakenError, on_some_port, start_api
+from tests.servers import start_api
 
 
 def _scratch(home: Home) -> list[Path]:
@@ -64,16 +65,15 @@ def _api(home: Home, **settings: Any) -> Iterator[httpx.Client]:
         server.stop()
 
 
-def _serve(home: Home, port: int) -> tuple[subprocess.Popen[str], int]:
-    """A real `accord serve` process on `port`, once it answers."""
-    server = start(home.env(), "serve", "--port", str(port))
-    try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health"), "the API serves", process=server)
-    except AssertionError as exc:
-        if "address already in use" in str(exc).lower():
-            raise PortTakenError from exc
-        raise
-    return server, port
+def _serve(home: Home) -> tuple[subprocess.Popen[str], int]:
+    """A real `accord serve` process on a port the system chose, which it names when it listens."""
+    server = start(home.env(), "serve", "--port", "0")
+    assert server.stderr is not None
+    ready, _, _ = select.select([server.stderr], [], [], 60)
+    said = server.stderr.readline() if ready else ""
+    found = re.search(r"Accord API on http://127\.0\.0\.1:(\d+)", said)
+    assert found is not None, f"accord serve did not say where it listens: {said!r}"
+    return server, int(found[1])
 
 
 @pytest.mark.slow
@@ -227,7 +227,7 @@ def test_a_batch_whose_ingestion_was_killed_is_deleted_at_once(shop_home: Home, 
 def test_a_killed_upload_through_the_api_is_closed_by_the_next_job(shop_home: Home, tmp_path: Path) -> None:
     big = _big_file(tmp_path, 400_000)
     before = _ids(shop_home, "bulk")
-    server, port = on_some_port(lambda port: _serve(shop_home, port))
+    server, port = _serve(shop_home)
     base = f"http://127.0.0.1:{port}"
 
     def upload() -> None:
@@ -251,14 +251,6 @@ def test_a_killed_upload_through_the_api_is_closed_by_the_next_job(shop_home: Ho
     assert deleted.code == 0, deleted.stdout + deleted.stderr
     assert deleted.json()["status"] == "deleted"
     assert _scratch(shop_home) == []
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        time.sleep(0.2)
-        return False
 
 
 @pytest.mark.slow
