@@ -118,7 +118,7 @@ def main(home, people, lookups):
     # each definition alone (evaluation only)
     from accord.segment.jobs import evaluate, _trees
     per = {}
-    sandbox_id, trees, labels = _trees(ws, "prod", None)
+    sandbox_id, trees, labels, _left_out = _trees(ws, "prod", None)
     from accord.catalog import utcnow
     for key, tree in trees.items():
         t = time.perf_counter()
