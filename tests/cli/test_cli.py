@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ def ready(cli: Any, tmp_path: Path) -> Any:
     (tmp_path / "crm.csv").write_text(CSV)
     (tmp_path / "map.yaml").write_text(MAPPING)
     return cli
+
+
+def test_version_names_the_installed_release(cli: Any) -> None:
+    shown = cli("--version")
+    assert shown.code == 0 and shown.stdout.strip() == f"accord {metadata.version('accord')}"
 
 
 def test_init_prints_the_token_once(cli: Any) -> None:
