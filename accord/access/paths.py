@@ -10,11 +10,15 @@ closed even to a root that is the home itself."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accord.errors import PermissionDeniedError
 from accord.settings import SECRET_KEY_FILE, Settings
+
+if TYPE_CHECKING:
+    from accord.access.tokens import Principal
 
 
 class PathNotAllowedError(PermissionDeniedError):
@@ -47,6 +51,16 @@ class AllowedRoots:
             catalog = Path(settings.catalog_url.removeprefix("sqlite:///")).expanduser().resolve()
             sealed += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
         return cls(tuple(settings.local_roots), (home, lake), tuple(sealed))
+
+    @classmethod
+    def for_caller(cls, settings: Settings, caller: Principal | None) -> AllowedRoots:
+        """The folders a caller may name: the operator's for an admin (or a local CLI user, `None`); for a
+        token of one sandbox, only the folder of that sandbox's name in each of them (`landing/dev`), so
+        that a sandbox never reads the files dropped for another."""
+        every = cls.from_settings(settings)
+        if caller is None or caller.is_admin or caller.sandbox is None:
+            return every
+        return replace(every, roots=tuple(root / caller.sandbox for root in every.roots))
 
     @classmethod
     def nothing(cls) -> AllowedRoots:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accord import sources
 from accord.access import AllowedRoots
-from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.sources import SecretBox
 
@@ -140,9 +140,10 @@ def get_connections(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any
 
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201)
-def post_connection(ws: WorkspaceDep, sandbox: SandboxDep, body: ConnectionIn) -> dict[str, Any]:
+def post_connection(ws: WorkspaceDep, sandbox: SandboxDep, caller: PrincipalDep, body: ConnectionIn) -> dict[str, Any]:
     """Create a connection; its secret fields are encrypted and never returned. Local folders and files it
-    names must lie inside the folders the operator allows (403 otherwise)."""
+    names must lie inside the folders the operator allows (403 otherwise), and for a token of one sandbox
+    inside the folder of that sandbox's name in them."""
     with ws.catalog.session() as session:
         record = sources.create_connection(
             session,
@@ -151,7 +152,7 @@ def post_connection(ws: WorkspaceDep, sandbox: SandboxDep, body: ConnectionIn) -
             body.name,
             body.connector,
             body.config,
-            AllowedRoots.from_settings(ws.settings),
+            AllowedRoots.for_caller(ws.settings, caller),
         )
         return sources.connection_document(record)
 
@@ -164,11 +165,11 @@ def get_connection(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str
 
 
 @router.post("/connections/{name}/test", response_model=ConnectionCheck)
-def post_connection_test(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+def post_connection_test(ws: WorkspaceDep, sandbox: SandboxDep, caller: PrincipalDep, name: str) -> dict[str, Any]:
     """Test a connection step by step; a failed step says what to do."""
     with ws.catalog.session() as session:
         return sources.test_connection(
-            session, SecretBox(ws.settings.home), sandbox, name, AllowedRoots.from_settings(ws.settings)
+            session, SecretBox(ws.settings.home), sandbox, name, AllowedRoots.for_caller(ws.settings, caller)
         )
 
 

@@ -9,6 +9,7 @@ when the connection is created and again each time it is opened."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -81,7 +82,12 @@ def create_connection(
             f"connection name {name!r} must be letters, digits, '_', '.', '-'", code="SOURCE-0401-400"
         )
     sandbox_id = resolve_sandbox(session, sandbox).id
-    values, secrets = split_secrets(connector, validate_config(connector, config, roots or AllowedRoots.nothing()))
+    model = validate_config(connector, config, roots or AllowedRoots.nothing())
+    values, secrets = split_secrets(connector, model)
+    for field, path in connector_spec(connector).local_paths(model).items():
+        # A relative path means the folder it names now, from where the connection is made: kept absolute,
+        # so that a run started elsewhere (the scheduler of `accord serve`, another shell) reads the same one
+        values[field] = str(Path(path).expanduser().absolute())
     exists = session.scalar(
         select(ConnectionRecord.id).where(ConnectionRecord.sandbox_id == sandbox_id, ConnectionRecord.name == name)
     )

@@ -225,3 +225,21 @@ def test_a_root_that_holds_the_home_never_reads_its_key_catalog_or_lake(
             source.fetch(FileSelection(), RemoteFile(relative.as_posix(), 1, 1), tmp_path)
     finally:
         workspace.close()
+
+
+def test_a_relative_root_names_the_folder_it_named_when_the_connection_was_made(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`root: inbox` made from one folder still names that folder in a run started from another (the
+    scheduler of `accord serve`, another shell): it is kept absolute."""
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.csv").write_text("first,email\nAnn,ann@x.io\n")
+    roots, box = AllowedRoots.from_settings(workspace.settings), sources.SecretBox(workspace.settings.home)
+    monkeypatch.chdir(tmp_path)
+    with workspace.catalog.session() as session:
+        record = sources.create_connection(session, box, "prod", "inbox", "local", {"root": "inbox"}, roots)
+        assert record.config["root"] == str(tmp_path / "inbox")
+    monkeypatch.chdir("/")
+    with workspace.catalog.session() as session:
+        assert all(step["ok"] for step in sources.test_connection(session, box, "prod", "inbox", roots)["steps"])
+    assert [f["path"] for f in sources.connections.open_source(record, box, roots).discover()] == ["a.csv"]

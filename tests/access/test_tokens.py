@@ -117,3 +117,29 @@ def test_tokens_through_the_cli(cli: Any) -> None:
     listed = {t["name"]: t for t in cli("token", "list", "--json").json()}
     assert (listed["dev-ci"]["sandbox"], listed["admin"]["sandbox"], listed["admin"]["role"]) == ("dev", None, "admin")
     assert "dev-ci  member  dev" in cli("token", "list").stdout
+
+
+def test_a_sandbox_token_names_only_its_sandboxs_folder_of_each_allowed_root(
+    api: Api, ws: Workspace, settings: Any
+) -> None:
+    """Every sandbox shares the operator's allowed folders; a token of `dev` may name only their `dev`
+    folders, so that it never reads the files dropped for `prod` (an admin names any allowed folder)."""
+    root = settings.allowed_roots[0]
+    (root / "dev").mkdir()
+    (root / "prod").mkdir()
+    (root / "prod" / "orders.csv").write_text("id\n1\n")
+    dev = token(ws, "dev-ci", sandbox="dev")
+    with httpx.Client(base_url=api.base, headers=dev, timeout=60) as client:
+        for place in (root, root / "prod", root / "dev" / ".." / "prod"):
+            refused = client.post(
+                "/connections", json={"name": "x", "connector": "local", "config": {"root": str(place)}}
+            )
+            assert refused.status_code == 403 and refused.json()["code"] == "ACCESS-0410-403", (place, refused.text)
+        made = client.post("/connections", json={"name": "mine", "connector": "local",
+                                                 "config": {"root": str(root / "dev")}})  # fmt: skip
+        assert made.status_code == 201, made.text
+        assert client.post("/connections/mine/test").json()["ok"] is True
+    assert (
+        api.post("/connections", json={"name": "all", "connector": "local", "config": {"root": str(root)}}).status_code
+        == 201
+    )
