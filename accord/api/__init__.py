@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord import __version__
 from accord.access import AllowedRoots
 from accord.api import errors
+from accord.api.gate import RequestGate
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
 from accord.api.routes import router
@@ -25,28 +24,6 @@ from accord.workspace import Workspace
 
 MAX_DOCUMENT_BYTES = 10 * 2**20
 """Largest JSON body (schemas, field groups, ...); file uploads have their own, larger limit."""
-
-
-class BodyLimit:
-    """Refuse oversized JSON bodies before reading them (uploads are multipart and streamed)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            content_type = headers.get(b"content-type", b"")
-            declared = headers.get(b"content-length", b"0")
-            if not content_type.startswith(b"multipart/") and declared.isdigit() and int(declared) > self.limit:
-                body = {
-                    "code": "ACCORD-0413-413",
-                    "message": f"request body is larger than {self.limit:,} bytes",
-                    "details": {},
-                }
-                await JSONResponse(body, status_code=413)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -81,8 +58,10 @@ def create_app(settings: Settings) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
-    errors.install(app, AllowedRoots.from_settings(settings).private)
-    app.add_middleware(BodyLimit, limit=MAX_DOCUMENT_BYTES)
+    private = AllowedRoots.from_settings(settings).private
+    errors.install(app, private)
+    app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
+                       upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private))  # fmt: skip
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,48 @@ def test_upload_size_limit(api: Api) -> None:
     assert len(bomb) < 1000
     unpacked = api.post("/datasets/crm/batches", files={"file": ("b.csv.gz", bomb)})
     assert unpacked.status_code == 400 and "expands to more than 5,000 bytes" in unpacked.json()["message"]
+
+
+def _answer_before_the_body(base: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """Send only a request's head, declaring 50 MB of multipart body, and read the answer: the server must
+    give it without waiting for a byte of the body."""
+    host, port = base.removeprefix("http://").split(":")
+    head = "".join(f"{name}: {value}\r\n" for name, value in {
+        "Host": host, "Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(50 * 2**20),
+        **headers}.items())  # fmt: skip
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(f"POST /datasets/crm/batches HTTP/1.1\r\n{head}\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.settings(max_upload_bytes=1000)
+def test_uploads_are_refused_before_their_body_is_read(api: Api) -> None:
+    """No token, a wrong one, or a declared size past the limit: the answer comes on the request's head
+    (the body is never received, so nobody can fill the server's disk); a body sent without a length is
+    cut off once past the limit."""
+    setup_crm(api)
+    for headers, status, code in (({}, 401, "ACCORD-0401-401"),
+                                  ({"Authorization": "Bearer acc_wrong"}, 401, "ACCORD-0401-401"),
+                                  ({"Authorization": f"Bearer {api.token}"}, 413, "ACCORD-0413-413")):  # fmt: skip
+        answered, body = _answer_before_the_body(api.base, headers)
+        assert (answered, body["code"]) == (status, code), body
+
+    def endless() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nfirst\n'
+        for _ in range(10_000):
+            yield b"Ann\n" * 1000
+
+    chunked = api.post("/datasets/crm/batches", content=endless(),
+                       headers={"Content-Type": "multipart/form-data; boundary=x"})  # fmt: skip
+    assert chunked.status_code == 413 and chunked.json()["code"] == "ACCORD-0413-413"
+    assert api.get("/batches").json() == []  # nothing was ingested
 
 
 def test_oversized_and_deeply_nested_documents(api: Api) -> None:

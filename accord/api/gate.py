@@ -1,0 +1,76 @@
+"""The gate in front of every request that carries a body: its token is checked, and its size bounded,
+before a byte of the body is read.
+
+FastAPI reads (and Starlette spools to disk) a request's body before any route dependency runs, so
+that a caller without a token could otherwise send gigabytes before being told 401, and an upload
+past `max_upload_bytes` would be received whole before 413. Here a body is refused on its declared
+length, and one that grows past its limit without declaring it is cut off as it arrives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.access import authenticate
+from accord.errors import AccordError
+from accord.workspace import Workspace
+
+MULTIPART_ALLOWANCE = 2**20
+"""What an upload may carry beside its file: the form's other fields (a mapping) and its boundaries."""
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"code": "ACCORD-0413-413", "message": f"request body is larger than {limit:,} bytes",
+                         "details": {"limit": limit}}, status_code=413)  # fmt: skip
+
+
+class RequestGate:
+    """Authenticate, then bound the body, of every request that has one (no public route takes one)."""
+
+    def __init__(self, app: ASGIApp, workspace: Workspace, document_limit: int, upload_limit: int,
+                 hide: Callable[[Any], Any]) -> None:  # fmt: skip
+        self.app, self.workspace, self.hide = app, workspace, hide
+        self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        try:
+            await run_in_threadpool(authenticate, self.workspace.catalog,
+                                    credentials.strip() if scheme.lower() == "bearer" else None)  # fmt: skip
+        except AccordError as exc:
+            response = JSONResponse(self.hide(exc.to_dict()), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        limit = (
+            self.upload_limit if headers.get(b"content-type", b"").startswith(b"multipart/") else self.document_limit
+        )
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        received, answered = 0, False
+
+        async def bounded() -> Message:
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request" and not answered:
+                received += len(message.get("body", b""))
+                if received > limit:  # sent without a length, or longer than it said: cut off here
+                    answered = True
+                    await _too_large(limit)(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_answered(message: Message) -> None:
+            if not answered:  # what the route says after the body was cut off is not sent
+                await send(message)
+
+        await self.app(scope, bounded, unless_answered)
