@@ -79,6 +79,28 @@ class PermissionDeniedError(AccordError):
     kind = "forbidden"
 
 
+class EngineMemoryError(AccordError):
+    """The engine could not keep a query's data within its memory limit, even by spilling."""
+
+    code = "ACCORD-0507-500"
+    kind = "internal"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the engine ran out of memory within its limit: raise ACCORD_DUCKDB_MEMORY_LIMIT (setting "
+            "`duckdb_memory_limit`), or lower ACCORD_DUCKDB_THREADS (each thread needs memory of its own)"
+        )
+
+
+def known_failure(exc: BaseException) -> AccordError | None:
+    """An error of a library that has a meaning for users (the engine out of memory), as Accord's own."""
+    if isinstance(exc, AccordError):
+        return exc
+    if type(exc).__name__ == "OutOfMemoryException" and "duckdb" in type(exc).__module__:
+        return EngineMemoryError()
+    return None
+
+
 class TooLargeError(AccordError):
     """A body or file is larger than a configured limit."""
 

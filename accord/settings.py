@@ -7,6 +7,7 @@ Precedence, highest first: explicit arguments, `ACCORD_*` environment variables,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,6 +73,20 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_limit(cls, value: str) -> str:
+        """A size the engine reads (`4GB`, `512MiB`), at least 16 MB: below that it cannot run a query."""
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|bytes|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.IGNORECASE)
+        if found is None:
+            raise ValueError("a size such as 4GB or 512MiB (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+        unit = found[2].lower()
+        scale = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                 "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}[unit]  # fmt: skip
+        if float(found[1]) * scale < 16 * 10**6:
+            raise ValueError("at least 16MB: the engine cannot run a query in less")
+        return f"{found[1]}{found[2]}"
 
     @field_validator("database_url")
     @classmethod

@@ -21,6 +21,7 @@ from accord.catalog import (
     create_sandbox,
     redact_url,
 )
+from accord.errors import InvalidInputError
 from accord.lake import Lake
 from accord.settings import Settings, load_settings
 
@@ -34,6 +35,7 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, *, require_init: bool = True) -> Workspace:
         settings = settings or load_settings()
+        _check_home(settings)
         protect(settings)
         catalog = Catalog(settings.catalog_url, create=not require_init)
         if require_init:
@@ -62,8 +64,13 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
     Safe to run again: existing data is kept, and a new token is made only when asked for.
     """
     settings = settings or load_settings()
+    _check_home(settings)
     protect(settings)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot make Accord's home {settings.home}: {exc.strerror}",
+                                code="ACCORD-0011-400", path=str(settings.home)) from None  # fmt: skip
     workspace = Workspace.open(settings, require_init=False)
     try:
         workspace.catalog.upgrade()
@@ -84,6 +91,13 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
+
+
+def _check_home(settings: Settings) -> None:
+    """The home, if it exists, is a folder (a file named as the home is a typo worth saying)."""
+    if settings.home.exists() and not settings.home.is_dir():
+        raise InvalidInputError(f"Accord's home {settings.home} is a file, not a folder: give --home or "
+                                "ACCORD_HOME a folder", code="ACCORD-0011-400", path=str(settings.home))  # fmt: skip
 
 
 OWNER_ONLY = 0o077

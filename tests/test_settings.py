@@ -51,6 +51,8 @@ def test_allowed_roots_from_the_file_or_the_environment(tmp_path: Path, monkeypa
         ("home = [\n", {}, "cannot read the configuration file"),
         ("", {"ACCORD_API_PORT": "not-a-port"}, "api_port"),
         ("", {"ACCORD_DATABASE_URL": "mysql://x"}, "only sqlite"),
+        ("", {"ACCORD_DUCKDB_MEMORY_LIMIT": "lots"}, "duckdb_memory_limit.*a size such as 4GB"),
+        ("duckdb_memory_limit = '1MB'\n", {}, "duckdb_memory_limit.*at least 16MB"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(
@@ -72,6 +74,8 @@ def test_sizes_take_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         512 * 1024,
         1000,
     )
+    monkeypatch.setenv("ACCORD_DUCKDB_MEMORY_LIMIT", "512 MiB")
+    assert load_settings().duckdb_memory_limit == "512MiB"  # as the engine reads it
     monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "2.5 GiB")
     assert load_settings().max_uncompressed_bytes == int(2.5 * 2**30)
     monkeypatch.setenv("ACCORD_MAX_UNCOMPRESSED_BYTES", "lots")

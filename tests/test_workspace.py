@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from accord.errors import EngineMemoryError, known_failure
 from accord.settings import Settings
 
 
@@ -63,3 +64,30 @@ def test_an_existing_home_made_readable_is_closed_again(cli: Any, settings: Sett
     assert cli("sandbox", "list", "--json").code == 0
     assert exposed(home) == []
     assert (home / "landing" / "crm.csv").read_text() == "id\n1\n"
+
+
+def test_a_home_that_cannot_be_one_is_a_clear_error(cli: Any, tmp_path: Path) -> None:
+    """A home that is a file, or that cannot be made, is named with what is wrong: no internal error."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a home")
+    for args, words in ((["--home", str(a_file), "dataset", "list", "--json"], "is a file, not a folder"),
+                        (["--home", str(a_file), "init", "--json"], "is a file, not a folder"),
+                        (["--home", "/proc/no-such/home", "init", "--json"], "cannot make Accord's home")):  # fmt: skip
+        refused = cli(*args)
+        assert refused.code != 0 and refused.json()["error"]["code"] == "ACCORD-0011-400", (args, refused.stdout)
+        assert words in refused.json()["error"]["message"] and "internal" not in refused.stdout
+    assert a_file.read_text() == "not a home"
+
+
+def test_the_engine_out_of_memory_is_said_with_what_to_do() -> None:
+    """DuckDB's own out-of-memory error (a list it cannot spill, in 16 MB) becomes Accord's, saying which
+    settings to change."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "16MB", "threads": 1, "temp_directory": ""})
+    with pytest.raises(duckdb.OutOfMemoryException) as caught:
+        con.execute("SELECT list(i) FROM range(50000000) t(i)").fetchall()
+    con.close()
+    known = known_failure(caught.value)
+    assert isinstance(known, EngineMemoryError) and known.code == "ACCORD-0507-500"
+    assert "ACCORD_DUCKDB_MEMORY_LIMIT" in known.message and known_failure(ValueError("x")) is None

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accord.errors import AccordError
+from accord.errors import AccordError, known_failure
 
 STATUS = {
     "invalid": 400,
@@ -79,5 +79,7 @@ def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, exc: Exception) -> JSONResponse:
+        if (known := known_failure(exc)) is not None:
+            return JSONResponse(hide(known.to_dict()), status_code=STATUS.get(known.kind, 500))
         log.exception("internal error", exc_info=exc)
         return JSONResponse(_body("ACCORD-0500-500", "internal error; the server log has the details"), status_code=500)

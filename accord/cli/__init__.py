@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from accord.errors import AccordError
+from accord.errors import AccordError, known_failure
 
 
 def main() -> None:
@@ -30,7 +30,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as error:  # a bug: say so plainly, keep the trace for ACCORD_DEBUG
+    except Exception as error:  # a bug, unless a library's error has a meaning for users
+        if (known := known_failure(error)) is not None:
+            sys.exit(fail(known, as_json))
         if os.environ.get("ACCORD_DEBUG"):
             raise
         text = f"{type(error).__name__}: {str(error)[:500]}"

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id, resolve_sandbox, utcnow
 from accord.engine import connect, copy_to_parquet
-from accord.errors import AccordError
+from accord.errors import AccordError, known_failure
 from accord.ingest import exceptions as codes
 from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
 from accord.ingest.duplicates import ContentHasher, duplicate_warning, earlier_batch
@@ -165,7 +165,11 @@ def _ingest(
         _fail(workspace, batch.id, exc.to_dict())
         exc.details.setdefault("batchId", batch.id)
         raise
-    except BaseException:
+    except BaseException as exc:
+        if (known := known_failure(exc)) is not None:  # the engine out of memory: say so, and what to do
+            _fail(workspace, batch.id, known.to_dict())
+            known.details.setdefault("batchId", batch.id)
+            raise known from None
         _fail(workspace, batch.id, {"code": "INGEST-1500-500", "message": "internal error during ingestion"})
         raise
     finally:
