@@ -133,6 +133,7 @@ def hold(catalog: Catalog, name: str, purpose: str, *, wait_seconds: float, stal
 def _take(catalog: Catalog, name: str, purpose: str, wait_seconds: float, stale_seconds: float) -> Lease:
     started = time.monotonic()
     me = Owner.me()
+    told = False
     while True:
         with catalog.session() as session:
             current = session.get(JobLeaseRecord, name)
@@ -157,6 +158,11 @@ def _take(catalog: Catalog, name: str, purpose: str, wait_seconds: float, stale_
         if waited >= wait_seconds:
             raise JobRunningError(purpose, found.purpose, found.owner.pid, found.owner.host, found.since,
                                   round(waited, 1))  # fmt: skip
+        if not told:  # a silent wait looks like a hang
+            log.warning("%s waits for %s (pid %s on %s, since %s UTC) to finish, for up to %g s", purpose,
+                        found.purpose, found.owner.pid, found.owner.host, f"{found.since:%Y-%m-%d %H:%M:%S}",
+                        wait_seconds)  # fmt: skip
+            told = True
         time.sleep(min(0.5, wait_seconds - waited))
 
 

@@ -102,6 +102,8 @@ def test_every_job_that_replaces_the_sandboxs_folders_is_told_who_runs(
             assert error["details"]["pid"] == holder.pid
         waited = run(shop_home.env(job_wait_seconds="2"), "segment", "run")
         assert waited.code == 4 and "after waiting 2" in waited.stderr and f"(pid {holder.pid} since" in waited.stderr
+        told = f"segment job in sandbox prod waits for profile rebuild in sandbox prod (pid {holder.pid} on"
+        assert told in waited.stderr  # while it waits, not only when it gives up
         assert "Traceback" not in waited.stderr
         with _api(shop_home, job_wait_seconds=0) as client:
             calls = [("POST", "/profiles/rebuild", None), ("POST", "/identity/graph/build", None),
