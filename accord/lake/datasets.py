@@ -130,7 +130,8 @@ def batch_document(record: BatchRecord, dataset_name: str | None = None) -> dict
         "created": record.created_at.isoformat(),
         "completed": record.completed_at.isoformat() if record.completed_at else None,
         "durationSeconds": duration,
-        "options": record.options,
+        # how the file was read; the warnings kept with them are shown once, on their own
+        "options": {key: value for key, value in record.options.items() if key != "warnings"},
         "contentHash": record.content_hash,
         "warnings": record.options.get("warnings", []),
     }
