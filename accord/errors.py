@@ -14,11 +14,17 @@ _SECRET_KEYS = ("password", "secret", "token", "key", "credential")
 
 
 def _scrub(details: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop values whose key names a secret, so that a detail never leaks one."""
-    return {
-        k: ("***" if any(s in k.lower() for s in _SECRET_KEYS) and isinstance(v, str) else v)
-        for k, v in details.items()
-    }
+    """Hide values whose key names a secret, at any depth, so that a detail never leaks one."""
+    return {k: "***" if any(s in k.lower() for s in _SECRET_KEYS) and isinstance(v, str) else _scrubbed(v)
+            for k, v in details.items()}  # fmt: skip
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    return value
 
 
 class AccordError(Exception):

@@ -46,7 +46,7 @@ class SandboxForbiddenError(PermissionDeniedError):
             f"this API token ({principal.name}) is for sandbox {principal.sandbox!r} only, not {sandbox!r}; "
             f"send `x-sandbox-name: {principal.sandbox}` or use a token of that sandbox",
             sandbox=sandbox,
-            tokenSandbox=principal.sandbox,
+            allowedSandbox=principal.sandbox,
         )
 
 

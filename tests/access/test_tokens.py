@@ -50,6 +50,7 @@ def test_a_sandbox_token_is_refused_on_every_route_of_another_sandbox(api: Api, 
                 assert response.status_code == 403, (method, path, headers, response.text)
                 body = response.json()
                 assert body["code"] == "ACCESS-0403-403" and "for sandbox 'dev' only" in body["message"], body
+                assert body["details"]["allowedSandbox"] == "dev", body  # a sandbox's name is no secret
 
 
 def test_a_sandbox_token_works_in_its_own_sandbox(api: Api, ws: Workspace) -> None:
@@ -143,3 +144,11 @@ def test_a_sandbox_token_names_only_its_sandboxs_folder_of_each_allowed_root(
         api.post("/connections", json={"name": "all", "connector": "local", "config": {"root": str(root)}}).status_code
         == 201
     )
+
+
+def test_details_naming_a_secret_are_hidden_at_any_depth() -> None:
+    error = InvalidInputError("bad", code="X-0000-400", password="p1", nested={"apiKey": "k1", "path": "a.csv"},
+                              problems=[{"secretAccessKey": "s1", "path": "config.x"}])  # fmt: skip
+    shown = str(error.to_dict())
+    assert not {"p1", "k1", "s1"} & set(re.findall(r"'(\w+)'", shown)), shown
+    assert "a.csv" in shown and "config.x" in shown
