@@ -152,6 +152,11 @@ def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning a bad file or variable into a clear `InvalidInputError`."""
     from pydantic import ValidationError
 
+    named = os.environ.get("ACCORD_CONFIG")
+    config_file = Path(named or "accord.toml")
+    if named and not config_file.is_file():  # a file asked for by name is expected to be there
+        raise InvalidInputError(f"ACCORD_CONFIG names {named}, which is not a file", code="ACCORD-0001-400",
+                                path=named)  # fmt: skip
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -163,4 +168,5 @@ def load_settings(**overrides: Any) -> Settings:
             problems=problems,
         ) from None
     except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read the configuration file: {exc}", code="ACCORD-0001-400") from None
+        raise InvalidInputError(f"cannot read the configuration file {config_file}: {exc}", code="ACCORD-0001-400",
+                                path=str(config_file)) from None  # fmt: skip

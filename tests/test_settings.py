@@ -48,7 +48,8 @@ def test_allowed_roots_from_the_file_or_the_environment(tmp_path: Path, monkeypa
     [
         ("error_threshold = 500\n", {}, "error_threshold"),
         ("colour = 'blue'\n", {}, "colour"),
-        ("home = [\n", {}, "cannot read the configuration file"),
+        ("home = [\n", {}, "cannot read the configuration file accord.toml: "),
+        ("", {"ACCORD_CONFIG": "no-such.toml"}, "ACCORD_CONFIG names no-such.toml, which is not a file"),
         ("", {"ACCORD_API_PORT": "not-a-port"}, "api_port"),
         ("", {"ACCORD_DATABASE_URL": "mysql://x"}, "only sqlite"),
         ("", {"ACCORD_DUCKDB_MEMORY_LIMIT": "lots"}, "duckdb_memory_limit.*a size such as 4GB"),
