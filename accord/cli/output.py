@@ -32,10 +32,12 @@ EXIT_CODES = {
 
 
 def new_table(*headers: str) -> Table:
-    """A table for people (rich's, imported when a command prints one: start-up stays short)."""
-    from rich.table import Table
+    """A table for people (rich's, imported when a command prints one: start-up stays short).
 
-    return Table(*headers)
+    An `id` column is never cut: people copy ids from it into the next command."""
+    from rich.table import Column, Table
+
+    return Table(*(Column(h, no_wrap=True, min_width=24) if h == "id" else h for h in headers))
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:

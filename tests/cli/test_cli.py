@@ -82,6 +82,8 @@ def test_ingest_exit_codes_and_batch_commands(ready: Any, tmp_path: Path) -> Non
     assert sorted(r["person"]["name"]["firstName"] for r in preview) == ["Ann", "Bob"]
     listed = ready("batch", "list", "--dataset", "crm", "--json").json()
     assert [b["status"] for b in listed] == ["failed", "success"]
+    table = ready("batch", "list", "--dataset", "crm").stdout  # 80 columns: ids whole, to copy into a command
+    assert all(b["id"] in table for b in listed), table
     human = ready(
         "ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "map.yaml"), "--error-threshold", "50"
     )
