@@ -180,11 +180,18 @@ def unlink(
     reason: str = typer.Option("", "--reason"),
     as_json: bool = JsonFlag,
 ) -> None:
-    """Remove the link between two identities (applies from the next `accord identity build`)."""
+    """Remove the link between two identities (graphs follow at the next `accord identity build`, profiles at
+    the next `accord profile rebuild`, which builds both)."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         done = identity.remove_link(session, state.sandbox, _pair(first), _pair(second), reason, state.actor())
-    emit(done, as_json, lambda _d: out.print(f"link {first} -- {second} removed; rebuild with `accord identity build`"))
+    emit(
+        done,
+        as_json,
+        lambda _d: out.print(
+            f"link {first} -- {second} removed; `accord profile rebuild` applies it to graphs and profiles"
+        ),
+    )
 
 
 @identity_app.command("remove")
@@ -193,11 +200,18 @@ def remove(
     reason: str = typer.Option("", "--reason"),
     as_json: bool = JsonFlag,
 ) -> None:
-    """Take an identity out of its graph (applies from the next `accord identity build`)."""
+    """Take an identity out of its graph (graphs follow at the next `accord identity build`, profiles at the
+    next `accord profile rebuild`, which builds both)."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         done = identity.remove_identity(session, state.sandbox, _pair(target), reason, state.actor())
-    emit(done, as_json, lambda _d: out.print(f"{target} removed from its graph; rebuild with `accord identity build`"))
+    emit(
+        done,
+        as_json,
+        lambda _d: out.print(
+            f"{target} removed from its graph; `accord profile rebuild` applies it to graphs and profiles"
+        ),
+    )
 
 
 @identity_app.command("removals")
