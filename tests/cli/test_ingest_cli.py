@@ -81,3 +81,11 @@ def test_the_same_file_twice_warns_and_can_be_skipped(crm: Any, tmp_path: Path) 
     skipped_json = crm(*args, "--skip-duplicate-files", "--json").json()
     assert skipped_json["skipped"] is True and skipped_json["id"] == first["id"]
     assert len(crm("batch", "list", "--dataset", "crm", "--json").json()) == 3  # skips record no batch
+
+
+def test_a_file_that_is_not_there_records_no_batch(crm: Any, tmp_path: Path) -> None:
+    for missing, words in ((tmp_path / "nofile.csv", "nofile.csv does not exist"), (tmp_path, "is not a file")):
+        refused = crm("ingest", str(missing), "--dataset", "crm", "--json")
+        assert refused.code != 0 and refused.json()["error"]["code"] == "INGEST-1008-404", refused.stdout
+        assert words in refused.json()["error"]["message"]
+    assert crm("batch", "list", "--dataset", "crm", "--json").json() == []
