@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def new_id() -> str:
@@ -35,6 +36,16 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A time stored in UTC, always given back with its offset (SQLite keeps none: values came back naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return aware(value) if value is not None else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -45,7 +56,7 @@ class Sandbox(Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(256), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ApiToken(Base):
@@ -59,9 +70,9 @@ class ApiToken(Base):
         ForeignKey("sandboxes.id", ondelete="CASCADE"), nullable=True, index=True
     )
     """The one sandbox the token may use; NULL for every sandbox."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class FieldGroupRecord(Base):
@@ -77,8 +88,8 @@ class FieldGroupRecord(Base):
     classes: Mapped[list[Any]] = mapped_column(JSON)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SchemaRecord(Base):
@@ -93,8 +104,8 @@ class SchemaRecord(Base):
     field_groups: Mapped[list[Any]] = mapped_column(JSON)
     identities: Mapped[list[Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class DatasetRecord(Base):
@@ -108,7 +119,7 @@ class DatasetRecord(Base):
     profile_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     ttl_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """For experience events: older events leave profiles and are purged from the lake."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class BatchRecord(Base):
@@ -134,8 +145,8 @@ class BatchRecord(Base):
     """Which item of which dataflow this batch ingested (dataflow id and the source's key)."""
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     """SHA-256 of the bytes ingested (the file as received), to tell when the same file comes again."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class BatchSourceRecord(Base):
@@ -162,8 +173,8 @@ class ConnectionRecord(Base):
     secret_fields: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     """Names of the secret settings sealed in `secrets`; NULL on rows stored before revision 0009, whose
     secrets may still be in `config` until they are sealed (`sources.seal_clear_secrets`)."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class DataflowRecord(Base):
@@ -186,8 +197,8 @@ class DataflowRecord(Base):
     error_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     running_run_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class FlowRunRecord(Base):
@@ -207,10 +218,10 @@ class FlowRunRecord(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     batch_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     host: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -227,7 +238,7 @@ class AlertSubscriptionRecord(Base):
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     delay_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AlertRecord(Base):
@@ -245,7 +256,7 @@ class AlertRecord(Base):
     delivery: Mapped[str] = mapped_column(String(16), default="none")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class IdentityNamespaceRecord(Base):
@@ -260,7 +271,7 @@ class IdentityNamespaceRecord(Base):
     name: Mapped[str] = mapped_column(String(256))
     identity_type: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(1024), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class IdentityRulesRecord(Base):
@@ -271,7 +282,7 @@ class IdentityRulesRecord(Base):
     sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), primary_key=True)
     unique_namespaces: Mapped[list[Any]] = mapped_column(JSON, default=list)
     priority: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class MergePolicyRecord(Base):
@@ -287,7 +298,7 @@ class MergePolicyRecord(Base):
     datasets: Mapped[list[Any]] = mapped_column(JSON, default=list)
     stitching: Mapped[str] = mapped_column(String(16), default="graph")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class IdentityRemovalRecord(Base):
@@ -302,7 +313,7 @@ class IdentityRemovalRecord(Base):
     other: Mapped[str | None] = mapped_column(String(1200), nullable=True)
     reason: Mapped[str] = mapped_column(String(1024), default="")
     removed_by: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SegmentDefinitionRecord(Base):
@@ -319,8 +330,8 @@ class SegmentDefinitionRecord(Base):
     composition: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     streaming: Mapped[bool] = mapped_column(Boolean, default=False)
     streaming_reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SegmentJobRecord(Base):
@@ -335,8 +346,8 @@ class SegmentJobRecord(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class JobLeaseRecord(Base):
@@ -351,5 +362,5 @@ class JobLeaseRecord(Base):
     purpose: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[int] = mapped_column(Integer)
     host: Mapped[str] = mapped_column(String(255))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

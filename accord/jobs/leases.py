@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from accord.catalog import Catalog, JobLeaseRecord, new_id, utcnow
+from accord.catalog import Catalog, JobLeaseRecord, aware, new_id, utcnow
 from accord.jobs.exceptions import JobRunningError, LockLostError
 from accord.jobs.owners import Owner
 
@@ -40,9 +40,9 @@ class Holder:
 
     @classmethod
     def of(cls, record: JobLeaseRecord) -> Holder:
-        since = _aware(record.started_at)
+        since = aware(record.started_at)
         return cls(record.purpose, Owner(record.pid, record.host, since.timestamp()), since,
-                   _aware(record.heartbeat_at))  # fmt: skip
+                   aware(record.heartbeat_at))  # fmt: skip
 
     def abandoned(self, stale_seconds: float) -> bool:
         """Its process is gone from this host, or it has not beaten for `stale_seconds` (any host)."""
@@ -194,7 +194,3 @@ class _Heartbeat:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, resolve_sandbox, utcnow
+from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, aware, resolve_sandbox, utcnow
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 from accord.jobs import holder
 from accord.lake.housekeeping import batch_lock, sandbox_job
@@ -112,7 +111,7 @@ def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:
 def batch_document(record: BatchRecord, dataset_name: str | None = None) -> dict[str, Any]:
     duration = None
     if record.completed_at and record.created_at:
-        duration = round((_aware(record.completed_at) - _aware(record.created_at)).total_seconds(), 3)
+        duration = round((aware(record.completed_at) - aware(record.created_at)).total_seconds(), 3)
     return {
         "id": record.id,
         "dataset": dataset_name,
@@ -135,12 +134,6 @@ def batch_document(record: BatchRecord, dataset_name: str | None = None) -> dict
         "contentHash": record.content_hash,
         "warnings": record.options.get("warnings", []),
     }
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _find_batch(session: Session, sandbox_id: str, batch_id: str) -> BatchRecord:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import func, select
 
-from accord.catalog import AlertRecord, AlertSubscriptionRecord, DataflowRecord, FlowRunRecord, resolve_sandbox
+from accord.catalog import AlertRecord, AlertSubscriptionRecord, DataflowRecord, FlowRunRecord, aware, resolve_sandbox
 from accord.errors import DocumentError
 from accord.workspace import Workspace
 
@@ -172,7 +172,7 @@ def check_delays(workspace: Workspace, now: datetime | None = None) -> int:
             for flow in flows:
                 last_success = session.scalar(select(func.max(FlowRunRecord.completed_at)).where(
                     FlowRunRecord.dataflow_id == flow.id, FlowRunRecord.status == "success"))  # fmt: skip
-                since = _aware(last_success or flow.created_at)
+                since = aware(last_success or flow.created_at)
                 if now - since < timedelta(minutes=subscription.delay_minutes or 0):
                     continue
                 already = session.scalar(select(AlertRecord.id).where(
@@ -185,7 +185,3 @@ def check_delays(workspace: Workspace, now: datetime | None = None) -> int:
         raise_alerts(workspace, "run.delay", flow_id, message)
         raised += 1
     return raised
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

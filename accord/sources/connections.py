@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from accord.access import AllowedRoots
-from accord.catalog import ConnectionRecord, DataflowRecord, resolve_sandbox, utcnow
+from accord.catalog import ConnectionRecord, DataflowRecord, aware, resolve_sandbox, utcnow
 from accord.errors import AccordError, ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.sources.registry import connector_class, connector_spec
 from accord.sources.secrets import SecretBox
@@ -62,7 +62,7 @@ def connection_document(record: ConnectionRecord) -> dict[str, Any]:
         "connector": record.connector,
         "config": record.config,
         "secretFields": list(record.secret_fields or []),
-        "createdAt": record.created_at.isoformat(),
+        "createdAt": aware(record.created_at).isoformat(),
     }
 
 

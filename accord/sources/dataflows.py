@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import (
     DataflowRecord,
+    aware,
     resolve_sandbox,
     utcnow,
 )
@@ -78,7 +79,7 @@ def dataflow_document(session: Session, record: DataflowRecord) -> dict[str, Any
         "errorThreshold": record.error_threshold,
         "state": record.state,
         "running": record.running_run_id,
-        "createdAt": record.created_at.isoformat(),
+        "createdAt": aware(record.created_at).isoformat(),
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from accord.catalog import DataflowRecord, FlowRunRecord, Sandbox
+from accord.catalog import DataflowRecord, FlowRunRecord, Sandbox, aware
 from accord.errors import AccordError
 from accord.jobs import is_held
 from accord.sources.dataflows import dataflow_lock
@@ -26,13 +26,9 @@ PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": ti
            "week": timedelta(weeks=1)}  # fmt: skip
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def latest_slot(schedule: dict[str, Any], created: datetime, now: datetime) -> datetime | None:
     """The most recent moment at or before `now` when the schedule wanted a run, if any."""
-    start = _aware(datetime.fromisoformat(schedule["startTime"])) if schedule.get("startTime") else _aware(created)
+    start = aware(datetime.fromisoformat(schedule["startTime"])) if schedule.get("startTime") else aware(created)
     if now < start:
         return None
     if schedule.get("frequency", "once") == "once":
@@ -43,7 +39,7 @@ def latest_slot(schedule: dict[str, Any], created: datetime, now: datetime) -> d
 
 def is_due(schedule: dict[str, Any], created: datetime, last_scheduled: datetime | None, now: datetime) -> bool:
     slot = latest_slot(schedule, created, now)
-    return slot is not None and (last_scheduled is None or _aware(last_scheduled) < slot)
+    return slot is not None and (last_scheduled is None or aware(last_scheduled) < slot)
 
 
 def due_dataflows(workspace: Workspace, now: datetime | None = None) -> list[tuple[str, str]]:

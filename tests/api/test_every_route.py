@@ -398,4 +398,23 @@ def test_route(walk: tuple[Api, SmallHome], route: tuple[str, str]) -> None:
     body = fill(case.json, home.ids)
     response = api.request(method, url, json=body, params=case.params, files=case.files, data=case.data)
     assert response.status_code == case.status, f"{method} {url}: {response.status_code} {response.text}"
-    case.check(api, response.json() if response.content else None)
+    answer = response.json() if response.content else None
+    naive = [t for t in _strings(answer) if TIME.match(t) and not OFFSET.search(t)]
+    assert naive == [], f"{method} {url}: times without their UTC offset {naive[:3]}"
+    case.check(api, answer)
+
+
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string of a JSON document, at any depth."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
