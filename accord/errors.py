@@ -7,7 +7,7 @@ what is wrong and what to do, and `details` (a JSON-able dict: paths, names, pos
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _SECRET_KEYS = ("password", "secret", "token", "key", "credential")
@@ -139,3 +139,17 @@ def nearest(name: str, candidates: list[str], limit: int = 3) -> list[str]:
     import difflib
 
     return difflib.get_close_matches(name, candidates, n=limit, cutoff=0.5)
+
+
+def problem_message(error: Mapping[str, Any]) -> str:
+    """A validation error's message, without the kind of error pydantic puts before what a check said."""
+    message = str(error["msg"])
+    for lead in ("Value error, ", "Assertion failed, "):
+        if message.startswith(lead):
+            return message[len(lead) :]
+    return message
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
+    """Pydantic's validation errors as Accord's problems: each with its dotted path and its message."""
+    return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": problem_message(e)} for e in errors]

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from accord.errors import InvalidInputError
+from accord.errors import InvalidInputError, validation_problems
 
 SECRET_KEY_FILE = "secret.key"  # in the home, unless the key comes from ACCORD_SECRET_KEY
 
@@ -160,7 +160,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = [{"path": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        problems = validation_problems(exc.errors())
         text = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
         raise InvalidInputError(
             f"configuration is invalid ({text}); check accord.toml and ACCORD_* variables",

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from accord.errors import AccordError, known_failure
+from accord.errors import AccordError, known_failure, validation_problems
 
 STATUS = {
     "invalid": 400,
@@ -66,7 +66,7 @@ def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problems = validation_problems(exc.errors())
         text = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
         return JSONResponse(
             _body("ACCORD-0400-400", f"invalid request: {text}", {"problems": problems}), status_code=400

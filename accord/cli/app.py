@@ -18,7 +18,7 @@ from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.segment import segment_app
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
-from accord.errors import InvalidInputError
+from accord.errors import InvalidInputError, problem_message
 
 
 def _flag_type(option: TyperOption, ctx: typer.Context) -> str | None:
@@ -120,7 +120,7 @@ def ingest(
     try:
         read = ReadOptions(format=file_format, delimiter=delimiter, encoding=encoding, header=not no_header)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [{"path": "--" + str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()]
+        problems = [{"path": "--" + str(e["loc"][0]), "message": problem_message(e)} for e in exc.errors()]
         raise InvalidInputError("invalid read options", code="INGEST-1005-400", problems=problems) from None
     request = IngestRequest(
         dataset=dataset,

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.catalog import resolve_sandbox
 from accord.engine import connect, field_at, raw_connection
-from accord.errors import DocumentError, NotFoundError, did_you_mean
+from accord.errors import DocumentError, NotFoundError, did_you_mean, validation_problems
 from accord.identity.graph import SEPARATOR, graph_folder, identity_rows
 from accord.jobs import ensure_held
 from accord.lake import find_dataset, open_dataset, sandbox_job
@@ -60,7 +60,7 @@ def parse_rules(document: Any) -> MatchingRules:
     try:
         return MatchingRules.model_validate(document)
     except ValidationError as exc:
-        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problems = validation_problems(exc.errors())
         raise DocumentError("the matching rules", problems, code="IDENTITY-0420-400") from None
 
 

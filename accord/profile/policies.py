@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accord.catalog import DatasetRecord, MergePolicyRecord, resolve_sandbox
-from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean
+from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean, validation_problems
 
 
 class MergePolicyDocument(BaseModel):
@@ -59,7 +59,7 @@ def create_policy(session: Session, sandbox: str, document: Any) -> MergePolicy:
     try:
         parsed = MergePolicyDocument.model_validate(document)
     except ValidationError as exc:
-        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problems = validation_problems(exc.errors())
         raise DocumentError("the merge policy", problems, code="PROFILE-0400-400") from None
     sandbox_id = resolve_sandbox(session, sandbox).id
     by_name = {d.name: d for d in session.scalars(select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id))}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accord.errors import did_you_mean
+from accord.errors import did_you_mean, problem_message
 from accord.schema.fields import FieldSpec, FieldTree, FieldType, find, leaves, parse_fields, walk
 
 TENANT = "_tenant"
@@ -143,7 +143,7 @@ def pydantic_problems(exc: ValidationError, prefix: str = "") -> list[dict[str, 
     problems = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"] if p not in ("properties", "items", "values"))
-        problems.append({"path": f"{prefix}{path}".rstrip("."), "message": err["msg"]})
+        problems.append({"path": f"{prefix}{path}".rstrip("."), "message": problem_message(err)})
     return problems
 
 

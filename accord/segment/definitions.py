@@ -15,7 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
-from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
+from accord.errors import (
+    ConflictError,
+    DocumentError,
+    InvalidInputError,
+    NotFoundError,
+    did_you_mean,
+    validation_problems,
+)
 from accord.schema import union_schema
 from accord.segment.ast import Call, Node
 from accord.segment.checker import Checked, check
@@ -144,7 +151,7 @@ def _parse_document(document: Any) -> SegmentDocument:
     try:
         return SegmentDocument.model_validate(document)
     except ValidationError as exc:
-        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problems = validation_problems(exc.errors())
         raise DocumentError("the segment definition", problems, code="SEGMENT-0402-400") from None
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import func, select
 
 from accord.catalog import AlertRecord, AlertSubscriptionRecord, DataflowRecord, FlowRunRecord, aware, resolve_sandbox
-from accord.errors import DocumentError
+from accord.errors import DocumentError, validation_problems
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.alerts")
@@ -52,7 +52,7 @@ def subscribe(session: Any, sandbox: str, document: Any) -> dict[str, Any]:
     try:
         parsed = Subscription.model_validate(document)
     except ValidationError as exc:
-        problems = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        problems = validation_problems(exc.errors())
         raise DocumentError("the alert subscription", problems, code="SOURCE-0430-400") from None
     sandbox_id = resolve_sandbox(session, sandbox).id
     flow_id = find_dataflow(session, sandbox_id, parsed.dataflow).id if parsed.dataflow else None

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from accord.access import AllowedRoots
 from accord.catalog import ConnectionRecord, DataflowRecord, aware, resolve_sandbox, utcnow
-from accord.errors import AccordError, ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
+from accord.errors import (
+    AccordError,
+    ConflictError,
+    DocumentError,
+    InvalidInputError,
+    NotFoundError,
+    did_you_mean,
+    validation_problems,
+)
 from accord.sources.registry import connector_class, connector_spec
 from accord.sources.secrets import SecretBox
 from accord.sources.spec import CheckStep, Source
@@ -27,7 +35,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def _problems(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
-    return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    return validation_problems(exc.errors(), prefix)
 
 
 def validate_config(connector: str, config: dict[str, Any], roots: AllowedRoots) -> BaseModel:

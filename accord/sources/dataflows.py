@@ -18,7 +18,7 @@ from accord.catalog import (
     resolve_sandbox,
     utcnow,
 )
-from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean
+from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean, validation_problems
 from accord.ingest import ReadOptions, parse_mapping
 from accord.lake import find_dataset
 from accord.sources.connections import find_connection
@@ -57,7 +57,7 @@ def dataflow_lock(dataflow_id: str) -> str:
 
 
 def _problems(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    return validation_problems(exc.errors(), prefix)
 
 
 def dataflow_document(session: Session, record: DataflowRecord) -> dict[str, Any]:

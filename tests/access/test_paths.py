@@ -133,6 +133,7 @@ def test_dataflow_paths_stay_under_the_connection_root(api: Api, inbox: Path) ->
         refused = api.post("/dataflows", json={**flow, "source": source})
         assert refused.status_code == 400, (source, refused.text)
         assert [p["path"] for p in refused.json()["details"]["problems"]] == [where]
+        assert not any(p["message"].startswith("Value error") for p in refused.json()["details"]["problems"])
     assert api.post("/dataflows", json=flow).status_code == 201
     assert api.patch("/dataflows/f", json={"source": {"path": "../.."}}).status_code == 400
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from accord.errors import problem_message
 from accord.ingest.exceptions import InvalidMappingError
 
 
@@ -45,7 +46,10 @@ def parse_mapping(document: Any, origin: str = "mapping") -> MappingSet:
         return MappingSet.model_validate(document)
     except ValidationError as exc:
         problems = [
-            {"path": ".".join(str(p) for p in e["loc"]).replace(".mappings.", "mappings."), "message": e["msg"]}
+            {
+                "path": ".".join(str(p) for p in e["loc"]).replace(".mappings.", "mappings."),
+                "message": problem_message(e),
+            }
             for e in exc.errors()
         ]
         for p in problems:  # mappings.3.source -> mappings[3].source
