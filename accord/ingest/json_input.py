@@ -152,10 +152,10 @@ def open_json_records(
             name, f"is not valid JSON: {message}", "send JSON lines to have each bad record refused alone"
         ) from None
     if structure is None:
+        first = raw.mutate(**_reading(raw[TEXT_COLUMN])).select(VALID, KIND, DEPTH).limit(1).to_pyarrow().to_pylist()
         raise UnreadableFileError(
             name,
-            f"holds no JSON object that can be read (each record is malformed, not an object, or nested past "
-            f"{MAX_DEPTH} levels)",
+            f"holds no JSON object that can be read: {_why_unreadable(first[0]) if first else 'it holds no record'}",
             "send JSON lines or a JSON array of objects",
         )
     # The survey found the records that cannot be read: only those (and any text sharing a hash with
@@ -235,6 +235,16 @@ def _reading(text: Any) -> dict[str, Any]:
     # Only a record with more brackets than the limit can nest past it: the others are not measured
     depth = ibis.ifelse(valid & (brackets > MAX_DEPTH), _json_depth(text), 0)
     return {VALID: valid, KIND: kind, DEPTH: depth}
+
+
+def _why_unreadable(reading: dict[str, Any]) -> str:
+    """Why the first record cannot be read, in the words of its row error."""
+    if not reading[VALID]:
+        return "the first record is not valid JSON"
+    if reading[KIND] != "OBJECT":
+        words = {"ARRAY": "a JSON array", "VARCHAR": "a JSON string", "BOOLEAN": "a JSON boolean", "NULL": "JSON null"}
+        return f"the first record is {words.get(reading[KIND], 'a JSON number')}, not an object"
+    return f"the first record nests {reading[DEPTH]} levels of objects and arrays, more than the {MAX_DEPTH} allowed"
 
 
 def _kind_words(kind: Any) -> Any:

@@ -222,3 +222,18 @@ values = st.recursive(
 def test_json_depth_agrees_with_a_plain_reading(documents: list[Any]) -> None:
     texts = [json.dumps(d, ensure_ascii=False) for d in documents]
     assert json_depths(pa.array(texts)).to_pylist() == [reference_depth(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"_id": "deep", "junk": ' + "[" * 300 + "]" * 300 + "}", "the first record nests 301 levels"),
+        ("[1, 2]", "the first record is a JSON number, not an object"),
+    ],
+)
+def test_a_file_with_no_readable_record_says_why_its_first_is_not(
+    crm: Workspace, tmp_path: Path, text: str, why: str
+) -> None:
+    with pytest.raises(UnreadableFileError) as caught:
+        ingest(crm, write(tmp_path / "one.json", text), dataset="events", mapping=_ids_only())
+    assert why in caught.value.message, caught.value.message
