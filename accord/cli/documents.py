@@ -26,7 +26,17 @@ def read_document(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}", code="ACCORD-0002-400") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                                code="ACCORD-0002-400") from None  # fmt: skip
+    except yaml.YAMLError as exc:  # said as the user's file, not as PyYAML's "<unicode string>"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        what = getattr(exc, "problem", None) or "not valid YAML"
+        raise InvalidInputError(f"{path} is not valid YAML: {what}{where}", code="ACCORD-0002-400") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}", code="ACCORD-0002-400") from None
 
 

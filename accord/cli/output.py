@@ -61,10 +61,14 @@ def fail(error: AccordError, as_json: bool) -> int:
         sys.stdout.write(json.dumps({"error": error.to_dict()}, indent=2, default=str) + "\n")
     else:
         err.print(f"[bold red]error[/] [dim]{error.code}[/]: {error.message}", highlight=False)
-        for problem in error.details.get("problems", [])[:50]:
+        problems = error.details.get("problems", [])
+        if len(problems) == 1 and str(problems[0].get("message")) in error.message and not problems[0].get("caret"):
+            problems = []  # the one problem is the headline already
+        for problem in problems[:50]:
             where = problem.get("path") or ""
             position = f" (line {problem['line']}, column {problem['column']})" if "line" in problem else ""
-            err.print(f"  - {where}{position}: {problem['message']}", highlight=False, markup=False)
+            label = f"{where}{position}".strip()
+            err.print(f"  - {label + ': ' if label else ''}{problem['message']}", highlight=False, markup=False)
             if "caret" in problem:
                 err.print("      " + problem["caret"].replace("\n", "\n      "), highlight=False, markup=False)
         if "batchId" in error.details:

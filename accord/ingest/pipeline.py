@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id, resolve_sandbox, utcnow
 from accord.engine import connect, copy_to_parquet
-from accord.errors import AccordError, InvalidInputError, NotFoundError, known_failure
+from accord.errors import AccordError, InvalidInputError, known_failure
 from accord.ingest import exceptions as codes
 from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
 from accord.ingest.duplicates import ContentHasher, duplicate_warning, earlier_batch
@@ -114,9 +114,8 @@ def _hashing(
         raise InvalidInputError(f"error threshold must be between 0 and 100, not {threshold}", code="INGEST-1004-400")
     for path in (request.path, *request.more_paths):  # nothing to read: no batch to record
         if not path.is_file():
-            what = "is not a file" if path.exists() else "does not exist"
-            raise NotFoundError(f"{request.source_name or path.name} {what}", code="INGEST-1008-404",
-                                path=request.source_name or str(path))  # fmt: skip
+            why = "it is a folder" if path.is_dir() else "No such file or directory"
+            raise codes.UnreadableFileError(request.source_name or path.name, f"cannot open the file ({why})")
     hasher = None if request.content_hash else ContentHasher([request.path, *request.more_paths])
     try:
         return _ingest(workspace, sandbox, request, threshold, hasher, say, batch_id)

@@ -206,3 +206,22 @@ def test_a_command_before_init_names_the_home_and_leaves_nothing_behind(tmp_path
         message = result.stdout if "--json" in args else result.stderr
         assert "accord init" in message and str(folder / ".accord") in message
     assert list(folder.iterdir()) == []  # no .accord folder, no empty catalog.db
+
+
+def test_documents_that_cannot_be_read_are_named_with_what_is_wrong(ready: Any, tmp_path: Path) -> None:
+    """A missing or malformed document is named as the user wrote it, said once, without a library's words."""
+    (tmp_path / "bad.yaml").write_text("root: [\n")
+    cases = (
+        (["connection", "create", "c", "--connector", "local", "--config", str(tmp_path / "none.yaml")],
+         f"cannot read {tmp_path / 'none.yaml'}: No such file or directory"),
+        (["connection", "create", "c", "--connector", "local", "--config", str(tmp_path / "bad.yaml")],
+         f"{tmp_path / 'bad.yaml'} is not valid YAML: expected the node content, but found '<stream end>' (line 2"),
+        (["ingest", str(tmp_path / "crm.csv"), "-d", "crm", "-m", str(tmp_path / "none.yaml")],
+         "cannot read the file: No such file or directory"),
+    )  # fmt: skip
+    for args, words in cases:
+        refused = ready(*args)
+        assert refused.code != 0 and words in refused.stderr, (args, refused.stderr)
+        assert (
+            "<unicode string>" not in refused.stderr and "  - :" not in refused.stderr and "Errno" not in refused.stderr
+        )

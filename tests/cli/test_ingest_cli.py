@@ -84,8 +84,9 @@ def test_the_same_file_twice_warns_and_can_be_skipped(crm: Any, tmp_path: Path) 
 
 
 def test_a_file_that_is_not_there_records_no_batch(crm: Any, tmp_path: Path) -> None:
-    for missing, words in ((tmp_path / "nofile.csv", "nofile.csv does not exist"), (tmp_path, "is not a file")):
+    for missing, words in ((tmp_path / "nofile.csv", "nofile.csv: cannot open the file (No such file or directory)"),
+                           (tmp_path, "cannot open the file (it is a folder)")):  # fmt: skip
         refused = crm("ingest", str(missing), "--dataset", "crm", "--json")
-        assert refused.code != 0 and refused.json()["error"]["code"] == "INGEST-1008-404", refused.stdout
+        assert refused.code == 2 and refused.json()["error"]["code"] == "INGEST-1003-400", refused.stdout
         assert words in refused.json()["error"]["message"]
     assert crm("batch", "list", "--dataset", "crm", "--json").json() == []

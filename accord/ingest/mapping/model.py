@@ -64,7 +64,8 @@ def load_mapping(path: Path) -> MappingSet:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidMappingError(str(path), [{"path": "", "message": f"cannot read the file: {exc}"}]) from None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidMappingError(str(path), [{"path": "", "message": f"cannot read the file: {why}"}]) from None
     if len(text) > 5_000_000:
         raise InvalidMappingError(str(path), [{"path": "", "message": "mapping file is larger than 5 MB"}])
     try:
