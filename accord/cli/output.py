@@ -34,10 +34,12 @@ EXIT_CODES = {
 def new_table(*headers: str) -> Table:
     """A table for people (rich's, imported when a command prints one: start-up stays short).
 
-    An `id` column is never cut: people copy ids from it into the next command."""
+    An `id` column is not cut in tables of up to 7 columns (80 characters hold them): people copy ids from
+    it into the next command. Wider tables share the width (`--json` gives every id whole)."""
     from rich.table import Column, Table
 
-    return Table(*(Column(h, no_wrap=True, min_width=24) if h == "id" else h for h in headers))
+    keep_ids = len(headers) <= 7
+    return Table(*(Column(h, no_wrap=keep_ids) if h == "id" else h for h in headers))
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
