@@ -115,12 +115,21 @@ def record_links(rows: ir.Table) -> ir.Table:
     keyed = rows.mutate(node=rows.namespace.concat(SEPARATOR, rows.id))
     anchored = keyed.mutate(anchor=keyed.node.min().over(group_by=keyed.record))
     pairs = anchored.filter(anchored.node != anchored.anchor)
-    first = ibis.struct({"seen": pairs.seen, "record": pairs.record})  # the earliest, then the smallest id
-    return pairs.group_by(a=pairs.anchor, b=pairs.node).aggregate(
-        first_seen=pairs.seen.min(), last_seen=pairs.seen.max(), records=pairs.record.nunique(),
-        record=pairs.record.argmin(first), dataset=pairs.dataset.argmin(first), batch=pairs.batch.argmin(first),
-        rule=ibis.literal(SAME_RECORD),
-    )  # fmt: skip
+    links = pairs.group_by(a=pairs.anchor, b=pairs.node).aggregate(
+        first_seen=pairs.seen.min(), last_seen=pairs.seen.max(), records=pairs.record.nunique())  # fmt: skip
+    # The first record: the earliest seen, then the smallest id. Found by joins rather than by an argmin
+    # over a (seen, record) struct, whose per-link states the engine cannot spill (out of memory at 3M people)
+    earliest = pairs.join(links, [pairs.anchor == links.a, pairs.node == links.b,
+                                  (pairs.seen == links.first_seen) | links.first_seen.isnull()])  # fmt: skip
+    chosen = earliest.group_by(ca=earliest.a, cb=earliest.b).aggregate(record=earliest.record.min())
+    origin = pairs.join(chosen, [pairs.anchor == chosen.ca, pairs.node == chosen.cb, pairs.record == chosen.record])
+    origin = origin.group_by(oa=origin.ca, ob=origin.cb).aggregate(record=origin.record.min(),
+                                                                   dataset=origin.dataset.min(),
+                                                                   batch=origin.batch.min())  # fmt: skip
+    joined = links.join(origin, [links.a == origin.oa, links.b == origin.ob])
+    return joined.select(a=links.a, b=links.b, first_seen=links.first_seen, last_seen=links.last_seen,
+                         records=links.records, record=origin.record, dataset=origin.dataset, batch=origin.batch,
+                         rule=ibis.literal(SAME_RECORD))  # fmt: skip
 
 
 def mark_removed(links: ir.Table, removed_links: list[tuple[str, str]], removed_nodes: list[str]) -> ir.Table:
