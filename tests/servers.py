@@ -69,6 +69,19 @@ def stop_child(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeou
         process.wait()
 
 
+def spawn_on_its_port(command: list[str], folder: Path, name: str, pattern: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a server that binds a port of its choosing and names it in its output (kept in `folder`);
+    the process and its port. When it does not start, `folder` goes and the error says what it wrote."""
+    log = folder / "output"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=output)
+    try:
+        return process, int(wait_for_line(process, log, name, pattern))
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def wait_for_line(process: subprocess.Popen[Any], log: Path, name: str, pattern: str, timeout: float = 60) -> str:
     """Wait until the server writes a line matching `pattern` to its output file (saying that it
     listens, and on which port) and return the first group. Raises, with what it wrote, when the
@@ -230,17 +243,10 @@ def start_sftp() -> SftpServer:
     client, stranger = asyncssh.generate_private_key("ssh-ed25519"), asyncssh.generate_private_key("ssh-ed25519")
     client.write_public_key(str(folder / "authorized_keys"))
     script = Path(__file__).with_name("sftp_server.py")
-    log = folder / "output"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, str(script), str(root), str(folder / "host_key"), str(folder / "authorized_keys")],
-            stdout=output, stderr=output,
-        )  # fmt: skip
-    try:
-        port = int(wait_for_line(process, log, "SFTP server", r"^ready (\d+)$"))
-    except RuntimeError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    process, port = spawn_on_its_port(
+        [sys.executable, str(script), str(root), str(folder / "host_key"), str(folder / "authorized_keys")],
+        folder, "SFTP server", r"^ready (\d+)$",
+    )  # fmt: skip
     seen = fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
     return SftpServer(
         port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
@@ -269,16 +275,9 @@ def start_azurite() -> AzuriteServer:
     if not binary.exists():
         raise RuntimeError("azurite is not installed: run `make test-servers` (npm ci in tests/node)")
     folder = Path(tempfile.mkdtemp(prefix="accord-azurite-"))
-    log = folder / "output"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(binary), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(folder), "--silent",
-             "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
-            stdout=output, stderr=output,
-        )  # fmt: skip
-    try:
-        port = int(wait_for_line(process, log, "azurite server", r"successfully listens on http://127\.0\.0\.1:(\d+)"))
-    except RuntimeError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    process, port = spawn_on_its_port(
+        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(folder), "--silent",
+         "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
+        folder, "azurite server", r"successfully listens on http://127\.0\.0\.1:(\d+)",
+    )  # fmt: skip
     return AzuriteServer(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", process, folder)

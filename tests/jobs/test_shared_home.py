@@ -188,15 +188,23 @@ MAPPING = "mappings:\n  - source: first\n    destination: person.name.firstName\
           "  - source: email\n    destination: personalEmail.address\n"  # fmt: skip
 
 
-@pytest.mark.slow
-def test_a_killed_ingestion_is_closed_by_the_next_job_and_can_be_deleted(shop_home: Home, tmp_path: Path) -> None:
+def _killed_while_loading(home: Home, tmp_path: Path) -> dict[str, Any]:
+    """A large ingestion killed while its batch is loading, with files staged: the batch."""
     big = _big_file(tmp_path, 400_000)
     (tmp_path / "map.yaml").write_text(MAPPING)
-    before = _ids(shop_home, "bulk")
-    victim = start(shop_home.env(), "ingest", str(big), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
-    batch = wait_until(lambda: (b := _loading(shop_home, "bulk", before)) and _staged(shop_home, b["id"]) and b,
-                       "the batch is loading, with staged files", process=victim)  # fmt: skip
+    before = _ids(home, "bulk")
+    victim = start(home.env(), "ingest", str(big), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
+    batch: dict[str, Any] = wait_until(
+        lambda: (b := _loading(home, "bulk", before)) and _staged(home, b["id"]) and b,
+        "the batch is loading, with staged files", process=victim,
+    )  # fmt: skip
     kill(victim)
+    return batch
+
+
+@pytest.mark.slow
+def test_a_killed_ingestion_is_closed_by_the_next_job_and_can_be_deleted(shop_home: Home, tmp_path: Path) -> None:
+    batch = _killed_while_loading(shop_home, tmp_path)
     assert shop_home.batch(batch["id"])["status"] == "loading" and _staged(shop_home, batch["id"])
     (tmp_path / "one.csv").write_text("first,email\nAnn,ann@x.io\n")
     other = run(shop_home.env(), "ingest", str(tmp_path / "one.csv"), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
@@ -212,13 +220,7 @@ def test_a_killed_ingestion_is_closed_by_the_next_job_and_can_be_deleted(shop_ho
 
 @pytest.mark.slow
 def test_a_batch_whose_ingestion_was_killed_is_deleted_at_once(shop_home: Home, tmp_path: Path) -> None:
-    big = _big_file(tmp_path, 400_000)
-    (tmp_path / "map.yaml").write_text(MAPPING)
-    before = _ids(shop_home, "bulk")
-    victim = start(shop_home.env(), "ingest", str(big), "-d", "bulk", "-m", str(tmp_path / "map.yaml"))
-    batch = wait_until(lambda: (b := _loading(shop_home, "bulk", before)) and _staged(shop_home, b["id"]) and b,
-                       "the batch is loading, with staged files", process=victim)  # fmt: skip
-    kill(victim)
+    batch = _killed_while_loading(shop_home, tmp_path)
     deleted = run(shop_home.env(), "batch", "delete", batch["id"], "--json")
     assert deleted.code == 0, deleted.stdout + deleted.stderr
     assert deleted.json()["status"] == "deleted"
