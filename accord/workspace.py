@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -22,6 +18,7 @@ from accord.catalog import (
     redact_url,
 )
 from accord.errors import InvalidInputError
+from accord.home import check_home, protect
 from accord.lake import Lake
 from accord.settings import Settings, load_settings
 
@@ -35,7 +32,7 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, *, require_init: bool = True) -> Workspace:
         settings = settings or load_settings()
-        _check_home(settings)
+        check_home(settings)
         protect(settings)
         catalog = Catalog(settings.catalog_url, create=not require_init)
         if require_init:
@@ -64,7 +61,7 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
     Safe to run again: existing data is kept, and a new token is made only when asked for.
     """
     settings = settings or load_settings()
-    _check_home(settings)
+    check_home(settings)
     protect(settings)
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -91,47 +88,6 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()
-
-
-def _check_home(settings: Settings) -> None:
-    """The home, if it exists, is a folder (a file named as the home is a typo worth saying)."""
-    if settings.home.exists() and not settings.home.is_dir():
-        raise InvalidInputError(f"Accord's home {settings.home} is a file, not a folder: give --home or "
-                                "ACCORD_HOME a folder", code="ACCORD-0011-400", path=str(settings.home))  # fmt: skip
-
-
-OWNER_ONLY = 0o077
-"""The umask Accord works under: what it creates is readable by its owner only (0700 folders, 0600 files)."""
-
-
-def protect(settings: Settings) -> None:
-    """Keep the home (and a lake outside it) readable by the owner only, whatever the caller's umask.
-
-    The umask is set for the whole process: the engine (Parquet, spill files) and SQLite (the
-    catalog's -wal and -shm files) create files themselves, out of reach of a chmod. A home made by
-    an older Accord, or under a wider umask, is tightened once: everything under it loses its group
-    and other permission bits, then the home itself becomes 0700."""
-    os.umask(OWNER_ONLY)
-    for folder in {settings.home, Path(settings.lake_url.removeprefix("file://"))}:
-        _tighten(folder.expanduser())
-
-
-def _tighten(folder: Path) -> None:
-    try:
-        mode = folder.stat().st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(mode) or not mode & OWNER_ONLY:
-        return
-    for parent, folders, files in os.walk(folder):
-        for name in folders + files:
-            path = os.path.join(parent, name)
-            # another process may remove a file meanwhile; another user's file is not ours to change
-            with contextlib.suppress(FileNotFoundError, PermissionError):
-                entry = os.lstat(path)
-                if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
-                    os.chmod(path, stat.S_IMODE(entry.st_mode) & ~OWNER_ONLY)
-    os.chmod(folder, stat.S_IMODE(mode) & ~OWNER_ONLY)
 
 
 def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.access.listing import read_tokens
     from accord.access.paths import AllowedRoots, PathNotAllowedError
     from accord.access.tokens import (
         ROLES,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "listing": ["read_tokens"],
     "paths": ["AllowedRoots", "PathNotAllowedError"],
     "tokens": [
         "AdminOnlyError",

@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from accord.catalog import ApiToken, Catalog, Sandbox, resolve_sandbox, utcnow
+from accord.access.listing import read_tokens
+from accord.catalog import ApiToken, Catalog, Sandbox, SessionReader, resolve_sandbox, utcnow
 from accord.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 TOKEN_PREFIX = "acc_"
@@ -124,24 +126,9 @@ def require_admin(principal: Principal, what: str) -> None:
         raise AdminOnlyError(principal, what)
 
 
-def list_tokens(catalog: Catalog) -> list[dict[str, object]]:
+def list_tokens(catalog: Catalog) -> list[dict[str, Any]]:
     with catalog.session() as session:
-        rows = session.execute(
-            select(ApiToken, Sandbox.name)
-            .outerjoin(Sandbox, Sandbox.id == ApiToken.sandbox_id)
-            .order_by(ApiToken.created_at)
-        )
-        return [
-            {
-                "id": t.id,
-                "name": t.name,
-                "role": t.role,
-                "sandbox": sandbox,
-                "createdAt": t.created_at.isoformat(),
-                "revoked": t.revoked_at is not None,
-            }
-            for t, sandbox in rows
-        ]
+        return read_tokens(SessionReader(session))
 
 
 def revoke_token(catalog: Catalog, token_id: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.catalog.database import Catalog
+    from accord.catalog.database import Catalog, SessionReader
     from accord.catalog.exceptions import (
         CatalogAuthenticationError,
         CatalogUnavailableError,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         new_id,
         utcnow,
     )
+    from accord.catalog.reading import CatalogReader, head_revision, json_value, quick_reader, utc_time
     from accord.catalog.sandboxes import (
         DEFAULT_SANDBOX,
         create_sandbox,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "database": ["Catalog"],
+    "database": ["Catalog", "SessionReader"],
     "exceptions": ["CatalogAuthenticationError", "CatalogUnavailableError", "NotInitialisedError", "redact_url"],
     "models": [
         "AlertRecord",
@@ -73,6 +74,7 @@ _EXPORTS = {
         "new_id",
         "utcnow",
     ],
+    "reading": ["CatalogReader", "head_revision", "json_value", "quick_reader", "utc_time"],
     "sandboxes": ["DEFAULT_SANDBOX", "create_sandbox", "list_sandboxes", "resolve_sandbox", "sandbox_document"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,11 +12,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.catalog.exceptions import MigrationError, connection_error
+from accord.catalog.reading import MIGRATIONS, head_revision
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class Catalog:
@@ -81,20 +79,14 @@ class Catalog:
         self.engine.dispose()
 
 
-def head_revision() -> str:
-    """The newest migration's revision, read from the migration files (no Alembic import)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        source = path.read_text()
-        revision = re.search(r'^revision = "([^"]+)"', source, re.MULTILINE)
-        parent = re.search(r'^down_revision = "([^"]+)"', source, re.MULTILINE)
-        if revision:
-            revisions.add(revision.group(1))
-        if parent:
-            parents.add(parent.group(1))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else ""  # several heads: let Alembic say what is wrong
+class SessionReader:
+    """A `CatalogReader` (see `accord.catalog.reading`) over a session: any database, and what it has flushed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def rows(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.session.execute(text(statement), params).mappings()]
 
 
 def alembic_config(url: str) -> Config:

@@ -58,7 +58,8 @@ def token_create(
 @token_app.command("list")
 def token_list(as_json: bool = JsonFlag) -> None:
     """List API tokens (never their values)."""
-    rows = access.list_tokens(state.workspace().catalog)
+    with state.catalog_reader() as reader:
+        rows = access.read_tokens(reader)
     emit(
         rows,
         as_json,

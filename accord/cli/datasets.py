@@ -34,9 +34,8 @@ def dataset_create(
 @dataset_app.command("list")
 def dataset_list(as_json: bool = JsonFlag) -> None:
     """List datasets with their row and batch counts."""
-    workspace = state.workspace()
-    with workspace.catalog.session() as session:
-        rows = lake.list_datasets(session, state.sandbox)
+    with state.sandbox_reader() as (reader, sandbox_id):
+        rows = lake.read_datasets(reader, sandbox_id)
 
     def human(items: list[dict[str, Any]]) -> None:
         table = new_table("name", "schema", "profile", "batches", "rows")

@@ -95,9 +95,8 @@ def connection_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
 @connection_app.command("list")
 def connection_list(as_json: bool = JsonFlag) -> None:
     """List connections (never their secrets)."""
-    workspace = state.workspace()
-    with workspace.catalog.session() as session:
-        rows = sources.list_connections(session, state.sandbox)
+    with state.sandbox_reader() as (reader, sandbox_id):
+        rows = sources.read_connections(reader, sandbox_id)
 
     def human(items: list[dict[str, Any]]) -> None:
         table = new_table("name", "connector", "config", "secrets")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from accord.catalog import CatalogReader
     from accord.settings import Settings
     from accord.workspace import Workspace
 
@@ -48,6 +51,34 @@ class CliState:
         if self._workspace is None:
             self._workspace = Workspace.open(self.settings)
         return self._workspace
+
+    @contextmanager
+    def catalog_reader(self) -> Iterator[CatalogReader]:
+        """A reader of the catalog, for commands that only list what belongs to no sandbox."""
+        with self._reader(None) as (reader, _sandbox_id):
+            yield reader
+
+    @contextmanager
+    def sandbox_reader(self) -> Iterator[tuple[CatalogReader, str]]:
+        """A reader of the catalog and the id of the command's sandbox, for commands that only list."""
+        with self._reader(self.sandbox) as (reader, sandbox_id):
+            assert sandbox_id is not None  # both paths resolve a named sandbox or raise
+            yield reader, sandbox_id
+
+    @contextmanager
+    def _reader(self, sandbox: str | None) -> Iterator[tuple[CatalogReader, str | None]]:
+        """Through the standard library when the catalog allows it, which spares the ORM's start-up; else
+        through the workspace, which migrates, seals or says what is wrong (`accord.catalog.reading`)."""
+        from accord.catalog import quick_reader
+
+        with quick_reader(self.settings, sandbox) as quick:
+            if quick is not None:
+                yield quick
+                return
+        from accord.catalog import SessionReader, resolve_sandbox
+
+        with self.workspace().catalog.session() as session:
+            yield SessionReader(session), resolve_sandbox(session, sandbox).id if sandbox else None
 
     def close(self) -> None:
         if self._workspace is not None:

@@ -22,12 +22,14 @@ if TYPE_CHECKING:
     )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
     from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job
+    from accord.lake.listing import read_datasets
     from accord.lake.reading import open_dataset, preview, statistics
     from accord.lake.rewrite import delete_records
     from accord.lake.store import Lake, replace_folder
     from accord.lake.values import jsonable
 
 _EXPORTS = {
+    "listing": ["read_datasets"],
     "datasets": [
         "batch_document",
         "batch_errors",

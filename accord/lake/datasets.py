@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.catalog import BatchRecord, DatasetRecord, SchemaRecord, aware, resolve_sandbox, utcnow
+from accord.catalog import BatchRecord, DatasetRecord, SessionReader, aware, resolve_sandbox, utcnow
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 from accord.jobs import holder
 from accord.lake.housekeeping import batch_lock, sandbox_job
+from accord.lake.listing import read_datasets
 from accord.schema import check_union, get_schema, resolve_schema_by_id
 
 if TYPE_CHECKING:
@@ -42,21 +43,7 @@ def find_dataset(session: Session, sandbox_id: str, name: str) -> DatasetRecord:
 
 
 def dataset_document(session: Session, record: DatasetRecord) -> dict[str, Any]:
-    schema = session.get(SchemaRecord, record.schema_id)
-    batches = list(
-        session.scalars(select(BatchRecord).where(BatchRecord.dataset_id == record.id, BatchRecord.status == "success"))
-    )
-    return {
-        "id": record.id,
-        "name": record.name,
-        "schema": schema.name if schema else None,
-        "class": schema.class_name if schema else None,
-        "profileEnabled": record.profile_enabled,
-        "ttlDays": record.ttl_days,
-        "createdAt": record.created_at.isoformat(),
-        "batchCount": len(batches),
-        "rowCount": sum(b.output_record_count for b in batches),
-    }
+    return read_datasets(SessionReader(session), record.sandbox_id, record.id)[0]
 
 
 def create_dataset(
@@ -94,11 +81,7 @@ def set_profile_enabled(session: Session, sandbox: str, name: str, enabled: bool
 
 
 def list_datasets(session: Session, sandbox: str) -> list[dict[str, Any]]:
-    sandbox_id = resolve_sandbox(session, sandbox).id
-    records = session.scalars(
-        select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id).order_by(DatasetRecord.name)
-    )
-    return [dataset_document(session, r) for r in records]
+    return read_datasets(SessionReader(session), resolve_sandbox(session, sandbox).id)
 
 
 def get_dataset(session: Session, sandbox: str, name: str) -> dict[str, Any]:

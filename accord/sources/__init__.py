@@ -27,12 +27,14 @@ if TYPE_CHECKING:
         set_enabled,
         update_dataflow,
     )
+    from accord.sources.listing import read_connections
     from accord.sources.registry import connector_ids, connector_spec, list_connectors
     from accord.sources.runs import get_run, list_runs, run_dataflow
     from accord.sources.secrets import SecretBox, ensure_key_file
     from accord.sources.spec import Capabilities, Checkpoint, CheckStep, ConnectorSpec, IngestItem, ReadContext, Source
 
 _EXPORTS = {
+    "listing": ["read_connections"],
     "connections": [
         "connection_document",
         "create_connection",

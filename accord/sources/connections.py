@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from accord.access import AllowedRoots
-from accord.catalog import ConnectionRecord, DataflowRecord, aware, resolve_sandbox, utcnow
+from accord.catalog import ConnectionRecord, DataflowRecord, SessionReader, resolve_sandbox, utcnow
 from accord.errors import (
     AccordError,
     ConflictError,
@@ -27,6 +27,7 @@ from accord.errors import (
     did_you_mean,
     validation_problems,
 )
+from accord.sources.listing import SHOWN_COLUMNS, connection_from_row, read_connections
 from accord.sources.registry import connector_class, connector_spec
 from accord.sources.secrets import SecretBox
 from accord.sources.spec import CheckStep, Source
@@ -64,14 +65,7 @@ def split_secrets(connector: str, model: BaseModel) -> tuple[dict[str, Any], dic
 
 def connection_document(record: ConnectionRecord) -> dict[str, Any]:
     """A connection as the API and CLI show it: secret fields are never included, only named."""
-    return {
-        "id": record.id,
-        "name": record.name,
-        "connector": record.connector,
-        "config": record.config,
-        "secretFields": list(record.secret_fields or []),
-        "createdAt": aware(record.created_at).isoformat(),
-    }
+    return connection_from_row({column: getattr(record, column) for column in SHOWN_COLUMNS})
 
 
 def create_connection(
@@ -134,11 +128,7 @@ def get_connection(session: Session, sandbox: str, name: str) -> dict[str, Any]:
 
 
 def list_connections(session: Session, sandbox: str) -> list[dict[str, Any]]:
-    sandbox_id = resolve_sandbox(session, sandbox).id
-    records = session.scalars(
-        select(ConnectionRecord).where(ConnectionRecord.sandbox_id == sandbox_id).order_by(ConnectionRecord.name)
-    )
-    return [connection_document(r) for r in records]
+    return read_connections(SessionReader(session), resolve_sandbox(session, sandbox).id)
 
 
 def open_source(record: ConnectionRecord, box: SecretBox, roots: AllowedRoots | None = None) -> Source:  # type: ignore[type-arg]

@@ -1,5 +1,6 @@
 """The CLI starts without the heavy engines: `accord --help` and catalog-only commands import no Ibis,
-DuckDB, Splink or Alembic (their start-up times are measured in bench/startup.py)."""
+DuckDB, Splink or Alembic, and the list commands not even SQLAlchemy on a SQLite catalog that needs
+nothing done first (their start-up times are measured in bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ sys.stderr.write("\\nHEAVY " + json.dumps({"code": code, "heavy": heavy}) + "\\n
 """
 
 
-def imported_by(args: list[str], cwd: Path) -> dict[str, object]:
+def imported_by(args: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY) -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(HEAVY)],
+        [sys.executable, "-c", PROBE, json.dumps(args), json.dumps(watched)],
         capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
     )  # fmt: skip
     line = next(x for x in result.stderr.splitlines() if x.startswith("HEAVY "))
@@ -49,3 +50,11 @@ def test_catalog_only_commands_import_no_engine(tmp_path: Path, command: list[st
     assert imported_by(["--home", str(home), "init", "--json"], tmp_path)["code"] == 0
     seen = imported_by(["--home", str(home), *command, "--json"], tmp_path)
     assert seen == {"code": 0, "heavy": []}
+
+
+def test_list_commands_read_a_sqlite_catalog_without_the_orm(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert imported_by(["--home", str(home), "init", "--json"], tmp_path)["code"] == 0
+    for command in (["dataset", "list"], ["connection", "list"], ["token", "list"]):
+        seen = imported_by(["--home", str(home), *command, "--json"], tmp_path, (*HEAVY, "sqlalchemy"))
+        assert seen == {"code": 0, "heavy": []}, command

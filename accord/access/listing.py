@@ -1,0 +1,29 @@
+"""API tokens as lists show them (never their values nor hashes): one statement for the CLI and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accord.catalog.reading import CatalogReader, utc_time
+
+ALL_TOKENS = """
+SELECT t.id, t.name, t.role, s.name AS sandbox, t.created_at, t.revoked_at
+FROM api_tokens t
+LEFT JOIN sandboxes s ON s.id = t.sandbox_id
+ORDER BY t.created_at, t.id
+"""
+
+
+def read_tokens(reader: CatalogReader) -> list[dict[str, Any]]:
+    """Every token, oldest first: its name, role, the sandbox it is scoped to (None: every one), and if revoked."""
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "role": row["role"],
+            "sandbox": row["sandbox"],
+            "createdAt": utc_time(row["created_at"]).isoformat(),  # type: ignore[union-attr]
+            "revoked": row["revoked_at"] is not None,
+        }
+        for row in reader.rows(ALL_TOKENS)
+    ]
