@@ -364,3 +364,7 @@ class JobLeaseRecord(Base):
     host: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+# The destinations context's tables live in their own module; importing it here puts them on `Base.metadata`
+from accord.catalog import activations as _activations  # noqa: E402, F401

@@ -15,7 +15,10 @@ if TYPE_CHECKING:
         get_connection,
         list_connections,
         seal_clear_secrets,
+        split_spec_secrets,
+        step_documents,
         test_connection,
+        validate_spec_config,
     )
     from accord.sources.dataflows import (
         Schedule,
@@ -31,7 +34,19 @@ if TYPE_CHECKING:
     from accord.sources.registry import connector_ids, connector_spec, list_connectors
     from accord.sources.runs import get_run, list_runs, run_dataflow
     from accord.sources.secrets import SecretBox, ensure_key_file
-    from accord.sources.spec import Capabilities, Checkpoint, CheckStep, ConnectorSpec, IngestItem, ReadContext, Source
+    from accord.sources.spec import (
+        LOCAL_PATH,
+        SECRET,
+        Capabilities,
+        Checkpoint,
+        CheckStep,
+        ConnectorSpec,
+        IngestItem,
+        PluginSpec,
+        ReadContext,
+        Source,
+        marked_fields,
+    )
 
 _EXPORTS = {
     "listing": ["read_connections"],
@@ -43,7 +58,10 @@ _EXPORTS = {
         "get_connection",
         "list_connections",
         "seal_clear_secrets",
+        "split_spec_secrets",
+        "step_documents",
         "test_connection",
+        "validate_spec_config",
     ],
     "dataflows": [
         "Schedule",
@@ -58,6 +76,18 @@ _EXPORTS = {
     "registry": ["connector_ids", "connector_spec", "list_connectors"],
     "runs": ["get_run", "list_runs", "run_dataflow"],
     "secrets": ["SecretBox", "ensure_key_file"],
-    "spec": ["Capabilities", "CheckStep", "Checkpoint", "ConnectorSpec", "IngestItem", "ReadContext", "Source"],
+    "spec": [
+        "LOCAL_PATH",
+        "SECRET",
+        "Capabilities",
+        "CheckStep",
+        "Checkpoint",
+        "ConnectorSpec",
+        "IngestItem",
+        "PluginSpec",
+        "ReadContext",
+        "Source",
+        "marked_fields",
+    ],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

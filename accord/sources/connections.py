@@ -30,7 +30,7 @@ from accord.errors import (
 from accord.sources.listing import SHOWN_COLUMNS, connection_from_row, read_connections
 from accord.sources.registry import connector_class, connector_spec
 from accord.sources.secrets import SecretBox
-from accord.sources.spec import CheckStep, Source
+from accord.sources.spec import CheckStep, PluginSpec, Source
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -40,16 +40,18 @@ def _problems(exc: ValidationError, prefix: str) -> list[dict[str, Any]]:
 
 
 def validate_config(connector: str, config: dict[str, Any], roots: AllowedRoots) -> BaseModel:
-    """The configuration as the connector's model, its local paths inside the allowed roots.
+    """The configuration as the connector's model, its local paths inside the allowed roots."""
+    return validate_spec_config(connector_spec(connector), config, roots, "SOURCE-0400-400")
+
+
+def validate_spec_config(spec: PluginSpec, config: dict[str, Any], roots: AllowedRoots, code: str) -> BaseModel:
+    """A configuration as the model of a connector's or destination's spec, its local paths inside the allowed roots.
 
     Error messages name the fields and what is wrong, never the values given (which may be secrets)."""
-    spec = connector_spec(connector)
     try:
         model = spec.config.model_validate(config)
     except ValidationError as exc:
-        raise DocumentError(
-            f"the {spec.name} configuration", _problems(exc, "config."), code="SOURCE-0400-400"
-        ) from None
+        raise DocumentError(f"the {spec.name} configuration", _problems(exc, "config."), code=code) from None
     for field, path in spec.local_paths(model).items():
         roots.resolve(path, f"config.{field}")
     return model
@@ -57,9 +59,19 @@ def validate_config(connector: str, config: dict[str, Any], roots: AllowedRoots)
 
 def split_secrets(connector: str, model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """A configuration as (plain settings, secret settings), both by the names a configuration uses."""
-    secret_names = set(connector_spec(connector).secret_fields())
+    return split_spec_secrets(connector_spec(connector), model)
+
+
+def split_spec_secrets(spec: PluginSpec, model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A configuration as (plain settings, secret settings); the local paths it names made absolute.
+
+    A relative path means the folder it names now, from where the configuration is given: kept absolute, so
+    that a run started elsewhere (the scheduler of `accord serve`, another shell) reads the same one."""
+    secret_names = set(spec.secret_fields())
     values = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     secrets = {k: values.pop(k) for k in list(values) if k in secret_names}
+    for field, path in spec.local_paths(model).items():
+        values[field] = str(Path(path).expanduser().absolute())
     return values, secrets
 
 
@@ -86,10 +98,6 @@ def create_connection(
     sandbox_id = resolve_sandbox(session, sandbox).id
     model = validate_config(connector, config, roots or AllowedRoots.nothing())
     values, secrets = split_secrets(connector, model)
-    for field, path in connector_spec(connector).local_paths(model).items():
-        # A relative path means the folder it names now, from where the connection is made: kept absolute,
-        # so that a run started elsewhere (the scheduler of `accord serve`, another shell) reads the same one
-        values[field] = str(Path(path).expanduser().absolute())
     exists = session.scalar(
         select(ConnectionRecord.id).where(ConnectionRecord.sandbox_id == sandbox_id, ConnectionRecord.name == name)
     )
@@ -146,13 +154,12 @@ def test_connection(
 ) -> dict[str, Any]:
     record = find_connection(session, resolve_sandbox(session, sandbox).id, name)
     steps: list[CheckStep] = open_source(record, box, roots).check()
-    return {
-        "connection": name,
-        "ok": all(s.ok for s in steps),
-        "steps": [
-            {"step": s.name, "ok": s.ok, "message": s.message, **({"hint": s.hint} if s.hint else {})} for s in steps
-        ],
-    }
+    return {"connection": name, "ok": all(s.ok for s in steps), "steps": step_documents(steps)}
+
+
+def step_documents(steps: list[CheckStep]) -> list[dict[str, Any]]:
+    """The steps of a connection test as the API and CLI show them."""
+    return [{"step": s.name, "ok": s.ok, "message": s.message, **({"hint": s.hint} if s.hint else {})} for s in steps]
 
 
 def delete_connection(session: Session, sandbox: str, name: str) -> None:

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -24,6 +24,20 @@ LOCAL_PATH: dict[str, Any] = {"localPath": True}
 """`json_schema_extra` of a config field that names a file or folder of this machine: it must lie inside
 the folders the operator allows (`allowed_roots`). A configuration whose paths depend on other
 fields defines `local_paths()` instead (see `ConnectorSpec.local_paths`)."""
+
+
+class PluginSpec(Protocol):
+    """What connections and destination accounts need of a spec: its name, configuration model and marked fields."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> type[BaseModel]: ...
+
+    def secret_fields(self) -> list[str]: ...
+
+    def local_paths(self, config: BaseModel) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class ConnectorSpec:
 
     def secret_fields(self) -> list[str]:
         """The secret fields by the names a configuration uses (their aliases, as in the JSON Schema)."""
-        return _marked_fields(self.config, "secret")
+        return marked_fields(self.config, "secret")
 
     def local_paths(self, config: BaseModel) -> dict[str, str]:
         """The files and folders of this machine that a configuration names, by field alias.
@@ -66,7 +80,7 @@ class ConnectorSpec:
         if callable(computed):
             return dict(computed())
         values = config.model_dump(by_alias=True)
-        return {name: str(values[name]) for name in _marked_fields(self.config, "localPath") if values.get(name)}
+        return {name: str(values[name]) for name in marked_fields(self.config, "localPath") if values.get(name)}
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -81,7 +95,7 @@ class ConnectorSpec:
         }
 
 
-def _marked_fields(model: type[BaseModel], marker: str) -> list[str]:
+def marked_fields(model: type[BaseModel], marker: str) -> list[str]:
     return [
         info.serialization_alias or info.alias or name
         for name, info in model.model_fields.items()

@@ -1,0 +1,88 @@
+"""Local folder: activation files written to a folder of this machine."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
+from accord.errors import InvalidInputError
+from accord.jobs import Owner, process_runs
+from accord.sources import LOCAL_PATH, CheckStep
+
+PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.accord-partial$")
+"""A file on its way in: hidden, named after its writer (host and process), renamed into place when whole."""
+
+
+class LocalFolderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    root: str = Field(
+        description="Folder the files are written to; it must lie inside the folders the operator allows "
+        "(setting `allowed_roots`, by default `landing` in Accord's home).",
+        json_schema_extra=LOCAL_PATH,
+    )
+
+
+class LocalFolderDestination(FileDestination[LocalFolderConfig]):
+    spec = DestinationSpec(
+        id="local",
+        name="Local folder",
+        category="cloud storage",
+        description="Audience files in a folder of the machine Accord runs on (or a share mounted there).",
+        config=LocalFolderConfig,
+        export_type="profile",
+        delivery="batch",
+        files=FileOptions(),
+    )
+
+    @property
+    def root(self) -> Path:
+        return Path(self.config.root).expanduser().resolve()
+
+    def check(self) -> list[CheckStep]:
+        root, named = self.root, self.config.root  # messages name the folder as configured, not where it leads
+        if not root.exists():
+            return [CheckStep("folder exists", False, f"{named} does not exist", "create it or fix `root`")]
+        if not root.is_dir():
+            return [CheckStep("folder exists", False, f"{named} is not a folder", "`root` must be a folder")]
+        steps = [CheckStep("folder exists", True, named)]
+        if not os.access(root, os.W_OK | os.X_OK):
+            return [*steps, CheckStep("folder writable", False, f"permission denied on {named}",
+                                      "give the user running Accord write access")]  # fmt: skip
+        return [*steps, CheckStep("folder writable", True, named)]
+
+    def _target(self, name: str) -> Path:
+        target = (self.root / name).resolve()
+        if not target.is_relative_to(self.root) or target == self.root:
+            raise InvalidInputError(f"file name {name!r} leads outside the destination's folder", code="DEST-0400-400")
+        return target
+
+    def write(self, file: ExportFile) -> str:
+        target = self._target(file.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        me = Owner.me()
+        partial = target.with_name(f".{target.name}.{me.host.replace('.', '_')}-{me.pid}.accord-partial")
+        try:
+            shutil.copyfile(file.path, partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return str(target)
+
+    def exists(self, name: str) -> bool:
+        return self._target(name).is_file()
+
+    def sweep(self) -> int:
+        """Remove the partial files of writers that died (a killed run); returns how many."""
+        removed = 0
+        for path in self.root.rglob(".*.accord-partial"):
+            match = PARTIAL.match(path.name)
+            if match and match["host"] == Owner.me().host.replace(".", "_") and not process_runs(int(match["pid"])):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
