@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from accord import __version__
 from accord.access import AllowedRoots
 from accord.api import errors
+from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
@@ -72,4 +73,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sources_router)
     app.include_router(identity_router)
     app.include_router(segment_router)
+    app.include_router(destinations_router)
     return app

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperOption
 
 from accord import __version__
+from accord.cli.activation import activation_app, activation_create, destination_app, destinations_app
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.identity import identity_app
@@ -53,6 +54,12 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
 app.add_typer(mergepolicy_app, name="mergepolicy")
+app.add_typer(destinations_app, name="destinations")
+app.add_typer(destination_app, name="destination")
+app.add_typer(activation_app, name="activation")
+app.command("activate", help="Activate audiences to a destination account (the same as `activation create`).")(
+    activation_create
+)
 
 
 def _print_version(asked: bool) -> None:

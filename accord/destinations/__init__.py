@@ -17,7 +17,17 @@ if TYPE_CHECKING:
         open_destination,
         test_account,
     )
+    from accord.destinations.flows import (
+        FlowDefinition,
+        create_flow,
+        find_flow,
+        get_flow,
+        list_flows,
+        parse_definition,
+        set_state,
+    )
     from accord.destinations.registry import destination_ids, destination_spec, list_destinations
+    from accord.destinations.runs import delete_flow, get_run, list_runs, run_activation
     from accord.destinations.spec import (
         FREQUENCIES,
         Destination,
@@ -39,7 +49,9 @@ _EXPORTS = {
         "open_destination",
         "test_account",
     ],
+    "flows": ["FlowDefinition", "create_flow", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
     "registry": ["destination_ids", "destination_spec", "list_destinations"],
+    "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
     "spec": ["FREQUENCIES", "Destination", "DestinationSpec", "ExportFile", "FileDestination", "FileOptions", "Limits"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -11,13 +11,13 @@ if TYPE_CHECKING:
     from accord.profile.merge import Fragment, flatten, merge, unflatten
     from accord.profile.policies import MergePolicy, create_policy, list_policies, resolve_policy
     from accord.profile.refresh import delete_batch, delete_records, rebuild
-    from accord.profile.store import ProfileSummary, build_profiles
+    from accord.profile.store import ProfileSummary, build_profiles, store_folder
 
 _EXPORTS = {
     "lookup": ["get_profile"],
     "merge": ["Fragment", "flatten", "merge", "unflatten"],
     "policies": ["MergePolicy", "create_policy", "list_policies", "resolve_policy"],
     "refresh": ["delete_batch", "delete_records", "rebuild"],
-    "store": ["ProfileSummary", "build_profiles"],
+    "store": ["ProfileSummary", "build_profiles", "store_folder"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     )
     from accord.segment.evaluator import compile_python
     from accord.segment.exceptions import PQLError
-    from accord.segment.jobs import estimate, history, job_document, members, profile_history, run_job
+    from accord.segment.jobs import (
+        estimate,
+        history,
+        job_document,
+        members,
+        membership_table,
+        profile_history,
+        run_job,
+    )
     from accord.segment.parser import parse_pql
     from accord.segment.streaming import (
         StreamingEvaluator,
@@ -43,7 +51,7 @@ _EXPORTS = {
     ],
     "evaluator": ["compile_python"],
     "exceptions": ["PQLError"],
-    "jobs": ["estimate", "history", "job_document", "members", "profile_history", "run_job"],
+    "jobs": ["estimate", "history", "job_document", "members", "membership_table", "profile_history", "run_job"],
     "parser": ["parse_pql"],
     "streaming": ["StreamingEvaluator", "evaluate_changed_profile", "membership_events", "profile_memberships"],
 }

@@ -297,6 +297,12 @@ def _clear_overlay(workspace: Workspace, sandbox_id: str, evaluated: list[str]) 
             db.executemany("DELETE FROM memberships WHERE segment = ?", [(s,) for s in evaluated])
 
 
+def membership_table(workspace: Workspace, sandbox_id: str, segment_id: str) -> pa.Table | None:
+    """A segment's memberships as its last batch job left them (`graph`, `status`: 0 realized, 1 existing,
+    2 exited, `lastQualificationTime`, `exitedAt`); None before its first job. Read memory-mapped."""
+    return memberships.MembershipFiles(segments_folder(workspace, sandbox_id)).segment(segment_id)
+
+
 def members(workspace: Workspace, sandbox: str, name: str, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """The profiles in a segment now (realized or existing), paged, with their memberships."""
     import pyarrow.compute as pc

@@ -1,0 +1,260 @@
+"""CLI: the destination catalog, destination accounts, activation flows and their runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from accord import access, destinations, sources
+from accord.cli.documents import read_document
+from accord.cli.output import emit, new_table, out, progress_bar
+from accord.cli.state import JsonFlag, state
+from accord.errors import InvalidInputError
+
+destinations_app = typer.Typer(help="The destination catalog.", no_args_is_help=True)
+destination_app = typer.Typer(help="Destination accounts (credentials are stored encrypted).", no_args_is_help=True)
+activation_app = typer.Typer(help="Activation flows: audiences out to a destination, and their runs.",
+                             no_args_is_help=True)  # fmt: skip
+
+SCHEDULE_HELP = "once | daily@HH:MM | 3h | 6h | 8h | 12h | after-segment-job (times in UTC)."
+
+
+def _mapping(document: Any, what: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidInputError(f"{what} must be a mapping of keys to values", code="ACCORD-0003-400")
+    return document
+
+
+@destinations_app.command("list")
+def destinations_list(as_json: bool = JsonFlag) -> None:
+    """List the destinations that can be used here."""
+    specs = [s.to_document() for s in destinations.list_destinations()]
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("id", "name", "category", "export", "delivery", "secrets")
+        for s in items:
+            table.add_row(s["id"], s["name"], s["category"], s["exportType"], s["delivery"],
+                          ", ".join(s["secretFields"]) or "-")  # fmt: skip
+        out.print(table)
+
+    emit(specs, as_json, human)
+
+
+@destinations_app.command("show")
+def destinations_show(destination: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """A destination's spec: its configuration as JSON Schema, schedules, file options and limits."""
+    emit(destinations.destination_spec(destination).to_document(), True)
+
+
+@destination_app.command("connect")
+def destination_connect(
+    name: str = typer.Argument(...),
+    destination: str = typer.Option(..., "--destination", help="Destination id (see `accord destinations list`)."),
+    config: Path = typer.Option(..., "--config", help="Configuration file (YAML or JSON)."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Create a destination account; secret fields are encrypted and never shown again."""
+    document = _mapping(read_document(config), "the configuration")
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        record = destinations.create_account(session, sources.SecretBox(workspace.settings.home), state.sandbox,
+                                             name, destination, document,
+                                             access.AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+        shown = destinations.account_document(record)
+    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/] ({d['destination']}) created"))
+
+
+@destination_app.command("list")
+def destination_list(as_json: bool = JsonFlag) -> None:
+    """List destination accounts (never their secrets)."""
+    with state.workspace().catalog.session() as session:
+        rows = destinations.list_accounts(session, state.sandbox)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("name", "destination", "config", "secrets")
+        for a in items:
+            table.add_row(a["name"], a["destination"], ", ".join(f"{k}={v}" for k, v in a["config"].items()),
+                          ", ".join(a["secretFields"]) or "-")  # fmt: skip
+        out.print(table)
+
+    emit(rows, as_json, human)
+
+
+@destination_app.command("show")
+def destination_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Show a destination account (never its secrets)."""
+    with state.workspace().catalog.session() as session:
+        emit(destinations.get_account(session, state.sandbox, name), True)
+
+
+@destination_app.command("test")
+def destination_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Test a destination account step by step; on failure, says which step and what to do."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        result = destinations.test_account(session, sources.SecretBox(workspace.settings.home), state.sandbox, name,
+                                           access.AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+
+    def human(r: dict[str, Any]) -> None:
+        for step in r["steps"]:
+            mark = "[green]ok[/]" if step["ok"] else "[red]failed[/]"
+            out.print(f"{mark} {step['step']}: {step['message']}", highlight=False)
+            if step.get("hint"):
+                out.print(f"    {step['hint']}", highlight=False)
+
+    emit(result, as_json, human)
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+@destination_app.command("delete")
+def destination_delete(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Delete a destination account that no activation flow uses."""
+    with state.workspace().catalog.session() as session:
+        destinations.delete_account(session, state.sandbox, name)
+    emit({"deleted": name}, as_json, lambda _d: out.print(f"destination account {name} deleted"))
+
+
+def parse_schedule(text: str, start: str | None, end: str | None) -> dict[str, Any]:
+    """`daily@08:00` -> {frequency: daily, time: 08:00}; the other forms name a frequency alone."""
+    frequency, _, clock = text.partition("@")
+    schedule: dict[str, Any] = {"frequency": frequency}
+    if clock:
+        schedule["time"] = clock
+    if start:
+        schedule["start"] = start
+    if end:
+        schedule["end"] = end
+    return schedule
+
+
+@activation_app.command("create")
+def activation_create(
+    flow: str = typer.Argument(..., help="The flow's name."),
+    destination: str = typer.Option(..., "--destination", help="The destination account."),
+    segment: list[str] = typer.Option(..., "--segment", help="An audience (segment name or id); repeat for more."),
+    mapping: Path = typer.Option(..., "--mapping", help="YAML or JSON: mapping, mandatory, dedupKey, file, limits."),
+    schedule: str = typer.Option("once", "--schedule", help=SCHEDULE_HELP),
+    start: str | None = typer.Option(None, "--start", help="First day (YYYY-MM-DD, UTC)."),
+    end: str | None = typer.Option(None, "--end", help="Last day (YYYY-MM-DD, UTC)."),
+    incremental: bool = typer.Option(False, "--incremental", help="Send only changes after the first (full) run."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Activate audiences to a destination account: a flow, checked whole before it is stored."""
+    document = _mapping(read_document(mapping), "the mapping file")
+    if "audiences" in document:
+        raise InvalidInputError(
+            "give the audiences with --segment, not in the mapping file", code="ACTIVATION-0402-400"
+        )
+    when = parse_schedule(schedule, start, end)
+    definition = {**document, "audiences": [{"segment": s, "schedule": when} for s in segment]}
+    if incremental:
+        definition["exportMode"] = "incremental"
+    with state.workspace().catalog.session() as session:
+        record = destinations.create_flow(session, state.sandbox, flow, destination, definition)
+        shown = destinations.get_flow(session, state.sandbox, record.name)
+    emit(
+        shown,
+        as_json,
+        lambda d: out.print(
+            f"activation flow [bold]{d['name']}[/] created: {len(d['audiences'])} audience(s) to {d['account']}"
+        ),
+    )
+
+
+@activation_app.command("list")
+def activation_list(as_json: bool = JsonFlag) -> None:
+    """List activation flows and their state."""
+    with state.workspace().catalog.session() as session:
+        rows = destinations.list_flows(session, state.sandbox)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("name", "account", "destination", "audiences", "mode", "state")
+        for f in items:
+            table.add_row(f["name"], f["account"], f["destination"], str(len(f["audiences"])), f["exportMode"],
+                          f["state"] + (f": {f['error']}" if f["error"] else ""))  # fmt: skip
+        out.print(table)
+
+    emit(rows, as_json, human)
+
+
+@activation_app.command("show")
+def activation_show(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Show an activation flow."""
+    with state.workspace().catalog.session() as session:
+        emit(destinations.get_flow(session, state.sandbox, flow), True)
+
+
+@activation_app.command("run")
+def activation_run(
+    flow: str = typer.Argument(...),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go out (added, changed, removed)."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Run an activation flow now; exit code 0 for success, 1 for failure."""
+    workspace = state.workspace()
+    with progress_bar(not as_json) as progress:
+
+        def told(what: str, done: int, total: int) -> None:
+            progress(what, done / total)
+
+        result = destinations.run_activation(workspace, state.sandbox, flow, dry_run=dry_run, progress=told)
+    emit(result, as_json, _describe_run)
+    if result["status"] != "success":
+        raise typer.Exit(1)
+
+
+def _describe_run(r: dict[str, Any]) -> None:
+    colour = "green" if r["status"] == "success" else "red"
+    what = "would send" if r["dryRun"] else "sent"
+    out.print(f"run [bold]{r['id']}[/] [{colour}]{r['status']}[/] ({'full' if r['full'] else 'incremental'}, "
+              f"{r['durationSeconds']} s): {r['profilesReceived']:,} profiles received", highlight=False)  # fmt: skip
+    for audience in r["audiences"]:
+        changes = ", ".join(f"{n:,} {kind}" for kind, n in sorted(audience["changes"].items())) or "nothing"
+        left_out = ", ".join(f"{n:,} {reason}" for reason, n in sorted(audience["excluded"].items()))
+        out.print(f"  {audience['segment']}: {what} {changes}" + (f"; left out {left_out}" if left_out else ""),
+                  highlight=False)  # fmt: skip
+    for file in r["files"]:
+        out.print(f"  {file['sinkPath']} ({file['rows']:,} rows, {file['size']:,} bytes)", highlight=False)
+    for error in r["errors"]:
+        out.print(f"  [red]{error['code']}[/]: {error['message']}", highlight=False)
+
+
+@activation_app.command("runs")
+def activation_runs(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """A flow's runs, newest first."""
+    rows = destinations.list_runs(state.workspace(), state.sandbox, flow)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("id", "status", "started", "profiles", "files", "seconds")
+        for r in items:
+            table.add_row(r["id"], r["status"] + (" (dry run)" if r["dryRun"] else ""), r["startedAt"],
+                          f"{r['profilesReceived']:,}", str(len(r["files"])), str(r["durationSeconds"]))  # fmt: skip
+        out.print(table)
+
+    emit(rows, as_json, human)
+
+
+@activation_app.command("enable")
+def activation_enable(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Enable a flow (its schedules run again; a flow in error is cleared)."""
+    with state.workspace().catalog.session() as session:
+        destinations.set_state(session, state.sandbox, flow, "enabled")
+    emit({"flow": flow, "state": "enabled"}, as_json, lambda _d: out.print(f"activation flow {flow} enabled"))
+
+
+@activation_app.command("disable")
+def activation_disable(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Disable a flow: its schedules stop until it is enabled again."""
+    with state.workspace().catalog.session() as session:
+        destinations.set_state(session, state.sandbox, flow, "disabled")
+    emit({"flow": flow, "state": "disabled"}, as_json, lambda _d: out.print(f"activation flow {flow} disabled"))
+
+
+@activation_app.command("delete")
+def activation_delete(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
+    """Delete a flow and its runs (files already delivered stay where they landed)."""
+    destinations.delete_flow(state.workspace(), state.sandbox, flow)
+    emit({"deleted": flow}, as_json, lambda _d: out.print(f"activation flow {flow} deleted"))

@@ -1,0 +1,289 @@
+"""Activation runs: build an activation flow's files and hand them to its destination, recorded whatever starts it.
+
+A run holds its flow's lock (two runs of one flow never overlap; the second is told who runs), then
+builds every audience's files under the sandbox's lock (a profile rebuild or segment job never swaps
+the store under it), lets that lock go, and hands the files to the destination, which puts each in
+place atomically. Only then does it keep what it sent as the snapshot the next incremental run
+compares with: a run that fails or is killed sends again, next time, what did not land. A killed
+run's record is closed as failed by the next run of its flow, and its scratch files are swept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from accord.access import AllowedRoots
+from accord.catalog import resolve_sandbox, utcnow
+from accord.catalog.activations import ActivationFlowRecord, ActivationRunRecord, DestinationAccountRecord
+from accord.catalog.reading import utc_time
+from accord.destinations.accounts import open_destination
+from accord.destinations.export import AudienceExport, ExportInputs, export_audience
+from accord.destinations.flows import definition_of, delete_flow_record, find_flow
+from accord.destinations.naming import NameValues
+from accord.destinations.spec import ExportFile, FileDestination
+from accord.errors import AccordError, InvalidInputError, NotFoundError
+from accord.jobs import Owner, hold, is_held, removed_at_end
+
+if TYPE_CHECKING:
+    from accord.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]
+"""Told (what, done, total) as a run goes: audiences built, files delivered."""
+INTERRUPTED = "interrupted: the process running it stopped"
+
+
+def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigger: str = "manual",
+                   dry_run: bool = False, progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run a flow now: every audience, full or incremental as the flow says; the run's document.
+
+    A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed)."""
+    settings = workspace.settings
+    with workspace.catalog.session() as session:
+        flow = find_flow(session, resolve_sandbox(session, sandbox).id, flow_name)
+        flow_id, sandbox_id = flow.id, flow.sandbox_id
+    _close_interrupted(workspace, flow_id)
+    with hold(workspace.catalog, flow_lock(flow_id), f"activation flow {flow_name}", wait_seconds=0,
+              stale_seconds=settings.stale_run_seconds):  # fmt: skip
+        with workspace.catalog.session() as session:
+            me = Owner.me()
+            run = ActivationRunRecord(sandbox_id=sandbox_id, flow_id=flow_id, trigger=trigger, dry_run=dry_run,
+                                      host=me.host, pid=me.pid, heartbeat_at=utcnow())  # fmt: skip
+            session.add(run)
+            session.flush()
+            run_id, started = run.id, utc_time(run.created_at)
+        try:
+            outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, progress)  # type: ignore[arg-type]
+        except AccordError as exc:
+            _finish(workspace, run_id, "failed", errors=[{"code": exc.code, "message": exc.message}])
+            raise
+        except Exception as exc:
+            _finish(workspace, run_id, "failed", errors=[{"code": "ACTIVATION-0500-500", "message": str(exc)}])
+            raise
+        _finish(workspace, run_id, "success", **outcome)
+    return get_run(workspace, sandbox, run_id)
+
+
+def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started: datetime, dry_run: bool,
+         progress: Progress | None) -> dict[str, Any]:  # fmt: skip
+    from accord import profile, segment
+    from accord.engine import connect
+    from accord.lake import sandbox_job
+    from accord.schema import field_dtype, union_schema
+    from accord.sources import SecretBox
+
+    with workspace.catalog.session() as session:
+        flow = session.get(ActivationFlowRecord, flow_id)
+        assert flow is not None
+        account = session.get(DestinationAccountRecord, flow.account_id)
+        assert account is not None
+        definition = definition_of(flow)
+        destination = open_destination(account, SecretBox(workspace.settings.home),
+                                       AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+        spec = destination.spec
+        sandbox_id = flow.sandbox_id
+        leaf_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "profile").leaves().items()}
+        segments = {a.segment_id: segment.find_segment(session, sandbox, a.segment_id or a.segment).name
+                    for a in definition.audiences}  # fmt: skip
+        flow_name, account_name = flow.name, account.name
+    if spec.delivery != "batch" or not isinstance(destination, FileDestination):
+        raise InvalidInputError(f"{spec.name} takes streaming deliveries, which this version cannot run yet",
+                                code="ACTIVATION-0501-400")  # fmt: skip
+    folder = snapshots_folder(workspace, sandbox_id, flow_id)
+    exports: list[AudienceExport] = []
+    with removed_at_end():
+        staging = workspace.lake.staging("activation")
+        with sandbox_job(workspace, sandbox, f"activation {flow_name}"):
+            store = profile.store_folder(workspace, sandbox_id)
+            if not (store / "profiles.parquet").exists():
+                raise NotFoundError("no profiles to activate yet: build them with `accord profile rebuild`",
+                                    code="ACTIVATION-0411-404")  # fmt: skip
+            con = connect(workspace.settings)
+            try:
+                for index, audience in enumerate(definition.audiences):
+                    segment_id = audience.segment_id or audience.segment
+                    members = segment.membership_table(workspace, sandbox_id, segment_id)
+                    inputs = ExportInputs(store / "profiles.parquet", store / "members.arrow", members, leaf_types)
+                    names = NameValues(spec.name, account_name, account.id, segment_id, segments[segment_id],
+                                       sandbox, started)  # fmt: skip
+                    previous = _read_snapshot(folder / f"{segment_id}.parquet")
+                    exports.append(export_audience(con, inputs, definition, spec, audience, names, staging,
+                                                   previous, write=not dry_run))  # fmt: skip
+                    if progress:
+                        progress("audiences", index + 1, len(definition.audiences))
+            finally:
+                con.disconnect()
+        files: list[dict[str, Any]] = []
+        if not dry_run:
+            if hasattr(destination, "sweep"):
+                destination.sweep()
+            every = [(e, f) for e in exports for f in e.files]
+            if definition.file.manifest:
+                every.append((None, _manifest(staging, flow_id, run_id, started, every, destination)))  # type: ignore[arg-type]
+            for done, (export, file) in enumerate(every, start=1):
+                sink = destination.write(file)
+                files.append({"name": file.name, "sinkPath": sink, "rows": file.rows, "size": file.size,
+                              "segmentId": export.segment_id if export else None})  # fmt: skip
+                if progress:
+                    progress("files", done, len(every))
+            for export in exports:  # the destination has them all: the next incremental run compares with these
+                _write_snapshot(folder / f"{export.segment_id}.parquet", export.snapshot)
+    excluded: dict[str, int] = {}
+    for export in exports:
+        for reason, count in export.excluded.items():
+            excluded[reason] = excluded.get(reason, 0) + count
+    return {
+        "full": all(e.full for e in exports),
+        "profiles_received": sum(e.profiles_received for e in exports),
+        "identities_activated": sum(e.identities for e in exports),
+        "excluded": excluded,
+        "files": files,
+        "audiences": [
+            {
+                "segmentId": e.segment_id,
+                "segment": e.segment_name,
+                "profilesReceived": e.profiles_received,
+                "rows": e.rows,
+                "changes": e.changes,
+                "excluded": e.excluded,
+            }
+            for e in exports
+        ],
+    }
+
+
+def _manifest(staging: Path, flow_id: str, run_id: str, started: datetime,
+              files: list[tuple[AudienceExport, ExportFile]], destination: FileDestination) -> ExportFile:  # type: ignore[type-arg]  # fmt: skip
+    """The reference product's manifest: `manifest-<flowId>-<runId>.json`, listing every file with rows and size."""
+    document = {"flowId": flow_id, "flowRunId": run_id, "scheduledTime": started.isoformat(),
+                "exportResults": [{"name": f.name, "sinkPath": f.name, "size": f.size, "rows": f.rows,
+                                   "segmentId": e.segment_id} for e, f in files]}  # fmt: skip
+    path = staging / f"manifest-{flow_id}-{run_id}.json"
+    path.write_text(json.dumps(document, indent=2))
+    return ExportFile(path=path, name=path.name, rows=len(files), size=path.stat().st_size)
+
+
+def snapshots_folder(workspace: Workspace, sandbox_id: str, flow_id: str) -> Path:
+    """Where a flow keeps, per audience, what the destination last accepted (profile and row hash)."""
+    return workspace.lake.sandbox_dir(sandbox_id) / "activations" / flow_id
+
+
+def _read_snapshot(path: Path) -> pa.Table | None:
+    return pq.read_table(path) if path.exists() else None
+
+
+def _write_snapshot(path: Path, table: pa.Table | None) -> None:
+    if table is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    pq.write_table(table, partial)
+    os.replace(partial, path)
+
+
+def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> None:
+    audiences = values.pop("audiences", None)
+    with workspace.catalog.session() as session:
+        run = session.get(ActivationRunRecord, run_id)
+        if run is None:  # its flow was deleted meanwhile
+            return
+        for key, value in values.items():
+            setattr(run, key, value)
+        if audiences is not None:
+            run.errors = [*run.errors]
+            run.excluded = {**values.get("excluded", {}), "_audiences": audiences}
+        run.status, run.completed_at = status, utcnow()
+        flow = session.get(ActivationFlowRecord, run.flow_id)
+        if flow is not None and not run.dry_run:
+            if status == "failed":
+                flow.state, flow.error = "error", run.errors[0]["message"] if run.errors else status
+            elif flow.state == "error":
+                flow.state, flow.error = "enabled", None
+
+
+def _close_interrupted(workspace: Workspace, flow_id: str) -> None:
+    """Close as failed the runs of a flow left `running` while nobody holds its lock (their process was killed)."""
+    with workspace.catalog.session() as session:
+        if is_held(session, flow_lock(flow_id), workspace.settings.stale_run_seconds):
+            return
+        running = select(ActivationRunRecord).where(ActivationRunRecord.flow_id == flow_id,
+                                                    ActivationRunRecord.status == "running")  # fmt: skip
+        for run in session.scalars(running):
+            run.status, run.completed_at = "failed", utcnow()
+            run.errors = [{"code": "ACTIVATION-0500-500", "message": INTERRUPTED}]
+
+
+def flow_lock(flow_id: str) -> str:
+    """The lock a run of the flow holds: runs of one flow never overlap."""
+    return f"activation:{flow_id}"
+
+
+def run_document(run: ActivationRunRecord, flow_name: str) -> dict[str, Any]:
+    excluded = dict(run.excluded or {})
+    audiences = excluded.pop("_audiences", [])
+    started, completed = utc_time(run.created_at), utc_time(run.completed_at)
+    return {
+        "id": run.id,
+        "flow": flow_name,
+        "status": run.status,
+        "trigger": run.trigger,
+        "dryRun": run.dry_run,
+        "full": run.full,
+        "profilesReceived": run.profiles_received,
+        "identitiesActivated": run.identities_activated,
+        "profilesFailed": run.profiles_failed,
+        "excluded": excluded,
+        "audiences": audiences,
+        "files": run.files,
+        "requests": run.requests,
+        "retries": run.retries,
+        "errors": run.errors,
+        "startedAt": started.isoformat() if started else None,
+        "completedAt": completed.isoformat() if completed else None,
+        "durationSeconds": round((completed - started).total_seconds(), 3) if started and completed else None,
+    }
+
+
+def get_run(workspace: Workspace, sandbox: str, run_id: str) -> dict[str, Any]:
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        row = session.execute(
+            select(ActivationRunRecord, ActivationFlowRecord.name)
+            .join(ActivationFlowRecord, ActivationFlowRecord.id == ActivationRunRecord.flow_id)
+            .where(ActivationRunRecord.id == run_id, ActivationRunRecord.sandbox_id == sandbox_id)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"no activation run {run_id!r}", code="ACTIVATION-0405-404", run=run_id)
+        return run_document(row[0], row[1])
+
+
+def list_runs(workspace: Workspace, sandbox: str, flow_name: str, limit: int = 50) -> list[dict[str, Any]]:
+    """A flow's runs, newest first."""
+    with workspace.catalog.session() as session:
+        flow = find_flow(session, resolve_sandbox(session, sandbox).id, flow_name)
+        runs = session.scalars(select(ActivationRunRecord).where(ActivationRunRecord.flow_id == flow.id)
+                               .order_by(ActivationRunRecord.created_at.desc()).limit(limit))  # fmt: skip
+        return [run_document(r, flow.name) for r in runs]
+
+
+def delete_flow(workspace: Workspace, sandbox: str, name: str) -> None:
+    """Delete a flow with its runs, dead letters and snapshots (files already delivered stay where they landed).
+
+    Waits for a run of the flow under way to end (up to `job_wait_seconds`)."""
+    with workspace.catalog.session() as session:
+        flow_id = find_flow(session, resolve_sandbox(session, sandbox).id, name).id
+    settings = workspace.settings
+    with hold(workspace.catalog, flow_lock(flow_id), f"deleting activation flow {name}",
+              wait_seconds=settings.job_wait_seconds, stale_seconds=settings.stale_run_seconds):  # fmt: skip
+        with workspace.catalog.session() as session:
+            sandbox_id, _ = delete_flow_record(session, sandbox, name)
+        shutil.rmtree(snapshots_folder(workspace, sandbox_id, flow_id), ignore_errors=True)
