@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accord import identity, lake, profile, schema, segment, sources
+from accord import destinations, identity, lake, profile, schema, segment, sources
 from accord.access import AllowedRoots
 from accord.api import create_app
 from accord.ingest import IngestRequest, ingest_file, parse_mapping
@@ -227,9 +227,34 @@ def _data(ws: Workspace, home: SmallHome) -> None:
         segment.create_segment(s, SANDBOX, {"name": "paris-buyers",
                                             "composition": {"intersection": ["parisians", "buyers"]}})  # fmt: skip
     home.ids["job"] = segment.run_job(ws, SANDBOX)["id"]
+    _activation(ws, home)
     with ws.catalog.session() as s:  # after the job: streaming evaluation finds changes to make
         segment.create_segment(s, SANDBOX, {"name": "gold", "expression": {"value": GOLD},
                                             "evaluationInfo": {"streaming": {"enabled": True}}})  # fmt: skip
+
+
+OUTBOX_FLOW = {
+    "audiences": [{"segment": "parisians", "schedule": {"frequency": "daily", "time": "06:00"}}],
+    "mapping": [{"source": "person.name.firstName", "target": "first_name"},
+                {"source": "identityMap.Email", "target": "email"}, {"source": "homeAddress.city", "target": "city"}],
+    "mandatory": ["email"], "exportMode": "incremental",
+    "file": {"nameTemplate": "paris_%TIMESTAMP%", "manifest": True},
+}  # fmt: skip
+"""The activation flow `paris-out`: Parisians (Ann and Cid) to the local destination account `outbox`."""
+
+
+def _activation(ws: Workspace, home: SmallHome) -> None:
+    """A local destination account `outbox` (landing/outbox), the flow `paris-out` and a first run of it."""
+    outbox = home.landing / "outbox"
+    outbox.mkdir(parents=True)
+    home.ids["outbox"] = str(outbox)
+    with ws.catalog.session() as s:
+        destinations.create_account(s, sources.SecretBox(home.settings.home), SANDBOX, "outbox", "local",
+                                    {"root": str(outbox)}, AllowedRoots.from_settings(home.settings))  # fmt: skip
+        destinations.create_flow(s, SANDBOX, "paris-out", "outbox", OUTBOX_FLOW)
+    run = destinations.run_activation(ws, SANDBOX, "paris-out")
+    assert run["status"] == "success" and run["files"][0]["rows"] == 2, run
+    home.ids["activation_run"] = run["id"]
 
 
 @contextmanager

@@ -365,6 +365,51 @@ ROUTES: dict[tuple[str, str], Case] = {
         ("paris-buyers", "realized")}}), params=ANN),
     ("GET", "/segment/events"): Case("/segment/events", events_of_ann,
                                      before=send("POST", "/segment/streaming/evaluate", ANN)),
+    # destinations and activation
+    ("GET", "/destinations"): Case("/destinations", lists({"id": "local", "delivery": "batch", "exportType": "profile",
+                                                           "files": {"splitRows": 5_000_000}})),
+    ("GET", "/destinations/{destination}"): Case("/destinations/local", has({"name": "Local folder", "config": {
+        "required": ["root"]}, "limits": {"audiencesPerFlow": 250, "attributesPerFlow": 50}})),
+    ("GET", "/destinations/accounts"): Case("/destinations/accounts", lists({"name": "outbox", "destination": "local",
+                                                                             "config": {"root": Ref("outbox")}})),
+    ("POST", "/destinations/accounts"): Case("/destinations/accounts", each(
+        has({"name": "spare-box", "destination": "local", "secretFields": []}),
+        then("/destinations/accounts/spare-box", has({"config": {"root": Ref("outbox")}}))), 201,
+        json={"name": "spare-box", "destination": "local", "config": {"root": "{outbox}"}}),
+    ("GET", "/destinations/accounts/{name}"): Case("/destinations/accounts/outbox", has({"destination": "local",
+                                                                                         "secretFields": []})),
+    ("POST", "/destinations/accounts/{name}/test"): Case("/destinations/accounts/outbox/test", has({
+        "account": "outbox", "ok": True, "steps": lambda steps: [s["step"] for s in steps] == [
+            "folder exists", "folder writable"]})),
+    ("DELETE", "/destinations/accounts/{name}"): Case("/destinations/accounts/gone-box", then(
+        "/destinations/accounts", lacks({"name": "gone-box"})), 204, before=send("POST", "/destinations/accounts", {
+            "name": "gone-box", "destination": "local", "config": {"root": "{outbox}"}})),
+    ("GET", "/activations"): Case("/activations", lists({"name": "paris-out", "account": "outbox", "state": "enabled",
+                                                         "exportMode": "incremental"})),
+    ("POST", "/activations"): Case("/activations", then("/activations/{name}", has({"account": "outbox",
+        "audiences": [{"segment": "bobs", "segmentId": str}], "mandatory": []})), 201,
+        json={"name": "bobs-out", "account": "outbox", "audiences": [{"segment": "bobs"}],
+              "mapping": [{"source": "identityMap.Email", "target": "email"}]}),
+    ("GET", "/activations/{name}"): Case("/activations/paris-out", has({"audiences": [{"segment": "parisians",
+        "schedule": {"frequency": "daily", "time": "06:00"}}], "file": {"manifest": True}, "dedupKey": []})),
+    ("DELETE", "/activations/{name}"): Case("/activations/doomed-out", gone("/activations/doomed-out"), 204,
+        before=send("POST", "/activations", {"name": "doomed-out", "account": "outbox", "audiences": [
+            {"segment": "bobs"}], "mapping": [{"source": "identityMap.Email", "target": "email"}]})),
+    ("POST", "/activations/{name}/enable"): Case("/activations/paris-out/enable", has({"state": "enabled"}),
+                                                 before=send("POST", "/activations/paris-out/disable", None)),
+    ("POST", "/activations/{name}/disable"): Case("/activations/paused-out/disable", then(
+        "/activations/paused-out", has({"state": "disabled"})), before=send("POST", "/activations", {
+            "name": "paused-out", "account": "outbox", "audiences": [{"segment": "bobs"}],
+            "mapping": [{"source": "identityMap.Email", "target": "email"}]})),
+    ("POST", "/activations/{name}/runs"): Case("/activations/paris-out/runs", each(
+        has({"status": "success", "full": False, "profilesReceived": 2, "audiences": [{"changes": {}}],
+             "files": lambda files: [f["rows"] for f in files] == [0, 1]}),
+        then("/activations/paris-out/runs", lists({"id": Ref("activation_run"), "status": "success"}))), 201),
+    ("GET", "/activations/{name}/runs"): Case("/activations/paris-out/runs", lists({
+        "id": Ref("activation_run"), "status": "success", "full": True, "identitiesActivated": 2})),
+    ("GET", "/activations/runs/{run_id}"): Case("/activations/runs/{activation_run}", has({
+        "flow": "paris-out", "profilesReceived": 2, "excluded": {}, "audiences": [{"changes": {"added": 2}}],
+        "files": lambda files: [f["rows"] for f in files] == [2, 1] and files[0]["name"].startswith("paris_")})),
 }
 # fmt: on
 

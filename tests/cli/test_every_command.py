@@ -180,7 +180,10 @@ FILES = {  # input files of the commands, written beside the home
     "rules.yaml": json.dumps(MATCHING_RULES), "more.csv": "crm,first\nm1,Mia\n", "twins.csv": TWINS_CSV,
     "flow.yaml": "source: {path: crm, glob: '*.csv'}\nerrorThreshold: 50\n",
     "flow-edit.yaml": "errorThreshold: 20\nbackfill: false\n", "oslo.pql": OSLO,
+    "emails.yaml": "mapping:\n- {source: identityMap.Email, target: email}\n- {source: person.name.firstName, "
+                   "target: first_name}\nmandatory: [email]\nfile: {format: jsonl}\n",
 }  # fmt: skip
+ACTIVATE = ("--destination", "outbox", "--segment", "bobs", "--mapping", "{files}/emails.yaml")
 ANN = ("--namespace", "CRMID", "--id", "C1")
 FLOW = ("--connection", "landing", "--dataset", "scratch")
 SQLITE = ("--connector", "database", "--config", "{files}/sqlite.yaml")
@@ -296,6 +299,40 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("alert", "subscriptions"): Command((), lists({"event": "run.success", "dataflow": "crm-files"})),
     ("alert", "list"): Command((), lists({"event": "run.success", "runId": Ref("run"), "delivery": "none"}),
                                shows="run.success"),
+    # destinations and activation
+    ("destinations", "list"): Command((), lists({"id": "local", "delivery": "batch", "secretFields": []}),
+                                      shows="Local folder"),
+    ("destinations", "show"): Command(("local",), has({"exportType": "profile", "files": {
+        "formats": ["csv", "jsonl", "parquet"]}, "schedules": lambda s: "daily" in s})),
+    ("destination", "connect"): Command(("spare-box", "--destination", "local", "--config", "{files}/outbox.yaml"),
+                                        then("destination", "list", check=lists({"name": "spare-box",
+                                                                                  "config": {"root": Ref("outbox")}}))),
+    ("destination", "list"): Command((), lists({"name": "outbox", "destination": "local"}), shows="outbox"),
+    ("destination", "show"): Command(("outbox",), has({"destination": "local", "config": {"root": Ref("outbox")}})),
+    ("destination", "test"): Command(("outbox",), has({"ok": True, "steps": lambda steps: len(steps) == 2}),
+                                     shows="ok folder writable"),
+    ("destination", "delete"): Command(("gone-box",), then("destination", "list", check=lacks({"name": "gone-box"})),
+                                       before=run("destination", "connect", "gone-box", "--destination", "local",
+                                                  "--config", "{files}/outbox.yaml")),
+    ("activate",): Command(("bobs-out", *ACTIVATE, "--schedule", "daily@07:30", "--incremental"), then(
+        "activation", "show", "bobs-out", check=has({"exportMode": "incremental", "file": {"format": "jsonl"},
+        "audiences": [{"segment": "bobs", "schedule": {"frequency": "daily", "time": "07:30"}}]}))),
+    ("activation", "create"): Command(("bobs-once", *ACTIVATE), has({"name": "bobs-once", "account": "outbox",
+        "exportMode": "full", "audiences": [{"schedule": {"frequency": "once"}}]})),
+    ("activation", "list"): Command((), lists({"name": "paris-out", "account": "outbox", "state": "enabled"}),
+                                    shows="paris-out"),
+    ("activation", "show"): Command(("paris-out",), has({"mandatory": ["email"], "mapping": lambda m: len(m) == 3})),
+    ("activation", "run"): Command(("paris-out",), has({"status": "success", "full": False, "profilesReceived": 2,
+                                                         "files": lambda f: [x["rows"] for x in f] == [0, 1]}),
+                                   shows="parisians: sent nothing"),
+    ("activation", "runs"): Command(("paris-out",), lists({"id": Ref("activation_run"), "status": "success"}),
+                                    shows="{activation_run}"),
+    ("activation", "enable"): Command(("paris-out",), then("activation", "show", "paris-out", check=has({
+        "state": "enabled"})), before=run("activation", "disable", "paris-out")),
+    ("activation", "disable"): Command(("idle-out",), then("activation", "show", "idle-out", check=has({
+        "state": "disabled"})), before=run("activation", "create", "idle-out", *ACTIVATE)),
+    ("activation", "delete"): Command(("doomed-out",), then("activation", "list", check=lacks({"name": "doomed-out"})),
+                                      before=run("activation", "create", "doomed-out", *ACTIVATE)),
 }
 COMMANDS |= {
     ("identity", "namespaces"): Command((), lists({"symbol": "LoyaltyID", "standard": False}, {"symbol": "Email"}),
@@ -380,7 +417,9 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
         workspace = Workspace.open(home.settings)
         home.ids["spare_token"] = create_token(workspace.catalog, "spare")[0].id
         workspace.close()
-        for name, text in {**FILES, "sqlite.yaml": f"dialect: sqlite\ndatabase: {home.landing / 'shop.db'}\n"}.items():
+        dynamic = {"sqlite.yaml": f"dialect: sqlite\ndatabase: {home.landing / 'shop.db'}\n",
+                   "outbox.yaml": f"root: {home.ids['outbox']}\n"}  # fmt: skip
+        for name, text in {**FILES, **dynamic}.items():
             home.write(name, text)
         yield Cli(home)
 
