@@ -37,9 +37,12 @@ def create_app(settings: Settings) -> FastAPI:
         await run_in_threadpool(reap_abandoned, workspace)
         scheduler = None
         if settings.scheduler:
-            from accord.sources.scheduling import DataflowScheduler
+            from accord.destinations.scheduling import activation_duty
+            from accord.jobs.scheduler import Scheduler
+            from accord.sources.scheduling import dataflow_duty
 
-            scheduler = DataflowScheduler(workspace, settings.scheduler_tick_seconds)
+            scheduler = Scheduler([dataflow_duty(workspace), activation_duty(workspace)],
+                                  settings.scheduler_tick_seconds)  # fmt: skip
             scheduler.start()
         yield
         if scheduler is not None:

@@ -65,6 +65,8 @@ class ActivationRunRecord(Base):
     profiles_failed: Mapped[int] = mapped_column(BigInteger, default=0)
     excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Profiles left out, by reason: missing mandatory attribute, consent, duplicate, policy."""
+    audiences: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Per audience the run sent: segment id and name, profiles received, rows, changes, left out."""
     files: Mapped[list[Any]] = mapped_column(JSON, default=list)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)

@@ -43,8 +43,10 @@ INTERRUPTED = "interrupted: the process running it stopped"
 
 
 def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigger: str = "manual",
-                   dry_run: bool = False, progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run a flow now: every audience, full or incremental as the flow says; the run's document.
+                   dry_run: bool = False, segment_ids: list[str] | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run a flow now: its audiences (those of `segment_ids` alone, when given), full or incremental as the flow
+    says; the run's document.
 
     A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed)."""
     settings = workspace.settings
@@ -56,13 +58,19 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
               stale_seconds=settings.stale_run_seconds):  # fmt: skip
         with workspace.catalog.session() as session:
             me = Owner.me()
+            current = session.get(ActivationFlowRecord, flow_id)
+            assert current is not None  # deleting a flow waits for its lock
+            wanted = [a.segment_id for a in definition_of(current).audiences
+                      if segment_ids is None or a.segment_id in segment_ids]  # fmt: skip
+            # the audiences it tries, known from the start: a failed scheduled run counts as an attempt
             run = ActivationRunRecord(sandbox_id=sandbox_id, flow_id=flow_id, trigger=trigger, dry_run=dry_run,
-                                      host=me.host, pid=me.pid, heartbeat_at=utcnow())  # fmt: skip
+                                      audiences=[{"segmentId": s} for s in wanted], host=me.host, pid=me.pid,
+                                      heartbeat_at=utcnow())  # fmt: skip
             session.add(run)
             session.flush()
             run_id, started = run.id, utc_time(run.created_at)
         try:
-            outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, progress)  # type: ignore[arg-type]
+            outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, segment_ids, progress)  # type: ignore[arg-type]
         except AccordError as exc:
             _finish(workspace, run_id, "failed", errors=[{"code": exc.code, "message": exc.message}])
             raise
@@ -74,7 +82,7 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
 
 
 def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started: datetime, dry_run: bool,
-         progress: Progress | None) -> dict[str, Any]:  # fmt: skip
+         segment_ids: list[str] | None, progress: Progress | None) -> dict[str, Any]:  # fmt: skip
     from accord import profile, segment
     from accord.engine import connect
     from accord.lake import sandbox_job
@@ -87,6 +95,9 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         account = session.get(DestinationAccountRecord, flow.account_id)
         assert account is not None
         definition = definition_of(flow)
+        if segment_ids is not None:
+            definition = definition.model_copy(update={"audiences": [
+                a for a in definition.audiences if a.segment_id in segment_ids]})  # fmt: skip
         destination = open_destination(account, SecretBox(workspace.settings.home),
                                        AllowedRoots.from_settings(workspace.settings))  # fmt: skip
         spec = destination.spec
@@ -191,16 +202,12 @@ def _write_snapshot(path: Path, table: pa.Table | None) -> None:
 
 
 def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> None:
-    audiences = values.pop("audiences", None)
     with workspace.catalog.session() as session:
         run = session.get(ActivationRunRecord, run_id)
         if run is None:  # its flow was deleted meanwhile
             return
         for key, value in values.items():
             setattr(run, key, value)
-        if audiences is not None:
-            run.errors = [*run.errors]
-            run.excluded = {**values.get("excluded", {}), "_audiences": audiences}
         run.status, run.completed_at = status, utcnow()
         flow = session.get(ActivationFlowRecord, run.flow_id)
         if flow is not None and not run.dry_run:
@@ -228,8 +235,6 @@ def flow_lock(flow_id: str) -> str:
 
 
 def run_document(run: ActivationRunRecord, flow_name: str) -> dict[str, Any]:
-    excluded = dict(run.excluded or {})
-    audiences = excluded.pop("_audiences", [])
     started, completed = utc_time(run.created_at), utc_time(run.completed_at)
     return {
         "id": run.id,
@@ -241,8 +246,8 @@ def run_document(run: ActivationRunRecord, flow_name: str) -> dict[str, Any]:
         "profilesReceived": run.profiles_received,
         "identitiesActivated": run.identities_activated,
         "profilesFailed": run.profiles_failed,
-        "excluded": excluded,
-        "audiences": audiences,
+        "excluded": run.excluded,
+        "audiences": run.audiences,
         "files": run.files,
         "requests": run.requests,
         "retries": run.retries,

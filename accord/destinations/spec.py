@@ -29,15 +29,7 @@ FileFormat = Literal["csv", "jsonl", "parquet"]
 Compression = Literal["none", "gzip"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
-FREQUENCIES = (
-    "once",
-    "daily",
-    "every 3 hours",
-    "every 6 hours",
-    "every 8 hours",
-    "every 12 hours",
-    "after segment job",
-)
+FREQUENCIES = ("once", "daily", "3h", "6h", "8h", "12h", "after-segment-job")
 """Every schedule an activation may run on; a destination allows some of them."""
 
 
@@ -80,7 +72,7 @@ class DestinationSpec:
     config: type[BaseModel]
     export_type: ExportType
     delivery: Delivery
-    schedules: tuple[str, ...] = FREQUENCIES[:-1]
+    schedules: tuple[str, ...] = FREQUENCIES
     """The frequencies (`FREQUENCIES`) an activation to it may use."""
     namespaces: tuple[str, ...] | None = None
     """Identity namespaces it accepts; None: any."""

@@ -2,26 +2,22 @@
 
 A schedule is `once` (at its start time) or every `interval` minutes, hours, days or weeks from
 its start time (or from when the dataflow was created). A dataflow is due when a slot has passed
-since its last scheduled run. The scheduler ticks (APScheduler) and starts due dataflows in a
-small pool of threads; the dataflow's lock keeps its runs from overlapping, whoever starts them."""
+since its last scheduled run; `accord serve`'s scheduler (`accord.jobs.scheduler`) starts it, and
+the dataflow's lock keeps its runs from overlapping, whoever starts them."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from accord.catalog import DataflowRecord, FlowRunRecord, Sandbox, aware
-from accord.errors import AccordError
 from accord.jobs import is_held
+from accord.jobs.scheduler import Due, Duty
 from accord.sources.dataflows import dataflow_lock
 from accord.workspace import Workspace
 
-log = logging.getLogger("accord.scheduler")
 PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
            "week": timedelta(weeks=1)}  # fmt: skip
 
@@ -69,53 +65,17 @@ def due_dataflows(workspace: Workspace, now: datetime | None = None) -> list[tup
     return due
 
 
-class DataflowScheduler:
-    """Starts due dataflows every `tick_seconds`; stop() waits for runs under way."""
+def dataflow_duty(workspace: Workspace) -> Duty:
+    """Dataflows on their schedules, for the scheduler of `accord serve` (with the delay alerts checked each tick)."""
+    from accord.sources.alerts import check_delays
+    from accord.sources.runs import run_dataflow
 
-    def __init__(self, workspace: Workspace, tick_seconds: float = 30, workers: int = 2) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
+    def due() -> list[Due]:
+        found = due_dataflows(workspace)
+        check_delays(workspace)
+        return [(sandbox, name, None) for sandbox, name in found]
 
-        self.workspace = workspace
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataflow")
-        self._starting: set[tuple[str, str]] = set()
-        self._guard = threading.Lock()
-        self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._scheduler.add_job(self.tick, "interval", seconds=tick_seconds, next_run_time=datetime.now(UTC),
-                                max_instances=1, coalesce=True, id="dataflows")  # fmt: skip
+    def run(sandbox: str, name: str, _detail: Any) -> dict[str, Any]:
+        return run_dataflow(workspace, sandbox, name, trigger="schedule")
 
-    def start(self) -> None:
-        self._scheduler.start()
-
-    def stop(self) -> None:
-        self._scheduler.shutdown(wait=True)
-        self._pool.shutdown(wait=True)
-
-    def tick(self) -> None:
-        from accord.sources.alerts import check_delays
-
-        try:
-            due = due_dataflows(self.workspace)
-            check_delays(self.workspace)
-        except AccordError as exc:
-            log.error("cannot read schedules: %s", exc.message)
-            return
-        for key in due:
-            with self._guard:
-                if key in self._starting:
-                    continue
-                self._starting.add(key)
-            self._pool.submit(self._run, *key)
-
-    def _run(self, sandbox: str, name: str) -> None:
-        from accord.sources.runs import run_dataflow
-
-        try:
-            result = run_dataflow(self.workspace, sandbox, name, trigger="schedule")
-            log.info("dataflow %s/%s run %s: %s", sandbox, name, result["id"], result["status"])
-        except AccordError as exc:
-            log.warning("dataflow %s/%s did not run: %s", sandbox, name, exc.message)
-        except Exception:
-            log.exception("dataflow %s/%s: internal error", sandbox, name)
-        finally:
-            with self._guard:
-                self._starting.discard((sandbox, name))
+    return Duty("dataflow", due, run)

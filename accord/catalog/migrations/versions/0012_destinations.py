@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("identities_activated", sa.BigInteger(), nullable=False),
         sa.Column("profiles_failed", sa.BigInteger(), nullable=False),
         sa.Column("excluded", sa.JSON(), nullable=False),
+        sa.Column("audiences", sa.JSON(), nullable=False),
         sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("requests", sa.Integer(), nullable=False),
         sa.Column("retries", sa.Integer(), nullable=False),
