@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import pyarrow as pa
-import sqlglot.expressions as sge
 from ibis import _
 
 from accord.destinations.flows import Audience, FlowDefinition
 from accord.destinations.naming import NameValues, file_names, render
 from accord.destinations.spec import DestinationSpec, ExportFile
-from accord.engine import arrow_tables, field_at, sql_string
+from accord.engine import arrow_tables, drop_temporary_table, field_at, sql_string, temporary_table
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -93,27 +92,38 @@ def export_audience(
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot}) as tables:  # fmt: skip
         rows = _rows(con, inputs, flow, spec, tables)
-        staged = con.create_table(f"_export_{names.segment_id}", rows, temp=True)
+        staged = temporary_table(con, f"_export_{names.segment_id}", rows)  # the join, made once
         try:
-            kept, excluded = _exclusions(staged, flow, spec)
-            hashed = kept.mutate(_hash=_row_hash(kept, flow))
-            out = _changes(hashed, tables["_previous"]) if incremental else hashed.mutate(_change=ibis.literal("added"))
-            out = con.create_table(f"_out_{names.segment_id}", out, temp=True)
-            result.profiles_received = int(con.execute(staged.count(where=~staged["_exited"])))
-            result.excluded = {reason: n for reason, count in excluded.items() if (n := int(con.execute(count)))}
-            changes = con.execute(out.group_by("_change").aggregate(n=out.count()))
-            result.changes = {str(k): int(n) for k, n in zip(changes["_change"], changes["n"], strict=True)}
+            kept, excluded, later = _exclusions(staged, flow, spec)
+            counts = con.execute(staged.aggregate(received=staged.count(where=~staged["_exited"]), **excluded))
+            result.profiles_received = int(counts["received"][0])
+            result.excluded = {reason: int(counts[reason][0]) for reason in excluded if counts[reason][0]}
+            result.excluded |= {reason: n for reason, count in later.items() if (n := int(con.execute(count)))}
+            if flow.export_mode == "incremental":
+                hashed = kept.mutate(_hash=_row_hash(kept, flow))
+                result.snapshot = con.to_pyarrow(hashed.filter(~hashed["_exited"]).select("graph", "_hash"))
+                out = (
+                    _changes(hashed, tables["_previous"])
+                    if incremental
+                    else hashed.mutate(_change=ibis.literal("added"))
+                )
+                out = temporary_table(con, f"_out_{names.segment_id}", out)  # the changes: few
+            else:
+                out = kept.mutate(_change=ibis.literal("added"))
+            identity_targets = [m.target for m in flow.mapping if m.namespace]
+            summary = con.execute(
+                out.group_by("_change").aggregate(
+                    n=out.count(), **{f"_i{i}": out[t].count() for i, t in enumerate(identity_targets)}
+                )
+            )
+            result.changes = {str(k): int(n) for k, n in zip(summary["_change"], summary["n"], strict=True)}
             result.rows = sum(result.changes.values())
-            for entry in flow.mapping:
-                if entry.namespace:
-                    result.identities += int(con.execute(out[entry.target].count()))
-            result.snapshot = con.to_pyarrow(hashed.filter(~hashed["_exited"]).select("graph", "_hash"))
+            result.identities = int(sum(summary[f"_i{i}"].sum() for i in range(len(identity_targets))))
             if write:
-                result.files = _write_files(con, out, flow, spec, names, staging)
+                result.files = _write_files(con, out, flow, spec, names, staging, result.rows)
         finally:
             for name in (f"_export_{names.segment_id}", f"_out_{names.segment_id}"):
-                # Ibis 12 cannot drop a temporary table of DuckDB (it names its schema wrongly)
-                con.raw_sql(f"DROP TABLE IF EXISTS {sge.to_identifier(name, quoted=True).sql('duckdb')}")
+                drop_temporary_table(con, name)
     return result
 
 
@@ -170,29 +180,31 @@ def _with_identities(rows: ir.Table, identities: ir.Table, flow: FlowDefinition)
     return out
 
 
-def _exclusions(rows: ir.Table, flow: FlowDefinition, spec: DestinationSpec) -> tuple[ir.Table, dict[str, Any]]:
-    """The rows that go out, and how many each reason left out (exits are never left out: they must be told)."""
+def _exclusions(
+    rows: ir.Table, flow: FlowDefinition, spec: DestinationSpec
+) -> tuple[ir.Table, dict[str, Any], dict[str, Any]]:
+    """The rows that go out, and how many each reason left out, in order: consent, missing mandatory fields
+    (both counted in one pass over `rows`), the data-usage policies, duplicates of the dedup key (counted on
+    what the earlier reasons kept). Exits are never left out: the destination must be told."""
     staying = ~rows["_exited"]
     counts: dict[str, Any] = {}
-    kept = rows
+    refused = ibis.literal(False)
     if flow.consent_channel or spec.consent_channel:
-        refused = staying & rows["_consent"].isin(REFUSED)
-        counts["consent"] = rows.count(where=refused)
-        kept = kept.filter(kept["_exited"] | ~kept["_consent"].isin(REFUSED).fill_null(False))
-    kept, policy = apply_policies(kept, flow)
-    counts.update(policy)
+        refused = rows["_consent"].isin(REFUSED).fill_null(False)
+        counts["consent"] = rows.count(where=staying & refused)
     if flow.mandatory:
-        missing = ibis.or_(*[kept[t].isnull() for t in flow.mandatory])
-        counts["missingMandatoryAttribute"] = kept.count(where=missing & ~kept["_exited"])
-        kept = kept.filter(~missing | kept["_exited"])
+        missing = ibis.or_(*[rows[t].isnull() for t in flow.mandatory])
+        counts["missingMandatoryAttribute"] = rows.count(where=staying & ~refused & missing)
+        refused = refused | missing
+    kept = rows.filter(rows["_exited"] | ~refused)
+    kept, later = apply_policies(kept, flow)
     if flow.dedup_key:
         key = [kept[t] for t in flow.dedup_key]
         ranked = kept.mutate(_rank=ibis.row_number().over(group_by=key, order_by=[kept.graph]))
-        keyed = ibis.and_(*[ranked[t].notnull() for t in flow.dedup_key])
-        counts["duplicate"] = ranked.count(where=(ranked._rank > 0) & keyed)
-        kept = ranked.filter((ranked._rank == 0) | ibis.or_(*[ranked[t].isnull() for t in flow.dedup_key]))
-        kept = kept.drop("_rank")
-    return kept, counts
+        duplicate = (ranked._rank > 0) & ibis.and_(*[ranked[t].notnull() for t in flow.dedup_key])
+        later = {**later, "duplicate": ranked.count(where=duplicate)}
+        kept = ranked.filter(~duplicate).drop("_rank")
+    return kept, counts, later
 
 
 def _row_hash(rows: ir.Table, flow: FlowDefinition) -> Any:
@@ -211,21 +223,23 @@ def _changes(rows: ir.Table, previous: ir.Table) -> ir.Table:
 
 
 def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: DestinationSpec, names: NameValues,
-                 staging: Path) -> list[ExportFile]:  # fmt: skip
+                 staging: Path, total: int) -> list[ExportFile]:  # fmt: skip
+    """The audience's `total` rows as files, in profile order, split every `splitRows` rows."""
     settings = flow.file
     columns = [*flow.targets(), STATUS]
-    total = int(out.count().to_pyarrow().as_py())
     split = settings.split_rows or (spec.files.split_rows if spec.files else 5_000_000)
     parts = max(1, -(-total // split))
     stem = render(settings.name_template, names)
     written = []
-    ordered = out.mutate(_n=ibis.row_number().over(order_by=[out.graph]))
+    if parts == 1:
+        pieces = [out.order_by("graph")]
+    else:
+        ordered = out.mutate(_n=ibis.row_number().over(order_by=[out.graph]))
+        pieces = [ordered.filter(ordered._n.between(n * split, (n + 1) * split - 1)).order_by("_n")
+                  for n in range(parts)]  # fmt: skip
     for index, name in enumerate(file_names(stem, settings.format, settings.compression, parts)):
-        part = (
-            ordered.filter((ordered._n >= index * split) & (ordered._n < (index + 1) * split)) if parts > 1 else ordered
-        )
         path = staging / f"{names.segment_id}-{index + 1}{Path(name).suffix}"
-        rows = _copy(con, part.order_by("_n").select(*columns), path, flow)
+        rows = _copy(con, pieces[index].select(*columns), path, flow)
         written.append(ExportFile(path=path, name=name, rows=rows, size=path.stat().st_size))
     return written
 

@@ -1,0 +1,234 @@
+"""Benchmark (issue 10): activation exports from the profile store.
+
+    python bench/export.py [--people 1000000]
+
+An audience of 1,000,000 profiles (80 % of the people: every city but one) with 10 attributes and
+2 identities (CRMID, Email), from a profile store built by Accord (ingestion, identity graph, merge,
+segment job; not timed). Measured, each in a fresh process with its peak memory:
+(a) a full export to a local folder as gzip CSV, and as Parquet;
+(c) an incremental export after 1 % of the people changed city (half of them leave the audience,
+    half of them join it), the profile store and memberships rebuilt first (not timed).
+Ceilings in the same run: DuckDB `COPY ... TO` of the same rows (the same join of memberships,
+profiles and identities, written by hand) for (a). Goals: (a) within 1.5 times the ceiling;
+(c) under 2 s; memory under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DATA, run_isolated, write_result
+
+CITIES = ["Paris", "Oslo", "Lima", "Pune", "Kyiv"]
+ATTRIBUTES = [
+    ("person.name.firstName", "first_name"), ("person.name.lastName", "last_name"),
+    ("person.birthYear", "birth_year"), ("person.gender", "gender"), ("homeAddress.street1", "street"),
+    ("homeAddress.city", "city"), ("homeAddress.postalCode", "postcode"), ("homeAddress.countryCode", "country"),
+    ("mobilePhone.number", "phone"), ("_tenant.tier", "tier"),
+]  # fmt: skip
+
+GENERATE = """
+import duckdb
+def main(folder, people):
+    n = int(people)
+    con = duckdb.connect()
+    city = "['Paris', 'Oslo', 'Lima', 'Pune', 'Kyiv'][1 + i % 5]"
+    con.execute(f"COPY (SELECT 'C' || i AS crm, 'p' || i || '@x.io' AS email, 'First' || (i % 5000) AS first, "
+                f"'Last' || (i % 20000) AS last, 1940 + i % 60 AS year, ['male', 'female'][1 + i % 2] AS gender, "
+                f"(i % 900) || ' Main Street' AS street, {city} AS city, "
+                f"lpad((i % 99999)::VARCHAR, 5, '0') AS postcode, "
+                f"['FR', 'NO', 'PE', 'IN', 'UA'][1 + i % 5] AS country, '+1' || (2000000000 + i)::VARCHAR AS phone, "
+                f"['gold', 'silver', 'bronze'][1 + i % 3] AS tier FROM range({n}) t(i)) TO '{folder}/crm.csv' (HEADER)")
+    # 1 % of the people move: those of Kyiv (out of the audience) to Paris, as many others to Kyiv
+    con.execute(f"COPY (SELECT 'C' || i AS crm, 'p' || i || '@x.io' AS email, 'First' || (i % 5000) AS first, "
+                f"'Last' || (i % 20000) AS last, 1940 + i % 60 AS year, ['male', 'female'][1 + i % 2] AS gender, "
+                f"(i % 900) || ' Main Street' AS street, CASE WHEN i % 5 = 4 THEN 'Paris' ELSE 'Kyiv' END AS city, "
+                f"lpad((i % 99999)::VARCHAR, 5, '0') AS postcode, "
+                f"['FR', 'NO', 'PE', 'IN', 'UA'][1 + i % 5] AS country, "
+                f"'+1' || (2000000000 + i)::VARCHAR AS phone, ['gold', 'silver', 'bronze'][1 + i % 3] AS tier "
+                f"FROM range({n}) t(i) WHERE i % 250 = 7 OR i % 250 = 9) TO '{folder}/moves.csv' (HEADER)")
+    return {}
+"""
+
+BUILD = """
+from pathlib import Path
+def main(home, folder, people, what):
+    from accord import identity, lake, profile, schema, segment, destinations, sources
+    from accord.access import AllowedRoots
+    from accord.ingest import IngestRequest, ingest_file, parse_mapping
+    from accord.settings import Settings
+    from accord.workspace import Workspace, initialise
+    settings = Settings(home=Path(home), scheduler=False, allowed_roots=[Path(home).parent])
+    columns = [("crm", "_tenant.crm"), ("email", "personalEmail.address"), ("first", "person.name.firstName"),
+               ("last", "person.name.lastName"), ("year", "person.birthYear"), ("gender", "person.gender"),
+               ("street", "homeAddress.street1"), ("city", "homeAddress.city"), ("postcode", "homeAddress.postalCode"),
+               ("country", "homeAddress.countryCode"), ("phone", "mobilePhone.number"), ("tier", "_tenant.tier")]
+    mapping = parse_mapping({"mappings": [{"source": a, "destination": b} for a, b in columns]})
+    if what == "moves":
+        ws = Workspace.open(settings)
+        ingest_file(ws, "prod", IngestRequest("crm", Path(folder) / "moves.csv", mapping))
+    else:
+        initialise(settings)
+        ws = Workspace.open(settings)
+        with ws.catalog.session() as s:
+            schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile"], "fields": {"_tenant": {
+                "type": "object", "properties": {"crm": {"type": "string"}, "tier": {"type": "string"}}}}})
+            schema.create_schema(s, "prod", {"name": "crm", "class": "profile", "fieldGroups": [
+                "personal-contact-details", "demographic-details", "ids"], "identities": [
+                {"path": "_tenant.crm", "namespace": "CRMID", "primary": True},
+                {"path": "personalEmail.address", "namespace": "Email"}]})
+            lake.create_dataset(s, "prod", "crm", "crm", profile_enabled=True)
+            identity.set_rules(s, "prod", ["CRMID"], None)
+            segment.create_segment(s, "prod", {"name": "not-kyiv", "expression": {
+                "value": 'homeAddress.city in ["Paris", "Oslo", "Lima", "Pune"]'}})
+        ingest_file(ws, "prod", IngestRequest("crm", Path(folder) / "crm.csv", mapping))
+    identity.build_graph(ws, "prod")
+    profile.build_profiles(ws, "prod")
+    job = segment.run_job(ws, "prod")
+    return {"members": job["counts"]}
+"""
+
+SETUP = """
+from pathlib import Path
+def main(home, outbox, attributes):
+    import json
+    from accord import destinations, sources
+    from accord.access import AllowedRoots
+    from accord.settings import Settings
+    from accord.workspace import Workspace
+    settings = Settings(home=Path(home), scheduler=False, allowed_roots=[Path(home).parent])
+    ws = Workspace.open(settings)
+    mapping = [{"source": s, "target": t} for s, t in json.loads(attributes)]
+    mapping += [{"source": "identityMap.CRMID", "target": "crm_id"}, {"source": "identityMap.Email", "target": "email"}]
+    with ws.catalog.session() as s:
+        destinations.create_account(s, sources.SecretBox(settings.home), "prod", "outbox", "local",
+                                    {"root": outbox}, AllowedRoots.from_settings(settings))
+        for name, file, mode in (("csv", {"format": "csv", "compression": "gzip"}, "full"),
+                                 ("parquet", {"format": "parquet"}, "full"),
+                                 ("incremental", {"format": "csv", "compression": "gzip"}, "incremental")):
+            destinations.create_flow(s, "prod", name, "outbox", {"audiences": [{"segment": "not-kyiv"}],
+                "mapping": mapping, "exportMode": mode, "file": {**file, "nameTemplate": name + "_%TIMESTAMP%"}})
+    return {}
+"""
+
+RUN = """
+from pathlib import Path
+def main(home, flow):
+    from accord import destinations
+    from accord.settings import Settings
+    from accord.workspace import Workspace
+    settings = Settings(home=Path(home), scheduler=False, allowed_roots=[Path(home).parent])
+    ws = Workspace.open(settings)
+    start = time.perf_counter()
+    run = destinations.run_activation(ws, "prod", flow)
+    seconds = time.perf_counter() - start
+    assert run["status"] == "success", run
+    return {"seconds": seconds, "rows": sum(f["rows"] for f in run["files"]),
+            "bytes": sum(f["size"] for f in run["files"]), "changes": run["audiences"][0]["changes"],
+            "profiles": run["profilesReceived"]}
+"""
+
+CEILING = """
+from pathlib import Path
+def main(home, out, attributes):
+    import json, duckdb, pyarrow as pa
+    lake = next(Path(home).glob("lake/*/profile")).parent
+    store = lake / "profile"
+    (membership,) = list((lake / "segments" / "memberships").glob("*.arrow"))
+    con = duckdb.connect()
+    con.register("m", pa.ipc.open_file(pa.memory_map(str(membership))).read_all())
+    con.register("ids", pa.ipc.open_file(pa.memory_map(str(store / "members.arrow"))).read_all())
+    quoted = lambda path: ".".join(chr(34) + x + chr(34) for x in path.split("."))
+    fields = ", ".join(f"p.{quoted(s)} AS {t}" for s, t in json.loads(attributes))
+    query = (f"SELECT {fields}, i.crm_id, i.email, 'realized' AS status FROM m "
+             f"JOIN read_parquet('{store / 'profiles.parquet'}') p USING (graph) "
+             "LEFT JOIN (SELECT graph, min(CASE WHEN starts_with(node, 'CRMID') THEN split_part(node, chr(31), 2) END) "
+             "AS crm_id, min(CASE WHEN starts_with(node, 'Email') THEN split_part(node, chr(31), 2) END) AS email "
+             "FROM ids GROUP BY graph) i USING (graph) WHERE m.status <= 1 ORDER BY m.graph")
+    figures = {}
+    for name, options in (("csv", "FORMAT csv, HEADER, COMPRESSION gzip"), ("parquet", "FORMAT parquet")):
+        start = time.perf_counter()
+        rows = con.execute(f"COPY ({query}) TO '{out}/hand.{name}' ({options})").fetchone()[0]
+        figures[name] = {"seconds": time.perf_counter() - start, "rows": rows,
+                         "bytes": Path(f"{out}/hand.{name}").stat().st_size}
+    return figures
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--people", type=int, default=1_250_000, help="people (80 %% of them are the audience)")
+    args = parser.parse_args()
+    import json
+
+    load_at_start = [round(load, 2) for load in os.getloadavg()]
+    folder = DATA / f"export_{args.people}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "moves.csv").exists():
+        run_isolated(GENERATE, str(folder), str(args.people))
+    root = Path(tempfile.mkdtemp(prefix="accord-export-"))
+    home, outbox, hand = root / "home", root / "outbox", root / "hand"
+    outbox.mkdir()
+    hand.mkdir()
+    attributes = json.dumps(ATTRIBUTES)
+    try:
+        built = run_isolated(BUILD, str(home), str(folder), str(args.people), "people")
+        run_isolated(SETUP, str(home), str(outbox), attributes)
+        ceiling = run_isolated(CEILING, str(home), str(hand), attributes)
+        csv = run_isolated(RUN, str(home), "csv")
+        parquet = run_isolated(RUN, str(home), "parquet")
+        first = run_isolated(RUN, str(home), "incremental")
+        run_isolated(BUILD, str(home), str(folder), str(args.people), "moves")
+        incremental = run_isolated(RUN, str(home), "incremental")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    memory = max(r["peak_rss_mb"] for r in (csv, parquet, first, incremental))
+    ratios = {name: ours["seconds"] / ceiling[name]["seconds"] for name, ours in (("csv", csv), ("parquet", parquet))}
+    goals = {"filesWithin1.5xOfCopy": all(r <= 1.5 for r in ratios.values()),
+             "incrementalUnder2s": incremental["seconds"] < 2, "memoryUnder1GB": memory < 1024}  # fmt: skip
+
+    def figures(ours: dict, name: str | None = None) -> dict:
+        shown = {
+            "seconds": round(ours["seconds"], 2),
+            "rows": ours["rows"],
+            "bytes": ours["bytes"],
+            "profilesPerSecond": round(ours["profiles"] / ours["seconds"]),
+            "peakRssMb": ours["peak_rss_mb"],
+        }
+        if name is not None:
+            shown["ceiling"] = {
+                "what": "DuckDB COPY of the same join, written by hand",
+                "seconds": round(ceiling[name]["seconds"], 2),
+                "bytes": ceiling[name]["bytes"],
+                "ratio": round(ratios[name], 2),
+            }
+        return shown  # fmt: skip
+
+    result = {
+        "loadAverageAtStart": load_at_start, "people": args.people, "audience": csv["profiles"],
+        "attributes": len(ATTRIBUTES), "identities": 2, "buildCounts": built["members"],
+        "fullCsvGzip": figures(csv, "csv"), "fullParquet": figures(parquet, "parquet"),
+        "firstIncremental": figures(first),
+        "incrementalAfter1PercentMoved": {**figures(incremental), "changes": incremental["changes"]},
+        "peakRssMb": memory, "goals": goals,
+    }  # fmt: skip
+    path = write_result("export", result, None if args.people == 1_250_000 else f"{args.people} people")
+    print(f"audience of {csv['profiles']:,} profiles, {len(ATTRIBUTES)} attributes and 2 identities:")
+    for label, ours, name in (("gzip CSV", csv, "csv"), ("Parquet", parquet, "parquet")):
+        print(f"  full {label}: {ours['seconds']:.2f} s ({ours['profiles'] / ours['seconds']:,.0f} profiles/s), "
+              f"DuckDB COPY {ceiling[name]['seconds']:.2f} s, ratio {ratios[name]:.2f} (goal <= 1.5); "
+              f"peak {ours['peak_rss_mb']:,.0f} MB")  # fmt: skip
+    print(f"  incremental after 1 % moved: {incremental['seconds']:.2f} s, {incremental['rows']:,} rows "
+          f"{incremental['changes']} (goal < 2 s); peak {incremental['peak_rss_mb']:,.0f} MB")  # fmt: skip
+    print(f"goals: {goals} -> {path}")
+
+
+if __name__ == "__main__":
+    main()
