@@ -151,5 +151,13 @@ def problem_message(error: Mapping[str, Any]) -> str:
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
-    """Pydantic's validation errors as Accord's problems: each with its dotted path and its message."""
-    return [{"path": prefix + ".".join(str(p) for p in e["loc"]), "message": problem_message(e)} for e in errors]
+    """Pydantic's validation errors as Accord's problems: each with its path (`audiences[0].schedule.time`, list
+    positions in brackets, as the problems Accord finds itself say them) and its message."""
+    return [{"path": prefix + _path(e["loc"]), "message": problem_message(e)} for e in errors]
+
+
+def _path(location: Iterable[Any]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
