@@ -232,7 +232,7 @@ def start_sftp() -> SftpServer:
     import asyncssh
     import paramiko
 
-    from accord.sources.connectors.sftp import fingerprint
+    from accord.sources import host_key_fingerprint
 
     folder = Path(tempfile.mkdtemp(prefix="accord-sftp-"))
     root = folder / "root"
@@ -247,7 +247,7 @@ def start_sftp() -> SftpServer:
         [sys.executable, str(script), str(root), str(folder / "host_key"), str(folder / "authorized_keys")],
         folder, "SFTP server", r"^ready (\d+)$",
     )  # fmt: skip
-    seen = fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
+    seen = host_key_fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
     return SftpServer(
         port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
     )
