@@ -4,8 +4,9 @@
 
 It listens on a port of its own choosing and prints `ready PORT` once it accepts connections.
 User `alice` logs in with the password `wonderland` or with an authorised key. Files are served
-from ROOT (chrooted); any folder named `locked` refuses to be listed, as a folder the user may not
-read would (the tests run as root, for whom file permissions would not say no)."""
+from ROOT (chrooted); any folder named `locked` refuses to be listed or written to, as a folder the
+user may not read or write would (the tests run as root, for whom file permissions would not say
+no), and a folder named `full` takes no more than FULL bytes of a file, as a full disk would."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import sys
 from typing import Any
 
 import asyncssh
+
+FULL = 2**20
 
 
 class Server(asyncssh.SSHServer):
@@ -39,6 +42,20 @@ def guarded(root: str) -> Any:
         def scandir(self, path: bytes) -> Any:
             self._refuse(path)
             return super().scandir(path)
+
+        def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> Any:
+            if pflags & asyncssh.FXF_WRITE:
+                self._refuse(path)
+            return super().open(path, pflags, attrs)
+
+        def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Any:
+            self._refuse(path)
+            return super().mkdir(path, attrs)
+
+        def write(self, file_obj: Any, offset: int, data: bytes) -> Any:
+            if b"/full/" in file_obj.name and offset + len(data) > FULL:
+                raise asyncssh.SFTPFailure("no space left on device")
+            return super().write(file_obj, offset, data)
 
     return Guarded
 

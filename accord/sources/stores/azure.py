@@ -59,7 +59,7 @@ def azure_container_steps(location: AzureLocation, container: Any, permissions: 
         return [reached]
     steps = [reached]
     try:
-        container.get_container_properties()
+        _look_at(container, by_sas=bool(location.sas_token))
     except ClientAuthenticationError:
         return [*steps, CheckStep("credentials", False, "the account key or SAS token was refused",
                                   "check accountName and accountKey (or sasToken)")]  # fmt: skip
@@ -78,6 +78,19 @@ def azure_container_steps(location: AzureLocation, container: Any, permissions: 
         return [*steps, CheckStep("container", False, azure_error_message(exc), "check the settings")]
     return [*steps, CheckStep("credentials", True, "accepted"),
             CheckStep("container", True, f"{location.container} exists")]  # fmt: skip
+
+
+def _look_at(container: Any, by_sas: bool) -> None:
+    """Read the container's properties; with a SAS token, which may be the container's own (that cannot read
+    them), list one blob instead."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        container.get_container_properties()
+    except HttpResponseError as exc:
+        if not (by_sas and exc.status_code == 403):
+            raise
+        next(iter(container.list_blobs(results_per_page=1)), None)
 
 
 def azure_error_code(exc: Exception) -> str:
