@@ -247,7 +247,6 @@ def start_sftp() -> SftpServer:
     root = folder / "root"
     (root / "data").mkdir(parents=True)
     (root / "locked").mkdir()
-    (root / "full").mkdir()
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     host_key.write_private_key(str(folder / "host_key"))
     client, stranger = asyncssh.generate_private_key("ssh-ed25519"), asyncssh.generate_private_key("ssh-ed25519")
