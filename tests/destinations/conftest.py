@@ -6,11 +6,25 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from accord import destinations
 from accord.access import AllowedRoots
 from accord.destinations import Destination, ExportFile
 from accord.sources import CheckStep, SecretBox
 from accord.workspace import Workspace
+from tests.destinations.stores import CASES, Case
+
+FILE_DESTINATIONS = [spec.id for spec in destinations.list_destinations() if spec.files is not None]
+"""Every destination of the registry that takes batch files."""
+
+
+@pytest.fixture(params=FILE_DESTINATIONS)
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
+    """Each file destination in turn, on a store of the test's own at its real server."""
+    if request.param not in CASES:
+        pytest.fail(f"file destination {request.param!r} has no case in tests/destinations/stores.py: add one")
+    return CASES[request.param](request, tmp_path)
 
 
 def open_account(workspace: Workspace, destination: str, config: dict[str, Any]) -> Any:

@@ -48,6 +48,19 @@ class Case:
         raise NotImplementedError
         yield {}
 
+    def put(self, name: str, content: bytes) -> None:
+        """Put a file under the prefix by the server's own means (not through Accord)."""
+        raise NotImplementedError
+
+    def under_way(self, name: str) -> bool:
+        """Whether the server shows a write of `name` begun and not finished (a partial file with some bytes,
+        a multipart upload begun, blocks staged and not committed)."""
+        raise NotImplementedError
+
+
+def partial_files(folder: Path, name: str) -> list[Path]:
+    return [p for p in folder.glob(f".{name}.*.accord-partial") if p.stat().st_size > 0]
+
 
 class LocalCase(Case):
     id = "local"
@@ -64,6 +77,12 @@ class LocalCase(Case):
 
     def location(self, name: str) -> str:
         return str(self.store / PREFIX / name)
+
+    def put(self, name: str, content: bytes) -> None:
+        (self.store / PREFIX / name).write_bytes(content)
+
+    def under_way(self, name: str) -> bool:
+        return bool(partial_files(self.store / PREFIX, name))
 
     @contextlib.contextmanager
     def failing(self) -> Iterator[dict[str, Any]]:
@@ -105,6 +124,13 @@ class S3Case(Case):
     def location(self, name: str) -> str:
         return f"s3://{self.bucket}/{PREFIX}/{name}"
 
+    def put(self, name: str, content: bytes) -> None:
+        self.client().put_object(Bucket=self.bucket, Key=f"{PREFIX}/{name}", Body=content)
+
+    def under_way(self, name: str) -> bool:
+        uploads = self.client().list_multipart_uploads(Bucket=self.bucket, Prefix=f"{PREFIX}/{name}")
+        return bool(uploads.get("Uploads"))
+
     @contextlib.contextmanager
     def failing(self) -> Iterator[dict[str, Any]]:
         yield self.config(keys=self.moto.reader)  # may read and list, not write
@@ -143,6 +169,18 @@ class AzureCase(Case):
     def location(self, name: str) -> str:
         return f"{self.azurite.endpoint}/{self.container}/{PREFIX}/{name}"
 
+    def put(self, name: str, content: bytes) -> None:
+        self.service().get_blob_client(self.container, f"{PREFIX}/{name}").upload_blob(content)
+
+    def under_way(self, name: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            _, staged = self.service().get_blob_client(self.container, f"{PREFIX}/{name}").get_block_list("uncommitted")
+        except ResourceNotFoundError:
+            return False
+        return bool(staged)
+
     @contextlib.contextmanager
     def failing(self) -> Iterator[dict[str, Any]]:
         yield self.config(accountKey=None, sasToken=self.sas(read=True, list=True))
@@ -168,6 +206,12 @@ class SftpCase(Case):
 
     def location(self, name: str) -> str:
         return f"sftp://127.0.0.1:{self.sftp.port}/{self.folder}/{PREFIX}/{name}"
+
+    def put(self, name: str, content: bytes) -> None:
+        (self.sftp.root / self.folder / PREFIX / name).write_bytes(content)
+
+    def under_way(self, name: str) -> bool:
+        return bool(partial_files(self.sftp.root / self.folder / PREFIX, name))
 
     @contextlib.contextmanager
     def failing(self) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """One conformance suite for every file destination the registry knows, each against its real server.
 
 The destinations are not listed here: the suite asks the registry for every destination that takes
-batch files (its spec has file options) and runs each rule against each, on a store of the test's
+batch files (its spec has file options; the `case` fixture) and runs each rule against each, on a store of the test's
 own, reading back what the server holds with the server's own client. A file destination without a
 case in tests/destinations/stores.py fails the suite rather than being passed over."""
 
@@ -17,21 +17,13 @@ from accord import destinations
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.errors import InvalidInputError
 from accord.workspace import Workspace
-from tests.destinations.conftest import export_file, open_account
-from tests.destinations.stores import CASES, PREFIX, Case
+from tests.destinations.conftest import FILE_DESTINATIONS, export_file, open_account
+from tests.destinations.stores import PREFIX, Case
 
 pytestmark = pytest.mark.integration
 
-FILE_DESTINATIONS = [spec.id for spec in destinations.list_destinations() if spec.files is not None]
 BIG = 12 * 2**20
 """Larger than the object stores' part size (8 MiB): S3 and Azure send it in parts, committed once."""
-
-
-@pytest.fixture(params=FILE_DESTINATIONS)
-def case(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
-    if request.param not in CASES:
-        pytest.fail(f"file destination {request.param!r} has no case in tests/destinations/stores.py: add one")
-    return CASES[request.param](request, tmp_path)
 
 
 def test_the_suite_walks_the_built_in_file_destinations() -> None:
