@@ -39,7 +39,7 @@ def partial_name(name: str) -> str:
 def stale_partial(filename: str) -> bool:
     """Whether `filename` (a base name) is a partial file of a writer of this host that no longer runs."""
     match = PARTIAL.match(filename)
-    return bool(match) and match["host"] == _host() and not process_runs(int(match["pid"]))  # type: ignore[index]
+    return match is not None and match["host"] == _host() and not process_runs(int(match["pid"]))
 
 
 def probe_name() -> str:
