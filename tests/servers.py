@@ -156,13 +156,15 @@ def start_api(app: Any, timeout: float = 30) -> ApiServer:
 
 @dataclass
 class MotoServer:
-    """A moto S3/IAM server enforcing credentials: `admin` may do anything, `limited` nothing."""
+    """A moto S3/IAM server enforcing credentials: `admin` may do anything, `reader` only read and list,
+    `limited` nothing."""
 
     endpoint: str
     process: subprocess.Popen[bytes]
     folder: Path
     admin: tuple[str, str]
     limited: tuple[str, str]
+    reader: tuple[str, str]
 
     def stop(self) -> None:
         stop_child(self.process)
@@ -174,7 +176,7 @@ def start_moto() -> MotoServer:
 
     import boto3
 
-    setup_calls = 6  # IAM is enforced after these: the users and keys below are made without credentials
+    setup_calls = 10  # IAM is enforced after these: the users and keys below are made without credentials
     environment = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls)}
     script = Path(__file__).with_name("moto_server.py")
     folder = Path(tempfile.mkdtemp(prefix="accord-moto-"))
@@ -190,6 +192,9 @@ def start_moto() -> MotoServer:
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="setup", aws_secret_access_key="setup")  # fmt: skip
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    # moto names the action of HEAD bucket s3:HeadBucket (AWS asks for s3:ListBucket)
+    read_only = {"Effect": "Allow", "Resource": "*", "Action": ["s3:Get*", "s3:List*", "s3:HeadBucket"]}
+    reading = {"Version": "2012-10-17", "Statement": [read_only]}
     try:
         iam.create_user(UserName="admin")
         policy = iam.create_policy(PolicyName="everything", PolicyDocument=json.dumps(everything))["Policy"]["Arn"]
@@ -197,13 +202,17 @@ def start_moto() -> MotoServer:
         admin = iam.create_access_key(UserName="admin")["AccessKey"]
         iam.create_user(UserName="limited")
         limited = iam.create_access_key(UserName="limited")["AccessKey"]
+        iam.create_user(UserName="reader")
+        policy = iam.create_policy(PolicyName="reading", PolicyDocument=json.dumps(reading))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName="reader", PolicyArn=policy)
+        reader = iam.create_access_key(UserName="reader")["AccessKey"]
     except Exception:
         stop_child(process, signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return MotoServer(
         endpoint, process, folder, (admin["AccessKeyId"], admin["SecretAccessKey"]),
-        (limited["AccessKeyId"], limited["SecretAccessKey"]),
+        (limited["AccessKeyId"], limited["SecretAccessKey"]), (reader["AccessKeyId"], reader["SecretAccessKey"]),
     )  # fmt: skip
 
 
@@ -232,7 +241,7 @@ def start_sftp() -> SftpServer:
     import asyncssh
     import paramiko
 
-    from accord.sources.connectors.sftp import fingerprint
+    from accord.sources import host_key_fingerprint
 
     folder = Path(tempfile.mkdtemp(prefix="accord-sftp-"))
     root = folder / "root"
@@ -247,7 +256,7 @@ def start_sftp() -> SftpServer:
         [sys.executable, str(script), str(root), str(folder / "host_key"), str(folder / "authorized_keys")],
         folder, "SFTP server", r"^ready (\d+)$",
     )  # fmt: skip
-    seen = fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
+    seen = host_key_fingerprint(paramiko.Ed25519Key.from_private_key_file(str(folder / "host_key")))
     return SftpServer(
         port, process, root, seen, client.export_private_key().decode(), stranger.export_private_key().decode()
     )

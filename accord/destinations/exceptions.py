@@ -32,3 +32,10 @@ class DestinationUnavailableError(TransientError):
     """The destination could not be reached or written; trying again later may work."""
 
     code = "DEST-0503-503"
+
+
+class DestinationRefusedError(AccordError):
+    """The destination answered but refused the file (credentials, permissions, a missing bucket or folder):
+    trying again will not help until the account or the server changes."""
+
+    code = "DEST-0403-502"

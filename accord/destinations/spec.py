@@ -140,6 +140,9 @@ class Destination(ABC, Generic[ConfigT]):
     def check(self) -> list[CheckStep]:
         """Try the account step by step; stop at the first step that fails."""
 
+    def close(self) -> None:
+        """Let go of what the destination holds open (an SFTP session); it opens it again when used next."""
+
 
 class FileDestination(Destination[ConfigT]):
     """A batch destination: Accord writes each file locally, then the destination puts it in place."""

@@ -47,6 +47,21 @@ if TYPE_CHECKING:
         Source,
         marked_fields,
     )
+    from accord.sources.stores.azure import (
+        AzureLocation,
+        azure_container,
+        azure_container_steps,
+        azure_error_code,
+        azure_error_message,
+    )
+    from accord.sources.stores.s3 import S3Location, s3_bucket_steps, s3_client, s3_error_code, s3_error_message
+    from accord.sources.stores.sftp import (
+        SftpLogin,
+        SftpSession,
+        host_key_fingerprint,
+        open_sftp,
+        sftp_folder_failure,
+    )
 
 _EXPORTS = {
     "listing": ["read_connections"],
@@ -89,5 +104,15 @@ _EXPORTS = {
         "Source",
         "marked_fields",
     ],
+    # remote file stores, shared with the destinations that write to them
+    "stores.azure": [
+        "AzureLocation",
+        "azure_container",
+        "azure_container_steps",
+        "azure_error_code",
+        "azure_error_message",
+    ],
+    "stores.s3": ["S3Location", "s3_bucket_steps", "s3_client", "s3_error_code", "s3_error_message"],
+    "stores.sftp": ["SftpLogin", "SftpSession", "host_key_fingerprint", "open_sftp", "sftp_folder_failure"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

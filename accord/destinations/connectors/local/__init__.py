@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
+from accord.destinations.landing import partial_name, relative_name, stale_partial
 from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
 from accord.errors import InvalidInputError
-from accord.jobs import Owner, process_runs
 from accord.sources import LOCAL_PATH, CheckStep
-
-PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.accord-partial$")
-"""A file on its way in: hidden, named after its writer (host and process), renamed into place when whole."""
 
 
 class LocalFolderConfig(BaseModel):
@@ -57,19 +54,24 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
         return [*steps, CheckStep("folder writable", True, named)]
 
     def _target(self, name: str) -> Path:
-        target = (self.root / name).resolve()
+        target = (self.root / relative_name(name)).resolve()  # resolved: a link inside may lead out
         if not target.is_relative_to(self.root) or target == self.root:
             raise InvalidInputError(f"file name {name!r} leads outside the destination's folder", code="DEST-0400-400")
         return target
 
     def write(self, file: ExportFile) -> str:
         target = self._target(file.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        me = Owner.me()
-        partial = target.with_name(f".{target.name}.{me.host.replace('.', '_')}-{me.pid}.accord-partial")
+        partial = target.with_name(partial_name(target.name))
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file.path, partial)
             os.replace(partial, target)
+        except PermissionError as exc:
+            raise DestinationRefusedError(f"writing {file.name} to {self.config.root} was refused: {exc.strerror}",
+                                          file=file.name) from None  # fmt: skip
+        except OSError as exc:  # a full disk, a file where a folder should be...
+            raise DestinationUnavailableError(f"writing {file.name} to {self.config.root} failed: {exc.strerror}",
+                                              file=file.name) from None  # fmt: skip
         finally:
             partial.unlink(missing_ok=True)
         return str(target)
@@ -81,8 +83,7 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
         """Remove the partial files of writers that died (a killed run); returns how many."""
         removed = 0
         for path in self.root.rglob(".*.accord-partial"):
-            match = PARTIAL.match(path.name)
-            if match and match["host"] == Owner.me().host.replace(".", "_") and not process_runs(int(match["pid"])):
+            if stale_partial(path.name):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
