@@ -135,17 +135,19 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                 con.disconnect()
         files: list[dict[str, Any]] = []
         if not dry_run:
-            if hasattr(destination, "sweep"):
-                destination.sweep()
-            every = [(e, f) for e in exports for f in e.files]
+            every: list[tuple[AudienceExport | None, ExportFile]] = [(e, f) for e in exports for f in e.files]
             if definition.file.manifest:
-                every.append((None, _manifest(staging, flow_id, run_id, started, every, destination)))  # type: ignore[arg-type]
-            for done, (export, file) in enumerate(every, start=1):
-                sink = destination.write(file)
-                files.append({"name": file.name, "sinkPath": sink, "rows": file.rows, "size": file.size,
-                              "segmentId": export.segment_id if export else None})  # fmt: skip
-                if progress:
-                    progress("files", done, len(every))
+                every.append((None, _manifest(staging, flow_id, run_id, started, every)))
+            try:
+                destination.sweep()
+                for done, (export, file) in enumerate(every, start=1):
+                    sink = destination.write(file)
+                    files.append({"name": file.name, "sinkPath": sink, "rows": file.rows, "size": file.size,
+                                  "segmentId": export.segment_id if export else None})  # fmt: skip
+                    if progress:
+                        progress("files", done, len(every))
+            finally:
+                destination.close()
             for export in exports:  # the destination has them all: the next incremental run compares with these
                 _write_snapshot(folder / f"{export.segment_id}.parquet", export.snapshot)
     excluded: dict[str, int] = {}
@@ -173,11 +175,11 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
 
 
 def _manifest(staging: Path, flow_id: str, run_id: str, started: datetime,
-              files: list[tuple[AudienceExport, ExportFile]], destination: FileDestination) -> ExportFile:  # type: ignore[type-arg]  # fmt: skip
+              files: list[tuple[AudienceExport | None, ExportFile]]) -> ExportFile:  # fmt: skip
     """The reference product's manifest: `manifest-<flowId>-<runId>.json`, listing every file with rows and size."""
     document = {"flowId": flow_id, "flowRunId": run_id, "scheduledTime": started.isoformat(),
                 "exportResults": [{"name": f.name, "sinkPath": f.name, "size": f.size, "rows": f.rows,
-                                   "segmentId": e.segment_id} for e, f in files]}  # fmt: skip
+                                   "segmentId": e.segment_id if e else None} for e, f in files]}  # fmt: skip
     path = staging / f"manifest-{flow_id}-{run_id}.json"
     path.write_text(json.dumps(document, indent=2))
     return ExportFile(path=path, name=path.name, rows=len(files), size=path.stat().st_size)

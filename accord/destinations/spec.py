@@ -156,3 +156,8 @@ class FileDestination(Destination[ConfigT]):
     @abstractmethod
     def exists(self, name: str) -> bool:
         """Whether a file of that name is in place (a run resumed after a crash skips what landed)."""
+
+    def sweep(self) -> int:
+        """Remove what writers that died left (hidden partial files); returns how many. A store where a file
+        appears in one step (an object store) has nothing to sweep."""
+        return 0
