@@ -4,7 +4,8 @@ As for source connections (tests/sources/test_secrets.py, whose configuration bu
 the destinations are not listed here: each one's configuration is built from its JSON Schema, every
 secret field (by the name a configuration uses) gets a value of its own, and those values are looked
 for in the account's documents, its connection test, every row of every catalog table and every byte
-under the home. (The CLI's and API's answers join the places looked at when those commands exist.)"""
+under the home. The CLI's and API's answers and the logs are walked with the connectors' in
+tests/sources/test_secrets.py (`SURFACES`)."""
 
 from __future__ import annotations
 

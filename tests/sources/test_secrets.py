@@ -13,6 +13,8 @@ import base64
 import json
 import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,29 +123,77 @@ def assert_nowhere(values: dict[str, str], *places: tuple[str, str]) -> None:
     assert not any(found.values()), {where: fields for where, fields in found.items() if fields}
 
 
+@dataclass(frozen=True)
+class Surface:
+    """Where a kind of plug-in with secrets is configured: source connections, or destination accounts."""
+
+    specs: Callable[[], list[Any]]
+    """Every spec of the registry that has secret fields."""
+    route: str
+    """The API's collection of accounts (POST creates one; `/{name}` and `/{name}/test` follow)."""
+    command: str
+    """The CLI's group, and the words of its create command and of the option naming the plug-in."""
+    create: tuple[str, str]
+    kind: str
+    """The key naming the plug-in in an API body."""
+    test: Callable[[Any, Any, str, str, AllowedRoots], dict[str, Any]]
+    validate: Callable[[str, dict[str, Any], AllowedRoots], Any]
+
+
+def _destination_specs() -> list[Any]:
+    from accord import destinations
+
+    found = [s for s in destinations.list_destinations() if "secret" in json.dumps(s.config.model_json_schema())]
+    assert found, "the registry has no destination with secret fields: the walk would prove nothing"
+    return found
+
+
+def _validate_destination(destination: str, config: dict[str, Any], roots: AllowedRoots) -> Any:
+    from accord import destinations
+
+    return sources.validate_spec_config(destinations.destination_spec(destination), config, roots, "DEST-0400-400")
+
+
+def _test_destination(session: Any, box: Any, sandbox: str, name: str, roots: AllowedRoots) -> dict[str, Any]:
+    from accord import destinations
+
+    return destinations.test_account(session, box, sandbox, name, roots)
+
+
+SURFACES = {
+    "sources": Surface(secret_specs, "/connections", "connection", ("create", "--connector"), "connector",
+                       sources.test_connection, sources.connections.validate_config),
+    "destinations": Surface(_destination_specs, "/destinations/accounts", "destination", ("connect", "--destination"),
+                            "destination", _test_destination, _validate_destination),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
 def test_every_secret_field_of_every_connector_stays_sealed(
-    api: Api, cli: Any, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, closed_port: int
-) -> None:
+    api: Api, cli: Any, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, closed_port: int,
+    surface: str,
+) -> None:  # fmt: skip
+    """For source connectors and destinations alike (any registered later too): walks every spec with secrets."""
     caplog.set_level(logging.DEBUG)
+    plug = SURFACES[surface]
     folder = tmp_path / "landing"
     folder.mkdir()
     assert cli("init").code == 0  # the CLI works on the API's home: its rows and files are read below too
     walked: list[str] = []
     everything: dict[str, str] = {}
-    for spec in secret_specs():
+    for spec in plug.specs():
         config, values = sample_config(spec, folder, closed_port)
         everything |= {f"{spec.id}.{k}": v for k, v in values.items()}
         name = spec.id.replace("_", "-")
 
         # the API: create, list, get, test, and the invalid configurations
-        answers = [api.post("/connections", json={"name": name, "connector": spec.id, "config": config})]
+        answers = [api.post(plug.route, json={"name": name, plug.kind: spec.id, "config": config})]
         assert answers[0].status_code == 201, answers[0].text
         assert answers[0].json()["secretFields"] == sorted(values), answers[0].json()
-        answers += [api.get("/connections"), api.get(f"/connections/{name}"), api.post(f"/connections/{name}/test")]
+        answers += [api.get(plug.route), api.get(f"{plug.route}/{name}"), api.post(f"{plug.route}/{name}/test")]
         assert [a.status_code for a in answers[1:]] == [200, 200, 200], [a.text for a in answers]
         for number, wrong in enumerate(invalid_configs(spec, config, values)):
-            refused = api.post("/connections", json={"name": f"{name}-bad{number}", "connector": spec.id,
-                                                     "config": wrong})  # fmt: skip
+            refused = api.post(plug.route, json={"name": f"{name}-bad{number}", plug.kind: spec.id, "config": wrong})
             assert refused.status_code == 400, refused.text
             answers.append(refused)
 
@@ -151,31 +201,31 @@ def test_every_secret_field_of_every_connector_stays_sealed(
         document = tmp_path / f"{name}.json"
         document.write_text(json.dumps(config))
         outputs = []
+        create, option = plug.create
         for suffix, flags in (("plain", []), ("json", ["--json"])):
-            created = cli("connection", "create", f"{name}-{suffix}", "--connector", spec.id, "--config",
-                          str(document), *flags)  # fmt: skip
+            created = cli(plug.command, create, f"{name}-{suffix}", option, spec.id, "--config", str(document), *flags)
             assert created.code == 0, created.stderr
-            outputs += [created, cli("connection", "list", *flags), cli("connection", "show", f"{name}-{suffix}",
-                        *flags), cli("connection", "test", f"{name}-{suffix}", *flags)]  # fmt: skip
+            outputs += [created, cli(plug.command, "list", *flags), cli(plug.command, "show", f"{name}-{suffix}",
+                        *flags), cli(plug.command, "test", f"{name}-{suffix}", *flags)]  # fmt: skip
         for number, wrong in enumerate(invalid_configs(spec, config, values)):
             document.write_text(json.dumps(wrong))
             for flags in ([], ["--json"]):
-                refused = cli("connection", "create", f"{name}-bad{number}", "--connector", spec.id, "--config",
+                refused = cli(plug.command, create, f"{name}-bad{number}", option, spec.id, "--config",
                               str(document), *flags)  # fmt: skip
                 assert refused.code == 2, refused.stdout + refused.stderr
                 outputs.append(refused)
-        assert cli("connection", "show", f"{name}-json", "--json").json()["secretFields"] == sorted(values)
+        assert cli(plug.command, "show", f"{name}-json", "--json").json()["secretFields"] == sorted(values)
 
         # the service functions themselves: test messages, and the error of each invalid configuration
         workspace = Workspace.open(settings)
         try:
             with workspace.catalog.session() as session:
-                tested = sources.test_connection(session, sources.SecretBox(settings.home), "prod", name,
-                                                 AllowedRoots.from_settings(settings))  # fmt: skip
+                tested = plug.test(session, sources.SecretBox(settings.home), "prod", name,
+                                   AllowedRoots.from_settings(settings))  # fmt: skip
             errors = []
             for wrong in invalid_configs(spec, config, values):
                 with pytest.raises(AccordError) as caught:
-                    sources.connections.validate_config(spec.id, wrong, AllowedRoots.from_settings(settings))
+                    plug.validate(spec.id, wrong, AllowedRoots.from_settings(settings))
                 errors.append(f"{caught.value.message} {caught.value.to_dict()}")
         finally:
             workspace.close()
@@ -195,7 +245,7 @@ def test_every_secret_field_of_every_connector_stays_sealed(
         ("home files", home_bytes(settings.home).decode("latin-1")),
         ("logs at debug level", caplog.text),
     )
-    assert walked == [spec.id for spec in secret_specs()]
+    assert walked == [spec.id for spec in plug.specs()]
 
 
 def test_secrets_given_by_python_name_are_sealed_too(workspace: Workspace, tmp_path: Path, closed_port: int) -> None:
