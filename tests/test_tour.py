@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -61,8 +62,13 @@ def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
     assert "31/02/1990" in errors and "INGEST-1217-400" in errors
     person = json.loads(next(out for line, out in outputs.items() if line.startswith("accord profile get")))
     assert person["attributes"]["person"]["name"]["firstName"] == "Ann" and person["events"]["total"] == 3
-    job, members = documents(outputs[lines[-2]])  # `segment run --json && segment members buyers --json`
+    job, members = documents(next(out for line, out in outputs.items() if line.startswith("accord segment run")))
     assert job["counts"]["buyers"]["qualified"] == 2 and members["total"] == 2  # Ann (3 orders) and Bob (2)
+    activated = next(out for line, out in outputs.items() if line.startswith("accord activation run"))
+    assert "buyers: sent 2 added" in activated
+    (landed,) = (tmp_path / ".accord" / "landing" / "outbox").glob("*.csv.gz")
+    rows = gzip.decompress(landed.read_bytes()).decode().splitlines()
+    assert rows[0] == "first_name,last_name,email,segmentMembership.status" and len(rows) == 3
 
     serve, log = lines[-1].split("#")[0].split(), tmp_path / "serve.log"
     with log.open("wb") as output:  # the tour's port (8000) may be taken here: any free one, which it names
@@ -78,9 +84,14 @@ def test_the_readme_tour_works_as_written(tmp_path: Path) -> None:
 def test_every_connection_example_is_a_valid_configuration() -> None:
     import yaml
 
+    from accord.destinations import destination_spec, parse_definition
     from accord.sources import connector_spec
 
     examples = {"landing.yaml": "local", "s3.yaml": "s3"}
-    assert sorted(examples) == sorted(p.name for p in (ROOT / "examples").glob("*.yaml") if p.name != "mapping.yaml")
+    others = {"mapping.yaml", "outbox.yaml", "activation.yaml"}
+    assert sorted(examples) == sorted(p.name for p in (ROOT / "examples").glob("*.yaml") if p.name not in others)
     for name, connector in examples.items():
         connector_spec(connector).config.model_validate(yaml.safe_load((ROOT / "examples" / name).read_text()))
+    destination_spec("local").config.model_validate(yaml.safe_load((ROOT / "examples" / "outbox.yaml").read_text()))
+    flow = yaml.safe_load((ROOT / "examples" / "activation.yaml").read_text())
+    parse_definition({**flow, "audiences": [{"segment": "buyers"}]})
