@@ -182,6 +182,13 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         job = segment.run_job(workspace, "prod")
         say("6. audiences (batch job " + f"{job['seconds']} s): " + "; ".join(
             f"{name}: {job['counts'][name]['qualified']:,}" for name in audiences))  # fmt: skip
+        activation = activate(workspace)
+        folder = Path(activation["files"][0]["sinkPath"]).parent
+        sent = "; ".join(f"{a['segment']}: {a['rows']:,} rows" + (" (left out: " + ", ".join(
+            f"{n:,} {why}" for why, n in sorted(a["excluded"].items())) + ")" if a["excluded"] else "")
+            for a in activation["audiences"])  # fmt: skip
+        say(f"7. activation to a local folder ({folder}): {sent}; {len(activation['files'])} files with the "
+            f"manifest, in {activation['durationSeconds']} s")  # fmt: skip
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -198,6 +205,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "stitchedPerson": person,
         "unifiedProfile": unified,
         "segmentJob": job,
+        "activation": activation,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,
@@ -251,3 +259,35 @@ def define_audiences(workspace: Any) -> list[str]:
         for name, pql in AUDIENCES.items():
             segment.create_segment(session, "prod", {"name": name, "expression": {"type": "PQL", "value": pql}})
     return list(AUDIENCES)
+
+
+ACTIVATION = {
+    "audiences": [{"segment": "opted-in newsletter readers"}, {"segment": "high-value buyers last 30 days"}],
+    "mapping": [
+        {"source": "person.name.firstName", "target": "first_name"},
+        {"source": "person.name.lastName", "target": "last_name"},
+        {"source": "homeAddress.city", "target": "city"},
+        {"source": "_tenant.loyalty.tier", "target": "tier"},
+        {"source": "identityMap.Email", "target": "email"},
+    ],
+    "mandatory": ["email"],
+    "dedupKey": ["email"],
+    "consentChannel": "email",
+    "exportMode": "incremental",
+    "file": {"format": "csv", "compression": "gzip", "manifest": True,
+             "nameTemplate": "%SEGMENT_NAME%_%DATETIME(yyyyMMdd_HHmmss)%"},
+}  # fmt: skip
+"""The demo's activation flow: two audiences to a local folder, as gzip CSV with a manifest."""
+
+
+def activate(workspace: Any) -> dict[str, Any]:
+    """A local destination account `outbox` (in the home's landing folder), the flow `audiences-out`, one run."""
+    from accord import destinations, sources
+    from accord.access import AllowedRoots
+
+    outbox = workspace.settings.landing / "outbox"
+    with workspace.catalog.session() as session:
+        destinations.create_account(session, sources.SecretBox(workspace.settings.home), "prod", "outbox", "local",
+                                    {"root": str(outbox)}, AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+        destinations.create_flow(session, "prod", "audiences-out", "outbox", ACTIVATION)
+    return destinations.run_activation(workspace, "prod", "audiences-out")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from importlib import metadata
 from pathlib import Path
@@ -190,6 +191,14 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
     unified = summary["unifiedProfile"]
     assert {i["namespace"] for i in unified["identities"]} >= {"CRMID", "Email"}
     assert unified["attributes"]["_tenant"]["crmId"] == "C0000001" and unified["events"]["total"] > 0
+    activation = summary["activation"]  # two audiences to a local folder, with the manifest
+    assert activation["status"] == "success" and len(activation["files"]) == 3
+    for file, audience in zip(activation["files"], activation["audiences"], strict=False):
+        landed = gzip.decompress(Path(file["sinkPath"]).read_bytes()).decode().splitlines()
+        assert landed[0] == "first_name,last_name,city,tier,email,segmentMembership.status"
+        assert len(landed) - 1 == file["rows"] == audience["rows"] > 0
+    manifest = json.loads(Path(activation["files"][2]["sinkPath"]).read_text())
+    assert [r["rows"] for r in manifest["exportResults"]] == [f["rows"] for f in activation["files"][:2]]
     told = cli("demo", "--rows", "300").stdout  # for people: why the run is partial while its batch succeeded
     assert "run partial" in told and "under the 5 % error threshold, so the batch was committed without them" in told
 
