@@ -55,5 +55,10 @@ def render(template: Template, where: str, context: dict[str, Any]) -> str:
         raise TemplateRefusedError(where, str(exc)) from None
     except UndefinedError as exc:
         raise TemplateProblem(where, str(exc)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+    except TypeError as exc:
+        if "Undefined" in str(exc):  # an undefined value reached a filter (`tojson`) instead of the output
+            raise TemplateProblem(where, "it reads a value that is not defined (a field missing from the "
+                                  "profiles, destination, flow or config it is given)") from None  # fmt: skip
+        raise TemplateProblem(where, f"TypeError: {exc}") from None
+    except (ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem(where, f"{type(exc).__name__}: {exc}") from None
