@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from jinja2 import nodes
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from accord.destinations.spec import Category, ExportType
 from accord.destinations.streaming.templates import environment, syntax_problem
@@ -80,6 +80,25 @@ class AuthChoice(_Part):
     options: dict[str, Auth]
 
 
+AUTH_TYPES = ("none", "bearer", "basic", "oauth2-client-credentials")
+
+
+def _auth_kind(value: Any) -> str:
+    keys = value.keys() if isinstance(value, dict) else vars(value) if isinstance(value, BaseModel) else ()
+    return "choice" if "by" in keys or "options" in keys else "single"
+
+
+def _auth_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A problem's place in `auth` as the document writes it, without pydantic's names of union members."""
+    path = list(loc)
+    if path[:1] == ["auth"] and len(path) > 1 and path[1] in ("single", "choice"):
+        kind = path.pop(1)
+        at = 1 if kind == "single" else 3 if path[1:2] == ["options"] else -1
+        if 0 < at < len(path) and path[at] in AUTH_TYPES:
+            path.pop(at)
+    return tuple(path)
+
+
 class AggregationPart(_Part):
     max_profiles_per_request: int = Field(default=1000, ge=1, le=100_000, alias="maxProfilesPerRequest")
     max_batch_age_seconds: float = Field(default=30, ge=0, le=3600, alias="maxBatchAgeSeconds")
@@ -115,7 +134,9 @@ class DestinationDocument(_Part):
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, description="Templates; they see the whole `config`.")
     content_type: str = Field(default="application/json", alias="contentType")
-    auth: Auth | AuthChoice = Field(default_factory=lambda: NoAuth(type="none"))
+    auth: Annotated[
+        Annotated[Auth, Tag("single")] | Annotated[AuthChoice, Tag("choice")], Discriminator(_auth_kind)
+    ] = Field(default_factory=lambda: NoAuth(type="none"))
     body: str = Field(min_length=1, description="Template; sees `profiles`, `destination`, `flow`, `config`.")
     aggregation: AggregationPart = Field(default_factory=AggregationPart)
     retry: RetryPart = Field(default_factory=RetryPart)
@@ -168,7 +189,7 @@ def parse_document(raw: Any, where: str = "the destination document") -> Destina
     try:
         document = DestinationDocument.model_validate(raw)
     except ValidationError as exc:
-        problems += validation_problems(exc.errors())
+        problems += validation_problems([{**e, "loc": _auth_path(e["loc"])} for e in exc.errors()])
     problems += _template_problems(raw)
     if document is not None:
         problems += _meaning_problems(document)
