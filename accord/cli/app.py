@@ -11,6 +11,7 @@ from typer.core import TyperOption
 from accord import __version__
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
+from accord.cli.destinations import destination_app
 from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, err, new_table, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app
@@ -53,6 +54,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
 app.add_typer(mergepolicy_app, name="mergepolicy")
+app.add_typer(destination_app, name="destination")
 
 
 def _print_version(asked: bool) -> None:

@@ -180,6 +180,8 @@ FILES = {  # input files of the commands, written beside the home
     "rules.yaml": json.dumps(MATCHING_RULES), "more.csv": "crm,first\nm1,Mia\n", "twins.csv": TWINS_CSV,
     "flow.yaml": "source: {path: crm, glob: '*.csv'}\nerrorThreshold: 50\n",
     "flow-edit.yaml": "errorThreshold: 20\nbackfill: false\n", "oslo.pql": OSLO,
+    "crm-destination.yaml": "id: crm\nname: CRM\nexportType: profile\nurl: https://crm.example.com/in\n"
+                            "body: '{\"n\": {{ profiles | length }}}'\n",
 }  # fmt: skip
 ANN = ("--namespace", "CRMID", "--id", "C1")
 FLOW = ("--connection", "landing", "--dataset", "scratch")
@@ -296,6 +298,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("alert", "subscriptions"): Command((), lists({"event": "run.success", "dataflow": "crm-files"})),
     ("alert", "list"): Command((), lists({"event": "run.success", "runId": Ref("run"), "delivery": "none"}),
                                shows="run.success"),
+    ("destination", "validate"): Command(("{files}/crm-destination.yaml",), has({"valid": True, "destination": {
+        "id": "crm"}, "sample": [{"method": "POST", "url": "https://crm.example.com/in", "body": '{"n": 2}'}]}),
+        shows="POST https://crm.example.com/in"),
 }
 COMMANDS |= {
     ("identity", "namespaces"): Command((), lists({"symbol": "LoyaltyID", "standard": False}, {"symbol": "Email"}),
