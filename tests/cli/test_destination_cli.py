@@ -96,3 +96,14 @@ def test_a_missing_file_and_broken_yaml_are_clear_errors(cli: Any, tmp_path: Pat
     assert not_a_mapping.code == 2 and "must be a mapping" in not_a_mapping.stderr
     for result in (missing, broken, not_a_mapping):
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_example_of_the_destinations_page_is_valid_and_prints_what_the_page_shows(cli: Any, tmp_path: Path) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "destinations.md").read_text()
+    start = page.index("```yaml\nid: acme-crm") + len("```yaml\n")
+    example = page[start : page.index("```", start)]
+    shown = cli("destination", "validate", write(tmp_path, "acme.yaml", example))
+    assert shown.code == 0, shown.stderr
+    console = page[page.index("$ accord destination validate acme.yaml\n") :]
+    expected = console[console.index("\n") + 1 : console.index("\n$ ")].strip().replace("acme.yaml:", "")
+    assert expected in shown.stdout.replace(str(tmp_path) + "/acme.yaml:", "")

@@ -140,7 +140,6 @@ class Sender:
         try:
             async for attempt in async_retrying(self.destination.retry_policy, on_retry):
                 with attempt:
-                    tally.attempts += 1
                     await self._pace(request)
                     await self._try(request, tally)
         except RetryableAnswer:
@@ -165,7 +164,8 @@ class Sender:
     async def _try(self, request: HttpRequest, tally: _Tally) -> None:
         """One try, inside the circuit breaker: a retryable answer or a network error counts against it."""
         breaker = await self.breakers.get_breaker(self.name)
-        async with breaker:
+        async with breaker:  # an open breaker raises here: the try is not made, nor counted
+            tally.attempts += 1
             try:
                 response = await self.client.request(
                     request.method, request.url, headers=request.headers | self.credentials, content=request.body,

@@ -137,3 +137,33 @@ def test_a_partial_batch_leaves_when_it_is_old_enough(receiver: HttpReceiver) ->
     waited = asyncio.run(scenario())
     assert 0.15 <= waited < 2  # max batch age 0.2 s, then the three profiles left in one request
     assert len(receiver.requests("/profiles")[0].json()["profiles"]) == 3
+
+
+def test_an_open_circuit_stops_sending_and_files_the_rest_at_once(receiver: HttpReceiver) -> None:
+    receiver.then(default=answer(503))
+    breaker = document(limits={"requestsInFlight": 1, "failuresToOpen": 4, "openSeconds": 60})
+    letters = MemoryDeadLetters()
+    began = time.monotonic()
+    result = deliver(destination(breaker, url=receiver.url), rows(50), FLOW, letters)
+    assert time.monotonic() - began < 3  # five requests of three tries each would take longer
+    assert len(receiver.requests("/profiles")) == 4  # three tries of the first request, one of the second
+    assert result.rows_failed == 50 and len(letters.letters) == 5
+    assert result.failures == {"HTTP 503": 10, "circuit open: 4 tries failed in a row": 40}
+    assert [x.attempts for x in letters.letters] == [3, 1, 0, 0, 0]  # tries made; the breaker refused the rest
+
+
+def test_serve_holds_requests_while_the_circuit_is_open_and_sends_them_after(receiver: HttpReceiver) -> None:
+    from accord.destinations.streaming.service import StreamingDeliveries
+
+    receiver.then(answer(503), answer(503), default=answer(200))
+    breaker = document(limits={"requestsInFlight": 1, "failuresToOpen": 2, "openSeconds": 1},
+                       retry={"attempts": 3, "initialWaitSeconds": 0.05})  # fmt: skip
+    deliveries = StreamingDeliveries()
+    deliveries.open("flow", destination(breaker, url=receiver.url), FLOW)
+    deliveries.submit("flow", rows(30))
+    result = deliveries.stop()["flow"]
+    statuses = [r.status for r in receiver.requests("/profiles")]
+    assert statuses[:2] == [503, 503] and set(statuses[2:]) == {200}
+    opened = receiver.requests("/profiles")
+    assert opened[2].started - opened[1].finished >= 0.9  # it waited for the breaker, then tried again
+    assert (result.rows_delivered, result.rows_failed, result.dead_letters) == (30, 0, [])
