@@ -17,16 +17,31 @@ if TYPE_CHECKING:
         open_destination,
         test_account,
     )
-    from accord.destinations.registry import destination_ids, destination_spec, list_destinations
+    from accord.destinations.registry import destination_ids, destination_spec, list_destinations, register_declared
     from accord.destinations.spec import (
         FREQUENCIES,
+        Aggregation,
         Destination,
         DestinationSpec,
         ExportFile,
         FileDestination,
         FileOptions,
+        HttpRequest,
         Limits,
+        ProfileRow,
+        RequestContext,
+        StreamingConfig,
+        StreamingDestination,
     )
+    from accord.destinations.streaming.deadletters import (
+        CatalogDeadLetters,
+        DeadLetterSink,
+        list_dead_letters,
+        replay_dead_letters,
+    )
+    from accord.destinations.streaming.declared import render_sample, validate_declared_file
+    from accord.destinations.streaming.lanes import DeliveryResult, deliver, deliver_async
+    from accord.destinations.streaming.service import StreamingDeliveries
 
 _EXPORTS = {
     "accounts": [
@@ -39,7 +54,25 @@ _EXPORTS = {
         "open_destination",
         "test_account",
     ],
-    "registry": ["destination_ids", "destination_spec", "list_destinations"],
-    "spec": ["FREQUENCIES", "Destination", "DestinationSpec", "ExportFile", "FileDestination", "FileOptions", "Limits"],
+    "registry": ["destination_ids", "destination_spec", "list_destinations", "register_declared"],
+    "spec": [
+        "FREQUENCIES",
+        "Aggregation",
+        "Destination",
+        "DestinationSpec",
+        "ExportFile",
+        "FileDestination",
+        "FileOptions",
+        "HttpRequest",
+        "Limits",
+        "ProfileRow",
+        "RequestContext",
+        "StreamingConfig",
+        "StreamingDestination",
+    ],
+    "streaming.deadletters": ["CatalogDeadLetters", "DeadLetterSink", "list_dead_letters", "replay_dead_letters"],
+    "streaming.declared": ["render_sample", "validate_declared_file"],
+    "streaming.lanes": ["DeliveryResult", "deliver", "deliver_async"],
+    "streaming.service": ["StreamingDeliveries"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)
