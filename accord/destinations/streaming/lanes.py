@@ -108,6 +108,16 @@ class Lane:
         self.result.seconds = time.monotonic() - self.started
         return self.result
 
+    async def abandon(self) -> DeliveryResult:
+        """Stop at once: what is queued, gathered or being tried is dropped (neither delivered nor filed)."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.sender.aclose()
+        self.result.retries = self.sender.retries
+        self.result.seconds = time.monotonic() - self.started
+        return self.result
+
     async def _gather(self) -> None:
         """Gather rows by partition; a batch leaves when full or when its oldest row is `max_batch_age` old."""
         aggregation = self.destination.aggregation
@@ -205,9 +215,7 @@ async def deliver_async(
             while chunk := list(islice(iterator, CHUNK)):
                 await lane.put(chunk)
     except BaseException:
-        for task in lane.tasks:
-            task.cancel()
-        await lane.sender.aclose()
+        await lane.abandon()
         raise
     return await lane.close()
 

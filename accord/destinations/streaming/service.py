@@ -66,9 +66,15 @@ class StreamingDeliveries:
         del self.lanes[key]
         return result
 
-    def stop(self) -> dict[str, DeliveryResult]:
-        """Close every lane (sending what they hold) and the loop."""
-        results = {key: self.close(key) for key in list(self.lanes)}
+    def abandon(self, key: str) -> DeliveryResult:
+        """Close the lane of `key` at once, dropping what it holds (its producer resends from where it stood)."""
+        result: DeliveryResult = self._run(self._lane(key).abandon())
+        del self.lanes[key]
+        return result
+
+    def stop(self, drain: bool = True) -> dict[str, DeliveryResult]:
+        """Close every lane, sending what they hold (`drain`) or dropping it, then the loop."""
+        results = {key: self.close(key) if drain else self.abandon(key) for key in list(self.lanes)}
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
         self.loop.close()

@@ -42,13 +42,10 @@ def test_a_destination_down_and_one_slow_do_not_delay_two_healthy_ones(
         assert [r for r in down.requests("/profiles") if r.status == 200] == []  # still trying, as it should
         assert slow.requests("/profiles") == []  # nothing read whole there yet
         assert deliveries.stats("first").rows_delivered == deliveries.stats("second").rows_delivered == 200
+        healthy = [deliveries.close(key) for key in ("first", "second")]
+        assert all((r.rows_delivered, r.rows_failed, r.retries) == (200, 0, 0) for r in healthy)
     finally:
-        for key in ("first", "second"):
-            deliveries.close(key)
-        for key in ("down", "slow"):  # left open: their tasks go with the loop, as when `accord serve` stops
-            deliveries.lanes.pop(key)
-        deliveries.loop.call_soon_threadsafe(deliveries.loop.stop)
-        deliveries.thread.join(10)
+        deliveries.stop(drain=False)  # the two others would still be trying: dropped, as when `accord serve` stops
 
 
 def test_a_destination_never_exceeds_its_requests_per_second(receiver: HttpReceiver) -> None:
@@ -58,7 +55,7 @@ def test_a_destination_never_exceeds_its_requests_per_second(receiver: HttpRecei
     stamps = sorted(r.started for r in receiver.requests("/profiles"))
     assert result.rows_delivered == 16 and len(stamps) == 16
     # any six requests in a row span at least a second: no window of one second holds more than five
-    assert min(stamps[i + 5] - stamps[i] for i in range(len(stamps) - 5)) >= 0.98
+    assert min(stamps[i + 5] - stamps[i] for i in range(len(stamps) - 5)) >= 0.95  # 50 ms for the network
     assert stamps[-1] - stamps[0] < 4.5  # and the pace is kept, not slower: 16 requests at 5 a second
 
 
