@@ -168,7 +168,7 @@ def replay_dead_letters(
         stored.replayed_at, stored.attempts = now, stored.attempts + outcome.attempts
         stored.replay_status = "delivered" if outcome.delivered else "failed"
         if outcome.answer is not None:
-            stored.answer = outcome.answer.to_dict()
+            stored.answer = outcome.answer.to_dict() | ({"reason": outcome.reason} if outcome.reason else {})
         summary["delivered" if outcome.delivered else "failed"] += 1  # type: ignore[operator]
         summary["letters"].append({"id": stored.id, "status": stored.replay_status,  # type: ignore[attr-defined]
                                    **({"reason": outcome.reason} if outcome.reason else {})})  # fmt: skip

@@ -182,7 +182,9 @@ class Lane:
         self.result.fail(reason, rows)
         letter = DeadLetter(
             request=request_document(outcome.request, self.sender.redact),
-            answer=outcome.answer.to_dict() if outcome.answer else None,
+            # why it was given up goes with the last answer (the table has no column of its own for it)
+            answer=(outcome.answer.to_dict() if outcome.answer else {"status": None, "body": "", "error": None})
+            | {"reason": reason},
             attempts=outcome.attempts,
             reason=reason,
         )

@@ -75,7 +75,12 @@ def test_503_for_ever_ends_in_dead_letters_with_request_and_last_answer(receiver
     assert len(receiver.requests("/profiles")) == 2 * 3  # two requests, three tries each
     for letter in letters.letters:
         assert letter.attempts == 3
-        assert letter.answer == {"status": 503, "body": '{"error": "down for maintenance"}', "error": None}
+        assert letter.answer == {
+            "status": 503,
+            "body": '{"error": "down for maintenance"}',
+            "error": None,
+            "reason": "HTTP 503",
+        }
         assert letter.request["method"] == "POST" and letter.request["url"] == f"{receiver.url}/profiles"
         sent = {r.body.decode() for r in receiver.requests("/profiles")}
         assert letter.request["body"] in sent  # the body as it was sent, byte for byte
@@ -150,6 +155,12 @@ def test_an_open_circuit_stops_sending_and_files_the_rest_at_once(receiver: Http
     assert result.rows_failed == 50 and len(letters.letters) == 5
     assert result.failures == {"HTTP 503": 10, "circuit open: 4 tries failed in a row": 40}
     assert [x.attempts for x in letters.letters] == [3, 1, 0, 0, 0]  # tries made; the breaker refused the rest
+    assert letters.letters[4].answer == {
+        "status": None,
+        "body": "",
+        "error": None,
+        "reason": "circuit open: 4 tries failed in a row",
+    }
 
 
 def test_serve_holds_requests_while_the_circuit_is_open_and_sends_them_after(receiver: HttpReceiver) -> None:
