@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
+    destinations_path: Path | None = Field(
+        default=None,
+        description="Folder of declared HTTP destinations (`*.yaml`, `*.yml`, `*.json`); default: `home`/destinations.",
+    )
     identity_graph_limit: int = Field(default=50, ge=2, le=10_000, description="Identities in one graph, at most.")
     segment_exited_retention_days: int = Field(
         default=30, ge=1, le=3650, description="How long exited audience memberships are kept."
@@ -140,6 +144,11 @@ class Settings(BaseSettings):
     def landing(self) -> Path:
         """The default allowed root: a folder under the home where files are dropped for local connections."""
         return self.home / "landing"
+
+    @property
+    def destinations_folder(self) -> Path:
+        """Where declared HTTP destinations are read from."""
+        return self.destinations_path if self.destinations_path is not None else self.home / "destinations"
 
     @property
     def local_roots(self) -> list[Path]:

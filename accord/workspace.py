@@ -41,6 +41,10 @@ class Workspace:
                 raise NotInitialisedError(where)
             catalog.upgrade()  # a newer Accord on an older catalog migrates, keeping the data
             seal_clear_secrets(catalog, settings)
+        if settings.destinations_folder.is_dir():  # most homes declare none: then nothing is imported for them
+            from accord.destinations.registry import register_declared
+
+            register_declared(settings.destinations_folder)
         return cls(settings, catalog, Lake(settings.lake_url))
 
     def close(self) -> None:

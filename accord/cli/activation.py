@@ -1,4 +1,4 @@
-"""CLI: the destination catalog, destination accounts, activation flows and their runs."""
+"""CLI: activation flows (audiences out to a destination account) and their runs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from typing import Any
 
 import typer
 
-from accord import access, destinations, sources
+from accord import destinations
 from accord.cli.documents import read_document
 from accord.cli.output import emit, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
-destinations_app = typer.Typer(help="The destination catalog.", no_args_is_help=True)
-destination_app = typer.Typer(help="Destination accounts (credentials are stored encrypted).", no_args_is_help=True)
 activation_app = typer.Typer(help="Activation flows: audiences out to a destination, and their runs.",
                              no_args_is_help=True)  # fmt: skip
 
@@ -25,96 +23,6 @@ def _mapping(document: Any, what: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInputError(f"{what} must be a mapping of keys to values", code="ACCORD-0003-400")
     return document
-
-
-@destinations_app.command("list")
-def destinations_list(as_json: bool = JsonFlag) -> None:
-    """List the destinations that can be used here."""
-    specs = [s.to_document() for s in destinations.list_destinations()]
-
-    def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("id", "name", "category", "export", "delivery", "secrets")
-        for s in items:
-            table.add_row(s["id"], s["name"], s["category"], s["exportType"], s["delivery"],
-                          ", ".join(s["secretFields"]) or "-")  # fmt: skip
-        out.print(table)
-
-    emit(specs, as_json, human)
-
-
-@destinations_app.command("show")
-def destinations_show(destination: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
-    """A destination's spec: its configuration as JSON Schema, schedules, file options and limits."""
-    emit(destinations.destination_spec(destination).to_document(), True)
-
-
-@destination_app.command("connect")
-def destination_connect(
-    name: str = typer.Argument(...),
-    destination: str = typer.Option(..., "--destination", help="Destination id (see `accord destinations list`)."),
-    config: Path = typer.Option(..., "--config", help="Configuration file (YAML or JSON)."),
-    as_json: bool = JsonFlag,
-) -> None:
-    """Create a destination account; secret fields are encrypted and never shown again."""
-    document = _mapping(read_document(config), "the configuration")
-    workspace = state.workspace()
-    with workspace.catalog.session() as session:
-        record = destinations.create_account(session, sources.SecretBox(workspace.settings.home), state.sandbox,
-                                             name, destination, document,
-                                             access.AllowedRoots.from_settings(workspace.settings))  # fmt: skip
-        shown = destinations.account_document(record)
-    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/] ({d['destination']}) created"))
-
-
-@destination_app.command("list")
-def destination_list(as_json: bool = JsonFlag) -> None:
-    """List destination accounts (never their secrets)."""
-    with state.workspace().catalog.session() as session:
-        rows = destinations.list_accounts(session, state.sandbox)
-
-    def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("name", "destination", "config", "secrets")
-        for a in items:
-            table.add_row(a["name"], a["destination"], ", ".join(f"{k}={v}" for k, v in a["config"].items()),
-                          ", ".join(a["secretFields"]) or "-")  # fmt: skip
-        out.print(table)
-
-    emit(rows, as_json, human)
-
-
-@destination_app.command("show")
-def destination_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
-    """Show a destination account (never its secrets)."""
-    with state.workspace().catalog.session() as session:
-        emit(destinations.get_account(session, state.sandbox, name), True)
-
-
-@destination_app.command("test")
-def destination_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
-    """Test a destination account step by step; on failure, says which step and what to do."""
-    workspace = state.workspace()
-    with workspace.catalog.session() as session:
-        result = destinations.test_account(session, sources.SecretBox(workspace.settings.home), state.sandbox, name,
-                                           access.AllowedRoots.from_settings(workspace.settings))  # fmt: skip
-
-    def human(r: dict[str, Any]) -> None:
-        for step in r["steps"]:
-            mark = "[green]ok[/]" if step["ok"] else "[red]failed[/]"
-            out.print(f"{mark} {step['step']}: {step['message']}", highlight=False)
-            if step.get("hint"):
-                out.print(f"    {step['hint']}", highlight=False)
-
-    emit(result, as_json, human)
-    if not result["ok"]:
-        raise typer.Exit(1)
-
-
-@destination_app.command("delete")
-def destination_delete(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
-    """Delete a destination account that no activation flow uses."""
-    with state.workspace().catalog.session() as session:
-        destinations.delete_account(session, state.sandbox, name)
-    emit({"deleted": name}, as_json, lambda _d: out.print(f"destination account {name} deleted"))
 
 
 def parse_schedule(text: str, start: str | None, end: str | None) -> dict[str, Any]:

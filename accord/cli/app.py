@@ -9,9 +9,10 @@ import typer
 from typer.core import TyperOption
 
 from accord import __version__
-from accord.cli.activation import activation_app, activation_create, destination_app, destinations_app
+from accord.cli.activation import activation_app, activation_create
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.datasets import batch_app, dataset_app
+from accord.cli.destinations import destination_app, destinations_app
 from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, err, new_table, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app

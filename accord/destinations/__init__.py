@@ -26,17 +26,32 @@ if TYPE_CHECKING:
         parse_definition,
         set_state,
     )
-    from accord.destinations.registry import destination_ids, destination_spec, list_destinations
+    from accord.destinations.registry import destination_ids, destination_spec, list_destinations, register_declared
     from accord.destinations.runs import delete_flow, get_run, list_runs, run_activation
     from accord.destinations.spec import (
         FREQUENCIES,
+        Aggregation,
         Destination,
         DestinationSpec,
         ExportFile,
         FileDestination,
         FileOptions,
+        HttpRequest,
         Limits,
+        ProfileRow,
+        RequestContext,
+        StreamingConfig,
+        StreamingDestination,
     )
+    from accord.destinations.streaming.deadletters import (
+        CatalogDeadLetters,
+        DeadLetterSink,
+        list_dead_letters,
+        replay_dead_letters,
+    )
+    from accord.destinations.streaming.declared import render_sample, validate_declared_file
+    from accord.destinations.streaming.lanes import DeliveryResult, deliver, deliver_async
+    from accord.destinations.streaming.service import StreamingDeliveries
 
 _EXPORTS = {
     "accounts": [
@@ -50,8 +65,26 @@ _EXPORTS = {
         "test_account",
     ],
     "flows": ["FlowDefinition", "create_flow", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
-    "registry": ["destination_ids", "destination_spec", "list_destinations"],
+    "registry": ["destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
-    "spec": ["FREQUENCIES", "Destination", "DestinationSpec", "ExportFile", "FileDestination", "FileOptions", "Limits"],
+    "spec": [
+        "FREQUENCIES",
+        "Aggregation",
+        "Destination",
+        "DestinationSpec",
+        "ExportFile",
+        "FileDestination",
+        "FileOptions",
+        "HttpRequest",
+        "Limits",
+        "ProfileRow",
+        "RequestContext",
+        "StreamingConfig",
+        "StreamingDestination",
+    ],
+    "streaming.deadletters": ["CatalogDeadLetters", "DeadLetterSink", "list_dead_letters", "replay_dead_letters"],
+    "streaming.declared": ["render_sample", "validate_declared_file"],
+    "streaming.lanes": ["DeliveryResult", "deliver", "deliver_async"],
+    "streaming.service": ["StreamingDeliveries"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -7,7 +7,6 @@ background so that runs never wait for a slow receiver."""
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 
 from accord.catalog import AlertRecord, AlertSubscriptionRecord, DataflowRecord, FlowRunRecord, aware, resolve_sandbox
 from accord.errors import DocumentError, validation_problems
+from accord.retries import RetryableAnswer, RetryPolicy, retrying, worth_retrying
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.alerts")
@@ -127,24 +127,26 @@ def raise_alerts(workspace: Workspace, event: str, flow_id: str, message: str, r
 
 
 def deliver(workspace: Workspace, alert_id: str, url: str, body: dict[str, Any]) -> None:
-    """POST an alert, retrying with backoff; the outcome is recorded on the alert."""
+    """POST an alert, retrying with back-off (the policy of `accord.retries`); the outcome is recorded on the alert."""
     import httpx
 
     settings = workspace.settings
+    policy = RetryPolicy(attempts=settings.alert_retries + 1, initial_wait=settings.alert_backoff_seconds,
+                         max_wait=max(600.0, settings.alert_backoff_seconds))  # fmt: skip
     attempts, error = 0, None
-    for attempt in range(settings.alert_retries + 1):
-        attempts = attempt + 1
-        try:
-            response = httpx.post(url, json=body, timeout=10)
-            if response.status_code < 300:
-                error = None
-                break
-            error = f"HTTP {response.status_code}"
-            if response.status_code < 500 and response.status_code != 429:
-                break  # the receiver refuses it: trying again will not help
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        time.sleep(settings.alert_backoff_seconds * 2**attempt)
+    try:
+        for attempt in retrying(policy):
+            with attempt:
+                attempts += 1
+                response = httpx.post(url, json=body, timeout=10)
+                if worth_retrying(response.status_code):
+                    raise RetryableAnswer(response)
+        # any other answer is final: the receiver refuses it, and trying again will not help
+        error = None if response.status_code < 300 else f"HTTP {response.status_code}"
+    except RetryableAnswer as exc:
+        error = f"HTTP {exc.response.status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
     with workspace.catalog.session() as session:
         alert = session.get(AlertRecord, alert_id)
         if alert is not None:

@@ -182,6 +182,8 @@ FILES = {  # input files of the commands, written beside the home
     "flow-edit.yaml": "errorThreshold: 20\nbackfill: false\n", "oslo.pql": OSLO,
     "emails.yaml": "mapping:\n- {source: identityMap.Email, target: email}\n- {source: person.name.firstName, "
                    "target: first_name}\nmandatory: [email]\nfile: {format: jsonl}\n",
+    "crm-destination.yaml": "id: crm\nname: CRM\nexportType: profile\nurl: https://crm.example.com/in\n"
+                            "body: '{\"n\": {{ profiles | length }}}'\n",
 }  # fmt: skip
 ACTIVATE = ("--destination", "outbox", "--segment", "bobs", "--mapping", "{files}/emails.yaml")
 ANN = ("--namespace", "CRMID", "--id", "C1")
@@ -333,6 +335,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "state": "disabled"})), before=run("activation", "create", "idle-out", *ACTIVATE)),
     ("activation", "delete"): Command(("doomed-out",), then("activation", "list", check=lacks({"name": "doomed-out"})),
                                       before=run("activation", "create", "doomed-out", *ACTIVATE)),
+    ("destination", "validate"): Command(("{files}/crm-destination.yaml",), has({"valid": True, "destination": {
+        "id": "crm"}, "sample": [{"method": "POST", "url": "https://crm.example.com/in", "body": '{"n": 2}'}]}),
+        shows="POST https://crm.example.com/in"),
 }
 COMMANDS |= {
     ("identity", "namespaces"): Command((), lists({"symbol": "LoyaltyID", "standard": False}, {"symbol": "Email"}),

@@ -1,9 +1,12 @@
 """Fixtures of the destinations tests: every file destination on its real server, accounts made and opened as
-the CLI and API make them, and people in Paris and elsewhere (profiles built, audiences evaluated) to activate."""
+the CLI and API make them, people in Paris and elsewhere (profiles built, audiences evaluated) to activate,
+real HTTP receivers on 127.0.0.1, and streaming destinations made from declared documents (with short
+waits, so that tries and dead letters come quickly)."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,14 @@ import pytest
 from accord import destinations, lake, profile, schema, segment, sources
 from accord.access import AllowedRoots
 from accord.destinations import Destination, ExportFile
+from accord.destinations.spec import ProfileRow
+from accord.destinations.streaming.declared import DeclaredDestination, declared_destination_class
+from accord.destinations.streaming.documents import parse_document
 from accord.ingest import IngestRequest, ingest_file, parse_mapping
 from accord.sources import CheckStep, SecretBox
 from accord.workspace import Workspace
 from tests.destinations.stores import CASES, Case
+from tests.http_receiver import HttpReceiver
 
 FILE_DESTINATIONS = [spec.id for spec in destinations.list_destinations() if spec.files is not None]
 """Every destination of the registry that takes batch files."""
@@ -123,3 +130,64 @@ def outbox(people: Workspace, tmp_path: Path) -> Path:
 def create_flow(workspace: Workspace, name: str, document: dict[str, Any], account: str = "outbox") -> None:
     with workspace.catalog.session() as s:
         destinations.create_flow(s, "prod", name, account, document)
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    server = HttpReceiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[[], HttpReceiver]]:
+    """Start as many receivers as a test asks for; all are stopped after it."""
+    started: list[HttpReceiver] = []
+
+    def start() -> HttpReceiver:
+        started.append(HttpReceiver())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    """A declared destination that posts profiles as JSON, with quick tries (3, from 50 ms)."""
+    base: dict[str, Any] = {
+        "id": "test-http",
+        "name": "Test HTTP",
+        "exportType": "profile",
+        "url": "{{ config.url }}/profiles",
+        "body": '{"flow": {{ flow.name | tojson }}, "profiles": {{ profiles | tojson }}}',
+        "config": [{"name": "url", "format": "url"}],
+        "retry": {"attempts": 3, "initialWaitSeconds": 0.05, "maxWaitSeconds": 0.2},
+        "aggregation": {"maxProfilesPerRequest": 10, "maxBatchAgeSeconds": 0.2},
+        "limits": {"requestsInFlight": 2, "failuresToOpen": 100},
+    }
+    return base | changes
+
+
+def destination(doc: dict[str, Any] | None = None, **config: Any) -> DeclaredDestination:
+    """An account's destination object of a declared document, configured with `config` (timeouts short)."""
+    cls = declared_destination_class(parse_document(doc or document()))
+    model = cls.spec.config.model_validate({"timeoutSeconds": 2, **config})
+    return cls(model)
+
+
+def rows(count: int, start: int = 0, segment: str = "s1", status: str = "realized") -> list[ProfileRow]:
+    return [
+        {
+            "profileId": str(start + i),
+            "attributes": {"firstName": f"Name{start + i}"},
+            "identities": {"Email": [f"p{start + i}@example.com"]},
+            "segments": {segment: {"name": "Segment one", "status": status}},  # type: ignore[typeddict-item]
+        }
+        for i in range(count)
+    ]
+
+
+def delivered_ids(server: HttpReceiver, path: str = "/profiles") -> list[str]:
+    """Profile ids in the order the receiver got them whole, from the bodies of its complete requests."""
+    return [p["profileId"] for r in server.requests(path) if r.status == 200 for p in r.json()["profiles"]]
