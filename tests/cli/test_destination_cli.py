@@ -73,11 +73,11 @@ def test_a_bad_document_gets_exit_code_2_and_every_problem_with_its_path(cli: An
     assert shown.code == 2 and "Traceback" not in shown.stderr + shown.stdout
     for line in ("  - id: String should match pattern", "  - exportType: Input should be 'profile' or 'segment'",
                  "  - aggregation.maxProfilesPerRequest: Input should be greater than or equal to 1",
-                 "  - config.0.type: Input should be", "  - body: template syntax, line 1"):  # fmt: skip
+                 "  - config[0].type: Input should be", "  - body: template syntax, line 1"):  # fmt: skip
         assert line in shown.stderr, (line, shown.stderr)
     problems = cli("destination", "validate", path, "--json").json()["error"]["details"]["problems"]
     assert [p["path"] for p in problems] == ["id", "exportType", "aggregation.maxProfilesPerRequest",
-                                             "config.0.type", "body"]  # fmt: skip
+                                             "config[0].type", "body"]  # fmt: skip
 
 
 def test_a_template_refused_by_the_sandbox_is_a_clear_error(cli: Any, tmp_path: Path) -> None:

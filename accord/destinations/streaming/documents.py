@@ -245,13 +245,13 @@ def _meaning_problems(document: DestinationDocument) -> list[dict[str, Any]]:
     declared = [f.name for f in document.config]
     for index, name in enumerate(declared):
         if declared.index(name) != index:
-            problems.append({"path": f"config.{index}.name", "message": f"{name!r} is declared twice"})
+            problems.append({"path": f"config[{index}].name", "message": f"{name!r} is declared twice"})
         if name in ENGINE_SETTINGS:
-            problems.append({"path": f"config.{index}.name",
+            problems.append({"path": f"config[{index}].name",
                              "message": f"{name!r} is a setting every streaming account has already"})  # fmt: skip
     for index, item in enumerate(document.config):
         if item.enum is not None and item.default is not None and item.default not in item.enum:
-            problems.append({"path": f"config.{index}.default", "message": "the default is not one of `enum`"})
+            problems.append({"path": f"config[{index}].default", "message": "the default is not one of `enum`"})
     known, secrets = set(declared) | ENGINE_SETTINGS, document.secret_fields()
     raw = document.model_dump(by_alias=True)
     for path, source in templates_of(raw).items():

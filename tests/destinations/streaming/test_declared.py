@@ -83,7 +83,7 @@ def test_a_document_with_several_mistakes_reports_all_of_them_with_paths() -> No
         parse_document(bad)
     found = [p["path"] for p in caught.value.problems]
     assert found == ["id", "exportType", "method", "auth.clientId", "auth.clientSecret",
-                     "aggregation.maxProfilesPerRequest", "config.2.type", "body", "headers.X-Key"]  # fmt: skip
+                     "aggregation.maxProfilesPerRequest", "config[2].type", "body", "headers.X-Key"]  # fmt: skip
     messages = " | ".join(f"{p['path']}: {p['message']}" for p in caught.value.problems)
     assert "template syntax" in messages and "headers.X-Key" in caught.value.message
 
@@ -97,7 +97,7 @@ def test_settings_used_but_not_declared_and_secrets_in_the_body_are_mistakes() -
     said = {(p["path"], p["message"]) for p in caught.value.problems}
     assert ("url", "config.endpoint is not a declared config field") in said
     assert any(path == "body" and "config.apiKey is secret" in message for path, message in said)
-    assert ("config.1.name", "'url' is declared twice") in said
+    assert ("config[1].name", "'url' is declared twice") in said
     assert ("auth.by", "'mode' is not a declared config field") in said
 
 
