@@ -36,6 +36,7 @@ from accord.settings import Settings
 from accord.sources.alerts import subscribe
 from accord.workspace import Workspace, initialise
 from tests.conftest import Api
+from tests.http_receiver import HttpReceiver, answer
 from tests.servers import start_api, wait_for_line
 
 NOW = datetime.now(UTC)
@@ -148,6 +149,8 @@ class SmallHome:
     files: Path
     token: str
     ids: dict[str, str] = field(default_factory=dict)
+    receiver: HttpReceiver | None = None
+    """An HTTP receiver on 127.0.0.1 that the home's streaming destination account sends to."""
 
     @property
     def landing(self) -> Path:
@@ -243,8 +246,18 @@ OUTBOX_FLOW = {
 """The activation flow `paris-out`: Parisians (Ann and Cid) to the local destination account `outbox`."""
 
 
+HOOK = {
+    "id": "hook", "name": "Hook", "exportType": "profile", "url": "{{ config.url }}/in",
+    "body": '{"profiles": {{ profiles | tojson }}}', "config": [{"name": "url", "format": "url"}],
+    "retry": {"attempts": 1, "initialWaitSeconds": 0.05, "maxWaitSeconds": 0.1}, "limits": {"requestsInFlight": 1},
+}  # fmt: skip
+"""A declared HTTP destination that gives up at once: a refused request becomes a dead letter."""
+
+
 def _activation(ws: Workspace, home: SmallHome) -> None:
-    """A local destination account `outbox` (landing/outbox), the flow `paris-out` and a first run of it."""
+    """A local destination account `outbox` (landing/outbox), the flow `paris-out` and a first run of it; the
+    streaming flow `paris-hook` to the declared destination `hook` at the home's HTTP receiver, whose first
+    request it refuses (one dead letter)."""
     outbox = home.landing / "outbox"
     outbox.mkdir(parents=True)
     home.ids["outbox"] = str(outbox)
@@ -255,6 +268,19 @@ def _activation(ws: Workspace, home: SmallHome) -> None:
     run = destinations.run_activation(ws, SANDBOX, "paris-out")
     assert run["status"] == "success" and run["files"][0]["rows"] == 2, run
     home.ids["activation_run"] = run["id"]
+    assert home.receiver is not None
+    with ws.catalog.session() as s:
+        destinations.create_account(s, sources.SecretBox(home.settings.home), SANDBOX, "hook", "hook",
+                                    {"url": home.receiver.url}, AllowedRoots.from_settings(home.settings))  # fmt: skip
+        emails = {
+            "audiences": [{"segment": "parisians"}],
+            "mapping": [{"source": "identityMap.Email", "target": "email"}],
+        }
+        destinations.create_flow(s, SANDBOX, "paris-hook", "hook", emails)
+    home.receiver.then(answer(503))
+    refused = destinations.run_activation(ws, SANDBOX, "paris-hook")
+    assert refused["status"] == "failed" and refused["profilesFailed"] == 2, refused
+    home.ids["hook_run"] = refused["id"]
 
 
 @contextmanager
@@ -269,13 +295,19 @@ def small_home(root: Path) -> Iterator[SmallHome]:
         home = SmallHome(settings, root / "files", token)
         home.ids["landing"] = str(home.landing)
         home.files.mkdir(parents=True)
-        ws = Workspace.open(settings)
+        (settings.home / "destinations").mkdir()
+        (settings.home / "destinations" / "hook.json").write_text(json.dumps(HOOK))
+        home.receiver = HttpReceiver()
         try:
-            _catalog(ws, home)
-            _data(ws, home)
+            ws = Workspace.open(settings)
+            try:
+                _catalog(ws, home)
+                _data(ws, home)
+            finally:
+                ws.close()
+            yield home
         finally:
-            ws.close()
-        yield home
+            home.receiver.stop()
 
 
 @contextmanager

@@ -231,3 +231,51 @@ def get_runs(
 ) -> list[dict[str, Any]]:
     """A flow's runs, newest first."""
     return destinations.list_runs(ws, sandbox, name, limit)
+
+
+class DeadLetterOut(BaseModel):
+    id: str
+    flowId: str
+    runId: str | None
+    request: dict[str, Any] = Field(description="Method, URL, headers without credentials, body, profile ids")
+    profiles: int
+    answer: dict[str, Any] | None = Field(description="The last answer (status, start of its body) or the error")
+    attempts: int
+    createdAt: str
+    replayedAt: str | None
+    replayStatus: str | None = Field(description="`delivered` or `failed` once replayed")
+
+
+class ReplayOut(BaseModel):
+    flow: str
+    replayed: int
+    delivered: int
+    failed: int
+    letters: list[dict[str, Any]]
+
+
+@router.get("/activations/{name}/deadletters", response_model=list[DeadLetterOut])
+def get_dead_letters(
+    ws: WorkspaceDep, sandbox: SandboxDep, name: str, pending: Annotated[bool, Query()] = False
+) -> list[dict[str, Any]]:
+    """Requests a streaming destination never accepted, oldest first (`pending`: not yet replayed with success)."""
+    with ws.catalog.session() as session:
+        return destinations.list_dead_letters(session, sandbox, name, pending=pending)
+
+
+@router.post("/activations/{name}/deadletters/replay", response_model=ReplayOut)
+async def post_replay(
+    ws: WorkspaceDep,
+    sandbox: SandboxDep,
+    caller: PrincipalDep,
+    name: str,
+    letter: Annotated[str | None, Query(description="One dead letter; default: every pending one")] = None,
+) -> dict[str, Any]:
+    """Send a flow's dead letters again, oldest first; each is marked delivered or failed."""
+
+    def replay() -> dict[str, Any]:
+        with ws.catalog.session() as session:
+            return destinations.replay_dead_letters(session, SecretBox(ws.settings.home), sandbox, name, letter,
+                                                    AllowedRoots.for_caller(ws.settings, caller))  # fmt: skip
+
+    return await run_in_threadpool(replay)

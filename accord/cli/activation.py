@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from accord import destinations
+from accord import destinations, sources
+from accord.access import AllowedRoots
 from accord.cli.documents import read_document
 from accord.cli.output import emit, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
@@ -166,3 +167,48 @@ def activation_delete(flow: str = typer.Argument(...), as_json: bool = JsonFlag)
     """Delete a flow and its runs (files already delivered stay where they landed)."""
     destinations.delete_flow(state.workspace(), state.sandbox, flow)
     emit({"deleted": flow}, as_json, lambda _d: out.print(f"activation flow {flow} deleted"))
+
+
+@activation_app.command("deadletters")
+def activation_deadletters(
+    flow: str = typer.Argument(...),
+    pending: bool = typer.Option(False, "--pending", help="Only those not yet replayed with success."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Requests a streaming destination never accepted: the request (without credentials) and the last answer."""
+    with state.workspace().catalog.session() as session:
+        rows = destinations.list_dead_letters(session, state.sandbox, flow, pending=pending)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("id", "run", "profiles", "answer", "attempts", "replayed")
+        for d in items:
+            answer = d["answer"] or {}
+            said = str(answer.get("status") or answer.get("error") or answer.get("reason") or "-")
+            table.add_row(d["id"], d["runId"] or "-", str(d["profiles"]), said, str(d["attempts"]),
+                          d["replayStatus"] or "-")  # fmt: skip
+        out.print(table)
+
+    emit(rows, as_json, human)
+
+
+@activation_app.command("replay")
+def activation_replay(
+    flow: str = typer.Argument(...),
+    letter: str | None = typer.Option(None, "--letter", help="One dead letter (by id); default: all pending."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Send a flow's dead letters again, oldest first; exit code 1 if any is refused again."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        box, roots = sources.SecretBox(workspace.settings.home), AllowedRoots.from_settings(workspace.settings)
+        result = destinations.replay_dead_letters(session, box, state.sandbox, flow, letter, roots)
+    emit(
+        result,
+        as_json,
+        lambda r: out.print(
+            f"{r['replayed']} dead letters sent again: {r['delivered']} delivered, {r['failed']} refused",
+            highlight=False,
+        ),
+    )
+    if result["failed"]:
+        raise typer.Exit(1)

@@ -83,8 +83,10 @@ def export_audience(
     staging: Path,
     previous: pa.Table | None,
     write: bool = True,
+    profile_ids: bool = False,
 ) -> AudienceExport:
-    """Build one audience's files in `staging` (none when `write` is false: a dry run counts only)."""
+    """Build one audience's files in `staging` (none when `write` is false: a dry run counts only); with
+    `profile_ids`, each row keeps its profile's id (`graph`), for a streaming delivery to read them back."""
     incremental = flow.export_mode == "incremental" and previous is not None
     result = AudienceExport(names.segment_id, names.segment_name, full=not incremental)
     members = inputs.memberships if inputs.memberships is not None else _no_members()
@@ -120,7 +122,7 @@ def export_audience(
             result.rows = sum(result.changes.values())
             result.identities = int(sum(summary[f"_i{i}"].sum() for i in range(len(identity_targets))))
             if write:
-                result.files = _write_files(con, out, flow, spec, names, staging, result.rows)
+                result.files = _write_files(con, out, flow, spec, names, staging, result.rows, profile_ids)
         finally:
             for name in (f"_export_{names.segment_id}", f"_out_{names.segment_id}"):
                 drop_temporary_table(con, name)
@@ -223,10 +225,10 @@ def _changes(rows: ir.Table, previous: ir.Table) -> ir.Table:
 
 
 def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: DestinationSpec, names: NameValues,
-                 staging: Path, total: int) -> list[ExportFile]:  # fmt: skip
+                 staging: Path, total: int, profile_ids: bool = False) -> list[ExportFile]:  # fmt: skip
     """The audience's `total` rows as files, in profile order, split every `splitRows` rows."""
     settings = flow.file
-    columns = [*flow.targets(), STATUS]
+    columns = [*flow.targets(), STATUS, *(["graph"] if profile_ids else [])]
     split = settings.split_rows or (spec.files.split_rows if spec.files else 5_000_000)
     parts = max(1, -(-total // split))
     stem = render(settings.name_template, names)

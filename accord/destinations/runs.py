@@ -10,7 +10,6 @@ run's record is closed as failed by the next run of its flow, and its scratch fi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -28,10 +27,11 @@ from accord.catalog.activations import ActivationFlowRecord, ActivationRunRecord
 from accord.catalog.reading import utc_time
 from accord.destinations.accounts import open_destination
 from accord.destinations.export import AudienceExport, ExportInputs, export_audience
-from accord.destinations.flows import definition_of, delete_flow_record, find_flow
+from accord.destinations.flows import FileSettings, definition_of, delete_flow_record, find_flow
+from accord.destinations.handover import Handover, acknowledged, manifest_file, put_files, stream_rows
 from accord.destinations.naming import NameValues
-from accord.destinations.spec import ExportFile, FileDestination
-from accord.errors import AccordError, InvalidInputError, NotFoundError
+from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination
+from accord.errors import AccordError, NotFoundError
 from accord.jobs import Owner, hold, is_held, removed_at_end
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
         except Exception as exc:
             _finish(workspace, run_id, "failed", errors=[{"code": "ACTIVATION-0500-500", "message": str(exc)}])
             raise
-        _finish(workspace, run_id, "success", **outcome)
+        _finish(workspace, run_id, outcome.pop("status"), **outcome)
     return get_run(workspace, sandbox, run_id)
 
 
@@ -106,11 +106,15 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         segments = {a.segment_id: segment.find_segment(session, sandbox, a.segment_id or a.segment).name
                     for a in definition.audiences}  # fmt: skip
         flow_name, account_name = flow.name, account.name
-    if spec.delivery != "batch" or not isinstance(destination, FileDestination):
-        raise InvalidInputError(f"{spec.name} takes streaming deliveries, which this version cannot run yet",
-                                code="ACTIVATION-0501-400")  # fmt: skip
+    streaming = isinstance(destination, StreamingDestination)
+    if streaming:  # built as Parquet with each profile's id, then read back a batch at a time and sent
+        built = definition.model_copy(update={"file": FileSettings(format="parquet", nameTemplate="%SEGMENT_ID%",
+                                                                   splitRows=10**12)})  # fmt: skip
+    else:
+        built = definition
     folder = snapshots_folder(workspace, sandbox_id, flow_id)
     exports: list[AudienceExport] = []
+    handed = Handover()
     with removed_at_end():
         staging = workspace.lake.staging("activation")
         with sandbox_job(workspace, sandbox, f"activation {flow_name}"):
@@ -120,36 +124,35 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                                     code="ACTIVATION-0411-404")  # fmt: skip
             con = connect(workspace.settings)
             try:
-                for index, audience in enumerate(definition.audiences):
+                for index, audience in enumerate(built.audiences):
                     segment_id = audience.segment_id or audience.segment
                     members = segment.membership_table(workspace, sandbox_id, segment_id)
                     inputs = ExportInputs(store / "profiles.parquet", store / "members.arrow", members, leaf_types)
                     names = NameValues(spec.name, account_name, account.id, segment_id, segments[segment_id],
                                        sandbox, started)  # fmt: skip
                     previous = _read_snapshot(folder / f"{segment_id}.parquet")
-                    exports.append(export_audience(con, inputs, definition, spec, audience, names, staging,
-                                                   previous, write=not dry_run))  # fmt: skip
+                    exports.append(export_audience(con, inputs, built, spec, audience, names, staging, previous,
+                                                   write=not dry_run, profile_ids=streaming))  # fmt: skip
                     if progress:
-                        progress("audiences", index + 1, len(definition.audiences))
+                        progress("audiences", index + 1, len(built.audiences))
             finally:
                 con.disconnect()
-        files: list[dict[str, Any]] = []
         if not dry_run:
-            every: list[tuple[AudienceExport | None, ExportFile]] = [(e, f) for e in exports for f in e.files]
-            if definition.file.manifest:
-                every.append((None, _manifest(staging, flow_id, run_id, started, every)))
-            try:
-                destination.sweep()
-                for done, (export, file) in enumerate(every, start=1):
-                    sink = destination.write(file)
-                    files.append({"name": file.name, "sinkPath": sink, "rows": file.rows, "size": file.size,
-                                  "segmentId": export.segment_id if export else None})  # fmt: skip
-                    if progress:
-                        progress("files", done, len(every))
-            finally:
-                destination.close()
-            for export in exports:  # the destination has them all: the next incremental run compares with these
-                _write_snapshot(folder / f"{export.segment_id}.parquet", export.snapshot)
+            if isinstance(destination, StreamingDestination):
+                from accord.destinations.streaming.deadletters import CatalogDeadLetters
+
+                context = RequestContext(destination=account_name, flow={"id": flow_id, "name": flow_name})
+                letters = CatalogDeadLetters(workspace.catalog, sandbox_id, flow_id, run_id)
+                handed = stream_rows(destination, exports, definition, context, letters)
+            else:
+                assert isinstance(destination, FileDestination)
+                manifest = (
+                    manifest_file(staging, flow_id, run_id, started, exports) if definition.file.manifest else None
+                )
+                handed = put_files(destination, exports, manifest, progress)
+            for export in exports:  # what the destination accepted: the next incremental run compares with it
+                _write_snapshot(folder / f"{export.segment_id}.parquet",
+                                acknowledged(export.snapshot, handed.failed_profiles))  # fmt: skip
     excluded: dict[str, int] = {}
     for export in exports:
         for reason, count in export.excluded.items():
@@ -159,7 +162,15 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         "profiles_received": sum(e.profiles_received for e in exports),
         "identities_activated": sum(e.identities for e in exports),
         "excluded": excluded,
-        "files": files,
+        "files": handed.files,
+        "requests": handed.requests,
+        "retries": handed.retries,
+        "profiles_failed": handed.failed,
+        "errors": [
+            {"code": "DEST-0502-502", "message": f"{n:,} profiles not delivered: {why}"}
+            for why, n in sorted(handed.failures.items())
+        ],
+        "status": "success" if not handed.failed else "partial" if handed.delivered else "failed",
         "audiences": [
             {
                 "segmentId": e.segment_id,
@@ -172,17 +183,6 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             for e in exports
         ],
     }
-
-
-def _manifest(staging: Path, flow_id: str, run_id: str, started: datetime,
-              files: list[tuple[AudienceExport | None, ExportFile]]) -> ExportFile:  # fmt: skip
-    """The reference product's manifest: `manifest-<flowId>-<runId>.json`, listing every file with rows and size."""
-    document = {"flowId": flow_id, "flowRunId": run_id, "scheduledTime": started.isoformat(),
-                "exportResults": [{"name": f.name, "sinkPath": f.name, "size": f.size, "rows": f.rows,
-                                   "segmentId": e.segment_id if e else None} for e, f in files]}  # fmt: skip
-    path = staging / f"manifest-{flow_id}-{run_id}.json"
-    path.write_text(json.dumps(document, indent=2))
-    return ExportFile(path=path, name=path.name, rows=len(files), size=path.stat().st_size)
 
 
 def snapshots_folder(workspace: Workspace, sandbox_id: str, flow_id: str) -> Path:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.checks import Check, Ref, each, has, holding, lacks, lists
 from tests.conftest import Api
+from tests.http_receiver import answer
 from tests.small_home import (
     LOYALTY_V2,
     MATCHING_RULES,
@@ -98,6 +99,10 @@ def upload(dataset: str, text: str, mapping: dict[str, Any]) -> Step:
         assert response.status_code == 201 and response.json()["status"] == "success", response.text
 
     return step
+
+
+def none_pending(_api: Api, body: Any) -> None:
+    assert body == [], body
 
 
 def graph(api: Api, crm_id: str) -> str:
@@ -407,6 +412,12 @@ ROUTES: dict[tuple[str, str], Case] = {
         then("/activations/paris-out/runs", lists({"id": Ref("activation_run"), "status": "success"}))), 201),
     ("GET", "/activations/{name}/runs"): Case("/activations/paris-out/runs", lists({
         "id": Ref("activation_run"), "status": "success", "full": True, "identitiesActivated": 2})),
+    ("GET", "/activations/{name}/deadletters"): Case("/activations/paris-hook/deadletters", lists({
+        "runId": Ref("hook_run"), "profiles": 2, "answer": {"status": 503}, "request": {"method": "POST"}})),
+    ("POST", "/activations/{name}/deadletters/replay"): Case("/activations/paris-hook/deadletters/replay", each(
+        has({"flow": "paris-hook", "failed": 0, "delivered": lambda n: n >= 1}),
+        then("/activations/paris-hook/deadletters", none_pending, params={"pending": True})),
+        before=lambda api, home: home.receiver.then(default=answer(200))),
     ("GET", "/activations/runs/{run_id}"): Case("/activations/runs/{activation_run}", has({
         "flow": "paris-out", "profilesReceived": 2, "excluded": {}, "audiences": [{"changes": {"added": 2}}],
         "files": lambda files: [f["rows"] for f in files] == [2, 1] and files[0]["name"].startswith("paris_")})),

@@ -25,6 +25,7 @@ from accord.cli.app import app
 from accord.workspace import Workspace
 from tests.checks import Check, Ref, each, has, holding, lacks, lists
 from tests.conftest import CliResult, run_cli
+from tests.http_receiver import answer
 from tests.small_home import (
     LOYALTY_V2,
     MATCHING_RULES,
@@ -333,6 +334,11 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "state": "enabled"})), before=run("activation", "disable", "paris-out")),
     ("activation", "disable"): Command(("idle-out",), then("activation", "show", "idle-out", check=has({
         "state": "disabled"})), before=run("activation", "create", "idle-out", *ACTIVATE)),
+    ("activation", "deadletters"): Command(("paris-hook",), lists({"runId": Ref("hook_run"), "profiles": 2,
+                                                                   "answer": {"status": 503}}), shows="503"),
+    ("activation", "replay"): Command(("paris-hook",), each(has({"failed": 0, "delivered": lambda n: n >= 1}), then(
+        "activation", "deadletters", "paris-hook", "--pending", check=lambda _cli, body: None if body == [] else (
+            pytest.fail(f"still pending: {body}")))), before=lambda cli: cli.home.receiver.then(default=answer(200))),
     ("activation", "delete"): Command(("doomed-out",), then("activation", "list", check=lacks({"name": "doomed-out"})),
                                       before=run("activation", "create", "doomed-out", *ACTIVATE)),
     ("destination", "validate"): Command(("{files}/crm-destination.yaml",), has({"valid": True, "destination": {

@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import resolve_sandbox, utcnow
-from accord.catalog.activations import ActivationFlowRecord, DeadLetterRecord, DestinationAccountRecord
+from accord.catalog.activations import DeadLetterRecord, DestinationAccountRecord
 from accord.catalog.reading import utc_time
 from accord.destinations.exceptions import NotStreamingError
+from accord.destinations.flows import find_flow
 from accord.destinations.spec import HttpRequest, StreamingDestination
-from accord.errors import NotFoundError, did_you_mean
+from accord.errors import NotFoundError
 
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie")
 CREDENTIAL_WORDS = ("token", "secret", "key", "password", "auth", "credential", "signature")
@@ -79,6 +80,12 @@ class CatalogDeadLetters:
             session.flush()
             return str(record.id)
 
+    def profiles(self, letters: list[str]) -> set[str]:
+        """The profiles the requests of these dead letters carried."""
+        with self.catalog.session() as session:
+            records = session.scalars(select(DeadLetterRecord).where(DeadLetterRecord.id.in_(letters)))
+            return {str(p) for r in records for p in (r.request.get("profileIds") or ())}
+
 
 def request_document(request: HttpRequest, redact: Callable[[str], str]) -> dict[str, Any]:
     """A request as a dead letter keeps it: no credential header, no secret value."""
@@ -119,17 +126,6 @@ def dead_letter_document(record: DeadLetterRecord) -> dict[str, Any]:
         "replayedAt": utc_time(record.replayed_at).isoformat() if record.replayed_at else None,  # type: ignore[union-attr]
         "replayStatus": record.replay_status,
     }
-
-
-def find_flow(session: Session, sandbox_id: str, name: str) -> ActivationFlowRecord:
-    record = session.scalar(select(ActivationFlowRecord).where(
-        ActivationFlowRecord.sandbox_id == sandbox_id, ActivationFlowRecord.name == name))  # fmt: skip
-    if record is None:
-        names = list(session.scalars(select(ActivationFlowRecord.name).where(
-            ActivationFlowRecord.sandbox_id == sandbox_id)))  # fmt: skip
-        raise NotFoundError(f"no activation flow named {name!r}{did_you_mean(name, names)}",
-                            code="ACTIVATION-0404-404", flow=name, available=names)  # fmt: skip
-    return record
 
 
 def list_dead_letters(session: Session, sandbox: str, flow: str, *, pending: bool = False) -> list[dict[str, Any]]:
