@@ -270,15 +270,15 @@ def check_union(
     from accord.schema.model import standard_classes
 
     replacing = replacing or {}
+    # by a subquery, not a join and DISTINCT: PostgreSQL cannot compare the schemas' JSON columns
+    in_profile = select(DatasetRecord.schema_id).where(DatasetRecord.profile_enabled.is_(True))
     rows = session.execute(
         select(SchemaRecord)
-        .join(DatasetRecord, DatasetRecord.schema_id == SchemaRecord.id)
         .where(
             SchemaRecord.sandbox_id == sandbox_id,
             SchemaRecord.class_name == class_name,
-            DatasetRecord.profile_enabled.is_(True),
+            SchemaRecord.id.in_(in_profile),
         )
-        .distinct()
         .order_by(SchemaRecord.name)
     ).scalars()
     schema_class = standard_classes()[class_name]

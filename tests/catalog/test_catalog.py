@@ -130,3 +130,32 @@ def test_a_wrong_catalog_password_is_a_clear_error(
     result = cli("init")
     assert result.code == 2 and "wrong user name or password" in result.stderr  # fix the URL; no use retrying
     assert "not-the-password" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_profile_enabled_datasets_make_the_union_on_either_database(catalog_settings: Settings) -> None:
+    """Two profile-enabled datasets of one schema, and another schema: the union holds each schema once."""
+    from accord import lake, schema
+
+    initialise(catalog_settings)
+    workspace = Workspace.open(catalog_settings)
+    try:
+        with workspace.catalog.session() as session:
+            schema.create_schema(
+                session,
+                "prod",
+                {
+                    "name": "crm",
+                    "class": "profile",
+                    "fieldGroups": ["personal-contact-details"],
+                    "identities": [{"path": "personalEmail.address", "namespace": "Email"}],
+                },
+            )
+            schema.create_schema(session, "prod", {"name": "people", "class": "profile",
+                                                   "fieldGroups": ["demographic-details"]})  # fmt: skip
+            for name, used in (("crm-a", "crm"), ("crm-b", "crm"), ("people", "people")):
+                lake.create_dataset(session, "prod", name, used, profile_enabled=True)
+            union = schema.union_schema(session, "prod", "profile")
+        assert {"personalEmail.address", "person.name.firstName"} <= set(union.leaves())
+    finally:
+        workspace.close()
