@@ -11,9 +11,10 @@ from accord.catalog import (
     DEFAULT_SANDBOX,
     ApiToken,
     Catalog,
-    ConnectionRecord,
     NotInitialisedError,
     Sandbox,
+    SessionReader,
+    clear_secrets_pending,
     create_sandbox,
     redact_url,
 )
@@ -101,7 +102,7 @@ def seal_clear_secrets(catalog: Catalog, settings: Settings) -> None:
     made here, on the catalog alone, so that opening a workspace does not import the sources context
     (and the engine with it) for nothing."""
     with catalog.session() as session:
-        if session.scalar(select(ConnectionRecord.id).where(ConnectionRecord.secret_fields.is_(None)).limit(1)) is None:
+        if not clear_secrets_pending(SessionReader(session)):  # the list commands' quick path asks the same
             return
     from accord.sources import SecretBox
     from accord.sources import seal_clear_secrets as seal

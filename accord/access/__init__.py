@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         authenticate,
         authorize_sandbox,
         create_token,
-        list_tokens,
         require_admin,
         revoke_token,
     )
@@ -34,7 +33,6 @@ _EXPORTS = {
         "authenticate",
         "authorize_sandbox",
         "create_token",
-        "list_tokens",
         "require_admin",
         "revoke_token",
     ],

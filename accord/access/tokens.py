@@ -10,12 +10,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
-from accord.access.listing import read_tokens
-from accord.catalog import ApiToken, Catalog, Sandbox, SessionReader, resolve_sandbox, utcnow
+from accord.catalog import ApiToken, Catalog, Sandbox, resolve_sandbox, utcnow
 from accord.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 TOKEN_PREFIX = "acc_"
@@ -124,11 +122,6 @@ def require_admin(principal: Principal, what: str) -> None:
     """Refuse a caller that is not an admin (`AdminOnlyError`), saying what it tried to do."""
     if not principal.is_admin:
         raise AdminOnlyError(principal, what)
-
-
-def list_tokens(catalog: Catalog) -> list[dict[str, Any]]:
-    with catalog.session() as session:
-        return read_tokens(SessionReader(session))
 
 
 def revoke_token(catalog: Catalog, token_id: str) -> None:

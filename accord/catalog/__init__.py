@@ -38,7 +38,16 @@ if TYPE_CHECKING:
         new_id,
         utcnow,
     )
-    from accord.catalog.reading import CatalogReader, head_revision, json_value, quick_reader, utc_time
+    from accord.catalog.reading import (
+        CatalogReader,
+        clear_secrets_pending,
+        head_revision,
+        json_value,
+        needs_work,
+        quick_reader,
+        sandbox_id_of,
+        utc_time,
+    )
     from accord.catalog.sandboxes import (
         DEFAULT_SANDBOX,
         create_sandbox,
@@ -74,7 +83,16 @@ _EXPORTS = {
         "new_id",
         "utcnow",
     ],
-    "reading": ["CatalogReader", "head_revision", "json_value", "quick_reader", "utc_time"],
+    "reading": [
+        "CatalogReader",
+        "clear_secrets_pending",
+        "head_revision",
+        "json_value",
+        "needs_work",
+        "quick_reader",
+        "sandbox_id_of",
+        "utc_time",
+    ],
     "sandboxes": ["DEFAULT_SANDBOX", "create_sandbox", "list_sandboxes", "resolve_sandbox", "sandbox_document"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from accord.catalog.exceptions import MigrationError, connection_error
@@ -46,7 +46,7 @@ class Catalog:
             if revision == "head" and self.revision() == head_revision():
                 return  # the common case, without importing Alembic: every command opens the catalog
             connection = self.engine.connect()
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable, refused, or not a database at all
             raise connection_error(self.url, exc.orig) from None
         from alembic import command
 
@@ -72,7 +72,7 @@ class Catalog:
             return False  # asking SQLite would create an empty file
         try:
             return inspect(self.engine).has_table("sandboxes")
-        except OperationalError as exc:
+        except DatabaseError as exc:
             raise connection_error(self.url, exc.orig) from None
 
     def dispose(self) -> None:

@@ -17,10 +17,17 @@ def redact_url(url: str) -> str:
 _REFUSED_LOGIN = ("password authentication failed", "no password supplied", "authentication failed for user")
 
 
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+"""What SQLite says of a catalog file that is not one, or is damaged."""
+
+
 def connection_error(url: str, reason: BaseException | None) -> AccordError:
     """The error for a connection to the catalog database that failed: the login refused (nothing
-    to retry; the URL is wrong), or the server not reached (retrying may help)."""
+    to retry; the URL is wrong), the file not a database (a damaged or foreign file), or the server
+    not reached (retrying may help)."""
     text = str(reason).strip()
+    if any(words in text for words in _DAMAGED):
+        return CatalogDamagedError(url, text)
     if any(words in text for words in _REFUSED_LOGIN):
         return CatalogAuthenticationError(url)
     return CatalogUnavailableError(url, text)
@@ -71,4 +78,16 @@ class MigrationError(AccordError):
         super().__init__(
             f"upgrading the catalog's tables failed: {reason.strip()}; nothing was changed "
             "(each migration runs in one transaction); report this with the message above"
+        )
+
+
+class CatalogDamagedError(AccordError):
+    code = "CATALOG-0003-500"
+    kind = "invalid"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"the catalog {redact_url(url).removeprefix('sqlite:///')} cannot be read: {reason}; it is damaged or "
+            "is not Accord's: restore it from a backup, or choose another home with --home or ACCORD_HOME",
+            database=redact_url(url),
         )

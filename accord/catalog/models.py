@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from accord.catalog.reading import aware
+
 
 def new_id() -> str:
     """A 24-hex-digit identifier, the shape the reference product's catalog uses."""
@@ -29,11 +31,6 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored time with its UTC offset: SQLite gives back the UTC times it was given without one."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

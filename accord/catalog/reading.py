@@ -5,12 +5,12 @@ Importing SQLAlchemy and mapping the catalog's models takes most of a list comma
 commands show is read by one statement per list, through a `CatalogReader`:
 
 - `quick_reader` uses the standard library's sqlite3, when the catalog is a SQLite file that needs
-  nothing done to it first (at the newest revision, no secrets left to seal, the sandbox exists);
+  nothing done to it first (`needs_work`: at the newest revision, no secrets left to seal);
 - otherwise, and for the API, `SessionReader` (in `accord.catalog.database`) runs the same
   statement in a session of the workspace: PostgreSQL, a catalog to migrate or seal, and the
   errors a missing sandbox or catalog deserves all take the usual path.
 
-The statements are constants with bound parameters: no text a caller gives is pasted into them.
+The statements are constants, whole, with bound parameters: no text is ever pasted into them.
 Values come back as the driver gives them (SQLite: times as text, JSON as text, booleans as 0/1;
 PostgreSQL: Python objects); `utc_time`, `json_value` and `bool` make both the same.
 """
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from accord.home import check_home, protect
 
 if TYPE_CHECKING:
     from accord.settings import Settings
@@ -52,15 +54,12 @@ class SqliteReader:
 
 
 @contextmanager
-def quick_reader(settings: Settings, sandbox: str | None) -> Iterator[tuple[SqliteReader, str | None] | None]:
-    """A reader of the SQLite catalog and the id of `sandbox` (if one is named), or None when the usual path must.
+def quick_reader(settings: Settings) -> Iterator[SqliteReader | None]:
+    """A reader of the SQLite catalog, or None when the usual path must open it.
 
-    None when the catalog is not a SQLite file of this home, does not exist yet, is not at the newest
-    revision, holds secrets an older Accord stored in clear, or has no such sandbox: opening the
-    workspace then migrates, seals, or says what is wrong. The home is checked and protected first,
-    as opening a workspace does."""
-    from accord.home import check_home, protect
-
+    None when the catalog is not a SQLite file of this home, does not exist yet, cannot be read, or
+    needs work first (`needs_work`): opening the workspace then migrates, seals, or says what is
+    wrong. The home is checked and protected first, as opening a workspace does."""
     check_home(settings)
     protect(settings)
     url = settings.catalog_url
@@ -71,28 +70,34 @@ def quick_reader(settings: Settings, sandbox: str | None) -> Iterator[tuple[Sqli
     with closing(sqlite3.connect(path, timeout=30)) as connection:
         reader = SqliteReader(connection)
         try:
-            ready = _ready(reader, sandbox)
-        except sqlite3.Error:  # not a catalog, or an older one: the usual path says so or migrates it
-            ready = None
-        yield (reader, ready.sandbox_id) if ready else None
+            ready = not needs_work(reader)
+        except sqlite3.Error:  # not a catalog, an older or a damaged one: the usual path migrates or says so
+            ready = False
+        yield reader if ready else None
 
 
-@dataclass(frozen=True)
-class _Ready:
-    sandbox_id: str | None
+REVISION = "SELECT version_num FROM alembic_version"
+CLEAR_SECRETS = "SELECT id FROM connections WHERE secret_fields IS NULL LIMIT 1"
+SANDBOX = "SELECT id FROM sandboxes WHERE name = :name"
 
 
-def _ready(reader: SqliteReader, sandbox: str | None) -> _Ready | None:
-    """The sandbox's id if the catalog can be read as it is, else None."""
-    revision = reader.rows("SELECT version_num FROM alembic_version")
-    if [row["version_num"] for row in revision] != [head_revision()]:
-        return None
-    if reader.rows("SELECT id FROM connections WHERE secret_fields IS NULL LIMIT 1"):
-        return None  # stored in clear by an older Accord: opening the workspace seals them
-    if sandbox is None:
-        return _Ready(None)
-    found = reader.rows("SELECT id FROM sandboxes WHERE name = :name", name=sandbox)
-    return _Ready(str(found[0]["id"])) if found else None
+def needs_work(reader: CatalogReader) -> bool:
+    """Whether opening the catalog must change it first: migrate it to the newest revision, or seal the secrets
+    an older Accord stored in clear. The workspace asks the same (`clear_secrets_pending`; the revision, by
+    `Catalog.upgrade`), so that the list commands' quick path never skips what opening a workspace does."""
+    revision = [row["version_num"] for row in reader.rows(REVISION)]
+    return revision != [head_revision()] or clear_secrets_pending(reader)
+
+
+def clear_secrets_pending(reader: CatalogReader) -> bool:
+    """Whether connections stored before revision 0009 may still hold secrets in clear (`secret_fields` NULL)."""
+    return bool(reader.rows(CLEAR_SECRETS))
+
+
+def sandbox_id_of(reader: CatalogReader, name: str) -> str | None:
+    """The id of the sandbox of that name, or None (the usual path then says what exists)."""
+    found = reader.rows(SANDBOX, name=name)
+    return str(found[0]["id"]) if found else None
 
 
 def head_revision() -> str:
@@ -111,12 +116,16 @@ def head_revision() -> str:
     return heads.pop() if len(heads) == 1 else ""  # several heads: let Alembic say what is wrong
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored time with its UTC offset: SQLite gives back the UTC times it was given without one."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def utc_time(value: datetime | str | None) -> datetime | None:
-    """A stored time with its offset (SQLite gives text without one: it was stored in UTC)."""
+    """A stored time with its offset, from what the driver gives (SQLite: text without one, stored in UTC)."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def json_value(value: Any) -> Any:

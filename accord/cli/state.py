@@ -54,31 +54,36 @@ class CliState:
 
     @contextmanager
     def catalog_reader(self) -> Iterator[CatalogReader]:
-        """A reader of the catalog, for commands that only list what belongs to no sandbox."""
-        with self._reader(None) as (reader, _sandbox_id):
-            yield reader
+        """A reader of the catalog, for commands that only list what belongs to no sandbox.
 
-    @contextmanager
-    def sandbox_reader(self) -> Iterator[tuple[CatalogReader, str]]:
-        """A reader of the catalog and the id of the command's sandbox, for commands that only list."""
-        with self._reader(self.sandbox) as (reader, sandbox_id):
-            assert sandbox_id is not None  # both paths resolve a named sandbox or raise
-            yield reader, sandbox_id
-
-    @contextmanager
-    def _reader(self, sandbox: str | None) -> Iterator[tuple[CatalogReader, str | None]]:
-        """Through the standard library when the catalog allows it, which spares the ORM's start-up; else
+        Through the standard library when the catalog allows it, which spares the ORM's start-up; else
         through the workspace, which migrates, seals or says what is wrong (`accord.catalog.reading`)."""
         from accord.catalog import quick_reader
 
-        with quick_reader(self.settings, sandbox) as quick:
+        with quick_reader(self.settings) as quick:
             if quick is not None:
                 yield quick
+                return
+        from accord.catalog import SessionReader
+
+        with self.workspace().catalog.session() as session:
+            yield SessionReader(session)
+
+    @contextmanager
+    def sandbox_reader(self) -> Iterator[tuple[CatalogReader, str]]:
+        """A reader of the catalog and the id of the command's sandbox, for commands that only list (a sandbox
+        that does not exist takes the workspace's path, which says so and names those that do)."""
+        from accord.catalog import quick_reader, sandbox_id_of
+
+        with quick_reader(self.settings) as quick:
+            found = sandbox_id_of(quick, self.sandbox) if quick is not None else None
+            if quick is not None and found is not None:
+                yield quick, found
                 return
         from accord.catalog import SessionReader, resolve_sandbox
 
         with self.workspace().catalog.session() as session:
-            yield SessionReader(session), resolve_sandbox(session, sandbox).id if sandbox else None
+            yield SessionReader(session), resolve_sandbox(session, self.sandbox).id
 
     def close(self) -> None:
         if self._workspace is not None:

@@ -6,18 +6,25 @@ from typing import Any
 
 from accord.catalog.reading import CatalogReader, utc_time
 
-_DATASETS = """
+ALL_DATASETS = """
 SELECT d.id, d.name, s.name AS schema_name, s.class_name, d.profile_enabled, d.ttl_days, d.created_at,
        COUNT(b.id) AS batch_count, COALESCE(SUM(b.output_record_count), 0) AS row_count
 FROM datasets d
-JOIN schemas s ON s.id = d.schema_id
+LEFT JOIN schemas s ON s.id = d.schema_id
 LEFT JOIN batches b ON b.dataset_id = d.id AND b.status = 'success'
-WHERE d.sandbox_id = :sandbox_id {only}
+WHERE d.sandbox_id = :sandbox_id
 GROUP BY d.id, d.name, s.name, s.class_name, d.profile_enabled, d.ttl_days, d.created_at
 ORDER BY d.name
 """
-ALL_DATASETS = _DATASETS.format(only="")
-ONE_DATASET = _DATASETS.format(only="AND d.id = :dataset_id")
+ONE_DATASET = """
+SELECT d.id, d.name, s.name AS schema_name, s.class_name, d.profile_enabled, d.ttl_days, d.created_at,
+       COUNT(b.id) AS batch_count, COALESCE(SUM(b.output_record_count), 0) AS row_count
+FROM datasets d
+LEFT JOIN schemas s ON s.id = d.schema_id
+LEFT JOIN batches b ON b.dataset_id = d.id AND b.status = 'success'
+WHERE d.sandbox_id = :sandbox_id AND d.id = :dataset_id
+GROUP BY d.id, d.name, s.name, s.class_name, d.profile_enabled, d.ttl_days, d.created_at
+"""
 
 
 def read_datasets(reader: CatalogReader, sandbox_id: str, dataset_id: str | None = None) -> list[dict[str, Any]]:

@@ -7,14 +7,14 @@ from typing import Any
 from accord.catalog.reading import CatalogReader, json_value, utc_time
 
 SHOWN_COLUMNS = ("id", "name", "connector", "config", "secret_fields", "created_at")
-_CONNECTIONS = """
-SELECT id, name, connector, config, secret_fields, created_at
-FROM connections
-WHERE sandbox_id = :sandbox_id {only}
-ORDER BY name
+ALL_CONNECTIONS = """
+SELECT id, name, connector, config, secret_fields, created_at FROM connections
+WHERE sandbox_id = :sandbox_id ORDER BY name
 """
-ALL_CONNECTIONS = _CONNECTIONS.format(only="")
-ONE_CONNECTION = _CONNECTIONS.format(only="AND id = :connection_id")
+ONE_CONNECTION = """
+SELECT id, name, connector, config, secret_fields, created_at FROM connections
+WHERE sandbox_id = :sandbox_id AND id = :connection_id
+"""
 
 
 def read_connections(reader: CatalogReader, sandbox_id: str, connection_id: str | None = None) -> list[dict[str, Any]]:

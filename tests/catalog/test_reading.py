@@ -8,7 +8,9 @@ the catalog needs it, which a list command takes by itself.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from accord.catalog import (
     head_revision,
     quick_reader,
     resolve_sandbox,
+    sandbox_id_of,
 )
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
@@ -149,41 +152,37 @@ def test_lists_show_what_the_records_hold(catalog_settings: Settings) -> None:
 def test_the_standard_library_reads_what_a_session_reads(settings: Settings) -> None:
     fill(settings)
     want = expected(settings)
-    for sandbox in ("prod", "dev"):
-        with quick_reader(settings, sandbox) as quick:
-            assert quick is not None
-            reader, sandbox_id = quick
+    with quick_reader(settings) as reader:
+        assert reader is not None
+        for sandbox in ("prod", "dev"):
+            sandbox_id = sandbox_id_of(reader, sandbox)
             assert sandbox_id is not None
             assert read_through(reader, sandbox_id) == want[sandbox]
-            assert access.read_tokens(reader) == want["tokens"]
-    with quick_reader(settings, None) as quick:
-        assert quick is not None and quick[1] is None
-        assert access.read_tokens(quick[0]) == want["tokens"]
+        assert access.read_tokens(reader) == want["tokens"]
+        assert sandbox_id_of(reader, "nowhere") is None and sandbox_id_of(reader, "") is None
 
 
 def test_the_usual_path_when_the_catalog_needs_it(settings: Settings, tmp_path: Path) -> None:
-    """None (open the workspace) for: no catalog, a missing sandbox, an older revision, secrets in clear, not SQLite."""
-    with quick_reader(settings, "prod") as quick:
+    """None (open the workspace) for: no catalog, an older revision, secrets in clear, not SQLite, not a database."""
+    with quick_reader(settings) as quick:
         assert quick is None and not (settings.home / "catalog.db").exists()  # and it made no file
     fill(settings)
-    with quick_reader(settings, "nowhere") as quick:
-        assert quick is None
     database = settings.home / "catalog.db"
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '0010'")
-    with quick_reader(settings, "prod") as quick:
+    with quick_reader(settings) as quick:
         assert quick is None
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE alembic_version SET version_num = ?", (head_revision(),))
         connection.execute("UPDATE connections SET secret_fields = NULL WHERE name = 'inbox'")
-    with quick_reader(settings, "prod") as quick:
+    with quick_reader(settings) as quick:
         assert quick is None
     postgres = Settings(home=settings.home, database_url="postgresql://nobody@127.0.0.1:1/nothing")
-    with quick_reader(postgres, "prod") as quick:
+    with quick_reader(postgres) as quick:
         assert quick is None
     (tmp_path / "not-a-catalog").mkdir()
     (tmp_path / "not-a-catalog" / "catalog.db").write_bytes(b"this is not a database" * 100)
-    with quick_reader(Settings(home=tmp_path / "not-a-catalog"), "prod") as quick:
+    with quick_reader(Settings(home=tmp_path / "not-a-catalog")) as quick:
         assert quick is None
 
 
@@ -234,3 +233,38 @@ def test_a_list_waits_for_a_writer_instead_of_failing(settings: Settings, cli: A
         writer.close()
     after = cli("dataset", "list", "--json").json()
     assert "renamed" in [d["name"] for d in after]
+
+
+def test_a_list_says_what_is_wrong_with_the_sandbox_or_the_catalog(
+    settings: Settings, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty or unknown sandbox name, a catalog file that is not one: a clear error, never a trace."""
+    assert cli("init").code == 0
+    for sandbox in ("", "prd"):
+        monkeypatch.setenv("ACCORD_SANDBOX", sandbox)  # an empty name can come from the environment
+        for command in (("dataset", "list"), ("connection", "list")):
+            result = cli(*command, "--json")
+            assert result.code == 3, (sandbox, result.stdout, result.stderr)
+            assert f"no sandbox named {sandbox!r}" in result.json()["error"]["message"]
+    monkeypatch.delenv("ACCORD_SANDBOX")
+    (settings.home / "catalog.db").write_bytes(b"these bytes are not a database" * 1000)
+    for command in (("dataset", "list"), ("token", "list"), ("sandbox", "list")):
+        result = cli(*command, "--json")
+        assert result.code == 2, (command, result.stdout, result.stderr)
+        message = result.json()["error"]["message"]
+        assert "cannot be read" in message and "file is not a database" in message, message
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_list_keeps_the_home_owner_only(settings: Settings, cli: Any) -> None:
+    """The quick path protects the home as opening a workspace does: a home opened to others is closed again."""
+    assert cli("init").code == 0
+    for path in [settings.home, *settings.home.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    old = os.umask(0o022)
+    try:
+        assert cli("dataset", "list", "--json").code == 0
+    finally:
+        os.umask(old)
+    for path in [settings.home, *settings.home.rglob("*")]:
+        assert not stat.S_IMODE(path.stat().st_mode) & 0o077, (path, oct(path.stat().st_mode))
