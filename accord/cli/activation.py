@@ -7,8 +7,7 @@ from typing import Any
 
 import typer
 
-from accord import destinations, sources
-from accord.access import AllowedRoots
+from accord import access, destinations, sources
 from accord.cli.documents import read_document
 from accord.cli.output import emit, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
@@ -200,7 +199,7 @@ def activation_replay(
     """Send a flow's dead letters again, oldest first; exit code 1 if any is refused again."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        box, roots = sources.SecretBox(workspace.settings.home), AllowedRoots.from_settings(workspace.settings)
+        box, roots = sources.SecretBox(workspace.settings.home), access.AllowedRoots.from_settings(workspace.settings)
         result = destinations.replay_dead_letters(session, box, state.sandbox, flow, letter, roots)
     emit(
         result,
