@@ -37,8 +37,9 @@ def imported_by(args: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY) ->
 
 
 def test_help_and_version_import_no_engine(tmp_path: Path) -> None:
-    for args in (["--help"], ["--version"], ["segment", "--help"], ["ingest", "--help"]):
-        seen = imported_by(args, tmp_path)
+    """Nor the settings (pydantic-settings), nor rich's Markdown renderer: --help needs neither."""
+    for args in (["--help"], ["--version"], ["segment", "--help"], ["ingest", "--help"], ["activation", "--help"]):
+        seen = imported_by(args, tmp_path, (*HEAVY, "pydantic_settings", "markdown_it"))
         assert seen == {"code": 0, "heavy": []}, args
 
 
