@@ -8,11 +8,13 @@ segment job; not timed). Measured, each in a fresh process with its peak memory:
 (a) a full export to a local folder as gzip CSV, and as Parquet;
 (b) the same gzip CSV export to S3 (a moto server);
 (c) an incremental export after 1 % of the people changed city (half of them leave the audience,
-    half of them join it), the profile store and memberships rebuilt first (not timed).
+    half of them join it), the profile store and memberships rebuilt first (not timed);
+(d) the same audience streamed to a local HTTP receiver (in a process of its own), 1,000 profiles a request.
 Ceilings in the same run: DuckDB `COPY ... TO` of the same rows (the same join of memberships,
 profiles and identities, written by hand) for (a); for (b), that COPY plus a boto3 upload of the
-finished file. Goals: (a) within 1.5 times the ceiling;
-(c) under 2 s; memory under 1 GB.
+finished file; for (d), a bare httpx loop posting as many bodies of the same profiles, rendered before
+the clock starts. Goals: (a) within 1.5 times the ceiling; (c) under 2 s; (d) at least 50,000
+profiles/s and within 1.5 times the bare loop; memory under 1 GB throughout.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -99,7 +102,7 @@ def main(home, folder, people, what):
 
 SETUP = """
 from pathlib import Path
-def main(home, outbox, attributes, endpoint, key, secret):
+def main(home, outbox, attributes, endpoint, key, secret, receiver):
     import json
     from accord import destinations, sources
     from accord.access import AllowedRoots
@@ -112,6 +115,10 @@ def main(home, outbox, attributes, endpoint, key, secret):
     with ws.catalog.session() as s:
         destinations.create_account(s, sources.SecretBox(settings.home), "prod", "outbox", "local",
                                     {"root": outbox}, AllowedRoots.from_settings(settings))
+        destinations.create_account(s, sources.SecretBox(settings.home), "prod", "hook", "http",
+                                    {"url": receiver + "/in"})
+        destinations.create_flow(s, "prod", "stream", "hook", {"audiences": [{"segment": "not-kyiv"}],
+                                                              "mapping": mapping})
         destinations.create_account(s, sources.SecretBox(settings.home), "prod", "bucket", "s3",
                                     {"bucket": "bench", "endpointUrl": endpoint, "accessKeyId": key,
                                      "secretAccessKey": secret, "prefix": "exports"})
@@ -138,9 +145,9 @@ def main(home, flow):
     run = destinations.run_activation(ws, "prod", flow)
     seconds = time.perf_counter() - start
     assert run["status"] == "success", run
-    return {"seconds": seconds, "rows": sum(f["rows"] for f in run["files"]),
+    return {"seconds": seconds, "rows": sum(f["rows"] for f in run["files"]) or run["identitiesActivated"],
             "bytes": sum(f["size"] for f in run["files"]), "changes": run["audiences"][0]["changes"],
-            "profiles": run["profilesReceived"]}
+            "profiles": run["profilesReceived"], "requests": run["requests"], "failed": run["profilesFailed"]}
 """
 
 CEILING = """
@@ -169,6 +176,31 @@ def main(home, out, attributes):
     return figures
 """
 
+
+RECEIVER = (
+    "import sys, time; sys.path.insert(0, sys.argv[1]); from tests.http_receiver import HttpReceiver; "
+    "r = HttpReceiver(keep_bodies=False); print(r.url, flush=True); time.sleep(3600)"
+)
+
+BARE_LOOP = """
+def main(csv_gz, url, requests):
+    import csv, gzip, io, json, httpx
+    rows = list(csv.DictReader(io.StringIO(gzip.decompress(open(csv_gz, "rb").read()).decode())))
+    per = -(-len(rows) // int(requests))
+    bodies = []
+    for start in range(0, len(rows), per):
+        profiles = [{"profileId": str(start + i), "attributes": {k: v for k, v in r.items() if k not in
+                     ("crm_id", "email", "segmentMembership.status")}, "identities": {"CRMID": [r["crm_id"]],
+                     "Email": [r["email"]]}, "segments": {"s": {"name": "not-kyiv", "status": "realized"}}}
+                    for i, r in enumerate(rows[start:start + per])]
+        bodies.append(json.dumps({"destination": "hook", "flow": {"name": "stream"}, "profiles": profiles}).encode())
+    with httpx.Client(timeout=60) as client:
+        start = time.perf_counter()
+        for body in bodies:
+            client.post(url + "/bare", content=body, headers={"Content-Type": "application/json"}).raise_for_status()
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "requests": len(bodies), "profiles": len(rows), "bytes": sum(map(len, bodies))}
+"""
 
 UPLOAD = """
 def main(path, endpoint, key, secret):
@@ -200,30 +232,42 @@ def main() -> None:
     hand.mkdir()
     attributes = json.dumps(ATTRIBUTES)
     moto = start_moto()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(Path(__file__).resolve().parents[1])],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
+        assert receiver.stdout is not None
+        receiver_url = receiver.stdout.readline().strip()
         import boto3
 
         key, secret = moto.admin
         boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id=key,
                      aws_secret_access_key=secret).create_bucket(Bucket="bench")  # fmt: skip
         built = run_isolated(BUILD, str(home), str(folder), str(args.people), "people")
-        run_isolated(SETUP, str(home), str(outbox), attributes, moto.endpoint, key, secret)
+        run_isolated(SETUP, str(home), str(outbox), attributes, moto.endpoint, key, secret, receiver_url)
         ceiling = run_isolated(CEILING, str(home), str(hand), attributes)
         upload = run_isolated(UPLOAD, str(hand / "hand.csv"), moto.endpoint, key, secret)
         csv = run_isolated(RUN, str(home), "csv")
         parquet = run_isolated(RUN, str(home), "parquet")
         s3 = run_isolated(RUN, str(home), "s3")
+        stream = run_isolated(RUN, str(home), "stream")
+        (csv_file,) = outbox.glob("csv_*.csv.gz")
+        bare = run_isolated(BARE_LOOP, str(csv_file), receiver_url, str(stream["requests"]))
         first = run_isolated(RUN, str(home), "incremental")
         run_isolated(BUILD, str(home), str(folder), str(args.people), "moves")
         incremental = run_isolated(RUN, str(home), "incremental")
     finally:
+        receiver.kill()
+        receiver.wait()
         moto.stop()
         shutil.rmtree(root, ignore_errors=True)
-    memory = max(r["peak_rss_mb"] for r in (csv, parquet, s3, first, incremental))
+    memory = max(r["peak_rss_mb"] for r in (csv, parquet, s3, stream, first, incremental))
+    stream_rate = stream["profiles"] / stream["seconds"]
     s3_ceiling = ceiling["csv"]["seconds"] + upload["seconds"]
     ratios = {name: ours["seconds"] / ceiling[name]["seconds"] for name, ours in (("csv", csv), ("parquet", parquet))}
     goals = {"filesWithin1.5xOfCopy": all(r <= 1.5 for r in ratios.values()),
-             "incrementalUnder2s": incremental["seconds"] < 2, "memoryUnder1GB": memory < 1024}  # fmt: skip
+             "incrementalUnder2s": incremental["seconds"] < 2, "memoryUnder1GB": memory < 1024,
+             "streamingAtLeast50kPerSecond": stream_rate >= 50_000,
+             "streamingWithin1.5xOfBareLoop": stream["seconds"] / bare["seconds"] <= 1.5}  # fmt: skip
 
     def figures(ours: dict, name: str | None = None) -> dict:
         shown = {
@@ -250,6 +294,11 @@ def main() -> None:
             "what": "DuckDB COPY of the same join, then a boto3 upload of the file to the same moto server",
             "seconds": round(s3_ceiling, 2), "uploadSeconds": round(upload["seconds"], 2),
             "ratio": round(s3["seconds"] / s3_ceiling, 2)}},
+        "streamingToHttp": {**figures(stream), "requests": stream["requests"], "profilesFailed": stream["failed"],
+                            "ceiling": {"what": "a bare httpx loop posting as many bodies of the same profiles",
+                                        "seconds": round(bare["seconds"], 2), "requests": bare["requests"],
+                                        "bytes": bare["bytes"],
+                                        "ratio": round(stream["seconds"] / bare["seconds"], 2)}},
         "firstIncremental": figures(first),
         "incrementalAfter1PercentMoved": {**figures(incremental), "changes": incremental["changes"]},
         "peakRssMb": memory, "goals": goals,
@@ -263,6 +312,11 @@ def main() -> None:
     print(
         f"  full gzip CSV to S3 (moto): {s3['seconds']:.2f} s, COPY then boto3 upload {s3_ceiling:.2f} s, "
         f"ratio {s3['seconds'] / s3_ceiling:.2f}"
+    )
+    print(
+        f"  streaming to HTTP: {stream['seconds']:.2f} s ({stream_rate:,.0f} profiles/s, {stream['requests']:,} "
+        f"requests, {stream['failed']} failed), bare httpx loop {bare['seconds']:.2f} s, ratio "
+        f"{stream['seconds'] / bare['seconds']:.2f} (goals >= 50,000/s and <= 1.5)"
     )
     print(f"  incremental after 1 % moved: {incremental['seconds']:.2f} s, {incremental['rows']:,} rows "
           f"{incremental['changes']} (goal < 2 s); peak {incremental['peak_rss_mb']:,.0f} MB")  # fmt: skip

@@ -72,7 +72,9 @@ class Received:
 class HttpReceiver:
     TOKEN_PATH = "/token"
 
-    def __init__(self) -> None:
+    def __init__(self, keep_bodies: bool = True) -> None:
+        """`keep_bodies=False` records requests without their bodies (a benchmark sends hundreds of megabytes)."""
+        self.keep_bodies = keep_bodies
         self.received: list[Received] = []
         self.script: deque[Action] = deque()
         self.default = answer()
@@ -205,7 +207,8 @@ class HttpReceiver:
 
     def _record(self, method: str, path: str, headers: dict[str, str], body: bytes, started: float,
                 complete: bool, status: int | None, replace: bool = False) -> None:  # fmt: skip
-        item = Received(method, path, headers, body, started, time.monotonic(), complete, status)
+        item = Received(method, path, headers, body if self.keep_bodies else b"", started, time.monotonic(),
+                        complete, status)  # fmt: skip
         with self.lock:
             if replace and self.received and self.received[-1].started == started:
                 self.received[-1] = item

@@ -238,10 +238,15 @@ def get_run(ws: WorkspaceDep, sandbox: SandboxDep, run_id: str) -> dict[str, Any
 
 class SubscriptionOut(BaseModel):
     id: str
-    event: str = Field(description="run.start, run.success, run.failure or run.delay")
+    event: str = Field(
+        description="run.start|success|failure|delay for dataflows, "
+        "activation.start|success|failure|delay|skipped for activation flows"
+    )
     dataflow: str | None
+    activation: str | None
     webhook: str | None = Field(description="Host of the webhook (the URL itself is not returned)")
     delayMinutes: int | None
+    skipRatePercent: float | None = Field(description="activation.skipped: raised above this share left out")
     enabled: bool
     createdAt: str
 
@@ -250,6 +255,7 @@ class AlertOut(BaseModel):
     id: str
     event: str
     dataflow: str | None
+    activation: str | None
     runId: str | None
     message: str
     delivery: str = Field(description="none, pending, delivered or failed")
@@ -264,6 +270,7 @@ SubscriptionBody = Annotated[
         examples=[
             {"event": "run.failure", "dataflow": "crm-files", "webhookUrl": "https://hooks.example.com/accord"},
             {"event": "run.delay", "delayMinutes": 150},
+            {"event": "activation.skipped", "activation": "buyers-out", "skipRatePercent": 5},
         ]
     ),
 ]
@@ -271,7 +278,8 @@ SubscriptionBody = Annotated[
 
 @router.post("/alerts/subscriptions", response_model=SubscriptionOut, status_code=201)
 def post_subscription(ws: WorkspaceDep, sandbox: SandboxDep, body: SubscriptionBody) -> dict[str, Any]:
-    """Subscribe to run start, success, failure, or delay (no success for `delayMinutes`)."""
+    """Subscribe to run start, success, failure, delay (no success for `delayMinutes`) of dataflows (`run.*`) or
+    activation flows (`activation.*`), or to activation runs that left out more than `skipRatePercent` (1)."""
     from accord.sources.alerts import subscribe
 
     with ws.catalog.session() as session:

@@ -234,6 +234,12 @@ class AlertSubscriptionRecord(Base):
     dataflow_id: Mapped[str | None] = mapped_column(ForeignKey("dataflows.id", ondelete="CASCADE"), nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     delay_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    activation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("activation_flows.id", ondelete="CASCADE"), nullable=True
+    )
+    """One activation flow (events `activation.*`), or all of the sandbox's when NULL."""
+    skip_rate_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """`activation.skipped`: the share of received profiles left out above which it is raised."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -248,6 +254,7 @@ class AlertRecord(Base):
     subscription_id: Mapped[str] = mapped_column(ForeignKey("alert_subscriptions.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(String(32))
     dataflow_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    activation_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
     message: Mapped[str] = mapped_column(String(2048), default="")
     delivery: Mapped[str] = mapped_column(String(16), default="none")

@@ -302,25 +302,40 @@ def runs_show(run_id: str = typer.Argument(...), as_json: bool = JsonFlag) -> No
         emit(sources.get_run(session, state.sandbox, run_id), True)
 
 
-alert_app = typer.Typer(help="Alerts on dataflow runs: start, success, failure, delay.", no_args_is_help=True)
+alert_app = typer.Typer(help="Alerts on runs of dataflows and activation flows: start, success, failure, delay, "
+                        "skip rate.", no_args_is_help=True)  # fmt: skip
 
 
 @alert_app.command("subscribe")
 def alert_subscribe(
-    event: str = typer.Option(..., "--event", help="run.start, run.success, run.failure or run.delay."),
+    event: str = typer.Option(
+        ...,
+        "--event",
+        help="run.start|success|failure|delay (dataflows), "
+        "activation.start|success|failure|delay|skipped (activation flows).",
+    ),
     dataflow: str = typer.Option(None, "--dataflow", help="One dataflow (default: all of the sandbox)."),
+    activation: str = typer.Option(None, "--activation", help="One activation flow (default: all of the sandbox)."),
     webhook: str = typer.Option(None, "--webhook", help="URL that receives each alert as JSON (POST)."),
-    delay_minutes: int = typer.Option(None, "--delay-minutes", help="For run.delay: no success for this long."),
+    delay_minutes: int = typer.Option(None, "--delay-minutes", help="For *.delay: no success for this long."),
+    skip_rate: float = typer.Option(None, "--skip-rate-percent", help="For activation.skipped: above this (1)."),
     as_json: bool = JsonFlag,
 ) -> None:
     """Subscribe to alerts; they are recorded, and sent to the webhook if one is given."""
     from accord.sources.alerts import subscribe
 
-    document = {"event": event, "dataflow": dataflow, "webhookUrl": webhook, "delayMinutes": delay_minutes}
+    document = {"event": event, "dataflow": dataflow, "activation": activation, "webhookUrl": webhook,
+                "delayMinutes": delay_minutes, "skipRatePercent": skip_rate}  # fmt: skip
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         created = subscribe(session, state.sandbox, {k: v for k, v in document.items() if v is not None})
-    emit(created, as_json, lambda d: out.print(f"subscribed to {d['event']} ({d['dataflow'] or 'all dataflows'})"))
+    emit(
+        created,
+        as_json,
+        lambda d: out.print(
+            f"subscribed to {d['event']} ({d['dataflow'] or d['activation'] or 'every flow of the sandbox'})"
+        ),
+    )
 
 
 @alert_app.command("subscriptions")
@@ -344,9 +359,10 @@ def alert_list(limit: int = typer.Option(50, "--limit"), as_json: bool = JsonFla
         rows = list_alerts(session, state.sandbox, limit)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("when", "event", "dataflow", "delivery", "message")
+        table = new_table("when", "event", "flow", "delivery", "message")
         for a in items:
-            table.add_row(a["createdAt"][:19], a["event"], a["dataflow"] or "", a["delivery"], a["message"][:80])
+            table.add_row(a["createdAt"][:19], a["event"], a["dataflow"] or a["activation"] or "", a["delivery"],
+                          a["message"][:80])  # fmt: skip
         out.print(table)
 
     emit(rows, as_json, human)

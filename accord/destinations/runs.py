@@ -33,6 +33,7 @@ from accord.destinations.naming import NameValues
 from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination
 from accord.errors import AccordError, NotFoundError
 from accord.jobs import Owner, hold, is_held, removed_at_end
+from accord.sources.alerts import raise_alerts
 
 if TYPE_CHECKING:
     from accord.workspace import Workspace
@@ -69,6 +70,9 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
             session.add(run)
             session.flush()
             run_id, started = run.id, utc_time(run.created_at)
+        if not dry_run:
+            raise_alerts(workspace, "activation.start", flow_id, f"activation flow {flow_name} started (run {run_id})",
+                         run_id)  # fmt: skip
         try:
             outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, segment_ids, progress)  # type: ignore[arg-type]
         except AccordError as exc:
@@ -204,6 +208,7 @@ def _write_snapshot(path: Path, table: pa.Table | None) -> None:
 
 
 def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> None:
+    """Record how a run ended, set its flow's state, and raise the alerts it calls for (not for a dry run)."""
     with workspace.catalog.session() as session:
         run = session.get(ActivationRunRecord, run_id)
         if run is None:  # its flow was deleted meanwhile
@@ -212,11 +217,26 @@ def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> No
             setattr(run, key, value)
         run.status, run.completed_at = status, utcnow()
         flow = session.get(ActivationFlowRecord, run.flow_id)
-        if flow is not None and not run.dry_run:
-            if status == "failed":
-                flow.state, flow.error = "error", run.errors[0]["message"] if run.errors else status
-            elif flow.state == "error":
-                flow.state, flow.error = "enabled", None
+        if flow is None or run.dry_run:
+            return
+        if status == "failed":
+            flow.state, flow.error = "error", run.errors[0]["message"] if run.errors else status
+        elif flow.state == "error":
+            flow.state, flow.error = "enabled", None
+        flow_id, name, received = flow.id, flow.name, run.profiles_received
+        left_out = sum(run.excluded.values()) + run.profiles_failed
+        said = "; ".join(e["message"] for e in run.errors)[:500]
+    if status == "success":
+        raise_alerts(
+            workspace, "activation.success", flow_id, f"activation flow {name}: run {run_id} succeeded", run_id
+        )
+    else:
+        raise_alerts(workspace, "activation.failure", flow_id, f"activation flow {name}: run {run_id} {status}: {said}",
+                     run_id)  # fmt: skip
+    if received:
+        rate = round(100 * left_out / received, 2)
+        raise_alerts(workspace, "activation.skipped", flow_id, f"activation flow {name}: run {run_id} left out "
+                     f"{left_out:,} of {received:,} profiles ({rate} %)", run_id, {"skipRate": rate})  # fmt: skip
 
 
 def _close_interrupted(workspace: Workspace, flow_id: str) -> None:

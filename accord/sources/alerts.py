@@ -1,4 +1,5 @@
-"""Alerts about dataflow runs: start, success, failure, and delay (no success for too long).
+"""Alerts about runs of dataflows and activation flows: start, success, failure, delay (no success for
+too long), and for activations a skip rate above a threshold (profiles left out of what was received).
 
 Every alert is recorded and listed; when its subscription has a webhook, it is POSTed there as
 JSON, with retries and backoff on failures that may pass (network errors, 429, 5xx), in the
@@ -16,12 +17,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import func, select
 
 from accord.catalog import AlertRecord, AlertSubscriptionRecord, DataflowRecord, FlowRunRecord, aware, resolve_sandbox
-from accord.errors import DocumentError, validation_problems
+from accord.catalog.activations import ActivationFlowRecord, ActivationRunRecord
+from accord.errors import DocumentError, NotFoundError, did_you_mean, validation_problems
 from accord.retries import RetryableAnswer, RetryPolicy, retrying, worth_retrying
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.alerts")
-Event = Literal["run.start", "run.success", "run.failure", "run.delay"]
+Event = Literal[
+    "run.start",
+    "run.success",
+    "run.failure",
+    "run.delay",
+    "activation.start",
+    "activation.success",
+    "activation.failure",
+    "activation.delay",
+    "activation.skipped",
+]
+DELAYS = ("run.delay", "activation.delay")
+SKIP_RATE_PERCENT = 1.0
+"""`activation.skipped`: raised when more than this share of the profiles received was left out (the reference
+product's default), unless the subscription says another."""
 _delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
 
 
@@ -29,16 +45,24 @@ class Subscription(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     event: Event
-    dataflow: str | None = Field(default=None, description="One dataflow, or all of the sandbox's when empty.")
+    dataflow: str | None = Field(default=None, description="One dataflow (run.*), or all of the sandbox's when empty.")
+    activation: str | None = Field(default=None, description="One activation flow (activation.*), or all of them.")
     webhook_url: str | None = Field(default=None, alias="webhookUrl", max_length=2048)
     delay_minutes: int | None = Field(default=None, alias="delayMinutes", ge=1, le=60 * 24 * 30)
+    skip_rate_percent: float | None = Field(default=None, alias="skipRatePercent", ge=0, le=100)
 
     @model_validator(mode="after")
     def _consistent(self) -> Subscription:
-        if self.event == "run.delay" and self.delay_minutes is None:
-            raise ValueError("a run.delay subscription needs delayMinutes")
-        if self.event != "run.delay" and self.delay_minutes is not None:
-            raise ValueError("delayMinutes only applies to run.delay")
+        if self.event in DELAYS and self.delay_minutes is None:
+            raise ValueError(f"a {self.event} subscription needs delayMinutes")
+        if self.event not in DELAYS and self.delay_minutes is not None:
+            raise ValueError("delayMinutes only applies to run.delay and activation.delay")
+        if self.event != "activation.skipped" and self.skip_rate_percent is not None:
+            raise ValueError("skipRatePercent only applies to activation.skipped")
+        if self.event.startswith("run.") and self.activation is not None:
+            raise ValueError("an activation flow is named with activation.* events; run.* are dataflows'")
+        if self.event.startswith("activation.") and self.dataflow is not None:
+            raise ValueError("a dataflow is named with run.* events; activation.* are activation flows'")
         if self.webhook_url is not None:
             parsed = urlparse(self.webhook_url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -56,19 +80,38 @@ def subscribe(session: Any, sandbox: str, document: Any) -> dict[str, Any]:
         raise DocumentError("the alert subscription", problems, code="SOURCE-0430-400") from None
     sandbox_id = resolve_sandbox(session, sandbox).id
     flow_id = find_dataflow(session, sandbox_id, parsed.dataflow).id if parsed.dataflow else None
+    activation_id = _activation_flow(session, sandbox_id, parsed.activation).id if parsed.activation else None
+    skip_rate = parsed.skip_rate_percent
+    if parsed.event == "activation.skipped" and skip_rate is None:
+        skip_rate = SKIP_RATE_PERCENT
     record = AlertSubscriptionRecord(sandbox_id=sandbox_id, event=parsed.event, dataflow_id=flow_id,
-                                     webhook_url=parsed.webhook_url, delay_minutes=parsed.delay_minutes)  # fmt: skip
+                                     activation_id=activation_id, webhook_url=parsed.webhook_url,
+                                     delay_minutes=parsed.delay_minutes, skip_rate_percent=skip_rate)  # fmt: skip
     session.add(record)
     session.flush()
     return subscription_document(session, record)
 
 
+def _activation_flow(session: Any, sandbox_id: str, name: str) -> ActivationFlowRecord:
+    """An activation flow by name, read from the catalog (the destinations context builds on this one)."""
+    record = session.scalar(select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == sandbox_id,
+                                                               ActivationFlowRecord.name == name))  # fmt: skip
+    if record is None:
+        names = list(session.scalars(select(ActivationFlowRecord.name).where(
+            ActivationFlowRecord.sandbox_id == sandbox_id)))  # fmt: skip
+        raise NotFoundError(f"no activation flow named {name!r}{did_you_mean(name, names)}",
+                            code="ACTIVATION-0404-404", flow=name, available=names)  # fmt: skip
+    return record
+
+
 def subscription_document(session: Any, record: AlertSubscriptionRecord) -> dict[str, Any]:
     flow = session.get(DataflowRecord, record.dataflow_id) if record.dataflow_id else None
+    activation = session.get(ActivationFlowRecord, record.activation_id) if record.activation_id else None
     return {"id": record.id, "event": record.event, "dataflow": flow.name if flow else None,
+            "activation": activation.name if activation else None,
             "webhook": urlparse(record.webhook_url).hostname if record.webhook_url else None,
-            "delayMinutes": record.delay_minutes, "enabled": record.enabled,
-            "createdAt": record.created_at.isoformat()}  # fmt: skip
+            "delayMinutes": record.delay_minutes, "skipRatePercent": record.skip_rate_percent,
+            "enabled": record.enabled, "createdAt": record.created_at.isoformat()}  # fmt: skip
 
 
 def list_subscriptions(session: Any, sandbox: str) -> list[dict[str, Any]]:
@@ -77,8 +120,9 @@ def list_subscriptions(session: Any, sandbox: str) -> list[dict[str, Any]]:
     return [subscription_document(session, r) for r in records]
 
 
-def alert_document(record: AlertRecord, dataflow: str | None) -> dict[str, Any]:
-    return {"id": record.id, "event": record.event, "dataflow": dataflow, "runId": record.run_id,
+def alert_document(record: AlertRecord, dataflow: str | None, activation: str | None = None) -> dict[str, Any]:
+    return {"id": record.id, "event": record.event, "dataflow": dataflow, "activation": activation,
+            "runId": record.run_id,
             "message": record.message, "delivery": record.delivery, "attempts": record.attempts,
             "lastError": record.last_error, "createdAt": record.created_at.isoformat()}  # fmt: skip
 
@@ -86,41 +130,53 @@ def alert_document(record: AlertRecord, dataflow: str | None) -> dict[str, Any]:
 def list_alerts(session: Any, sandbox: str, limit: int = 100) -> list[dict[str, Any]]:
     sandbox_id = resolve_sandbox(session, sandbox).id
     rows = session.execute(
-        select(AlertRecord, DataflowRecord.name)
+        select(AlertRecord, DataflowRecord.name, ActivationFlowRecord.name)
         .outerjoin(DataflowRecord, DataflowRecord.id == AlertRecord.dataflow_id)
+        .outerjoin(ActivationFlowRecord, ActivationFlowRecord.id == AlertRecord.activation_id)
         .where(AlertRecord.sandbox_id == sandbox_id)
         .order_by(AlertRecord.created_at.desc())
         .limit(max(1, min(limit, 1000)))
     )
-    return [alert_document(r, name) for r, name in rows]
+    return [alert_document(r, dataflow, activation) for r, dataflow, activation in rows]
 
 
 def raise_alerts(workspace: Workspace, event: str, flow_id: str, message: str, run_id: str | None = None,
                  payload: dict[str, Any] | None = None) -> None:  # fmt: skip
-    """Record an alert for every matching subscription and send the webhooks in the background."""
+    """Record an alert for every matching subscription and send the webhooks in the background.
+
+    `flow_id` is a dataflow's for `run.*` events, an activation flow's for `activation.*` ones. An
+    `activation.skipped` alert goes to the subscriptions whose threshold the run's `skipRate` passes."""
+    activation = event.startswith("activation.")
     to_send = []
     with workspace.catalog.session() as session:
-        flow = session.get(DataflowRecord, flow_id)
+        flow: ActivationFlowRecord | DataflowRecord | None = (
+            session.get(ActivationFlowRecord, flow_id) if activation else session.get(DataflowRecord, flow_id)
+        )
         if flow is None:
             return
-        matching = (AlertSubscriptionRecord.dataflow_id == flow_id) | AlertSubscriptionRecord.dataflow_id.is_(None)
+        column = AlertSubscriptionRecord.activation_id if activation else AlertSubscriptionRecord.dataflow_id
         subscriptions = session.scalars(
             select(AlertSubscriptionRecord).where(
                 AlertSubscriptionRecord.sandbox_id == flow.sandbox_id,
                 AlertSubscriptionRecord.event == event,
                 AlertSubscriptionRecord.enabled.is_(True),
-                matching,
+                (column == flow_id) | column.is_(None),
             )
         )
         for subscription in subscriptions:
+            rate = (payload or {}).get("skipRate")
+            if event == "activation.skipped" and (rate is None or rate <= (subscription.skip_rate_percent or 0)):
+                continue
             alert = AlertRecord(sandbox_id=flow.sandbox_id, subscription_id=subscription.id, event=event,
-                                dataflow_id=flow_id, run_id=run_id, message=message[:2000],
+                                dataflow_id=None if activation else flow_id,
+                                activation_id=flow_id if activation else None, run_id=run_id, message=message[:2000],
                                 delivery="pending" if subscription.webhook_url else "none")  # fmt: skip
             session.add(alert)
             session.flush()
             if subscription.webhook_url:
-                body = {"alertId": alert.id, "event": event, "dataflow": flow.name, "runId": run_id,
-                        "message": message, "createdAt": alert.created_at.isoformat(), **(payload or {})}  # fmt: skip
+                body = {"alertId": alert.id, "event": event, "activation" if activation else "dataflow": flow.name,
+                        "runId": run_id, "message": message, "createdAt": alert.created_at.isoformat(),
+                        **(payload or {})}  # fmt: skip
                 to_send.append((alert.id, subscription.webhook_url, body))
     for alert_id, url, body in to_send:
         _delivery.submit(deliver, workspace, alert_id, url, body)
@@ -157,33 +213,54 @@ def deliver(workspace: Workspace, alert_id: str, url: str, body: dict[str, Any])
 
 
 def check_delays(workspace: Workspace, now: datetime | None = None) -> int:
-    """Raise `run.delay` once for each dataflow whose last success is older than a subscription's delay."""
+    """Raise `run.delay` (dataflows) and `activation.delay` (activation flows) once for each flow whose last
+    success is older than a subscription's delay."""
     now = now or datetime.now(UTC)
-    raised = 0
+    due: list[tuple[str, str, str]] = []
     with workspace.catalog.session() as session:
         subscriptions = list(session.scalars(select(AlertSubscriptionRecord).where(
-            AlertSubscriptionRecord.event == "run.delay", AlertSubscriptionRecord.enabled.is_(True))))  # fmt: skip
-        due: list[tuple[str, str]] = []
+            AlertSubscriptionRecord.event.in_(DELAYS), AlertSubscriptionRecord.enabled.is_(True))))  # fmt: skip
         for subscription in subscriptions:
-            query = select(DataflowRecord).where(
-                DataflowRecord.sandbox_id == subscription.sandbox_id, DataflowRecord.enabled.is_(True)
-            )
-            if subscription.dataflow_id:
-                query = query.where(DataflowRecord.id == subscription.dataflow_id)
-            flows = session.scalars(query)
-            for flow in flows:
-                last_success = session.scalar(select(func.max(FlowRunRecord.completed_at)).where(
-                    FlowRunRecord.dataflow_id == flow.id, FlowRunRecord.status == "success"))  # fmt: skip
-                since = aware(last_success or flow.created_at)
+            activation = subscription.event == "activation.delay"
+            for flow_id, name, since in _last_successes(session, subscription, activation):
                 if now - since < timedelta(minutes=subscription.delay_minutes or 0):
                     continue
+                raised = AlertRecord.activation_id if activation else AlertRecord.dataflow_id
                 already = session.scalar(select(AlertRecord.id).where(
-                    AlertRecord.subscription_id == subscription.id, AlertRecord.dataflow_id == flow.id,
+                    AlertRecord.subscription_id == subscription.id, raised == flow_id,
                     AlertRecord.created_at >= since))  # fmt: skip
                 if already is None:
-                    due.append((flow.id, f"dataflow {flow.name} has had no successful run for "
-                                         f"{subscription.delay_minutes} minutes"))  # fmt: skip
-    for flow_id, message in due:
-        raise_alerts(workspace, "run.delay", flow_id, message)
-        raised += 1
-    return raised
+                    kind = "activation flow" if activation else "dataflow"
+                    due.append((subscription.event, flow_id, f"{kind} {name} has had no successful run for "
+                                                             f"{subscription.delay_minutes} minutes"))  # fmt: skip
+    for event, flow_id, message in due:
+        raise_alerts(workspace, event, flow_id, message)
+    return len(due)
+
+
+def _last_successes(
+    session: Any, subscription: AlertSubscriptionRecord, activation: bool
+) -> list[tuple[str, str, datetime]]:
+    """(flow id, name, last success or creation) of the enabled flows a delay subscription watches."""
+    if activation:
+        flows = select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == subscription.sandbox_id,
+                                                   ActivationFlowRecord.state != "disabled")  # fmt: skip
+        if subscription.activation_id:
+            flows = flows.where(ActivationFlowRecord.id == subscription.activation_id)
+        found = []
+        for flow in session.scalars(flows):
+            last = session.scalar(select(func.max(ActivationRunRecord.completed_at)).where(
+                ActivationRunRecord.flow_id == flow.id, ActivationRunRecord.status == "success",
+                ActivationRunRecord.dry_run.is_(False)))  # fmt: skip
+            found.append((flow.id, flow.name, aware(last or flow.created_at)))
+        return found
+    query = select(DataflowRecord).where(DataflowRecord.sandbox_id == subscription.sandbox_id,
+                                         DataflowRecord.enabled.is_(True))  # fmt: skip
+    if subscription.dataflow_id:
+        query = query.where(DataflowRecord.id == subscription.dataflow_id)
+    found = []
+    for dataflow in session.scalars(query):
+        last = session.scalar(select(func.max(FlowRunRecord.completed_at)).where(
+            FlowRunRecord.dataflow_id == dataflow.id, FlowRunRecord.status == "success"))  # fmt: skip
+        found.append((dataflow.id, dataflow.name, aware(last or dataflow.created_at)))
+    return found

@@ -106,8 +106,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_activation_runs_flow_id"), ["flow_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_activation_runs_sandbox_id"), ["sandbox_id"], unique=False)
 
+    with op.batch_alter_table("alert_subscriptions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("activation_id", sa.String(length=24), nullable=True))
+        batch_op.add_column(sa.Column("skip_rate_percent", sa.Float(), nullable=True))
+        batch_op.create_foreign_key("fk_alert_subscriptions_activation_id", "activation_flows", ["activation_id"],
+                                    ["id"], ondelete="CASCADE")  # fmt: skip
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("activation_id", sa.String(length=24), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_column("activation_id")
+    with op.batch_alter_table("alert_subscriptions", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_alert_subscriptions_activation_id", type_="foreignkey")
+        batch_op.drop_column("skip_rate_percent")
+        batch_op.drop_column("activation_id")
     with op.batch_alter_table("activation_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_activation_runs_sandbox_id"))
         batch_op.drop_index(batch_op.f("ix_activation_runs_flow_id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -66,14 +67,16 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file.path, partial)
             os.replace(partial, target)
-        except PermissionError as exc:
+        except (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            # refused, or a file where a folder should be: trying again will not help until someone mends it
             raise DestinationRefusedError(f"writing {file.name} to {self.config.root} was refused: {exc.strerror}",
                                           file=file.name) from None  # fmt: skip
-        except OSError as exc:  # a full disk, a file where a folder should be...
+        except OSError as exc:  # a full disk, a share gone away: may pass later
             raise DestinationUnavailableError(f"writing {file.name} to {self.config.root} failed: {exc.strerror}",
                                               file=file.name) from None  # fmt: skip
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # where the folder cannot hold it, there is no partial to remove
+                partial.unlink(missing_ok=True)
         return str(target)
 
     def exists(self, name: str) -> bool:
