@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
+    export_memory_limit: str = Field(
+        default="512MB",
+        description="DuckDB memory limit of activation runs (they spill past it), so that exports stay small "
+        "beside the jobs that share the machine; never more than `duckdb_memory_limit`.",
+    )
     stale_run_seconds: int = Field(
         default=1800, ge=10, description="A job or run whose heartbeat is silent this long is taken to have died."
     )
@@ -78,7 +83,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
-    @field_validator("duckdb_memory_limit")
+    @field_validator("duckdb_memory_limit", "export_memory_limit")
     @classmethod
     def _memory_limit(cls, value: str) -> str:
         """A size the engine reads (`4GB`, `512MiB`), at least 16 MB: below that it cannot run a query."""

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 from accord.destinations.export import STATUS, AudienceExport
 from accord.destinations.flows import FlowDefinition
 from accord.destinations.spec import ExportFile, FileDestination, ProfileRow, RequestContext, StreamingDestination
-from accord.lake import jsonable
 
 Progress = Callable[[str, int, int], None]
 BATCH_ROWS = 10_000
@@ -78,19 +77,37 @@ def stream_rows(destination: StreamingDestination, exports: list[AudienceExport]
 
 
 def profile_rows(exports: list[AudienceExport], flow: FlowDefinition) -> Iterator[ProfileRow]:
-    """The rows of the built files as a streaming destination takes them, a batch at a time."""
-    identities = {m.target: m.namespace for m in flow.mapping if m.namespace}
+    """The rows of the built files as a streaming destination takes them, a batch at a time.
+
+    Values are made plain for JSON a column at a time (times and dates as ISO text, decimals as numbers),
+    so that building a row is only picking values out of lists."""
+    identities = [(m.target, m.namespace) for m in flow.mapping if m.namespace]
     attributes = [m.target for m in flow.mapping if not m.namespace]
     for export in exports:
+        segment = {"name": export.segment_name}
         for file in export.files:
             for batch in pq.ParquetFile(file.path).iter_batches(batch_size=BATCH_ROWS):
-                for row in batch.to_pylist():
+                column = {name: _plain(batch.column(name)).to_pylist() for name in batch.schema.names}
+                graphs, statuses = column["graph"], column[STATUS]
+                values = [column[t] for t in attributes]
+                found = [(ns, column[t]) for t, ns in identities]
+                for i in range(batch.num_rows):
                     yield {
-                        "profileId": str(row["graph"]),
-                        "attributes": {t: jsonable(row[t]) for t in attributes},
-                        "identities": {ns: [str(row[t])] for t, ns in identities.items() if row[t] is not None},
-                        "segments": {export.segment_id: {"name": export.segment_name, "status": row[STATUS]}},
+                        "profileId": str(graphs[i]),
+                        "attributes": dict(zip(attributes, [v[i] for v in values], strict=True)),
+                        "identities": {ns: [str(ids[i])] for ns, ids in found if ids[i] is not None},
+                        "segments": {export.segment_id: {**segment, "status": statuses[i]}},  # type: ignore[typeddict-item]
                     }
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    """A column as JSON can hold it: times, dates and decimals become ISO text and numbers."""
+    kind = values.type
+    if pa.types.is_temporal(kind):
+        return pc.cast(values, pa.string())
+    if pa.types.is_decimal(kind):
+        return pc.cast(values, pa.float64())
+    return values
 
 
 def acknowledged(snapshot: pa.Table | None, failed_profiles: set[str]) -> pa.Table | None:

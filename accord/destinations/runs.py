@@ -126,7 +126,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             if not (store / "profiles.parquet").exists():
                 raise NotFoundError("no profiles to activate yet: build them with `accord profile rebuild`",
                                     code="ACTIVATION-0411-404")  # fmt: skip
-            con = connect(workspace.settings)
+            con = connect(export_settings(workspace.settings))
             try:
                 for index, audience in enumerate(built.audiences):
                     segment_id = audience.segment_id or audience.segment
@@ -187,6 +187,14 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             for e in exports
         ],
     }
+
+
+def export_settings(settings: Any) -> Any:
+    """The settings an export's engine runs with: the smaller of the two memory limits."""
+    from accord.engine import size_bytes
+
+    smaller = min(settings.duckdb_memory_limit, settings.export_memory_limit, key=size_bytes)
+    return settings.model_copy(update={"duckdb_memory_limit": smaller})
 
 
 def snapshots_folder(workspace: Workspace, sandbox_id: str, flow_id: str) -> Path:

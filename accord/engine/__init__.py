@@ -7,6 +7,7 @@ so two connections spilling into one folder overwrite each other's blocks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,6 +97,15 @@ def drop_temporary_table(con: Any, name: str) -> None:
 
 _UNITS = {"bytes": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}  # fmt: skip
+
+
+def size_bytes(text: str) -> int:
+    """A size as the settings give it (`4GB`, `512MiB`), in bytes."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", text)
+    if found is None:
+        raise ValueError(f"not a size: {text!r}")
+    units = {k.lower(): v for k, v in _UNITS.items()} | {"b": 1}
+    return int(float(found[1]) * units[found[2].lower()])
 
 
 def memory_limit_bytes(con: Any) -> int:
