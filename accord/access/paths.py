@@ -27,7 +27,7 @@ class PathNotAllowedError(PermissionDeniedError):
     def __init__(self, field: str, path: str) -> None:
         # The allowed roots are not named: they are the server's paths, which callers do not see.
         super().__init__(
-            f"{field}: {path!r} is outside the folders this server allows connections to read "
+            f"{field}: {path!r} is outside the folders this server allows connections and destinations to use "
             "(the operator's setting `allowed_roots`, by default the `landing` folder of Accord's home); "
             "put the files in an allowed folder",
             path=field,

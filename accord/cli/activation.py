@@ -116,7 +116,7 @@ def activation_run(
 
 def _describe_run(r: dict[str, Any]) -> None:
     colour = "green" if r["status"] == "success" else "red"
-    what = "would send" if r["dryRun"] else "sent"
+    what = "would send" if r["dryRun"] else "sent" if r["status"] == "success" else "prepared"
     out.print(f"run [bold]{r['id']}[/] [{colour}]{r['status']}[/] ({'full' if r['full'] else 'incremental'}, "
               f"{r['durationSeconds']} s): {r['profilesReceived']:,} profiles received", highlight=False)  # fmt: skip
     for audience in r["audiences"]:

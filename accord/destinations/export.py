@@ -247,7 +247,8 @@ def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: Destinatio
 
 
 def _copy(con: Any, expr: ir.Table, path: Path, flow: FlowDefinition) -> int:
-    """Write rows with the engine's COPY; every option is quoted by the expression builder, never by hand."""
+    """Write rows with the engine's COPY: the query compiled from the expression, fixed option names, and every
+    value a flow gives (delimiter, quote, null text, the path) quoted by the expression builder (`sql_string`)."""
     settings = flow.file
     if settings.format == "parquet":
         options = f"FORMAT parquet, COMPRESSION {'gzip' if settings.compression == 'gzip' else 'uncompressed'}"

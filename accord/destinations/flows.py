@@ -13,7 +13,7 @@ import re
 from datetime import date, time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,17 @@ class CsvOptions(_Document):
     escape: str = Field(default='"', min_length=1, max_length=1)
     null_value: str = Field(default="", alias="nullValue", max_length=16)
     header: bool = True
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvOptions:
+        """What the file could not be read back with (and the engine refuses to write)."""
+        if self.delimiter == self.quote:
+            raise ValueError("the delimiter and the quote must differ")
+        if "\n" in (self.delimiter, self.quote, self.escape) or "\r" in (self.delimiter, self.quote, self.escape):
+            raise ValueError("a line break cannot be the delimiter, the quote or the escape")
+        if self.delimiter == self.escape:
+            raise ValueError("the delimiter and the escape must differ")
+        return self
 
 
 class FileSettings(_Document):

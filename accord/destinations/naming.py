@@ -21,6 +21,7 @@ MACRO = re.compile(r"%([A-Z_]+)(?:\(([^)%]*)\))?%")
 TEXT = re.compile(r"^[A-Za-z0-9._ /-]*$")
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 TOKENS = re.compile(r"yyyy|yy|MM|dd|HH|mm|ss|SSS")
+SEPARATORS = re.compile(r"^[-_. ]*$")
 _STRFTIME = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
 MACROS = ("DESTINATION", "DESTINATION_INSTANCE_NAME", "DESTINATION_INSTANCE_ID", "SEGMENT_ID", "SEGMENT_NAME",
           "SANDBOX_NAME", "DATETIME", "TIMESTAMP")  # fmt: skip
@@ -49,7 +50,7 @@ def check_template(template: str) -> list[str]:
             problems.append(f"unknown macro %{name}%; known: {', '.join('%' + m + '%' for m in MACROS)}")
         elif argument is not None and name != "DATETIME":
             problems.append(f"%{name}% takes no format")
-        elif argument is not None and TOKENS.sub("", argument) and not TEXT.match(TOKENS.sub("", argument)):
+        elif argument is not None and (not TOKENS.search(argument) or not SEPARATORS.match(TOKENS.sub("", argument))):
             problems.append(f"%DATETIME({argument})% may hold only yyyy, yy, MM, dd, HH, mm, ss, SSS and - _ .")
     text = MACRO.sub("", template)
     if not TEXT.match(text):

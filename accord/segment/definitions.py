@@ -281,9 +281,22 @@ def delete_segment(session: Session, sandbox: str, name: str) -> dict[str, Any]:
         raise ConflictError(f"segment {record.name!r} is used by {', '.join(sorted(users))}; change those first "
                             "(`accord segment update`, or PUT /segment/definitions/{name})",
                             code="SEGMENT-0410-409")  # fmt: skip
+    flows = _activating(session, record)
+    if flows:
+        raise ConflictError(f"activation flows send segment {record.name!r}: {', '.join(flows)}; delete them "
+                            "first (`accord activation delete`)", code="SEGMENT-0411-409", flows=flows)  # fmt: skip
     document = segment_document(record)
     session.delete(record)
     return document
+
+
+def _activating(session: Session, record: SegmentDefinitionRecord) -> list[str]:
+    """The activation flows that send this segment (read from the catalog: destinations build on segments)."""
+    from accord.catalog.activations import ActivationFlowRecord
+
+    flows = session.scalars(select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == record.sandbox_id))
+    return sorted(f.name for f in flows
+                  if any(a.get("segmentId") == record.id for a in f.definition.get("audiences", [])))  # fmt: skip
 
 
 def _referred(text: str) -> list[str]:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from accord import destinations, segment
-from accord.errors import DocumentError
+from accord.errors import ConflictError, DocumentError
 from accord.jobs import JobRunningError, hold
 from accord.workspace import Workspace
 from tests.destinations.conftest import FLOW, create_flow, evaluate, ingest_people
@@ -204,3 +204,28 @@ def test_an_audience_of_nobody_yet_sends_an_empty_file(people: Workspace, outbox
     create_flow(people, "rome", {**FLOW, "audiences": [{"segment": "romans"}]})
     run = destinations.run_activation(people, "prod", "rome")
     assert run["status"] == "success" and run["profilesReceived"] == 0 and run["files"][0]["rows"] == 0
+
+
+def test_file_options_the_engine_would_refuse_are_refused_with_the_flow(people: Workspace, outbox: Path) -> None:
+    """A delimiter that is also the quote, a date format with nothing of a date: refused when the flow is made,
+    not at its first run."""
+    for file, path, said in (
+        ({"csv": {"delimiter": "'", "quote": "'", "escape": "'"}}, "file.csv", "must differ"),
+        ({"csv": {"delimiter": "\n"}}, "file.csv", "line break"),
+        ({"nameTemplate": "%DATETIME(qq)%_x"}, "file.nameTemplate", "%DATETIME(qq)%"),
+        ({"nameTemplate": "%BOGUS%_%DATETIME(yyyy!)%"}, "file.nameTemplate", "%DATETIME(yyyy!)%"),
+    ):
+        with pytest.raises(DocumentError) as caught:
+            create_flow(people, "bad", {**FLOW, "file": file})
+        problems = caught.value.details["problems"]
+        assert any(p["path"].startswith(path) and said in p["message"] for p in problems), (file, problems)
+
+
+def test_a_segment_that_flows_send_cannot_be_deleted(people: Workspace, outbox: Path) -> None:
+    create_flow(people, "paris", FLOW)
+    with people.catalog.session() as s, pytest.raises(ConflictError) as caught:
+        segment.delete_segment(s, "prod", "parisians")
+    assert "activation flows send segment 'parisians': paris" in caught.value.message
+    destinations.delete_flow(people, "prod", "paris")
+    with people.catalog.session() as s:
+        assert segment.delete_segment(s, "prod", "parisians")["name"] == "parisians"

@@ -86,3 +86,12 @@ def test_a_dry_run_sends_nothing(people: Workspace, receiver: HttpReceiver, tmp_
     create_flow(people, "paris", FLOW, account="hook")
     run = destinations.run_activation(people, "prod", "paris", dry_run=True)
     assert run["dryRun"] and run["audiences"][0]["changes"] == {"added": 5} and receiver.requests() == []
+
+
+def test_a_run_that_delivered_nothing_does_not_say_sent(people: Workspace, cli: Any, closed_port: int) -> None:
+    account(people, "gone", "http", {"url": f"http://127.0.0.1:{closed_port}/in"})
+    create_flow(people, "paris", FLOW, account="gone")
+    told = cli("activation", "run", "paris")
+    assert told.code == 1, told.stdout
+    assert "parisians: prepared 5 added" in told.stdout and "sent" not in told.stdout
+    assert "5 profiles not delivered" in told.stdout
