@@ -7,11 +7,14 @@ with the rows that fail kept as diagnostics."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from rich.console import Console
@@ -183,12 +186,17 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         say("6. audiences (batch job " + f"{job['seconds']} s): " + "; ".join(
             f"{name}: {job['counts'][name]['qualified']:,}" for name in audiences))  # fmt: skip
         activation = activate(workspace)
+        streamed = stream(workspace)
         folder = Path(activation["files"][0]["sinkPath"]).parent
         sent = "; ".join(f"{a['segment']}: {a['rows']:,} rows" + (" (left out: " + ", ".join(
             f"{n:,} {why}" for why, n in sorted(a["excluded"].items())) + ")" if a["excluded"] else "")
             for a in activation["audiences"])  # fmt: skip
+        landed = ", ".join(f["name"] for f in activation["files"])
         say(f"7. activation to a local folder ({folder}): {sent}; {len(activation['files'])} files with the "
-            f"manifest, in {activation['durationSeconds']} s")  # fmt: skip
+            f"manifest ({landed}), in {activation['durationSeconds']} s")  # fmt: skip
+        say(f"8. streaming to an HTTP endpoint the demo started ({streamed['url']}): "
+            f"{streamed['received']:,} profiles arrived in {streamed['requests']} requests, "
+            f"run {streamed['run']['status']} in {streamed['run']['durationSeconds']} s")  # fmt: skip
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -206,6 +214,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "unifiedProfile": unified,
         "segmentJob": job,
         "activation": activation,
+        "streaming": streamed,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,
@@ -291,3 +300,45 @@ def activate(workspace: Any) -> dict[str, Any]:
                                     {"root": str(outbox)}, AllowedRoots.from_settings(workspace.settings))  # fmt: skip
         destinations.create_flow(session, "prod", "audiences-out", "outbox", ACTIVATION)
     return destinations.run_activation(workspace, "prod", "audiences-out")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """The demo's HTTP endpoint: it counts the profiles of each JSON body it is sent, and answers 200."""
+
+    received: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.append(len(json.loads(body).get("profiles", [])))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *_args: Any) -> None:  # quiet: the demo prints its own summary
+        return None
+
+
+def stream(workspace: Any) -> dict[str, Any]:
+    """An HTTP endpoint on 127.0.0.1 (a thread of this process), an `http` account to it, a flow of the newsletter
+    readers, one run; what arrived there."""
+    from accord import destinations, sources
+
+    _Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, name="demo-receiver", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with workspace.catalog.session() as session:
+            box, roots = sources.SecretBox(workspace.settings.home), AllowedRoots.from_settings(workspace.settings)
+            destinations.create_account(session, box, "prod", "hook", "http", {"url": f"{url}/audiences"}, roots)
+            destinations.create_flow(session, "prod", "readers-http", "hook", {
+                "audiences": [{"segment": "opted-in newsletter readers"}],
+                "mapping": [{"source": "person.name.firstName", "target": "first_name"},
+                            {"source": "identityMap.Email", "target": "email"}]})  # fmt: skip
+        run = destinations.run_activation(workspace, "prod", "readers-http")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {"url": url, "requests": len(_Receiver.received), "received": sum(_Receiver.received), "run": run}

@@ -199,6 +199,9 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
         assert len(landed) - 1 == file["rows"] == audience["rows"] > 0
     manifest = json.loads(Path(activation["files"][2]["sinkPath"]).read_text())
     assert [r["rows"] for r in manifest["exportResults"]] == [f["rows"] for f in activation["files"][:2]]
+    streamed = summary["streaming"]  # the newsletter readers, to the HTTP endpoint the demo starts
+    assert streamed["run"]["status"] == "success" and streamed["requests"] >= 1
+    assert streamed["received"] == activation["audiences"][0]["rows"] == streamed["run"]["profilesReceived"]
     told = cli("demo", "--rows", "300").stdout  # for people: why the run is partial while its batch succeeded
     assert "run partial" in told and "under the 5 % error threshold, so the batch was committed without them" in told
 
