@@ -11,6 +11,7 @@ import contextlib
 import resource
 import secrets
 import signal
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,37 +26,35 @@ PREFIX = "exports"
 """Where every case's account writes, inside the test's store: a name that escapes it shows in `held()`."""
 
 
-class Case:
+class Case(ABC):
     """One file destination configured on a store of the test's own."""
 
     id: str
 
+    @abstractmethod
     def config(self) -> dict[str, Any]:
         """A good account's configuration."""
-        raise NotImplementedError
 
+    @abstractmethod
     def held(self) -> dict[str, bytes]:
         """Every file or object of the test's store (the prefix's parent), by its path there."""
-        raise NotImplementedError
 
+    @abstractmethod
     def location(self, name: str) -> str:
         """Where `write` says a file of that name landed."""
-        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def failing(self) -> Iterator[dict[str, Any]]:
-        """An account of the same store whose writes the server refuses or breaks off."""
-        raise NotImplementedError
-        yield {}
+    @abstractmethod
+    def failing(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        """An account of the same store whose writes the server refuses or breaks off (a context manager)."""
 
+    @abstractmethod
     def put(self, name: str, content: bytes) -> None:
         """Put a file under the prefix by the server's own means (not through Accord)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def under_way(self, name: str) -> bool:
         """Whether the server shows a write of `name` begun and not finished (a partial file with some bytes,
         a multipart upload begun, blocks staged and not committed)."""
-        raise NotImplementedError
 
 
 def partial_files(folder: Path, name: str) -> list[Path]:
