@@ -68,8 +68,18 @@ class Settings(BaseSettings):
     job_wait_seconds: float = Field(
         default=60, ge=0, le=86_400, description="How long a job waits for another that holds its lock."
     )
-    scheduler: bool = Field(default=True, description="`accord serve` starts dataflows on their schedules.")
+    scheduler: bool = Field(
+        default=True,
+        description="`accord serve` starts dataflows and activation flows on their schedules, and flows to "
+        "streaming destinations follow their audiences' membership changes.",
+    )
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
+    follow_seconds: float = Field(
+        default=2,
+        gt=0,
+        le=3600,
+        description="How often, under `accord serve`, a flow to a streaming destination looks for membership changes.",
+    )
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     destinations_path: Path | None = Field(

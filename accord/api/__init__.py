@@ -35,8 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # A server killed before this one may have left uploads and batches half-made: close them now
         await run_in_threadpool(reap_abandoned, workspace)
-        scheduler = None
+        scheduler = followers = None
         if settings.scheduler:
+            from accord.destinations.following import Followers
             from accord.destinations.scheduling import activation_duty
             from accord.jobs.scheduler import Scheduler
             from accord.sources.scheduling import dataflow_duty
@@ -44,7 +45,11 @@ def create_app(settings: Settings) -> FastAPI:
             scheduler = Scheduler([dataflow_duty(workspace), activation_duty(workspace)],
                                   settings.scheduler_tick_seconds)  # fmt: skip
             scheduler.start()
+            followers = Followers(workspace, settings.follow_seconds)
+            followers.start()
         yield
+        if followers is not None:
+            await run_in_threadpool(followers.stop)
         if scheduler is not None:
             scheduler.stop()
         workspace.close()

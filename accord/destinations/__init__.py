@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         parse_definition,
         set_state,
     )
+    from accord.destinations.following import Followers, follow_once
     from accord.destinations.registry import destination_ids, destination_spec, list_destinations, register_declared
     from accord.destinations.runs import delete_flow, get_run, list_runs, run_activation
     from accord.destinations.spec import (
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     )
     from accord.destinations.streaming.declared import render_sample, validate_declared_file
     from accord.destinations.streaming.lanes import DeliveryResult, deliver, deliver_async
-    from accord.destinations.streaming.service import StreamingDeliveries
 
 _EXPORTS = {
     "accounts": [
@@ -64,6 +64,7 @@ _EXPORTS = {
         "open_destination",
         "test_account",
     ],
+    "following": ["Followers", "follow_once"],
     "flows": ["FlowDefinition", "create_flow", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
     "registry": ["destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
@@ -85,6 +86,5 @@ _EXPORTS = {
     "streaming.deadletters": ["CatalogDeadLetters", "DeadLetterSink", "list_dead_letters", "replay_dead_letters"],
     "streaming.declared": ["render_sample", "validate_declared_file"],
     "streaming.lanes": ["DeliveryResult", "deliver", "deliver_async"],
-    "streaming.service": ["StreamingDeliveries"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

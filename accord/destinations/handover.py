@@ -61,12 +61,12 @@ def put_files(destination: FileDestination, exports: list[AudienceExport], manif
 
 
 def stream_rows(destination: StreamingDestination, exports: list[AudienceExport], flow: FlowDefinition,  # type: ignore[type-arg]
-                context: RequestContext, dead_letters: Any) -> Handover:  # fmt: skip
+                context: RequestContext, dead_letters: Any, wait_when_open: bool = False) -> Handover:  # fmt: skip
     """Every audience's rows sent as the destination's requests (paced, retried, dead letters filed)."""
     from accord.destinations.streaming.lanes import deliver
 
     try:
-        result = deliver(destination, profile_rows(exports, flow), context, dead_letters)
+        result = deliver(destination, profile_rows(exports, flow), context, dead_letters, wait_when_open)
     finally:
         destination.close()
     handed = Handover(requests=result.requests, retries=result.retries, delivered=result.rows_delivered,

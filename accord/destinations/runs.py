@@ -40,16 +40,20 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int], None]
 """Told (what, done, total) as a run goes: audiences built, files delivered."""
+Changes = dict[str, tuple[pa.Table, pa.Table]]
+"""By segment id: the profiles that joined (`graph`, `status` 0) and those that left (`graph`, `_hash`)."""
 INTERRUPTED = "interrupted: the process running it stopped"
 
 
 def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigger: str = "manual",
-                   dry_run: bool = False, segment_ids: list[str] | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+                   dry_run: bool = False, segment_ids: list[str] | None = None, progress: Progress | None = None,
+                   changes: Changes | None = None) -> dict[str, Any]:  # fmt: skip
     """Run a flow now: its audiences (those of `segment_ids` alone, when given), full or incremental as the flow
     says; the run's document.
 
-    A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed)."""
+    A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed).
+    `changes` (the follower of membership changes, `following.py`): send, per audience, only these profiles,
+    those that joined as members and those that left as exits."""
     settings = workspace.settings
     with workspace.catalog.session() as session:
         flow = find_flow(session, resolve_sandbox(session, sandbox).id, flow_name)
@@ -70,11 +74,12 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
             session.add(run)
             session.flush()
             run_id, started = run.id, utc_time(run.created_at)
-        if not dry_run:
+        if not dry_run and changes is None:  # a run per batch of changes would flood the start alerts
             raise_alerts(workspace, "activation.start", flow_id, f"activation flow {flow_name} started (run {run_id})",
                          run_id)  # fmt: skip
         try:
-            outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, segment_ids, progress)  # type: ignore[arg-type]
+            outcome = _run(workspace, sandbox, flow_id, run_id, started, dry_run, segment_ids,  # type: ignore[arg-type]
+                           progress, changes)  # fmt: skip
         except AccordError as exc:
             _finish(workspace, run_id, "failed", errors=[{"code": exc.code, "message": exc.message}])
             raise
@@ -86,11 +91,13 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
 
 
 def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started: datetime, dry_run: bool,
-         segment_ids: list[str] | None, progress: Progress | None) -> dict[str, Any]:  # fmt: skip
+         segment_ids: list[str] | None, progress: Progress | None,
+         changes: Changes | None) -> dict[str, Any]:  # fmt: skip
     from accord import profile, segment
     from accord.engine import connect
     from accord.lake import sandbox_job
     from accord.schema import field_dtype, union_schema
+    from accord.segment.streaming import overlay_changes
     from accord.sources import SecretBox
 
     with workspace.catalog.session() as session:
@@ -116,6 +123,8 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                                                                    splitRows=10**12)})  # fmt: skip
     else:
         built = definition
+    if changes is not None:  # the exits come from the "snapshot" the changes give, as an incremental run's do
+        built = built.model_copy(update={"export_mode": "incremental"})
     folder = snapshots_folder(workspace, sandbox_id, flow_id)
     exports: list[AudienceExport] = []
     handed = Handover()
@@ -126,15 +135,20 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             if not (store / "profiles.parquet").exists():
                 raise NotFoundError("no profiles to activate yet: build them with `accord profile rebuild`",
                                     code="ACTIVATION-0411-404")  # fmt: skip
+            streamed = overlay_changes(workspace, sandbox_id)
             con = connect(export_settings(workspace.settings))
             try:
                 for index, audience in enumerate(built.audiences):
                     segment_id = audience.segment_id or audience.segment
-                    members = segment.membership_table(workspace, sandbox_id, segment_id)
+                    if changes is not None:
+                        members, previous = changes[segment_id]
+                    else:
+                        members = _with_streamed(segment.membership_table(workspace, sandbox_id, segment_id),
+                                                 streamed.get(segment_id))  # fmt: skip
+                        previous = _read_snapshot(folder / f"{segment_id}.parquet")
                     inputs = ExportInputs(store / "profiles.parquet", store / "members.arrow", members, leaf_types)
                     names = NameValues(spec.name, account_name, account.id, segment_id, segments[segment_id],
                                        sandbox, started)  # fmt: skip
-                    previous = _read_snapshot(folder / f"{segment_id}.parquet")
                     exports.append(export_audience(con, inputs, built, spec, audience, names, staging, previous,
                                                    write=not dry_run, profile_ids=streaming))  # fmt: skip
                     if progress:
@@ -147,7 +161,8 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
 
                 context = RequestContext(destination=account_name, flow={"id": flow_id, "name": flow_name})
                 letters = CatalogDeadLetters(workspace.catalog, sandbox_id, flow_id, run_id)
-                handed = stream_rows(destination, exports, definition, context, letters)
+                waiting = changes is not None  # a follower has time: it waits for an open circuit breaker
+                handed = stream_rows(destination, exports, definition, context, letters, wait_when_open=waiting)
             else:
                 assert isinstance(destination, FileDestination)
                 manifest = (
@@ -155,8 +170,14 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                 )
                 handed = put_files(destination, exports, manifest, progress)
             for export in exports:  # what the destination accepted: the next incremental run compares with it
-                _write_snapshot(folder / f"{export.segment_id}.parquet",
-                                acknowledged(export.snapshot, handed.failed_profiles))  # fmt: skip
+                path = folder / f"{export.segment_id}.parquet"
+                accepted = acknowledged(export.snapshot, handed.failed_profiles)
+                if changes is not None and definition.export_mode == "incremental":
+                    accepted = _merged(_read_snapshot(path), accepted, changes[export.segment_id],
+                                       handed.failed_profiles)  # fmt: skip
+                elif changes is not None:
+                    accepted = None  # a full flow keeps no snapshot
+                _write_snapshot(path, accepted)
     excluded: dict[str, int] = {}
     for export in exports:
         for reason, count in export.excluded.items():
@@ -215,6 +236,35 @@ def _write_snapshot(path: Path, table: pa.Table | None) -> None:
     os.replace(partial, path)
 
 
+def _with_streamed(members: pa.Table | None, streamed: Any) -> pa.Table | None:
+    """An audience's memberships now: its last batch job's, with what streaming evaluation changed since."""
+    import pyarrow.compute as pc
+
+    if streamed is None or not len(streamed.graph):
+        return members
+    changed = pa.table({"graph": pa.array(streamed.graph, pa.int64()), "status": pa.array(streamed.status, pa.int8())})
+    if members is None:
+        return changed
+    base = members.select(["graph", "status"]).cast(changed.schema)
+    return pa.concat_tables([base.filter(pc.invert(pc.is_in(base["graph"], value_set=changed["graph"]))), changed])
+
+
+def _merged(old: pa.Table | None, accepted: pa.Table | None, change: tuple[pa.Table, pa.Table],
+            failed: set[str]) -> pa.Table | None:  # fmt: skip
+    """The snapshot after a run on some profiles alone: those that joined replaced by what the destination
+    accepted (one that failed is left out, so the next incremental run sends it), those that left taken
+    out once their exit was accepted (one whose exit failed stays, so the next run says it left)."""
+    import pyarrow.compute as pc
+
+    if old is None:
+        return accepted
+    joined, left = change
+    delivered_exits = [g for g in left["graph"].to_pylist() if str(g) not in failed]
+    touched = pa.concat_arrays([joined["graph"].combine_chunks(), pa.array(delivered_exits, pa.int64())])
+    kept = old.filter(pc.invert(pc.is_in(old["graph"], value_set=touched)))
+    return pa.concat_tables([kept, accepted.select(kept.column_names)]) if accepted is not None else kept
+
+
 def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> None:
     """Record how a run ended, set its flow's state, and raise the alerts it calls for (not for a dry run)."""
     with workspace.catalog.session() as session:
@@ -231,16 +281,16 @@ def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> No
             flow.state, flow.error = "error", run.errors[0]["message"] if run.errors else status
         elif flow.state == "error":
             flow.state, flow.error = "enabled", None
-        flow_id, name, received = flow.id, flow.name, run.profiles_received
+        flow_id, name, received, trigger = flow.id, flow.name, run.profiles_received, run.trigger
         left_out = sum(run.excluded.values()) + run.profiles_failed
         said = "; ".join(e["message"] for e in run.errors)[:500]
-    if status == "success":
+    if status != "success":
+        raise_alerts(workspace, "activation.failure", flow_id, f"activation flow {name}: run {run_id} {status}: {said}",
+                     run_id)  # fmt: skip
+    elif trigger != "events":  # one run per batch of membership changes: their successes would flood
         raise_alerts(
             workspace, "activation.success", flow_id, f"activation flow {name}: run {run_id} succeeded", run_id
         )
-    else:
-        raise_alerts(workspace, "activation.failure", flow_id, f"activation flow {name}: run {run_id} {status}: {said}",
-                     run_id)  # fmt: skip
     if received:
         rate = round(100 * left_out / received, 2)
         raise_alerts(workspace, "activation.skipped", flow_id, f"activation flow {name}: run {run_id} left out "

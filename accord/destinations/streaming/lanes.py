@@ -8,8 +8,7 @@ each partition sends one request at a time: requests of different profiles go ou
 profile's requests in the order its rows came. A request given up after its last try becomes a dead
 letter. Lanes share nothing: one whose receiver is down or slow holds up no other.
 
-`deliver` runs one lane over the rows of a run and says what happened (`DeliveryResult`);
-`accord.destinations.streaming.service` keeps lanes open for `accord serve`.
+`deliver` runs one lane over the rows of a run and says what happened (`DeliveryResult`).
 """
 
 from __future__ import annotations
@@ -199,9 +198,10 @@ async def deliver_async(
     rows: Iterable[ProfileRow] | AsyncIterable[ProfileRow],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
+    wait_when_open: bool = False,
 ) -> DeliveryResult:
     """Deliver `rows` to `destination` in a lane of its own; see `deliver`."""
-    lane = Lane(destination, context, dead_letters)
+    lane = Lane(destination, context, dead_letters, wait_when_open=wait_when_open)
     lane.start()
     try:
         if isinstance(rows, AsyncIterable):
@@ -227,12 +227,15 @@ def deliver(
     rows: Iterable[ProfileRow],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
+    wait_when_open: bool = False,
 ) -> DeliveryResult:
     """Deliver the rows of a run to a streaming destination and say what happened.
 
     Rows are gathered into requests (the destination's aggregation), paced (its limits or the account's),
     tried again on network errors, 408, 429 (after its `Retry-After`) and 5xx; a request still refused
     after its last try becomes a dead letter in `dead_letters` (`CatalogDeadLetters` for a flow's run;
-    in memory when none is given). Blocks until the last answer; call it from a thread of its own, not
-    from a running event loop (use `deliver_async` there)."""
-    return asyncio.run(deliver_async(destination, rows, context, dead_letters))
+    in memory when none is given). With `wait_when_open`, requests wait while the circuit breaker is open
+    instead of becoming dead letters at once (a follower of membership changes, which has time). Blocks
+    until the last answer; call it from a thread of its own, not from a running event loop (use
+    `deliver_async` there)."""
+    return asyncio.run(deliver_async(destination, rows, context, dead_letters, wait_when_open))

@@ -163,16 +163,11 @@ def test_an_open_circuit_stops_sending_and_files_the_rest_at_once(receiver: Http
     }
 
 
-def test_serve_holds_requests_while_the_circuit_is_open_and_sends_them_after(receiver: HttpReceiver) -> None:
-    from accord.destinations.streaming.service import StreamingDeliveries
-
+def test_a_follower_holds_requests_while_the_circuit_is_open_and_sends_them_after(receiver: HttpReceiver) -> None:
     receiver.then(answer(503), answer(503), default=answer(200))
     breaker = document(limits={"requestsInFlight": 1, "failuresToOpen": 2, "openSeconds": 1},
                        retry={"attempts": 3, "initialWaitSeconds": 0.05})  # fmt: skip
-    deliveries = StreamingDeliveries()
-    deliveries.open("flow", destination(breaker, url=receiver.url), FLOW)
-    deliveries.submit("flow", rows(30))
-    result = deliveries.stop()["flow"]
+    result = deliver(destination(breaker, url=receiver.url), rows(30), FLOW, wait_when_open=True)
     statuses = [r.status for r in receiver.requests("/profiles")]
     assert statuses[:2] == [503, 503] and set(statuses[2:]) == {200}
     opened = receiver.requests("/profiles")
