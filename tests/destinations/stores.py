@@ -97,6 +97,15 @@ class LocalCase(Case):
             signal.signal(signal.SIGXFSZ, previous)
 
 
+class CampaignCase(LocalCase):
+    """A campaign instance's landing folder: written as the local folder destination writes."""
+
+    id = "accord-campaign"
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "instance": "mkt", "targetMapping": "recipient"}
+
+
 class S3Case(Case):
     id = "s3"
 
@@ -219,6 +228,7 @@ class SftpCase(Case):
 
 CASES: dict[str, Callable[[pytest.FixtureRequest, Path], Case]] = {
     "local": lambda request, tmp_path: LocalCase(tmp_path),
+    "accord-campaign": lambda request, tmp_path: CampaignCase(tmp_path),
     "s3": lambda request, tmp_path: S3Case(request.getfixturevalue("moto")),
     "azure-blob": lambda request, tmp_path: AzureCase(request.getfixturevalue("azurite")),
     "sftp": lambda request, tmp_path: SftpCase(request.getfixturevalue("sftp")),
