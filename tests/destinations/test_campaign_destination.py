@@ -27,8 +27,8 @@ def landing(people: Workspace, tmp_path: Path) -> Path:
 
 def connect(workspace: Workspace, config: dict[str, Any]) -> None:
     with workspace.catalog.session() as s:
-        destinations.create_account(s, sources.SecretBox(workspace.settings.home), "prod", "campaign",
-                                    "accord-campaign", config, AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+        box, roots = sources.SecretBox(workspace.settings.home), AllowedRoots.from_settings(workspace.settings)
+        destinations.create_account(s, box, "prod", "campaign", "accord-campaign", config, roots)
 
 
 def test_the_spec_says_what_the_reference_says() -> None:

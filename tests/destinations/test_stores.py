@@ -173,3 +173,14 @@ def test_sftp_makes_the_sub_folders_a_name_asks_for(workspace: Workspace, sftp: 
     destination.write(export_file(tmp_path, "2026/07/31/b.csv", b"b\n"))  # the folders are there already
     destination.close()
     assert case.held() == {f"{PREFIX}/2026/07/31/a.csv": b"a\n", f"{PREFIX}/2026/07/31/b.csv": b"b\n"}
+
+
+def test_a_local_folder_the_first_run_will_make_passes_its_test(workspace: Workspace, tmp_path: Path) -> None:
+    later = open_account(workspace, "local", {"root": str(tmp_path / "not" / "yet")})
+    [step] = later.check()
+    assert step.ok and "the first run makes it" in step.message
+    later.write(export_file(tmp_path / "built", "a.csv", b"x\n"))
+    assert (tmp_path / "not" / "yet" / "a.csv").read_bytes() == b"x\n"  # as the test said
+    (tmp_path / "a-file").write_text("")
+    [step] = open_account(workspace, "local", {"root": str(tmp_path / "a-file" / "under")}).check()
+    assert not step.ok and "does not let Accord make it" in step.message and step.hint

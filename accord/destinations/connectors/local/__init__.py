@@ -44,8 +44,14 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
 
     def check(self) -> list[CheckStep]:
         root, named = self.root, self.config.root  # messages name the folder as configured, not where it leads
-        if not root.exists():
-            return [CheckStep("folder exists", False, f"{named} does not exist", "create it or fix `root`")]
+        if not root.exists():  # the first run makes it, as far down as it must: its nearest folder must let it
+            parent = next(p for p in root.parents if p.exists())
+            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+                said = f"{named} does not exist and the folder it would be made in does not let Accord make it"
+                return [
+                    CheckStep("folder exists", False, said, "create it, or give the user running Accord write access")
+                ]
+            return [CheckStep("folder exists", True, f"{named} does not exist yet: the first run makes it")]
         if not root.is_dir():
             return [CheckStep("folder exists", False, f"{named} is not a folder", "`root` must be a folder")]
         steps = [CheckStep("folder exists", True, named)]
