@@ -94,6 +94,11 @@ def export_audience(
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot}) as tables:  # fmt: skip
         rows = _rows(con, inputs, flow, spec, tables)
+        if _nothing_to_leave_out(flow, spec) and not apply_policies(rows, flow)[1]:
+            return _export_every_member(con, rows, members, tables, flow, spec, names, staging, result, write,
+                                        profile_ids)  # fmt: skip
+        if flow.export_mode == "incremental":  # hashed as the join is made: the snapshot and the changes read it
+            rows = rows.mutate(_hash=_row_hash(rows, flow))
         staged = temporary_table(con, f"_export_{names.segment_id}", rows)  # the join, made once
         try:
             kept, excluded, later = _exclusions(staged, flow, spec)
@@ -102,14 +107,11 @@ def export_audience(
             result.excluded = {reason: int(counts[reason][0]) for reason in excluded if counts[reason][0]}
             result.excluded |= {reason: n for reason, count in later.items() if (n := int(con.execute(count)))}
             if flow.export_mode == "incremental":
-                hashed = kept.mutate(_hash=_row_hash(kept, flow))
-                result.snapshot = con.to_pyarrow(hashed.filter(~hashed["_exited"]).select("graph", "_hash"))
-                out = (
-                    _changes(hashed, tables["_previous"])
-                    if incremental
-                    else hashed.mutate(_change=ibis.literal("added"))
-                )
-                out = temporary_table(con, f"_out_{names.segment_id}", out)  # the changes: few
+                result.snapshot = con.to_pyarrow(kept.filter(~kept["_exited"]).select("graph", "_hash"))
+                if incremental:
+                    out = temporary_table(con, f"_out_{names.segment_id}", _changes(kept, tables["_previous"]))
+                else:  # the first: every member
+                    out = kept.mutate(_change=ibis.literal("added"))
             else:
                 out = kept.mutate(_change=ibis.literal("added"))
             identity_targets = [m.target for m in flow.mapping if m.namespace]
@@ -126,6 +128,33 @@ def export_audience(
         finally:
             for name in (f"_export_{names.segment_id}", f"_out_{names.segment_id}"):
                 drop_temporary_table(con, name)
+    return result
+
+
+def _nothing_to_leave_out(flow: FlowDefinition, spec: DestinationSpec) -> bool:
+    """A full export that leaves no one out: no consent, mandatory fields or dedup key to apply."""
+    channel = flow.consent_channel or spec.consent_channel
+    return flow.export_mode == "full" and not channel and not flow.mandatory and not flow.dedup_key
+
+
+def _export_every_member(con: Any, rows: ir.Table, members: pa.Table, tables: dict[str, Any], flow: FlowDefinition,
+                         spec: DestinationSpec, names: NameValues, staging: Path, result: AudienceExport,
+                         write: bool, profile_ids: bool) -> AudienceExport:  # fmt: skip
+    """Every member goes out: the join is written as it is made, in one pass (no staged copy of it), and the
+    counts come from the memberships and identities alone: one row per member, and a member carries an identity
+    target when it has a value of that namespace."""
+    import pyarrow.compute as pc
+
+    received = int(pc.sum(pc.less_equal(members["status"], 1)).as_py() or 0)
+    result.profiles_received = result.rows = received
+    result.changes = {"added": received} if received else {}
+    member_graphs, identities = tables["_members"].filter(_.status <= 1).select("graph"), tables["_identities"]
+    for namespace in [m.namespace for m in flow.mapping if m.namespace]:
+        having = identities.filter(identities.node.startswith(f"{namespace}{SEPARATOR}")).select("graph").distinct()
+        result.identities += int(con.execute(member_graphs.semi_join(having, "graph").count()))
+    if write:
+        result.files = _write_files(con, rows.mutate(_change=ibis.literal("added")), flow, spec, names, staging,
+                                    received, profile_ids)  # fmt: skip
     return result
 
 
@@ -251,7 +280,7 @@ def _copy(con: Any, expr: ir.Table, path: Path, flow: FlowDefinition) -> int:
     value a flow gives (delimiter, quote, null text, the path) quoted by the expression builder (`sql_string`)."""
     settings = flow.file
     if settings.format == "parquet":
-        options = f"FORMAT parquet, COMPRESSION {'gzip' if settings.compression == 'gzip' else 'uncompressed'}"
+        options = f"FORMAT parquet, COMPRESSION {'gzip' if settings.compression == 'gzip' else 'snappy'}"
     elif settings.format == "jsonl":
         options = f"FORMAT json, COMPRESSION {sql_string('gzip' if settings.compression == 'gzip' else 'none')}"
     else:

@@ -54,6 +54,21 @@ def test_a_full_export_lands_what_the_flow_maps_and_counts_what_it_leaves_out(pe
     assert destinations.list_runs(people, "prod", "paris")[0]["id"] == run["id"]
 
 
+def test_an_export_that_leaves_no_one_out_is_what_the_general_path_makes(people: Workspace, outbox: Path) -> None:
+    """Every member going out is written in one pass, its counts taken from the memberships and identities; a dedup
+    key that leaves no one out takes the general path: the two must agree, row for row and count for count."""
+    with_ids = {**FLOW, "mapping": [*FLOW["mapping"], {"source": "identityMap.CRMID", "target": "crm"}]}
+    create_flow(people, "plain", {**with_ids, "file": {"nameTemplate": "plain"}})
+    create_flow(people, "general", {**with_ids, "dedupKey": ["crm"], "file": {"nameTemplate": "general"}})
+    plain, general = (destinations.run_activation(people, "prod", name) for name in ("plain", "general"))
+    assert general["excluded"] == {} and plain["excluded"] == {}
+    for key in ("profilesReceived", "identitiesActivated", "audiences"):
+        assert plain[key] == general[key], key
+    assert plain["identitiesActivated"] == 4 + 5  # e-mails (Cid has none), and every CRM id
+    assert csv_rows(outbox / "plain.csv") == csv_rows(outbox / "general.csv")
+    assert len(csv_rows(outbox / "plain.csv")) == 5
+
+
 def test_a_dedup_key_keeps_one_profile_per_value(people: Workspace, outbox: Path) -> None:
     create_flow(people, "paris", {**FLOW, "dedupKey": ["first_name", "city"]})
     run = destinations.run_activation(people, "prod", "paris")
