@@ -225,17 +225,23 @@ def test_the_next_run_sends_exactly_the_records_that_failed_and_new_changes(
     assert destinations.run_activation(people, "prod", "paris")["requests"] == 0 and len(receiver.requests()) == done
 
 
-def test_the_http_destination_sends_each_record_with_its_operation(
-    people: Workspace, receiver: HttpReceiver, tmp_path: Path
+@pytest.mark.parametrize("mode", list(EXPECTED))
+def test_each_mode_sends_its_operations_to_the_http_destination(
+    people: Workspace, receiver: HttpReceiver, tmp_path: Path, mode: str
 ) -> None:
     account(people, "hook", "http", {"url": f"{receiver.url}/in"})
-    create_flow(people, "paris", {**BY_EMAIL, "syncMode": "upsert"}, account="hook")
-    destinations.run_activation(people, "prod", "paris")
-    ingest_people(people, tmp_path, MOVES, "moves.csv")
-    evaluate(people)
-    done = len(receiver.requests())
-    destinations.run_activation(people, "prod", "paris")
-    assert received(receiver, "/in", done) == JOINED | CHANGED
+    create_flow(people, "paris", {**BY_EMAIL, "syncMode": mode}, account="hook")
+    got: list[Sent] = []
+    for changes in (None, MOVES, RETURN):
+        if changes:
+            ingest_people(people, tmp_path, changes, f"changes{len(got)}.csv")
+            evaluate(people)
+        done = len(receiver.requests())
+        run = destinations.run_activation(people, "prod", "paris")
+        assert run["status"] == "success" and run["profilesFailed"] == 0, run
+        got.append(received(receiver, "/in", done))
+        assert run["audiences"][0]["changes"] == _counts(got[-1])
+    assert got == EXPECTED[mode]
 
 
 def test_a_flow_with_a_sync_mode_is_checked_whole(people: Workspace, outbox: Path) -> None:
