@@ -77,6 +77,7 @@ class HttpReceiver:
         self.keep_bodies = keep_bodies
         self.received: list[Received] = []
         self.script: deque[Action] = deque()
+        self.refusals: dict[bytes, Action] = {}
         self.default = answer()
         self.lock = threading.Lock()
         self.oauth: dict[str, Any] | None = None
@@ -99,6 +100,18 @@ class HttpReceiver:
             self.script.extend(actions)
             if default is not None:
                 self.default = default
+        return self
+
+    def refuse(self, marker: bytes, action: Action | None = None) -> HttpReceiver:
+        """Answer `action` (503 by default) to every request whose body holds `marker`, whatever the script says."""
+        with self.lock:
+            self.refusals[marker] = action or answer(503)
+        return self
+
+    def allow(self, marker: bytes) -> HttpReceiver:
+        """Lift a refusal (`refuse`)."""
+        with self.lock:
+            self.refusals.pop(marker, None)
         return self
 
     def require_oauth(self, client_id: str, client_secret: str, expires_in: float = 3600) -> None:
@@ -191,6 +204,9 @@ class HttpReceiver:
             writer.transport.abort()  # with SO_LINGER 0, the close is a reset (RST), not a goodbye
             return False
         body = await reader.readexactly(length)
+        with self.lock:
+            refused = next((a for marker, a in self.refusals.items() if marker in body), None)
+        action = refused or action
         if action.kind == "token":
             action = self._token(body)
         elif self.oauth is not None and not self._authorised(headers.get("authorization", "")):

@@ -43,11 +43,19 @@ def activation_create(
     flow: str = typer.Argument(..., help="The flow's name."),
     destination: str = typer.Option(..., "--destination", help="The destination account."),
     segment: list[str] = typer.Option(..., "--segment", help="An audience (segment name or id); repeat for more."),
-    mapping: Path = typer.Option(..., "--mapping", help="YAML or JSON: mapping, mandatory, dedupKey, file, limits."),
+    mapping: Path = typer.Option(
+        ..., "--mapping", help="YAML or JSON: mapping, mandatory, dedupKey, syncMode, file, limits."
+    ),
     schedule: str = typer.Option("once", "--schedule", help=SCHEDULE_HELP),
     start: str | None = typer.Option(None, "--start", help="First day (YYYY-MM-DD, UTC)."),
     end: str | None = typer.Option(None, "--end", help="Last day (YYYY-MM-DD, UTC)."),
     incremental: bool = typer.Option(False, "--incremental", help="Send only changes after the first (full) run."),
+    sync_mode: str | None = typer.Option(
+        None,
+        "--sync-mode",
+        help="insert, update, upsert or mirror: records keyed by the dedup key, each with its "
+        "operation (the mapping file's syncMode).",
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
     """Activate audiences to a destination account: a flow, checked whole before it is stored."""
@@ -60,6 +68,8 @@ def activation_create(
     definition = {**document, "audiences": [{"segment": s, "schedule": when} for s in segment]}
     if incremental:
         definition["exportMode"] = "incremental"
+    if sync_mode:
+        definition["syncMode"] = sync_mode  # checked with the rest of the flow
     with state.workspace().catalog.session() as session:
         record = destinations.create_flow(session, state.sandbox, flow, destination, definition)
         shown = destinations.get_flow(session, state.sandbox, record.name)
@@ -98,7 +108,12 @@ def activation_show(flow: str = typer.Argument(...), as_json: bool = JsonFlag) -
 @activation_app.command("run")
 def activation_run(
     flow: str = typer.Argument(...),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go out (added, changed, removed)."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Count what would go out (added, changed, removed; with a sync mode, inserts, "
+        "updates and deletes, and a few keys of each), and send nothing.",
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
     """Run an activation flow now; exit code 0 for success, 1 for failure."""
@@ -124,6 +139,10 @@ def _describe_run(r: dict[str, Any]) -> None:
         left_out = ", ".join(f"{n:,} {reason}" for reason, n in sorted(audience["excluded"].items()))
         out.print(f"  {audience['segment']}: {what} {changes}" + (f"; left out {left_out}" if left_out else ""),
                   highlight=False)  # fmt: skip
+        for operation, keys in sorted(audience.get("samples", {}).items()):  # a dry run of a sync mode: a few keys
+            shown = ", ".join(" ".join(f"{t}={v}" for t, v in key.items()) for key in keys)
+            out.print(f"    {operation}: {shown}" + (", ..." if len(keys) < audience["changes"][operation] else ""),
+                      highlight=False, markup=False)  # fmt: skip
     for file in r["files"]:
         out.print(f"  {file['sinkPath']} ({file['rows']:,} rows, {file['size']:,} bytes)", highlight=False)
     for error in r["errors"]:

@@ -20,9 +20,10 @@ import ibis
 import pyarrow as pa
 from ibis import _
 
-from accord.destinations.flows import Audience, FlowDefinition
+from accord.destinations.flows import OPERATION, Audience, FlowDefinition
 from accord.destinations.naming import NameValues, file_names, render
 from accord.destinations.spec import DestinationSpec, ExportFile
+from accord.destinations.sync import KEY, key_samples, mandatory_targets, record_key, records_held, sync_changes
 from accord.engine import arrow_tables, drop_temporary_table, field_at, sql_string, temporary_table
 
 if TYPE_CHECKING:
@@ -63,7 +64,14 @@ class AudienceExport:
     """Whether every member went out (a full export, or the first incremental one), not only the changes."""
     files: list[ExportFile] = field(default_factory=list)
     snapshot: pa.Table | None = None
-    """What this export sent (profile and row hash), to keep once the destination has accepted it."""
+    """What this export sent (profile and row hash), to keep once the destination has accepted it; with a sync
+    mode, the records the destination holds once it has acknowledged every operation (`accord.destinations.sync`)."""
+    sent: pa.Table | None = None
+    """Sync modes: the key and profile of every row sent, to tell which records a failed profile leaves unsent."""
+    previous: pa.Table | None = None
+    """Sync modes: the snapshot this export compared with (what failed records go back to)."""
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Sync modes, dry runs: a few keys of each operation."""
 
 
 def apply_policies(rows: ir.Table, flow: FlowDefinition) -> tuple[ir.Table, dict[str, ir.Scalar]]:
@@ -106,7 +114,19 @@ def export_audience(
             result.profiles_received = int(counts["received"][0])
             result.excluded = {reason: int(counts[reason][0]) for reason in excluded if counts[reason][0]}
             result.excluded |= {reason: n for reason, count in later.items() if (n := int(con.execute(count)))}
-            if flow.export_mode == "incremental":
+            if flow.sync_mode is not None:
+                keyed = kept.mutate(**{KEY: record_key(kept, flow)})  # its `_hash` made with the join
+                known = tables["_previous"] if previous is not None else None
+                sent, compared = sync_changes(keyed, known, flow, STATUS)
+                out = temporary_table(con, f"_out_{names.segment_id}", sent)  # the operations: few, after the first
+                if not write:
+                    result.samples = key_samples(con, out, flow)
+                else:
+                    result.previous = previous
+                    result.snapshot = con.to_pyarrow(records_held(compared, out, flow))
+                    if profile_ids:  # streaming: which records a failed profile leaves unsent
+                        result.sent = con.to_pyarrow(out.select(KEY, "graph"))
+            elif flow.export_mode == "incremental":
                 result.snapshot = con.to_pyarrow(kept.filter(~kept["_exited"]).select("graph", "_hash"))
                 if incremental:
                     out = temporary_table(con, f"_out_{names.segment_id}", _changes(kept, tables["_previous"]))
@@ -165,7 +185,7 @@ def _rows(
     members, previous = tables["_members"], tables["_previous"]
     current = members.filter(members.status <= 1).select("graph", "status")
     left = previous.anti_join(current, "graph").select(graph=previous.graph, status=ibis.literal(2, "int8"))
-    if flow.export_mode == "incremental":
+    if flow.export_mode == "incremental" and flow.sync_mode is None:  # sync modes find what left by its key
         current = current.union(left)
     profiles = con.read_parquet(str(inputs.profiles))
     columns: dict[str, Any] = {}
@@ -223,8 +243,9 @@ def _exclusions(
     if flow.consent_channel or spec.consent_channel:
         refused = rows["_consent"].isin(REFUSED).fill_null(False)
         counts["consent"] = rows.count(where=staying & refused)
-    if flow.mandatory:
-        missing = ibis.or_(*[rows[t].isnull() for t in flow.mandatory])
+    mandatory = mandatory_targets(flow)
+    if mandatory:
+        missing = ibis.or_(*[rows[t].isnull() for t in mandatory])
         counts["missingMandatoryAttribute"] = rows.count(where=staying & ~refused & missing)
         refused = refused | missing
     kept = rows.filter(rows["_exited"] | ~refused)
@@ -257,7 +278,7 @@ def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: Destinatio
                  staging: Path, total: int, profile_ids: bool = False) -> list[ExportFile]:  # fmt: skip
     """The audience's `total` rows as files, in profile order, split every `splitRows` rows."""
     settings = flow.file
-    columns = [*flow.targets(), STATUS, *(["graph"] if profile_ids else [])]
+    columns = [*flow.targets(), STATUS, *([OPERATION] if flow.sync_mode else []), *(["graph"] if profile_ids else [])]
     split = settings.split_rows or (spec.files.split_rows if spec.files else 5_000_000)
     parts = max(1, -(-total // split))
     stem = render(settings.name_template, names)

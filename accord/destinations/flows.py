@@ -10,6 +10,7 @@ a flow may raise them in its `limits`, and over a limit it is refused, never sil
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, time
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from accord.catalog.reading import utc_time
 from accord.destinations.accounts import NAME, find_account
 from accord.destinations.naming import DEFAULT_TEMPLATE, check_template
 from accord.destinations.registry import destination_spec
-from accord.destinations.spec import DestinationSpec
+from accord.destinations.spec import DestinationSpec, SyncMode
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.errors import validation_problems as problems_of
 
@@ -31,6 +32,8 @@ IDENTITY_PREFIX = "identityMap."
 """A mapping source that names an identity namespace (`identityMap.Email`) rather than a profile attribute."""
 STATES = ("enabled", "disabled", "error")
 TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+OPERATION = "operation"
+"""The column (and streaming row field) that says what to do with a record of a sync-mode flow."""
 
 
 class _Document(BaseModel):
@@ -114,6 +117,12 @@ class FlowDefinition(_Document):
     dedup_key: list[str] = Field(default_factory=list, alias="dedupKey",
                                  description="One identity target, or one or two attribute targets.")  # fmt: skip
     export_mode: Literal["full", "incremental"] = Field(default="full", alias="exportMode")
+    sync_mode: SyncMode | None = Field(
+        default=None,
+        alias="syncMode",
+        description="Record-style sync keyed by the dedup key: insert (records new to the destination), update "
+        "(records it has that changed), upsert (both) or mirror (both, and deletes of records that left).",
+    )
     consent_channel: str | None = Field(
         default=None,
         alias="consentChannel",
@@ -260,6 +269,8 @@ def check_definition(
         elif len(key) > 2:
             problem("dedupKey", "give one identity target, or one or two attribute targets")
 
+    if definition.sync_mode is not None:
+        _check_sync(definition, spec, problem)
     channel = definition.consent_channel or spec.consent_channel
     if channel and f"consents.marketing.{channel}.val" not in leaves:
         problem("consentChannel", f"the union profile schema has no consents.marketing.{channel}.val: add the "
@@ -274,7 +285,27 @@ def check_definition(
         problem("file.nameTemplate", message)
     if problems:
         raise DocumentError("the activation flow", problems, code="ACTIVATION-0400-400")
-    return definition.model_copy(update={"audiences": resolved})
+    update: dict[str, Any] = {"audiences": resolved}
+    if definition.sync_mode is not None:
+        update["export_mode"] = "incremental"  # a sync mode diffs against what the destination acknowledged
+    return definition.model_copy(update=update)
+
+
+def _check_sync(definition: FlowDefinition, spec: DestinationSpec, problem: Callable[[str, str], None]) -> None:
+    """A sync mode needs a destination that takes it, a dedup key to match records by, and the `operation` name."""
+    mode = definition.sync_mode
+    if mode not in spec.sync_modes:
+        takes = f"takes only {', '.join(spec.sync_modes)}" if spec.sync_modes else "takes no sync mode"
+        problem("syncMode", f"{spec.name} {takes}; not {mode!r}")
+    if not definition.dedup_key:
+        problem("dedupKey", f"syncMode {mode!r} matches records by the dedup key: give one identity target, or one "
+                "or two attribute targets")  # fmt: skip
+    if "export_mode" in definition.model_fields_set and definition.export_mode == "full":
+        problem("exportMode", "a sync mode sends only what changed: leave exportMode out")
+    for i, entry in enumerate(definition.mapping):
+        if entry.target == OPERATION:
+            problem(f"mapping[{i}].target", f"{OPERATION!r} is the column that says what to do with each record: "
+                    "give the field another name")  # fmt: skip
 
 
 def _prefixes(path: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Flows to streaming destinations follow their audiences' membership changes while `accord serve` runs.
 
-Each enabled flow (or one in error) whose destination streams has a follower thread of its own. It reads
+Each enabled flow (or one in error) whose destination streams has a follower thread of its own (but
+flows with a sync mode, whose records are diffed whole on their schedules). It reads
 its sandbox's membership change events (those `GET /segment/events` lists, made by streaming
 evaluation) after the last one it handled and, when some concern the flow's audiences, runs the flow on
 those profiles alone (trigger `events`): profiles that qualified go out `realized`, those that left
@@ -41,16 +42,24 @@ CURSOR = "events.json"
 
 
 def streaming_flows(workspace: Workspace) -> list[tuple[str, str]]:
-    """(sandbox, flow id) of the enabled flows (or in error) whose destination streams."""
+    """(sandbox, flow id) of the enabled flows (or in error) whose destination streams, but those with a sync
+    mode: their records are diffed whole against what the destination acknowledged, on their schedules."""
     with workspace.catalog.session() as session:
         found = session.execute(
-            select(ActivationFlowRecord.id, Sandbox.name, DestinationAccountRecord.destination)
+            select(
+                ActivationFlowRecord.id,
+                Sandbox.name,
+                DestinationAccountRecord.destination,
+                ActivationFlowRecord.definition,
+            )
             .join(Sandbox, Sandbox.id == ActivationFlowRecord.sandbox_id)
             .join(DestinationAccountRecord, DestinationAccountRecord.id == ActivationFlowRecord.account_id)
             .where(ActivationFlowRecord.state.in_(("enabled", "error")))
         ).all()
     out = []
-    for flow_id, sandbox, destination_id in found:
+    for flow_id, sandbox, destination_id, definition in found:
+        if definition.get("syncMode"):
+            continue
         try:
             if destination_spec(destination_id).delivery == "streaming":
                 out.append((sandbox, flow_id))

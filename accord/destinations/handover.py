@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from accord.destinations.export import STATUS, AudienceExport
-from accord.destinations.flows import FlowDefinition
+from accord.destinations.flows import OPERATION, FlowDefinition
 from accord.destinations.spec import ExportFile, FileDestination, ProfileRow, RequestContext, StreamingDestination
 
 Progress = Callable[[str, int, int], None]
@@ -89,15 +89,19 @@ def profile_rows(exports: list[AudienceExport], flow: FlowDefinition) -> Iterato
             for batch in pq.ParquetFile(file.path).iter_batches(batch_size=BATCH_ROWS):
                 column = {name: _plain(batch.column(name)).to_pylist() for name in batch.schema.names}
                 graphs, statuses = column["graph"], column[STATUS]
+                operations = column.get(OPERATION)  # a flow with a sync mode: what to do with each record
                 values = [column[t] for t in attributes]
                 found = [(ns, column[t]) for t, ns in identities]
                 for i in range(batch.num_rows):
-                    yield {
+                    row: ProfileRow = {
                         "profileId": str(graphs[i]),
                         "attributes": dict(zip(attributes, [v[i] for v in values], strict=True)),
                         "identities": {ns: [str(ids[i])] for ns, ids in found if ids[i] is not None},
                         "segments": {export.segment_id: {**segment, "status": statuses[i]}},  # type: ignore[typeddict-item]
                     }
+                    if operations is not None:
+                        row["operation"] = operations[i]
+                    yield row
 
 
 def _plain(values: pa.Array) -> pa.Array:

@@ -31,6 +31,7 @@ from accord.destinations.flows import FileSettings, definition_of, delete_flow_r
 from accord.destinations.handover import Handover, acknowledged, manifest_file, put_files, stream_rows
 from accord.destinations.naming import NameValues
 from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination
+from accord.destinations.sync import acknowledged_records
 from accord.errors import AccordError, NotFoundError
 from accord.jobs import Owner, hold, is_held, removed_at_end
 from accord.sources.alerts import raise_alerts
@@ -51,7 +52,8 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
     """Run a flow now: its audiences (those of `segment_ids` alone, when given), full or incremental as the flow
     says; the run's document.
 
-    A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed).
+    A dry run builds nothing and sends nothing: it counts what would go out (added, changed, removed; with a
+    sync mode, inserts, updates and deletes, and a few keys of each under `samples`, which its record does not keep).
     `changes` (the follower of membership changes, `following.py`): send, per audience, only these profiles,
     those that joined as members and those that left as exits."""
     settings = workspace.settings
@@ -86,8 +88,13 @@ def run_activation(workspace: Workspace, sandbox: str, flow_name: str, *, trigge
         except Exception as exc:
             _finish(workspace, run_id, "failed", errors=[{"code": "ACTIVATION-0500-500", "message": str(exc)}])
             raise
+        samples = outcome.pop("samples")
         _finish(workspace, run_id, outcome.pop("status"), **outcome)
-    return get_run(workspace, sandbox, run_id)
+    document = get_run(workspace, sandbox, run_id)
+    for audience in document["audiences"]:  # shown to whoever asked for the dry run, never kept: keys are personal
+        if audience.get("segmentId") in samples:
+            audience["samples"] = samples[audience["segmentId"]]
+    return document
 
 
 def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started: datetime, dry_run: bool,
@@ -171,7 +178,11 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                 handed = put_files(destination, exports, manifest, progress)
             for export in exports:  # what the destination accepted: the next incremental run compares with it
                 path = folder / f"{export.segment_id}.parquet"
-                accepted = acknowledged(export.snapshot, handed.failed_profiles)
+                if definition.sync_mode:  # never followed (`following.py`): its runs diff whole audiences
+                    accepted = acknowledged_records(export.snapshot, export.previous, export.sent,
+                                                    handed.failed_profiles)  # fmt: skip
+                else:
+                    accepted = acknowledged(export.snapshot, handed.failed_profiles)
                 if changes is not None and definition.export_mode == "incremental":
                     accepted = _merged(_read_snapshot(path), accepted, changes[export.segment_id],
                                        handed.failed_profiles)  # fmt: skip
@@ -196,6 +207,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             for why, n in sorted(handed.failures.items())
         ],
         "status": "success" if not handed.failed else "partial" if handed.delivered else "failed",
+        "samples": {e.segment_id: e.samples for e in exports if dry_run and definition.sync_mode},
         "audiences": [
             {
                 "segmentId": e.segment_id,

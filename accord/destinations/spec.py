@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NotRequired, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,8 +33,13 @@ ExportType = Literal["profile", "segment"]
 Delivery = Literal["batch", "streaming"]
 FileFormat = Literal["csv", "jsonl", "parquet"]
 Compression = Literal["none", "gzip"]
+SyncMode = Literal["insert", "update", "upsert", "mirror"]
+"""Record-style sync: send records new to the destination, changed ones, both, or both plus deletes."""
+Operation = Literal["insert", "update", "delete"]
+"""What a destination is asked to do with one record of a sync-mode flow."""
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
+SYNC_MODES: tuple[SyncMode, ...] = ("insert", "update", "upsert", "mirror")
 FREQUENCIES = ("once", "daily", "3h", "6h", "8h", "12h", "after-segment-job")
 """Every schedule an activation may run on; a destination allows some of them."""
 
@@ -109,6 +114,8 @@ class DestinationSpec:
     """Streaming: how profiles are gathered into requests; None for batch destinations."""
     retry: RetryPolicy | None = None
     """Streaming: how a request is tried again (network errors, 408, 429, 5xx); None for batch destinations."""
+    sync_modes: tuple[SyncMode, ...] = ()
+    """Record-style sync modes a flow to it may ask (`syncMode`); it then reads each record's `operation`."""
 
     def secret_fields(self) -> list[str]:
         """The secret fields by the names a configuration uses (their aliases, as in the JSON Schema)."""
@@ -136,6 +143,7 @@ class DestinationSpec:
             "consentChannel": self.consent_channel,
             "aggregation": _camel(asdict(self.aggregation)) if self.aggregation else None,
             "retry": _camel(asdict(self.retry)) if self.retry else None,
+            "syncModes": list(self.sync_modes),
         }
 
 
@@ -213,6 +221,8 @@ class ProfileRow(TypedDict):
     """Identity values by namespace: `{"Email": ["a@b.com"], "Phone": ["+4412..."]}`."""
     segments: dict[str, SegmentMembership]
     """The audiences it is sent for, by segment id."""
+    operation: NotRequired[Operation]
+    """Only in a flow with a sync mode: what to do with the record the row's dedup key names."""
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def sample_value(name: str, schema: dict[str, Any], folder: Path, closed_port: i
     (connection tests then fail at once, without leaving the machine)."""
     schema = _choice(schema)
     lowered = name.lower()
+    if "const" in schema:
+        return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
     if schema.get("localPath"):

@@ -165,6 +165,7 @@ def declared_destination_class(document: DestinationDocument) -> type[DeclaredDe
                                 document.aggregation.max_batch_age_seconds),
         retry=RetryPolicy(document.retry.attempts, document.retry.initial_wait_seconds,
                           document.retry.max_wait_seconds, document.retry.max_retry_after_seconds),
+        sync_modes=tuple(dict.fromkeys(document.sync_modes)),
     )  # fmt: skip
     name = "".join(part.title() for part in document.id.split("-")) + "Destination"
     return type(name, (DeclaredDestination,), {"spec": spec, "document": document})
@@ -218,6 +219,13 @@ def load_declared(path: Path) -> type[DeclaredDestination]:
     return declared_destination_class(parse_document(read_document(path), str(path)))
 
 
+def sample_rows(document: DestinationDocument) -> list[ProfileRow]:
+    """The sample rows, with an `operation` each when the destination takes sync modes (its body reads it)."""
+    if not document.sync_modes:
+        return SAMPLE_ROWS
+    return [{**SAMPLE_ROWS[0], "operation": "update"}, {**SAMPLE_ROWS[1], "operation": "delete"}]
+
+
 def sample_config(document: DestinationDocument) -> dict[str, Any]:
     """Settings to render a sample with: defaults, the first of an `enum`, else a placeholder of the right type."""
     values: dict[str, Any] = {}
@@ -250,7 +258,7 @@ def render_sample(
                                 code="DEST-0424-400") from None  # fmt: skip
     destination = destination_class(model)  # type: ignore[arg-type]
     context = context or RequestContext("sample-account", {"id": "sample-flow", "name": "Sample flow"})
-    requests = destination.requests(list(rows if rows is not None else SAMPLE_ROWS), context)
+    requests = destination.requests(list(rows if rows is not None else sample_rows(document)), context)
     shown = []
     for request in requests:
         body = request.body.decode("utf-8")

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from jinja2 import nodes
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
-from accord.destinations.spec import Category, ExportType
+from accord.destinations.spec import Category, ExportType, SyncMode
 from accord.destinations.streaming.templates import environment, syntax_problem
 from accord.errors import DocumentError, InvalidInputError, validation_problems
 
@@ -142,6 +142,9 @@ class DestinationDocument(_Part):
     retry: RetryPart = Field(default_factory=RetryPart)
     limits: LimitsPart = Field(default_factory=LimitsPart)
     namespaces: list[str] | None = None
+    sync_modes: list[SyncMode] = Field(
+        default_factory=list, alias="syncModes", description="Sync modes it takes; its body reads each `operation`."
+    )
     config: list[ConfigField] = Field(default_factory=list)
 
     def secret_fields(self) -> set[str]:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.destinations.landing import key_prefix, probe_name, relative_name
-from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
+from accord.destinations.spec import SYNC_MODES, DestinationSpec, ExportFile, FileDestination, FileOptions
 from accord.sources import (
     AzureLocation,
     CheckStep,
@@ -40,6 +40,7 @@ class AzureBlobDestination(FileDestination[AzureBlobDestinationConfig]):
         export_type="profile",
         delivery="batch",
         files=FileOptions(),
+        sync_modes=SYNC_MODES,
     )
     block_size = 8 * 2**20
     """A file larger than this goes up in blocks of this size, committed together."""

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from accord.destinations.connectors.local import LocalFolderConfig, LocalFolderDestination
-from accord.destinations.spec import DestinationSpec, FileOptions, Limits
+from accord.destinations.spec import SYNC_MODES, DestinationSpec, FileOptions, Limits
 from accord.sources import LOCAL_PATH
 
 
@@ -50,4 +50,5 @@ class CampaignDestination(LocalFolderDestination):
         files=FileOptions(formats=("csv",)),
         limits=Limits(audiences_per_flow=25, attributes_per_flow=20),
         consent_channel="email",
+        sync_modes=SYNC_MODES,  # the import workflow's insert, update and insert-or-update, by the key
     )

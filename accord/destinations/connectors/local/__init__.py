@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.destinations.landing import partial_name, relative_name, stale_partial
-from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
+from accord.destinations.spec import SYNC_MODES, DestinationSpec, ExportFile, FileDestination, FileOptions
 from accord.errors import InvalidInputError
 from accord.sources import LOCAL_PATH, CheckStep
 
@@ -36,6 +36,7 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
         export_type="profile",
         delivery="batch",
         files=FileOptions(),
+        sync_modes=SYNC_MODES,
     )
 
     @property

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.destinations.landing import key_prefix, probe_name, relative_name
-from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
+from accord.destinations.spec import SYNC_MODES, DestinationSpec, ExportFile, FileDestination, FileOptions
 from accord.sources import CheckStep, S3Location, s3_bucket_steps, s3_client, s3_error_code, s3_error_message
 
 GRANT = "s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject"
@@ -34,6 +34,7 @@ class S3Destination(FileDestination[S3DestinationConfig]):
         export_type="profile",
         delivery="batch",
         files=FileOptions(),
+        sync_modes=SYNC_MODES,
     )
     part_size = 8 * 2**20
     """A file larger than this goes up in parts of this size, as one multipart upload."""

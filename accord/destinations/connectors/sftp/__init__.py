@@ -16,7 +16,7 @@ from pydantic import Field
 
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.destinations.landing import partial_name, probe_name, relative_name, stale_partial
-from accord.destinations.spec import DestinationSpec, ExportFile, FileDestination, FileOptions
+from accord.destinations.spec import SYNC_MODES, DestinationSpec, ExportFile, FileDestination, FileOptions
 from accord.sources import CheckStep, SftpLogin, SftpSession, open_sftp, sftp_folder_failure
 
 UNREACHABLE = {"resolve host", "connect", "ssh handshake"}
@@ -38,6 +38,7 @@ class SftpDestination(FileDestination[SftpDestinationConfig]):
         export_type="profile",
         delivery="batch",
         files=FileOptions(),
+        sync_modes=SYNC_MODES,
     )
 
     _open: SftpSession | None = None
