@@ -236,7 +236,7 @@ def snapshots_folder(workspace: Workspace, sandbox_id: str, flow_id: str) -> Pat
 
 
 def _read_snapshot(path: Path) -> pa.Table | None:
-    return pq.read_table(path) if path.exists() else None
+    return pq.ParquetFile(path).read() if path.exists() else None  # not read_table: it loads pyarrow.dataset
 
 
 def _write_snapshot(path: Path, table: pa.Table | None) -> None:

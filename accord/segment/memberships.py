@@ -204,8 +204,8 @@ class MembershipFiles:
             return cached[1]
 
     def segment(self, segment_id: str) -> pa.Table | None:
-        found = self._all().get(segment_id)
-        return found[0] if found else None
+        """One segment's memberships, memory-mapped (without the arrays that lookups build for every segment)."""
+        return read(self.folder / f"{segment_id}.arrow")
 
     def of(self, graph: int, segments: list[str]) -> dict[str, dict[str, Any]]:
         """A profile's memberships, by segment id."""

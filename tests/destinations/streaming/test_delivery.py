@@ -50,10 +50,12 @@ def test_429_waits_as_long_as_retry_after_says(receiver: HttpReceiver) -> None:
 def test_retry_after_as_an_http_date(receiver: HttpReceiver) -> None:
     from email.utils import formatdate
 
-    receiver.then(answer(503, Retry_After=formatdate(time.time() + 2, usegmt=True)))
+    receiver.then(answer(503, Retry_After=formatdate(time.time() + 3, usegmt=True)))
     result = deliver(destination(ONE_AT_A_TIME, url=receiver.url), rows(2), FLOW)
     first, second = receiver.requests("/profiles")
-    assert second.started - first.finished >= 1.0  # an HTTP date has whole seconds
+    assert (
+        second.started - first.finished >= 1.0
+    )  # an HTTP date has whole seconds, and the run may start late on a busy machine
     assert result.rows_delivered == 2 and result.retries == 1
 
 
