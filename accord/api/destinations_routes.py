@@ -75,8 +75,10 @@ class FlowOut(BaseModel):
 class RunOut(BaseModel):
     id: str
     flow: str
-    status: str
-    trigger: str
+    status: str = Field(description="running, success, partial (some profiles not delivered) or failed")
+    trigger: str = Field(
+        description="manual, schedule, or events (a flow to a streaming destination following membership changes)"
+    )
     dryRun: bool
     full: bool = Field(description="Every member went out, not only the changes since the last run")
     profilesReceived: int
