@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from accord.destinations.spec import ProfileRow, RequestContext, StreamingDestination
+from accord.destinations.spec import OutgoingProfile, ProfileRow, RequestContext, StreamingDestination
 from accord.destinations.streaming.deadletters import DeadLetterSink
 from accord.destinations.streaming.lanes import DeliveryResult, Lane
 from accord.errors import ConflictError, NotFoundError
@@ -52,7 +52,7 @@ class StreamingDeliveries:
 
         self.lanes[key] = self._run(start())
 
-    def submit(self, key: str, rows: Sequence[ProfileRow]) -> None:
+    def submit(self, key: str, rows: Sequence[ProfileRow | OutgoingProfile]) -> None:
         """Queue rows for the lane of `key`; waits only while that lane's queue is full."""
         self._run(self._lane(key).put(rows))
 
