@@ -1,13 +1,13 @@
 """The delivery engine: one lane per destination, each with its own queue, gatherer and senders.
 
 A lane takes profiles (rows as dicts, or `OutgoingProfile`s: an activation run's come as JSON text),
-gathers them into batches (at most `max_profiles_per_request` profiles, and
-never older than `max_batch_age_seconds`), has the destination turn each batch into requests, and
-sends them through its `Sender` (its own connections, pace, circuit breaker and tries). A profile's
-rows always fall into the same of the lane's `requests_in_flight` partitions (by a hash of its id), and
-each partition sends one request at a time: requests of different profiles go out side by side, a
-profile's requests in the order its rows came. A request given up after its last try becomes a dead
-letter. Lanes share nothing: one whose receiver is down or slow holds up no other.
+gathers them into batches (at most `max_profiles_per_request` profiles, and never older than
+`max_batch_age_seconds`), has the destination turn each batch into requests, and sends them through
+its `Sender` (its own connections, pace, circuit breaker and tries). A profile's rows always fall into
+the same of the lane's `requests_in_flight` partitions (by a hash of its id), and each partition sends
+one request at a time: requests of different profiles go out side by side, a profile's requests in
+the order its rows came. A request given up after its last try becomes a dead letter. Lanes share
+nothing: one whose receiver is down or slow holds up no other.
 
 `deliver` runs one lane over the rows of a run and says what happened (`DeliveryResult`);
 `accord.destinations.streaming.service` keeps lanes open for `accord serve`.
