@@ -65,7 +65,7 @@ def stream_rows(destination: StreamingDestination, exports: list[AudienceExport]
     from accord.destinations.streaming.profiles import outgoing_profiles
 
     try:
-        result = deliver(destination, outgoing_profiles(exports, flow), context, dead_letters, read_ahead=True)
+        result = deliver(destination, outgoing_profiles(exports, flow), context, dead_letters)
     finally:
         destination.close()
     handed = Handover(requests=result.requests, retries=result.retries, delivered=result.rows_delivered,

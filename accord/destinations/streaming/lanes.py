@@ -21,8 +21,7 @@ import operator
 import time
 import zlib
 from collections import Counter
-from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from typing import Any
@@ -225,8 +224,6 @@ async def deliver_async(
     rows: Iterable[ProfileRow | OutgoingProfile] | AsyncIterable[ProfileRow | OutgoingProfile],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
-    *,
-    read_ahead: bool = False,
 ) -> DeliveryResult:
     """Deliver `rows` to `destination` in a lane of its own; see `deliver`."""
     lane = Lane(destination, context, dead_letters)
@@ -240,8 +237,6 @@ async def deliver_async(
                     await lane.put(chunk)
                     chunk = []
             await lane.put(chunk)
-        elif read_ahead:
-            await _read_ahead(iter(rows), lane)
         else:
             iterator = iter(rows)
             while chunk := list(islice(iterator, CHUNK)):
@@ -252,34 +247,11 @@ async def deliver_async(
     return await lane.close()
 
 
-async def _read_ahead(rows: Iterator[ProfileRow | OutgoingProfile], lane: Lane) -> None:
-    """Read `rows` a chunk ahead of the lane, in a thread of their own (always the same one): what the
-    producer does outside the interpreter's lock (the engine's work) overlaps with the sending."""
-    loop = asyncio.get_running_loop()
-    reader = ThreadPoolExecutor(1, thread_name_prefix=f"{lane.name}-rows")
-    try:
-        ahead = loop.run_in_executor(reader, _next_chunk, rows)
-        while chunk := await ahead:
-            ahead = loop.run_in_executor(reader, _next_chunk, rows)
-            await lane.put(chunk)
-    finally:
-        reader.shutdown(wait=True, cancel_futures=True)
-        close = getattr(rows, "close", None)
-        if callable(close):  # a generator left midway lets its resources go now (the engine's connection)
-            close()
-
-
-def _next_chunk(rows: Iterator[ProfileRow | OutgoingProfile]) -> list[OutgoingProfile]:
-    return outgoing(islice(rows, CHUNK))
-
-
 def deliver(
     destination: StreamingDestination,  # type: ignore[type-arg]
     rows: Iterable[ProfileRow | OutgoingProfile],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
-    *,
-    read_ahead: bool = False,
 ) -> DeliveryResult:
     """Deliver the rows of a run to a streaming destination and say what happened.
 
@@ -287,7 +259,6 @@ def deliver(
     tried again on network errors, 408, 429 (after its `Retry-After`) and 5xx; a request still refused
     after its last try becomes a dead letter in `dead_letters` (`CatalogDeadLetters` for a flow's run;
     in memory when none is given). Blocks until the last answer; call it from a thread of its own, not
-    from a running event loop (use `deliver_async` there). With `read_ahead`, `rows` is read in a thread
-    of its own, a chunk ahead of the sending (it must not be tied to the calling thread): an activation
-    run's rows come from the engine, which works meanwhile without holding the interpreter."""
-    return asyncio.run(deliver_async(destination, rows, context, dead_letters, read_ahead=read_ahead))
+    from a running event loop (use `deliver_async` there). An error raised by `rows` stops the delivery
+    (what is queued is dropped) and reaches the caller."""
+    return asyncio.run(deliver_async(destination, rows, context, dead_letters))

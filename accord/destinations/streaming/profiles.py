@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import repeat
 
+import pyarrow as pa
 import sqlglot.expressions as sge
 
 from accord.destinations.export import STATUS, AudienceExport
@@ -36,11 +38,30 @@ def outgoing_profiles(exports: list[AudienceExport], flow: FlowDefinition) -> It
         for export in exports:
             for file in export.files:
                 query = profiles_query(str(file.path), flow, export.segment_id, export.segment_name)
-                for batch in con.execute(query).to_arrow_reader(BATCH_ROWS):
+                for batch in _read_ahead(con.execute(query).to_arrow_reader(BATCH_ROWS)):
                     ids, texts, counts = (batch.column(i).to_pylist() for i in range(3))
                     yield from map(_outgoing, zip(ids, texts, repeat(None), counts))
     finally:
         con.close()
+
+
+def _read_ahead(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, the engine making the next one in a thread of its own while the caller
+    takes this one: the engine works without the interpreter's lock, so its work overlaps with the
+    sending. Only the engine's work goes to that thread: Python work there would fight the event
+    loop for the lock and slow the sending down more than it gains."""
+    with ThreadPoolExecutor(1, thread_name_prefix="profiles") as engine:
+        ahead = engine.submit(_next_batch, reader)
+        while (batch := ahead.result()) is not None:
+            ahead = engine.submit(_next_batch, reader)
+            yield batch
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
 
 
 def profiles_query(path: str, flow: FlowDefinition, segment_id: str, segment_name: str) -> str:

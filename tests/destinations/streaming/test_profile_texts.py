@@ -1,6 +1,6 @@
 """Profiles as JSON text: what the engine writes for a run's built file means what the row as a dict
 would, a body that writes the profiles whole (joined texts) lands as Jinja's `tojson` would write it,
-any other template gets dicts, and reading ahead of the lanes keeps order and lets errors through."""
+any other template gets dicts, and a producer's error stops a delivery (no lane left waiting)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from accord.destinations.streaming.lanes import deliver
 from accord.destinations.streaming.profiles import outgoing_profiles
 from accord.destinations.streaming.templates import writes_profiles_whole
 from tests.destinations.conftest import destination, document, rows
-from tests.http_receiver import HttpReceiver, answer
+from tests.http_receiver import HttpReceiver
 
 FLOW = RequestContext("acct", {"id": "f1", "name": "flow one"})
 MAPPING = [{"source": "person.name.firstName", "target": "first name"}, {"source": "x.tier", "target": "tier"},
@@ -137,21 +137,6 @@ def rows_then_failure(count: int) -> Iterator[ProfileRow]:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("read_ahead", [True, False])
-def test_a_producer_that_fails_midway_stops_the_delivery_with_its_error(receiver: HttpReceiver,
-                                                                         read_ahead: bool) -> None:  # fmt: skip
+def test_a_producer_that_fails_midway_stops_the_delivery_with_its_error(receiver: HttpReceiver) -> None:
     with pytest.raises(RuntimeError, match="the engine stopped"):
-        deliver(destination(url=receiver.url), rows_then_failure(2500), FLOW, read_ahead=read_ahead)
-
-
-def test_rows_read_ahead_keep_their_order_per_profile(receiver: HttpReceiver) -> None:
-    updates = [row | {"attributes": {"version": v}} for v in range(4) for row in rows(700)]
-    receiver.then(answer(503))
-    result = deliver(destination(url=receiver.url), iter(updates), FLOW, read_ahead=True)
-    assert result.rows_delivered == 2800 and result.rows_failed == 0
-    seen: dict[str, list[int]] = {}
-    for request in receiver.requests("/profiles"):
-        if request.status == 200:
-            for profile in request.json()["profiles"]:
-                seen.setdefault(profile["profileId"], []).append(profile["attributes"]["version"])
-    assert seen == {str(i): [0, 1, 2, 3] for i in range(700)}
+        deliver(destination(url=receiver.url), rows_then_failure(2500), FLOW)
