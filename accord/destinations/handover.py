@@ -7,7 +7,8 @@ left out of what the next incremental run takes as sent, so that it sends them a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,15 +16,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from accord.destinations.export import STATUS, AudienceExport
-from accord.destinations.flows import OPERATION, FlowDefinition
-from accord.destinations.spec import ExportFile, FileDestination, ProfileRow, RequestContext, StreamingDestination
+from accord.destinations.export import AudienceExport
+from accord.destinations.flows import FlowDefinition
+from accord.destinations.spec import ExportFile, FileDestination, RequestContext, StreamingDestination
 
 Progress = Callable[[str, int, int], None]
-BATCH_ROWS = 10_000
-"""Rows read back from a built file at a time (a streaming run holds one such batch of dicts, not the audience)."""
 
 
 @dataclass
@@ -64,9 +62,10 @@ def stream_rows(destination: StreamingDestination, exports: list[AudienceExport]
                 context: RequestContext, dead_letters: Any, wait_when_open: bool = False) -> Handover:  # fmt: skip
     """Every audience's rows sent as the destination's requests (paced, retried, dead letters filed)."""
     from accord.destinations.streaming.lanes import deliver
+    from accord.destinations.streaming.profiles import outgoing_profiles
 
     try:
-        result = deliver(destination, profile_rows(exports, flow), context, dead_letters, wait_when_open)
+        result = deliver(destination, outgoing_profiles(exports, flow), context, dead_letters, wait_when_open)
     finally:
         destination.close()
     handed = Handover(requests=result.requests, retries=result.retries, delivered=result.rows_delivered,
@@ -74,44 +73,6 @@ def stream_rows(destination: StreamingDestination, exports: list[AudienceExport]
     if result.dead_letters:
         handed.failed_profiles = dead_letters.profiles(result.dead_letters)
     return handed
-
-
-def profile_rows(exports: list[AudienceExport], flow: FlowDefinition) -> Iterator[ProfileRow]:
-    """The rows of the built files as a streaming destination takes them, a batch at a time.
-
-    Values are made plain for JSON a column at a time (times and dates as ISO text, decimals as numbers),
-    so that building a row is only picking values out of lists."""
-    identities = [(m.target, m.namespace) for m in flow.mapping if m.namespace]
-    attributes = [m.target for m in flow.mapping if not m.namespace]
-    for export in exports:
-        segment = {"name": export.segment_name}
-        for file in export.files:
-            for batch in pq.ParquetFile(file.path).iter_batches(batch_size=BATCH_ROWS):
-                column = {name: _plain(batch.column(name)).to_pylist() for name in batch.schema.names}
-                graphs, statuses = column["graph"], column[STATUS]
-                operations = column.get(OPERATION)  # a flow with a sync mode: what to do with each record
-                values = [column[t] for t in attributes]
-                found = [(ns, column[t]) for t, ns in identities]
-                for i in range(batch.num_rows):
-                    row: ProfileRow = {
-                        "profileId": str(graphs[i]),
-                        "attributes": dict(zip(attributes, [v[i] for v in values], strict=True)),
-                        "identities": {ns: [str(ids[i])] for ns, ids in found if ids[i] is not None},
-                        "segments": {export.segment_id: {**segment, "status": statuses[i]}},  # type: ignore[typeddict-item]
-                    }
-                    if operations is not None:
-                        row["operation"] = operations[i]
-                    yield row
-
-
-def _plain(values: pa.Array) -> pa.Array:
-    """A column as JSON can hold it: times, dates and decimals become ISO text and numbers."""
-    kind = values.type
-    if pa.types.is_temporal(kind):
-        return pc.cast(values, pa.string())
-    if pa.types.is_decimal(kind):
-        return pc.cast(values, pa.float64())
-    return values
 
 
 def acknowledged(snapshot: pa.Table | None, failed_profiles: set[str]) -> pa.Table | None:
@@ -125,8 +86,6 @@ def acknowledged(snapshot: pa.Table | None, failed_profiles: set[str]) -> pa.Tab
 def manifest_file(staging: Path, flow_id: str, run_id: str, started: datetime,
                   exports: list[AudienceExport]) -> ExportFile:  # fmt: skip
     """The reference product's manifest: `manifest-<flowId>-<runId>.json`, listing every file with rows and size."""
-    import json
-
     results = [{"name": f.name, "sinkPath": f.name, "size": f.size, "rows": f.rows, "segmentId": e.segment_id}
                for e in exports for f in e.files]  # fmt: skip
     document = {"flowId": flow_id, "flowRunId": run_id, "scheduledTime": started.isoformat(),

@@ -11,11 +11,12 @@ the delivery engine of `accord.destinations.streaming` sends, paced, retried and
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NotRequired, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, NotRequired, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -225,6 +226,44 @@ class ProfileRow(TypedDict):
     """Only in a flow with a sync mode: what to do with the record the row's dedup key names."""
 
 
+class OutgoingProfile(NamedTuple):
+    """One profile on its way to a streaming destination: its id, and its row as JSON text or as a dict.
+
+    Either form is made from the other when asked for (`text`, `row`): an activation run's profiles come
+    as JSON the engine wrote (a request body that holds them whole only joins the texts), rows given as
+    dicts stay dicts until a body needs their text, `json.dumps(row, sort_keys=True)` as Jinja's `tojson`
+    writes it. A tuple, so that a run makes a million of them without a Python call each."""
+
+    profile_id: str
+    json_text: str | None = None
+    """The row as JSON text, when it came so."""
+    row_given: ProfileRow | None = None
+    """The row as a dict, when it came so."""
+    identifier_count: int | None = None
+    """How many identity values it carries, when known."""
+
+    @classmethod
+    def of_row(cls, row: ProfileRow) -> OutgoingProfile:
+        return cls(str(row["profileId"]), None, row, None)
+
+    @property
+    def text(self) -> str:
+        """The profile as JSON text."""
+        return self.json_text if self.json_text is not None else json.dumps(self.row_given, sort_keys=True)
+
+    @property
+    def row(self) -> ProfileRow:
+        """The profile as a dict (read from its JSON text each time it is asked for)."""
+        return self.row_given if self.row_given is not None else json.loads(self.json_text or "null")  # type: ignore[no-any-return]
+
+    @property
+    def identifiers(self) -> int:
+        """How many identity values it carries (all namespaces)."""
+        if self.identifier_count is not None:
+            return self.identifier_count
+        return sum(len(values) for values in self.row["identities"].values())
+
+
 @dataclass(frozen=True)
 class RequestContext:
     """What a request is rendered for: the account sending it and the flow it belongs to (templates see both)."""
@@ -285,6 +324,12 @@ class StreamingDestination(Destination[ConfigT]):
 
         A profile's data must not be split over two requests; rows a request cannot carry (no identity
         the destination accepts) are left out of every request and counted as failed by the engine."""
+
+    def requests_for(self, profiles: Sequence[OutgoingProfile], context: RequestContext) -> list[HttpRequest]:
+        """The requests that carry `profiles`, as `requests` makes them: what the delivery engine calls.
+
+        A destination that can use the profiles' JSON text as it is (no dict per profile) overrides this."""
+        return self.requests([profile.row for profile in profiles], context)
 
     def auth(self) -> httpx.Auth | None:
         """What adds the account's credentials to each request as it leaves (None: it has none)."""

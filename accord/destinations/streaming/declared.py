@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,6 +24,7 @@ from accord.destinations.spec import (
     DestinationSpec,
     HttpRequest,
     Limits,
+    OutgoingProfile,
     ProfileRow,
     RequestContext,
     StreamingConfig,
@@ -39,7 +41,7 @@ from accord.destinations.streaming.documents import (
     parse_document,
     read_document,
 )
-from accord.destinations.streaming.templates import compile_template, render
+from accord.destinations.streaming.templates import WholeProfiles, compile_template, render, writes_profiles_whole
 from accord.errors import DocumentError, InvalidInputError
 from accord.retries import RetryPolicy
 from accord.sources import SECRET, CheckStep
@@ -54,6 +56,7 @@ SAMPLE_ROWS: list[ProfileRow] = [
      "segments": {"s-vip": {"name": "VIP customers", "status": "exited"}}},
 ]  # fmt: skip
 """Rows a sample request is rendered from when the caller gives none."""
+_PROFILE_ID, _IDENTIFIER_COUNT = attrgetter("profile_id"), attrgetter("identifier_count")
 
 
 class DeclaredDestination(StreamingDestination[StreamingConfig]):
@@ -69,6 +72,8 @@ class DeclaredDestination(StreamingDestination[StreamingConfig]):
         self.public = {k: v for k, v in self.values.items() if k not in secrets}
         self.url_template = compile_template(doc.url, "url")
         self.body_template = compile_template(doc.body, "body")
+        # a body that writes `profiles` only whole is given their JSON texts to join, no dict per profile
+        self.whole_profiles = writes_profiles_whole(doc.body)
         self.header_templates = {name: compile_template(v, f"headers.{name}") for name, v in doc.headers.items()}
         self.credential_names = {name for name, v in doc.headers.items() if config_references(v) & secrets}
 
@@ -84,32 +89,37 @@ class DeclaredDestination(StreamingDestination[StreamingConfig]):
         return self.headers(RequestContext(), credentials=True)
 
     def requests(self, rows: Sequence[ProfileRow], context: RequestContext) -> list[HttpRequest]:
+        return self.requests_for([OutgoingProfile.of_row(row) for row in rows], context)
+
+    def requests_for(self, profiles: Sequence[OutgoingProfile], context: RequestContext) -> list[HttpRequest]:
         scope = self._context(context, self.public)
         url = render(self.url_template, "url", scope).strip()
         headers = {"Content-Type": self.document.content_type} | self.headers(context, credentials=False)
         requests = []
-        for batch in self._batches(rows):
-            body = render(self.body_template, "body", scope | {"profiles": list(batch)})
-            identifiers = sum(len(v) for row in batch for v in row["identities"].values())
+        for batch in self._batches(profiles):
+            given: Any = WholeProfiles(batch) if self.whole_profiles else [profile.row for profile in batch]
+            body = render(self.body_template, "body", scope | {"profiles": given})
+            counts = list(map(_IDENTIFIER_COUNT, batch))
+            identifiers = sum(counts) if None not in counts else sum(profile.identifiers for profile in batch)
             requests.append(HttpRequest(self.document.method, url, headers, body.encode("utf-8"),
-                                        tuple(str(r["profileId"]) for r in batch), identifiers))  # fmt: skip
+                                        tuple(map(_PROFILE_ID, batch)), identifiers))  # fmt: skip
         return requests
 
-    def _batches(self, rows: Sequence[ProfileRow]) -> list[Sequence[ProfileRow]]:
-        """Rows in requests of at most `identifiers_per_request` identifiers (a profile is never split)."""
+    def _batches(self, profiles: Sequence[OutgoingProfile]) -> list[Sequence[OutgoingProfile]]:
+        """Profiles in requests of at most `identifiers_per_request` identifiers (a profile is never split)."""
         most = self.spec.limits.identifiers_per_request
         if not most:
-            return [rows] if rows else []
-        batches: list[Sequence[ProfileRow]] = []
+            return [profiles] if profiles else []
+        batches: list[Sequence[OutgoingProfile]] = []
         start, count = 0, 0
-        for index, row in enumerate(rows):
-            size = sum(len(v) for v in row["identities"].values())
+        for index, profile in enumerate(profiles):
+            size = profile.identifiers
             if count + size > most and index > start:
-                batches.append(rows[start:index])
+                batches.append(profiles[start:index])
                 start, count = index, 0
             count += size
-        if start < len(rows):
-            batches.append(rows[start:])
+        if start < len(profiles):
+            batches.append(profiles[start:])
         return batches
 
     def auth(self) -> httpx.Auth | None:

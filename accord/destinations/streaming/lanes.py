@@ -1,12 +1,13 @@
 """The delivery engine: one lane per destination, each with its own queue, gatherer and senders.
 
-A lane takes profile rows, gathers them into batches (at most `max_profiles_per_request` profiles, and
-never older than `max_batch_age_seconds`), has the destination turn each batch into requests, and
-sends them through its `Sender` (its own connections, pace, circuit breaker and tries). A profile's
-rows always fall into the same of the lane's `requests_in_flight` partitions (by a hash of its id), and
-each partition sends one request at a time: requests of different profiles go out side by side, a
-profile's requests in the order its rows came. A request given up after its last try becomes a dead
-letter. Lanes share nothing: one whose receiver is down or slow holds up no other.
+A lane takes profiles (rows as dicts, or `OutgoingProfile`s: an activation run's come as JSON text),
+gathers them into batches (at most `max_profiles_per_request` profiles, and never older than
+`max_batch_age_seconds`), has the destination turn each batch into requests, and sends them through
+its `Sender` (its own connections, pace, circuit breaker and tries). A profile's rows always fall into
+the same of the lane's `requests_in_flight` partitions (by a hash of its id), and each partition sends
+one request at a time: requests of different profiles go out side by side, a profile's requests in
+the order its rows came. A request given up after its last try becomes a dead letter. Lanes share
+nothing: one whose receiver is down or slow holds up no other.
 
 `deliver` runs one lane over the rows of a run and says what happened (`DeliveryResult`).
 """
@@ -15,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import time
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import compress, islice, repeat
 from typing import Any
 
-from accord.destinations.spec import ProfileRow, RequestContext, StreamingDestination
+from accord.destinations.spec import OutgoingProfile, ProfileRow, RequestContext, StreamingDestination
 from accord.destinations.streaming.deadletters import DeadLetter, DeadLetterSink, MemoryDeadLetters, request_document
 from accord.destinations.streaming.sending import Outcome, Sender
 from accord.errors import AccordError
@@ -33,6 +35,7 @@ log = logging.getLogger("accord.destinations.streaming")
 CHUNK = 1000
 """Rows a lane's queue takes at a time (a queue item per row would cost more than the rows)."""
 NOT_CARRIED = "no identity or value the destination accepts"
+_PROFILE_ID = operator.attrgetter("profile_id")
 
 
 @dataclass
@@ -81,8 +84,10 @@ class Lane:
         self.sender = Sender(destination, self.name, wait_when_open=wait_when_open)
         self.result = DeliveryResult()
         self.partitions = max(1, destination.spec.limits.requests_in_flight)
-        self.queue: asyncio.Queue[list[ProfileRow] | None] = asyncio.Queue(queue_chunks)
-        self.outboxes: list[asyncio.Queue[list[ProfileRow] | None]] = [asyncio.Queue(2) for _ in range(self.partitions)]
+        self.queue: asyncio.Queue[list[OutgoingProfile] | None] = asyncio.Queue(queue_chunks)
+        self.outboxes: list[asyncio.Queue[list[OutgoingProfile] | None]] = [
+            asyncio.Queue(2) for _ in range(self.partitions)
+        ]
         self.tasks: list[asyncio.Task[None]] = []
         self.started = 0.0
 
@@ -91,10 +96,10 @@ class Lane:
         self.tasks = [asyncio.create_task(self._gather(), name=f"{self.name}-gather")]
         self.tasks += [asyncio.create_task(self._send(i), name=f"{self.name}-send-{i}") for i in range(self.partitions)]
 
-    async def put(self, rows: Sequence[ProfileRow]) -> None:
+    async def put(self, rows: Sequence[ProfileRow | OutgoingProfile]) -> None:
         """Queue rows; waits while the lane's queue is full (only this lane's producer waits)."""
         for start in range(0, len(rows), CHUNK):
-            await self.queue.put(list(rows[start : start + CHUNK]))
+            await self.queue.put(outgoing(rows[start : start + CHUNK]))
 
     async def close(self) -> DeliveryResult:
         """Send what is queued and gathered, wait for the last answer, and say what happened."""
@@ -121,13 +126,16 @@ class Lane:
         """Gather rows by partition; a batch leaves when full or when its oldest row is `max_batch_age` old."""
         aggregation = self.destination.aggregation
         size, age = max(1, aggregation.max_profiles_per_request), aggregation.max_batch_age_seconds
-        batches: list[list[ProfileRow]] = [[] for _ in range(self.partitions)]
+        batches: list[list[OutgoingProfile]] = [[] for _ in range(self.partitions)]
         born: list[float] = [0.0] * self.partitions
         while True:
             waiting = [born[p] + age for p in range(self.partitions) if batches[p]]
             timeout = max(0.0, min(waiting) - time.monotonic()) if waiting else None
             try:
-                chunk = await asyncio.wait_for(self.queue.get(), timeout)
+                # not `wait_for`: on Python 3.11 it swallows a cancellation that comes as a chunk arrives, and an
+                # abandoned lane's gatherer would then wait for ever
+                async with asyncio.timeout(timeout):
+                    chunk = await self.queue.get()
             except TimeoutError:
                 now = time.monotonic()
                 for p in range(self.partitions):
@@ -137,40 +145,52 @@ class Lane:
                 continue
             if chunk is None:
                 break
-            for row in chunk:
-                p = zlib.crc32(str(row["profileId"]).encode()) % self.partitions
-                if not batches[p]:
-                    born[p] = time.monotonic()
-                batches[p].append(row)
-                if len(batches[p]) >= size:
-                    await self.outboxes[p].put(batches[p])
-                    batches[p] = []
+            for p, part in enumerate(self._split(chunk)):
+                while part:
+                    if not batches[p]:
+                        born[p] = time.monotonic()
+                    room = size - len(batches[p])
+                    batches[p].extend(part[:room])
+                    part = part[room:]
+                    if len(batches[p]) >= size:
+                        await self.outboxes[p].put(batches[p])
+                        batches[p] = []
         for p in range(self.partitions):
             if batches[p]:
                 await self.outboxes[p].put(batches[p])
             await self.outboxes[p].put(None)
 
+    def _split(self, chunk: list[OutgoingProfile]) -> list[list[OutgoingProfile]]:
+        """A chunk's profiles by partition (the CRC-32 of the profile's id), each part in the chunk's order.
+
+        Written with `map` and `compress`, so that no Python code runs per profile."""
+        if self.partitions == 1:
+            return [chunk]
+        ids = map(str.encode, map(_PROFILE_ID, chunk))
+        keys = list(map(operator.mod, map(zlib.crc32, ids), repeat(self.partitions)))
+        return [list(compress(chunk, map(p.__eq__, keys))) for p in range(self.partitions)]
+
     async def _send(self, partition: int) -> None:
         outbox = self.outboxes[partition]
         while (batch := await outbox.get()) is not None:
             try:
-                requests = self.destination.requests(batch, self.context)
+                requests = self.destination.requests_for(batch, self.context)
             except AccordError as exc:  # a template that fails for these rows fails them all; the rest go on
                 log.warning("%s: %d profiles not sent: %s", self.name, len(batch), exc.message)
                 self.result.fail(exc.message, len(batch))
                 continue
-            rows = Counter(str(row["profileId"]) for row in batch)
+            rows = Counter(map(_PROFILE_ID, batch))
             carried: set[str] = set()
             for request in requests:
                 carried.update(request.profile_ids)
-            left_out = sum(n for profile, n in rows.items() if profile not in carried)
+            left_out = sum(rows[profile] for profile in rows.keys() - carried)
             if left_out:
                 self.result.fail(NOT_CARRIED, left_out)
             for request in requests:
                 self.result.requests += 1
                 outcome = await self.sender.send(request)
                 # a profile's rows of this batch count with the first request that carries it
-                counted = sum(rows.pop(profile, 0) for profile in dict.fromkeys(request.profile_ids))
+                counted = sum(map(rows.pop, dict.fromkeys(request.profile_ids), repeat(0)))
                 if outcome.delivered:
                     self.result.rows_delivered += counted
                 else:
@@ -193,9 +213,14 @@ class Lane:
                     self.name, len(outcome.request.profile_ids), outcome.attempts, reason, letter_id)  # fmt: skip
 
 
+def outgoing(rows: Iterable[ProfileRow | OutgoingProfile]) -> list[OutgoingProfile]:
+    """Rows as the lanes carry them: dicts wrapped (not encoded), outgoing profiles as they are."""
+    return [row if isinstance(row, OutgoingProfile) else OutgoingProfile.of_row(row) for row in rows]
+
+
 async def deliver_async(
     destination: StreamingDestination,  # type: ignore[type-arg]
-    rows: Iterable[ProfileRow] | AsyncIterable[ProfileRow],
+    rows: Iterable[ProfileRow | OutgoingProfile] | AsyncIterable[ProfileRow | OutgoingProfile],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
     wait_when_open: bool = False,
@@ -205,7 +230,7 @@ async def deliver_async(
     lane.start()
     try:
         if isinstance(rows, AsyncIterable):
-            chunk: list[ProfileRow] = []
+            chunk: list[ProfileRow | OutgoingProfile] = []
             async for row in rows:
                 chunk.append(row)
                 if len(chunk) >= CHUNK:
@@ -224,7 +249,7 @@ async def deliver_async(
 
 def deliver(
     destination: StreamingDestination,  # type: ignore[type-arg]
-    rows: Iterable[ProfileRow],
+    rows: Iterable[ProfileRow | OutgoingProfile],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
     wait_when_open: bool = False,
@@ -237,5 +262,6 @@ def deliver(
     in memory when none is given). With `wait_when_open`, requests wait while the circuit breaker is open
     instead of becoming dead letters at once (a follower of membership changes, which has time). Blocks
     until the last answer; call it from a thread of its own, not from a running event loop (use
-    `deliver_async` there)."""
+    `deliver_async` there). An error raised by `rows` stops the delivery (what is queued is dropped) and
+    reaches the caller."""
     return asyncio.run(deliver_async(destination, rows, context, dead_letters, wait_when_open))

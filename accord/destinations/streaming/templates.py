@@ -6,28 +6,85 @@ that lead to Python's internals (`__class__`, `__globals__`, ...), calls of unsa
 change to the values it is given; an undefined name is an error, not an empty string. Filters added
 to Jinja's own: `sha256` (hex digest of a text), `normalise_email` and `normalise_phone` (as the
 advertising destination normalises them, `accord.destinations.streaming.identifiers`).
+
+A body that uses `profiles` only whole, as `profiles | tojson` (the built-in `http` destination's does),
+is given them as `WholeProfiles`: `tojson` then joins the profiles' JSON texts (written by the engine in
+an activation run) instead of encoding a dict per profile. The JSON means the same either way; only
+the spacing and the order of keys may differ. Any other use of `profiles` gets the list of dicts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_tojson
+from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from accord.destinations.exceptions import TemplateProblem, TemplateRefusedError
+from accord.destinations.spec import OutgoingProfile
 from accord.destinations.streaming.identifiers import normalise_email, normalise_phone, sha256_hex
+
+HTML_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
+"""What Jinja's `tojson` escapes in its output (`jinja2.utils.htmlsafe_json_dumps`), and how."""
+_JSON_TEXT = attrgetter("json_text")
 
 
 @cache
 def environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters.update(
-        sha256=lambda value: sha256_hex(str(value)), normalise_email=normalise_email, normalise_phone=normalise_phone
-    )
+        sha256=lambda value: sha256_hex(str(value)), normalise_email=normalise_email, normalise_phone=normalise_phone,
+        tojson=_tojson,
+    )  # fmt: skip
     return env
+
+
+class WholeProfiles:
+    """A request's profiles for a template that writes them only whole (`profiles | tojson`)."""
+
+    __slots__ = ("profiles",)
+
+    def __init__(self, profiles: Sequence[OutgoingProfile]) -> None:
+        self.profiles = profiles
+
+    def json(self) -> str:
+        """The profiles as a JSON list, made HTML-safe as Jinja's `tojson` makes its output."""
+        texts = list(map(_JSON_TEXT, self.profiles))
+        if None in texts:  # rows given as dicts
+            texts = [profile.text for profile in self.profiles]
+        text = "[" + ", ".join(texts) + "]"
+        for unsafe, escaped in HTML_ESCAPES:
+            if unsafe in text:  # looking is far quicker than replacing, and these are seldom there
+                text = text.replace(unsafe, escaped)
+        return text
+
+
+@pass_eval_context
+def _tojson(context: EvalContext, value: Any, indent: int | None = None) -> Markup:
+    if isinstance(value, WholeProfiles):
+        if indent is None:
+            return Markup(value.json())
+        value = [profile.row for profile in value.profiles]
+    return do_tojson(context, value, indent)
+
+
+def writes_profiles_whole(source: str) -> bool:
+    """Whether a template reads `profiles` only as `profiles | tojson` (and at least once)."""
+    tree = environment().parse(source)
+    uses = [name for name in tree.find_all(nodes.Name) if name.name == "profiles"]
+    whole = [
+        found for found in tree.find_all(nodes.Filter)
+        if found.name == "tojson" and isinstance(found.node, nodes.Name) and found.node.name == "profiles"
+        and found.node.ctx == "load" and not (found.args or found.kwargs or found.dyn_args or found.dyn_kwargs)
+    ]  # fmt: skip
+    return bool(uses) and len(uses) == len(whole)
 
 
 def compile_template(source: str, where: str) -> Template:
