@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis import _
 
+from accord.destinations.changed import comparable, flow_digest, only_changed, read_fingerprints, with_fingerprints
 from accord.destinations.flows import OPERATION, Audience, FlowDefinition
 from accord.destinations.naming import NameValues, file_names, render
 from accord.destinations.spec import DestinationSpec, ExportFile
@@ -46,6 +48,8 @@ class ExportInputs:
     memberships: pa.Table | None
     leaf_types: dict[str, Any]
     """The union profile schema's leaves and their engine types, for fields no dataset has filled yet."""
+    fingerprints: Path | None = None
+    """The profile store's fingerprints, when it has them (`accord.destinations.changed`)."""
 
 
 @dataclass
@@ -70,6 +74,9 @@ class AudienceExport:
     """Sync modes: the key and profile of every row sent, to tell which records a failed profile leaves unsent."""
     previous: pa.Table | None = None
     """Sync modes: the snapshot this export compared with (what failed records go back to)."""
+    touched: tuple[pa.Table, pa.Table] | None = None
+    """When only the profiles that changed were read (`changed.py`): the members it built rows for and the
+    snapshot's rows it compared with; the run merges what it sent into the last snapshot."""
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Sync modes, dry runs: a few keys of each operation."""
 
@@ -98,6 +105,13 @@ def export_audience(
     incremental = flow.export_mode == "incremental" and previous is not None
     result = AudienceExport(names.segment_id, names.segment_name, full=not incremental)
     members = inputs.memberships if inputs.memberships is not None else _no_members()
+    fingerprints, digest = read_fingerprints(inputs.fingerprints), flow_digest(flow, spec)
+    everyone = None
+    if comparable(flow, previous, fingerprints):
+        assert previous is not None and fingerprints is not None
+        everyone = int(pc.sum(pc.less_equal(members["status"], 1)).as_py() or 0)
+        members, previous = only_changed(con, members, previous, fingerprints, digest)
+        result.touched = (members, previous)
     snapshot = previous if previous is not None else _no_snapshot()
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot}) as tables:  # fmt: skip
@@ -113,7 +127,7 @@ def export_audience(
             # read as Arrow, not as pandas frames: a run has no other use for pandas, a third of a second to load
             aggregate = staged.aggregate(received=staged.count(where=~staged["_exited"]), **excluded)
             counts = con.to_pyarrow(aggregate).to_pylist()[0]
-            result.profiles_received = int(counts["received"])
+            result.profiles_received = int(counts["received"]) if everyone is None else everyone
             result.excluded = {reason: int(counts[reason]) for reason in excluded if counts[reason]}
             result.excluded |= {reason: n for reason, count in later.items() if (n := _number(con, count))}
             if flow.sync_mode is not None:
@@ -129,7 +143,8 @@ def export_audience(
                     if profile_ids:  # streaming: which records a failed profile leaves unsent
                         result.sent = con.to_pyarrow(out.select(KEY, "graph"))
             elif flow.export_mode == "incremental":
-                result.snapshot = con.to_pyarrow(kept.filter(~kept["_exited"]).select("graph", "_hash"))
+                hashes = con.to_pyarrow(kept.filter(~kept["_exited"]).select("graph", "_hash"))
+                result.snapshot = with_fingerprints(hashes, fingerprints, digest)
                 if incremental:
                     out = temporary_table(con, f"_out_{names.segment_id}", _changes(kept, tables["_previous"]))
                 else:  # the first: every member
@@ -169,8 +184,6 @@ def _export_every_member(con: Any, rows: ir.Table, members: pa.Table, tables: di
     """Every member goes out: the join is written as it is made, in one pass (no staged copy of it), and the
     counts come from the memberships and identities alone: one row per member, and a member carries an identity
     target when it has a value of that namespace."""
-    import pyarrow.compute as pc
-
     received = int(pc.sum(pc.less_equal(members["status"], 1)).as_py() or 0)
     result.profiles_received = result.rows = received
     result.changes = {"added": received} if received else {}

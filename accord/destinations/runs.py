@@ -103,6 +103,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
     from accord import profile, segment
     from accord.engine import connect
     from accord.lake import sandbox_job
+    from accord.profile.store import FINGERPRINTS
     from accord.schema import field_dtype, union_schema
     from accord.segment.streaming import overlay_changes
     from accord.sources import SecretBox
@@ -153,7 +154,8 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                         members = _with_streamed(segment.membership_table(workspace, sandbox_id, segment_id),
                                                  streamed.get(segment_id))  # fmt: skip
                         previous = _read_snapshot(folder / f"{segment_id}.parquet")
-                    inputs = ExportInputs(store / "profiles.parquet", store / "members.arrow", members, leaf_types)
+                    inputs = ExportInputs(store / "profiles.parquet", store / "members.arrow", members, leaf_types,
+                                          store / FINGERPRINTS)  # fmt: skip
                     names = NameValues(spec.name, account_name, account.id, segment_id, segments[segment_id],
                                        sandbox, started)  # fmt: skip
                     exports.append(export_audience(con, inputs, built, spec, audience, names, staging, previous,
@@ -183,9 +185,9 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                                                     handed.failed_profiles)  # fmt: skip
                 else:
                     accepted = acknowledged(export.snapshot, handed.failed_profiles)
-                if changes is not None and definition.export_mode == "incremental":
-                    accepted = _merged(_read_snapshot(path), accepted, changes[export.segment_id],
-                                       handed.failed_profiles)  # fmt: skip
+                touched = changes[export.segment_id] if changes is not None else export.touched
+                if touched is not None and definition.export_mode == "incremental":  # a part of the audience
+                    accepted = _merged(_read_snapshot(path), accepted, touched, handed.failed_profiles)
                 elif changes is not None:
                     accepted = None  # a full flow keeps no snapshot
                 _write_snapshot(path, accepted)
@@ -274,7 +276,10 @@ def _merged(old: pa.Table | None, accepted: pa.Table | None, change: tuple[pa.Ta
     delivered_exits = [g for g in left["graph"].to_pylist() if str(g) not in failed]
     touched = pa.concat_arrays([joined["graph"].combine_chunks(), pa.array(delivered_exits, pa.int64())])
     kept = old.filter(pc.invert(pc.is_in(old["graph"], value_set=touched)))
-    return pa.concat_tables([kept, accepted.select(kept.column_names)]) if accepted is not None else kept
+    if accepted is None:
+        return kept
+    common = [c for c in kept.column_names if c in accepted.column_names]  # a snapshot made before fingerprints
+    return pa.concat_tables([kept.select(common), accepted.select(common).cast(kept.select(common).schema)])
 
 
 def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> None:

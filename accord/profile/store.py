@@ -312,6 +312,9 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
         counts["profiles"], partitions["merged"] = _merge_in_partitions(con, people, fragments, policy,
                                                                         staging / "profiles.parquet")  # fmt: skip
         steps["merged"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        _write_fingerprints(con, staging)
+        steps["fingerprints"] = time.perf_counter() - clock
     finally:
         con.disconnect()
     manifest = {"policy": policy.name, "batches": sorted(batches), "datasets": {d.id: d.name for d in datasets},
@@ -322,6 +325,24 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
     replace_folder(staging, store_folder(workspace, sandbox_id))
     return ProfileSummary(counts["profiles"], counts["fragments"], counts["events"], time.perf_counter() - started,
                           steps, partitions)  # fmt: skip
+
+
+FINGERPRINTS = "fingerprints.arrow"
+"""Each profile's fingerprint (`graph`, `fingerprint`), sorted by graph."""
+
+
+def _write_fingerprints(con: Any, staging: Path) -> None:
+    """Each profile's fingerprint: a hash of its merged row and of its identities. A profile whose fingerprint
+    is the same in two builds did not change between them: an incremental activation reads only the others."""
+    from accord.engine import sql_string
+
+    with arrow_tables(con, {"_fingerprint_nodes": _read_mapped(staging / "members.arrow")}):
+        # the row as a whole (`p`, a struct of every column); the identities whatever their order (xor)
+        rows = con.sql(f"SELECT p.graph, hash(p, i.nodes) AS fingerprint "
+                       f"FROM read_parquet({sql_string(str(staging / 'profiles.parquet'))}) AS p LEFT JOIN "
+                       "(SELECT graph, bit_xor(hash(node)) AS nodes FROM _fingerprint_nodes GROUP BY graph) AS i "
+                       "USING (graph)")  # fmt: skip
+        write_arrow(con, [rows.order_by("graph")], staging / FINGERPRINTS)
 
 
 class ProfileStore:
