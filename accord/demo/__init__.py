@@ -295,6 +295,7 @@ def activate(workspace: Any) -> dict[str, Any]:
     from accord.access import AllowedRoots
 
     outbox = workspace.settings.landing / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)  # a local destination writes into a folder that exists
     with workspace.catalog.session() as session:
         destinations.create_account(session, sources.SecretBox(workspace.settings.home), "prod", "outbox", "local",
                                     {"root": str(outbox)}, AllowedRoots.from_settings(workspace.settings))  # fmt: skip

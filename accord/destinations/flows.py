@@ -31,8 +31,10 @@ from accord.errors import validation_problems as problems_of
 IDENTITY_PREFIX = "identityMap."
 """A mapping source that names an identity namespace (`identityMap.Email`) rather than a profile attribute."""
 STATES = ("enabled", "disabled", "error")
-TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+TARGET = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,127}$")
 OPERATION = "operation"
+RESERVED_TARGETS = ("graph", "segmentMembership.status", OPERATION)
+"""Columns an export writes or works with itself (and every name starting with `_`): no mapped field may take them."""
 """The column (and streaming row field) that says what to do with a record of a sync-mode flow."""
 
 
@@ -229,7 +231,11 @@ def check_definition(
     for i, entry in enumerate(definition.mapping):
         where = f"mapping[{i}]"
         if not TARGET.match(entry.target):
-            problem(f"{where}.target", "must start with a letter or '_' and hold letters, digits, '_', '.', ':', '-'")
+            problem(f"{where}.target", "must start with a letter and hold letters, digits, '_', '.', ':', '-'")
+        elif entry.target in RESERVED_TARGETS:
+            problem(
+                f"{where}.target", f"{entry.target!r} is a column Accord writes itself: give the field another name"
+            )
         elif entry.target in seen:
             problem(f"{where}.target", f"{entry.target!r} is mapped twice")
         seen.add(entry.target)
@@ -292,7 +298,7 @@ def check_definition(
 
 
 def _check_sync(definition: FlowDefinition, spec: DestinationSpec, problem: Callable[[str, str], None]) -> None:
-    """A sync mode needs a destination that takes it, a dedup key to match records by, and the `operation` name."""
+    """A sync mode needs a destination that takes it, and a dedup key to match records by."""
     mode = definition.sync_mode
     if mode not in spec.sync_modes:
         takes = f"takes only {', '.join(spec.sync_modes)}" if spec.sync_modes else "takes no sync mode"
@@ -302,10 +308,6 @@ def _check_sync(definition: FlowDefinition, spec: DestinationSpec, problem: Call
                 "or two attribute targets")  # fmt: skip
     if "export_mode" in definition.model_fields_set and definition.export_mode == "full":
         problem("exportMode", "a sync mode sends only what changed: leave exportMode out")
-    for i, entry in enumerate(definition.mapping):
-        if entry.target == OPERATION:
-            problem(f"mapping[{i}].target", f"{OPERATION!r} is the column that says what to do with each record: "
-                    "give the field another name")  # fmt: skip
 
 
 def _prefixes(path: str) -> list[str]:

@@ -31,7 +31,9 @@ from accord.catalog.activations import ActivationFlowRecord, DestinationAccountR
 from accord.catalog.reading import utc_time
 from accord.destinations.flows import definition_of, find_flow
 from accord.destinations.registry import destination_spec
+from accord.destinations.runs import run_activation, snapshots_folder
 from accord.errors import AccordError
+from accord.segment import membership_events
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.destinations.following")
@@ -39,15 +41,18 @@ log = logging.getLogger("accord.destinations.following")
 EVENTS_PER_RUN = 10_000
 """Events read at a time: a follower far behind catches up in runs of at most this many changes."""
 CURSOR = "events.json"
+BACK_OFF_LIMIT = 300.0
+"""The longest a follower whose runs keep failing waits before it tries again (seconds)."""
 
 
-def streaming_flows(workspace: Workspace) -> list[tuple[str, str]]:
-    """(sandbox, flow id) of the enabled flows (or in error) whose destination streams, but those with a sync
+def streaming_flows(workspace: Workspace) -> list[tuple[str, str, str]]:
+    """(sandbox, flow id, flow name) of the enabled flows (or in error) whose destination streams, but those with a sync
     mode: their records are diffed whole against what the destination acknowledged, on their schedules."""
     with workspace.catalog.session() as session:
         found = session.execute(
             select(
                 ActivationFlowRecord.id,
+                ActivationFlowRecord.name,
                 Sandbox.name,
                 DestinationAccountRecord.destination,
                 ActivationFlowRecord.definition,
@@ -57,12 +62,12 @@ def streaming_flows(workspace: Workspace) -> list[tuple[str, str]]:
             .where(ActivationFlowRecord.state.in_(("enabled", "error")))
         ).all()
     out = []
-    for flow_id, sandbox, destination_id, definition in found:
+    for flow_id, name, sandbox, destination_id, definition in found:
         if definition.get("syncMode"):
             continue
         try:
             if destination_spec(destination_id).delivery == "streaming":
-                out.append((sandbox, flow_id))
+                out.append((sandbox, flow_id, name))
         except AccordError:  # a destination no longer installed: its runs say so, not the follower
             continue
     return out
@@ -71,9 +76,6 @@ def streaming_flows(workspace: Workspace) -> list[tuple[str, str]]:
 def follow_once(workspace: Workspace, sandbox: str, flow: str) -> dict[str, Any] | None:
     """Send the membership changes of `flow`'s audiences made since it last did; the run's document, or None
     when there was nothing to send."""
-    from accord.destinations.runs import run_activation, snapshots_folder
-    from accord.segment.streaming import membership_events
-
     with workspace.catalog.session() as session:
         record = find_flow(session, resolve_sandbox(session, sandbox).id, flow)
         audiences = {a.segment_id or a.segment for a in definition_of(record).audiences}
@@ -81,9 +83,6 @@ def follow_once(workspace: Workspace, sandbox: str, flow: str) -> dict[str, Any]
         created, name = utc_time(record.created_at) or datetime.now(UTC), record.name
     after = _read_cursor(cursor)
     page = membership_events(workspace, sandbox, after or 0, EVENTS_PER_RUN)
-    if after is not None and page["next"] < after:  # the sandbox's events began again (its overlay was reset)
-        after = None
-        page = membership_events(workspace, sandbox, 0, EVENTS_PER_RUN)
     latest: dict[tuple[str, int], str] = {}  # a profile's last status in each audience: what it is now
     for event in page["items"]:
         if event["segmentId"] in audiences and (after is not None or _at(event["at"]) >= created):
@@ -134,7 +133,7 @@ class Followers:
         self.workspace = workspace
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
-        self._threads: dict[tuple[str, str], tuple[threading.Thread, threading.Event]] = {}
+        self._threads: dict[tuple[str, str, str], tuple[threading.Thread, threading.Event]] = {}
         self._supervisor = threading.Thread(target=self._supervise, name="followers", daemon=True)
 
     def start(self) -> None:
@@ -148,10 +147,10 @@ class Followers:
         for _, stop in self._threads.values():
             stop.set()
         deadline = time.monotonic() + wait_seconds
-        for (sandbox, flow_id), (thread, _) in self._threads.items():
+        for (sandbox, _, name), (thread, _) in self._threads.items():
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                log.warning("activation %s/%s was still sending its changes when the server stopped", sandbox, flow_id)
+                log.warning("activation %s/%s was still sending its changes when the server stopped", sandbox, name)
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
@@ -169,15 +168,21 @@ class Followers:
                 thread.start()
             self._stop.wait(self.poll_seconds)
 
-    def _follow(self, sandbox: str, flow_id: str, stop: threading.Event) -> None:
+    def _follow(self, sandbox: str, flow_id: str, name: str, stop: threading.Event) -> None:
+        failures = 0
         while not stop.is_set():
             try:
                 run = follow_once(self.workspace, sandbox, flow_id)
+                failures = 0
                 if run is not None:
-                    log.info("activation %s/%s run %s (membership changes): %s", sandbox, run["flow"], run["id"],
+                    log.info("activation %s/%s run %s (membership changes): %s", sandbox, name, run["id"],
                              run["status"])  # fmt: skip
-            except AccordError as exc:  # its flow is running by hand, or gone: the next poll tries again
-                log.warning("activation %s/%s did not follow its changes: %s", sandbox, flow_id, exc.message)
+            except AccordError as exc:  # its flow is running by hand, or cannot run now: tried again later
+                failures += 1
+                log.warning("activation %s/%s did not follow its changes: %s", sandbox, name, exc.message)
             except Exception:
-                log.exception("activation %s/%s: internal error while following its changes", sandbox, flow_id)
-            stop.wait(self.poll_seconds)
+                failures += 1
+                log.exception("activation %s/%s: internal error while following its changes", sandbox, name)
+            # a flow whose runs keep failing waits longer each time (up to BACK_OFF_LIMIT), so that it neither
+            # floods its alerts and runs nor keeps taking the sandbox's lock from the others
+            stop.wait(min(self.poll_seconds * 2**failures, max(self.poll_seconds, BACK_OFF_LIMIT)))

@@ -105,7 +105,6 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
     from accord.lake import sandbox_job
     from accord.profile.store import FINGERPRINTS
     from accord.schema import field_dtype, union_schema
-    from accord.segment.streaming import overlay_changes
     from accord.sources import SecretBox
 
     with workspace.catalog.session() as session:
@@ -143,7 +142,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
             if not (store / "profiles.parquet").exists():
                 raise NotFoundError("no profiles to activate yet: build them with `accord profile rebuild`",
                                     code="ACTIVATION-0411-404")  # fmt: skip
-            streamed = overlay_changes(workspace, sandbox_id)
+            streamed = segment.overlay_changes(workspace, sandbox_id) if changes is None else {}
             con = connect(export_settings(workspace.settings))
             try:
                 for index, audience in enumerate(built.audiences):

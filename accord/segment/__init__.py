@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         StreamingEvaluator,
         evaluate_changed_profile,
         membership_events,
+        overlay_changes,
         profile_memberships,
     )
 
@@ -53,6 +54,12 @@ _EXPORTS = {
     "exceptions": ["PQLError"],
     "jobs": ["estimate", "history", "job_document", "members", "membership_table", "profile_history", "run_job"],
     "parser": ["parse_pql"],
-    "streaming": ["StreamingEvaluator", "evaluate_changed_profile", "membership_events", "profile_memberships"],
+    "streaming": [
+        "StreamingEvaluator",
+        "evaluate_changed_profile",
+        "membership_events",
+        "overlay_changes",
+        "profile_memberships",
+    ],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

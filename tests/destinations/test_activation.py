@@ -182,6 +182,19 @@ def test_a_flow_is_checked_whole_before_it_is_stored(people: Workspace, outbox: 
         assert destinations.list_flows(s, "prod") == []  # nothing half-made
 
 
+def test_targets_that_name_what_accord_writes_itself_are_refused(people: Workspace, outbox: Path) -> None:
+    """Every column an export writes or works with (and any name starting with `_`) would clash with a field."""
+    from accord.destinations.flows import RESERVED_TARGETS
+
+    for target in [*RESERVED_TARGETS, "_exited", "_hash", "_change", "_key", "_consent", "_anything"]:
+        mapping = [*FLOW["mapping"], {"source": "person.name.firstName", "target": target}]
+        with pytest.raises(DocumentError) as caught:
+            create_flow(people, "bad", {**FLOW, "mapping": mapping, "consentChannel": "email"})
+        assert [p["path"] for p in caught.value.details["problems"]] == ["mapping[3].target"], target
+    with people.catalog.session() as s:
+        assert destinations.list_flows(s, "prod") == []
+
+
 def test_arrays_and_maps_cannot_be_exported(people: Workspace, outbox: Path) -> None:
     for source in ("identityMap", "segmentMembership"):
         with pytest.raises(DocumentError) as caught:

@@ -10,6 +10,7 @@ from typing import Any
 
 from accord import destinations, profile, segment
 from accord.api import create_app
+from accord.catalog import resolve_sandbox
 from accord.destinations.following import Followers, follow_once
 from accord.workspace import Workspace
 from tests.destinations.conftest import FLOW, create_flow
@@ -143,3 +144,23 @@ def test_accord_serve_follows_and_stops_following_a_disabled_flow(people: Worksp
         server.stop()
     runs = destinations.list_runs(people, "prod", "paris")
     assert [(r["trigger"], r["status"], r["profilesReceived"]) for r in runs] == [("events", "success", 1)]
+
+
+def test_a_flow_whose_runs_keep_failing_waits_longer_each_time(people: Workspace, receiver: HttpReceiver) -> None:
+    streaming_parisians(people)
+    account(people, "hook", "http", {"url": f"{receiver.url}/in"})
+    create_flow(people, "paris", FLOW, account="hook")
+    move(people, "C4", "Paris")
+    with people.catalog.session() as s:
+        store = profile.store_folder(people, resolve_sandbox(s, "prod").id)
+    (store / "profiles.parquet").unlink()  # every run of the flow now fails: no profiles to activate
+    followers = Followers(people, poll_seconds=0.05)
+    followers.start()
+    time.sleep(2)
+    followers.stop()
+    runs = destinations.list_runs(people, "prod", "paris")
+    assert runs and all(r["status"] == "failed" and r["trigger"] == "events" for r in runs)
+    assert "no profiles to activate" in runs[0]["errors"][0]["message"]
+    # 0.1, 0.2, 0.4, 0.8 s between tries: about five in two seconds, where a try every poll would make forty
+    assert len(runs) <= 7, len(runs)
+    assert receiver.requests() == []

@@ -12,6 +12,7 @@ import pytest
 
 from accord import destinations, sources
 from accord.access import AllowedRoots
+from accord.destinations.exceptions import DestinationRefusedError
 from accord.workspace import Workspace
 from tests.destinations.conftest import export_file, open_account
 from tests.destinations.stores import PREFIX, AzureCase, S3Case, SftpCase
@@ -175,12 +176,16 @@ def test_sftp_makes_the_sub_folders_a_name_asks_for(workspace: Workspace, sftp: 
     assert case.held() == {f"{PREFIX}/2026/07/31/a.csv": b"a\n", f"{PREFIX}/2026/07/31/b.csv": b"b\n"}
 
 
-def test_a_local_folder_the_first_run_will_make_passes_its_test(workspace: Workspace, tmp_path: Path) -> None:
-    later = open_account(workspace, "local", {"root": str(tmp_path / "not" / "yet")})
-    [step] = later.check()
-    assert step.ok and "the first run makes it" in step.message
-    later.write(export_file(tmp_path / "built", "a.csv", b"x\n"))
-    assert (tmp_path / "not" / "yet" / "a.csv").read_bytes() == b"x\n"  # as the test said
-    (tmp_path / "a-file").write_text("")
-    [step] = open_account(workspace, "local", {"root": str(tmp_path / "a-file" / "under")}).check()
-    assert not step.ok and "does not let Accord make it" in step.message and step.hint
+def test_a_local_folder_that_does_not_exist_fails_its_test_and_its_run_alike(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """As the local source says of it: a mistyped `root` is refused, never made into a new folder."""
+    missing = tmp_path / "not" / "there"
+    as_destination, as_source = both_tests(workspace, "local", {"root": str(missing)})
+    assert [(s["step"], s["message"]) for s in (as_destination["steps"][-1], as_source["steps"][-1])] == [
+        ("folder exists", f"{missing} does not exist"), ("folder exists", f"{missing} does not exist")]  # fmt: skip
+    assert not as_destination["ok"] and not as_source["ok"]
+    destination = open_account(workspace, "local", {"root": str(missing)})
+    with pytest.raises(DestinationRefusedError, match="does not exist"):
+        destination.write(export_file(tmp_path / "built", "a.csv", b"x\n"))
+    assert not missing.exists() and not missing.parent.exists()

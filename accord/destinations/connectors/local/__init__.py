@@ -45,14 +45,8 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
 
     def check(self) -> list[CheckStep]:
         root, named = self.root, self.config.root  # messages name the folder as configured, not where it leads
-        if not root.exists():  # the first run makes it, as far down as it must: its nearest folder must let it
-            parent = next(p for p in root.parents if p.exists())
-            if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-                said = f"{named} does not exist and the folder it would be made in does not let Accord make it"
-                return [
-                    CheckStep("folder exists", False, said, "create it, or give the user running Accord write access")
-                ]
-            return [CheckStep("folder exists", True, f"{named} does not exist yet: the first run makes it")]
+        if not root.exists():
+            return [CheckStep("folder exists", False, f"{named} does not exist", "create it or fix `root`")]
         if not root.is_dir():
             return [CheckStep("folder exists", False, f"{named} is not a folder", "`root` must be a folder")]
         steps = [CheckStep("folder exists", True, named)]
@@ -68,6 +62,9 @@ class LocalFolderDestination(FileDestination[LocalFolderConfig]):
         return target
 
     def write(self, file: ExportFile) -> str:
+        if not self.root.is_dir():  # as its test says: a `root` mistyped must not become a new folder
+            raise DestinationRefusedError(f"{self.config.root} does not exist: create it or fix `root`",
+                                          file=file.name)  # fmt: skip
         target = self._target(file.name)
         partial = target.with_name(partial_name(target.name))
         try:
