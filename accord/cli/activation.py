@@ -91,7 +91,8 @@ def activation_list(as_json: bool = JsonFlag) -> None:
     def human(items: list[dict[str, Any]]) -> None:
         table = new_table("name", "account", "destination", "audiences", "mode", "state")
         for f in items:
-            table.add_row(f["name"], f["account"], f["destination"], str(len(f["audiences"])), f["exportMode"],
+            mode = f"sync {f['syncMode']}" if f.get("syncMode") else f["exportMode"]
+            table.add_row(f["name"], f["account"], f["destination"], str(len(f["audiences"])), mode,
                           f["state"] + (f": {f['error']}" if f["error"] else ""))  # fmt: skip
         out.print(table)
 

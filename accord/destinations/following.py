@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from accord.catalog.activations import ActivationFlowRecord, DestinationAccountR
 from accord.catalog.reading import utc_time
 from accord.destinations.flows import definition_of, find_flow
 from accord.destinations.registry import destination_spec
-from accord.destinations.runs import run_activation, snapshots_folder
+from accord.destinations.runs import run_activation, snapshots_folder, write_whole
 from accord.errors import AccordError
 from accord.segment import membership_events
 from accord.workspace import Workspace
@@ -119,10 +118,7 @@ def _read_cursor(path: Path) -> int | None:
 
 
 def _write_cursor(path: Path, after: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    partial.write_text(json.dumps({"after": after}))
-    os.replace(partial, path)
+    write_whole(path, lambda partial: partial.write_text(json.dumps({"after": after})))
 
 
 class Followers:

@@ -7,17 +7,20 @@ case in tests/destinations/stores.py fails the suite rather than being passed ov
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from accord import destinations
+from accord import destinations, sources
+from accord.access import AllowedRoots
 from accord.destinations.exceptions import DestinationRefusedError, DestinationUnavailableError
 from accord.errors import InvalidInputError
 from accord.workspace import Workspace
-from tests.destinations.conftest import FILE_DESTINATIONS, export_file, open_account
+from tests.destinations.conftest import FILE_DESTINATIONS, FLOW, create_flow, export_file, open_account
 from tests.destinations.stores import PREFIX, Case
 
 pytestmark = pytest.mark.integration
@@ -100,3 +103,25 @@ def test_every_file_destination_declares_what_it_takes() -> None:
         document: dict[str, Any] = destinations.destination_spec(destination_id).to_document()
         assert document["delivery"] == "batch" and document["files"]["formats"], destination_id
         assert document["config"]["properties"], destination_id
+
+
+def test_a_sync_flow_lands_its_operations_in_every_file_destination(people: Workspace, case: Case) -> None:
+    """Every file destination says it takes the sync modes: each gets the `operation` column, as a reader sees it."""
+    assert destinations.destination_spec(case.id).sync_modes == ("insert", "update", "upsert", "mirror")
+    with people.catalog.session() as s:
+        destinations.create_account(s, sources.SecretBox(people.settings.home), "prod", "store", case.id,
+                                    case.config(), AllowedRoots.from_settings(people.settings))  # fmt: skip
+    daily = [{"segment": "parisians", "schedule": {"frequency": "daily", "time": "06:00"}}]
+    create_flow(people, "sync", {**FLOW, "audiences": daily, "dedupKey": ["email"], "syncMode": "upsert",
+                                 "file": {"nameTemplate": "records"}}, account="store")  # fmt: skip
+    run = destinations.run_activation(people, "prod", "sync")
+    assert run["status"] == "success", run
+    [(name, content)] = [(n, c) for n, c in case.held().items() if n.endswith("records.csv")]
+    rows = list(csv.DictReader(io.StringIO(content.decode())))
+    assert rows and {r["operation"] for r in rows} == {"insert"}, name
+    assert {r["email"] for r in rows} <= {
+        "ann@example.com",
+        "bob@example.com",
+        "eve@example.com",
+        "ann.other@example.com",
+    }

@@ -21,11 +21,13 @@ from accord.sources import LOCAL_PATH
 class CampaignConfig(LocalFolderConfig):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    instance: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-                          description="Name of the campaign instance the audiences go to.")  # fmt: skip
+    instance: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", title="Instance",
+                          description="Name of the campaign instance the audiences go to: letters, digits, '_', "
+                          "'.' and '-', starting with a letter or digit, at most 64.")  # fmt: skip
     target_mapping: Literal["recipient"] = Field(
         default="recipient",
         alias="targetMapping",
+        title="Target mapping",
         description="The target mapping the instance loads the audiences with: `recipient` (external id, "
         "e-mail, first and last name, phone, custom fields).",
     )
@@ -50,5 +52,5 @@ class CampaignDestination(LocalFolderDestination):
         files=FileOptions(formats=("csv",)),
         limits=Limits(audiences_per_flow=25, attributes_per_flow=20),
         consent_channel="email",
-        sync_modes=SYNC_MODES,  # the import workflow's insert, update and insert-or-update, by the key
+        sync_modes=SYNC_MODES,  # the operation column says what the import workflow does with each recipient
     )
