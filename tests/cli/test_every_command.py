@@ -304,7 +304,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
                                shows="run.success"),
     # destinations and activation
     ("destinations", "list"): Command((), lists({"id": "local", "delivery": "batch", "secretFields": []}),
-                                      shows="Local folder"),
+                                      shows="accord-campaign"),  # an id: never cut
     ("destinations", "show"): Command(("local",), has({"exportType": "profile", "files": {
         "formats": ["csv", "jsonl", "parquet"]}, "schedules": lambda s: "daily" in s})),
     ("destination", "connect"): Command(("spare-box", "--destination", "local", "--config", "{files}/outbox.yaml"),
