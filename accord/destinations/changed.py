@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from accord.destinations.flows import FlowDefinition
 from accord.destinations.spec import DestinationSpec
@@ -58,16 +58,21 @@ def only_changed(con: Any, members: pa.Table, previous: pa.Table, fingerprints: 
         current = t["_c_members"].filter(t["_c_members"].status <= 1)
         prints, known = t["_c_prints"], t["_c_previous"]
         same = known.join(prints, known.graph == prints.graph)
-        same = same.filter(same[FINGERPRINT] == (same.fingerprint.cast("uint64") ^ digest)).select("graph")
+        same = same.filter(same[FINGERPRINT] == _mixed(same.fingerprint, digest)).select("graph")
         changed = current.anti_join(same, "graph").select("graph", "status")
         touched = known.filter(known.graph.isin(changed.graph) | ~known.graph.isin(current.graph))
         return con.to_pyarrow(changed), con.to_pyarrow(touched)
 
 
-def with_fingerprints(snapshot: pa.Table, fingerprints: pa.Table | None, digest: int) -> pa.Table:
-    """A run's snapshot (`graph`, `_hash`) with each profile's fingerprint under the flow, when the store has them."""
-    if fingerprints is None:
-        return snapshot
-    found = snapshot.join(fingerprints, "graph", join_type="left outer")
-    mixed = pc.bit_wise_xor(found["fingerprint"].cast(pa.uint64()), pa.scalar(digest, pa.uint64()))
-    return found.drop_columns(["fingerprint"]).append_column(FINGERPRINT, mixed)
+def with_fingerprints(hashes: Any, prints: Any | None, digest: int) -> Any:
+    """A run's snapshot (`graph`, `_hash`) with each profile's fingerprint under the flow, when the store has them
+    (`prints`, the store's fingerprints as an engine table): joined in the engine, not in Python's memory."""
+    if prints is None:
+        return hashes
+    joined = hashes.left_join(prints, hashes.graph == prints.graph)
+    return joined.select(hashes.graph, hashes._hash, **{FINGERPRINT: _mixed(prints.fingerprint, digest)})
+
+
+def _mixed(fingerprint: Any, digest: int) -> Any:
+    """A fingerprint under a flow's digest: both unsigned, so that every bit of the hash is kept."""
+    return (fingerprint.cast("uint64") ^ ibis.literal(digest, "uint64")).cast("uint64")

@@ -113,8 +113,9 @@ def export_audience(
         members, previous = only_changed(con, members, previous, fingerprints, digest)
         result.touched = (members, previous)
     snapshot = previous if previous is not None else _no_snapshot()
+    prints = {"_prints": fingerprints} if fingerprints is not None else {}
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
-                            "_previous": snapshot}) as tables:  # fmt: skip
+                            "_previous": snapshot, **prints}) as tables:  # fmt: skip
         rows = _rows(con, inputs, flow, spec, tables)
         if _nothing_to_leave_out(flow, spec) and not apply_policies(rows, flow)[1]:
             return _export_every_member(con, rows, members, tables, flow, spec, names, staging, result, write,
@@ -143,8 +144,8 @@ def export_audience(
                     if profile_ids:  # streaming: which records a failed profile leaves unsent
                         result.sent = con.to_pyarrow(out.select(KEY, "graph"))
             elif flow.export_mode == "incremental":
-                hashes = con.to_pyarrow(kept.filter(~kept["_exited"]).select("graph", "_hash"))
-                result.snapshot = with_fingerprints(hashes, fingerprints, digest)
+                hashes = kept.filter(~kept["_exited"]).select("graph", "_hash")
+                result.snapshot = con.to_pyarrow(with_fingerprints(hashes, tables.get("_prints"), digest))
                 if incremental:
                     out = temporary_table(con, f"_out_{names.segment_id}", _changes(kept, tables["_previous"]))
                 else:  # the first: every member
