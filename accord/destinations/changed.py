@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from accord.destinations.flows import FlowDefinition
 from accord.destinations.spec import DestinationSpec
-from accord.engine import arrow_tables
+from accord.engine import arrow_tables, drop_temporary_table, temporary_table
 
 FINGERPRINT = "_fingerprint"
 """The snapshot's column: the profile's fingerprint mixed with the flow's digest."""
@@ -59,9 +59,12 @@ def only_changed(con: Any, members: pa.Table, previous: pa.Table, fingerprints: 
         prints, known = t["_c_prints"], t["_c_previous"]
         same = known.join(prints, known.graph == prints.graph)
         same = same.filter(same[FINGERPRINT] == _mixed(same.fingerprint, digest)).select("graph")
-        changed = current.anti_join(same, "graph").select("graph", "status")
-        touched = known.filter(known.graph.isin(changed.graph) | ~known.graph.isin(current.graph))
-        return con.to_pyarrow(changed), con.to_pyarrow(touched)
+        changed = temporary_table(con, "_c_changed", current.anti_join(same, "graph").select("graph", "status"))
+        try:
+            touched = known.filter(known.graph.isin(changed.graph) | ~known.graph.isin(current.graph))
+            return con.to_pyarrow(changed), con.to_pyarrow(touched)
+        finally:
+            drop_temporary_table(con, "_c_changed")
 
 
 def with_fingerprints(hashes: Any, prints: Any | None, digest: int) -> Any:

@@ -116,7 +116,7 @@ def export_audience(
     prints = {"_prints": fingerprints} if fingerprints is not None else {}
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot, **prints}) as tables:  # fmt: skip
-        rows = _rows(con, inputs, flow, spec, tables)
+        rows = _rows(con, inputs, flow, spec, tables, few=result.touched is not None)
         if _nothing_to_leave_out(flow, spec) and not apply_policies(rows, flow)[1]:
             return _export_every_member(con, rows, members, tables, flow, spec, names, staging, result, write,
                                         profile_ids)  # fmt: skip
@@ -230,7 +230,12 @@ def _values_in_parquet(files: list[ExportFile], columns: list[str]) -> int | Non
 
 
 def _rows(
-    con: Any, inputs: ExportInputs, flow: FlowDefinition, spec: DestinationSpec, tables: dict[str, Any]
+    con: Any,
+    inputs: ExportInputs,
+    flow: FlowDefinition,
+    spec: DestinationSpec,
+    tables: dict[str, Any],
+    few: bool = False,
 ) -> ir.Table:
     """Members and (for incremental exports) those who left, with their mapped fields and what the exclusions read."""
     members, previous = tables["_members"], tables["_previous"]
@@ -250,7 +255,10 @@ def _rows(
     joined = current.left_join(attributes, current.graph == attributes.graph).select(
         current.graph, current.status, *[attributes[c] for c in columns]
     )
-    joined = _with_identities(joined, tables["_identities"], flow)
+    identities = tables["_identities"]
+    if few:  # the profiles that changed: their identities picked before they are pivoted, not after
+        identities = identities.semi_join(current.select("graph"), "graph")
+    joined = _with_identities(joined, identities, flow)
     status = ibis.cases((joined.status == 0, "realized"), (joined.status == 1, "existing"), else_="exited")
     return joined.mutate(**{STATUS: status, "_exited": joined.status == 2}).drop("status")
 
