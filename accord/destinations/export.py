@@ -117,9 +117,9 @@ def export_audience(
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot, **prints}) as tables:  # fmt: skip
         rows = _rows(con, inputs, flow, spec, tables, few=result.touched is not None)
-        if _nothing_to_leave_out(flow, spec) and not apply_policies(rows, flow)[1]:
+        if _nothing_to_leave_out(flow, spec, incremental) and not apply_policies(rows, flow)[1]:
             return _export_every_member(con, rows, members, tables, flow, spec, names, staging, result, write,
-                                        profile_ids)  # fmt: skip
+                                        profile_ids, digest)  # fmt: skip
         if flow.export_mode == "incremental":  # hashed as the join is made: the snapshot and the changes read it
             rows = rows.mutate(_hash=_row_hash(rows, flow))
         staged = temporary_table(con, f"_export_{names.segment_id}", rows)  # the join, made once
@@ -173,21 +173,26 @@ def _number(con: Any, scalar: Any) -> int:
     return int(con.to_pyarrow(scalar).as_py() or 0)
 
 
-def _nothing_to_leave_out(flow: FlowDefinition, spec: DestinationSpec) -> bool:
-    """A full export that leaves no one out: no consent, mandatory fields or dedup key to apply."""
+def _nothing_to_leave_out(flow: FlowDefinition, spec: DestinationSpec, incremental: bool) -> bool:
+    """An export of every member that leaves no one out: no consent, mandatory fields or dedup key to apply (a full
+    one, or the first of an incremental flow; not one with a sync mode)."""
     channel = flow.consent_channel or spec.consent_channel
-    return flow.export_mode == "full" and not channel and not flow.mandatory and not flow.dedup_key
+    return (not incremental and flow.sync_mode is None and not channel and not flow.mandatory
+            and not flow.dedup_key)  # fmt: skip
 
 
 def _export_every_member(con: Any, rows: ir.Table, members: pa.Table, tables: dict[str, Any], flow: FlowDefinition,
                          spec: DestinationSpec, names: NameValues, staging: Path, result: AudienceExport,
-                         write: bool, profile_ids: bool) -> AudienceExport:  # fmt: skip
+                         write: bool, profile_ids: bool, digest: int) -> AudienceExport:  # fmt: skip
     """Every member goes out: the join is written as it is made, in one pass (no staged copy of it), and the
     counts come from the memberships and identities alone: one row per member, and a member carries an identity
     target when it has a value of that namespace."""
     received = int(pc.sum(pc.less_equal(members["status"], 1)).as_py() or 0)
     result.profiles_received = result.rows = received
     result.changes = {"added": received} if received else {}
+    if flow.export_mode == "incremental":  # the first: what it sends, for the next to compare with
+        hashed = rows.select("graph", _hash=_row_hash(rows, flow))
+        result.snapshot = con.to_pyarrow(with_fingerprints(hashed, tables.get("_prints"), digest))
     if write:
         result.files = _write_files(con, rows.mutate(_change=ibis.literal("added")), flow, spec, names, staging,
                                     received, profile_ids)  # fmt: skip
