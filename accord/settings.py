@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(default=None, ge=1, description="Threads for DuckDB; default: all cores.")
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; it spills past it.")
     export_memory_limit: str = Field(
-        default="640MB",
+        default="448MB",
         description="DuckDB memory limit of activation runs (they spill past it), so that exports stay small "
         "beside the jobs that share the machine; never more than `duckdb_memory_limit`.",
     )
