@@ -34,7 +34,7 @@ from accord.destinations.naming import NameValues
 from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination
 from accord.destinations.sync import acknowledged_records
 from accord.errors import AccordError, NotFoundError
-from accord.jobs import Owner, hold, is_held, removed_at_end
+from accord.jobs import Owner, hold, is_held, process_runs, removed_at_end
 from accord.sources.alerts import raise_alerts
 
 if TYPE_CHECKING:
@@ -323,10 +323,16 @@ def _finish(workspace: Workspace, run_id: str, status: str, **values: Any) -> No
 
 
 def _close_interrupted(workspace: Workspace, flow_id: str) -> None:
-    """Close as failed the runs of a flow left `running` while nobody holds its lock (their process was killed)."""
+    """Close as failed the runs of a flow left `running` while nobody holds its lock (their process was killed),
+    and remove the half-written files of the flow's own that a killed process left (`write_whole`)."""
     with workspace.catalog.session() as session:
         if is_held(session, flow_lock(flow_id), workspace.settings.stale_run_seconds):
             return
+        folder = snapshots_folder(workspace, session.get(ActivationFlowRecord, flow_id).sandbox_id, flow_id)  # type: ignore[union-attr]
+        for partial in folder.glob(".*.*.*") if folder.exists() else []:
+            pid = partial.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not process_runs(int(pid)):
+                partial.unlink(missing_ok=True)
         running = select(ActivationRunRecord).where(ActivationRunRecord.flow_id == flow_id,
                                                     ActivationRunRecord.status == "running")  # fmt: skip
         for run in session.scalars(running):

@@ -4,6 +4,8 @@ moved (and for those who left) alone, with the same outcome as comparing the who
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -77,3 +79,20 @@ def test_a_snapshot_made_before_fingerprints_compares_the_whole_audience(people:
     again = destinations.run_activation(people, "prod", "paris")
     assert again["audiences"][0]["changes"] == {} and again["profilesReceived"] == 5
     assert FINGERPRINT in pq.read_table(path).column_names  # kept from now on
+
+
+def test_a_run_removes_what_a_killed_run_half_wrote_and_nothing_else(people: Workspace, outbox: Path) -> None:
+    create_flow(people, "paris", {**FLOW, "exportMode": "incremental"})
+    destinations.run_activation(people, "prod", "paris")
+    with people.catalog.session() as s:
+        flow = destinations.find_flow(s, resolve_sandbox(s, "prod").id, "paris")
+        folder = snapshots_folder(people, flow.sandbox_id, flow.id)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = folder / f".events.json.{gone.pid}.1"  # a follower killed as it saved where it stood
+    alive = folder / f".events.json.{os.getpid()}.1"  # one writing now, in this process
+    for partial in (dead, alive):
+        partial.write_text("{")
+    destinations.run_activation(people, "prod", "paris")
+    assert not dead.exists() and alive.exists()
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [next(folder.glob("*.parquet")).name]
