@@ -203,9 +203,7 @@ def _export_every_member(con: Any, rows: ir.Table, members: pa.Table, tables: di
         return result
     mapped = [m.namespace for m in flow.mapping if m.namespace]
     if mapped:  # in one pass over the identities: which namespaces each member has a value of
-        prefix = {namespace: f"{namespace}{SEPARATOR}" for namespace in sorted(set(mapped))}
-        identities = tables["_identities"]
-        relevant = identities.filter(ibis.or_(*[identities.node.startswith(p) for p in prefix.values()]))
+        relevant, prefix = _of_namespaces(tables["_identities"], mapped)
         has = relevant.group_by("graph").aggregate(
             **{ns: relevant.node.startswith(p).any().cast("int64") for ns, p in prefix.items()}
         )
@@ -282,9 +280,7 @@ def _with_identities(rows: ir.Table, identities: ir.Table, flow: FlowDefinition)
     wanted = {m.target: m.namespace for m in flow.mapping if m.namespace}
     if not wanted:
         return rows
-    prefix = {namespace: f"{namespace}{SEPARATOR}" for namespace in sorted(set(wanted.values()))}
-    node = identities.node
-    relevant = identities.filter(ibis.or_(*[node.startswith(p) for p in prefix.values()]))
+    relevant, prefix = _of_namespaces(identities, list(wanted.values()))
     key = flow.dedup_key[0] if len(flow.dedup_key) == 1 and flow.dedup_key[0] in wanted else None
     firsts = {t: ns for t, ns in wanted.items() if t != key}
     pivot = relevant.group_by("graph").aggregate(
@@ -299,6 +295,12 @@ def _with_identities(rows: ir.Table, identities: ir.Table, flow: FlowDefinition)
         )
         out = out.left_join(values, out.graph == values.graph).drop("graph_right")
     return out
+
+
+def _of_namespaces(identities: ir.Table, namespaces: list[str]) -> tuple[ir.Table, dict[str, str]]:
+    """The identity nodes of these namespaces (picked by prefix: no node is split), and each namespace's prefix."""
+    prefix = {namespace: f"{namespace}{SEPARATOR}" for namespace in sorted(set(namespaces))}
+    return identities.filter(ibis.or_(*[identities.node.startswith(p) for p in prefix.values()])), prefix
 
 
 def _exclusions(

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from accord.destinations.export import AudienceExport
 from accord.destinations.flows import FlowDefinition
-from accord.destinations.spec import ExportFile, FileDestination, RequestContext, StreamingDestination
+from accord.destinations.spec import ExportFile, FileDestination, RequestContext, StreamingDestination, profile_graphs
 
 Progress = Callable[[str, int, int], None]
 
@@ -79,8 +79,7 @@ def acknowledged(snapshot: pa.Table | None, failed_profiles: set[str]) -> pa.Tab
     """What a destination accepted of a run's snapshot: all but the profiles that failed."""
     if snapshot is None or not failed_profiles:
         return snapshot
-    failed = pa.array(sorted(int(p) for p in failed_profiles), pa.int64())
-    return snapshot.filter(pc.invert(pc.is_in(snapshot["graph"], value_set=failed)))
+    return snapshot.filter(pc.invert(pc.is_in(snapshot["graph"], value_set=profile_graphs(failed_profiles))))
 
 
 def manifest_file(staging: Path, flow_id: str, run_id: str, started: datetime,

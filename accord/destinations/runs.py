@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
@@ -31,7 +32,7 @@ from accord.destinations.export import AudienceExport, ExportInputs, export_audi
 from accord.destinations.flows import FileSettings, definition_of, delete_flow_record, find_flow
 from accord.destinations.handover import Handover, acknowledged, manifest_file, put_files, stream_rows
 from accord.destinations.naming import NameValues
-from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination
+from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination, profile_graphs
 from accord.destinations.sync import acknowledged_records
 from accord.errors import AccordError, NotFoundError
 from accord.jobs import Owner, hold, is_held, process_runs, removed_at_end
@@ -276,13 +277,12 @@ def _merged(old: pa.Table | None, accepted: pa.Table | None, change: tuple[pa.Ta
     """The snapshot after a run on some profiles alone: those that joined replaced by what the destination
     accepted (one that failed is left out, so the next incremental run sends it), those that left taken
     out once their exit was accepted (one whose exit failed stays, so the next run says it left)."""
-    import pyarrow.compute as pc
-
     if old is None:
         return accepted
     joined, left = change
-    delivered_exits = [g for g in left["graph"].to_pylist() if str(g) not in failed]
-    touched = pa.concat_arrays([joined["graph"].combine_chunks(), pa.array(delivered_exits, pa.int64())])
+    exits = left["graph"].combine_chunks()
+    delivered_exits = exits.filter(pc.invert(pc.is_in(exits, value_set=profile_graphs(failed))))
+    touched = pa.concat_arrays([joined["graph"].combine_chunks(), delivered_exits])
     kept = old.filter(pc.invert(pc.is_in(old["graph"], value_set=touched)))
     if accepted is None:
         return kept

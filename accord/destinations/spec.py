@@ -226,6 +226,13 @@ class ProfileRow(TypedDict):
     """Only in a flow with a sync mode: what to do with the record the row's dedup key names."""
 
 
+def profile_graphs(profile_ids: set[str]) -> Any:
+    """Profile ids as rows name them (`profileId`: the graph's id as text) as the graphs snapshots hold (Arrow)."""
+    import pyarrow as pa
+
+    return pa.array(sorted(int(p) for p in profile_ids), pa.int64())
+
+
 class OutgoingProfile(NamedTuple):
     """One profile on its way to a streaming destination: its id, and its row as JSON text or as a dict.
 

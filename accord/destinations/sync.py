@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accord.destinations.flows import OPERATION, FlowDefinition
+from accord.destinations.spec import profile_graphs
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -130,8 +131,7 @@ def acknowledged_records(
     profiles that failed keep their `previous` state, so that the next run sends them again."""
     if snapshot is None or sent is None or not failed_profiles:
         return snapshot
-    failed = pa.array(sorted(int(p) for p in failed_profiles), pa.int64())
-    failed_keys = pc.unique(sent.filter(pc.is_in(sent["graph"], value_set=failed))[KEY])
+    failed_keys = pc.unique(sent.filter(pc.is_in(sent["graph"], value_set=profile_graphs(failed_profiles)))[KEY])
     kept = snapshot.filter(pc.invert(pc.is_in(snapshot[KEY], value_set=failed_keys)))
     if previous is None:
         return kept

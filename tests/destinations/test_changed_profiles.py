@@ -26,6 +26,15 @@ def graphs(workspace: Workspace, *crm: str) -> list[int]:
     return sorted(int(profile.get_profile(workspace, "prod", "CRMID", c)["graphId"]) for c in crm)
 
 
+def incremental_flow_run_once(workspace: Workspace) -> Path:
+    """The incremental flow `paris`, run once; the folder where it keeps its snapshots."""
+    create_flow(workspace, "paris", {**FLOW, "exportMode": "incremental"})
+    destinations.run_activation(workspace, "prod", "paris")
+    with workspace.catalog.session() as s:
+        flow = destinations.find_flow(s, resolve_sandbox(s, "prod").id, "paris")
+        return snapshots_folder(workspace, flow.sandbox_id, flow.id)
+
+
 def test_an_incremental_run_reads_only_the_profiles_that_changed(
     people: Workspace, outbox: Path, tmp_path: Path
 ) -> None:
@@ -69,11 +78,7 @@ def test_an_incremental_run_reads_only_the_profiles_that_changed(
 
 
 def test_a_snapshot_made_before_fingerprints_compares_the_whole_audience(people: Workspace, outbox: Path) -> None:
-    create_flow(people, "paris", {**FLOW, "exportMode": "incremental"})
-    destinations.run_activation(people, "prod", "paris")
-    with people.catalog.session() as s:
-        flow = destinations.find_flow(s, resolve_sandbox(s, "prod").id, "paris")
-        folder = snapshots_folder(people, flow.sandbox_id, flow.id)
+    folder = incremental_flow_run_once(people)
     [path] = folder.glob("*.parquet")
     pq.write_table(pq.read_table(path).drop_columns([FINGERPRINT]), path)  # as an older Accord left it
     again = destinations.run_activation(people, "prod", "paris")
@@ -82,11 +87,7 @@ def test_a_snapshot_made_before_fingerprints_compares_the_whole_audience(people:
 
 
 def test_a_run_removes_what_a_killed_run_half_wrote_and_nothing_else(people: Workspace, outbox: Path) -> None:
-    create_flow(people, "paris", {**FLOW, "exportMode": "incremental"})
-    destinations.run_activation(people, "prod", "paris")
-    with people.catalog.session() as s:
-        flow = destinations.find_flow(s, resolve_sandbox(s, "prod").id, "paris")
-        folder = snapshots_folder(people, flow.sandbox_id, flow.id)
+    folder = incremental_flow_run_once(people)
     gone = subprocess.Popen(["true"])
     gone.wait()
     dead = folder / f".events.json.{gone.pid}.1"  # a follower killed as it saved where it stood
