@@ -11,10 +11,11 @@ segment job; not timed). Measured, each in a fresh process with its peak memory:
     half of them join it), the profile store and memberships rebuilt first (not timed);
 (d) the same audience streamed to a local HTTP receiver (in a process of its own), 1,000 profiles a request.
 Ceilings in the same run: DuckDB `COPY ... TO` of the same rows (the same join of memberships,
-profiles and identities, written by hand) for (a); for (b), that COPY plus a boto3 upload of the
-finished file; for (d), a bare httpx loop posting as many bodies of the same profiles, rendered before
-the clock starts. Goals: (a) within 1.5 times the ceiling; (c) under 2 s; (d) at least 50,000
-profiles/s and within 1.5 times the bare loop; memory under 1 GB throughout.
+profiles and identities, written by hand, in the order Accord writes them) for (a); for (b), that
+COPY plus a boto3 upload of the finished file; for (d), a bare httpx loop posting as many bodies of
+the same profiles, rendered before the clock starts. The Parquet export and its ceiling are timed
+three times each; the middle time is the figure. Goals: (a) within 1.5 times the ceiling; (c) under
+2 s; (d) at least 50,000 profiles/s and within 1.5 times the bare loop; memory under 1 GB throughout.
 """
 
 from __future__ import annotations
@@ -151,9 +152,13 @@ def main(home, flow):
             "profiles": run["profilesReceived"], "requests": run["requests"], "failed": run["profilesFailed"]}
 """
 
+# the Parquet export lasts about 2 s, where this machine's noise is as large as the difference measured:
+# it and its ceiling are each timed this many times, and the middle time is the figure
+PARQUET_TIMES = 3
+
 CEILING = """
 from pathlib import Path
-def main(home, out, attributes):
+def main(home, out, attributes, parquet_times):
     import json, duckdb, pyarrow as pa
     lake = next(Path(home).glob("lake/*/profile")).parent
     store = lake / "profile"
@@ -167,12 +172,17 @@ def main(home, out, attributes):
              f"JOIN read_parquet('{store / 'profiles.parquet'}') p USING (graph) "
              "LEFT JOIN (SELECT graph, min(CASE WHEN starts_with(node, 'CRMID') THEN split_part(node, chr(31), 2) END) "
              "AS crm_id, min(CASE WHEN starts_with(node, 'Email') THEN split_part(node, chr(31), 2) END) AS email "
-             "FROM ids GROUP BY graph) i USING (graph) WHERE m.status <= 1 ORDER BY m.graph")
+             "FROM ids GROUP BY graph) i USING (graph) WHERE m.status <= 1")
     figures = {}
-    for name, options in (("csv", "FORMAT csv, HEADER, COMPRESSION gzip"), ("parquet", "FORMAT parquet")):
-        start = time.perf_counter()
-        rows = con.execute(f"COPY ({query}) TO '{out}/hand.{name}' ({options})").fetchone()[0]
-        figures[name] = {"seconds": time.perf_counter() - start, "rows": rows,
+    # as Accord writes them: CSV in profile order, a single Parquet file in the order the join yields
+    for name, options, order, times in (("csv", "FORMAT csv, HEADER, COMPRESSION gzip", " ORDER BY m.graph", 1),
+                                        ("parquet", "FORMAT parquet", "", int(parquet_times))):
+        runs = []
+        for _ in range(times):
+            start = time.perf_counter()
+            rows = con.execute(f"COPY ({query}{order}) TO '{out}/hand.{name}' ({options})").fetchone()[0]
+            runs.append(time.perf_counter() - start)
+        figures[name] = {"seconds": sorted(runs)[len(runs) // 2], "runs": runs, "rows": rows,
                          "bytes": Path(f"{out}/hand.{name}").stat().st_size}
     return figures
 """
@@ -245,10 +255,13 @@ def main() -> None:
                      aws_secret_access_key=secret).create_bucket(Bucket="bench")  # fmt: skip
         built = run_isolated(BUILD, str(home), str(folder), str(args.people), "people")
         run_isolated(SETUP, str(home), str(outbox), attributes, moto.endpoint, key, secret, receiver_url)
-        ceiling = run_isolated(CEILING, str(home), str(hand), attributes)
+        ceiling = run_isolated(CEILING, str(home), str(hand), attributes, str(PARQUET_TIMES))
         upload = run_isolated(UPLOAD, str(hand / "hand.csv"), moto.endpoint, key, secret)
         csv = run_isolated(RUN, str(home), "csv")
-        parquet = run_isolated(RUN, str(home), "parquet")
+        parquets = sorted((run_isolated(RUN, str(home), "parquet") for _ in range(PARQUET_TIMES)),
+                          key=lambda run: run["seconds"])  # fmt: skip
+        parquet = {**parquets[len(parquets) // 2], "runs": [run["seconds"] for run in parquets],
+                   "peak_rss_mb": max(run["peak_rss_mb"] for run in parquets)}  # fmt: skip
         s3 = run_isolated(RUN, str(home), "s3")
         stream = run_isolated(RUN, str(home), "stream")
         (csv_file,) = outbox.glob("csv_*.csv.gz")
@@ -278,10 +291,13 @@ def main() -> None:
             "profilesPerSecond": round(ours["profiles"] / ours["seconds"]),
             "peakRssMb": ours["peak_rss_mb"],
         }
+        if "runs" in ours:  # timed more than once: the middle time is the figure
+            shown["runsSeconds"] = [round(seconds, 2) for seconds in ours["runs"]]
         if name is not None:
             shown["ceiling"] = {
                 "what": "DuckDB COPY of the same join, written by hand",
                 "seconds": round(ceiling[name]["seconds"], 2),
+                "runsSeconds": [round(seconds, 2) for seconds in ceiling[name]["runs"]],
                 "bytes": ceiling[name]["bytes"],
                 "ratio": round(ratios[name], 2),
             }

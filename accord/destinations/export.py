@@ -348,7 +348,9 @@ def _changes(rows: ir.Table, previous: ir.Table) -> ir.Table:
 
 def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: DestinationSpec, names: NameValues,
                  staging: Path, total: int, profile_ids: bool = False) -> list[ExportFile]:  # fmt: skip
-    """The audience's `total` rows as files, in profile order, split every `splitRows` rows."""
+    """The audience's `total` rows as files, split every `splitRows` rows. Text files and split files are written
+    in profile order; a single Parquet file in the order the join yields its rows: a columnar file is not read by
+    position, and sorting wide rows under the memory limit spills to disk and doubles the export's time."""
     settings = flow.file
     columns = [*flow.targets(), STATUS, *([OPERATION] if flow.sync_mode else []), *(["graph"] if profile_ids else [])]
     split = settings.split_rows or (spec.files.split_rows if spec.files else 5_000_000)
@@ -356,7 +358,7 @@ def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: Destinatio
     stem = render(settings.name_template, names)
     written = []
     if parts == 1:
-        pieces = [out.order_by("graph")]
+        pieces = [out if settings.format == "parquet" else out.order_by("graph")]
     else:
         ordered = out.mutate(_n=ibis.row_number().over(order_by=[out.graph]))
         pieces = [ordered.filter(ordered._n.between(n * split, (n + 1) * split - 1)).order_by("_n")
