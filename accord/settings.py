@@ -93,6 +93,43 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
+    # the campaign engine (see docs/campaign.md); one instance per home, as the reference has one
+    # organisational unit per instance
+    campaign_instance: str = Field(
+        default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="This campaign instance's name."
+    )
+    campaign_database_url: str | None = Field(
+        default=None, description="The campaign engine's database URL; default: SQLite `campaign.db` in `home`."
+    )
+    campaign_landing: Path | None = Field(
+        default=None,
+        description="Where audiences land for the import workflow; default: `home`/landing/campaign/<instance>/in.",
+    )
+    campaign_logs: Path | None = Field(
+        default=None,
+        description="Where the log export writes delivery and tracking logs; "
+        "default: `home`/landing/campaign/<instance>/logs.",
+    )
+    campaign_public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address recipients reach the tracking endpoint at (opens, clicks, unsubscribes).",
+    )
+    campaign_max_audiences: int = Field(default=25, ge=1, le=100_000, description="Audiences an instance loads.")
+    campaign_max_fields: int = Field(default=20, ge=1, le=1000, description="Columns an audience file may carry.")
+    campaign_max_active_profiles: int = Field(
+        default=10_000_000, ge=1, description="Recipients an instance holds, at most (a contract limit)."
+    )
+    campaign_max_landing_bytes: ByteSize = Field(
+        default=ByteSize(10 * 2**30), gt=0, description="Bytes of audience files waiting in the landing folder."
+    )
+
+    @field_validator("campaign_database_url")
+    @classmethod
+    def _known_campaign_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql:// campaign database URLs are supported")
+        return value
+
     @field_validator("duckdb_memory_limit", "export_memory_limit")
     @classmethod
     def _memory_limit(cls, value: str) -> str:
@@ -145,6 +182,27 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
             return self.database_url
         return f"sqlite:///{(self.home / 'catalog.db').resolve()}"
+
+    @property
+    def campaign_url(self) -> str:
+        """The campaign engine's database, as SQLAlchemy names it."""
+        if self.campaign_database_url:
+            if self.campaign_database_url.startswith("postgresql://"):
+                return "postgresql+psycopg://" + self.campaign_database_url.removeprefix("postgresql://")
+            return self.campaign_database_url
+        return f"sqlite:///{(self.home / 'campaign.db').resolve()}"
+
+    @property
+    def campaign_landing_folder(self) -> Path:
+        """Where the accord-campaign destination drops audience files for this instance."""
+        default = self.landing / "campaign" / self.campaign_instance / "in"
+        return (self.campaign_landing or default).expanduser().resolve()
+
+    @property
+    def campaign_logs_folder(self) -> Path:
+        """Where this instance's log export writes delivery and tracking logs, for the CDP's source."""
+        default = self.landing / "campaign" / self.campaign_instance / "logs"
+        return (self.campaign_logs or default).expanduser().resolve()
 
     @property
     def spill_root(self) -> Path:

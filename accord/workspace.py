@@ -90,6 +90,9 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
 
         ensure_key_file(settings.home)
         seal_clear_secrets(workspace.catalog, settings)
+        from accord.campaign import initialise_engine
+
+        initialise_engine(settings)  # the home's campaign instance: its database and folders
         return InitResult(created, token, str(settings.home.resolve()), redact_url(settings.catalog_url))
     finally:
         workspace.close()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.catalog.database import Catalog, SessionReader
+    from accord.catalog.database import Catalog, Database, SessionReader
     from accord.catalog.exceptions import (
         CatalogAuthenticationError,
         CatalogUnavailableError,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         SchemaRecord,
         SegmentDefinitionRecord,
         SegmentJobRecord,
+        UtcDateTime,
         aware,
         new_id,
         utcnow,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "database": ["Catalog", "SessionReader"],
+    "database": ["Catalog", "Database", "SessionReader"],
     "exceptions": ["CatalogAuthenticationError", "CatalogUnavailableError", "NotInitialisedError", "redact_url"],
     "models": [
         "AlertRecord",
@@ -79,6 +80,7 @@ _EXPORTS = {
         "SchemaRecord",
         "SegmentDefinitionRecord",
         "SegmentJobRecord",
+        "UtcDateTime",
         "aware",
         "new_id",
         "utcnow",

@@ -18,8 +18,16 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 
-class Catalog:
-    """The catalog database: an engine, sessions, and migrations to head."""
+class Database:
+    """A database of Accord's with migrations of its own: an engine, sessions, and migrations to head.
+
+    The catalog is one; the campaign engine's database is another (its own tables and version table, so
+    the two may share a PostgreSQL database). A subclass names its migrations folder, its version table
+    and the table whose presence says it was initialised."""
+
+    migrations: Path = MIGRATIONS
+    version_table = "alembic_version"
+    marker_table = "sandboxes"
 
     def __init__(self, url: str, *, create: bool = False) -> None:
         """Connect lazily to the catalog at `url`; only with `create` may a new SQLite file (and its folder) appear."""
@@ -43,7 +51,7 @@ class Catalog:
     def upgrade(self, revision: str = "head") -> None:
         """Bring the database to the newest schema (or `revision`), keeping every row already stored."""
         try:
-            if revision == "head" and self.revision() == head_revision():
+            if revision == "head" and self.revision() == head_revision(self.migrations):
                 return  # the common case, without importing Alembic: every command opens the catalog
             connection = self.engine.connect()
         except DatabaseError as exc:  # unreachable, refused, or not a database at all
@@ -52,7 +60,7 @@ class Catalog:
 
         try:
             with connection.begin():
-                config = alembic_config(self.url)
+                config = alembic_config(self.url, self.migrations)
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
         except SQLAlchemyError as exc:
@@ -63,20 +71,26 @@ class Catalog:
     def revision(self) -> str | None:
         """The migration the database is at, or None before the first."""
         with self.engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
+            if not inspect(connection).has_table(self.version_table):
                 return None
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[no-any-return]
+            # the table's name is the class's own constant, never a caller's text
+            found = connection.execute(text(f"SELECT version_num FROM {self.version_table}")).scalar()
+            return found  # type: ignore[no-any-return]
 
     def is_initialised(self) -> bool:
         if self.url.startswith("sqlite:///") and not _sqlite_file(self.url).exists():
             return False  # asking SQLite would create an empty file
         try:
-            return inspect(self.engine).has_table("sandboxes")
+            return inspect(self.engine).has_table(self.marker_table)
         except DatabaseError as exc:
             raise connection_error(self.url, exc.orig) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Catalog(Database):
+    """The catalog database: operational metadata of every context."""
 
 
 class SessionReader:
@@ -89,11 +103,11 @@ class SessionReader:
         return [dict(row) for row in self.session.execute(text(statement), params).mappings()]
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, migrations: Path = MIGRATIONS) -> Config:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

@@ -100,11 +100,11 @@ def sandbox_id_of(reader: CatalogReader, name: str) -> str | None:
     return str(found[0]["id"]) if found else None
 
 
-def head_revision() -> str:
+def head_revision(migrations: Path = MIGRATIONS) -> str:
     """The newest migration's revision, read from the migration files (no Alembic import)."""
     revisions: set[str] = set()
     parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    for path in (migrations / "versions").glob("*.py"):
         source = path.read_text()
         revision = re.search(r'^revision = "([^"]+)"', source, re.MULTILINE)
         parent = re.search(r'^down_revision = "([^"]+)"', source, re.MULTILINE)

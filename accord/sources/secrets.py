@@ -47,6 +47,11 @@ class SecretBox:
             self._fernet = Fernet(raw.encode() if isinstance(raw, str) else raw)
         except ValueError:
             raise SecretKeyError("the secret key is not a valid Fernet key (32 url-safe base64 bytes)") from None
+        self._raw = raw.encode() if isinstance(raw, str) else raw
+
+    def key_bytes(self) -> bytes:
+        """The key itself, for deriving other keys from it (with HMAC); never to be stored or shown."""
+        return self._raw
 
     def seal(self, secrets: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(secrets).encode()).decode() if secrets else ""

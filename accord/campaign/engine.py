@@ -1,0 +1,93 @@
+"""A campaign instance: its settings and its database, opened once per process or command."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from accord.campaign.database import CampaignDatabase
+from accord.campaign.exceptions import CampaignNotInitialisedError
+from accord.campaign.models import TargetMappingRecord
+from accord.settings import Settings
+
+RECIPIENT_COLUMNS = ("externalId", "email", "firstName", "lastName", "phone")
+"""The `recipient` target mapping's own columns; any other column of an audience is a custom field."""
+
+
+@dataclass
+class CampaignEngine:
+    """What every service function of the campaign context works on: one instance's settings and database."""
+
+    settings: Settings
+    database: CampaignDatabase
+    _tracking_key: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings) -> CampaignEngine:
+        """The instance of this home; its database is migrated to the newest schema, keeping every row."""
+        database = CampaignDatabase(settings.campaign_url)
+        if not database.is_initialised():
+            database.dispose()
+            raise CampaignNotInitialisedError(_where(settings))
+        database.upgrade()
+        return cls(settings, database)
+
+    @property
+    def name(self) -> str:
+        return self.settings.campaign_instance
+
+    @property
+    def landing(self) -> Path:
+        return self.settings.campaign_landing_folder
+
+    @property
+    def logs(self) -> Path:
+        return self.settings.campaign_logs_folder
+
+    def tracking_key(self) -> bytes:
+        """The key tracking URLs are signed with: derived from the home's secret key, never stored apart."""
+        if self._tracking_key is None:
+            from accord.sources import SecretBox
+
+            secret = SecretBox(self.settings.home).key_bytes()
+            self._tracking_key = hmac.new(secret, b"accord campaign tracking", hashlib.sha256).digest()
+        return self._tracking_key
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def initialise_engine(settings: Settings) -> dict[str, Any]:
+    """Create or upgrade the instance's database, its `recipient` target mapping and its folders.
+
+    Safe to run again: what is stored is kept."""
+    database = CampaignDatabase(settings.campaign_url, create=True)
+    try:
+        created = not database.is_initialised()
+        database.upgrade()
+        with database.session() as session:
+            if session.scalar(select(TargetMappingRecord).where(TargetMappingRecord.name == "recipient")) is None:
+                session.add(TargetMappingRecord(name="recipient", key="externalId", columns=list(RECIPIENT_COLUMNS),
+                                                max_fields=settings.campaign_max_fields))  # fmt: skip
+        for folder in (settings.campaign_landing_folder, settings.campaign_logs_folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            "created": created,
+            "instance": settings.campaign_instance,
+            "database": _where(settings),
+            "landing": str(settings.campaign_landing_folder),
+            "logs": str(settings.campaign_logs_folder),
+        }
+    finally:
+        database.dispose()
+
+
+def _where(settings: Settings) -> str:
+    from accord.catalog import redact_url
+
+    return redact_url(settings.campaign_url)

@@ -1,0 +1,44 @@
+"""Errors of the campaign context (codes `CAMPAIGN-*`)."""
+
+from __future__ import annotations
+
+from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, did_you_mean
+
+
+class CampaignNotInitialisedError(AccordError):
+    code = "CAMPAIGN-0001-400"
+    kind = "invalid"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"no campaign database at {where}: run `accord campaign init` (or `accord init`) first", database=where
+        )
+
+
+class UnknownObjectError(NotFoundError):
+    """A recipient, list, delivery or workflow that does not exist; `available` names some that do."""
+
+    code = "CAMPAIGN-0404-404"
+
+    def __init__(self, kind: str, name: str, available: list[str] | None = None) -> None:
+        hint = did_you_mean(name, available) if available else ""
+        super().__init__(f"no {kind} {name!r}{hint}", kind=kind, name=name, available=(available or [])[:20])
+
+
+class DuplicateObjectError(ConflictError):
+    code = "CAMPAIGN-0409-409"
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"a {kind} named {name!r} already exists", kind=kind, name=name)
+
+
+class CampaignInputError(InvalidInputError):
+    """A request the engine cannot take as it is; the message says what and where."""
+
+    code = "CAMPAIGN-0400-400"
+
+
+class CampaignLimitError(InvalidInputError):
+    """Over one of the instance's limits (audiences, fields, active profiles, landing storage): nothing is cut."""
+
+    code = "CAMPAIGN-0413-400"

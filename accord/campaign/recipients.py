@@ -1,0 +1,193 @@
+"""Recipients, lists, seed and test addresses, and the suppression list: the people an instance may mail."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+
+from accord.campaign.engine import CampaignEngine
+from accord.campaign.exceptions import CampaignInputError, DuplicateObjectError, UnknownObjectError
+from accord.campaign.models import (
+    ListMemberRecord,
+    ListRecord,
+    RecipientRecord,
+    SeedAddressRecord,
+    SuppressionRecord,
+)
+
+# An address as mail servers take it: a local part of the characters RFC 5322 allows unquoted, one @,
+# and a domain of dot-separated labels with a top-level part. Quoted local parts and address literals
+# are legal but rare enough in marketing lists that refusing them is the kinder error.
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+SUPPRESSION_REASONS = ("unsubscribed", "hard-bounce", "complained", "manual")
+CHANNELS = {"email": "black_list_email", "sms": "black_list_mobile", "all": "black_list"}
+
+
+def address_problem(address: Any) -> str | None:
+    """Why `address` cannot be mailed, or None when it can."""
+    if not isinstance(address, str) or not address.strip():
+        return "no e-mail address"
+    text = address.strip()
+    if len(text) > 254:
+        return "an e-mail address longer than 254 characters"
+    if not _ADDRESS.match(text) or len(text.split("@")[0]) > 64:
+        return f"not an e-mail address: {text[:80]!r}"
+    return None
+
+
+def normalise_address(address: str) -> str:
+    """The form suppressions are kept and compared in."""
+    return address.strip().lower()
+
+
+def recipient_document(record: RecipientRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "externalId": record.external_id,
+        "email": record.email,
+        "firstName": record.first_name,
+        "lastName": record.last_name,
+        "phone": record.phone,
+        "custom": record.custom,
+        "blackListEmail": record.black_list_email,
+        "blackListMobile": record.black_list_mobile,
+        "blackList": record.black_list,
+        "createdAt": record.created_at.isoformat(),
+        "updatedAt": record.updated_at.isoformat(),
+    }
+
+
+def list_recipients(engine: CampaignEngine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    with engine.database.session() as session:
+        total = session.scalar(select(func.count()).select_from(RecipientRecord)) or 0
+        rows = session.scalars(select(RecipientRecord).order_by(RecipientRecord.id).limit(limit).offset(offset))
+        return {"total": total, "recipients": [recipient_document(r) for r in rows]}
+
+
+def get_recipient(engine: CampaignEngine, external_id: str) -> dict[str, Any]:
+    with engine.database.session() as session:
+        record = session.scalar(select(RecipientRecord).where(RecipientRecord.external_id == external_id))
+        if record is None:
+            raise UnknownObjectError("recipient", external_id)
+        return recipient_document(record)
+
+
+def set_opt_out(engine: CampaignEngine, external_id: str, channel: str, opted_out: bool = True) -> dict[str, Any]:
+    """Opt a recipient out of a channel (`email`, `sms`, or `all`), or back in."""
+    if channel not in CHANNELS:
+        raise CampaignInputError(f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}", field="channel")
+    with engine.database.session() as session:
+        record = session.scalar(select(RecipientRecord).where(RecipientRecord.external_id == external_id))
+        if record is None:
+            raise UnknownObjectError("recipient", external_id)
+        setattr(record, CHANNELS[channel], opted_out)
+        session.flush()
+        return recipient_document(record)
+
+
+def list_document(record: ListRecord, members: int) -> dict[str, Any]:
+    return {"id": record.id, "name": record.name, "label": record.label, "origin": record.origin,
+            "audienceId": record.audience_id, "doubleOptIn": record.double_opt_in, "members": members,
+            "updatedAt": record.updated_at.isoformat()}  # fmt: skip
+
+
+def create_list(engine: CampaignEngine, name: str, *, label: str = "", double_opt_in: bool = False) -> dict[str, Any]:
+    """An empty list that workflows fill, or a subscription list (`double_opt_in`: members confirm first)."""
+    if not name.strip() or len(name) > 255:
+        raise CampaignInputError("a list's name is 1 to 255 characters", field="name")
+    with engine.database.session() as session:
+        if session.scalar(select(ListRecord.id).where(ListRecord.name == name)) is not None:
+            raise DuplicateObjectError("list", name)
+        origin = "subscription" if double_opt_in else "manual"
+        record = ListRecord(name=name, label=label or name, origin=origin, double_opt_in=double_opt_in)
+        session.add(record)
+        session.flush()
+        return list_document(record, 0)
+
+
+def list_lists(engine: CampaignEngine) -> list[dict[str, Any]]:
+    with engine.database.session() as session:
+        counts = dict(
+            session.execute(
+                select(ListMemberRecord.list_id, func.count())
+                .where(ListMemberRecord.status == "member")
+                .group_by(ListMemberRecord.list_id)
+            ).all()
+        )
+        return [list_document(r, counts.get(r.id, 0)) for r in session.scalars(select(ListRecord).order_by("name"))]
+
+
+def list_member_ids(engine: CampaignEngine, name: str) -> list[str]:
+    """The external ids of a list's members (confirmed ones, for a double opt-in list)."""
+    with engine.database.session() as session:
+        record = session.scalar(select(ListRecord).where(ListRecord.name == name))
+        if record is None:
+            raise UnknownObjectError("list", name, list(session.scalars(select(ListRecord.name))))
+        query = (
+            select(RecipientRecord.external_id)
+            .join(ListMemberRecord, ListMemberRecord.recipient_id == RecipientRecord.id)
+            .where(ListMemberRecord.list_id == record.id, ListMemberRecord.status == "member")
+            .order_by(RecipientRecord.external_id)
+        )
+        return list(session.scalars(query))
+
+
+def add_seed_address(engine: CampaignEngine, email: str, *, kind: str = "test", label: str = "") -> dict[str, Any]:
+    """A test address (receives proofs) or a seed address (receives a copy of every delivery)."""
+    problem = address_problem(email)
+    if problem:
+        raise CampaignInputError(problem, field="email")
+    if kind not in ("test", "seed"):
+        raise CampaignInputError("an address is of kind `test` (proofs) or `seed` (copies)", field="kind")
+    with engine.database.session() as session:
+        exists = select(SeedAddressRecord.id).where(SeedAddressRecord.email == email, SeedAddressRecord.kind == kind)
+        if session.scalar(exists) is not None:
+            raise DuplicateObjectError(f"{kind} address", email)
+        record = SeedAddressRecord(email=email.strip(), kind=kind, label=label)
+        session.add(record)
+        session.flush()
+        return {"id": record.id, "email": record.email, "kind": record.kind, "label": record.label}
+
+
+def seed_addresses(engine: CampaignEngine, kind: str | None = None) -> list[dict[str, Any]]:
+    with engine.database.session() as session:
+        query = select(SeedAddressRecord).order_by(SeedAddressRecord.id)
+        if kind is not None:
+            query = query.where(SeedAddressRecord.kind == kind)
+        return [{"id": r.id, "email": r.email, "kind": r.kind, "label": r.label} for r in session.scalars(query)]
+
+
+def suppress(engine: CampaignEngine, email: str, reason: str, detail: str = "") -> dict[str, Any]:
+    """Put an address on the suppression list, which every delivery honours; a second call keeps the first."""
+    if reason not in SUPPRESSION_REASONS:
+        raise CampaignInputError(f"unknown reason {reason!r}; reasons: {', '.join(SUPPRESSION_REASONS)}",
+                                 field="reason")  # fmt: skip
+    address = normalise_address(email)
+    with engine.database.session() as session:
+        record = session.get(SuppressionRecord, address)
+        if record is None:
+            record = SuppressionRecord(email=address, reason=reason, detail=detail[:2000])
+            session.add(record)
+            session.flush()
+        return {"email": record.email, "reason": record.reason, "detail": record.detail,
+                "createdAt": record.created_at.isoformat()}  # fmt: skip
+
+
+def suppressions(engine: CampaignEngine) -> list[dict[str, Any]]:
+    with engine.database.session() as session:
+        rows = session.scalars(select(SuppressionRecord).order_by(SuppressionRecord.created_at))
+        return [{"email": r.email, "reason": r.reason, "detail": r.detail, "createdAt": r.created_at.isoformat()}
+                for r in rows]  # fmt: skip
+
+
+def unsuppress(engine: CampaignEngine, email: str) -> None:
+    with engine.database.session() as session:
+        record = session.get(SuppressionRecord, normalise_address(email))
+        if record is None:
+            raise UnknownObjectError("suppressed address", email)
+        session.delete(record)
