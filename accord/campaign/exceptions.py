@@ -42,3 +42,14 @@ class CampaignLimitError(InvalidInputError):
     """Over one of the instance's limits (audiences, fields, active profiles, landing storage): nothing is cut."""
 
     code = "CAMPAIGN-0413-400"
+
+
+class MissingFieldError(CampaignInputError):
+    """A recipient lacks a field the delivery's templates use: no message goes out with a blank instead."""
+
+    code = "CAMPAIGN-0422-400"
+
+    def __init__(self, field: str, recipient: str | None = None) -> None:
+        who = f"recipient {recipient!r} has" if recipient else "the recipient has"
+        super().__init__(f"{who} no value of {field!r}, which the delivery's templates use", field=field,
+                         recipient=recipient)  # fmt: skip
