@@ -123,6 +123,15 @@ class Settings(BaseSettings):
         default=ByteSize(10 * 2**30), gt=0, description="Bytes of audience files waiting in the landing folder."
     )
 
+    campaign_log_settle_seconds: float = Field(
+        default=10, ge=0, le=3600, description="How old a log row must be before the log export takes it."
+    )
+    campaign_logs_destination: dict[str, Any] | None = Field(
+        default=None,
+        description='Where the log export writes, as a file destination: {"destination": "s3", "config": {...}}; '
+        "default: the local folder `campaign_logs`.",
+    )
+
     @field_validator("campaign_database_url")
     @classmethod
     def _known_campaign_database(cls, value: str | None) -> str | None:

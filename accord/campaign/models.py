@@ -224,5 +224,5 @@ class LogExportCursorRecord(CampaignBase):
     __tablename__ = "log_export_cursors"
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # delivery, tracking
-    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    exported_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_table(
         "log_export_cursors",
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("exported_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("kind"),
     )
