@@ -231,6 +231,7 @@ def _data(ws: Workspace, home: SmallHome) -> None:
                                             "composition": {"intersection": ["parisians", "buyers"]}})  # fmt: skip
     home.ids["job"] = segment.run_job(ws, SANDBOX)["id"]
     _activation(ws, home)
+    _campaign(home)
     with ws.catalog.session() as s:  # after the job: streaming evaluation finds changes to make
         segment.create_segment(s, SANDBOX, {"name": "gold", "expression": {"value": GOLD},
                                             "evaluationInfo": {"streaming": {"enabled": True}}})  # fmt: skip
@@ -281,6 +282,24 @@ def _activation(ws: Workspace, home: SmallHome) -> None:
     refused = destinations.run_activation(ws, SANDBOX, "paris-hook")
     assert refused["status"] == "failed" and refused["profilesFailed"] == 2, refused
     home.ids["hook_run"] = refused["id"]
+
+
+def _campaign(home: SmallHome) -> None:
+    """The home's campaign instance: two recipients (Ann, Bob), the list `vip` holding Ann, a test address."""
+    from accord import campaign
+    from accord.campaign.models import ListMemberRecord, ListRecord, RecipientRecord
+
+    engine = campaign.CampaignEngine.open(home.settings)
+    try:
+        with engine.database.session() as s:
+            ann = RecipientRecord(external_id="C1", email="ann@example.com", first_name="Ann")
+            vip = ListRecord(name="vip", label="VIP", origin="manual")
+            s.add_all([ann, RecipientRecord(external_id="C2", email="bob@example.com", first_name="Bob"), vip])
+            s.flush()
+            s.add(ListMemberRecord(list_id=vip.id, recipient_id=ann.id))
+        campaign.add_seed_address(engine, "proof@example.com", kind="test")
+    finally:
+        engine.close()
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from accord import __version__
 from accord.access import AllowedRoots
 from accord.api import errors
+from accord.api.campaign_routes import router as campaign_router
 from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.identity_routes import router as identity_router
@@ -27,8 +29,9 @@ MAX_DOCUMENT_BYTES = 10 * 2**20
 """Largest JSON body (schemas, field groups, ...); file uploads have their own, larger limit."""
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API application over the workspace these settings describe."""
+def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
+    """The API application over the workspace these settings describe; `campaign_only`: the campaign engine's
+    routes alone (and health), for an instance that runs on a machine of its own."""
     workspace = Workspace.open(settings)
 
     @asynccontextmanager
@@ -36,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
         # A server killed before this one may have left uploads and batches half-made: close them now
         await run_in_threadpool(reap_abandoned, workspace)
         scheduler = followers = None
-        if settings.scheduler:
+        if settings.scheduler and not campaign_only:
             from accord.destinations.following import Followers
             from accord.destinations.scheduling import activation_duty
             from accord.jobs.scheduler import Scheduler
@@ -53,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
         if scheduler is not None:
             scheduler.stop()
         workspace.close()
+        _app.state.campaign.close()
 
     app = FastAPI(
         title="Accord",
@@ -67,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
+    app.state.campaign = _campaign(settings)
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
     app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
@@ -77,9 +82,23 @@ def create_app(settings: Settings) -> FastAPI:
         """Liveness; needs no token."""
         return {"status": "ok", "version": __version__}
 
-    app.include_router(router)
-    app.include_router(sources_router)
-    app.include_router(identity_router)
-    app.include_router(segment_router)
-    app.include_router(destinations_router)
+    if not campaign_only:
+        app.include_router(router)
+        app.include_router(sources_router)
+        app.include_router(identity_router)
+        app.include_router(segment_router)
+        app.include_router(destinations_router)
+    app.include_router(campaign_router)
     return app
+
+
+def _campaign(settings: Settings) -> Any:
+    """The home's campaign instance; a home made before the campaign engine existed gets its database now."""
+    from accord import campaign
+    from accord.campaign.exceptions import CampaignNotInitialisedError
+
+    try:
+        return campaign.CampaignEngine.open(settings)
+    except CampaignNotInitialisedError:
+        campaign.initialise_engine(settings)
+        return campaign.CampaignEngine.open(settings)

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 
 from accord.campaign.engine import CampaignEngine
-from accord.jobs import scratch_name
 from accord.campaign.exceptions import CampaignInputError
 from accord.campaign.models import (
     BroadLogRecord,
@@ -30,6 +29,7 @@ from accord.campaign.models import (
     RecipientRecord,
     TrackingLogRecord,
 )
+from accord.jobs import scratch_name
 
 LOG_COLUMNS = (
     *("externalID", "campaignID", "campaignName", "deliveryID", "deliveryName", "broadlogID", "trackinglogID"),

@@ -11,13 +11,15 @@ from typer.core import TyperOption
 from accord import __version__
 from accord.cli.activation import activation_app, activation_create
 from accord.cli.admin import sandbox_app, token_app
+from accord.cli.campaign import campaign_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.destinations import destination_app, destinations_app
 from accord.cli.identity import identity_app
-from accord.cli.output import describe_batch, emit, err, new_table, out, progress_bar
+from accord.cli.output import describe_batch, emit, new_table, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.segment import segment_app
+from accord.cli.serving import serve_api
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError, problem_message
@@ -59,6 +61,7 @@ app.add_typer(mergepolicy_app, name="mergepolicy")
 app.add_typer(destinations_app, name="destinations")
 app.add_typer(destination_app, name="destination")
 app.add_typer(activation_app, name="activation")
+app.add_typer(campaign_app, name="campaign")
 app.command("activate", help="Activate audiences to a destination account (the same as `activation create`).")(
     activation_create
 )
@@ -156,35 +159,8 @@ def serve(
     host: str = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, "--port", min=0, max=65535, help="Port (default 8000; 0: any free port)."),
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs and /openapi.json)."""
-    import socket
-
-    import uvicorn
-
-    from accord.api import create_app
-
-    settings = state.settings
-    state.workspace().close()  # fail early, clearly, if not initialised
-    host = host or settings.api_host
-    # Bound here, so that the line below names the real port, also when the system chose it (--port 0)
-    wanted = settings.api_port if port is None else port
-    try:
-        family, kind, protocol, _, address = socket.getaddrinfo(host, wanted, type=socket.SOCK_STREAM)[0]
-        listener = socket.socket(family, kind, protocol)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot listen on {host}: {exc.strerror}", code="ACCORD-0010-400") from None
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind(address)
-        listener.listen(2048)  # from here a client's connection waits for the server rather than being refused
-    except OSError as exc:
-        listener.close()
-        raise InvalidInputError(f"cannot listen on {host}:{wanted}: {exc.strerror}", code="ACCORD-0010-400") from None
-    bound = listener.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    err.print(f"Accord API on http://{shown}:{bound} (docs at /docs)", highlight=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    server.run(sockets=[listener])
+    """Serve the REST API (OpenAPI at /docs and /openapi.json), the campaign engine and the schedules."""
+    serve_api(host, port)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from accord.campaign import CampaignEngine
     from accord.catalog import CatalogReader
     from accord.settings import Settings
     from accord.workspace import Workspace
@@ -25,6 +26,7 @@ class CliState:
     sandbox_name: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
     _workspace: Workspace | None = field(default=None, repr=False)
+    _campaign: CampaignEngine | None = field(default=None, repr=False)
 
     def reset(self, home: Path | None, sandbox: str | None) -> None:
         """Start a command afresh (the CLI may run several commands in one process)."""
@@ -85,10 +87,24 @@ class CliState:
         with self.workspace().catalog.session() as session:
             yield SessionReader(session), resolve_sandbox(session, self.sandbox).id
 
+    def campaign(self) -> CampaignEngine:
+        """The home's campaign instance, opened once; `close` releases it when the command ends."""
+        from accord.campaign import CampaignEngine
+        from accord.home import check_home, protect
+
+        if self._campaign is None:
+            check_home(self.settings)
+            protect(self.settings)
+            self._campaign = CampaignEngine.open(self.settings)
+        return self._campaign
+
     def close(self) -> None:
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None
+        if self._campaign is not None:
+            self._campaign.close()
+            self._campaign = None
 
     @staticmethod
     def actor() -> str:

@@ -421,6 +421,38 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/activations/runs/{run_id}"): Case("/activations/runs/{activation_run}", has({
         "flow": "paris-out", "profilesReceived": 2, "excluded": {}, "audiences": [{"changes": {"added": 2}}],
         "files": lambda files: [f["rows"] for f in files] == [2, 1] and files[0]["name"].startswith("paris_")})),
+    ("GET", "/campaign/instance"): Case("/campaign/instance", has({"instance": "default", "targetMappings": [
+        "recipient"], "limits": lambda limits: limits["audiences"] == 25 and limits["fields"] == 20})),
+    ("GET", "/campaign/recipients"): Case("/campaign/recipients", has({"total": 2, "recipients": lambda r: [
+        x["externalId"] for x in r] == ["C1", "C2"]}), params={"limit": 10}),
+    ("GET", "/campaign/recipients/{external_id}"): Case("/campaign/recipients/C1", has({
+        "email": "ann@example.com", "firstName": "Ann", "blackListEmail": False})),
+    ("POST", "/campaign/recipients/{external_id}/opt-out"): Case("/campaign/recipients/C2/opt-out", each(
+        has({"blackListMobile": True}), then("/campaign/recipients/C2", has({"blackListMobile": True}))),
+        json={"channel": "sms"}),
+    ("GET", "/campaign/lists"): Case("/campaign/lists", lists({"name": "vip", "origin": "manual", "members": 1})),
+    ("POST", "/campaign/lists"): Case("/campaign/lists", each(has({"name": "news", "doubleOptIn": True}),
+        then("/campaign/lists", lists({"name": "news", "origin": "subscription", "members": 0}))), 201,
+        json={"name": "news", "doubleOptIn": True}),
+    ("GET", "/campaign/lists/{name}/members"): Case("/campaign/lists/vip/members", lambda _a, body: body == ["C1"]),
+    ("GET", "/campaign/addresses"): Case("/campaign/addresses", lists({"email": "proof@example.com", "kind": "test"})),
+    ("POST", "/campaign/addresses"): Case("/campaign/addresses", then("/campaign/addresses", lists({
+        "email": "copies@example.com", "kind": "seed"}), params={"kind": "seed"}), 201,
+        json={"email": "copies@example.com", "kind": "seed"}),
+    ("GET", "/campaign/suppressions"): Case("/campaign/suppressions", lists({"email": "old@example.com",
+        "reason": "hard-bounce"}), before=send("POST", "/campaign/suppressions", {"email": "Old@example.com",
+        "reason": "hard-bounce"})),
+    ("POST", "/campaign/suppressions"): Case("/campaign/suppressions", each(has({"email": "eve@example.com"}),
+        then("/campaign/suppressions", lists({"email": "eve@example.com", "reason": "complained"}))), 201,
+        json={"email": "Eve@Example.com", "reason": "complained"}),
+    ("DELETE", "/campaign/suppressions/{email}"): Case("/campaign/suppressions/gone@example.com", then(
+        "/campaign/suppressions", lacks({"email": "gone@example.com"})), 204, before=send(
+        "POST", "/campaign/suppressions", {"email": "gone@example.com"})),
+    ("POST", "/campaign/logs/export"): Case("/campaign/logs/export", has({"instance": "default",
+        "deliveryLogs": 0, "files": []})),
+    ("POST", "/campaign/connect"): Case("/campaign/connect", each(has({"destinationAccount": "campaign-default",
+        "dataflows": holding("campaign-default-tracking-logs")}), then("/destinations/accounts/campaign-default",
+        has({"destination": "accord-campaign"}))), json={"namespace": "CRMID"}),
 }
 # fmt: on
 
