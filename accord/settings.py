@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     campaign_log_settle_seconds: float = Field(
         default=10, ge=0, le=3600, description="How old a log row must be before the log export takes it."
     )
+    campaign_log_export_minutes: float = Field(
+        default=15, gt=0, le=24 * 60, description="How often `accord serve` exports the campaign logs."
+    )
     campaign_logs_destination: dict[str, Any] | None = Field(
         default=None,
         description='Where the log export writes, as a file destination: {"destination": "s3", "config": {...}}; '

@@ -39,17 +39,21 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         # A server killed before this one may have left uploads and batches half-made: close them now
         await run_in_threadpool(reap_abandoned, workspace)
         scheduler = followers = None
-        if settings.scheduler and not campaign_only:
-            from accord.destinations.following import Followers
-            from accord.destinations.scheduling import activation_duty
+        if settings.scheduler:
+            from accord.campaign.scheduling import campaign_duties
             from accord.jobs.scheduler import Scheduler
-            from accord.sources.scheduling import dataflow_duty
 
-            scheduler = Scheduler([dataflow_duty(workspace), activation_duty(workspace)],
-                                  settings.scheduler_tick_seconds)  # fmt: skip
+            duties = campaign_duties(_app.state.campaign)
+            if not campaign_only:
+                from accord.destinations.following import Followers
+                from accord.destinations.scheduling import activation_duty
+                from accord.sources.scheduling import dataflow_duty
+
+                duties = [dataflow_duty(workspace), activation_duty(workspace), *duties]
+                followers = Followers(workspace, settings.follow_seconds)
+                followers.start()
+            scheduler = Scheduler(duties, settings.scheduler_tick_seconds)
             scheduler.start()
-            followers = Followers(workspace, settings.follow_seconds)
-            followers.start()
         yield
         if followers is not None:
             await run_in_threadpool(followers.stop)

@@ -46,7 +46,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def export_logs(engine: CampaignEngine, *, settle_seconds: float | None = None) -> dict[str, Any]:
-    """Write the logs since the last export to the instance's log location; what was written, with counts."""
+    """Write the logs since the last export to the instance's log location; what was written, with counts.
+
+    One export at a time per instance (a lock): two would write the same rows twice."""
+    with engine.hold("log-export", "log export"):
+        return _export(engine, settle_seconds)
+
+
+def _export(engine: CampaignEngine, settle_seconds: float | None) -> dict[str, Any]:
     settle = engine.settings.campaign_log_settle_seconds if settle_seconds is None else settle_seconds
     until = datetime.now(UTC) - timedelta(seconds=settle)
     destination = log_destination(engine)

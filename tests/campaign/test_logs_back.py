@@ -4,6 +4,7 @@ source that ingests it, so that tracking joins the right profiles and feeds an e
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,37 @@ def test_tracking_joins_the_profiles_and_feeds_the_engagement_audience(workspace
     bob = profile.get_profile(workspace, "prod", "CRMID", "C2")
     assert bob["attributes"]["consents"]["marketing"]["email"]["val"] == "n"  # the unsubscribe, newer than the CRM's y
     assert ann["attributes"]["consents"]["marketing"]["email"]["val"] == "y"
+
+
+def test_one_export_at_a_time_and_the_second_says_who_holds_it(engine: Any, workspace: Workspace) -> None:
+    from accord.jobs.exceptions import JobRunningError
+
+    impatient = campaign.CampaignEngine.open(workspace.settings.model_copy(update={"job_wait_seconds": 0.2}))
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with engine.hold("log-export", "log export"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(JobRunningError, match="log export"):
+            export_logs(impatient, settle_seconds=0)
+    finally:
+        release.set()
+        thread.join()
+        impatient.close()
+    assert export_logs(engine, settle_seconds=0)["files"] == []  # given back: the next export runs
+
+
+def test_the_scheduler_exports_every_interval(engine: Any) -> None:
+    from accord.campaign.scheduling import log_export_due
+
+    now = datetime.now(UTC)
+    assert log_export_due(engine, now) == [("campaign", "default", None)]  # never exported
+    export_logs(engine, settle_seconds=0)
+    assert log_export_due(engine, datetime.now(UTC)) == []
+    assert log_export_due(engine, datetime.now(UTC) + timedelta(minutes=16)) == [("campaign", "default", None)]
