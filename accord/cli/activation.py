@@ -25,10 +25,13 @@ def _mapping(document: Any, what: str) -> dict[str, Any]:
     return document
 
 
-def parse_schedule(text: str, start: str | None, end: str | None) -> dict[str, Any]:
-    """`daily@08:00` -> {frequency: daily, time: 08:00}; the other forms name a frequency alone."""
-    frequency, _, clock = text.partition("@")
-    schedule: dict[str, Any] = {"frequency": frequency}
+def parse_schedule(text: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+    """`daily@08:00` -> {frequency: daily, time: 08:00}; the other forms name a frequency alone; none: the flow's
+    default."""
+    schedule: dict[str, Any] = {}
+    frequency, _, clock = (text or "").partition("@")
+    if frequency:
+        schedule["frequency"] = frequency
     if clock:
         schedule["time"] = clock
     if start:
@@ -46,7 +49,9 @@ def activation_create(
     mapping: Path = typer.Option(
         ..., "--mapping", help="YAML or JSON: mapping, mandatory, dedupKey, syncMode, file, limits."
     ),
-    schedule: str = typer.Option("once", "--schedule", help=SCHEDULE_HELP),
+    schedule: str | None = typer.Option(
+        None, "--schedule", help=SCHEDULE_HELP + " Default: once, or the destination's most frequent schedule."
+    ),
     start: str | None = typer.Option(None, "--start", help="First day (YYYY-MM-DD, UTC)."),
     end: str | None = typer.Option(None, "--end", help="Last day (YYYY-MM-DD, UTC)."),
     incremental: bool = typer.Option(False, "--incremental", help="Send only changes after the first (full) run."),

@@ -206,6 +206,10 @@ def check_definition(
         except NotFoundError as exc:
             problem(f"{where}.segment", exc.message)
         schedule = audience.schedule
+        if "frequency" not in schedule.model_fields_set and "once" not in spec.schedules:
+            # none asked for, and the default is one the destination does not take: its first (most frequent)
+            schedule = schedule.model_copy(update={"frequency": spec.schedules[0]})
+            audience = audience.model_copy(update={"schedule": schedule})
         if schedule.frequency not in spec.schedules:
             problem(f"{where}.schedule.frequency", f"{spec.name} takes {', '.join(spec.schedules)}; "
                     f"not {schedule.frequency!r}")  # fmt: skip

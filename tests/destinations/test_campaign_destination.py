@@ -60,9 +60,24 @@ def test_audiences_land_as_csv_in_the_instance_folder(people: Workspace, landing
 
 def test_what_the_instance_cannot_take_is_refused_with_the_flow(people: Workspace, landing: Path) -> None:
     many = [{"source": "person.name.firstName", "target": f"f{i}"} for i in range(21)]
-    bad = {**FLOW, "mapping": many, "file": {"format": "parquet"}}  # once: the default schedule
+    once = [{"segment": "parisians", "schedule": {"frequency": "once"}}]
+    bad = {**FLOW, "audiences": once, "mapping": many, "file": {"format": "parquet"}}
     with pytest.raises(DocumentError) as caught:
         create_flow(people, "bad", bad, account="campaign")
     paths = {p["path"]: p["message"] for p in caught.value.details["problems"]}
     assert {"audiences[0].schedule.frequency", "file.format", "mapping"} <= set(paths), paths
     assert "3h, 6h, 8h, 12h, daily" in paths["audiences[0].schedule.frequency"]
+
+
+def test_a_flow_that_names_no_schedule_takes_the_most_frequent_one_the_instance_takes(
+    people: Workspace, landing: Path, cli: Any, tmp_path: Path
+) -> None:
+    create_flow(people, "plain", {**FLOW, "audiences": [{"segment": "parisians"}]}, account="campaign")
+    with people.catalog.session() as s:
+        assert destinations.get_flow(s, "prod", "plain")["audiences"][0]["schedule"]["frequency"] == "3h"
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("mapping:\n  - {source: person.name.firstName, target: first_name}\n")
+    made = cli("activate", "by-cli", "--destination", "campaign", "--segment", "parisians", "--mapping",
+               str(mapping), "--json")  # fmt: skip
+    assert made.code == 0, made.stderr
+    assert made.json()["audiences"][0]["schedule"]["frequency"] == "3h"
