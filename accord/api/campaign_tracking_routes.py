@@ -19,12 +19,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from accord.campaign import CampaignEngine
-from accord.campaign.exceptions import TrackingLinkError
-from accord.campaign.subscriptions import confirm_subscription as confirm
-from accord.campaign.subscriptions import subscription
-from accord.campaign.tracking import record_click, record_open, unsubscription
-from accord.campaign.tracking import unsubscribe as unsubscribe_recipient
+from accord import campaign
+from accord.campaign import CampaignEngine, TrackingLinkError
 
 PREFIX = "/campaign/t"
 PUBLIC_POSTS = (f"{PREFIX}/u/", f"{PREFIX}/s/")
@@ -73,7 +69,7 @@ def _agent(request: Request) -> str:
 @router.get("/o/{token}", summary="Open pixel: logs an open, answers a 1x1 GIF")
 def open_pixel(token: str, request: Request, engine: EngineDep) -> Response:
     def opened() -> Response:
-        record_open(engine, token, _agent(request))
+        campaign.record_open(engine, token, _agent(request))
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
     return _answer(opened)
@@ -81,13 +77,15 @@ def open_pixel(token: str, request: Request, engine: EngineDep) -> Response:
 
 @router.get("/c/{token}", summary="Click: logs it and redirects to the link that was in the message")
 def click(token: str, request: Request, engine: EngineDep) -> Response:
-    return _answer(lambda: RedirectResponse(record_click(engine, token, _agent(request)), 302, headers=NO_STORE))
+    return _answer(
+        lambda: RedirectResponse(campaign.record_click(engine, token, _agent(request)), 302, headers=NO_STORE)
+    )
 
 
 @router.get("/u/{token}", summary="Unsubscribe page: asks to confirm")
 def unsubscribe_page(token: str, engine: EngineDep) -> Response:
     def page() -> Response:
-        found = unsubscription(engine, token)
+        found = campaign.unsubscription(engine, token)
         if found["unsubscribed"]:
             return _page("Unsubscribed", f"{found['email']} receives no more e-mail from us.")
         return _page("Unsubscribe", f"Stop e-mail to {found['email']}?", button="Unsubscribe")
@@ -100,9 +98,9 @@ async def unsubscribe(token: str, request: Request, engine: EngineDep) -> Respon
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     try:
         if form.get("List-Unsubscribe") != ["One-Click"]:
-            await run_in_threadpool(unsubscription, engine, token)  # a bad link is 404 whatever its body
+            await run_in_threadpool(campaign.unsubscription, engine, token)  # a bad link is 404 whatever its body
             return PlainTextResponse("expected List-Unsubscribe=One-Click", status_code=400)
-        done = await run_in_threadpool(unsubscribe_recipient, engine, token, _agent(request))
+        done = await run_in_threadpool(campaign.unsubscribe, engine, token, _agent(request))
     except TrackingLinkError:
         return _not_found()
     return _page("Unsubscribed", f"{done['email']} receives no more e-mail from us.")
@@ -111,7 +109,7 @@ async def unsubscribe(token: str, request: Request, engine: EngineDep) -> Respon
 @router.get("/s/{token}", summary="Subscription confirmation page: asks to confirm")
 def subscription_page(token: str, engine: EngineDep) -> Response:
     def page() -> Response:
-        found = subscription(engine, token)
+        found = campaign.subscription(engine, token)
         if found["status"] == "member":
             return _page("Subscribed", f"{found['email']} is subscribed to {found['list']}.")
         return _page("Confirm", f"Subscribe {found['email']} to {found['list']}?", button="Confirm")
@@ -122,7 +120,7 @@ def subscription_page(token: str, engine: EngineDep) -> Response:
 @router.post("/s/{token}", summary="Confirm a subscription (double opt-in)")
 def confirm_subscription(token: str, engine: EngineDep) -> Response:
     def confirmed() -> Response:
-        done = confirm(engine, token)
+        done = campaign.confirm_subscription(engine, token)
         return _page("Subscribed", f"{done['email']} is subscribed to {done['list']}.")
 
     return _answer(confirmed)
