@@ -90,7 +90,8 @@ class MessageFactory:
 
     def render(self, recipient: dict[str, Any], broadlog_id: int) -> EmailMessage:
         """The message for this recipient and send-log row; MissingFieldError when it lacks a field."""
-        subject, html, text, _links = self._parts(recipient, broadlog_id)
+        unsubscribe = self.url("u", broadlog_id)
+        subject, html, text, _links = self._parts(recipient, broadlog_id, unsubscribe)
         # Built on a compat32 policy with headers already in their encoded form: the modern policy parses
         # each header it is given, and made rendering ten times slower than everything else together
         message = EmailMessage(policy=MESSAGE_POLICY)
@@ -100,10 +101,9 @@ class MessageFactory:
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = f"<{broadlog_id}.{self.delivery.id}.{self.instance}@{self.domain}>"
-        unsubscribe = self.url("u", broadlog_id)
         listed = f"<{unsubscribe}>"
         if self.mailto:
-            listed += f", <mailto:{self.mailto}?subject=unsubscribe%20{tokens.sign(self.key, 'u', broadlog_id)}>"
+            listed += f", <mailto:{self.mailto}?subject=unsubscribe%20{unsubscribe.rpartition('/')[2]}>"
         message["List-Unsubscribe"] = listed
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message["X-Accord-Broadlog"] = str(broadlog_id)
@@ -116,16 +116,15 @@ class MessageFactory:
 
     def links(self, recipient: dict[str, Any], broadlog_id: int) -> list[str]:
         """The links of this recipient's message, in the order of their click indexes."""
-        return self._parts(recipient, broadlog_id)[3]
+        return self._parts(recipient, broadlog_id, self.url("u", broadlog_id))[3]
 
     def url(self, kind: str, *numbers: int) -> str:
         return self.tracking + kind + "/" + tokens.sign(self.key, kind, *numbers)
 
-    def _parts(self, recipient: dict[str, Any], broadlog_id: int) -> tuple[str, str, str, list[str]]:
+    def _parts(self, recipient: dict[str, Any], broadlog_id: int, unsubscribe: str) -> tuple[str, str, str, list[str]]:
         for name in self.required:
             if lacks(recipient, name):
                 raise MissingFieldError(name, recipient.get("externalId"))
-        unsubscribe = self.url("u", broadlog_id)
         context = {"recipient": self._view(recipient), "unsubscribe_url": unsubscribe}
         try:
             subject = " ".join(self.templates.subject.render(context).split())  # one header line

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from accord.campaign.exceptions import TrackingLinkError
 
@@ -35,6 +36,13 @@ def verify(key: bytes, kind: str, token: str, arity: int) -> tuple[int, ...]:
     return tuple(int(part) for part in parts[:-1])
 
 
+@lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def _tag(key: bytes, kind: str, body: str) -> str:
-    digest = hmac.new(key, f"{kind}:{body}".encode(), hashlib.sha256).digest()[:_TAG_BYTES]
+    mac = _keyed(key).copy()  # the key's set-up once, not per link of every message
+    mac.update(f"{kind}:{body}".encode())
+    digest = mac.digest()[:_TAG_BYTES]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
