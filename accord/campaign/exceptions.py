@@ -53,6 +53,9 @@ class MissingFieldError(CampaignInputError):
         who = f"recipient {recipient!r} has" if recipient else "the recipient has"
         super().__init__(f"{who} no value of {field!r}, which the delivery's templates use", field=field,
                          recipient=recipient)  # fmt: skip
+        self.field = field
+        self.reason = f"missing field {field}"
+        """What the send log's row says of this recipient."""
 
 
 class TemplateCheckError(CampaignInputError):

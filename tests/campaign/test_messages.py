@@ -107,7 +107,8 @@ def test_a_recipient_without_a_used_field_gets_no_message_but_an_error(engine: C
         with pytest.raises(MissingFieldError) as caught:
             renderer.render(ANN | lacking, 1)
         assert caught.value.details["recipient"] == "C1"
-        assert caught.value.details["field"] in ("firstName", "custom.tier")
+        assert caught.value.field in ("firstName", "custom.tier")
+        assert caught.value.reason == f"missing field {caught.value.field}"
 
 
 def test_a_field_only_tested_or_defaulted_is_optional(engine: CampaignEngine) -> None:
