@@ -83,7 +83,7 @@ class MessageFactory:
         self.tracking = public_url.rstrip("/") + "/campaign/t/"
         self.mailto = unsubscribe_mailto
         sender_name, sender_address = parseaddr(delivery.sender)
-        self.sender = formataddr((sender_name, sender_address), charset="utf-8")
+        self.sender = formataddr((" ".join(sender_name.split()), sender_address), charset="utf-8")
         self.domain = sender_address.rpartition("@")[2] or "localhost"
         self.required = self.templates.required
         self.custom_used = tuple(name[7:] for name in self.templates.used if name.startswith("custom."))
@@ -96,7 +96,8 @@ class MessageFactory:
         # each header it is given, and made rendering ten times slower than everything else together
         message = EmailMessage(policy=MESSAGE_POLICY)
         message["From"] = self.sender
-        name = " ".join(v for v in (recipient.get("firstName"), recipient.get("lastName")) if v)
+        # split() drops line breaks too: a name cannot add a header of its own
+        name = " ".join(" ".join(str(v) for v in (recipient.get("firstName"), recipient.get("lastName")) if v).split())
         message["To"] = formataddr((name, recipient["email"]), charset="utf-8")
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         message["Date"] = formatdate(usegmt=True)

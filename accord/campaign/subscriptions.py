@@ -53,7 +53,8 @@ def subscribe(engine: CampaignEngine, list_name: str, email: str, fields: dict[s
             session.add(ListMemberRecord(list_id=record.id, recipient_id=recipient.id, status="pending"))
         link = engine.settings.campaign_public_url.rstrip("/") + "/campaign/t/s/"
         link += tokens.sign(engine.tracking_key(), "s", record.id, recipient.id)
-        return _confirmation(sender or engine.settings.campaign_sender, address, record.label or record.name, link)
+        label = " ".join((record.label or record.name).split())  # one header line
+        return _confirmation(sender or engine.settings.campaign_sender, address, label, link)
 
 
 def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:

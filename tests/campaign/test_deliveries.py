@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -16,12 +17,27 @@ from accord.campaign.models import ListMemberRecord, ListRecord
 from accord.settings import Settings
 from accord.workspace import initialise
 from tests.campaign.mailing import PEOPLE, add_recipients
+from tests.databases import PostgresServer
 
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[CampaignEngine]:
     initialise(settings)
     engine = CampaignEngine.open(settings)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest, settings: Settings) -> Iterator[CampaignEngine]:
+    """The engine on each database it supports: targets must select the same recipients on both."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database(f"campaign_targets_{uuid.uuid4().hex[:12]}")
+        settings = settings.model_copy(update={"campaign_database_url": url})
+    initialise(settings)
+    engine = CampaignEngine.open(settings)
+    assert engine.database.engine.dialect.name == request.param
     yield engine
     engine.close()
 
@@ -36,7 +52,8 @@ def external_ids(rows: list[dict[str, object]]) -> list[object]:
     return [r["externalId"] for r in rows]
 
 
-def test_a_list_target_leaves_out_opted_out_suppressed_bad_and_repeated_addresses(engine: CampaignEngine) -> None:
+def test_a_list_target_leaves_out_opted_out_suppressed_bad_and_repeated_addresses(any_engine: CampaignEngine) -> None:
+    engine = any_engine
     more = [{"external_id": "C4", "email": "dee@example.com"}, {"external_id": "C5", "email": "ed@example.com"},
             {"external_id": "C6", "email": "not-an-address"}, {"external_id": "C7", "email": " ANN@example.com"},
             {"external_id": "C8", "email": "fay@example.com", "black_list": True}]  # fmt: skip
@@ -70,7 +87,8 @@ def test_an_audience_target_is_the_list_its_import_made(engine: CampaignEngine) 
         target_recipients(engine, make(engine, {"audience": "seg-9"}, name="none"))
 
 
-def test_a_query_target_selects_by_columns_and_custom_fields(engine: CampaignEngine) -> None:
+def test_a_query_target_selects_by_columns_and_custom_fields(any_engine: CampaignEngine) -> None:
+    engine = any_engine
     add_recipients(engine, PEOPLE)
     gold = {"field": "custom.tier", "op": "eq", "value": "gold"}
     ng = {"field": "lastName", "op": "in", "value": ["Ng"]}

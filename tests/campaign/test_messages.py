@@ -142,3 +142,12 @@ def test_a_sandbox_refusal_the_check_cannot_see_is_our_error_at_render(engine: C
     renderer = Renderer(engine, delivery(engine, html="{{ recipient | attr('__class__') }}"))
     with pytest.raises(CampaignInputError, match="templates failed for recipient 'C1'"):
         renderer.render(ANN, 1)
+
+
+def test_a_name_or_subject_with_line_breaks_adds_no_header(engine: CampaignEngine) -> None:
+    renderer = Renderer(engine, delivery(engine, subject="Hi {{ recipient.lastName }}"))
+    sneaky = ANN | {"firstName": "Ann\r\nBcc: evil@attacker.example", "lastName": "Lee\nX-Evil: 1"}
+    message = parsed(renderer.render(sneaky, 3))
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["To"].addresses[0].addr_spec == "ann@example.com"
+    assert message["Subject"] == "Hi Lee X-Evil: 1"
