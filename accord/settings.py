@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="The address recipients reach the tracking endpoint at (opens, clicks, unsubscribes).",
     )
+    campaign_unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="An address that takes unsubscribe requests by mail, listed in `List-Unsubscribe` beside the link.",
+    )
+    campaign_sender: str = Field(
+        default="no-reply@accord.invalid",
+        description="The sender of the engine's own messages (subscription confirmations).",
+    )
     campaign_max_audiences: int = Field(default=25, ge=1, le=100_000, description="Audiences an instance loads.")
     campaign_max_fields: int = Field(default=20, ge=1, le=1000, description="Columns an audience file may carry.")
     campaign_max_active_profiles: int = Field(

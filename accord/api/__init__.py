@@ -1,5 +1,6 @@
-"""The REST API: FastAPI over the service functions; every route needs a token but /health and the
-API's own description (/openapi.json, browsable at /docs)."""
+"""The REST API: FastAPI over the service functions; every route needs a token but /health, the API's own
+description (/openapi.json, browsable at /docs), and the campaign engine's tracking links (/campaign/t/...,
+authenticated by their signature)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from accord import __version__
 from accord.access import AllowedRoots
 from accord.api import errors
 from accord.api.campaign_routes import router as campaign_router
+from accord.api.campaign_tracking_routes import PUBLIC_POST_BYTES, PUBLIC_POSTS
+from accord.api.campaign_tracking_routes import router as campaign_tracking_router
 from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.identity_routes import router as identity_router
@@ -79,7 +82,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
     app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
-                       upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private))  # fmt: skip
+                       upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
+                       public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES)  # fmt: skip
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:
@@ -93,6 +97,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(segment_router)
         app.include_router(destinations_router)
     app.include_router(campaign_router)
+    app.include_router(campaign_tracking_router)
     return app
 
 

@@ -32,26 +32,35 @@ class RequestGate:
     """Authenticate, then bound the body, of every request that has one (no public route takes one)."""
 
     def __init__(self, app: ASGIApp, workspace: Workspace, document_limit: int, upload_limit: int,
-                 hide: Callable[[Any], Any]) -> None:  # fmt: skip
+                 hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024
+                 ) -> None:  # fmt: skip
         self.app, self.workspace, self.hide = app, workspace, hide
         self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
+        # POSTs under these paths authenticate by the signature in their path (the campaign engine's one-click
+        # unsubscribe, which a mailbox provider sends without a token); their bodies are small
+        self.public_posts, self.public_limit = public_posts, public_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        public = scope["method"] == "POST" and bool(self.public_posts) and scope["path"].startswith(self.public_posts)
         scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         try:
-            await run_in_threadpool(authenticate, self.workspace.catalog,
-                                    credentials.strip() if scheme.lower() == "bearer" else None)  # fmt: skip
+            if not public:
+                await run_in_threadpool(authenticate, self.workspace.catalog,
+                                        credentials.strip() if scheme.lower() == "bearer" else None)  # fmt: skip
         except AccordError as exc:
             response = JSONResponse(self.hide(exc.to_dict()), status_code=401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
-        limit = (
-            self.upload_limit if headers.get(b"content-type", b"").startswith(b"multipart/") else self.document_limit
-        )
+        if public:
+            limit = self.public_limit
+        elif headers.get(b"content-type", b"").startswith(b"multipart/"):
+            limit = self.upload_limit
+        else:
+            limit = self.document_limit
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(limit)(scope, receive, send)

@@ -9,7 +9,18 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.campaign.database import CampaignDatabase
+    from accord.campaign.deliveries import (
+        check_delivery,
+        create_delivery,
+        get_delivery,
+        list_deliveries,
+        proof,
+        target_recipients,
+    )
     from accord.campaign.engine import RECIPIENT_COLUMNS, CampaignEngine, initialise_engine
+    from accord.campaign.exceptions import MissingFieldError, TemplateCheckError, TrackingLinkError
+    from accord.campaign.messages import MESSAGE_POLICY, DeliveryContent, MessageFactory, Renderer, render_message
+    from accord.campaign.queries import compile_filter
     from accord.campaign.recipients import (
         add_seed_address,
         address_problem,
@@ -25,10 +36,24 @@ if TYPE_CHECKING:
         suppressions,
         unsuppress,
     )
+    from accord.campaign.subscriptions import confirm_subscription, subscribe, subscription
+    from accord.campaign.templates import compile_templates
+    from accord.campaign.tracking import record_click, record_open, unsubscribe, unsubscription
 
 _EXPORTS = {
     "database": ["CampaignDatabase"],
+    "deliveries": [
+        "check_delivery",
+        "create_delivery",
+        "get_delivery",
+        "list_deliveries",
+        "proof",
+        "target_recipients",
+    ],
     "engine": ["RECIPIENT_COLUMNS", "CampaignEngine", "initialise_engine"],
+    "exceptions": ["MissingFieldError", "TemplateCheckError", "TrackingLinkError"],
+    "messages": ["MESSAGE_POLICY", "DeliveryContent", "MessageFactory", "Renderer", "render_message"],
+    "queries": ["compile_filter"],
     "recipients": [
         "add_seed_address",
         "address_problem",
@@ -44,5 +69,8 @@ _EXPORTS = {
         "suppressions",
         "unsuppress",
     ],
+    "subscriptions": ["confirm_subscription", "subscribe", "subscription"],
+    "templates": ["compile_templates"],
+    "tracking": ["record_click", "record_open", "unsubscribe", "unsubscription"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

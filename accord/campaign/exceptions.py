@@ -53,3 +53,26 @@ class MissingFieldError(CampaignInputError):
         who = f"recipient {recipient!r} has" if recipient else "the recipient has"
         super().__init__(f"{who} no value of {field!r}, which the delivery's templates use", field=field,
                          recipient=recipient)  # fmt: skip
+        self.field = field
+        self.reason = f"missing field {field}"
+        """What the send log's row says of this recipient."""
+
+
+class TemplateCheckError(CampaignInputError):
+    """A delivery's templates have problems: every one of them, with its part and line, in one error."""
+
+    code = "CAMPAIGN-0423-400"
+
+    def __init__(self, problems: list[str]) -> None:
+        listed = "; ".join(problems)
+        super().__init__(f"the delivery's templates have {len(problems)} problem(s): {listed}", problems=problems)
+
+
+class TrackingLinkError(NotFoundError):
+    """A tracking or subscription link that is forged, altered, truncated or points at nothing: one answer
+    for all of them, so that a prober learns nothing from it."""
+
+    code = "CAMPAIGN-0410-404"
+
+    def __init__(self) -> None:
+        super().__init__("no such link")
