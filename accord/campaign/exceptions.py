@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
 
@@ -53,3 +55,13 @@ class MissingFieldError(CampaignInputError):
         who = f"recipient {recipient!r} has" if recipient else "the recipient has"
         super().__init__(f"{who} no value of {field!r}, which the delivery's templates use", field=field,
                          recipient=recipient)  # fmt: skip
+
+
+class ActivityFailedError(AccordError):
+    """A workflow activity could not do its work (a peer down, a refusal); the run can be resumed from it."""
+
+    code = "CAMPAIGN-0502-500"
+    kind = "transient"
+
+    def __init__(self, activity: str, message: str, **details: Any) -> None:
+        super().__init__(f"activity {activity!r}: {message}", activity=activity, **details)

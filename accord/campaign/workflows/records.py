@@ -1,0 +1,39 @@
+"""What workflow activities write beside recipients: the state of collected files, and the audience load
+audit (one record per audience file: loaded, inserted, updated, rejected with reasons, removed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from accord.campaign.models import AudienceLoadRecord, CollectedFileRecord
+from accord.campaign.workflows.spec import RunContext
+from accord.catalog import utcnow
+
+MAX_REJECTS_KEPT = 10_000
+"""Rejects kept with their reasons on one audit record; the count is always exact."""
+
+
+def refuse_file(context: RunContext, file: dict[str, Any], reason: str, *, audience: bool) -> None:
+    """Mark a collected file refused (not collected again unless it changes); for an audience, audit it."""
+    with context.engine.database.session() as session:
+        if file.get("collected") is not None:
+            session.execute(update(CollectedFileRecord).where(CollectedFileRecord.id == file["collected"])
+                            .values(status="refused", error=reason[:2000], updated_at=utcnow()))  # fmt: skip
+        if audience:
+            session.add(AudienceLoadRecord(run_id=context.run_id, file=file["name"], list_name="", error=reason[:2000]))
+
+
+def mark_processed(session: Any, run_id: int) -> None:
+    """The files a run collected and did not refuse are processed, now that it succeeded."""
+    session.execute(update(CollectedFileRecord)
+                    .where(CollectedFileRecord.run_id == run_id, CollectedFileRecord.status == "collected")
+                    .values(status="processed", updated_at=utcnow()))  # fmt: skip
+
+
+def load_document(record: AudienceLoadRecord) -> dict[str, Any]:
+    return {"id": record.id, "run": record.run_id, "file": record.file, "list": record.list_name,
+            "loaded": record.loaded, "inserted": record.inserted, "updated": record.updated,
+            "rejected": record.rejected, "removed": record.removed, "rejects": record.rejects,
+            "error": record.error, "createdAt": record.created_at.isoformat()}  # fmt: skip
