@@ -161,7 +161,7 @@ def _options(cls: type[Activity], given: dict[str, Any], path: str, problem: Any
         return cls.spec.options.model_validate(given)
     except ValidationError as exc:
         for found in validation_problems(exc.errors(), prefix=f"{path}."):
-            problem(found["path"], found["message"])
+            problem(found["path"].rstrip("."), found["message"])
         return None
     except CampaignInputError as exc:  # a check of the options beyond their types
         problem(path, exc.message)
@@ -171,16 +171,18 @@ def _options(cls: type[Activity], given: dict[str, Any], path: str, problem: Any
 def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], problem: Any) -> None:  # type: ignore[type-arg]
     names = [a.name for a in parsed.activities]
     edges: dict[str, list[str]] = {name: [] for name in names}
+    specs = {a.name: activity_class(a.type).spec for a in parsed.activities if a.type in activity_types()}
     for index, activity in enumerate(parsed.activities):
         path = f"activities[{index}].next"
         instance = built.get(activity.name)
-        named = instance is not None and instance.spec.named_outputs
-        if isinstance(activity.next, dict) and instance is not None and not named:
+        known = activity.type in activity_types()
+        named = known and activity_class(activity.type).spec.named_outputs
+        if isinstance(activity.next, dict) and known and not named:
             problem(path, f"a {activity.type} has one output: write `next` as a list of activities")
         elif isinstance(activity.next, list) and named and activity.next:
             problem(path, f"a {activity.type}'s transitions leave from its outputs: write `next` as "
-                    f"{{output: [activities]}}, outputs {', '.join(instance.branch_outputs())}")  # type: ignore[union-attr]  # fmt: skip
-        elif isinstance(activity.next, dict) and named:
+                    "{output: [activities]}")  # fmt: skip
+        elif isinstance(activity.next, dict) and instance is not None and named:
             outputs = instance.branch_outputs()  # type: ignore[union-attr]
             for output in activity.next:
                 if output not in outputs:
@@ -190,11 +192,11 @@ def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], pro
             where = path + _output_of(activity.next, position)
             if target not in edges:
                 problem(where, f"no activity named {target!r}{did_you_mean(target, names)}")
-            elif built.get(target) is not None and built[target].spec.starts:
-                problem(where, f"{target!r} is a {built[target].spec.name}: a workflow's start, nothing leads to it")
+            elif target in specs and specs[target].starts:
+                problem(where, f"{target!r} is a {specs[target].name}: a workflow's start, nothing leads to it")
             else:
                 edges[activity.name].append(target)
-    starts = [a.name for a in parsed.activities if built.get(a.name) is not None and built[a.name].spec.starts]
+    starts = [name for name, spec in specs.items() if spec.starts]
     if len(starts) > 1:
         problem("activities", f"a workflow has one start; schedulers: {', '.join(starts)}")
     if starts and parsed.schedule is not None:
@@ -203,12 +205,15 @@ def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], pro
     if cycle:
         problem("activities", f"a cycle: {' -> '.join([*cycle, cycle[0]])}; a workflow runs forward only")
         return
-    start = starts[0] if starts else names[0]
-    reached = _reachable(start, edges)
+    # Without a scheduler, every activity that needs nothing and that nothing leads to is a start.
+    led_to = {t for targets in edges.values() for t in targets}
+    if not starts:
+        starts = [n for n in names if n not in led_to and n in specs and specs[n].takes in ("nothing", "anything")]
+    reached = set().union(*(_reachable(start, edges) for start in starts)) if starts else set()
     for index, name in enumerate(names):
-        if name not in reached and name not in starts:
-            problem(f"activities[{index}]", f"{name!r} cannot be reached from the start ({start!r}): "
-                    "no transition leads to it")  # fmt: skip
+        if name not in reached and name in specs:
+            whence = ", ".join(map(repr, starts)) or "any start"
+            problem(f"activities[{index}]", f"{name!r} cannot be reached from {whence}: no transition leads to it")
 
 
 def _output_of(next_: list[str] | dict[str, list[str]], position: int) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import insert
 from accord import campaign
 from accord.campaign.models import RecipientRecord
 from accord.settings import Settings
+from tests.http_receiver import HttpReceiver
 
 
 @pytest.fixture
@@ -30,7 +31,17 @@ def engine(campaign_settings: Settings) -> Iterator[campaign.CampaignEngine]:
 
 def add_recipients(engine: campaign.CampaignEngine, count: int, **custom: str) -> None:
     """Recipients C1..Cn, ann1@example.com..., with `tier` gold for every tenth one."""
-    rows = [{"external_id": f"C{i}", "email": f"ann{i}@example.com", "first_name": f"Ann{i}",
-             "custom": {"tier": "gold" if i % 10 == 0 else "silver", **custom}} for i in range(1, count + 1)]  # fmt: skip
+    rows = [
+        {"external_id": f"C{i}", "email": f"ann{i}@example.com", "first_name": f"Ann{i}",
+         "custom": {"tier": "gold" if i % 10 == 0 else "silver", **custom}}
+        for i in range(1, count + 1)
+    ]  # fmt: skip
     with engine.database.session() as session:
         session.execute(insert(RecipientRecord), rows)
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    server = HttpReceiver()
+    yield server
+    server.stop()
