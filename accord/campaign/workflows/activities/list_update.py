@@ -1,8 +1,9 @@
 """List update: the incoming population into a list: added (made first if missing), replacing the members,
 or taken out; `purge` empties the list. With `audience`, each loaded audience file goes to the list named
-after its audience (origin `audience`, its audience id kept): its members join and those who left (exited)
-leave, and the file's audit record says how many were removed. Each list's change is one transaction, and
-doing it again changes nothing."""
+after its audience (origin `audience`, its audience id kept): its members join, and those who left leave:
+with full files (the CDP flow's default export mode) whoever is not in the run's files of that audience, with
+incremental files those marked exited. The audience's audit record says how many were removed. Each list's
+change is one transaction, and doing it again changes nothing."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class ListUpdateOptions(ActivityOptions):
         default="add", description="add the population, replace the members by it, remove it, or purge the list."
     )
     create: bool = Field(default=True, description="Make the list when it does not exist (else: an error).")
+    membership: Literal["full", "incremental"] = Field(
+        default="full",
+        description="With `audience`: `full` files hold an audience's every member (the CDP flow's default export "
+        "mode), so whoever is not in them leaves the list; `incremental` files hold changes, and only members "
+        "marked exited (or operation delete) leave.",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ListUpdateOptions:
@@ -64,25 +71,34 @@ class ListUpdate(Activity[ListUpdateOptions]):
         return ActivityResult.of_population(population, added=added, removed=removed)
 
     def _audiences(self, context: RunContext, inputs: Inputs) -> ActivityResult:
+        groups: dict[str, list[dict[str, Any]]] = {}  # the parts of one audience's export come as several files
+        for file in inputs.files():
+            groups.setdefault(file["audience"]["id"], []).append(file)
         added = removed = 0
         population: set[int] = set()
-        for file in inputs.files():
-            audience = Audience(file["audience"]["id"], file["audience"]["list"])
-            joining, leaving = set(file["population"]), set(file["leaving"])
+        for files in groups.values():
+            audience = Audience(files[0]["audience"]["id"], files[0]["audience"]["list"])
+            joining = set().union(*(f["population"] for f in files))
+            leaving = set().union(*(f["leaving"] for f in files)) - joining
             with context.engine.database.session() as session:
                 record = find_audience_list(session, audience)
                 if record is None:
                     record = _new_list(session, audience.list_name, "audience", audience.id)
                 current = _members(session, record.id)
-                file_added = _add(session, record.id, joining - current)
-                file_removed = _remove(session, record.id, leaving & current)
+                gone = current - joining if self.options.membership == "full" else leaving & current
+                group_added, group_removed = (
+                    _add(session, record.id, joining - current),
+                    _remove(session, record.id, gone),
+                )
                 record.updated_at = utcnow()
-                if file.get("load") is not None:
-                    session.execute(update(AudienceLoadRecord).where(AudienceLoadRecord.id == file["load"])
-                                    .values(list_name=record.name, removed=file_removed))  # fmt: skip
-            added, removed = added + file_added, removed + file_removed
+                for file in files:  # the removals are said on the audience's last file
+                    if file.get("load") is not None:
+                        said = group_removed if file is files[-1] else 0
+                        session.execute(update(AudienceLoadRecord).where(AudienceLoadRecord.id == file["load"])
+                                        .values(list_name=record.name, removed=said))  # fmt: skip
+            added, removed = added + group_added, removed + group_removed
             population |= joining
-        return ActivityResult.of_population(population, added=added, removed=removed, lists=len(inputs.files()))
+        return ActivityResult.of_population(population, added=added, removed=removed, lists=len(groups))
 
 
 def _new_list(session: Any, name: str, origin: str, audience_id: str | None) -> ListRecord:
