@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from accord import campaign, destinations, schema, segment, sources
 from accord.access import AllowedRoots
-from accord.campaign.imports import audience_loads, import_audiences
+from accord.campaign import workflows
+from accord.campaign.imports import IMPORT_WORKFLOW, audience_loads, import_audiences
 from accord.campaign.models import RecipientRecord
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
@@ -104,6 +105,30 @@ def test_members_who_leave_the_audience_leave_the_list(
     [audience] = [lst for lst in campaign.list_lists(engine) if lst["origin"] == "audience"]
     assert campaign.list_member_ids(engine, audience["name"]) == ["C3", "C5", "C7"]
     assert campaign.get_recipient(engine, "C1")["email"] == "ann@example.com"  # still a recipient, off the list
+
+
+def test_with_incremental_exports_exited_members_leave_the_list(
+    cdp: Workspace, engine: campaign.CampaignEngine, tmp_path: Path
+) -> None:
+    with cdp.catalog.session() as s:
+        destinations.create_flow(s, "prod", "changes", "campaign", {**CAMPAIGN_FLOW, "exportMode": "incremental"})
+    document = workflows.get_workflow(engine, IMPORT_WORKFLOW)
+    [lists] = [a for a in document["activities"] if a["type"] == "list-update"]
+    lists["options"]["membership"] = "incremental"
+    workflows.update_workflow(engine, IMPORT_WORKFLOW, {k: document[k] for k in ("name", "label", "activities")})
+    destinations.run_activation(cdp, "prod", "changes")
+    import_audiences(engine)
+    moved = PEOPLE.replace("C1,Ann,ann@example.com,Paris,y", "C1,Ann,ann@example.com,Oslo,y")
+    ingest_people(cdp, tmp_path / "files", moved, "people-2.csv")
+    evaluate(cdp)
+    destinations.run_activation(cdp, "prod", "changes")
+    newest = landed(engine)[-1]
+    assert "C1,ann@example.com,Ann,Oslo,exited" in newest.read_text()  # only the change, marked exited
+    run = import_audiences(engine)
+    [load] = audience_loads(engine, run_id=run["id"])
+    assert (load["loaded"], load["removed"]) == (0, 1)
+    [audience] = [lst for lst in campaign.list_lists(engine) if lst["origin"] == "audience"]
+    assert campaign.list_member_ids(engine, audience["name"]) == ["C3", "C5", "C7"]
 
 
 def drop(engine: campaign.CampaignEngine, name: str, content: str | bytes) -> None:
