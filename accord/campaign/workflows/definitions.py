@@ -16,12 +16,25 @@ from accord.errors import AccordError, DocumentError
 
 
 def checked(engine: CampaignEngine, document: Any) -> Workflow:
-    """The workflow of a document (a dict, or YAML or JSON text), its local paths inside the allowed roots."""
+    """The workflow of a document (a dict, or YAML or JSON text), its local paths inside the allowed roots, and
+    its options as they are stored (secrets sealed)."""
+    from accord.sources import SecretBox
+
     workflow = check_workflow(parse_text(document) if isinstance(document, str) else document)
     roots = AllowedRoots.from_settings(engine.settings)
+
+    def box() -> SecretBox:  # opened only for a workflow with secrets: an instance may hold none
+        return SecretBox(engine.settings.home)
+
     problems = []
     for index, activity in enumerate(workflow.document.activities):
         built = workflow.activities[activity.name]
+        try:
+            activity.options = built.stored_options(activity.options, box, roots)
+        except DocumentError as exc:
+            problems += [{**p, "path": f"activities[{index}].options.{p['path']}"} for p in exc.problems]
+        except AccordError as exc:  # a local path outside the allowed roots (named in the message), a sealed part
+            problems.append({"path": f"activities[{index}].options", "message": exc.message})  # we cannot open
         for field, path in built.local_paths().items():
             where = f"activities[{index}].options.{field}"
             try:

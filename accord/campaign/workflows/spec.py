@@ -10,6 +10,7 @@ passes between activities as a set of recipient ids, kept in the activity run's 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from accord.access import AllowedRoots
     from accord.campaign.engine import CampaignEngine
+    from accord.sources import SecretBox
 
 Flow = Literal["nothing", "population", "files", "anything"]
 """What passes along a transition: no data, a population (recipient ids), or collected files."""
@@ -118,6 +121,13 @@ class Activity(ABC, Generic[OptionsT]):
     @abstractmethod
     def run(self, context: RunContext, inputs: Inputs) -> ActivityResult:
         """Do the activity's work; raise an `AccordError` saying what is wrong when it cannot."""
+
+    def stored_options(
+        self, given: dict[str, Any], box: Callable[[], SecretBox], roots: AllowedRoots
+    ) -> dict[str, Any]:
+        """The options as the workflow is stored: secrets sealed with the home's key, never kept in clear
+        (raise a DocumentError, paths relative to the options, for what the checks refuse)."""
+        return given
 
     def local_paths(self) -> dict[str, str]:
         """The local paths its options name, by option: each must lie inside the allowed roots."""

@@ -9,7 +9,8 @@ changes. Hidden files (a writer's partial copies) are never taken. Over the inst
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 from sqlalchemy import select
@@ -19,6 +20,9 @@ from accord.campaign.exceptions import ActivityFailedError, CampaignLimitError
 from accord.campaign.models import CollectedFileRecord
 from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityResult, ActivitySpec, Inputs, RunContext
 from accord.errors import AccordError
+
+if TYPE_CHECKING:
+    from accord.sources import SecretBox
 
 STORES = ("local", "s3", "azure-blob", "sftp")
 
@@ -34,6 +38,9 @@ class FileCollectorOptions(ActivityOptions):
     )
     path: str = Field(default="", description="Folder (or key prefix) under the configuration's root.")
     glob: str = Field(default="*.csv", description="Files to take, e.g. `*.csv`; `**` crosses folders.")
+    sealed_config: str | None = Field(
+        default=None, alias="sealedConfig", description="The configuration's secrets, sealed when it was stored."
+    )
     max_files: int = Field(default=100, ge=1, le=10_000, alias="maxFiles", description="Files taken by one run.")
 
     @field_validator("connector")
@@ -53,15 +60,30 @@ class FileCollector(Activity[FileCollectorOptions]):
         gives="files",
     )
 
-    def local_paths(self) -> dict[str, str]:
-        root = self.options.config.get("root")
-        return {"config.root": root} if self.options.connector == "local" and isinstance(root, str) else {}
+    def stored_options(
+        self, given: dict[str, Any], box: Callable[[], SecretBox], roots: AllowedRoots
+    ) -> dict[str, Any]:
+        from accord.sources import connector_spec, validate_spec_config
+
+        if self.options.landing:
+            return given
+        spec = connector_spec(self.options.connector)
+        secret_names = set(spec.secret_fields())
+        sealed = box().open(self.options.sealed_config) if self.options.sealed_config else {}
+        secrets = {**sealed,
+                   **{k: v for k, v in self.options.config.items() if k in secret_names}}  # fmt: skip
+        plain = {k: v for k, v in self.options.config.items() if k not in secret_names}
+        validate_spec_config(spec, {**plain, **secrets}, roots, "CAMPAIGN-0400-400")  # paths `config.<field>`
+        stored = {k: v for k, v in given.items() if k not in ("config", "sealedConfig")}
+        return {**stored, "config": plain, **({"sealedConfig": box().seal(secrets)} if secrets else {})}
 
     def run(self, context: RunContext, inputs: Inputs) -> ActivityResult:
-        from accord.sources import FileSelection, connector_class, connector_spec, validate_spec_config
+        from accord.sources import FileSelection, SecretBox, connector_class, connector_spec, validate_spec_config
 
         roots = AllowedRoots.from_settings(context.engine.settings)
         config = {"root": str(context.engine.landing)} if self.options.landing else self.options.config
+        if self.options.sealed_config:
+            config = {**config, **SecretBox(context.engine.settings.home).open(self.options.sealed_config)}
         if self.options.landing:
             context.engine.landing.mkdir(parents=True, exist_ok=True)
         model = validate_spec_config(connector_spec(self.options.connector), config, roots, "CAMPAIGN-0400-400")
