@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from accord import campaign
-from accord.campaign.exceptions import CampaignInputError, CampaignNotInitialisedError, DuplicateObjectError
 from accord.campaign.database import MIGRATIONS
+from accord.campaign.exceptions import CampaignInputError, CampaignNotInitialisedError, DuplicateObjectError
 from accord.campaign.models import RecipientRecord
 from accord.catalog import head_revision
 from accord.settings import Settings
