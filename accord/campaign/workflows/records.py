@@ -3,16 +3,21 @@ audit (one record per audience file: loaded, inserted, updated, rejected with re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
-from accord.campaign.models import AudienceLoadRecord, CollectedFileRecord
+from accord.campaign.models import AudienceLoadRecord, CampaignBase, CollectedFileRecord
 from accord.campaign.workflows.spec import RunContext
 from accord.catalog import utcnow
 
 MAX_REJECTS_KEPT = 10_000
 """Rejects kept with their reasons on one audit record; the count is always exact."""
+
+
+def table(model: type[CampaignBase]) -> Table:
+    """A model's table, for Core statements (executemany without the ORM's bookkeeping)."""
+    return cast(Table, model.__table__)
 
 
 def refuse_file(context: RunContext, file: dict[str, Any], reason: str, *, audience: bool) -> None:

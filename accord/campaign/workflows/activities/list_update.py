@@ -16,6 +16,7 @@ from accord.campaign.exceptions import UnknownObjectError
 from accord.campaign.models import AudienceLoadRecord, ListMemberRecord, ListRecord
 from accord.campaign.workflows.audiences import Audience, find_audience_list
 from accord.campaign.workflows.loading import CHUNK
+from accord.campaign.workflows.records import table
 from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityResult, ActivitySpec, Inputs, RunContext
 from accord.catalog import utcnow
 
@@ -115,7 +116,7 @@ def _members(session: Any, list_id: int) -> set[int]:
 def _add(session: Any, list_id: int, ids: set[int]) -> int:
     if ids:
         now = utcnow()
-        session.execute(insert(ListMemberRecord),
+        session.connection().execute(insert(table(ListMemberRecord)),
                         [{"list_id": list_id, "recipient_id": i, "status": "member", "added_at": now}
                          for i in sorted(ids)])  # fmt: skip
     return len(ids)
