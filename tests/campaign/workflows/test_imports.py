@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,7 @@ from accord import campaign, destinations, schema, segment, sources
 from accord.access import AllowedRoots
 from accord.campaign import workflows
 from accord.campaign.imports import IMPORT_WORKFLOW, audience_loads, import_audiences
-from accord.campaign.models import RecipientRecord
+from accord.campaign.models import ActivityRunRecord, RecipientRecord
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
 from tests.destinations.conftest import PARISIANS, PEOPLE, evaluate, ingest_people
@@ -229,3 +234,37 @@ def test_more_bytes_waiting_than_the_landing_limit_stops_the_collector(campaign_
         assert recipients(engine) == 0
     finally:
         engine.close()
+
+
+def test_an_import_killed_while_loading_leaves_nothing_half_written_and_resumes(
+    engine: campaign.CampaignEngine,
+) -> None:
+    rows = "".join(f"K{i},k{i}@example.com,realized\n" for i in range(60_000))
+    drop(engine, "big_segmentkkk_20261130080000.csv", f"externalId,email,{STATUS}\n{rows}")
+    code = ("from accord.settings import Settings; from accord import campaign; from accord.campaign import imports;"
+            f"s = Settings(home={str(engine.settings.home)!r}, scheduler=False);"
+            "imports.import_audiences(campaign.CampaignEngine.open(s))")  # fmt: skip
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _running(engine, "update"):
+            time.sleep(0.02)
+        assert _running(engine, "update"), "the child never reached update data"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert recipients(engine) in (0, 60_000)  # the file's transaction committed whole or not at all
+    [run] = workflows.list_runs(engine, IMPORT_WORKFLOW)
+    assert workflows.mark_interrupted(engine) == 1
+    resumed = workflows.resume_workflow(engine, run["id"])
+    assert resumed["status"] == "success", resumed["error"]
+    assert recipients(engine) == 60_000
+    [audience] = [lst for lst in campaign.list_lists(engine) if lst["origin"] == "audience"]
+    assert audience["members"] == 60_000
+
+
+def _running(engine: campaign.CampaignEngine, activity: str) -> bool:
+    with engine.database.session() as session:
+        found = session.scalar(select(ActivityRunRecord.id).where(ActivityRunRecord.activity == activity,
+                                                                  ActivityRunRecord.status == "running"))  # fmt: skip
+        return found is not None

@@ -139,3 +139,13 @@ def test_a_run_whose_process_was_killed_is_marked_interrupted_and_resumes(
         done = session.query(ActivityRunRecord.activity).filter_by(run_id=seen["id"], status="success").all()
     assert sorted(a for (a,) in done) == ["alert", "gold"]  # the query was not run again
     assert len([a for a in resumed["activities"] if a["activity"] == "gold"]) == 1
+
+
+def test_a_delivery_that_does_not_exist_fails_the_run_clearly(engine: campaign.CampaignEngine) -> None:
+    add_recipients(engine, 5)
+    workflows.create_workflow(engine, {"name": "mail", "activities": [
+        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["send"]},
+        {"name": "send", "type": "delivery", "options": {"delivery": "welcom"}},
+    ]})  # fmt: skip
+    run = workflows.run_workflow(engine, "mail")
+    assert (run["status"], run["error"]) == ("failed", "activity 'send': no delivery 'welcom'")

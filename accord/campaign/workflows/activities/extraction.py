@@ -33,6 +33,15 @@ class ExtractionOptions(ActivityOptions):
     columns: list[str] = Field(default=list(COLUMNS), min_length=1,
                                description="Recipient columns, or `custom.<name>`.")  # fmt: skip
 
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: list[str]) -> list[str]:
+        known = (*COLUMNS, "blackListMobile", "blackList", "id", "createdAt", "updatedAt")
+        wrong = [c for c in value if c not in known and not (c.startswith("custom.") and len(c) > 7)]
+        if wrong:
+            raise ValueError(f"unknown columns {', '.join(wrong)}; columns: {', '.join(known)}, custom.<name>")
+        return value
+
     @field_validator("file")
     @classmethod
     def _plain_name(cls, value: str) -> str:
