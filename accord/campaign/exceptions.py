@@ -65,3 +65,13 @@ class ActivityFailedError(AccordError):
 
     def __init__(self, activity: str, message: str, **details: Any) -> None:
         super().__init__(f"activity {activity!r}: {message}", activity=activity, **details)
+
+
+class WorkflowBusyError(ConflictError):
+    """A workflow already has a run in progress: two would collect the same files and compete for the same lists."""
+
+    code = "CAMPAIGN-0423-409"
+
+    def __init__(self, workflow: str, run_id: int) -> None:
+        super().__init__(f"workflow {workflow!r} has a run in progress (run {run_id}): wait for it to end",
+                         workflow=workflow, run=run_id)  # fmt: skip

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from accord.campaign.engine import CampaignEngine
-from accord.campaign.exceptions import CampaignInputError, UnknownObjectError
+from accord.campaign.exceptions import CampaignInputError, UnknownObjectError, WorkflowBusyError
 from accord.campaign.models import ActivityRunRecord, WorkflowRecord, WorkflowRunRecord
 from accord.campaign.workflows.activities.scheduler import SchedulerOptions
 from accord.campaign.workflows.definitions import find_workflow
@@ -42,6 +42,10 @@ def run_workflow(
     with engine.database.session() as session:
         record = find_workflow(session, name)
         workflow = check_workflow(record.document)
+        busy = session.scalar(select(WorkflowRunRecord.id).where(WorkflowRunRecord.workflow_id == record.id,
+                                                                 WorkflowRunRecord.status == "running"))  # fmt: skip
+        if busy is not None:  # two runs would collect the same files and compete for the same lists
+            raise WorkflowBusyError(name, busy)
         run = WorkflowRunRecord(workflow_id=record.id, status="running", trigger=trigger, pid=os.getpid(),
                                 started_at=now or utcnow())  # fmt: skip
         session.add(run)
@@ -66,7 +70,12 @@ def resume_workflow(engine: CampaignEngine, run_id: int, *, now: datetime | None
         record = session.get(WorkflowRecord, run.workflow_id)
         assert record is not None
         workflow = check_workflow(record.document)
-        run.status, run.error, run.pid, run.ended_at = "running", None, os.getpid(), None
+        # Claimed in one statement: of two processes resuming the same run, one takes it, the other is told.
+        claimed = session.execute(update(WorkflowRunRecord)
+                                  .where(WorkflowRunRecord.id == run_id, WorkflowRunRecord.status == run.status)
+                                  .values(status="running", error=None, pid=os.getpid(), ended_at=None))  # fmt: skip
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise WorkflowBusyError(record.name, run_id)
         workflow_id = record.id
     _execute(engine, workflow, workflow_id, run_id, now)
     return get_run(engine, run_id)
@@ -196,7 +205,12 @@ def due_workflows(engine: CampaignEngine, now: datetime) -> list[DueWork]:
             select(WorkflowRunRecord.workflow_id, func.max(WorkflowRunRecord.started_at))
             .where(WorkflowRunRecord.trigger == "schedule").group_by(WorkflowRunRecord.workflow_id)
         ).all())  # fmt: skip
+        running = set(
+            session.scalars(select(WorkflowRunRecord.workflow_id).where(WorkflowRunRecord.status == "running"))
+        )
         for record in session.scalars(select(WorkflowRecord).where(WorkflowRecord.enabled.is_(True))):
+            if record.id in running:  # its next start waits for the run in progress to end
+                continue
             schedule = schedule_of(record.document)
             last = last_started.get(record.id)
             if schedule is not None and schedule.due(now, aware(last) if last else None, aware(record.created_at)):

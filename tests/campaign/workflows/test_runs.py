@@ -14,8 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from accord import campaign
 from accord.campaign import workflows
+from accord.campaign.exceptions import WorkflowBusyError
 from accord.campaign.models import ActivityRunRecord
 from tests.campaign.workflows.conftest import add_recipients
 from tests.http_receiver import HttpReceiver, answer
@@ -125,6 +128,8 @@ def test_a_run_whose_process_was_killed_is_marked_interrupted_and_resumes(
         while not receiver.requests("/hook", complete=False) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert receiver.requests("/hook", complete=False), "the child never reached the alert"
+        with pytest.raises(WorkflowBusyError, match="'slow' has a run in progress"):
+            workflows.run_workflow(engine, "slow")  # while its process lives, a second run is refused
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
