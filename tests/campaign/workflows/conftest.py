@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import insert
 from accord import campaign
 from accord.campaign.models import RecipientRecord
 from accord.settings import Settings
+from tests.databases import PostgresServer
 from tests.http_receiver import HttpReceiver
 
 
@@ -19,6 +21,20 @@ from tests.http_receiver import HttpReceiver
 def campaign_settings(tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     return Settings(home=home, scheduler=False, allowed_roots=[tmp_path / "files", home / "landing"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest, campaign_settings: Settings) -> Iterator[campaign.CampaignEngine]:
+    """The instance on each database the engine supports (SQLite in the home, PostgreSQL by URL)."""
+    settings = campaign_settings
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database(f"campaign_{secrets.token_hex(4)}")
+        settings = campaign_settings.model_copy(update={"campaign_database_url": url})
+    campaign.initialise_engine(settings)
+    opened = campaign.CampaignEngine.open(settings)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -150,7 +150,10 @@ def recipients(engine: campaign.CampaignEngine) -> int:
 STATUS = "segmentMembership.status"
 
 
-def test_bad_files_are_refused_whole_and_bad_rows_rejected_with_their_reasons(engine: campaign.CampaignEngine) -> None:
+def test_bad_files_are_refused_whole_and_bad_rows_rejected_with_their_reasons(
+    any_engine: campaign.CampaignEngine,
+) -> None:
+    engine = any_engine
     wide = (
         ",".join(["externalId", *(f"f{i}" for i in range(20)), STATUS]) + "\n" + ",".join(["W1"] * 21) + ",realized\n"
     )

@@ -32,8 +32,9 @@ def activity(run: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_populations_flow_through_queries_exclusions_splits_and_lists(
-    engine: campaign.CampaignEngine, tmp_path: Path
+    any_engine: campaign.CampaignEngine, tmp_path: Path
 ) -> None:
+    engine = any_engine
     add_recipients(engine, 200)
     out = tmp_path / "files" / "out"
     workflows.create_workflow(engine, {"name": "tiers", "activities": [
