@@ -8,6 +8,7 @@ import pytest
 
 from accord import campaign
 from accord.campaign import workflows
+from accord.campaign.exceptions import CampaignInputError, DuplicateObjectError, UnknownObjectError
 from accord.errors import DocumentError
 
 
@@ -91,3 +92,23 @@ def test_every_activity_s_options_refuse_what_they_do_not_know_with_its_path() -
     for name in workflows.activity_types():
         found = problems({"name": "w", "activities": [{"name": "a", "type": name, "options": {"colour": "red"}}]})
         assert found.get("activities[0].options.colour") == "Extra inputs are not permitted", (name, found)
+
+
+def test_a_workflow_is_stored_updated_and_deleted_with_its_runs(engine: campaign.CampaignEngine) -> None:
+    gold = {"filter": {"field": "custom.tier", "op": "eq", "value": "gold"}}
+    document = {"name": "gold", "activities": [{"name": "q", "type": "query", "options": gold}]}
+    workflows.create_workflow(engine, document)
+    with pytest.raises(DuplicateObjectError):
+        workflows.create_workflow(engine, document)
+    yaml_text = "name: gold\nactivities:\n  - {name: q, type: query, options: {filter: {list: vip}}}\n"
+    assert workflows.update_workflow(engine, "gold", yaml_text)["activities"][0]["options"] == {
+        "filter": {"list": "vip"}
+    }
+    with pytest.raises(CampaignInputError, match="a workflow keeps its name"):
+        workflows.update_workflow(engine, "gold", {**document, "name": "silver"})
+    run = workflows.run_workflow(engine, "gold")
+    workflows.delete_workflow(engine, "gold")
+    with pytest.raises(UnknownObjectError):
+        workflows.get_run(engine, run["id"])
+    with pytest.raises(UnknownObjectError, match="no workflow 'gold'"):
+        workflows.run_workflow(engine, "gold")
