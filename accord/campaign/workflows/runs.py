@@ -29,7 +29,7 @@ from accord.campaign.workflows.records import mark_processed
 from accord.campaign.workflows.spec import ActivityResult, Inputs, RunContext
 from accord.catalog import aware, utcnow
 from accord.errors import AccordError
-from accord.jobs.owners import process_runs
+from accord.jobs import process_runs
 
 log = logging.getLogger(__name__)
 

@@ -155,3 +155,22 @@ def test_a_delivery_that_does_not_exist_fails_the_run_clearly(engine: campaign.C
     ]})  # fmt: skip
     run = workflows.run_workflow(engine, "mail")
     assert (run["status"], run["error"]) == ("failed", "activity 'send': no delivery 'welcom'")
+
+
+def test_files_of_a_local_folder_with_another_delimiter_are_loaded_by_their_header(
+    engine: campaign.CampaignEngine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "files" / "partner"
+    folder.mkdir(parents=True)
+    (folder / "p.csv").write_text("crm;mail;tier\nP1;p1@example.com;gold\nP2;p2@example.com;silver\n")
+    workflows.create_workflow(engine, {"name": "semi", "activities": [
+        {"name": "collect", "type": "file-collector", "options": {"config": {"root": str(folder)}}, "next": ["check"]},
+        {"name": "check", "type": "data-loading", "options": {"delimiter": ";", "required": ["crm"]}, "next": ["load"]},
+        {"name": "load", "type": "update-data",
+         "options": {"mapping": {"crm": "externalId", "mail": "email", "tier": "custom.tier"}}},
+    ]})  # fmt: skip
+    run = workflows.run_workflow(engine, "semi")
+    assert run["status"] == "success", run["error"]
+    assert campaign.get_recipient(engine, "P1")["custom"] == {"tier": "gold"}
+    assert campaign.get_recipient(engine, "P2")["email"] == "p2@example.com"
+    assert (folder / "p.csv").exists()  # a local file is read in place, never moved nor deleted

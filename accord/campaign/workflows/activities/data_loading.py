@@ -49,7 +49,7 @@ class DataLoading(Activity[DataLoadingOptions]):
                 refuse_file(context, file, exc.reason, audience=self.options.audience)
                 refused.append({"name": file["name"], "error": exc.reason})
                 continue
-            accepted.append({**file, "columns": header, "rows": count})
+            accepted.append({**file, "columns": header, "rows": count, "delimiter": self.options.delimiter})
             rows += count
         counts = {"files": len(accepted), "refused": len(refused), "rows": rows}
         return ActivityResult(counts, {"files": accepted, "refused": refused})

@@ -118,7 +118,7 @@ class UpdateData(Activity[UpdateDataOptions]):
         key_column = key_columns[0]
         seen: dict[str, int] = {}
         with Path(file["path"]).open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=file.get("delimiter", ","))
             next(reader)
             for number, cells in enumerate(reader, start=2):
                 if not any(c.strip() for c in cells):
