@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, update
 
 from accord.campaign.models import AudienceLoadRecord, CampaignBase, CollectedFileRecord
+from accord.campaign.workflows.audiences import audience_of
 from accord.campaign.workflows.spec import RunContext
 from accord.catalog import utcnow
 
@@ -20,14 +21,19 @@ def table(model: type[CampaignBase]) -> Table:
     return cast(Table, model.__table__)
 
 
-def refuse_file(context: RunContext, file: dict[str, Any], reason: str, *, audience: bool) -> None:
-    """Mark a collected file refused (not collected again unless it changes); for an audience, audit it."""
+def refuse_file(context: RunContext, file: dict[str, Any], reason: str, *, audience: bool, final: bool = True) -> None:
+    """Mark a collected file refused (`final`: not collected again unless it changes; else it is left to the next
+    run, as for a limit an administrator may raise); for an audience, audit it."""
     with context.engine.database.session() as session:
         if file.get("collected") is not None:
+            status = "refused" if final else "collected"
             session.execute(update(CollectedFileRecord).where(CollectedFileRecord.id == file["collected"])
-                            .values(status="refused", error=reason[:2000], updated_at=utcnow()))  # fmt: skip
+                            .values(status=status, error=reason[:2000], run_id=None if not final else context.run_id,
+                                    updated_at=utcnow()))  # fmt: skip
         if audience:
-            session.add(AudienceLoadRecord(run_id=context.run_id, file=file["name"], list_name="", error=reason[:2000]))
+            list_name = audience_of(file["name"]).list_name
+            session.add(AudienceLoadRecord(run_id=context.run_id, file=file["name"], list_name=list_name,
+                                           error=reason[:2000]))  # fmt: skip
 
 
 def mark_processed(session: Any, run_id: int) -> None:

@@ -186,8 +186,11 @@ def test_bad_files_are_refused_whole_and_bad_rows_rejected_with_their_reasons(
     assert reasons[6] == "5 cells, more than the 4 columns of the header"
     assert sorted(r["externalId"] for r in campaign.list_recipients(engine)["recipients"]) == ["M1", "M4"]
     assert campaign.get_recipient(engine, "M1")["email"] == "m1@example.com"  # the first row of the key counts
-    again = import_audiences(engine)  # the same files: nothing collected again, nothing changed
-    assert audience_loads(engine, run_id=again["id"]) == [] and recipients(engine) == 2
+    again = import_audiences(engine)  # the same files: nothing changed; only the one over a limit is tried again
+    assert [load["file"] for load in audience_loads(engine, run_id=again["id"])] == [
+        "wide_segmentw1_20261130080000.csv"
+    ]
+    assert recipients(engine) == 2
 
 
 def test_loading_the_same_file_again_changes_nothing(engine: campaign.CampaignEngine) -> None:
@@ -222,6 +225,14 @@ def test_over_the_instance_s_limits_a_file_is_refused_whole(campaign_settings: S
         assert any("aud1_segment1_20261130090000.csv" in e and "campaign_max_active_profiles" in e for e in errors)
         assert sorted(r["externalId"] for r in campaign.list_recipients(engine)["recipients"]) == ["P1", "P2"]
         assert len([lst for lst in campaign.list_lists(engine) if lst["origin"] == "audience"]) == 2
+    finally:
+        engine.close()
+    raised = settings.model_copy(update={"campaign_max_audiences": 3, "campaign_max_active_profiles": 100})
+    engine = campaign.CampaignEngine.open(raised)  # the administrator raises the limits: the files load
+    try:
+        run = import_audiences(engine)
+        assert [load["error"] for load in audience_loads(engine, run_id=run["id"])] == [None, None]
+        assert recipients(engine) == 9 and len(campaign.list_member_ids(engine, "aud3_segment3")) == 1
     finally:
         engine.close()
 

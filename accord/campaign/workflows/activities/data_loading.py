@@ -46,7 +46,7 @@ class DataLoading(Activity[DataLoadingOptions]):
             try:
                 header, count = self._check(Path(file["path"]), file["name"], limit)
             except FileRefused as exc:
-                refuse_file(context, file, exc.reason, audience=self.options.audience)
+                refuse_file(context, file, exc.reason, audience=self.options.audience, final=exc.final)
                 refused.append({"name": file["name"], "error": exc.reason})
                 continue
             accepted.append({**file, "columns": header, "rows": count, "delimiter": self.options.delimiter})
@@ -87,15 +87,16 @@ class DataLoading(Activity[DataLoadingOptions]):
         fields = [h for h in header if h not in RESERVED]
         if len(fields) > limit:
             raise FileRefused(f"{name} has {len(fields)} fields, more than the {limit} the instance takes "
-                              "(setting campaign_max_fields): the file was not loaded")  # fmt: skip
+                              "(setting campaign_max_fields): the file was not loaded", final=False)  # fmt: skip
         missing = [c for c in self.options.required if c not in header]
         if missing:
             raise FileRefused(f"{name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
 
 
 class FileRefused(Exception):
-    """A file that cannot be loaded; `reason` names it and says why."""
+    """A file that cannot be loaded; `reason` names it and says why. Not `final` when over a limit an
+    administrator may raise: the next run tries it again."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, final: bool = True) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.final = reason, final

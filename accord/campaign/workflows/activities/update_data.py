@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from accord.campaign.exceptions import CampaignInputError
+from accord.campaign.exceptions import CampaignInputError, CampaignLimitError
 from accord.campaign.workflows.activities.data_loading import RESERVED
 from accord.campaign.workflows.audiences import audience_of, check_audience_room
 from accord.campaign.workflows.loading import FileLoad, RowRejected, apply_file
@@ -88,7 +88,9 @@ class UpdateData(Activity[UpdateDataOptions]):
                 load = self._read(file)
                 result = apply_file(context, load, self.options.operation, audience=self.options.audience)
             except AccordError as exc:  # over a limit, a file whose key column is missing: refused whole
-                refuse_file(context, file, exc.message, audience=self.options.audience)
+                # Over a limit, the file is taken again by the next run: an administrator may raise the limit.
+                again = isinstance(exc, CampaignLimitError)
+                refuse_file(context, file, exc.message, audience=self.options.audience, final=not again)
                 totals["refused"] += 1
                 continue
             files.append({**file, **result})
