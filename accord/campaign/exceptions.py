@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
 
@@ -76,3 +78,23 @@ class TrackingLinkError(NotFoundError):
 
     def __init__(self) -> None:
         super().__init__("no such link")
+
+
+class ActivityFailedError(AccordError):
+    """A workflow activity could not do its work (a peer down, a refusal); the run can be resumed from it."""
+
+    code = "CAMPAIGN-0502-500"
+    kind = "transient"
+
+    def __init__(self, activity: str, message: str, **details: Any) -> None:
+        super().__init__(f"activity {activity!r}: {message}", activity=activity, **details)
+
+
+class WorkflowBusyError(ConflictError):
+    """A workflow already has a run in progress: two would collect the same files and compete for the same lists."""
+
+    code = "CAMPAIGN-0424-409"
+
+    def __init__(self, workflow: str, run_id: int) -> None:
+        super().__init__(f"workflow {workflow!r} has a run in progress (run {run_id}): wait for it to end",
+                         workflow=workflow, run=run_id)  # fmt: skip

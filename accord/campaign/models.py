@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from accord.catalog import UtcDateTime, utcnow
@@ -175,10 +175,12 @@ class WorkflowRunRecord(CampaignBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running, success, failed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, waiting, success, failed
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     pid: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # a run held by a wait activity: the scheduler resumes it from then (no thread sleeps for hours)
+    wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -215,7 +217,27 @@ class AudienceLoadRecord(CampaignBase):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     removed: Mapped[int] = mapped_column(Integer, default=0)
     rejects: Mapped[list[Any]] = mapped_column(default=list)  # [{"row": n, "key": ..., "reason": ...}]
+    error: Mapped[str | None] = mapped_column(Text)  # why the whole file was refused (nothing of it loaded)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CollectedFileRecord(CampaignBase):
+    """A file a workflow's file collector picked up: `collected` by a run, `processed` when that run succeeded,
+    `refused` when it cannot be loaded. A file of the same name, size and time is not picked again."""
+
+    __tablename__ = "collected_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    activity: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    modified: Mapped[int] = mapped_column(BigInteger)  # the store's last-modified time in nanoseconds
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_runs.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="collected")  # collected, processed, refused
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    __table_args__ = (Index("ix_collected_files_workflow", "workflow_id", "activity"),)
 
 
 class LogExportCursorRecord(CampaignBase):

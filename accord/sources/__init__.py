@@ -30,8 +30,9 @@ if TYPE_CHECKING:
         set_enabled,
         update_dataflow,
     )
+    from accord.sources.files import FileSelection, FileStoreSource, RemoteFile
     from accord.sources.listing import read_connections
-    from accord.sources.registry import connector_ids, connector_spec, list_connectors
+    from accord.sources.registry import connector_class, connector_ids, connector_spec, list_connectors
     from accord.sources.runs import get_run, list_runs, run_dataflow
     from accord.sources.secrets import SecretBox, ensure_key_file
     from accord.sources.spec import (
@@ -88,7 +89,8 @@ _EXPORTS = {
         "set_enabled",
         "update_dataflow",
     ],
-    "registry": ["connector_ids", "connector_spec", "list_connectors"],
+    "files": ["FileSelection", "FileStoreSource", "RemoteFile"],  # the campaign's file collector lists with these
+    "registry": ["connector_class", "connector_ids", "connector_spec", "list_connectors"],
     "runs": ["get_run", "list_runs", "run_dataflow"],
     "secrets": ["SecretBox", "ensure_key_file"],
     "spec": [

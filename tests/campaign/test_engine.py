@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import inspect, text
 
 from accord import campaign
+from accord.campaign.database import MIGRATIONS
 from accord.campaign.exceptions import CampaignInputError, CampaignNotInitialisedError, DuplicateObjectError
 from accord.campaign.models import RecipientRecord
+from accord.catalog import head_revision
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
 from tests.databases import PostgresServer
@@ -65,7 +67,7 @@ def test_catalog_and_campaign_share_one_postgresql_database_with_their_own_versi
                 table: session.execute(text(f"SELECT version_num FROM {table}")).scalar()
                 for table in ("alembic_version", "campaign_version")
             }
-        assert versions["campaign_version"] == "0001_campaign_engine"
+        assert versions["campaign_version"] == head_revision(MIGRATIONS)  # the newest of the campaign's own
         assert versions["alembic_version"].startswith("00") and versions["alembic_version"] != "0001_campaign_engine"
     finally:
         engine.close()
