@@ -65,7 +65,7 @@ def test_catalog_and_campaign_share_one_postgresql_database_with_their_own_versi
                 table: session.execute(text(f"SELECT version_num FROM {table}")).scalar()
                 for table in ("alembic_version", "campaign_version")
             }
-        assert versions["campaign_version"] == "0001_campaign_engine"
+        assert versions["campaign_version"] == "0002_send_leases"
         assert versions["alembic_version"].startswith("00") and versions["alembic_version"] != "0001_campaign_engine"
     finally:
         engine.close()
