@@ -85,9 +85,7 @@ def test_sending_again_mails_no_one_twice_and_adds_newcomers(engine: CampaignEng
     send(engine, delivery, first)
     again = send(engine, delivery, first + add_recipients(engine, 3, "b"))
     assert again["sentNow"] == 3 and again["sent"] == 13
-    assert Counter(r.recipients[0] for r in smtp_sink.received()) == Counter(
-        {p["email"]: 1 for p in targeted(engine)}
-    )
+    assert Counter(r.recipients[0] for r in smtp_sink.received()) == Counter({p["email"]: 1 for p in targeted(engine)})
 
 
 def test_refused_recipients_bounce_hard_and_are_never_mailed_again(engine: CampaignEngine,
