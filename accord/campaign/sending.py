@@ -295,3 +295,44 @@ def _default_renderer(engine: CampaignEngine, delivery_id: int) -> Renderer:
     messages = importlib.import_module("accord.campaign.messages")
     renderer: Renderer = messages.Renderer(engine, delivery_id)
     return renderer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m accord.campaign.sending DELIVERY_ID`: send a delivery of this home's instance and print its
+    counts as JSON. `--renderer` and `--target` name a `module:attribute` to use instead of the delivery's own
+    (a renderer class taking (engine, delivery_id), and a function returning (recipients, excluded))."""
+    import argparse
+    import json
+    import sys
+
+    from accord.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m accord.campaign.sending", description=main.__doc__)
+    parser.add_argument("delivery_id", type=int)
+    parser.add_argument("--renderer", help="module:attribute of a renderer class")
+    parser.add_argument("--target", help="module:attribute of a targeting function")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    arguments = parser.parse_args(argv)
+    try:
+        engine = CampaignEngine.open(load_settings())
+        try:
+            renderer = _named(arguments.renderer)(engine, arguments.delivery_id) if arguments.renderer else None
+            recipients = _named(arguments.target)(engine, arguments.delivery_id)[0] if arguments.target else None
+            counts = send_delivery(engine, arguments.delivery_id, renderer, recipients=recipients,
+                                   batch_size=arguments.batch_size)  # fmt: skip
+        finally:
+            engine.close()
+    except AccordError as exc:
+        print(f"error {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(counts))
+    return 0
+
+
+def _named(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
