@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import make_msgid, parseaddr
 from typing import Any, NamedTuple, Protocol
 
@@ -159,12 +158,18 @@ def _render(renderer: Renderer, batch: Sequence[_Row], by_id: dict[int, dict[str
 
 
 def _envelope(message: EmailMessage, broadlog_id: int, to: str, sender: str) -> Envelope:
-    # The broadLog id travels in the message, so that a bounce returning it finds its row again
+    # The broadLog id travels in the message, so that a bounce returning it finds its row again. Headers the
+    # renderer did not set are put before the serialised message rather than set on it: setting a header on
+    # an EmailMessage of the default policy parses it again, a third of a millisecond each.
+    extra = b""
     if "X-Accord-Broadlog" not in message:
-        message["X-Accord-Broadlog"] = str(broadlog_id)
-    if "Message-ID" not in message:
-        message["Message-ID"] = make_msgid(f"b{broadlog_id}", domain=sender.rpartition("@")[2] or "localhost")
-    return Envelope(broadlog_id, sender, to, message.as_bytes(policy=SMTP), str(message["Message-ID"]))
+        extra += b"X-Accord-Broadlog: %d\n" % broadlog_id
+    message_id = message["Message-ID"]
+    if message_id is None:
+        message_id = make_msgid(f"b{broadlog_id}", domain=sender.rpartition("@")[2] or "localhost")
+        extra += f"Message-ID: {message_id}\n".encode()
+    # aiosmtplib sends lines ending in CRLF whatever they end in here
+    return Envelope(broadlog_id, sender, to, extra + message.as_bytes(), str(message_id))
 
 
 async def _send_seeds(engine: CampaignEngine, pool: Pool, renderer: Renderer, rows: list[_Row],
