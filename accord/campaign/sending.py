@@ -16,7 +16,7 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
@@ -129,11 +129,10 @@ async def _send(
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
             _record(engine, done, [row.id for row in batch])
-            envelopes, refused = _render(renderer, batch, by_id, sender)
             try:
-                done = await pool.send(envelopes) + refused
+                done = await pool.send([row.id for row in batch], _preparer(renderer, batch, by_id, sender))
             except BatchStopped as stopped:
-                _record(engine, stopped.outcomes + refused, [])
+                _record(engine, stopped.outcomes, [])
                 raise
             sent_now += sum(outcome.status == "sent" for outcome in done)
         _record(engine, done, [])
@@ -143,18 +142,20 @@ async def _send(
         await pool.close()
 
 
-def _render(renderer: Renderer, batch: Sequence[_Row], by_id: dict[int, dict[str, Any]],
-            sender: str) -> tuple[list[Envelope], list[Outcome]]:  # fmt: skip
-    """The batch's messages; a recipient the renderer refuses (a missing field) is `failed` with its reason."""
-    envelopes, refused = [], []
-    for row in batch:
+def _preparer(renderer: Renderer, batch: Sequence[_Row], by_id: dict[int, dict[str, Any]],
+              sender: str) -> Callable[[int], Envelope | Outcome]:  # fmt: skip
+    """What renders the batch's messages one by one; a recipient the renderer refuses (a missing field) is
+    `failed` with its reason."""
+
+    def prepare(position: int) -> Envelope | Outcome:
+        row = batch[position]
         try:
             message = renderer.render(by_id[row.recipient_id], row.id)
         except AccordError as exc:
-            refused.append(Outcome(row.id, "failed", exc.message))
-            continue
-        envelopes.append(_envelope(message, row.id, row.email, sender))
-    return envelopes, refused
+            return Outcome(row.id, "failed", exc.message)
+        return _envelope(message, row.id, row.email, sender)
+
+    return prepare
 
 
 def _envelope(message: EmailMessage, broadlog_id: int, to: str, sender: str) -> Envelope:
@@ -187,7 +188,7 @@ async def _send_seeds(engine: CampaignEngine, pool: Pool, renderer: Renderer, ro
         except AccordError:
             return 0
         envelopes.append(_envelope(message, first.id, address, sender))
-    outcomes = await pool.send(envelopes)
+    outcomes = await pool.send_envelopes(envelopes)
     return sum(outcome.status == "sent" for outcome in outcomes)
 
 

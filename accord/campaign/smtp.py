@@ -143,17 +143,20 @@ class Connection:
             if options.user and options.password is not None:
                 await client.login(options.user, options.password.get_secret_value())
         except aiosmtplib.SMTPAuthenticationError:
-            client.close()
+            _hang_up(client)
             raise SmtpSecurityError(options.server, f"refused the credentials of user {options.user!r}") from None
         except aiosmtplib.SMTPException as exc:
-            client.close()
+            _hang_up(client)
             if options.starttls == "always" and "STARTTLS" in str(exc).upper():
                 raise SmtpSecurityError(options.server, "does not offer STARTTLS, which the settings require "
                                         "(campaign_smtp_starttls = always)") from None  # fmt: skip
             raise _ConnectionLost(_reason(exc)) from exc
         except (OSError, TimeoutError) as exc:
-            client.close()
+            _hang_up(client)
             raise _ConnectionLost(_reason(exc)) from exc
+        except BaseException:  # cancelled mid-handshake (another connection stopped the batch): no open socket left
+            _hang_up(client)
+            raise
         self._client = client
         return client
 
@@ -216,13 +219,16 @@ class Connection:
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.close()
+            _hang_up(self._client)
             self._client = None
 
     async def quit(self) -> None:
         if self._client is not None and self._client.is_connected:
+            transport = self._client.transport
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):  # a goodbye unheard loses nothing
                 await self._client.quit()
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()  # after QUIT, as _hang_up does
         self.close()
 
 
@@ -238,32 +244,50 @@ class Pool:
     def _count_retry(self) -> None:
         self.retried += 1
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        """Send a batch; an outcome per message, in the order given. Raises `BatchStopped` when the server
-        cannot be reached or refuses what the settings require."""
-        queue: asyncio.Queue[tuple[int, Envelope]] = asyncio.Queue()
-        for position, envelope in enumerate(envelopes):
-            queue.put_nowait((position, envelope))
-        outcomes: list[Outcome | None] = [None] * len(envelopes)
+    async def send(self, ids: Sequence[int], prepare: Callable[[int], Envelope | Outcome]) -> list[Outcome]:
+        """Send a batch of messages, the send-log rows `ids`; an outcome per message, in that order.
+
+        `prepare(position)` renders the message at that position, or says why it cannot be (an `Outcome`). A
+        connection renders its next message itself, so that rendering overlaps the other connections'
+        transactions rather than holding them all up. Raises `BatchStopped` when the server cannot be
+        reached or refuses what the settings require."""
+        positions = iter(range(len(ids)))
+        outcomes: list[Outcome | None] = [None] * len(ids)
 
         async def work(connection: Connection) -> None:
-            while not queue.empty():
-                position, envelope = queue.get_nowait()
-                outcomes[position] = await connection.deliver(envelope, self._count_retry)
+            for position in positions:
+                prepared = prepare(position)
+                if isinstance(prepared, Outcome):
+                    outcomes[position] = prepared
+                else:
+                    outcomes[position] = await connection.deliver(prepared, self._count_retry)
 
-        workers = [asyncio.create_task(work(c)) for c in self.connections[: max(1, len(envelopes))]]
+        workers = [asyncio.create_task(work(c)) for c in self.connections[: max(1, len(ids))]]
         try:
             await asyncio.gather(*workers)
         except (ServerUnreachable, SmtpSecurityError) as exc:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            so_far = [o or Outcome(e.broadlog_id, "pending") for o, e in zip(outcomes, envelopes, strict=True)]
+            so_far = [o or Outcome(broadlog_id, "pending") for o, broadlog_id in zip(outcomes, ids, strict=True)]
             raise BatchStopped(exc, so_far) from exc
         return [o for o in outcomes if o is not None]
 
+    async def send_envelopes(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        """Send messages already rendered."""
+        return await self.send([e.broadlog_id for e in envelopes], envelopes.__getitem__)
+
     async def close(self) -> None:
         await asyncio.gather(*(c.quit() for c in self.connections))
+
+
+def _hang_up(client: aiosmtplib.SMTP) -> None:
+    """Close at once. A TLS connection's polite close waits for the server's close_notify on the event loop,
+    which a finished delivery no longer runs: its socket would be left open."""
+    transport = client.transport
+    client.close()
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
 
 
 def _reason(exc: BaseException) -> str:
