@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.campaign.bounces import process_bounces
     from accord.campaign.database import CampaignDatabase
     from accord.campaign.engine import RECIPIENT_COLUMNS, CampaignEngine, initialise_engine
     from accord.campaign.recipients import (
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
         suppressions,
         unsuppress,
     )
+    from accord.campaign.sending import send_delivery
 
 _EXPORTS = {
+    "bounces": ["process_bounces"],
     "database": ["CampaignDatabase"],
     "engine": ["RECIPIENT_COLUMNS", "CampaignEngine", "initialise_engine"],
     "recipients": [
@@ -44,5 +47,6 @@ _EXPORTS = {
         "suppressions",
         "unsuppress",
     ],
+    "sending": ["send_delivery"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)
