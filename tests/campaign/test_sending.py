@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from accord.jobs import JobRunningError
 from accord.settings import Settings
 from tests.campaign.conftest import SmtpServers
 from tests.campaign.mailing import PlainRenderer, add_recipients, create_delivery, targeted
+from tests.databases import PostgresServer
 from tests.smtp_server import SmtpSink
 
 
@@ -243,3 +245,25 @@ def test_a_second_sender_is_refused_with_who_holds_the_lock(engine: CampaignEngi
         holder.kill()
         holder.wait()
     assert send(engine, delivery, targeted(engine))["sent"] == 2  # its holder dead, the lock is taken over
+
+
+@pytest.mark.integration
+def test_sending_on_postgresql_keeps_the_same_log(
+    tmp_path: Path, postgres: PostgresServer, smtp_servers: SmtpServers
+) -> None:
+    sink = smtp_servers("refuse")
+    url = postgres.create_database("campaign_sending")
+    settings = Settings(home=tmp_path / "home", campaign_database_url=url, scheduler=False, allowed_roots=[tmp_path])
+    initialise_engine(settings)
+    engine = CampaignEngine.open(settings)
+    try:
+        point_at(engine, sink)
+        people = add_recipients(engine, 5, "good") + add_recipients(engine, 1, "bad")
+        delivery = create_delivery(engine)
+        first = send(engine, delivery, people, batch_size=2)
+        again = send(engine, delivery, people)
+        assert (first["sent"], first["bounced"], again["sentNow"]) == (5, 1, 0)
+        assert sorted(r.recipients[0] for r in sink.received()) == sorted(f"good{n}@example.com" for n in range(5))
+        assert [s["email"] for s in suppressions(engine)] == ["bad0@example.com"]
+    finally:
+        engine.close()
