@@ -255,12 +255,14 @@ def _rows_to_send(engine: CampaignEngine, delivery_id: int, by_id: dict[int, dic
 
 def _without_suppressed(engine: CampaignEngine, targeted: list[dict[str, Any]],
                         excluded: dict[str, int]) -> list[dict[str, Any]]:  # fmt: skip
-    """The suppression list is honoured here too, whoever targeted the recipients."""
+    """The suppression list is honoured here too, whoever targeted the recipients; and no address, no mail."""
     with engine.database.session() as session:
         suppressed = set(session.scalars(select(SuppressionRecord.email)))
-    kept = [r for r in targeted if r.get("email") and normalise_address(r["email"]) not in suppressed]
-    if len(kept) < len(targeted):
-        excluded["suppressed"] = excluded.get("suppressed", 0) + len(targeted) - len(kept)
+    addressed = [r for r in targeted if r.get("email")]
+    kept = [r for r in addressed if normalise_address(r["email"]) not in suppressed]
+    for reason, count in (("noAddress", len(targeted) - len(addressed)), ("suppressed", len(addressed) - len(kept))):
+        if count:
+            excluded[reason] = excluded.get(reason, 0) + count
     return kept
 
 

@@ -105,8 +105,8 @@ def test_refused_recipients_bounce_hard_and_are_never_mailed_again(engine: Campa
     assert quarantined["bad0@example.com"]["reason"] == "hard-bounce"
 
     sink.clear()
-    later = send(engine, create_delivery(engine, "next"), people)
-    assert later["excluded"] == {"suppressed": 2} and later["sent"] == 4
+    later = send(engine, create_delivery(engine, "next"), [*people, {"id": 99, "externalId": "x", "email": None}])
+    assert later["excluded"] == {"suppressed": 2, "noAddress": 1} and later["sent"] == 4
     assert sorted(r.recipients[0] for r in sink.received()) == sorted(f"good{n}@example.com" for n in range(4))
 
 
