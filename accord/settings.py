@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import ByteSize, Field, field_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -118,10 +118,6 @@ class Settings(BaseSettings):
         default=None,
         description="An address that takes unsubscribe requests by mail, listed in `List-Unsubscribe` beside the link.",
     )
-    campaign_sender: str = Field(
-        default="no-reply@accord.invalid",
-        description="The sender of the engine's own messages (subscription confirmations).",
-    )
     campaign_max_audiences: int = Field(default=25, ge=1, le=100_000, description="Audiences an instance loads.")
     campaign_max_fields: int = Field(default=20, ge=1, le=1000, description="Columns an audience file may carry.")
     campaign_max_active_profiles: int = Field(
@@ -129,6 +125,40 @@ class Settings(BaseSettings):
     )
     campaign_max_landing_bytes: ByteSize = Field(
         default=ByteSize(10 * 2**30), gt=0, description="Bytes of audience files waiting in the landing folder."
+    )
+    # sending (see docs/campaign.md, "Sending"): pacing in the manner of listmonk, connections x rate per connection
+    campaign_smtp_host: str = Field(default="127.0.0.1", description="The SMTP server deliveries are sent through.")
+    campaign_smtp_port: int = Field(default=25, ge=1, le=65535)
+    campaign_smtp_user: str | None = Field(default=None, description="User for SMTP AUTH (PLAIN or LOGIN), if any.")
+    campaign_smtp_password: SecretStr | None = Field(default=None, description="Password for SMTP AUTH; never shown.")
+    campaign_smtp_starttls: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="`auto`: STARTTLS when the server offers it; `always`: refuse a server without it; `never`.",
+    )
+    campaign_smtp_verify_tls: bool = Field(
+        default=True, description="Check the SMTP server's certificate (off only for a test server's self-signed one)."
+    )
+    campaign_smtp_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds an SMTP command may take.")
+    campaign_smtp_connections: int = Field(default=4, ge=1, le=64, description="SMTP connections a delivery uses.")
+    campaign_smtp_rate: float = Field(
+        default=0.0, ge=0, description="Messages per second per connection, at most; 0 for no pacing."
+    )
+    campaign_messages_per_hour: int | None = Field(
+        default=None, ge=1, description="Messages an instance sends in any sliding hour, at most; none for no window."
+    )
+    campaign_smtp_retries: int = Field(
+        default=3, ge=0, le=20, description="Further attempts after a 4xx answer or a dropped connection."
+    )
+    campaign_smtp_backoff: float = Field(
+        default=2.0, ge=0, le=3600, description="Seconds before the first retry; doubled at each further one."
+    )
+    campaign_sender: str = Field(
+        default="Accord <no-reply@accord.invalid>",
+        description="The sender of the engine's own messages (subscription confirmations) and of deliveries "
+        "that do not name one.",
+    )
+    campaign_bounce_mailbox: Path | None = Field(
+        default=None, description="A Maildir folder where bounces (DSN messages) arrive; inside the allowed roots."
     )
 
     campaign_log_settle_seconds: float = Field(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.campaign.bounces import process_bounces
     from accord.campaign.database import CampaignDatabase
     from accord.campaign.deliveries import (
         check_delivery,
@@ -36,11 +37,13 @@ if TYPE_CHECKING:
         suppressions,
         unsuppress,
     )
+    from accord.campaign.sending import send_delivery
     from accord.campaign.subscriptions import confirm_subscription, subscribe, subscription
     from accord.campaign.templates import compile_templates
     from accord.campaign.tracking import record_click, record_open, unsubscribe, unsubscription
 
 _EXPORTS = {
+    "bounces": ["process_bounces"],
     "database": ["CampaignDatabase"],
     "deliveries": [
         "check_delivery",
@@ -69,6 +72,7 @@ _EXPORTS = {
         "suppressions",
         "unsuppress",
     ],
+    "sending": ["send_delivery"],
     "subscriptions": ["confirm_subscription", "subscribe", "subscription"],
     "templates": ["compile_templates"],
     "tracking": ["record_click", "record_open", "unsubscribe", "unsubscription"],

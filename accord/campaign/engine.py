@@ -26,7 +26,6 @@ class CampaignEngine:
     settings: Settings
     database: CampaignDatabase
     _tracking_key: bytes | None = field(default=None, repr=False)
-    _catalog: Any = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> CampaignEngine:
@@ -59,27 +58,17 @@ class CampaignEngine:
             self._tracking_key = hmac.new(secret, b"accord campaign tracking", hashlib.sha256).digest()
         return self._tracking_key
 
-    @property
-    def catalog(self) -> Any:
-        """The home's catalog, for the job locks (`accord.jobs.hold`) the engine's work shares with Accord's."""
-        if self._catalog is None:
-            from accord.catalog import Catalog
-
-            self._catalog = Catalog(self.settings.catalog_url)
-        return self._catalog
-
     def hold(self, what: str, purpose: str) -> Any:
         """The lock `campaign:<instance>:<what>` for a block: a second process doing the same work waits
-        `job_wait_seconds`, then is told who holds it; a dead holder's lock goes stale and is taken over."""
+        `job_wait_seconds`, then is told who holds it; a dead holder's lock goes stale and is taken over. The
+        locks are rows of the engine's own database (an instance on a machine of its own needs no catalog)."""
         from accord.jobs import hold
 
-        return hold(self.catalog, f"campaign:{self.name}:{what}", purpose, wait_seconds=self.settings.job_wait_seconds,
+        return hold(self.database, f"campaign:{self.name}:{what}", purpose, wait_seconds=self.settings.job_wait_seconds,
                     stale_seconds=self.settings.stale_run_seconds)  # fmt: skip
 
     def close(self) -> None:
         self.database.dispose()
-        if self._catalog is not None:
-            self._catalog.dispose()
 
 
 def initialise_engine(settings: Settings) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, did_you_mean
+from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, TransientError, did_you_mean
 
 
 class CampaignNotInitialisedError(AccordError):
@@ -98,3 +98,33 @@ class WorkflowBusyError(ConflictError):
     def __init__(self, workflow: str, run_id: int) -> None:
         super().__init__(f"workflow {workflow!r} has a run in progress (run {run_id}): wait for it to end",
                          workflow=workflow, run=run_id)  # fmt: skip
+
+
+class SmtpUnavailableError(TransientError):
+    """The SMTP server could not be reached, or kept dropping the connection, after every retry: the delivery
+    stops as `failed`; rows not sent stay to send, and sending again goes on from there."""
+
+    code = "CAMPAIGN-0503-503"
+
+    def __init__(self, server: str, attempts: int, reason: str, sent: int) -> None:
+        super().__init__(
+            f"the SMTP server {server} could not be used after {attempts} attempts ({reason}); the delivery "
+            f"stopped with {sent} messages sent: send it again when the server is back, no one gets a second copy",
+            server=server, attempts=attempts, reason=reason, sent=sent,
+        )  # fmt: skip
+
+
+class SmtpSecurityError(AccordError):
+    """The SMTP server does not offer what the settings require (STARTTLS), or refused the credentials."""
+
+    code = "CAMPAIGN-0505-400"
+    kind = "invalid"
+
+    def __init__(self, server: str, problem: str) -> None:
+        super().__init__(f"the SMTP server {server} {problem}; nothing was sent", server=server)
+
+
+class BounceMailboxError(CampaignInputError):
+    """The bounce mailbox is not a Maildir folder inside the allowed roots."""
+
+    code = "CAMPAIGN-0425-400"

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from accord.catalog import Catalog, JobLeaseRecord, aware, new_id, utcnow
+from accord.catalog import Database, JobLeaseRecord, aware, new_id, utcnow
 from accord.jobs.exceptions import JobRunningError, LockLostError
 from accord.jobs.owners import Owner
 
@@ -81,12 +81,12 @@ def live_lock_hosts(session: Session, stale_seconds: float) -> frozenset[str]:
 _held = threading.local()
 
 
-def holds(catalog: Catalog, name: str) -> bool:
+def holds(catalog: Database, name: str) -> bool:
     """Whether this thread holds the lock `name` (within `hold`)."""
     return (catalog.url, name) in _held.__dict__.get("leases", {})
 
 
-def ensure_held(catalog: Catalog) -> None:
+def ensure_held(catalog: Database) -> None:
     """Raise `LockLostError` if another process took over a lock this thread holds on `catalog`.
 
     Jobs call it just before they replace what others read (a folder swap, a batch's commit, new
@@ -104,11 +104,12 @@ def ensure_held(catalog: Catalog) -> None:
 
 
 @contextmanager
-def hold(catalog: Catalog, name: str, purpose: str, *, wait_seconds: float, stale_seconds: float) -> Iterator[Lease]:
+def hold(catalog: Database, name: str, purpose: str, *, wait_seconds: float, stale_seconds: float) -> Iterator[Lease]:
     """Hold the lock `name` for the block, waiting up to `wait_seconds` for its holder to finish.
 
     Raises `JobRunningError` (who holds it, since when) when it is still held after the wait. The
-    heartbeat is beaten often enough that a live holder never looks stale to others."""
+    heartbeat is beaten often enough that a live holder never looks stale to others. `catalog` is any of
+    Accord's databases with a `job_leases` table: the catalog, or the campaign engine's own."""
     mine: dict[tuple[str, str], Lease] = _held.__dict__.setdefault("leases", {})
     key = (catalog.url, name)
     if key in mine:  # this thread holds it already: a job within a job
@@ -130,7 +131,7 @@ def hold(catalog: Catalog, name: str, purpose: str, *, wait_seconds: float, stal
             log.warning("could not give back the lock %s: %s", name, exc)
 
 
-def _take(catalog: Catalog, name: str, purpose: str, wait_seconds: float, stale_seconds: float) -> Lease:
+def _take(catalog: Database, name: str, purpose: str, wait_seconds: float, stale_seconds: float) -> Lease:
     started = time.monotonic()
     me = Owner.me()
     told = False
@@ -169,7 +170,7 @@ def _take(catalog: Catalog, name: str, purpose: str, wait_seconds: float, stale_
 class _Heartbeat:
     """A thread that beats a lease's heartbeat until stopped."""
 
-    def __init__(self, catalog: Catalog, lease: Lease, every: float) -> None:
+    def __init__(self, catalog: Database, lease: Lease, every: float) -> None:
         self._catalog, self._lease, self._every = catalog, lease, every
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat {lease.name}", daemon=True)
