@@ -6,6 +6,7 @@ import email
 import email.policy
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -166,3 +167,16 @@ def test_every_other_post_still_needs_a_token(api: Api, settings: Settings) -> N
         for method in ("PUT", "PATCH", "DELETE"):  # the one-click exemption is for POST alone
             assert client.request(method, api.base + "/campaign/t/u/x").status_code == 401
     app.state.workspace.close()
+
+
+def test_one_click_posts_at_once_unsubscribe_once(sent: Sent) -> None:
+    [link] = sent.links("C2", "u")
+
+    def post(_: int) -> int:
+        with public() as client:
+            return client.post(sent.base + link, data={"List-Unsubscribe": "One-Click"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(post, range(8))) == [200] * 8
+    assert sent.log() == [("unsubscribe", "", "MailApp/1.0", sent.broadlogs["C2"])]
+    assert [s["email"] for s in suppressions(sent.engine)] == ["bob@example.com"]
