@@ -12,7 +12,7 @@ import pytest
 from accord.campaign import CampaignEngine
 from accord.campaign.deliveries import create_delivery
 from accord.campaign.exceptions import CampaignInputError, MissingFieldError, TemplateCheckError
-from accord.campaign.messages import Renderer
+from accord.campaign.messages import Renderer, render_message
 from accord.settings import Settings
 from accord.workspace import initialise
 
@@ -151,3 +151,11 @@ def test_a_name_or_subject_with_line_breaks_adds_no_header(engine: CampaignEngin
     assert message["Bcc"] is None and message["X-Evil"] is None
     assert message["To"].addresses[0].addr_spec == "ann@example.com"
     assert message["Subject"] == "Hi Lee X-Evil: 1"
+
+
+def test_render_message_makes_the_same_message_without_a_database(engine: CampaignEngine, settings: Settings) -> None:
+    renderer = Renderer(engine, delivery(engine))
+    alone = render_message(renderer.delivery, ANN, 42, engine.tracking_key(), settings.campaign_public_url)
+    stored = renderer.render(ANN, 42)
+    del alone["Date"], stored["Date"]
+    assert alone.as_bytes() == stored.as_bytes() and b"/campaign/t/c/42.0." in alone.as_bytes()
