@@ -125,7 +125,7 @@ def test_a_field_only_tested_or_defaulted_is_optional(engine: CampaignEngine) ->
 def test_templates_with_problems_are_refused_with_all_of_them(engine: CampaignEngine) -> None:
     with pytest.raises(TemplateCheckError) as caught:
         delivery(engine, subject="{{ recipient.firstName", html="<p>{{ recipient.__class__ }}</p>\n{{ secret }}",
-                 text="ok\n{{ recipient.nickname }}\n{{ ''.__class__.__mro__ }}")  # fmt: skip
+                 text="ok\n{{ recipient.nickname }}\n{{ ''.__class__.__mro__ }}\n{% include 'x.html' %}")  # fmt: skip
     assert caught.value.details["problems"] == [
         "subject, line 1: syntax error: unexpected end of template, expected 'end of print statement'.",
         "html, line 1: `__class__` is not allowed in a template (sandbox)",
@@ -135,6 +135,7 @@ def test_templates_with_problems_are_refused_with_all_of_them(engine: CampaignEn
         "lastName, phone",
         "text, line 3: `__mro__` is not allowed in a template (sandbox)",
         "text, line 3: `__class__` is not allowed in a template (sandbox)",
+        "text, line 4: a delivery's template is whole: it cannot extend, include or import another",
     ]
 
 
