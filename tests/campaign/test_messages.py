@@ -160,3 +160,14 @@ def test_render_message_makes_the_same_message_without_a_database(engine: Campai
     stored = renderer.render(ANN, 42)
     del alone["Date"], stored["Date"]
     assert alone.as_bytes() == stored.as_bytes() and b"/campaign/t/c/42.0." in alone.as_bytes()
+
+
+def test_render_bytes_is_the_messages_smtp_form(engine: CampaignEngine) -> None:
+    renderer = Renderer(engine, delivery(engine, text="Line one\r\nline two\rthree\n" + "long " * 40))
+    people = [ANN, ANN | {"firstName": "Ann", "custom": {"tier": "gold"}}, ANN | {"lastName": "Lee " + "x" * 900}]
+    for recipient in people:  # non-ASCII, plain ASCII, and a header long enough to need folding
+        direct = renderer.render_bytes(recipient, 42)
+        through_email = renderer.render(recipient, 42).as_bytes()
+        assert re.sub(rb"Date: [^\r]+", b"", direct) == re.sub(rb"Date: [^\r]+", b"", through_email)
+        text = parsed(renderer.render(recipient, 42)).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert text.startswith("Line one\r\nline two\r\nthree\r\nlong long")  # every line end is CRLF on the wire
