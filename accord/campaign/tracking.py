@@ -76,8 +76,8 @@ def unsubscription(engine: CampaignEngine, token: str) -> dict[str, Any]:
 
 
 def unsubscribe(engine: CampaignEngine, token: str, user_agent: str = "") -> dict[str, Any]:
-    """Opt the recipient out of e-mail, suppress the address, and log an `unsubscribe` when this changed the
-    recipient's opt-out; again (or for a recipient opted out already) it only makes sure of the suppression."""
+    """Opt the recipient out of e-mail, suppress the address, and log one `unsubscribe` per recipient (the
+    first time); again it changes nothing."""
     (broadlog_id,) = tokens.verify(engine.tracking_key(), "u", token, 1)
     try:
         return _unsubscribe(engine, broadlog_id, user_agent)
@@ -98,9 +98,14 @@ def _unsubscribe(engine: CampaignEngine, broadlog_id: int, user_agent: str) -> d
         address = normalise_address(row.email)
         if session.get(SuppressionRecord, address) is None:
             session.add(SuppressionRecord(email=address, reason="unsubscribed", detail=f"broadlog {row.id}"))
-        if changed:
+        # Opted out some other way before (no unsubscribe logged yet): log it, so that the consent reaches the
+        # CDP. A request that lost the update above waited for the winner's commit, so it sees the winner's row
+        logged = select(TrackingLogRecord.id).where(TrackingLogRecord.recipient_id == row.recipient_id,
+                                                    TrackingLogRecord.type == "unsubscribe").limit(1)  # fmt: skip
+        first = changed or session.scalar(logged) is None
+        if first:
             session.add(_event(row, "unsubscribe", "", user_agent))
-        return {"email": mask(row.email), "unsubscribed": True, "already": not changed}
+        return {"email": mask(row.email), "unsubscribed": True, "already": not first}
 
 
 def mask(address: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from accord.api import create_app
-from accord.campaign import CampaignEngine, get_recipient, suppressions
+from accord.campaign import CampaignEngine, get_recipient, set_opt_out, suppressions
 from accord.campaign.deliveries import create_delivery, target_recipients
 from accord.campaign.messages import Renderer
 from accord.campaign.models import BroadLogRecord, TrackingLogRecord
@@ -180,3 +180,13 @@ def test_one_click_posts_at_once_unsubscribe_once(sent: Sent) -> None:
         assert list(pool.map(post, range(8))) == [200] * 8
     assert sent.log() == [("unsubscribe", "", "MailApp/1.0", sent.broadlogs["C2"])]
     assert [s["email"] for s in suppressions(sent.engine)] == ["bob@example.com"]
+
+
+def test_a_recipient_opted_out_otherwise_still_logs_its_first_unsubscribe(sent: Sent) -> None:
+    set_opt_out(sent.engine, "C1", "email")
+    [link] = sent.links("C1", "u")
+    with public() as client:
+        answers = [client.post(sent.base + link, data={"List-Unsubscribe": "One-Click"}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sent.log() == [("unsubscribe", "", "MailApp/1.0", sent.broadlogs["C1"])]  # the consent reaches the CDP
+    assert [s["email"] for s in suppressions(sent.engine)] == ["ann@example.com"]
