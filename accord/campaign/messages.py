@@ -90,30 +90,52 @@ class MessageFactory:
 
     def render(self, recipient: dict[str, Any], broadlog_id: int) -> EmailMessage:
         """The message for this recipient and send-log row; MissingFieldError when it lacks a field."""
-        unsubscribe = self.url("u", broadlog_id)
-        subject, html, text, _links = self._parts(recipient, broadlog_id, unsubscribe)
+        headers, text, html = self._compose(recipient, broadlog_id)
         # Built on a compat32 policy with headers already in their encoded form: the modern policy parses
         # each header it is given, and made rendering ten times slower than everything else together
         message = EmailMessage(policy=MESSAGE_POLICY)
-        message["From"] = self.sender
+        for name, value in headers:
+            message[name] = value
+        message.set_payload([_text_part("plain", text), _text_part("html", html)])
+        return message
+
+    def render_bytes(self, recipient: dict[str, Any], broadlog_id: int) -> bytes:
+        """`render(recipient, broadlog_id).as_bytes()`, the message's SMTP form, written directly: twice as
+        fast, for the sending pipeline. Headers that need folding take the email package's way."""
+        headers, text, html = self._compose(recipient, broadlog_id)
+        if not all(len(value) < 900 and value.isascii() and "\n" not in value for _name, value in headers):
+            message = EmailMessage(policy=MESSAGE_POLICY)
+            for name, value in headers:
+                message[name] = value
+            message.set_payload([_text_part("plain", text), _text_part("html", html)])
+            return message.as_bytes()
+        boundary = _boundary(broadlog_id)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        return (f"{head}\r\n--{boundary}\r\n{_PART_HEAD['plain']}{_quoted_printable(text)}\r\n--{boundary}\r\n"
+                f"{_PART_HEAD['html']}{_quoted_printable(html)}\r\n--{boundary}--\r\n").encode("ascii")  # fmt: skip
+
+    def _compose(self, recipient: dict[str, Any], broadlog_id: int) -> tuple[list[tuple[str, str]], str, str]:
+        unsubscribe = self.url("u", broadlog_id)
+        subject, html, text, _links = self._parts(recipient, broadlog_id, unsubscribe)
         # split() drops line breaks too: a name cannot add a header of its own
         name = " ".join(" ".join(str(v) for v in (recipient.get("firstName"), recipient.get("lastName")) if v).split())
-        message["To"] = formataddr((name, recipient["email"]), charset="utf-8")
-        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-        message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = f"<{broadlog_id}.{self.delivery.id}.{self.instance}@{self.domain}>"
         listed = f"<{unsubscribe}>"
         if self.mailto:
             listed += f", <mailto:{self.mailto}?subject=unsubscribe%20{unsubscribe.rpartition('/')[2]}>"
-        message["List-Unsubscribe"] = listed
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message["X-Accord-Broadlog"] = str(broadlog_id)
-        message["X-Accord-Delivery"] = str(self.delivery.id)
-        message["MIME-Version"] = "1.0"
-        # The parts are quoted-printable, which writes `=` as `=3D`: this boundary cannot occur in them
-        message["Content-Type"] = f'multipart/alternative; boundary="==_accord_{broadlog_id}_=="'
-        message.set_payload([_text_part("plain", text), _text_part("html", html)])
-        return message
+        headers = [
+            ("From", self.sender),
+            ("To", formataddr((name, recipient["email"]), charset="utf-8")),
+            ("Subject", subject if subject.isascii() else Header(subject, "utf-8").encode()),
+            ("Date", formatdate(usegmt=True)),
+            ("Message-ID", f"<{broadlog_id}.{self.delivery.id}.{self.instance}@{self.domain}>"),
+            ("List-Unsubscribe", listed),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("X-Accord-Broadlog", str(broadlog_id)),
+            ("X-Accord-Delivery", str(self.delivery.id)),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{_boundary(broadlog_id)}"'),
+        ]
+        return headers, text, html
 
     def links(self, recipient: dict[str, Any], broadlog_id: int) -> list[str]:
         """The links of this recipient's message, in the order of their click indexes."""
@@ -167,11 +189,27 @@ class MessageFactory:
         return view
 
 
+def _boundary(broadlog_id: int) -> str:
+    # The parts are quoted-printable, which writes `=` as `=3D`: this boundary cannot occur in them
+    return f"==_accord_{broadlog_id}_=="
+
+
+_PART_HEAD = {
+    subtype: f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    for subtype in ("plain", "html")
+}
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _quoted_printable(body: str) -> str:
+    return _LINE_END.sub("\r\n", binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+
+
 def _text_part(subtype: str, body: str) -> EmailMessage:
     part = EmailMessage(policy=MESSAGE_POLICY)
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "quoted-printable"
-    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
+    part.set_payload(_quoted_printable(body))
     return part
 
 

@@ -137,6 +137,9 @@ def _inspect(part: str, tree: nodes.Template, known: set[str] | None) -> tuple[l
         name = _attribute(node)
         if name is not None and _unsafe(name):
             problems.append(Problem(part, node.lineno, f"`{name}` is not allowed in a template (sandbox)"))
+    for statement in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        problems.append(Problem(part, statement.lineno, "a delivery's template is whole: it cannot extend, include "
+                                "or import another"))  # fmt: skip
     for node in tree.find_all(nodes.Name):
         if node.ctx == "load" and node.name in undeclared:
             problems.append(Problem(part, node.lineno, f"unknown field `{node.name}`; {_READABLE}"))

@@ -11,9 +11,10 @@ Every refusal is the same TrackingLinkError (404), whatever was wrong with the l
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accord.campaign import tokens
@@ -68,36 +69,49 @@ def unsubscription(engine: CampaignEngine, token: str) -> dict[str, Any]:
     (broadlog_id,) = tokens.verify(engine.tracking_key(), "u", token, 1)
     with engine.database.session() as session:
         row = _broadlog(session, broadlog_id)
-        return {"email": mask(row.email), "unsubscribed": _unsubscribed(session, row)}
+        opted_out = session.scalar(
+            select(RecipientRecord.black_list_email).where(RecipientRecord.id == row.recipient_id)
+        )
+        return {"email": mask(row.email), "unsubscribed": bool(opted_out)}
 
 
 def unsubscribe(engine: CampaignEngine, token: str, user_agent: str = "") -> dict[str, Any]:
-    """Opt the recipient out of e-mail, suppress the address, and log it once; again is a no-op."""
+    """Opt the recipient out of e-mail, suppress the address, and log one `unsubscribe` per recipient (the
+    first time); again it changes nothing."""
     (broadlog_id,) = tokens.verify(engine.tracking_key(), "u", token, 1)
+    try:
+        return _unsubscribe(engine, broadlog_id, user_agent)
+    except IntegrityError:  # a second request for the same address committed first: it is done
+        return _unsubscribe(engine, broadlog_id, user_agent)
+
+
+def _unsubscribe(engine: CampaignEngine, broadlog_id: int, user_agent: str) -> dict[str, Any]:
     with engine.database.session() as session:
         row = _broadlog(session, broadlog_id)
-        if _unsubscribed(session, row):
-            return {"email": mask(row.email), "unsubscribed": True, "already": True}
-        recipient = session.get(RecipientRecord, row.recipient_id)
-        if recipient is not None:
-            recipient.black_list_email = True
+        # The opt-out flag is the lock: of requests at once, the one whose update changed it logs the event
+        opt_out = (
+            update(RecipientRecord)
+            .where(RecipientRecord.id == row.recipient_id, RecipientRecord.black_list_email.is_(False))
+            .values(black_list_email=True)
+        )
+        changed = cast(CursorResult[Any], session.execute(opt_out)).rowcount == 1
         address = normalise_address(row.email)
         if session.get(SuppressionRecord, address) is None:
             session.add(SuppressionRecord(email=address, reason="unsubscribed", detail=f"broadlog {row.id}"))
-        session.add(_event(row, "unsubscribe", "", user_agent))
-        return {"email": mask(row.email), "unsubscribed": True, "already": False}
+        # Opted out some other way before (no unsubscribe logged yet): log it, so that the consent reaches the
+        # CDP. A request that lost the update above waited for the winner's commit, so it sees the winner's row
+        logged = select(TrackingLogRecord.id).where(TrackingLogRecord.recipient_id == row.recipient_id,
+                                                    TrackingLogRecord.type == "unsubscribe").limit(1)  # fmt: skip
+        first = changed or session.scalar(logged) is None
+        if first:
+            session.add(_event(row, "unsubscribe", "", user_agent))
+        return {"email": mask(row.email), "unsubscribed": True, "already": not first}
 
 
 def mask(address: str) -> str:
     """`a***@example.com`: enough for its owner to recognise, little for anyone else."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
-
-
-def _unsubscribed(session: Session, row: BroadLogRecord) -> bool:
-    logged = select(TrackingLogRecord.id).where(TrackingLogRecord.broadlog_id == row.id,
-                                                TrackingLogRecord.type == "unsubscribe")  # fmt: skip
-    return session.scalar(logged.limit(1)) is not None
 
 
 def _broadlog(session: Session, broadlog_id: int) -> BroadLogRecord:

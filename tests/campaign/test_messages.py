@@ -12,7 +12,7 @@ import pytest
 from accord.campaign import CampaignEngine
 from accord.campaign.deliveries import create_delivery
 from accord.campaign.exceptions import CampaignInputError, MissingFieldError, TemplateCheckError
-from accord.campaign.messages import Renderer
+from accord.campaign.messages import Renderer, render_message
 from accord.settings import Settings
 from accord.workspace import initialise
 
@@ -125,7 +125,7 @@ def test_a_field_only_tested_or_defaulted_is_optional(engine: CampaignEngine) ->
 def test_templates_with_problems_are_refused_with_all_of_them(engine: CampaignEngine) -> None:
     with pytest.raises(TemplateCheckError) as caught:
         delivery(engine, subject="{{ recipient.firstName", html="<p>{{ recipient.__class__ }}</p>\n{{ secret }}",
-                 text="ok\n{{ recipient.nickname }}\n{{ ''.__class__.__mro__ }}")  # fmt: skip
+                 text="ok\n{{ recipient.nickname }}\n{{ ''.__class__.__mro__ }}\n{% include 'x.html' %}")  # fmt: skip
     assert caught.value.details["problems"] == [
         "subject, line 1: syntax error: unexpected end of template, expected 'end of print statement'.",
         "html, line 1: `__class__` is not allowed in a template (sandbox)",
@@ -135,6 +135,7 @@ def test_templates_with_problems_are_refused_with_all_of_them(engine: CampaignEn
         "lastName, phone",
         "text, line 3: `__mro__` is not allowed in a template (sandbox)",
         "text, line 3: `__class__` is not allowed in a template (sandbox)",
+        "text, line 4: a delivery's template is whole: it cannot extend, include or import another",
     ]
 
 
@@ -151,3 +152,22 @@ def test_a_name_or_subject_with_line_breaks_adds_no_header(engine: CampaignEngin
     assert message["Bcc"] is None and message["X-Evil"] is None
     assert message["To"].addresses[0].addr_spec == "ann@example.com"
     assert message["Subject"] == "Hi Lee X-Evil: 1"
+
+
+def test_render_message_makes_the_same_message_without_a_database(engine: CampaignEngine, settings: Settings) -> None:
+    renderer = Renderer(engine, delivery(engine))
+    alone = render_message(renderer.delivery, ANN, 42, engine.tracking_key(), settings.campaign_public_url)
+    stored = renderer.render(ANN, 42)
+    del alone["Date"], stored["Date"]
+    assert alone.as_bytes() == stored.as_bytes() and b"/campaign/t/c/42.0." in alone.as_bytes()
+
+
+def test_render_bytes_is_the_messages_smtp_form(engine: CampaignEngine) -> None:
+    renderer = Renderer(engine, delivery(engine, text="Line one\r\nline two\rthree\n" + "long " * 40))
+    people = [ANN, ANN | {"firstName": "Ann", "custom": {"tier": "gold"}}, ANN | {"lastName": "Lee " + "x" * 900}]
+    for recipient in people:  # non-ASCII, plain ASCII, and a header long enough to need folding
+        direct = renderer.render_bytes(recipient, 42)
+        through_email = renderer.render(recipient, 42).as_bytes()
+        assert re.sub(rb"Date: [^\r]+", b"", direct) == re.sub(rb"Date: [^\r]+", b"", through_email)
+        text = parsed(renderer.render(recipient, 42)).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert text.startswith("Line one\r\nline two\r\nthree\r\nlong long")  # every line end is CRLF on the wire

@@ -6,6 +6,7 @@ import email
 import email.policy
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from accord.api import create_app
-from accord.campaign import CampaignEngine, get_recipient, suppressions
+from accord.campaign import CampaignEngine, get_recipient, set_opt_out, suppressions
 from accord.campaign.deliveries import create_delivery, target_recipients
 from accord.campaign.messages import Renderer
 from accord.campaign.models import BroadLogRecord, TrackingLogRecord
@@ -166,3 +167,26 @@ def test_every_other_post_still_needs_a_token(api: Api, settings: Settings) -> N
         for method in ("PUT", "PATCH", "DELETE"):  # the one-click exemption is for POST alone
             assert client.request(method, api.base + "/campaign/t/u/x").status_code == 401
     app.state.workspace.close()
+
+
+def test_one_click_posts_at_once_unsubscribe_once(sent: Sent) -> None:
+    [link] = sent.links("C2", "u")
+
+    def post(_: int) -> int:
+        with public() as client:
+            return client.post(sent.base + link, data={"List-Unsubscribe": "One-Click"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(post, range(8))) == [200] * 8
+    assert sent.log() == [("unsubscribe", "", "MailApp/1.0", sent.broadlogs["C2"])]
+    assert [s["email"] for s in suppressions(sent.engine)] == ["bob@example.com"]
+
+
+def test_a_recipient_opted_out_otherwise_still_logs_its_first_unsubscribe(sent: Sent) -> None:
+    set_opt_out(sent.engine, "C1", "email")
+    [link] = sent.links("C1", "u")
+    with public() as client:
+        answers = [client.post(sent.base + link, data={"List-Unsubscribe": "One-Click"}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sent.log() == [("unsubscribe", "", "MailApp/1.0", sent.broadlogs["C1"])]  # the consent reaches the CDP
+    assert [s["email"] for s in suppressions(sent.engine)] == ["ann@example.com"]
