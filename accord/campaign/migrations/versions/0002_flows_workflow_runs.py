@@ -16,7 +16,6 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("workflow_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("wait_until", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("host", sa.String(length=255), nullable=True))
     with op.batch_alter_table("audience_loads", schema=None) as batch_op:
         batch_op.add_column(sa.Column("error", sa.Text(), nullable=True))
     op.create_table(
@@ -44,5 +43,4 @@ def downgrade() -> None:
     with op.batch_alter_table("audience_loads", schema=None) as batch_op:
         batch_op.drop_column("error")
     with op.batch_alter_table("workflow_runs", schema=None) as batch_op:
-        batch_op.drop_column("host")
         batch_op.drop_column("wait_until")
