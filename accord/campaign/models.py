@@ -178,6 +178,7 @@ class WorkflowRunRecord(CampaignBase):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running, waiting, success, failed
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))  # where `pid` runs: only that host can tell it died
     error: Mapped[str | None] = mapped_column(Text)
     # a run held by a wait activity: the scheduler resumes it from then (no thread sleeps for hours)
     wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.campaign.exceptions import CampaignInputError
 from accord.campaign.workflows.registry import activity_class, activity_types
-from accord.campaign.workflows.spec import Activity, ActivityOptions
+from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivitySpec
 from accord.errors import DocumentError, did_you_mean, validation_problems
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -196,6 +196,10 @@ def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], pro
                 problem(where, f"{target!r} is a {specs[target].name}: a workflow's start, nothing leads to it")
             else:
                 edges[activity.name].append(target)
+                mismatch = _mismatch(specs.get(activity.name), specs.get(target))
+                if mismatch:
+                    problem(where, f"{target!r} ({specs[target].name}) takes {mismatch[1]}, and {activity.name!r} "
+                            f"({activity.type}) gives {mismatch[0]}")  # fmt: skip
     starts = [name for name, spec in specs.items() if spec.starts]
     if len(starts) > 1:
         problem("activities", f"a workflow has one start; schedulers: {', '.join(starts)}")
@@ -214,6 +218,16 @@ def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], pro
         if name not in reached and name in specs:
             whence = ", ".join(map(repr, starts)) or "any start"
             problem(f"activities[{index}]", f"{name!r} cannot be reached from {whence}: no transition leads to it")
+
+
+def _mismatch(source: ActivitySpec | None, target: ActivitySpec | None) -> tuple[str, str] | None:
+    """(what `source` gives, what `target` takes) when the one cannot be the other, else None."""
+    if source is None or target is None or "anything" in (source.gives, target.takes):
+        return None
+    if target.takes in ("files", "population") and source.gives != target.takes:
+        said = {"files": "files", "population": "a population", "nothing": "nothing"}
+        return said[source.gives], said[target.takes]
+    return None
 
 
 def _output_of(next_: list[str] | dict[str, list[str]], position: int) -> str:

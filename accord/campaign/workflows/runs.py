@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from accord.campaign.engine import CampaignEngine
 from accord.campaign.exceptions import CampaignInputError, UnknownObjectError, WorkflowBusyError
@@ -47,7 +48,7 @@ def run_workflow(
         if busy is not None:  # two runs would collect the same files and compete for the same lists
             raise WorkflowBusyError(name, busy)
         run = WorkflowRunRecord(workflow_id=record.id, status="running", trigger=trigger, pid=os.getpid(),
-                                started_at=now or utcnow())  # fmt: skip
+                                host=socket.gethostname(), started_at=now or utcnow())  # fmt: skip
         session.add(run)
         session.flush()
         run_id, workflow_id = run.id, record.id
@@ -73,7 +74,8 @@ def resume_workflow(engine: CampaignEngine, run_id: int, *, now: datetime | None
         # Claimed in one statement: of two processes resuming the same run, one takes it, the other is told.
         claimed = session.execute(update(WorkflowRunRecord)
                                   .where(WorkflowRunRecord.id == run_id, WorkflowRunRecord.status == run.status)
-                                  .values(status="running", error=None, pid=os.getpid(), ended_at=None))  # fmt: skip
+                                  .values(status="running", error=None, pid=os.getpid(), host=socket.gethostname(),
+                                          ended_at=None))  # fmt: skip
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise WorkflowBusyError(record.name, run_id)
         workflow_id = record.id
@@ -175,8 +177,12 @@ def mark_interrupted(engine: CampaignEngine) -> int:
     """Mark failed (interrupted) the runs whose process no longer runs; returns how many. Their activity
     that was running is failed too, so that a resume runs it again."""
     with engine.database.session() as session:
+        # Only this host can tell whether a process of its own ended: a run of another machine (one database
+        # for two) is left to that machine.
         running = session.execute(select(WorkflowRunRecord.id, WorkflowRunRecord.pid)
-                                  .where(WorkflowRunRecord.status == "running")).all()  # fmt: skip
+                                  .where(WorkflowRunRecord.status == "running",
+                                         or_(WorkflowRunRecord.host == socket.gethostname(),
+                                             WorkflowRunRecord.host.is_(None)))).all()  # fmt: skip
         dead = [run_id for run_id, pid in running if pid is None or not process_runs(pid)]
         if dead:
             error = "interrupted: the process running it ended before it did; resume it to go on"
@@ -263,6 +269,7 @@ def list_runs(engine: CampaignEngine, workflow: str | None = None, *, limit: int
 def _run_document(session: Any, run: WorkflowRunRecord, *, activities: bool = True) -> dict[str, Any]:
     name = session.scalar(select(WorkflowRecord.name).where(WorkflowRecord.id == run.workflow_id))
     document = {"id": run.id, "workflow": name, "status": run.status, "trigger": run.trigger, "pid": run.pid,
+                "host": run.host,
                 "error": run.error, "startedAt": _time(run.started_at), "endedAt": _time(run.ended_at),
                 "waitUntil": _time(run.wait_until)}  # fmt: skip
     if activities:

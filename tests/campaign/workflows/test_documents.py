@@ -112,3 +112,11 @@ def test_a_workflow_is_stored_updated_and_deleted_with_its_runs(engine: campaign
         workflows.get_run(engine, run["id"])
     with pytest.raises(UnknownObjectError, match="no workflow 'gold'"):
         workflows.run_workflow(engine, "gold")
+
+
+def test_a_transition_between_activities_that_do_not_fit_is_refused() -> None:
+    found = problems({"name": "w", "activities": [
+        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["load"]},
+        {"name": "load", "type": "update-data"},
+    ]})  # fmt: skip
+    assert found == {"activities[0].next[0]": "'load' (update-data) takes files, and 'q' (query) gives a population"}

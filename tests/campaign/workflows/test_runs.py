@@ -19,7 +19,7 @@ import pytest
 from accord import campaign
 from accord.campaign import workflows
 from accord.campaign.exceptions import WorkflowBusyError
-from accord.campaign.models import ActivityRunRecord
+from accord.campaign.models import ActivityRunRecord, WorkflowRecord, WorkflowRunRecord
 from tests.campaign.workflows.conftest import add_recipients
 from tests.http_receiver import HttpReceiver, answer
 
@@ -174,3 +174,15 @@ def test_files_of_a_local_folder_with_another_delimiter_are_loaded_by_their_head
     assert campaign.get_recipient(engine, "P1")["custom"] == {"tier": "gold"}
     assert campaign.get_recipient(engine, "P2")["email"] == "p2@example.com"
     assert (folder / "p.csv").exists()  # a local file is read in place, never moved nor deleted
+
+
+def test_a_run_of_another_machine_sharing_the_database_is_left_to_that_machine(engine: campaign.CampaignEngine) -> None:
+    workflows.create_workflow(engine, {"name": "far", "activities": [
+        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}}]})  # fmt: skip
+    with engine.database.session() as session:  # what a process of another host wrote (no process here has it)
+        workflow_id = session.query(WorkflowRecord.id).filter_by(name="far").scalar()
+        session.add(WorkflowRunRecord(workflow_id=workflow_id, status="running", pid=2**22 + 7, host="elsewhere"))
+    assert workflows.mark_interrupted(engine) == 0
+    assert workflows.list_runs(engine, "far")[0]["status"] == "running"
+    with pytest.raises(WorkflowBusyError):
+        workflows.run_workflow(engine, "far")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from sqlalchemy import delete, insert, select, update
 
-from accord.campaign.exceptions import UnknownObjectError
+from accord.campaign.exceptions import CampaignInputError, UnknownObjectError
 from accord.campaign.models import AudienceLoadRecord, ListMemberRecord, ListRecord
 from accord.campaign.workflows.audiences import Audience, find_audience_list
 from accord.campaign.workflows.loading import CHUNK
@@ -74,6 +74,9 @@ class ListUpdate(Activity[ListUpdateOptions]):
     def _audiences(self, context: RunContext, inputs: Inputs) -> ActivityResult:
         groups: dict[str, list[dict[str, Any]]] = {}  # the parts of one audience's export come as several files
         for file in inputs.files():
+            if "audience" not in file or "population" not in file:
+                raise CampaignInputError(f"activity {context.activity!r} updates lists per audience: it follows an "
+                                         "update data with `audience: true`", activity=context.activity)  # fmt: skip
             groups.setdefault(file["audience"]["id"], []).append(file)
         added = removed = 0
         population: set[int] = set()
