@@ -1,7 +1,7 @@
 """send: the locks of deliveries being sent (the jobs context's lease table, in the campaign database)
 
-Revision ID: 0003_send_leases
-Revises: 0002_flows_workflow_runs
+Revision ID: 0004_send_leases
+Revises: 0003_flows_run_host
 
 A delivery is sent under a lock of `accord.jobs` (one process at a time, a dead holder's lock taken
 over). Those locks are rows of `job_leases`; the campaign engine keeps its own, so that an instance on a
@@ -12,8 +12,8 @@ catalog's table is already there and serves both (lock names do not collide: `ca
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_send_leases"
-down_revision = "0002_flows_workflow_runs"
+revision = "0004_send_leases"
+down_revision = "0003_flows_run_host"
 branch_labels = None
 depends_on = None
 
