@@ -20,12 +20,16 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import run_isolated, write_result  # noqa: E402
 
+ENGAGED = "clicked a campaign e-mail in the last 7 days"
+ENGAGED_PQL = ('xEvent[eventType = "message.tracking" and _experience.campaign.tracking.urlType = "click" '
+               "and timestamp occurs <= 7 days before now].exists()")  # fmt: skip
 SUBJECT = "{{ recipient.firstName }}, the winter sale starts today"
 HTML = """<html><body><p>Hello {{ recipient.firstName }} {{ recipient.lastName }},</p>
 <p>Our <a href="https://shop.example/sale">winter sale</a> starts today, and the
@@ -93,31 +97,172 @@ def main(home, port, delivery, connections):
 """
 
 
-def prepare(home: Path, recipients: int) -> int:
-    """An instance with `recipients` recipients and one delivery (not timed); the delivery's id."""
-    from sqlalchemy import insert, select
+def prepare(home: Path, recipients: int) -> dict[str, Any]:
+    """A CDP with `recipients` CRM profiles (all of them the audience `winter`), connected to its campaign
+    instance, the audience activated to it and imported (timed apart, as `audienceIn`), and a delivery to its
+    list (not timed)."""
+    import time
 
-    from accord.campaign import CampaignEngine, create_delivery, create_list, initialise_engine
-    from accord.campaign.models import ListMemberRecord, RecipientRecord
+    import duckdb
+
+    from accord import campaign, destinations, identity, lake, profile, schema, segment
+    from accord.campaign.connect import Instance, connect
+    from accord.campaign.imports import audience_loads, import_audiences
+    from accord.ingest import IngestRequest, ingest_file, parse_mapping
     from accord.settings import Settings
-    from accord.workspace import initialise
+    from accord.workspace import Workspace, initialise
 
     settings = Settings(home=home, scheduler=False)
-    initialise(settings)  # the home's secret key signs the tracking links
-    initialise_engine(settings)
-    engine = CampaignEngine.open(settings)
-    rows = [{"external_id": f"C{n}", "email": f"person{n}@example.com", "first_name": f"First{n % 5000}",
-             "last_name": f"Last{n % 20000}", "custom": {"points": n % 1000}} for n in range(recipients)]  # fmt: skip
-    winter = create_list(engine, "winter")["id"]
-    with engine.database.session() as session:
-        for start in range(0, len(rows), 20_000):
-            session.execute(insert(RecipientRecord), rows[start : start + 20_000])
-        ids = session.scalars(select(RecipientRecord.id)).all()
-        session.execute(insert(ListMemberRecord), [{"list_id": winter, "recipient_id": i} for i in ids])
-    made = create_delivery(engine, "winter-sale", sender="Shop <news@shop.example>", subject=SUBJECT, html=HTML,
-                           text=TEXT, target={"list": "winter"})  # fmt: skip
+    initialise(settings)
+    crm = home.parent / "crm.csv"
+    duckdb.execute(f"COPY (SELECT 'C' || i AS crm, 'person' || i || '@example.com' AS email, 'First' || (i % 5000) "
+                   f"AS first, 'Last' || (i % 20000) AS last, i % 1000 AS points FROM range({recipients}) t(i)) "
+                   f"TO '{crm}' (HEADER)")  # fmt: skip
+    ws = Workspace.open(settings)
+    engine = campaign.CampaignEngine.open(settings)
+    with ws.catalog.session() as s:
+        schema.create_field_group(
+            s,
+            "prod",
+            {
+                "name": "crm-ids",
+                "classes": ["profile"],
+                "fields": {
+                    "_tenant": {
+                        "type": "object",
+                        "properties": {"crm": {"type": "string"}, "points": {"type": "integer"}},
+                    }
+                },
+            },
+        )
+        schema.create_schema(
+            s,
+            "prod",
+            {
+                "name": "crm",
+                "class": "profile",
+                "fieldGroups": [
+                    "personal-contact-details",
+                    "demographic-details",
+                    "consents-and-preferences",
+                    "crm-ids",
+                ],
+                "identities": [
+                    {"path": "_tenant.crm", "namespace": "CRMID", "primary": True},
+                    {"path": "personalEmail.address", "namespace": "Email"},
+                ],
+            },
+        )
+        lake.create_dataset(s, "prod", "crm", "crm", profile_enabled=True)
+        segment.create_segment(s, "prod", {"name": "winter", "expression": {"value": "_tenant.points >= 0"}})
+    made = connect(ws, "prod", Instance(name=engine.name, landing=str(engine.landing), logs=str(engine.logs)))
+    with ws.catalog.session() as s:
+        segment.create_segment(s, "prod", {"name": ENGAGED, "expression": {"value": ENGAGED_PQL}})
+        destinations.create_flow(
+            s,
+            "prod",
+            "winter-out",
+            made["destinationAccount"],
+            {
+                "audiences": [{"segment": "winter"}],
+                "mapping": [
+                    {"source": "identityMap.CRMID", "target": "externalId"},
+                    {"source": "identityMap.Email", "target": "email"},
+                    {"source": "person.name.firstName", "target": "firstName"},
+                    {"source": "person.name.lastName", "target": "lastName"},
+                    {"source": "_tenant.points", "target": "points"},
+                ],
+            },
+        )
+        audience = segment.find_segment(s, "prod", "winter").id
+    columns = [
+        ("crm", "_tenant.crm"),
+        ("email", "personalEmail.address"),
+        ("first", "person.name.firstName"),
+        ("last", "person.name.lastName"),
+        ("points", "_tenant.points"),
+    ]
+    mapping = parse_mapping(
+        {
+            "mappings": [{"source": a, "destination": b} for a, b in columns]
+            + [{"expression": '"y"', "destination": "consents.marketing.email.val"}]
+        }
+    )
+    ingest_file(ws, "prod", IngestRequest("crm", crm, mapping))
+    identity.build_graph(ws, "prod")
+    profile.build_profiles(ws, "prod")
+    segment.run_job(ws, "prod")
+    started = time.perf_counter()
+    out = destinations.run_activation(ws, "prod", "winter-out")
+    run = import_audiences(engine)
+    audience_in = time.perf_counter() - started
+    [load] = audience_loads(engine, run_id=run["id"])
+    delivery = campaign.create_delivery(engine, "winter-sale", sender="Shop <news@shop.example>", subject=SUBJECT,
+                                        html=HTML, text=TEXT, target={"audience": audience})  # fmt: skip
     engine.close()
-    return int(made["id"])
+    ws.close()
+    return {"delivery": int(delivery["id"]), "audienceIn": {"seconds": round(audience_in, 2), "rows":
+            out["audiences"][0]["rows"], "loaded": load["loaded"], "inserted": load["inserted"],
+            "rejected": load["rejected"]}}  # fmt: skip
+
+
+def track(home: Path, delivery: int) -> dict[str, int]:
+    """What the recipients did (not timed): every third opened the message, every tenth clicked its first link."""
+    from sqlalchemy import insert, select
+
+    from accord import campaign
+    from accord.campaign.models import BroadLogRecord, TrackingLogRecord
+    from accord.settings import Settings
+
+    engine = campaign.CampaignEngine.open(Settings(home=home, scheduler=False))
+    with engine.database.session() as s:
+        logs = s.execute(
+            select(BroadLogRecord.id, BroadLogRecord.recipient_id)
+            .where(BroadLogRecord.delivery_id == delivery, BroadLogRecord.status == "sent")
+            .order_by(BroadLogRecord.id)
+        ).all()
+        rows = [
+            {"broadlog_id": b, "delivery_id": delivery, "recipient_id": r, "type": "open"}
+            for n, (b, r) in enumerate(logs)
+            if n % 3 == 0
+        ]
+        clicks = [
+            {
+                "broadlog_id": b,
+                "delivery_id": delivery,
+                "recipient_id": r,
+                "type": "click",
+                "url": "https://shop.example/sale",
+            }
+            for n, (b, r) in enumerate(logs)
+            if n % 10 == 0
+        ]
+        s.execute(insert(TrackingLogRecord), rows + clicks)
+    engine.close()
+    return {"opens": len(rows), "clicks": len(clicks)}
+
+
+LOOP = """
+def main(home):
+    import time
+    from pathlib import Path
+    from accord import campaign, profile, segment, sources
+    from accord.campaign.logs import export_logs
+    from accord.settings import Settings
+    from accord.workspace import Workspace
+    settings = Settings(home=Path(home), scheduler=False)
+    ws, engine = Workspace.open(settings), campaign.CampaignEngine.open(settings)
+    started = time.perf_counter()
+    exported = export_logs(engine, settle_seconds=0)
+    runs = {f: sources.run_dataflow(ws, "prod", f"campaign-default-{f}") for f in ("delivery-logs", "tracking-logs")}
+    exported_at = time.perf_counter()
+    profile.rebuild(ws, "prod")
+    job = segment.run_job(ws, "prod")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "exportAndIngestSeconds": exported_at - started,
+            "deliveryLogs": exported["deliveryLogs"], "trackingLogs": exported["trackingLogs"],
+            "ingested": {f: r["recordsIngested"] for f, r in runs.items()}, "engaged": job["counts"][%r]["qualified"]}
+"""
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -137,7 +282,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="accord-bench-campaign-"))
     sink = start_smtp(folder / "sink")
     try:
-        delivery = prepare(folder / "home", args.recipients)
+        prepared = prepare(folder / "home", args.recipients)
+        delivery = prepared["delivery"]
         step = (str(folder / "home"), str(sink.port), str(delivery), str(args.connections))
         busy = _cpu_seconds(sink.process.pid)
         ours = run_isolated(OURS.format(root=str(ROOT)), *step)
@@ -146,6 +292,8 @@ def main() -> None:
         busy = _cpu_seconds(sink.process.pid)
         ceiling = run_isolated(CEILING.format(root=str(ROOT)), *step)
         received_ceiling, sink_ceiling = sink.count(), _cpu_seconds(sink.process.pid) - busy
+        tracked = track(folder / "home", delivery)
+        loop = run_isolated(LOOP % (ENGAGED,), str(folder / "home"))
     finally:
         sink.stop()
         shutil.rmtree(folder, ignore_errors=True)
@@ -154,7 +302,8 @@ def main() -> None:
     ratio = ours["seconds"] / ceiling["seconds"]
     goals = {"at least 1,000 messages/s": rate >= 1000, "within 2x the ceiling": ratio <= 2,
              "under 500 MB": ours["peak_rss_mb"] < 500,
-             "one message per recipient": received == received_ceiling == args.recipients}  # fmt: skip
+             "one message per recipient": received == received_ceiling == args.recipients,
+             "engagement audience is who clicked": loop["engaged"] == tracked["clicks"]}  # fmt: skip
     result = {
         "recipients": args.recipients, "connections": args.connections,
         "ours": {"seconds": round(ours["seconds"], 2), "messagesPerSecond": round(rate), "peakRssMb":
@@ -165,7 +314,14 @@ def main() -> None:
         "serverCpuMsPerMessage": {"ours": round(1000 * sink_ours / args.recipients, 3),
                                   "ceiling": round(1000 * sink_ceiling / args.recipients, 3)},
         "serverAloneAtMostPerSecond": round(args.recipients / sink_ceiling) if sink_ceiling else None,
-        "ratio": round(ratio, 2), "goals": goals,
+        "ratio": round(ratio, 2),
+        "audienceIn": prepared["audienceIn"],
+        "logsToAudience": {"seconds": round(loop["seconds"], 2),
+                           "exportAndIngestSeconds": round(loop["exportAndIngestSeconds"], 2),
+                           "deliveryLogs": loop["deliveryLogs"], "trackingLogs": loop["trackingLogs"],
+                           "ingested": loop["ingested"], "opens": tracked["opens"], "clicks": tracked["clicks"],
+                           "engaged": loop["engaged"], "peakRssMb": loop["peak_rss_mb"]},
+        "goals": goals,
     }  # fmt: skip
     path = write_result("campaign", result, None if args.recipients == 100_000 else f"{args.recipients} recipients")
     print(f"{args.recipients:,} messages over {args.connections} SMTP connections:")
@@ -176,6 +332,14 @@ def main() -> None:
     print(
         f"  the SMTP server used {1000 * sink_ceiling / args.recipients:.2f} ms of CPU a message: on one core it "
         f"takes at most {args.recipients / max(sink_ceiling, 1e-9):,.0f} messages/s from any client"
+    )
+    audience_in = prepared["audienceIn"]
+    print(f"  audience in (activation to the instance, then the import workflow): {audience_in['rows']:,} rows in "
+          f"{audience_in['seconds']:.1f} s")  # fmt: skip
+    print(
+        f"  logs to audience: export {loop['deliveryLogs']:,} delivery and {loop['trackingLogs']:,} tracking rows, "
+        f"ingest, rebuild the profiles, run the segment job: {loop['seconds']:.1f} s (export and ingest "
+        f"{loop['exportAndIngestSeconds']:.1f} s); engaged {loop['engaged']:,} of {tracked['clicks']:,} who clicked"
     )
     print(f"goals: {goals} -> {path}")
 
