@@ -8,6 +8,7 @@ suppression list, the addresses no mail server would take, and second recipients
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
@@ -27,6 +28,7 @@ TARGET_KINDS = ("list", "query", "audience")
 EXCLUSIONS = ("optedOut", "suppressed", "badAddress", "duplicate")
 EXAMPLES = 5
 PROOF_PREFIX = "[PROOF] "
+AMONG_SLICE = 10_000
 
 
 def create_delivery(engine: CampaignEngine, name: str, *, sender: str, subject: str, target: dict[str, Any],
@@ -97,20 +99,30 @@ def list_deliveries(engine: CampaignEngine) -> list[dict[str, Any]]:
         return [delivery_document(r) for r in session.scalars(select(DeliveryRecord).order_by(DeliveryRecord.id))]
 
 
-def target_recipients(engine: CampaignEngine, delivery: int | str) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The recipients a delivery goes to, in id order, and how many were left out for each reason."""
+def target_recipients(
+    engine: CampaignEngine, delivery: int | str, among: Collection[int] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The recipients a delivery goes to, in id order, and how many were left out for each reason. `among`: these
+    recipients instead of the delivery's own target (a workflow's population), with the same exclusions."""
     with engine.database.session() as session:
         record = _find(session, delivery)
-        condition = _target_condition(session, record.target)
-        query = (
-            select(RecipientRecord.id, RecipientRecord.external_id, RecipientRecord.email, RecipientRecord.first_name,
-                   RecipientRecord.last_name, RecipientRecord.phone, RecipientRecord.custom,
-                   or_(RecipientRecord.black_list_email, RecipientRecord.black_list), SuppressionRecord.email)
-            .outerjoin(SuppressionRecord, SuppressionRecord.email == func.lower(func.trim(RecipientRecord.email)))
-            .where(condition)
-            .order_by(RecipientRecord.id)
-        )  # fmt: skip
-        rows = session.execute(query).all()
+        if among is None:
+            conditions = [_target_condition(session, record.target)]
+        else:  # in slices: databases bound the number of parameters of one statement
+            ids = sorted(set(among))
+            conditions = [RecipientRecord.id.in_(ids[i : i + AMONG_SLICE]) for i in range(0, len(ids), AMONG_SLICE)]
+        rows: list[Any] = []
+        for condition in conditions:
+            query = (
+                select(RecipientRecord.id, RecipientRecord.external_id, RecipientRecord.email,
+                       RecipientRecord.first_name, RecipientRecord.last_name, RecipientRecord.phone,
+                       RecipientRecord.custom, or_(RecipientRecord.black_list_email, RecipientRecord.black_list),
+                       SuppressionRecord.email)
+                .outerjoin(SuppressionRecord, SuppressionRecord.email == func.lower(func.trim(RecipientRecord.email)))
+                .where(condition)
+                .order_by(RecipientRecord.id)
+            )  # fmt: skip
+            rows.extend(session.execute(query).all())
     excluded = dict.fromkeys(EXCLUSIONS, 0)
     recipients: list[dict[str, Any]] = []
     seen: set[str] = set()

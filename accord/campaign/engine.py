@@ -85,6 +85,9 @@ def initialise_engine(settings: Settings) -> dict[str, Any]:
                                                 max_fields=settings.campaign_max_fields))  # fmt: skip
         for folder in (settings.campaign_landing_folder, settings.campaign_logs_folder):
             folder.mkdir(parents=True, exist_ok=True)
+        from accord.sources import ensure_key_file
+
+        ensure_key_file(settings.home)  # tracking links are signed with a key derived from it
         from accord.campaign.imports import ensure_import_workflow  # the import workflow uses this module
 
         ensure_import_workflow(CampaignEngine(settings, database))

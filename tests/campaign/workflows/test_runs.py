@@ -186,3 +186,28 @@ def test_a_run_of_another_machine_sharing_the_database_is_left_to_that_machine(e
     assert workflows.list_runs(engine, "far")[0]["status"] == "running"
     with pytest.raises(WorkflowBusyError):
         workflows.run_workflow(engine, "far")
+
+
+def test_a_query_then_a_delivery_mails_the_population_through_smtp(engine: campaign.CampaignEngine,
+                                                                   smtp_sink: Any) -> None:  # fmt: skip
+    add_recipients(engine, 30)
+    campaign.suppress(engine, "ann20@example.com", "unsubscribed")  # gold, but suppressed
+    settings = engine.settings.model_copy(update={"campaign_smtp_port": smtp_sink.port,
+                                                  "campaign_smtp_starttls": "never"})  # fmt: skip
+    mailer = campaign.CampaignEngine.open(settings)
+    try:
+        campaign.create_delivery(mailer, "gold-news", sender="news@shop.example", subject="For you",
+                                 text="Hello {{ recipient.firstName }}", target={"list": "nobody-yet"})  # fmt: skip
+        workflows.create_workflow(mailer, {"name": "gold-mail", "activities": [
+            {"name": "gold", "type": "query", "options": {"filter": {"field": "custom.tier", "op": "eq",
+                                                                     "value": "gold"}}, "next": ["send"]},
+            {"name": "send", "type": "delivery", "options": {"delivery": "gold-news"}}]})  # fmt: skip
+        run = workflows.run_workflow(mailer, "gold-mail")
+        assert run["status"] == "success", run["error"]
+        assert sorted(r.recipients[0] for r in smtp_sink.received()) == ["ann10@example.com", "ann30@example.com"]
+        sent = activity(run, "send")["counts"]
+        assert (sent["sent"], sent["targeted"]) == (2, 2)
+        again = workflows.run_workflow(mailer, "gold-mail")  # a second run mails no one twice
+        assert again["status"] == "success" and smtp_sink.count() == 2
+    finally:
+        mailer.close()

@@ -4,14 +4,15 @@ recipient twice for one delivery: a resumed run sends only to those not yet sent
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic import Field
 from sqlalchemy import select
 
-from accord.campaign.exceptions import CampaignInputError, UnknownObjectError
+from accord.campaign.deliveries import target_recipients
+from accord.campaign.exceptions import UnknownObjectError
 from accord.campaign.models import DeliveryRecord
+from accord.campaign.sending import send_delivery
 from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityResult, ActivitySpec, Inputs, RunContext
 
 
@@ -33,12 +34,12 @@ class Delivery(Activity[DeliveryOptions]):
             if delivery_id is None:
                 raise UnknownObjectError("delivery", self.options.delivery,
                                          list(session.scalars(select(DeliveryRecord.name).limit(50))))  # fmt: skip
-        try:
-            sending = importlib.import_module("accord.campaign.sending")
-        except ModuleNotFoundError:
-            raise CampaignInputError("this engine cannot send yet (accord.campaign.sending is missing): the delivery "
-                                     "activity waits for it", activity=context.activity) from None  # fmt: skip
         population = sorted(inputs.population()) if inputs.given else None
-        result: dict[str, Any] = sending.send_delivery(context.engine, delivery_id, recipients=population)
+        if population is None:  # nothing comes in: the delivery's own target
+            result: dict[str, Any] = send_delivery(context.engine, delivery_id)
+        else:  # the incoming recipients, with the exclusions of any target (opted out, suppressed, bad addresses)
+            recipients, excluded = target_recipients(context.engine, delivery_id, among=population)
+            result = send_delivery(context.engine, delivery_id, recipients=recipients)
+            result["excluded"] = excluded
         counts = {k: v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)}
         return ActivityResult(counts, {"population": population or [], "delivery": self.options.delivery})
