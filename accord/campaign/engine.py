@@ -88,9 +88,13 @@ def initialise_engine(settings: Settings) -> dict[str, Any]:
         from accord.sources import ensure_key_file
 
         ensure_key_file(settings.home)  # tracking links are signed with a key derived from it
-        from accord.campaign.imports import ensure_import_workflow  # the import workflow uses this module
+        # the built-in workflows: audiences in, logs out (their modules use this one)
+        from accord.campaign.imports import ensure_import_workflow
+        from accord.campaign.logs import ensure_log_export_workflow
 
-        ensure_import_workflow(CampaignEngine(settings, database))
+        made = CampaignEngine(settings, database)
+        ensure_import_workflow(made)
+        ensure_log_export_workflow(made)
         return {
             "created": created,
             "instance": settings.campaign_instance,

@@ -164,3 +164,31 @@ def _export_file(path: Path, name: str, rows: int) -> Any:
     from accord.destinations import ExportFile
 
     return ExportFile(path=path, name=name, rows=rows, size=path.stat().st_size)
+
+
+LOG_EXPORT_WORKFLOW = "log-export"
+
+
+def log_export_document(every_minutes: int = 15) -> dict[str, Any]:
+    """The instance's built-in export workflow: the logs every `every_minutes` minutes."""
+    return {
+        "name": LOG_EXPORT_WORKFLOW,
+        "label": "Delivery and tracking logs to the CDP",
+        "activities": [
+            {"name": "start", "type": "scheduler", "options": {"frequency": "minutes", "every": every_minutes},
+             "next": ["export"]},
+            {"name": "export", "type": "log-export", "options": {}},
+        ],
+    }  # fmt: skip
+
+
+def ensure_log_export_workflow(engine: CampaignEngine) -> bool:
+    """Make the export workflow if the instance has none (`campaign_log_export_minutes` apart); whether it did."""
+    from accord.campaign.models import WorkflowRecord
+    from accord.campaign.workflows.definitions import create_workflow
+
+    with engine.database.session() as session:
+        if session.scalar(select(WorkflowRecord.id).where(WorkflowRecord.name == LOG_EXPORT_WORKFLOW)) is not None:
+            return False
+    create_workflow(engine, log_export_document(max(1, round(engine.settings.campaign_log_export_minutes))))
+    return True

@@ -13,7 +13,6 @@ import pytest
 
 from accord import campaign, destinations, ingest, profile, schema, segment, sources
 from accord.campaign.connect import Instance, connect, instance_document
-from accord.campaign.exceptions import CampaignInputError
 from accord.campaign.logs import LOG_COLUMNS, export_logs
 from accord.campaign.models import BroadLogRecord, DeliveryRecord, RecipientRecord, TrackingLogRecord
 from accord.workspace import Workspace
@@ -174,44 +173,3 @@ def test_one_export_at_a_time_and_the_second_says_who_holds_it(engine: Any, work
         thread.join()
         impatient.close()
     assert export_logs(engine, settle_seconds=0)["files"] == []  # given back: the next export runs
-
-
-def test_the_scheduler_exports_every_interval(engine: Any) -> None:
-    from accord.campaign.scheduling import log_export_due
-
-    now = datetime.now(UTC)
-    assert log_export_due(engine, now) == [("campaign", "default", None)]  # never exported
-    export_logs(engine, settle_seconds=0)
-    assert log_export_due(engine, datetime.now(UTC)) == []
-    assert log_export_due(engine, datetime.now(UTC) + timedelta(minutes=16)) == [("campaign", "default", None)]
-
-
-def test_logs_go_to_s3_when_the_setting_names_it_and_a_bad_setting_is_clear(workspace: Workspace, moto: Any) -> None:
-    import boto3
-
-    key, secret = moto.admin
-    s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1", aws_access_key_id=key,
-                      aws_secret_access_key=secret)  # fmt: skip
-    s3.create_bucket(Bucket="campaign-logs")
-    config = {"bucket": "campaign-logs", "endpointUrl": moto.endpoint, "accessKeyId": key, "secretAccessKey": secret,
-              "prefix": "accord/"}  # fmt: skip
-    settings = workspace.settings.model_copy(update={"campaign_logs_destination": {"destination": "s3",
-                                                                                    "config": config}})  # fmt: skip
-    engine = campaign.CampaignEngine.open(settings)
-    try:
-        _sent_and_tracked(engine, datetime.now(UTC) - timedelta(minutes=5))
-        made = export_logs(engine, settle_seconds=0)
-        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="campaign-logs")["Contents"])
-        assert [k.split("_")[0] for k in keys] == ["accord/consents", "accord/deliverylogs", "accord/trackinglogs"]
-        body = s3.get_object(Bucket="campaign-logs", Key=keys[1])["Body"].read().decode()
-        assert body.splitlines()[0] == ",".join(LOG_COLUMNS) and len(body.splitlines()) == 4
-        assert made["deliveryLogs"] == 3
-    finally:
-        engine.close()
-    wrong = campaign.CampaignEngine.open(settings.model_copy(update={"campaign_logs_destination": {
-        "destination": "http", "config": {}}}))  # fmt: skip
-    try:
-        with pytest.raises(CampaignInputError, match="does not take files"):
-            export_logs(wrong, settle_seconds=0)
-    finally:
-        wrong.close()

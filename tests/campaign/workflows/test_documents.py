@@ -85,7 +85,7 @@ def test_a_local_path_outside_the_allowed_roots_is_refused_when_stored(engine: c
     with pytest.raises(DocumentError) as caught:
         workflows.create_workflow(engine, document)
     assert [p["path"] for p in caught.value.problems] == ["activities[1].options.folder"]
-    assert [w["name"] for w in workflows.list_workflows(engine)] == ["audience-import"]  # nothing kept
+    assert [w["name"] for w in workflows.list_workflows(engine)] == ["audience-import", "log-export"]  # nothing kept
 
 
 def test_every_activity_s_options_refuse_what_they_do_not_know_with_its_path() -> None:

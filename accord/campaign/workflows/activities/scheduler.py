@@ -14,10 +14,11 @@ from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityRe
 
 
 class SchedulerOptions(ActivityOptions):
-    frequency: Literal["once", "hourly", "daily"] = Field(
-        default="once", description="Once (at `start`, or at once), every `every` hours, or daily `at` a time."
+    frequency: Literal["once", "minutes", "hourly", "daily"] = Field(
+        default="once",
+        description="Once (at `start`, or at once), every `every` minutes or hours, or daily `at` a time.",
     )
-    every: int = Field(default=1, ge=1, le=24 * 31, description="Hours between two runs, when hourly.")
+    every: int = Field(default=1, ge=1, le=24 * 31, description="Minutes (or hours, when hourly) between two runs.")
     at: time | None = Field(default=None, description="HH:MM (UTC) of a daily run.")
     start: datetime | None = Field(default=None, description="The first moment the workflow may start (UTC).")
 
@@ -37,6 +38,8 @@ class SchedulerOptions(ActivityOptions):
             return last is None
         if self.frequency == "hourly":
             return last is None or now >= last + timedelta(hours=self.every)
+        if self.frequency == "minutes":
+            return last is None or now >= last + timedelta(minutes=self.every)
         assert self.at is not None
         slot = datetime.combine(now.date(), self.at, tzinfo=now.tzinfo)
         if slot > now:
@@ -47,7 +50,7 @@ class SchedulerOptions(ActivityOptions):
 class Scheduler(Activity[SchedulerOptions]):
     spec = ActivitySpec(
         name="scheduler",
-        description="The workflow's start: once, every N hours, or daily at a time (UTC).",
+        description="The workflow's start: once, every N minutes or hours, or daily at a time (UTC).",
         options=SchedulerOptions,
         takes="nothing",
         gives="nothing",
