@@ -342,15 +342,18 @@ def serving(settings: Settings, token: str) -> Iterator[Api]:
 
 
 @contextmanager
-def accord_serve(home: SmallHome) -> Iterator[str]:
-    """`accord serve` on this home as a real process on 127.0.0.1, answering /health; stopped by its pid."""
-    log = home.files / "serve.log"
+def accord_serve(home: SmallHome, *, campaign_only: bool = False) -> Iterator[str]:
+    """`accord serve` (or `accord campaign serve`) on this home as a real process on 127.0.0.1, answering /health;
+    stopped by its pid."""
+    log = home.files / ("campaign-serve.log" if campaign_only else "serve.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env |= {"ACCORD_HOME": str(home.settings.home), "ACCORD_SCHEDULER": "false", "ACCORD_DUCKDB_THREADS": "2"}
     with log.open("wb") as output:
-        command = [str(Path(sys.executable).parent / "accord"), "serve", "--port", "0"]  # it says which port
+        serve = ["campaign", "serve"] if campaign_only else ["serve"]
+        command = [str(Path(sys.executable).parent / "accord"), *serve, "--port", "0"]  # it says which port
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-    port = wait_for_line(process, log, "accord serve", r"Accord API on http://127\.0\.0\.1:(\d+)")
+    said = r"Accord campaign engine on" if campaign_only else r"Accord API on"
+    port = wait_for_line(process, log, "accord serve", said + r" http://127\.0\.0\.1:(\d+)")
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -175,6 +175,15 @@ def serve_and_revoke(cli: Cli, _body: None) -> None:
                                   "details": {}}  # fmt: skip
 
 
+def campaign_serve(cli: Cli, _body: None) -> None:
+    """`accord campaign serve` as a real process: the engine's routes with the home's token, no CDP routes."""
+    with accord_serve(cli.home, campaign_only=True) as base:
+        bearer = {"Authorization": f"Bearer {cli.home.token}"}
+        assert httpx.get(f"{base}/campaign/lists", headers=bearer).json()[0]["name"] == "vip"
+        assert httpx.get(f"{base}/schemas", headers=bearer).status_code == 404
+        assert httpx.get(f"{base}/campaign/lists").status_code == 401
+
+
 FILES = {  # input files of the commands, written beside the home
     "prefs.json": json.dumps(PREFS), "loyalty-v2.json": json.dumps(LOYALTY_V2),
     "people.json": json.dumps(PEOPLE_MAPPING), "scratch.json": json.dumps(SCRATCH_MAPPING),
@@ -202,6 +211,35 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("serve",): Command((), serve_and_revoke, process=True),
     ("functions",): Command((), lists({"name": "lower", "returns": "string"}, {"name": "date"}), shows="lower("),
     ("demo",): Command(("--rows", "30"), demo_summary, options=("--home", "{files}/demo")),
+    # the campaign engine
+    ("campaign", "init"): Command((), has({"instance": "default", "created": False, "token": None}),
+                                  shows="campaign instance default ready"),
+    ("campaign", "status"): Command((), has({"instance": "default", "limits": lambda lim: lim["fields"] == 20}),
+                                    shows="instance default"),
+    ("campaign", "serve"): Command((), campaign_serve, process=True),
+    ("campaign", "recipients"): Command((), has({"total": 2, "recipients": lambda r: [x["externalId"] for x in r] == [
+        "C1", "C2"]}), shows="ann@example.com"),
+    ("campaign", "opt-out"): Command(("C2", "--channel", "all"), each(has({"blackList": True}), then(
+        "campaign", "recipients", check=has({"recipients": lambda r: r[1]["blackList"]}))), shows="C2: opted out"),
+    ("campaign", "list", "create"): Command(("cli-list", "--double-opt-in"), then("campaign", "list", "list",
+        check=lists({"name": "cli-list", "origin": "subscription", "members": 0}))),
+    ("campaign", "list", "list"): Command((), lists({"name": "vip", "members": 1}), shows="vip"),
+    ("campaign", "list", "members"): Command(("vip",), lambda _c, body: body == ["C1"], shows="C1"),
+    ("campaign", "address", "add"): Command(("copies@example.com", "--kind", "seed"), then(
+        "campaign", "address", "list", "--kind", "seed", check=lists({"email": "copies@example.com"}))),
+    ("campaign", "address", "list"): Command((), lists({"email": "proof@example.com", "kind": "test"}),
+                                             shows="proof@example.com"),
+    ("campaign", "suppression", "add"): Command(("Old@Example.com", "--reason", "hard-bounce"), then(
+        "campaign", "suppression", "list", check=lists({"email": "old@example.com", "reason": "hard-bounce"}))),
+    ("campaign", "suppression", "list"): Command((), lists({"email": "seen@example.com", "reason": "complained"}),
+        before=run("campaign", "suppression", "add", "seen@example.com", "--reason", "complained"),
+        shows="seen@example.com"),
+    ("campaign", "suppression", "remove"): Command(("gone@example.com",), then("campaign", "suppression", "list",
+        check=lacks({"email": "gone@example.com"})), before=run("campaign", "suppression", "add", "gone@example.com")),
+    ("campaign", "export-logs"): Command((), has({"instance": "default", "deliveryLogs": 0, "files": []}),
+                                         shows="0 delivery log rows"),
+    ("campaign", "connect"): Command((), each(has({"destinationAccount": "campaign-default"}), then(
+        "destination", "list", check=lists({"name": "campaign-default", "destination": "accord-campaign"})))),
     # schemas and field groups
     ("schema", "create"): Command(("news", "--class", "profile", "-g", "personal-contact-details", "--identity",
                                    "personalEmail.address=Email:primary"), then("schema", "show", "news", check=has({
