@@ -30,7 +30,7 @@ def delivery_log(engine: CampaignEngine, delivery: int | str, *, status: str | N
     with engine.database.session() as session:
         by_status = dict(session.execute(select(BroadLogRecord.status, func.count())
                                          .where(BroadLogRecord.delivery_id == found["id"])
-                                         .group_by(BroadLogRecord.status)).tuples().all())  # fmt: skip
+                                         .group_by(BroadLogRecord.status)).all())  # fmt: skip
         query = (
             select(BroadLogRecord, RecipientRecord.external_id)
             .join(RecipientRecord, RecipientRecord.id == BroadLogRecord.recipient_id)
@@ -41,7 +41,7 @@ def delivery_log(engine: CampaignEngine, delivery: int | str, *, status: str | N
         )
         rows = [{"id": row.id, "externalId": external_id, "email": row.email, "status": row.status,
                  "reason": row.reason, "attempts": row.attempts, "messageId": row.message_id,
-                 "at": row.event_at.isoformat()} for row, external_id in session.execute(query).tuples()]  # fmt: skip
+                 "at": row.event_at.isoformat()} for row, external_id in session.execute(query)]  # fmt: skip
     counts = {s: int(by_status.get(s, 0)) for s in STATUSES}
     return {"delivery": found["name"], "state": found["state"], "counts": counts,
             "total": counts[status] if status is not None else sum(counts.values()), "rows": rows}  # fmt: skip
