@@ -362,7 +362,8 @@ def small_home(root: Path) -> Iterator[SmallHome]:
 def _filled(root: Path, smtp: SmtpSink) -> Iterator[SmallHome]:
     bounces = root / "home" / "landing" / "bounces"
     settings = Settings(home=root / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False,
-                        campaign_smtp_port=smtp.port, campaign_bounce_mailbox=bounces)  # fmt: skip
+                        campaign_smtp_port=smtp.port, campaign_bounce_mailbox=bounces,
+                        campaign_log_settle_seconds=0)  # fmt: skip
     token = initialise(settings).token
     assert token
     home = SmallHome(settings, root / "files", token, smtp=smtp)

@@ -164,12 +164,15 @@ def campaign_loads(
     """The audit of audience files, newest first: loaded, inserted, updated, rejected, removed, or why refused."""
     from accord.campaign.imports import audience_loads
 
-    def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("run", "file", "list", "loaded", "inserted", "updated", "rejected", "removed", "error")
+    def human(items: list[dict[str, Any]]) -> None:  # lines, not a table: file names are long and copied whole
         for x in items:
-            table.add_row(str(x["run"]), x["file"], x["list"] or "-", *(f"{x[k]:,}" for k in
-                          ("loaded", "inserted", "updated", "rejected", "removed")), x["error"] or "-")  # fmt: skip
-        out.print(table)
+            counts = ", ".join(f"{x[k]:,} {k}" for k in ("loaded", "inserted", "updated", "rejected", "removed"))
+            outcome = f"refused: {x['error']}" if x["error"] else f"list {x['list']}: {counts}"
+            out.print(f"run {x['run']} {x['file']} ({x['createdAt']}) {outcome}", highlight=False, markup=False)
+            for reject in x["rejects"][:5]:
+                out.print(f"    rejected {reject}", highlight=False, markup=False)
+        if not items:
+            out.print("no audience file loaded yet")
 
     emit(audience_loads(state.campaign(), run_id=run, limit=limit), as_json, human)
 
