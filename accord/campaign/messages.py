@@ -127,7 +127,7 @@ class MessageFactory:
             ("To", formataddr((name, recipient["email"]), charset="utf-8")),
             ("Subject", subject if subject.isascii() else Header(subject, "utf-8").encode()),
             ("Date", formatdate(usegmt=True)),
-            ("Message-ID", f"<{broadlog_id}.{self.delivery.id}.{self.instance}@{self.domain}>"),
+            ("Message-ID", self.message_id(broadlog_id)),
             ("List-Unsubscribe", listed),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("X-Accord-Broadlog", str(broadlog_id)),
@@ -140,6 +140,10 @@ class MessageFactory:
     def links(self, recipient: dict[str, Any], broadlog_id: int) -> list[str]:
         """The links of this recipient's message, in the order of their click indexes."""
         return self._parts(recipient, broadlog_id, self.url("u", broadlog_id))[3]
+
+    def message_id(self, broadlog_id: int) -> str:
+        """The message's id, stable for its send-log row: a message sent again is recognisably the same."""
+        return f"<{broadlog_id}.{self.delivery.id}.{self.instance}@{self.domain}>"
 
     def url(self, kind: str, *numbers: int) -> str:
         return self.tracking + kind + "/" + tokens.sign(self.key, kind, *numbers)

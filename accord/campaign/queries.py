@@ -1,23 +1,28 @@
-"""A small JSON filter over recipient columns, compiled to SQLAlchemy expressions (never SQL text).
+"""The recipient filter: a small JSON tree compiled to SQLAlchemy expressions (never SQL text), shared by a
+delivery's `query` target and the workflows' query and split activities.
 
     {"field": "email", "op": "endsWith", "value": "@example.com"}
-    {"and": [<filter>, ...]}   {"or": [<filter>, ...]}   {"not": <filter>}
+    {"and": [<filter>, ...]}   {"or": [<filter>, ...]}   {"not": <filter>}   {"list": "vip"}
 
-Fields are the `recipient` target mapping's columns (externalId, email, firstName, lastName, phone) and
-`custom.<name>`. Operators: eq, ne, in, contains, startsWith, endsWith, isNull, notNull. The three text
-operators ignore case on every database (SQLite's LIKE ignores ASCII case and PostgreSQL's does not: both
-compare lower-cased text, so the same filter selects the same recipients on both); eq, ne and in are exact.
-A filter is checked whole: every problem is reported at once, with its path (`$.and[1].op`).
+Fields are the `recipient` target mapping's columns (externalId, email, firstName, lastName, phone),
+`custom.<name>`, and the opt-out flags blackListEmail, blackListMobile, blackList (true or false, with eq
+and ne). `{"list": name}` picks the list's (confirmed) members. Operators: eq, ne, in, contains, startsWith,
+endsWith, isNull, notNull. The three text operators ignore case on every database (SQLite's LIKE ignores
+ASCII case and PostgreSQL's does not: both compare lower-cased text, so the same filter selects the same
+recipients on both); eq, ne and in are exact. A filter is checked whole: every problem is reported at once,
+with its path (`$.and[1].op`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from pydantic import AfterValidator, Field
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.orm import Session
 
 from accord.campaign.exceptions import CampaignInputError
-from accord.campaign.models import RecipientRecord
+from accord.campaign.models import ListMemberRecord, ListRecord, RecipientRecord
 
 COLUMNS: dict[str, Any] = {
     "externalId": RecipientRecord.external_id,
@@ -25,6 +30,11 @@ COLUMNS: dict[str, Any] = {
     "firstName": RecipientRecord.first_name,
     "lastName": RecipientRecord.last_name,
     "phone": RecipientRecord.phone,
+}
+FLAGS: dict[str, Any] = {
+    "blackListEmail": RecipientRecord.black_list_email,
+    "blackListMobile": RecipientRecord.black_list_mobile,
+    "blackList": RecipientRecord.black_list,
 }
 OPERATORS = ("eq", "ne", "in", "contains", "startsWith", "endsWith", "isNull", "notNull")
 _NO_VALUE = ("isNull", "notNull")
@@ -39,6 +49,34 @@ def compile_filter(document: Any) -> ColumnElement[bool]:
         raise CampaignInputError(f"the query has {len(problems)} problem(s): {'; '.join(problems)}",
                                  field="query", problems=problems)  # fmt: skip
     return condition
+
+
+def filter_problems(document: Any) -> list[str]:
+    """Every problem of a filter, with its path; none for a good one."""
+    problems: list[str] = []
+    _compile(document, "$", problems, 0)
+    return problems
+
+
+def _checked(document: dict[str, Any]) -> dict[str, Any]:
+    problems = filter_problems(document)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return document
+
+
+RecipientFilter = Annotated[
+    dict[str, Any],
+    AfterValidator(_checked),
+    Field(description="A recipient filter: {field, op, value}, {and: [...]}, {or: [...]}, {not: ...}, {list: name} "
+          "(see docs/campaign.md)."),
+]  # fmt: skip
+"""A filter as an option of a document (a workflow activity's), checked when the document is."""
+
+
+def matching_ids(session: Session, document: dict[str, Any]) -> set[int]:
+    """The ids of the recipients the filter picks: one statement, whatever their number."""
+    return set(session.scalars(select(RecipientRecord.id).where(compile_filter(document))))
 
 
 def _compile(node: Any, path: str, problems: list[str], depth: int) -> ColumnElement[bool]:
@@ -61,7 +99,37 @@ def _compile(node: Any, path: str, problems: list[str], depth: int) -> ColumnEle
             problems.append(f"{path}: `not` takes one filter and nothing beside it")
             return true()
         return not_(_compile(node["not"], f"{path}.not", problems, depth + 1))
+    if "list" in node:
+        name = node["list"]
+        if set(node) != {"list"} or not isinstance(name, str) or not name:
+            problems.append(f"{path}: `list` takes a list's name and nothing beside it")
+            return true()
+        member = (
+            select(ListMemberRecord.recipient_id)
+            .join(ListRecord, ListRecord.id == ListMemberRecord.list_id)
+            .where(ListRecord.name == name, ListMemberRecord.status == "member",
+                   ListMemberRecord.recipient_id == RecipientRecord.id)
+        )  # fmt: skip
+        return exists(member)
+    if node.get("field") in FLAGS:
+        return _flag(node, path, problems)
     return _condition(node, path, problems)
+
+
+def _flag(node: dict[str, Any], path: str, problems: list[str]) -> ColumnElement[bool]:
+    """An opt-out flag: eq or ne true or false."""
+    unknown = set(node) - {"field", "op", "value"}
+    if unknown:
+        problems.append(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a condition has field, op, value")
+    op, value = node.get("op"), node.get("value")
+    if op not in ("eq", "ne"):
+        problems.append(f"{path}.op: {node['field']} takes eq or ne, not {op!r}")
+    if not isinstance(value, bool):
+        problems.append(f"{path}.value: {node['field']} is true or false")
+    if op not in ("eq", "ne") or not isinstance(value, bool):
+        return true()
+    column = FLAGS[node["field"]]
+    return column.is_(value) if op == "eq" else column.is_not(value)  # type: ignore[no-any-return]
 
 
 def _condition(node: dict[str, Any], path: str, problems: list[str]) -> ColumnElement[bool]:
@@ -91,7 +159,7 @@ def _column(name: Any, path: str, problems: list[str]) -> Any:
         return COLUMNS[name]
     if isinstance(name, str) and name.startswith("custom.") and len(name) > 7:
         return RecipientRecord.custom[name[7:]].as_string()
-    problems.append(f"{path}.field: unknown field {name!r}; fields: {', '.join(COLUMNS)}, custom.<name>")
+    problems.append(f"{path}.field: unknown field {name!r}; fields: {', '.join([*COLUMNS, *FLAGS])}, custom.<name>")
     return None
 
 

@@ -149,9 +149,14 @@ def _preparer(renderer: Renderer, batch: Sequence[_Row], by_id: dict[int, dict[s
     """What renders the batch's messages one by one; a recipient the renderer refuses (a missing field) is
     `failed` with its reason."""
 
+    fast = getattr(renderer, "render_bytes", None)  # a renderer that writes the SMTP form itself: no parse
+
     def prepare(position: int) -> Envelope | Outcome:
         row = batch[position]
         try:
+            if fast is not None:
+                data = fast(by_id[row.recipient_id], row.id)
+                return Envelope(row.id, sender, row.email, data, renderer.message_id(row.id))  # type: ignore[attr-defined]
             message = renderer.render(by_id[row.recipient_id], row.id)
         except AccordError as exc:
             return Outcome(row.id, "failed", exc.message)

@@ -3,7 +3,9 @@
 It grows with every capability; today: a CRM export lands in a local folder and is picked up by a
 dataflow, web events are ingested from a file, and orders are read incrementally from a SQLite
 shop database by a second dataflow; everything goes through data prep mapping and validation,
-with the rows that fail kept as diagnostics."""
+with the rows that fail kept as diagnostics. Identities are stitched, profiles merged, audiences
+evaluated and activated to a folder and an HTTP endpoint, and the campaign loop runs: an audience
+mailed by the campaign engine, its opens and clicks back as an engagement audience."""
 
 from __future__ import annotations
 
@@ -197,6 +199,9 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         say(f"8. streaming to an HTTP endpoint the demo started ({streamed['url']}): "
             f"{streamed['received']:,} profiles arrived in {streamed['requests']} requests, "
             f"run {streamed['run']['status']} in {streamed['run']['durationSeconds']} s")  # fmt: skip
+        from accord.demo.campaign import campaign_loop
+
+        loop = campaign_loop(workspace, say)
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -215,6 +220,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "segmentJob": job,
         "activation": activation,
         "streaming": streamed,
+        "campaign": loop,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

@@ -118,7 +118,7 @@ def test_a_bad_target_is_refused_with_every_problem_and_nothing_stored(engine: C
         "target.$.and[0].op: unknown operator 'like'; operators: eq, ne, in, contains, startsWith, endsWith, "
         "isNull, notNull",
         "target.$.and[1].field: unknown field 'password'; fields: externalId, email, firstName, lastName, phone, "
-        "custom.<name>",
+        "blackListEmail, blackListMobile, blackList, custom.<name>",
         "target.$.and[2].value: `isNull` takes no value",
     ]
     with pytest.raises(UnknownObjectError):

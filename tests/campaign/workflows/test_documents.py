@@ -38,7 +38,7 @@ def test_every_problem_of_a_document_is_said_at_once_with_its_path() -> None:
 
 def test_a_cycle_is_refused_naming_its_activities() -> None:
     found = problems({"name": "loop", "activities": [
-        {"name": "a", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["b"]},
+        {"name": "a", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["b"]},
         {"name": "b", "type": "wait", "options": {"duration": "1h"}, "next": ["c"]},
         {"name": "c", "type": "exclusion", "options": {"exclude": ["a"]}, "next": ["b"]},
     ]})  # fmt: skip
@@ -79,7 +79,7 @@ def test_every_activity_type_is_a_plug_in_with_a_spec_and_a_json_schema() -> Non
 
 def test_a_local_path_outside_the_allowed_roots_is_refused_when_stored(engine: campaign.CampaignEngine) -> None:
     document = {"name": "out", "activities": [
-        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["x"]},
+        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["x"]},
         {"name": "x", "type": "extraction", "options": {"folder": "/etc"}},
     ]}  # fmt: skip
     with pytest.raises(DocumentError) as caught:
@@ -116,7 +116,7 @@ def test_a_workflow_is_stored_updated_and_deleted_with_its_runs(engine: campaign
 
 def test_a_transition_between_activities_that_do_not_fit_is_refused() -> None:
     found = problems({"name": "w", "activities": [
-        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["load"]},
+        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["load"]},
         {"name": "load", "type": "update-data"},
     ]})  # fmt: skip
     assert found == {"activities[0].next[0]": "'load' (update-data) takes files, and 'q' (query) gives a population"}

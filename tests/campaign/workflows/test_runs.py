@@ -150,7 +150,7 @@ def test_a_run_whose_process_was_killed_is_marked_interrupted_and_resumes(
 def test_a_delivery_that_does_not_exist_fails_the_run_clearly(engine: campaign.CampaignEngine) -> None:
     add_recipients(engine, 5)
     workflows.create_workflow(engine, {"name": "mail", "activities": [
-        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}, "next": ["send"]},
+        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["send"]},
         {"name": "send", "type": "delivery", "options": {"delivery": "welcom"}},
     ]})  # fmt: skip
     run = workflows.run_workflow(engine, "mail")
@@ -178,7 +178,7 @@ def test_files_of_a_local_folder_with_another_delimiter_are_loaded_by_their_head
 
 def test_a_run_of_another_machine_sharing_the_database_is_left_to_that_machine(engine: campaign.CampaignEngine) -> None:
     workflows.create_workflow(engine, {"name": "far", "activities": [
-        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}}]})  # fmt: skip
+        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}}]})  # fmt: skip
     with engine.database.session() as session:  # what a process of another host wrote (no process here has it)
         workflow_id = session.query(WorkflowRecord.id).filter_by(name="far").scalar()
         session.add(WorkflowRunRecord(workflow_id=workflow_id, status="running", pid=2**22 + 7, host="elsewhere"))

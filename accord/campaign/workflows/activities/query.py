@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from accord.campaign.workflows.filters import RecipientFilter, matching_ids
+from accord.campaign.queries import RecipientFilter, matching_ids
 from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityResult, ActivitySpec, Inputs, RunContext
 
 

@@ -7,7 +7,7 @@ import random
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from accord.campaign.workflows.filters import RecipientFilter, matching_ids
+from accord.campaign.queries import RecipientFilter, matching_ids
 from accord.campaign.workflows.spec import Activity, ActivityOptions, ActivityResult, ActivitySpec, Inputs, RunContext
 
 
