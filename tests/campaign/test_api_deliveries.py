@@ -80,7 +80,7 @@ def test_bad_input_is_answered_with_its_problems_and_nothing_is_kept(imported: A
                                            flow.json()["details"]["problems"])  # fmt: skip
     assert [w["name"] for w in api.get("/campaign/workflows").json()] == ["audience-import"]
     renamed = api.put("/campaign/workflows/audience-import", json={"name": "other", "activities": [
-        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "exists"}}}]})  # fmt: skip
+        {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}}]})  # fmt: skip
     assert renamed.status_code == 400 and "keeps its name" in renamed.json()["message"]
     error(api.post("/campaign/workflows/nothing/runs"), 404, "CAMPAIGN-0404-404")
     run_id = api.get("/campaign/workflows/audience-import/runs").json()[0]["id"]
