@@ -38,6 +38,7 @@ from accord.workspace import Workspace, initialise
 from tests.conftest import Api
 from tests.http_receiver import HttpReceiver, answer
 from tests.servers import start_api, wait_for_line
+from tests.smtp_server import SmtpSink, start_smtp
 
 NOW = datetime.now(UTC)
 SANDBOX = "prod"
@@ -151,6 +152,8 @@ class SmallHome:
     ids: dict[str, str] = field(default_factory=dict)
     receiver: HttpReceiver | None = None
     """An HTTP receiver on 127.0.0.1 that the home's streaming destination account sends to."""
+    smtp: SmtpSink | None = None
+    """The SMTP server on 127.0.0.1 the campaign instance sends through (its settings name it)."""
 
     @property
     def landing(self) -> Path:
@@ -298,8 +301,47 @@ def _campaign(home: SmallHome) -> None:
             s.flush()
             s.add(ListMemberRecord(list_id=vip.id, recipient_id=ann.id))
         campaign.add_seed_address(engine, "proof@example.com", kind="test")
+        _deliveries_and_workflows(engine, home)
     finally:
         engine.close()
+
+
+VIP_LETTER = {"sender": "Shop <news@shop.example>", "target": {"list": "vip"},
+              "html": "<p>Hello {{ recipient.firstName }}</p>", "text": "Hello {{ recipient.firstName }}"}  # fmt: skip
+"""A delivery to the list `vip` (Ann); its subject names it: `{{ recipient.firstName }}, news of NAME`."""
+
+
+def _deliveries_and_workflows(engine: Any, home: SmallHome) -> None:
+    """Deliveries to `vip`: `vip-news` sent (Ann has its message), `vip-proof` and `vip-send` drafts; a Maildir
+    for bounces; the workflow `vip-copy` (vip's members into the list `vip-copy`) run once (`workflow_run`), and
+    `vip-alert` (the members, then an alert to the HTTP receiver), whose run failed at the alert (`failed_run`)
+    and will succeed when resumed."""
+    from accord import campaign
+    from accord.campaign import workflows
+
+    for name in ("vip-news", "vip-proof", "vip-send"):
+        subject = "{{ recipient.firstName }}, news of " + name
+        home.ids[name] = campaign.create_delivery(engine, name, subject=subject, **VIP_LETTER)["id"]
+    assert campaign.send_delivery(engine, home.ids["vip-news"])["sent"] == 1  # type: ignore[arg-type]
+    for sub in ("new", "cur", "tmp"):
+        (home.landing / "bounces" / sub).mkdir(parents=True, exist_ok=True)
+    vip = {"field": "externalId", "op": "eq", "value": "C1"}
+    workflows.create_workflow(engine, {"name": "vip-copy", "activities": [
+        {"name": "members", "type": "query", "options": {"filter": vip}, "next": ["copy"]},
+        {"name": "copy", "type": "list-update", "options": {"list": "vip-copy"}}]})  # fmt: skip
+    run = workflows.run_workflow(engine, "vip-copy")
+    assert run["status"] == "success", run
+    home.ids["workflow_run"] = run["id"]
+    assert home.receiver is not None
+    workflows.create_workflow(engine, {"name": "vip-alert", "activities": [
+        {"name": "members", "type": "query", "options": {"filter": vip}, "next": ["alert"]},
+        {"name": "alert", "type": "alert", "options": {"url": home.receiver.url + "/vip", "message": "vip-alert",
+         "attempts": 1, "backoffSeconds": 0}}]})  # fmt: skip
+    home.receiver.refuse(b"vip-alert")
+    failed = workflows.run_workflow(engine, "vip-alert")
+    home.receiver.allow(b"vip-alert")
+    assert failed["status"] == "failed", failed
+    home.ids["failed_run"] = failed["id"]
 
 
 @contextmanager
@@ -308,25 +350,38 @@ def small_home(root: Path) -> Iterator[SmallHome]:
     with pytest.MonkeyPatch.context() as env:
         for name in [n for n in os.environ if n.startswith("ACCORD_")]:
             env.delenv(name)
-        settings = Settings(home=root / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False)
-        token = initialise(settings).token
-        assert token
-        home = SmallHome(settings, root / "files", token)
-        home.ids["landing"] = str(home.landing)
-        home.files.mkdir(parents=True)
-        (settings.home / "destinations").mkdir()
-        (settings.home / "destinations" / "hook.json").write_text(json.dumps(HOOK))
-        home.receiver = HttpReceiver()
+        smtp = start_smtp(root / "smtp")
         try:
-            ws = Workspace.open(settings)
-            try:
-                _catalog(ws, home)
-                _data(ws, home)
-            finally:
-                ws.close()
-            yield home
+            with _filled(root, smtp) as home:
+                yield home
         finally:
-            home.receiver.stop()
+            smtp.stop()
+
+
+@contextmanager
+def _filled(root: Path, smtp: SmtpSink) -> Iterator[SmallHome]:
+    bounces = root / "home" / "landing" / "bounces"
+    settings = Settings(home=root / "home", duckdb_threads=2, duckdb_memory_limit="2GB", scheduler=False,
+                        campaign_smtp_port=smtp.port, campaign_bounce_mailbox=bounces,
+                        campaign_log_settle_seconds=0)  # fmt: skip
+    token = initialise(settings).token
+    assert token
+    home = SmallHome(settings, root / "files", token, smtp=smtp)
+    home.ids["landing"] = str(home.landing)
+    home.files.mkdir(parents=True)
+    (settings.home / "destinations").mkdir()
+    (settings.home / "destinations" / "hook.json").write_text(json.dumps(HOOK))
+    home.receiver = HttpReceiver()
+    try:
+        ws = Workspace.open(settings)
+        try:
+            _catalog(ws, home)
+            _data(ws, home)
+        finally:
+            ws.close()
+        yield home
+    finally:
+        home.receiver.stop()
 
 
 @contextmanager

@@ -14,9 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from accord import __version__
 from accord.access import AllowedRoots
 from accord.api import errors
+from accord.api.campaign_delivery_routes import router as campaign_delivery_router
 from accord.api.campaign_routes import router as campaign_router
 from accord.api.campaign_tracking_routes import PUBLIC_POST_BYTES, PUBLIC_POSTS
 from accord.api.campaign_tracking_routes import router as campaign_tracking_router
+from accord.api.campaign_workflow_routes import router as campaign_workflow_router
 from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.identity_routes import router as identity_router
@@ -97,6 +99,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(segment_router)
         app.include_router(destinations_router)
     app.include_router(campaign_router)
+    app.include_router(campaign_delivery_router)
+    app.include_router(campaign_workflow_router)
     app.include_router(campaign_tracking_router)
     return app
 

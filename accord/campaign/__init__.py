@@ -9,6 +9,7 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.campaign.bounces import process_bounces
+    from accord.campaign.broadlog import delivery_log
     from accord.campaign.database import CampaignDatabase
     from accord.campaign.deliveries import (
         check_delivery,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     )
     from accord.campaign.engine import RECIPIENT_COLUMNS, CampaignEngine, initialise_engine
     from accord.campaign.exceptions import MissingFieldError, TemplateCheckError, TrackingLinkError
+    from accord.campaign.mailer import send_messages, send_proof, subscribe_and_confirm
     from accord.campaign.messages import MESSAGE_POLICY, DeliveryContent, MessageFactory, Renderer, render_message
     from accord.campaign.queries import compile_filter
     from accord.campaign.recipients import (
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "bounces": ["process_bounces"],
+    "broadlog": ["delivery_log"],
     "database": ["CampaignDatabase"],
     "deliveries": [
         "check_delivery",
@@ -55,6 +58,7 @@ _EXPORTS = {
     ],
     "engine": ["RECIPIENT_COLUMNS", "CampaignEngine", "initialise_engine"],
     "exceptions": ["MissingFieldError", "TemplateCheckError", "TrackingLinkError"],
+    "mailer": ["send_messages", "send_proof", "subscribe_and_confirm"],
     "messages": ["MESSAGE_POLICY", "DeliveryContent", "MessageFactory", "Renderer", "render_message"],
     "queries": ["compile_filter"],
     "recipients": [

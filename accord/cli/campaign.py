@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from accord.cli.campaign_deliveries import delivery_app, list_subscribe
+from accord.cli.campaign_workflows import campaign_bounces, campaign_import, campaign_loads, workflow_app
 from accord.cli.output import emit, new_table, out
 from accord.cli.serving import serve_api
 from accord.cli.state import JsonFlag, state
@@ -19,6 +21,12 @@ suppression_app = typer.Typer(help="The suppression list every delivery honours.
 campaign_app.add_typer(list_app, name="list")
 campaign_app.add_typer(address_app, name="address")
 campaign_app.add_typer(suppression_app, name="suppression")
+campaign_app.add_typer(delivery_app, name="delivery")
+campaign_app.add_typer(workflow_app, name="workflow")
+campaign_app.command("import")(campaign_import)
+campaign_app.command("loads")(campaign_loads)
+campaign_app.command("bounces")(campaign_bounces)
+list_app.command("subscribe")(list_subscribe)
 
 
 def engine() -> Any:

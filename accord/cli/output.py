@@ -63,7 +63,8 @@ def fail(error: AccordError, as_json: bool) -> int:
         sys.stdout.write(json.dumps({"error": error.to_dict()}, indent=2, default=str) + "\n")
     else:
         err.print(f"[bold red]error[/] [dim]{error.code}[/]: {error.message}", highlight=False)
-        problems = error.details.get("problems", [])
+        # problems are {path, message, ...}; some errors (a template check) list them as plain sentences
+        problems = [p if isinstance(p, dict) else {"message": str(p)} for p in error.details.get("problems", [])]
         if len(problems) == 1 and str(problems[0].get("message")) in error.message and not problems[0].get("caret"):
             problems = []  # the one problem is the headline already
         for problem in problems[:50]:

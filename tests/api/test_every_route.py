@@ -9,6 +9,7 @@ shows, a deleted object is gone). A route without a case, or a case without a ro
 from __future__ import annotations
 
 import json
+import mailbox
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -193,6 +194,69 @@ RULES = {"uniqueNamespaces": ["CRMID"], "priority": ["CRMID", "Email", "LoyaltyI
 ROBS = {"name": "bobs", "description": "Robs now", "expression": {"value": 'person.name.firstName = "Rob"'}}
 DELAY = {"event": "run.delay", "delayMinutes": 150, "webhookUrl": "https://hooks.example.com/accord"}
 CONNECTORS = [{"id": c} for c in ("local", "s3", "azure-blob", "sftp", "database")]
+
+SPRING = {"name": "spring", "label": "Spring sale", "campaignId": "CMP-7", "campaignName": "Spring",
+          "sender": "Shop <news@shop.example>", "subject": "Spring, {{ recipient.firstName }}",
+          "html": "<p>{{ recipient.firstName }}</p>", "text": "Hi {{ recipient.firstName }}",
+          "target": {"list": "vip"}}  # fmt: skip
+VIP_AGAIN = {"name": "vip-again", "label": "VIP again", "activities": [
+    {"name": "members", "type": "query", "options": {"filter": {"field": "externalId", "op": "eq", "value": "C1"}},
+     "next": ["copy"]},
+    {"name": "copy", "type": "list-update", "options": {"list": "vip-again", "mode": "add"}, "next": []}]}  # fmt: skip
+TO_EDIT = {**VIP_AGAIN, "name": "to-edit", "label": "To edit"}
+DOOMED_FLOW = {**VIP_AGAIN, "name": "doomed-flow"}
+
+
+def mailed(to: str, subject: str, text: str) -> Check:
+    """The home's SMTP server holds a message to `to` with this subject, its text part holding `text`."""
+
+    def check(api: Api, _body: Any) -> None:
+        found = [r.message() for r in api.home.smtp.received() if r.recipients == [to]]
+        found = [m for m in found if m["Subject"] == subject]
+        assert len(found) == 1, [(r.recipients, r.message()["Subject"]) for r in api.home.smtp.received()]
+        assert text in found[0].get_body(("plain",)).get_content()
+
+    return check
+
+
+def alerted(message: str) -> Check:
+    """The HTTP receiver had the alert refused once, then took it."""
+
+    def check(api: Api, _body: Any) -> None:
+        alerts = [r for r in api.home.receiver.requests("/vip") if r.json()["message"] == message]
+        assert len(alerts) == 2, alerts
+
+    return check
+
+
+def audience_file(name: str, *, run: bool = False) -> Step:
+    """An audience file of Ann in the instance's landing folder, as the CDP's destination writes one; imported
+    at once when `run`."""
+
+    def step(api: Api, home: SmallHome) -> None:
+        text = "externalId,email,firstName,segmentMembership.status\nC1,ann@example.com,Ann,realized\n"
+        (home.settings.campaign_landing_folder / name).write_text(text)
+        if run:
+            assert api.post("/campaign/import").json()["status"] == "success"
+
+    return step
+
+
+def delivered_report(_api: Api, home: SmallHome) -> None:
+    """A DSN in the bounce mailbox saying Ann's `vip-news` message was delivered (a report to read, not a bounce)."""
+    from tests.campaign.test_bounces import delivery_report
+
+    assert home.smtp is not None and home.settings.campaign_bounce_mailbox is not None
+    [sent] = [r.message() for r in home.smtp.received() if r.message()["Subject"] == "Ann, news of vip-news"]
+    mailbox.Maildir(home.settings.campaign_bounce_mailbox).add(delivery_report(sent, "delivered", "2.0.0"))
+
+
+def bounces_filed(api: Api, _body: Any) -> None:
+    """The report was moved out of new/ (read) into cur/, and nothing was suppressed for it."""
+    folder = api.home.settings.campaign_bounce_mailbox
+    assert list((folder / "new").iterdir()) == [] and len(list((folder / "cur").iterdir())) == 1
+    assert "ann@example.com" not in [s["email"] for s in api.get("/campaign/suppressions").json()]
+
 
 # fmt: off
 ROUTES: dict[tuple[str, str], Case] = {
@@ -448,11 +512,73 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("DELETE", "/campaign/suppressions/{email}"): Case("/campaign/suppressions/gone@example.com", then(
         "/campaign/suppressions", lacks({"email": "gone@example.com"})), 204, before=send(
         "POST", "/campaign/suppressions", {"email": "gone@example.com"})),
-    ("POST", "/campaign/logs/export"): Case("/campaign/logs/export", has({"instance": "default",
-        "deliveryLogs": 0, "files": []})),
+    ("POST", "/campaign/logs/export"): Case("/campaign/logs/export", has({"instance": "default",  # vip-news's row
+        "deliveryLogs": lambda n: n >= 1, "files": lambda f: [x["name"].split("_")[0] for x in f] == ["deliverylogs"]
+        and f[0]["rows"] >= 1})),
     ("POST", "/campaign/connect"): Case("/campaign/connect", each(has({"destinationAccount": "campaign-default",
         "dataflows": holding("campaign-default-tracking-logs")}), then("/destinations/accounts/campaign-default",
         has({"destination": "accord-campaign"}))), json={"namespace": "CRMID"}),
+    ("GET", "/campaign/deliveries"): Case("/campaign/deliveries", lists({"name": "vip-news", "state": "sent",
+        "target": {"list": "vip"}}, {"name": "vip-proof", "sender": "Shop <news@shop.example>"})),
+    ("POST", "/campaign/deliveries"): Case("/campaign/deliveries", each(has({"name": "spring", "state": "draft"}),
+        then("/campaign/deliveries/spring", has({**SPRING, "state": "draft", "counts": {}}))), 201, json=SPRING),
+    ("GET", "/campaign/deliveries/{name}"): Case("/campaign/deliveries/vip-news", has({"id": Ref("vip-news"),
+        "subject": "{{ recipient.firstName }}, news of vip-news", "state": "sent",
+        "counts": lambda c: c["sent"] == 1})),
+    ("POST", "/campaign/deliveries/{name}/check"): Case("/campaign/deliveries/vip-news/check", has({
+        "recipients": 1, "fields": ["firstName"], "missing": {}, "excluded": lambda e: sum(e.values()) == 0})),
+    ("POST", "/campaign/deliveries/{name}/proof"): Case("/campaign/deliveries/vip-proof/proof", each(
+        has({"sent": 1, "messages": [{"to": "proof@example.com", "status": "sent", "messageId": str}]}),
+        mailed("proof@example.com", "[PROOF] Ann, news of vip-proof", "Hello Ann"),
+        then("/campaign/deliveries/vip-proof", has({"state": "proofed"})))),
+    ("POST", "/campaign/deliveries/{name}/send"): Case("/campaign/deliveries/vip-send/send", each(
+        has({"delivery": "vip-send", "targeted": 1, "sentNow": 1, "sent": 1, "failed": 0, "bounced": 0}),
+        mailed("ann@example.com", "Ann, news of vip-send", "Hello Ann"),
+        then("/campaign/deliveries/vip-send/log", has({"counts": {"sent": 1}, "rows": [{"externalId": "C1",
+             "status": "sent"}]})))),
+    ("GET", "/campaign/deliveries/{name}/log"): Case("/campaign/deliveries/vip-news/log", has({"delivery": "vip-news",
+        "counts": {"pending": 0, "sending": 0, "sent": 1, "failed": 0, "bounced": 0}, "total": 1, "rows": [{
+        "externalId": "C1", "email": "ann@example.com", "status": "sent", "messageId": str, "at": str}]}),
+        params={"status": "sent", "limit": 10}),
+    ("POST", "/campaign/lists/{name}/subscribe"): Case("/campaign/lists/letters/subscribe", each(
+        has({"list": "letters", "email": "bob@example.com", "status": "pending", "confirmation": {"status": "sent"}}),
+        mailed("bob@example.com", "Please confirm your subscription to letters", "/campaign/t/s/"),
+        then("/campaign/lists/letters/members", lambda _a, ids: ids == [])),  # pending until confirmed
+        json={"email": "Bob@Example.com", "fields": {"firstName": "Bob"}},
+        before=send("POST", "/campaign/lists", {"name": "letters", "doubleOptIn": True})),
+    ("GET", "/campaign/workflows"): Case("/campaign/workflows", lists({"name": "audience-import", "enabled": True},
+        {"name": "vip-copy", "activities": lambda a: len(a) == 2})),
+    ("POST", "/campaign/workflows"): Case("/campaign/workflows", each(has({"name": "vip-again", "enabled": True}),
+        then("/campaign/workflows/vip-again", has({**VIP_AGAIN, "enabled": True}))), 201, json=VIP_AGAIN),
+    ("GET", "/campaign/workflows/{name}"): Case("/campaign/workflows/audience-import", has({"activities": lambda a: [
+        x["type"] for x in a] == ["scheduler", "file-collector", "data-loading", "update-data", "list-update"]})),
+    ("PUT", "/campaign/workflows/{name}"): Case("/campaign/workflows/to-edit", then("/campaign/workflows/to-edit",
+        has({"label": "Edited", "enabled": False})), json={**TO_EDIT, "label": "Edited"}, params={"enabled": False},
+        before=send("POST", "/campaign/workflows", TO_EDIT)),
+    ("DELETE", "/campaign/workflows/{name}"): Case("/campaign/workflows/doomed-flow", gone(
+        "/campaign/workflows/doomed-flow"), 204, before=send("POST", "/campaign/workflows", DOOMED_FLOW)),
+    ("POST", "/campaign/workflows/{name}/runs"): Case("/campaign/workflows/vip-copy/runs", each(has({
+        "workflow": "vip-copy", "status": "success", "activities": lambda a: [x["status"] for x in a] == [
+        "success", "success"]}), then("/campaign/lists/vip-copy/members", lambda _a, ids: ids == ["C1"]))),
+    ("GET", "/campaign/workflows/{name}/runs"): Case("/campaign/workflows/vip-copy/runs", lists({
+        "id": Ref("workflow_run"), "workflow": "vip-copy", "status": "success", "trigger": "manual"})),
+    ("GET", "/campaign/workflows/runs/{run_id}"): Case("/campaign/workflows/runs/{workflow_run}", has({
+        "workflow": "vip-copy", "status": "success", "error": None, "activities": [
+        {"activity": "members", "type": "query", "status": "success", "counts": {"population": 1}},
+        {"activity": "copy", "type": "list-update", "status": "success", "counts": lambda c: c.get("added") == 1}]})),
+    ("POST", "/campaign/workflows/runs/{run_id}/resume"): Case("/campaign/workflows/runs/{failed_run}/resume", each(
+        has({"id": Ref("failed_run"), "status": "success", "error": None, "activities": lambda a: [(x["activity"],
+        x["status"]) for x in a] == [("members", "success"), ("alert", "failed"), ("alert", "success")]}),
+        alerted("vip-alert"))),
+    ("POST", "/campaign/import"): Case("/campaign/import", each(has({"workflow": "audience-import",
+        "status": "success", "activities": lambda a: len(a) == 5}), then("/campaign/loads", lists({
+        "file": "spring_segmentsp1_20261130080000.csv", "loaded": 1, "inserted": 0, "rejected": 0}))),
+        before=audience_file("spring_segmentsp1_20261130080000.csv")),
+    ("GET", "/campaign/loads"): Case("/campaign/loads", lists({"file": "autumn_segmentau1_20261130080000.csv",
+        "loaded": 1, "rejected": 0, "error": None, "list": "autumn_segmentau1"}),
+        before=audience_file("autumn_segmentau1_20261130080000.csv", run=True)),
+    ("POST", "/campaign/bounces/process"): Case("/campaign/bounces/process", each(has({"read": 1, "ignored": 1,
+        "hard": 0, "soft": 0, "unreadable": 0}), bounces_filed), before=delivered_report),
 }
 # fmt: on
 
@@ -461,6 +587,7 @@ ROUTES: dict[tuple[str, str], Case] = {
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, SmallHome]]:
     with small_home(Path(tmp_path_factory.mktemp("route-walk"))) as home, serving(home.settings, home.token) as api:
         api.ids = home.ids
+        api.home = home  # what checks read besides the API: the SMTP server, the HTTP receiver, the mailbox
         yield api, home
 
 

@@ -184,6 +184,50 @@ def campaign_serve(cli: Cli, _body: None) -> None:
         assert httpx.get(f"{base}/campaign/lists").status_code == 401
 
 
+CLI_LETTER = {"name": "cli-letter", "label": "From the shell", "sender": "Shop <news@shop.example>",
+              "subject": "{{ recipient.firstName }}, from the shell", "text": "Hi {{ recipient.firstName }}",
+              "target": {"list": "vip"}}  # fmt: skip
+CLI_FLOW = {"name": "cli-flow", "label": "From the shell", "activities": [
+    {"name": "members", "type": "query", "options": {"filter": {"field": "externalId", "op": "eq", "value": "C1"}},
+     "next": ["copy"]},
+    {"name": "copy", "type": "list-update", "options": {"list": "cli-flow"}}]}  # fmt: skip
+AUDIENCE = "externalId,email,firstName,segmentMembership.status\nC1,ann@example.com,Ann,realized\n"
+
+
+def mailed(to: str, subject: str, text: str) -> Check:
+    """The home's SMTP server holds one message to `to` with this subject, its text part holding `text`."""
+
+    def check(cli: Cli, _body: Any) -> None:
+        assert cli.home.smtp is not None
+        found = [r.message() for r in cli.home.smtp.received() if r.recipients == [to]]
+        found = [m for m in found if m["Subject"] == subject]
+        assert len(found) == 1 and text in found[0].get_body(("plain",)).get_content(), subject
+
+    return check
+
+
+def landed(name: str, *, run: bool = False) -> Step:
+    """An audience file of Ann in the instance's landing folder (imported at once when `run`)."""
+
+    def step(cli: Cli) -> None:
+        (cli.home.settings.campaign_landing_folder / name).write_text(AUDIENCE)
+        if run:
+            assert cli.json("campaign", "import")["status"] == "success"
+
+    return step
+
+
+def delivered_report(cli: Cli) -> None:
+    """A DSN in the bounce mailbox saying Ann's `vip-news` message was delivered (read, not a bounce)."""
+    import mailbox
+
+    from tests.campaign.test_bounces import delivery_report
+
+    assert cli.home.smtp is not None and cli.home.settings.campaign_bounce_mailbox is not None
+    [sent] = [r.message() for r in cli.home.smtp.received() if r.message()["Subject"] == "Ann, news of vip-news"]
+    mailbox.Maildir(cli.home.settings.campaign_bounce_mailbox).add(delivery_report(sent, "delivered", "2.0.0"))
+
+
 FILES = {  # input files of the commands, written beside the home
     "prefs.json": json.dumps(PREFS), "loyalty-v2.json": json.dumps(LOYALTY_V2),
     "people.json": json.dumps(PEOPLE_MAPPING), "scratch.json": json.dumps(SCRATCH_MAPPING),
@@ -192,6 +236,10 @@ FILES = {  # input files of the commands, written beside the home
     "flow-edit.yaml": "errorThreshold: 20\nbackfill: false\n", "oslo.pql": OSLO,
     "emails.yaml": "mapping:\n- {source: identityMap.Email, target: email}\n- {source: person.name.firstName, "
                    "target: first_name}\nmandatory: [email]\nfile: {format: jsonl}\n",
+    "cli-letter.json": json.dumps(CLI_LETTER), "cli-flow.json": json.dumps(CLI_FLOW),
+    "cli-edit.json": json.dumps({**CLI_FLOW, "name": "cli-edit"}),
+    "cli-edited.json": json.dumps({**CLI_FLOW, "name": "cli-edit", "label": "Edited"}),
+    "cli-doomed.json": json.dumps({**CLI_FLOW, "name": "cli-doomed"}),
     "crm-destination.yaml": "id: crm\nname: CRM\nexportType: profile\nurl: https://crm.example.com/in\n"
                             "body: '{\"n\": {{ profiles | length }}}'\n",
 }  # fmt: skip
@@ -236,10 +284,63 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         shows="seen@example.com"),
     ("campaign", "suppression", "remove"): Command(("gone@example.com",), then("campaign", "suppression", "list",
         check=lacks({"email": "gone@example.com"})), before=run("campaign", "suppression", "add", "gone@example.com")),
-    ("campaign", "export-logs"): Command((), has({"instance": "default", "deliveryLogs": 0, "files": []}),
-                                         shows="0 delivery log rows"),
+    ("campaign", "export-logs"): Command((), has({"instance": "default", "deliveryLogs": lambda n: n >= 1,
+        "files": lambda f: [x["name"].split("_")[0] for x in f] == ["deliverylogs"]}),  # vip-news's row, at least
+        shows="0 delivery log rows"),  # the second time: the first export took them
     ("campaign", "connect"): Command((), each(has({"destinationAccount": "campaign-default"}), then(
         "destination", "list", check=lists({"name": "campaign-default", "destination": "accord-campaign"})))),
+    ("campaign", "delivery", "create"): Command(("--file", "{files}/cli-letter.json"), each(has({"name": "cli-letter",
+        "state": "draft"}), then("campaign", "delivery", "show", "cli-letter", check=has({**CLI_LETTER,
+        "state": "draft"})))),
+    ("campaign", "delivery", "list"): Command((), lists({"name": "vip-news", "state": "sent", "counts": {"sent": 1}}),
+                                              shows="vip-news"),
+    ("campaign", "delivery", "show"): Command(("vip-news",), has({"id": Ref("vip-news"), "target": {"list": "vip"},
+        "state": "sent"}), shows="delivery vip-news (sent)"),
+    ("campaign", "delivery", "check"): Command(("vip-news",), has({"recipients": 1, "fields": ["firstName"],
+        "missing": {}}), shows="1 recipients; fields used: firstName"),
+    ("campaign", "delivery", "proof"): Command(("vip-proof", "--to", "boss@example.com"), each(has({"sent": 1,
+        "messages": [{"to": "boss@example.com", "status": "sent"}]}), mailed("boss@example.com",
+        "[PROOF] Ann, news of vip-proof", "Hello Ann"))),
+    ("campaign", "delivery", "send"): Command(("vip-send",), each(has({"delivery": "vip-send", "sentNow": 1,
+        "sent": 1, "failed": 0}), mailed("ann@example.com", "Ann, news of vip-send", "Hello Ann"),
+        then("campaign", "delivery", "log", "vip-send", check=has({"counts": {"sent": 1}})))),
+    ("campaign", "delivery", "log"): Command(("vip-news", "--status", "sent"), has({"total": 1, "counts": {"sent": 1,
+        "pending": 0}, "rows": [{"externalId": "C1", "email": "ann@example.com", "status": "sent"}]}),
+        shows="ann@example.com"),
+    ("campaign", "list", "subscribe"): Command(("cli-letters", "Bob@Example.com", "--field", "firstName=Bob"), each(
+        has({"list": "cli-letters", "status": "pending", "confirmation": {"to": "bob@example.com", "status": "sent"}}),
+        mailed("bob@example.com", "Please confirm your subscription to cli-letters", "/campaign/t/s/"),
+        then("campaign", "list", "members", "cli-letters", check=lambda _c, ids: ids == [])),
+        before=run("campaign", "list", "create", "cli-letters", "--double-opt-in")),
+    ("campaign", "workflow", "create"): Command(("--file", "{files}/cli-flow.json"), then("campaign", "workflow",
+        "show", "cli-flow", check=has({**CLI_FLOW, "enabled": True}))),
+    ("campaign", "workflow", "update"): Command(("cli-edit", "--file", "{files}/cli-edited.json", "--disable"), then(
+        "campaign", "workflow", "show", "cli-edit", check=has({"label": "Edited", "enabled": False})),
+        before=run("campaign", "workflow", "create", "--file", "{files}/cli-edit.json")),
+    ("campaign", "workflow", "list"): Command((), lists({"name": "audience-import", "enabled": True},
+                                                        {"name": "vip-copy"}), shows="vip-copy"),
+    ("campaign", "workflow", "show"): Command(("vip-copy",), has({"activities": lambda a: [x["type"] for x in a] == [
+        "query", "list-update"]}), shows="members (query) -> copy (list-update)"),
+    ("campaign", "workflow", "delete"): Command(("cli-doomed",), then("campaign", "workflow", "list", check=lacks({
+        "name": "cli-doomed"})), before=run("campaign", "workflow", "create", "--file", "{files}/cli-doomed.json")),
+    ("campaign", "workflow", "run"): Command(("vip-copy",), each(has({"workflow": "vip-copy", "status": "success",
+        "activities": lambda a: a[0]["counts"] == {"population": 1}}), then("campaign", "list",
+        "members", "vip-copy", check=lambda _c, ids: ids == ["C1"])), shows="copy"),
+    ("campaign", "workflow", "resume"): Command(("{failed_run}",), has({"id": Ref("failed_run"), "status": "success",
+        "activities": lambda a: [(x["activity"], x["status"]) for x in a][-1] == ("alert", "success")})),
+    ("campaign", "workflow", "runs"): Command(("vip-copy",), lists({"id": Ref("workflow_run"), "status": "success"}),
+                                              shows="manual"),
+    ("campaign", "workflow", "show-run"): Command(("{workflow_run}",), has({"workflow": "vip-copy", "activities": [
+        {"activity": "members", "counts": {"population": 1}}, {"activity": "copy", "status": "success"}]}),
+        shows="members"),
+    ("campaign", "import"): Command((), each(has({"workflow": "audience-import", "status": "success"}), then(
+        "campaign", "loads", check=lists({"file": "cli_segmentcl1_20261130080000.csv", "loaded": 1, "rejected": 0}))),
+        before=landed("cli_segmentcl1_20261130080000.csv"), shows="audience-import"),
+    ("campaign", "loads"): Command((), lists({"file": "clo_segmentco1_20261130080000.csv", "loaded": 1,
+        "list": "clo_segmentco1"}), before=landed("clo_segmentco1_20261130080000.csv", run=True),
+        shows="clo_segmentco1"),
+    ("campaign", "bounces"): Command((), has({"read": 1, "ignored": 1, "hard": 0, "unreadable": 0}),
+                                     before=delivered_report),
     # schemas and field groups
     ("schema", "create"): Command(("news", "--class", "profile", "-g", "personal-contact-details", "--identity",
                                    "personalEmail.address=Email:primary"), then("schema", "show", "news", check=has({
@@ -480,6 +581,10 @@ def _on_the_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         home: SmallHome = request.getfixturevalue("walk").home
         monkeypatch.setenv("ACCORD_HOME", str(home.settings.home))
         monkeypatch.setenv("ACCORD_DUCKDB_THREADS", "2")
+        assert home.smtp is not None  # the campaign instance sends through the home's SMTP server
+        monkeypatch.setenv("ACCORD_CAMPAIGN_SMTP_PORT", str(home.smtp.port))
+        monkeypatch.setenv("ACCORD_CAMPAIGN_BOUNCE_MAILBOX", str(home.settings.campaign_bounce_mailbox))
+        monkeypatch.setenv("ACCORD_CAMPAIGN_LOG_SETTLE_SECONDS", "0")
 
 
 def test_every_command_has_a_case() -> None:
