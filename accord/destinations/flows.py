@@ -42,6 +42,10 @@ class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+BY_FREQUENCY = ("3h", "6h", "8h", "12h", "after-segment-job")
+"""The schedules that need no more said, most frequent first: the default of a destination that takes no `once`."""
+
+
 class Schedule(_Document):
     """When an audience goes out: once, daily at a time, every 3/6/8/12 hours, or after the segment job."""
 
@@ -207,8 +211,10 @@ def check_definition(
             problem(f"{where}.segment", exc.message)
         schedule = audience.schedule
         if "frequency" not in schedule.model_fields_set and "once" not in spec.schedules:
-            # none asked for, and the default is one the destination does not take: its first (most frequent)
-            schedule = schedule.model_copy(update={"frequency": spec.schedules[0]})
+            # none asked for, and the default is one the destination does not take: its most frequent that
+            # needs nothing more said (a daily schedule needs its time)
+            periodic = [f for f in BY_FREQUENCY if f in spec.schedules]
+            schedule = schedule.model_copy(update={"frequency": periodic[0] if periodic else spec.schedules[0]})
             audience = audience.model_copy(update={"schedule": schedule})
         if schedule.frequency not in spec.schedules:
             problem(f"{where}.schedule.frequency", f"{spec.name} takes {', '.join(spec.schedules)}; "

@@ -78,7 +78,7 @@ def test_bad_input_is_answered_with_its_problems_and_nothing_is_kept(imported: A
     flow = api.post("/campaign/workflows", json={"name": "odd", "activities": [{"name": "a", "type": "teleport"}]})
     assert flow.status_code == 400 and any(p["path"].startswith("activities[0]") for p in
                                            flow.json()["details"]["problems"])  # fmt: skip
-    assert [w["name"] for w in api.get("/campaign/workflows").json()] == ["audience-import"]
+    assert [w["name"] for w in api.get("/campaign/workflows").json()] == ["audience-import", "log-export"]
     renamed = api.put("/campaign/workflows/audience-import", json={"name": "other", "activities": [
         {"name": "q", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}}]})  # fmt: skip
     assert renamed.status_code == 400 and "keeps its name" in renamed.json()["message"]
