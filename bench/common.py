@@ -17,11 +17,21 @@ DATA = Path(__file__).parent / "data"
 
 def run_isolated(code: str, *args: str) -> dict[str, Any]:
     """Run a snippet in a new interpreter; it prints one JSON line with its timings and peak RSS."""
+    # The peak is the process's own (VmHWM): getrusage's ru_maxrss also counts the parent's resident size at
+    # the fork that started it, so a large parent (one that built a CDP first) would inflate every figure.
     wrapper = (
         "import json, resource, sys, time\n"
         f"{code}\n"
         "result = main(*sys.argv[1:])\n"
-        "result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)\n"
+        "def _peak():\n"
+        "    try:\n"
+        "        for line in open('/proc/self/status'):\n"
+        "            if line.startswith('VmHWM:'):\n"
+        "                return int(line.split()[1]) / 1024\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "result['peak_rss_mb'] = round(_peak(), 1)\n"
         "print(json.dumps(result))\n"
     )
     completed = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=False)
