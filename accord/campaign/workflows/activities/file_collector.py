@@ -63,17 +63,16 @@ class FileCollector(Activity[FileCollectorOptions]):
     def stored_options(
         self, given: dict[str, Any], box: Callable[[], SecretBox], roots: AllowedRoots
     ) -> dict[str, Any]:
-        from accord.sources import connector_spec, validate_spec_config
+        from accord.sources import connector_spec, split_spec_secrets, validate_spec_config
 
         if self.options.landing:
             return given
         spec = connector_spec(self.options.connector)
-        secret_names = set(spec.secret_fields())
         sealed = box().open(self.options.sealed_config) if self.options.sealed_config else {}
-        secrets = {**sealed,
-                   **{k: v for k, v in self.options.config.items() if k in secret_names}}  # fmt: skip
-        plain = {k: v for k, v in self.options.config.items() if k not in secret_names}
-        validate_spec_config(spec, {**plain, **secrets}, roots, "CAMPAIGN-0400-400")  # paths `config.<field>`
+        model = validate_spec_config(spec, {**self.options.config, **sealed}, roots, "CAMPAIGN-0400-400")
+        # split from the checked model, as connections are: a secret given under any spelling of its name
+        # (alias or field name) is sealed, never kept in the document
+        plain, secrets = split_spec_secrets(spec, model)
         stored = {k: v for k, v in given.items() if k not in ("config", "sealedConfig")}
         return {**stored, "config": plain, **({"sealedConfig": box().seal(secrets)} if secrets else {})}
 
