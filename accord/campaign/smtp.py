@@ -147,6 +147,11 @@ class Connection:
             raise SmtpSecurityError(options.server, f"refused the credentials of user {options.user!r}") from None
         except aiosmtplib.SMTPException as exc:
             _hang_up(client)
+            if options.user and "AUTH EXTENSION IS NOT SUPPORTED" in str(exc).upper():
+                # a setting to mend, not a server to wait for: no retry will make it offer AUTH
+                raise SmtpSecurityError(options.server, "does not offer AUTH, and the settings give a user "
+                                        "(campaign_smtp_user): remove it, or use a server that takes "
+                                        "logins") from None  # fmt: skip
             if options.starttls == "always" and "STARTTLS" in str(exc).upper():
                 raise SmtpSecurityError(options.server, "does not offer STARTTLS, which the settings require "
                                         "(campaign_smtp_starttls = always)") from None  # fmt: skip

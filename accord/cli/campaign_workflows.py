@@ -114,7 +114,10 @@ def workflow_run(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> N
     """Run a workflow now, as far as it goes (its end, a failure, or a wait)."""
     from accord.campaign import workflows
 
-    emit(workflows.run_workflow(state.campaign(), name), as_json, show_run)
+    run = workflows.run_workflow(state.campaign(), name)
+    emit(run, as_json, show_run)
+    if run["status"] == "failed":  # as `activation run`: a script can tell
+        raise typer.Exit(1)
 
 
 @workflow_app.command("resume")
@@ -122,7 +125,10 @@ def workflow_resume(run_id: int = typer.Argument(...), as_json: bool = JsonFlag)
     """Take a failed or waiting run on from where it stopped: what succeeded is not run again."""
     from accord.campaign import workflows
 
-    emit(workflows.resume_workflow(state.campaign(), run_id), as_json, show_run)
+    run = workflows.resume_workflow(state.campaign(), run_id)
+    emit(run, as_json, show_run)
+    if run["status"] == "failed":
+        raise typer.Exit(1)
 
 
 @workflow_app.command("runs")

@@ -147,7 +147,7 @@ activities:
         assert made.code == 0 and "ann (query) -> list (list-update) -> alert (alert)" in made.stdout
         receiver.refuse(b"anns listed")
         failed = shell("campaign", "workflow", "run", "tell")
-        assert failed.code == 0 and "failed" in failed.stdout and "accord campaign workflow resume" in failed.stdout
+        assert failed.code == 1 and "failed" in failed.stdout and "accord campaign workflow resume" in failed.stdout
         run_id = shell("campaign", "workflow", "runs", "tell", "--json").json()[0]["id"]
         shown = shell("campaign", "workflow", "show-run", str(run_id), "--json").json()
         assert [(a["activity"], a["status"]) for a in shown["activities"]] == [

@@ -267,3 +267,36 @@ def test_sending_on_postgresql_keeps_the_same_log(
         assert [s["email"] for s in suppressions(engine)] == ["bad0@example.com"]
     finally:
         engine.close()
+
+
+def test_a_user_for_a_server_that_offers_no_login_is_a_clear_error_at_once(engine: CampaignEngine,
+                                                                            tmp_path: Any) -> None:  # fmt: skip
+    """aiosmtpd's own command-line server offers no AUTH: a configured user is a setting to mend, said at once."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as knock:
+                if knock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None and time.monotonic() < deadline, "aiosmtpd did not start"
+            time.sleep(0.1)
+        point_at(engine, port, campaign_smtp_starttls="never", campaign_smtp_user="mailer",
+                 campaign_smtp_password="s3cret-pass")  # fmt: skip
+        delivery = create_delivery(engine)
+        started = time.monotonic()
+        with pytest.raises(SmtpSecurityError, match="does not offer AUTH") as raised:
+            send(engine, delivery, add_recipients(engine, 2))
+        assert time.monotonic() - started < 5  # not retried with back-off as a server that is down would be
+        assert "s3cret-pass" not in str(raised.value.to_dict())
+    finally:
+        server.kill()
+        server.wait()
