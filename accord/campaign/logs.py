@@ -91,7 +91,7 @@ def log_destination(engine: CampaignEngine) -> Any:
     """Where logs go: the setting `campaign_logs_destination` (any file destination: s3, azure-blob, sftp,
     local) or, by default, the instance's local logs folder."""
     from accord.access import AllowedRoots
-    from accord.destinations.registry import destination_class, destination_spec
+    from accord.destinations import destination_class, destination_spec
     from accord.sources import validate_spec_config
 
     chosen = engine.settings.campaign_logs_destination

@@ -80,11 +80,11 @@ def send_delivery(
             raise UnknownObjectError("delivery", str(delivery_id))
         name, sender, seeds_before = delivery.name, delivery.sender, int(delivery.counts.get("seeds") or 0)
     if recipients is None:
-        targeted, excluded = _target(engine, delivery_id)
+        targeted, excluded = target_recipients(engine, delivery_id)
     else:
         targeted, excluded = list(recipients), {}
     targeted = _without_suppressed(engine, targeted, excluded)
-    renderer = renderer or _default_renderer(engine, delivery_id)
+    renderer = renderer or MessageRenderer(engine, delivery_id)
     options = SmtpOptions.from_settings(engine.settings)
     with hold(engine.database, delivery_lock(delivery_id), f"sending of delivery {name}", wait_seconds=0,
               stale_seconds=engine.settings.stale_run_seconds):  # fmt: skip
@@ -158,8 +158,8 @@ def _preparer(renderer: Renderer, batch: Sequence[_Row], by_id: dict[int, dict[s
                 data = fast(by_id[row.recipient_id], row.id)
                 return Envelope(row.id, sender, row.email, data, renderer.message_id(row.id))  # type: ignore[attr-defined]
             message = renderer.render(by_id[row.recipient_id], row.id)
-        except AccordError as exc:
-            return Outcome(row.id, "failed", exc.message)
+        except AccordError as exc:  # a missing field says so in the log's words: `missing field <name>`
+            return Outcome(row.id, "failed", getattr(exc, "reason", exc.message))
         return _envelope(message, row.id, row.email, sender)
 
     return prepare
@@ -296,17 +296,6 @@ def _finish(engine: CampaignEngine, delivery_id: int, state: str, counts: dict[s
         delivery = session.get(DeliveryRecord, delivery_id)
         assert delivery is not None
         delivery.state, delivery.error, delivery.counts = state, error, counts
-
-
-# The targeting and the renderer are the `mail` part's (accord.campaign.deliveries and .messages); they are
-# looked up when first needed so that this module stands on its own until both parts are joined.
-def _target(engine: CampaignEngine, delivery_id: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    targeted, excluded = target_recipients(engine, delivery_id)
-    return list(targeted), dict(excluded)
-
-
-def _default_renderer(engine: CampaignEngine, delivery_id: int) -> Renderer:
-    return MessageRenderer(engine, delivery_id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -89,7 +89,9 @@ def _tracking_server(settings: Any) -> Iterator[str]:
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="error"))
+    # the tracking routes only: no schedules and no followers (the demo runs each step itself)
+    app = create_app(settings.model_copy(update={"scheduler": False}), campaign_only=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="demo-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

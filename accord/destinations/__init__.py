@@ -27,7 +27,13 @@ if TYPE_CHECKING:
         set_state,
     )
     from accord.destinations.following import Followers, follow_once
-    from accord.destinations.registry import destination_ids, destination_spec, list_destinations, register_declared
+    from accord.destinations.registry import (
+        destination_class,
+        destination_ids,
+        destination_spec,
+        list_destinations,
+        register_declared,
+    )
     from accord.destinations.runs import delete_flow, get_run, list_runs, run_activation
     from accord.destinations.spec import (
         FREQUENCIES,
@@ -66,7 +72,7 @@ _EXPORTS = {
     ],
     "following": ["Followers", "follow_once"],
     "flows": ["FlowDefinition", "create_flow", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
-    "registry": ["destination_ids", "destination_spec", "list_destinations", "register_declared"],
+    "registry": ["destination_class", "destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
     "spec": [
         "FREQUENCIES",
