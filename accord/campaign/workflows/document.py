@@ -205,6 +205,17 @@ def _check_transitions(parsed: WorkflowDocument, built: dict[str, Activity], pro
         problem("activities", f"a workflow has one start; schedulers: {', '.join(starts)}")
     if starts and parsed.schedule is not None:
         problem("schedule", f"the workflow has a scheduler activity ({starts[0]!r}): give its schedule there only")
+    for index, activity in enumerate(parsed.activities):
+        instance = built.get(activity.name)
+        for position, source in enumerate(instance.named_inputs() if instance is not None else []):
+            if activity.name not in edges.get(source, []):
+                hint = (
+                    did_you_mean(source, names)
+                    if source not in edges
+                    else f": add a transition from it to {activity.name!r}"
+                )
+                problem(f"activities[{index}].options", f"{activity.name!r} names {source!r} (at {position}), which "
+                        f"does not lead to it{hint}")  # fmt: skip
     cycle = _cycle(names, edges)
     if cycle:
         problem("activities", f"a cycle: {' -> '.join([*cycle, cycle[0]])}; a workflow runs forward only")

@@ -136,3 +136,7 @@ class Activity(ABC, Generic[OptionsT]):
     def branch_outputs(self) -> list[str]:
         """The names of the outputs its transitions may leave from (for an activity with named outputs)."""
         return []
+
+    def named_inputs(self) -> list[str]:
+        """The activities its options name as inputs (an exclusion's `exclude`): each must lead to it."""
+        return []

@@ -40,7 +40,7 @@ def test_a_cycle_is_refused_naming_its_activities() -> None:
     found = problems({"name": "loop", "activities": [
         {"name": "a", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["b"]},
         {"name": "b", "type": "wait", "options": {"duration": "1h"}, "next": ["c"]},
-        {"name": "c", "type": "exclusion", "options": {"exclude": ["a"]}, "next": ["b"]},
+        {"name": "c", "type": "exclusion", "options": {"exclude": ["b"]}, "next": ["b"]},
     ]})  # fmt: skip
     assert found == {"activities": "a cycle: b -> c -> b; a workflow runs forward only"}
 
@@ -120,3 +120,16 @@ def test_a_transition_between_activities_that_do_not_fit_is_refused() -> None:
         {"name": "load", "type": "update-data"},
     ]})  # fmt: skip
     assert found == {"activities[0].next[0]": "'load' (update-data) takes files, and 'q' (query) gives a population"}
+
+
+def test_an_exclusion_naming_an_activity_that_does_not_lead_to_it_is_refused_when_checked() -> None:
+    document = {"name": "ex", "activities": [
+        {"name": "all", "type": "query", "options": {"filter": {"field": "email", "op": "notNull"}}, "next": ["less"]},
+        {"name": "gold", "type": "query", "options": {"filter": {"field": "custom.tier", "op": "eq", "value": "g"}}},
+        {"name": "less", "type": "exclusion", "options": {"exclude": ["gold", "zz"]}},
+    ]}  # fmt: skip
+    with pytest.raises(DocumentError) as caught:
+        workflows.check_workflow(document)
+    messages = [p["message"] for p in caught.value.problems if p["path"] == "activities[2].options"]
+    assert any("'gold'" in m and "add a transition from it to 'less'" in m for m in messages)
+    assert any("'zz'" in m and "does not lead to it" in m for m in messages)

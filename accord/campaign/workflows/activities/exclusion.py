@@ -19,6 +19,9 @@ class Exclusion(Activity[ExclusionOptions]):
         options=ExclusionOptions,
     )
 
+    def named_inputs(self) -> list[str]:
+        return list(self.options.exclude)
+
     def run(self, context: RunContext, inputs: Inputs) -> ActivityResult:
         missing = [name for name in self.options.exclude if name not in inputs.outputs]
         if missing:
