@@ -95,6 +95,7 @@ def initialise_engine(settings: Settings) -> dict[str, Any]:
         made = CampaignEngine(settings, database)
         ensure_import_workflow(made)
         ensure_log_export_workflow(made)
+        publish_instance(made)
         return {
             "created": created,
             "instance": settings.campaign_instance,
@@ -104,6 +105,34 @@ def initialise_engine(settings: Settings) -> dict[str, Any]:
         }
     finally:
         database.dispose()
+
+
+def publish_instance(engine: CampaignEngine) -> None:
+    """Say in the landing folder what this instance takes and holds (its limits, its audiences), so that the
+    CDP's activation refuses a file the import would refuse, before it lands. Written whole (a reader never
+    sees part of it); at initialisation and after every import."""
+    import json
+    import os
+
+    from sqlalchemy import func
+
+    from accord.campaign.models import ListRecord, RecipientRecord
+    from accord.destinations.connectors.campaign import INSTANCE_FILE
+
+    settings = engine.settings
+    with engine.database.session() as session:
+        audiences = sorted(a for a in session.scalars(select(ListRecord.audience_id).where(
+            ListRecord.origin == "audience")) if a)  # fmt: skip
+        recipients = session.scalar(select(func.count()).select_from(RecipientRecord)) or 0
+    said = {"instance": engine.name, "maxFields": settings.campaign_max_fields,
+            "maxAudiences": settings.campaign_max_audiences, "audiences": audiences,
+            "maxActiveProfiles": settings.campaign_max_active_profiles, "activeProfiles": recipients,
+            "maxLandingBytes": int(settings.campaign_max_landing_bytes)}  # fmt: skip
+    engine.landing.mkdir(parents=True, exist_ok=True)
+    target = engine.landing / INSTANCE_FILE
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(said, indent=2))
+    os.replace(partial, target)
 
 
 def _where(settings: Settings) -> str:

@@ -19,6 +19,7 @@ from accord.api import create_app
 from accord.campaign.connect import Instance, connect
 from accord.campaign.imports import audience_loads, import_audiences
 from accord.campaign.logs import export_logs
+from accord.destinations.exceptions import DestinationRefusedError
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
 from tests.campaign.conftest import SmtpServers
@@ -177,3 +178,37 @@ def test_an_audience_is_mailed_tracked_and_comes_back_as_engagement(
         engine.close()
     finally:
         server.stop()
+
+
+def test_what_the_instance_would_refuse_is_refused_at_activation_with_why(cdp: Workspace, settings: Settings) -> None:
+    from accord.campaign.engine import publish_instance
+
+    engine = campaign.CampaignEngine.open(settings)
+    landing = engine.landing
+    _rebuild(cdp)
+    narrow = campaign.CampaignEngine.open(settings.model_copy(update={"campaign_max_fields": 2}))
+    publish_instance(narrow)  # as an instance whose administrator set 2 fields says of itself
+    narrow.close()
+    with pytest.raises(DestinationRefusedError) as refused:
+        destinations.run_activation(cdp, "prod", "to-campaign")
+    assert "has 3 fields" in refused.value.message and "at most 2" in refused.value.message
+    assert "campaign_max_fields" in refused.value.message
+    assert [p.name for p in landing.glob("*.csv")] == []  # nothing landed for the import to refuse later
+    assert destinations.list_runs(cdp, "prod", "to-campaign")[0]["status"] == "failed"  # and the run says so
+
+    one = campaign.CampaignEngine.open(settings.model_copy(update={"campaign_max_audiences": 1}))
+    publish_instance(one)
+    assert destinations.run_activation(cdp, "prod", "to-campaign")["status"] == "success"
+    assert import_audiences(one)["status"] == "success"  # the instance now holds its one audience, and says so
+    with cdp.catalog.session() as session:
+        segment.create_segment(session, "prod", {"name": "oslo", "expression": {"value": 'homeAddress.city = "Oslo"'}})
+        destinations.create_flow(session, "prod", "oslo-out", "campaign-default", {**FLOW,
+                                 "audiences": [{"segment": "oslo"}]})  # fmt: skip
+    _rebuild(cdp)
+    with pytest.raises(DestinationRefusedError) as second:
+        destinations.run_activation(cdp, "prod", "oslo-out")
+    assert "is a new audience" in second.value.message and "campaign_max_audiences" in second.value.message
+    again = destinations.run_activation(cdp, "prod", "to-campaign")  # the audience it holds still goes
+    assert again["status"] == "success"
+    one.close()
+    engine.close()

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from sqlalchemy import delete, insert, select, update
 
+from accord.campaign.engine import publish_instance
 from accord.campaign.exceptions import CampaignInputError, UnknownObjectError
 from accord.campaign.models import AudienceLoadRecord, ListMemberRecord, ListRecord
 from accord.campaign.workflows.audiences import Audience, find_audience_list
@@ -51,7 +52,9 @@ class ListUpdate(Activity[ListUpdateOptions]):
 
     def run(self, context: RunContext, inputs: Inputs) -> ActivityResult:
         if self.options.audience:
-            return self._audiences(context, inputs)
+            result = self._audiences(context, inputs)
+            publish_instance(context.engine)  # the audiences it now holds, for the CDP's next activation
+            return result
         assert self.options.list is not None
         population = inputs.population()
         with context.engine.database.session() as session:
