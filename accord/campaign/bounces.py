@@ -24,7 +24,7 @@ from accord.access import AllowedRoots
 from accord.campaign.engine import CampaignEngine
 from accord.campaign.exceptions import BounceMailboxError
 from accord.campaign.models import BroadLogRecord
-from accord.campaign.recipients import suppress
+from accord.campaign.recipients import suppress_many
 
 log = logging.getLogger("accord.campaign")
 
@@ -163,8 +163,7 @@ def _apply(engine: CampaignEngine, bounces: list[Bounce], counts: dict[str, int]
                 hard.append((row.email, bounce.reason))
         if changes:
             session.execute(update(BroadLogRecord), changes)
-    for address, reason in hard:
-        suppress(engine, address, "hard-bounce", reason)
+    suppress_many(engine, hard, "hard-bounce")
     return matched
 
 

@@ -178,6 +178,20 @@ def suppress(engine: CampaignEngine, email: str, reason: str, detail: str = "") 
                 "createdAt": record.created_at.isoformat()}  # fmt: skip
 
 
+def suppress_many(engine: CampaignEngine, entries: list[tuple[str, str]], reason: str) -> int:
+    """Put many addresses (with the detail of each) on the suppression list in one transaction, as `suppress`
+    does one: an address already there keeps its first reason. Returns how many were added."""
+    if reason not in SUPPRESSION_REASONS:
+        raise CampaignInputError(f"unknown reason {reason!r}; reasons: {', '.join(SUPPRESSION_REASONS)}",
+                                 field="reason")  # fmt: skip
+    wanted = {normalise_address(email): detail[:2000] for email, detail in entries if email}
+    with engine.database.session() as session:
+        known = set(session.scalars(select(SuppressionRecord.email).where(SuppressionRecord.email.in_(wanted))))
+        new = [SuppressionRecord(email=e, reason=reason, detail=d) for e, d in wanted.items() if e not in known]
+        session.add_all(new)
+        return len(new)
+
+
 def suppressions(engine: CampaignEngine) -> list[dict[str, Any]]:
     with engine.database.session() as session:
         rows = session.scalars(select(SuppressionRecord).order_by(SuppressionRecord.created_at))

@@ -29,7 +29,7 @@ from accord.campaign.engine import CampaignEngine
 from accord.campaign.exceptions import SmtpSecurityError, SmtpUnavailableError, UnknownObjectError
 from accord.campaign.messages import Renderer as MessageRenderer
 from accord.campaign.models import BroadLogRecord, DeliveryRecord, SeedAddressRecord, SuppressionRecord
-from accord.campaign.recipients import normalise_address, suppress
+from accord.campaign.recipients import normalise_address, suppress_many
 from accord.campaign.smtp import BatchStopped, Envelope, HourlyWindow, Outcome, Pool, SmtpOptions
 from accord.catalog import utcnow
 from accord.errors import AccordError
@@ -223,8 +223,7 @@ def _quarantine(engine: CampaignEngine, bounced: Sequence[Outcome]) -> None:
         rows = session.execute(select(BroadLogRecord.id, BroadLogRecord.email)
                                .where(BroadLogRecord.id.in_([o.broadlog_id for o in bounced]))).all()  # fmt: skip
     address = {row.id: row.email for row in rows}
-    for outcome in bounced:
-        suppress(engine, address[outcome.broadlog_id], "hard-bounce", outcome.reason)
+    suppress_many(engine, [(address[o.broadlog_id], o.reason) for o in bounced], "hard-bounce")
 
 
 def _prepare(engine: CampaignEngine, delivery_id: int, targeted: Sequence[dict[str, Any]]) -> int:

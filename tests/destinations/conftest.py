@@ -102,6 +102,14 @@ def evaluate(workspace: Workspace) -> None:
 
 @pytest.fixture
 def people(workspace: Workspace, tmp_path: Path) -> Workspace:
+    register_people(workspace)
+    ingest_people(workspace, tmp_path, PEOPLE)
+    evaluate(workspace)
+    return workspace
+
+
+def register_people(workspace: Workspace) -> None:
+    """The CRM schema (CRMID, Email, consents), its profile dataset and the audience `parisians`."""
     with workspace.catalog.session() as s:
         schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile"], "fields": {
             "_tenant": {"type": "object", "properties": {"crmId": {"type": "string"}}}}})  # fmt: skip
@@ -111,9 +119,6 @@ def people(workspace: Workspace, tmp_path: Path) -> Workspace:
                            {"path": "personalEmail.address", "namespace": "Email"}]})  # fmt: skip
         lake.create_dataset(s, "prod", "crm", "crm", profile_enabled=True)
         segment.create_segment(s, "prod", {"name": "parisians", "expression": {"value": PARISIANS}})
-    ingest_people(workspace, tmp_path, PEOPLE)
-    evaluate(workspace)
-    return workspace
 
 
 @pytest.fixture

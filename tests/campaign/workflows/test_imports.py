@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from accord import campaign, destinations, schema, segment, sources
+from accord import campaign, destinations, sources
 from accord.access import AllowedRoots
 from accord.campaign import workflows
 from accord.campaign.imports import IMPORT_WORKFLOW, audience_loads, import_audiences
 from accord.campaign.models import ActivityRunRecord, RecipientRecord
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
-from tests.destinations.conftest import PARISIANS, PEOPLE, evaluate, ingest_people
+from tests.destinations.conftest import PEOPLE, evaluate, ingest_people, register_people
 
 CAMPAIGN_FLOW: dict[str, Any] = {
     "audiences": [{"segment": "parisians", "schedule": {"frequency": "daily", "time": "06:00"}}],
@@ -42,19 +42,10 @@ CAMPAIGN_FLOW: dict[str, Any] = {
 def cdp(campaign_settings: Settings, tmp_path: Path) -> Iterator[Workspace]:
     """A CDP with people in Paris and elsewhere, and an accord-campaign account writing into the instance's
     landing folder (which the operator allows, as by default)."""
-    from accord import lake
 
     initialise(campaign_settings)
     workspace = Workspace.open(campaign_settings)
-    with workspace.catalog.session() as s:
-        schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile"], "fields": {
-            "_tenant": {"type": "object", "properties": {"crmId": {"type": "string"}}}}})  # fmt: skip
-        schema.create_schema(s, "prod", {"name": "crm", "class": "profile", "fieldGroups": [
-            "demographic-details", "personal-contact-details", "consents-and-preferences", "ids"],
-            "identities": [{"path": "_tenant.crmId", "namespace": "CRMID", "primary": True},
-                           {"path": "personalEmail.address", "namespace": "Email"}]})  # fmt: skip
-        lake.create_dataset(s, "prod", "crm", "crm", profile_enabled=True)
-        segment.create_segment(s, "prod", {"name": "parisians", "expression": {"value": PARISIANS}})
+    register_people(workspace)
     (tmp_path / "files").mkdir(exist_ok=True)
     ingest_people(workspace, tmp_path / "files", PEOPLE)
     evaluate(workspace)
