@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -25,6 +24,7 @@ from accord.destinations.spec import (
     HttpRequest,
     Limits,
     OutgoingProfile,
+    OutgoingProfiles,
     ProfileRow,
     RequestContext,
     StreamingConfig,
@@ -56,7 +56,6 @@ SAMPLE_ROWS: list[ProfileRow] = [
      "segments": {"s-vip": {"name": "VIP customers", "status": "exited"}}},
 ]  # fmt: skip
 """Rows a sample request is rendered from when the caller gives none."""
-_PROFILE_ID, _IDENTIFIER_COUNT = attrgetter("profile_id"), attrgetter("identifier_count")
 
 
 class DeclaredDestination(StreamingDestination[StreamingConfig]):
@@ -96,24 +95,21 @@ class DeclaredDestination(StreamingDestination[StreamingConfig]):
         url = render(self.url_template, "url", scope).strip()
         headers = {"Content-Type": self.document.content_type} | self.headers(context, credentials=False)
         requests = []
-        for batch in self._batches(profiles):
+        for batch in self._batches(OutgoingProfiles.of(profiles)):
             given: Any = WholeProfiles(batch) if self.whole_profiles else [profile.row for profile in batch]
             body = render(self.body_template, "body", scope | {"profiles": given})
-            counts = list(map(_IDENTIFIER_COUNT, batch))
-            identifiers = sum(counts) if None not in counts else sum(profile.identifiers for profile in batch)
-            requests.append(HttpRequest(self.document.method, url, headers, body.encode("utf-8"),
-                                        tuple(map(_PROFILE_ID, batch)), identifiers))  # fmt: skip
+            requests.append(HttpRequest(self.document.method, url, headers, body.encode("utf-8"), tuple(batch.ids),
+                                        sum(batch.identifier_counts())))  # fmt: skip
         return requests
 
-    def _batches(self, profiles: Sequence[OutgoingProfile]) -> list[Sequence[OutgoingProfile]]:
+    def _batches(self, profiles: OutgoingProfiles) -> list[OutgoingProfiles]:
         """Profiles in requests of at most `identifiers_per_request` identifiers (a profile is never split)."""
         most = self.spec.limits.identifiers_per_request
         if not most:
-            return [profiles] if profiles else []
-        batches: list[Sequence[OutgoingProfile]] = []
+            return [profiles] if len(profiles) else []
+        batches: list[OutgoingProfiles] = []
         start, count = 0, 0
-        for index, profile in enumerate(profiles):
-            size = profile.identifiers
+        for index, size in enumerate(profiles.identifier_counts()):
             if count + size > most and index > start:
                 batches.append(profiles[start:index])
                 start, count = index, 0

@@ -22,10 +22,16 @@ import zlib
 from collections import Counter
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, islice, repeat
+from itertools import chain, repeat
 from typing import Any
 
-from accord.destinations.spec import OutgoingProfile, ProfileRow, RequestContext, StreamingDestination
+from accord.destinations.spec import (
+    OutgoingProfile,
+    OutgoingProfiles,
+    ProfileRow,
+    RequestContext,
+    StreamingDestination,
+)
 from accord.destinations.streaming.deadletters import DeadLetter, DeadLetterSink, MemoryDeadLetters, request_document
 from accord.destinations.streaming.sending import Outcome, Sender
 from accord.errors import AccordError
@@ -35,7 +41,6 @@ log = logging.getLogger("accord.destinations.streaming")
 CHUNK = 1000
 """Rows a lane's queue takes at a time (a queue item per row would cost more than the rows)."""
 NOT_CARRIED = "no identity or value the destination accepts"
-_PROFILE_ID = operator.attrgetter("profile_id")
 
 
 @dataclass
@@ -84,10 +89,8 @@ class Lane:
         self.sender = Sender(destination, self.name, wait_when_open=wait_when_open)
         self.result = DeliveryResult()
         self.partitions = max(1, destination.spec.limits.requests_in_flight)
-        self.queue: asyncio.Queue[list[OutgoingProfile] | None] = asyncio.Queue(queue_chunks)
-        self.outboxes: list[asyncio.Queue[list[OutgoingProfile] | None]] = [
-            asyncio.Queue(2) for _ in range(self.partitions)
-        ]
+        self.queue: asyncio.Queue[OutgoingProfiles | None] = asyncio.Queue(queue_chunks)
+        self.outboxes: list[asyncio.Queue[OutgoingProfiles | None]] = [asyncio.Queue(2) for _ in range(self.partitions)]
         self.tasks: list[asyncio.Task[None]] = []
         self.started = 0.0
 
@@ -98,8 +101,9 @@ class Lane:
 
     async def put(self, rows: Sequence[ProfileRow | OutgoingProfile]) -> None:
         """Queue rows; waits while the lane's queue is full (only this lane's producer waits)."""
-        for start in range(0, len(rows), CHUNK):
-            await self.queue.put(outgoing(rows[start : start + CHUNK]))
+        profiles = OutgoingProfiles.of(rows)
+        for start in range(0, len(profiles), CHUNK):
+            await self.queue.put(profiles[start : start + CHUNK])
 
     async def close(self) -> DeliveryResult:
         """Send what is queued and gathered, wait for the last answer, and say what happened."""
@@ -126,10 +130,16 @@ class Lane:
         """Gather rows by partition; a batch leaves when full or when its oldest row is `max_batch_age` old."""
         aggregation = self.destination.aggregation
         size, age = max(1, aggregation.max_profiles_per_request), aggregation.max_batch_age_seconds
-        batches: list[list[OutgoingProfile]] = [[] for _ in range(self.partitions)]
+        batches: list[list[OutgoingProfiles]] = [[] for _ in range(self.partitions)]
+        held = [0] * self.partitions
         born: list[float] = [0.0] * self.partitions
+
+        async def leave(p: int) -> None:
+            await self.outboxes[p].put(OutgoingProfiles.joined(batches[p]))
+            batches[p], held[p] = [], 0
+
         while True:
-            waiting = [born[p] + age for p in range(self.partitions) if batches[p]]
+            waiting = [born[p] + age for p in range(self.partitions) if held[p]]
             timeout = max(0.0, min(waiting) - time.monotonic()) if waiting else None
             try:
                 # not `wait_for`: on Python 3.11 it swallows a cancellation that comes as a chunk arrives, and an
@@ -139,36 +149,34 @@ class Lane:
             except TimeoutError:
                 now = time.monotonic()
                 for p in range(self.partitions):
-                    if batches[p] and born[p] + age <= now:
-                        await self.outboxes[p].put(batches[p])
-                        batches[p] = []
+                    if held[p] and born[p] + age <= now:
+                        await leave(p)
                 continue
             if chunk is None:
                 break
             for p, part in enumerate(self._split(chunk)):
-                while part:
-                    if not batches[p]:
+                while len(part):
+                    if not held[p]:
                         born[p] = time.monotonic()
-                    room = size - len(batches[p])
-                    batches[p].extend(part[:room])
+                    room = size - held[p]
+                    batches[p].append(part[:room])
+                    held[p] += min(room, len(part))
                     part = part[room:]
-                    if len(batches[p]) >= size:
-                        await self.outboxes[p].put(batches[p])
-                        batches[p] = []
+                    if held[p] >= size:
+                        await leave(p)
         for p in range(self.partitions):
-            if batches[p]:
-                await self.outboxes[p].put(batches[p])
+            if held[p]:
+                await leave(p)
             await self.outboxes[p].put(None)
 
-    def _split(self, chunk: list[OutgoingProfile]) -> list[list[OutgoingProfile]]:
+    def _split(self, chunk: OutgoingProfiles) -> list[OutgoingProfiles]:
         """A chunk's profiles by partition (the CRC-32 of the profile's id), each part in the chunk's order.
 
-        Written with `map` and `compress`, so that no Python code runs per profile."""
+        Written with `map` and a sort over the chunk's columns, so that no Python code runs per profile."""
         if self.partitions == 1:
             return [chunk]
-        ids = map(str.encode, map(_PROFILE_ID, chunk))
-        keys = list(map(operator.mod, map(zlib.crc32, ids), repeat(self.partitions)))
-        return [list(compress(chunk, map(p.__eq__, keys))) for p in range(self.partitions)]
+        keys = list(map(operator.mod, map(zlib.crc32, map(str.encode, chunk.ids)), repeat(self.partitions)))
+        return chunk.grouped(keys, self.partitions)
 
     async def _send(self, partition: int) -> None:
         outbox = self.outboxes[partition]
@@ -179,18 +187,23 @@ class Lane:
                 log.warning("%s: %d profiles not sent: %s", self.name, len(batch), exc.message)
                 self.result.fail(exc.message, len(batch))
                 continue
-            rows = Counter(map(_PROFILE_ID, batch))
-            carried: set[str] = set()
-            for request in requests:
-                carried.update(request.profile_ids)
-            left_out = sum(rows[profile] for profile in rows.keys() - carried)
-            if left_out:
-                self.result.fail(NOT_CARRIED, left_out)
+            # the usual case, told apart without a Python step per row: the requests carry the batch's rows in
+            # its order, each row once (each request then counts the rows it carries)
+            exact = [*chain.from_iterable(request.profile_ids for request in requests)] == batch.ids
+            rows: Counter[str] = Counter() if exact else Counter(batch.ids)
+            if not exact:
+                carried: set[str] = set()
+                for request in requests:
+                    carried.update(request.profile_ids)
+                left_out = sum(rows[profile] for profile in rows.keys() - carried)
+                if left_out:
+                    self.result.fail(NOT_CARRIED, left_out)
             for request in requests:
                 self.result.requests += 1
                 outcome = await self.sender.send(request)
                 # a profile's rows of this batch count with the first request that carries it
-                counted = sum(map(rows.pop, dict.fromkeys(request.profile_ids), repeat(0)))
+                counted = (len(request.profile_ids) if exact
+                           else sum(map(rows.pop, dict.fromkeys(request.profile_ids), repeat(0))))  # fmt: skip
                 if outcome.delivered:
                     self.result.rows_delivered += counted
                 else:
@@ -213,14 +226,9 @@ class Lane:
                     self.name, len(outcome.request.profile_ids), outcome.attempts, reason, letter_id)  # fmt: skip
 
 
-def outgoing(rows: Iterable[ProfileRow | OutgoingProfile]) -> list[OutgoingProfile]:
-    """Rows as the lanes carry them: dicts wrapped (not encoded), outgoing profiles as they are."""
-    return [row if isinstance(row, OutgoingProfile) else OutgoingProfile.of_row(row) for row in rows]
-
-
 async def deliver_async(
     destination: StreamingDestination,  # type: ignore[type-arg]
-    rows: Iterable[ProfileRow | OutgoingProfile] | AsyncIterable[ProfileRow | OutgoingProfile],
+    rows: Iterable[ProfileRow | OutgoingProfile | OutgoingProfiles] | AsyncIterable[ProfileRow | OutgoingProfile],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
     wait_when_open: bool = False,
@@ -229,18 +237,26 @@ async def deliver_async(
     lane = Lane(destination, context, dead_letters, wait_when_open=wait_when_open)
     lane.start()
     try:
+        chunk: list[ProfileRow | OutgoingProfile] = []
         if isinstance(rows, AsyncIterable):
-            chunk: list[ProfileRow | OutgoingProfile] = []
             async for row in rows:
                 chunk.append(row)
                 if len(chunk) >= CHUNK:
                     await lane.put(chunk)
                     chunk = []
-            await lane.put(chunk)
         else:
-            iterator = iter(rows)
-            while chunk := list(islice(iterator, CHUNK)):
-                await lane.put(chunk)
+            for item in rows:
+                if isinstance(item, OutgoingProfiles):  # a batch of columns goes as it is
+                    if chunk:
+                        await lane.put(chunk)
+                        chunk = []
+                    await lane.put(item)
+                    continue
+                chunk.append(item)
+                if len(chunk) >= CHUNK:
+                    await lane.put(chunk)
+                    chunk = []
+        await lane.put(chunk)
     except BaseException:
         await lane.abandon()
         raise
@@ -249,7 +265,7 @@ async def deliver_async(
 
 def deliver(
     destination: StreamingDestination,  # type: ignore[type-arg]
-    rows: Iterable[ProfileRow | OutgoingProfile],
+    rows: Iterable[ProfileRow | OutgoingProfile | OutgoingProfiles],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
     wait_when_open: bool = False,
@@ -263,5 +279,6 @@ def deliver(
     instead of becoming dead letters at once (a follower of membership changes, which has time). Blocks
     until the last answer; call it from a thread of its own, not from a running event loop (use
     `deliver_async` there). An error raised by `rows` stops the delivery (what is queued is dropped) and
-    reaches the caller."""
+    reaches the caller. `rows` may give `OutgoingProfiles` too, a batch of profiles each (an activation
+    run's come so)."""
     return asyncio.run(deliver_async(destination, rows, context, dead_letters, wait_when_open))

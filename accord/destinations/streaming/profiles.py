@@ -13,25 +13,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from itertools import repeat
 
 import pyarrow as pa
 import sqlglot.expressions as sge
 
 from accord.destinations.export import STATUS, AudienceExport
 from accord.destinations.flows import OPERATION, FlowDefinition
-from accord.destinations.spec import OutgoingProfile
+from accord.destinations.spec import OutgoingProfiles
 from accord.engine import raw_connection
 
 BATCH_ROWS = 10_000
 """Rows read back from a built file at a time (a streaming run holds one such batch, not the audience)."""
-_outgoing = partial(tuple.__new__, OutgoingProfile)
-"""An outgoing profile from its fields, made without a Python call per profile (as `_make` does)."""
 
 
-def outgoing_profiles(exports: list[AudienceExport], flow: FlowDefinition) -> Iterator[OutgoingProfile]:
-    """The rows of the built files as a streaming destination takes them, in file order, a batch at a time."""
+def outgoing_profiles(exports: list[AudienceExport], flow: FlowDefinition) -> Iterator[OutgoingProfiles]:
+    """The rows of the built files as a streaming destination takes them, in file order, in lists of at most
+    `BATCH_ROWS` (columns, not a profile, at a time: a generator step or an object per profile would cost
+    more than the rest)."""
     con = raw_connection(threads=1)  # one thread: the lanes send on the other core meanwhile
     try:
         con.execute("SET TimeZone = 'UTC'")  # times with a zone are written in UTC, whatever the machine's
@@ -40,7 +38,7 @@ def outgoing_profiles(exports: list[AudienceExport], flow: FlowDefinition) -> It
                 query = profiles_query(str(file.path), flow, export.segment_id, export.segment_name)
                 for batch in _read_ahead(con.execute(query).to_arrow_reader(BATCH_ROWS)):
                     ids, texts, counts = (batch.column(i).to_pylist() for i in range(3))
-                    yield from map(_outgoing, zip(ids, texts, repeat(None), counts))
+                    yield OutgoingProfiles.of_texts(ids, texts, counts)
     finally:
         con.close()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from operator import attrgetter
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
@@ -28,12 +27,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from accord.destinations.exceptions import TemplateProblem, TemplateRefusedError
-from accord.destinations.spec import OutgoingProfile
+from accord.destinations.spec import OutgoingProfile, OutgoingProfiles
 from accord.destinations.streaming.identifiers import normalise_email, normalise_phone, sha256_hex
 
 HTML_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
 """What Jinja's `tojson` escapes in its output (`jinja2.utils.htmlsafe_json_dumps`), and how."""
-_JSON_TEXT = attrgetter("json_text")
 
 
 @cache
@@ -56,10 +54,7 @@ class WholeProfiles:
 
     def json(self) -> str:
         """The profiles as a JSON list, made HTML-safe as Jinja's `tojson` makes its output."""
-        texts = list(map(_JSON_TEXT, self.profiles))
-        if None in texts:  # rows given as dicts
-            texts = [profile.text for profile in self.profiles]
-        text = "[" + ", ".join(texts) + "]"
+        text = "[" + ", ".join(OutgoingProfiles.of(self.profiles).json_texts()) + "]"
         for unsafe, escaped in HTML_ESCAPES:
             if unsafe in text:  # looking is far quicker than replacing, and these are seldom there
                 text = text.replace(unsafe, escaped)

@@ -62,7 +62,7 @@ def test_the_engine_writes_what_the_row_as_a_dict_says(tmp_path_factory: Any, re
     folder = tmp_path_factory.mktemp("built")
     export = built_file(folder, pa.Table.from_pylist(records, schema), "seg'1", segment_name)
     flow = parse_definition({"audiences": [{"segment": "buyers"}], "mapping": MAPPING})
-    got = list(outgoing_profiles([export], flow))
+    got = [profile for batch in outgoing_profiles([export], flow) for profile in batch]
     assert [p.row for p in got] == [as_dict(r, "seg'1", segment_name) for r in records]
     assert [p.profile_id for p in got] == [str(r["graph"]) for r in records]  # in the file's order
     assert [p.identifiers for p in got] == [(r["email"] is not None) + (r["phone"] is not None) for r in records]
@@ -78,7 +78,7 @@ def test_dates_times_and_decimals_are_written_as_the_docs_say(tmp_path: Path) ->
     mapping = [{"source": f"x.{c}", "target": c} for c in ("day", "at", "zoned", "price")]
     flow = parse_definition({"audiences": [{"segment": "s"}],
                              "mapping": [*mapping, {"source": "identityMap.Email", "target": "email"}]})  # fmt: skip
-    (profile,) = outgoing_profiles([built_file(tmp_path, table)], flow)
+    ((profile,),) = outgoing_profiles([built_file(tmp_path, table)], flow)
     assert profile.row["attributes"] == {"day": "2024-05-01", "at": "2024-05-01 09:30:00",
                                          "zoned": "2024-05-01 09:30:00+00", "price": 12.5}  # fmt: skip
 
