@@ -188,6 +188,23 @@ def main(home, out, attributes, parquet_times):
 """
 
 
+RENDER = """
+def main(parquet, attributes):
+    import json, duckdb
+    con = duckdb.connect()  # both cores: the least time the engine takes to write these profiles as JSON
+    quoted = lambda name: chr(34) + name + chr(34)
+    fields = ", ".join(f"{quoted(t)} := {quoted(t)}" for _, t in sorted(json.loads(attributes), key=lambda a: a[1]))
+    query = (f"SELECT row_number() OVER () AS id, to_json(struct_pack(attributes := struct_pack({fields}), "
+             "identities := struct_pack(CRMID := [crm_id], Email := [email]), profileId := 'p', "
+             "segments := struct_pack(s := struct_pack(name := 'not-kyiv', status := status)))) AS text "
+             f"FROM read_parquet('{parquet}')")
+    start = time.perf_counter()
+    table = con.execute(query).fetch_arrow_table()
+    seconds = time.perf_counter() - start
+    import pyarrow.compute as pc
+    return {"seconds": seconds, "rows": table.num_rows, "bytes": pc.sum(pc.binary_length(table["text"])).as_py()}
+"""
+
 RECEIVER = (
     "import sys, time; sys.path.insert(0, sys.argv[1]); from tests.http_receiver import HttpReceiver; "
     "r = HttpReceiver(keep_bodies=False); print(r.url, flush=True); time.sleep(3600)"
@@ -266,7 +283,9 @@ def main() -> None:
         stream = run_isolated(RUN, str(home), "stream")
         (csv_file,) = outbox.glob("csv_*.csv.gz")
         bare = run_isolated(BARE_LOOP, str(csv_file), receiver_url, str(stream["requests"]))
+        render = run_isolated(RENDER, str(hand / "hand.parquet"), attributes)
         first = run_isolated(RUN, str(home), "incremental")
+        unchanged = run_isolated(RUN, str(home), "incremental")  # what an incremental run costs with no change
         run_isolated(BUILD, str(home), str(folder), str(args.people), "moves")
         incremental = run_isolated(RUN, str(home), "incremental")
     finally:
@@ -274,7 +293,7 @@ def main() -> None:
         receiver.wait()
         moto.stop()
         shutil.rmtree(root, ignore_errors=True)
-    memory = max(r["peak_rss_mb"] for r in (csv, parquet, s3, stream, first, incremental))
+    memory = max(r["peak_rss_mb"] for r in (csv, parquet, s3, stream, first, unchanged, incremental))
     stream_rate = stream["profiles"] / stream["seconds"]
     s3_ceiling = ceiling["csv"]["seconds"] + upload["seconds"]
     ratios = {name: ours["seconds"] / ceiling[name]["seconds"] for name, ours in (("csv", csv), ("parquet", parquet))}
@@ -315,8 +334,13 @@ def main() -> None:
                             "ceiling": {"what": "a bare httpx loop posting as many bodies of the same profiles",
                                         "seconds": round(bare["seconds"], 2), "requests": bare["requests"],
                                         "bytes": bare["bytes"],
-                                        "ratio": round(stream["seconds"] / bare["seconds"], 2)}},
+                                        "ratio": round(stream["seconds"] / bare["seconds"], 2)},
+                            "engineJsonAlone": {
+                                "what": "DuckDB writing the same profiles as JSON text on both cores, nothing sent",
+                                "seconds": round(render["seconds"], 2), "rows": render["rows"], "bytes": render["bytes"],
+                                "ratioToBareLoop": round(render["seconds"] / bare["seconds"], 2)}},
         "firstIncremental": figures(first),
+        "incrementalWithNoChange": {**figures(unchanged), "changes": unchanged["changes"]},
         "incrementalAfter1PercentMoved": {**figures(incremental), "changes": incremental["changes"]},
         "peakRssMb": memory, "goals": goals,
     }  # fmt: skip
@@ -335,6 +359,11 @@ def main() -> None:
         f"requests, {stream['failed']} failed), bare httpx loop {bare['seconds']:.2f} s, ratio "
         f"{stream['seconds'] / bare['seconds']:.2f} (goals >= 50,000/s and <= 1.5)"
     )
+    print(
+        f"  the engine alone writing the same profiles as JSON: {render['seconds']:.2f} s "
+        f"({render['seconds'] / bare['seconds']:.2f} times the bare loop)"
+    )
+    print(f"  incremental with no change: {unchanged['seconds']:.2f} s, {unchanged['rows']:,} rows")
     print(f"  incremental after 1 % moved: {incremental['seconds']:.2f} s, {incremental['rows']:,} rows "
           f"{incremental['changes']} (goal < 2 s); peak {incremental['peak_rss_mb']:,.0f} MB")  # fmt: skip
     print(f"goals: {goals} -> {path}")
