@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot.expressions as sge
 
 from accord.destinations.export import STATUS, AudienceExport
@@ -73,6 +74,8 @@ def profiles_query(path: str, flow: FlowDefinition, segment_id: str, segment_nam
         if entry.namespace:
             identities.setdefault(entry.namespace, []).append(entry.target)
     attributes = sorted(m.target for m in flow.mapping if not m.namespace)
+    # NaN and infinities have no JSON form (the engine would write bare `NaN`): they go out as null
+    floats = {f.name for f in pq.read_schema(path) if pa.types.is_floating(f.type)}
     profile_id = sge.cast(_column("graph"), "VARCHAR")
     # a namespace mapped twice is the value of its last target that has one, as a dict built in order would be
     values = {ns: sge.cast(sge.Coalesce(this=_column(targets[-1]), expressions=[_column(t) for t in targets[-2::-1]])
@@ -88,7 +91,9 @@ def profiles_query(path: str, flow: FlowDefinition, segment_id: str, segment_nam
     joined = sge.Anonymous(this="concat_ws", expressions=[sge.Literal.string(","), *pieces])
     carried = _joined(sge.Literal.string("{"), joined, sge.Literal.string("}")) if pieces else sge.Literal.string("{}")
     fields: dict[str, sge.Expr] = {
-        "attributes": _struct({t: _column(t) for t in attributes}) if attributes else sge.cast(
+        "attributes": _struct({t: _finite(t) if t in floats else _column(t) for t in attributes})
+        if attributes
+        else sge.cast(
             sge.Literal.string("{}"), "JSON"),
         "identities": sge.cast(carried, "JSON"),
         "profileId": profile_id,
@@ -112,6 +117,10 @@ def profiles_query(path: str, flow: FlowDefinition, segment_id: str, segment_nam
 
 def _column(name: str) -> sge.Column:
     return sge.column(sge.to_identifier(name, quoted=True))
+
+
+def _finite(name: str) -> sge.Expr:
+    return sge.Case(ifs=[sge.If(this=sge.func("isfinite", _column(name)), true=_column(name))])
 
 
 def _struct(fields: dict[str, sge.Expr]) -> sge.Struct:

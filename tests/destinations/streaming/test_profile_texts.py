@@ -83,6 +83,23 @@ def test_dates_times_and_decimals_are_written_as_the_docs_say(tmp_path: Path) ->
                                          "zoned": "2024-05-01 09:30:00+00", "price": 12.5}  # fmt: skip
 
 
+def test_numbers_json_cannot_hold_go_out_as_null(tmp_path: Path) -> None:
+    values = [float("nan"), float("inf"), float("-inf"), 2.5]
+    table = pa.table({"score": pa.array(values, pa.float64()), "ratio": pa.array(values, pa.float32()),
+                      "email": ["a@b.c"] * 4, STATUS: ["realized"] * 4,
+                      "graph": pa.array(range(4), pa.int64())})  # fmt: skip
+    flow = parse_definition({"audiences": [{"segment": "s"}], "mapping": [
+        {"source": "x.score", "target": "score"}, {"source": "x.ratio", "target": "ratio"},
+        {"source": "identityMap.Email", "target": "email"}]})  # fmt: skip
+    (batch,) = outgoing_profiles([built_file(tmp_path, table)], flow)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    rows = [json.loads(text, parse_constant=refuse) for text in batch.json_texts()]  # strict JSON
+    assert [r["attributes"] for r in rows] == [{"score": None, "ratio": None}] * 3 + [{"score": 2.5, "ratio": 2.5}]
+
+
 def test_a_body_that_writes_profiles_whole_lands_as_jinja_would_write_it(receivers: Any) -> None:
     whole, looped = receivers(), receivers()
     sample = rows(12)
