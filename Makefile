@@ -59,8 +59,10 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy accord
 
+# Two workers (pytest-xdist), as this machine and CI have two cores: each starts its own test servers.
+TEST_WORKERS ?= 2
 unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 
