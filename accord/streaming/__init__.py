@@ -1,0 +1,16 @@
+"""Streaming ingestion: inlets where messages come in, the event log that keeps them, the real-time
+processor that takes them into the lake, the identity graph, profiles and streaming audiences."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from accord.faces import lazy_face
+
+if TYPE_CHECKING:
+    from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
+
+_EXPORTS = {
+    "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
+}
+__all__ = lazy_face(__name__, _EXPORTS)
