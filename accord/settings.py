@@ -80,6 +80,17 @@ class Settings(BaseSettings):
         le=3600,
         description="How often, under `accord serve`, a flow to a streaming destination looks for membership changes.",
     )
+    streaming_max_rows: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Messages at most in a micro-batch of the streaming processor."
+    )
+    streaming_max_age_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How long a streamed message waits, at most, for its micro-batch."
+    )
+    streaming_lag_bound: int = Field(
+        default=200_000,
+        ge=1,
+        description="Messages waiting for the processor past which the inlets answer 429 (back-pressure).",
+    )
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     destinations_path: Path | None = Field(

@@ -337,7 +337,8 @@ def main() -> None:
                                         "ratio": round(stream["seconds"] / bare["seconds"], 2)},
                             "engineJsonAlone": {
                                 "what": "DuckDB writing the same profiles as JSON text on both cores, nothing sent",
-                                "seconds": round(render["seconds"], 2), "rows": render["rows"], "bytes": render["bytes"],
+                                "seconds": round(render["seconds"], 2), "rows": render["rows"],
+                                "bytes": render["bytes"],
                                 "ratioToBareLoop": round(render["seconds"] / bare["seconds"], 2)}},
         "firstIncremental": figures(first),
         "incrementalWithNoChange": {**figures(unchanged), "changes": unchanged["changes"]},

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from accord import destinations, identity, lake, profile, schema, segment, sources
+from accord import destinations, identity, lake, profile, schema, segment, sources, streaming
 from accord.access import AllowedRoots
 from accord.api import create_app
 from accord.ingest import IngestRequest, ingest_file, parse_mapping
@@ -202,6 +202,7 @@ def _catalog(ws: Workspace, home: SmallHome) -> None:
                                              "errorThreshold": 50})  # fmt: skip
         subscribe(s, SANDBOX, {"event": "run.success", "dataflow": "crm-files"})
         identity.set_rules(s, SANDBOX, ["CRMID"], None)
+        home.ids["inlet"] = streaming.create_inlet(s, SANDBOX, "scratch-inlet", "scratch")["id"]
         profile.create_policy(s, SANDBOX, {"name": "latest", "kind": "timestamp", "default": True})
         profile.create_policy(s, SANDBOX, {"name": "crm-first", "kind": "dataset_precedence",
                                            "datasets": ["crm", "web"]})  # fmt: skip

@@ -26,8 +26,12 @@ from accord.api.models import Health
 from accord.api.routes import router
 from accord.api.segment_routes import router as segment_router
 from accord.api.sources_routes import router as sources_router
+from accord.api.streaming_routes import collection as collection_router
+from accord.api.streaming_routes import router as streaming_router
 from accord.lake import reap_abandoned
 from accord.settings import Settings
+from accord.streaming.collection import MAX_BATCH_BYTES
+from accord.streaming.service import StreamingService
 from accord.workspace import Workspace
 
 MAX_DOCUMENT_BYTES = 10 * 2**20
@@ -57,6 +61,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
                 duties = [dataflow_duty(workspace), activation_duty(workspace), *duties]
                 followers = Followers(workspace, settings.follow_seconds)
                 followers.start()
+                _app.state.streaming.start_processor()
             scheduler = Scheduler(duties, settings.scheduler_tick_seconds)
             scheduler.start()
         yield
@@ -64,6 +69,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
             await run_in_threadpool(followers.stop)
         if scheduler is not None:
             scheduler.stop()
+        await run_in_threadpool(_app.state.streaming.stop)
         workspace.close()
         _app.state.campaign.close()
 
@@ -81,11 +87,13 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     )
     app.state.workspace = workspace
     app.state.campaign = _campaign(settings)
+    app.state.streaming = StreamingService(workspace)
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
     app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
-                       public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES)  # fmt: skip
+                       public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES,
+                       self_authenticated=("/collection/",), self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:
@@ -98,6 +106,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(identity_router)
         app.include_router(segment_router)
         app.include_router(destinations_router)
+        app.include_router(streaming_router)
+        app.include_router(collection_router)
     app.include_router(campaign_router)
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)

@@ -22,6 +22,7 @@ STATUS = {
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "busy": 429,
     "transient": 503,
     "internal": 500,
 }
@@ -61,6 +62,8 @@ def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
     async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
         status = STATUS.get(exc.kind, 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 429 and "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         # The services say where a problem is in the user's terms; this is the net for what slips through.
         return JSONResponse(hide(exc.to_dict()), status_code=status, headers=headers)
 

@@ -32,23 +32,28 @@ class RequestGate:
     """Authenticate, then bound the body, of every request that has one (no public route takes one)."""
 
     def __init__(self, app: ASGIApp, workspace: Workspace, document_limit: int, upload_limit: int,
-                 hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024
-                 ) -> None:  # fmt: skip
+                 hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024,
+                 self_authenticated: tuple[str, ...] = (), self_authenticated_limit: int = 0) -> None:  # fmt: skip
         self.app, self.workspace, self.hide = app, workspace, hide
         self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
         # POSTs under these paths authenticate by the signature in their path (the campaign engine's one-click
         # unsubscribe, which a mailbox provider sends without a token); their bodies are small
         self.public_posts, self.public_limit = public_posts, public_limit
+        # POSTs under these paths are authenticated by their route before it reads the body (a streaming
+        # inlet may be public on purpose); the body is bounded here all the same
+        self.self_authenticated, self.self_authenticated_limit = self_authenticated, self_authenticated_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        public = scope["method"] == "POST" and bool(self.public_posts) and scope["path"].startswith(self.public_posts)
+        post = scope["method"] == "POST"
+        public = post and bool(self.public_posts) and scope["path"].startswith(self.public_posts)
+        own = post and bool(self.self_authenticated) and scope["path"].startswith(self.self_authenticated)
         scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         try:
-            if not public:
+            if not (public or own):
                 await run_in_threadpool(authenticate, self.workspace.catalog,
                                         credentials.strip() if scheme.lower() == "bearer" else None)  # fmt: skip
         except AccordError as exc:
@@ -57,6 +62,8 @@ class RequestGate:
             return
         if public:
             limit = self.public_limit
+        elif own:
+            limit = self.self_authenticated_limit
         elif headers.get(b"content-type", b"").startswith(b"multipart/"):
             limit = self.upload_limit
         else:

@@ -8,9 +8,15 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.streaming.inlets import create_inlet, delete_inlet, get_inlet, list_inlets
     from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
+    from accord.streaming.processor import Processor, ProcessorStats
+    from accord.streaming.service import StreamingService, open_log
 
 _EXPORTS = {
+    "inlets": ["create_inlet", "delete_inlet", "get_inlet", "list_inlets"],
     "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
+    "processor": ["Processor", "ProcessorStats"],
+    "service": ["StreamingService", "open_log"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -439,6 +439,26 @@ ROUTES: dict[tuple[str, str], Case] = {
                                                            "files": {"splitRows": 5_000_000}})),
     ("GET", "/destinations/{destination}"): Case("/destinations/local", has({"name": "Local folder", "config": {
         "required": ["root"]}, "limits": {"audiencesPerFlow": 250, "attributesPerFlow": 50}})),
+    ("POST", "/streaming/inlets"): Case("/streaming/inlets", each(has({"name": "spare-inlet",
+        "dataset": "scratch", "public": False, "collectionUrl": lambda u: u.startswith("/collection/")}),
+        then("/streaming/inlets/spare-inlet", has({"dataset": "scratch", "kind": "xdm"}))), 201,
+        json={"name": "spare-inlet", "dataset": "scratch"}),
+    ("GET", "/streaming/inlets"): Case("/streaming/inlets", lists({"id": Ref("inlet"), "name": "scratch-inlet",
+        "dataset": "scratch"})),
+    ("GET", "/streaming/inlets/{name}"): Case("/streaming/inlets/scratch-inlet", has({"id": Ref("inlet"),
+        "dataset": "scratch", "public": False})),
+    ("DELETE", "/streaming/inlets/{name}"): Case("/streaming/inlets/gone-inlet", then("/streaming/inlets",
+        lacks({"name": "gone-inlet"})), 204, before=send("POST", "/streaming/inlets", {"name": "gone-inlet",
+        "dataset": "scratch"})),
+    ("GET", "/streaming/stats"): Case("/streaming/stats", has({"processorRunning": False,
+        "lagMessages": lambda n: n >= 0})),
+    ("POST", "/collection/{inlet_id}"): Case("/collection/{inlet}", each(has({"inletId": Ref("inlet"),
+        "status": 200, "xactionId": lambda x: bool(x)}), then("/streaming/stats", has({
+        "lagMessages": lambda n: n >= 1}))), json={"header": {}, "body": {"xdmEntity": {
+        "_id": "s1", "person": {"name": {"firstName": "Sue"}}}}}),
+    ("POST", "/collection/batch/{inlet_id}"): Case("/collection/batch/{inlet}", has({"inletId": Ref("inlet"),
+        "responses": lambda r: [x["status"] for x in r] == [200, 400]}), 207, json={"messages": [
+        {"body": {"xdmEntity": {"_id": "s2", "person": {"name": {"firstName": "Sid"}}}}}, {"body": {}}]}),
     ("GET", "/destinations/accounts"): Case("/destinations/accounts", lists({"name": "outbox", "destination": "local",
                                                                              "config": {"root": Ref("outbox")}})),
     ("POST", "/destinations/accounts"): Case("/destinations/accounts", each(

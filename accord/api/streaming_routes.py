@@ -1,0 +1,156 @@
+"""REST routes of the streaming context: inlets (managed with a token), their collection URLs, and stats.
+
+The collection URLs authenticate in the service, not in the router's dependency: a public inlet takes
+messages without a token, every other inlet needs one of its sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
+from accord.api.models import ERROR_RESPONSES
+from accord.streaming import inlets
+from accord.streaming.collection import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, decoded
+from accord.streaming.exceptions import MessageError
+from accord.streaming.service import StreamingService
+
+router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["streaming"])
+collection = APIRouter(responses=ERROR_RESPONSES, tags=["streaming"])
+
+
+class InletIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    dataset: str = Field(min_length=1, max_length=128, description="The dataset its messages go to")
+    public: bool = Field(default=False, description="Take messages without a token (only into its own dataset)")
+
+
+class InletOut(BaseModel):
+    id: str = Field(description="The id in its collection URLs")
+    name: str
+    kind: str
+    dataset: str | None
+    public: bool
+    collectionUrl: str
+    batchCollectionUrl: str
+    created: str
+
+
+class CollectedOut(BaseModel):
+    inletId: str
+    status: int
+    xactionId: str | None = None
+    messageId: str | None = None
+    receivedTimeMs: int | None = None
+    duplicate: bool | None = Field(default=None, description="true: a message with this id was taken already")
+    message: str | None = Field(default=None, description="Why a message of a batch was refused")
+
+
+class MessageAnswer(BaseModel):
+    status: int = Field(description="200 taken; 400, 403 or 413 refused (`message` says why)")
+    xactionId: str | None = None
+    messageId: str | None = None
+    receivedTimeMs: int | None = None
+    duplicate: bool | None = None
+    message: str | None = None
+
+
+class BatchCollectedOut(BaseModel):
+    inletId: str
+    responses: list[MessageAnswer] = Field(description="One answer per message, in their order")
+
+
+class StreamingStatsOut(BaseModel):
+    accepted: int = Field(description="Messages this server took since it started")
+    refused: int
+    logged: int = Field(description="Position of the newest message of the event log")
+    processedPosition: int
+    lagMessages: int
+    processorRunning: bool
+    processed: int
+    deduplicated: int
+    invalid: int
+    batches: int
+    profilesChanged: int
+    membershipChanges: int
+    endToEndSeconds: dict[str, float | None]
+
+
+def service(request: Request) -> StreamingService:
+    return request.app.state.streaming  # type: ignore[no-any-return]
+
+
+@router.post("/streaming/inlets", response_model=InletOut, status_code=201)
+def post_inlet(ws: WorkspaceDep, sandbox: SandboxDep, body: InletIn) -> dict[str, Any]:
+    """Make a streaming inlet bound to a dataset; its id is the one in its collection URLs."""
+    with ws.catalog.session() as session:
+        return inlets.create_inlet(session, sandbox, body.name, body.dataset, public=body.public)
+
+
+@router.get("/streaming/inlets", response_model=list[InletOut])
+def get_inlets(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    """The sandbox's streaming inlets."""
+    with ws.catalog.session() as session:
+        return inlets.list_inlets(session, sandbox)
+
+
+@router.get("/streaming/inlets/{name}", response_model=InletOut)
+def get_inlet(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    """One inlet, by name or id."""
+    with ws.catalog.session() as session:
+        return inlets.get_inlet(session, sandbox, name)
+
+
+@router.delete("/streaming/inlets/{name}", status_code=204)
+def delete_inlet(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> None:
+    """Delete an inlet: its URLs answer 404 from now on (what it took already is processed)."""
+    with ws.catalog.session() as session:
+        inlets.delete_inlet(session, sandbox, name)
+
+
+@router.get("/streaming/stats", response_model=StreamingStatsOut)
+def get_stats(request: Request, _sandbox: SandboxDep) -> dict[str, Any]:
+    """What the streaming path took in and processed, and how far the processor lags behind the log."""
+    return service(request).stats()
+
+
+async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizationCredentials | None,
+                   sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
+    if sync_validation:
+        raise MessageError("syncValidation is not available yet: messages are validated as they are processed, "
+                           "and what does not fit goes to the dataset's row diagnostics")  # fmt: skip
+    limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
+    raw = decoded(await request.body(), request.headers.get("content-encoding"), limit)
+    token = credentials.credentials if credentials else None
+    # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
+    return await asyncio.to_thread(service(request).collect, inlet_id, token, sandbox, raw, batch)
+
+
+@collection.post("/collection/{inlet_id}", response_model=CollectedOut, response_model_exclude_none=True)
+async def post_message(
+    request: Request, inlet_id: str,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_sandbox_name: Annotated[str | None, Header()] = None,
+    syncValidation: Annotated[bool | None, Query(description="Not available yet: refused when true")] = None,
+) -> Any:  # fmt: skip
+    """One message in the reference product's format (`header`, `body.xdmEntity`); taken once it is in the
+    event log. A token of the inlet's sandbox is needed unless the inlet is public."""
+    return await _collect(request, inlet_id, credentials, x_sandbox_name, syncValidation, batch=False)
+
+
+@collection.post("/collection/batch/{inlet_id}", response_model=BatchCollectedOut, status_code=207)
+async def post_batch(
+    request: Request, inlet_id: str,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_sandbox_name: Annotated[str | None, Header()] = None,
+    syncValidation: Annotated[bool | None, Query(description="Not available yet: refused when true")] = None,
+) -> Any:  # fmt: skip
+    """`{"messages": [...]}`: each message is taken or refused on its own (207, an answer per message)."""
+    answer = await _collect(request, inlet_id, credentials, x_sandbox_name, syncValidation, batch=True)
+    return JSONResponse(answer, status_code=207)

@@ -1,0 +1,202 @@
+"""The real-time processor: takes the event log's messages into the lake, the identity graph and audiences.
+
+It reads the log in order from its position, in micro-batches (at most `max_rows` messages, or what
+came within `max_age` seconds), and for each dataset of a micro-batch ingests the entities as one
+batch through the batch pipeline: the same validation, the same row diagnostics and error codes,
+and no row error ever fails the batch (a stream has no file to fix and send again). Each message's
+key (`stream:<inlet>:<message id>`) is recorded with the batch when it commits, in the same
+transaction: a micro-batch processed again after a crash skips what its batch already holds, so a
+message is in the lake once, whatever the log redelivers (at-least-once delivery, exactly-once
+effect). Then every record of a profile dataset updates the identity graph (one record at a time,
+idempotent), and the streaming audiences are evaluated again on the profiles that changed. The
+position moves on only when all of this is done.
+
+One processor runs per home (it holds the lease `streaming-processor`); others wait to take over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from accord.catalog import BatchSourceRecord, DatasetRecord, Sandbox
+from accord.streaming.collection import CONSUMER
+from accord.streaming.log import EventLog, Stored
+from accord.workspace import Workspace
+
+log = logging.getLogger("accord.streaming")
+
+LEASE = "streaming-processor"
+KEYS_PER_QUERY = 500
+
+
+@dataclass
+class ProcessorStats:
+    """What the processor has done since it started, and how late it is."""
+
+    processed: int = 0
+    """Messages taken from the log into the lake (duplicates excluded)."""
+    deduplicated: int = 0
+    """Messages skipped because their batch already held them (redelivered after a crash)."""
+    invalid: int = 0
+    """Records refused by validation (in their batch's row diagnostics)."""
+    batches: int = 0
+    profiles_changed: int = 0
+    membership_changes: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Seconds from a message's acceptance to its micro-batch being done, for the newest messages."""
+
+    def to_dict(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def pick(share: float) -> float | None:
+            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 4) if ordered else None
+
+        return {"processed": self.processed, "deduplicated": self.deduplicated, "invalid": self.invalid,
+                "batches": self.batches, "profilesChanged": self.profiles_changed,
+                "membershipChanges": self.membership_changes,
+                "endToEndSeconds": {"p50": pick(0.5), "p99": pick(0.99)}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Message:
+    seq: int
+    key: str
+    dataset_id: str
+    entity: dict[str, Any]
+    received: float
+
+
+class Processor:
+    """Drains the event log (see the module's docstring); `process_waiting` does one micro-batch."""
+
+    def __init__(self, workspace: Workspace, event_log: EventLog, *, max_rows: int = 10_000,
+                 max_age: float = 1.0) -> None:  # fmt: skip
+        self.workspace = workspace
+        self.log = event_log
+        self.max_rows = max_rows
+        self.max_age = max_age
+        self.stats = ProcessorStats()
+
+    def process_waiting(self) -> int:
+        """Process one micro-batch of what waits in the log; how many messages it took (0: none waited)."""
+        position = self.log.position(CONSUMER)
+        stored = self.log.read(position, self.max_rows)
+        if not stored:
+            return 0
+        messages = [m for m in map(_decoded, stored) if m is not None]
+        fresh = self._not_yet_ingested(messages)
+        self.stats.deduplicated += len(messages) - len(fresh)
+        by_dataset: dict[str, list[_Message]] = {}
+        for message in fresh:
+            by_dataset.setdefault(message.dataset_id, []).append(message)
+        for dataset_id, group in by_dataset.items():
+            self._ingest(dataset_id, group)
+        self.log.commit(CONSUMER, stored[-1].seq)
+        now = time.time()
+        self.stats.latencies.extend(now - m.received for m in fresh)
+        self.stats.processed += len(fresh)
+        return len(stored)
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.02) -> None:
+        """Process until `stop` is set: a micro-batch as soon as `max_rows` wait or the oldest is `max_age` old."""
+        while not stop.is_set():
+            waiting = self.log.last() - self.log.position(CONSUMER)
+            if waiting <= 0:
+                stop.wait(idle_wait)
+                continue
+            if waiting < self.max_rows:
+                oldest = self.log.read(self.log.position(CONSUMER), 1)
+                age = time.time() - oldest[0].received if oldest else self.max_age
+                if age < self.max_age:
+                    stop.wait(min(idle_wait, self.max_age - age))
+                    continue
+            try:
+                self.process_waiting()
+            except Exception:  # a micro-batch that fails is tried again; the service goes on
+                log.exception("streaming: a micro-batch failed; trying again shortly")
+                stop.wait(1.0)
+
+    def _not_yet_ingested(self, messages: list[_Message]) -> list[_Message]:
+        keys = [m.key for m in messages]
+        done: set[str] = set()
+        with self.workspace.catalog.session() as session:
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                part = keys[start : start + KEYS_PER_QUERY]
+                done.update(session.scalars(select(BatchSourceRecord.source_key).where(
+                    BatchSourceRecord.source_key.in_(part))))  # fmt: skip
+        seen: set[str] = set()
+        fresh = []
+        for message in messages:
+            if message.key not in done and message.key not in seen:
+                seen.add(message.key)
+                fresh.append(message)
+        return fresh
+
+    def _ingest(self, dataset_id: str, messages: list[_Message]) -> None:
+        from accord.ingest import IngestRequest, ingest_file
+        from accord.jobs import removed_at_end
+
+        with self.workspace.catalog.session() as session:
+            query = select(DatasetRecord, Sandbox.name).join(Sandbox, Sandbox.id == DatasetRecord.sandbox_id)
+            found = session.execute(query.where(DatasetRecord.id == dataset_id)).first()
+        if found is None:  # the dataset was deleted after its messages came: nothing to write them to
+            log.warning("streaming: %d messages for a deleted dataset %s dropped", len(messages), dataset_id)
+            return
+        dataset, sandbox = found
+        with removed_at_end():
+            folder = self.workspace.lake.staging("stream")
+            path = folder / "messages.json"
+            with path.open("w", encoding="utf-8") as out:
+                for message in messages:
+                    out.write(json.dumps(message.entity, ensure_ascii=False, separators=(",", ":")))
+                    out.write("\n")
+            request = IngestRequest(dataset.name, path, None, error_threshold=100.0,
+                                    source_name=f"streaming: {len(messages)} messages",
+                                    source_keys=tuple(m.key for m in messages))  # fmt: skip
+            batch = ingest_file(self.workspace, sandbox, request)
+        self.stats.batches += 1
+        self.stats.invalid += int(batch.get("failedRecordCount") or 0)
+        if dataset.profile_enabled and batch.get("status") == "success":
+            self._update_profiles(sandbox, batch["id"])
+
+    def _update_profiles(self, sandbox: str, batch_id: str) -> None:
+        from accord import identity, segment
+
+        changed: dict[int, tuple[str, str]] = {}
+        for record in identity.records_of_batch(self.workspace, sandbox, batch_id):
+            fed = identity.add_record(self.workspace, sandbox, record)
+            if fed.get("graphId") is not None and record.identities:
+                changed[int(fed["graphId"])] = record.primary or record.identities[0]
+        self.stats.profiles_changed += len(changed)
+        if not changed:
+            return
+        evaluator = segment.StreamingEvaluator(self.workspace, sandbox)
+        try:
+            if not evaluator.definitions:
+                return
+            from accord.profile import get_profile
+
+            for graph, (namespace, value) in changed.items():
+                found = get_profile(self.workspace, sandbox, namespace, value, events_limit=1000)
+                person = {"attributes": found["attributes"], "events": found["events"]["items"]}
+                self.stats.membership_changes += len(evaluator.evaluate(graph, person))
+        finally:
+            evaluator.close()
+
+
+def _decoded(stored: Stored) -> _Message | None:
+    try:
+        body = json.loads(stored.body)
+        return _Message(stored.seq, f"stream:{stored.inlet}:{stored.message_id}", body["dataset"], body["entity"],
+                        stored.received)  # fmt: skip
+    except (ValueError, KeyError, TypeError):  # written by the inlets, so never: but one bad entry stops nothing
+        log.error("streaming: message %d of the log cannot be read; skipped", stored.seq)
+        return None

@@ -1,0 +1,164 @@
+"""The streaming service of a server: its event log, the inlets' way in, and (when it runs one) the processor.
+
+`accord serve` opens one with the processor running in a thread of its own (unless the scheduler is
+off, as in tests that drive it by hand); `accord worker` runs only the processor. One processor works
+at a time per home (the lease `streaming-processor`); another waits, and takes over when the lease
+goes stale (its holder was killed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from accord.access import Principal, authenticate, authorize_sandbox
+from accord.catalog import Sandbox
+from accord.errors import AccordError, PermissionDeniedError, TooLargeError
+from accord.jobs import JobRunningError, hold
+from accord.streaming.collection import (
+    CONSUMER,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_MESSAGES,
+    MAX_MESSAGE_BYTES,
+    Checked,
+    accept,
+    check_message,
+    parse_body,
+    refuse_when_behind,
+    sandbox_datasets,
+)
+from accord.streaming.exceptions import MessageError, UnknownInletError
+from accord.streaming.inlets import inlet_by_id
+from accord.streaming.log import EventLog, SqliteEventLog
+from accord.streaming.processor import LEASE, Processor
+from accord.workspace import Workspace
+
+log = logging.getLogger("accord.streaming")
+
+
+def log_path(workspace: Workspace) -> Path:
+    return workspace.settings.home / "streaming" / "log.db"
+
+
+def open_log(workspace: Workspace) -> EventLog:
+    """The home's event log (the embedded one)."""
+    return SqliteEventLog(log_path(workspace))
+
+
+class StreamingService:
+    def __init__(self, workspace: Workspace, event_log: EventLog | None = None) -> None:
+        self.workspace = workspace
+        self._log = event_log
+        self._opening = threading.Lock()
+        self._processor: Processor | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.accepted = 0
+        self.refused = 0
+
+    @property
+    def log(self) -> EventLog:
+        """The event log, opened on first use (a server that takes no message starts no writer)."""
+        with self._opening:
+            if self._log is None:
+                self._log = open_log(self.workspace)
+            return self._log
+
+    @property
+    def processor(self) -> Processor:
+        if self._processor is None:
+            settings = self.workspace.settings
+            self._processor = Processor(self.workspace, self.log, max_rows=settings.streaming_max_rows,
+                                        max_age=settings.streaming_max_age_seconds)  # fmt: skip
+        return self._processor
+
+    def start_processor(self) -> None:
+        self._thread = threading.Thread(target=self._process, name="streaming-processor", daemon=True)
+        self._thread.start()
+
+    def _process(self) -> None:
+        stale = self.workspace.settings.stale_run_seconds
+        while not self._stop.is_set():
+            try:
+                with hold(self.workspace.catalog, LEASE, "the streaming processor", wait_seconds=0,
+                          stale_seconds=stale):  # fmt: skip
+                    self.processor.run(self._stop)
+            except JobRunningError:  # another process processes: stand by
+                self._stop.wait(min(30.0, stale / 4))
+            except Exception:
+                log.exception("streaming: the processor stopped; starting it again")
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._log is not None:
+            self._log.close()
+
+    def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes,
+                batch: bool) -> dict[str, Any]:  # fmt: skip
+        """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
+        with self.workspace.catalog.session() as session:
+            try:
+                inlet = inlet_by_id(session, inlet_id)
+            except UnknownInletError:
+                self._authenticate(token, sandbox_header, None)  # news only to a caller with a token
+                raise
+            sandbox = session.get(Sandbox, inlet.sandbox_id)
+            assert sandbox is not None
+            if not inlet.public:
+                self._authenticate(token, sandbox_header or sandbox.name, sandbox.name)
+            datasets = sandbox_datasets(session, inlet.sandbox_id)
+            session.expunge(inlet)
+        refuse_when_behind(self.log, self.workspace.settings.streaming_lag_bound)
+        payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
+        if batch:
+            messages = payload.get("messages") if isinstance(payload, dict) else None
+            if not isinstance(messages, list):
+                raise MessageError('a batch is {"messages": [...]}, a list of messages')
+            if len(messages) > MAX_BATCH_MESSAGES:
+                raise MessageError(f"a batch holds at most {MAX_BATCH_MESSAGES:,} messages, not {len(messages):,}")
+            sizes = [len(_text(m)) for m in messages]
+            checked = [check_message(m, inlet, datasets, size, f"messages[{i}]")
+                       for i, (m, size) in enumerate(zip(messages, sizes, strict=True))]  # fmt: skip
+        else:
+            checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
+            if checked[0].entry is None:
+                raise _refusal(checked[0])
+        answers = accept(self.log, checked)
+        self.accepted += sum(1 for a in answers if a["status"] == 200)
+        self.refused += sum(1 for a in answers if a["status"] != 200)
+        if not batch:
+            return {"inletId": inlet.id, **answers[0]}
+        return {"inletId": inlet.id, "responses": answers}
+
+    def _authenticate(self, token: str | None, wanted: str | None, own: str | None) -> Principal:
+        caller = authenticate(self.workspace.catalog, token)
+        chosen = authorize_sandbox(caller, wanted, self.workspace.settings.sandbox)  # 403: not the token's sandbox
+        if own is not None and chosen != own:
+            raise PermissionDeniedError("this inlet belongs to another sandbox than the one asked for",
+                                        code="STREAM-0403-403")  # fmt: skip
+        return caller
+
+    def stats(self) -> dict[str, Any]:
+        last, position = self.log.last(), self.log.position(CONSUMER)
+        return {"accepted": self.accepted, "refused": self.refused, "logged": last, "processedPosition": position,
+                "lagMessages": last - position, "processorRunning": self._thread is not None and
+                self._thread.is_alive(), **self.processor.stats.to_dict()}  # fmt: skip
+
+
+def _text(message: Any) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def _refusal(checked: Checked) -> AccordError:
+    problem = checked.problem or "refused"
+    if checked.status == 413:
+        return TooLargeError(problem, code="STREAM-0413-413")
+    if checked.status == 403:
+        return PermissionDeniedError(problem, code="STREAM-0403-403")
+    return MessageError(problem)

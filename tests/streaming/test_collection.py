@@ -1,0 +1,167 @@
+"""Streaming inlets over a real server: messages in the reference product's format are taken once each,
+kept in the event log before the answer, processed into the lake, the identity graph and profiles; bad
+input gets a clear answer and loses nothing already taken."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from accord.api import create_app
+from accord.settings import Settings
+from accord.workspace import initialise
+from tests.servers import start_api
+
+
+@dataclass
+class Streaming:
+    api: httpx.Client
+    anonymous: httpx.Client
+    app: Any
+
+    def process(self) -> int:
+        """Run the processor over what waits (the server's own, as `accord serve` runs it in a thread)."""
+        done = 0
+        while taken := self.app.state.streaming.processor.process_waiting():
+            done += taken
+        return done
+
+
+@pytest.fixture
+def streaming(settings: Settings) -> Iterator[Streaming]:
+    token = initialise(settings).token
+    app = create_app(settings)
+    server = start_api(app)
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    anonymous = httpx.Client(base_url=server.base, timeout=60)
+    for path, body in (
+        ("/schemas", {"name": "crm", "class": "profile", "fieldGroups": ["demographic-details",
+                      "personal-contact-details"], "identities": [
+                      {"path": "personalEmail.address", "namespace": "Email", "primary": True}]}),
+        ("/datasets", {"name": "crm", "schema": "crm", "profileEnabled": True}),
+        ("/datasets", {"name": "other", "schema": "crm"}),
+    ):  # fmt: skip
+        assert api.post(path, json=body).status_code == 201, api.post(path, json=body).text
+    yield Streaming(api, anonymous, app)
+    api.close()
+    anonymous.close()
+    server.stop()
+
+
+def message(email: str, first: str = "Ann", **header: Any) -> dict[str, Any]:
+    entity = {"personalEmail": {"address": email}, "person": {"name": {"firstName": first}}}
+    return {"header": {"schemaRef": {"id": "crm"}, "imsOrgId": "ignored", **header},
+            "body": {"xdmMeta": {"schemaRef": {"id": "crm"}}, "xdmEntity": entity}}  # fmt: skip
+
+
+def inlet(streaming: Streaming, name: str = "web", **options: Any) -> str:
+    answer = streaming.api.post("/streaming/inlets", json={"name": name, "dataset": "crm", **options})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_messages_are_taken_once_and_reach_the_lake_and_profiles(streaming: Streaming, settings: Settings) -> None:
+    inlet_id = inlet(streaming)
+    assert len(inlet_id) == 64
+    one = streaming.api.post(f"/collection/{inlet_id}", json=message("ann@example.com"))
+    assert one.status_code == 200, one.text
+    assert one.json()["inletId"] == inlet_id and one.json()["xactionId"] and "duplicate" not in one.json()
+    again = streaming.api.post(f"/collection/{inlet_id}", json=message("ann@example.com"))
+    assert again.json()["duplicate"] is True and again.json()["xactionId"] == one.json()["xactionId"]
+    batch = streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [
+        message("bo@example.com", "Bo"), {"header": {}, "body": {}}, message("cy@example.com", "Cy", msgId="c-1"),
+        message("cy@example.com", "Cy", msgId="c-1"), "not a message"]})  # fmt: skip
+    assert batch.status_code == 207, batch.text
+    answers = batch.json()["responses"]
+    assert [a["status"] for a in answers] == [200, 400, 200, 200, 400]
+    assert "body.xdmEntity" in answers[1]["message"] and "messages[1]" in answers[1]["message"]
+    assert answers[3]["duplicate"] is True and "messages[4]" in answers[4]["message"]
+    assert streaming.process() == 3  # ann, bo, cy: each once
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sum(b["outputRecordCount"] for b in batches) == 3
+    found = streaming.api.get("/profiles", params={"namespace": "Email", "id": "bo@example.com"})
+    assert found.status_code == 200, found.text
+    assert found.json()["attributes"]["person"]["name"]["firstName"] == "Bo"
+    stats = streaming.api.get("/streaming/stats").json()
+    assert stats["processed"] == 3 and stats["lagMessages"] == 0 and stats["accepted"] == 5
+    # the log redelivers (a processor killed before it moved its position on): nothing is ingested twice
+    with sqlite3.connect(settings.home / "streaming" / "log.db") as db:
+        db.execute("UPDATE consumers SET position = 0")
+    assert streaming.process() == 3  # read again...
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sum(b["outputRecordCount"] for b in batches) == 3  # ...kept once
+    assert streaming.app.state.streaming.processor.stats.deduplicated == 3
+
+
+def test_who_may_post_to_an_inlet(streaming: Streaming) -> None:
+    private, public = inlet(streaming, "private"), inlet(streaming, "open", public=True)
+    assert streaming.anonymous.post(f"/collection/{private}", json=message("a@x.io")).status_code == 401
+    assert streaming.anonymous.post(f"/collection/{'0' * 64}", json=message("a@x.io")).status_code == 401
+    unknown = streaming.api.post(f"/collection/{'0' * 64}", json=message("a@x.io"))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "STREAM-0404-404"
+    assert streaming.anonymous.post(f"/collection/{public}", json=message("a@x.io")).status_code == 200
+    elsewhere = streaming.anonymous.post(f"/collection/{public}", json=message("b@x.io", datasetId="other"))
+    assert elsewhere.status_code == 403 and "public inlet" in elsewhere.json()["message"]
+    routed = streaming.api.post(f"/collection/{private}", json=message("c@x.io", datasetId="other"))
+    assert routed.status_code == 200  # a token's caller may name another dataset of the sandbox
+    assert streaming.api.post(f"/collection/{private}", json=message("d@x.io", datasetId="nosuch")).status_code == 400
+    assert streaming.process() == 2
+    landed = {name: sum(b["outputRecordCount"] for b in streaming.api.get("/batches", params={"dataset": name}).json())
+              for name in ("crm", "other")}  # fmt: skip
+    assert landed == {"crm": 1, "other": 1}
+
+
+def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -> None:
+    inlet_id = inlet(streaming)
+    url = f"/collection/{inlet_id}"
+    assert streaming.api.post(url, json=message("kept@x.io")).status_code == 200
+    cases = [
+        (
+            streaming.api.post(url, content=b'{"header": ', headers={"Content-Type": "application/json"}),
+            400,
+            "not JSON",
+        ),
+        (streaming.api.post(url, content=b"\xff\xfe", headers={"Content-Type": "application/json"}), 400, "UTF-8"),
+        (streaming.api.post(url, content=b"plain", headers={"Content-Encoding": "gzip"}), 400, "gzip, but it is not"),
+        (streaming.api.post(url, content=b"x", headers={"Content-Encoding": "br"}), 400, "Content-Encoding"),
+        (streaming.api.post(url, json=[1, 2]), 400, "JSON object"),
+        (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
+        (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
+        (streaming.api.post(url, json={**message("a@x.io"), "pad": "x" * 1_100_000}), 413, "limit"),
+        (streaming.api.post(url, params={"syncValidation": "true"}, json=message("a@x.io")), 400, "syncValidation"),
+        (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": {}}), 400, "messages"),
+        (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [{}] * 5_001}), 400, "at most"),
+    ]
+    for answer, status, said in cases:
+        assert answer.status_code == status, (said, answer.text)
+        assert said in answer.json()["message"] and "Traceback" not in answer.text
+    zipped = streaming.api.post(url, content=gzip.compress(json.dumps(message("zip@x.io")).encode()),
+                                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})  # fmt: skip
+    assert zipped.status_code == 200, zipped.text
+    bomb = gzip.compress(b" " * 20_000_000)  # small on the wire, past the limit once unzipped
+    assert streaming.api.post(url, content=bomb, headers={"Content-Encoding": "gzip"}).status_code == 413
+    wrong_type = {"header": {}, "body": {"xdmEntity": {"personalEmail": {"address": "t@x.io"},
+                                                       "person": {"birthYear": "not a year"}}}}  # fmt: skip
+    assert streaming.api.post(url, json=wrong_type).status_code == 200  # validated as it is processed
+    assert streaming.process() == 3
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sum(b["outputRecordCount"] for b in batches) == 2 and sum(b["failedRecordCount"] for b in batches) == 1
+
+
+@pytest.mark.settings(streaming_lag_bound=2)
+def test_inlets_answer_429_while_the_processor_lags(streaming: Streaming) -> None:
+    inlet_id = inlet(streaming)
+    for n in range(3):
+        assert streaming.api.post(f"/collection/{inlet_id}", json=message(f"p{n}@x.io")).status_code == 200
+    busy = streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io"))
+    assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
+    assert busy.json()["code"] == "STREAM-0429-429"
+    streaming.process()
+    assert streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io")).status_code == 200
