@@ -377,6 +377,10 @@ def _copy(con: Any, expr: ir.Table, path: Path, flow: FlowDefinition) -> int:
     if settings.format == "parquet":
         options = f"FORMAT parquet, COMPRESSION {'gzip' if settings.compression == 'gzip' else 'snappy'}"
     elif settings.format == "jsonl":
+        # NaN and infinities have no JSON form (the engine would write bare `NaN`): they go out as null
+        floats = [name for name, dtype in expr.schema().items() if dtype.is_floating()]
+        expr = expr.mutate(**{name: ibis.ifelse(expr[name].isnan() | expr[name].isinf(), ibis.null(), expr[name])
+                              for name in floats})  # fmt: skip
         options = f"FORMAT json, COMPRESSION {sql_string('gzip' if settings.compression == 'gzip' else 'none')}"
     else:
         csv = settings.csv

@@ -116,6 +116,26 @@ def test_a_changed_attribute_goes_out_as_changed(people: Workspace, outbox: Path
     assert [(r["first_name"], r["segmentMembership.status"]) for r in changed] == [("Evelyn", "existing")]
 
 
+def test_json_lines_files_write_numbers_json_cannot_hold_as_null(tmp_path: Path) -> None:
+    import ibis
+
+    from accord.destinations.export import _copy
+    from accord.destinations.flows import parse_definition
+
+    con = ibis.duckdb.connect()
+    values = [float("nan"), float("inf"), float("-inf"), 2.5]
+    rows = con.create_table("scores", ibis.memtable({"score": values, "ratio": values, "name": ["a", "b", "c", "d"]}))
+    flow = parse_definition({**FLOW, "file": {"format": "jsonl"}})
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    assert _copy(con, rows, tmp_path / "out.json", flow) == 4
+    lines = [json.loads(line, parse_constant=refuse) for line in (tmp_path / "out.json").read_text().splitlines()]
+    assert lines == [{"score": None, "ratio": None, "name": n} for n in "abc"] + [
+        {"score": 2.5, "ratio": 2.5, "name": "d"}]  # fmt: skip
+
+
 def test_formats_compression_csv_options_names_splits_and_manifest(people: Workspace, outbox: Path) -> None:
     create_flow(people, "jsonl", {**FLOW, "file": {"format": "jsonl", "compression": "gzip",
                                                    "nameTemplate": "%SANDBOX_NAME%/%SEGMENT_NAME%_json"}})  # fmt: skip

@@ -18,13 +18,12 @@ import httpx
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from accord.destinations.exceptions import TemplateProblem, TemplateRefusedError
+from accord.destinations.outgoing import OutgoingProfile, OutgoingProfiles
 from accord.destinations.spec import (
     Aggregation,
     DestinationSpec,
     HttpRequest,
     Limits,
-    OutgoingProfile,
-    OutgoingProfiles,
     ProfileRow,
     RequestContext,
     StreamingConfig,

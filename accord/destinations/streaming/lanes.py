@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from typing import Any
 
+from accord.destinations.outgoing import OutgoingProfile, OutgoingProfiles
 from accord.destinations.spec import (
-    OutgoingProfile,
-    OutgoingProfiles,
     ProfileRow,
     RequestContext,
     StreamingDestination,
@@ -201,7 +200,8 @@ class Lane:
             for request in requests:
                 self.result.requests += 1
                 outcome = await self.sender.send(request)
-                # a profile's rows of this batch count with the first request that carries it
+                # each request counts the rows it carries; past the exact case, a profile's rows count with the
+                # first request that carries it
                 counted = (len(request.profile_ids) if exact
                            else sum(map(rows.pop, dict.fromkeys(request.profile_ids), repeat(0))))  # fmt: skip
                 if outcome.delivered:
@@ -228,7 +228,8 @@ class Lane:
 
 async def deliver_async(
     destination: StreamingDestination,  # type: ignore[type-arg]
-    rows: Iterable[ProfileRow | OutgoingProfile | OutgoingProfiles] | AsyncIterable[ProfileRow | OutgoingProfile],
+    rows: Iterable[ProfileRow | OutgoingProfile | OutgoingProfiles]
+    | AsyncIterable[ProfileRow | OutgoingProfile | OutgoingProfiles],
     context: RequestContext | None = None,
     dead_letters: DeadLetterSink | None = None,
     wait_when_open: bool = False,
@@ -239,11 +240,10 @@ async def deliver_async(
     try:
         chunk: list[ProfileRow | OutgoingProfile] = []
         if isinstance(rows, AsyncIterable):
+            # rows that come one at a time go to the lane as they come, so that its gatherer keeps to the
+            # destination's max batch age (a chunk held here would wait for the source, however long it takes)
             async for row in rows:
-                chunk.append(row)
-                if len(chunk) >= CHUNK:
-                    await lane.put(chunk)
-                    chunk = []
+                await lane.put(row if isinstance(row, OutgoingProfiles) else [row])
         else:
             for item in rows:
                 if isinstance(item, OutgoingProfiles):  # a batch of columns goes as it is

@@ -20,7 +20,7 @@ import sqlglot.expressions as sge
 
 from accord.destinations.export import STATUS, AudienceExport
 from accord.destinations.flows import OPERATION, FlowDefinition
-from accord.destinations.spec import OutgoingProfiles
+from accord.destinations.outgoing import OutgoingProfiles
 from accord.engine import raw_connection
 
 BATCH_ROWS = 10_000

@@ -110,6 +110,8 @@ class Sender:
         self.open_seconds = limits.open_seconds
         self.redact = Redactor(self._secrets)
         self.retries = 0
+        self.last_failure: str | None = None
+        """What the last failed try met (an answer's status, a network error): said when the circuit opens."""
 
     def _secrets(self) -> list[str]:
         tokens = getattr(self.auth, "secret_values", None)
@@ -127,6 +129,8 @@ class Sender:
             except OpenedState as opened:
                 if not self.wait_when_open:
                     reason = f"circuit open: {self.destination.spec.limits.failures_to_open} tries failed in a row"
+                    if self.last_failure:  # what made it open, which a user needs more than the circuit's state
+                        reason += f", the last: {self.last_failure}"
                     return Outcome(request, False, tally.attempts, tally.last, reason)
                 await asyncio.sleep(max(0.05, opened.opened_at + self.open_seconds - time.time()))
 
@@ -173,9 +177,11 @@ class Sender:
                 )  # fmt: skip
             except httpx.HTTPError as exc:
                 log.debug("%s: %s %s: %s", self.name, request.method, self.redact(request.url), type(exc).__name__)
+                self.last_failure = type(exc).__name__
                 raise
             tally.last = Answer(response.status_code, self.redact(response.text[:ANSWER_KEPT]))
             if worth_retrying(response.status_code):
+                self.last_failure = f"HTTP {response.status_code}"
                 raise RetryableAnswer(response)
 
 

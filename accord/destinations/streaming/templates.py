@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from accord.destinations.exceptions import TemplateProblem, TemplateRefusedError
-from accord.destinations.spec import OutgoingProfile, OutgoingProfiles
+from accord.destinations.outgoing import OutgoingProfile, OutgoingProfiles
 from accord.destinations.streaming.identifiers import normalise_email, normalise_phone, sha256_hex
 
 HTML_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))

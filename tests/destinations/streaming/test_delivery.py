@@ -4,6 +4,7 @@ receiver lets it through, tries are counted, waits honoured, and what never gets
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from accord.destinations.spec import RequestContext
 from accord.destinations.streaming.deadletters import MemoryDeadLetters
@@ -146,6 +147,24 @@ def test_a_partial_batch_leaves_when_it_is_old_enough(receiver: HttpReceiver) ->
     assert len(receiver.requests("/profiles")[0].json()["profiles"]) == 3
 
 
+def test_rows_from_a_slow_source_leave_at_the_max_batch_age_not_when_the_source_ends(receiver: HttpReceiver) -> None:
+    import asyncio
+
+    from accord.destinations.streaming.lanes import deliver_async
+
+    began = time.monotonic()
+
+    async def slowly() -> Any:
+        for row in rows(20):  # a row every 0.1 s: two seconds in all
+            yield row
+            await asyncio.sleep(0.1)
+
+    result = asyncio.run(deliver_async(destination(ONE_AT_A_TIME, url=receiver.url), slowly(), FLOW))
+    first = receiver.requests("/profiles")[0]
+    assert first.started - began < 1.0  # max batch age 0.2 s: not held until the source ends
+    assert result.rows_delivered == 20 and len(receiver.requests("/profiles")) > 2
+
+
 def test_an_open_circuit_stops_sending_and_files_the_rest_at_once(receiver: HttpReceiver) -> None:
     receiver.then(default=answer(503))
     breaker = document(limits={"requestsInFlight": 1, "failuresToOpen": 4, "openSeconds": 60})
@@ -155,13 +174,13 @@ def test_an_open_circuit_stops_sending_and_files_the_rest_at_once(receiver: Http
     assert time.monotonic() - began < 3  # five requests of three tries each would take longer
     assert len(receiver.requests("/profiles")) == 4  # three tries of the first request, one of the second
     assert result.rows_failed == 50 and len(letters.letters) == 5
-    assert result.failures == {"HTTP 503": 10, "circuit open: 4 tries failed in a row": 40}
+    assert result.failures == {"HTTP 503": 10, "circuit open: 4 tries failed in a row, the last: HTTP 503": 40}
     assert [x.attempts for x in letters.letters] == [3, 1, 0, 0, 0]  # tries made; the breaker refused the rest
     assert letters.letters[4].answer == {
         "status": None,
         "body": "",
         "error": None,
-        "reason": "circuit open: 4 tries failed in a row",
+        "reason": "circuit open: 4 tries failed in a row, the last: HTTP 503",
     }
 
 

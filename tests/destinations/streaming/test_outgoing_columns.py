@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.destinations.spec import OutgoingProfile, OutgoingProfiles, RequestContext
+from accord.destinations.outgoing import OutgoingProfile, OutgoingProfiles
+from accord.destinations.spec import RequestContext
 from accord.destinations.streaming.lanes import deliver
 from tests.destinations.conftest import destination, document, rows
 
