@@ -22,6 +22,7 @@ from accord.cli.segment import segment_app
 from accord.cli.serving import serve_api
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
+from accord.cli.streaming import streaming_app, worker
 from accord.errors import InvalidInputError, problem_message
 
 
@@ -62,6 +63,8 @@ app.add_typer(destinations_app, name="destinations")
 app.add_typer(destination_app, name="destination")
 app.add_typer(activation_app, name="activation")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(streaming_app, name="streaming")
+app.command("worker", help="Run the streaming processor alone (no API), until stopped.")(worker)
 app.command("activate", help="Activate audiences to a destination account (the same as `activation create`).")(
     activation_create
 )

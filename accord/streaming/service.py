@@ -92,6 +92,16 @@ class StreamingService:
                 log.exception("streaming: the processor stopped; starting it again")
                 self._stop.wait(1.0)
 
+    def process_now(self) -> int:
+        """Process what waits in the log, then return how many messages were taken; refused (with who holds
+        it) while another processor runs, as `accord serve`'s does."""
+        with hold(self.workspace.catalog, LEASE, "the streaming processor", wait_seconds=0,
+                  stale_seconds=self.workspace.settings.stale_run_seconds):  # fmt: skip
+            taken = 0
+            while done := self.processor.process_waiting():
+                taken += done
+            return taken
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -175,6 +175,51 @@ def serve_and_revoke(cli: Cli, _body: None) -> None:
                                   "details": {}}  # fmt: skip
 
 
+def stream_a_message(name: str) -> Step:
+    """A message taken by the home's scratch inlet (in the event log, waiting for the processor)."""
+
+    def step(cli: Cli) -> None:
+        from accord.streaming import StreamingService
+
+        ws = Workspace.open(cli.home.settings)
+        service = StreamingService(ws)
+        try:
+            body = json.dumps({"body": {"xdmEntity": {"_id": name, "person": {"name": {"firstName": name}}}}})
+            answer = service.collect(cli.ids["inlet"], cli.home.token, None, body.encode(), batch=False)
+            assert answer["status"] == 200, answer
+        finally:
+            service.stop()
+            ws.close()
+
+    return step
+
+
+def worker_processes(cli: Cli, _body: None) -> None:
+    """`accord worker` as a real process takes what waits in the event log into the lake, and stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    stream_a_message("from-the-worker")(cli)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env |= {"ACCORD_HOME": str(cli.home.settings.home), "ACCORD_DUCKDB_THREADS": "2"}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "accord"), "worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while cli.json("streaming", "stats")["lagMessages"] > 0:
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker did not process the log"
+            time.sleep(0.2)
+    finally:
+        os.kill(worker.pid, signal.SIGTERM)
+        said = worker.communicate(timeout=30)[0].decode()
+    assert worker.returncode == 0, said
+    preview = cli.json("dataset", "preview", "scratch", "--limit", "100")
+    assert "from-the-worker" in json.dumps(preview)
+
+
 def campaign_serve(cli: Cli, _body: None) -> None:
     """`accord campaign serve` as a real process: the engine's routes with the home's token, no CDP routes."""
     with accord_serve(cli.home, campaign_only=True) as base:
@@ -450,6 +495,20 @@ COMMANDS: dict[tuple[str, ...], Command] = {
                                         then("destination", "list", check=lists({"name": "spare-box",
                                                                                   "config": {"root": Ref("outbox")}}))),
     ("destination", "list"): Command((), lists({"name": "outbox", "destination": "local"}), shows="outbox"),
+    # streaming
+    ("streaming", "inlets"): Command((), lists({"id": Ref("inlet"), "name": "scratch-inlet", "dataset": "scratch"}),
+                                     shows="scratch-inlet"),
+    ("streaming", "create"): Command(("cli-inlet", "--dataset", "scratch"), each(has({"name": "cli-inlet",
+        "dataset": "scratch", "public": False}), then("streaming", "show", "cli-inlet", check=has({"kind": "xdm"})))),
+    ("streaming", "show"): Command(("scratch-inlet",), has({"id": Ref("inlet"), "dataset": "scratch"})),
+    ("streaming", "delete"): Command(("gone-inlet",), then("streaming", "inlets", check=lacks({"name": "gone-inlet"})),
+                                     before=run("streaming", "create", "gone-inlet", "--dataset", "scratch")),
+    ("streaming", "process"): Command((), has({"taken": lambda n: n >= 1, "lagMessages": 0,
+                                               "processed": lambda n: n >= 1}),
+                                      before=stream_a_message("from-the-shell")),
+    ("streaming", "stats"): Command((), has({"lagMessages": lambda n: n >= 1, "logged": lambda n: n >= 1}),
+                                    before=stream_a_message("waiting")),
+    ("worker",): Command((), worker_processes, process=True),
     ("destination", "show"): Command(("outbox",), has({"destination": "local", "config": {"root": Ref("outbox")}})),
     ("destination", "test"): Command(("outbox",), has({"ok": True, "steps": lambda steps: len(steps) == 2}),
                                      shows="ok folder writable"),

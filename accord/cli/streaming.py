@@ -1,0 +1,116 @@
+"""CLI: streaming inlets, the processor's figures, and `accord worker` (the processor alone)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from accord.cli.output import emit, err, new_table, out
+from accord.cli.state import JsonFlag, state
+
+streaming_app = typer.Typer(help="Streaming inlets (HTTP collection URLs) and the real-time processor.",
+                            no_args_is_help=True)  # fmt: skip
+
+
+@streaming_app.command("inlets")
+def inlets_list(as_json: bool = JsonFlag) -> None:
+    """List the sandbox's streaming inlets and their collection URLs."""
+    from accord import streaming
+
+    with state.workspace().catalog.session() as session:
+        rows = streaming.list_inlets(session, state.sandbox)
+
+    def human(items: list[dict[str, Any]]) -> None:
+        table = new_table("name", "dataset", "public", "collection URL")
+        for inlet in items:
+            table.add_row(inlet["name"], inlet["dataset"] or "", "yes" if inlet["public"] else "no",
+                          inlet["collectionUrl"])  # fmt: skip
+        out.print(table)
+
+    emit(rows, as_json, human)
+
+
+@streaming_app.command("create")
+def inlet_create(
+    name: str = typer.Argument(..., help="The inlet's name (letters, digits, '_', '.', '-')."),
+    dataset: str = typer.Option(..., "--dataset", help="The dataset its messages go to."),
+    public: bool = typer.Option(False, "--public", help="Take messages without a token (only into its dataset)."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Make a streaming inlet; its id is the one in its collection URLs (POST /collection/ID)."""
+    from accord import streaming
+
+    with state.workspace().catalog.session() as session:
+        made = streaming.create_inlet(session, state.sandbox, name, dataset, public=public)
+    emit(made, as_json, lambda d: out.print(f"inlet [bold]{d['name']}[/] takes messages at {d['collectionUrl']} "
+                                            f"(batches at {d['batchCollectionUrl']})", highlight=False))  # fmt: skip
+
+
+@streaming_app.command("show")
+def inlet_show(name: str = typer.Argument(..., help="The inlet's name or id."), as_json: bool = JsonFlag) -> None:
+    """Show one inlet."""
+    from accord import streaming
+
+    with state.workspace().catalog.session() as session:
+        found = streaming.get_inlet(session, state.sandbox, name)
+    emit(found, as_json, lambda d: out.print_json(data=d))
+
+
+@streaming_app.command("delete")
+def inlet_delete(name: str = typer.Argument(..., help="The inlet's name or id."), as_json: bool = JsonFlag) -> None:
+    """Delete an inlet: its URLs answer 404 from now on (what it took already is processed)."""
+    from accord import streaming
+
+    with state.workspace().catalog.session() as session:
+        streaming.delete_inlet(session, state.sandbox, name)
+    emit({"deleted": name}, as_json, lambda d: out.print(f"inlet {d['deleted']} deleted"))
+
+
+@streaming_app.command("process")
+def process(as_json: bool = JsonFlag) -> None:
+    """Process what waits in the event log now, then stop (`accord worker` keeps at it)."""
+    from accord import streaming
+
+    service = streaming.StreamingService(state.workspace())
+    try:
+        figures = {"taken": service.process_now(), **service.stats()}
+    finally:
+        service.stop()
+    emit(figures, as_json, lambda d: out.print(f"{d['taken']:,} messages taken from the log; "
+                                               f"{d['processed']:,} into the lake, {d['deduplicated']:,} "
+                                               f"already there, {d['invalid']:,} invalid"))  # fmt: skip
+
+
+@streaming_app.command("stats")
+def stats(as_json: bool = JsonFlag) -> None:
+    """How far the processor is behind the event log (messages logged, processed, waiting)."""
+    from accord import streaming
+
+    service = streaming.StreamingService(state.workspace())
+    try:
+        figures = service.stats()
+    finally:
+        service.stop()
+    shown = {k: figures[k] for k in ("logged", "processedPosition", "lagMessages")}
+    emit(shown, as_json, lambda d: out.print(f"{d['logged']:,} messages logged, processed up to "
+                                             f"{d['processedPosition']:,}, {d['lagMessages']:,} waiting"))  # fmt: skip
+
+
+def worker() -> None:
+    """Run the streaming processor alone (no API), until stopped; one runs at a time per home, others wait."""
+    import signal
+    import threading
+
+    from accord import streaming
+
+    service = streaming.StreamingService(state.workspace())
+    stop = threading.Event()
+    for caught in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(caught, lambda *_: stop.set())
+    err.print("Accord streaming worker: processing the event log (Ctrl-C to stop)", highlight=False)
+    service.start_processor()
+    try:
+        stop.wait()
+    finally:
+        service.stop()
