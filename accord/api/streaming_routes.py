@@ -17,7 +17,6 @@ from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.streaming import inlets
 from accord.streaming.collection import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, decoded
-from accord.streaming.exceptions import MessageError
 from accord.streaming.service import StreamingService
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["streaming"])
@@ -52,8 +51,15 @@ class CollectedOut(BaseModel):
     message: str | None = Field(default=None, description="Why a message of a batch was refused")
 
 
+class RowError(BaseModel):
+    code: str
+    path: str
+    message: str
+
+
 class MessageAnswer(BaseModel):
     status: int = Field(description="200 taken; 400, 403 or 413 refused (`message` says why)")
+    errors: list[RowError] | None = Field(default=None, description="With syncValidation: what does not fit")
     xactionId: str | None = None
     messageId: str | None = None
     receivedTimeMs: int | None = None
@@ -80,6 +86,9 @@ class StreamingStatsOut(BaseModel):
     profilesChanged: int
     membershipChanges: int
     endToEndSeconds: dict[str, float | None]
+
+
+SYNC = "Validate against the dataset's schema before answering (400 with the batch pipeline's row errors)"
 
 
 def service(request: Request) -> StreamingService:
@@ -122,14 +131,13 @@ def get_stats(request: Request, _sandbox: SandboxDep) -> dict[str, Any]:
 
 async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizationCredentials | None,
                    sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
-    if sync_validation:
-        raise MessageError("syncValidation is not available yet: messages are validated as they are processed, "
-                           "and what does not fit goes to the dataset's row diagnostics")  # fmt: skip
     limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
     raw = decoded(await request.body(), request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
     # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
-    return await asyncio.to_thread(service(request).collect, inlet_id, token, sandbox, raw, batch)
+    return await asyncio.to_thread(
+        service(request).collect, inlet_id, token, sandbox, raw, batch, bool(sync_validation)
+    )
 
 
 @collection.post("/collection/{inlet_id}", response_model=CollectedOut, response_model_exclude_none=True)
@@ -137,7 +145,7 @@ async def post_message(
     request: Request, inlet_id: str,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_sandbox_name: Annotated[str | None, Header()] = None,
-    syncValidation: Annotated[bool | None, Query(description="Not available yet: refused when true")] = None,
+    syncValidation: Annotated[bool | None, Query(description=SYNC)] = None,
 ) -> Any:  # fmt: skip
     """One message in the reference product's format (`header`, `body.xdmEntity`); taken once it is in the
     event log. A token of the inlet's sandbox is needed unless the inlet is public."""
@@ -149,7 +157,7 @@ async def post_batch(
     request: Request, inlet_id: str,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_sandbox_name: Annotated[str | None, Header()] = None,
-    syncValidation: Annotated[bool | None, Query(description="Not available yet: refused when true")] = None,
+    syncValidation: Annotated[bool | None, Query(description=SYNC)] = None,
 ) -> Any:  # fmt: skip
     """`{"messages": [...]}`: each message is taken or refused on its own (207, an answer per message)."""
     answer = await _collect(request, inlet_id, credentials, x_sandbox_name, syncValidation, batch=True)

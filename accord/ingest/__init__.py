@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.ingest.checking import check_records
     from accord.ingest.exceptions import ROW_ERROR_CODES, InvalidMappingError, UnreadableFileError
     from accord.ingest.formats import copy_upload
     from accord.ingest.mapping.functions import FUNCTIONS
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from accord.ingest.readers import ReadOptions
 
 _EXPORTS = {
+    "checking": ["check_records"],
     "exceptions": ["InvalidMappingError", "ROW_ERROR_CODES", "UnreadableFileError"],
     "formats": ["copy_upload"],
     "mapping.functions": ["FUNCTIONS"],

@@ -212,7 +212,7 @@ def _run(
             if request.mapping is not None
             else default_mapping(source.table, schema, hidden)
         )
-        conformed = conform(schema, mapped, _identity_check(workspace, batch.sandbox_id, schema))
+        conformed = conform(schema, mapped, identity_check(workspace, batch.sandbox_id, schema))
         if source.dialect is None:  # JSON and Parquet: measure the records
             conformed.checks.append(size_check(source.table, schema.class_name, hidden, source.record))
         say("reading, mapping and validating", 0.0)
@@ -256,7 +256,7 @@ def _run(
         con.disconnect()
 
 
-def _identity_check(workspace: Workspace, sandbox_id: str, schema: ResolvedSchema) -> IdentityCheck:
+def identity_check(workspace: Workspace, sandbox_id: str, schema: ResolvedSchema) -> IdentityCheck:
     from accord.identity import namespaces, rule_for
 
     with workspace.catalog.session() as session:

@@ -43,6 +43,9 @@ class Checked:
     entry: Entry | None
     problem: str | None = None
     status: int = 200
+    errors: list[dict[str, str]] | None = None
+    """Validation's row errors (code, path, message), when synchronous validation refused it."""
+    where: str = "the message"
 
 
 def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], size: int, where: str) -> Checked:
@@ -75,7 +78,7 @@ def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], si
     message_id = str(given) if given is not None else hashlib.sha256(text.encode()).hexdigest()
     if len(message_id) > 256:
         return Checked(None, f"{where}: the message id is longer than 256 characters", 400)
-    return Checked(Entry(inlet.id, message_id, text.encode()))
+    return Checked(Entry(inlet.id, message_id, text.encode()), where=where)
 
 
 def sandbox_datasets(session: Session, sandbox_id: str) -> dict[str, str]:
@@ -102,7 +105,7 @@ def accept(log: EventLog, checked: Sequence[Checked], timeout: float = 30.0) -> 
     answers = []
     for c in checked:
         if c.entry is None:
-            answers.append({"status": c.status, "message": c.problem})
+            answers.append({"status": c.status, "message": c.problem, **({"errors": c.errors} if c.errors else {})})
             continue
         done = next(stored)
         answer: dict[str, Any] = {"status": 200, "xactionId": f"{c.entry.inlet[:8]}:{done.seq}",

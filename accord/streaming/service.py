@@ -110,7 +110,7 @@ class StreamingService:
             self._log.close()
 
     def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes,
-                batch: bool) -> dict[str, Any]:  # fmt: skip
+                batch: bool, sync_validation: bool = False) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
         with self.workspace.catalog.session() as session:
             try:
@@ -139,12 +139,37 @@ class StreamingService:
             checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
             if checked[0].entry is None:
                 raise _refusal(checked[0])
+        if sync_validation:
+            checked = self._validated(checked)
+            if not batch and checked[0].entry is None:
+                raise _refusal(checked[0])
         answers = accept(self.log, checked)
         self.accepted += sum(1 for a in answers if a["status"] == 200)
         self.refused += sum(1 for a in answers if a["status"] != 200)
         if not batch:
             return {"inletId": inlet.id, **answers[0]}
         return {"inletId": inlet.id, "responses": answers}
+
+    def _validated(self, checked: list[Checked]) -> list[Checked]:
+        """The messages that fit their dataset's schema as a batch would check them; the others refused (400)
+        with the batch pipeline's error codes, paths and messages."""
+        from accord.ingest import check_records
+
+        by_dataset: dict[str, list[int]] = {}
+        bodies = {}
+        for index, item in enumerate(checked):
+            if item.entry is not None:
+                bodies[index] = json.loads(item.entry.body)
+                by_dataset.setdefault(bodies[index]["dataset"], []).append(index)
+        out = list(checked)
+        for dataset_id, places in by_dataset.items():
+            problems = check_records(self.workspace, dataset_id, [bodies[i]["entity"] for i in places])
+            for index, found in zip(places, problems, strict=True):
+                if found:
+                    said = "; ".join(f"{p['code']} {p['path'] or 'record'}: {p['message']}" for p in found[:5])
+                    out[index] = Checked(None, f"{checked[index].where}: does not fit the dataset's schema: {said}",
+                                         400, found)  # fmt: skip
+        return out
 
     def _authenticate(self, token: str | None, wanted: str | None, own: str | None) -> Principal:
         caller = authenticate(self.workspace.catalog, token)
@@ -171,4 +196,4 @@ def _refusal(checked: Checked) -> AccordError:
         return TooLargeError(problem, code="STREAM-0413-413")
     if checked.status == 403:
         return PermissionDeniedError(problem, code="STREAM-0403-403")
-    return MessageError(problem)
+    return MessageError(problem, **({"errors": checked.errors} if checked.errors else {}))

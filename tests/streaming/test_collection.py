@@ -135,7 +135,6 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
         (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
         (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
         (streaming.api.post(url, json={**message("a@x.io"), "pad": "x" * 1_100_000}), 413, "limit"),
-        (streaming.api.post(url, params={"syncValidation": "true"}, json=message("a@x.io")), 400, "syncValidation"),
         (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": {}}), 400, "messages"),
         (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [{}] * 5_001}), 400, "at most"),
     ]
@@ -165,3 +164,23 @@ def test_inlets_answer_429_while_the_processor_lags(streaming: Streaming) -> Non
     assert busy.json()["code"] == "STREAM-0429-429"
     streaming.process()
     assert streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io")).status_code == 200
+
+
+def test_synchronous_validation_answers_with_the_batch_pipelines_row_errors(streaming: Streaming) -> None:
+    inlet_id = inlet(streaming)
+    sync = {"syncValidation": "true"}
+    wrong = {"header": {}, "body": {"xdmEntity": {"personalEmail": {"address": "t@x.io"},
+                                                  "person": {"birthYear": "not a year"}}}}  # fmt: skip
+    refused = streaming.api.post(f"/collection/{inlet_id}", params=sync, json=wrong)
+    assert refused.status_code == 400, refused.text
+    (error,) = refused.json()["details"]["errors"]
+    assert error["code"] == "INGEST-1212-400" and error["path"] == "person.birthYear"  # as a file's row would say
+    assert "does not fit" in refused.json()["message"]
+    assert streaming.api.post(f"/collection/{inlet_id}", params=sync, json=message("ok@x.io")).status_code == 200
+    batch = streaming.api.post(f"/collection/batch/{inlet_id}", params=sync, json={"messages": [
+        message("b1@x.io"), wrong, message("b2@x.io")]})  # fmt: skip
+    assert [a["status"] for a in batch.json()["responses"]] == [200, 400, 200]
+    assert batch.json()["responses"][1]["errors"][0]["code"] == "INGEST-1212-400"
+    assert streaming.process() == 3  # what was refused never reached the log
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sum(b["outputRecordCount"] for b in batches) == 3 and sum(b["failedRecordCount"] for b in batches) == 0
