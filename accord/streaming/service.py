@@ -196,4 +196,7 @@ def _refusal(checked: Checked) -> AccordError:
         return TooLargeError(problem, code="STREAM-0413-413")
     if checked.status == 403:
         return PermissionDeniedError(problem, code="STREAM-0403-403")
-    return MessageError(problem, **({"errors": checked.errors} if checked.errors else {}))
+    refused = MessageError(problem)
+    if checked.errors:
+        refused.details["errors"] = checked.errors
+    return refused
