@@ -202,6 +202,10 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         from accord.demo.campaign import campaign_loop
 
         loop = campaign_loop(workspace, say)
+        from accord.demo.streaming import stream_events
+
+        assert init.token is not None
+        ingested = stream_events(workspace, init.token, say)
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -221,6 +225,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "activation": activation,
         "streaming": streamed,
         "campaign": loop,
+        "streamingIngestion": ingested,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

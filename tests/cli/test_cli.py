@@ -202,6 +202,9 @@ def test_demo_runs_end_to_end(cli: Any) -> None:
     streamed = summary["streaming"]  # the newsletter readers, to the HTTP endpoint the demo starts
     assert streamed["run"]["status"] == "success" and streamed["requests"] >= 1
     assert streamed["received"] == activation["audiences"][0]["rows"] == streamed["run"]["profilesReceived"]
+    ingested = summary["streamingIngestion"]  # web events through an inlet, into customer C0000001's profile
+    assert ingested["accepted"] == ingested["processed"] == 200
+    assert ingested["eventsAfter"] == ingested["eventsBefore"] + 200
     told = cli("demo", "--rows", "300").stdout  # for people: why the run is partial while its batch succeeded
     assert "run partial" in told and "under the 5 % error threshold, so the batch was committed without them" in told
 
