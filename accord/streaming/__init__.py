@@ -9,8 +9,12 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
+    from accord.streaming.nats_log import NatsEventLog
+    from accord.streaming.open_log import open_event_log
 
 _EXPORTS = {
     "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
+    "nats_log": ["NatsEventLog"],
+    "open_log": ["open_event_log"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)
