@@ -61,9 +61,10 @@ def test_duplicates_are_known_across_a_reopen_and_past_the_duplicate_window(
 
 def test_ids_are_any_text_and_apart_per_inlet(event_log_factory: EventLogFactory) -> None:
     log = event_log_factory.open()
-    odd = [Entry("inlet one", "id\nwith: spaces é", b"1"), Entry("inlet", "e one", b"2"), Entry("inlet e", "one", b"3")]
+    odd = [Entry("inlet one", "id\nwith: spaces é", b"1"), Entry("inlet", "e one", b"2"), Entry("inlet e", "one", b"3"),
+           Entry("inlet", "", b"")]  # fmt: skip
     assert not any(x.duplicate for x in log.append(odd).result(10))
-    assert [(s.inlet, s.message_id) for s in log.read(0, 10)] == [(e.inlet, e.message_id) for e in odd]
+    assert [(s.inlet, s.message_id, s.body) for s in log.read(0, 10)] == [(e.inlet, e.message_id, e.body) for e in odd]
 
 
 def test_reads_page_through_the_log(event_log_factory: EventLogFactory) -> None:
