@@ -106,6 +106,7 @@ class NatsEventLog:
         self._thread.start()
         try:
             self._connection, self._positions = self._wait(self._open(replicas, duplicate_window))
+            self._jetstream = self._connection.jetstream(timeout=self._timeout)
         except BaseException:
             self._stop_loop()
             raise
@@ -230,7 +231,7 @@ class NatsEventLog:
             INLET_HEADER: quote(entry.inlet, safe=""),
             MESSAGE_ID_HEADER: quote(entry.message_id, safe=""),
         }
-        jetstream = self._connection.jetstream(timeout=self._timeout)
+        jetstream = self._jetstream
         try:
             acknowledged = await jetstream.publish(subject, entry.body, stream=self.stream, headers=headers)
         except nats.js.errors.APIError as exc:
@@ -311,7 +312,7 @@ class NatsEventLog:
 
     async def _last(self) -> int:
         async with self._failures():
-            info = await self._connection.jetstream(timeout=self._timeout).stream_info(self.stream)
+            info = await self._jetstream.stream_info(self.stream)
         return int(info.state.last_seq)
 
     @contextlib.asynccontextmanager
