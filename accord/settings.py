@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     segment_exited_retention_days: int = Field(
         default=30, ge=1, le=3650, description="How long exited audience memberships are kept."
     )
+    streaming_log_url: str = Field(
+        default="",
+        description="The event log of streaming ingestion: empty for the embedded SQLite log (`home`/streaming/"
+        "log.db), `nats://host:port` for NATS JetStream (`tls://` too; several servers separated by commas).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
@@ -210,6 +215,14 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str | None) -> str | None:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("only sqlite:// and postgresql:// catalog URLs are supported")
+        return value
+
+    @field_validator("streaming_log_url")
+    @classmethod
+    def _known_event_log(cls, value: str) -> str:
+        servers = [server.strip() for server in value.split(",")] if value.strip() else []
+        if any(not server.startswith(("nats://", "tls://")) for server in servers):
+            raise ValueError("empty (the embedded log) or nats:// and tls:// server URLs, separated by commas")
         return value
 
     @field_validator("allowed_roots", mode="before")

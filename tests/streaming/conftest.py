@@ -1,0 +1,76 @@
+"""The event logs under test: every test of the conformance suite runs on each (`event_log_factory`),
+except where `@pytest.mark.notimpl([...], reason=...)` names logs that do not do what it checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from accord.streaming.log import EventLog, SqliteEventLog
+from tests.servers import NatsServer
+
+DUPLICATE_WINDOW = 1.0
+"""JetStream's duplicate window in these tests: short, so that a test can send an id again after it."""
+
+
+@dataclass
+class EventLogFactory:
+    """Opens one log of a kind, the same one at each call (a reopen sees what was written before)."""
+
+    kind: str
+    opener: Callable[[str | None], EventLog]
+    opened: list[EventLog] = field(default_factory=list)
+
+    def open(self, url: str | None = None) -> EventLog:
+        """The log; for NATS, on the server at `url` when given (a test's own), else the session's."""
+        log = self.opener(url)
+        self.opened.append(log)
+        return log
+
+
+@pytest.fixture(params=["sqlite", pytest.param("nats", marks=pytest.mark.integration)])
+def event_log_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventLogFactory]:
+    kind = request.param
+    for marker in request.node.iter_markers("notimpl"):
+        if kind in marker.args[0]:
+            pytest.skip(f"the {kind} log: {marker.kwargs['reason']}")
+    if kind == "sqlite":
+        factory = EventLogFactory(kind, lambda _: SqliteEventLog(tmp_path / "log.db"))
+        yield factory
+        for log in factory.opened:
+            log.close()
+        return
+
+    from accord.streaming.nats_log import NatsEventLog
+
+    server: NatsServer = request.getfixturevalue("nats_server")
+    stream = f"T{uuid.uuid4().hex}"  # tests share the session's server, each with a stream of its own
+    factory = EventLogFactory(
+        kind, lambda url: NatsEventLog(url or server.url, stream, timeout=2, duplicate_window=DUPLICATE_WINDOW)
+    )
+    yield factory
+    for log in factory.opened:
+        log.close()
+    asyncio.run(_remove_stream(server.url, stream))
+
+
+async def _remove_stream(url: str, stream: str) -> None:
+    """Delete a test's stream and bucket, so that the session's server does not grow with the suite."""
+    import nats
+    import nats.js.errors
+
+    connection = await nats.connect(url)
+    try:
+        jetstream = connection.jetstream()
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await jetstream.delete_stream(stream)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await jetstream.delete_key_value(f"{stream}_POSITIONS")
+    finally:
+        await connection.close()

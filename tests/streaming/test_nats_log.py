@@ -1,0 +1,45 @@
+"""What only the NATS log does: keep to a stream that can hold it, and name its server without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import nats
+import pytest
+from nats.js.api import StorageType, StreamConfig
+
+from accord.streaming.exceptions import LogConfigurationError
+from accord.streaming.nats_log import NatsEventLog, consumer_key, message_key, shown_url
+from tests.servers import NatsServer
+
+
+def test_keys_tell_apart_what_differs() -> None:
+    assert message_key("ab", "c") != message_key("a", "bc")
+    assert len(message_key("a", "b")) == 32
+    assert consumer_key("processor") == "name.processor"
+    assert consumer_key("a b") != consumer_key("a_b") and consumer_key("a b").startswith("hex.")
+
+
+def test_urls_are_shown_without_credentials() -> None:
+    assert shown_url("nats://user:pass@host:4222") == "nats://host:4222"
+    assert shown_url("tls://token@a:1, nats://b:2") == "tls://a:1,nats://b:2"
+
+
+@pytest.mark.integration
+def test_a_stream_that_keeps_many_messages_per_subject_is_refused(nats_server: NatsServer) -> None:
+    stream = f"T{uuid.uuid4().hex}"
+
+    async def make_a_plain_stream() -> None:
+        connection = await nats.connect(nats_server.url)
+        try:
+            await connection.jetstream().add_stream(
+                StreamConfig(name=stream, subjects=[f"accord.{stream}.*"], storage=StorageType.MEMORY)
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(make_a_plain_stream())
+    with pytest.raises(LogConfigurationError) as refused:
+        NatsEventLog(nats_server.url, stream)
+    assert "second message per subject" in refused.value.message and "in memory" in refused.value.message
