@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         description="The event log of streaming ingestion: empty for the embedded SQLite log (`home`/streaming/"
         "log.db), `nats://host:port` for NATS JetStream (`tls://` too; several servers separated by commas).",
     )
+    streaming_log_stream: str = Field(
+        default="ACCORD_EVENTS",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The JetStream stream of the event log on NATS (deployments that share a NATS server keep apart "
+        "by it).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 

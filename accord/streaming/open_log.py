@@ -20,4 +20,4 @@ def open_event_log(settings: Settings) -> EventLog:
     # the NATS client is imported only by deployments that use it
     from accord.streaming.nats_log import NatsEventLog
 
-    return NatsEventLog(url)
+    return NatsEventLog(url, stream=settings.streaming_log_stream)

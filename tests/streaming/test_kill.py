@@ -27,9 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def served(settings: Settings, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def served(settings: Settings, log: Path, event_log: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`accord serve` with its processor on, as a real process; killed by its pid on leaving if still running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")} | event_log
     env |= {"ACCORD_HOME": str(settings.home), "ACCORD_DUCKDB_THREADS": "2", "ACCORD_SCHEDULER": "true",
             "ACCORD_SCHEDULER_TICK_SECONDS": "3600", "ACCORD_STREAMING_MAX_AGE_SECONDS": "0.2",
             "ACCORD_STREAMING_MAX_ROWS": "200"}  # fmt: skip
@@ -50,13 +50,24 @@ def message(n: int) -> dict[str, Any]:
     return {"header": {"msgId": f"m{n}"}, "body": {"xdmEntity": entity}}
 
 
-def test_a_killed_server_loses_no_acknowledged_message_and_processes_none_twice(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "nats"])
+def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment that chooses the server's event log: the embedded one, or a stream of its own on NATS."""
+    if request.param == "sqlite":
+        return {}
+    server = request.getfixturevalue("nats_server")
+    return {"ACCORD_STREAMING_LOG_URL": server.url, "ACCORD_STREAMING_LOG_STREAM": f"KILL_{tmp_path.name[-12:]}"}
+
+
+def test_a_killed_server_loses_no_acknowledged_message_and_processes_none_twice(
+    tmp_path: Path, event_log: dict[str, str]
+) -> None:
     settings = Settings(home=tmp_path / "home", duckdb_threads=2, scheduler=False, allowed_roots=[tmp_path])
     token = initialise(settings).token
     headers = {"Authorization": f"Bearer {token}"}
     log = tmp_path / "serve.log"
     acknowledged: set[str] = set()
-    with served(settings, log) as (base, process):
+    with served(settings, log, event_log) as (base, process):
         with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
             for path, body in (
                 ("/schemas", {"name": "crm", "class": "profile", "fieldGroups": ["demographic-details",
@@ -94,7 +105,7 @@ def test_a_killed_server_loses_no_acknowledged_message_and_processes_none_twice(
         loader.join(30)
     killed_at = len(acknowledged)
     with (
-        served(settings, tmp_path / "serve-again.log") as (base, _process),
+        served(settings, tmp_path / "serve-again.log", event_log) as (base, _process),
         httpx.Client(base_url=base, headers=headers, timeout=30) as api,
     ):
         deadline = time.monotonic() + 120
