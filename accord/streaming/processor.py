@@ -141,16 +141,36 @@ class Processor:
         return fresh
 
     def _ingest(self, dataset_id: str, messages: list[_Message]) -> None:
-        from accord.ingest import IngestRequest, ingest_file
-        from accord.jobs import removed_at_end
+        from accord.ingest.mapping.compiler import record_misfits
+        from accord.schema import resolve_schema_by_id
 
         with self.workspace.catalog.session() as session:
             query = select(DatasetRecord, Sandbox.name).join(Sandbox, Sandbox.id == DatasetRecord.sandbox_id)
             found = session.execute(query.where(DatasetRecord.id == dataset_id)).first()
-        if found is None:  # the dataset was deleted after its messages came: nothing to write them to
+            schema = resolve_schema_by_id(session, found[0].schema_id) if found is not None else None
+        if found is None or schema is None:  # the dataset was deleted after its messages came: nowhere to go
             log.warning("streaming: %d messages for a deleted dataset %s dropped", len(messages), dataset_id)
             return
         dataset, sandbox = found
+        # A field the schema lacks (or an object where a value goes) would make the whole batch's file unreadable
+        # to the default mapping: such messages go in a batch of their own, which is refused with every problem
+        # and its path (the batch list shows it, failed); the others are not held up by them.
+        unfit = [m for m in messages if record_misfits(m.entity, schema)]
+        fitting = [m for m in messages if not record_misfits(m.entity, schema)] if unfit else messages
+        if fitting:
+            batch = self._batch(dataset.name, sandbox, fitting)
+            if batch is not None and dataset.profile_enabled and batch.get("status") == "success":
+                self._update_profiles(sandbox, batch["id"])
+        if unfit:
+            self._batch(dataset.name, sandbox, unfit)
+            self.stats.invalid += len(unfit)
+
+    def _batch(self, dataset: str, sandbox: str, messages: list[_Message]) -> dict[str, Any] | None:
+        """The messages ingested as one batch; None when the batch was refused whole (recorded failed, with why)."""
+        from accord.errors import AccordError
+        from accord.ingest import IngestRequest, ingest_file
+        from accord.jobs import removed_at_end
+
         with removed_at_end():
             folder = self.workspace.lake.staging("stream")
             path = folder / "messages.json"
@@ -158,14 +178,18 @@ class Processor:
                 for message in messages:
                     out.write(json.dumps(message.entity, ensure_ascii=False, separators=(",", ":")))
                     out.write("\n")
-            request = IngestRequest(dataset.name, path, None, error_threshold=100.0,
+            request = IngestRequest(dataset, path, None, error_threshold=100.0,
                                     source_name=f"streaming: {len(messages)} messages",
                                     source_keys=tuple(m.key for m in messages))  # fmt: skip
-            batch = ingest_file(self.workspace, sandbox, request)
+            try:
+                batch = ingest_file(self.workspace, sandbox, request)
+            except AccordError as exc:  # the batch is recorded as failed, with why: the stream goes on
+                log.warning("streaming: a batch of %d messages for %s was refused: %s", len(messages), dataset,
+                            exc.message)  # fmt: skip
+                return None
         self.stats.batches += 1
         self.stats.invalid += int(batch.get("failedRecordCount") or 0)
-        if dataset.profile_enabled and batch.get("status") == "success":
-            self._update_profiles(sandbox, batch["id"])
+        return batch
 
     def _update_profiles(self, sandbox: str, batch_id: str) -> None:
         from accord import identity, segment

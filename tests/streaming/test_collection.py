@@ -184,3 +184,21 @@ def test_synchronous_validation_answers_with_the_batch_pipelines_row_errors(stre
     assert streaming.process() == 3  # what was refused never reached the log
     batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
     assert sum(b["outputRecordCount"] for b in batches) == 3 and sum(b["failedRecordCount"] for b in batches) == 0
+
+
+def test_a_message_with_a_field_the_schema_lacks_holds_up_no_other(streaming: Streaming) -> None:
+    inlet_id = inlet(streaming)
+    stray = message("stray@x.io")
+    stray["body"]["xdmEntity"]["loyaltyTier"] = "gold"  # no such field in the schema
+    listed = message("listed@x.io")
+    listed["body"]["xdmEntity"]["person"]["name"] = ["not", "an", "object"]
+    sent = streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [
+        message("a@x.io"), stray, listed, message("b@x.io")]})  # fmt: skip
+    assert [a["status"] for a in sent.json()["responses"]] == [200] * 4  # validated as they are processed
+    assert streaming.process() == 4
+    assert streaming.api.get("/streaming/stats").json()["lagMessages"] == 0  # nothing left stuck in the log
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sorted((b["status"], b["outputRecordCount"]) for b in batches) == [("failed", 0), ("success", 2)]
+    (refused,) = [b for b in batches if b["status"] == "failed"]
+    assert "loyaltyTier" in json.dumps(refused["errors"])  # what the default mapping refused, with its path
+    assert streaming.api.get("/streaming/stats").json()["invalid"] == 2

@@ -214,6 +214,32 @@ _FIELD_KIND = {
 }  # fmt: skip
 
 
+def record_misfits(record: dict[str, Any], schema: ResolvedSchema) -> list[dict[str, str]]:
+    """What of one record (a JSON object) the default mapping would refuse for a whole file: fields the
+    schema lacks, and values of a kind their field cannot take (text is not among them: validation
+    converts and checks it row by row). Each problem with its path; none: the record can go in a file."""
+    problems: list[dict[str, str]] = []
+
+    def visit(path: str, value: Any) -> None:
+        spec = find(schema.fields, path)
+        if spec is None:
+            problems.append({"path": path, "message": f"has no field of that name in schema {schema.name!r}"})
+        elif spec.type == FieldType.object and isinstance(value, dict):
+            for name, inner in value.items():
+                visit(f"{path}.{name}", inner)
+        elif not _fits(spec, _PYTHON_KIND.get(type(value), Kind.any)):
+            problems.append({"path": path, "message": f"a {_PYTHON_KIND.get(type(value), Kind.any).value} "
+                                                      f"cannot fill a {spec.type.value} field"})  # fmt: skip
+
+    for name, value in record.items():
+        visit(name, value)
+    return problems
+
+
+_PYTHON_KIND = {str: Kind.string, bool: Kind.boolean, int: Kind.integer, float: Kind.number, dict: Kind.object,
+                list: Kind.array, type(None): Kind.null}  # fmt: skip
+
+
 def _fits(spec: FieldSpec, kind: Kind) -> bool:
     target = _FIELD_KIND[spec.type]
     if kind in (Kind.string, Kind.null, Kind.any) and target not in (Kind.array,):
