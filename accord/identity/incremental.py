@@ -7,6 +7,7 @@ written back whole. A property-based test holds the result to a full rebuild fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -49,39 +50,72 @@ def add_record(workspace: Workspace, sandbox: str, record: IdentityRecord) -> di
     identity's, `records.py`), or nothing to do. Identities are normalised as ingestion would.
 
     Applying the same record twice changes nothing (delivery may repeat)."""
+    return add_records(workspace, sandbox, [record])[0]
+
+
+def add_records(workspace: Workspace, sandbox: str, records: Sequence[IdentityRecord]) -> list[dict[str, Any]]:
+    """`add_record` for many records, in their order, as one change of the stored graphs: the sandbox's
+    namespaces, rules and removals read once, every identity normalised and keyed in one query per
+    namespace, and every group written in one transaction."""
+    if not records:
+        return []
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         known = namespaces(session, sandbox_id)
         rules = get_rules(session, sandbox)
         removed_links, removed_nodes = removed(session, sandbox_id)
-    types = {symbol: n.type.value for symbol, n in known.items()}
+    context = _Context(known, rules, {tuple(p) for p in removed_links}, set(removed_nodes),  # type: ignore[misc]
+                       {symbol: n.type.value for symbol, n in known.items()}, namespace_ranks(rules.priority, known),
+                       workspace.settings.identity_graph_limit)  # fmt: skip
+    asked: list[tuple[Any, str]] = []
+    spans = []
+    for record in records:
+        named_primary = [record.primary] if record.primary and record.primary[0] in known else []
+        kept = [p for p in record.identities if p[1] and p[0] in known and known[p[0]].builds_graph]
+        spans.append((len(asked), len(named_primary), len(named_primary) + len(kept)))
+        asked += [(known[ns], value) for ns, value in named_primary + kept]
+    typed = normalize_identities(asked)
+    keys = identity_keys(sorted({f"{t.namespace}{SEPARATOR}{t.id}" for t in typed if t.id}))
+    store = GraphStore(graph_folder(workspace, sandbox_id))
+    with store.session():
+        return [_add(store, context, record, typed[start : start + size], primaries, keys)
+                for record, (start, primaries, size) in zip(records, spans, strict=True)]  # fmt: skip
 
-    named_primary = [record.primary] if record.primary and record.primary[0] in known else []
-    kept = [pair for pair in record.identities if pair[1] and pair[0] in known and known[pair[0]].builds_graph]
-    typed = normalize_identities([(known[ns], value) for ns, value in named_primary + kept])
-    primary = typed[0].pair if named_primary else None
-    pairs = sorted({t.pair for t in typed[len(named_primary) :] if t.id})
+
+@dataclass(frozen=True)
+class _Context:
+    known: dict[str, Any]
+    rules: Any
+    removed_links: set[tuple[str, str]]
+    removed_nodes: set[str]
+    types: dict[str, str]
+    ranks: dict[str, int]
+    limit: int
+
+
+def _add(store: GraphStore, context: _Context, record: IdentityRecord, typed: list[Any], primaries: int,
+         keys: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+    primary = typed[0].pair if primaries else None
+    pairs = sorted({t.pair for t in typed[primaries:] if t.id})
     if not pairs:
         return {"record": record.record, "graphId": None, "identities": 0}
-    store = GraphStore(graph_folder(workspace, sandbox_id))
     if store.applied(record.record):
         return {"record": record.record, "graphId": None, "identities": 0, "alreadyApplied": True}
     named = {f"{ns}{SEPARATOR}{value}": (ns, value) for ns, value in pairs}
     current = {name: store.node(name) for name in named}
     group = {n.node: n for n in store.raw_members({n.raw for n in current.values() if n is not None})}
-    keys = identity_keys([name for name in named if name not in group])
-    group.update({name: Node(name, *named[name], key, 0, 0) for name, key in keys.items()})
+    group.update({name: Node(name, *named[name], keys[name], 0, 0) for name in named if name not in group})
     links = {(x.a, x.b): x for x in store.links_touching(set(group))}
     anchor = min(named)
     for other in sorted(set(named) - {anchor}):
         links[(anchor, other)] = _seen_again(links.get((anchor, other)), group[anchor], group[other], record)
-    marked = mark_removed(list(links.values()), {tuple(p) for p in removed_links}, set(removed_nodes))  # type: ignore[misc]
-    raw, graph, solved = solve({n.key: n.node for n in group.values()}, marked, rules.unique,
-                               workspace.settings.identity_graph_limit, types)  # fmt: skip
+    marked = mark_removed(list(links.values()), context.removed_links, context.removed_nodes)  # type: ignore[arg-type]
+    raw, graph, solved = solve({n.key: n.node for n in group.values()}, marked, context.rules.unique,
+                               context.limit, context.types)  # fmt: skip
     nodes = [replace(n, graph=graph[n.key], raw=raw[n.key]) for n in group.values()]
     store.write(nodes, solved, record.record)
     candidates = [(MAP_PRIMARY if pair == primary else OTHER, *pair) for pair in pairs]
-    namespace, value = choose_profile_identity(candidates, namespace_ranks(rules.priority, known))
+    namespace, value = choose_profile_identity(candidates, context.ranks)
     fed = group[f"{namespace}{SEPARATOR}{value}"]
     return {"record": record.record, "graphId": str(graph[fed.key]), "identities": len(group)}
 

@@ -144,37 +144,50 @@ def local_engine() -> Any:
 
 @cache
 def _normalising_query(rule: IdentityRule, check: bool) -> str:
-    """The rule's expressions over one value and its namespace, query parameters (never text pasted into
-    the SQL); with the identity's 64-bit key, as the graph build computes it."""
+    """The rule's expressions over a list of values (query parameter 1) of one namespace (parameter 2), in
+    the list's order: never text pasted into the SQL; with each identity's 64-bit key, as the graph build
+    computes it."""
     values = ibis.table({"value": "string", "namespace": "string"}, name="_identity_values")
     normalised = rule.normalize(values.value)
     columns = {"value": normalised, "key": values.namespace.concat(SEPARATOR, normalised).hash()}
     if check:
         columns["invalid"] = rule.invalid(values.value)
     tree = sg.parse_one(ibis.to_sql(values.select(**columns), dialect="duckdb"), read="duckdb")
-    parameters = {"value": "1", "namespace": "2"}
 
     def parameter(node: sg.exp.Expression) -> sg.exp.Expression:
-        if isinstance(node, sg.exp.Column) and node.name in parameters:
-            return sg.cast(sg.exp.Placeholder(this=parameters[node.name]), "VARCHAR")
+        if isinstance(node, sg.exp.Column) and node.name == "namespace":
+            return sg.cast(sg.exp.Placeholder(this="2"), "VARCHAR")
+        if isinstance(node, sg.exp.Column) and node.name == "value":
+            return sg.column("value", table="_given")
         return node
 
-    # the projections over the parameters alone, without a FROM: planned faster than over a subquery
-    return sg.select(*(column.transform(parameter) for column in tree.expressions)).sql("duckdb")
+    listed = sg.cast(sg.exp.Placeholder(this="1"), "VARCHAR[]")
+    given = sg.select(sg.func("unnest", listed).as_("value"), sg.func("generate_subscripts", listed, 1).as_("place"))
+    projections = [column.transform(parameter) for column in tree.expressions]
+    return sg.select(*projections).from_(given.subquery("_given")).order_by(sg.column("place", "_given")).sql("duckdb")
 
 
 def normalize_identities(values: list[tuple[Namespace, str]], check: bool = False) -> list[TypedIdentity]:
-    """Typed values as ingestion would store them: the same engine expressions, run on these values. A
-    value that normalises to nothing keeps an empty `id`. With `check`, each says why it cannot be an
-    identity of its namespace, if it cannot (lookups ask only once they found nothing: it costs more)."""
+    """Typed values as ingestion would store them: the same engine expressions, run on these values (one query
+    per namespace, whatever their number). A value that normalises to nothing keeps an empty `id`. With
+    `check`, each says why it cannot be an identity of its namespace, if it cannot (lookups ask only once
+    they found nothing: it costs more)."""
     con = local_engine()
-    found = []
-    for namespace, value in values:
+    found: list[TypedIdentity | None] = [None] * len(values)
+    places: dict[str, list[int]] = {}
+    for index, (namespace, _value) in enumerate(values):
+        places.setdefault(namespace.symbol, []).append(index)
+    for indexes in places.values():
+        namespace = values[indexes[0]][0]
         rule = rule_for(namespace)
-        normalised, key, *invalid = con.execute(_normalising_query(rule, check), [value, namespace.symbol]).fetchone()
-        problem = f"{value!r} is not a valid {namespace.symbol} identity ({rule.expectation})" if any(invalid) else None
-        found.append(TypedIdentity(namespace.symbol, normalised or "", value, problem, key, namespace))
-    return found
+        rows = con.execute(_normalising_query(rule, check), [[values[i][1] for i in indexes], namespace.symbol])
+        for index, (normalised, key, *invalid) in zip(indexes, rows.fetchall(), strict=True):
+            value = values[index][1]
+            problem = (
+                f"{value!r} is not a valid {namespace.symbol} identity ({rule.expectation})" if any(invalid) else None
+            )
+            found[index] = TypedIdentity(namespace.symbol, normalised or "", value, problem, key, namespace)
+    return found  # type: ignore[return-value]
 
 
 def normalize_identity(namespace: Namespace, value: str, check: bool = False) -> TypedIdentity:

@@ -54,12 +54,30 @@ class GraphStore:
         self.nodes_file = folder / "nodes.parquet"
         self.links_file = folder / "links.parquet"
         self.overlay_file = folder / "overlay.db"
+        self._shared: sqlite3.Connection | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Many reads and writes in one connection and one transaction (many records applied at once): all of
+        them are stored, or none."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.overlay_file, timeout=30)) as db:
+            db.executescript(OVERLAY_TABLES)
+            with db:
+                self._shared = db
+                try:
+                    yield
+                finally:
+                    self._shared = None
 
     def exists(self) -> bool:
         return self.nodes_file.exists() or self.overlay_file.exists()
 
     @contextmanager
     def _overlay(self, write: bool = False) -> Iterator[sqlite3.Connection | None]:
+        if self._shared is not None:
+            yield self._shared
+            return
         if not write and not self.overlay_file.exists():
             yield None
             return

@@ -20,6 +20,7 @@ from typing import Any
 
 import ibis
 import pyarrow.parquet as pq
+from sqlalchemy import delete, insert
 
 from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id, resolve_sandbox, utcnow
 from accord.engine import connect, copy_to_parquet
@@ -362,9 +363,12 @@ def _finish(
             **({"notes": outcome.notes} if outcome.notes else {}),
             **({"warnings": warnings} if warnings else {}),
         }
-        if error is None:
-            for key in source_keys:
-                session.merge(BatchSourceRecord(source_key=key, batch_id=batch.id))
+        if error is None and source_keys:  # a key already recorded (an item ingested again) now names this batch
+            keys = list(dict.fromkeys(source_keys))
+            for start in range(0, len(keys), 500):
+                taken = BatchSourceRecord.source_key.in_(keys[start : start + 500])
+                session.execute(delete(BatchSourceRecord).where(taken))
+            session.execute(insert(BatchSourceRecord), [{"source_key": key, "batch_id": batch.id} for key in keys])
 
 
 def _update(workspace: Workspace, batch_id: str, **values: Any) -> None:

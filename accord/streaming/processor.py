@@ -195,8 +195,8 @@ class Processor:
         from accord import identity, segment
 
         changed: dict[int, tuple[str, str]] = {}
-        for record in identity.records_of_batch(self.workspace, sandbox, batch_id):
-            fed = identity.add_record(self.workspace, sandbox, record)
+        records = identity.records_of_batch(self.workspace, sandbox, batch_id)
+        for record, fed in zip(records, identity.add_records(self.workspace, sandbox, records), strict=True):
             if fed.get("graphId") is not None and record.identities:
                 changed[int(fed["graphId"])] = record.primary or record.identities[0]
         self.stats.profiles_changed += len(changed)
