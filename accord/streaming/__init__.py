@@ -11,12 +11,16 @@ if TYPE_CHECKING:
     from accord.streaming.inlets import create_inlet, delete_inlet, get_inlet, list_inlets
     from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
     from accord.streaming.processor import Processor, ProcessorStats
+    from accord.streaming.segment_inlets import create_segment_inlet
+    from accord.streaming.segment_spec import SegmentMapping, map_call
     from accord.streaming.service import StreamingService, open_log
 
 _EXPORTS = {
     "inlets": ["create_inlet", "delete_inlet", "get_inlet", "list_inlets"],
     "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
     "processor": ["Processor", "ProcessorStats"],
+    "segment_inlets": ["create_segment_inlet"],
+    "segment_spec": ["SegmentMapping", "map_call"],
     "service": ["StreamingService", "open_log"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)
