@@ -178,6 +178,10 @@ def _ingest(ws: Workspace, home: SmallHome, dataset: str, name: str, text: str, 
     return batch
 
 
+SEGMENT_GROUPS = ["identitymap", "segment-calls"]
+"""What a Segment inlet's default mapping writes (the inlet `site`)."""
+
+
 def _catalog(ws: Workspace, home: SmallHome) -> None:
     """Namespaces, field groups, schemas, datasets, connections, the dataflow and its alert, rules, policies."""
     people = {"name": "people", "class": "profile", "fieldGroups": ["demographic-details", "personal-contact-details",
@@ -187,11 +191,15 @@ def _catalog(ws: Workspace, home: SmallHome) -> None:
         schema.create_field_group(s, SANDBOX, LOYALTY)
         for document in (CRM_SCHEMA, people, {"name": "web", "class": "experienceevent", "fieldGroups": [
                 "identitymap", "commerce-details"]}, {"name": "draft", "class": "profile", "fieldGroups": [
-                "demographic-details"]}):  # fmt: skip
+                "demographic-details"]}, {"name": "seg-people", "class": "profile", "fieldGroups": [
+                "demographic-details", "personal-contact-details", *SEGMENT_GROUPS]},
+                {"name": "seg-events", "class": "experienceevent", "fieldGroups": SEGMENT_GROUPS}):  # fmt: skip
             schema.create_schema(s, SANDBOX, document)
         for name, schema_name, enabled in (("crm", "crm", True), ("web", "web", True), ("people", "people", True),
                                            ("app", "web", True),  # profile-enabled, not fed yet
-                                           ("clicks", "web", False), ("scratch", "crm", False)):  # fmt: skip
+                                           ("clicks", "web", False), ("scratch", "crm", False),
+                                           ("seg-people", "seg-people", False),
+                                           ("seg-events", "seg-events", False)):  # fmt: skip
             lake.create_dataset(s, SANDBOX, name, schema_name, profile_enabled=enabled)
         box, roots = sources.SecretBox(home.settings.home), AllowedRoots.from_settings(home.settings)
         sources.create_connection(s, box, SANDBOX, "landing", "local", {"root": str(home.landing)}, roots)
@@ -203,6 +211,8 @@ def _catalog(ws: Workspace, home: SmallHome) -> None:
         subscribe(s, SANDBOX, {"event": "run.success", "dataflow": "crm-files"})
         identity.set_rules(s, SANDBOX, ["CRMID"], None)
         home.ids["inlet"] = streaming.create_inlet(s, SANDBOX, "scratch-inlet", "scratch")["id"]
+        home.ids["write_key"] = streaming.create_segment_inlet(s, SANDBOX, "site", "seg-people", "seg-events")[
+            "writeKey"]  # fmt: skip
         profile.create_policy(s, SANDBOX, {"name": "latest", "kind": "timestamp", "default": True})
         profile.create_policy(s, SANDBOX, {"name": "crm-first", "kind": "dataset_precedence",
                                            "datasets": ["crm", "web"]})  # fmt: skip

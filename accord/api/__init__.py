@@ -25,6 +25,8 @@ from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
 from accord.api.routes import router
 from accord.api.segment_routes import router as segment_router
+from accord.api.segment_spec_routes import PREFIX as SEGMENT_SPEC_PREFIX
+from accord.api.segment_spec_routes import router as segment_spec_router
 from accord.api.sources_routes import router as sources_router
 from accord.api.streaming_routes import collection as collection_router
 from accord.api.streaming_routes import router as streaming_router
@@ -93,7 +95,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
                        public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES,
-                       self_authenticated=("/collection/",), self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
+                       self_authenticated=("/collection/", SEGMENT_SPEC_PREFIX),
+                       self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:
@@ -108,6 +111,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(destinations_router)
         app.include_router(streaming_router)
         app.include_router(collection_router)
+        app.include_router(segment_spec_router)
     app.include_router(campaign_router)
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)

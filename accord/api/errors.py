@@ -61,7 +61,7 @@ def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
     @app.exception_handler(AccordError)
     async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
         status = STATUS.get(exc.kind, 500)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": exc.details.get("scheme", "Bearer")} if status == 401 else None
         if status == 429 and "retry_after" in exc.details:
             headers = {"Retry-After": str(exc.details["retry_after"])}
         # The services say where a problem is in the user's terms; this is the net for what slips through.

@@ -6,17 +6,18 @@ messages without a token, every other inlet needs one of its sandbox."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.streaming import inlets
 from accord.streaming.collection import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, decoded
+from accord.streaming.segment_inlets import create_segment_inlet
 from accord.streaming.service import StreamingService
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["streaming"])
@@ -26,8 +27,28 @@ collection = APIRouter(responses=ERROR_RESPONSES, tags=["streaming"])
 class InletIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=128)
-    dataset: str = Field(min_length=1, max_length=128, description="The dataset its messages go to")
+    kind: Literal["xdm", "segment"] = Field(default="xdm", description="`xdm`: the reference product's messages "
+                                            "at /collection; `segment`: the Segment spec's calls at /v1")  # fmt: skip
+    dataset: str | None = Field(default=None, min_length=1, max_length=128,
+                                description="The dataset its messages go to (an `xdm` inlet)")  # fmt: skip
     public: bool = Field(default=False, description="Take messages without a token (only into its own dataset)")
+    profileDataset: str | None = Field(default=None, description="A `segment` inlet's dataset of profile records "
+                                       "(identify, group, alias)")  # fmt: skip
+    eventDataset: str | None = Field(default=None, description="A `segment` inlet's dataset of experience events "
+                                     "(track, page, screen)")  # fmt: skip
+    mapping: dict[str, Any] | None = Field(default=None, description="A `segment` inlet's mapping (docs/streaming"
+                                           ".md, \"Segment-spec API\"); the default when left out")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> InletIn:
+        if self.kind == "segment":
+            if self.dataset is not None or self.public or not (self.profileDataset and self.eventDataset):
+                raise ValueError("a segment inlet takes `profileDataset` and `eventDataset` (not `dataset` or "
+                                 "`public`: its write key lets clients in)")  # fmt: skip
+        elif self.dataset is None or self.profileDataset or self.eventDataset or self.mapping is not None:
+            raise ValueError("an xdm inlet takes `dataset` (`profileDataset`, `eventDataset` and `mapping` are for a "
+                             "segment inlet)")  # fmt: skip
+        return self
 
 
 class InletOut(BaseModel):
@@ -39,6 +60,10 @@ class InletOut(BaseModel):
     collectionUrl: str
     batchCollectionUrl: str
     created: str
+    profileDataset: str | None = None
+    eventDataset: str | None = None
+    mapping: dict[str, Any] | None = None
+    writeKey: str | None = Field(default=None, description="A `segment` inlet's write key: shown once, when made")
 
 
 class CollectedOut(BaseModel):
@@ -95,10 +120,15 @@ def service(request: Request) -> StreamingService:
     return request.app.state.streaming  # type: ignore[no-any-return]
 
 
-@router.post("/streaming/inlets", response_model=InletOut, status_code=201)
+@router.post("/streaming/inlets", response_model=InletOut, status_code=201, response_model_exclude_none=True)
 def post_inlet(ws: WorkspaceDep, sandbox: SandboxDep, body: InletIn) -> dict[str, Any]:
     """Make a streaming inlet bound to a dataset; its id is the one in its collection URLs."""
     with ws.catalog.session() as session:
+        if body.kind == "segment":
+            assert body.profileDataset and body.eventDataset  # the model's check
+            return create_segment_inlet(session, sandbox, body.name, body.profileDataset, body.eventDataset,
+                                        body.mapping)  # fmt: skip
+        assert body.dataset is not None
         return inlets.create_inlet(session, sandbox, body.name, body.dataset, public=body.public)
 
 

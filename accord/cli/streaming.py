@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from accord.cli.documents import read_document
 from accord.cli.output import emit, err, new_table, out
 from accord.cli.state import JsonFlag, state
 
@@ -34,15 +36,37 @@ def inlets_list(as_json: bool = JsonFlag) -> None:
 @streaming_app.command("create")
 def inlet_create(
     name: str = typer.Argument(..., help="The inlet's name (letters, digits, '_', '.', '-')."),
-    dataset: str = typer.Option(..., "--dataset", help="The dataset its messages go to."),
+    dataset: str = typer.Option(None, "--dataset", help="The dataset its messages go to."),
     public: bool = typer.Option(False, "--public", help="Take messages without a token (only into its dataset)."),
+    segment: bool = typer.Option(False, "--segment", help="Take the Segment spec's calls at /v1 (a write key)."),
+    profile_dataset: str = typer.Option(None, "--profile-dataset", help="Segment: where identify/group/alias go."),
+    event_dataset: str = typer.Option(None, "--event-dataset", help="Segment: where track/page/screen go."),
+    mapping: Path = typer.Option(
+        None, "--mapping", help="Segment: a JSON file of the mapping (default: built in).", exists=True, dir_okay=False
+    ),
     as_json: bool = JsonFlag,
 ) -> None:
-    """Make a streaming inlet; its id is the one in its collection URLs (POST /collection/ID)."""
+    """Make a streaming inlet; its id is the one in its collection URLs (POST /collection/ID). With --segment, a
+    Segment-spec inlet: its write key (shown once) lets Segment's client libraries send to /v1."""
     from accord import streaming
 
+    if (
+        segment != (dataset is None)
+        or (segment and not (profile_dataset and event_dataset))
+        or (not segment and (profile_dataset or event_dataset or mapping or False))
+    ):
+        raise typer.BadParameter("give --dataset, or --segment with --profile-dataset and --event-dataset")
     with state.workspace().catalog.session() as session:
-        made = streaming.create_inlet(session, state.sandbox, name, dataset, public=public)
+        if segment:
+            made = streaming.create_segment_inlet(session, state.sandbox, name, profile_dataset, event_dataset,
+                                                  read_document(mapping) if mapping else None)  # fmt: skip
+        else:
+            made = streaming.create_inlet(session, state.sandbox, name, dataset, public=public)
+    if segment:
+        emit(made, as_json, lambda d: out.print(f"Segment inlet [bold]{d['name']}[/]: send calls to /v1/... with "
+                                                f"the write key {d['writeKey']} (shown this once)",
+                                                highlight=False))  # fmt: skip
+        return
     emit(made, as_json, lambda d: out.print(f"inlet [bold]{d['name']}[/] takes messages at {d['collectionUrl']} "
                                             f"(batches at {d['batchCollectionUrl']})", highlight=False))  # fmt: skip
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from accord.streaming.nats_log import NatsEventLog
     from accord.streaming.open_log import open_event_log
     from accord.streaming.processor import Processor, ProcessorStats
+    from accord.streaming.segment_inlets import create_segment_inlet
+    from accord.streaming.segment_spec import SegmentMapping, map_call
     from accord.streaming.service import StreamingService
 
 _EXPORTS = {
@@ -21,6 +23,8 @@ _EXPORTS = {
     "nats_log": ["NatsEventLog"],
     "open_log": ["open_event_log"],
     "processor": ["Processor", "ProcessorStats"],
+    "segment_inlets": ["create_segment_inlet"],
+    "segment_spec": ["SegmentMapping", "map_call"],
     "service": ["StreamingService"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

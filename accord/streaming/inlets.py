@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -25,23 +26,35 @@ INLET_ID = re.compile(r"[0-9a-f]{64}")
 
 def create_inlet(session: Session, sandbox: str, name: str, dataset: str, *, public: bool = False) -> dict[str, Any]:
     """Make an inlet bound to `dataset` (by name); its document, with the URL paths it answers on."""
+    sandbox_id = new_inlet_sandbox(session, sandbox, name)
+    found = find_dataset(session, sandbox_id, dataset)
+    record = InletRecord(id=secrets.token_hex(32), sandbox_id=sandbox_id, name=name, kind="xdm",
+                         dataset_id=found.id, public=public, write_key_hash="", options={})  # fmt: skip
+    session.add(record)
+    session.flush()
+    return inlet_document(record, found.name)
+
+
+def new_inlet_sandbox(session: Session, sandbox: str, name: str) -> str:
+    """The id of the sandbox a new inlet named `name` goes in, once the name is found good and free."""
     if not NAME.fullmatch(name):
         raise InvalidInputError(f"inlet name {name!r} must be letters, digits, '_', '.', '-' (at most 128)",
                                 code="STREAM-0401-400", field="name")  # fmt: skip
     sandbox_id = resolve_sandbox(session, sandbox).id
     if session.scalar(select(InletRecord.id).where(InletRecord.sandbox_id == sandbox_id, InletRecord.name == name)):
         raise ConflictError(f"an inlet named {name!r} already exists", code="STREAM-0409-409", name=name)
+    return sandbox_id
+
+
+def find_dataset(session: Session, sandbox_id: str, dataset: str) -> DatasetRecord:
+    """A dataset of the sandbox by name, for an inlet; an unknown one is refused with the sandbox's names."""
     found = session.scalar(select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id,
                                                        DatasetRecord.name == dataset))  # fmt: skip
     if found is None:
         names = list(session.scalars(select(DatasetRecord.name).where(DatasetRecord.sandbox_id == sandbox_id)))
         raise NotFoundError(f"no dataset {dataset!r} for the inlet; datasets: {', '.join(sorted(names)) or 'none'}",
                             code="STREAM-0411-404", dataset=dataset)  # fmt: skip
-    record = InletRecord(id=secrets.token_hex(32), sandbox_id=sandbox_id, name=name, kind="xdm",
-                         dataset_id=found.id, public=public, write_key_hash="", options={})  # fmt: skip
-    session.add(record)
-    session.flush()
-    return inlet_document(record, found.name)
+    return found
 
 
 def list_inlets(session: Session, sandbox: str) -> list[dict[str, Any]]:
@@ -52,12 +65,12 @@ def list_inlets(session: Session, sandbox: str) -> list[dict[str, Any]]:
         .where(InletRecord.sandbox_id == sandbox_id)
         .order_by(InletRecord.name)
     )
-    return [inlet_document(record, dataset) for record, dataset in rows]
+    return [inlet_document(record, dataset, _segment_datasets(session, record)) for record, dataset in rows]
 
 
 def get_inlet(session: Session, sandbox: str, name: str) -> dict[str, Any]:
     record = find_inlet(session, resolve_sandbox(session, sandbox).id, name)
-    return inlet_document(record, _dataset_name(session, record))
+    return inlet_document(record, _dataset_name(session, record), _segment_datasets(session, record))
 
 
 def delete_inlet(session: Session, sandbox: str, name: str) -> None:
@@ -83,17 +96,27 @@ def inlet_by_id(session: Session, inlet_id: str) -> InletRecord:
     return record
 
 
-def inlet_document(record: InletRecord, dataset: str | None) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "name": record.name,
-        "kind": record.kind,
-        "dataset": dataset,
-        "public": record.public,
-        "collectionUrl": f"/collection/{record.id}",
-        "batchCollectionUrl": f"/collection/batch/{record.id}",
-        "created": record.created_at.isoformat(),
-    }
+def inlet_document(record: InletRecord, dataset: str | None,
+                   segment: Mapping[str, str | None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An inlet as the API and the CLI show it; a Segment inlet's URLs are Segment's (`/v1/...`)."""
+    document = {"id": record.id, "name": record.name, "kind": record.kind, "dataset": dataset,
+                "public": record.public, "collectionUrl": f"/collection/{record.id}",
+                "batchCollectionUrl": f"/collection/batch/{record.id}",
+                "created": record.created_at.isoformat()}  # fmt: skip
+    if record.kind == "segment":
+        document.update(collectionUrl="/v1/{identify,track,page,screen,group,alias}", batchCollectionUrl="/v1/batch",
+                        **(segment or {}), mapping=record.options.get("mapping"))  # fmt: skip
+    return document
+
+
+def _segment_datasets(session: Session, record: InletRecord) -> dict[str, str | None] | None:
+    if record.kind != "segment":
+        return None
+    names = {}
+    for role in ("profileDataset", "eventDataset"):
+        found = session.get(DatasetRecord, record.options.get(role, ""))
+        names[role] = found.name if found else None
+    return names
 
 
 def _dataset_name(session: Session, record: InletRecord) -> str | None:

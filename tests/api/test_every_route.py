@@ -172,6 +172,17 @@ def streaming_change(api: Api, body: Any) -> None:
     assert [(c["segment"], c["status"]) for c in body["changes"]] == [("gold", "realized")]
 
 
+def segment_call(call: dict[str, Any]) -> dict[str, Any]:
+    """A Segment call with the home's inlet's write key in its body (Segment takes it there too)."""
+    return {"writeKey": "{write_key}", **call}
+
+
+def logged_once(api: Api, body: Any) -> None:
+    """A Segment call answered as Segment answers, and in the event log (the write key came in the body)."""
+    assert body == {"success": True}
+    assert api.get("/streaming/stats").json()["lagMessages"] >= 1
+
+
 def events_of_ann(api: Api, body: Any) -> None:
     ann = graph(api, "C1")
     assert [(e["graphId"], e["status"]) for e in body["items"] if e["graphId"] == ann] == [(ann, "realized")]
@@ -459,6 +470,18 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/collection/batch/{inlet_id}"): Case("/collection/batch/{inlet}", has({"inletId": Ref("inlet"),
         "responses": lambda r: [x["status"] for x in r] == [200, 400]}), 207, json={"messages": [
         {"body": {"xdmEntity": {"_id": "s2", "person": {"name": {"firstName": "Sid"}}}}}, {"body": {}}]}),
+    ("POST", "/v1/identify"): Case("/v1/identify", logged_once, json=segment_call({"userId": "w-1",
+        "traits": {"firstName": "Wes"}})),
+    ("POST", "/v1/track"): Case("/v1/track", logged_once, json=segment_call({"userId": "w-1", "event": "Signed Up",
+        "properties": {"plan": "pro"}})),
+    ("POST", "/v1/page"): Case("/v1/page", logged_once, json=segment_call({"anonymousId": "a-1", "name": "Home"})),
+    ("POST", "/v1/screen"): Case("/v1/screen", logged_once, json=segment_call({"anonymousId": "a-1", "name": "Cart"})),
+    ("POST", "/v1/group"): Case("/v1/group", logged_once, json=segment_call({"userId": "w-1", "groupId": "g-1"})),
+    ("POST", "/v1/alias"): Case("/v1/alias", logged_once, json=segment_call({"previousId": "a-1", "userId": "w-1"})),
+    ("POST", "/v1/batch"): Case("/v1/batch", logged_once, json={"writeKey": "{write_key}", "batch": [
+        {"type": "track", "anonymousId": "a-2", "event": "Viewed"}]}),
+    ("POST", "/v1/import"): Case("/v1/import", logged_once, json={"writeKey": "{write_key}", "batch": [
+        {"type": "page", "anonymousId": "a-3", "timestamp": "2025-01-01T00:00:00Z"}]}),
     ("GET", "/destinations/accounts"): Case("/destinations/accounts", lists({"name": "outbox", "destination": "local",
                                                                              "config": {"root": Ref("outbox")}})),
     ("POST", "/destinations/accounts"): Case("/destinations/accounts", each(
