@@ -103,7 +103,7 @@ def test_appends_from_many_threads_are_all_durable_with_distinct_seqs(event_log_
     assert {s.seq for s in reopened.read(0, 10_000)} == {x.seq for x in results}
 
 
-@pytest.mark.notimpl(["nats"], reason="group commit is the embedded log's: JetStream acknowledges each message")
+@pytest.mark.parametrize("event_log_factory", ["sqlite"], indirect=True)  # JetStream acknowledges each message
 def test_appends_from_many_threads_share_commits(event_log_factory: EventLogFactory) -> None:
     log = event_log_factory.open()
     assert isinstance(log, SqliteEventLog)
@@ -112,7 +112,7 @@ def test_appends_from_many_threads_share_commits(event_log_factory: EventLogFact
     assert log.commits < len(futures)  # many appends shared a commit
 
 
-@pytest.mark.notimpl(["nats"], reason="the server's files are the server's business")
+@pytest.mark.parametrize("event_log_factory", ["sqlite"], indirect=True)  # a NATS server's files are its own
 def test_the_log_file_is_the_owners_alone(event_log_factory: EventLogFactory, tmp_path: Path) -> None:
     event_log_factory.open()
     assert (tmp_path / "log.db").stat().st_mode & 0o077 == 0
@@ -143,7 +143,7 @@ def test_a_closed_log_refuses_appends(event_log_factory: EventLogFactory) -> Non
         log.append(entries("a", range(1))).result(5)
 
 
-@pytest.mark.notimpl(["sqlite"], reason="the embedded log has no server to lose")
+@pytest.mark.parametrize("event_log_factory", [pytest.param("nats", marks=pytest.mark.integration)], indirect=True)
 def test_a_stopped_server_gives_a_clear_error_and_the_log_works_once_it_is_back(
     event_log_factory: EventLogFactory,
 ) -> None:
