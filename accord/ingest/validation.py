@@ -216,7 +216,8 @@ def _conform_nested(value: ir.Value, spec: FieldSpec) -> ir.Value:
         key_array = ibis.array(
             [ibis.ifelse(e.notnull(), ibis.literal(k), ibis.null()) for k, e in zip(keys, entries, strict=True)]
         )
-        return ibis.map(key_array.filter(lambda k: k.notnull()), ibis.array(entries).filter(lambda e: e.notnull()))
+        built = ibis.map(key_array.filter(lambda k: k.notnull()), ibis.array(entries).filter(lambda e: e.notnull()))
+        return ibis.ifelse(value.isnull(), ibis.null().cast(target), built)  # a record without it has none, not {}
     if source == target:
         return value
     return value.try_cast(target)

@@ -237,3 +237,21 @@ def test_a_file_with_no_readable_record_says_why_its_first_is_not(
     with pytest.raises(UnreadableFileError) as caught:
         ingest(crm, write(tmp_path / "one.json", text), dataset="events", mapping=_ids_only())
     assert why in caught.value.message, caught.value.message
+
+
+def test_a_record_without_a_map_field_has_none_not_an_empty_map(workspace: Workspace, tmp_path: Path) -> None:
+    from accord import schema
+
+    with workspace.catalog.session() as session:
+        schema.create_schema(session, "prod", {"name": "calls", "class": "profile", "fieldGroups": [
+            "personal-contact-details", "segment-calls"]})  # fmt: skip
+        lake.create_dataset(session, "prod", "calls", "calls")
+    rows = [{"personalEmail": {"address": "a@x.io"}, "_tenant": {"segment": {"traits": {"plan": "pro"}}}},
+            {"personalEmail": {"address": "b@x.io"}, "_tenant": {"segment": {"traits": {"tier": "gold"}}}},
+            {"personalEmail": {"address": "c@x.io"}}]  # fmt: skip
+    batch = ingest(workspace, write(tmp_path / "calls.json", "\n".join(map(json.dumps, rows))), dataset="calls",
+                   mapping=None)  # fmt: skip
+    assert batch["status"] == "success"
+    stored = lake.preview(workspace, "prod", "calls", 10)
+    traits = [row.get("_tenant", {}).get("segment", {}).get("traits") for row in stored]
+    assert traits == [{"plan": "pro"}, {"tier": "gold"}, None]  # an empty map would win a merge over a real one
