@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,13 +66,16 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
 
 bench-export: $(VENV)/.dev-installed
 	$(BIN)/python bench/export.py
+
+bench-streaming: $(VENV)/.dev-installed
+	$(BIN)/python bench/streaming.py
 
 bench-campaign: $(VENV)/.dev-installed
 	$(BIN)/python bench/campaign.py
