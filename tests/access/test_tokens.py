@@ -160,3 +160,22 @@ def test_details_naming_a_secret_are_hidden_at_any_depth() -> None:
     shown = str(error.to_dict())
     assert not {"p1", "k1", "s1"} & set(re.findall(r"'(\w+)'", shown)), shown
     assert "a.csv" in shown and "config.x" in shown
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_per_request(workspace: Workspace) -> None:
+    from accord.catalog.models import ApiToken
+
+    record, plain = create_token(workspace.catalog, "busy", "member", None)
+
+    def last_used() -> Any:
+        with workspace.catalog.session() as session:
+            found = session.get(ApiToken, record.id)
+            assert found is not None
+            return found.last_used_at
+
+    authenticate(workspace.catalog, plain)
+    first = last_used()
+    assert first is not None
+    for _ in range(5):
+        authenticate(workspace.catalog, plain)
+    assert last_used() == first  # within the minute: not written again
