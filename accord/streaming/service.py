@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
 from accord.catalog import Sandbox
+from accord.catalog.inlets import InletRecord
 from accord.errors import AccordError, PermissionDeniedError, TooLargeError
 from accord.jobs import JobRunningError, hold
 from accord.streaming.collection import (
@@ -39,10 +41,15 @@ from accord.workspace import Workspace
 log = logging.getLogger("accord.streaming")
 
 
+INLET_SECONDS = 2.0
+"""How long an inlet read from the catalog serves its messages before it is read again."""
+
+
 class StreamingService:
     def __init__(self, workspace: Workspace, event_log: EventLog | None = None) -> None:
         self.workspace = workspace
         self._log = event_log
+        self._inlets: dict[str, tuple[float, tuple[InletRecord, str, dict[str, str]]]] = {}
         self._opening = threading.Lock()
         self._processor: Processor | None = None
         self._stop = threading.Event()
@@ -103,18 +110,13 @@ class StreamingService:
     def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes,
                 batch: bool, sync_validation: bool = False) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
-        with self.workspace.catalog.session() as session:
-            try:
-                inlet = inlet_by_id(session, inlet_id)
-            except UnknownInletError:
-                self._authenticate(token, sandbox_header, None)  # news only to a caller with a token
-                raise
-            sandbox = session.get(Sandbox, inlet.sandbox_id)
-            assert sandbox is not None
-            if not inlet.public:
-                self._authenticate(token, sandbox_header or sandbox.name, sandbox.name)
-            datasets = sandbox_datasets(session, inlet.sandbox_id)
-            session.expunge(inlet)
+        try:
+            inlet, sandbox, datasets = self._inlet(inlet_id)
+        except UnknownInletError:
+            self._authenticate(token, sandbox_header, None)  # news only to a caller with a token
+            raise
+        if not inlet.public:
+            self._authenticate(token, sandbox_header or sandbox, sandbox)
         refuse_when_behind(self.log, self.workspace.settings.streaming_lag_bound)
         payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
         if batch:
@@ -185,6 +187,24 @@ class StreamingService:
         answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
         self.accepted += len(answers)
         return {"success": True}
+
+    def _inlet(self, inlet_id: str) -> tuple[InletRecord, str, dict[str, str]]:
+        """An inlet, its sandbox's name and datasets, read from the catalog at most every `INLET_SECONDS`
+        (a busy inlet's messages do not each cost catalog queries); an inlet deleted is refused within them."""
+        now = time.monotonic()
+        cached = self._inlets.get(inlet_id)
+        if cached is not None and now - cached[0] < INLET_SECONDS:
+            return cached[1]
+        with self.workspace.catalog.session() as session:
+            inlet = inlet_by_id(session, inlet_id)
+            sandbox = session.get(Sandbox, inlet.sandbox_id)
+            assert sandbox is not None
+            found = (inlet, sandbox.name, sandbox_datasets(session, inlet.sandbox_id))
+            session.expunge(inlet)
+        if len(self._inlets) > 10_000:  # ids made up by callers are not cached (unknown ones raise above)
+            self._inlets.clear()
+        self._inlets[inlet_id] = (now, found)
+        return found
 
     def _authenticate(self, token: str | None, wanted: str | None, own: str | None) -> Principal:
         caller = authenticate(self.workspace.catalog, token)
