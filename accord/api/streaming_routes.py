@@ -99,7 +99,7 @@ class BatchCollectedOut(BaseModel):
 
 class StreamingStatsOut(BaseModel):
     accepted: int = Field(description="Messages this server took since it started")
-    refused: int
+    refused: int = Field(description="Messages of batches refused, and requests refused whole (one each)")
     logged: int = Field(description="Position of the newest message of the event log")
     processedPosition: int
     lagMessages: int

@@ -99,8 +99,12 @@ def _add(store: GraphStore, context: _Context, record: IdentityRecord, typed: li
     pairs = sorted({t.pair for t in typed[primaries:] if t.id})
     if not pairs:
         return {"record": record.record, "graphId": None, "identities": 0}
-    if store.applied(record.record):
-        return {"record": record.record, "graphId": None, "identities": 0, "alreadyApplied": True}
+    candidates = [(MAP_PRIMARY if pair == primary else OTHER, *pair) for pair in pairs]
+    namespace, value = choose_profile_identity(candidates, context.ranks)
+    if store.applied(record.record):  # the graph it feeds now, for a caller that finishes what it began
+        fed_now = store.node(f"{namespace}{SEPARATOR}{value}")
+        return {"record": record.record, "graphId": str(fed_now.graph) if fed_now else None, "identities": 0,
+                "alreadyApplied": True}  # fmt: skip
     named = {f"{ns}{SEPARATOR}{value}": (ns, value) for ns, value in pairs}
     current = {name: store.node(name) for name in named}
     group = {n.node: n for n in store.raw_members({n.raw for n in current.values() if n is not None})}
@@ -114,8 +118,6 @@ def _add(store: GraphStore, context: _Context, record: IdentityRecord, typed: li
                                context.limit, context.types)  # fmt: skip
     nodes = [replace(n, graph=graph[n.key], raw=raw[n.key]) for n in group.values()]
     store.write(nodes, solved, record.record)
-    candidates = [(MAP_PRIMARY if pair == primary else OTHER, *pair) for pair in pairs]
-    namespace, value = choose_profile_identity(candidates, context.ranks)
     fed = group[f"{namespace}{SEPARATOR}{value}"]
     return {"record": record.record, "graphId": str(graph[fed.key]), "identities": len(group)}
 

@@ -7,9 +7,11 @@ and no row error ever fails the batch (a stream has no file to fix and send agai
 key (`stream:<inlet>:<message id>`) is recorded with the batch when it commits, in the same
 transaction: a micro-batch processed again after a crash skips what its batch already holds, so a
 message is in the lake once, whatever the log redelivers (at-least-once delivery, exactly-once
-effect). Then every record of a profile dataset updates the identity graph (one record at a time,
-idempotent), and the streaming audiences are evaluated again on the profiles that changed. The
-position moves on only when all of this is done.
+effect). Then the records of a profile dataset update the identity graph, all of a batch's in one
+change (`identity.add_records`, idempotent by record), and the streaming audiences are evaluated again
+on the profiles they feed. The position moves on only when all of this is done; a micro-batch read
+again after a failure or a crash finishes the graph updates and evaluations of the batches it
+already committed.
 
 One processor runs per home (it holds the lease `streaming-processor`); others wait to take over.
 """
@@ -26,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from accord.catalog import BatchSourceRecord, DatasetRecord, Sandbox
+from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox
 from accord.streaming.collection import CONSUMER
 from accord.streaming.log import EventLog, Stored
 from accord.workspace import Workspace
@@ -92,8 +94,12 @@ class Processor:
         if not stored:
             return 0
         messages = [m for m in map(_decoded, stored) if m is not None]
-        fresh = self._not_yet_ingested(messages)
+        fresh, landed = self._not_yet_ingested(messages)
         self.stats.deduplicated += len(messages) - len(fresh)
+        # batches that hold messages of this micro-batch already (its processing stopped after they committed):
+        # their graph updates and evaluations are done again, as both skip what they did before
+        for batch_id, sandbox in self._profile_batches(landed).items():
+            self._update_profiles(sandbox, batch_id)
         by_dataset: dict[str, list[_Message]] = {}
         for message in fresh:
             by_dataset.setdefault(message.dataset_id, []).append(message)
@@ -124,21 +130,35 @@ class Processor:
                 log.exception("streaming: a micro-batch failed; trying again shortly")
                 stop.wait(1.0)
 
-    def _not_yet_ingested(self, messages: list[_Message]) -> list[_Message]:
+    def _not_yet_ingested(self, messages: list[_Message]) -> tuple[list[_Message], set[str]]:
+        """The messages no committed batch holds (each once), and the batches that hold the others."""
         keys = [m.key for m in messages]
-        done: set[str] = set()
+        done: dict[str, str] = {}
         with self.workspace.catalog.session() as session:
             for start in range(0, len(keys), KEYS_PER_QUERY):
                 part = keys[start : start + KEYS_PER_QUERY]
-                done.update(session.scalars(select(BatchSourceRecord.source_key).where(
-                    BatchSourceRecord.source_key.in_(part))))  # fmt: skip
+                done.update(session.execute(select(BatchSourceRecord.source_key, BatchSourceRecord.batch_id).where(
+                    BatchSourceRecord.source_key.in_(part))).all())  # fmt: skip
         seen: set[str] = set()
         fresh = []
         for message in messages:
             if message.key not in done and message.key not in seen:
                 seen.add(message.key)
                 fresh.append(message)
-        return fresh
+        return fresh, set(done.values())
+
+    def _profile_batches(self, batch_ids: set[str]) -> dict[str, str]:
+        """Of these batches, those of profile datasets, with their sandbox's name."""
+        if not batch_ids:
+            return {}
+        with self.workspace.catalog.session() as session:
+            query = (
+                select(BatchRecord.id, Sandbox.name)
+                .join(DatasetRecord, DatasetRecord.id == BatchRecord.dataset_id)
+                .join(Sandbox, Sandbox.id == BatchRecord.sandbox_id)
+                .where(BatchRecord.id.in_(sorted(batch_ids)), DatasetRecord.profile_enabled.is_(True))
+            )
+            return {batch_id: sandbox for batch_id, sandbox in session.execute(query)}
 
     def _ingest(self, dataset_id: str, messages: list[_Message]) -> None:
         from accord.ingest.mapping.compiler import record_misfits

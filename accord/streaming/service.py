@@ -12,12 +12,13 @@ import json
 import logging
 import threading
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
 from accord.catalog import Sandbox
 from accord.catalog.inlets import InletRecord
-from accord.errors import AccordError, PermissionDeniedError, TooLargeError
+from accord.errors import AccordError, ConflictError, PermissionDeniedError, TooLargeError
 from accord.jobs import JobRunningError, hold
 from accord.streaming.collection import (
     CONSUMER,
@@ -93,8 +94,16 @@ class StreamingService:
     def process_now(self) -> int:
         """Process what waits in the log, then return how many messages were taken; refused (with who holds
         it) while another processor runs, as `accord serve`'s does."""
-        with hold(self.workspace.catalog, LEASE, "the streaming processor", wait_seconds=0,
-                  stale_seconds=self.workspace.settings.stale_run_seconds):  # fmt: skip
+        with ExitStack() as held:
+            try:
+                held.enter_context(hold(self.workspace.catalog, LEASE, "the streaming processor", wait_seconds=0,
+                                        stale_seconds=self.workspace.settings.stale_run_seconds))  # fmt: skip
+            except JobRunningError as running:
+                since = running.since.strftime("%Y-%m-%d %H:%M:%S UTC")
+                raise ConflictError(f"a streaming processor runs already (pid {running.pid} on {running.host} since "
+                                    f"{since}: `accord serve` or `accord worker`); it takes the log as messages "
+                                    "come, so there is nothing to run by hand", code="STREAM-0409-409",
+                                    **running.details) from None  # fmt: skip
             taken = 0
             while done := self.processor.process_waiting():
                 taken += done
@@ -117,6 +126,14 @@ class StreamingService:
             raise
         if not inlet.public:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
+        try:
+            return self._take(inlet, datasets, raw, batch, sync_validation)
+        except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
+            self.refused += 1
+            raise
+
+    def _take(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
+              sync_validation: bool) -> dict[str, Any]:  # fmt: skip
         refuse_when_behind(self.log, self.workspace.settings.streaming_lag_bound)
         payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
         if batch:
@@ -147,14 +164,25 @@ class StreamingService:
         """The messages that fit their dataset's schema as a batch would check them; the others refused (400)
         with the batch pipeline's error codes, paths and messages."""
         from accord.ingest import check_records
+        from accord.ingest.mapping.compiler import record_misfits
 
         by_dataset: dict[str, list[int]] = {}
         bodies = {}
+        out = list(checked)
+        schemas: dict[str, Any] = {}
         for index, item in enumerate(checked):
             if item.entry is not None:
                 bodies[index] = json.loads(item.entry.body)
-                by_dataset.setdefault(bodies[index]["dataset"], []).append(index)
-        out = list(checked)
+                dataset_id = bodies[index]["dataset"]
+                if dataset_id not in schemas:
+                    schemas[dataset_id] = self._schema_of(dataset_id)
+                unfit = record_misfits(bodies[index]["entity"], schemas[dataset_id])
+                if unfit:  # what the batch would refuse as a whole: this message alone is refused
+                    errors = [{"code": "STREAM-0422-400", **problem} for problem in unfit]
+                    said = "; ".join(f"{p['path']}: {p['message']}" for p in unfit[:5])
+                    out[index] = Checked(None, f"{item.where}: does not fit the dataset's schema: {said}", 400, errors)
+                    continue
+                by_dataset.setdefault(dataset_id, []).append(index)
         for dataset_id, places in by_dataset.items():
             problems = check_records(self.workspace, dataset_id, [bodies[i]["entity"] for i in places])
             for index, found in zip(places, problems, strict=True):
@@ -187,6 +215,15 @@ class StreamingService:
         answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
         self.accepted += len(answers)
         return {"success": True}
+
+    def _schema_of(self, dataset_id: str) -> Any:
+        from accord.catalog import DatasetRecord
+        from accord.schema import resolve_schema_by_id
+
+        with self.workspace.catalog.session() as session:
+            dataset = session.get(DatasetRecord, dataset_id)
+            assert dataset is not None
+            return resolve_schema_by_id(session, dataset.schema_id)
 
     def _inlet(self, inlet_id: str) -> tuple[InletRecord, str, dict[str, str]]:
         """An inlet, its sandbox's name and datasets, read from the catalog at most every `INLET_SECONDS`

@@ -202,3 +202,77 @@ def test_a_message_with_a_field_the_schema_lacks_holds_up_no_other(streaming: St
     (refused,) = [b for b in batches if b["status"] == "failed"]
     assert "loyaltyTier" in json.dumps(refused["errors"])  # what the default mapping refused, with its path
     assert streaming.api.get("/streaming/stats").json()["invalid"] == 2
+
+
+def test_a_graph_update_that_failed_is_done_when_the_micro_batch_is_read_again(
+    streaming: Streaming, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord import identity
+
+    inlet_id = inlet(streaming)
+    assert streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io", "Lou")).status_code == 200
+    real = identity.add_records
+    calls = []
+
+    def failing_once(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError("disk full, for a moment")
+        return real(*args)
+
+    monkeypatch.setattr(identity, "add_records", failing_once)
+    processor = streaming.app.state.streaming.processor
+    with pytest.raises(OSError):
+        processor.process_waiting()  # the batch committed, then the graph update failed: the position stays
+    assert streaming.api.get("/streaming/stats").json()["lagMessages"] == 1
+    assert processor.process_waiting() == 1  # read again: the message is in the lake already...
+    assert len(calls) == 2  # ...and its graph update is done this time
+    found = streaming.api.get("/profiles", params={"namespace": "Email", "id": "late@x.io"}).json()
+    assert found["graphId"] is not None and found["attributes"]["person"]["name"]["firstName"] == "Lou"
+    batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert sum(b["outputRecordCount"] for b in batches) == 1
+
+
+def test_synchronous_validation_refuses_a_field_the_schema_lacks_alone(streaming: Streaming) -> None:
+    inlet_id = inlet(streaming)
+    stray = message("stray@x.io")
+    stray["body"]["xdmEntity"]["loyaltyTier"] = "gold"
+    batch = streaming.api.post(f"/collection/batch/{inlet_id}", params={"syncValidation": "true"},
+                               json={"messages": [message("a@x.io"), stray, message("b@x.io")]})  # fmt: skip
+    assert batch.status_code == 207, batch.text
+    answers = batch.json()["responses"]
+    assert [a["status"] for a in answers] == [200, 400, 200]
+    assert answers[1]["errors"] == [{"code": "STREAM-0422-400", "path": "loyaltyTier",
+                                     "message": "has no field of that name in schema 'crm'"}]  # fmt: skip
+    assert "--mapping" not in answers[1]["message"]  # no advice about files a stream does not have
+    stats = streaming.api.get("/streaming/stats").json()
+    assert stats["accepted"] == 2 and stats["refused"] == 1
+    too_big = streaming.api.post(f"/collection/{inlet_id}", json={**message("c@x.io"), "pad": "x" * 1_100_000})
+    assert too_big.status_code == 413 and streaming.api.get("/streaming/stats").json()["refused"] == 2
+
+
+def test_processing_by_hand_is_refused_while_a_processor_runs(streaming: Streaming, cli: Any) -> None:
+    import threading
+
+    from accord.jobs import hold
+
+    ws = streaming.app.state.workspace
+    held, done = threading.Event(), threading.Event()
+
+    def processor_elsewhere() -> None:  # another thread, as another process would (a thread's own lock is its own)
+        with hold(ws.catalog, "streaming-processor", "the streaming processor", wait_seconds=0, stale_seconds=60):
+            held.set()
+            done.wait(30)
+
+    holder = threading.Thread(target=processor_elsewhere)
+    holder.start()
+    try:
+        assert held.wait(10)
+        refused = cli("streaming", "process", "--json")
+    finally:
+        done.set()
+        holder.join(10)
+    assert refused.code != 0
+    said = json.loads(refused.stdout)["error"]
+    assert said["code"] == "STREAM-0409-409" and "nothing to run by hand" in said["message"]
+    assert "try again" not in said["message"]
