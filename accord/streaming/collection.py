@@ -48,9 +48,11 @@ class Checked:
     where: str = "the message"
 
 
-def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], size: int, where: str) -> Checked:
-    """One message checked against its inlet; `datasets` maps the sandbox's dataset ids and names to ids."""
-    if size > MAX_MESSAGE_BYTES:
+def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], size: int | None,
+                  where: str) -> Checked:  # fmt: skip
+    """One message checked against its inlet; `datasets` maps the sandbox's dataset ids and names to ids.
+    `size`: the message's bytes when known (a request of one); else what the log would keep is measured."""
+    if size is not None and size > MAX_MESSAGE_BYTES:
         return Checked(None, str(MessageTooLargeError(size, MAX_MESSAGE_BYTES, where)), 413)
     if not isinstance(message, dict):
         return Checked(None, f"{where}: a message must be a JSON object, not {_kind(message)}", 400)
@@ -74,11 +76,18 @@ def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], si
     given = header.get("msgId", entity.get("_id"))
     if given is not None and (not isinstance(given, str | int) or isinstance(given, bool) or not str(given)):
         return Checked(None, f"{where}: `header.msgId` (or `xdmEntity._id`) must be text or a number", 400)
-    text = json.dumps({"dataset": dataset_id, "entity": entity}, separators=(",", ":"), ensure_ascii=False)
-    message_id = str(given) if given is not None else hashlib.sha256(text.encode()).hexdigest()
+    text = log_body(dataset_id, entity)
+    if size is None and len(text) > MAX_MESSAGE_BYTES:  # a message of a batch: measured once, as it is kept
+        return Checked(None, str(MessageTooLargeError(len(text), MAX_MESSAGE_BYTES, where)), 413)
+    message_id = str(given) if given is not None else hashlib.sha256(text).hexdigest()
     if len(message_id) > 256:
         return Checked(None, f"{where}: the message id is longer than 256 characters", 400)
-    return Checked(Entry(inlet.id, message_id, text.encode()), where=where)
+    return Checked(Entry(inlet.id, message_id, text), where=where)
+
+
+def log_body(dataset_id: str, entity: dict[str, Any]) -> bytes:
+    """What the event log keeps of a message: the dataset it goes to and its entity (the processor reads it)."""
+    return json.dumps({"dataset": dataset_id, "entity": entity}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def sandbox_datasets(session: Session, sandbox_id: str) -> dict[str, str]:
@@ -138,6 +147,11 @@ def parse_body(raw: bytes, limit: int) -> Any:
     """A request's JSON, or a clear error (never a parser's trace)."""
     if len(raw) > limit:
         raise MessageTooLargeError(len(raw), limit, "the request body")
+    return json_document(raw)
+
+
+def json_document(raw: bytes) -> Any:
+    """UTF-8 JSON text as its value; what is wrong with it said with its line and column."""
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

@@ -175,8 +175,9 @@ class Processor:
         # A field the schema lacks (or an object where a value goes) would make the whole batch's file unreadable
         # to the default mapping: such messages go in a batch of their own, which is refused with every problem
         # and its path (the batch list shows it, failed); the others are not held up by them.
-        unfit = [m for m in messages if record_misfits(m.entity, schema)]
-        fitting = [m for m in messages if not record_misfits(m.entity, schema)] if unfit else messages
+        fits = [not record_misfits(m.entity, schema) for m in messages]
+        fitting = [m for m, fit in zip(messages, fits, strict=True) if fit]
+        unfit = [m for m, fit in zip(messages, fits, strict=True) if not fit]
         if fitting:
             batch = self._batch(dataset.name, sandbox, fitting)
             if batch is not None and dataset.profile_enabled and batch.get("status") == "success":

@@ -26,7 +26,7 @@ from accord.catalog.inlets import InletRecord
 from accord.errors import AuthenticationError, InvalidInputError, NotFoundError
 from accord.identity import create_namespace, namespaces
 from accord.schema import find, resolve_schema_by_id
-from accord.streaming.collection import Checked, decoded
+from accord.streaming.collection import Checked, decoded, json_document, log_body
 from accord.streaming.exceptions import MessageError, MessageTooLargeError
 from accord.streaming.inlets import find_dataset, inlet_document, new_inlet_sandbox
 from accord.streaming.log import Entry
@@ -125,12 +125,7 @@ def segment_body(raw: bytes, encoding: str | None, batch: bool) -> Any:
         raise _too_large(int(exc.details.get("size", limit + 1)), limit) from None
     if len(body) > limit:
         raise _too_large(len(body), limit)
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise MessageError("the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise MessageError(f"the body is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return json_document(body)
 
 
 def _too_large(size: int, limit: int) -> MessageError:
@@ -175,9 +170,7 @@ def checked_calls(payload: Any, kind: str | None, inlet: InletRecord,
     out = []
     for call in calls:
         mapped = map_call(call, mapping, received, sent_at)
-        text = json.dumps({"dataset": datasets[mapped.target], "entity": mapped.entity}, separators=(",", ":"),
-                          ensure_ascii=False)  # fmt: skip
-        out.append(Checked(Entry(inlet.id, mapped.message_id, text.encode())))
+        out.append(Checked(Entry(inlet.id, mapped.message_id, log_body(datasets[mapped.target], mapped.entity))))
     return out
 
 

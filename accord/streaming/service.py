@@ -142,9 +142,7 @@ class StreamingService:
                 raise MessageError('a batch is {"messages": [...]}, a list of messages')
             if len(messages) > MAX_BATCH_MESSAGES:
                 raise MessageError(f"a batch holds at most {MAX_BATCH_MESSAGES:,} messages, not {len(messages):,}")
-            sizes = [len(_text(m)) for m in messages]
-            checked = [check_message(m, inlet, datasets, size, f"messages[{i}]")
-                       for i, (m, size) in enumerate(zip(messages, sizes, strict=True))]  # fmt: skip
+            checked = [check_message(m, inlet, datasets, None, f"messages[{i}]") for i, m in enumerate(messages)]
         else:
             checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
             if checked[0].entry is None:
@@ -256,10 +254,6 @@ class StreamingService:
         return {"accepted": self.accepted, "refused": self.refused, "logged": last, "processedPosition": position,
                 "lagMessages": last - position, "processorRunning": self._thread is not None and
                 self._thread.is_alive(), **self.processor.stats.to_dict()}  # fmt: skip
-
-
-def _text(message: Any) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 def _refusal(checked: Checked) -> AccordError:

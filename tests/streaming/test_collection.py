@@ -141,6 +141,11 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
     for answer, status, said in cases:
         assert answer.status_code == status, (said, answer.text)
         assert said in answer.json()["message"] and "Traceback" not in answer.text
+    huge = message("huge@x.io")
+    huge["body"]["xdmEntity"]["person"]["name"]["lastName"] = "x" * 1_100_000
+    mixed = streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [huge, message("small@x.io")]})
+    assert [a["status"] for a in mixed.json()["responses"]] == [413, 200]  # the large one alone is refused
+    assert "messages[0]" in mixed.json()["responses"][0]["message"]
     zipped = streaming.api.post(url, content=gzip.compress(json.dumps(message("zip@x.io")).encode()),
                                 headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})  # fmt: skip
     assert zipped.status_code == 200, zipped.text
@@ -149,9 +154,9 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
     wrong_type = {"header": {}, "body": {"xdmEntity": {"personalEmail": {"address": "t@x.io"},
                                                        "person": {"birthYear": "not a year"}}}}  # fmt: skip
     assert streaming.api.post(url, json=wrong_type).status_code == 200  # validated as it is processed
-    assert streaming.process() == 3
+    assert streaming.process() == 4
     batches = streaming.api.get("/batches", params={"dataset": "crm"}).json()
-    assert sum(b["outputRecordCount"] for b in batches) == 2 and sum(b["failedRecordCount"] for b in batches) == 1
+    assert sum(b["outputRecordCount"] for b in batches) == 3 and sum(b["failedRecordCount"] for b in batches) == 1
 
 
 @pytest.mark.settings(streaming_lag_bound=2)
