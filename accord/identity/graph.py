@@ -79,26 +79,32 @@ def graph_folder(workspace: Workspace, sandbox_id: str) -> Path:
     return workspace.lake.root / sandbox_id / "identity"
 
 
-def identity_rows(workspace: Workspace, con: Any, sandbox: str) -> ir.Table | None:
+def identity_rows(workspace: Workspace, con: Any, sandbox: str, batch: str | None = None) -> ir.Table | None:
     """Step 1: (record, dataset, batch, seen, single, namespace, id, primary) for every identity of every
     record (`records.record_identities`); `seen` is an event's time, or when a profile record's batch
-    was committed."""
+    was committed. With `batch`, the records of that batch only (only its files are read)."""
     parts: list[ir.Table] = []
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         known = namespaces(session, sandbox_id)
-        datasets = list(session.scalars(select(DatasetRecord).where(
-            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True))))  # fmt: skip
+        query = select(DatasetRecord).where(DatasetRecord.sandbox_id == sandbox_id,
+                                            DatasetRecord.profile_enabled.is_(True))  # fmt: skip
+        committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
+        if batch is not None:
+            query = query.where(DatasetRecord.id == select(BatchRecord.dataset_id).where(
+                BatchRecord.id == batch).scalar_subquery())  # fmt: skip
+            committed = committed.where(BatchRecord.id == batch)
+        datasets = list(session.scalars(query))
         plans = [(d.name, d.id, resolve_schema_by_id(session, d.schema_id)) for d in datasets]
-        times = {b.id: b.completed_at for b in session.scalars(select(BatchRecord).where(
-            BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success"))}  # fmt: skip
+        times = {b.id: b.completed_at for b in session.scalars(committed)}
     if not times:
         return None
     batch_times = ibis.memtable(
         {"batch_id": list(times), "completed": [t.isoformat() if t else None for t in times.values()]}
     )
     for name, dataset_id, schema in plans:
-        table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
+        table, _ = open_dataset(workspace, con, sandbox, name, provenance=True,
+                                batches=None if batch is None else set(times))  # fmt: skip
         table = table.join(batch_times, table._acc_batch == batch_times.batch_id, how="left")
         seen = (table.timestamp if schema.class_name == "experienceevent" and "timestamp" in table.columns
                 else table.completed.cast("timestamp('UTC')"))  # fmt: skip

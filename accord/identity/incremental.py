@@ -8,7 +8,7 @@ written back whole. A property-based test holds the result to a full rebuild fro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -78,8 +78,18 @@ def add_records(workspace: Workspace, sandbox: str, records: Sequence[IdentityRe
     keys = identity_keys(sorted({f"{t.namespace}{SEPARATOR}{t.id}" for t in typed if t.id}))
     store = GraphStore(graph_folder(workspace, sandbox_id))
     with store.session():
-        return [_add(store, context, record, typed[start : start + size], primaries, keys)
-                for record, (start, primaries, size) in zip(records, spans, strict=True)]  # fmt: skip
+        # Most streamed records (events) carry one identity the graph knows already: such a record links
+        # nothing and changes no group, so it is only marked applied. What is known is read for all at once.
+        singles = set()
+        for start, primaries, size in spans:
+            names = {f"{t.namespace}{SEPARATOR}{t.id}" for t in typed[start + primaries : start + size] if t.id}
+            if len(names) == 1:
+                singles |= names
+        state = _State(store.applied_of([r.record for r in records]), store.nodes_of(singles))
+        fed = [_add(store, context, state, record, typed[start : start + size], primaries, keys)
+               for record, (start, primaries, size) in zip(records, spans, strict=True)]  # fmt: skip
+        store.mark_applied(state.marked)
+        return fed
 
 
 @dataclass(frozen=True)
@@ -93,18 +103,34 @@ class _Context:
     limit: int
 
 
-def _add(store: GraphStore, context: _Context, record: IdentityRecord, typed: list[Any], primaries: int,
-         keys: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+@dataclass
+class _State:
+    """What one `add_records` call knows as it goes: the records applied, and the known identities that
+    records of one identity name (kept true as groups are written)."""
+
+    applied: set[str]
+    nodes: dict[str, Node]
+    marked: list[str] = field(default_factory=list)
+    """Records that changed nothing, to be marked applied at the end, in the same transaction."""
+
+
+def _add(store: GraphStore, context: _Context, state: _State, record: IdentityRecord, typed: list[Any],
+         primaries: int, keys: dict[str, int]) -> dict[str, Any]:  # fmt: skip
     primary = typed[0].pair if primaries else None
     pairs = sorted({t.pair for t in typed[primaries:] if t.id})
     if not pairs:
         return {"record": record.record, "graphId": None, "identities": 0}
     candidates = [(MAP_PRIMARY if pair == primary else OTHER, *pair) for pair in pairs]
     namespace, value = choose_profile_identity(candidates, context.ranks)
-    if store.applied(record.record):  # the graph it feeds now, for a caller that finishes what it began
-        fed_now = store.node(f"{namespace}{SEPARATOR}{value}")
+    fed_name = f"{namespace}{SEPARATOR}{value}"
+    if record.record in state.applied:  # the graph it feeds now, for a caller that finishes what it began
+        fed_now = state.nodes.get(fed_name) or store.node(fed_name)
         return {"record": record.record, "graphId": str(fed_now.graph) if fed_now else None, "identities": 0,
                 "alreadyApplied": True}  # fmt: skip
+    state.applied.add(record.record)
+    if len(pairs) == 1 and fed_name in state.nodes:  # one identity, known: no link, no group changes
+        state.marked.append(record.record)
+        return {"record": record.record, "graphId": str(state.nodes[fed_name].graph), "identities": 0}
     named = {f"{ns}{SEPARATOR}{value}": (ns, value) for ns, value in pairs}
     current = {name: store.node(name) for name in named}
     group = {n.node: n for n in store.raw_members({n.raw for n in current.values() if n is not None})}
@@ -118,7 +144,8 @@ def _add(store: GraphStore, context: _Context, record: IdentityRecord, typed: li
                                context.limit, context.types)  # fmt: skip
     nodes = [replace(n, graph=graph[n.key], raw=raw[n.key]) for n in group.values()]
     store.write(nodes, solved, record.record)
-    fed = group[f"{namespace}{SEPARATOR}{value}"]
+    state.nodes.update((n.node, n) for n in nodes)
+    fed = group[fed_name]
     return {"record": record.record, "graphId": str(graph[fed.key]), "identities": len(group)}
 
 
@@ -145,10 +172,10 @@ def records_of_batch(workspace: Workspace, sandbox: str, batch_id: str) -> list[
             session, sandbox).id))  # fmt: skip
     con = connect(workspace.settings)
     try:
-        rows = identity_rows(workspace, con, sandbox)
+        rows = identity_rows(workspace, con, sandbox, batch_id)
         if rows is None:
             return []
-        found = con.to_pyarrow(rows.filter(rows.batch == batch_id)).to_pylist()
+        found = con.to_pyarrow(rows).to_pylist()
     finally:
         con.disconnect()
     marks: dict[str, list[tuple[int, str, str]]] = {}

@@ -83,6 +83,8 @@ def profile_identities(rows: ir.Table, ranks: Mapping[str, int]) -> ir.Table:
 
 def choose_profile_identity(marked: list[tuple[int, str, str]], ranks: Mapping[str, int]) -> tuple[str, str]:
     """The profile identity among a record's (mark, namespace, id): the order of `profile_identities`."""
+    if len(marked) == 1:
+        return marked[0][1], marked[0][2]
     after = max(ranks.values(), default=0) + 1
     _mark, namespace, value = min(marked, key=lambda m: (m[0], ranks.get(m[1], after), m[1], m[2]))
     return namespace, value

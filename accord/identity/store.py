@@ -121,6 +121,18 @@ class GraphStore:
         snapshot = self._snapshot_nodes([("node", "=", node)])
         return snapshot[0] if snapshot else None
 
+    def nodes_of(self, names: set[str]) -> dict[str, Node]:
+        """The stored identities among these, by name (those not stored are left out)."""
+        if not names:
+            return {}
+        with self._overlay() as db:
+            overlay = self._overlay_nodes(db, "node IN (SELECT value FROM json_each(?))", sorted(names))
+        found = {n.node: n for n in overlay}
+        rest = sorted(names - set(found))
+        if rest:
+            found.update((n.node, n) for n in self._snapshot_nodes([("node", "in", rest)]))
+        return found
+
     def members(self, graph: int) -> list[Node]:
         """The identities of one graph."""
         with self._overlay() as db:
@@ -158,12 +170,20 @@ class GraphStore:
                     found[(values["a"], values["b"])] = Link(**values)
         return list(found.values())
 
-    def applied(self, record: str) -> bool:
+    def applied_of(self, records: list[str]) -> set[str]:
+        """Which of these records were applied already."""
         with self._overlay() as db:
-            return (
-                db is not None
-                and db.execute("SELECT 1 FROM applied WHERE record = ?", (record,)).fetchone() is not None
-            )
+            if db is None or not records:
+                return set()
+            sql = "SELECT record FROM applied WHERE record IN (SELECT value FROM json_each(?))"
+            return {row[0] for row in db.execute(sql, (json.dumps(records),))}
+
+    def mark_applied(self, records: list[str]) -> None:
+        """Mark records applied that changed no group."""
+        if records:
+            with self._overlay(write=True) as db:
+                assert db is not None
+                db.executemany("INSERT OR IGNORE INTO applied VALUES (?)", [(r,) for r in records])
 
     def write(self, nodes: list[Node], links: list[Link], record: str) -> None:
         """Store one re-solved group and mark the record applied, in one transaction."""

@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 
 
 def open_dataset(
-    workspace: Workspace, con: Any, sandbox: str, name: str, provenance: bool = False
-) -> tuple[Any, ResolvedSchema]:
+    workspace: Workspace, con: Any, sandbox: str, name: str, provenance: bool = False,
+    batches: set[str] | None = None,
+) -> tuple[Any, ResolvedSchema]:  # fmt: skip
     """The committed rows of a dataset as an Ibis table with the schema's current columns.
 
     With `provenance`, two more columns say where each row comes from: `_acc_batch` (its batch id)
-    and `_acc_record` (`batch/file/row`, stable while the batch exists)."""
+    and `_acc_record` (`batch/file/row`, stable while the batch exists). With `batches`, only the rows
+    of these batches (only their files are read)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         record = find_dataset(session, sandbox_id, name)
@@ -36,6 +38,8 @@ def open_dataset(
                 .order_by(BatchRecord.created_at)
             )
         )
+    if batches is not None:
+        batch_ids = [b for b in batch_ids if b in batches]
     files = workspace.lake.batch_files(sandbox_id, record.id, batch_ids)
     dtypes = {k: field_dtype(v) for k, v in schema.fields.items()}
     extra = {"_acc_batch": "string", "_acc_record": "string"} if provenance else {}

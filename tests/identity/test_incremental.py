@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from accord import identity, lake, schema
 from accord.catalog import resolve_sandbox
-from accord.identity import IdentityRecord, add_record, graph_folder, records_of_batch
+from accord.identity import IdentityRecord, add_record, add_records, graph_folder, records_of_batch
 from accord.ingest import IngestRequest, ingest_file
 from accord.workspace import Workspace
 
@@ -110,10 +110,16 @@ def test_one_record_at_a_time_equals_a_full_rebuild(
         add_record(graphs, "prod", record)
     from_nothing = state(graphs)
 
+    shutil.rmtree(folder_of(graphs))  # from nothing again, all the records in one call (as streaming applies them)
+    order.shuffle(replay)
+    add_records(graphs, "prod", replay + replay[: len(replay) // 2])  # some twice: applied once
+    all_at_once = state(graphs)
+
     identity.build_graph(graphs, "prod")
     rebuilt = state(graphs)
     assert incremental == rebuilt
     assert from_nothing == rebuilt
+    assert all_at_once == rebuilt
 
 
 def test_a_record_updates_the_graph_and_can_be_replayed(graphs: Workspace) -> None:

@@ -218,22 +218,42 @@ def record_misfits(record: dict[str, Any], schema: ResolvedSchema) -> list[dict[
     """What of one record (a JSON object) the default mapping would refuse for a whole file: fields the
     schema lacks, and values of a kind their field cannot take (text is not among them: validation
     converts and checks it row by row). Each problem with its path; none: the record can go in a file."""
-    problems: list[dict[str, str]] = []
+    return records_misfits([record], schema)[0]
 
-    def visit(path: str, value: Any) -> None:
+
+def records_misfits(records: list[dict[str, Any]], schema: ResolvedSchema) -> list[list[dict[str, str]]]:
+    """`record_misfits` of many records of one schema; what a (path, kind of value) means is worked out once."""
+    verdicts: dict[tuple[str, type], tuple[bool, str | None]] = {}
+
+    def verdict(path: str, value: Any) -> tuple[bool, str | None]:
+        """Whether to look inside the value, and what is wrong with it."""
         spec = find(schema.fields, path)
         if spec is None:
-            problems.append({"path": path, "message": f"has no field of that name in schema {schema.name!r}"})
-        elif spec.type == FieldType.object and isinstance(value, dict):
-            for name, inner in value.items():
-                visit(f"{path}.{name}", inner)
-        elif not _fits(spec, _PYTHON_KIND.get(type(value), Kind.any)):
-            problems.append({"path": path, "message": f"a {_PYTHON_KIND.get(type(value), Kind.any).value} "
-                                                      f"cannot fill a {spec.type.value} field"})  # fmt: skip
+            return False, f"has no field of that name in schema {schema.name!r}"
+        if spec.type == FieldType.object and isinstance(value, dict):
+            return True, None
+        kind = _PYTHON_KIND.get(type(value), Kind.any)
+        return False, None if _fits(spec, kind) else f"a {kind.value} cannot fill a {spec.type.value} field"
 
-    for name, value in record.items():
-        visit(name, value)
-    return problems
+    def visit(path: str, value: Any, problems: list[dict[str, str]]) -> None:
+        key = (path, type(value))
+        found = verdicts.get(key)
+        if found is None:
+            found = verdicts[key] = verdict(path, value)
+        inside, problem = found
+        if problem is not None:
+            problems.append({"path": path, "message": problem})
+        elif inside:
+            for name, inner in value.items():
+                visit(f"{path}.{name}", inner, problems)
+
+    out = []
+    for record in records:
+        problems: list[dict[str, str]] = []
+        for name, value in record.items():
+            visit(name, value, problems)
+        out.append(problems)
+    return out
 
 
 _PYTHON_KIND = {str: Kind.string, bool: Kind.boolean, int: Kind.integer, float: Kind.number, dict: Kind.object,
