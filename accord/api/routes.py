@@ -175,7 +175,9 @@ def get_datasets(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
 @router.post("/datasets", response_model=DatasetOut, status_code=201, tags=["datasets"])
 def post_dataset(ws: WorkspaceDep, sandbox: SandboxDep, body: DatasetIn) -> dict[str, Any]:
     with ws.catalog.session() as session:
-        record = lake.create_dataset(session, sandbox, body.name, body.schema_, body.profileEnabled)
+        record = lake.create_dataset(
+            session, sandbox, body.name, body.schema_, body.profileEnabled, body.schemaContract
+        )
         return lake.get_dataset(session, sandbox, record.name)
 
 
@@ -192,6 +194,8 @@ def patch_dataset(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: Datase
             lake.set_profile_enabled(session, sandbox, name, body.profileEnabled)
         if body.ttlDays is not None:
             lake.set_ttl(session, sandbox, name, body.ttlDays or None)
+        if body.schemaContract is not None:
+            lake.set_schema_contract(session, sandbox, name, body.schemaContract)
         return lake.get_dataset(session, sandbox, name)
 
 

@@ -6,6 +6,7 @@ messages without a token, every other inlet needs one of its sandbox."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -103,14 +104,23 @@ class StreamingStatsOut(BaseModel):
     logged: int = Field(description="Position of the newest message of the event log")
     processedPosition: int
     lagMessages: int
+    lagSeconds: float = Field(description="How long the oldest message not yet processed has waited (0: none)")
     processorRunning: bool
     processed: int
     deduplicated: int
-    invalid: int
+    invalid: int = Field(description="Records left out of the lake (validation, or the schema contract)")
     batches: int
     profilesChanged: int
     membershipChanges: int
-    endToEndSeconds: dict[str, float | None]
+    evolvedFields: int = Field(description="Fields the schema contract `evolve` added to datasets' schemas")
+    discardedValues: int = Field(description="Records taken without values that did not fit (`discard_value`)")
+    ackMilliseconds: dict[str, float | None] = Field(
+        description="p50 and p99 of the time from a request's arrival to its answer, for the newest requests"
+    )
+    endToEndSeconds: dict[str, float | None] = Field(
+        description="p50 and p99 of the time from a message's acceptance to its processing, for the newest"
+    )
+    processes: int = Field(description="Processes of the home whose figures these are (`accord serve`, workers)")
 
 
 SYNC = "Validate against the dataset's schema before answering (400 with the batch pipeline's row errors)"
@@ -161,13 +171,16 @@ def get_stats(request: Request, _sandbox: SandboxDep) -> dict[str, Any]:
 
 async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizationCredentials | None,
                    sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
+    started = time.perf_counter()
     limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
     raw = decoded(await request.body(), request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
     # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
-    return await asyncio.to_thread(
+    answer = await asyncio.to_thread(
         service(request).collect, inlet_id, token, sandbox, raw, batch, bool(sync_validation)
     )
+    service(request).acks.append(time.perf_counter() - started)
+    return answer
 
 
 @collection.post("/collection/{inlet_id}", response_model=CollectedOut, response_model_exclude_none=True)

@@ -116,6 +116,8 @@ class DatasetRecord(Base):
     profile_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     ttl_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """For experience events: older events leave profiles and are purged from the lake."""
+    schema_contract: Mapped[str] = mapped_column(String(16), default="discard_row", server_default="discard_row")
+    """What streaming does with data that does not fit the schema (`accord.lake.contracts`)."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -11,6 +11,7 @@ from accord import lake, profile
 from accord.cli.output import describe_batch, emit, emit_lines, new_table, out
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
+from accord.lake.contracts import CONTRACT_HELP
 
 dataset_app = typer.Typer(help="Datasets: create, list, preview, statistics.", no_args_is_help=True)
 batch_app = typer.Typer(help="Batches: status, row errors, delete.", no_args_is_help=True)
@@ -21,12 +22,13 @@ def dataset_create(
     name: str = typer.Argument(...),
     schema_name: str = typer.Option(..., "--schema", help="Schema the dataset follows."),
     profile_enabled: bool = typer.Option(False, "--profile-enabled", help="Feed the profile store."),
+    schema_contract: str = typer.Option("discard_row", "--schema-contract", help=CONTRACT_HELP),
     as_json: bool = JsonFlag,
 ) -> None:
     """Create a dataset bound to a schema."""
     workspace = state.workspace()
     with workspace.catalog.session() as session:
-        record = lake.create_dataset(session, state.sandbox, name, schema_name, profile_enabled)
+        record = lake.create_dataset(session, state.sandbox, name, schema_name, profile_enabled, schema_contract)
         doc = lake.get_dataset(session, state.sandbox, record.name)
     emit(doc, as_json, lambda d: out.print(f"dataset [bold]{d['name']}[/] created (schema {d['schema']})"))
 
@@ -194,6 +196,19 @@ def dataset_ttl(
     with workspace.catalog.session() as session:
         doc = lake.set_ttl(session, state.sandbox, name, None if off else days)
     emit(doc, as_json, lambda d: out.print(f"dataset {d['name']}: time-to-live {d['ttlDays'] or 'none'} days"))
+
+
+@dataset_app.command("contract")
+def dataset_contract(
+    name: str = typer.Argument(...),
+    contract: str = typer.Argument(..., help="evolve, freeze, discard_row or discard_value"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Set what streaming does with a message that does not fit the dataset's schema."""
+    workspace = state.workspace()
+    with workspace.catalog.session() as session:
+        doc = lake.set_schema_contract(session, state.sandbox, name, contract)
+    emit(doc, as_json, lambda d: out.print(f"dataset {d['name']}: schema contract {d['schemaContract']}"))
 
 
 @dataset_app.command("purge")

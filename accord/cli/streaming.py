@@ -108,7 +108,7 @@ def process(as_json: bool = JsonFlag) -> None:
 
 @streaming_app.command("stats")
 def stats(as_json: bool = JsonFlag) -> None:
-    """How far the processor is behind the event log (messages logged, processed, waiting)."""
+    """How far the processor is behind the event log, and what the running processes took in and processed."""
     from accord import streaming
 
     service = streaming.StreamingService(state.workspace())
@@ -116,9 +116,23 @@ def stats(as_json: bool = JsonFlag) -> None:
         figures = service.stats()
     finally:
         service.stop()
-    shown = {k: figures[k] for k in ("logged", "processedPosition", "lagMessages")}
-    emit(shown, as_json, lambda d: out.print(f"{d['logged']:,} messages logged, processed up to "
-                                             f"{d['processedPosition']:,}, {d['lagMessages']:,} waiting"))  # fmt: skip
+    figures.pop("processing", None)
+    figures["processes"] -= 1  # this command's own process takes nothing in
+
+    def human(d: dict[str, Any]) -> None:
+        out.print(
+            f"{d['logged']:,} messages logged, processed up to {d['processedPosition']:,}, "
+            f"{d['lagMessages']:,} waiting (the oldest for {d['lagSeconds']:.1f} s)",
+            highlight=False,
+        )
+        out.print(f"by {d['processes']} running process(es): {d['accepted']:,} accepted, {d['refused']:,} "
+                  f"refused, {d['processed']:,} processed, {d['deduplicated']:,} deduplicated, {d['invalid']:,} "
+                  "left out as invalid", highlight=False)  # fmt: skip
+        ack, end = d["ackMilliseconds"], d["endToEndSeconds"]
+        out.print(f"answers p50 {ack['p50']} ms, p99 {ack['p99']} ms; to processed p50 {end['p50']} s, "
+                  f"p99 {end['p99']} s", highlight=False)  # fmt: skip
+
+    emit(figures, as_json, human)
 
 
 def worker() -> None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from accord.ingest.formats import copy_upload
     from accord.ingest.mapping.functions import FUNCTIONS
     from accord.ingest.mapping.model import MappingEntry, MappingSet, load_mapping, parse_mapping
-    from accord.ingest.pipeline import IngestRequest, ingest_file
+    from accord.ingest.pipeline import IngestRequest, LeftOut, ingest_file
     from accord.ingest.readers import ReadOptions
 
 _EXPORTS = {
@@ -21,7 +21,7 @@ _EXPORTS = {
     "formats": ["copy_upload"],
     "mapping.functions": ["FUNCTIONS"],
     "mapping.model": ["MappingEntry", "MappingSet", "load_mapping", "parse_mapping"],
-    "pipeline": ["IngestRequest", "ingest_file"],
+    "pipeline": ["IngestRequest", "LeftOut", "ingest_file"],
     "readers": ["ReadOptions"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

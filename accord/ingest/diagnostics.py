@@ -8,6 +8,7 @@ the lines the parser reported."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,24 @@ def write_diagnostics(
         )
     combined = pa.concat_tables(pieces).sort_by([("file", "ascending"), ("lineNumber", "ascending")])
     pq.write_table(combined, target, compression="zstd")
+
+
+def append_left_out(target: Path, name: str, left_out: Sequence[Any]) -> None:
+    """Add what a caller left out of a batch's input (`pipeline.LeftOut`) to its diagnostics: no row or line
+    number (a stream has none), the record as sent, and why."""
+    piece = pa.Table.from_arrays(
+        [
+            _strings([name] * len(left_out)),
+            pa.nulls(len(left_out), pa.int64()),
+            pa.nulls(len(left_out), pa.int64()),
+            _strings([item.record for item in left_out]),
+            pa.array([list(item.errors) for item in left_out], ERRORS),
+        ],
+        schema=DIAGNOSTICS_SCHEMA,
+    )
+    if target.exists():
+        piece = pa.concat_tables([pq.read_table(target, schema=DIAGNOSTICS_SCHEMA), piece])
+    pq.write_table(piece, target, compression="zstd")
 
 
 def _empty_failing() -> pa.Table:

@@ -26,7 +26,7 @@ from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, new_id
 from accord.engine import connect, copy_to_parquet
 from accord.errors import AccordError, InvalidInputError, known_failure
 from accord.ingest import exceptions as codes
-from accord.ingest.diagnostics import corrupt_rows, write_diagnostics
+from accord.ingest.diagnostics import append_left_out, corrupt_rows, write_diagnostics
 from accord.ingest.duplicates import ContentHasher, duplicate_warning, earlier_batch
 from accord.ingest.exceptions import engine_message
 from accord.ingest.formats import prepare, sniff_format
@@ -76,6 +76,20 @@ class IngestRequest:
     """Skip the file, ingesting nothing, when a committed batch of the dataset ingested the same content."""
     content_hash: str | None = None
     """SHA-256 of the input, when the caller has it already (an upload hashed as it arrived)."""
+    left_out: tuple[LeftOut, ...] = ()
+    """What the caller left out of the input (streaming's schema contracts), for the batch's diagnostics: rows
+    left out count as failed rows; values left out of a row that is in the input are noted. With rows left
+    out, the input may be an empty file."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A record, or values of it, that the caller kept out of a batch's input, and why (code, path, message)."""
+
+    record: str
+    errors: tuple[dict[str, str], ...]
+    row: bool = True
+    """The whole row was left out (else only the values the errors name)."""
 
 
 @dataclass
@@ -184,6 +198,32 @@ def _ingest(
 
 
 def _run(
+    workspace: Workspace,
+    dataset: DatasetRecord,
+    schema: ResolvedSchema,
+    batch: BatchRecord,
+    request: IngestRequest,
+    staging: Path,
+    say: Progress,
+) -> _Outcome:
+    if not request.left_out:
+        return _read(workspace, dataset, schema, batch, request, staging, say)
+    if request.more_paths or request.path.stat().st_size > 0:
+        outcome = _read(workspace, dataset, schema, batch, request, staging, say)
+    else:  # every row was left out: nothing to read
+        outcome = _Outcome()
+        _update(workspace, batch.id, file_format=request.read.format or "json", size_bytes=0)
+    rows = sum(1 for item in request.left_out if item.row)
+    outcome.total += rows
+    outcome.failed_rows += rows
+    if values := len(request.left_out) - rows:
+        outcome.notes.append(f"{values:,} rows were taken without values that did not fit the schema (see the "
+                             "batch's errors)")  # fmt: skip
+    append_left_out(staging / "errors.parquet", request.source_name or request.path.name, request.left_out)
+    return outcome
+
+
+def _read(
     workspace: Workspace,
     dataset: DatasetRecord,
     schema: ResolvedSchema,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.lake.contracts import CONTRACTS, set_schema_contract
     from accord.lake.datasets import (
         batch_document,
         batch_errors,
@@ -43,6 +44,7 @@ _EXPORTS = {
         "newest_batch",
         "set_profile_enabled",
     ],
+    "contracts": ["CONTRACTS", "set_schema_contract"],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],
     "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job"],
     "reading": ["open_dataset", "preview", "statistics"],

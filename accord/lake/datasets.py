@@ -47,9 +47,12 @@ def dataset_document(session: Session, record: DatasetRecord) -> dict[str, Any]:
 
 
 def create_dataset(
-    session: Session, sandbox: str, name: str, schema: str, profile_enabled: bool = False
-) -> DatasetRecord:
+    session: Session, sandbox: str, name: str, schema: str, profile_enabled: bool = False,
+    schema_contract: str = "discard_row",
+) -> DatasetRecord:  # fmt: skip
     import re
+
+    from accord.lake.contracts import checked_contract
 
     if not re.match(DATASET_NAME, name):
         raise InvalidInputError(
@@ -62,7 +65,8 @@ def create_dataset(
     )
     if exists:
         raise ConflictError(f"a dataset named {name!r} already exists", code="DATASET-0409-409")
-    record = DatasetRecord(sandbox_id=sandbox_row.id, name=name, schema_id=resolved.id, profile_enabled=profile_enabled)
+    record = DatasetRecord(sandbox_id=sandbox_row.id, name=name, schema_id=resolved.id, profile_enabled=profile_enabled,
+                           schema_contract=checked_contract(schema_contract))  # fmt: skip
     session.add(record)
     session.flush()
     if profile_enabled:
@@ -193,15 +197,17 @@ def batch_errors(
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             record = row["record"]
-            if row["rowNumber"] is not None:
+            # a row with no number is raw text the reader could not take, unless streaming left it out (as sent)
+            parsed = row["rowNumber"] is not None or any(e["code"].startswith("STREAM-") for e in row["errors"] or ())
+            if parsed:
                 with contextlib.suppress(TypeError, ValueError):
                     record = json.loads(record)
             yield {
                 "file": row.get("file"),
                 "lineNumber": row["lineNumber"],
                 "rowNumber": row["rowNumber"],
-                "_corrupt_record": record if row["rowNumber"] is None else None,
-                "record": record if row["rowNumber"] is not None else None,
+                "_corrupt_record": None if parsed else record,
+                "record": record if parsed else None,
                 "_errors": row["errors"],
             }
             produced += 1

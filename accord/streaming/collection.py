@@ -11,13 +11,13 @@ a hash of the message: a message sent again is kept once, and its answer says it
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,9 @@ class Checked:
     errors: list[dict[str, str]] | None = None
     """Validation's row errors (code, path, message), when synchronous validation refused it."""
     where: str = "the message"
+    dataset_id: str | None = None
+    entity: dict[str, Any] | None = None
+    """The message's dataset and entity, when it may go into the log (its schema contract is checked on them)."""
 
 
 def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], size: int | None,
@@ -82,12 +85,12 @@ def check_message(message: Any, inlet: InletRecord, datasets: dict[str, str], si
     message_id = str(given) if given is not None else hashlib.sha256(text).hexdigest()
     if len(message_id) > 256:
         return Checked(None, f"{where}: the message id is longer than 256 characters", 400)
-    return Checked(Entry(inlet.id, message_id, text), where=where)
+    return Checked(Entry(inlet.id, message_id, text), where=where, dataset_id=dataset_id, entity=entity)
 
 
 def log_body(dataset_id: str, entity: dict[str, Any]) -> bytes:
     """What the event log keeps of a message: the dataset it goes to and its entity (the processor reads it)."""
-    return json.dumps({"dataset": dataset_id, "entity": entity}, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps({"dataset": dataset_id, "entity": entity})
 
 
 def sandbox_datasets(session: Session, sandbox_id: str) -> dict[str, str]:
@@ -153,10 +156,12 @@ def parse_body(raw: bytes, limit: int) -> Any:
 def json_document(raw: bytes) -> Any:
     """UTF-8 JSON text as its value; what is wrong with it said with its line and column."""
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise MessageError("the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MessageError("the body is not UTF-8 text") from None
         raise MessageError(f"the body is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
 
 

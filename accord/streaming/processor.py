@@ -3,7 +3,9 @@
 It reads the log in order from its position, in micro-batches (at most `max_rows` messages, or what
 came within `max_age` seconds), and for each dataset of a micro-batch ingests the entities as one
 batch through the batch pipeline: the same validation, the same row diagnostics and error codes,
-and no row error ever fails the batch (a stream has no file to fix and send again). Each message's
+and no row error ever fails the batch (a stream has no file to fix and send again). What does
+not fit the schema is sorted first by the dataset's schema contract (`contracts.py`): left out, trimmed,
+or the schema evolved; what is left out goes to the batch's diagnostics. Each message's
 key (`stream:<inlet>:<message id>`) is recorded with the batch when it commits, in the same
 transaction: a micro-batch processed again after a crash skips what its batch already holds, so a
 message is in the lake once, whatever the log redelivers (at-least-once delivery, exactly-once
@@ -18,7 +20,6 @@ One processor runs per home (it holds the lease `streaming-processor`); others w
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox
@@ -52,6 +54,10 @@ class ProcessorStats:
     batches: int = 0
     profiles_changed: int = 0
     membership_changes: int = 0
+    evolved_fields: int = 0
+    """Fields added to datasets' schemas by the contract `evolve`."""
+    discarded_values: int = 0
+    """Records taken without values that did not fit (contract `discard_value`)."""
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Seconds from a message's acceptance to its micro-batch being done, for the newest messages."""
 
@@ -63,7 +69,8 @@ class ProcessorStats:
 
         return {"processed": self.processed, "deduplicated": self.deduplicated, "invalid": self.invalid,
                 "batches": self.batches, "profilesChanged": self.profiles_changed,
-                "membershipChanges": self.membership_changes,
+                "membershipChanges": self.membership_changes, "evolvedFields": self.evolved_fields,
+                "discardedValues": self.discarded_values,
                 "endToEndSeconds": {"p50": pick(0.5), "p99": pick(0.99)}}  # fmt: skip
 
 
@@ -161,51 +168,52 @@ class Processor:
             return {batch_id: sandbox for batch_id, sandbox in session.execute(query)}
 
     def _ingest(self, dataset_id: str, messages: list[_Message]) -> None:
-        from accord.ingest.mapping.compiler import record_misfits
+        from accord.ingest import LeftOut
         from accord.schema import resolve_schema_by_id
+        from accord.streaming.contracts import sort_records
 
         with self.workspace.catalog.session() as session:
             query = select(DatasetRecord, Sandbox.name).join(Sandbox, Sandbox.id == DatasetRecord.sandbox_id)
             found = session.execute(query.where(DatasetRecord.id == dataset_id)).first()
             schema = resolve_schema_by_id(session, found[0].schema_id) if found is not None else None
+            if found is not None:
+                session.expunge(found[0])
         if found is None or schema is None:  # the dataset was deleted after its messages came: nowhere to go
             log.warning("streaming: %d messages for a deleted dataset %s dropped", len(messages), dataset_id)
             return
         dataset, sandbox = found
-        # A field the schema lacks (or an object where a value goes) would make the whole batch's file unreadable
-        # to the default mapping: such messages go in a batch of their own, which is refused with every problem
-        # and its path (the batch list shows it, failed); the others are not held up by them.
-        fits = [not record_misfits(m.entity, schema) for m in messages]
-        fitting = [m for m, fit in zip(messages, fits, strict=True) if fit]
-        unfit = [m for m, fit in zip(messages, fits, strict=True) if not fit]
-        if fitting:
-            batch = self._batch(dataset.name, sandbox, fitting)
-            if batch is not None and dataset.profile_enabled and batch.get("status") == "success":
-                self._update_profiles(sandbox, batch["id"])
-        if unfit:
-            self._batch(dataset.name, sandbox, unfit)
-            self.stats.invalid += len(unfit)
+        # What does not fit the schema (a field it lacks, a value of a kind its field cannot take) would make the
+        # whole batch's file unreadable to the default mapping: the dataset's schema contract says what of such a
+        # message goes in (`contracts.py`); what is left out is in the batch's diagnostics, and the rest goes on.
+        sorted_ = sort_records(self.workspace, sandbox, dataset, schema, [m.entity for m in messages])
+        self.stats.evolved_fields += len(sorted_.added)
+        kept = [(m, v.entity) for m, v in zip(messages, sorted_.verdicts, strict=True) if v.entity is not None]
+        left_out = tuple(LeftOut(orjson.dumps(m.entity).decode(), v.errors, row=v.entity is None)
+                         for m, v in zip(messages, sorted_.verdicts, strict=True) if v.errors)  # fmt: skip
+        self.stats.discarded_values += sum(1 for item in left_out if not item.row)
+        batch = self._batch(dataset.name, sandbox, kept, left_out, tuple(m.key for m in messages))
+        if batch is not None and dataset.profile_enabled and batch.get("status") == "success" and kept:
+            self._update_profiles(sandbox, batch["id"])
 
-    def _batch(self, dataset: str, sandbox: str, messages: list[_Message]) -> dict[str, Any] | None:
-        """The messages ingested as one batch; None when the batch was refused whole (recorded failed, with why)."""
+    def _batch(self, dataset: str, sandbox: str, kept: list[tuple[_Message, dict[str, Any]]],
+               left_out: tuple[Any, ...], keys: tuple[str, ...]) -> dict[str, Any] | None:  # fmt: skip
+        """The messages ingested as one batch (`kept`: each with what of it goes in; `left_out`: what did not,
+        for the diagnostics); None when the batch was refused whole (recorded failed, with why)."""
         from accord.errors import AccordError
-        from accord.ingest import IngestRequest, ingest_file
+        from accord.ingest import IngestRequest, ReadOptions, ingest_file
         from accord.jobs import removed_at_end
 
         with removed_at_end():
             folder = self.workspace.lake.staging("stream")
             path = folder / "messages.json"
-            with path.open("w", encoding="utf-8") as out:
-                for message in messages:
-                    out.write(json.dumps(message.entity, ensure_ascii=False, separators=(",", ":")))
-                    out.write("\n")
-            request = IngestRequest(dataset, path, None, error_threshold=100.0,
-                                    source_name=f"streaming: {len(messages)} messages",
-                                    source_keys=tuple(m.key for m in messages))  # fmt: skip
+            path.write_bytes(b"".join(orjson.dumps(entity) + b"\n" for _m, entity in kept))
+            request = IngestRequest(dataset, path, None, error_threshold=100.0, read=ReadOptions(format="json"),
+                                    source_name=f"streaming: {len(keys)} messages", source_keys=keys,
+                                    left_out=left_out)  # fmt: skip
             try:
                 batch = ingest_file(self.workspace, sandbox, request)
             except AccordError as exc:  # the batch is recorded as failed, with why: the stream goes on
-                log.warning("streaming: a batch of %d messages for %s was refused: %s", len(messages), dataset,
+                log.warning("streaming: a batch of %d messages for %s was refused: %s", len(keys), dataset,
                             exc.message)  # fmt: skip
                 return None
         self.stats.batches += 1
@@ -239,7 +247,7 @@ class Processor:
 
 def _decoded(stored: Stored) -> _Message | None:
     try:
-        body = json.loads(stored.body)
+        body = orjson.loads(stored.body)
         return _Message(stored.seq, f"stream:{stored.inlet}:{stored.message_id}", body["dataset"], body["entity"],
                         stored.received)  # fmt: skip
     except (ValueError, KeyError, TypeError):  # written by the inlets, so never: but one bad entry stops nothing

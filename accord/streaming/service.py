@@ -8,10 +8,10 @@ goes stale (its holder was killed).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections import deque
 from contextlib import ExitStack
 from typing import Any
 
@@ -51,12 +51,16 @@ class StreamingService:
         self.workspace = workspace
         self._log = event_log
         self._inlets: dict[str, tuple[float, tuple[InletRecord, str, dict[str, str]]]] = {}
+        self._contracts: dict[str, tuple[float, tuple[str, Any]]] = {}
         self._opening = threading.Lock()
         self._processor: Processor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
         self.accepted = 0
         self.refused = 0
+        self.acks: deque[float] = deque(maxlen=10_000)
+        """Seconds from a request's arrival to its answer, for the newest requests that were taken."""
 
     @property
     def log(self) -> EventLog:
@@ -75,6 +79,7 @@ class StreamingService:
         return self._processor
 
     def start_processor(self) -> None:
+        self._start_publishing()
         self._thread = threading.Thread(target=self._process, name="streaming-processor", daemon=True)
         self._thread.start()
 
@@ -111,14 +116,17 @@ class StreamingService:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in (self._thread, self._publisher):
+            if thread is not None:
+                thread.join(timeout=30)
         if self._log is not None:
             self._log.close()
 
     def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes,
                 batch: bool, sync_validation: bool = False) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
+        if self._publisher is None:
+            self._start_publishing()
         try:
             inlet, sandbox, datasets = self._inlet(inlet_id)
         except UnknownInletError:
@@ -147,10 +155,9 @@ class StreamingService:
             checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
             if checked[0].entry is None:
                 raise _refusal(checked[0])
-        if sync_validation:
-            checked = self._validated(checked)
-            if not batch and checked[0].entry is None:
-                raise _refusal(checked[0])
+        checked = self._validated(checked) if sync_validation else self._at_the_door(checked, strict=False)
+        if not batch and checked[0].entry is None:
+            raise _refusal(checked[0])
         answers = accept(self.log, checked)
         self.accepted += sum(1 for a in answers if a["status"] == 200)
         self.refused += sum(1 for a in answers if a["status"] != 200)
@@ -158,31 +165,53 @@ class StreamingService:
             return {"inletId": inlet.id, **answers[0]}
         return {"inletId": inlet.id, "responses": answers}
 
-    def _validated(self, checked: list[Checked]) -> list[Checked]:
-        """The messages that fit their dataset's schema as a batch would check them; the others refused (400)
-        with the batch pipeline's error codes, paths and messages."""
-        from accord.ingest import check_records
-        from accord.ingest.mapping.compiler import record_misfits
+    def _at_the_door(self, checked: list[Checked], strict: bool) -> list[Checked]:
+        """The messages that their dataset's schema contract refuses are refused (400, with each problem and its
+        path): under `freeze`, any that does not fit the schema; with `strict` (synchronous validation), any
+        that the contract would keep out of the lake (`contracts.refusals`)."""
+        from accord.streaming.contracts import ROW_LEFT_OUT, refusals
 
         by_dataset: dict[str, list[int]] = {}
-        bodies = {}
-        out = list(checked)
-        schemas: dict[str, Any] = {}
         for index, item in enumerate(checked):
-            if item.entry is not None:
-                bodies[index] = json.loads(item.entry.body)
-                dataset_id = bodies[index]["dataset"]
-                if dataset_id not in schemas:
-                    schemas[dataset_id] = self._schema_of(dataset_id)
-                unfit = record_misfits(bodies[index]["entity"], schemas[dataset_id])
-                if unfit:  # what the batch would refuse as a whole: this message alone is refused
-                    errors = [{"code": "STREAM-0422-400", **problem} for problem in unfit]
-                    said = "; ".join(f"{p['path']}: {p['message']}" for p in unfit[:5])
-                    out[index] = Checked(None, f"{item.where}: does not fit the dataset's schema: {said}", 400, errors)
-                    continue
-                by_dataset.setdefault(dataset_id, []).append(index)
+            if item.entry is not None and item.dataset_id is not None and item.entity is not None:
+                by_dataset.setdefault(item.dataset_id, []).append(index)
+        out = list(checked)
         for dataset_id, places in by_dataset.items():
-            problems = check_records(self.workspace, dataset_id, [bodies[i]["entity"] for i in places])
+            contract, schema = self._contract_of(dataset_id)
+            if schema is None or not (strict or contract == "freeze"):
+                continue
+            found = refusals([checked[i].entity or {} for i in places], schema, contract)
+            for index, problems in zip(places, found, strict=True):
+                if problems:
+                    errors = [{"code": ROW_LEFT_OUT, **problem} for problem in problems]
+                    said = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+                    out[index] = Checked(None, f"{checked[index].where}: does not fit the dataset's schema "
+                                               f"(schema contract {contract}): {said}", 400, errors)  # fmt: skip
+        return out
+
+    def _validated(self, checked: list[Checked]) -> list[Checked]:
+        """The messages that fit their dataset's schema as a batch would check them; the others refused (400)
+        with the batch pipeline's error codes, paths and messages. What the schema contract leaves out of a
+        record (`discard_value`) or adds to the schema (`evolve`) is not checked."""
+        from accord.ingest import check_records
+        from accord.ingest.mapping.compiler import records_misfits
+        from accord.streaming.contracts import without
+
+        checked = self._at_the_door(checked, strict=True)
+        by_dataset: dict[str, list[int]] = {}
+        for index, item in enumerate(checked):
+            if item.entry is not None and item.dataset_id is not None and item.entity is not None:
+                by_dataset.setdefault(item.dataset_id, []).append(index)
+        out = list(checked)
+        for dataset_id, places in by_dataset.items():
+            schema = self._contract_of(dataset_id)[1]
+            if schema is None:
+                continue
+            entities = [checked[i].entity or {} for i in places]
+            misfits = records_misfits(entities, schema)
+            fitting = [without(e, [p["path"] for p in found]) or {} if found else e
+                       for e, found in zip(entities, misfits, strict=True)]  # fmt: skip
+            problems = check_records(self.workspace, dataset_id, fitting)
             for index, found in zip(places, problems, strict=True):
                 if found:
                     said = "; ".join(f"{p['code']} {p['path'] or 'record'}: {p['message']}" for p in found[:5])
@@ -195,6 +224,9 @@ class StreamingService:
         """Segment-spec calls (`kind` for a one-call URL, None for a batch) into the log, taken whole or refused
         whole; Segment's answer."""
         from accord.streaming import segment_inlets
+
+        if self._publisher is None:
+            self._start_publishing()
 
         payload = None
         if not write_key and not raw.strip():  # no key anywhere: 401, not a complaint about the empty body
@@ -214,14 +246,24 @@ class StreamingService:
         self.accepted += len(answers)
         return {"success": True}
 
-    def _schema_of(self, dataset_id: str) -> Any:
+    def _contract_of(self, dataset_id: str) -> tuple[str, Any]:
+        """A dataset's schema contract and schema, read from the catalog at most every `INLET_SECONDS`."""
         from accord.catalog import DatasetRecord
         from accord.schema import resolve_schema_by_id
 
+        now = time.monotonic()
+        cached = self._contracts.get(dataset_id)
+        if cached is not None and now - cached[0] < INLET_SECONDS:
+            return cached[1]
         with self.workspace.catalog.session() as session:
             dataset = session.get(DatasetRecord, dataset_id)
-            assert dataset is not None
-            return resolve_schema_by_id(session, dataset.schema_id)
+            if dataset is None:  # deleted since the inlet was read: the processor drops its messages
+                return "discard_row", None
+            found = (dataset.schema_contract, resolve_schema_by_id(session, dataset.schema_id))
+        if len(self._contracts) > 10_000:
+            self._contracts.clear()
+        self._contracts[dataset_id] = (now, found)
+        return found
 
     def _inlet(self, inlet_id: str) -> tuple[InletRecord, str, dict[str, str]]:
         """An inlet, its sandbox's name and datasets, read from the catalog at most every `INLET_SECONDS`
@@ -250,10 +292,50 @@ class StreamingService:
         return caller
 
     def stats(self) -> dict[str, Any]:
+        """The log's figures, with what every process of the home took in and processed (`stats.py`)."""
+        from accord.streaming import stats
+
         last, position = self.log.last(), self.log.position(CONSUMER)
-        return {"accepted": self.accepted, "refused": self.refused, "logged": last, "processedPosition": position,
-                "lagMessages": last - position, "processorRunning": self._thread is not None and
-                self._thread.is_alive(), **self.processor.stats.to_dict()}  # fmt: skip
+        oldest = self.log.read(position, 1) if last > position else []
+        waited = max(0.0, time.time() - oldest[0].received) if oldest else 0.0
+        more = stats.others(self.workspace.settings.home)
+        running = (self._thread is not None and self._thread.is_alive()) or any(f.get("processing") for f in more)
+        return {"logged": last, "processedPosition": position, "lagMessages": last - position,
+                "lagSeconds": round(waited, 3), "processorRunning": running,
+                **stats.combined(self._counters(), more)}  # fmt: skip
+
+    def _counters(self) -> dict[str, Any]:
+        """What this process took in and processed since it started."""
+        acks = sorted(self.acks)
+
+        def pick(share: float) -> float | None:
+            return round(acks[min(len(acks) - 1, int(share * len(acks)))] * 1000, 2) if acks else None
+
+        processing = self._thread is not None and self._thread.is_alive()
+        return {"accepted": self.accepted, "refused": self.refused, "processing": processing,
+                "ackMilliseconds": {"p50": pick(0.5), "p99": pick(0.99)}, **self.processor.stats.to_dict()}  # fmt: skip
+
+    def _publish(self) -> None:
+        """Publish this process's figures every second while it runs (`stats.py`), and withdraw them at the end."""
+        from accord.streaming import stats
+
+        home = self.workspace.settings.home
+        last: dict[str, Any] | None = None
+        while not self._stop.wait(1.0):
+            figures = self._counters()
+            if figures != last:
+                try:
+                    stats.publish(home, figures)
+                    last = figures
+                except OSError as exc:  # a full disk: the figures wait; nothing else does
+                    log.warning("streaming: cannot publish this process's figures: %s", exc)
+        stats.withdraw(home)
+
+    def _start_publishing(self) -> None:
+        with self._opening:
+            if self._publisher is None:
+                self._publisher = threading.Thread(target=self._publish, name="streaming-stats", daemon=True)
+                self._publisher.start()
 
 
 def _refusal(checked: Checked) -> AccordError:

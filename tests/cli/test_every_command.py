@@ -212,10 +212,15 @@ def worker_processes(cli: Cli, _body: None) -> None:
         while cli.json("streaming", "stats")["lagMessages"] > 0:
             assert worker.poll() is None and time.monotonic() < deadline, "the worker did not process the log"
             time.sleep(0.2)
+        while (stats := cli.json("streaming", "stats"))["processed"] < 1:  # its figures, published each second
+            assert time.monotonic() < deadline, f"the worker's figures are not in the stats: {stats}"
+            time.sleep(0.2)
+        assert stats["processes"] == 1 and stats["processorRunning"] and stats["batches"] >= 1, stats
     finally:
         os.kill(worker.pid, signal.SIGTERM)
         said = worker.communicate(timeout=30)[0].decode()
     assert worker.returncode == 0, said
+    assert cli.json("streaming", "stats")["processes"] == 0  # a worker that stops withdraws its figures
     preview = cli.json("dataset", "preview", "scratch", "--limit", "100")
     assert "from-the-worker" in json.dumps(preview)
 
@@ -423,6 +428,8 @@ COMMANDS: dict[tuple[str, ...], Command] = {
                                                                            in_scratch("r2", absent=("r1",)))),
     ("dataset", "ttl"): Command(("clicks", "--days", "30"), then("dataset", "show", "clicks", check=has({
         "ttlDays": 30}))),
+    ("dataset", "contract"): Command(("strict", "freeze"), then("dataset", "show", "strict", check=has({
+        "schemaContract": "freeze"})), before=run("dataset", "create", "strict", "--schema", "crm")),
     ("dataset", "purge"): Command(("clicks",), each(has({"purgedRecords": 2, "batches": 1}), then(
         "dataset", "show", "clicks", check=has({"rowCount": 1}))),
         before=run("dataset", "ttl", "clicks", "--days", "30")),

@@ -9,11 +9,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from accord.api import create_app
+from accord.settings import Settings
 from accord.streaming.log import EventLog, SqliteEventLog
-from tests.servers import NatsServer
+from accord.workspace import initialise
+from tests.servers import NatsServer, start_api
 
 DUPLICATE_WINDOW = 1.0
 """JetStream's duplicate window in these tests: short, so that a test can send an id again after it."""
@@ -71,3 +76,53 @@ async def _remove_stream(url: str, stream: str) -> None:
             await jetstream.delete_key_value(f"{stream}_POSITIONS")
     finally:
         await connection.close()
+
+
+# -- a real server with a profile dataset `crm` (and `other`), for the inlets' tests --------------------------
+
+
+@dataclass
+class Streaming:
+    api: httpx.Client
+    anonymous: httpx.Client
+    app: Any
+
+    def process(self) -> int:
+        """Run the processor over what waits (the server's own, as `accord serve` runs it in a thread)."""
+        done = 0
+        while taken := self.app.state.streaming.processor.process_waiting():
+            done += taken
+        return done
+
+
+@pytest.fixture
+def streaming(settings: Settings) -> Iterator[Streaming]:
+    token = initialise(settings).token
+    app = create_app(settings)
+    server = start_api(app)
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    anonymous = httpx.Client(base_url=server.base, timeout=60)
+    for path, body in (
+        ("/schemas", {"name": "crm", "class": "profile", "fieldGroups": ["demographic-details",
+                      "personal-contact-details"], "identities": [
+                      {"path": "personalEmail.address", "namespace": "Email", "primary": True}]}),
+        ("/datasets", {"name": "crm", "schema": "crm", "profileEnabled": True}),
+        ("/datasets", {"name": "other", "schema": "crm"}),
+    ):  # fmt: skip
+        assert api.post(path, json=body).status_code == 201, api.post(path, json=body).text
+    yield Streaming(api, anonymous, app)
+    api.close()
+    anonymous.close()
+    server.stop()
+
+
+def message(email: str, first: str = "Ann", **header: Any) -> dict[str, Any]:
+    entity = {"personalEmail": {"address": email}, "person": {"name": {"firstName": first}}}
+    return {"header": {"schemaRef": {"id": "crm"}, "imsOrgId": "ignored", **header},
+            "body": {"xdmMeta": {"schemaRef": {"id": "crm"}}, "xdmEntity": entity}}  # fmt: skip
+
+
+def inlet(streaming: Streaming, name: str = "web", **options: Any) -> str:
+    answer = streaming.api.post("/streaming/inlets", json={"name": name, "dataset": "crm", **options})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])

@@ -17,8 +17,7 @@ from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
 from accord.streaming.segment_spec import SegmentMapping, call_problem, corrected_timestamp, map_call
-from tests.streaming.test_collection import Streaming
-from tests.streaming.test_collection import streaming as streaming  # the server fixture
+from tests.streaming.conftest import Streaming
 
 SEGMENT_GROUPS = ["identitymap", "segment-calls"]
 

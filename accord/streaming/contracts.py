@@ -1,0 +1,255 @@
+"""Schema contracts applied to streamed records (`accord.lake.contracts` says what each contract means).
+
+`sort_records` decides, for a dataset's records of one micro-batch, what of each goes into the lake:
+the record whole, the record without the values that do not fit (`discard_value`), or nothing
+(`discard_row`, `freeze`, and what `evolve` could not add); with the problems, for the diagnostics.
+`evolve` first adds the records' new `_tenant` fields to the dataset's own custom field group
+(`<dataset>-evolved`, made and added to the schema on first need), in one catalog transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from accord.errors import AccordError
+from accord.ingest.mapping.compiler import records_misfits
+from accord.schema.fields import FIELD_NAME
+from accord.schema.model import TENANT, ResolvedSchema
+from accord.workspace import Workspace
+
+log = logging.getLogger("accord.streaming")
+
+ROW_LEFT_OUT = "STREAM-0422-400"
+"""A record left out of the lake: it does not fit the dataset's schema (its contract refuses or discards it)."""
+VALUE_LEFT_OUT = "STREAM-0423-200"
+"""A value left out of a record that was taken (contract `discard_value`)."""
+UNKNOWN = "has no field of that name"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What of one record goes into the lake: `entity` (None: nothing), and what was left out and why."""
+
+    entity: dict[str, Any] | None
+    errors: tuple[dict[str, str], ...] = ()
+
+
+@dataclass
+class Sorted:
+    verdicts: list[Verdict]
+    schema: ResolvedSchema
+    """The schema the kept records fit (after `evolve` added fields)."""
+    added: list[str] = field(default_factory=list)
+    """Fields `evolve` added (paths)."""
+
+
+def sort_records(workspace: Workspace, sandbox: str, dataset: Any, schema: ResolvedSchema,
+                 entities: list[dict[str, Any]]) -> Sorted:  # fmt: skip
+    """The verdict on each record under the dataset's contract (see the module's docstring)."""
+    contract = dataset.schema_contract
+    misfits = records_misfits(entities, schema)
+    added: list[str] = []
+    if contract == "evolve" and any(misfits):
+        added, why_not = evolve(workspace, sandbox, dataset.name, schema, entities, misfits)
+        if added:
+            schema = _schema_of(workspace, dataset.schema_id)
+            misfits = records_misfits(entities, schema)
+        if why_not:
+            misfits = [[{**p, "message": f"{p['message']} ({why_not})"} for p in found] for found in misfits]
+    verdicts = []
+    for entity, found in zip(entities, misfits, strict=True):
+        if not found:
+            verdicts.append(Verdict(entity))
+        elif contract == "discard_value" and (trimmed := without(entity, [p["path"] for p in found])) is not None:
+            verdicts.append(Verdict(trimmed, tuple(_error(VALUE_LEFT_OUT, p, "left out") for p in found)))
+        else:
+            verdicts.append(Verdict(None, tuple(_error(ROW_LEFT_OUT, p, f"the record was left out ({contract})")
+                                                for p in found)))  # fmt: skip
+    return Sorted(verdicts, schema, added)
+
+
+def refusals(entities: list[dict[str, Any]], schema: ResolvedSchema, contract: str) -> list[list[dict[str, str]]]:
+    """At the door: what would keep each record out of the lake under `contract` (empty: nothing would). Under
+    `discard_value` nothing does; under `evolve`, what could not be added (fields outside `_tenant`, values of
+    a wrong kind, names or values a field cannot be made from)."""
+    misfits = records_misfits(entities, schema)
+    if contract == "discard_value":
+        return [[] for _ in entities]
+    if contract == "evolve":
+        return [[p for p in found if _new_fields(entity, p) is None]
+                for entity, found in zip(entities, misfits, strict=True)]  # fmt: skip
+    return misfits
+
+
+def evolve(workspace: Workspace, sandbox: str, dataset: str, schema: ResolvedSchema, entities: list[dict[str, Any]],
+           misfits: list[list[dict[str, str]]]) -> tuple[list[str], str | None]:  # fmt: skip
+    """Add the new `_tenant` fields these records carry to the dataset's own field group; the paths added, and
+    why nothing could be (a clash with another schema of the profile, say), if so."""
+    from accord.schema import registry
+
+    wanted: dict[str, dict[str, Any]] = {}
+    clashing: set[str] = set()
+    for entity, found in zip(entities, misfits, strict=True):
+        for problem in found:
+            for path, spec in (_new_fields(entity, problem) or {}).items():
+                if path in wanted and wanted[path] != spec:
+                    merged = _wider(wanted[path], spec)
+                    if merged is None:
+                        clashing.add(path)
+                        continue
+                    spec = merged
+                wanted[path] = spec
+    for path in clashing:  # records disagree on what the field holds: not added, their records discarded
+        wanted.pop(path, None)
+    if not wanted:
+        return [], None
+    group_name = f"{dataset}-evolved"[:128]
+    try:
+        with workspace.catalog.session() as session:
+            groups = registry.available_field_groups(session, _sandbox_id(session, sandbox))
+            existing = groups.get(group_name)
+            tenant = (existing.fields[TENANT].to_document() if existing is not None
+                      else {"type": "object", "properties": {}})  # fmt: skip
+            for path, spec in sorted(wanted.items()):
+                _place(tenant, path.split(".")[1:], spec)
+            document = {"name": group_name, "title": f"Fields that streaming added to {dataset}",
+                        "classes": [schema.class_name], "fields": {TENANT: tenant}}  # fmt: skip
+            if existing is None:
+                registry.create_field_group(session, sandbox, document)
+            else:
+                registry.update_field_group(session, sandbox, group_name, document)
+            if group_name not in schema.field_groups:
+                registry.update_schema(session, sandbox, schema.name, {
+                    "name": schema.name, "title": schema.title, "class": schema.class_name,
+                    "fieldGroups": [*schema.field_groups, group_name],
+                    "identities": [i.model_dump() for i in schema.identities]})  # fmt: skip
+    except AccordError as exc:
+        log.warning("streaming: the fields of %s could not evolve: %s", dataset, exc.message)
+        return [], f"the schema could not evolve: {exc.message}"
+    log.info("streaming: %s evolved: %s", dataset, ", ".join(sorted(wanted)))
+    return sorted(wanted), None
+
+
+def without(entity: dict[str, Any], paths: list[str]) -> dict[str, Any] | None:
+    """The record without the values at these paths; None when a path cannot be found (a name with a dot)."""
+    trimmed: dict[str, Any] = orjson.loads(orjson.dumps(entity))
+    for path in paths:
+        parts = path.split(".")
+        holder: Any = trimmed
+        for part in parts[:-1]:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or parts[-1] not in holder:
+            return None
+        del holder[parts[-1]]
+    return trimmed
+
+
+def _new_fields(entity: dict[str, Any], problem: dict[str, str]) -> dict[str, dict[str, Any]] | None:
+    """The fields `evolve` would add for a problem (a field the schema lacks, under `_tenant`, or `_tenant`
+    itself when the schema has none), by path; None when it would add none."""
+    path = problem["path"]
+    if not (path == TENANT or path.startswith(f"{TENANT}.")) or not problem["message"].startswith(UNKNOWN):
+        return None
+    parts = path.split(".")
+    value: Any = entity
+    for part in parts:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    if path == TENANT:  # the schema has no custom field yet: each of the record's becomes one
+        if not isinstance(value, dict) or not value:
+            return None
+        found = {f"{TENANT}.{name}": _new_fields(entity, {**problem, "path": f"{TENANT}.{name}"}) for name in value}
+        if any(v is None for v in found.values()):
+            return None
+        return {inner: spec for fields in found.values() if fields for inner, spec in fields.items()}
+    if not all(FIELD_NAME.match(part) for part in parts[1:]):
+        return None
+    spec = _infer(value)
+    return {path: spec} if spec is not None else None
+
+
+def _infer(value: Any, depth: int = 0) -> dict[str, Any] | None:
+    """A field that holds this JSON value; None when the value says too little (null, {}, [], mixed kinds)."""
+    if depth > 8:
+        return None
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer"}
+    if isinstance(value, float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    if isinstance(value, dict):
+        properties = {}
+        for name, inner in value.items():
+            spec = _infer(inner, depth + 1) if FIELD_NAME.match(name) else None
+            if spec is None:
+                return None
+            properties[name] = spec
+        return {"type": "object", "properties": properties} if properties else None
+    if isinstance(value, list):
+        kinds = [_infer(item, depth + 1) for item in value if item is not None]
+        if not kinds or any(k is None for k in kinds):
+            return None
+        merged: dict[str, Any] | None = kinds[0]
+        for kind in kinds[1:]:
+            merged = _wider(merged, kind) if merged is not None and kind is not None else None
+        return {"type": "array", "items": merged} if merged is not None else None
+    return None
+
+
+def _wider(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """One field that holds what both hold (integer and number: number; objects: their fields merged)."""
+    if a == b:
+        return a
+    if {a["type"], b["type"]} == {"integer", "number"}:
+        return {"type": "number"}
+    if a["type"] == b["type"] == "object":
+        properties = dict(a["properties"])
+        for name, spec in b["properties"].items():
+            if name in properties:
+                merged = _wider(properties[name], spec)
+                if merged is None:
+                    return None
+                properties[name] = merged
+            else:
+                properties[name] = spec
+        return {"type": "object", "properties": properties}
+    if a["type"] == b["type"] == "array":
+        items = _wider(a["items"], b["items"])
+        return {"type": "array", "items": items} if items is not None else None
+    return None
+
+
+def _place(tenant: dict[str, Any], parts: list[str], spec: dict[str, Any]) -> None:
+    """Put a field into the group's `_tenant` object, making the objects on its way."""
+    holder = tenant
+    for part in parts[:-1]:
+        holder = holder["properties"].setdefault(part, {"type": "object", "properties": {}})
+    holder["properties"][parts[-1]] = spec
+
+
+def _error(code: str, problem: dict[str, str], outcome: str) -> dict[str, str]:
+    return {"code": code, "path": problem["path"], "message": f"{problem['message']}: {outcome}"}
+
+
+def _schema_of(workspace: Workspace, schema_id: str) -> ResolvedSchema:
+    from accord.schema import resolve_schema_by_id
+
+    with workspace.catalog.session() as session:
+        return resolve_schema_by_id(session, schema_id)
+
+
+def _sandbox_id(session: Any, sandbox: str) -> str:
+    from accord.catalog import resolve_sandbox
+
+    return resolve_sandbox(session, sandbox).id
+
+
+__all__ = ["ROW_LEFT_OUT", "VALUE_LEFT_OUT", "Sorted", "Verdict", "evolve", "refusals", "sort_records", "without"]
