@@ -139,6 +139,18 @@ class GraphStore:
             overlay = self._overlay_nodes(db, "graph IN (SELECT value FROM json_each(?))", [graph])
             return self._merge(db, overlay, self._snapshot_nodes([("graph", "=", str(graph))]))
 
+    def members_of(self, graphs: set[int]) -> dict[int, list[Node]]:
+        """The identities of many graphs, by graph."""
+        if not graphs:
+            return {}
+        with self._overlay() as db:
+            overlay = self._overlay_nodes(db, "graph IN (SELECT value FROM json_each(?))", sorted(graphs))
+            snapshot = self._snapshot_nodes([("graph", "in", [str(g) for g in sorted(graphs)])])
+            found: dict[int, list[Node]] = {}
+            for node in self._merge(db, overlay, snapshot):
+                found.setdefault(node.graph, []).append(node)
+        return found
+
     def raw_members(self, raws: set[int]) -> list[Node]:
         """The identities of the groups that the links a user kept connect (before the linking rules)."""
         if not raws:

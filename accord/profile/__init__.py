@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.profile.lookup import get_profile
+    from accord.profile.lookup import get_profile, recent_profiles
     from accord.profile.merge import Fragment, flatten, merge, unflatten
     from accord.profile.policies import MergePolicy, create_policy, list_policies, resolve_policy
     from accord.profile.refresh import delete_batch, delete_records, rebuild
     from accord.profile.store import ProfileSummary, build_profiles, store_folder
 
 _EXPORTS = {
-    "lookup": ["get_profile"],
+    "lookup": ["get_profile", "recent_profiles"],
     "merge": ["Fragment", "flatten", "merge", "unflatten"],
     "policies": ["MergePolicy", "create_policy", "list_policies", "resolve_policy"],
     "refresh": ["delete_batch", "delete_records", "rebuild"],

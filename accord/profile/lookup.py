@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -212,3 +213,85 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
     finally:
         con.disconnect()
     return graph_id, identities, fragments, events, total_events
+
+
+def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[tuple[str, str]]],
+                    since: datetime) -> dict[int, dict[str, Any]]:  # fmt: skip
+    """Many profiles at once, for streaming evaluation: each graph's merged attributes (default merge policy)
+    and its events since `since` (at most 1,000, the newest), by graph; values as the engine gives them
+    (timestamps are datetimes). `people` maps each graph to its identities.
+
+    One query per profile dataset for all of them: a row is read when it carries one of the identities
+    and its profile identity is one of them (as `get_profile` reads the lake); events older than `since`
+    are skipped by the engine, so a micro-batch's evaluation does not read the whole history."""
+    if not people:
+        return {}
+    with workspace.catalog.session() as session:
+        policy = resolve_policy(session, sandbox, None)
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        known = namespaces(session, sandbox_id)
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
+        enabled = select(DatasetRecord).where(
+            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
+        )
+        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id), d.ttl_days)
+                    for d in session.scalars(enabled)]  # fmt: skip
+        committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
+        ingested = {b.id: b.completed_at for b in session.scalars(committed)}
+    by_namespace: dict[str, set[str]] = {}
+    node_graph: dict[str, int] = {}
+    for graph, identities in people.items():
+        for namespace, value in identities:
+            by_namespace.setdefault(namespace, set()).add(value)
+            node_graph[f"{namespace}{SEPARATOR}{value}"] = graph
+    nodes = ibis.memtable({"_acc_node": list(node_graph), "_acc_graph": list(node_graph.values())})
+    fragments: dict[int, list[Fragment]] = {}
+    events: dict[int, list[dict[str, Any]]] = {}
+    con = connect(workspace.settings)
+    try:
+        for dataset_id, name, schema, ttl_days in datasets:
+            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
+            condition = _carries_any(table, schema, by_namespace, known)
+            if condition is None:
+                continue
+            found = table.filter(condition)
+            if schema.class_name != "profile":
+                oldest = max(since, cutoff(ttl_days) or since)
+                found = found.filter(found.timestamp.cast("timestamp('UTC')") >= ibis.literal(oldest))
+            rows = record_identities(found, schema, dataset_id, known)
+            if rows is None:
+                continue
+            chosen = profile_identities(rows, ranks)
+            mine = chosen.join(nodes, chosen.node == nodes._acc_node).select(_acc_mine=chosen.record,
+                                                                             _acc_graph=nodes._acc_graph)  # fmt: skip
+            owned = found.join(mine, found._acc_record == mine._acc_mine).drop("_acc_mine")
+            if schema.class_name == "profile":
+                for row in con.to_pyarrow(owned).to_pylist():
+                    graph, batch, record = row.pop("_acc_graph"), row.pop("_acc_batch"), row.pop("_acc_record")
+                    fragments.setdefault(graph, []).append(Fragment(dataset_id, name, batch, record,
+                                                                    ingested.get(batch), row))  # fmt: skip
+            else:
+                place = ibis.row_number().over(group_by=owned._acc_graph, order_by=ibis.desc(owned.timestamp))
+                newest = owned.mutate(_acc_place=place).filter(lambda t: t._acc_place < 1000).drop("_acc_place")
+                for row in con.to_pyarrow(newest).to_pylist():
+                    graph = row.pop("_acc_graph")
+                    row.pop("_acc_batch"), row.pop("_acc_record")
+                    events.setdefault(graph, []).append({**row, "dataset": name})
+    finally:
+        con.disconnect()
+    return {graph: {"attributes": merge(fragments.get(graph, []), policy)[0], "events": events.get(graph, [])}
+            for graph in people}  # fmt: skip
+
+
+def _carries_any(table: Any, schema: Any, by_namespace: dict[str, set[str]], known: dict[str, Any]) -> Any:
+    """A condition: the row carries one of these identities (`_matches` for many, a list per namespace)."""
+    conditions = []
+    for namespace, values in sorted(by_namespace.items()):
+        wanted = sorted(values)
+        for descriptor in schema.identities:
+            if descriptor.namespace == namespace:
+                conditions.append(field_at(table, descriptor.path).isin(wanted))
+        if "identityMap" in schema.fields and namespace in known:
+            ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
+            conditions.append((ids.filter(lambda i, w=wanted: i.isin(w)).length() > 0).fill_null(False))
+    return ibis.or_(*conditions) if conditions else None

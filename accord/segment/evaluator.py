@@ -51,9 +51,14 @@ def get_path(record: dict[str, Any] | None, parts: tuple[str, ...]) -> Value:
 
 
 def as_time(value: Value) -> datetime | None:
-    """Dates count as midnight UTC, naive timestamps as UTC."""
+    """Dates count as midnight UTC, naive timestamps as UTC; ISO 8601 text (a profile as the API gives it) is read."""
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):

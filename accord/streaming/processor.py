@@ -25,12 +25,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
-from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox
+from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox, resolve_sandbox
 from accord.streaming.collection import CONSUMER
 from accord.streaming.log import EventLog, Stored
 from accord.workspace import Workspace
@@ -38,6 +39,9 @@ from accord.workspace import Workspace
 log = logging.getLogger("accord.streaming")
 
 LEASE = "streaming-processor"
+EVENTS_LOOKED_AT = timedelta(hours=24, minutes=5)
+"""How far back a changed profile's events are read for streaming evaluation: streaming definitions look at
+the last 24 hours (with a margin for clocks)."""
 KEYS_PER_QUERY = 500
 
 
@@ -223,11 +227,11 @@ class Processor:
     def _update_profiles(self, sandbox: str, batch_id: str) -> None:
         from accord import identity, segment
 
-        changed: dict[int, tuple[str, str]] = {}
+        changed: set[int] = set()
         records = identity.records_of_batch(self.workspace, sandbox, batch_id)
         for record, fed in zip(records, identity.add_records(self.workspace, sandbox, records), strict=True):
             if fed.get("graphId") is not None and record.identities:
-                changed[int(fed["graphId"])] = record.primary or record.identities[0]
+                changed.add(int(fed["graphId"]))
         self.stats.profiles_changed += len(changed)
         if not changed:
             return
@@ -235,12 +239,20 @@ class Processor:
         try:
             if not evaluator.definitions:
                 return
-            from accord.profile import get_profile
+            from accord.identity.store import GraphStore
+            from accord.profile import recent_profiles
 
-            for graph, (namespace, value) in changed.items():
-                found = get_profile(self.workspace, sandbox, namespace, value, events_limit=1000)
-                person = {"attributes": found["attributes"], "events": found["events"]["items"]}
-                self.stats.membership_changes += len(evaluator.evaluate(graph, person))
+            # The changed people read at once: streaming definitions look at attributes and at events of the
+            # last 24 hours only (`segment/checker.py`), so older events are not read
+            now = datetime.now(UTC)
+            with self.workspace.catalog.session() as session:
+                folder = identity.graph_folder(self.workspace, resolve_sandbox(session, sandbox).id)
+            members = GraphStore(folder).members_of(changed)
+            people = {graph: [(n.namespace, n.id) for n in members.get(graph, [])] for graph in changed}
+            persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT)
+            for graph in sorted(changed):
+                person = persons.get(graph) or {"attributes": {}, "events": []}
+                self.stats.membership_changes += len(evaluator.evaluate(graph, person, now))
         finally:
             evaluator.close()
 

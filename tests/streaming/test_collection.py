@@ -230,3 +230,48 @@ def test_processing_by_hand_is_refused_while_a_processor_runs(streaming: Streami
     said = json.loads(refused.stdout)["error"]
     assert said["code"] == "STREAM-0409-409" and "nothing to run by hand" in said["message"]
     assert "try again" not in said["message"]
+
+
+def test_streamed_records_and_events_realize_streaming_audiences(streaming: Streaming) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    for path, body in (("/schemas", {"name": "web", "class": "experienceevent",
+                                     "fieldGroups": ["identitymap", "web-details"]}),
+                       ("/datasets", {"name": "web", "schema": "web", "profileEnabled": True})):  # fmt: skip
+        assert streaming.api.post(path, json=body).status_code == 201
+    for name, pql in (("annes", 'person.name.firstName = "Ann"'),
+                      ("viewers", 'xEvent[eventType = "web.webpagedetails.pageViews" and timestamp occurs <= 24 hours '
+                                  "before now].exists()")):  # fmt: skip
+        made = streaming.api.post(
+            "/segment/definitions",
+            json={"name": name, "expression": {"value": pql}, "evaluationInfo": {"streaming": {"enabled": True}}},
+        )
+        assert made.status_code == 201, made.text
+    crm, web = inlet(streaming), streaming.api.post("/streaming/inlets", json={"name": "site", "dataset": "web"})
+    assert streaming.api.post(f"/collection/{crm}", json=message("ann@x.io")).status_code == 200
+    now = datetime.now(UTC)
+
+    def view(n: int, when: datetime) -> dict[str, Any]:
+        ids = {"ECID": [{"id": f"{n:038d}", "primary": True}], "Email": [{"id": "ann@x.io"}]}
+        return {"header": {"msgId": f"v{n}"}, "body": {"xdmEntity": {
+            "_id": f"v{n}", "eventType": "web.webpagedetails.pageViews", "timestamp": when.isoformat(),
+            "identityMap": ids, "web": {"webPageDetails": {"name": "home"}}}}}  # fmt: skip
+
+    sent = streaming.api.post(f"/collection/batch/{web.json()['id']}", json={"messages": [
+        view(1, now - timedelta(minutes=5)), view(2, now - timedelta(days=5))]})  # fmt: skip
+    assert [a["status"] for a in sent.json()["responses"]] == [200, 200]
+    streaming.process()
+    events = streaming.api.get("/segment/events").json()["items"]
+    person = streaming.api.get("/profiles", params={"namespace": "ECID", "id": f"{1:038d}"}).json()
+    assert {name for name, m in person["segmentMembership"].items() if m["status"] == "realized"} == {
+        "annes", "viewers"}  # fmt: skip
+    ids = {streaming.api.get(f"/segment/definitions/{name}").json()["id"]: name for name in ("annes", "viewers")}
+    mine = sorted((ids[e["segmentId"]], e["status"]) for e in events if e["graphId"] == person["graphId"])
+    assert mine == [("annes", "realized"), ("viewers", "realized")]
+    # the record came first, to a graph of its e-mail alone; the events joined it to their cookies' graph, so
+    # that graph's memberships ended as it did
+    last: dict[tuple[str, str], str] = {}
+    for e in events:
+        last[(e["graphId"], e["segmentId"])] = e["status"]
+    assert {status for (graph, _s), status in last.items() if graph != person["graphId"]} <= {"exited"}
+    assert streaming.api.get("/streaming/stats").json()["membershipChanges"] == len(events)
