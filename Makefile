@@ -74,7 +74,10 @@ bench-ingest: $(VENV)/.dev-installed
 bench-export: $(VENV)/.dev-installed
 	$(BIN)/python bench/export.py
 
+# The streaming benchmark's load comes from wrk (Debian), a C client: a Python one would take the CPU it measures.
 bench-streaming: $(VENV)/.dev-installed
+	@command -v wrk >/dev/null || { echo "installing wrk, the load generator of the streaming benchmark"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); }
 	$(BIN)/python bench/streaming.py
 
 bench-campaign: $(VENV)/.dev-installed

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages waiting for the processor past which the inlets answer 429 (back-pressure).",
     )
+    streaming_body_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="A streaming request's body must have come within this (else 408)."
+    )
+    streaming_inlet_concurrency: int = Field(
+        default=4, ge=1, le=1000,
+        description="Requests one inlet (one write key) may have in progress at once; past it, 429 (the others' "
+        "requests are not starved).",
+    )  # fmt: skip
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     destinations_path: Path | None = Field(

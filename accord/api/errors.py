@@ -22,6 +22,8 @@ STATUS = {
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "unsupported_media": 415,
+    "too_slow": 408,
     "busy": 429,
     "transient": 503,
     "internal": 500,

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.streaming import inlets
-from accord.streaming.collection import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, decoded
+from accord.streaming.collection import (
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    check_content_type,
+    decoded,
+    read_body,
+)
 from accord.streaming.segment_inlets import create_segment_inlet
 from accord.streaming.service import StreamingService
 
@@ -173,7 +179,9 @@ async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizati
                    sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
     started = time.perf_counter()
     limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
-    raw = decoded(await request.body(), request.headers.get("content-encoding"), limit)
+    check_content_type(request.headers.get("content-type"))
+    body = await read_body(request.body, service(request).workspace.settings.streaming_body_seconds)
+    raw = decoded(body, request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
     # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
     answer = await asyncio.to_thread(

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from accord.catalog import DatasetRecord
 from accord.catalog.inlets import InletRecord
-from accord.streaming.exceptions import BusyError, MessageError, MessageTooLargeError
+from accord.streaming.exceptions import (
+    BusyError,
+    MessageError,
+    MessageTooLargeError,
+    SlowBodyError,
+    WrongContentTypeError,
+)
 from accord.streaming.log import Entry, EventLog
 
 MAX_MESSAGE_BYTES = 1_000_000
@@ -144,6 +150,28 @@ def decoded(raw: bytes, encoding: str | None, limit: int) -> bytes:
     if not inflater.eof:
         raise MessageError("the gzip body is cut short")
     return out
+
+
+JSON_TYPES = ("application/json", "text/plain", "application/x-ndjson")
+"""Content types a JSON body may come with (none given is taken too); Segment's libraries send the first."""
+
+
+def check_content_type(given: str | None) -> None:
+    """A body declared as something else than JSON is refused (415) before it is read."""
+    kind = (given or "").split(";")[0].strip().lower()
+    if kind and kind not in JSON_TYPES and not (kind.startswith("application/") and kind.endswith("+json")):
+        raise WrongContentTypeError(given or "")
+
+
+async def read_body(receive: Any, seconds: float) -> bytes:
+    """A request's body, or `SlowBodyError` when it has not all come within `seconds` (a client sending a
+    byte a second holds no worker, and is told)."""
+    import asyncio
+
+    try:
+        return bytes(await asyncio.wait_for(receive(), timeout=seconds))
+    except TimeoutError:
+        raise SlowBodyError(seconds) from None
 
 
 def parse_body(raw: bytes, limit: int) -> Any:

@@ -48,6 +48,36 @@ class BusyError(TransientError):
         self.retry_after = retry_after
 
 
+class InletBusyError(TransientError):
+    """One inlet (one write key) has as many requests in progress as it may: the others' go on (HTTP 429)."""
+
+    code = "STREAM-0430-429"
+    kind = "busy"
+
+    def __init__(self, inlet: str, most: int) -> None:
+        super().__init__(f"inlet {inlet[:16]} has {most} requests in progress already, as many as one inlet "
+                         "may: send again in 1 s (or send messages in batches)", inlet=inlet[:16],
+                         retry_after=1)  # fmt: skip
+
+
+class WrongContentTypeError(InvalidInputError):
+    code = "STREAM-0415-415"
+    kind = "unsupported_media"
+
+    def __init__(self, given: str) -> None:
+        super().__init__(f"Content-Type {given[:60]!r} is not taken: send JSON as `Content-Type: application/json`",
+                         contentType=given[:60])  # fmt: skip
+
+
+class SlowBodyError(InvalidInputError):
+    code = "STREAM-0408-408"
+    kind = "too_slow"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request's body did not arrive within {seconds:g} s: send it whole, at once",
+                         seconds=seconds)  # fmt: skip
+
+
 class UnknownInletError(NotFoundError):
     code = "STREAM-0404-404"
 
@@ -71,10 +101,13 @@ class MessageError(InvalidInputError):
 __all__ = [
     "AccordError",
     "BusyError",
+    "InletBusyError",
     "LogClosedError",
     "LogConfigurationError",
     "LogUnavailableError",
     "MessageError",
     "MessageTooLargeError",
+    "SlowBodyError",
     "UnknownInletError",
+    "WrongContentTypeError",
 ]

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections import deque
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
@@ -32,7 +33,7 @@ from accord.streaming.collection import (
     refuse_when_behind,
     sandbox_datasets,
 )
-from accord.streaming.exceptions import MessageError, UnknownInletError
+from accord.streaming.exceptions import InletBusyError, MessageError, UnknownInletError
 from accord.streaming.inlets import inlet_by_id
 from accord.streaming.log import EventLog
 from accord.streaming.open_log import open_event_log
@@ -52,6 +53,8 @@ class StreamingService:
         self._log = event_log
         self._inlets: dict[str, tuple[float, tuple[InletRecord, str, dict[str, str]]]] = {}
         self._contracts: dict[str, tuple[float, tuple[str, Any]]] = {}
+        self._busy: dict[str, int] = {}
+        """Requests in progress, by inlet."""
         self._opening = threading.Lock()
         self._processor: Processor | None = None
         self._stop = threading.Event()
@@ -135,10 +138,29 @@ class StreamingService:
         if not inlet.public:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
         try:
-            return self._take(inlet, datasets, raw, batch, sync_validation)
+            with self._slot(inlet.id):
+                return self._take(inlet, datasets, raw, batch, sync_validation)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
             self.refused += 1
             raise
+
+    @contextmanager
+    def _slot(self, inlet_id: str) -> Iterator[None]:
+        """One of the inlet's `streaming_inlet_concurrency` places for a request in progress, or 429 at once: a
+        flood from one inlet (one write key) holds no more of the server's workers than that."""
+        most = self.workspace.settings.streaming_inlet_concurrency
+        with self._opening:
+            busy = self._busy.get(inlet_id, 0)
+            if busy >= most:
+                raise InletBusyError(inlet_id, most)
+            self._busy[inlet_id] = busy + 1
+        try:
+            yield
+        finally:
+            with self._opening:
+                self._busy[inlet_id] -= 1
+                if not self._busy[inlet_id]:
+                    del self._busy[inlet_id]
 
     def _take(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
               sync_validation: bool) -> dict[str, Any]:  # fmt: skip
@@ -242,7 +264,8 @@ class StreamingService:
         if payload is None:
             payload = segment_inlets.segment_body(raw, encoding, batch=kind is None)
         refuse_when_behind(self.log, self.workspace.settings.streaming_lag_bound)
-        answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
+        with self._slot(inlet.id):
+            answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
         self.accepted += len(answers)
         return {"success": True}
 

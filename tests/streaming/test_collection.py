@@ -9,6 +9,7 @@ import json
 import sqlite3
 from typing import Any
 
+import httpx
 import pytest
 
 from accord.settings import Settings
@@ -80,6 +81,11 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
         (streaming.api.post(url, content=b"plain", headers={"Content-Encoding": "gzip"}), 400, "gzip, but it is not"),
         (streaming.api.post(url, content=b"x", headers={"Content-Encoding": "br"}), 400, "Content-Encoding"),
         (streaming.api.post(url, json=[1, 2]), 400, "JSON object"),
+        (
+            streaming.api.post(url, content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+            415,
+            "Content-Type",
+        ),
         (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
         (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
         (streaming.api.post(url, json={**message("a@x.io"), "pad": "x" * 1_100_000}), 413, "limit"),
@@ -275,3 +281,60 @@ def test_streamed_records_and_events_realize_streaming_audiences(streaming: Stre
         last[(e["graphId"], e["segmentId"])] = e["status"]
     assert {status for (graph, _s), status in last.items() if graph != person["graphId"]} <= {"exited"}
     assert streaming.api.get("/streaming/stats").json()["membershipChanges"] == len(events)
+
+
+@pytest.mark.settings(streaming_body_seconds=1.5)
+def test_a_client_sending_a_byte_a_second_is_told_and_holds_up_no_other(streaming: Streaming) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    inlet_id = inlet(streaming)
+    where = urlsplit(str(streaming.api.base_url))
+    token = streaming.api.headers["Authorization"]
+    with socket.create_connection((where.hostname, where.port), timeout=30) as slow:
+        slow.sendall(f"POST /collection/{inlet_id} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode())  # fmt: skip
+        started = time.monotonic()
+        answer = b""
+        for byte in b'{"header": {}':
+            slow.sendall(bytes([byte]))
+            # meanwhile another client is answered at once
+            assert streaming.api.post(f"/collection/{inlet_id}", json=message(f"{byte}@x.io")).status_code == 200
+            slow.settimeout(1.0)
+            try:
+                answer = slow.recv(65536)
+            except TimeoutError:
+                continue
+            break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"STREAM-0408-408" in answer and b"within 1.5 s" in answer
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.settings(streaming_inlet_concurrency=1)
+def test_a_flood_from_one_inlet_is_told_to_wait_and_starves_no_other(streaming: Streaming) -> None:
+    import threading
+
+    flooded, other = inlet(streaming, "flooded"), inlet(streaming, "other")
+    statuses: list[int] = []
+    answers: list[httpx.Response] = []
+
+    def flood(n: int) -> None:
+        with httpx.Client(base_url=streaming.api.base_url, headers=streaming.api.headers, timeout=60) as http:
+            for round_ in range(3):
+                messages = [message(f"f{n}-{round_}-{k}@x.io") for k in range(2_000)]
+                answer = http.post(f"/collection/batch/{flooded}", json={"messages": messages})
+                statuses.append(answer.status_code)
+                answers.append(answer)
+
+    threads = [threading.Thread(target=flood, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    alone = [streaming.api.post(f"/collection/{other}", json=message(f"o{n}@x.io")).status_code for n in range(5)]
+    for thread in threads:
+        thread.join()
+    assert alone == [200] * 5
+    assert set(statuses) == {207, 429}, statuses
+    told = next(a for a in answers if a.status_code == 429)
+    assert told.json()["code"] == "STREAM-0430-429" and told.headers["Retry-After"] == "1"
