@@ -110,10 +110,10 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  io.write(string.format('WRK {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "errors": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout))
+  io.write(string.format('WRK {"requests": %%d, "micros": %%d, "p50": %%d, "p99": %%d, "errors": %%d, ' ..
+    '"refused": %%d}\\n', summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
 end
 """
 
@@ -124,8 +124,8 @@ def load_wrk(url: str, token: str, per_request: int, seconds: float, connections
     events a request, each with an id of its own; rate and answer latencies."""
     script = scratch / f"load-{prefix}.lua"
     script.write_text(WRK_SCRIPT % {"per_request": per_request, "prefix": prefix, "token": token})
-    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
-                           url], capture_output=True, text=True, timeout=seconds + 120)  # fmt: skip
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script)]
+    done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 120)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
     if line is None:
         raise RuntimeError(f"wrk said: {done.stdout} {done.stderr}")
@@ -134,7 +134,8 @@ def load_wrk(url: str, token: str, per_request: int, seconds: float, connections
     return {"events": figures["requests"] * per_request, "requests": figures["requests"], "seconds": round(took, 3),
             "eventsPerSecond": round(figures["requests"] * per_request / took),
             "requestsPerSecond": round(figures["requests"] / took), "ackP50Ms": round(figures["p50"] / 1000, 1),
-            "ackP99Ms": round(figures["p99"] / 1000, 1), "failed": figures["errors"]}  # fmt: skip
+            "ackP99Ms": round(figures["p99"] / 1000, 1), "failed": figures["refused"],
+            "socketErrors": figures["errors"]}  # fmt: skip
 
 
 def wait_for_line(process: subprocess.Popen[bytes], log: Path, pattern: str) -> str:

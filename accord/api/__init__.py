@@ -104,14 +104,16 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     if not campaign_only:
+        # the streaming inlets first: a request is matched against the routes in order, and theirs are the
+        # busiest (each route tried costs the hot path time)
+        app.include_router(collection_router)
+        app.include_router(segment_spec_router)
         app.include_router(router)
         app.include_router(sources_router)
         app.include_router(identity_router)
         app.include_router(segment_router)
         app.include_router(destinations_router)
         app.include_router(streaming_router)
-        app.include_router(collection_router)
-        app.include_router(segment_spec_router)
     app.include_router(campaign_router)
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)

@@ -105,6 +105,10 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str, batch: str | Non
     for name, dataset_id, schema in plans:
         table, _ = open_dataset(workspace, con, sandbox, name, provenance=True,
                                 batches=None if batch is None else set(times))  # fmt: skip
+        # only the columns identities come from: the expression (and its compilation) stays small
+        needed = {d.path.split(".")[0] for d in schema.identities} | {"identityMap", "timestamp", "_acc_batch",
+                                                                      "_acc_record"}  # fmt: skip
+        table = table.select(*[c for c in table.columns if c in needed])
         table = table.join(batch_times, table._acc_batch == batch_times.batch_id, how="left")
         seen = (table.timestamp if schema.class_name == "experienceevent" and "timestamp" in table.columns
                 else table.completed.cast("timestamp('UTC')"))  # fmt: skip
