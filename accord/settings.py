@@ -96,9 +96,15 @@ class Settings(BaseSettings):
     )
     streaming_inlet_concurrency: int = Field(
         default=4, ge=1, le=1000,
-        description="Requests one inlet (one write key) may have in progress at once; past it, 429 (the others' "
-        "requests are not starved).",
+        description="Requests one inlet (one write key) may have in progress at once; its others wait their turn, "
+        "holding no worker, so other inlets' requests are not starved.",
     )  # fmt: skip
+    streaming_inlet_queue: int = Field(
+        default=256,
+        ge=0,
+        le=100_000,
+        description="Requests of one inlet that may wait for their turn; past it, 429 with Retry-After.",
+    )
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     destinations_path: Path | None = Field(

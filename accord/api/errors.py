@@ -64,8 +64,8 @@ def install(app: FastAPI, private: Sequence[Path] = ()) -> None:
     async def accord_error(_request: Request, exc: AccordError) -> JSONResponse:
         status = STATUS.get(exc.kind, 500)
         headers = {"WWW-Authenticate": exc.details.get("scheme", "Bearer")} if status == 401 else None
-        if status == 429 and "retry_after" in exc.details:
-            headers = {"Retry-After": str(exc.details["retry_after"])}
+        if status == 429 and "retryAfter" in exc.details:
+            headers = {"Retry-After": str(exc.details["retryAfter"])}
         # The services say where a problem is in the user's terms; this is the net for what slips through.
         return JSONResponse(hide(exc.to_dict()), status_code=status, headers=headers)
 

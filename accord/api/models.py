@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.lake.contracts import CONTRACT_HELP
+from accord.lake.contracts import CONTRACT_HELP, Contract
 
 
 class ErrorBody(BaseModel):
@@ -75,22 +75,19 @@ class FieldGroupOut(BaseModel):
     fields: dict[str, Any]
 
 
-SchemaContract = Literal["evolve", "freeze", "discard_row", "discard_value"]
-
-
 class DatasetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     schema_: str = Field(alias="schema")
     profileEnabled: bool = False
-    schemaContract: SchemaContract = Field("discard_row", description=CONTRACT_HELP)
+    schemaContract: Contract = Field(Contract.discard_row, description=CONTRACT_HELP)
 
 
 class DatasetPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     profileEnabled: bool | None = None
     ttlDays: int | None = Field(None, description="Events older than this many days leave profiles (0: none)")
-    schemaContract: SchemaContract | None = Field(None, description=CONTRACT_HELP)
+    schemaContract: Contract | None = Field(None, description=CONTRACT_HELP)
 
 
 class DatasetOut(BaseModel):
@@ -100,7 +97,7 @@ class DatasetOut(BaseModel):
     class_: str | None = Field(alias="class")
     profileEnabled: bool
     ttlDays: int | None = None
-    schemaContract: SchemaContract = "discard_row"
+    schemaContract: Contract = Contract.discard_row
     createdAt: str
     batchCount: int
     rowCount: int

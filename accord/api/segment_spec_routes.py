@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from accord.api.models import ERROR_RESPONSES
-from accord.streaming.collection import check_content_type, read_body
+from accord.streaming.collection import read_body
 from accord.streaming.segment_spec import CALL_TYPES
 from accord.streaming.service import StreamingService
 
@@ -43,11 +43,13 @@ def write_key(request: Request) -> str | None:
 
 async def _collect(request: Request, kind: str | None) -> dict[str, Any]:
     service: StreamingService = request.app.state.streaming
-    check_content_type(request.headers.get("content-type"))
     raw = await read_body(request.body, service.workspace.settings.streaming_body_seconds)
-    # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
-    return await asyncio.to_thread(service.collect_calls, write_key(request), kind, raw,
-                                   request.headers.get("content-encoding"))  # fmt: skip
+    key = write_key(request)
+    # the checks and the wait for the log's commit run off the event loop, in the write key's turn
+    # (`turns.py`): other requests go on meanwhile
+    async with service.turns.turn(f"key:{key}"):
+        return await asyncio.to_thread(service.collect_calls, key, kind, raw, request.headers.get("content-encoding"),
+                                       request.headers.get("content-type"))  # fmt: skip
 
 
 def _one_call(kind: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:

@@ -21,7 +21,6 @@ from accord.streaming import inlets
 from accord.streaming.collection import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
-    check_content_type,
     decoded,
     read_body,
 )
@@ -185,15 +184,16 @@ async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizati
                    sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
     started = time.perf_counter()
     limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
-    check_content_type(request.headers.get("content-type"))
-    body = await read_body(request.body, service(request).workspace.settings.streaming_body_seconds)
+    streaming = service(request)
+    body = await read_body(request.body, streaming.workspace.settings.streaming_body_seconds)
     raw = decoded(body, request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
-    # the checks and the wait for the log's commit run off the event loop: other requests go on meanwhile
-    answer = await asyncio.to_thread(
-        service(request).collect, inlet_id, token, sandbox, raw, batch, bool(sync_validation)
-    )
-    service(request).acks.append(time.perf_counter() - started)
+    # the checks and the wait for the log's commit run off the event loop, in the inlet's turn (`turns.py`):
+    # other requests go on meanwhile
+    async with streaming.turns.turn(inlet_id):
+        answer = await asyncio.to_thread(streaming.collect, inlet_id, token, sandbox, raw, batch,
+                                         bool(sync_validation), request.headers.get("content-type"))  # fmt: skip
+    streaming.acks.append(time.perf_counter() - started)
     return answer
 
 

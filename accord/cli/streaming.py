@@ -146,7 +146,10 @@ def worker() -> None:
     stop = threading.Event()
     for caught in (signal.SIGINT, signal.SIGTERM):
         signal.signal(caught, lambda *_: stop.set())
-    err.print("Accord streaming worker: processing the event log (Ctrl-C to stop)", highlight=False)
+    err.print(
+        "Accord streaming worker: processing the event log, or standing by while another process does (Ctrl-C to stop)",
+        highlight=False,
+    )
     service.start_processor()
     try:
         stop.wait()

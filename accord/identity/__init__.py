@@ -10,7 +10,14 @@ if TYPE_CHECKING:
     from accord.errors import NotFoundError
     from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
     from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
-    from accord.identity.incremental import IdentityRecord, add_record, add_records, identity_keys, records_of_batch
+    from accord.identity.incremental import (
+        IdentityRecord,
+        add_record,
+        add_records,
+        graph_identities,
+        identity_keys,
+        records_of_batch,
+    )
     from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
     from accord.identity.namespaces import (
         STANDARD,
@@ -38,7 +45,14 @@ _EXPORTS = {
     "accord.errors": ["NotFoundError"],
     "exceptions": ["INVALID_IDENTITY", "TOO_MANY_IDENTITIES"],
     "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of"],
-    "incremental": ["IdentityRecord", "add_record", "add_records", "identity_keys", "records_of_batch"],
+    "incremental": [
+        "IdentityRecord",
+        "add_record",
+        "add_records",
+        "graph_identities",
+        "identity_keys",
+        "records_of_batch",
+    ],
     "matching": ["MatchingRules", "list_matches", "parse_rules", "propose_matches"],
     "namespaces": [
         "IdentityType",

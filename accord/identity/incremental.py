@@ -189,3 +189,11 @@ def records_of_batch(workspace: Workspace, sandbox: str, batch_id: str) -> list[
         identities = tuple((namespace, value) for _mark, namespace, value in marked)
         records.append(IdentityRecord(row["record"], row["dataset"], row["batch"], row["seen"], identities, primary))
     return sorted(records, key=lambda r: r.record)
+
+
+def graph_identities(workspace: Workspace, sandbox: str, graphs: set[int]) -> dict[int, list[tuple[str, str]]]:
+    """The identities (namespace, id) of each of these graphs, as stored now (snapshot and updates)."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+    found = GraphStore(graph_folder(workspace, sandbox_id)).members_of(graphs)
+    return {graph: [(n.namespace, n.id) for n in found.get(graph, [])] for graph in graphs}

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from accord.ingest.checking import check_records
     from accord.ingest.exceptions import ROW_ERROR_CODES, InvalidMappingError, UnreadableFileError
     from accord.ingest.formats import copy_upload
+    from accord.ingest.mapping.compiler import record_misfits, records_misfits, records_trimmed
     from accord.ingest.mapping.functions import FUNCTIONS
     from accord.ingest.mapping.model import MappingEntry, MappingSet, load_mapping, parse_mapping
     from accord.ingest.pipeline import IngestRequest, LeftOut, ingest_file
@@ -19,6 +20,7 @@ _EXPORTS = {
     "checking": ["check_records"],
     "exceptions": ["InvalidMappingError", "ROW_ERROR_CODES", "UnreadableFileError"],
     "formats": ["copy_upload"],
+    "mapping.compiler": ["record_misfits", "records_misfits", "records_trimmed"],
     "mapping.functions": ["FUNCTIONS"],
     "mapping.model": ["MappingEntry", "MappingSet", "load_mapping", "parse_mapping"],
     "pipeline": ["IngestRequest", "LeftOut", "ingest_file"],

@@ -244,7 +244,10 @@ def _why_unreadable(reading: dict[str, Any]) -> str:
     if reading[KIND] != "OBJECT":
         words = {"ARRAY": "a JSON array", "VARCHAR": "a JSON string", "BOOLEAN": "a JSON boolean", "NULL": "JSON null"}
         return f"the first record is {words.get(reading[KIND], 'a JSON number')}, not an object"
-    return f"the first record nests {reading[DEPTH]} levels of objects and arrays, more than the {MAX_DEPTH} allowed"
+    if reading[DEPTH] > MAX_DEPTH:
+        depth = reading[DEPTH]
+        return f"the first record nests {depth} levels of objects and arrays, more than the {MAX_DEPTH} allowed"
+    return "its objects hold no field"
 
 
 def _kind_words(kind: Any) -> Any:

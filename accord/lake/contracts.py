@@ -14,6 +14,7 @@ Either way the batch's diagnostics record what was left out, with the path and w
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from accord.errors import InvalidInputError
@@ -21,8 +22,16 @@ from accord.errors import InvalidInputError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-CONTRACTS: tuple[str, ...] = ("evolve", "freeze", "discard_row", "discard_value")
-DEFAULT_CONTRACT = "discard_row"
+
+class Contract(StrEnum):
+    evolve = "evolve"
+    freeze = "freeze"
+    discard_row = "discard_row"
+    discard_value = "discard_value"
+
+
+CONTRACTS: tuple[str, ...] = tuple(c.value for c in Contract)
+DEFAULT_CONTRACT = Contract.discard_row.value
 CONTRACT_HELP = (
     "What streaming does with a message that does not fit the schema: evolve (add its new `_tenant` fields to the "
     "dataset's field group), freeze (refuse it), discard_row (keep it out of the lake), discard_value (keep the "
@@ -34,8 +43,8 @@ def checked_contract(contract: str) -> str:
     """The contract named, or a clear error listing the others."""
     if contract not in CONTRACTS:
         raise InvalidInputError(f"schema contract {str(contract)[:40]!r} is not one of {', '.join(CONTRACTS)}",
-                                code="DATASET-0404-400", field="schemaContract")  # fmt: skip
-    return contract
+                                code="DATASET-0407-400", field="schemaContract")  # fmt: skip
+    return str(contract)
 
 
 def set_schema_contract(session: Session, sandbox: str, name: str, contract: str) -> dict[str, Any]:

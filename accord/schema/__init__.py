@@ -13,11 +13,12 @@ if TYPE_CHECKING:
         InvalidSchemaError,
         SchemaNotFoundError,
     )
-    from accord.schema.fields import FieldSpec, FieldTree, FieldType, find, leaves, walk
+    from accord.schema.fields import FIELD_NAME, FieldSpec, FieldTree, FieldType, find, leaves, walk
     from accord.schema.fields import parse_fields as parse_fields_document
     from accord.schema.jsonschema import to_json_schema
     from accord.schema.model import (
         CLASS_NAMES,
+        TENANT,
         FieldGroup,
         IdentityDescriptor,
         ResolvedSchema,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         standard_field_groups,
     )
     from accord.schema.registry import (
+        available_field_groups,
         check_union,
         create_field_group,
         create_schema,
@@ -43,10 +45,11 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "exceptions": ["BreakingChangeError", "FieldGroupNotFoundError", "InvalidSchemaError", "SchemaNotFoundError"],
-    "fields": ["FieldSpec", "FieldTree", "FieldType", "find", "leaves", "parse_fields_document", "walk"],
+    "fields": ["FIELD_NAME", "FieldSpec", "FieldTree", "FieldType", "find", "leaves", "parse_fields_document", "walk"],
     "jsonschema": ["to_json_schema"],
     "model": [
         "CLASS_NAMES",
+        "TENANT",
         "FieldGroup",
         "IdentityDescriptor",
         "ResolvedSchema",
@@ -55,6 +58,7 @@ _EXPORTS = {
         "standard_field_groups",
     ],
     "registry": [
+        "available_field_groups",
         "check_union",
         "create_field_group",
         "create_schema",

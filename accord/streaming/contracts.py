@@ -13,12 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from accord import schema as registry
 from accord.errors import AccordError
-from accord.ingest.mapping.compiler import records_misfits
-from accord.schema.fields import FIELD_NAME
-from accord.schema.model import TENANT, ResolvedSchema
+from accord.ingest import records_misfits, records_trimmed
+from accord.schema import FIELD_NAME, TENANT, ResolvedSchema
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.streaming")
@@ -53,124 +51,167 @@ def sort_records(workspace: Workspace, sandbox: str, dataset: Any, schema: Resol
     contract = dataset.schema_contract
     misfits = records_misfits(entities, schema)
     added: list[str] = []
+    why: dict[str, str] = {}
     if contract == "evolve" and any(misfits):
-        added, why_not = evolve(workspace, sandbox, dataset.name, schema, entities, misfits)
+        wanted, why = plan(entities, misfits)
+        added, refused = evolve(workspace, sandbox, dataset.name, schema, wanted)
+        why |= refused
         if added:
             schema = _schema_of(workspace, dataset.schema_id)
             misfits = records_misfits(entities, schema)
-        if why_not:
-            misfits = [[{**p, "message": f"{p['message']} ({why_not})"} for p in found] for found in misfits]
+    trimmed = records_trimmed(entities, schema) if contract == "discard_value" else entities
     verdicts = []
-    for entity, found in zip(entities, misfits, strict=True):
+    for entity, kept, found in zip(entities, trimmed, misfits, strict=True):
         if not found:
             verdicts.append(Verdict(entity))
-        elif contract == "discard_value" and (trimmed := without(entity, [p["path"] for p in found])) is not None:
-            verdicts.append(Verdict(trimmed, tuple(_error(VALUE_LEFT_OUT, p, "left out") for p in found)))
+        elif contract == "discard_value" and kept:
+            verdicts.append(Verdict(kept, tuple(_error(VALUE_LEFT_OUT, p, "left out") for p in found)))
         else:
-            verdicts.append(Verdict(None, tuple(_error(ROW_LEFT_OUT, p, f"the record was left out ({contract})")
+            verdicts.append(Verdict(None, tuple(_error(ROW_LEFT_OUT, p, _row_outcome(contract, entity, p, why))
                                                 for p in found)))  # fmt: skip
     return Sorted(verdicts, schema, added)
 
 
 def refusals(entities: list[dict[str, Any]], schema: ResolvedSchema, contract: str) -> list[list[dict[str, str]]]:
     """At the door: what would keep each record out of the lake under `contract` (empty: nothing would). Under
-    `discard_value` nothing does; under `evolve`, what could not be added (fields outside `_tenant`, values of
-    a wrong kind, names or values a field cannot be made from)."""
+    `discard_value`, only a record of which nothing would be left; under `evolve`, what could not be added
+    (fields outside `_tenant`, values of a wrong kind, names or values a field cannot be made from, fields the
+    records disagree on)."""
     misfits = records_misfits(entities, schema)
     if contract == "discard_value":
-        return [[] for _ in entities]
+        trimmed = records_trimmed(entities, schema)
+        return [[{**p, "message": f"{p['message']} (nothing of the record fits the schema)"} for p in found]
+                if found and not kept else [] for kept, found in zip(trimmed, misfits, strict=True)]  # fmt: skip
     if contract == "evolve":
-        return [[p for p in found if _new_fields(entity, p) is None]
-                for entity, found in zip(entities, misfits, strict=True)]  # fmt: skip
+        _wanted, why = plan(entities, misfits)
+        out = []
+        for entity, found in zip(entities, misfits, strict=True):
+            left = []
+            for problem in found:
+                reason = _why_left_out(entity, problem, why)
+                if reason is not None:
+                    left.append({**problem, "message": f"{problem['message']} ({reason})"})
+            out.append(left)
+        return out
     return misfits
 
 
-def evolve(workspace: Workspace, sandbox: str, dataset: str, schema: ResolvedSchema, entities: list[dict[str, Any]],
-           misfits: list[list[dict[str, str]]]) -> tuple[list[str], str | None]:  # fmt: skip
-    """Add the new `_tenant` fields these records carry to the dataset's own field group; the paths added, and
-    why nothing could be (a clash with another schema of the profile, say), if so."""
-    from accord.schema import registry
-
+def plan(entities: list[dict[str, Any]], misfits: list[list[dict[str, str]]]
+         ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:  # fmt: skip
+    """The fields `evolve` would add for these records, by path, and why some it could not (records that
+    disagree on a field's type), by path."""
     wanted: dict[str, dict[str, Any]] = {}
-    clashing: set[str] = set()
+    why: dict[str, str] = {}
     for entity, found in zip(entities, misfits, strict=True):
         for problem in found:
-            for path, spec in (_new_fields(entity, problem) or {}).items():
+            for path, spec in (_new_fields(entity, problem)[0] or {}).items():
+                if path in why:
+                    continue
                 if path in wanted and wanted[path] != spec:
                     merged = _wider(wanted[path], spec)
                     if merged is None:
-                        clashing.add(path)
+                        why[path] = "the messages disagree on its type"
+                        del wanted[path]
                         continue
                     spec = merged
                 wanted[path] = spec
-    for path in clashing:  # records disagree on what the field holds: not added, their records discarded
-        wanted.pop(path, None)
+    return wanted, why
+
+
+def evolve(workspace: Workspace, sandbox: str, dataset: str, schema: ResolvedSchema,
+           wanted: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+    """Add these fields (by path) to the dataset's own field group; the paths added, and why the others could
+    not be (a clash with another schema of the profile, say). All in one change when they can be; else one
+    field at a time, so that a field the registry refuses holds up no other."""
     if not wanted:
-        return [], None
-    group_name = f"{dataset}-evolved"[:128]
+        return [], {}
     try:
-        with workspace.catalog.session() as session:
-            groups = registry.available_field_groups(session, _sandbox_id(session, sandbox))
-            existing = groups.get(group_name)
-            tenant = (existing.fields[TENANT].to_document() if existing is not None
-                      else {"type": "object", "properties": {}})  # fmt: skip
-            for path, spec in sorted(wanted.items()):
-                _place(tenant, path.split(".")[1:], spec)
-            document = {"name": group_name, "title": f"Fields that streaming added to {dataset}",
-                        "classes": [schema.class_name], "fields": {TENANT: tenant}}  # fmt: skip
-            if existing is None:
-                registry.create_field_group(session, sandbox, document)
-            else:
-                registry.update_field_group(session, sandbox, group_name, document)
-            if group_name not in schema.field_groups:
-                registry.update_schema(session, sandbox, schema.name, {
-                    "name": schema.name, "title": schema.title, "class": schema.class_name,
-                    "fieldGroups": [*schema.field_groups, group_name],
-                    "identities": [i.model_dump() for i in schema.identities]})  # fmt: skip
-    except AccordError as exc:
-        log.warning("streaming: the fields of %s could not evolve: %s", dataset, exc.message)
-        return [], f"the schema could not evolve: {exc.message}"
+        _add_fields(workspace, sandbox, dataset, schema, wanted)
+    except AccordError:
+        added, why = [], {}
+        for path, spec in sorted(wanted.items()):
+            try:
+                _add_fields(workspace, sandbox, dataset, _schema_of(workspace, schema.id), {path: spec})
+                added.append(path)
+            except AccordError as exc:
+                why[path] = f"the schema could not take it: {exc.message}"
+                log.warning("streaming: %s of %s could not evolve: %s", path, dataset, exc.message)
+        return added, why
     log.info("streaming: %s evolved: %s", dataset, ", ".join(sorted(wanted)))
-    return sorted(wanted), None
+    return sorted(wanted), {}
 
 
-def without(entity: dict[str, Any], paths: list[str]) -> dict[str, Any] | None:
-    """The record without the values at these paths; None when a path cannot be found (a name with a dot)."""
-    trimmed: dict[str, Any] = orjson.loads(orjson.dumps(entity))
-    for path in paths:
-        parts = path.split(".")
-        holder: Any = trimmed
-        for part in parts[:-1]:
-            holder = holder.get(part) if isinstance(holder, dict) else None
-        if not isinstance(holder, dict) or parts[-1] not in holder:
-            return None
-        del holder[parts[-1]]
-    return trimmed
+def _add_fields(workspace: Workspace, sandbox: str, dataset: str, schema: ResolvedSchema,
+                wanted: dict[str, dict[str, Any]]) -> None:  # fmt: skip
+    """One catalog change: the fields into `<dataset>-evolved` (made, and added to the schema, on first need)."""
+    group_name = f"{dataset}-evolved"[:128]
+    with workspace.catalog.session() as session:
+        existing = registry.available_field_groups(session, _sandbox_id(session, sandbox)).get(group_name)
+        tenant = (existing.fields[TENANT].to_document() if existing is not None
+                  else {"type": "object", "properties": {}})  # fmt: skip
+        for path, spec in sorted(wanted.items()):
+            _place(tenant, path.split(".")[1:], spec)
+        document = {"name": group_name, "title": f"Fields that streaming added to {dataset}",
+                    "classes": [schema.class_name], "fields": {TENANT: tenant}}  # fmt: skip
+        if existing is None:
+            registry.create_field_group(session, sandbox, document)
+        else:
+            registry.update_field_group(session, sandbox, group_name, document)
+        if group_name not in schema.field_groups:
+            registry.update_schema(session, sandbox, schema.name, {
+                "name": schema.name, "title": schema.title, "class": schema.class_name,
+                "fieldGroups": [*schema.field_groups, group_name],
+                "identities": [i.model_dump() for i in schema.identities]})  # fmt: skip
 
 
-def _new_fields(entity: dict[str, Any], problem: dict[str, str]) -> dict[str, dict[str, Any]] | None:
+def _why_left_out(entity: dict[str, Any], problem: dict[str, str], why: dict[str, str]) -> str | None:
+    """Why `evolve` leaves a record out for a problem (None: it adds the fields the problem names)."""
+    fields, reason = _new_fields(entity, problem)
+    if fields is None:
+        return reason
+    return next((why[path] for path in fields if path in why), None)
+
+
+def _row_outcome(contract: str, entity: dict[str, Any], problem: dict[str, str], why: dict[str, str]) -> str:
+    """What happened to a record left out, and why, for its diagnostics."""
+    if contract == "discard_value":
+        return "the record was left out (discard_value: nothing of it fits the schema)"
+    if contract != "evolve":
+        return f"the record was left out ({contract})"
+    reason = _why_left_out(entity, problem, why) or why.get(problem["path"])
+    return f"the record was left out (evolve: {reason})" if reason else "the record was left out (evolve)"
+
+
+def _new_fields(entity: dict[str, Any], problem: dict[str, str]) -> tuple[dict[str, dict[str, Any]] | None, str]:
     """The fields `evolve` would add for a problem (a field the schema lacks, under `_tenant`, or `_tenant`
-    itself when the schema has none), by path; None when it would add none."""
+    itself when the schema has none), by path; or None, and why not."""
     path = problem["path"]
-    if not (path == TENANT or path.startswith(f"{TENANT}.")) or not problem["message"].startswith(UNKNOWN):
-        return None
+    if not problem["message"].startswith(UNKNOWN):
+        return None, "a field's type is never changed"
+    if not (path == TENANT or path.startswith(f"{TENANT}.")):
+        return None, f"only fields under `{TENANT}` are added"
     parts = path.split(".")
     value: Any = entity
     for part in parts:
         if not isinstance(value, dict) or part not in value:
-            return None
+            return None, "a field's name is letters, digits and `_`, with no dot"
         value = value[part]
     if path == TENANT:  # the schema has no custom field yet: each of the record's becomes one
         if not isinstance(value, dict) or not value:
-            return None
-        found = {f"{TENANT}.{name}": _new_fields(entity, {**problem, "path": f"{TENANT}.{name}"}) for name in value}
-        if any(v is None for v in found.values()):
-            return None
-        return {inner: spec for fields in found.values() if fields for inner, spec in fields.items()}
+            return None, "an empty `_tenant` says nothing of its fields"
+        found: dict[str, dict[str, Any]] = {}
+        for name in value:
+            inner, reason = _new_fields(entity, {**problem, "path": f"{TENANT}.{name}"})
+            if inner is None:
+                return None, f"{TENANT}.{name}: {reason}"
+            found |= inner
+        return found, ""
     if not all(FIELD_NAME.match(part) for part in parts[1:]):
-        return None
+        return None, "a field's name is letters, digits and `_`"
     spec = _infer(value)
-    return {path: spec} if spec is not None else None
+    if spec is None:
+        return None, "a null, {}, [] or a list of mixed kinds says nothing of the field's type"
+    return {path: spec}, ""
 
 
 def _infer(value: Any, depth: int = 0) -> dict[str, Any] | None:
@@ -252,4 +293,4 @@ def _sandbox_id(session: Any, sandbox: str) -> str:
     return resolve_sandbox(session, sandbox).id
 
 
-__all__ = ["ROW_LEFT_OUT", "VALUE_LEFT_OUT", "Sorted", "Verdict", "evolve", "refusals", "sort_records", "without"]
+__all__ = ["ROW_LEFT_OUT", "VALUE_LEFT_OUT", "Sorted", "Verdict", "evolve", "plan", "refusals", "sort_records"]

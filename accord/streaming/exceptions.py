@@ -43,21 +43,22 @@ class BusyError(TransientError):
         super().__init__(
             f"too many messages are waiting to be processed ({lag:,}): send again in {retry_after} s",
             lag=lag,
-            retry_after=retry_after,
+            retryAfter=retry_after,
         )
         self.retry_after = retry_after
 
 
 class InletBusyError(TransientError):
-    """One inlet (one write key) has as many requests in progress as it may: the others' go on (HTTP 429)."""
+    """One inlet (one write key) has as many requests in progress, and waiting, as it may (HTTP 429); the
+    other inlets' requests go on."""
 
     code = "STREAM-0430-429"
     kind = "busy"
 
-    def __init__(self, inlet: str, most: int) -> None:
-        super().__init__(f"inlet {inlet[:16]} has {most} requests in progress already, as many as one inlet "
-                         "may: send again in 1 s (or send messages in batches)", inlet=inlet[:16],
-                         retry_after=1)  # fmt: skip
+    def __init__(self, inlet: str, most: int, queue: int) -> None:
+        super().__init__(f"inlet {inlet[:16]} has {most} requests in progress and {queue} waiting already, as "
+                         "many as one inlet may: send again in 1 s (or send messages in batches)", inlet=inlet[:16],
+                         retryAfter=1)  # fmt: skip
 
 
 class WrongContentTypeError(InvalidInputError):

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox, resolve_sandbox
+from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbox
 from accord.streaming.collection import CONSUMER
 from accord.streaming.log import EventLog, Stored
 from accord.workspace import Workspace
@@ -239,16 +239,12 @@ class Processor:
         try:
             if not evaluator.definitions:
                 return
-            from accord.identity.store import GraphStore
             from accord.profile import recent_profiles
 
             # The changed people read at once: streaming definitions look at attributes and at events of the
             # last 24 hours only (`segment/checker.py`), so older events are not read
             now = datetime.now(UTC)
-            with self.workspace.catalog.session() as session:
-                folder = identity.graph_folder(self.workspace, resolve_sandbox(session, sandbox).id)
-            members = GraphStore(folder).members_of(changed)
-            people = {graph: [(n.namespace, n.id) for n in members.get(graph, [])] for graph in changed}
+            people = identity.graph_identities(self.workspace, sandbox, changed)
             persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT)
             for graph in sorted(changed):
                 person = persons.get(graph) or {"attributes": {}, "events": []}

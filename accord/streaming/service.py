@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
@@ -29,16 +28,18 @@ from accord.streaming.collection import (
     MAX_MESSAGE_BYTES,
     Checked,
     accept,
+    check_content_type,
     check_message,
     parse_body,
     refuse_when_behind,
     sandbox_datasets,
 )
-from accord.streaming.exceptions import InletBusyError, MessageError, UnknownInletError
+from accord.streaming.exceptions import MessageError, UnknownInletError
 from accord.streaming.inlets import inlet_by_id
 from accord.streaming.log import EventLog
 from accord.streaming.open_log import open_event_log
 from accord.streaming.processor import LEASE, Processor
+from accord.streaming.turns import InletTurns
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.streaming")
@@ -56,7 +57,9 @@ class StreamingService:
         self._log = event_log
         self._inlets: dict[str, tuple[float, tuple[InletRecord, str, dict[str, str]]]] = {}
         self._contracts: dict[str, tuple[float, tuple[str, Any]]] = {}
-        self._busy: dict[str, int] = {}
+        self._turns: InletTurns | None = None
+        self._holding = False
+        """This process's processor holds the lease (it processes; without it, it stands by)."""
         self._callers: dict[bytes, tuple[float, Principal]] = {}
         """Requests in progress, by inlet."""
         self._opening = threading.Lock()
@@ -78,6 +81,14 @@ class StreamingService:
             return self._log
 
     @property
+    def turns(self) -> InletTurns:
+        """The inlets' turns (`turns.py`), kept by the server's event loop."""
+        if self._turns is None:
+            settings = self.workspace.settings
+            self._turns = InletTurns(settings.streaming_inlet_concurrency, settings.streaming_inlet_queue)
+        return self._turns
+
+    @property
     def processor(self) -> Processor:
         if self._processor is None:
             settings = self.workspace.settings
@@ -96,7 +107,11 @@ class StreamingService:
             try:
                 with hold(self.workspace.catalog, LEASE, "the streaming processor", wait_seconds=0,
                           stale_seconds=stale):  # fmt: skip
-                    self.processor.run(self._stop)
+                    self._holding = True
+                    try:
+                        self.processor.run(self._stop)
+                    finally:
+                        self._holding = False
             except JobRunningError:  # another process processes: stand by
                 self._stop.wait(min(30.0, stale / 4))
             except Exception:
@@ -129,8 +144,8 @@ class StreamingService:
         if self._log is not None:
             self._log.close()
 
-    def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes,
-                batch: bool, sync_validation: bool = False) -> dict[str, Any]:  # fmt: skip
+    def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
+                sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
         if self._publisher is None:
             self._start_publishing()
@@ -141,30 +156,12 @@ class StreamingService:
             raise
         if not inlet.public:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
+        check_content_type(content_type)  # after who posts: news of the inlet only to who may post to it
         try:
-            with self._slot(inlet.id):
-                return self._take(inlet, datasets, raw, batch, sync_validation)
+            return self._take(inlet, datasets, raw, batch, sync_validation)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
             self.refused += 1
             raise
-
-    @contextmanager
-    def _slot(self, inlet_id: str) -> Iterator[None]:
-        """One of the inlet's `streaming_inlet_concurrency` places for a request in progress, or 429 at once: a
-        flood from one inlet (one write key) holds no more of the server's workers than that."""
-        most = self.workspace.settings.streaming_inlet_concurrency
-        with self._opening:
-            busy = self._busy.get(inlet_id, 0)
-            if busy >= most:
-                raise InletBusyError(inlet_id, most)
-            self._busy[inlet_id] = busy + 1
-        try:
-            yield
-        finally:
-            with self._opening:
-                self._busy[inlet_id] -= 1
-                if not self._busy[inlet_id]:
-                    del self._busy[inlet_id]
 
     def _take(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
               sync_validation: bool) -> dict[str, Any]:  # fmt: skip
@@ -219,9 +216,7 @@ class StreamingService:
         """The messages that fit their dataset's schema as a batch would check them; the others refused (400)
         with the batch pipeline's error codes, paths and messages. What the schema contract leaves out of a
         record (`discard_value`) or adds to the schema (`evolve`) is not checked."""
-        from accord.ingest import check_records
-        from accord.ingest.mapping.compiler import records_misfits
-        from accord.streaming.contracts import without
+        from accord.ingest import check_records, records_trimmed
 
         checked = self._at_the_door(checked, strict=True)
         by_dataset: dict[str, list[int]] = {}
@@ -233,11 +228,11 @@ class StreamingService:
             schema = self._contract_of(dataset_id)[1]
             if schema is None:
                 continue
-            entities = [checked[i].entity or {} for i in places]
-            misfits = records_misfits(entities, schema)
-            fitting = [without(e, [p["path"] for p in found]) or {} if found else e
-                       for e, found in zip(entities, misfits, strict=True)]  # fmt: skip
-            problems = check_records(self.workspace, dataset_id, fitting)
+            # what the contract would leave out, or add to the schema, is not checked; a record of nothing else
+            # (all of it new fields, under `evolve`) has nothing to check
+            trimmed = records_trimmed([checked[i].entity or {} for i in places], schema)
+            places = [i for i, kept in zip(places, trimmed, strict=True) if kept]
+            problems = check_records(self.workspace, dataset_id, [kept for kept in trimmed if kept])
             for index, found in zip(places, problems, strict=True):
                 if found:
                     said = "; ".join(f"{p['code']} {p['path'] or 'record'}: {p['message']}" for p in found[:5])
@@ -245,8 +240,8 @@ class StreamingService:
                                          400, found)  # fmt: skip
         return out
 
-    def collect_calls(self, write_key: str | None, kind: str | None, raw: bytes,
-                      encoding: str | None) -> dict[str, Any]:  # fmt: skip
+    def collect_calls(self, write_key: str | None, kind: str | None, raw: bytes, encoding: str | None,
+                      content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Segment-spec calls (`kind` for a one-call URL, None for a batch) into the log, taken whole or refused
         whole; Segment's answer."""
         from accord.streaming import segment_inlets
@@ -265,11 +260,11 @@ class StreamingService:
             inlet = segment_inlets.inlet_by_write_key(session, write_key)
             segment_inlets.check_datasets(session, inlet)
             session.expunge(inlet)
+        check_content_type(content_type)
         if payload is None:
             payload = segment_inlets.segment_body(raw, encoding, batch=kind is None)
         refuse_when_behind(self.log, self.workspace.settings.streaming_lag_bound)
-        with self._slot(inlet.id):
-            answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
+        answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
         self.accepted += len(answers)
         return {"success": True}
 
@@ -341,7 +336,7 @@ class StreamingService:
         oldest = self.log.read(position, 1) if last > position else []
         waited = max(0.0, time.time() - oldest[0].received) if oldest else 0.0
         more = stats.others(self.workspace.settings.home)
-        running = (self._thread is not None and self._thread.is_alive()) or any(f.get("processing") for f in more)
+        running = self._counters()["processing"] or any(f.get("processing") for f in more)
         return {"logged": last, "processedPosition": position, "lagMessages": last - position,
                 "lagSeconds": round(waited, 3), "processorRunning": running,
                 **stats.combined(self._counters(), more)}  # fmt: skip
@@ -353,7 +348,7 @@ class StreamingService:
         def pick(share: float) -> float | None:
             return round(acks[min(len(acks) - 1, int(share * len(acks)))] * 1000, 2) if acks else None
 
-        processing = self._thread is not None and self._thread.is_alive()
+        processing = self._holding and self._thread is not None and self._thread.is_alive()
         return {"accepted": self.accepted, "refused": self.refused, "processing": processing,
                 "ackMilliseconds": {"p50": pick(0.5), "p99": pick(0.99)}, **self.processor.stats.to_dict()}  # fmt: skip
 
@@ -369,7 +364,7 @@ class StreamingService:
                 try:
                     stats.publish(home, figures)
                     last = figures
-                except OSError as exc:  # a full disk: the figures wait; nothing else does
+                except Exception as exc:  # a full disk, say: the figures wait; nothing else does
                     log.warning("streaming: cannot publish this process's figures: %s", exc)
         stats.withdraw(home)
 

@@ -86,6 +86,7 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
             415,
             "Content-Type",
         ),
+        (streaming.anonymous.post(url, content=b"a=1", headers={"Content-Type": "text/html"}), 401, "token"),
         (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
         (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
         (streaming.api.post(url, json={**message("a@x.io"), "pad": "x" * 1_100_000}), 413, "limit"),
@@ -312,7 +313,27 @@ def test_a_client_sending_a_byte_a_second_is_told_and_holds_up_no_other(streamin
     assert time.monotonic() - started < 10
 
 
-@pytest.mark.settings(streaming_inlet_concurrency=1)
+def test_many_clients_of_one_inlet_wait_their_turn_and_are_all_taken(streaming: Streaming) -> None:
+    import threading
+
+    inlet_id = inlet(streaming)
+    statuses: list[int] = []
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=streaming.api.base_url, headers=streaming.api.headers, timeout=60) as http:
+            for k in range(15):
+                statuses.append(http.post(f"/collection/{inlet_id}", json=message(f"c{n}-{k}@x.io")).status_code)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]  # three times the default turns
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 180
+    assert streaming.api.get("/streaming/stats").json()["accepted"] == 180
+
+
+@pytest.mark.settings(streaming_inlet_concurrency=1, streaming_inlet_queue=1)
 def test_a_flood_from_one_inlet_is_told_to_wait_and_starves_no_other(streaming: Streaming) -> None:
     import threading
 

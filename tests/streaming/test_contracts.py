@@ -5,10 +5,12 @@ as the contract says, and what is left out is in the batch's diagnostics with it
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 
+from accord.streaming.service import INLET_SECONDS
 from tests.streaming.conftest import Streaming, inlet, message
 
 
@@ -146,3 +148,66 @@ def test_a_contract_is_set_by_the_api_and_the_cli_and_a_wrong_one_is_refused_cle
     made = cli("dataset", "create", "strict", "--schema", "crm", "--schema-contract", "freeze", "--json")
     assert made.code == 0 and made.json()["schemaContract"] == "freeze", made.stderr
     assert streaming.api.get("/datasets/crm").json()["schemaContract"] == "evolve"
+
+
+def test_evolve_says_why_it_left_a_record_out_and_one_refused_field_holds_up_no_other(streaming: Streaming) -> None:
+    # another profile schema already has `_tenant.code` as text: the union refuses it as a number
+    group = {"name": "codes", "classes": ["profile"],
+             "fields": {"_tenant": {"type": "object", "properties": {"code": {"type": "string"}}}}}  # fmt: skip
+    assert streaming.api.post("/fieldgroups", json=group).status_code == 201
+    schema = {"name": "coded", "class": "profile", "fieldGroups": ["personal-contact-details", "codes"],
+              "identities": [{"path": "personalEmail.address", "namespace": "Email", "primary": True}]}  # fmt: skip
+    assert streaming.api.post("/schemas", json=schema).status_code == 201
+    assert streaming.api.post("/datasets", json={"name": "coded", "schema": "coded", "profileEnabled": True}).is_success
+    clash, fine, dotted, typed, empty = (message(f"{n}@x.io", msgId=n) for n in ("clash", "fine", "dot", "typed", "e"))
+    clash["body"]["xdmEntity"]["_tenant"] = {"code": 7}
+    fine["body"]["xdmEntity"]["_tenant"] = {"note": "kept"}
+    dotted["body"]["xdmEntity"]["_tenant"] = {"a.b": 1}
+    typed["body"]["xdmEntity"]["person"]["name"]["firstName"] = {"not": "text"}
+    empty["body"]["xdmEntity"]["_tenant"] = {"nothing": None}
+    assert streaming.api.patch("/datasets/crm", json={"schemaContract": "evolve"}).status_code == 200
+    inlet_id = inlet(streaming)
+    assert streaming.api.post(f"/collection/batch/{inlet_id}",
+                              json={"messages": [clash, fine, dotted, typed, empty]}).status_code == 207  # fmt: skip
+    streaming.process()
+    (batch,) = streaming.api.get("/batches", params={"dataset": "crm"}).json()
+    assert (batch["outputRecordCount"], batch["failedRecordCount"]) == (1, 4)
+    assert "fine" in lake_rows(streaming)
+    why = {json.loads(item["record"])["personalEmail"]["address"].split("@")[0] if isinstance(item["record"], str)
+           else item["record"]["personalEmail"]["address"].split("@")[0]: item["_errors"][0]["message"]
+           for item in streaming.api.get(f"/batches/{batch['id']}/errors").json()["items"]}  # fmt: skip
+    assert "the schema could not take it" in why["clash"] and "code" in why["clash"]
+    assert "letters, digits and `_`" in why["dot"]
+    assert "a field's type is never changed" in why["typed"]
+    assert "says nothing of the field's type" in why["e"]
+
+
+def test_what_synchronous_validation_takes_is_what_lands(streaming: Streaming) -> None:
+    one, two = message("one@x.io", msgId="one"), message("two@x.io", msgId="two")
+    one["body"]["xdmEntity"]["_tenant"] = {"level": 1}
+    two["body"]["xdmEntity"]["_tenant"] = {"level": "one"}  # the two disagree on the field's type
+    assert streaming.api.patch("/datasets/crm", json={"schemaContract": "evolve"}).status_code == 200
+    inlet_id = inlet(streaming)
+    sent = streaming.api.post(f"/collection/batch/{inlet_id}", params={"syncValidation": "true"},
+                              json={"messages": [one, two]})  # fmt: skip
+    answers = sent.json()["responses"]
+    assert [a["status"] for a in answers] == [400, 400] and "disagree" in answers[0]["message"]
+    # under discard_value, a record of which nothing would be left is refused; one that keeps something is taken
+    assert streaming.api.patch("/datasets/crm", json={"schemaContract": "discard_value"}).status_code == 200
+    time.sleep(INLET_SECONDS)  # a server reads a dataset's contract at most every 2 s (documented)
+    nothing = {"header": {"msgId": "nothing"}, "body": {"xdmEntity": {"unknown": {"x": 1}}}}
+    dotted = message("dotted@x.io", msgId="dotted")
+    dotted["body"]["xdmEntity"]["_tenant"] = {"a.b": 1}
+    sent = streaming.api.post(f"/collection/batch/{inlet_id}", params={"syncValidation": "true"},
+                              json={"messages": [nothing, dotted]})  # fmt: skip
+    assert [a["status"] for a in sent.json()["responses"]] == [400, 200], sent.text
+    assert "nothing of the record fits" in sent.json()["responses"][0]["message"]
+    streaming.process()
+    assert "dotted" in lake_rows(streaming)  # without its dotted name
+    # taken without synchronous validation, a record of which nothing is left is left out whole, and said so
+    assert streaming.api.post(f"/collection/{inlet_id}", json={**nothing, "header": {"msgId": "n2"}}).is_success
+    streaming.process()
+    newest = max(streaming.api.get("/batches", params={"dataset": "crm"}).json(), key=lambda b: b["created"])
+    assert (newest["status"], newest["failedRecordCount"]) == ("success", 1), newest
+    (item,) = streaming.api.get(f"/batches/{newest['id']}/errors").json()["items"]
+    assert item["_errors"][0]["code"] == "STREAM-0422-400" and "nothing of it fits" in item["_errors"][0]["message"]

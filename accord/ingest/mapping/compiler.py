@@ -223,37 +223,65 @@ def record_misfits(record: dict[str, Any], schema: ResolvedSchema) -> list[dict[
 
 def records_misfits(records: list[dict[str, Any]], schema: ResolvedSchema) -> list[list[dict[str, str]]]:
     """`record_misfits` of many records of one schema; what a (path, kind of value) means is worked out once."""
-    verdicts: dict[tuple[str, type], tuple[bool, str | None]] = {}
-
-    def verdict(path: str, value: Any) -> tuple[bool, str | None]:
-        """Whether to look inside the value, and what is wrong with it."""
-        spec = find(schema.fields, path)
-        if spec is None:
-            return False, f"has no field of that name in schema {schema.name!r}"
-        if spec.type == FieldType.object and isinstance(value, dict):
-            return True, None
-        kind = _PYTHON_KIND.get(type(value), Kind.any)
-        return False, None if _fits(spec, kind) else f"a {kind.value} cannot fill a {spec.type.value} field"
-
-    def visit(path: str, value: Any, problems: list[dict[str, str]]) -> None:
-        key = (path, type(value))
-        found = verdicts.get(key)
-        if found is None:
-            found = verdicts[key] = verdict(path, value)
-        inside, problem = found
-        if problem is not None:
-            problems.append({"path": path, "message": problem})
-        elif inside:
-            for name, inner in value.items():
-                visit(f"{path}.{name}", inner, problems)
-
+    judge = _Judge(schema)
     out = []
     for record in records:
         problems: list[dict[str, str]] = []
         for name, value in record.items():
-            visit(name, value, problems)
+            judge.visit(name, value, problems)
         out.append(problems)
     return out
+
+
+def records_trimmed(records: list[dict[str, Any]], schema: ResolvedSchema) -> list[dict[str, Any]]:
+    """The records without what `record_misfits` finds in them (a name with a dot is a name, not a path)."""
+    judge = _Judge(schema)
+    return [judge.trim("", record) for record in records]
+
+
+class _Judge:
+    """What a (path, kind of value) means for a schema, worked out once: whether to look inside the value,
+    and what is wrong with it."""
+
+    def __init__(self, schema: ResolvedSchema) -> None:
+        self.schema = schema
+        self.verdicts: dict[tuple[str, type], tuple[bool, str | None]] = {}
+
+    def verdict(self, path: str, value: Any) -> tuple[bool, str | None]:
+        key = (path, type(value))
+        found = self.verdicts.get(key)
+        if found is None:
+            spec = find(self.schema.fields, path)
+            if spec is None:
+                found = (False, f"has no field of that name in schema {self.schema.name!r}")
+            elif spec.type == FieldType.object and isinstance(value, dict):
+                found = (True, None)
+            else:
+                kind = _PYTHON_KIND.get(type(value), Kind.any)
+                found = (False, None if _fits(spec, kind) else f"a {kind.value} cannot fill a {spec.type.value} field")
+            self.verdicts[key] = found
+        return found
+
+    def visit(self, path: str, value: Any, problems: list[dict[str, str]]) -> None:
+        inside, problem = self.verdict(path, value)
+        if problem is not None:
+            problems.append({"path": path, "message": problem})
+        elif inside:
+            for name, inner in value.items():
+                self.visit(f"{path}.{name}", inner, problems)
+
+    def trim(self, prefix: str, value: dict[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for name, inner in value.items():
+            path = f"{prefix}{name}"
+            inside, problem = self.verdict(path, inner)
+            if "." in name or problem is not None:
+                continue
+            if not inside:
+                kept[name] = inner
+            elif trimmed := self.trim(f"{path}.", inner):  # an object emptied of all it held goes too
+                kept[name] = trimmed
+        return kept
 
 
 _PYTHON_KIND = {str: Kind.string, bool: Kind.boolean, int: Kind.integer, float: Kind.number, dict: Kind.object,
