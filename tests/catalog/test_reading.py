@@ -99,7 +99,8 @@ def expected(settings: Settings) -> dict[str, Any]:
                     done = session.scalars(succeeded).all()
                     documents.append({"id": record.id, "name": record.name, "schema": schema.name,
                                       "class": schema.class_name, "profileEnabled": record.profile_enabled,
-                                      "ttlDays": record.ttl_days, "createdAt": record.created_at.isoformat(),
+                                      "ttlDays": record.ttl_days, "schemaContract": record.schema_contract,
+                                      "createdAt": record.created_at.isoformat(),
                                       "batchCount": len(done),
                                       "rowCount": sum(b.output_record_count for b in done)})  # fmt: skip
                 connections = session.scalars(select(ConnectionRecord).where(ConnectionRecord.sandbox_id == sandbox_id))
