@@ -31,7 +31,6 @@ class Contract(StrEnum):
 
 
 CONTRACTS: tuple[str, ...] = tuple(c.value for c in Contract)
-DEFAULT_CONTRACT = Contract.discard_row.value
 CONTRACT_HELP = (
     "What streaming does with a message that does not fit the schema: evolve (add its new `_tenant` fields to the "
     "dataset's field group), freeze (refuse it), discard_row (keep it out of the lake), discard_value (keep the "

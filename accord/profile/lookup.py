@@ -165,20 +165,29 @@ def _from_store(
     return str(graph), sorted(identities), fragments, events, total  # type: ignore[arg-type]
 
 
+LakeSources = tuple[dict[str, Any], dict[str, int], list[tuple[str, str, Any, int | None]], dict[str, Any]]
+
+
+def _lake_sources(session: Any, sandbox: str) -> LakeSources:
+    """What reading profiles from the lake needs of the catalog: the namespaces, their ranks, the profile
+    datasets (id, name, schema, time-to-live) and when each committed batch was."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    known = namespaces(session, sandbox_id)
+    ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
+    enabled = select(DatasetRecord).where(
+        DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
+    )
+    datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id), d.ttl_days)
+                for d in session.scalars(enabled)]  # fmt: skip
+    committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
+    return known, ranks, datasets, {b.id: b.completed_at for b in session.scalars(committed)}
+
+
 def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, identity: str, newest: int) -> Found:
     """The person's records read from the lake: those whose profile identity is in the identity's graph
     (graph stitching), or is the identity itself (no stitching)."""
     with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        known = namespaces(session, sandbox_id)
-        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
-        enabled = select(DatasetRecord).where(
-            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
-        )
-        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id), d.ttl_days)
-                    for d in session.scalars(enabled)]  # fmt: skip
-        committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
-        ingested = {b.id: b.completed_at for b in session.scalars(committed)}
+        known, ranks, datasets, ingested = _lake_sources(session, sandbox)
     identities = [(namespace, identity)]
     graph_id = None
     if policy.stitching == "graph":
@@ -228,16 +237,7 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
         return {}
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, None)
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        known = namespaces(session, sandbox_id)
-        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
-        enabled = select(DatasetRecord).where(
-            DatasetRecord.sandbox_id == sandbox_id, DatasetRecord.profile_enabled.is_(True)
-        )
-        datasets = [(d.id, d.name, resolve_schema_by_id(session, d.schema_id), d.ttl_days)
-                    for d in session.scalars(enabled)]  # fmt: skip
-        committed = select(BatchRecord).where(BatchRecord.sandbox_id == sandbox_id, BatchRecord.status == "success")
-        ingested = {b.id: b.completed_at for b in session.scalars(committed)}
+        known, ranks, datasets, ingested = _lake_sources(session, sandbox)
     by_namespace: dict[str, set[str]] = {}
     node_graph: dict[str, int] = {}
     for graph, identities in people.items():

@@ -194,12 +194,8 @@ class StreamingService:
         that the contract would keep out of the lake (`contracts.refusals`)."""
         from accord.streaming.contracts import ROW_LEFT_OUT, refusals
 
-        by_dataset: dict[str, list[int]] = {}
-        for index, item in enumerate(checked):
-            if item.entry is not None and item.dataset_id is not None and item.entity is not None:
-                by_dataset.setdefault(item.dataset_id, []).append(index)
         out = list(checked)
-        for dataset_id, places in by_dataset.items():
+        for dataset_id, places in _by_dataset(checked).items():
             contract, schema = self._contract_of(dataset_id)
             if schema is None or not (strict or contract == "freeze"):
                 continue
@@ -219,12 +215,8 @@ class StreamingService:
         from accord.ingest import check_records, records_trimmed
 
         checked = self._at_the_door(checked, strict=True)
-        by_dataset: dict[str, list[int]] = {}
-        for index, item in enumerate(checked):
-            if item.entry is not None and item.dataset_id is not None and item.entity is not None:
-                by_dataset.setdefault(item.dataset_id, []).append(index)
         out = list(checked)
-        for dataset_id, places in by_dataset.items():
+        for dataset_id, places in _by_dataset(checked).items():
             schema = self._contract_of(dataset_id)[1]
             if schema is None:
                 continue
@@ -336,10 +328,11 @@ class StreamingService:
         oldest = self.log.read(position, 1) if last > position else []
         waited = max(0.0, time.time() - oldest[0].received) if oldest else 0.0
         more = stats.others(self.workspace.settings.home)
-        running = self._counters()["processing"] or any(f.get("processing") for f in more)
+        mine = self._counters()
+        running = mine["processing"] or any(f.get("processing") for f in more)
         return {"logged": last, "processedPosition": position, "lagMessages": last - position,
                 "lagSeconds": round(waited, 3), "processorRunning": running,
-                **stats.combined(self._counters(), more)}  # fmt: skip
+                **stats.combined(mine, more)}  # fmt: skip
 
     def _counters(self) -> dict[str, Any]:
         """What this process took in and processed since it started."""
@@ -373,6 +366,15 @@ class StreamingService:
             if self._publisher is None:
                 self._publisher = threading.Thread(target=self._publish, name="streaming-stats", daemon=True)
                 self._publisher.start()
+
+
+def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
+    """The places of the messages that may go into the log, by their dataset."""
+    found: dict[str, list[int]] = {}
+    for index, item in enumerate(checked):
+        if item.entry is not None and item.dataset_id is not None and item.entity is not None:
+            found.setdefault(item.dataset_id, []).append(index)
+    return found
 
 
 def _refusal(checked: Checked) -> AccordError:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from accord.jobs import process_runs
+
 FOLDER = Path("streaming") / "stats"
 FRESH_SECONDS = 60.0
 """A figures file of another machine older than this is no longer counted."""
@@ -57,7 +59,7 @@ def others(home: Path) -> list[dict[str, Any]]:
             figures = json.loads(path.read_text())
         except (OSError, ValueError):  # being replaced, or cut short by a crash: the next second's will do
             continue
-        if figures.get("host") == host and not _alive(int(figures.get("pid") or 0)):
+        if figures.get("host") == host and not process_runs(int(figures.get("pid") or 0)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue
@@ -82,15 +84,3 @@ def combined(own: dict[str, Any], more: list[dict[str, Any]]) -> dict[str, Any]:
             out[name] = mine
     out["processes"] = 1 + len(more)
     return out
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
