@@ -8,12 +8,15 @@ so two connections spilling into one folder overwrite each other's blocks."""
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.operations as ops
 import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as sge
@@ -70,12 +73,50 @@ def sql_string(text: str) -> str:
     return sge.Literal.string(text).sql("duckdb")
 
 
+_COMPILED: OrderedDict[Any, str] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+COMPILED_KEPT = 64
+"""How many compiled statements `compiled` keeps (the most recently used)."""
+
+
+def compiled(con: Any, expr: Any) -> str:
+    """An expression's SQL, compiled once for all the expressions of the same shape.
+
+    Compiling a large expression (a batch's mapping and validation) takes Ibis most of a second; a
+    stream ingests batch after batch of the same shape, each on a connection of its own. The key is the
+    expression with its tables unbound from their connection (a table's name and schema, not its
+    connection, are in the SQL), so an expression of the same tables, names and operations is compiled once."""
+    op = expr.op()
+    bound = op.find(ops.DatabaseTable)
+    key = op.replace({t: ops.UnboundTable(t.name, t.schema, t.namespace) for t in bound}) if bound else op
+    with _COMPILED_LOCK:
+        sql = _COMPILED.get(key)
+        if sql is not None:
+            _COMPILED.move_to_end(key)
+            return sql
+    sql = str(con.compile(expr))
+    with _COMPILED_LOCK:
+        _COMPILED[key] = sql
+        while len(_COMPILED) > COMPILED_KEPT:
+            _COMPILED.popitem(last=False)
+    return sql
+
+
+def to_arrow(con: Any, expr: Any) -> pa.Table:
+    """An expression's rows as an Arrow table, its SQL compiled once per shape (`compiled`); as Ibis's own
+    `to_pyarrow` when it reads in-memory tables (which Ibis hands the engine as it runs the query)."""
+    if expr.op().find(ops.InMemoryTable):
+        return expr.to_pyarrow()
+    table = con.raw_sql(compiled(con, expr)).to_arrow_table()
+    return table.cast(expr.schema().to_pyarrow())
+
+
 def copy_to_parquet(con: Any, expr: Any, target: str, partition_by: str | None = None) -> int:
     """Write an expression's rows as Parquet (zstd); returns how many rows were written."""
     options = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
     if partition_by is not None:
         options += f", PARTITION_BY ({sge.to_identifier(partition_by, quoted=True).sql('duckdb')}), OVERWRITE true"
-    statement = f"COPY ({con.compile(expr)}) TO {sql_string(target)} ({options})"
+    statement = f"COPY ({compiled(con, expr)}) TO {sql_string(target)} ({options})"
     result = con.raw_sql(statement).fetchone()
     return int(result[0]) if result else 0
 

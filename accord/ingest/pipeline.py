@@ -246,7 +246,9 @@ def _read(
     try:
         # For delimited text the parser enforces the record size limit for free: a longer line is rejected.
         max_line = min(settings.max_line_bytes, RECORD_LIMITS.get(schema.class_name, settings.max_line_bytes))
-        source = open_source(con, files, file_format, request.read, name, f"src_{batch.id}", max_line)
+        # the connection is this batch's own: its tables are named alike in every batch, so that a stream's
+        # batches of one shape share their compiled statements (`engine.compiled`)
+        source = open_source(con, files, file_format, request.read, name, "src", max_line)
         hidden = source.hidden
         mapped = (
             compile_mapping(request.mapping, source.table, schema, hidden)
