@@ -79,6 +79,9 @@ def graph_folder(workspace: Workspace, sandbox_id: str) -> Path:
     return workspace.lake.root / sandbox_id / "identity"
 
 
+BATCH_TIMES = "acc_batch_times"
+
+
 def identity_rows(workspace: Workspace, con: Any, sandbox: str, batch: str | None = None) -> ir.Table | None:
     """Step 1: (record, dataset, batch, seen, single, namespace, id, primary) for every identity of every
     record (`records.record_identities`); `seen` is an event's time, or when a profile record's batch
@@ -99,11 +102,14 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str, batch: str | Non
         times = {b.id: b.completed_at for b in session.scalars(committed)}
     if not times:
         return None
-    batch_times = ibis.memtable(
-        {"batch_id": list(times), "completed": [t.isoformat() if t else None for t in times.values()]}
-    )
-    for name, dataset_id, schema in plans:
-        table, _ = open_dataset(workspace, con, sandbox, name, provenance=True,
+    # the tables are named alike in every call (the connection is the caller's own), so that the reads of one
+    # batch after another compile alike (`engine.compiled`)
+    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {BATCH_TIMES} AS SELECT unnest(?::VARCHAR[]) AS batch_id, "
+                    "unnest(?::VARCHAR[]) AS completed",
+                    [list(times), [t.isoformat() if t else None for t in times.values()]])  # fmt: skip
+    batch_times = con.table(BATCH_TIMES)
+    for index, (name, dataset_id, schema) in enumerate(plans):
+        table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}",
                                 batches=None if batch is None else set(times))  # fmt: skip
         # only the columns identities come from: the expression (and its compilation) stays small
         needed = {d.path.split(".")[0] for d in schema.identities} | {"identityMap", "timestamp", "_acc_batch",

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from accord.catalog import resolve_sandbox
-from accord.engine import connect
+from accord.engine import connect, to_arrow
 from accord.identity.graph import SAME_RECORD, SEPARATOR, graph_folder, identity_rows
 from accord.identity.namespaces import namespaces
 from accord.identity.records import MAP_PRIMARY, OTHER, choose_profile_identity
@@ -175,7 +175,7 @@ def records_of_batch(workspace: Workspace, sandbox: str, batch_id: str) -> list[
         rows = identity_rows(workspace, con, sandbox, batch_id)
         if rows is None:
             return []
-        found = con.to_pyarrow(rows).to_pylist()
+        found = to_arrow(con, rows).to_pylist()
     finally:
         con.disconnect()
     marks: dict[str, list[tuple[int, str, str]]] = {}

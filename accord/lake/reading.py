@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
 def open_dataset(
     workspace: Workspace, con: Any, sandbox: str, name: str, provenance: bool = False,
-    batches: set[str] | None = None,
+    batches: set[str] | None = None, table_name: str | None = None,
 ) -> tuple[Any, ResolvedSchema]:  # fmt: skip
     """The committed rows of a dataset as an Ibis table with the schema's current columns.
 
     With `provenance`, two more columns say where each row comes from: `_acc_batch` (its batch id)
     and `_acc_record` (`batch/file/row`, stable while the batch exists). With `batches`, only the rows
-    of these batches (only their files are read)."""
+    of these batches (only their files are read). With `table_name`, the files are read under that name
+    in the connection (else under a new one), so that like reads compile alike (`engine.compiled`)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         record = find_dataset(session, sandbox_id, name)
@@ -48,7 +49,8 @@ def open_dataset(
         # batch yet must union with the others (graph builds read every profile-enabled dataset).
         empty = ibis.memtable(ibis.schema({**dtypes, **extra}).to_pyarrow().empty_table())
         return empty.select(**{k: empty[k].cast(t) for k, t in {**dtypes, **extra}.items()}), schema
-    table = con.read_parquet(files, union_by_name=True, filename=provenance, file_row_number=provenance)
+    table = con.read_parquet(files, table_name=table_name, union_by_name=True, filename=provenance,
+                             file_row_number=provenance)  # fmt: skip
     columns = {
         k: (table[k].cast(dtype) if k in table.columns else ibis.null().cast(dtype)) for k, dtype in dtypes.items()
     }
