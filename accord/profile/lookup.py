@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, field_at
+from accord.engine import connect, field_at, to_arrow
 from accord.errors import InvalidInputError, NotFoundError
 from accord.identity import (
     TypedIdentity,
@@ -37,36 +39,66 @@ EVENTS_GUARDRAIL = 5000
 """Profiles with more events than this are flagged (the reference product's guardrail)."""
 
 
-def _matches(table: Any, schema: Any, identities: list[tuple[str, str]], known: dict[str, Any]) -> Any:
-    """A condition: the row carries one of the identities (in a descriptor field or its identityMap).
+WANTED, SINCE = "acc_wanted", "acc_since"
+
+
+@ibis.udf.scalar.builtin(name="list_has_any", signature=((dt.Array(dt.string), dt.Array(dt.string)), dt.boolean))
+def _has_any(values: Any, wanted: Any) -> Any:  # type: ignore[empty-body]
+    """Whether two lists share a value (the engine's own function)."""
+
+
+def _wanted(con: Any, people: dict[int, list[tuple[str, str]]], oldest: dict[str, datetime]) -> tuple[Any, Any]:
+    """The people's identities (namespace, value, node, graph) and each dataset's oldest time read, as two
+    tables of the connection (the caller's own), named alike in every call: the queries that read them are
+    the same for other people and other times, and compile once (`engine.compiled`)."""
+    rows = [(ns, value, f"{ns}{SEPARATOR}{value}", graph) for graph, ids in people.items() for ns, value in ids]
+    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {WANTED} AS SELECT unnest(?::VARCHAR[]) AS namespace, "
+                    "unnest(?::VARCHAR[]) AS value, unnest(?::VARCHAR[]) AS node, unnest(?::BIGINT[]) AS graph",
+                    [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], []])  # fmt: skip
+    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {SINCE} AS SELECT unnest(?::VARCHAR[]) AS dataset_id, "
+                    "unnest(?::TIMESTAMPTZ[]) AS oldest", [list(oldest), list(oldest.values())])  # fmt: skip
+    return con.table(WANTED), con.table(SINCE)
+
+
+def _carries_any(table: Any, schema: Any, wanted: Any, known: dict[str, Any], present: set[str]) -> Any:
+    """A condition: the row carries one of the wanted identities (in a descriptor field or its identityMap),
+    of the namespaces `present` among them.
 
     Identity fields were normalised at ingestion; identityMap ids are compared normalised, as graphs
     hold them."""
     conditions = []
-    for namespace, value in identities:
+    for namespace in sorted(present):
+        values = wanted.filter(wanted.namespace == namespace).value
         for descriptor in schema.identities:
             if descriptor.namespace == namespace:
-                conditions.append(field_at(table, descriptor.path) == value)
+                conditions.append(field_at(table, descriptor.path).isin(values))
         if "identityMap" in schema.fields and namespace in known:
             ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
-            conditions.append(ids.contains(value).fill_null(False))
+            conditions.append(_has_any(ids, values.collect().as_scalar()).fill_null(False))
     return ibis.or_(*conditions) if conditions else None
+
+
+def _since(found: Any, since: Any, dataset_id: str) -> Any:
+    """The events at or after the dataset's oldest time read (none listed: all)."""
+    oldest = since.filter(since.dataset_id == dataset_id).oldest.max().as_scalar()
+    return found.filter((found.timestamp.cast("timestamp('UTC')") >= oldest) | oldest.isnull())
 
 
 def _normalised_ids(entries: Any, rule: Any) -> Any:
     return entries.map(lambda entry: rule.normalize(entry.id))
 
 
-def _fed_by(found: Any, schema: Any, dataset_id: str, known: dict[str, Any], ranks: dict[str, int],
-            identities: list[tuple[str, str]]) -> Any:  # fmt: skip
-    """The rows (of those that carry one of the identities) whose profile identity is one of them: a
-    record feeds only the profile of its profile identity's graph, whatever else it carries."""
+def _owned(found: Any, schema: Any, dataset_id: str, known: dict[str, Any], ranks: dict[str, int],
+           wanted: Any) -> Any | None:  # fmt: skip
+    """The rows (of those that carry one of the wanted identities) whose profile identity is one of them,
+    with the graph they feed (`_acc_graph`): a record feeds only the profile of its profile identity's
+    graph, whatever else it carries. None: the dataset's records carry no identity."""
     rows = record_identities(found, schema, dataset_id, known)
     if rows is None:
-        return found.limit(0)
+        return None
     chosen = profile_identities(rows, ranks)
-    mine = chosen.filter(chosen.node.isin([f"{ns}{SEPARATOR}{value}" for ns, value in identities]))
-    return found.semi_join(mine, found._acc_record == mine.record)
+    mine = chosen.join(wanted, chosen.node == wanted.node).select(_acc_mine=chosen.record, _acc_graph=wanted.graph)
+    return found.join(mine, found._acc_record == mine._acc_mine).drop("_acc_mine")
 
 
 def get_profile(
@@ -200,35 +232,44 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
     fragments: list[Fragment] = []
     events: list[dict[str, Any]] = []
     total_events = 0
+    oldest = {dataset_id: expiry for dataset_id, _n, schema, ttl_days in datasets
+              if schema.class_name != "profile" and (expiry := cutoff(ttl_days)) is not None}  # fmt: skip
+    present = {namespace for namespace, _value in identities}
     con = connect(workspace.settings)
     try:
-        for dataset_id, name, schema, ttl_days in datasets:
-            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
-            condition = _matches(table, schema, identities, known)
+        wanted, since = _wanted(con, {0: identities}, oldest)
+        for index, (dataset_id, name, schema, _ttl) in enumerate(datasets):
+            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}")
+            condition = _carries_any(table, schema, wanted, known, present)
             if condition is None:
                 continue
-            found = _fed_by(table.filter(condition), schema, dataset_id, known, ranks, identities)
+            found = table.filter(condition)
+            if schema.class_name != "profile":  # expired events are no longer part of the profile
+                found = _since(found, since, dataset_id)
+            owned = _owned(found, schema, dataset_id, known, ranks, wanted)
+            if owned is None:
+                continue
+            owned = owned.drop("_acc_graph")
             if schema.class_name == "profile":
-                for row in con.to_pyarrow(found.limit(MAX_FRAGMENTS)).to_pylist():
+                for row in to_arrow(con, owned.limit(MAX_FRAGMENTS)).to_pylist():
                     batch, record = row.pop("_acc_batch"), row.pop("_acc_record")
                     fragments.append(Fragment(dataset_id, name, batch, record, ingested.get(batch), row))
             else:
-                expiry = cutoff(ttl_days)
-                if expiry is not None:  # expired events are no longer part of the profile
-                    found = found.filter(found.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
-                total_events += int(con.execute(found.count()))
-                newest_rows = found.order_by(ibis.desc("timestamp")).limit(newest)
-                events.extend({**r, "dataset": name} for r in con.to_pyarrow(newest_rows).to_pylist())
+                total_events += int(to_arrow(con, owned.count().as_table()).column(0)[0].as_py())
+                newest_rows = owned.order_by(ibis.desc("timestamp")).limit(newest)
+                events.extend({**r, "dataset": name} for r in to_arrow(con, newest_rows).to_pylist())
     finally:
         con.disconnect()
     return graph_id, identities, fragments, events, total_events
 
 
 def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[tuple[str, str]]],
-                    since: datetime) -> dict[int, dict[str, Any]]:  # fmt: skip
+                    since: datetime, event_fields: Collection[str] | None = None,
+                    ) -> dict[int, dict[str, Any]]:  # fmt: skip
     """Many profiles at once, for streaming evaluation: each graph's merged attributes (default merge policy)
     and its events since `since` (at most 1,000, the newest), by graph; values as the engine gives them
-    (timestamps are datetimes). `people` maps each graph to its identities.
+    (timestamps are datetimes). `people` maps each graph to its identities. With `event_fields`, the events
+    carry only these top-level fields (and `timestamp`), and none are read when it is empty.
 
     One query per profile dataset for all of them: a row is read when it carries one of the identities
     and its profile identity is one of them (as `get_profile` reads the lake); events older than `since`
@@ -238,42 +279,39 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
     with workspace.catalog.session() as session:
         policy = resolve_policy(session, sandbox, None)
         known, ranks, datasets, ingested = _lake_sources(session, sandbox)
-    by_namespace: dict[str, set[str]] = {}
-    node_graph: dict[str, int] = {}
-    for graph, identities in people.items():
-        for namespace, value in identities:
-            by_namespace.setdefault(namespace, set()).add(value)
-            node_graph[f"{namespace}{SEPARATOR}{value}"] = graph
-    nodes = ibis.memtable({"_acc_node": list(node_graph), "_acc_graph": list(node_graph.values())})
+    oldest = {dataset_id: max(since, cutoff(ttl_days) or since) for dataset_id, _n, schema, ttl_days in datasets
+              if schema.class_name != "profile"}  # fmt: skip
+    present = {namespace for identities in people.values() for namespace, _value in identities}
     fragments: dict[int, list[Fragment]] = {}
     events: dict[int, list[dict[str, Any]]] = {}
     con = connect(workspace.settings)
     try:
-        for dataset_id, name, schema, ttl_days in datasets:
-            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True)
-            condition = _carries_any(table, schema, by_namespace, known)
+        wanted, since_table = _wanted(con, people, oldest)
+        for index, (dataset_id, name, schema, _ttl) in enumerate(datasets):
+            if schema.class_name != "profile" and event_fields is not None and not event_fields:
+                continue
+            table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}")
+            condition = _carries_any(table, schema, wanted, known, present)
             if condition is None:
                 continue
             found = table.filter(condition)
             if schema.class_name != "profile":
-                oldest = max(since, cutoff(ttl_days) or since)
-                found = found.filter(found.timestamp.cast("timestamp('UTC')") >= ibis.literal(oldest))
-            rows = record_identities(found, schema, dataset_id, known)
-            if rows is None:
+                found = _since(found, since_table, dataset_id)
+            owned = _owned(found, schema, dataset_id, known, ranks, wanted)
+            if owned is None:
                 continue
-            chosen = profile_identities(rows, ranks)
-            mine = chosen.join(nodes, chosen.node == nodes._acc_node).select(_acc_mine=chosen.record,
-                                                                             _acc_graph=nodes._acc_graph)  # fmt: skip
-            owned = found.join(mine, found._acc_record == mine._acc_mine).drop("_acc_mine")
             if schema.class_name == "profile":
-                for row in con.to_pyarrow(owned).to_pylist():
+                for row in to_arrow(con, owned).to_pylist():
                     graph, batch, record = row.pop("_acc_graph"), row.pop("_acc_batch"), row.pop("_acc_record")
                     fragments.setdefault(graph, []).append(Fragment(dataset_id, name, batch, record,
                                                                     ingested.get(batch), row))  # fmt: skip
             else:
                 place = ibis.row_number().over(group_by=owned._acc_graph, order_by=ibis.desc(owned.timestamp))
                 newest = owned.mutate(_acc_place=place).filter(lambda t: t._acc_place < 1000).drop("_acc_place")
-                for row in con.to_pyarrow(newest).to_pylist():
+                if event_fields is not None:  # only what is asked for is read and handed over
+                    keep = {*event_fields, "timestamp", "_acc_graph", "_acc_batch", "_acc_record"}
+                    newest = newest.select(*[c for c in newest.columns if c in keep])
+                for row in to_arrow(con, newest).to_pylist():
                     graph = row.pop("_acc_graph")
                     row.pop("_acc_batch"), row.pop("_acc_record")
                     events.setdefault(graph, []).append({**row, "dataset": name})
@@ -281,17 +319,3 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
         con.disconnect()
     return {graph: {"attributes": merge(fragments.get(graph, []), policy)[0], "events": events.get(graph, [])}
             for graph in people}  # fmt: skip
-
-
-def _carries_any(table: Any, schema: Any, by_namespace: dict[str, set[str]], known: dict[str, Any]) -> Any:
-    """A condition: the row carries one of these identities (`_matches` for many, a list per namespace)."""
-    conditions = []
-    for namespace, values in sorted(by_namespace.items()):
-        wanted = sorted(values)
-        for descriptor in schema.identities:
-            if descriptor.namespace == namespace:
-                conditions.append(field_at(table, descriptor.path).isin(wanted))
-        if "identityMap" in schema.fields and namespace in known:
-            ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
-            conditions.append((ids.filter(lambda i, w=wanted: i.isin(w)).length() > 0).fill_null(False))
-    return ibis.or_(*conditions) if conditions else None
