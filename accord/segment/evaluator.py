@@ -279,8 +279,10 @@ class _Compiler:
         name = node.name
         if name == "count":
             return lambda p, n: len(chosen(p, n))
-        if name == "exists":
-            return lambda p, n: bool(chosen(p, n))
+        if name == "exists":  # stops at the first event chosen
+            if where is None:
+                return lambda p, n: bool(p.get(EVENTS))
+            return lambda p, n: any(where(e, n) is True for e in p.get(EVENTS) or [])
         argument = self.compile(node.args[0])
         if name == "any":
             return lambda p, n: any(argument(e, n) is True for e in chosen(p, n))

@@ -57,7 +57,7 @@ def _store(workspace: Workspace, sandbox_id: str) -> Path:
     return folder
 
 
-def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> bool:
+def paths_read(node: Any, out: dict[str, set[str]], scope: str = "profile") -> bool:
     """The attribute paths a tree reads, by scope (profile or event); whether it reads the events at all.
 
     An aggregation may read no path of the events (`xEvent.count()`) and still needs them."""
@@ -68,18 +68,18 @@ def _paths(node: Any, out: dict[str, set[str]], scope: str = "profile") -> bool:
         return False
     if isinstance(node, Method) and isinstance(node.target, Events):
         if node.target.where is not None:
-            _paths(node.target.where, out, "event")
+            paths_read(node.target.where, out, "event")
         for arg in node.args:
-            _paths(arg, out, "event")
+            paths_read(arg, out, "event")
         return True
     if isinstance(node, Chain):
         out["event"].add("timestamp")
         for step in node.steps:
-            _paths(step.what, out, "event")
+            paths_read(step.what, out, "event")
         return True
     reads_events = False
     for child in children(node):
-        reads_events = _paths(child, out, scope) or reads_events
+        reads_events = paths_read(child, out, scope) or reads_events
     return reads_events
 
 
@@ -102,7 +102,7 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
         event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
     folder = _store(workspace, sandbox_id)
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
-    reads_events = [_paths(tree, paths) for tree in trees.values()]
+    reads_events = [paths_read(tree, paths) for tree in trees.values()]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
     event_files = sorted(folder.glob("events-*.arrow"))
     if not any(reads_events) or not event_files:

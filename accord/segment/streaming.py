@@ -75,7 +75,7 @@ class StreamingEvaluator:
     """The streaming definitions of a sandbox, compiled once; `evaluate` handles one changed profile."""
 
     def __init__(self, workspace: Workspace, sandbox: str) -> None:
-        from accord.segment.jobs import segments_folder
+        from accord.segment.jobs import paths_read, segments_folder
 
         self.workspace = workspace
         with workspace.catalog.session() as session:
@@ -83,10 +83,13 @@ class StreamingEvaluator:
             records = session.scalars(select(SegmentDefinitionRecord).where(
                 SegmentDefinitionRecord.sandbox_id == sandbox_id,
                 SegmentDefinitionRecord.streaming.is_(True)).order_by(SegmentDefinitionRecord.name))  # fmt: skip
-            self.definitions = [
-                StreamingDefinition(r.id, r.name, compile_python(resolved_tree(session, sandbox_id, r)))
-                for r in records
-            ]
+            trees = [(r.id, r.name, resolved_tree(session, sandbox_id, r)) for r in records]
+        self.definitions = [StreamingDefinition(id_, name, compile_python(tree)) for id_, name, tree in trees]
+        paths: dict[str, set[str]] = {"profile": set(), "event": set()}
+        self.reads_events = any([paths_read(tree, paths) for _id, _name, tree in trees])
+        """Whether a definition reads the events (else a changed profile's events need not be read)."""
+        self.event_columns = frozenset(path.split(".")[0] for path in paths["event"] | {"timestamp"})
+        """The events' top-level fields the definitions read (the others need not be read)."""
         self.files = MembershipFiles(segments_folder(workspace, sandbox_id))
         self.segment_ids = [d.id for d in self.definitions]
         self.overlay = overlay_file(workspace, sandbox_id)

@@ -245,7 +245,8 @@ class Processor:
             # last 24 hours only (`segment/checker.py`), so older events are not read
             now = datetime.now(UTC)
             people = identity.graph_identities(self.workspace, sandbox, changed)
-            persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT)
+            persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT,
+                                      evaluator.event_columns if evaluator.reads_events else ())  # fmt: skip
             for graph in sorted(changed):
                 person = persons.get(graph) or {"attributes": {}, "events": []}
                 self.stats.membership_changes += len(evaluator.evaluate(graph, person, now))
