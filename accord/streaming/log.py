@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS consumers (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
 """
 
+CHECKPOINT_SECONDS = 0.5
+"""How often the write-ahead log is copied into the database (`SqliteEventLog._checkpoint_forever`)."""
 MAX_GROUP = 5_000
 """Messages at most in one commit (a larger wait is split, so that one commit never holds the rest long)."""
 
@@ -110,6 +112,10 @@ class SqliteEventLog:
         self._closed = False
         self._writer = threading.Thread(target=self._write_forever, name="event-log-writer", daemon=True)
         self._writer.start()
+        self._checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_forever, name="event-log-checkpoints",
+                                              daemon=True)  # fmt: skip
+        self._checkpointer.start()
         self._reader = self._connect()
         self._reading = threading.Lock()
         self.commits = 0
@@ -130,9 +136,26 @@ class SqliteEventLog:
             self._waiting.put((entries, future))
         return future
 
+    def _checkpoint_forever(self) -> None:
+        """Copy the write-ahead log into the database every `CHECKPOINT_SECONDS`, beside the writer.
+
+        Left to SQLite, the commit that fills the write-ahead log copies it into the database (and syncs it)
+        before it returns, while the requests of that commit wait. A passive checkpoint from a connection of
+        its own never holds the writer up."""
+        db = self._connect()
+        try:
+            while not self._checkpoints.wait(CHECKPOINT_SECONDS):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy, say: the next one copies what this one did not
+                    continue
+        finally:
+            db.close()
+
     def _write_forever(self) -> None:
         db = self._connect()
         db.execute(f"PRAGMA synchronous={self._synchronous}")
+        db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's work (`_checkpoint_forever`)
         try:
             while True:
                 first = self._waiting.get()
@@ -166,21 +189,29 @@ class SqliteEventLog:
         results: list[list[Appended]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
+            # All the group's messages in one statement (the loop is the driver's, not Python's); then what each
+            # became: the new ones are those after the newest before (the transaction holds the log's write lock,
+            # so no other process adds any meanwhile), and a message already there keeps the place it had.
+            (before,) = db.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()
+            db.executemany("INSERT INTO messages (inlet, message_id, received, body) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (inlet, message_id) DO NOTHING",
+                           [(e.inlet, e.message_id, now, e.body) for entries, _ in group for e in entries])  # fmt: skip
+            added = {(inlet, message_id): seq for seq, inlet, message_id in db.execute(
+                "SELECT seq, inlet, message_id FROM messages WHERE seq > ?", (before,))}  # fmt: skip
+            placed: set[tuple[str, str]] = set()
             for entries, _ in group:
                 done = []
                 for entry in entries:
-                    cursor = db.execute(
-                        "INSERT INTO messages (inlet, message_id, received, body) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (inlet, message_id) DO NOTHING RETURNING seq",
-                        (entry.inlet, entry.message_id, now, entry.body),
-                    )
-                    row = cursor.fetchone()
-                    if row is None:
+                    key = (entry.inlet, entry.message_id)
+                    seq = added.get(key)
+                    if seq is not None and key not in placed:
+                        placed.add(key)
+                        done.append(Appended(seq, False))
+                        continue
+                    if seq is None:  # sent before, in an earlier group
                         (seq,) = db.execute("SELECT seq FROM messages WHERE inlet = ? AND message_id = ?",
-                                            (entry.inlet, entry.message_id)).fetchone()  # fmt: skip
-                        done.append(Appended(seq, True))
-                    else:
-                        done.append(Appended(row[0], False))
+                                            key).fetchone()  # fmt: skip
+                    done.append(Appended(seq, True))
                 results.append(done)
             db.execute("COMMIT")
             self.commits += 1
@@ -225,5 +256,7 @@ class SqliteEventLog:
         self._closed = True
         self._waiting.put(None)
         self._writer.join()
+        self._checkpoints.set()
+        self._checkpointer.join()
         with self._reading:
             self._reader.close()

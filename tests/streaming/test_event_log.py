@@ -44,6 +44,18 @@ def test_messages_are_kept_once_in_order_and_survive_a_reopen(event_log_factory:
     assert reopened.last() == stored[-1].seq
 
 
+def test_a_message_sent_twice_at_once_is_kept_once(event_log_factory: EventLogFactory) -> None:
+    log = event_log_factory.open()
+    # twice in one append, and in two appends that the writer may take in one commit
+    both = log.append([*entries("a", range(2)), Entry("a", "m1", b"again")])
+    other = log.append(entries("a", range(1, 3)))
+    first, second = both.result(10), other.result(10)
+    assert [x.duplicate for x in first] == [False, False, True] and first[2].seq == first[1].seq
+    assert [x.duplicate for x in second] == [True, False] and second[0].seq == first[1].seq
+    assert [(s.message_id, s.body) for s in log.read(0, 10)] == [("m0", b'{"n": 0}'), ("m1", b'{"n": 1}'),
+                                                                 ("m2", b'{"n": 2}')]  # fmt: skip
+
+
 def test_duplicates_are_known_across_a_reopen_and_past_the_duplicate_window(
     event_log_factory: EventLogFactory,
 ) -> None:
