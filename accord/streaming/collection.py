@@ -108,9 +108,8 @@ def sandbox_datasets(session: Session, sandbox_id: str) -> dict[str, str]:
     return out
 
 
-def refuse_when_behind(log: EventLog, bound: int) -> None:
-    """Back-pressure: past `bound` messages waiting for the processor, inlets answer 429 for a while."""
-    lag = log.last() - log.position(CONSUMER)
+def refuse_when_behind(lag: int, bound: int) -> None:
+    """Back-pressure: past `bound` messages waiting for the processor (`lag`), inlets answer 429 for a while."""
     if lag > bound:
         raise BusyError(lag, retry_after=max(1, min(30, lag // max(1, bound // 10))))
 
