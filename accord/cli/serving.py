@@ -9,6 +9,7 @@ from accord.errors import InvalidInputError
 
 def serve_api(host: str | None, port: int | None, *, campaign_only: bool = False) -> None:
     """Listen on the settings' (or the given) address and serve the API until stopped."""
+    import gc
     import socket
 
     import uvicorn
@@ -36,5 +37,11 @@ def serve_api(host: str | None, port: int | None, *, campaign_only: bool = False
     shown = f"[{host}]" if ":" in host else host
     what = "Accord campaign engine" if campaign_only else "Accord API"
     err.print(f"{what} on http://{shown}:{bound} (docs at /docs)", highlight=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, campaign_only=campaign_only), log_level="warning"))
+    app = create_app(settings, campaign_only=campaign_only)
+    # What is loaded by now (the libraries, the app) lives as long as the server: kept out of the garbage
+    # collector's full passes, which otherwise walk all of it every few thousand requests and hold every
+    # answer up for a tenth of a second or more
+    gc.collect()
+    gc.freeze()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[listener])
