@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         default=10_000, ge=1, le=1_000_000, description="Messages at most in a micro-batch of the streaming processor."
     )
     streaming_max_age_seconds: float = Field(
-        default=1.0, gt=0, le=3600, description="How long a streamed message waits, at most, for its micro-batch."
+        default=0.25, gt=0, le=3600, description="How long a streamed message waits, at most, for its micro-batch."
     )
     streaming_lag_bound: int = Field(
         default=200_000,
