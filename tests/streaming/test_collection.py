@@ -7,12 +7,14 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from accord.settings import Settings
+from accord.streaming.service import LAG_SECONDS
 from tests.streaming.conftest import Streaming, inlet, message
 
 
@@ -119,10 +121,12 @@ def test_inlets_answer_429_while_the_processor_lags(streaming: Streaming) -> Non
     inlet_id = inlet(streaming)
     for n in range(3):
         assert streaming.api.post(f"/collection/{inlet_id}", json=message(f"p{n}@x.io")).status_code == 200
+    time.sleep(LAG_SECONDS)  # the lag is read at most this often
     busy = streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io"))
     assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
     assert busy.json()["code"] == "STREAM-0429-429"
     streaming.process()
+    time.sleep(LAG_SECONDS)
     assert streaming.api.post(f"/collection/{inlet_id}", json=message("late@x.io")).status_code == 200
 
 
