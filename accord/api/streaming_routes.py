@@ -25,7 +25,7 @@ from accord.streaming.collection import (
     read_body,
 )
 from accord.streaming.segment_inlets import create_segment_inlet
-from accord.streaming.service import StreamingService
+from accord.streaming.service import LOG_SECONDS, StreamingService
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["streaming"])
 collection = APIRouter(responses=ERROR_RESPONSES, tags=["streaming"])
@@ -188,11 +188,18 @@ async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizati
     body = await read_body(request.body, streaming.workspace.settings.streaming_body_seconds)
     raw = decoded(body, request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
-    # the checks and the wait for the log's commit run off the event loop, in the inlet's turn (`turns.py`):
-    # other requests go on meanwhile
+    content_type = request.headers.get("content-type")
+    # In the inlet's turn (`turns.py`): the checks run off the event loop, but for one message whose inlet and
+    # caller are known (a fraction of a millisecond, no catalog read); the wait for the log's commit holds no
+    # thread. Other requests go on meanwhile.
     async with streaming.turns.turn(inlet_id):
-        answer = await asyncio.to_thread(streaming.collect, inlet_id, token, sandbox, raw, batch,
-                                         bool(sync_validation), request.headers.get("content-type"))  # fmt: skip
+        if batch or sync_validation or not streaming.ready(inlet_id, token):
+            pending = await asyncio.to_thread(streaming.prepare, inlet_id, token, sandbox, raw, batch,
+                                              bool(sync_validation), content_type)  # fmt: skip
+        else:
+            pending = streaming.prepare(inlet_id, token, sandbox, raw, batch, False, content_type)
+        appended = await asyncio.wait_for(asyncio.wrap_future(streaming.log.append(pending.entries)), LOG_SECONDS)
+        answer = streaming.answer(pending, appended)
     streaming.acks.append(time.perf_counter() - started)
     return answer
 

@@ -30,7 +30,7 @@ from accord.streaming.exceptions import (
     SlowBodyError,
     WrongContentTypeError,
 )
-from accord.streaming.log import Entry, EventLog
+from accord.streaming.log import Appended, Entry, EventLog
 
 MAX_MESSAGE_BYTES = 1_000_000
 """A message's size at most (its JSON text), as the reference product's streaming inlets take."""
@@ -116,8 +116,17 @@ def refuse_when_behind(lag: int, bound: int) -> None:
 
 def accept(log: EventLog, checked: Sequence[Checked], timeout: float = 30.0) -> list[dict[str, Any]]:
     """Put the acceptable messages into the log, durably; one answer per message, in order."""
-    entries = [c.entry for c in checked if c.entry is not None]
-    stored = iter(log.append(entries).result(timeout))
+    return answers(checked, log.append(entries_of(checked)).result(timeout))
+
+
+def entries_of(checked: Sequence[Checked]) -> list[Entry]:
+    """What of the checked messages goes into the log."""
+    return [c.entry for c in checked if c.entry is not None]
+
+
+def answers(checked: Sequence[Checked], appended: Sequence[Appended]) -> list[dict[str, Any]]:
+    """One answer per message, in order, once the log has taken `entries_of(checked)` (`appended`)."""
+    stored = iter(appended)
     received = int(time.time() * 1000)
     answers = []
     for c in checked:

@@ -13,7 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from accord.access import Principal, authenticate, authorize_sandbox
@@ -28,15 +30,17 @@ from accord.streaming.collection import (
     MAX_MESSAGE_BYTES,
     Checked,
     accept,
+    answers,
     check_content_type,
     check_message,
+    entries_of,
     parse_body,
     refuse_when_behind,
     sandbox_datasets,
 )
 from accord.streaming.exceptions import MessageError, UnknownInletError
 from accord.streaming.inlets import inlet_by_id
-from accord.streaming.log import EventLog
+from accord.streaming.log import Appended, Entry, EventLog
 from accord.streaming.open_log import open_event_log
 from accord.streaming.processor import LEASE, Processor
 from accord.streaming.turns import InletTurns
@@ -47,6 +51,8 @@ log = logging.getLogger("accord.streaming")
 
 INLET_SECONDS = 2.0
 """How long an inlet read from the catalog serves its messages before it is read again."""
+LOG_SECONDS = 30.0
+"""How long a request waits, at most, for the log to take its messages."""
 LAG_SECONDS = 0.1
 """How long the processor's lag read from the log serves the inlets' back-pressure before it is read again."""
 TOKEN_SECONDS = 2.0
@@ -151,6 +157,24 @@ class StreamingService:
     def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
                 sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
+        pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, sync_validation, content_type)
+        return self.answer(pending, self.log.append(pending.entries).result(LOG_SECONDS))
+
+    def ready(self, inlet_id: str, token: str | None) -> bool:
+        """Whether the inlet, and the caller unless it is public, are known without a catalog read (`prepare`
+        then does no input or output: a single message's checks may run on the server's event loop)."""
+        now = time.monotonic()
+        cached = self._inlets.get(inlet_id)
+        if cached is None or now - cached[0] >= INLET_SECONDS:
+            return False
+        if cached[1][0].public:
+            return True
+        caller = self._callers.get(hashlib.sha256(token.encode()).digest() if token else b"")
+        return caller is not None and now - caller[0] < TOKEN_SECONDS
+
+    def prepare(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
+                sync_validation: bool = False, content_type: str | None = None) -> Pending:  # fmt: skip
+        """Check who posts, then the messages: what goes into the log, and what the answer needs (`answer`)."""
         if self._publisher is None:
             self._start_publishing()
         try:
@@ -162,13 +186,22 @@ class StreamingService:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
         check_content_type(content_type)  # after who posts: news of the inlet only to who may post to it
         try:
-            return self._take(inlet, datasets, raw, batch, sync_validation)
+            return self._checked(inlet, datasets, raw, batch, sync_validation)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
             self.refused += 1
             raise
 
-    def _take(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
-              sync_validation: bool) -> dict[str, Any]:  # fmt: skip
+    def answer(self, pending: Pending, appended: Sequence[Appended]) -> dict[str, Any]:
+        """The answer's document, once the log has taken the pending messages."""
+        answered = answers(pending.checked, appended)
+        self.accepted += sum(1 for a in answered if a["status"] == 200)
+        self.refused += sum(1 for a in answered if a["status"] != 200)
+        if not pending.batch:
+            return {"inletId": pending.inlet_id, **answered[0]}
+        return {"inletId": pending.inlet_id, "responses": answered}
+
+    def _checked(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
+                 sync_validation: bool) -> Pending:  # fmt: skip
         refuse_when_behind(self._lag(), self.workspace.settings.streaming_lag_bound)
         payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
         if batch:
@@ -185,12 +218,7 @@ class StreamingService:
         checked = self._validated(checked) if sync_validation else self._at_the_door(checked, strict=False)
         if not batch and checked[0].entry is None:
             raise _refusal(checked[0])
-        answers = accept(self.log, checked)
-        self.accepted += sum(1 for a in answers if a["status"] == 200)
-        self.refused += sum(1 for a in answers if a["status"] != 200)
-        if not batch:
-            return {"inletId": inlet.id, **answers[0]}
-        return {"inletId": inlet.id, "responses": answers}
+        return Pending(inlet.id, checked, batch)
 
     def _at_the_door(self, checked: list[Checked], strict: bool) -> list[Checked]:
         """The messages that their dataset's schema contract refuses are refused (400, with each problem and its
@@ -380,6 +408,19 @@ class StreamingService:
             if self._publisher is None:
                 self._publisher = threading.Thread(target=self._publish, name="streaming-stats", daemon=True)
                 self._publisher.start()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request's messages, checked: what goes into the log (`entries`), and what its answer needs."""
+
+    inlet_id: str
+    checked: list[Checked]
+    batch: bool
+
+    @property
+    def entries(self) -> list[Entry]:
+        return entries_of(self.checked)
 
 
 def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
