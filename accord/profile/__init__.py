@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from accord.profile.lookup import get_profile, recent_profiles
     from accord.profile.merge import Fragment, flatten, merge, unflatten
     from accord.profile.policies import MergePolicy, create_policy, list_policies, resolve_policy
+    from accord.profile.recent import RecentEvents
     from accord.profile.refresh import delete_batch, delete_records, rebuild
     from accord.profile.store import ProfileSummary, build_profiles, store_folder
 
@@ -17,6 +18,7 @@ _EXPORTS = {
     "lookup": ["get_profile", "recent_profiles"],
     "merge": ["Fragment", "flatten", "merge", "unflatten"],
     "policies": ["MergePolicy", "create_policy", "list_policies", "resolve_policy"],
+    "recent": ["RecentEvents"],
     "refresh": ["delete_batch", "delete_records", "rebuild"],
     "store": ["ProfileSummary", "build_profiles", "store_folder"],
 }

@@ -28,13 +28,15 @@ from accord.identity import (
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
+from accord.profile.recent import SEPARATOR, RecentEvents, since_filter
 from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
 from accord.segment import profile_memberships
 from accord.workspace import Workspace
 
 MAX_FRAGMENTS = 5000
-SEPARATOR = "\x1f"
+NEWEST_EVENTS = 1000
+"""A person's events at most that streaming evaluation reads (the newest)."""
 EVENTS_GUARDRAIL = 5000
 """Profiles with more events than this are flagged (the reference product's guardrail)."""
 
@@ -76,12 +78,6 @@ def _carries_any(table: Any, schema: Any, wanted: Any, known: dict[str, Any], pr
             ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
             conditions.append(_has_any(ids, values.collect().as_scalar()).fill_null(False))
     return ibis.or_(*conditions) if conditions else None
-
-
-def _since(found: Any, since: Any, dataset_id: str) -> Any:
-    """The events at or after the dataset's oldest time read (none listed: all)."""
-    oldest = since.filter(since.dataset_id == dataset_id).oldest.max().as_scalar()
-    return found.filter((found.timestamp.cast("timestamp('UTC')") >= oldest) | oldest.isnull())
 
 
 def _normalised_ids(entries: Any, rule: Any) -> Any:
@@ -245,7 +241,7 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
                 continue
             found = table.filter(condition)
             if schema.class_name != "profile":  # expired events are no longer part of the profile
-                found = _since(found, since, dataset_id)
+                found = since_filter(found, since, dataset_id)
             owned = _owned(found, schema, dataset_id, known, ranks, wanted)
             if owned is None:
                 continue
@@ -265,7 +261,7 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
 
 def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[tuple[str, str]]],
                     since: datetime, event_fields: Collection[str] | None = None,
-                    ) -> dict[int, dict[str, Any]]:  # fmt: skip
+                    recent: RecentEvents | None = None) -> dict[int, dict[str, Any]]:  # fmt: skip
     """Many profiles at once, for streaming evaluation: each graph's merged attributes (default merge policy)
     and its events since `since` (at most 1,000, the newest), by graph; values as the engine gives them
     (timestamps are datetimes). `people` maps each graph to its identities. With `event_fields`, the events
@@ -273,7 +269,9 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
 
     One query per profile dataset for all of them: a row is read when it carries one of the identities
     and its profile identity is one of them (as `get_profile` reads the lake); events older than `since`
-    are skipped by the engine, so a micro-batch's evaluation does not read the whole history."""
+    are skipped by the engine, so a micro-batch's evaluation does not read the whole history. With `recent`
+    (kept by the caller from one call to the next, for the same `event_fields`), the events are taken from it
+    once it has read the batches committed since (`recent.py`)."""
     if not people:
         return {}
     with workspace.catalog.session() as session:
@@ -287,8 +285,13 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
     con = connect(workspace.settings)
     try:
         wanted, since_table = _wanted(con, people, oldest)
+        kept = recent is not None and bool(event_fields) and recent.refresh(workspace, sandbox, con, known, ranks,
+                                                                            datasets, since_table)  # fmt: skip
+        if kept:
+            assert recent is not None
+            events = recent.events(people, oldest, {d: n for d, n, *_ in datasets}, NEWEST_EVENTS)
         for index, (dataset_id, name, schema, _ttl) in enumerate(datasets):
-            if schema.class_name != "profile" and event_fields is not None and not event_fields:
+            if schema.class_name != "profile" and (kept or (event_fields is not None and not event_fields)):
                 continue
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}")
             condition = _carries_any(table, schema, wanted, known, present)
@@ -296,7 +299,7 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
                 continue
             found = table.filter(condition)
             if schema.class_name != "profile":
-                found = _since(found, since_table, dataset_id)
+                found = since_filter(found, since_table, dataset_id)
             owned = _owned(found, schema, dataset_id, known, ranks, wanted)
             if owned is None:
                 continue
@@ -307,7 +310,8 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
                                                                     ingested.get(batch), row))  # fmt: skip
             else:
                 place = ibis.row_number().over(group_by=owned._acc_graph, order_by=ibis.desc(owned.timestamp))
-                newest = owned.mutate(_acc_place=place).filter(lambda t: t._acc_place < 1000).drop("_acc_place")
+                newest = owned.mutate(_acc_place=place).filter(lambda t: t._acc_place < NEWEST_EVENTS).drop(
+                    "_acc_place")  # fmt: skip
                 if event_fields is not None:  # only what is asked for is read and handed over
                     keep = {*event_fields, "timestamp", "_acc_graph", "_acc_batch", "_acc_record"}
                     newest = newest.select(*[c for c in newest.columns if c in keep])

@@ -26,7 +26,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -35,6 +35,9 @@ from accord.catalog import BatchRecord, BatchSourceRecord, DatasetRecord, Sandbo
 from accord.streaming.collection import CONSUMER
 from accord.streaming.log import EventLog, Stored
 from accord.workspace import Workspace
+
+if TYPE_CHECKING:
+    from accord.profile import RecentEvents
 
 log = logging.getLogger("accord.streaming")
 
@@ -97,6 +100,8 @@ class Processor:
         self.max_rows = max_rows
         self.max_age = max_age
         self.stats = ProcessorStats()
+        self._recent: dict[str, RecentEvents] = {}
+        """The recent events of each sandbox's event datasets, kept between micro-batches (`profile/recent.py`)."""
 
     def process_waiting(self) -> int:
         """Process one micro-batch of what waits in the log; how many messages it took (0: none waited)."""
@@ -239,14 +244,18 @@ class Processor:
         try:
             if not evaluator.definitions:
                 return
-            from accord.profile import recent_profiles
+            from accord.profile import RecentEvents, recent_profiles
 
             # The changed people read at once: streaming definitions look at attributes and at events of the
             # last 24 hours only (`segment/checker.py`), so older events are not read
             now = datetime.now(UTC)
             people = identity.graph_identities(self.workspace, sandbox, changed)
-            persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT,
-                                      evaluator.event_columns if evaluator.reads_events else ())  # fmt: skip
+            fields = evaluator.event_columns if evaluator.reads_events else frozenset()
+            recent = self._recent.get(sandbox)
+            if recent is None or recent.fields != fields:
+                recent = self._recent[sandbox] = RecentEvents(fields)
+            recent.forget_before(now - EVENTS_LOOKED_AT)  # what no micro-batch asks for any more
+            persons = recent_profiles(self.workspace, sandbox, people, now - EVENTS_LOOKED_AT, fields, recent)
             for graph in sorted(changed):
                 person = persons.get(graph) or {"attributes": {}, "events": []}
                 self.stats.membership_changes += len(evaluator.evaluate(graph, person, now))
