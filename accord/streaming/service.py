@@ -161,9 +161,12 @@ class StreamingService:
         return self.answer(pending, self.log.append(pending.entries).result(LOG_SECONDS))
 
     def ready(self, inlet_id: str, token: str | None) -> bool:
-        """Whether the inlet, and the caller unless it is public, are known without a catalog read (`prepare`
-        then does no input or output: a single message's checks may run on the server's event loop)."""
+        """Whether the processor's lag, the inlet, and the caller unless it is public, are known without reading
+        the log or the catalog (`prepare` then does no input or output: a single message's checks may run on
+        the server's event loop, which a slow log or catalog must never hold up)."""
         now = time.monotonic()
+        if now - self._lag_read[0] >= LAG_SECONDS:
+            return False
         cached = self._inlets.get(inlet_id)
         if cached is None or now - cached[0] >= INLET_SECONDS:
             return False
