@@ -124,6 +124,7 @@ class SqliteEventLog:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's work, never a commit's (`_checkpoint_forever`)
         return db
 
     def append(self, entries: Sequence[Entry]) -> Future[list[Appended]]:
@@ -155,7 +156,6 @@ class SqliteEventLog:
     def _write_forever(self) -> None:
         db = self._connect()
         db.execute(f"PRAGMA synchronous={self._synchronous}")
-        db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's work (`_checkpoint_forever`)
         try:
             while True:
                 first = self._waiting.get()
@@ -182,7 +182,7 @@ class SqliteEventLog:
                 except queue.Empty:
                     break
                 if item is not None:
-                    item[1].set_exception(LogClosedError())
+                    _settle(item[1], exception=LogClosedError())
 
     def _commit_group(self, db: sqlite3.Connection, group: list[_Waiting]) -> None:
         now = time.time()
@@ -219,10 +219,10 @@ class SqliteEventLog:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for _, future in group:
-                future.set_exception(exc)
+                _settle(future, exception=exc)
             return
         for (_, future), done in zip(group, results, strict=True):
-            future.set_result(done)
+            _settle(future, done)
 
     def read(self, after: int, limit: int) -> list[Stored]:
         with self._reading:
@@ -260,3 +260,15 @@ class SqliteEventLog:
         self._checkpointer.join()
         with self._reading:
             self._reader.close()
+
+
+def _settle(future: Future[list[Appended]], result: list[Appended] | None = None,
+            exception: BaseException | None = None) -> None:  # fmt: skip
+    """Give an appender its answer, unless it stopped waiting (cancelled its future): its messages are in the
+    log all the same, and the writer goes on for the others."""
+    if not future.set_running_or_notify_cancel():
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result or [])

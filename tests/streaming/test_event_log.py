@@ -56,6 +56,15 @@ def test_a_message_sent_twice_at_once_is_kept_once(event_log_factory: EventLogFa
                                                                  ("m2", b'{"n": 2}')]  # fmt: skip
 
 
+def test_an_appender_that_stops_waiting_stops_no_other(event_log_factory: EventLogFactory) -> None:
+    log = event_log_factory.open()
+    given_up = log.append(entries("a", range(2)))
+    given_up.cancel()  # a request's wait cancelled (a timeout, its client gone) before the log answered
+    later = log.append(entries("b", range(1))).result(10)
+    assert [x.duplicate for x in later] == [False]
+    assert ("b", "m0") in {(s.inlet, s.message_id) for s in log.read(0, 10)}
+
+
 def test_duplicates_are_known_across_a_reopen_and_past_the_duplicate_window(
     event_log_factory: EventLogFactory,
 ) -> None:
