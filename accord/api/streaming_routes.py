@@ -5,7 +5,6 @@ messages without a token, every other inlet needs one of its sandbox."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
@@ -25,7 +24,7 @@ from accord.streaming.collection import (
     read_body,
 )
 from accord.streaming.segment_inlets import create_segment_inlet
-from accord.streaming.service import LOG_SECONDS, StreamingService
+from accord.streaming.service import StreamingService
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["streaming"])
 collection = APIRouter(responses=ERROR_RESPONSES, tags=["streaming"])
@@ -164,7 +163,7 @@ def get_inlet(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any
 
 @router.delete("/streaming/inlets/{name}", status_code=204)
 def delete_inlet(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> None:
-    """Delete an inlet: its URLs answer 404 from now on (what it took already is processed)."""
+    """Delete an inlet: its URLs answer 404 within 2 seconds (what it took already is processed)."""
     with ws.catalog.session() as session:
         inlets.delete_inlet(session, sandbox, name)
 
@@ -189,17 +188,9 @@ async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizati
     raw = decoded(body, request.headers.get("content-encoding"), limit)
     token = credentials.credentials if credentials else None
     content_type = request.headers.get("content-type")
-    # In the inlet's turn (`turns.py`): the checks run off the event loop, but for one message whose inlet and
-    # caller are known (a fraction of a millisecond, no catalog read); the wait for the log's commit holds no
-    # thread. Other requests go on meanwhile.
+    # in the inlet's turn (`turns.py`): other requests go on meanwhile
     async with streaming.turns.turn(inlet_id):
-        if batch or sync_validation or not streaming.ready(inlet_id, token):
-            pending = await asyncio.to_thread(streaming.prepare, inlet_id, token, sandbox, raw, batch,
-                                              bool(sync_validation), content_type)  # fmt: skip
-        else:
-            pending = streaming.prepare(inlet_id, token, sandbox, raw, batch, False, content_type)
-        appended = await asyncio.wait_for(asyncio.wrap_future(streaming.log.append(pending.entries)), LOG_SECONDS)
-        answer = streaming.answer(pending, appended)
+        answer = await streaming.take(inlet_id, token, sandbox, raw, batch, bool(sync_validation), content_type)
     streaming.acks.append(time.perf_counter() - started)
     return answer
 

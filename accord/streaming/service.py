@@ -8,6 +8,7 @@ goes stale (its holder was killed).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -51,6 +52,8 @@ log = logging.getLogger("accord.streaming")
 
 INLET_SECONDS = 2.0
 """How long an inlet read from the catalog serves its messages before it is read again."""
+INLINE_BYTES = 64 * 1024
+"""A single message at most this large may be checked on the event loop (`StreamingService.take`)."""
 LOG_SECONDS = 30.0
 """How long a request waits, at most, for the log to take its messages."""
 LAG_SECONDS = 0.1
@@ -77,6 +80,7 @@ class StreamingService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._publisher: threading.Thread | None = None
+        self._counting = threading.Lock()
         self.accepted = 0
         self.refused = 0
         self.acks: deque[float] = deque(maxlen=10_000)
@@ -160,6 +164,20 @@ class StreamingService:
         pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, sync_validation, content_type)
         return self.answer(pending, self.log.append(pending.entries).result(LOG_SECONDS))
 
+    async def take(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
+                   sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """`collect`, on the server's event loop: the checks run in a worker thread, but for one small message
+        whose checks need no read of the catalog or the log (`ready`: a fraction of a millisecond); the wait
+        for the log's commit holds no thread."""
+        if batch or sync_validation or len(raw) > INLINE_BYTES or not self.ready(inlet_id, token):
+            pending = await asyncio.to_thread(self.prepare, inlet_id, token, sandbox_header, raw, batch,
+                                              sync_validation, content_type)  # fmt: skip
+        else:
+            pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, False, content_type)
+        # shielded: a request that stops waiting (a timeout, its client gone) leaves the log's answer alone
+        taken = asyncio.shield(asyncio.wrap_future(self.log.append(pending.entries)))
+        return self.answer(pending, await asyncio.wait_for(taken, LOG_SECONDS))
+
     def ready(self, inlet_id: str, token: str | None) -> bool:
         """Whether the processor's lag, the inlet, and the caller unless it is public, are known without reading
         the log or the catalog (`prepare` then does no input or output: a single message's checks may run on
@@ -170,7 +188,11 @@ class StreamingService:
         cached = self._inlets.get(inlet_id)
         if cached is None or now - cached[0] >= INLET_SECONDS:
             return False
-        if cached[1][0].public:
+        inlet = cached[1][0]
+        contract = self._contracts.get(inlet.dataset_id) if inlet.dataset_id else None
+        if contract is None or now - contract[0] >= INLET_SECONDS:  # a schema's inlet routes by message
+            return False
+        if inlet.public:
             return True
         caller = self._callers.get(hashlib.sha256(token.encode()).digest() if token else b"")
         return caller is not None and now - caller[0] < TOKEN_SECONDS
@@ -191,14 +213,16 @@ class StreamingService:
         try:
             return self._checked(inlet, datasets, raw, batch, sync_validation)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
-            self.refused += 1
+            with self._counting:
+                self.refused += 1
             raise
 
     def answer(self, pending: Pending, appended: Sequence[Appended]) -> dict[str, Any]:
         """The answer's document, once the log has taken the pending messages."""
         answered = answers(pending.checked, appended)
-        self.accepted += sum(1 for a in answered if a["status"] == 200)
-        self.refused += sum(1 for a in answered if a["status"] != 200)
+        with self._counting:  # from the event loop and from worker threads
+            self.accepted += sum(1 for a in answered if a["status"] == 200)
+            self.refused += sum(1 for a in answered if a["status"] != 200)
         if not pending.batch:
             return {"inletId": pending.inlet_id, **answered[0]}
         return {"inletId": pending.inlet_id, "responses": answered}
@@ -292,7 +316,8 @@ class StreamingService:
             payload = segment_inlets.segment_body(raw, encoding, batch=kind is None)
         refuse_when_behind(self._lag(), self.workspace.settings.streaming_lag_bound)
         answers = accept(self.log, segment_inlets.checked_calls(payload, kind, inlet))
-        self.accepted += len(answers)
+        with self._counting:
+            self.accepted += len(answers)
         return {"success": True}
 
     def _contract_of(self, dataset_id: str) -> tuple[str, Any]:
