@@ -83,7 +83,7 @@ def inlet_show(name: str = typer.Argument(..., help="The inlet's name or id."), 
 
 @streaming_app.command("delete")
 def inlet_delete(name: str = typer.Argument(..., help="The inlet's name or id."), as_json: bool = JsonFlag) -> None:
-    """Delete an inlet: its URLs answer 404 from now on (what it took already is processed)."""
+    """Delete an inlet: its URLs answer 404 within 2 seconds (what it took already is processed)."""
     from accord import streaming
 
     with state.workspace().catalog.session() as session:

@@ -88,7 +88,10 @@ def compiled(con: Any, expr: Any) -> str:
     connection, are in the SQL), so an expression of the same tables, names and operations is compiled once."""
     op = expr.op()
     bound = op.find(ops.DatabaseTable)
-    key = op.replace({t: ops.UnboundTable(t.name, t.schema, t.namespace) for t in bound}) if bound else op
+    unbound = op.replace({t: ops.UnboundTable(t.name, t.schema, t.namespace) for t in bound}) if bound else op
+    # Python takes -0.0 for 0.0 (and so do the expressions' equality and hash): the floats are keyed as written
+    floats = tuple(repr(x.value) for x in op.find(ops.Literal) if isinstance(x.value, float))
+    key = (con.name, unbound, floats)
     with _COMPILED_LOCK:
         sql = _COMPILED.get(key)
         if sql is not None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from accord.identity.matching import MatchingRules, list_matches, parse_rules, propose_matches
     from accord.identity.namespaces import (
+        SEPARATOR,
         STANDARD,
         IdentityType,
         Namespace,
@@ -57,6 +58,7 @@ _EXPORTS = {
     "namespaces": [
         "IdentityType",
         "Namespace",
+        "SEPARATOR",
         "STANDARD",
         "create_namespace",
         "get_namespace",

@@ -14,6 +14,7 @@ from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import connect, field_at, to_arrow
 from accord.errors import InvalidInputError, NotFoundError
 from accord.identity import (
+    SEPARATOR,
     TypedIdentity,
     get_rules,
     graph_folder,
@@ -28,7 +29,7 @@ from accord.identity import (
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
-from accord.profile.recent import SEPARATOR, RecentEvents, since_filter
+from accord.profile.recent import RecentEvents, since_filter
 from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
 from accord.segment import profile_memberships
@@ -263,7 +264,7 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
                     since: datetime, event_fields: Collection[str] | None = None,
                     recent: RecentEvents | None = None) -> dict[int, dict[str, Any]]:  # fmt: skip
     """Many profiles at once, for streaming evaluation: each graph's merged attributes (default merge policy)
-    and its events since `since` (at most 1,000, the newest), by graph; values as the engine gives them
+    and its events since `since` (of each event dataset, the newest 1,000), by graph; values as the engine gives them
     (timestamps are datetimes). `people` maps each graph to its identities. With `event_fields`, the events
     carry only these top-level fields (and `timestamp`), and none are read when it is empty.
 

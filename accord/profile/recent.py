@@ -24,14 +24,12 @@ from sqlalchemy import select
 
 from accord.catalog import BatchRecord
 from accord.engine import to_arrow
-from accord.identity import profile_identities, record_identities
+from accord.identity import SEPARATOR, profile_identities, record_identities
 from accord.lake import open_dataset
 from accord.workspace import Workspace
 
-SEPARATOR = "\x1f"
-"""Between an identity's namespace and its id, in the name of a graph's node."""
 FORGET_EVERY = timedelta(minutes=10)
-MOST_ROWS = 2_000_000
+MOST_ROWS = 500_000
 """Events kept at most; past it, the lake is read instead."""
 
 
@@ -102,16 +100,22 @@ class RecentEvents:
 
     def events(self, people: dict[int, list[tuple[str, str]]], oldest: dict[str, datetime], names: dict[str, str],
                newest: int) -> dict[int, list[dict[str, Any]]]:  # fmt: skip
-        """Each graph's events kept under its identities, at or after their dataset's oldest time, newest first
-        (at most `newest`)."""
+        """Each graph's events kept under its identities, at or after their dataset's oldest time: of each
+        dataset, the newest `newest`, as the lake read gives them."""
         since = {names[d]: t for d, t in oldest.items()}
         found: dict[int, list[dict[str, Any]]] = {}
         for graph, identities in people.items():
-            mine = [e for ns, value in identities for e in self.by_node.get(f"{ns}{SEPARATOR}{value}", ())
-                    if e["timestamp"] is not None and e["timestamp"] >= since[e["dataset"]]]  # fmt: skip
-            mine.sort(key=lambda e: e["timestamp"], reverse=True)
+            by_dataset: dict[str, list[dict[str, Any]]] = {}
+            for ns, value in identities:
+                for e in self.by_node.get(f"{ns}{SEPARATOR}{value}", ()):
+                    if e["timestamp"] is not None and e["timestamp"] >= since[e["dataset"]]:
+                        by_dataset.setdefault(e["dataset"], []).append(e)
+            mine: list[dict[str, Any]] = []
+            for events in by_dataset.values():
+                events.sort(key=lambda e: e["timestamp"], reverse=True)
+                mine.extend(dict(e) for e in events[:newest])
             if mine:
-                found[graph] = [dict(e) for e in mine[:newest]]
+                found[graph] = mine
         return found
 
     def forget_before(self, moment: datetime) -> None:

@@ -363,3 +363,27 @@ def test_a_flood_from_one_inlet_is_told_to_wait_and_starves_no_other(streaming: 
     assert set(statuses) == {207, 429}, statuses
     told = next(a for a in answers if a.status_code == 429)
     assert told.json()["code"] == "STREAM-0430-429" and told.headers["Retry-After"] == "1"
+
+
+def test_single_messages_taken_on_the_event_loop_still_see_a_revoked_token_and_a_deleted_inlet(
+    streaming: Streaming,
+) -> None:
+    from accord.access import create_token, revoke_token
+    from accord.streaming.service import INLET_SECONDS, TOKEN_SECONDS
+
+    inlet_id = inlet(streaming)
+    record, token = create_token(streaming.app.state.workspace.catalog, "feeder")
+    url = f"/collection/{inlet_id}"
+    with httpx.Client(base_url=streaming.api.base_url, headers={"Authorization": f"Bearer {token}"}) as feeder:
+        for n in range(3):  # the first reads the catalog; the others may be checked on the server's event loop
+            assert feeder.post(url, json=message(f"p{n}@x.io")).status_code == 200
+        revoke_token(streaming.app.state.workspace.catalog, record.id)
+        time.sleep(TOKEN_SECONDS)  # a token is checked again at least this often (documented)
+        refused = feeder.post(url, json=message("late@x.io"))
+        assert refused.status_code == 401 and refused.json()["code"]
+    assert streaming.api.post(url, json=message("p3@x.io")).status_code == 200
+    assert streaming.api.delete(f"/streaming/inlets/{inlet_id}").status_code in (200, 204)
+    time.sleep(INLET_SECONDS)
+    gone = streaming.api.post(url, json=message("p4@x.io"))
+    assert gone.status_code == 404 and gone.json()["code"]
+    assert streaming.process() == 4  # the four taken, none of those refused
