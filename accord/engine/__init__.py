@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import numpy as np
 import pyarrow as pa
@@ -132,6 +133,22 @@ def temporary_table(con: Any, name: str, expr: Any) -> Any:
     target = sge.to_identifier(name, quoted=True).sql("duckdb")
     con.raw_sql(f"CREATE OR REPLACE TEMPORARY TABLE {target} AS {con.compile(expr)}")
     return con.table(name)
+
+
+def values_table(con: Any, name: str, columns: dict[str, tuple[str, list[Any]]]) -> Any:
+    """Columns of values (each `name: (engine type, values)`, all as long) as a temporary table of the
+    connection, replacing one of that name; the table. The values go as parameters, never into the SQL."""
+    target = sge.to_identifier(name, quoted=True).sql("duckdb")
+    chosen = ", ".join(f"unnest(?::{kind}[]) AS {sge.to_identifier(column, quoted=True).sql('duckdb')}"
+                       for column, (kind, _values) in columns.items())  # fmt: skip
+    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {target} AS SELECT {chosen}",
+                    [values for _kind, values in columns.values()])  # fmt: skip
+    return con.table(name)
+
+
+@ibis.udf.scalar.builtin(name="list_has_any", signature=((dt.Array(dt.string), dt.Array(dt.string)), dt.boolean))
+def has_any(values: Any, wanted: Any) -> Any:  # type: ignore[empty-body]
+    """Whether two lists of text share a value (the engine's own function)."""
 
 
 def drop_temporary_table(con: Any, name: str) -> None:

@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, copy_to_parquet
+from accord.engine import connect, copy_to_parquet, values_table
 from accord.errors import NotFoundError
 from accord.identity.namespaces import SEPARATOR, namespaces
 from accord.identity.records import profile_identities, record_identities
@@ -104,10 +104,8 @@ def identity_rows(workspace: Workspace, con: Any, sandbox: str, batch: str | Non
         return None
     # the tables are named alike in every call (the connection is the caller's own), so that the reads of one
     # batch after another compile alike (`engine.compiled`)
-    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {BATCH_TIMES} AS SELECT unnest(?::VARCHAR[]) AS batch_id, "
-                    "unnest(?::VARCHAR[]) AS completed",
-                    [list(times), [t.isoformat() if t else None for t in times.values()]])  # fmt: skip
-    batch_times = con.table(BATCH_TIMES)
+    batch_times = values_table(con, BATCH_TIMES, {"batch_id": ("VARCHAR", list(times)), "completed": (
+        "VARCHAR", [t.isoformat() if t else None for t in times.values()])})  # fmt: skip
     for index, (name, dataset_id, schema) in enumerate(plans):
         table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}",
                                 batches=None if batch is None else set(times))  # fmt: skip

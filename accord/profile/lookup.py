@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, field_at, to_arrow
+from accord.engine import connect, field_at, has_any, to_arrow, values_table
 from accord.errors import InvalidInputError, NotFoundError
 from accord.identity import (
     SEPARATOR,
@@ -45,22 +44,17 @@ EVENTS_GUARDRAIL = 5000
 WANTED, SINCE = "acc_wanted", "acc_since"
 
 
-@ibis.udf.scalar.builtin(name="list_has_any", signature=((dt.Array(dt.string), dt.Array(dt.string)), dt.boolean))
-def _has_any(values: Any, wanted: Any) -> Any:  # type: ignore[empty-body]
-    """Whether two lists share a value (the engine's own function)."""
-
-
 def _wanted(con: Any, people: dict[int, list[tuple[str, str]]], oldest: dict[str, datetime]) -> tuple[Any, Any]:
     """The people's identities (namespace, value, node, graph) and each dataset's oldest time read, as two
     tables of the connection (the caller's own), named alike in every call: the queries that read them are
     the same for other people and other times, and compile once (`engine.compiled`)."""
     rows = [(ns, value, f"{ns}{SEPARATOR}{value}", graph) for graph, ids in people.items() for ns, value in ids]
-    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {WANTED} AS SELECT unnest(?::VARCHAR[]) AS namespace, "
-                    "unnest(?::VARCHAR[]) AS value, unnest(?::VARCHAR[]) AS node, unnest(?::BIGINT[]) AS graph",
-                    [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], []])  # fmt: skip
-    con.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {SINCE} AS SELECT unnest(?::VARCHAR[]) AS dataset_id, "
-                    "unnest(?::TIMESTAMPTZ[]) AS oldest", [list(oldest), list(oldest.values())])  # fmt: skip
-    return con.table(WANTED), con.table(SINCE)
+    namespaces_, values, nodes, graphs = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [])
+    wanted = values_table(con, WANTED, {"namespace": ("VARCHAR", namespaces_), "value": ("VARCHAR", values),
+                                        "node": ("VARCHAR", nodes), "graph": ("BIGINT", graphs)})  # fmt: skip
+    since = values_table(con, SINCE, {"dataset_id": ("VARCHAR", list(oldest)),
+                                      "oldest": ("TIMESTAMPTZ", list(oldest.values()))})  # fmt: skip
+    return wanted, since
 
 
 def _carries_any(table: Any, schema: Any, wanted: Any, known: dict[str, Any], present: set[str]) -> Any:
@@ -77,7 +71,7 @@ def _carries_any(table: Any, schema: Any, wanted: Any, known: dict[str, Any], pr
                 conditions.append(field_at(table, descriptor.path).isin(values))
         if "identityMap" in schema.fields and namespace in known:
             ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
-            conditions.append(_has_any(ids, values.collect().as_scalar()).fill_null(False))
+            conditions.append(has_any(ids, values.collect().as_scalar()).fill_null(False))
     return ibis.or_(*conditions) if conditions else None
 
 
