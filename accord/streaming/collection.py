@@ -114,9 +114,13 @@ def refuse_when_behind(lag: int, bound: int) -> None:
         raise BusyError(lag, retry_after=max(1, min(30, lag // max(1, bound // 10))))
 
 
-def accept(log: EventLog, checked: Sequence[Checked], timeout: float = 30.0) -> list[dict[str, Any]]:
+LOG_SECONDS = 30.0
+"""How long a request waits, at most, for the log to take its messages."""
+
+
+def accept(log: EventLog, checked: Sequence[Checked]) -> list[dict[str, Any]]:
     """Put the acceptable messages into the log, durably; one answer per message, in order."""
-    return answers(checked, log.append(entries_of(checked)).result(timeout))
+    return answers(checked, log.append(entries_of(checked)).result(LOG_SECONDS))
 
 
 def entries_of(checked: Sequence[Checked]) -> list[Entry]:

@@ -26,6 +26,7 @@ from accord.errors import AccordError, ConflictError, PermissionDeniedError, Too
 from accord.jobs import JobRunningError, hold
 from accord.streaming.collection import (
     CONSUMER,
+    LOG_SECONDS,
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
@@ -54,8 +55,6 @@ INLET_SECONDS = 2.0
 """How long an inlet read from the catalog serves its messages before it is read again."""
 INLINE_BYTES = 64 * 1024
 """A single message at most this large may be checked on the event loop (`StreamingService.take`)."""
-LOG_SECONDS = 30.0
-"""How long a request waits, at most, for the log to take its messages."""
 LAG_SECONDS = 0.1
 """How long the processor's lag read from the log serves the inlets' back-pressure before it is read again."""
 TOKEN_SECONDS = 2.0
@@ -194,7 +193,7 @@ class StreamingService:
             return False
         if inlet.public:
             return True
-        caller = self._callers.get(hashlib.sha256(token.encode()).digest() if token else b"")
+        caller = self._callers.get(_token_key(token))
         return caller is not None and now - caller[0] < TOKEN_SECONDS
 
     def prepare(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
@@ -379,7 +378,7 @@ class StreamingService:
         """Who a token is, read from the catalog at most every `TOKEN_SECONDS` (a busy inlet's requests do not
         each cost a catalog query: two thirds of a single message's time). A revoked token is refused within
         them; a token that is refused is never remembered."""
-        key = hashlib.sha256(token.encode()).digest() if token else b""
+        key = _token_key(token)
         now = time.monotonic()
         cached = self._callers.get(key)
         if cached is not None and now - cached[0] < TOKEN_SECONDS:
@@ -449,6 +448,11 @@ class Pending:
     @property
     def entries(self) -> list[Entry]:
         return entries_of(self.checked)
+
+
+def _token_key(token: str | None) -> bytes:
+    """How a caller's token is remembered (never as sent)."""
+    return hashlib.sha256(token.encode()).digest() if token else b""
 
 
 def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
