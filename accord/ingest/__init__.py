@@ -8,7 +8,7 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.ingest.checking import check_records
-    from accord.ingest.exceptions import ROW_ERROR_CODES, InvalidMappingError, UnreadableFileError
+    from accord.ingest.exceptions import REQUIRED_MISSING, ROW_ERROR_CODES, InvalidMappingError, UnreadableFileError
     from accord.ingest.formats import copy_upload
     from accord.ingest.mapping.compiler import record_misfits, records_misfits, records_trimmed
     from accord.ingest.mapping.functions import FUNCTIONS
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "checking": ["check_records"],
-    "exceptions": ["InvalidMappingError", "ROW_ERROR_CODES", "UnreadableFileError"],
+    "exceptions": ["InvalidMappingError", "REQUIRED_MISSING", "ROW_ERROR_CODES", "UnreadableFileError"],
     "formats": ["copy_upload"],
     "mapping.compiler": ["record_misfits", "records_misfits", "records_trimmed"],
     "mapping.functions": ["FUNCTIONS"],

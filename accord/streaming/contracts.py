@@ -5,6 +5,10 @@ the record whole, the record without the values that do not fit (`discard_value`
 (`discard_row`, `freeze`, and what `evolve` could not add); with the problems, for the diagnostics.
 `evolve` first adds the records' new `_tenant` fields to the dataset's own custom field group
 (`<dataset>-evolved`, made and added to the schema on first need), in one catalog transaction.
+
+Whatever the contract, a record is left out when it lacks a field the schema requires (an event's `_id` or
+`timestamp`: `INGEST-1555-400`, the batch pipeline's code) or, in a profile dataset, carries no identity
+(`STREAM-0424-400`): such a record could never be a whole event, or reach a profile (`incomplete`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from accord import schema as registry
 from accord.errors import AccordError
 from accord.ingest import records_misfits, records_trimmed
-from accord.schema import FIELD_NAME, TENANT, ResolvedSchema
+from accord.schema import FIELD_NAME, TENANT, FieldType, ResolvedSchema, walk
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.streaming")
@@ -25,6 +29,8 @@ ROW_LEFT_OUT = "STREAM-0422-400"
 """A record left out of the lake: it does not fit the dataset's schema (its contract refuses or discards it)."""
 VALUE_LEFT_OUT = "STREAM-0423-200"
 """A value left out of a record that was taken (contract `discard_value`)."""
+NO_IDENTITY = "STREAM-0424-400"
+"""A record of a profile dataset left out: it carries no identity, so it could reach no profile."""
 UNKNOWN = "has no field of that name"
 
 
@@ -49,7 +55,13 @@ def sort_records(workspace: Workspace, sandbox: str, dataset: Any, schema: Resol
                  entities: list[dict[str, Any]]) -> Sorted:  # fmt: skip
     """The verdict on each record under the dataset's contract (see the module's docstring)."""
     contract = dataset.schema_contract
+    lacking = incomplete(entities, schema, dataset.profile_enabled)
     misfits = records_misfits(entities, schema)
+    # an incomplete record is left out whatever else is wrong with it (said too): nothing of it evolves the schema
+    for lacks, found in zip(lacking, misfits, strict=True):
+        if lacks:
+            lacks.extend(_error(ROW_LEFT_OUT, p, "the record was left out (it is incomplete)") for p in found)
+            found.clear()
     added: list[str] = []
     why: dict[str, str] = {}
     if contract == "evolve" and any(misfits):
@@ -61,8 +73,10 @@ def sort_records(workspace: Workspace, sandbox: str, dataset: Any, schema: Resol
             misfits = records_misfits(entities, schema)
     trimmed = records_trimmed(entities, schema) if contract == "discard_value" else entities
     verdicts = []
-    for entity, kept, found in zip(entities, trimmed, misfits, strict=True):
-        if not found:
+    for entity, kept, found, lacks in zip(entities, trimmed, misfits, lacking, strict=True):
+        if lacks:
+            verdicts.append(Verdict(None, tuple(lacks)))
+        elif not found:
             verdicts.append(Verdict(entity))
         elif contract == "discard_value" and kept:
             verdicts.append(Verdict(kept, tuple(_error(VALUE_LEFT_OUT, p, "left out") for p in found)))
@@ -70,6 +84,48 @@ def sort_records(workspace: Workspace, sandbox: str, dataset: Any, schema: Resol
             verdicts.append(Verdict(None, tuple(_error(ROW_LEFT_OUT, p, _row_outcome(contract, entity, p, why))
                                                 for p in found)))  # fmt: skip
     return Sorted(verdicts, schema, added)
+
+
+def incomplete(entities: list[dict[str, Any]], schema: ResolvedSchema, needs_identity: bool
+               ) -> list[list[dict[str, str]]]:  # fmt: skip
+    """What keeps each record out of the lake whatever the contract (empty: nothing): a field the schema
+    requires without a value, and, when `needs_identity` (a profile dataset), no identity at all: none in
+    `identityMap` and no value in the schema's identity fields."""
+    from accord.ingest import REQUIRED_MISSING
+
+    required = [path for path, spec in walk(schema.fields) if spec.required and spec.type != FieldType.object]
+    identity_paths = [identity.path for identity in schema.identities]
+    in_map = "identityMap" in schema.fields
+    holders = (["identityMap"] if in_map else []) + identity_paths  # where an identity may be
+    out = []
+    for entity in entities:
+        problems = [{"code": REQUIRED_MISSING, "path": path, "message": f"required field {path} is missing"}
+                    for path in required if _value_at(entity, path) is None]  # fmt: skip
+        if needs_identity and not _carries_identity(entity, in_map, identity_paths):
+            problems.append({"code": NO_IDENTITY, "path": holders[0] if holders else "",
+                             "message": f"the record carries no identity (none in {', '.join(holders) or 'it'}): "
+                                        "it could reach no profile"})  # fmt: skip
+        out.append(problems)
+    return out
+
+
+def _value_at(entity: dict[str, Any], path: str) -> Any:
+    value: Any = entity
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return None if value == "" else value
+
+
+def _carries_identity(entity: dict[str, Any], in_map: bool, paths: list[str]) -> bool:
+    found = entity.get("identityMap") if in_map else None
+    if isinstance(found, dict):
+        for items in found.values():
+            # an empty or null id is an identity all the same, one that validation refuses (`INGEST-1218-400`)
+            if isinstance(items, list) and any(isinstance(i, dict) and "id" in i for i in items):
+                return True
+    return any(_value_at(entity, path) is not None for path in paths)
 
 
 def refusals(entities: list[dict[str, Any]], schema: ResolvedSchema, contract: str) -> list[list[dict[str, str]]]:
@@ -293,4 +349,15 @@ def _sandbox_id(session: Any, sandbox: str) -> str:
     return resolve_sandbox(session, sandbox).id
 
 
-__all__ = ["ROW_LEFT_OUT", "VALUE_LEFT_OUT", "Sorted", "Verdict", "evolve", "plan", "refusals", "sort_records"]
+__all__ = [
+    "NO_IDENTITY",
+    "ROW_LEFT_OUT",
+    "VALUE_LEFT_OUT",
+    "Sorted",
+    "Verdict",
+    "evolve",
+    "incomplete",
+    "plan",
+    "refusals",
+    "sort_records",
+]

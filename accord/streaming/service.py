@@ -66,7 +66,7 @@ class StreamingService:
         self.workspace = workspace
         self._log = event_log
         self._inlets: dict[str, tuple[float, tuple[InletRecord, str, dict[str, str]]]] = {}
-        self._contracts: dict[str, tuple[float, tuple[str, Any]]] = {}
+        self._contracts: dict[str, tuple[float, tuple[str, Any, bool]]] = {}
         self._turns: InletTurns | None = None
         self._holding = False
         """This process's processor holds the lease (it processes; without it, it stands by)."""
@@ -254,7 +254,7 @@ class StreamingService:
 
         out = list(checked)
         for dataset_id, places in _by_dataset(checked).items():
-            contract, schema = self._contract_of(dataset_id)
+            contract, schema, _profile = self._contract_of(dataset_id)
             if schema is None or not (strict or contract == "freeze"):
                 continue
             found = refusals([checked[i].entity or {} for i in places], schema, contract)
@@ -271,13 +271,20 @@ class StreamingService:
         with the batch pipeline's error codes, paths and messages. What the schema contract leaves out of a
         record (`discard_value`) or adds to the schema (`evolve`) is not checked."""
         from accord.ingest import check_records, records_trimmed
+        from accord.streaming.contracts import incomplete
 
         checked = self._at_the_door(checked, strict=True)
         out = list(checked)
         for dataset_id, places in _by_dataset(checked).items():
-            schema = self._contract_of(dataset_id)[1]
+            _contract, schema, profile = self._contract_of(dataset_id)
             if schema is None:
                 continue
+            # a required field without a value, or no identity in a profile dataset, is said of each message
+            lacking = incomplete([checked[i].entity or {} for i in places], schema, profile)
+            for index, found in zip(places, lacking, strict=True):
+                if found:
+                    out[index] = _unfit(checked[index].where, found)
+            places = [i for i, found in zip(places, lacking, strict=True) if not found]
             # what the contract would leave out, or add to the schema, is not checked; a record of nothing else
             # (all of it new fields, under `evolve`) has nothing to check
             trimmed = records_trimmed([checked[i].entity or {} for i in places], schema)
@@ -285,9 +292,7 @@ class StreamingService:
             problems = check_records(self.workspace, dataset_id, [kept for kept in trimmed if kept])
             for index, found in zip(places, problems, strict=True):
                 if found:
-                    said = "; ".join(f"{p['code']} {p['path'] or 'record'}: {p['message']}" for p in found[:5])
-                    out[index] = Checked(None, f"{checked[index].where}: does not fit the dataset's schema: {said}",
-                                         400, found)  # fmt: skip
+                    out[index] = _unfit(checked[index].where, found)
         return out
 
     def collect_calls(self, write_key: str | None, kind: str | None, raw: bytes, encoding: str | None,
@@ -319,8 +324,9 @@ class StreamingService:
             self.accepted += len(answers)
         return {"success": True}
 
-    def _contract_of(self, dataset_id: str) -> tuple[str, Any]:
-        """A dataset's schema contract and schema, read from the catalog at most every `INLET_SECONDS`."""
+    def _contract_of(self, dataset_id: str) -> tuple[str, Any, bool]:
+        """A dataset's schema contract, schema, and whether it feeds profiles, read from the catalog at most every
+        `INLET_SECONDS`."""
         from accord.catalog import DatasetRecord
         from accord.schema import resolve_schema_by_id
 
@@ -331,8 +337,9 @@ class StreamingService:
         with self.workspace.catalog.session() as session:
             dataset = session.get(DatasetRecord, dataset_id)
             if dataset is None:  # deleted since the inlet was read: the processor drops its messages
-                return "discard_row", None
-            found = (dataset.schema_contract, resolve_schema_by_id(session, dataset.schema_id))
+                return "discard_row", None, False
+            found = (dataset.schema_contract, resolve_schema_by_id(session, dataset.schema_id),
+                     bool(dataset.profile_enabled))  # fmt: skip
         if len(self._contracts) > 10_000:
             self._contracts.clear()
         self._contracts[dataset_id] = (now, found)
@@ -462,6 +469,12 @@ def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
         if item.entry is not None and item.dataset_id is not None and item.entity is not None:
             found.setdefault(item.dataset_id, []).append(index)
     return found
+
+
+def _unfit(where: str, problems: list[dict[str, str]]) -> Checked:
+    """A message refused by synchronous validation (400), with its problems (`code`, `path`, `message`)."""
+    said = "; ".join(f"{p['code']} {p['path'] or 'record'}: {p['message']}" for p in problems[:5])
+    return Checked(None, f"{where}: does not fit the dataset's schema: {said}", 400, problems)
 
 
 def _refusal(checked: Checked) -> AccordError:

@@ -210,4 +210,6 @@ def test_what_synchronous_validation_takes_is_what_lands(streaming: Streaming) -
     newest = max(streaming.api.get("/batches", params={"dataset": "crm"}).json(), key=lambda b: b["created"])
     assert (newest["status"], newest["failedRecordCount"]) == ("success", 1), newest
     (item,) = streaming.api.get(f"/batches/{newest['id']}/errors").json()["items"]
-    assert item["_errors"][0]["code"] == "STREAM-0422-400" and "nothing of it fits" in item["_errors"][0]["message"]
+    # it carries no identity either (a profile dataset): both are said
+    said = {(e["code"], e["path"]) for e in item["_errors"]}
+    assert said == {("STREAM-0424-400", "personalEmail.address"), ("STREAM-0422-400", "unknown")}, item
