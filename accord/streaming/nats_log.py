@@ -30,8 +30,11 @@ revision it read as the expected one, and reads again when another writer came i
 
 The client library is asynchronous; this log runs it on an event loop in a thread of its own, so that
 its callers (inlets, the processor) stay synchronous: `append` returns a `concurrent.futures.Future`,
-and the other calls wait for their answer. An append publishes all its messages at once and gathers the
-acknowledgements, and appends from many threads are in flight together. What goes wrong on the NATS side
+and the other calls wait for their answer. An append publishes all its messages at once, each with a reply
+subject of its own under one subscription for the log's life, and awaits their acknowledgements together
+(within the timeout); appends from many threads are in flight together. (The library's own `publish`
+makes a request with a timer per message, and its `publish_async` draws a random token per message:
+either took most of the time of an append of many messages.) What goes wrong on the NATS side
 (no server, no answer in time, a server-side error) is raised as `LogUnavailableError`, naming the
 server without credentials.
 """
@@ -42,6 +45,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -56,6 +60,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import DiscardPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
@@ -101,12 +106,17 @@ class NatsEventLog:
         self._closed = False
         self._lifecycle = threading.Lock()
         self._in_flight: set[concurrent.futures.Future[Any]] = set()
+        self._tokens = itertools.count()
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        """Publications waiting for their acknowledgement, by the token of their reply subject."""
+        self._replies: Subscription | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"event-log-{stream}", daemon=True)
         self._thread.start()
         try:
             self._connection, self._positions = self._wait(self._open(replicas, duplicate_window))
             self._jetstream = self._connection.jetstream(timeout=self._timeout)
+            self._reply_prefix = f"{self._connection.new_inbox()}."
         except BaseException:
             self._stop_loop()
             raise
@@ -220,28 +230,58 @@ class NatsEventLog:
             )
 
     async def _append(self, entries: list[Entry]) -> list[Appended]:
+        """All the entries published at once, each with a reply subject of its own under one subscription (no
+        request, timer or random token per message), then their acknowledgements awaited together, within
+        the timeout."""
         async with self._failures():
-            return list(await asyncio.gather(*(self._publish(entry) for entry in entries)))
+            if self._replies is None:
+                self._replies = await self._connection.subscribe(f"{self._reply_prefix}*", cb=self._on_reply)
+            sent = [await self._publish(entry) for entry in entries]
+            try:
+                return list(await asyncio.wait_for(asyncio.gather(*(self._acknowledged(*s) for s in sent)),
+                                                   self._timeout))  # fmt: skip
+            finally:  # after a failure or the timeout, nothing waits on for the others
+                for _subject, token, future in sent:
+                    self._waiting.pop(token, None)
+                    future.cancel()
 
-    async def _publish(self, entry: Entry) -> Appended:
+    async def _publish(self, entry: Entry) -> tuple[str, str, asyncio.Future[dict[str, Any]]]:
         key = message_key(entry.inlet, entry.message_id)
         subject = f"{self._subject}.{key}"
         headers = {
             "Nats-Msg-Id": key,
+            "Nats-Expected-Stream": self.stream,
             INLET_HEADER: quote(entry.inlet, safe=""),
             MESSAGE_ID_HEADER: quote(entry.message_id, safe=""),
         }
-        jetstream = self._jetstream
+        token = str(next(self._tokens))
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._waiting[token] = future
+        await self._connection.publish(subject, entry.body, reply=f"{self._reply_prefix}{token}", headers=headers)
+        return subject, token, future
+
+    async def _on_reply(self, reply: Msg) -> None:
+        future = self._waiting.pop(reply.subject[len(self._reply_prefix) :], None)
+        if future is None or future.done():  # waited for no more (timed out)
+            return
+        if (reply.headers or {}).get("Status") == "503":
+            future.set_exception(nats.js.errors.NoStreamResponseError())
+            return
         try:
-            acknowledged = await jetstream.publish(subject, entry.body, stream=self.stream, headers=headers)
-        except nats.js.errors.APIError as exc:
-            if exc.err_code != PER_SUBJECT_LIMIT:
-                raise
-            # sent before, outside the duplicate window: the stream refused it; answer with the one it keeps
-            kept = await jetstream.get_last_msg(self.stream, subject, direct=True)
-            assert kept.seq is not None
-            return Appended(kept.seq, True)
-        return Appended(acknowledged.seq, bool(acknowledged.duplicate))
+            future.set_result(json.loads(reply.data))
+        except ValueError as exc:
+            future.set_exception(nats.errors.Error(f"an acknowledgement that is not JSON: {exc}"))
+
+    async def _acknowledged(self, subject: str, _token: str, reply: asyncio.Future[dict[str, Any]]) -> Appended:
+        answer = await reply
+        if "error" not in answer:
+            return Appended(int(answer["seq"]), bool(answer.get("duplicate")))
+        if answer["error"].get("err_code") != PER_SUBJECT_LIMIT:
+            raise nats.js.errors.APIError(**answer["error"])
+        # sent before, outside the duplicate window: the stream refused it; answer with the one it keeps
+        kept = await self._jetstream.get_last_msg(self.stream, subject, direct=True)
+        assert kept.seq is not None
+        return Appended(kept.seq, True)
 
     async def _read(self, after: int, limit: int) -> list[Stored]:
         """Direct gets in batches (`{"seq", "batch"}`, NATS 2.11): stateless, no consumer to create per read."""
