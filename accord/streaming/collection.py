@@ -181,7 +181,8 @@ async def read_body(receive: Any, seconds: float) -> bytes:
     import asyncio
 
     try:
-        return bytes(await asyncio.wait_for(receive(), timeout=seconds))
+        async with asyncio.timeout(seconds):  # no task of its own, as `wait_for` would make per request
+            return bytes(await receive())
     except TimeoutError:
         raise SlowBodyError(seconds) from None
 

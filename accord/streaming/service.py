@@ -9,6 +9,7 @@ goes stale (its holder was killed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -54,7 +55,7 @@ log = logging.getLogger("accord.streaming")
 INLET_SECONDS = 2.0
 """How long an inlet read from the catalog serves its messages before it is read again."""
 INLINE_BYTES = 64 * 1024
-"""A single message at most this large may be checked on the event loop (`StreamingService.take`)."""
+"""A request at most this large may be checked on the event loop (`StreamingService.take`)."""
 LAG_SECONDS = 0.1
 """How long the processor's lag read from the log serves the inlets' back-pressure before it is read again."""
 TOKEN_SECONDS = 2.0
@@ -165,17 +166,22 @@ class StreamingService:
 
     async def take(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
                    sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """`collect`, on the server's event loop: the checks run in a worker thread, but for one small message
-        whose checks need no read of the catalog or the log (`ready`: a fraction of a millisecond); the wait
-        for the log's commit holds no thread."""
-        if batch or sync_validation or len(raw) > INLINE_BYTES or not self.ready(inlet_id, token):
+        """`collect`, on the server's event loop: the checks of a small request (`INLINE_BYTES`: a millisecond or
+        so) run on the loop when they need no read of the catalog or the log (`ready`, and every message's
+        dataset known: else `_NotKnown` sends them to a worker thread, as a large request's and synchronous
+        validation's); the wait for the log's commit holds no thread."""
+        pending = None
+        if not sync_validation and len(raw) <= INLINE_BYTES and self.ready(inlet_id, token):
+            with contextlib.suppress(_NotKnown):
+                pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, False, content_type, inline=True)
+        if pending is None:
             pending = await asyncio.to_thread(self.prepare, inlet_id, token, sandbox_header, raw, batch,
                                               sync_validation, content_type)  # fmt: skip
-        else:
-            pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, False, content_type)
         # shielded: a request that stops waiting (a timeout, its client gone) leaves the log's answer alone
         taken = asyncio.shield(asyncio.wrap_future(self.log.append(pending.entries)))
-        return self.answer(pending, await asyncio.wait_for(taken, LOG_SECONDS))
+        async with asyncio.timeout(LOG_SECONDS):
+            appended = await taken
+        return self.answer(pending, appended)
 
     def ready(self, inlet_id: str, token: str | None) -> bool:
         """Whether the processor's lag, the inlet, and the caller unless it is public, are known without reading
@@ -197,8 +203,11 @@ class StreamingService:
         return caller is not None and now - caller[0] < TOKEN_SECONDS
 
     def prepare(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
-                sync_validation: bool = False, content_type: str | None = None) -> Pending:  # fmt: skip
-        """Check who posts, then the messages: what goes into the log, and what the answer needs (`answer`)."""
+                sync_validation: bool = False, content_type: str | None = None, *,
+                inline: bool = False) -> Pending:  # fmt: skip
+        """Check who posts, then the messages: what goes into the log, and what the answer needs (`answer`).
+        `inline`: on the event loop, where a dataset whose contract is not known raises `_NotKnown` (reading
+        it would hold up the loop)."""
         if self._publisher is None:
             self._start_publishing()
         try:
@@ -210,7 +219,7 @@ class StreamingService:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
         check_content_type(content_type)  # after who posts: news of the inlet only to who may post to it
         try:
-            return self._checked(inlet, datasets, raw, batch, sync_validation)
+            return self._checked(inlet, datasets, raw, batch, sync_validation, inline)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
             with self._counting:
                 self.refused += 1
@@ -227,7 +236,7 @@ class StreamingService:
         return {"inletId": pending.inlet_id, "responses": answered}
 
     def _checked(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
-                 sync_validation: bool) -> Pending:  # fmt: skip
+                 sync_validation: bool, inline: bool = False) -> Pending:  # fmt: skip
         refuse_when_behind(self._lag(), self.workspace.settings.streaming_lag_bound)
         payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
         if batch:
@@ -241,12 +250,12 @@ class StreamingService:
             checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
             if checked[0].entry is None:
                 raise _refusal(checked[0])
-        checked = self._validated(checked) if sync_validation else self._at_the_door(checked, strict=False)
+        checked = self._validated(checked) if sync_validation else self._at_the_door(checked, False, inline)
         if not batch and checked[0].entry is None:
             raise _refusal(checked[0])
         return Pending(inlet.id, checked, batch)
 
-    def _at_the_door(self, checked: list[Checked], strict: bool) -> list[Checked]:
+    def _at_the_door(self, checked: list[Checked], strict: bool, inline: bool = False) -> list[Checked]:
         """The messages that their dataset's schema contract refuses are refused (400, with each problem and its
         path): under `freeze`, any that does not fit the schema; with `strict` (synchronous validation), any
         that the contract would keep out of the lake (`contracts.refusals`)."""
@@ -254,7 +263,7 @@ class StreamingService:
 
         out = list(checked)
         for dataset_id, places in _by_dataset(checked).items():
-            contract, schema, _profile = self._contract_of(dataset_id)
+            contract, schema, _profile = self._contract_of(dataset_id, inline)
             if schema is None or not (strict or contract == "freeze"):
                 continue
             found = refusals([checked[i].entity or {} for i in places], schema, contract)
@@ -324,9 +333,9 @@ class StreamingService:
             self.accepted += len(answers)
         return {"success": True}
 
-    def _contract_of(self, dataset_id: str) -> tuple[str, Any, bool]:
+    def _contract_of(self, dataset_id: str, inline: bool = False) -> tuple[str, Any, bool]:
         """A dataset's schema contract, schema, and whether it feeds profiles, read from the catalog at most every
-        `INLET_SECONDS`."""
+        `INLET_SECONDS` (`inline`: `_NotKnown` rather than read)."""
         from accord.catalog import DatasetRecord
         from accord.schema import resolve_schema_by_id
 
@@ -334,6 +343,8 @@ class StreamingService:
         cached = self._contracts.get(dataset_id)
         if cached is not None and now - cached[0] < INLET_SECONDS:
             return cached[1]
+        if inline:
+            raise _NotKnown
         with self.workspace.catalog.session() as session:
             dataset = session.get(DatasetRecord, dataset_id)
             if dataset is None:  # deleted since the inlet was read: the processor drops its messages
@@ -469,6 +480,10 @@ def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
         if item.entry is not None and item.dataset_id is not None and item.entity is not None:
             found.setdefault(item.dataset_id, []).append(index)
     return found
+
+
+class _NotKnown(Exception):
+    """Checks on the event loop met what only a read of the catalog tells: they are done again in a thread."""
 
 
 def _unfit(where: str, problems: list[dict[str, str]]) -> Checked:
