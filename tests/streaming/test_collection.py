@@ -69,6 +69,26 @@ def test_who_may_post_to_an_inlet(streaming: Streaming) -> None:
     assert landed == {"crm": 1, "other": 1}
 
 
+def test_a_batch_naming_a_dataset_not_yet_known_is_checked_against_its_contract(streaming: Streaming) -> None:
+    # small requests are checked on the event loop once what they need is known; a dataset the server has not
+    # read yet (here `other`, a freeze contract) sends them to a worker thread, which reads it
+    assert streaming.api.patch("/datasets/other", json={"schemaContract": "freeze"}).status_code == 200
+    url = f"/collection/{inlet(streaming)}"
+    assert streaming.api.post(url, json=message("warm@x.io")).status_code == 200  # inlet, token, `crm` now known
+    stray = message("stray@x.io", datasetId="other")
+    stray["body"]["xdmEntity"]["loyaltyTier"] = "gold"
+    for attempt in range(2):  # then again, with `other` known
+        sent = streaming.api.post(url.replace("/collection/", "/collection/batch/"), json={"messages": [
+            message(f"a{attempt}@x.io"), message(f"b{attempt}@x.io", datasetId="other"), stray]})  # fmt: skip
+        answers = sent.json()["responses"]
+        assert [a["status"] for a in answers] == [200, 200, 400], sent.text
+        assert "loyaltyTier" in answers[2]["message"] and "freeze" in answers[2]["message"]
+    assert streaming.process() == 5
+    landed = {name: sum(b["outputRecordCount"] for b in streaming.api.get("/batches", params={"dataset": name}).json())
+              for name in ("crm", "other")}  # fmt: skip
+    assert landed == {"crm": 3, "other": 2}
+
+
 def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -> None:
     inlet_id = inlet(streaming)
     url = f"/collection/{inlet_id}"
