@@ -6,19 +6,20 @@ messages without a token, every other inlet needs one of its sandbox."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
-from accord.api.models import ERROR_RESPONSES
+from accord.api.models import ERROR_RESPONSES, ErrorBody
 from accord.streaming import inlets
 from accord.streaming.collection import (
     MAX_BATCH_BYTES,
+    MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
     decoded,
     read_body,
@@ -179,41 +180,98 @@ def _json(answer: dict[str, Any], status: int) -> Response:
     return Response(orjson.dumps(answer), status_code=status, media_type="application/json")
 
 
-async def _collect(request: Request, inlet_id: str, credentials: HTTPAuthorizationCredentials | None,
-                   sandbox: str | None, sync_validation: bool | None, batch: bool) -> Any:  # fmt: skip
+async def _collect(request: Request, inlet_id: str, batch: bool) -> Any:
     started = time.perf_counter()
     limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
     streaming = service(request)
+    credentials = await bearer(request)
+    token = credentials.credentials if credentials else None
+    sync_validation = _flag(request.query_params.get("syncValidation"))
     body = await read_body(request.body, streaming.workspace.settings.streaming_body_seconds)
     raw = decoded(body, request.headers.get("content-encoding"), limit)
-    token = credentials.credentials if credentials else None
-    content_type = request.headers.get("content-type")
+    sandbox, content_type = request.headers.get("x-sandbox-name"), request.headers.get("content-type")
     # in the inlet's turn (`turns.py`): other requests go on meanwhile
     async with streaming.turns.turn(inlet_id):
-        answer = await streaming.take(inlet_id, token, sandbox, raw, batch, bool(sync_validation), content_type)
+        answer = await streaming.take(inlet_id, token, sandbox, raw, batch, sync_validation, content_type)
     streaming.acks.append(time.perf_counter() - started)
     return answer
 
 
-@collection.post("/collection/{inlet_id}", response_model=CollectedOut, response_model_exclude_none=True)
-async def post_message(
-    request: Request, inlet_id: str,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    x_sandbox_name: Annotated[str | None, Header()] = None,
-    syncValidation: Annotated[bool | None, Query(description=SYNC)] = None,
-) -> Any:  # fmt: skip
+_TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+
+
+def _flag(value: str | None) -> bool:
+    """`syncValidation` read as FastAPI reads a boolean query parameter, refused as it would be."""
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise RequestValidationError([{"type": "bool_parsing", "loc": ("query", "syncValidation"),
+                                   "msg": "Input should be a valid boolean, unable to interpret input",
+                                   "input": value}])  # fmt: skip
+
+
+# The collection URLs read their token, header and query parameter themselves: FastAPI's dependency solving took
+# as long as the rest of a single message's handling. The OpenAPI document says the same as declared ones would.
+_MESSAGE_SCHEMA = {
+    "type": "object",
+    "required": ["body"],
+    "properties": {
+        "header": {
+            "type": "object",
+            "description": "`msgId` (else `xdmEntity._id`), `datasetId`, `schemaRef`; `imsOrgId` is ignored",
+        },
+        "body": {
+            "type": "object",
+            "required": ["xdmEntity"],
+            "properties": {
+                "xdmMeta": {"type": "object"},
+                "xdmEntity": {"type": "object", "description": "The record or event, in its dataset's schema"},
+            },
+        },
+    },
+}
+
+
+def _openapi(body: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "security": [{"HTTPBearer": []}, {}],
+        "parameters": [
+            {"name": "syncValidation", "in": "query", "required": False, "schema": {"type": "boolean"},
+             "description": SYNC},
+            {"name": "x-sandbox-name", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The sandbox (the token's own by default)"},
+        ],
+        "requestBody": {"required": True, "description": description,
+                        "content": {"application/json": {"schema": body}}},
+    }  # fmt: skip
+
+
+_COLLECTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        408: "The body did not all come within `streaming_body_seconds`",
+        415: "Not JSON (`Content-Type`)",
+        429: "The processor lags past its bound, or the inlet's queue is full: send again after `Retry-After`",
+    }.items()
+}
+
+
+@collection.post("/collection/{inlet_id}", response_model=CollectedOut, response_model_exclude_none=True,
+                 responses=_COLLECTION_ERRORS,
+                 openapi_extra=_openapi(_MESSAGE_SCHEMA, f"One message, up to {MAX_MESSAGE_BYTES:,} bytes (gzip "
+                                        "taken)"))  # fmt: skip
+async def post_message(request: Request, inlet_id: str) -> Any:
     """One message in the reference product's format (`header`, `body.xdmEntity`); taken once it is in the
     event log. A token of the inlet's sandbox is needed unless the inlet is public."""
-    return _json(await _collect(request, inlet_id, credentials, x_sandbox_name, syncValidation, batch=False), 200)
+    return _json(await _collect(request, inlet_id, batch=False), 200)
 
 
-@collection.post("/collection/batch/{inlet_id}", response_model=BatchCollectedOut, status_code=207)
-async def post_batch(
-    request: Request, inlet_id: str,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    x_sandbox_name: Annotated[str | None, Header()] = None,
-    syncValidation: Annotated[bool | None, Query(description=SYNC)] = None,
-) -> Any:  # fmt: skip
+@collection.post("/collection/batch/{inlet_id}", response_model=BatchCollectedOut, status_code=207,
+                 responses=_COLLECTION_ERRORS,
+                 openapi_extra=_openapi({"type": "object", "required": ["messages"], "properties": {
+                     "messages": {"type": "array", "items": _MESSAGE_SCHEMA, "maxItems": MAX_BATCH_MESSAGES}}},
+                     f"Up to {MAX_BATCH_MESSAGES:,} messages, {MAX_BATCH_BYTES:,} bytes (gzip taken)"))  # fmt: skip
+async def post_batch(request: Request, inlet_id: str) -> Any:
     """`{"messages": [...]}`: each message is taken or refused on its own (207, an answer per message)."""
-    answer = await _collect(request, inlet_id, credentials, x_sandbox_name, syncValidation, batch=True)
-    return _json(answer, 207)
+    return _json(await _collect(request, inlet_id, batch=True), 207)

@@ -89,6 +89,17 @@ def test_a_batch_naming_a_dataset_not_yet_known_is_checked_against_its_contract(
     assert landed == {"crm": 3, "other": 2}
 
 
+def test_the_collection_urls_are_described_whole_in_the_openapi_document(streaming: Streaming) -> None:
+    # they read their token, header and query parameter themselves (faster): the document must still say them
+    paths = streaming.api.get("/openapi.json").json()["paths"]
+    for path in ("/collection/{inlet_id}", "/collection/batch/{inlet_id}"):
+        operation = paths[path]["post"]
+        assert {p["name"] for p in operation["parameters"]} == {"inlet_id", "syncValidation", "x-sandbox-name"}
+        assert {"HTTPBearer": []} in operation["security"] and {} in operation["security"]  # a public inlet: none
+        assert "application/json" in operation["requestBody"]["content"]
+        assert {"400", "401", "408", "413", "415", "429"} <= set(operation["responses"])
+
+
 def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -> None:
     inlet_id = inlet(streaming)
     url = f"/collection/{inlet_id}"
@@ -111,6 +122,7 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
         (streaming.anonymous.post(url, content=b"a=1", headers={"Content-Type": "text/html"}), 401, "token"),
         (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
         (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
+        (streaming.api.post(url, params={"syncValidation": "maybe"}, json=message("a@x.io")), 400, "syncValidation"),
         (streaming.api.post(url, json={**message("a@x.io"), "pad": "x" * 1_100_000}), 413, "limit"),
         (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": {}}), 400, "messages"),
         (streaming.api.post(f"/collection/batch/{inlet_id}", json={"messages": [{}] * 5_001}), 400, "at most"),
