@@ -58,6 +58,9 @@ INLINE_BYTES = 64 * 1024
 """A request at most this large may be checked on the event loop (`StreamingService.take`)."""
 LAG_SECONDS = 0.1
 """How long the processor's lag read from the log serves the inlets' back-pressure before it is read again."""
+LAG_STALE_SECONDS = 1.0
+"""While a new read of the lag is under way, requests checked on the event loop use the last one, up to this old
+(older: the log may not answer; a request then reads it in a worker thread, and is told when it cannot)."""
 TOKEN_SECONDS = 2.0
 """How long a token checked against the catalog is taken for its caller before it is checked again."""
 
@@ -71,8 +74,11 @@ class StreamingService:
         self._turns: InletTurns | None = None
         self._holding = False
         """This process's processor holds the lease (it processes; without it, it stands by)."""
-        self._lag_read: tuple[float, int] = (-LAG_SECONDS, 0)
+        self._lag_read: tuple[float, int] = (-LAG_STALE_SECONDS, 0)
         """When the processor's lag was last read (monotonic seconds), and what it was."""
+        self._lag_lock = threading.Lock()
+        self._lag_reading = False
+        """A read of the lag was started ahead for the event loop's requests (`take`) and is not done."""
         self._callers: dict[bytes, tuple[float, Principal]] = {}
         """Requests in progress, by inlet."""
         self._opening = threading.Lock()
@@ -171,6 +177,9 @@ class StreamingService:
         dataset known: else `_NotKnown` sends them to a worker thread, as a large request's and synchronous
         validation's); the wait for the log's commit holds no thread."""
         pending = None
+        if time.monotonic() - self._lag_read[0] >= LAG_SECONDS and not self._lag_reading:
+            self._lag_reading = True  # read ahead in a thread: no request waits for it
+            asyncio.get_running_loop().run_in_executor(None, self._read_lag_ahead)
         if not sync_validation and len(raw) <= INLINE_BYTES and self.ready(inlet_id, token):
             with contextlib.suppress(_NotKnown):
                 pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, False, content_type, inline=True)
@@ -188,7 +197,7 @@ class StreamingService:
         the log or the catalog (`prepare` then does no input or output: a single message's checks may run on
         the server's event loop, which a slow log or catalog must never hold up)."""
         now = time.monotonic()
-        if now - self._lag_read[0] >= LAG_SECONDS:
+        if now - self._lag_read[0] >= LAG_STALE_SECONDS:
             return False
         cached = self._inlets.get(inlet_id)
         if cached is None or now - cached[0] >= INLET_SECONDS:
@@ -237,7 +246,7 @@ class StreamingService:
 
     def _checked(self, inlet: InletRecord, datasets: dict[str, str], raw: bytes, batch: bool,
                  sync_validation: bool, inline: bool = False) -> Pending:  # fmt: skip
-        refuse_when_behind(self._lag(), self.workspace.settings.streaming_lag_bound)
+        refuse_when_behind(self._lag(inline), self.workspace.settings.streaming_lag_bound)
         payload = parse_body(raw, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
         if batch:
             messages = payload.get("messages") if isinstance(payload, dict) else None
@@ -382,15 +391,33 @@ class StreamingService:
                                         code="STREAM-0403-403")  # fmt: skip
         return caller
 
-    def _lag(self) -> int:
+    def _lag(self, inline: bool = False) -> int:
         """How many messages wait for the processor, read from the log at most every `LAG_SECONDS` (two reads
-        of the log a request cost the requests a fifth of their time, waiting for each other)."""
-        now = time.monotonic()
+        of the log a request cost the requests a fifth of their time, waiting for each other), by one thread at
+        a time. `inline` (on the event loop): the last figure while a new one is read ahead, up to
+        `LAG_STALE_SECONDS` old; `_NotKnown` past that."""
         read_at, lag = self._lag_read
-        if now - read_at >= LAG_SECONDS:
+        age = time.monotonic() - read_at
+        if age < LAG_SECONDS or (inline and age < LAG_STALE_SECONDS):
+            return lag
+        if inline:
+            raise _NotKnown
+        with self._lag_lock:  # one thread reads; the others wait for its figure
+            read_at, lag = self._lag_read
+            if time.monotonic() - read_at < LAG_SECONDS:
+                return lag
+            read_at = time.monotonic()
             lag = self.log.last() - self.log.position(CONSUMER)
-            self._lag_read = (now, lag)
-        return lag
+            self._lag_read = (read_at, lag)
+            return lag
+
+    def _read_lag_ahead(self) -> None:
+        try:
+            self._lag()
+        except Exception as exc:  # the requests that read it themselves are told
+            log.debug("streaming: the lag could not be read ahead: %r", exc)
+        finally:
+            self._lag_reading = False
 
     def _caller(self, token: str | None) -> Principal:
         """Who a token is, read from the catalog at most every `TOKEN_SECONDS` (a busy inlet's requests do not
