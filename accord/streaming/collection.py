@@ -158,7 +158,7 @@ def decoded(raw: bytes, encoding: str | None, limit: int) -> bytes:
     except zlib.error:
         raise MessageError("the body says it is gzip, but it is not") from None
     if len(out) > limit:
-        raise MessageTooLargeError(len(out), limit, "the body, unzipped,")
+        raise MessageTooLargeError(len(out), limit, "the body, unzipped,", at_least=True)
     if not inflater.eof:
         raise MessageError("the gzip body is cut short")
     return out

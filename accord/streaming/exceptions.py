@@ -89,8 +89,9 @@ class UnknownInletError(NotFoundError):
 class MessageTooLargeError(TooLargeError):
     code = "STREAM-0413-413"
 
-    def __init__(self, size: int, limit: int, where: str = "the message") -> None:
-        super().__init__(f"{where} is {size:,} bytes, over the limit of {limit:,}", size=size, limit=limit)
+    def __init__(self, size: int, limit: int, where: str = "the message", *, at_least: bool = False) -> None:
+        said = f"more than {limit:,} bytes" if at_least else f"{size:,} bytes"  # an unzipped body is not read whole
+        super().__init__(f"{where} is {said}, over the limit of {limit:,}", size=size, limit=limit)
 
 
 class MessageError(InvalidInputError):
