@@ -197,11 +197,14 @@ def batch_errors(
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             record = row["record"]
-            # a row with no number is raw text the reader could not take, unless streaming left it out (as sent)
-            parsed = row["rowNumber"] is not None or any(e["code"].startswith("STREAM-") for e in row["errors"] or ())
-            if parsed:
+            # a row with no number is raw text the reader could not take (at its line), unless streaming left it
+            # out: no line either, and the record as sent, a JSON object
+            parsed = row["rowNumber"] is not None
+            if parsed or row["lineNumber"] is None:
                 with contextlib.suppress(TypeError, ValueError):
-                    record = json.loads(record)
+                    loaded = json.loads(record)
+                    if parsed or isinstance(loaded, dict):
+                        record, parsed = loaded, True
             yield {
                 "file": row.get("file"),
                 "lineNumber": row["lineNumber"],

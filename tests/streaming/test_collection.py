@@ -233,6 +233,7 @@ def test_a_message_without_identity_or_timestamp_is_told_or_left_out_and_holds_u
     for name in ("web", "log"):
         for batch in streaming.api.get("/batches", params={"dataset": name}).json():
             for item in streaming.api.get(f"/batches/{batch['id']}/errors").json()["items"]:
+                assert isinstance(item["record"], dict) and item["_corrupt_record"] is None, item  # as sent
                 for error in item["_errors"]:
                     found.setdefault(name, []).append((error["code"], error["path"]))
     assert sorted(found["web"]) == sorted((code, path) for _e, code, path in cases.values())
