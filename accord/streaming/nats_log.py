@@ -74,7 +74,8 @@ log = logging.getLogger(__name__)
 INLET_HEADER = "Accord-Inlet"
 MESSAGE_ID_HEADER = "Accord-Message-Id"
 PER_SUBJECT_LIMIT = 10077
-"""JetStream's error code for a message refused because its subject already holds one."""
+"""JetStream's error code for a message refused by a limit of the stream: with the description "maximum messages
+per subject exceeded", because its subject already holds one."""
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")  # also a valid key-value bucket name, once suffixed
 
 
@@ -109,7 +110,6 @@ class NatsEventLog:
         self._tokens = itertools.count()
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         """Publications waiting for their acknowledgement, by the token of their reply subject."""
-        self._replies: Subscription | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"event-log-{stream}", daemon=True)
         self._thread.start()
@@ -117,6 +117,7 @@ class NatsEventLog:
             self._connection, self._positions = self._wait(self._open(replicas, duplicate_window))
             self._jetstream = self._connection.jetstream(timeout=self._timeout)
             self._reply_prefix = f"{self._connection.new_inbox()}."
+            self._replies: Subscription = self._wait(self._subscribe_replies())
         except BaseException:
             self._stop_loop()
             raise
@@ -233,32 +234,39 @@ class NatsEventLog:
         """All the entries published at once, each with a reply subject of its own under one subscription (no
         request, timer or random token per message), then their acknowledgements awaited together, within
         the timeout."""
+        sent: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []
         async with self._failures():
-            if self._replies is None:
-                self._replies = await self._connection.subscribe(f"{self._reply_prefix}*", cb=self._on_reply)
-            sent = [await self._publish(entry) for entry in entries]
             try:
+                for entry in entries:
+                    sent.append(self._waiter(entry))
+                    await self._publish(entry, sent[-1])
                 return list(await asyncio.wait_for(asyncio.gather(*(self._acknowledged(*s) for s in sent)),
                                                    self._timeout))  # fmt: skip
-            finally:  # after a failure or the timeout, nothing waits on for the others
+            finally:  # after a failure (a publication refused half-way, say) or the timeout, nothing waits on
                 for _subject, token, future in sent:
                     self._waiting.pop(token, None)
                     future.cancel()
 
-    async def _publish(self, entry: Entry) -> tuple[str, str, asyncio.Future[dict[str, Any]]]:
-        key = message_key(entry.inlet, entry.message_id)
-        subject = f"{self._subject}.{key}"
+    async def _subscribe_replies(self) -> Subscription:
+        async with self._failures():
+            return await self._connection.subscribe(f"{self._reply_prefix}*", cb=self._on_reply)
+
+    def _waiter(self, entry: Entry) -> tuple[str, str, asyncio.Future[dict[str, Any]]]:
+        """An entry's subject, and the token and future its acknowledgement will come to."""
+        token = str(next(self._tokens))
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._waiting[token] = future
+        return f"{self._subject}.{message_key(entry.inlet, entry.message_id)}", token, future
+
+    async def _publish(self, entry: Entry, waiter: tuple[str, str, asyncio.Future[dict[str, Any]]]) -> None:
+        subject, token, _future = waiter
         headers = {
-            "Nats-Msg-Id": key,
+            "Nats-Msg-Id": subject.rsplit(".", 1)[1],
             "Nats-Expected-Stream": self.stream,
             INLET_HEADER: quote(entry.inlet, safe=""),
             MESSAGE_ID_HEADER: quote(entry.message_id, safe=""),
         }
-        token = str(next(self._tokens))
-        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._waiting[token] = future
         await self._connection.publish(subject, entry.body, reply=f"{self._reply_prefix}{token}", headers=headers)
-        return subject, token, future
 
     async def _on_reply(self, reply: Msg) -> None:
         future = self._waiting.pop(reply.subject[len(self._reply_prefix) :], None)
@@ -276,8 +284,10 @@ class NatsEventLog:
         answer = await reply
         if "error" not in answer:
             return Appended(int(answer["seq"]), bool(answer.get("duplicate")))
-        if answer["error"].get("err_code") != PER_SUBJECT_LIMIT:
-            raise nats.js.errors.APIError(**answer["error"])
+        error = answer["error"]
+        # the code is JetStream's for any limit of the stream; only the one per subject means "sent before"
+        if error.get("err_code") != PER_SUBJECT_LIMIT or "per subject" not in str(error.get("description", "")):
+            raise nats.js.errors.APIError(**error)
         # sent before, outside the duplicate window: the stream refused it; answer with the one it keeps
         kept = await self._jetstream.get_last_msg(self.stream, subject, direct=True)
         assert kept.seq is not None
@@ -393,9 +403,20 @@ class NatsEventLog:
         return self._submit(coroutine).result()
 
     def _stop_loop(self) -> None:
+        """Stop the loop, its tasks first: a client closed while its server is away still has a reconnection
+        under way, which would otherwise wake up on a closed loop."""
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(_cancel_tasks(), self._loop).result(self._timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+
+async def _cancel_tasks() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def message_key(inlet: str, message_id: str) -> str:

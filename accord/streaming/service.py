@@ -77,6 +77,8 @@ class StreamingService:
         self._lag_read: tuple[float, int] = (-LAG_STALE_SECONDS, 0)
         """When the processor's lag was last read (monotonic seconds), and what it was."""
         self._lag_lock = threading.Lock()
+        self._lag_failed: tuple[float, Exception] | None = None
+        """When the last read of the lag failed, and why: the threads that waited for it are told the same."""
         self._lag_reading = False
         """A read of the lag was started ahead for the event loop's requests (`take`) and is not done."""
         self._callers: dict[bytes, tuple[float, Principal]] = {}
@@ -402,12 +404,19 @@ class StreamingService:
             return lag
         if inline:
             raise _NotKnown
-        with self._lag_lock:  # one thread reads; the others wait for its figure
+        arrived = time.monotonic()
+        with self._lag_lock:  # one thread reads; the others wait for its figure, or its failure
             read_at, lag = self._lag_read
             if time.monotonic() - read_at < LAG_SECONDS:
                 return lag
+            if self._lag_failed is not None and self._lag_failed[0] >= arrived:
+                raise self._lag_failed[1]  # failed while this one waited: not tried again by each in turn
             read_at = time.monotonic()
-            lag = self.log.last() - self.log.position(CONSUMER)
+            try:
+                lag = self.log.last() - self.log.position(CONSUMER)
+            except Exception as exc:
+                self._lag_failed = (time.monotonic(), exc)
+                raise
             self._lag_read = (read_at, lag)
             return lag
 

@@ -497,3 +497,44 @@ def test_single_messages_taken_on_the_event_loop_still_see_a_revoked_token_and_a
     gone = streaming.api.post(url, json=message("p4@x.io"))
     assert gone.status_code == 404 and gone.json()["code"]
     assert streaming.process() == 4  # the four taken, none of those refused
+
+
+@pytest.mark.integration
+def test_requests_waiting_on_a_log_that_does_not_answer_are_told_at_once_not_one_after_another(
+    streaming: Streaming, settings: Settings
+) -> None:
+    # the processor's lag is read by one thread at a time; when that read fails, those that waited for it are
+    # told the same, rather than each trying again in turn (a timeout each)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accord.streaming.exceptions import LogUnavailableError
+    from accord.streaming.nats_log import NatsEventLog
+    from accord.streaming.service import StreamingService
+    from accord.workspace import Workspace
+    from tests.servers import start_nats
+
+    inlet_id = inlet(streaming)
+    token = str(streaming.api.headers["Authorization"]).split(" ", 1)[1]
+    server = start_nats()
+    try:
+        service = StreamingService(Workspace.open(settings), NatsEventLog(server.url, "SLOW", timeout=1.0))
+        raw = json.dumps(message("a@x.io")).encode()
+        assert service.collect(inlet_id, token, None, raw, batch=False)["status"] == 200
+        server.stop()
+        time.sleep(LAG_SECONDS)
+
+        def send(n: int) -> tuple[float, str]:
+            started = time.monotonic()
+            try:
+                service.collect(inlet_id, token, None, json.dumps(message(f"{n}@x.io")).encode(), batch=False)
+            except LogUnavailableError as exc:
+                return time.monotonic() - started, exc.code
+            return time.monotonic() - started, "taken"
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(send, range(6)))
+        assert {code for _s, code in answers} == {"STREAM-0504-503"}
+        assert max(seconds for seconds, _c in answers) < 3 * 1.0, answers  # not 6 timeouts one after another
+        service.stop()
+    finally:
+        server.remove()

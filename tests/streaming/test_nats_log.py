@@ -7,9 +7,10 @@ import uuid
 
 import nats
 import pytest
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 
-from accord.streaming.exceptions import LogConfigurationError
+from accord.streaming.exceptions import LogConfigurationError, LogUnavailableError
+from accord.streaming.log import Entry
 from accord.streaming.nats_log import NatsEventLog, consumer_key, message_key, shown_url
 from tests.servers import NatsServer
 
@@ -43,3 +44,39 @@ def test_a_stream_that_keeps_many_messages_per_subject_is_refused(nats_server: N
     with pytest.raises(LogConfigurationError) as refused:
         NatsEventLog(nats_server.url, stream)
     assert "second message per subject" in refused.value.message and "in memory" in refused.value.message
+
+
+@pytest.mark.integration
+def test_a_full_stream_is_said_to_be_full_not_taken_for_a_message_sent_before(nats_server: NatsServer) -> None:
+    # JetStream answers any limit of a stream with the same code as "this subject holds a message already"
+    stream = f"T{uuid.uuid4().hex}"
+
+    async def make_a_small_stream() -> None:
+        connection = await nats.connect(nats_server.url)
+        try:
+            await connection.jetstream().add_stream(
+                StreamConfig(
+                    name=stream,
+                    subjects=[f"accord.{stream}.*"],
+                    storage=StorageType.FILE,
+                    max_msgs=2,
+                    discard=DiscardPolicy.NEW,
+                    discard_new_per_subject=True,
+                    max_msgs_per_subject=1,
+                    allow_direct=True,
+                )
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(make_a_small_stream())
+    log = NatsEventLog(nats_server.url, stream)
+    try:
+        assert [a.seq for a in log.append([Entry("i", "a", b"1"), Entry("i", "b", b"2")]).result(10)] == [1, 2]
+        assert log.append([Entry("i", "a", b"again")]).result(10)[0].duplicate  # the per-subject limit: sent before
+        with pytest.raises(LogUnavailableError) as full:
+            log.append([Entry("i", "c", b"3")]).result(10)
+        assert "maximum messages exceeded" in full.value.message
+        assert [s.message_id for s in log.read(0, 10)] == ["a", "b"]  # nothing lost, nothing half-written
+    finally:
+        log.close()
