@@ -21,7 +21,6 @@ from accord.streaming.collection import (
     MAX_BATCH_BYTES,
     MAX_BATCH_MESSAGES,
     MAX_MESSAGE_BYTES,
-    decoded,
     read_body,
 )
 from accord.streaming.segment_inlets import create_segment_inlet
@@ -182,17 +181,17 @@ def _json(answer: dict[str, Any], status: int) -> Response:
 
 async def _collect(request: Request, inlet_id: str, batch: bool) -> Any:
     started = time.perf_counter()
-    limit = MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES
     streaming = service(request)
     credentials = await bearer(request)
     token = credentials.credentials if credentials else None
     sync_validation = _flag(request.query_params.get("syncValidation"))
-    body = await read_body(request.body, streaming.workspace.settings.streaming_body_seconds)
-    raw = decoded(body, request.headers.get("content-encoding"), limit)
+    # measured, and unzipped, once who posts is known (`StreamingService.prepare`)
+    raw = await read_body(request.body, streaming.workspace.settings.streaming_body_seconds)
     sandbox, content_type = request.headers.get("x-sandbox-name"), request.headers.get("content-type")
     # in the inlet's turn (`turns.py`): other requests go on meanwhile
     async with streaming.turns.turn(inlet_id):
-        answer = await streaming.take(inlet_id, token, sandbox, raw, batch, sync_validation, content_type)
+        answer = await streaming.take(inlet_id, token, sandbox, raw, batch, sync_validation, content_type,
+                                      encoding=request.headers.get("content-encoding"))  # fmt: skip
     streaming.acks.append(time.perf_counter() - started)
     return answer
 
@@ -250,9 +249,12 @@ def _openapi(body: dict[str, Any], description: str) -> dict[str, Any]:
 _COLLECTION_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
+        400: "Invalid input: what is wrong and where; a message that synchronous validation refuses lists its "
+        "problems in `details.errors` (`code`, `path`, `message`)",
         408: "The body did not all come within `streaming_body_seconds`",
         415: "Not JSON (`Content-Type`)",
         429: "The processor lags past its bound, or the inlet's queue is full: send again after `Retry-After`",
+        503: "The event log does not answer (`STREAM-0504-503`): send again, with the same ids",
     }.items()
 }
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from accord import schema as registry
 from accord.errors import AccordError
-from accord.ingest import records_misfits, records_trimmed
+from accord.ingest import REQUIRED_MISSING, records_misfits, records_trimmed
 from accord.schema import FIELD_NAME, TENANT, FieldType, ResolvedSchema, walk
 from accord.workspace import Workspace
 
@@ -91,8 +91,6 @@ def incomplete(entities: list[dict[str, Any]], schema: ResolvedSchema, needs_ide
     """What keeps each record out of the lake whatever the contract (empty: nothing): a field the schema
     requires without a value, and, when `needs_identity` (a profile dataset), no identity at all: none in
     `identityMap` and no value in the schema's identity fields."""
-    from accord.ingest import REQUIRED_MISSING
-
     required = [path for path, spec in walk(schema.fields) if spec.required and spec.type != FieldType.object]
     identity_paths = [identity.path for identity in schema.identities]
     in_map = "identityMap" in schema.fields

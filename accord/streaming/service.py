@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -36,6 +37,7 @@ from accord.streaming.collection import (
     answers,
     check_content_type,
     check_message,
+    decoded,
     entries_of,
     parse_body,
     refuse_when_behind,
@@ -55,7 +57,9 @@ log = logging.getLogger("accord.streaming")
 INLET_SECONDS = 2.0
 """How long an inlet read from the catalog serves its messages before it is read again."""
 INLINE_BYTES = 64 * 1024
-"""A request at most this large may be checked on the event loop (`StreamingService.take`)."""
+"""A request at most this large may be checked on the event loop (`StreamingService.take`)..."""
+INLINE_MESSAGES = 200
+"""... with at most this many messages (small ones: 1,500 fit in 64 KB, and took 7 ms to check)."""
 LAG_SECONDS = 0.1
 """How long the processor's lag read from the log serves the inlets' back-pressure before it is read again."""
 LAG_STALE_SECONDS = 1.0
@@ -167,27 +171,32 @@ class StreamingService:
             self._log.close()
 
     def collect(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
-                sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+                sync_validation: bool = False, content_type: str | None = None, *,
+                encoding: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Check who posts, then the messages, and keep those that fit in the log; the answer's document."""
-        pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, sync_validation, content_type)
+        pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, sync_validation, content_type,
+                               encoding=encoding)  # fmt: skip
         return self.answer(pending, self.log.append(pending.entries).result(LOG_SECONDS))
 
     async def take(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
-                   sync_validation: bool = False, content_type: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """`collect`, on the server's event loop: the checks of a small request (`INLINE_BYTES`: a millisecond or
-        so) run on the loop when they need no read of the catalog or the log (`ready`, and every message's
-        dataset known: else `_NotKnown` sends them to a worker thread, as a large request's and synchronous
-        validation's); the wait for the log's commit holds no thread."""
+                   sync_validation: bool = False, content_type: str | None = None, *,
+                   encoding: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """`collect`, on the server's event loop: the checks of a small request (`INLINE_BYTES`, `INLINE_MESSAGES`:
+        a millisecond or so) run on the loop when they need no read of the catalog or the log (`ready`, and every
+        message's dataset known: else `_NotInline` sends them to a worker thread, as a large request's and
+        synchronous validation's); the wait for the log's commit holds no thread."""
         pending = None
         if time.monotonic() - self._lag_read[0] >= LAG_SECONDS and not self._lag_reading:
             self._lag_reading = True  # read ahead in a thread: no request waits for it
             asyncio.get_running_loop().run_in_executor(None, self._read_lag_ahead)
-        if not sync_validation and len(raw) <= INLINE_BYTES and self.ready(inlet_id, token):
-            with contextlib.suppress(_NotKnown):
+        plain = (encoding or "identity").strip().lower() == "identity"  # a zipped body is unzipped in a thread
+        if plain and not sync_validation and len(raw) <= INLINE_BYTES and self.ready(inlet_id, token):
+            with contextlib.suppress(_NotInline):
                 pending = self.prepare(inlet_id, token, sandbox_header, raw, batch, False, content_type, inline=True)
         if pending is None:
-            pending = await asyncio.to_thread(self.prepare, inlet_id, token, sandbox_header, raw, batch,
-                                              sync_validation, content_type)  # fmt: skip
+            pending = await asyncio.to_thread(functools.partial(
+                self.prepare, inlet_id, token, sandbox_header, raw, batch, sync_validation, content_type,
+                encoding=encoding))  # fmt: skip
         # shielded: a request that stops waiting (a timeout, its client gone) leaves the log's answer alone
         taken = asyncio.shield(asyncio.wrap_future(self.log.append(pending.entries)))
         async with asyncio.timeout(LOG_SECONDS):
@@ -214,11 +223,11 @@ class StreamingService:
         return caller is not None and now - caller[0] < TOKEN_SECONDS
 
     def prepare(self, inlet_id: str, token: str | None, sandbox_header: str | None, raw: bytes, batch: bool,
-                sync_validation: bool = False, content_type: str | None = None, *,
+                sync_validation: bool = False, content_type: str | None = None, *, encoding: str | None = None,
                 inline: bool = False) -> Pending:  # fmt: skip
-        """Check who posts, then the messages: what goes into the log, and what the answer needs (`answer`).
-        `inline`: on the event loop, where a dataset whose contract is not known raises `_NotKnown` (reading
-        it would hold up the loop)."""
+        """Check who posts, then the body (`Content-Type`, `Content-Encoding`), then the messages: what goes into
+        the log, and what the answer needs (`answer`). `inline`: on the event loop, where what only the catalog
+        or the log tells (a dataset's contract, an old lag), or a batch of many messages, raises `_NotInline`."""
         if self._publisher is None:
             self._start_publishing()
         try:
@@ -230,6 +239,7 @@ class StreamingService:
             self._authenticate(token, sandbox_header or sandbox, sandbox)
         check_content_type(content_type)  # after who posts: news of the inlet only to who may post to it
         try:
+            raw = decoded(raw, encoding, MAX_BATCH_BYTES if batch else MAX_MESSAGE_BYTES)
             return self._checked(inlet, datasets, raw, batch, sync_validation, inline)
         except AccordError:  # a request refused whole counts as one refusal (its messages are not counted)
             with self._counting:
@@ -256,6 +266,8 @@ class StreamingService:
                 raise MessageError('a batch is {"messages": [...]}, a list of messages')
             if len(messages) > MAX_BATCH_MESSAGES:
                 raise MessageError(f"a batch holds at most {MAX_BATCH_MESSAGES:,} messages, not {len(messages):,}")
+            if inline and len(messages) > INLINE_MESSAGES:
+                raise _NotInline  # too long for the event loop
             checked = [check_message(m, inlet, datasets, None, f"messages[{i}]") for i, m in enumerate(messages)]
         else:
             checked = [check_message(payload, inlet, datasets, len(raw), "the message")]
@@ -269,19 +281,22 @@ class StreamingService:
     def _at_the_door(self, checked: list[Checked], strict: bool, inline: bool = False) -> list[Checked]:
         """The messages that their dataset's schema contract refuses are refused (400, with each problem and its
         path): under `freeze`, any that does not fit the schema; with `strict` (synchronous validation), any
-        that the contract would keep out of the lake (`contracts.refusals`)."""
-        from accord.streaming.contracts import ROW_LEFT_OUT, refusals
+        that the contract would keep out of the lake (`contracts.refusals`). Either way, what makes a record
+        incomplete (`contracts.incomplete`) is said too, first, as the processor says it."""
+        from accord.streaming.contracts import ROW_LEFT_OUT, incomplete, refusals
 
         out = list(checked)
         for dataset_id, places in _by_dataset(checked).items():
-            contract, schema, _profile = self._contract_of(dataset_id, inline)
+            contract, schema, profile = self._contract_of(dataset_id, inline)
             if schema is None or not (strict or contract == "freeze"):
                 continue
-            found = refusals([checked[i].entity or {} for i in places], schema, contract)
-            for index, problems in zip(places, found, strict=True):
-                if problems:
-                    errors = [{"code": ROW_LEFT_OUT, **problem} for problem in problems]
-                    said = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+            entities = [checked[i].entity or {} for i in places]
+            found = refusals(entities, schema, contract)
+            lacking = incomplete(entities, schema, profile)
+            for index, problems, lacks in zip(places, found, lacking, strict=True):
+                if problems or lacks:
+                    errors = lacks + [{"code": ROW_LEFT_OUT, **problem} for problem in problems]
+                    said = "; ".join(f"{p['code']} {p['path']}: {p['message']}" for p in errors[:5])
                     out[index] = Checked(None, f"{checked[index].where}: does not fit the dataset's schema "
                                                f"(schema contract {contract}): {said}", 400, errors)  # fmt: skip
         return out
@@ -291,20 +306,13 @@ class StreamingService:
         with the batch pipeline's error codes, paths and messages. What the schema contract leaves out of a
         record (`discard_value`) or adds to the schema (`evolve`) is not checked."""
         from accord.ingest import check_records, records_trimmed
-        from accord.streaming.contracts import incomplete
 
-        checked = self._at_the_door(checked, strict=True)
+        checked = self._at_the_door(checked, strict=True)  # an incomplete record is refused there
         out = list(checked)
         for dataset_id, places in _by_dataset(checked).items():
-            _contract, schema, profile = self._contract_of(dataset_id)
+            schema = self._contract_of(dataset_id)[1]
             if schema is None:
                 continue
-            # a required field without a value, or no identity in a profile dataset, is said of each message
-            lacking = incomplete([checked[i].entity or {} for i in places], schema, profile)
-            for index, found in zip(places, lacking, strict=True):
-                if found:
-                    out[index] = _unfit(checked[index].where, found)
-            places = [i for i, found in zip(places, lacking, strict=True) if not found]
             # what the contract would leave out, or add to the schema, is not checked; a record of nothing else
             # (all of it new fields, under `evolve`) has nothing to check
             trimmed = records_trimmed([checked[i].entity or {} for i in places], schema)
@@ -346,7 +354,7 @@ class StreamingService:
 
     def _contract_of(self, dataset_id: str, inline: bool = False) -> tuple[str, Any, bool]:
         """A dataset's schema contract, schema, and whether it feeds profiles, read from the catalog at most every
-        `INLET_SECONDS` (`inline`: `_NotKnown` rather than read)."""
+        `INLET_SECONDS` (`inline`: `_NotInline` rather than read)."""
         from accord.catalog import DatasetRecord
         from accord.schema import resolve_schema_by_id
 
@@ -355,7 +363,7 @@ class StreamingService:
         if cached is not None and now - cached[0] < INLET_SECONDS:
             return cached[1]
         if inline:
-            raise _NotKnown
+            raise _NotInline
         with self.workspace.catalog.session() as session:
             dataset = session.get(DatasetRecord, dataset_id)
             if dataset is None:  # deleted since the inlet was read: the processor drops its messages
@@ -397,13 +405,13 @@ class StreamingService:
         """How many messages wait for the processor, read from the log at most every `LAG_SECONDS` (two reads
         of the log a request cost the requests a fifth of their time, waiting for each other), by one thread at
         a time. `inline` (on the event loop): the last figure while a new one is read ahead, up to
-        `LAG_STALE_SECONDS` old; `_NotKnown` past that."""
+        `LAG_STALE_SECONDS` old; `_NotInline` past that."""
         read_at, lag = self._lag_read
         age = time.monotonic() - read_at
         if age < LAG_SECONDS or (inline and age < LAG_STALE_SECONDS):
             return lag
         if inline:
-            raise _NotKnown
+            raise _NotInline
         arrived = time.monotonic()
         with self._lag_lock:  # one thread reads; the others wait for its figure, or its failure
             read_at, lag = self._lag_read
@@ -518,8 +526,9 @@ def _by_dataset(checked: list[Checked]) -> dict[str, list[int]]:
     return found
 
 
-class _NotKnown(Exception):
-    """Checks on the event loop met what only a read of the catalog tells: they are done again in a thread."""
+class _NotInline(Exception):
+    """Checks on the event loop met what only a read of the catalog or the log tells, or more messages than the
+    loop should check at once: they are done again in a worker thread."""
 
 
 def _unfit(where: str, problems: list[dict[str, str]]) -> Checked:

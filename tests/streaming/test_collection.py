@@ -97,7 +97,8 @@ def test_the_collection_urls_are_described_whole_in_the_openapi_document(streami
         assert {p["name"] for p in operation["parameters"]} == {"inlet_id", "syncValidation", "x-sandbox-name"}
         assert {"HTTPBearer": []} in operation["security"] and {} in operation["security"]  # a public inlet: none
         assert "application/json" in operation["requestBody"]["content"]
-        assert {"400", "401", "408", "413", "415", "429"} <= set(operation["responses"])
+        assert {"400", "401", "408", "413", "415", "429", "503"} <= set(operation["responses"])
+        assert "details.errors" in operation["responses"]["400"]["description"]
 
 
 def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -> None:
@@ -120,6 +121,7 @@ def test_bad_input_gets_a_clear_answer_and_loses_nothing(streaming: Streaming) -
             "Content-Type",
         ),
         (streaming.anonymous.post(url, content=b"a=1", headers={"Content-Type": "text/html"}), 401, "token"),
+        (streaming.anonymous.post(url, content=b"plain", headers={"Content-Encoding": "gzip"}), 401, "token"),
         (streaming.api.post(url, json={"header": [], "body": {"xdmEntity": {}}}), 400, "`header`"),
         (streaming.api.post(url, json=message("a@x.io", msgId=True)), 400, "msgId"),
         (streaming.api.post(url, params={"syncValidation": "maybe"}, json=message("a@x.io")), 400, "syncValidation"),
@@ -223,6 +225,13 @@ def test_a_message_without_identity_or_timestamp_is_told_or_left_out_and_holds_u
                 errors = sent.json()["details"]["errors"]
                 assert [(e["code"], e["path"]) for e in errors] == [(code, path)], (name, what)
                 assert path in sent.json()["message"] and "Traceback" not in sent.text
+        # incomplete and with a field the schema lacks: both said, in the order the processor says them
+        both = {k: v for k, v in whole.items() if k != "timestamp"} | {"extra": 1}
+        sent = streaming.api.post(
+            url, params={"syncValidation": "true"}, json={"header": {}, "body": {"xdmEntity": both}}
+        )
+        codes = [(e["code"], e["path"]) for e in sent.json()["details"]["errors"]]
+        assert codes == [("INGEST-1555-400", "timestamp"), ("STREAM-0422-400", "extra")], sent.text
         # validated as they are processed: taken, then left out into the batch's diagnostics, the rest lands
         batch = streaming.api.post(f"/collection/batch/{made.json()['id']}", json={"messages": [
             {"header": {"msgId": f"batch {what}"}, "body": {"xdmEntity": entity}}
