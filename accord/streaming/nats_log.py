@@ -76,6 +76,8 @@ MESSAGE_ID_HEADER = "Accord-Message-Id"
 PER_SUBJECT_LIMIT = 10077
 """JetStream's error code for a message refused by a limit of the stream: with the description "maximum messages
 per subject exceeded", because its subject already holds one."""
+ACK_TIMEOUTS = 5
+"""An append waits for its acknowledgements at most this many timeouts, however busy the server is."""
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")  # also a valid key-value bucket name, once suffixed
 
 
@@ -110,6 +112,8 @@ class NatsEventLog:
         self._tokens = itertools.count()
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         """Publications waiting for their acknowledgement, by the token of their reply subject."""
+        self._last_reply = 0.0
+        """When the last acknowledgement came (the loop's clock)."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"event-log-{stream}", daemon=True)
         self._thread.start()
@@ -119,6 +123,9 @@ class NatsEventLog:
             self._reply_prefix = f"{self._connection.new_inbox()}."
             self._replies: Subscription = self._wait(self._subscribe_replies())
         except BaseException:
+            if hasattr(self, "_connection"):  # opened, then the subscription failed
+                with contextlib.suppress(Exception):
+                    self._wait(self._connection.close())
             self._stop_loop()
             raise
 
@@ -232,20 +239,32 @@ class NatsEventLog:
 
     async def _append(self, entries: list[Entry]) -> list[Appended]:
         """All the entries published at once, each with a reply subject of its own under one subscription (no
-        request, timer or random token per message), then their acknowledgements awaited together, within
-        the timeout."""
+        request, timer or random token per message), then their acknowledgements awaited together: as long as
+        the server answers (an acknowledgement came within the timeout, for this append or another; many
+        appends at once on a busy machine take a while), and never past `ACK_TIMEOUTS` timeouts (a reply lost
+        in a reconnection never comes)."""
         sent: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []
+        acknowledged: asyncio.Future[list[Appended]] | None = None
         async with self._failures():
             try:
                 for entry in entries:
                     sent.append(self._waiter(entry))
                     await self._publish(entry, sent[-1])
-                return list(await asyncio.wait_for(asyncio.gather(*(self._acknowledged(*s) for s in sent)),
-                                                   self._timeout))  # fmt: skip
+                acknowledged = asyncio.gather(*(self._acknowledged(*s) for s in sent))
+                started = self._loop.time()
+                while True:
+                    await asyncio.wait({acknowledged}, timeout=self._timeout)
+                    if acknowledged.done():
+                        return list(acknowledged.result())
+                    now = self._loop.time()
+                    if now - self._last_reply >= self._timeout or now - started >= ACK_TIMEOUTS * self._timeout:
+                        raise TimeoutError
             finally:  # after a failure (a publication refused half-way, say) or the timeout, nothing waits on
                 for _subject, token, future in sent:
                     self._waiting.pop(token, None)
                     future.cancel()
+                if acknowledged is not None and not acknowledged.done():
+                    acknowledged.cancel()
 
     async def _subscribe_replies(self) -> Subscription:
         async with self._failures():
@@ -269,6 +288,7 @@ class NatsEventLog:
         await self._connection.publish(subject, entry.body, reply=f"{self._reply_prefix}{token}", headers=headers)
 
     async def _on_reply(self, reply: Msg) -> None:
+        self._last_reply = self._loop.time()
         future = self._waiting.pop(reply.subject[len(self._reply_prefix) :], None)
         if future is None or future.done():  # waited for no more (timed out)
             return

@@ -81,8 +81,9 @@ class StreamingService:
         self._lag_read: tuple[float, int] = (-LAG_STALE_SECONDS, 0)
         """When the processor's lag was last read (monotonic seconds), and what it was."""
         self._lag_lock = threading.Lock()
-        self._lag_failed: tuple[float, Exception] | None = None
-        """When the last read of the lag failed, and why: the threads that waited for it are told the same."""
+        self._lag_done: tuple[float, int, Exception | None] = (-1.0, 0, None)
+        """When the last read of the lag finished, its figure, or why it failed: the threads that waited for it
+        are told the same."""
         self._lag_reading = False
         """A read of the lag was started ahead for the event loop's requests (`take`) and is not done."""
         self._callers: dict[bytes, tuple[float, Principal]] = {}
@@ -281,8 +282,9 @@ class StreamingService:
     def _at_the_door(self, checked: list[Checked], strict: bool, inline: bool = False) -> list[Checked]:
         """The messages that their dataset's schema contract refuses are refused (400, with each problem and its
         path): under `freeze`, any that does not fit the schema; with `strict` (synchronous validation), any
-        that the contract would keep out of the lake (`contracts.refusals`). Either way, what makes a record
-        incomplete (`contracts.incomplete`) is said too, first, as the processor says it."""
+        that the contract would keep out of the lake (`contracts.refusals`), and any incomplete record
+        (`contracts.incomplete`). What makes a refused record incomplete is said first, as the processor
+        says it."""
         from accord.streaming.contracts import ROW_LEFT_OUT, incomplete, refusals
 
         out = list(checked)
@@ -294,7 +296,9 @@ class StreamingService:
             found = refusals(entities, schema, contract)
             lacking = incomplete(entities, schema, profile)
             for index, problems, lacks in zip(places, found, lacking, strict=True):
-                if problems or lacks:
+                # an incomplete record alone is refused only by synchronous validation: else it is taken, and
+                # left out by the processor (whatever the contract)
+                if problems or (strict and lacks):
                     errors = lacks + [{"code": ROW_LEFT_OUT, **problem} for problem in problems]
                     said = "; ".join(f"{p['code']} {p['path']}: {p['message']}" for p in errors[:5])
                     out[index] = Checked(None, f"{checked[index].where}: does not fit the dataset's schema "
@@ -413,19 +417,22 @@ class StreamingService:
         if inline:
             raise _NotInline
         arrived = time.monotonic()
-        with self._lag_lock:  # one thread reads; the others wait for its figure, or its failure
+        with self._lag_lock:  # one thread reads; the others take what it found, or its failure
+            done_at, lag, failure = self._lag_done
+            if done_at >= arrived:  # read while this one waited (however long it took): not read again in turn
+                if failure is not None:
+                    raise failure.with_traceback(None)  # not the frames of every thread it was raised in
+                return lag
             read_at, lag = self._lag_read
             if time.monotonic() - read_at < LAG_SECONDS:
                 return lag
-            if self._lag_failed is not None and self._lag_failed[0] >= arrived:
-                raise self._lag_failed[1]  # failed while this one waited: not tried again by each in turn
             read_at = time.monotonic()
             try:
                 lag = self.log.last() - self.log.position(CONSUMER)
             except Exception as exc:
-                self._lag_failed = (time.monotonic(), exc)
+                self._lag_done = (time.monotonic(), 0, exc)
                 raise
-            self._lag_read = (read_at, lag)
+            self._lag_read, self._lag_done = (read_at, lag), (time.monotonic(), lag, None)
             return lag
 
     def _read_lag_ahead(self) -> None:

@@ -91,6 +91,18 @@ def test_freeze_refuses_at_the_door_what_does_not_fit(streaming: Streaming) -> N
     assert errors == []
     schema = streaming.api.get("/schemas/crm").json()
     assert "_tenant" not in schema["fields"]  # a frozen schema never changes
+    # a record without identity (a profile dataset) that fits otherwise is taken, then left out, as under any
+    # contract; with a field the schema lacks too, it is refused at the door, both said, the identity first
+    nameless = {"header": {"msgId": "nameless"}, "body": {"xdmEntity": {"person": {"name": {"firstName": "N"}}}}}
+    assert streaming.api.post(f"/collection/{inlet(streaming, 'two')}", json=nameless).status_code == 200
+    nameless["body"]["xdmEntity"]["loyaltyTier"] = "gold"
+    refused = streaming.api.post(f"/collection/{inlet(streaming, 'three')}", json=nameless)
+    codes = [(e["code"], e["path"]) for e in refused.json()["details"]["errors"]]
+    assert codes == [("STREAM-0424-400", "personalEmail.address"), ("STREAM-0422-400", "loyaltyTier")], codes
+    streaming.process()
+    newest = max(streaming.api.get("/batches", params={"dataset": "crm"}).json(), key=lambda b: b["created"])
+    (item,) = streaming.api.get(f"/batches/{newest['id']}/errors").json()["items"]
+    assert [e["code"] for e in item["_errors"]] == ["STREAM-0424-400"]
 
 
 def test_evolve_adds_new_custom_fields_and_discards_what_cannot_be_added(streaming: Streaming) -> None:
