@@ -1,6 +1,6 @@
 """Data governance: data usage labels, marketing actions and the policies that forbid an action for data of
-some labels. So far the vocabulary and the policy expression language; labels on datasets and fields,
-stored policies and their enforcement come next (issue 13)."""
+some labels. So far the vocabulary, the policy expression language and the pure core of enforcement
+(`violations`); labels on datasets and fields, stored policies and lineage come next (issue 13)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
         to_text,
     )
     from accord.governance.labels import CORE_ACTIONS, CORE_LABELS, LABEL_NAME, Label, MarketingAction
+    from accord.governance.policies import Labelled, Policy, Violation, policy, violations
 
 _EXPORTS = {
     "exceptions": ["PolicyExpressionError"],
     "expressions": ["And", "Expression", "LabelRef", "Not", "Or", "label_refs", "matches", "parse_policy_expression",
                     "reasons", "to_text"],
     "labels": ["CORE_ACTIONS", "CORE_LABELS", "LABEL_NAME", "Label", "MarketingAction"],
+    "policies": ["Labelled", "Policy", "Violation", "policy", "violations"],
 }  # fmt: skip
 __all__ = lazy_face(__name__, _EXPORTS)
