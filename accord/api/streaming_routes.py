@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from accord.api.deps import SandboxDep, WorkspaceDep, bearer, principal
 from accord.api.models import ERROR_RESPONSES, ErrorBody
@@ -196,18 +196,17 @@ async def _collect(request: Request, inlet_id: str, batch: bool) -> Any:
     return answer
 
 
-_TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+_BOOLEAN = TypeAdapter(bool)
 
 
 def _flag(value: str | None) -> bool:
-    """`syncValidation` read as FastAPI reads a boolean query parameter, refused as it would be."""
-    if value is None or value.lower() in _FALSE:
+    """`syncValidation` read as FastAPI reads a boolean query parameter (pydantic's), refused as it would be."""
+    if value is None:
         return False
-    if value.lower() in _TRUE:
-        return True
-    raise RequestValidationError([{"type": "bool_parsing", "loc": ("query", "syncValidation"),
-                                   "msg": "Input should be a valid boolean, unable to interpret input",
-                                   "input": value}])  # fmt: skip
+    try:
+        return _BOOLEAN.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", "syncValidation")} for e in exc.errors()]) from None
 
 
 # The collection URLs read their token, header and query parameter themselves: FastAPI's dependency solving took

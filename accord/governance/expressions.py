@@ -14,7 +14,7 @@ column. A tree says whether a set of labels matches it (`matches`), and which of
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from accord.errors import did_you_mean
@@ -88,18 +88,18 @@ class _Parser:
         return token.kind == "word" and token.text.upper() == word
 
     def expression(self, depth: int) -> Expression:
-        operands = [self.term(depth)]
-        while self.is_word("OR"):
-            self.take()
-            operands.append(self.term(depth))
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+        return self.joined("OR", Or, lambda: self.term(depth))
 
     def term(self, depth: int) -> Expression:
-        operands = [self.factor(depth)]
-        while self.is_word("AND"):
+        return self.joined("AND", And, lambda: self.factor(depth))
+
+    def joined(self, word: str, join: type[And] | type[Or], operand: Callable[[], Expression]) -> Expression:
+        """Operands separated by `word`: the one alone, or all of them joined."""
+        operands = [operand()]
+        while self.is_word(word):
             self.take()
-            operands.append(self.factor(depth))
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else join(tuple(operands))
 
     def factor(self, depth: int) -> Expression:
         if depth > MAX_DEPTH:

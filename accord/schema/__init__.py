@@ -13,7 +13,7 @@ if TYPE_CHECKING:
         InvalidSchemaError,
         SchemaNotFoundError,
     )
-    from accord.schema.fields import FIELD_NAME, FieldSpec, FieldTree, FieldType, find, leaves, walk
+    from accord.schema.fields import FIELD_NAME, FieldSpec, FieldTree, FieldType, find, leaves, value_at, walk
     from accord.schema.fields import parse_fields as parse_fields_document
     from accord.schema.jsonschema import to_json_schema
     from accord.schema.model import (
@@ -45,7 +45,17 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "exceptions": ["BreakingChangeError", "FieldGroupNotFoundError", "InvalidSchemaError", "SchemaNotFoundError"],
-    "fields": ["FIELD_NAME", "FieldSpec", "FieldTree", "FieldType", "find", "leaves", "parse_fields_document", "walk"],
+    "fields": [
+        "FIELD_NAME",
+        "FieldSpec",
+        "FieldTree",
+        "FieldType",
+        "find",
+        "leaves",
+        "parse_fields_document",
+        "value_at",
+        "walk",
+    ],
     "jsonschema": ["to_json_schema"],
     "model": [
         "CLASS_NAMES",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -107,6 +108,17 @@ def walk(tree: FieldTree, prefix: str = "") -> list[tuple[str, FieldSpec]]:
 def leaves(tree: FieldTree) -> dict[str, FieldSpec]:
     """Fields that hold values (scalars, arrays, maps), by path."""
     return {path: spec for path, spec in walk(tree) if spec.type != FieldType.object}
+
+
+def value_at(record: Any, parts: Sequence[str]) -> Any:
+    """The value a record (nested dicts, as JSON gives it) holds at a field's path, split at its dots; None
+    where the path leads nowhere."""
+    value = record
+    for part in parts:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def find(tree: FieldTree, path: str) -> FieldSpec | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from accord.schema import value_at
 from accord.segment.ast import (
     Arith,
     Call,
@@ -39,15 +40,6 @@ Fn = Callable[[dict[str, Any], datetime], Value]
 EVENTS = "\x1fevents"
 """Where a profile's events sit beside its attributes while it is evaluated (no attribute has this name)."""
 GRAPH = "\x1fgraph"
-
-
-def get_path(record: dict[str, Any] | None, parts: tuple[str, ...]) -> Value:
-    value: Any = record
-    for part in parts:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def as_time(value: Value) -> datetime | None:
@@ -169,7 +161,7 @@ class _Compiler:
             return lambda _p, _n: value
         if isinstance(node, Path):
             parts = node.parts
-            return lambda p, _n: get_path(p, parts)
+            return lambda p, _n: value_at(p, parts)
         if isinstance(node, Now):
             if node.today:
                 return lambda _p, n: start_of(n, "day")

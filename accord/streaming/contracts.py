@@ -20,7 +20,7 @@ from typing import Any
 from accord import schema as registry
 from accord.errors import AccordError
 from accord.ingest import REQUIRED_MISSING, records_misfits, records_trimmed
-from accord.schema import FIELD_NAME, TENANT, FieldType, ResolvedSchema, walk
+from accord.schema import FIELD_NAME, TENANT, FieldType, ResolvedSchema, value_at, walk
 from accord.workspace import Workspace
 
 log = logging.getLogger("accord.streaming")
@@ -108,11 +108,8 @@ def incomplete(entities: list[dict[str, Any]], schema: ResolvedSchema, needs_ide
 
 
 def _value_at(entity: dict[str, Any], path: str) -> Any:
-    value: Any = entity
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
+    """The value at a path, None for empty text too (no value, as the batch pipeline reads it)."""
+    value = value_at(entity, path.split("."))
     return None if value == "" else value
 
 

@@ -243,14 +243,14 @@ class NatsEventLog:
         the server answers (an acknowledgement came within the timeout, for this append or another; many
         appends at once on a busy machine take a while), and never past `ACK_TIMEOUTS` timeouts (a reply lost
         in a reconnection never comes)."""
-        sent: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []
+        sent: list[tuple[str, str, asyncio.Future[dict[str, Any]]]] = []  # (key, token, acknowledgement)
         acknowledged: asyncio.Future[list[Appended]] | None = None
         async with self._failures():
             try:
                 for entry in entries:
                     sent.append(self._waiter(entry))
                     await self._publish(entry, sent[-1])
-                acknowledged = asyncio.gather(*(self._acknowledged(*s) for s in sent))
+                acknowledged = asyncio.gather(*(self._acknowledged(key, reply) for key, _token, reply in sent))
                 started = self._loop.time()
                 while True:
                     await asyncio.wait({acknowledged}, timeout=self._timeout)
@@ -260,7 +260,7 @@ class NatsEventLog:
                     if now - self._last_reply >= self._timeout or now - started >= ACK_TIMEOUTS * self._timeout:
                         raise TimeoutError
             finally:  # after a failure (a publication refused half-way, say) or the timeout, nothing waits on
-                for _subject, token, future in sent:
+                for _key, token, future in sent:
                     self._waiting.pop(token, None)
                     future.cancel()
                 if acknowledged is not None and not acknowledged.done():
@@ -271,16 +271,17 @@ class NatsEventLog:
             return await self._connection.subscribe(f"{self._reply_prefix}*", cb=self._on_reply)
 
     def _waiter(self, entry: Entry) -> tuple[str, str, asyncio.Future[dict[str, Any]]]:
-        """An entry's subject, and the token and future its acknowledgement will come to."""
+        """An entry's key (`message_key`), and the token and future its acknowledgement will come to."""
         token = str(next(self._tokens))
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._waiting[token] = future
-        return f"{self._subject}.{message_key(entry.inlet, entry.message_id)}", token, future
+        return message_key(entry.inlet, entry.message_id), token, future
 
     async def _publish(self, entry: Entry, waiter: tuple[str, str, asyncio.Future[dict[str, Any]]]) -> None:
-        subject, token, _future = waiter
+        key, token, _future = waiter
+        subject = f"{self._subject}.{key}"
         headers = {
-            "Nats-Msg-Id": subject.rsplit(".", 1)[1],
+            "Nats-Msg-Id": key,
             "Nats-Expected-Stream": self.stream,
             INLET_HEADER: quote(entry.inlet, safe=""),
             MESSAGE_ID_HEADER: quote(entry.message_id, safe=""),
@@ -300,7 +301,7 @@ class NatsEventLog:
         except ValueError as exc:
             future.set_exception(nats.errors.Error(f"an acknowledgement that is not JSON: {exc}"))
 
-    async def _acknowledged(self, subject: str, _token: str, reply: asyncio.Future[dict[str, Any]]) -> Appended:
+    async def _acknowledged(self, key: str, reply: asyncio.Future[dict[str, Any]]) -> Appended:
         answer = await reply
         if "error" not in answer:
             return Appended(int(answer["seq"]), bool(answer.get("duplicate")))
@@ -309,7 +310,7 @@ class NatsEventLog:
         if error.get("err_code") != PER_SUBJECT_LIMIT or "per subject" not in str(error.get("description", "")):
             raise nats.js.errors.APIError(**error)
         # sent before, outside the duplicate window: the stream refused it; answer with the one it keeps
-        kept = await self._jetstream.get_last_msg(self.stream, subject, direct=True)
+        kept = await self._jetstream.get_last_msg(self.stream, f"{self._subject}.{key}", direct=True)
         assert kept.seq is not None
         return Appended(kept.seq, True)
 

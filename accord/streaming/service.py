@@ -81,9 +81,9 @@ class StreamingService:
         self._lag_read: tuple[float, int] = (-LAG_STALE_SECONDS, 0)
         """When the processor's lag was last read (monotonic seconds), and what it was."""
         self._lag_lock = threading.Lock()
-        self._lag_done: tuple[float, int, Exception | None] = (-1.0, 0, None)
-        """When the last read of the lag finished, its figure, or why it failed: the threads that waited for it
-        are told the same."""
+        self._lag_done: tuple[float, Exception | None] = (-1.0, None)
+        """When the last read of the lag finished, and why it failed if it did (its figure: `_lag_read`): the
+        threads that waited for it are told the same."""
         self._lag_reading = False
         """A read of the lag was started ahead for the event loop's requests (`take`) and is not done."""
         self._callers: dict[bytes, tuple[float, Principal]] = {}
@@ -418,11 +418,11 @@ class StreamingService:
             raise _NotInline
         arrived = time.monotonic()
         with self._lag_lock:  # one thread reads; the others take what it found, or its failure
-            done_at, lag, failure = self._lag_done
+            done_at, failure = self._lag_done
             if done_at >= arrived:  # read while this one waited (however long it took): not read again in turn
                 if failure is not None:
                     raise failure.with_traceback(None)  # not the frames of every thread it was raised in
-                return lag
+                return self._lag_read[1]
             read_at, lag = self._lag_read
             if time.monotonic() - read_at < LAG_SECONDS:
                 return lag
@@ -430,9 +430,9 @@ class StreamingService:
             try:
                 lag = self.log.last() - self.log.position(CONSUMER)
             except Exception as exc:
-                self._lag_done = (time.monotonic(), 0, exc)
+                self._lag_done = (time.monotonic(), exc)
                 raise
-            self._lag_read, self._lag_done = (read_at, lag), (time.monotonic(), lag, None)
+            self._lag_read, self._lag_done = (read_at, lag), (time.monotonic(), None)
             return lag
 
     def _read_lag_ahead(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import nats
 import pytest
@@ -27,20 +28,26 @@ def test_urls_are_shown_without_credentials() -> None:
     assert shown_url("tls://token@a:1, nats://b:2") == "tls://a:1,nats://b:2"
 
 
-@pytest.mark.integration
-def test_a_stream_that_keeps_many_messages_per_subject_is_refused(nats_server: NatsServer) -> None:
+def made_stream(url: str, **config: Any) -> str:
+    """A stream of Accord's subjects made by hand, as another tool would (`config`: its settings); its name."""
     stream = f"T{uuid.uuid4().hex}"
 
-    async def make_a_plain_stream() -> None:
-        connection = await nats.connect(nats_server.url)
+    async def make() -> None:
+        connection = await nats.connect(url)
         try:
             await connection.jetstream().add_stream(
-                StreamConfig(name=stream, subjects=[f"accord.{stream}.*"], storage=StorageType.MEMORY)
+                StreamConfig(name=stream, subjects=[f"accord.{stream}.*"], **config)
             )
         finally:
             await connection.close()
 
-    asyncio.run(make_a_plain_stream())
+    asyncio.run(make())
+    return stream
+
+
+@pytest.mark.integration
+def test_a_stream_that_keeps_many_messages_per_subject_is_refused(nats_server: NatsServer) -> None:
+    stream = made_stream(nats_server.url, storage=StorageType.MEMORY)
     with pytest.raises(LogConfigurationError) as refused:
         NatsEventLog(nats_server.url, stream)
     assert "second message per subject" in refused.value.message and "in memory" in refused.value.message
@@ -49,27 +56,8 @@ def test_a_stream_that_keeps_many_messages_per_subject_is_refused(nats_server: N
 @pytest.mark.integration
 def test_a_full_stream_is_said_to_be_full_not_taken_for_a_message_sent_before(nats_server: NatsServer) -> None:
     # JetStream answers any limit of a stream with the same code as "this subject holds a message already"
-    stream = f"T{uuid.uuid4().hex}"
-
-    async def make_a_small_stream() -> None:
-        connection = await nats.connect(nats_server.url)
-        try:
-            await connection.jetstream().add_stream(
-                StreamConfig(
-                    name=stream,
-                    subjects=[f"accord.{stream}.*"],
-                    storage=StorageType.FILE,
-                    max_msgs=2,
-                    discard=DiscardPolicy.NEW,
-                    discard_new_per_subject=True,
-                    max_msgs_per_subject=1,
-                    allow_direct=True,
-                )
-            )
-        finally:
-            await connection.close()
-
-    asyncio.run(make_a_small_stream())
+    stream = made_stream(nats_server.url, storage=StorageType.FILE, max_msgs=2, discard=DiscardPolicy.NEW,
+                         discard_new_per_subject=True, max_msgs_per_subject=1, allow_direct=True)  # fmt: skip
     log = NatsEventLog(nats_server.url, stream)
     try:
         assert [a.seq for a in log.append([Entry("i", "a", b"1"), Entry("i", "b", b"2")]).result(10)] == [1, 2]
