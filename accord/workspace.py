@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from accord.access import create_token
+from accord.access import OWNER, create_token, create_user, grant_role
 from accord.catalog import (
     DEFAULT_SANDBOX,
     ApiToken,
@@ -14,6 +14,7 @@ from accord.catalog import (
     NotInitialisedError,
     Sandbox,
     SessionReader,
+    UserRecord,
     clear_secrets_pending,
     create_sandbox,
     redact_url,
@@ -81,9 +82,13 @@ def initialise(settings: Settings | None = None, *, new_token: bool = False) -> 
             if created:
                 create_sandbox(session, DEFAULT_SANDBOX, "Production")
             has_token = session.scalar(select(ApiToken.id).limit(1)) is not None
+            has_user = session.scalar(select(UserRecord.id).limit(1)) is not None
+        if not has_user:  # the home's owner: the admin of every sandbox, and of the first token
+            create_user(workspace.catalog, OWNER)
+            grant_role(workspace.catalog, "admin", OWNER, None)
         token = None
         if new_token or not has_token:
-            _record, token = create_token(workspace.catalog, "admin", role="admin")
+            _record, token = create_token(workspace.catalog, "admin")
         workspace.lake.root.mkdir(parents=True, exist_ok=True)
         settings.landing.mkdir(parents=True, exist_ok=True)
         from accord.sources import ensure_key_file

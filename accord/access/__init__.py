@@ -1,5 +1,6 @@
-"""Who may call Accord and what they may name: API tokens with a role and a sandbox scope; the
-folders of this machine that callers may point at."""
+"""Who may call Accord and what they may do: users and service accounts, roles granted per sandbox, API
+tokens that act for a user, the table of what each route and command needs; the folders of this machine
+that callers may point at."""
 
 from __future__ import annotations
 
@@ -10,31 +11,53 @@ from accord.faces import lazy_face
 if TYPE_CHECKING:
     from accord.access.listing import read_tokens
     from accord.access.paths import AllowedRoots, PathNotAllowedError
-    from accord.access.tokens import (
-        ROLES,
-        AdminOnlyError,
+    from accord.access.permissions import BUILT_IN_ROLES, HOME_WIDE, Permission
+    from accord.access.principal import (
+        EVERY_SANDBOX,
+        PermissionMissingError,
         Principal,
         SandboxForbiddenError,
-        authenticate,
         authorize_sandbox,
-        create_token,
-        require_admin,
-        revoke_token,
+        require,
     )
+    from accord.access.requirements import (
+        ANY_CALLER,
+        COMMANDS,
+        LOCAL,
+        ROUTES,
+        Open,
+        Requirement,
+        permissions_document,
+        route_requirement,
+    )
+    from accord.access.roles import create_role, grant_role, list_roles, revoke_role
+    from accord.access.tokens import authenticate, create_token, parse_expiry, revoke_token
+    from accord.access.users import OWNER, create_user, list_users, set_disabled, set_password, show_user
 
 _EXPORTS = {
     "listing": ["read_tokens"],
     "paths": ["AllowedRoots", "PathNotAllowedError"],
-    "tokens": [
-        "AdminOnlyError",
+    "permissions": ["BUILT_IN_ROLES", "HOME_WIDE", "Permission"],
+    "principal": [
+        "EVERY_SANDBOX",
+        "PermissionMissingError",
         "Principal",
-        "ROLES",
         "SandboxForbiddenError",
-        "authenticate",
         "authorize_sandbox",
-        "create_token",
-        "require_admin",
-        "revoke_token",
+        "require",
     ],
+    "requirements": [
+        "ANY_CALLER",
+        "COMMANDS",
+        "LOCAL",
+        "ROUTES",
+        "Open",
+        "Requirement",
+        "permissions_document",
+        "route_requirement",
+    ],
+    "roles": ["create_role", "grant_role", "list_roles", "revoke_role"],
+    "tokens": ["authenticate", "create_token", "parse_expiry", "revoke_token"],
+    "users": ["OWNER", "create_user", "list_users", "set_disabled", "set_password", "show_user"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

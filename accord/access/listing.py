@@ -7,22 +7,26 @@ from typing import Any
 from accord.catalog.reading import CatalogReader, utc_time
 
 ALL_TOKENS = """
-SELECT t.id, t.name, t.role, s.name AS sandbox, t.created_at, t.revoked_at
+SELECT t.id, t.name, u.name AS user, t.role, s.name AS sandbox, t.created_at, t.expires_at, t.revoked_at
 FROM api_tokens t
 LEFT JOIN sandboxes s ON s.id = t.sandbox_id
+LEFT JOIN users u ON u.id = t.user_id
 ORDER BY t.created_at, t.id
 """
 
 
 def read_tokens(reader: CatalogReader) -> list[dict[str, Any]]:
-    """Every token, oldest first: its name, role, the sandbox it is scoped to (None: every one), and if revoked."""
+    """Every token, oldest first: its name, its user, the role and sandbox it is narrowed to (None: all its user
+    holds, every sandbox), when it ends, and if revoked."""
     return [
         {
             "id": row["id"],
             "name": row["name"],
+            "user": row["user"],
             "role": row["role"],
             "sandbox": row["sandbox"],
             "createdAt": utc_time(row["created_at"]).isoformat(),  # type: ignore[union-attr]
+            "expiresAt": expires.isoformat() if (expires := utc_time(row["expires_at"])) is not None else None,
             "revoked": row["revoked_at"] is not None,
         }
         for row in reader.rows(ALL_TOKENS)

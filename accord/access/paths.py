@@ -18,7 +18,7 @@ from accord.errors import PermissionDeniedError
 from accord.settings import SECRET_KEY_FILE, Settings
 
 if TYPE_CHECKING:
-    from accord.access.tokens import Principal
+    from accord.access.principal import Principal
 
 
 class PathNotAllowedError(PermissionDeniedError):
@@ -54,13 +54,14 @@ class AllowedRoots:
 
     @classmethod
     def for_caller(cls, settings: Settings, caller: Principal | None) -> AllowedRoots:
-        """The folders a caller may name: the operator's for an admin (or a local CLI user, `None`); for a
-        token of one sandbox, only the folder of that sandbox's name in each of them (`landing/dev`), so
-        that a sandbox never reads the files dropped for another."""
+        """The folders a caller may name: the operator's for a caller of every sandbox (or a local CLI user,
+        `None`); for a caller of some sandboxes only, the folders of their names in each of them (`landing/dev`),
+        so that a sandbox never reads the files dropped for another."""
         every = cls.from_settings(settings)
-        if caller is None or caller.is_admin or caller.sandbox is None:
+        sandboxes = caller.sandboxes if caller is not None else None
+        if sandboxes is None:
             return every
-        return replace(every, roots=tuple(root / caller.sandbox for root in every.roots))
+        return replace(every, roots=tuple(root / name for root in every.roots for name in sorted(sandboxes)))
 
     @classmethod
     def nothing(cls) -> AllowedRoots:

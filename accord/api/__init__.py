@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from accord import __version__
-from accord.access import AllowedRoots
+from accord.access import AllowedRoots, Permission, route_requirement
 from accord.api import errors
+from accord.api.access_routes import router as access_router
 from accord.api.campaign_delivery_routes import router as campaign_delivery_router
 from accord.api.campaign_routes import router as campaign_router
 from accord.api.campaign_tracking_routes import PUBLIC_POST_BYTES, PUBLIC_POSTS
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(collection_router)
         app.include_router(segment_spec_router)
         app.include_router(router)
+        app.include_router(access_router)
         app.include_router(sources_router)
         app.include_router(identity_router)
         app.include_router(segment_router)
@@ -118,7 +120,26 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)
     app.include_router(campaign_tracking_router)
+    app.openapi = lambda: _with_permissions(app)  # type: ignore[method-assign]
     return app
+
+
+def _with_permissions(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, each operation saying what it needs (`x-accord-permission` and its description)."""
+    if app.openapi_schema is None:
+        document = FastAPI.openapi(app)
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                needed = route_requirement(method, path)
+                if isinstance(needed, Permission):
+                    operation["x-accord-permission"] = needed.value
+                    shown = f"Needs the permission **{needed.value}** in the request's sandbox."
+                elif needed is not None:
+                    shown = f"Needs no permission: {needed.why}."
+                else:
+                    shown = "Declares no permission: refused to everyone."
+                operation["description"] = (operation.get("description", "") + "\n\n" + shown).strip()
+    return app.openapi_schema  # type: ignore[return-value]
 
 
 def _campaign(settings: Settings) -> Any:

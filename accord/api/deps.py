@@ -1,8 +1,10 @@
-"""Request dependencies: the workspace, the caller (by API token) and the sandbox it works in.
+"""Request dependencies: the workspace, the caller (by API token), the sandbox it works in, and the check of
+what the route needs.
 
-Every router depends on `principal`, which also settles the sandbox: a request names it in
-`x-sandbox-name` (default: the token's own sandbox, else `prod`), and a token scoped to another
-sandbox is refused with 403 before any route runs. No route can skip that check."""
+Every router depends on `principal`, which settles the sandbox (a request names it in `x-sandbox-name`;
+default: the token's own sandbox, else the one its user holds roles in, else `prod`) and then checks the
+permission that `accord.access.ROUTES` declares for the route. A route the table does not declare is
+refused to everyone: no route can skip the check."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from accord.access import Principal, authenticate, authorize_sandbox, require_admin
+from accord.access import Principal, authenticate, authorize_sandbox, require, route_requirement
+from accord.errors import PermissionDeniedError
 from accord.workspace import Workspace
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `accord init` or `accord token create`.")
@@ -30,6 +33,13 @@ def principal(
 ) -> Principal:
     caller = authenticate(workspace(request).catalog, credentials.credentials if credentials else None)
     request.state.sandbox = authorize_sandbox(caller, x_sandbox_name, workspace(request).settings.sandbox)
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None)
+    needed = route_requirement(request.method, path) if path is not None else None
+    if needed is None:
+        raise PermissionDeniedError(f"{request.method} {path} declares no permission in accord/access/requirements.py:"
+                                    " refused to everyone", code="ACCESS-0406-403")  # fmt: skip
+    require(caller, needed, request.state.sandbox)
     return caller
 
 
@@ -38,13 +48,6 @@ def sandbox(request: Request, _caller: Annotated[Principal, Depends(principal)])
     return request.state.sandbox  # type: ignore[no-any-return]
 
 
-def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    """The caller, if it holds an admin token (sandboxes and tokens are an admin's to manage)."""
-    require_admin(caller, "manage sandboxes")
-    return caller
-
-
 WorkspaceDep = Annotated[Workspace, Depends(workspace)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 SandboxDep = Annotated[str, Depends(sandbox)]
-AdminDep = Annotated[Principal, Depends(admin)]

@@ -20,7 +20,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "Invalid input; `details.problems` lists each problem with its path",
         401: "Missing or invalid API token",
-        403: "The token may not do this: another sandbox than its own, or a task for admin tokens",
+        403: "The caller may not do this: it holds no role in the sandbox, or lacks the permission the route "
+        "needs (`details.permission`)",
         404: "Not found; `details.available` lists what exists",
         409: "Conflicts with what is stored",
         413: "Upload too large",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, Uploa
 from fastapi.concurrency import run_in_threadpool
 
 from accord import lake, profile, schema
-from accord.api.deps import AdminDep, PrincipalDep, SandboxDep, WorkspaceDep, principal
+from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import (
     ERROR_RESPONSES,
     BatchOut,
@@ -76,8 +76,8 @@ def get_sandboxes(ws: WorkspaceDep, caller: PrincipalDep) -> list[dict[str, Any]
 
 
 @router.post("/sandboxes", response_model=SandboxOut, status_code=201, tags=["sandboxes"])
-def post_sandbox(ws: WorkspaceDep, _admin: AdminDep, body: SandboxIn) -> dict[str, Any]:
-    """Create a sandbox (admin tokens only)."""
+def post_sandbox(ws: WorkspaceDep, body: SandboxIn) -> dict[str, Any]:
+    """Create a sandbox (needs Manage Sandboxes, granted in every sandbox)."""
     with ws.catalog.session() as session:
         return sandbox_document(create_sandbox(session, body.name, body.title))
 

@@ -36,23 +36,24 @@ def sandbox_create(
 @token_app.command("create")
 def token_create(
     name: str = typer.Argument(...),
-    sandbox: str = typer.Option(None, "--sandbox", help="The one sandbox the token may use (default: every one)."),
+    user: str = typer.Option(None, "--user", help="The user or service account it acts for (default: admin)."),
     role: str = typer.Option(
-        None, "--role", help="admin (every sandbox; manages sandboxes and tokens) or member (default with --sandbox)."
+        None, "--role", help="Narrow it to this role's permissions (default: all the user holds)."
     ),
+    sandbox: str = typer.Option(None, "--sandbox", help="Narrow it to this one sandbox (default: every one)."),
+    expires: str = typer.Option(None, "--expires", help="When it ends: 12h, 30d, 8w or a date (default: never)."),
     as_json: bool = JsonFlag,
 ) -> None:
     """Create an API token; it is shown once."""
-    record, plain = access.create_token(state.workspace().catalog, name, role, sandbox)
-    chosen = record.role
-    scope = f"sandbox {sandbox}" if sandbox else "every sandbox"
-    emit(
-        {"id": record.id, "name": name, "role": chosen, "sandbox": sandbox, "token": plain},
-        as_json,
-        lambda d: out.print(
-            f"token {d['id']} ({chosen}, {scope}): [bold]{d['token']}[/] (shown once)", highlight=False
-        ),
-    )
+    ends = access.parse_expiry(expires) if expires else None
+    record, plain = access.create_token(state.workspace().catalog, name, role, sandbox, user=user, expires=ends)
+    data = {"id": record.id, "name": name, "user": user or access.OWNER, "role": role, "sandbox": sandbox,
+            "expiresAt": ends.isoformat() if ends else None, "token": plain}  # fmt: skip
+    limits = [f"role {role}" if role else "", f"sandbox {sandbox}" if sandbox else "",
+              f"until {ends:%Y-%m-%d %H:%M} UTC" if ends else ""]  # fmt: skip
+    narrowed = ", ".join(filter(None, limits)) or "all its user holds"
+    shown = f"token {record.id} of {data['user']} ({narrowed}): [bold]{plain}[/] (shown once)"
+    emit(data, as_json, lambda _d: out.print(shown, highlight=False))
 
 
 @token_app.command("list")
@@ -65,8 +66,8 @@ def token_list(as_json: bool = JsonFlag) -> None:
         as_json,
         print_lines(
             lambda t: (
-                f"{t['id']}  {t['name']}  {t['role']}  {t['sandbox'] or '(every sandbox)'}  "
-                f"{'revoked' if t['revoked'] else 'active'}"
+                f"{t['id']}  {t['name']}  {t['user']}  {t['role'] or '(all its user holds)'}  "
+                f"{t['sandbox'] or '(every sandbox)'}  {_state(t)}"
             )
         ),
     )
@@ -77,3 +78,9 @@ def token_revoke(token_id: str = typer.Argument(...), as_json: bool = JsonFlag) 
     """Revoke an API token."""
     access.revoke_token(state.workspace().catalog, token_id)
     emit({"revoked": token_id}, as_json, lambda _d: out.print(f"token {token_id} revoked"))
+
+
+def _state(token: dict) -> str:
+    if token["revoked"]:
+        return "revoked"
+    return f"active until {token['expiresAt'][:16]}" if token["expiresAt"] else "active"

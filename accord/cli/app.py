@@ -23,6 +23,7 @@ from accord.cli.serving import serve_api
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.cli.streaming import streaming_app, worker
+from accord.cli.users import role_app, user_app
 from accord.errors import InvalidInputError, problem_message
 
 
@@ -50,6 +51,8 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(batch_app, name="batch")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+app.add_typer(role_app, name="role")
 app.add_typer(sources_app, name="sources")
 app.add_typer(connection_app, name="connection")
 app.add_typer(dataflow_app, name="dataflow")
@@ -155,6 +158,26 @@ def ingest(
     emit(batch, as_json, describe_batch)
     if batch["status"] != "success":
         raise typer.Exit(1)
+
+
+@app.command()
+def whoami(as_json: bool = JsonFlag) -> None:
+    """Who the CLI acts as, and what it may do in the sandbox it works in."""
+    from accord.access import Permission
+
+    caller = state.acting()
+    if caller is None:
+        data = {"user": None, "token": None, "sandbox": state.sandbox, "owner": True,
+                "permissions": [p.value for p in Permission]}  # fmt: skip
+    else:
+        data = {"user": caller.user, "token": caller.name, "sandbox": state.sandbox, "owner": False,
+                "permissions": [p.value for p in Permission if p in caller.permissions_in(state.sandbox)]}  # fmt: skip
+
+    def human(d: dict) -> None:
+        who = "the home's owner (ACCORD_TOKEN is not set)" if d["owner"] else f"{d['user']} (token {d['token']})"
+        out.print(f"{who} in sandbox {d['sandbox']}: {', '.join(d['permissions']) or 'nothing'}", highlight=False)
+
+    emit(data, as_json, human)
 
 
 @app.command()

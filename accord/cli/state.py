@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from accord.access import Principal
     from accord.campaign import CampaignEngine
     from accord.catalog import CatalogReader
     from accord.settings import Settings
@@ -24,6 +26,8 @@ JsonFlag = typer.Option(False, "--json", help="Print machine-readable JSON.")
 class CliState:
     home: Path | None = None
     sandbox_name: str | None = None
+    _principal: Principal | None = field(default=None, repr=False)
+    _checked: bool = field(default=False, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _workspace: Workspace | None = field(default=None, repr=False)
     _campaign: CampaignEngine | None = field(default=None, repr=False)
@@ -32,6 +36,35 @@ class CliState:
         """Start a command afresh (the CLI may run several commands in one process)."""
         self.close()
         self.home, self.sandbox_name, self._settings = home, sandbox, None
+        self._principal, self._checked = None, False
+
+    def acting(self) -> Principal | None:
+        """The API token the CLI acts as (`ACCORD_TOKEN`), once checked against what the running command needs
+        (`accord.access.COMMANDS`) in its sandbox; None: the home's owner, who may do everything.
+
+        Checked before the command first touches the home (its workspace, catalog, campaign instance or
+        sandbox), when the command that runs is known."""
+        if self._checked:
+            return self._principal
+        self._checked = True
+        token = os.environ.get("ACCORD_TOKEN")
+        if not token:
+            return None
+        from accord.access import COMMANDS, LOCAL, authenticate, authorize_sandbox, require
+        from accord.errors import PermissionDeniedError
+
+        command = _running_command()
+        needed = COMMANDS.get(command)
+        if needed is LOCAL:  # the machine's own work (init, serve, worker): the owner's, whatever token is set
+            return None
+        if needed is None:
+            raise PermissionDeniedError(f"`accord {command}` declares no permission in accord/access/requirements.py:"
+                                        " refused to every token", code="ACCESS-0406-403")  # fmt: skip
+        caller = authenticate(self.workspace().catalog, token)
+        self.sandbox_name = authorize_sandbox(caller, self.sandbox_name, self.settings.sandbox)
+        require(caller, needed, self.sandbox_name)
+        self._principal = caller
+        return caller
 
     @property
     def settings(self) -> Settings:
@@ -44,6 +77,7 @@ class CliState:
 
     @property
     def sandbox(self) -> str:
+        self.acting()
         return self.sandbox_name or self.settings.sandbox
 
     def workspace(self) -> Workspace:
@@ -52,6 +86,7 @@ class CliState:
 
         if self._workspace is None:
             self._workspace = Workspace.open(self.settings)
+        self.acting()
         return self._workspace
 
     @contextmanager
@@ -62,6 +97,7 @@ class CliState:
         through the workspace, which migrates, seals or says what is wrong (`accord.catalog.reading`)."""
         from accord.catalog import quick_reader
 
+        self.acting()
         with quick_reader(self.settings) as quick:
             if quick is not None:
                 yield quick
@@ -77,6 +113,7 @@ class CliState:
         that does not exist takes the workspace's path, which says so and names those that do)."""
         from accord.catalog import quick_reader, sandbox_id_of
 
+        self.acting()
         with quick_reader(self.settings) as quick:
             found = sandbox_id_of(quick, self.sandbox) if quick is not None else None
             if quick is not None and found is not None:
@@ -92,6 +129,7 @@ class CliState:
         from accord.campaign import CampaignEngine
         from accord.home import check_home, protect
 
+        self.acting()
         if self._campaign is None:
             check_home(self.settings)
             protect(self.settings)
@@ -114,6 +152,17 @@ class CliState:
         except (OSError, KeyError):  # no login name in the environment nor the password database
             login = "unknown"
         return f"cli:{login}"
+
+
+def _running_command() -> str:
+    """The path of the command that runs (`"campaign list create"`), from click's contexts."""
+    from typer._click.globals import get_current_context
+
+    ctx, names = get_current_context(silent=True), []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 state = CliState()

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from accord.access import Principal, authenticate, authorize_sandbox
+from accord.access import ROUTES, Principal, authenticate, authorize_sandbox, require
 from accord.catalog import Sandbox
 from accord.catalog.inlets import InletRecord
 from accord.errors import AccordError, ConflictError, PermissionDeniedError, TooLargeError
@@ -400,6 +400,7 @@ class StreamingService:
     def _authenticate(self, token: str | None, wanted: str | None, own: str | None) -> Principal:
         caller = self._caller(token)
         chosen = authorize_sandbox(caller, wanted, self.workspace.settings.sandbox)  # 403: not the token's sandbox
+        require(caller, ROUTES[("POST", "/collection/{inlet_id}")], chosen)  # one table says what posting needs
         if own is not None and chosen != own:
             raise PermissionDeniedError("this inlet belongs to another sandbox than the one asked for",
                                         code="STREAM-0403-403")  # fmt: skip

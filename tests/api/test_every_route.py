@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from accord.access import create_token
+from accord.workspace import Workspace
 from tests.checks import Check, Ref, each, has, holding, lacks, lists
 from tests.conftest import Api
 from tests.http_receiver import answer
@@ -187,6 +189,24 @@ def events_of_ann(api: Api, body: Any) -> None:
     ann = graph(api, "C1")
     assert [(e["graphId"], e["status"]) for e in body["items"] if e["graphId"] == ann] == [(ann, "realized")]
     assert body["next"] == body["items"][-1]["id"]
+
+
+def each_step(*steps: Step) -> Step:
+    def step(api: Api, home: SmallHome) -> None:
+        for one in steps:
+            one(api, home)
+
+    return step
+
+
+def token_works(api: Api, body: Any) -> None:
+    """The new token is the analyst of prod: it reads, and is refused a change naming the permission."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    assert httpx.get(f"{api.base}/me", headers=headers).json()["permissions"][0] == "View Sources"
+    refused = httpx.post(f"{api.base}/schemas", headers=headers, json=NEWS)
+    assert refused.status_code == 403 and refused.json()["details"]["permission"] == "Manage Schemas"
 
 
 ANN = {"namespace": "CRMID", "id": "C1"}
@@ -622,6 +642,37 @@ ROUTES: dict[tuple[str, str], Case] = {
         before=audience_file("autumn_segmentau1_20261130080000.csv", run=True)),
     ("POST", "/campaign/bounces/process"): Case("/campaign/bounces/process", each(has({"read": 1, "ignored": 1,
         "hard": 0, "soft": 0, "unreadable": 0}), bounces_filed), before=delivered_report),
+    # access control
+    ("GET", "/me"): Case("/me", has({"user": "admin", "token": "admin", "sandbox": "prod", "tokenSandbox": None,
+        "permissions": lambda p: "Manage Users and Roles" in p and len(p) == 26})),
+    ("GET", "/users"): Case("/users", lists({"name": "admin", "kind": "person", "disabled": False,
+        "roles": [{"role": "admin", "sandbox": "*"}]})),
+    ("POST", "/users"): Case("/users", then("/users/{name}", has({"name": "ops-bot", "kind": "service",
+        "hasPassword": False, "roles": []})), 201, json={"name": "ops-bot", "kind": "service"}),
+    ("GET", "/users/{name}"): Case("/users/admin", has({"name": "admin", "roles": [{"role": "admin",
+        "sandbox": "*"}]})),
+    ("POST", "/users/{name}/disable"): Case("/users/leaver/disable", then("/users/leaver", has({"disabled": True})),
+        before=send("POST", "/users", {"name": "leaver", "email": "leaver@example.com"})),
+    ("POST", "/users/{name}/enable"): Case("/users/returner/enable", then("/users/returner", has({"disabled": False})),
+        before=each_step(send("POST", "/users", {"name": "returner"}), send("POST", "/users/returner/disable", {}))),
+    ("GET", "/roles"): Case("/roles", lists({"name": "marketer", "builtIn": True,
+        "permissions": holding("Activate Destinations", "Manage Campaign")}, {"name": "auditor", "builtIn": True})),
+    ("POST", "/roles"): Case("/roles", then("/roles", lists({"name": "segmenter", "builtIn": False,
+        "permissions": ["View Segments", "Manage Segments"]})), 201,
+        json={"name": "segmenter", "permissions": ["View Segments", "Manage Segments"]}),
+    ("POST", "/roles/{name}/grants"): Case("/roles/analyst/grants", then("/users/granted", has({
+        "roles": [{"role": "analyst", "sandbox": "prod"}]})), 201, json={"user": "granted", "sandbox": "prod"},
+        before=send("POST", "/users", {"name": "granted"})),
+    ("DELETE", "/roles/{name}/grants"): Case("/roles/auditor/grants", then("/users/ungranted", has({"roles": []})),
+        params={"user": "ungranted"}, before=each_step(send("POST", "/users", {"name": "ungranted"}),
+        send("POST", "/roles/auditor/grants", {"user": "ungranted"}))),
+    ("GET", "/tokens"): Case("/tokens", lists({"name": "admin", "user": "admin", "role": None, "revoked": False,
+        "token": None})),
+    ("POST", "/tokens"): Case("/tokens", each(has({"name": "ci", "user": "admin", "role": "analyst",
+        "sandbox": "prod", "token": lambda t: t.startswith("acc_"), "expiresAt": str}), token_works), 201,
+        json={"name": "ci", "role": "analyst", "sandbox": "prod", "expires": "1d"}),
+    ("DELETE", "/tokens/{token_id}"): Case("/tokens/{spare_token}", then("/tokens", lists({"id": Ref("spare_token"),
+        "revoked": True})), 204),
 }
 # fmt: on
 
@@ -629,6 +680,9 @@ ROUTES: dict[tuple[str, str], Case] = {
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, SmallHome]]:
     with small_home(Path(tmp_path_factory.mktemp("route-walk"))) as home, serving(home.settings, home.token) as api:
+        workspace = Workspace.open(home.settings)
+        home.ids["spare_token"] = create_token(workspace.catalog, "spare")[0].id
+        workspace.close()
         api.ids = home.ids
         api.home = home  # what checks read besides the API: the SMTP server, the HTTP receiver, the mailbox
         yield api, home

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from accord.access import authenticate, create_token, revoke_token
+from accord.access import HOME_WIDE, Permission, authenticate, create_token, revoke_token
 from accord.catalog import Catalog, create_sandbox, list_sandboxes
 from accord.catalog.models import Base
 from accord.errors import AuthenticationError, ConflictError, InvalidInputError
@@ -28,7 +29,8 @@ def test_init_creates_prod_sandbox_and_one_admin_token(catalog_settings: Setting
     workspace = Workspace.open(catalog_settings)
     with workspace.catalog.session() as session:
         assert [s.name for s in list_sandboxes(session)] == ["prod"]
-    assert authenticate(workspace.catalog, first.token).role == "admin"
+    caller = authenticate(workspace.catalog, first.token)
+    assert (caller.user, caller.role, caller.sandbox, caller.is_admin) == ("admin", None, None, True)
     workspace.close()
 
 
@@ -94,6 +96,36 @@ def test_upgrade_keeps_existing_data(settings: Settings) -> None:
     with workspace.catalog.engine.connect() as connection:
         assert inspect(connection).has_table("dataflows")
         assert "source_key" in [c["name"] for c in inspect(connection).get_columns("batches")]
+    workspace.close()
+
+
+def test_tokens_made_before_users_keep_what_they_could_do(settings: Settings) -> None:
+    """Tokens of a catalog made before users and roles come to belong to `admin`; a member token is narrowed
+    to a role of all but the home-wide permissions, and keeps its sandbox."""
+    catalog = Catalog(settings.catalog_url, create=True)
+    catalog.upgrade("0014_schema_contracts")
+    with catalog.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO sandboxes (id, name, title, created_at) VALUES "
+                "('s1', 'prod', 'Production', '2026-01-01'), ('s2', 'dev', 'dev', '2026-01-01')"
+            )
+        )
+        for name, role, sandbox in (("old-admin", "admin", None), ("old-member", "member", "s2")):
+            connection.execute(text("INSERT INTO api_tokens (id, name, token_hash, role, sandbox_id, created_at) "
+                                    "VALUES (:id, :name, :hash, :role, :sandbox, '2026-01-01')"),
+                               {"id": name, "name": name, "hash": hashlib.sha256(f"acc_{name}".encode()).hexdigest(),
+                                "role": role, "sandbox": sandbox})  # fmt: skip
+    catalog.dispose()
+    assert initialise(settings).token is None  # the home has tokens: no new one
+    workspace = Workspace.open(settings)
+    admin = authenticate(workspace.catalog, "acc_old-admin")
+    member = authenticate(workspace.catalog, "acc_old-member")
+    assert (admin.user, admin.is_admin, member.user, member.role, member.sandbox) == (
+        "admin", True, "admin", "member", "dev")  # fmt: skip
+    assert Permission.MANAGE_DATASETS in member.permissions_in("dev") and not member.may_use("prod")
+    assert not member.holds_home_wide(Permission.MANAGE_SANDBOXES)
+    assert member.permissions_in("dev") == frozenset(Permission) - HOME_WIDE
     workspace.close()
 
 

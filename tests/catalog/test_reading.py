@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ from accord.catalog import (
     Sandbox,
     SchemaRecord,
     SessionReader,
+    UserRecord,
     create_sandbox,
     head_revision,
     quick_reader,
     resolve_sandbox,
     sandbox_id_of,
+    utcnow,
 )
 from accord.settings import Settings
 from accord.workspace import Workspace, initialise
@@ -76,7 +78,7 @@ def fill(settings: Settings) -> None:
         access.create_token(workspace.catalog, "ci-prod", sandbox="prod")
         gone, _plain = access.create_token(workspace.catalog, "gone")
         access.revoke_token(workspace.catalog, gone.id)
-        access.create_token(workspace.catalog, "ci-dev", sandbox="dev")
+        access.create_token(workspace.catalog, "ci-dev", "analyst", sandbox="dev", expires=utcnow() + timedelta(days=3))
     finally:
         workspace.close()
 
@@ -109,12 +111,15 @@ def expected(settings: Settings) -> dict[str, Any]:
                     "connections": [sources.connection_document(c) for c in sorted(connections, key=lambda c: c.name)],
                 }
             tokens = session.execute(
-                select(ApiToken, Sandbox.name).outerjoin(Sandbox, Sandbox.id == ApiToken.sandbox_id)
+                select(ApiToken, Sandbox.name, UserRecord.name)
+                .outerjoin(Sandbox, Sandbox.id == ApiToken.sandbox_id)
+                .outerjoin(UserRecord, UserRecord.id == ApiToken.user_id)
             )
             shown["tokens"] = [
-                {"id": t.id, "name": t.name, "role": t.role, "sandbox": sandbox, "createdAt": t.created_at.isoformat(),
-                 "revoked": t.revoked_at is not None}
-                for t, sandbox in sorted(tokens, key=lambda row: (row[0].created_at, row[0].id))
+                {"id": t.id, "name": t.name, "user": user, "role": t.role, "sandbox": sandbox,
+                 "createdAt": t.created_at.isoformat(),
+                 "expiresAt": t.expires_at.isoformat() if t.expires_at else None, "revoked": t.revoked_at is not None}
+                for t, sandbox, user in sorted(tokens, key=lambda row: (row[0].created_at, row[0].id))
             ]  # fmt: skip
             return shown
     finally:

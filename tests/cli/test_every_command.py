@@ -10,7 +10,9 @@ command's. A command without a case, or a case without a command, fails
 from __future__ import annotations
 
 import getpass
+import io
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,27 @@ def fails(*args: str, code: int) -> Check:
         assert result.code == code and result.json()["error"]["message"], (args, result.stdout)
 
     return step
+
+
+def each_step(*steps: Step) -> Step:
+    def step(cli: Cli) -> None:
+        for one in steps:
+            one(cli)
+
+    return step
+
+
+def stdin(text: str) -> Step:
+    """What the next command reads from standard input (the CLI runs in this process)."""
+
+    def step(_cli: Cli) -> None:
+        sys.stdin = io.StringIO(text)
+
+    return step
+
+
+def stdin_restored(_cli: Cli, _body: Any) -> None:
+    sys.stdin = sys.__stdin__
 
 
 def run(*args: str) -> Step:
@@ -443,9 +466,34 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("sandbox", "list"): Command((), lists({"name": "prod", "title": "Production"}), shows="prod"),
     ("sandbox", "create"): Command(("dev", "--title", "Development"), then("sandbox", "list", check=lists({
         "name": "dev", "title": "Development"}))),
-    ("token", "create"): Command(("ci",), each(has({"name": "ci", "token": lambda t: t.startswith("acc_")}),
-                                               then("token", "list", check=lists({"name": "ci", "revoked": False})))),
-    ("token", "list"): Command((), lists({"name": "admin", "role": "admin", "revoked": False}), shows="admin"),
+    ("token", "create"): Command(("ci", "--user", "admin", "--role", "analyst", "--sandbox", "prod", "--expires",
+                                  "30d"), each(has({"name": "ci", "role": "analyst", "token": lambda t: t.startswith(
+        "acc_")}), then("token", "list", check=lists({"name": "ci", "revoked": False, "expiresAt": str})))),
+    ("token", "list"): Command((), lists({"name": "admin", "user": "admin", "role": None, "revoked": False}),
+                               shows="admin"),
+    ("user", "create"): Command(("kim", "--email", "kim@example.com"), each(has({"name": "kim", "kind": "person",
+        "roles": []}), then("user", "list", check=lists({"name": "kim", "email": "kim@example.com"})))),
+    ("user", "list"): Command((), lists({"name": "admin", "roles": [{"role": "admin", "sandbox": "*"}]}),
+                              shows="admin  person"),
+    ("user", "show"): Command(("admin",), has({"name": "admin", "disabled": False}), shows="admin (every sandbox)"),
+    ("user", "disable"): Command(("leaver",), each(has({"disabled": True}), then("user", "show", "leaver", check=has({
+        "disabled": True}))), before=run("user", "create", "leaver")),
+    ("user", "enable"): Command(("back",), then("user", "show", "back", check=has({"disabled": False})),
+                                before=each_step(run("user", "create", "back"), run("user", "disable", "back"))),
+    ("user", "password"): Command(("pat", "--password-stdin"), each(stdin_restored, has({"passwordSet": True}), then(
+        "user", "show", "pat", check=has({"hasPassword": True}))),
+        before=each_step(run("user", "create", "pat"), stdin("a long passphrase\n"))),
+    ("role", "list"): Command((), lists({"name": "auditor", "builtIn": True, "permissions": holding(
+        "View User Activity Log")}), shows="marketer (built-in)"),
+    ("role", "create"): Command(("campaigner", "-p", "View Campaign", "-p", "manage-campaign"), then("role", "list",
+        check=lists({"name": "campaigner", "permissions": ["View Campaign", "Manage Campaign"]}))),
+    ("role", "grant"): Command(("marketer", "--user", "mia", "--sandbox", "prod"), then("user", "show", "mia",
+        check=has({"roles": [{"role": "marketer", "sandbox": "prod"}]})), before=run("user", "create", "mia")),
+    ("role", "revoke"): Command(("auditor", "--user", "ola"), then("user", "show", "ola", check=has({"roles": []})),
+                                before=each_step(run("user", "create", "ola"), run("role", "grant", "auditor",
+                                                                                   "--user", "ola"))),
+    ("whoami",): Command((), has({"owner": True, "sandbox": "prod", "permissions": lambda p: len(p) == 26}),
+                         shows="the home's owner"),
     ("token", "revoke"): Command(("{spare_token}",), then("token", "list", check=lists({
         "id": Ref("spare_token"), "revoked": True}))),
     # sources

@@ -1,0 +1,120 @@
+"""Who is calling, what they hold where, and the check every route and command goes through.
+
+A caller is an API token acting for a user. In a sandbox the token holds the permissions of the roles
+its user was granted there or in every sandbox, narrowed to the token's own role when it has one, and
+nothing at all outside the token's sandbox when it was made for one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from accord.access.permissions import HOME_WIDE, Permission
+from accord.access.requirements import Open, Requirement
+from accord.errors import PermissionDeniedError
+
+EVERY_SANDBOX = "*"
+"""The key of what a user holds in every sandbox, in `Principal.grants`."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A token, its user, and the permissions it holds by sandbox (`EVERY_SANDBOX` for those held in all)."""
+
+    token_id: str
+    name: str
+    user: str
+    sandbox: str | None = None
+    """The one sandbox the token was made for (None: every sandbox its user holds a role in)."""
+    role: str | None = None
+    """The role the token was narrowed to (None: all its user holds)."""
+    grants: Mapping[str, frozenset[Permission]] = field(default_factory=dict)
+
+    def permissions_in(self, sandbox: str) -> frozenset[Permission]:
+        """What this caller may do in `sandbox`; the home-wide permissions only if held in every sandbox."""
+        if self.sandbox is not None and sandbox != self.sandbox:
+            return frozenset()
+        everywhere = self.grants.get(EVERY_SANDBOX, frozenset())
+        here = self.grants.get(sandbox, frozenset()) - HOME_WIDE
+        return everywhere | here
+
+    def holds_home_wide(self, permission: Permission) -> bool:
+        return self.sandbox is None and permission in self.grants.get(EVERY_SANDBOX, frozenset())
+
+    def may_use(self, sandbox: str) -> bool:
+        return bool(self.permissions_in(sandbox))
+
+    @property
+    def sandboxes(self) -> frozenset[str] | None:
+        """The sandboxes this caller holds anything in (None: every one)."""
+        if self.sandbox is not None:
+            return frozenset({self.sandbox})
+        if self.grants.get(EVERY_SANDBOX):
+            return None
+        return frozenset(name for name, held in self.grants.items() if held)
+
+    @property
+    def is_admin(self) -> bool:
+        """Holds every permission in every sandbox."""
+        return self.sandbox is None and self.grants.get(EVERY_SANDBOX, frozenset()) == frozenset(Permission)
+
+
+class SandboxForbiddenError(PermissionDeniedError):
+    code = "ACCESS-0403-403"
+
+    def __init__(self, principal: Principal, sandbox: str) -> None:
+        usable = principal.sandboxes
+        if principal.sandbox is not None:
+            hint = f"this API token ({principal.name}) is for sandbox {principal.sandbox!r} only, not {sandbox!r}; " \
+                   f"send `x-sandbox-name: {principal.sandbox}` or use a token of that sandbox"  # fmt: skip
+        else:
+            where = ", ".join(sorted(usable)) if usable else "none"
+            hint = f"user {principal.user} (token {principal.name}) holds no role in sandbox {sandbox!r}; " \
+                   f"the sandboxes it may use: {where}"  # fmt: skip
+        super().__init__(hint, sandbox=sandbox, allowedSandbox=principal.sandbox,
+                         allowedSandboxes=sorted(usable) if usable is not None else None)  # fmt: skip
+
+
+class PermissionMissingError(PermissionDeniedError):
+    """The caller may use the sandbox but lacks the one permission the call needs."""
+
+    code = "ACCESS-0405-403"
+
+    def __init__(self, principal: Principal, permission: Permission, sandbox: str | None) -> None:
+        if sandbox is None:
+            where = "in every sandbox (it is home-wide)"
+            held = principal.grants.get(EVERY_SANDBOX, frozenset()) if principal.sandbox is None else frozenset()
+        else:
+            where, held = f"in sandbox {sandbox!r}", principal.permissions_in(sandbox)
+        shown = ", ".join(p.value for p in Permission if p in held) or "nothing"
+        super().__init__(
+            f"this needs the permission {permission.value!r} {where}; user {principal.user} "
+            f"(token {principal.name}) holds there: {shown}",
+            permission=permission.value,
+            sandbox=sandbox,
+            user=principal.user,
+        )
+        self.permission = permission
+
+
+def authorize_sandbox(principal: Principal, requested: str | None, default: str) -> str:
+    """The sandbox a request works in: the one it names, else the token's own, else the one sandbox its user
+    holds roles in, else `default`. A caller that holds nothing there is refused (`SandboxForbiddenError`),
+    whether or not that sandbox exists."""
+    usable = principal.sandboxes
+    name = requested or principal.sandbox or (next(iter(usable)) if usable and len(usable) == 1 else default)
+    if not principal.may_use(name):
+        raise SandboxForbiddenError(principal, name)
+    return name
+
+
+def require(principal: Principal, needed: Requirement, sandbox: str) -> None:
+    """Refuse a caller that lacks what a route or command needs in `sandbox` (`PermissionMissingError`)."""
+    if isinstance(needed, Open):
+        return
+    if needed in HOME_WIDE:
+        if not principal.holds_home_wide(needed):
+            raise PermissionMissingError(principal, needed, None)
+        return
+    if needed not in principal.permissions_in(sandbox):
+        raise PermissionMissingError(principal, needed, sandbox)

@@ -1,0 +1,176 @@
+"""REST routes of access control: who is calling, users and service accounts, roles and grants, API tokens."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from accord import access
+from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
+from accord.api.models import ERROR_RESPONSES
+from accord.catalog import SessionReader
+
+router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["access"])
+
+
+class Me(BaseModel):
+    user: str
+    token: str
+    sandbox: str
+    tokenSandbox: str | None
+    tokenRole: str | None
+    permissions: list[str]
+
+
+class Grant(BaseModel):
+    role: str
+    sandbox: str = Field(description="A sandbox's name, or `*` for every sandbox.")
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    kind: Literal["person", "service"]
+    hasPassword: bool
+    disabled: bool
+    createdAt: str
+    roles: list[Grant]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    email: str | None = Field(default=None, max_length=256)
+    kind: Literal["person", "service"] = "person"
+    password: str | None = Field(default=None, max_length=1024, description="People only; 10 characters or more.")
+
+
+class RoleOut(BaseModel):
+    name: str
+    description: str
+    builtIn: bool
+    permissions: list[str]
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    description: str = Field(default="", max_length=512)
+    permissions: list[str] = Field(max_length=100, examples=[["View Segments", "Manage Segments"]])
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(max_length=64)
+    sandbox: str | None = Field(default=None, max_length=64, description="Default: every sandbox.")
+
+
+class GrantOut(BaseModel):
+    role: str
+    user: str
+    sandbox: str
+    revoked: bool = False
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=128)
+    user: str | None = Field(default=None, max_length=64, description="Default: the home's owner, `admin`.")
+    role: str | None = Field(default=None, max_length=64, description="Narrow the token to this role.")
+    sandbox: str | None = Field(default=None, max_length=64, description="Narrow the token to this sandbox.")
+    expires: str | None = Field(default=None, max_length=40, examples=["30d", "2027-01-31"])
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    user: str | None
+    role: str | None
+    sandbox: str | None
+    createdAt: str
+    expiresAt: str | None
+    revoked: bool
+    token: str | None = Field(default=None, description="The token itself: in the answer to its creation only.")
+
+
+@router.get("/me", response_model=Me)
+def get_me(caller: PrincipalDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """Who the token is, and what it may do in the sandbox of the request."""
+    held = caller.permissions_in(sandbox)
+    return {"user": caller.user, "token": caller.name, "sandbox": sandbox, "tokenSandbox": caller.sandbox,
+            "tokenRole": caller.role, "permissions": [p.value for p in access.Permission if p in held]}  # fmt: skip
+
+
+@router.get("/users", response_model=list[UserOut])
+def get_users(ws: WorkspaceDep) -> list[dict[str, Any]]:
+    return access.list_users(ws.catalog)
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def post_user(ws: WorkspaceDep, body: UserIn) -> dict[str, Any]:
+    """Create a person or a service account; it holds nothing until a role is granted to it."""
+    return access.create_user(ws.catalog, body.name, email=body.email, service=body.kind == "service",
+                              password=body.password)  # fmt: skip
+
+
+@router.get("/users/{name}", response_model=UserOut)
+def get_user(ws: WorkspaceDep, name: str) -> dict[str, Any]:
+    return access.show_user(ws.catalog, name)
+
+
+@router.post("/users/{name}/disable", response_model=UserOut)
+def post_disable(ws: WorkspaceDep, name: str) -> dict[str, Any]:
+    """Disable a user: their tokens are refused from the next request."""
+    return access.set_disabled(ws.catalog, name, True)
+
+
+@router.post("/users/{name}/enable", response_model=UserOut)
+def post_enable(ws: WorkspaceDep, name: str) -> dict[str, Any]:
+    return access.set_disabled(ws.catalog, name, False)
+
+
+@router.get("/roles", response_model=list[RoleOut])
+def get_roles(ws: WorkspaceDep) -> list[dict[str, Any]]:
+    """The built-in roles, then the custom ones."""
+    return access.list_roles(ws.catalog)
+
+
+@router.post("/roles", response_model=RoleOut, status_code=201)
+def post_role(ws: WorkspaceDep, body: RoleIn) -> dict[str, Any]:
+    return access.create_role(ws.catalog, body.name, body.permissions, body.description)
+
+
+@router.post("/roles/{name}/grants", response_model=GrantOut, status_code=201)
+def post_grant(ws: WorkspaceDep, name: str, body: GrantIn) -> dict[str, Any]:
+    """Grant the role to a user in a sandbox, or in every sandbox."""
+    return access.grant_role(ws.catalog, name, body.user, body.sandbox)
+
+
+@router.delete("/roles/{name}/grants", response_model=GrantOut)
+def delete_grant(ws: WorkspaceDep, name: str, user: str, sandbox: str | None = None) -> dict[str, Any]:
+    """Take the role away from a user in a sandbox (without `sandbox`: the grant in every sandbox)."""
+    return access.revoke_role(ws.catalog, name, user, sandbox)
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def get_tokens(ws: WorkspaceDep) -> list[dict[str, Any]]:
+    """Every API token, never its value."""
+    with ws.catalog.session() as session:
+        return access.read_tokens(SessionReader(session))
+
+
+@router.post("/tokens", response_model=TokenOut, status_code=201)
+def post_token(ws: WorkspaceDep, body: TokenIn) -> dict[str, Any]:
+    """Create a token for a user; its value is in this answer only."""
+    ends = access.parse_expiry(body.expires) if body.expires else None
+    record, plain = access.create_token(ws.catalog, body.name, body.role, body.sandbox, user=body.user, expires=ends)
+    made = next(t for t in get_tokens(ws) if t["id"] == record.id)
+    return {**made, "token": plain}
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def delete_token(ws: WorkspaceDep, token_id: str) -> None:
+    access.revoke_token(ws.catalog, token_id)
