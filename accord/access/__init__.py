@@ -9,6 +9,16 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.access.activity import (
+        Activity,
+        ActivityQuery,
+        command_activity,
+        export_activity,
+        list_activity,
+        parse_since,
+        record,
+        route_activity,
+    )
     from accord.access.listing import read_tokens
     from accord.access.paths import AllowedRoots, PathNotAllowedError
     from accord.access.permissions import BUILT_IN_ROLES, HOME_WIDE, Permission
@@ -35,6 +45,16 @@ if TYPE_CHECKING:
     from accord.access.users import OWNER, create_user, list_users, set_disabled, set_password, show_user
 
 _EXPORTS = {
+    "activity": [
+        "Activity",
+        "ActivityQuery",
+        "command_activity",
+        "export_activity",
+        "list_activity",
+        "parse_since",
+        "record",
+        "route_activity",
+    ],
     "listing": ["read_tokens"],
     "paths": ["AllowedRoots", "PathNotAllowedError"],
     "permissions": ["BUILT_IN_ROLES", "HOME_WIDE", "Permission"],

@@ -177,6 +177,8 @@ ROUTES: dict[tuple[str, str], Requirement] = {
     ("GET", "/tokens"): P.MANAGE_USERS_AND_ROLES,
     ("POST", "/tokens"): P.MANAGE_USERS_AND_ROLES,
     ("DELETE", "/tokens/{token_id}"): P.MANAGE_USERS_AND_ROLES,
+    ("GET", "/audit"): P.VIEW_USER_ACTIVITY_LOG,
+    ("GET", "/audit/export"): P.VIEW_USER_ACTIVITY_LOG,
 }
 """(method, path template) -> what the route needs."""
 
@@ -205,6 +207,8 @@ COMMANDS: dict[str, Requirement] = {
     **{f"user {c}": P.MANAGE_USERS_AND_ROLES for c in ("create", "list", "show", "disable", "enable", "password")},
     **{f"role {c}": P.MANAGE_USERS_AND_ROLES for c in ("create", "grant", "revoke", "list")},
     "whoami": ANY_CALLER,
+    "audit list": P.VIEW_USER_ACTIVITY_LOG,
+    "audit export": P.VIEW_USER_ACTIVITY_LOG,
     **{f"sources {c}": P.VIEW_SOURCES for c in ("list", "show")},
     **{f"connection {c}": P.VIEW_SOURCES for c in ("show", "list")},
     **{f"connection {c}": P.MANAGE_SOURCES for c in ("create", "test", "delete")},

@@ -15,6 +15,7 @@ from accord import __version__
 from accord.access import AllowedRoots, Permission, route_requirement
 from accord.api import errors
 from accord.api.access_routes import router as access_router
+from accord.api.activity import ActivityRecorder
 from accord.api.campaign_delivery_routes import router as campaign_delivery_router
 from accord.api.campaign_routes import router as campaign_router
 from accord.api.campaign_tracking_routes import PUBLIC_POST_BYTES, PUBLIC_POSTS
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.state.streaming = StreamingService(workspace)
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
+    app.add_middleware(ActivityRecorder, workspace=workspace)
     app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
                        public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES,

@@ -1,10 +1,15 @@
-"""REST routes of access control: who is calling, users and service accounts, roles and grants, API tokens."""
+"""REST routes of access control: who is calling, users and service accounts, roles and grants, API tokens,
+and the activity log."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord import access
@@ -174,3 +179,60 @@ def post_token(ws: WorkspaceDep, body: TokenIn) -> dict[str, Any]:
 @router.delete("/tokens/{token_id}", status_code=204)
 def delete_token(ws: WorkspaceDep, token_id: str) -> None:
     access.revoke_token(ws.catalog, token_id)
+
+
+class ActivityObject(BaseModel):
+    type: str
+    id: str | None
+
+
+class ActivityOut(BaseModel):
+    id: int
+    at: str
+    via: Literal["api", "cli"]
+    user: str
+    token: str | None
+    sandbox: str | None = Field(description="None: a change of the whole home (users, roles, tokens, sandboxes).")
+    action: str = Field(examples=["POST /datasets", "accord segment create"])
+    object: ActivityObject
+    outcome: Literal["success", "denied", "failed"]
+    status: int = Field(description="The HTTP status of the answer, or the command's exit code.")
+    changes: dict[str, Any] | None
+    origin: str
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityOut]
+    next: int | None = Field(description="Pass as `before` for the next (older) page; None: no more.")
+
+
+def _activity_query(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    user: str | None = None,
+    object: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> access.ActivityQuery:
+    """The filters of a listing; its sandbox is the request's (set by the route)."""
+    return access.ActivityQuery("", since, until, user, object, before, limit)
+
+
+ActivityFilters = Annotated[access.ActivityQuery, Depends(_activity_query)]
+
+
+@router.get("/audit", response_model=ActivityPage)
+def get_audit(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep, query: ActivityFilters) -> dict[str, Any]:
+    """The activity log of the request's sandbox (and the home's own changes, for a caller of every sandbox),
+    newest first. `object`: a type (`datasets`) or type/id (`datasets/crm`); `since`/`until`: ISO 8601 times."""
+    items = access.list_activity(ws.catalog, caller, replace(query, sandbox=sandbox))
+    return {"items": items, "next": items[-1]["id"] if len(items) == query.limit else None}
+
+
+@router.get("/audit/export", response_class=StreamingResponse,
+            responses={200: {"content": {"application/x-ndjson": {}}, "description": "One entry a line."}})  # fmt: skip
+def get_audit_export(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep, query: ActivityFilters) -> Any:
+    """Every entry the filters select, as JSON lines, newest first (any size: read a page at a time)."""
+    entries = access.export_activity(ws.catalog, caller, replace(query, sandbox=sandbox))
+    return StreamingResponse((json.dumps(e) + "\n" for e in entries), media_type="application/x-ndjson",
+                             headers={"Content-Disposition": 'attachment; filename="activity.jsonl"'})  # fmt: skip

@@ -32,6 +32,7 @@ def principal(
     ] = None,
 ) -> Principal:
     caller = authenticate(workspace(request).catalog, credentials.credentials if credentials else None)
+    request.state.caller = caller  # the activity log names who called, refused or not
     request.state.sandbox = authorize_sandbox(caller, x_sandbox_name, workspace(request).settings.sandbox)
     route = request.scope.get("route")
     path = getattr(route, "path_format", None)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         redact_url,
     )
     from accord.catalog.models import (
+        ActivityRecord,
         AlertRecord,
         AlertSubscriptionRecord,
         ApiToken,
@@ -64,6 +65,7 @@ _EXPORTS = {
     "database": ["Catalog", "Database", "SessionReader"],
     "exceptions": ["CatalogAuthenticationError", "CatalogUnavailableError", "NotInitialisedError", "redact_url"],
     "models": [
+        "ActivityRecord",
         "AlertRecord",
         "AlertSubscriptionRecord",
         "ApiToken",

@@ -116,6 +116,28 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
+class ActivityRecord(Base):
+    """One change made through the API or the CLI, or refused to its caller: append-only (the database refuses
+    to update or delete a row, by triggers the migration makes)."""
+
+    __tablename__ = "activity_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    via: Mapped[str] = mapped_column(String(8))
+    user: Mapped[str] = mapped_column(String(128), index=True)
+    token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    sandbox: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """NULL: a change of the whole home (users, roles, tokens, sandboxes)."""
+    action: Mapped[str] = mapped_column(String(200))
+    object_type: Mapped[str] = mapped_column(String(64), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    origin: Mapped[str] = mapped_column(String(256))
+
+
 class FieldGroupRecord(Base):
     """A custom field group; standard field groups ship with Accord and are not stored."""
 

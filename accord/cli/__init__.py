@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from accord.errors import AccordError, known_failure
+
+if TYPE_CHECKING:
+    from accord.cli.state import CliState
 
 
 def main() -> None:
@@ -19,8 +23,11 @@ def main() -> None:
     as_json = "--json" in sys.argv
     try:
         result = app(standalone_mode=False)
+        _record(state, result if isinstance(result, int) else 0)
     except AccordError as error:
-        sys.exit(fail(error, as_json))
+        code = fail(error, as_json)
+        _record(state, code)
+        sys.exit(code)
     except click_exceptions.UsageError as error:
         error.show()
         sys.exit(2)
@@ -43,3 +50,13 @@ def main() -> None:
     finally:
         state.close()  # the catalog's connections, whatever happened
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _record(state: CliState, exit_code: int) -> None:
+    """The command in the activity log; a failure to record is said, and does not hide the command's outcome."""
+    from accord.cli.output import err
+
+    try:
+        state.record(sys.argv[1:], exit_code)
+    except AccordError as error:
+        err.print(f"[yellow]warning[/]: the activity log could not record this command: {error.message}")

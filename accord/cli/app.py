@@ -23,7 +23,7 @@ from accord.cli.serving import serve_api
 from accord.cli.sources import alert_app, connection_app, dataflow_app, runs_app, sources_app
 from accord.cli.state import JsonFlag, state
 from accord.cli.streaming import streaming_app, worker
-from accord.cli.users import role_app, user_app
+from accord.cli.users import audit_app, role_app, user_app
 from accord.errors import InvalidInputError, problem_message
 
 
@@ -53,6 +53,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(role_app, name="role")
+app.add_typer(audit_app, name="audit")
 app.add_typer(sources_app, name="sources")
 app.add_typer(connection_app, name="connection")
 app.add_typer(dataflow_app, name="dataflow")

@@ -26,6 +26,8 @@ JsonFlag = typer.Option(False, "--json", help="Print machine-readable JSON.")
 class CliState:
     home: Path | None = None
     sandbox_name: str | None = None
+    command: str | None = None
+    """The path of the command that runs (`"dataset create"`), once it touched the home."""
     _principal: Principal | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
@@ -36,7 +38,19 @@ class CliState:
         """Start a command afresh (the CLI may run several commands in one process)."""
         self.close()
         self.home, self.sandbox_name, self._settings = home, sandbox, None
-        self._principal, self._checked = None, False
+        self._principal, self._checked, self.command = None, False, None
+
+    def record(self, arguments: list[str], exit_code: int) -> None:
+        """Put the command that ran in the activity log, if it changes anything (`accord.access.command_activity`).
+
+        Only a command that opened the workspace is recorded: a change goes through it."""
+        if self._workspace is None or self.command is None:
+            return
+        from accord.access import command_activity, record
+
+        entry = command_activity(self.command, arguments, self._principal, self.sandbox, exit_code, self.actor())
+        if entry is not None:
+            record(self._workspace.catalog, entry)
 
     def acting(self) -> Principal | None:
         """The API token the CLI acts as (`ACCORD_TOKEN`), once checked against what the running command needs
@@ -47,13 +61,13 @@ class CliState:
         if self._checked:
             return self._principal
         self._checked = True
+        self.command = command = _running_command()
         token = os.environ.get("ACCORD_TOKEN")
         if not token:
             return None
         from accord.access import COMMANDS, LOCAL, authenticate, authorize_sandbox, require
         from accord.errors import PermissionDeniedError
 
-        command = _running_command()
         needed = COMMANDS.get(command)
         if needed is LOCAL:  # the machine's own work (init, serve, worker): the owner's, whatever token is set
             return None

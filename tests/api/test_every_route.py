@@ -199,6 +199,12 @@ def each_step(*steps: Step) -> Step:
     return step
 
 
+def audit_exported(api: Api, lines: Any) -> None:
+    """The export holds, as JSON lines, the entries the listing pages through: a change just made is first."""
+    assert lines[0]["action"] == "POST /sandboxes" and lines[0]["object"] == {"type": "sandboxes", "id": "audited"}
+    assert [e["id"] for e in lines] == [e["id"] for e in api.get("/audit", params={"limit": 10_000}).json()["items"]]
+
+
 def token_works(api: Api, body: Any) -> None:
     """The new token is the analyst of prod: it reads, and is refused a change naming the permission."""
     import httpx
@@ -671,6 +677,12 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/tokens"): Case("/tokens", each(has({"name": "ci", "user": "admin", "role": "analyst",
         "sandbox": "prod", "token": lambda t: t.startswith("acc_"), "expiresAt": str}), token_works), 201,
         json={"name": "ci", "role": "analyst", "sandbox": "prod", "expires": "1d"}),
+    ("GET", "/audit"): Case("/audit", each(has({"items": lambda items: all(i["sandbox"] in ("prod", None)
+        for i in items), "next": None}), lists({"action": "POST /sandboxes", "user": "admin", "sandbox": None,
+        "object": {"type": "sandboxes", "id": "seen"}}, key="items")), params={"limit": 10_000},
+        before=send("POST", "/sandboxes", {"name": "seen"})),
+    ("GET", "/audit/export"): Case("/audit/export", audit_exported, before=send("POST", "/sandboxes",
+        {"name": "audited"})),
     ("DELETE", "/tokens/{token_id}"): Case("/tokens/{spare_token}", then("/tokens", lists({"id": Ref("spare_token"),
         "revoked": True})), 204),
 }
@@ -710,7 +722,10 @@ def test_route(walk: tuple[Api, SmallHome], route: tuple[str, str]) -> None:
     body = fill(case.json, home.ids)
     response = api.request(method, url, json=body, params=case.params, files=case.files, data=case.data)
     assert response.status_code == case.status, f"{method} {url}: {response.status_code} {response.text}"
-    answer = response.json() if response.content else None
+    if response.headers.get("content-type", "").startswith("application/x-ndjson"):
+        answer = [json.loads(line) for line in response.text.splitlines()]
+    else:
+        answer = response.json() if response.content else None
     naive = [t for t in _strings(answer) if TIME.match(t) and not OFFSET.search(t)]
     assert naive == [], f"{method} {url}: times without their UTC offset {naive[:3]}"
     case.check(api, answer)

@@ -492,6 +492,11 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("role", "revoke"): Command(("auditor", "--user", "ola"), then("user", "show", "ola", check=has({"roles": []})),
                                 before=each_step(run("user", "create", "ola"), run("role", "grant", "auditor",
                                                                                    "--user", "ola"))),
+    ("audit", "list"): Command(("--object", "schema"), lists({"action": "accord schema create", "via": "cli",
+        "outcome": "success", "sandbox": "prod"}), before=run("schema", "create", "audited", "--class", "profile"),
+        shows="accord schema create"),
+    ("audit", "export"): Command(("-o", "{outbox}/activity.jsonl"), has({"entries": lambda n: n > 0}),
+                                 shows="entries written to"),
     ("whoami",): Command((), has({"owner": True, "sandbox": "prod", "permissions": lambda p: len(p) == 26}),
                          shows="the home's owner"),
     ("token", "revoke"): Command(("{spare_token}",), then("token", "list", check=lists({
