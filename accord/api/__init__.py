@@ -23,6 +23,7 @@ from accord.api.campaign_tracking_routes import router as campaign_tracking_rout
 from accord.api.campaign_workflow_routes import router as campaign_workflow_router
 from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
+from accord.api.governance_routes import router as governance_router
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
 from accord.api.routes import router
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(identity_router)
         app.include_router(segment_router)
         app.include_router(destinations_router)
+        app.include_router(governance_router)
         app.include_router(streaming_router)
     app.include_router(campaign_router)
     app.include_router(campaign_delivery_router)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord import segment
+from accord import destinations, segment
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.segment.definitions import Expression, SegmentDocument
@@ -122,9 +122,11 @@ def get_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str
 @router.put("/segment/definitions/{name}", response_model=SegmentOut)
 def put_definition(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: SegmentDocument) -> dict[str, Any]:
     """Replace a segment's definition (refused, with the segments' names, if its references would close a
-    cycle; refused while others refer to it by a name it would give up)."""
+    cycle; refused while others refer to it by a name it would give up; refused, with the violation, when an
+    activation flow that sends it would then break a data usage policy)."""
     with ws.catalog.session() as session:
-        return segment.update_segment(session, sandbox, name, body.model_dump(by_alias=True, exclude_none=True))
+        return destinations.update_segment_checked(session, sandbox, name,
+                                                   body.model_dump(by_alias=True, exclude_none=True))  # fmt: skip
 
 
 @router.delete("/segment/definitions/{name}", response_model=SegmentOut)

@@ -138,6 +138,65 @@ class ActivityRecord(Base):
     origin: Mapped[str] = mapped_column(String(256))
 
 
+class DataLabelRecord(Base):
+    """A data usage label on a dataset (`field` empty) or on one field of it (a dotted path)."""
+
+    __tablename__ = "data_labels"
+    __table_args__ = (UniqueConstraint("dataset_id", "field", "label"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(512), default="")
+    label: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CustomLabelRecord(Base):
+    """A label of the organisation's own, beside the core ones."""
+
+    __tablename__ = "custom_labels"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class MarketingActionRecord(Base):
+    """A marketing action of the organisation's own, beside the core ones."""
+
+    __tablename__ = "marketing_actions"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class PolicyRecord(Base):
+    """A data usage policy: a marketing action forbidden for data whose labels match an expression."""
+
+    __tablename__ = "data_usage_policies"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    expression: Mapped[str] = mapped_column(String(4000))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    core: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class FieldGroupRecord(Base):
     """A custom field group; standard field groups ship with Accord and are not stored."""
 

@@ -14,6 +14,7 @@ from accord.cli.admin import sandbox_app, token_app
 from accord.cli.campaign import campaign_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.destinations import destination_app, destinations_app
+from accord.cli.governance import action_app, label_app, policy_app
 from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, new_table, out, progress_bar
 from accord.cli.profile import mergepolicy_app, profile_app
@@ -54,6 +55,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(role_app, name="role")
 app.add_typer(audit_app, name="audit")
+app.add_typer(label_app, name="label")
+app.add_typer(policy_app, name="policy")
+app.add_typer(action_app, name="action")
 app.add_typer(sources_app, name="sources")
 app.add_typer(connection_app, name="connection")
 app.add_typer(dataflow_app, name="dataflow")

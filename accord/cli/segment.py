@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from accord import segment
+from accord import destinations, segment
 from accord.cli.output import emit, emit_lines, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
@@ -59,8 +59,8 @@ def segment_update(
     """Change a segment: its expression, name, description or streaming; what is not given is kept."""
     text = _expression(pql, file) if pql is not None or file is not None else None
     with state.workspace().catalog.session() as session:
-        changed = segment.change_segment(session, state.sandbox, name, pql=text, new_name=new_name,
-                                         description=description, streaming=streaming)  # fmt: skip
+        changed = destinations.change_segment_checked(session, state.sandbox, name, pql=text, new_name=new_name,
+                                                      description=description, streaming=streaming)  # fmt: skip
     emit(changed, as_json, lambda d: out.print(
         f"segment {d['name']} ({d['id']}) updated; streaming: "
         f"{'yes' if d['evaluationInfo']['streaming']['enabled'] else 'no'} ({d['streamingReason']})"))  # fmt: skip

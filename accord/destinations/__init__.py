@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     )
     from accord.destinations.flows import (
         FlowDefinition,
-        create_flow,
         find_flow,
         get_flow,
         list_flows,
@@ -58,6 +57,12 @@ if TYPE_CHECKING:
     )
     from accord.destinations.streaming.declared import render_sample, validate_declared_file
     from accord.destinations.streaming.lanes import DeliveryResult, deliver, deliver_async
+    from accord.destinations.usage import (
+        change_segment_checked,
+        create_flow,
+        evaluate_flow,
+        update_segment_checked,
+    )
 
 _EXPORTS = {
     "accounts": [
@@ -71,9 +76,10 @@ _EXPORTS = {
         "test_account",
     ],
     "following": ["Followers", "follow_once"],
-    "flows": ["FlowDefinition", "create_flow", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
+    "flows": ["FlowDefinition", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
     "registry": ["destination_class", "destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
+    "usage": ["change_segment_checked", "create_flow", "evaluate_flow", "update_segment_checked"],
     "spec": [
         "FREQUENCIES",
         "Aggregation",

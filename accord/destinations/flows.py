@@ -27,6 +27,7 @@ from accord.destinations.registry import destination_spec
 from accord.destinations.spec import DestinationSpec, SyncMode
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.errors import validation_problems as problems_of
+from accord.governance import known_actions
 
 IDENTITY_PREFIX = "identityMap."
 """A mapping source that names an identity namespace (`identityMap.Email`) rather than a profile attribute."""
@@ -135,6 +136,13 @@ class FlowDefinition(_Document):
         pattern=r"^[A-Za-z]{1,32}$",
         description="Leave out profiles that refused this marketing channel (`consents.marketing.<channel>.val` "
         "n or dn); default: the destination's.",
+    )
+    marketing_actions: list[str] = Field(
+        default_factory=list,
+        alias="marketingActions",
+        max_length=50,
+        description="Marketing actions this flow performs besides the destination's own (data usage policies "
+        "may forbid some for some data): core (`emailTargeting`, `exportToThirdParty`...) or the sandbox's own.",
     )
     file: FileSettings = Field(default_factory=FileSettings)
     limits: LimitOverrides = Field(default_factory=LimitOverrides)
@@ -299,6 +307,12 @@ def check_definition(
             problem("file.compression", f"{spec.name} takes {', '.join(files.compressions)}")
     for message in check_template(definition.file.name_template):
         problem("file.nameTemplate", message)
+    actions = known_actions(session, resolve_sandbox(session, sandbox).id)
+    for i, action in enumerate(definition.marketing_actions):
+        if action not in actions:
+            problem(
+                f"marketingActions[{i}]", f"no marketing action {action[:80]!r}{did_you_mean(action, list(actions))}"
+            )
     if problems:
         raise DocumentError("the activation flow", problems, code="ACTIVATION-0400-400")
     update: dict[str, Any] = {"audiences": resolved}

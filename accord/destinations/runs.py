@@ -34,6 +34,7 @@ from accord.destinations.handover import Handover, acknowledged, manifest_file, 
 from accord.destinations.naming import NameValues
 from accord.destinations.spec import FileDestination, RequestContext, StreamingDestination, profile_graphs
 from accord.destinations.sync import acknowledged_records
+from accord.destinations.usage import enforce_flow
 from accord.errors import AccordError, NotFoundError
 from accord.jobs import Owner, hold, is_held, process_runs, removed_at_end
 from accord.sources.alerts import raise_alerts
@@ -115,6 +116,8 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         account = session.get(DestinationAccountRecord, flow.account_id)
         assert account is not None
         definition = definition_of(flow)
+        # the policies of now, on the segments of now: enabled since the flow was saved, or labels added since
+        enforce_flow(session, sandbox, flow.name, definition, account.destination, account.name)
         if segment_ids is not None:
             definition = definition.model_copy(update={"audiences": [
                 a for a in definition.audiences if a.segment_id in segment_ids]})  # fmt: skip

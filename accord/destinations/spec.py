@@ -117,6 +117,9 @@ class DestinationSpec:
     """Streaming: how a request is tried again (network errors, 408, 429, 5xx); None for batch destinations."""
     sync_modes: tuple[SyncMode, ...] = ()
     """Record-style sync modes a flow to it may ask (`syncMode`); it then reads each record's `operation`."""
+    marketing_actions: tuple[str, ...] = ()
+    """The marketing actions every activation to it performs (`emailTargeting`...), which data usage policies
+    may forbid for some data; a flow may add its own (`marketingActions`)."""
 
     def secret_fields(self) -> list[str]:
         """The secret fields by the names a configuration uses (their aliases, as in the JSON Schema)."""
@@ -142,6 +145,7 @@ class DestinationSpec:
             "files": _camel(asdict(self.files)) if self.files else None,
             "limits": _camel(asdict(self.limits)),
             "consentChannel": self.consent_channel,
+            "marketingActions": list(self.marketing_actions),
             "aggregation": _camel(asdict(self.aggregation)) if self.aggregation else None,
             "retry": _camel(asdict(self.retry)) if self.retry else None,
             "syncModes": list(self.sync_modes),

@@ -1,6 +1,6 @@
-"""Data governance: data usage labels, marketing actions and the policies that forbid an action for data of
-some labels. So far the vocabulary, the policy expression language and the pure core of enforcement
-(`violations`); labels on datasets and fields, stored policies and lineage come next (issue 13)."""
+"""Data governance: data usage labels on datasets and fields, marketing actions, the policies that forbid an
+action for data of some labels, and the lineage that carries labels from dataset fields to the uses of data
+that read them (an activation is described by its context, `accord.destinations`)."""
 
 from __future__ import annotations
 
@@ -23,13 +23,30 @@ if TYPE_CHECKING:
         to_text,
     )
     from accord.governance.labels import CORE_ACTIONS, CORE_LABELS, LABEL_NAME, Label, MarketingAction
+    from accord.governance.lineage import FieldUse, PolicyViolationError, evaluate_use, pieces_of
     from accord.governance.policies import Labelled, Policy, Violation, policy, violations
+    from accord.governance.store import (
+        CORE_POLICIES,
+        add_labels,
+        create_action,
+        create_label,
+        create_policy,
+        dataset_labels,
+        known_actions,
+        known_labels,
+        list_policies,
+        remove_labels,
+        set_policy_enabled,
+    )
 
 _EXPORTS = {
     "exceptions": ["PolicyExpressionError"],
     "expressions": ["And", "Expression", "LabelRef", "Not", "Or", "label_refs", "matches", "parse_policy_expression",
                     "reasons", "to_text"],
     "labels": ["CORE_ACTIONS", "CORE_LABELS", "LABEL_NAME", "Label", "MarketingAction"],
+    "lineage": ["FieldUse", "PolicyViolationError", "evaluate_use", "pieces_of"],
     "policies": ["Labelled", "Policy", "Violation", "policy", "violations"],
+    "store": ["CORE_POLICIES", "add_labels", "create_action", "create_label", "create_policy", "dataset_labels",
+              "known_actions", "known_labels", "list_policies", "remove_labels", "set_policy_enabled"],
 }  # fmt: skip
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         run_job,
     )
     from accord.segment.parser import parse_pql
+    from accord.segment.reads import AttributeRead, attributes_read
     from accord.segment.streaming import (
         StreamingEvaluator,
         evaluate_changed_profile,
@@ -54,6 +55,7 @@ _EXPORTS = {
     "exceptions": ["PQLError"],
     "jobs": ["estimate", "history", "job_document", "members", "membership_table", "profile_history", "run_job"],
     "parser": ["parse_pql"],
+    "reads": ["AttributeRead", "attributes_read"],
     "streaming": [
         "StreamingEvaluator",
         "evaluate_changed_profile",

@@ -52,9 +52,8 @@ def commands(group: Any, prefix: tuple[str, ...] = ()) -> set[str]:
     return found
 
 
-NOT_YET_USED = {Permission.APPLY_DATA_USAGE_LABELS, Permission.VIEW_DATA_USAGE_POLICIES,
-                Permission.MANAGE_DATA_USAGE_POLICIES, Permission.MANAGE_PRIVACY_JOBS}  # fmt: skip
-"""Permissions no route needs yet (their routes come with labels, policies and privacy jobs)."""
+NOT_YET_USED = {Permission.MANAGE_PRIVACY_JOBS}
+"""Permissions no route needs yet (their routes come with privacy jobs)."""
 
 
 def refused_access(response: httpx.Response) -> bool:

@@ -677,6 +677,36 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/tokens"): Case("/tokens", each(has({"name": "ci", "user": "admin", "role": "analyst",
         "sandbox": "prod", "token": lambda t: t.startswith("acc_"), "expiresAt": str}), token_works), 201,
         json={"name": "ci", "role": "analyst", "sandbox": "prod", "expires": "1d"}),
+    # data usage governance
+    ("GET", "/labels"): Case("/labels", lists({"name": "C2", "category": "contract"}, {"name": "S3",
+        "category": "sensitive"})),
+    ("POST", "/labels"): Case("/labels", then("/labels", lists({"name": "PSPD", "category": "custom",
+        "description": "permitted sensitive personal data"})), 201,
+        json={"name": "PSPD", "description": "permitted sensitive personal data"}),
+    ("GET", "/datasets/{name}/labels"): Case("/datasets/web/labels", has({"dataset": "web", "labels": ["C9"],
+        "fields": {}}), before=send("POST", "/datasets/web/labels", {"labels": ["C9"]})),
+    ("POST", "/datasets/{name}/labels"): Case("/datasets/crm/labels", then("/datasets/crm/labels", has({
+        "fields": {"personalEmail.address": ["C2", "I1"]}})), json={"labels": ["I1", "C2"],
+        "field": "personalEmail.address"}),
+    ("DELETE", "/datasets/{name}/labels"): Case("/datasets/scratch/labels", then("/datasets/scratch/labels", has({
+        "labels": ["C1"]})), params={"label": ["C12"]}, before=send("POST", "/datasets/scratch/labels",
+        {"labels": ["C1", "C12"]})),
+    ("GET", "/marketing-actions"): Case("/marketing-actions", lists({"name": "emailTargeting", "core": True})),
+    ("POST", "/marketing-actions"): Case("/marketing-actions", then("/marketing-actions", lists({
+        "name": "smsTargeting", "title": "SMS targeting", "core": False})), 201,
+        json={"name": "smsTargeting", "title": "SMS targeting"}),
+    ("GET", "/policies"): Case("/policies", lists({"name": "core-export-to-third-party", "enabled": False,
+        "core": True, "marketingAction": "exportToThirdParty"})),
+    ("POST", "/policies"): Case("/policies", then("/policies", lists({"name": "no-c9-science", "enabled": False,
+        "expression": "C9 AND NOT C1"})), 201, json={"name": "no-c9-science", "marketingAction": "dataScience",
+        "expression": "C9 AND NOT C1"}),
+    ("POST", "/policies/{name}/enable"): Case("/policies/core-segment-match/enable", then("/policies", lists({
+        "name": "core-segment-match", "enabled": True}))),
+    ("POST", "/policies/{name}/disable"): Case("/policies/core-data-science/disable", then("/policies", lists({
+        "name": "core-data-science", "enabled": False})), before=send("POST", "/policies/core-data-science/enable",
+        {})),
+    ("GET", "/activations/{name}/policies"): Case("/activations/paris-out/policies", has({"activation": "paris-out",
+        "destination": "outbox", "allowed": True, "violations": []})),
     ("GET", "/audit"): Case("/audit", each(has({"items": lambda items: all(i["sandbox"] in ("prod", None)
         for i in items), "next": None}), lists({"action": "POST /sandboxes", "user": "admin", "sandbox": None,
         "object": {"type": "sandboxes", "id": "seen"}}, key="items")), params={"limit": 10_000},

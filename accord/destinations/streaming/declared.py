@@ -171,6 +171,7 @@ def declared_destination_class(document: DestinationDocument) -> type[DeclaredDe
         retry=RetryPolicy(document.retry.attempts, document.retry.initial_wait_seconds,
                           document.retry.max_wait_seconds, document.retry.max_retry_after_seconds),
         sync_modes=tuple(dict.fromkeys(document.sync_modes)),
+        marketing_actions=tuple(dict.fromkeys(document.marketing_actions)),
     )  # fmt: skip
     name = "".join(part.title() for part in document.id.split("-")) + "Destination"
     return type(name, (DeclaredDestination,), {"spec": spec, "document": document})

@@ -146,6 +146,10 @@ class DestinationDocument(_Part):
         default_factory=list, alias="syncModes", description="Sync modes it takes; its body reads each `operation`."
     )
     config: list[ConfigField] = Field(default_factory=list)
+    marketing_actions: list[str] = Field(
+        default_factory=list, alias="marketingActions",
+        description="Marketing actions every activation to it performs (`exportToThirdParty`...).",
+    )  # fmt: skip
 
     def secret_fields(self) -> set[str]:
         return {f.name for f in self.config if f.secret}

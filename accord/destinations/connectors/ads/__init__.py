@@ -53,6 +53,7 @@ class AdsDestination(StreamingDestination[AdsConfig]):
         limits=Limits(identifiers_per_request=IDENTIFIERS_PER_REQUEST, requests_per_second=20),
         aggregation=Aggregation(max_profiles_per_request=IDENTIFIERS_PER_REQUEST, max_batch_age_seconds=30),
         retry=RetryPolicy(attempts=4, initial_wait=15, max_wait=60),
+        marketing_actions=("crossSiteTargeting", "exportToThirdParty"),
     )
 
     def check(self) -> list[CheckStep]:

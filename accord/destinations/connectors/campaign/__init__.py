@@ -64,6 +64,7 @@ class CampaignDestination(LocalFolderDestination):
         files=FileOptions(formats=("csv",)),
         limits=Limits(audiences_per_flow=25, attributes_per_flow=20),
         consent_channel="email",
+        marketing_actions=("emailTargeting",),
         sync_modes=SYNC_MODES,  # the operation column says what the import workflow does with each recipient
     )
 

@@ -1,0 +1,97 @@
+"""What an activation flow does with data, as data usage policies see it, and their enforcement.
+
+A flow performs its destination's marketing actions and its own (`marketingActions`) on the attributes it
+exports (its mapping) and on those its audiences read (each segment's definition, the segments it refers to
+included). Enforcement happens when a flow is saved, when a segment it sends changes (`change_segment`,
+`update_segment`: the change is refused), and at every run (the run fails, and its alert says why). A
+violation names the policy and the lineage that caused it: field, dataset, segment, flow, destination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accord import segment
+from accord.catalog import resolve_sandbox
+from accord.catalog.activations import ActivationFlowRecord, DestinationAccountRecord
+from accord.destinations import flows
+from accord.destinations.flows import FlowDefinition, definition_of, find_flow
+from accord.destinations.registry import destination_spec
+from accord.governance import FieldUse, PolicyViolationError, Violation, evaluate_use
+
+
+def segment_fields(session: Session, sandbox: str, name: str) -> list[FieldUse]:
+    """The attributes a segment reads (through the segments it refers to as well), as uses of data."""
+    return [FieldUse(read.path, read.scope, tuple(f"segment {s}" for s in read.segments))
+            for read in segment.attributes_read(session, sandbox, name)]  # fmt: skip
+
+
+def flow_violations(session: Session, sandbox: str, name: str, definition: FlowDefinition,
+                    destination: str, account: str) -> list[Violation]:  # fmt: skip
+    """The enabled policies a flow of this definition, to this destination, breaks."""
+    actions = {*destination_spec(destination).marketing_actions, *definition.marketing_actions}
+    uses = [FieldUse(m.source, "profile", ()) for m in definition.mapping]
+    for audience in definition.audiences:
+        uses += segment_fields(session, sandbox, audience.segment_id or audience.segment)
+    outer = (f"activation {name}", f"destination {account} ({destination})")
+    return evaluate_use(session, resolve_sandbox(session, sandbox).id, actions, uses, outer)
+
+
+def enforce_flow(session: Session, sandbox: str, name: str, definition: FlowDefinition, destination: str,
+                 account: str) -> None:  # fmt: skip
+    """Refuse a flow that breaks an enabled policy (`PolicyViolationError`, with every violation)."""
+    found = flow_violations(session, sandbox, name, definition, destination, account)
+    if found:
+        raise PolicyViolationError(f"activation flow {name}", found)
+
+
+def evaluate_flow(session: Session, sandbox: str, name: str) -> dict[str, Any]:
+    """What the policies say of a stored flow now, without running it: its actions and every violation."""
+    record = find_flow(session, resolve_sandbox(session, sandbox).id, name)
+    account = session.get(DestinationAccountRecord, record.account_id)
+    assert account is not None  # an account with flows cannot be deleted
+    definition = definition_of(record)
+    found = flow_violations(session, sandbox, record.name, definition, account.destination, account.name)
+    actions = sorted({*destination_spec(account.destination).marketing_actions, *definition.marketing_actions})
+    return {"activation": record.name, "destination": account.name, "marketingActions": actions,
+            "allowed": not found, "violations": [v.to_dict() for v in found]}  # fmt: skip
+
+
+def _check_flows_sending(session: Session, sandbox: str, segment_id: str) -> None:
+    """Refuse (by raising, which rolls the change back) when a flow sending this segment now breaks a policy."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    flows = session.scalars(select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == sandbox_id))
+    for flow in flows:
+        definition = definition_of(flow)
+        if not any(a.segment_id == segment_id for a in definition.audiences):
+            continue
+        account = session.get(DestinationAccountRecord, flow.account_id)
+        assert account is not None
+        found = flow_violations(session, sandbox, flow.name, definition, account.destination, account.name)
+        if found:
+            raise PolicyViolationError(f"this change of the segment: activation flow {flow.name}", found)
+
+
+def create_flow(session: Session, sandbox: str, name: str, account: str, document: Any) -> ActivationFlowRecord:
+    """`flows.create_flow`, refused when the new flow breaks an enabled policy (nothing is saved then)."""
+    record = flows.create_flow(session, sandbox, name, account, document)
+    found = session.get(DestinationAccountRecord, record.account_id)
+    assert found is not None
+    enforce_flow(session, sandbox, record.name, definition_of(record), found.destination, found.name)
+    return record
+
+
+def update_segment_checked(session: Session, sandbox: str, name: str, document: Any) -> dict[str, Any]:
+    """`segment.update_segment`, refused when a flow sending the segment would then break a policy."""
+    changed = segment.update_segment(session, sandbox, name, document)
+    _check_flows_sending(session, sandbox, changed["id"])
+    return changed
+
+
+def change_segment_checked(session: Session, sandbox: str, name: str, **changes: Any) -> dict[str, Any]:
+    """`segment.change_segment`, refused when a flow sending the segment would then break a policy."""
+    changed = segment.change_segment(session, sandbox, name, **changes)
+    _check_flows_sending(session, sandbox, changed["id"])
+    return changed
