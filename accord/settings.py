@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         le=100_000,
         description="Requests of one inlet that may wait for their turn; past it, 429 with Retry-After.",
     )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=1440, description="A person's session ends after this long without a request."
+    )
+    session_hours: int = Field(default=12, ge=1, le=720, description="A person's session ends this long after sign-in.")
+    session_cookie_secure: bool = Field(
+        default=True,
+        description="Session cookies are sent over HTTPS only (browsers make an exception for localhost); turn off "
+        "only behind a proxy that talks plain HTTP to browsers on purpose.",
+    )
+    auth_failures_per_minute: int = Field(
+        default=30, ge=1, le=100_000,
+        description="Failed authentications (bad tokens, wrong passwords) from one client address in a minute past "
+        "which it is answered 429 until the minute has passed.",
+    )  # fmt: skip
     alert_retries: int = Field(default=3, ge=0, le=10, description="Further attempts to deliver a webhook.")
     alert_backoff_seconds: float = Field(default=2.0, ge=0, le=600, description="First wait between attempts; doubles.")
     destinations_path: Path | None = Field(

@@ -29,6 +29,8 @@ class Principal:
     role: str | None = None
     """The role the token was narrowed to (None: all its user holds)."""
     grants: Mapping[str, frozenset[Permission]] = field(default_factory=dict)
+    csrf_hash: str | None = None
+    """A person's session: the hash of the CSRF token its changes must carry (None for an API token)."""
 
     def permissions_in(self, sandbox: str) -> frozenset[Permission]:
         """What this caller may do in `sandbox`; the home-wide permissions only if held in every sandbox."""

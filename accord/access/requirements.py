@@ -165,6 +165,8 @@ ROUTES: dict[tuple[str, str], Requirement] = {
     ("POST", "/campaign/bounces/process"): P.MANAGE_CAMPAIGN,
     # access control itself
     ("GET", "/me"): ANY_CALLER,
+    ("POST", "/auth/login"): Open("public: signs a person in (failures limited per address, users locked out)"),
+    ("POST", "/auth/logout"): ANY_CALLER,
     ("GET", "/users"): P.MANAGE_USERS_AND_ROLES,
     ("POST", "/users"): P.MANAGE_USERS_AND_ROLES,
     ("GET", "/users/{name}"): P.MANAGE_USERS_AND_ROLES,

@@ -106,11 +106,11 @@ def authenticate(catalog: Catalog, token: str | None) -> Principal:
         # to the minute: a write of the catalog for every request would serialise a busy API (streaming inlets)
         if record.last_used_at is None or now - record.last_used_at >= LAST_USED_PRECISION:
             record.last_used_at = now
-        grants = _grants(session, record.user_id, record.role)  # type: ignore[arg-type]
+        grants = grants_of(session, record.user_id, record.role)  # type: ignore[arg-type]
         return Principal(record.id, record.name, user, sandbox, record.role, grants)
 
 
-def _grants(session: Session, user_id: str, narrowed_to: str | None) -> dict[str, frozenset[Permission]]:
+def grants_of(session: Session, user_id: str, narrowed_to: str | None) -> dict[str, frozenset[Permission]]:
     """What a user holds, by sandbox name (`EVERY_SANDBOX`: in all), narrowed to one role's permissions."""
     rows = session.execute(
         select(RoleGrantRecord.role, Sandbox.name, RoleRecord.permissions)

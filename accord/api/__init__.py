@@ -13,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from accord import __version__
 from accord.access import AllowedRoots, Permission, route_requirement
+from accord.access.limits import FailureLimiter
 from accord.api import errors
+from accord.api.access_routes import LOGIN_BYTES, auth_router
 from accord.api.access_routes import router as access_router
 from accord.api.activity import ActivityRecorder
 from accord.api.campaign_delivery_routes import router as campaign_delivery_router
@@ -96,9 +98,10 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
     app.add_middleware(ActivityRecorder, workspace=workspace)
-    app.add_middleware(RequestGate, workspace=workspace, document_limit=MAX_DOCUMENT_BYTES,
+    app.state.limiter = limiter = FailureLimiter(settings.auth_failures_per_minute)
+    app.add_middleware(RequestGate, workspace=workspace, limiter=limiter, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
-                       public_posts=PUBLIC_POSTS, public_limit=PUBLIC_POST_BYTES,
+                       public_posts=(*PUBLIC_POSTS, "/auth/login"), public_limit=max(PUBLIC_POST_BYTES, LOGIN_BYTES),
                        self_authenticated=("/collection/", SEGMENT_SPEC_PREFIX),
                        self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
 
@@ -114,6 +117,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(segment_spec_router)
         app.include_router(router)
         app.include_router(access_router)
+        app.include_router(auth_router)
         app.include_router(sources_router)
         app.include_router(identity_router)
         app.include_router(segment_router)

@@ -8,14 +8,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord import access
-from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
+from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, sign_in, sign_out
+from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal, session_cookie
 from accord.api.models import ERROR_RESPONSES
 from accord.catalog import SessionReader
+from accord.errors import AuthenticationError, InvalidInputError, validation_problems
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["access"])
 
@@ -236,3 +239,71 @@ def get_audit_export(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep
     entries = access.export_activity(ws.catalog, caller, replace(query, sandbox=sandbox))
     return StreamingResponse((json.dumps(e) + "\n" for e in entries), media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="activity.jsonl"'})  # fmt: skip
+
+
+# -- sign-in for people ---------------------------------------------------------------------------------
+
+auth_router = APIRouter(responses=ERROR_RESPONSES, tags=["access"])
+LOGIN_BYTES = 4096
+"""The largest sign-in body: a name and a password (of at most 1,024 characters)."""
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SignedInOut(BaseModel):
+    user: str
+    csrfToken: str = Field(description="Send it as `X-CSRF-Token` with every change made through the session.")
+    expiresAt: str
+
+
+SIGN_IN_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": SignIn.model_json_schema()},
+    "application/x-www-form-urlencoded": {"schema": SignIn.model_json_schema()}}}}  # fmt: skip
+
+
+@auth_router.post("/auth/login", response_model=SignedInOut, openapi_extra=SIGN_IN_BODY)
+async def post_login(request: Request, ws: WorkspaceDep) -> JSONResponse:
+    """Sign a person in (JSON or a form): sets the session cookie (HttpOnly, SameSite=Strict, Secure) and a
+    readable CSRF cookie. Wrong passwords lock the user out for a while, growing with each; failures from one
+    address are limited as the API's are."""
+    address = request.client.host if request.client else "?"
+    limiter = request.app.state.limiter
+    limiter.check(address)
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            document = await request.json()
+        else:
+            document = dict(await request.form())
+        body = SignIn.model_validate(document)
+    except (ValueError, ValidationError) as exc:
+        problems = validation_problems(exc.errors()) if isinstance(exc, ValidationError) else []
+        raise InvalidInputError(
+            "sign in with `user` and `password`", code="ACCESS-0440-400", problems=problems
+        ) from None
+    agent = request.headers.get("user-agent", "")[:120]
+    try:
+        signed = await run_in_threadpool(sign_in, ws.catalog, body.user, body.password,
+                                         hours=ws.settings.session_hours, origin=f"{address} {agent}")  # fmt: skip
+    except AuthenticationError:
+        limiter.failed(address)
+        raise
+    answer = JSONResponse({"user": signed.user, "csrfToken": signed.csrf, "expiresAt": signed.expires_at.isoformat()})
+    secure, age = ws.settings.session_cookie_secure, ws.settings.session_hours * 3600
+    answer.set_cookie(SESSION_COOKIE, signed.secret, max_age=age, httponly=True, secure=secure, samesite="strict")
+    answer.set_cookie(CSRF_COOKIE, signed.csrf, max_age=age, httponly=False, secure=secure, samesite="strict")
+    return answer
+
+
+@router.post("/auth/logout", status_code=204)
+def post_logout(ws: WorkspaceDep, session: Annotated[str | None, Depends(session_cookie)]) -> Response:
+    """End the caller's session (an API token has none to end) and clear its cookies."""
+    if session:
+        sign_out(ws.catalog, session)
+    answer = Response(status_code=204)
+    answer.delete_cookie(SESSION_COOKIE)
+    answer.delete_cookie(CSRF_COOKIE)
+    return answer

@@ -1,5 +1,5 @@
-"""Request dependencies: the workspace, the caller (by API token), the sandbox it works in, and the check of
-what the route needs.
+"""Request dependencies: the workspace, the caller (by API token, or a person's session cookie), the sandbox it
+works in, and the check of what the route needs.
 
 Every router depends on `principal`, which settles the sandbox (a request names it in `x-sandbox-name`;
 default: the token's own sandbox, else the one its user holds roles in, else `prod`) and then checks the
@@ -11,28 +11,56 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.access import Principal, authenticate, authorize_sandbox, require, route_requirement
-from accord.errors import PermissionDeniedError
+from accord.access.limits import FailureLimiter
+from accord.access.sessions import SESSION_COOKIE, check_csrf, session_principal
+from accord.errors import AuthenticationError, PermissionDeniedError
 from accord.workspace import Workspace
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `accord init` or `accord token create`.")
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="A person's session, from `POST /auth/login` (changes need `X-CSRF-Token`).",
+)
 
 
 def workspace(request: Request) -> Workspace:
     return request.app.state.workspace  # type: ignore[no-any-return]
 
 
+def identify(ws: Workspace, limiter: FailureLimiter, token: str | None, session: str | None, address: str) -> Principal:
+    """Who calls: by API token, else by a person's session cookie; an address that failed too often in the last
+    minute is refused first (429), and each failure counts against it."""
+    limiter.check(address)
+    try:
+        if token or not session:
+            return authenticate(ws.catalog, token)
+        return session_principal(ws.catalog, session, idle_minutes=ws.settings.session_idle_minutes)
+    except AuthenticationError:
+        limiter.failed(address)
+        raise
+
+
 def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Depends(session_cookie)],
     x_sandbox_name: Annotated[
         str | None, Header(description="Sandbox to work in; default: the token's sandbox, else prod.")
     ] = None,
+    x_csrf_token: Annotated[
+        str | None, Header(description="A session's CSRF token: needed by changes made through a session cookie.")
+    ] = None,
 ) -> Principal:
-    caller = authenticate(workspace(request).catalog, credentials.credentials if credentials else None)
+    address = request.client.host if request.client else "?"
+    caller = identify(workspace(request), request.app.state.limiter,
+                      credentials.credentials if credentials else None, session, address)  # fmt: skip
     request.state.caller = caller  # the activity log names who called, refused or not
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        check_csrf(caller, x_csrf_token)
     request.state.sandbox = authorize_sandbox(caller, x_sandbox_name, workspace(request).settings.sandbox)
     route = request.scope.get("route")
     path = getattr(route, "path_format", None)

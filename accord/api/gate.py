@@ -13,9 +13,13 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accord.access import authenticate
+from accord.access.limits import FailureLimiter
+from accord.access.sessions import SESSION_COOKIE
+from accord.api.deps import identify
+from accord.api.errors import STATUS
 from accord.errors import AccordError
 from accord.workspace import Workspace
 
@@ -31,10 +35,11 @@ def _too_large(limit: int) -> JSONResponse:
 class RequestGate:
     """Authenticate, then bound the body, of every request that has one (no public route takes one)."""
 
-    def __init__(self, app: ASGIApp, workspace: Workspace, document_limit: int, upload_limit: int,
+    def __init__(self, app: ASGIApp, workspace: Workspace, limiter: FailureLimiter, document_limit: int,
+                 upload_limit: int,
                  hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024,
                  self_authenticated: tuple[str, ...] = (), self_authenticated_limit: int = 0) -> None:  # fmt: skip
-        self.app, self.workspace, self.hide = app, workspace, hide
+        self.app, self.workspace, self.limiter, self.hide = app, workspace, limiter, hide
         self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
         # POSTs under these paths authenticate by the signature in their path (the campaign engine's one-click
         # unsubscribe, which a mailbox provider sends without a token); their bodies are small
@@ -54,10 +59,16 @@ class RequestGate:
         scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         try:
             if not (public or own):
-                await run_in_threadpool(authenticate, self.workspace.catalog,
-                                        credentials.strip() if scheme.lower() == "bearer" else None)  # fmt: skip
+                session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE)
+                client = scope.get("client")
+                await run_in_threadpool(identify, self.workspace, self.limiter,
+                                        credentials.strip() if scheme.lower() == "bearer" else None, session,
+                                        client[0] if client else "?")  # fmt: skip
         except AccordError as exc:
-            response = JSONResponse(self.hide(exc.to_dict()), status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            status = STATUS.get(exc.kind, 401)
+            extra = {"Retry-After": str(exc.details["retryAfter"])} if "retryAfter" in exc.details else \
+                {"WWW-Authenticate": exc.details.get("scheme", "Bearer")}  # fmt: skip
+            response = JSONResponse(self.hide(exc.to_dict()), status_code=status, headers=extra)
             await response(scope, receive, send)
             return
         if public:

@@ -651,6 +651,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     # access control
     ("GET", "/me"): Case("/me", has({"user": "admin", "token": "admin", "sandbox": "prod", "tokenSandbox": None,
         "permissions": lambda p: "Manage Users and Roles" in p and len(p) == 26})),
+    ("POST", "/auth/login"): Case("/auth/login", has({"user": "signer", "csrfToken": str, "expiresAt": str}),
+        json={"user": "signer", "password": "a long passphrase"},
+        before=send("POST", "/users", {"name": "signer", "password": "a long passphrase"})),
+    ("POST", "/auth/logout"): Case("/auth/logout", lambda _api, body: None, 204),
     ("GET", "/users"): Case("/users", lists({"name": "admin", "kind": "person", "disabled": False,
         "roles": [{"role": "admin", "sandbox": "*"}]})),
     ("POST", "/users"): Case("/users", then("/users/{name}", has({"name": "ops-bot", "kind": "service",
