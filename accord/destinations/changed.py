@@ -38,8 +38,10 @@ def read_fingerprints(path: Path | None) -> pa.Table | None:
 def flow_digest(flow: FlowDefinition, spec: DestinationSpec) -> int:
     """What a flow sends, as a number (63 bits: the engine's and Arrow's integers agree on it): a change of
     mapping, mandatory fields or channel makes every profile new."""
-    said = {"mapping": [(m.source, m.target) for m in flow.mapping], "mandatory": flow.mandatory,
-            "channel": flow.consent_channel or spec.consent_channel}  # fmt: skip
+    said: dict[str, Any] = {"mapping": [(m.source, m.target) for m in flow.mapping], "mandatory": flow.mandatory,
+                            "channel": flow.consent_channel or spec.consent_channel}  # fmt: skip
+    if flow.marketing_actions:  # what they consent to goes out too (a flow without any keeps its earlier digest)
+        said["actions"] = sorted(flow.marketing_actions)
     return int.from_bytes(hashlib.sha256(json.dumps(said, sort_keys=True).encode()).digest()[:8], "big") >> 1
 
 

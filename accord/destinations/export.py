@@ -34,7 +34,34 @@ if TYPE_CHECKING:
 STATUS = "segmentMembership.status"
 """The column that says whether a profile is in the audience (`realized`, `existing`) or left it (`exited`)."""
 REFUSED = ("n", "dn")
-"""Consent values that refuse a channel (`consents.marketing.<channel>.val`): no, and denied by default."""
+"""Consent values that refuse (`consents.marketing.<channel>.val`, `consents.share.val`...): no, and denied by
+default."""
+CONSENT_OF_ACTION = {
+    "exportToThirdParty": "consents.share.val",
+    "segmentMatch": "consents.share.val",
+    "onsitePersonalization": "consents.personalize.content.val",
+    "onsiteAdvertising": "consents.personalize.content.val",
+    "crossSiteTargeting": "consents.personalize.content.val",
+    "singleIdentityPersonalization": "consents.personalize.content.val",
+}
+"""The consent a marketing action needs besides the channel's: sharing data with others, or personalising."""
+
+
+def consent_fields(flow: FlowDefinition, spec: DestinationSpec) -> dict[str, str]:
+    """The consents a flow's profiles must not have refused, by the column that reads each: its marketing
+    channel's, and those its marketing actions need (`CONSENT_OF_ACTION`). A profile whose dataset has no such
+    field has refused nothing."""
+    found: dict[str, str] = {}
+    channel = flow.consent_channel or spec.consent_channel
+    if channel:
+        found["_consent"] = f"consents.marketing.{channel}.val"
+    for action in sorted({*spec.marketing_actions, *flow.marketing_actions}):
+        path = CONSENT_OF_ACTION.get(action)
+        if path is not None:
+            found[f"_consent_{path.split('.')[1]}"] = path
+    return found
+
+
 SEPARATOR = "\x1f"
 """Between a namespace and a value in the profile store's identities (`Email\x1fa@b.com`)."""
 
@@ -147,7 +174,8 @@ def export_audience(
                 hashes = kept.filter(~kept["_exited"]).select("graph", "_hash")
                 result.snapshot = con.to_pyarrow(with_fingerprints(hashes, tables.get("_prints"), digest))
                 if incremental:
-                    out = temporary_table(con, f"_out_{names.segment_id}", _changes(kept, tables["_previous"]))
+                    changes = _changes(kept, tables["_previous"], staged)
+                    out = temporary_table(con, f"_out_{names.segment_id}", changes)
                 else:  # the first: every member
                     out = kept.mutate(_change=ibis.literal("added"))
             else:
@@ -176,8 +204,7 @@ def _number(con: Any, scalar: Any) -> int:
 def _nothing_to_leave_out(flow: FlowDefinition, spec: DestinationSpec, incremental: bool) -> bool:
     """An export of every member that leaves no one out: no consent, mandatory fields or dedup key to apply (a full
     one, or the first of an incremental flow; not one with a sync mode)."""
-    channel = flow.consent_channel or spec.consent_channel
-    return (not incremental and flow.sync_mode is None and not channel and not flow.mandatory
+    return (not incremental and flow.sync_mode is None and not consent_fields(flow, spec) and not flow.mandatory
             and not flow.dedup_key)  # fmt: skip
 
 
@@ -251,9 +278,8 @@ def _rows(
     for entry in flow.mapping:
         if entry.namespace is None:
             columns[entry.target] = _field(profiles, entry.source, inputs.leaf_types)
-    channel = flow.consent_channel or spec.consent_channel
-    if channel:
-        columns["_consent"] = _field(profiles, f"consents.marketing.{channel}.val", {}).cast("string")
+    for column, path in consent_fields(flow, spec).items():
+        columns[column] = _field(profiles, path, {}).cast("string")
     attributes = profiles.select(graph=profiles.graph, **columns) if columns else profiles.select("graph")
     joined = current.left_join(attributes, current.graph == attributes.graph).select(
         current.graph, current.status, *[attributes[c] for c in columns]
@@ -312,8 +338,9 @@ def _exclusions(
     staying = ~rows["_exited"]
     counts: dict[str, Any] = {}
     refused = ibis.literal(False)
-    if flow.consent_channel or spec.consent_channel:
-        refused = rows["_consent"].isin(REFUSED).fill_null(False)
+    consents = consent_fields(flow, spec)
+    if consents:
+        refused = ibis.or_(*[rows[column].isin(REFUSED).fill_null(False) for column in consents])
         counts["consent"] = rows.count(where=staying & refused)
     mandatory = mandatory_targets(flow)
     if mandatory:
@@ -337,13 +364,19 @@ def _row_hash(rows: ir.Table, flow: FlowDefinition) -> Any:
     return ibis.literal("\x1e").join(values).hash()
 
 
-def _changes(rows: ir.Table, previous: ir.Table) -> ir.Table:
-    """What changed since the snapshot: `added` (a new profile), `changed` (its row differs), `removed` (it left)."""
+def _changes(rows: ir.Table, previous: ir.Table, every: ir.Table) -> ir.Table:
+    """What changed since the snapshot: `added` (a new profile), `changed` (its row differs), `removed` (it left
+    the audience, or went out before and is left out now: a consent refused since, say, which the destination
+    must hear of as an exit). `every`: the rows before anything was left out."""
     staying = rows.filter(~rows["_exited"])
     fresh = staying.anti_join(previous, [staying.graph == previous.graph, staying._hash == previous._hash])
     kind = ibis.cases((fresh.graph.isin(previous.graph), "changed"), else_="added")
     exits = rows.filter(rows["_exited"]).mutate(_change=ibis.literal("removed"))
-    return fresh.mutate(_change=kind).union(exits)
+    members = every.filter(~every["_exited"])
+    withdrawn = members.semi_join(previous, members.graph == previous.graph).anti_join(rows, "graph")
+    withdrawn = withdrawn.mutate(**{STATUS: ibis.literal("exited"), "_exited": ibis.literal(True),
+                                    "_change": ibis.literal("removed")})  # fmt: skip
+    return fresh.mutate(_change=kind).union(exits).union(withdrawn.select(exits.columns))
 
 
 def _write_files(con: Any, out: ir.Table, flow: FlowDefinition, spec: DestinationSpec, names: NameValues,
