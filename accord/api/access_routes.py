@@ -232,8 +232,11 @@ def get_audit(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep, query
     return {"items": items, "next": items[-1]["id"] if len(items) == query.limit else None}
 
 
-@router.get("/audit/export", response_class=StreamingResponse,
-            responses={200: {"content": {"application/x-ndjson": {}}, "description": "One entry a line."}})  # fmt: skip
+EXPORTED: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/ActivityOut"}}},
+                  "description": "One entry a line (each as `ActivityOut`)."}}  # fmt: skip
+
+
+@router.get("/audit/export", response_class=StreamingResponse, responses=EXPORTED)
 def get_audit_export(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep, query: ActivityFilters) -> Any:
     """Every entry the filters select, as JSON lines, newest first (any size: read a page at a time)."""
     entries = access.export_activity(ws.catalog, caller, replace(query, sandbox=sandbox))

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from accord import destinations, governance
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
-from accord.catalog import resolve_sandbox
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["governance"])
 
@@ -93,8 +92,7 @@ class Evaluation(BaseModel):
 def get_labels(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
     """The core labels (C1-C12, I1-I2, S1-S3) and the sandbox's custom ones."""
     with ws.catalog.session() as session:
-        known = governance.known_labels(session, resolve_sandbox(session, sandbox).id)
-    return [{"name": name, **about} for name, about in known.items()]
+        return governance.list_labels(session, sandbox)
 
 
 @router.post("/labels", response_model=LabelOut, status_code=201)
@@ -128,8 +126,7 @@ def delete_dataset_labels(
 @router.get("/marketing-actions", response_model=list[ActionOut])
 def get_actions(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
     with ws.catalog.session() as session:
-        known = governance.known_actions(session, resolve_sandbox(session, sandbox).id)
-    return [{"name": name, **about, "core": about["core"] == "yes"} for name, about in known.items()]
+        return governance.list_actions(session, sandbox)
 
 
 @router.post("/marketing-actions", response_model=ActionOut, status_code=201)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from accord import destinations, governance
-from accord.catalog import resolve_sandbox
 from accord.cli.documents import print_lines
 from accord.cli.output import emit, out
 from accord.cli.state import JsonFlag, state
@@ -57,8 +56,7 @@ def label_show(dataset: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
 def label_list(as_json: bool = JsonFlag) -> None:
     """The labels there are: the core ones and the sandbox's own."""
     with state.workspace().catalog.session() as session:
-        known = governance.known_labels(session, resolve_sandbox(session, state.sandbox).id)
-    rows = [{"name": name, **about} for name, about in known.items()]
+        rows = governance.list_labels(session, state.sandbox)
     emit(rows, as_json, print_lines(lambda r: f"{r['name']}  {r['category']}  {r['description']}"))
 
 
@@ -75,8 +73,7 @@ def label_create(name: str = typer.Argument(...), description: str = typer.Optio
 def action_list(as_json: bool = JsonFlag) -> None:
     """The marketing actions there are: the core ones and the sandbox's own."""
     with state.workspace().catalog.session() as session:
-        known = governance.known_actions(session, resolve_sandbox(session, state.sandbox).id)
-    rows = [{"name": name, **about, "core": about["core"] == "yes"} for name, about in known.items()]
+        rows = governance.list_actions(session, state.sandbox)
     emit(rows, as_json, print_lines(lambda r: f"{r['name']}  {r['title']}  {r['description']}"))
 
 

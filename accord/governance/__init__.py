@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         dataset_labels,
         known_actions,
         known_labels,
+        list_actions,
+        list_labels,
         list_policies,
         remove_labels,
         set_policy_enabled,
@@ -47,6 +49,7 @@ _EXPORTS = {
     "lineage": ["FieldUse", "PolicyViolationError", "evaluate_use", "pieces_of"],
     "policies": ["Labelled", "Policy", "Violation", "policy", "violations"],
     "store": ["CORE_POLICIES", "add_labels", "create_action", "create_label", "create_policy", "dataset_labels",
-              "known_actions", "known_labels", "list_policies", "remove_labels", "set_policy_enabled"],
+              "known_actions", "known_labels", "list_actions", "list_labels", "list_policies", "remove_labels",
+              "set_policy_enabled"],
 }  # fmt: skip
 __all__ = lazy_face(__name__, _EXPORTS)

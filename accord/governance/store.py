@@ -59,6 +59,19 @@ def known_actions(session: Session, sandbox_id: str) -> dict[str, dict[str, str]
     return found
 
 
+def list_labels(session: Session, sandbox: str) -> list[dict[str, str]]:
+    """The labels a sandbox may use: the core ones, then its own."""
+    known = known_labels(session, resolve_sandbox(session, sandbox).id)
+    return [{"name": name, **about} for name, about in known.items()]
+
+
+def list_actions(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    """The marketing actions of a sandbox: the core ones, then its own."""
+    known = known_actions(session, resolve_sandbox(session, sandbox).id)
+    return [{"name": name, "title": a["title"], "description": a["description"], "core": a["core"] == "yes"}
+            for name, a in known.items()]  # fmt: skip
+
+
 def create_label(session: Session, sandbox: str, name: str, description: str = "") -> dict[str, str]:
     """A custom label (its name may not be a core label's)."""
     sandbox_id = resolve_sandbox(session, sandbox).id
