@@ -232,8 +232,10 @@ def get_audit(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep, query
     return {"items": items, "next": items[-1]["id"] if len(items) == query.limit else None}
 
 
-EXPORTED: dict[int | str, dict[str, Any]] = {200: {"content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/ActivityOut"}}},
-                  "description": "One entry a line (each as `ActivityOut`)."}}  # fmt: skip
+EACH_LINE = {"schema": {"$ref": "#/components/schemas/ActivityOut"}}
+EXPORTED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/x-ndjson": EACH_LINE}, "description": "One entry a line (each as `ActivityOut`)."}
+}
 
 
 @router.get("/audit/export", response_class=StreamingResponse, responses=EXPORTED)
