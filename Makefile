@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming test-servers lock clean
+.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,10 +70,13 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
+
+bench-governance: $(VENV)/.dev-installed
+	$(BIN)/python bench/governance.py
 
 bench-export: $(VENV)/.dev-installed
 	$(BIN)/python bench/export.py

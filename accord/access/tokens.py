@@ -13,8 +13,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from accord.access.permissions import BUILT_IN_ROLES, Permission
 from accord.access.principal import EVERY_SANDBOX, Principal
@@ -82,20 +82,18 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def authenticate(catalog: Catalog, token: str | None) -> Principal:
-    """The principal behind a bearer token, with what it holds in each sandbox, or `AuthenticationError`."""
+    """The principal behind a bearer token, with what it holds in each sandbox, or `AuthenticationError`.
+
+    One statement reads the token, its user and the user's grants (`token_rows`): a request pays one round trip
+    to the catalog for who it is and what it may do."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
         raise AuthenticationError("a valid API token is required: send `Authorization: Bearer <token>`")
     digest = _hash(token)
     with catalog.session() as session:
-        found = session.execute(
-            select(ApiToken, Sandbox.name, UserRecord.name, UserRecord.disabled_at)
-            .outerjoin(Sandbox, Sandbox.id == ApiToken.sandbox_id)
-            .outerjoin(UserRecord, UserRecord.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == digest)
-        ).first()
-        if found is None:
+        rows = token_rows(session, digest)
+        if not rows:
             raise AuthenticationError("the API token is unknown or revoked")
-        record, sandbox, user, disabled_at = found
+        record, sandbox, user, disabled_at = rows[0][:4]
         if record.revoked_at is not None or user is None or not hmac.compare_digest(record.token_hash, digest):
             raise AuthenticationError("the API token is unknown or revoked")
         now = utcnow()
@@ -106,8 +104,33 @@ def authenticate(catalog: Catalog, token: str | None) -> Principal:
         # to the minute: a write of the catalog for every request would serialise a busy API (streaming inlets)
         if record.last_used_at is None or now - record.last_used_at >= LAST_USED_PRECISION:
             record.last_used_at = now
-        grants = grants_of(session, record.user_id, record.role)  # type: ignore[arg-type]
+        grants = _held([(role, where, custom) for *_, role, where, custom, _narrow in rows if role is not None])
+        if record.role is not None:
+            limit = BUILT_IN_ROLES[record.role][1] if record.role in BUILT_IN_ROLES else _known(rows[0][-1] or [])
+            grants = {where: held & limit for where, held in grants.items()}
         return Principal(record.id, record.name, user, sandbox, record.role, grants)
+
+
+_GRANTED_IN, _NARROWED_TO = aliased(Sandbox), aliased(RoleRecord)
+_TOKEN_ROWS = (
+    select(ApiToken, Sandbox.name, UserRecord.name, UserRecord.disabled_at, RoleGrantRecord.role, _GRANTED_IN.name,
+           RoleRecord.permissions, _NARROWED_TO.permissions)
+    .outerjoin(Sandbox, Sandbox.id == ApiToken.sandbox_id)
+    .outerjoin(UserRecord, UserRecord.id == ApiToken.user_id)
+    .outerjoin(RoleGrantRecord, RoleGrantRecord.user_id == ApiToken.user_id)
+    .outerjoin(_GRANTED_IN, _GRANTED_IN.id == RoleGrantRecord.sandbox_id)
+    .outerjoin(RoleRecord, RoleRecord.name == RoleGrantRecord.role)
+    .outerjoin(_NARROWED_TO, _NARROWED_TO.name == ApiToken.role)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)  # fmt: skip
+"""Built once: a request's statement is the cached compiled one."""
+
+
+def token_rows(session: Session, digest: str) -> list[Any]:
+    """The token of this hash, its sandbox's name, its user's name and disabled time, then one row per grant of
+    the user (its role, its sandbox's name or None, a custom role's permissions) and the permissions of the
+    custom role the token is narrowed to."""
+    return list(session.execute(_TOKEN_ROWS, {"digest": digest}).all())
 
 
 def grants_of(session: Session, user_id: str, narrowed_to: str | None) -> dict[str, frozenset[Permission]]:
@@ -118,12 +141,20 @@ def grants_of(session: Session, user_id: str, narrowed_to: str | None) -> dict[s
         .outerjoin(RoleRecord, RoleRecord.name == RoleGrantRecord.role)
         .where(RoleGrantRecord.user_id == user_id)
     ).all()
+    grants = _held([tuple(row) for row in rows])
+    if narrowed_to is None:
+        return grants
+    limit = role_permissions(session, narrowed_to)
+    return {where: held & limit for where, held in grants.items()}
+
+
+def _held(grants: list[tuple[str, str | None, Any]]) -> dict[str, frozenset[Permission]]:
+    """(role, sandbox name or None, a custom role's permissions) -> permissions by sandbox (`EVERY_SANDBOX`)."""
     found: dict[str, set[Permission]] = {}
-    for role, sandbox, custom in rows:
+    for role, sandbox, custom in grants:
         held = BUILT_IN_ROLES[role][1] if role in BUILT_IN_ROLES else _known(custom or [])
         found.setdefault(sandbox or EVERY_SANDBOX, set()).update(held)
-    limit = role_permissions(session, narrowed_to) if narrowed_to is not None else None
-    return {where: frozenset(held & limit if limit is not None else held) for where, held in found.items()}
+    return {where: frozenset(held) for where, held in found.items()}
 
 
 def _known(names: list[Any]) -> frozenset[Permission]:

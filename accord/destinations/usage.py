@@ -22,19 +22,14 @@ from accord.destinations.registry import destination_spec
 from accord.governance import FieldUse, PolicyViolationError, Violation, evaluate_use
 
 
-def segment_fields(session: Session, sandbox: str, name: str) -> list[FieldUse]:
-    """The attributes a segment reads (through the segments it refers to as well), as uses of data."""
-    return [FieldUse(read.path, read.scope, tuple(f"segment {s}" for s in read.segments))
-            for read in segment.attributes_read(session, sandbox, name)]  # fmt: skip
-
-
 def flow_violations(session: Session, sandbox: str, name: str, definition: FlowDefinition,
                     destination: str, account: str) -> list[Violation]:  # fmt: skip
     """The enabled policies a flow of this definition, to this destination, breaks."""
     actions = {*destination_spec(destination).marketing_actions, *definition.marketing_actions}
     uses = [FieldUse(m.source, "profile", ()) for m in definition.mapping]
-    for audience in definition.audiences:
-        uses += segment_fields(session, sandbox, audience.segment_id or audience.segment)
+    wanted = [a.segment_id or a.segment for a in definition.audiences]
+    for reads in segment.attributes_read(session, sandbox, wanted).values():
+        uses += [FieldUse(r.path, r.scope, tuple(f"segment {s}" for s in r.segments)) for r in reads]
     outer = (f"activation {name}", f"destination {account} ({destination})")
     return evaluate_use(session, resolve_sandbox(session, sandbox).id, actions, uses, outer)
 
