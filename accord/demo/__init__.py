@@ -206,6 +206,9 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
 
         assert init.token is not None
         ingested = stream_events(workspace, init.token, say)
+        from accord.demo.governance import govern
+
+        governed = govern(workspace, say)
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -226,6 +229,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "streaming": streamed,
         "campaign": loop,
         "streamingIngestion": ingested,
+        "governance": governed,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,
