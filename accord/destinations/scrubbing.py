@@ -81,9 +81,7 @@ def scrub_file(path: Path, values: set[str]) -> int:
         raise UnreadableFileError(path)
     text = _text(path, zipped)
     if kind == "jsonl":
-        lines = [line for line in text.splitlines() if line.strip()]
-        kept = [line for line in lines if not _json_names(json.loads(line), values)]
-        removed, out = len(lines) - len(kept), "".join(line + "\n" for line in kept)
+        removed, out = _scrubbed_json(path, text, values)
     else:
         header, rows = _delimited(text, kind)
         kept_rows = [row for row in rows if not _cells_name(row, values)]
@@ -97,6 +95,20 @@ def scrub_file(path: Path, values: set[str]) -> int:
     partial.write_bytes(gzip.compress(encoded) if zipped else encoded)
     os.replace(partial, path)
     return removed
+
+
+def _scrubbed_json(path: Path, text: str, values: set[str]) -> tuple[int, str]:
+    """(rows removed, the text without them) of JSON lines, or of a JSON document that is a list of rows."""
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        lines = [line for line in text.splitlines() if line.strip()]
+        kept = [line for line in lines if not _json_names(json.loads(line), values)]
+        return len(lines) - len(kept), "".join(line + "\n" for line in kept)
+    if not isinstance(whole, list):  # one document (a manifest): it has no rows to take out
+        raise UnreadableFileError(path)
+    rows = [row for row in whole if not _json_names(row, values)]
+    return len(whole) - len(rows), json.dumps(rows, ensure_ascii=False)
 
 
 def _partial(path: Path) -> Path:
@@ -128,11 +140,12 @@ def _cells_name(row: list[str], values: set[str]) -> bool:
 
 
 def _json_rows(text: str) -> list[Any]:
-    stripped = text.strip()
-    if stripped.startswith("["):
-        loaded = json.loads(stripped)
-        return loaded if isinstance(loaded, list) else [loaded]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """The rows of a JSON file: the items of a document that is a list, the document itself, or its lines."""
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return whole if isinstance(whole, list) else [whole]
 
 
 def _json_names(value: Any, values: set[str]) -> bool:

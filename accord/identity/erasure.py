@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 from collections.abc import Collection, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,8 @@ class GraphChange:
     """`(record, dataset, graph)` of the records with several identities that name one of them."""
     identities_removed: int
     links_removed: int
+    gone: set[str] = field(default_factory=set)
+    """The affected identities no row names any more: gone from every graph (what only erased rows carried)."""
 
 
 def solve_again(workspace: Workspace, sandbox: str, affected: set[str], renumbering: Renumbering) -> GraphChange | None:
@@ -204,12 +206,13 @@ def solve_again(workspace: Workspace, sandbox: str, affected: set[str], renumber
         _overlay_without(store.overlay_file, staging / "overlay.db", sorted(affected), renumbering)
     ensure_held(workspace.catalog)
     replace_folder(staging, folder)
-    _matches_without(workspace, sandbox_id, affected - set(nodes["node"].to_pylist()), renumbering)
+    gone = affected - set(nodes["node"].to_pylist())
+    _matches_without(workspace, sandbox_id, gone, renumbering)
     if records is None or not isinstance(records, pa.Table):
         records = pa.table({"record": pa.array([], pa.string()), "dataset": pa.array([], pa.string()),
                             "graph": pa.array([], pa.int64())})  # fmt: skip
     removed = len(before) - nodes.num_rows
-    return GraphChange(old_graphs, built_on, nodes, records, max(0, removed), links_removed)
+    return GraphChange(old_graphs, built_on, nodes, records, max(0, removed), links_removed, gone)
 
 
 def _same_shape(table: pa.Table | None, schema: pa.Schema) -> pa.Table:
@@ -236,23 +239,24 @@ def _overlay_without(source: Path, target: Path, names: list[str], renumbering: 
             db.execute("DELETE FROM links WHERE a IN (SELECT value FROM json_each(?1)) "
                        "OR b IN (SELECT value FROM json_each(?1))", (listed,))  # fmt: skip
             if renumbering:
-                for table, key in (("links", "rowid"), ("applied", "record")):
-                    _renumber_rows(db, table, key, renumbering)
+                for table in ("links", "applied"):
+                    _renumber_rows(db, table, renumbering)
         compact(db)
 
 
-def _renumber_rows(db: sqlite3.Connection, table: str, key: str, renumbering: Renumbering) -> None:
-    # the table and column names are this module's constants, never a caller's text
-    rows = db.execute(f"SELECT {key}, record FROM {table}").fetchall()
-    if not rows:
+def _renumber_rows(db: sqlite3.Connection, table: str, renumbering: Renumbering) -> None:
+    """The overlay's record ids (a link's first record, the records applied) as the lake numbers them now."""
+    if table == "links":
+        rows = db.execute("SELECT a, b, record FROM links WHERE record IS NOT NULL").fetchall()
+        now = renumbering.apply(pa.array([r[2] for r in rows], pa.string())).to_pylist()
+        db.executemany("UPDATE links SET record = ? WHERE a = ? AND b = ?",
+                       [(new, a, b) for (a, b, old), new in zip(rows, now, strict=True) if new != old])  # fmt: skip
         return
-    now = renumbering.apply(pa.array([r[1] for r in rows], pa.string())).to_pylist()
-    changed = [(row[0], old, new) for row, old, new in zip(rows, [r[1] for r in rows], now, strict=True) if old != new]
-    if table == "applied":
-        db.executemany("DELETE FROM applied WHERE record = ?", [(old,) for _k, old, _n in changed])
-        db.executemany("INSERT OR IGNORE INTO applied VALUES (?)", [(new,) for _k, _o, new in changed if new])
-    else:
-        db.executemany("UPDATE links SET record = ? WHERE rowid = ?", [(new, k) for k, _o, new in changed])
+    records = [r[0] for r in db.execute("SELECT record FROM applied")]
+    now = renumbering.apply(pa.array(records, pa.string())).to_pylist()
+    changed = [(old, new) for old, new in zip(records, now, strict=True) if new != old]
+    db.executemany("DELETE FROM applied WHERE record = ?", [(old,) for old, _new in changed])
+    db.executemany("INSERT OR IGNORE INTO applied VALUES (?)", [(new,) for _old, new in changed if new])
 
 
 def _matches_without(workspace: Workspace, sandbox_id: str, gone: set[str], renumbering: Renumbering) -> None:

@@ -4,11 +4,11 @@ A delete erases rows from the lake and solves again the graphs of the groups of 
 (`identity.erasure`). The store then loses every row of the graphs those groups were, and gains the rows of
 the graphs they are now, built by the very expressions of the full build (`store.dataset_rows`) from the
 rows that still name them: identities, members, fragments and events. Every file stays sorted as the build
-sorts it; the large ones are written again from slices of the old file (memory-mapped, not copied) with the
-new rows in their places, the kept fragments' record ids renumbered as the lake's are (`lake.Renumbering`).
-Merged profiles and fingerprints are made again for everyone, by the build's own merge: a tie between two
-fragments of one batch is broken by record id, which the renumbering may turn. The manifest follows (counts,
-the graph it was built on), and the folder is swapped in whole.
+sorts it; the large ones are written again from slices of the old file (memory-mapped, copied as they are
+written: see `_write_ipc`) with the new rows in their places, the kept fragments' record ids renumbered as
+the lake's are (`lake.Renumbering`). Merged profiles and fingerprints are made again for everyone, by the
+build's own merge: a tie between two fragments of one batch is broken by record id, which the renumbering
+may turn. The manifest follows (counts, the graph it was built on), and the folder is swapped in whole.
 
 A store that was not built on the graphs of before (a graph build since, or a merge policy made default
 since) is built again in full instead: it did not hold what the splice would take out."""
@@ -169,7 +169,7 @@ def _interleaved(old: pa.Table, removed: np.ndarray, fresh: pa.Table) -> tuple[l
     """Slices of `old` (sorted by graph) without the rows of the `removed` graphs, with the rows of `fresh`
     (sorted by graph, none of a graph `old` keeps) where their graphs belong; and how many rows were dropped.
 
-    Slices share the old file's memory: nothing of it is copied but what Arrow writes out."""
+    Slices share the old file's memory; `_write_ipc` copies each as it writes it."""
     graphs = old["graph"].to_numpy()
     lefts, rights = np.searchsorted(graphs, removed, "left"), np.searchsorted(graphs, removed, "right")
     dropped = [(int(a), int(b)) for a, b in zip(lefts, rights, strict=True) if b > a]
@@ -203,11 +203,14 @@ def _interleaved(old: pa.Table, removed: np.ndarray, fresh: pa.Table) -> tuple[l
 
 
 def _write_ipc(path: Path, schema: pa.Schema, pieces: list[pa.Table]) -> None:
-    """An Arrow IPC file, uncompressed (the store maps it into memory), of the pieces in turn."""
+    """An Arrow IPC file, uncompressed (the store maps it into memory), of the pieces in turn.
+
+    Each piece is copied first: Arrow writes a slice of a text column with its whole value buffer, so a slice
+    of the old file would carry the bytes of the rows taken out beside it into the new one."""
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
         for piece in pieces:
             if piece.num_rows:
-                writer.write_table(piece)
+                writer.write_table(piece.take(np.arange(piece.num_rows)))
 
 
 __all__ = ["FINGERPRINTS", "StoreChange", "follow_graphs"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from accord.engine import connect
 from accord.errors import NotFoundError
-from accord.governance.privacy.reach import campaign_of, lake_condition
+from accord.governance.privacy.reach import campaign_of, lake_condition, source_files
 from accord.governance.privacy.reports import StoreReport, reaching
 from accord.lake import diagnostics_naming, find_rows, jsonable, sandbox_datasets
 
@@ -65,9 +65,12 @@ def _diagnostics(workspace: Workspace, subject: Subject, report: StoreReport) ->
     return found
 
 
-def _graphs(workspace: Workspace, subject: Subject, report: StoreReport) -> list[dict[str, Any]]:
-    from accord.identity import graph_of
+def _graphs(workspace: Workspace, subject: Subject, report: StoreReport) -> list[dict[str, Any]] | None:
+    from accord.identity import graph_folder, graph_of
 
+    if not graph_folder(workspace, subject.sandbox_id).exists():
+        report.not_reached("no identity graph was built in this sandbox")
+        return None
     found = []
     for person in subject.people:
         if person.graph is None:
@@ -80,6 +83,7 @@ def _graphs(workspace: Workspace, subject: Subject, report: StoreReport) -> list
 
 
 def _profiles(workspace: Workspace, subject: Subject, report: StoreReport) -> list[dict[str, Any]]:
+    """Their merged profiles as lookups give them: from the store while it is current, else from the lake."""
     from accord.profile import get_profile
 
     found = []
@@ -161,6 +165,7 @@ _GATHERERS: list[tuple[str, Callable[[Workspace, Subject, StoreReport], Any]]] =
     ("campaign", _campaign),
     ("lakeDiagnostics", _diagnostics),
     ("catalog", _catalog),
+    ("sourceFiles", source_files),
 ]
 
 

@@ -10,7 +10,9 @@ the stores true to each other.
 5. activations: destinations that can delete records are told (deletion exports), then snapshots, dead
    letters and export files under the home lose them;
 6. the campaign instance the sandbox activates to, the failed rows batches kept, and the catalog's records
-   that name them.
+   that name them;
+7. the input files under the home that the sandbox's local connections read are searched and reported, and
+   left as they are (`reach.source_folders` says why).
 The caller holds the locks of the sandbox and of its activation flows. Every store is worked on within its
 own boundary (`reports.reaching`): a failure is reported there and the job goes on with the others."""
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from accord.engine import connect
-from accord.governance.privacy.reach import campaign_of, lake_condition
+from accord.governance.privacy.reach import campaign_of, lake_condition, source_files
 from accord.governance.privacy.reports import STORES, StoreReport, reaching
 from accord.identity import SEPARATOR, GraphChange, affected_identities, forget_removals, solve_again
 from accord.lake import Renumbering, erase_diagnostics, erase_rows, sandbox_datasets
@@ -53,6 +55,7 @@ def erase(workspace: Workspace, subject: Subject, label: str, staging: Path, ste
         change = _graphs(workspace, subject, carried, renumbering, reports["identityGraph"])
         if change is not None:
             gone = change.old_graphs - {int(g) for g in change.nodes["graph"].to_pylist()} | gone
+
     step("profileStore")
     with reaching(reports["profileStore"]):
         _profiles(workspace, subject, change, renumbering, reports["profileStore"])
@@ -78,9 +81,15 @@ def erase(workspace: Workspace, subject: Subject, label: str, staging: Path, ste
     with reaching(reports["catalog"]):
         with workspace.catalog.session() as session:
             secure_session_deletes(session)
-            removals = forget_removals(session, subject.sandbox_id, subject.nodes)
+            # and the removals of identities no row names any more: a user's removal may have kept one of theirs
+            # out of their graph, and the erasure took the last rows that carried it
+            named = subject.nodes | (change.gone if change is not None else set())
+            removals = forget_removals(session, subject.sandbox_id, named)
         reports["catalog"].removed += removals
         reports["catalog"].details["identityRemovals"] = removals
+    step("sourceFiles")
+    with reaching(reports["sourceFiles"]):
+        source_files(workspace, subject, reports["sourceFiles"])
     for report in reports.values():
         report.found = max(report.found, report.removed)
     return list(reports.values())

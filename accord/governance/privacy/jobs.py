@@ -8,9 +8,10 @@ An access job reads, as lookups do, without a lock, and writes its bundle in its
 (`privacy/<job id>/bundle.json`, owner-only as everything there). A delete job replaces data: it holds the
 lock of every activation flow of the sandbox, then the sandbox's lock, as the jobs that write those stores
 do (waiting `job_wait_seconds` for the one that holds it, then naming it). Under the lock, a delete job
-still `processing` was stopped (killed): it is closed as `error`, and, since it may have stopped between the
-lake and the graphs, the job that finds it rebuilds the graphs and profiles in full once its own work is
-done. An access job whose process is gone is closed when jobs are listed.
+still `processing` was stopped (killed): it is closed as `error` (as it is when jobs are listed and its process
+is gone from this host), and, since it may have stopped between the lake and the graphs, the next delete job
+rebuilds the graphs and profiles in full once its own work is done, and says so. An access job whose process
+is gone is closed when jobs are listed.
 
 A delete job names nobody once it ends: its identities are kept as digests (HMAC-SHA256 under a key of the
 job's own, `salt`), which say whether a given identity was in it to whoever asks with that identity, and
@@ -173,7 +174,8 @@ def _delete(workspace: Workspace, sandbox: str, job_id: str, requested: list[Req
     purpose = f"privacy delete job {job_id}"
     stores = list(STORES)
     with flows_held(workspace, sandbox, purpose), sandbox_job(workspace, sandbox, purpose):
-        stopped = _close_stopped(workspace, sandbox, deletes=True)
+        _close_stopped(workspace, sandbox, deletes=True)
+        stopped = _unmended(workspace, sandbox)
         _processing(workspace, job_id)
         subject = find_subject(workspace, sandbox, requested)
         with scratch_folder(workspace) as staging:
@@ -185,6 +187,7 @@ def _delete(workspace: Workspace, sandbox: str, job_id: str, requested: list[Req
         if stopped:  # a stopped delete may have left the graphs behind the lake: they are made again from it
             step("rebuilding graphs and profiles after a stopped delete", 0.95)
             _rebuild_after(workspace, sandbox, stopped, reports)
+            _mended(workspace, stopped, job_id)
     _finish(workspace, job_id, _status(reports), reports=reports, summary=_summary(subject, reports),
             error=_errors(reports))  # fmt: skip
 
@@ -221,10 +224,10 @@ def _forget_access_jobs(workspace: Workspace, subject: Any, job_id: str) -> int:
     return removed
 
 
-def _close_stopped(workspace: Workspace, sandbox: str, deletes: bool) -> list[str]:
+def _close_stopped(workspace: Workspace, sandbox: str, deletes: bool) -> None:
     """Close the jobs still `processing` whose process stopped: under the sandbox's lock (`deletes`), every delete
-    job is one; an access job is one when its process is gone from this host. Returns the delete jobs closed."""
-    closed: list[str] = []
+    job is one; an access job, or a delete job seen without the lock, is one when its process is gone from this
+    host. A stopped delete job is marked to be mended (`_unmended`)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         records = list(session.scalars(select(PrivacyJobRecord).where(
@@ -233,10 +236,24 @@ def _close_stopped(workspace: Workspace, sandbox: str, deletes: bool) -> list[st
         seen = utc_time(record.started_at or record.created_at)
         gone = Owner(record.pid, record.host, seen.timestamp() if seen else None).gone
         if (deletes and record.kind == "delete") or gone:
-            _finish(workspace, record.id, "error", error=INTERRUPTED, unfinished=True)
-            if record.kind == "delete":
-                closed.append(record.id)
-    return closed
+            mend = {"stopped": True, "mendedBy": None} if record.kind == "delete" else None
+            _finish(workspace, record.id, "error", error=INTERRUPTED, unfinished=True, summary=mend)
+
+
+def _unmended(workspace: Workspace, sandbox: str) -> list[str]:
+    """The delete jobs that stopped in the middle and whose work no delete job has mended since."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        records = session.scalars(select(PrivacyJobRecord).where(
+            PrivacyJobRecord.sandbox_id == sandbox_id, PrivacyJobRecord.kind == "delete",
+            PrivacyJobRecord.status == "error"))  # fmt: skip
+        return [r.id for r in records if (r.summary or {}).get("stopped") and not (r.summary or {}).get("mendedBy")]
+
+
+def _mended(workspace: Workspace, stopped: list[str], job_id: str) -> None:
+    with workspace.catalog.session() as session:
+        for record in session.scalars(select(PrivacyJobRecord).where(PrivacyJobRecord.id.in_(stopped))):
+            record.summary = {**(record.summary or {}), "mendedBy": job_id}
 
 
 def _status(reports: list[StoreReport]) -> str:
@@ -313,5 +330,5 @@ def job_document(workspace: Workspace, record: PrivacyJobRecord) -> dict[str, An
         "startedAt": started.isoformat() if started else None,
         "completedAt": completed.isoformat() if completed else None,
         "seconds": round((completed - started).total_seconds(), 3) if completed and started else None,
-        "bundle": str(bundle) if record.kind == "access" and bundle.exists() else None,
+        "bundleReady": record.kind == "access" and bundle.exists(),
     }

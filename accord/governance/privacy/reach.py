@@ -49,6 +49,36 @@ def campaign_accounts(workspace: Workspace, sandbox: str) -> list[dict[str, Any]
             and Path(str(a["config"].get("root", ""))).expanduser().resolve() == landing]  # fmt: skip
 
 
+def source_folders(workspace: Workspace, sandbox: str) -> list[Path]:
+    """The folders under the home that the sandbox's local connections read: the operator's input files, which a
+    privacy job reports and leaves as they are (a dataflow would take a rewritten file for a new one, and ingest
+    everyone in it again). The campaign instance's log folder is the campaign store's."""
+    from accord.sources import list_connections
+
+    home = workspace.settings.home.expanduser().resolve()
+    with workspace.catalog.session() as session:
+        connections = list_connections(session, sandbox)
+    roots = {Path(str(c["config"].get("root", ""))).expanduser().resolve() for c in connections
+             if c["connector"] == "local" and c["config"].get("root")}  # fmt: skip
+    own = workspace.settings.campaign_logs_folder
+    return sorted(r for r in roots if r.is_relative_to(home) and r.is_dir() and not r.is_relative_to(own))
+
+
+def source_files(workspace: Workspace, subject: Subject, report: Any) -> list[dict[str, Any]]:
+    """The rows naming the subject in the sandbox's input files under the home, reported (never changed)."""
+    from accord.destinations import files_naming
+
+    home = workspace.settings.home.expanduser().resolve()
+    found = files_naming(source_folders(workspace, subject.sandbox), subject.values)
+    report.found = sum(len(f["rows"]) for f in found)
+    if found:
+        report.details = {"leftAsTheyAre": [{"file": str(Path(f["path"]).relative_to(home)), "rows": len(f["rows"])}
+                                            for f in found],
+                          "why": "input files of the sandbox's local connections: remove them (or their rows) by "
+                                 "hand, before a dataflow reads them again"}  # fmt: skip
+    return found
+
+
 @contextmanager
 def campaign_of(workspace: Workspace, sandbox: str) -> Iterator[tuple[CampaignEngine | None, str | None]]:
     """This home's campaign instance, when the sandbox activates to it; else None and why the job does not

@@ -29,6 +29,7 @@ STORES = {
     "campaign": "the campaign instance: recipients, lists, send and tracking logs, suppressions, files",
     "lakeDiagnostics": "failed rows that batches kept to show why they failed",
     "catalog": "records that name the person: identity removals, earlier privacy jobs and their bundles",
+    "sourceFiles": "input files under the home that local connections read: reported, left as they are",
 }  # fmt: skip
 """The stores a privacy job reaches, in the order a delete works on them, with what each holds."""
 
