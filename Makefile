@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming test-servers lock clean
+.PHONY: demo test lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-privacy test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,7 +66,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-privacy
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -94,6 +94,10 @@ bench-profile: $(VENV)/.dev-installed
 
 bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
 	$(BIN)/python bench/matching.py
+
+# A privacy delete of 1,000 people over the profile benchmark's data (its generator and build are shared).
+bench-privacy: $(VENV)/.dev-installed
+	$(BIN)/python bench/privacy.py
 
 bench-segment: $(VENV)/.dev-installed
 	$(BIN)/python bench/segment.py

@@ -12,10 +12,13 @@ the caller reports it (the next checkpoint of the file's own writer empties it).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+log = logging.getLogger("accord")
 
 
 @contextmanager
@@ -42,9 +45,15 @@ def compact_database(engine: Any) -> bool:
     database, whose own maintenance (PostgreSQL's VACUUM) is its operator's."""
     if engine.dialect.name != "sqlite":
         return True
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM")
-        busy, _logged, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM")
+            busy, _logged, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except OperationalError as exc:  # another process kept the file busy past the timeout: its next vacuum will do
+        log.warning("could not compact %s: %s", engine.url.database, exc.orig)
+        return False
     return not busy
 
 

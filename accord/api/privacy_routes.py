@@ -37,6 +37,7 @@ class StoreReportOut(BaseModel):
     details: dict[str, Any]
     errors: list[dict[str, str]]
     whyNot: str | None = None
+    seconds: float = Field(description="Time the job spent in this store")
 
 
 class PrivacyJobOut(BaseModel):

@@ -85,7 +85,9 @@ def test_identities_that_exist_nowhere_make_a_complete_job_that_found_nothing(wo
         assert set(why_not) == not_reached
     access, delete = governance.list_privacy_jobs(workspace, "prod")
     assert access["identities"] == [{"namespace": "Email", "value": "nobody@example.com"}]  # normalised
-    bundle = json.loads(governance.privacy_bundle(workspace, "prod", access["id"]).read_text())
+    path = governance.privacy_bundle(workspace, "prod", access["id"])
+    assert path.stat().st_mode & 0o077 == 0 and path.parent.stat().st_mode & 0o077 == 0  # the owner's only
+    bundle = json.loads(path.read_text())
     assert bundle["lake"] == {} and bundle["people"] == [{"graphId": None, "identities": [
         {"namespace": "Email", "value": "nobody@example.com"}]}]  # fmt: skip
     with workspace.catalog.session() as session:

@@ -180,10 +180,13 @@ def _campaign(workspace: Workspace, subject: Subject, report: StoreReport) -> No
         if engine is None:
             report.not_reached(why_not or "")
             return
-        erased = forget_recipients(engine, subject.external_ids, subject.emails)
-        files = ActivationsErased()
-        scrub_folders(instance_folders(engine), subject.values, files)
-        erased.files = files.files
+        # the log export is held (it must not write rows it read before the delete), and files go first (an
+        # import running meanwhile must not bring a recipient back from an audience file)
+        with engine.hold("log-export", "privacy delete"):
+            files = ActivationsErased()
+            scrub_folders(instance_folders(engine), subject.values, files)
+            erased = forget_recipients(engine, subject.external_ids, subject.emails)
+            erased.files = files.files
     report.removed = erased.total()
     report.details = erased.to_document()
     if not erased.log_emptied:

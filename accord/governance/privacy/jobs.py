@@ -124,8 +124,11 @@ def _finish(workspace: Workspace, job_id: str, status: str, *, error: str | None
         deleting = record.kind == "delete"
         if deleting:
             record.identities = _digests(record.salt, record.identities)
-    if deleting:
-        compact_database(workspace.catalog.engine)
+    if deleting and not compact_database(workspace.catalog.engine):
+        with workspace.catalog.session() as session:  # said, so that an operator vacuums the catalog later
+            record = session.get(PrivacyJobRecord, job_id)
+            if record is not None:
+                record.summary = {**(record.summary or {}), "catalogCompacted": False}
     if unfinished:
         shutil.rmtree(job_folder(workspace, job_id), ignore_errors=True)
 

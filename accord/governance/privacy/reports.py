@@ -9,6 +9,7 @@ in `error`, its report saying where."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class StoreReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     why_not: str | None = None
     """Why the job did not reach it (`reached` false)."""
+    seconds: float = 0.0
 
     def not_reached(self, why: str) -> None:
         self.reached, self.why_not = False, why
@@ -54,7 +56,7 @@ class StoreReport:
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {"store": self.store, "reached": self.reached, "found": self.found,
                                     "removed": self.removed, "details": self.details,
-                                    "errors": self.errors}  # fmt: skip
+                                    "errors": self.errors, "seconds": round(self.seconds, 3)}  # fmt: skip
         if self.why_not:
             document["whyNot"] = self.why_not
         return document
@@ -65,6 +67,7 @@ def reaching(report: StoreReport) -> Iterator[StoreReport]:
     """Work on one store; a failure is recorded in its report (never raised past it), with a message for people.
 
     The boundary of a store, as connectors run within one: whatever a store's code raises ends here."""
+    started = time.perf_counter()
     try:
         yield report
     except Exception as exc:
@@ -81,3 +84,5 @@ def reaching(report: StoreReport) -> Iterator[StoreReport]:
                     "message": f"the store failed ({type(exc).__name__}); the server's log has the details",
                 }
             )
+    finally:
+        report.seconds += time.perf_counter() - started
