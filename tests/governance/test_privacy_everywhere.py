@@ -320,6 +320,8 @@ def test_a_deleted_person_is_found_in_no_file_under_the_home(home: Home) -> None
     assert reports["catalog"]["details"]["accessBundlesRemoved"] == 2
     told = reports["activations"]["details"]["deletionExports"]
     assert [t["flow"] for t in told] == ["paris-sync"]
+    not_told = {n["flow"]: n["why"] for n in reports["activations"]["details"]["notTold"]}
+    assert list(not_told) == ["paris-out"] and "no sync mode" in not_told["paris-out"]
     deletion = (home.partner / told[0]["file"]).read_text()
     assert deletion.splitlines() == ["email,operation,segmentMembership.status", f"{EMAIL},delete,exited"]
     assert api.get(f"/privacy/jobs/{access.json()['id']}/bundle").status_code == 404

@@ -138,6 +138,34 @@ def test_a_delete_waits_for_the_job_that_holds_the_sandbox_and_names_it(filled: 
     assert governance.run_privacy_job(filled, "prod", "delete", ["CRMID:C3"])["status"] == "complete"
 
 
+@pytest.mark.settings(job_wait_seconds=30)
+def test_a_delete_is_queued_while_another_job_holds_the_sandbox(filled: Workspace) -> None:
+    held, release, done = threading.Event(), threading.Event(), []
+
+    def segment_job() -> None:
+        with lake.sandbox_job(filled, "prod", "segment job"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=segment_job)
+    holder.start()
+    assert held.wait(30)
+    waiting = threading.Thread(target=lambda: done.append(governance.run_privacy_job(filled, "prod", "delete",
+                                                                                     ["CRMID:C5"])))  # fmt: skip
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not governance.list_privacy_jobs(filled, "prod") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [queued] = governance.list_privacy_jobs(filled, "prod")
+        assert queued["status"] == "queued" and queued["startedAt"] is None
+    finally:
+        release.set()
+        holder.join()
+        waiting.join(60)
+    assert done and done[0]["status"] == "complete" and done[0]["id"] == queued["id"]
+
+
 @pytest.mark.slow
 def test_a_delete_killed_in_the_middle_blocks_nothing_and_the_next_one_mends_what_it_left(
     settings: Settings, tmp_path: Path

@@ -52,3 +52,15 @@ def test_after_a_delete_graphs_and_profiles_are_what_a_full_rebuild_makes(sandbo
     assert after.keys() == rebuilt.keys()
     for name in after:
         assert after[name] == rebuilt[name], name
+
+
+def test_a_store_built_on_other_graphs_is_built_again_in_full(sandbox: Workspace) -> None:
+    from accord import identity
+
+    identity.build_graph(sandbox, "prod")  # the graphs are newer than the profile store
+    job = governance.run_privacy_job(sandbox, "prod", "delete", ["CRMID:C11"])
+    store = next(r for r in job["report"] if r["store"] == "profileStore")
+    assert job["status"] == "complete" and store["details"]["how"] == "rebuilt"
+    after = stores(sandbox, _ids(sandbox))
+    profile.rebuild(sandbox, "prod")
+    assert stores(sandbox, _ids(sandbox)) == after
