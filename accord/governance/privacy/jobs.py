@@ -228,18 +228,24 @@ def _forget_access_jobs(workspace: Workspace, subject: Any, job_id: str) -> int:
 
 
 def _close_stopped(workspace: Workspace, sandbox: str, deletes: bool) -> None:
-    """Close the jobs still `processing` whose process stopped: under the sandbox's lock (`deletes`), every delete
-    job is one; an access job, or a delete job seen without the lock, is one when its process is gone from this
-    host. A stopped delete job is marked to be mended (`_unmended`)."""
+    """Close the jobs still `queued` or `processing` whose process stopped: under the sandbox's lock (`deletes`),
+    every delete job `processing` is one; any other is one when its process is gone from this host (a job
+    queued by a live process waits for the lock). A stopped delete job is marked to be mended (`_unmended`)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
-        records = list(session.scalars(select(PrivacyJobRecord).where(
-            PrivacyJobRecord.sandbox_id == sandbox_id, PrivacyJobRecord.status == "processing")))  # fmt: skip
+        records = list(
+            session.scalars(
+                select(PrivacyJobRecord).where(
+                    PrivacyJobRecord.sandbox_id == sandbox_id, PrivacyJobRecord.status.in_(("queued", "processing"))
+                )
+            )
+        )
     for record in records:
         seen = utc_time(record.started_at or record.created_at)
         gone = Owner(record.pid, record.host, seen.timestamp() if seen else None).gone
-        if (deletes and record.kind == "delete") or gone:
-            mend = {"stopped": True, "mendedBy": None} if record.kind == "delete" else None
+        if (deletes and record.kind == "delete" and record.status == "processing") or gone:
+            began = record.kind == "delete" and record.status == "processing"  # a queued one changed nothing
+            mend = {"stopped": True, "mendedBy": None} if began else None
             _finish(workspace, record.id, "error", error=INTERRUPTED, unfinished=True, summary=mend)
 
 
