@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance test-servers lock clean
+.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -101,6 +101,10 @@ bench-profile: $(VENV)/.dev-installed
 
 bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
 	$(BIN)/python bench/matching.py
+
+# A privacy delete of 1,000 people over the profile benchmark's data (its generator and build are shared).
+bench-privacy: $(VENV)/.dev-installed
+	$(BIN)/python bench/privacy.py
 
 bench-segment: $(VENV)/.dev-installed
 	$(BIN)/python bench/segment.py

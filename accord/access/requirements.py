@@ -191,6 +191,10 @@ ROUTES: dict[tuple[str, str], Requirement] = {
     ("POST", "/policies/{name}/enable"): P.MANAGE_DATA_USAGE_POLICIES,
     ("POST", "/policies/{name}/disable"): P.MANAGE_DATA_USAGE_POLICIES,
     ("GET", "/activations/{name}/policies"): P.VIEW_DATA_USAGE_POLICIES,
+    ("POST", "/privacy/jobs"): P.MANAGE_PRIVACY_JOBS,
+    ("GET", "/privacy/jobs"): P.MANAGE_PRIVACY_JOBS,
+    ("GET", "/privacy/jobs/{job_id}"): P.MANAGE_PRIVACY_JOBS,
+    ("GET", "/privacy/jobs/{job_id}/bundle"): P.MANAGE_PRIVACY_JOBS,
     ("GET", "/audit"): P.VIEW_USER_ACTIVITY_LOG,
     ("GET", "/audit/export"): P.VIEW_USER_ACTIVITY_LOG,
 }
@@ -228,6 +232,7 @@ COMMANDS: dict[str, Requirement] = {
     **{f"policy {c}": P.MANAGE_DATA_USAGE_POLICIES for c in ("create", "enable", "disable")},
     "action list": P.VIEW_DATA_USAGE_POLICIES,
     "action create": P.MANAGE_DATA_USAGE_POLICIES,
+    **{f"privacy {c}": P.MANAGE_PRIVACY_JOBS for c in ("access", "delete", "jobs")},
     "audit list": P.VIEW_USER_ACTIVITY_LOG,
     "audit export": P.VIEW_USER_ACTIVITY_LOG,
     **{f"sources {c}": P.VIEW_SOURCES for c in ("list", "show")},

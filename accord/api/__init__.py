@@ -28,6 +28,7 @@ from accord.api.gate import RequestGate
 from accord.api.governance_routes import router as governance_router
 from accord.api.identity_routes import router as identity_router
 from accord.api.models import Health
+from accord.api.privacy_routes import router as privacy_router
 from accord.api.routes import router
 from accord.api.segment_routes import router as segment_router
 from accord.api.segment_spec_routes import PREFIX as SEGMENT_SPEC_PREFIX
@@ -124,6 +125,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(destinations_router)
         app.include_router(governance_router)
         app.include_router(streaming_router)
+        app.include_router(privacy_router)
     app.include_router(campaign_router)
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)

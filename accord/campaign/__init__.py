@@ -20,6 +20,13 @@ if TYPE_CHECKING:
         target_recipients,
     )
     from accord.campaign.engine import RECIPIENT_COLUMNS, CampaignEngine, initialise_engine
+    from accord.campaign.erasure import (
+        CampaignErased,
+        bounce_messages_naming,
+        forget_recipients,
+        instance_folders,
+        recipients_of,
+    )
     from accord.campaign.exceptions import MissingFieldError, TemplateCheckError, TrackingLinkError
     from accord.campaign.mailer import send_messages, send_proof, subscribe_and_confirm
     from accord.campaign.messages import MESSAGE_POLICY, DeliveryContent, MessageFactory, Renderer, render_message
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
     from accord.campaign.tracking import record_click, record_open, unsubscribe, unsubscription
 
 _EXPORTS = {
+    "erasure": ["CampaignErased", "bounce_messages_naming", "forget_recipients", "instance_folders", "recipients_of"],
     "bounces": ["process_bounces"],
     "broadlog": ["delivery_log"],
     "database": ["CampaignDatabase"],

@@ -519,3 +519,4 @@ class JobLeaseRecord(Base):
 # The destinations context's tables live in their own module; importing it here puts them on `Base.metadata`
 from accord.catalog import activations as _activations  # noqa: E402, F401
 from accord.catalog import inlets as _inlets  # noqa: E402, F401  (the streaming context's table)
+from accord.catalog import privacy as _privacy  # noqa: E402, F401  (the governance context's table)

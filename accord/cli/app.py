@@ -17,6 +17,7 @@ from accord.cli.destinations import destination_app, destinations_app
 from accord.cli.governance import action_app, label_app, policy_app
 from accord.cli.identity import identity_app
 from accord.cli.output import describe_batch, emit, new_table, out, progress_bar
+from accord.cli.privacy import privacy_app
 from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
 from accord.cli.segment import segment_app
@@ -72,6 +73,7 @@ app.add_typer(destination_app, name="destination")
 app.add_typer(activation_app, name="activation")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(streaming_app, name="streaming")
+app.add_typer(privacy_app, name="privacy")
 app.command("worker", help="Run the streaming processor alone (no API), until stopped.")(worker)
 app.command("activate", help="Activate audiences to a destination account (the same as `activation create`).")(
     activation_create

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
         open_destination,
         test_account,
     )
+    from accord.destinations.erasure import (
+        ActivationsErased,
+        dead_letters_of,
+        export_folders,
+        files_naming,
+        flows_held,
+        forget_dead_letters,
+        forget_snapshots,
+        scratch_folder,
+        scrub_folders,
+        snapshots_of,
+    )
     from accord.destinations.flows import (
         FlowDefinition,
         find_flow,
@@ -65,6 +77,18 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "erasure": [
+        "ActivationsErased",
+        "dead_letters_of",
+        "export_folders",
+        "files_naming",
+        "flows_held",
+        "forget_dead_letters",
+        "forget_snapshots",
+        "scratch_folder",
+        "scrub_folders",
+        "snapshots_of",
+    ],
     "accounts": [
         "account_document",
         "create_account",

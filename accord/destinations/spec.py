@@ -121,6 +121,12 @@ class DestinationSpec:
     """The marketing actions every activation to it performs (`emailTargeting`...), which data usage policies
     may forbid for some data; a flow may add its own (`marketingActions`)."""
 
+    @property
+    def takes_deletions(self) -> bool:
+        """It can be told to delete a record (a row whose `operation` is `delete`): it takes the `mirror` sync
+        mode, whose runs send deletes. A privacy delete sends it a deletion export (`destinations.erasure`)."""
+        return "mirror" in self.sync_modes
+
     def secret_fields(self) -> list[str]:
         """The secret fields by the names a configuration uses (their aliases, as in the JSON Schema)."""
         return marked_fields(self.config, "secret")

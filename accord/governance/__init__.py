@@ -1,6 +1,7 @@
 """Data governance: data usage labels on datasets and fields, marketing actions, the policies that forbid an
 action for data of some labels, and the lineage that carries labels from dataset fields to the uses of data
-that read them (an activation is described by its context, `accord.destinations`)."""
+that read them (an activation is described by its context, `accord.destinations`); and privacy jobs, which
+give a person everything held about them (access) or remove them from every store (delete)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.governance.exceptions import PolicyExpressionError
+    from accord.governance.exceptions import (
+        BundleNotReadyError,
+        NoBundleError,
+        PolicyExpressionError,
+        PrivacyJobNotFoundError,
+        PrivacyRequestError,
+        TooManyIdentitiesError,
+    )
     from accord.governance.expressions import (
         And,
         Expression,
@@ -25,6 +33,15 @@ if TYPE_CHECKING:
     from accord.governance.labels import CORE_ACTIONS, CORE_LABELS, LABEL_NAME, Label, MarketingAction
     from accord.governance.lineage import FieldUse, PolicyViolationError, evaluate_use, pieces_of
     from accord.governance.policies import Labelled, Policy, Violation, policy, violations
+    from accord.governance.privacy.jobs import (
+        get_privacy_job,
+        identity_digest,
+        list_privacy_jobs,
+        privacy_bundle,
+        run_privacy_job,
+    )
+    from accord.governance.privacy.reports import STORES, StoreReport
+    from accord.governance.privacy.requests import KINDS, MAX_IDENTITIES, RequestedIdentity, parse_identities
     from accord.governance.store import (
         CORE_POLICIES,
         add_labels,
@@ -42,7 +59,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "exceptions": ["PolicyExpressionError"],
+    "exceptions": ["BundleNotReadyError", "NoBundleError", "PolicyExpressionError", "PrivacyJobNotFoundError",
+                   "PrivacyRequestError", "TooManyIdentitiesError"],
     "expressions": ["And", "Expression", "LabelRef", "Not", "Or", "label_refs", "matches", "parse_policy_expression",
                     "reasons", "to_text"],
     "labels": ["CORE_ACTIONS", "CORE_LABELS", "LABEL_NAME", "Label", "MarketingAction"],
@@ -51,5 +69,8 @@ _EXPORTS = {
     "store": ["CORE_POLICIES", "add_labels", "create_action", "create_label", "create_policy", "dataset_labels",
               "known_actions", "known_labels", "list_actions", "list_labels", "list_policies", "remove_labels",
               "set_policy_enabled"],
+    "privacy.jobs": ["get_privacy_job", "identity_digest", "list_privacy_jobs", "privacy_bundle", "run_privacy_job"],
+    "privacy.reports": ["STORES", "StoreReport"],
+    "privacy.requests": ["KINDS", "MAX_IDENTITIES", "RequestedIdentity", "parse_identities"],
 }  # fmt: skip
 __all__ = lazy_face(__name__, _EXPORTS)

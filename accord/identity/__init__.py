@@ -8,6 +8,18 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.errors import NotFoundError
+    from accord.identity.erasure import (
+        GraphChange,
+        Person,
+        affected_identities,
+        carried_identities,
+        carries_any,
+        forget_removals,
+        people_of,
+        removals_naming,
+        solve_again,
+        wanted_table,
+    )
     from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
     from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
     from accord.identity.incremental import (
@@ -37,6 +49,7 @@ if TYPE_CHECKING:
         TypedIdentity,
         count_identities,
         normalize_column,
+        normalize_identities,
         resolve_identity,
         rule_for,
     )
@@ -44,6 +57,18 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "accord.errors": ["NotFoundError"],
+    "erasure": [
+        "GraphChange",
+        "Person",
+        "affected_identities",
+        "carried_identities",
+        "carries_any",
+        "forget_removals",
+        "people_of",
+        "removals_naming",
+        "solve_again",
+        "wanted_table",
+    ],
     "exceptions": ["INVALID_IDENTITY", "TOO_MANY_IDENTITIES"],
     "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of"],
     "incremental": [
@@ -73,6 +98,7 @@ _EXPORTS = {
         "TypedIdentity",
         "count_identities",
         "normalize_column",
+        "normalize_identities",
         "resolve_identity",
         "rule_for",
     ],

@@ -311,17 +311,11 @@ def build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
 
 
 def _build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
-    from accord.identity.matching import match_links
-
     started = time.perf_counter()
     con = connect(workspace.settings)
     try:
         with workspace.catalog.session() as session:
             sandbox_id = resolve_sandbox(session, sandbox).id
-            rules = get_rules(session, sandbox)
-            removed_links, removed_nodes = removed(session, sandbox_id)
-            known = namespaces(session, sandbox_id)
-        types = {symbol: n.type.value for symbol, n in known.items()}
         target = graph_folder(workspace, sandbox_id)
         staging = workspace.lake.staging(f"identity-{sandbox_id}")
         rows = identity_rows(workspace, con, sandbox)
@@ -329,42 +323,16 @@ def _build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
             shutil.rmtree(target, ignore_errors=True)
             return GraphSummary(0, 0, 0, 0, time.perf_counter() - started)
         lap = _Laps()
-        # Records with one identity only add nodes: only those with several are kept, row by row
-        several = rows.filter(~rows.single)
-        several = con.create_table("_identity_rows", several.mutate(
-            key=several.namespace.concat(SEPARATOR, several.id).hash()))  # fmt: skip
-        lap("identity rows")
-        alone = rows.filter(rows.single)
-        unique = several.select("namespace", "id").union(alone.select("namespace", "id"), distinct=True)
-        node = unique.namespace.concat(SEPARATOR, unique.id)
-        nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
-        lap("nodes")
-        linked = record_links(several)
-        proposed = match_links(con, workspace, sandbox_id)
-        if proposed is not None:  # links a matching job proposed count as links of their own kind
-            linked = linked.union(proposed.cast(linked.schema()))
-        keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
-        links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
-        lap("links")
-        raw = components(con, nodes, links.filter(links.active))
-        lap("components")
-        labels, links = apply_unique_rule(con, nodes, links, raw, rules.unique)
-        labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
-        lap("rules")
-        raw_of = con.create_table("_graph_raw", raw.select(raw_node=raw.node, raw=raw.label))
-        node_rows = con.create_table("_graph_node_rows", nodes.join(labels, nodes.key == labels.node).join(
-            raw_of, nodes.key == raw_of.raw_node).select(node=nodes.node, namespace=nodes.namespace, id=nodes.id,
-                                                         graph=labels.label.cast("string"), key=nodes.key,
-                                                         raw=raw_of.raw))  # fmt: skip
-        copy_to_parquet(con, node_rows, str(staging / "nodes.parquet"))
-        copy_to_parquet(con, links, str(staging / "links.parquet"))
+        solved = solve_graphs(con, workspace, sandbox, rows, lap)
+        copy_to_parquet(con, solved.nodes, str(staging / "nodes.parquet"))
+        copy_to_parquet(con, solved.links, str(staging / "links.parquet"))
         lap("write graph")
-        ranks = namespace_ranks(rules.priority, known)
-        copy_to_parquet(con, record_graphs(several, labels, ranks), str(staging / "records.parquet"))
+        copy_to_parquet(con, solved.records, str(staging / "records.parquet"))
         lap("record graphs")
+        node_rows = solved.nodes
         counts = con.to_pyarrow(node_rows.group_by("graph").aggregate(size=node_rows.count()).aggregate(
             graphs=ibis._.count(), largest=ibis._.size.max(), identities=ibis._.size.sum()))  # fmt: skip
-        link_count = con.execute(links.count())
+        link_count = con.execute(solved.links.count())
     finally:
         con.disconnect()
     ensure_held(workspace.catalog)  # a job taken over while it was stopped must not undo its successor's
@@ -372,6 +340,67 @@ def _build_graph(workspace: Workspace, sandbox: str) -> GraphSummary:
     row = counts.to_pylist()[0]
     return GraphSummary(int(row["identities"] or 0), int(link_count), int(row["graphs"] or 0),
                         int(row["largest"] or 0), time.perf_counter() - started, lap.steps)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SolvedGraphs:
+    """The graphs of some identity rows, as tables of the connection, in the shapes the graph files keep."""
+
+    nodes: ir.Table
+    """(node, namespace, id, graph, key, raw): `nodes.parquet`."""
+    links: ir.Table
+    """Every link with why it exists and whether it counts: `links.parquet`."""
+    records: ir.Table
+    """(record, dataset, graph) of each record with several identities: `records.parquet`."""
+
+
+def solve_graphs(con: Any, workspace: Workspace, sandbox: str, rows: ir.Table, lap: Any = None,
+                 within: ir.Table | None = None) -> SolvedGraphs:  # fmt: skip
+    """Steps 2 to 6 over identity rows (`identity_rows`): links, components, the linking rules, record graphs.
+
+    `within` (a table of `node`) limits the proposed links taken in to those between its identities: a caller
+    that solves again only some groups of identities (a privacy delete) passes every row that names one of
+    them, and the groups come out as a full build makes them."""
+    from accord.identity.matching import match_links
+
+    step = lap or (lambda _name: None)
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        rules = get_rules(session, sandbox)
+        removed_links, removed_nodes = removed(session, sandbox_id)
+        known = namespaces(session, sandbox_id)
+    types = {symbol: n.type.value for symbol, n in known.items()}
+    # Records with one identity only add nodes: only those with several are kept, row by row
+    several = rows.filter(~rows.single)
+    several = con.create_table("_identity_rows", several.mutate(
+        key=several.namespace.concat(SEPARATOR, several.id).hash()))  # fmt: skip
+    step("identity rows")
+    alone = rows.filter(rows.single)
+    unique = several.select("namespace", "id").union(alone.select("namespace", "id"), distinct=True)
+    node = unique.namespace.concat(SEPARATOR, unique.id)
+    nodes = con.create_table("_graph_nodes", unique.mutate(node=node, key=node.hash()))
+    step("nodes")
+    linked = record_links(several)
+    proposed = match_links(con, workspace, sandbox_id)
+    if proposed is not None:  # links a matching job proposed count as links of their own kind
+        if within is not None:
+            proposed = proposed.filter(proposed.a.isin(within.node) & proposed.b.isin(within.node))
+        linked = linked.union(proposed.cast(linked.schema()))
+    keyed_links = linked.mutate(a_key=linked.a.hash(), b_key=linked.b.hash())
+    links = con.create_table("_graph_links", mark_removed(keyed_links, removed_links, removed_nodes))
+    step("links")
+    raw = components(con, nodes, links.filter(links.active))
+    step("components")
+    labels, links = apply_unique_rule(con, nodes, links, raw, rules.unique)
+    labels, links = apply_graph_limit(con, nodes, links, labels, workspace.settings.identity_graph_limit, types)
+    step("rules")
+    raw_of = con.create_table("_graph_raw", raw.select(raw_node=raw.node, raw=raw.label))
+    node_rows = con.create_table("_graph_node_rows", nodes.join(labels, nodes.key == labels.node).join(
+        raw_of, nodes.key == raw_of.raw_node).select(node=nodes.node, namespace=nodes.namespace, id=nodes.id,
+                                                     graph=labels.label.cast("string"), key=nodes.key,
+                                                     raw=raw_of.raw))  # fmt: skip
+    ranks = namespace_ranks(rules.priority, known)
+    return SolvedGraphs(node_rows, links, record_graphs(several, labels, ranks))
 
 
 def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
         newest_batch,
         set_profile_enabled,
     )
+    from accord.lake.erasure import (
+        DatasetRows,
+        Erased,
+        Renumbering,
+        diagnostics_files,
+        diagnostics_naming,
+        erase_diagnostics,
+        erase_rows,
+        find_rows,
+        sandbox_datasets,
+    )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
     from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job
     from accord.lake.listing import read_datasets
@@ -45,6 +56,17 @@ _EXPORTS = {
         "set_profile_enabled",
     ],
     "contracts": ["CONTRACTS", "set_schema_contract"],
+    "erasure": [
+        "DatasetRows",
+        "Erased",
+        "Renumbering",
+        "diagnostics_files",
+        "diagnostics_naming",
+        "erase_diagnostics",
+        "erase_rows",
+        "find_rows",
+        "sandbox_datasets",
+    ],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],
     "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job"],
     "reading": ["open_dataset", "preview", "statistics"],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.profile.erasure import StoreChange, follow_graphs
     from accord.profile.lookup import get_profile, recent_profiles
     from accord.profile.merge import Fragment, flatten, merge, unflatten
     from accord.profile.policies import MergePolicy, create_policy, list_policies, resolve_policy
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from accord.profile.store import ProfileSummary, build_profiles, store_folder
 
 _EXPORTS = {
+    "erasure": ["StoreChange", "follow_graphs"],
     "lookup": ["get_profile", "recent_profiles"],
     "merge": ["Fragment", "flatten", "merge", "unflatten"],
     "policies": ["MergePolicy", "create_policy", "list_policies", "resolve_policy"],

@@ -10,11 +10,12 @@ import ibis
 from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
-from accord.engine import connect, field_at, has_any, to_arrow, values_table
+from accord.engine import connect, to_arrow, values_table
 from accord.errors import InvalidInputError, NotFoundError
 from accord.identity import (
     SEPARATOR,
     TypedIdentity,
+    carries_any,
     get_rules,
     graph_folder,
     graph_of,
@@ -23,7 +24,6 @@ from accord.identity import (
     profile_identities,
     record_identities,
     resolve_identity,
-    rule_for,
 )
 from accord.lake import cutoff, jsonable, open_dataset
 from accord.profile.merge import Fragment, merge
@@ -55,28 +55,6 @@ def _wanted(con: Any, people: dict[int, list[tuple[str, str]]], oldest: dict[str
     since = values_table(con, SINCE, {"dataset_id": ("VARCHAR", list(oldest)),
                                       "oldest": ("TIMESTAMPTZ", list(oldest.values()))})  # fmt: skip
     return wanted, since
-
-
-def _carries_any(table: Any, schema: Any, wanted: Any, known: dict[str, Any], present: set[str]) -> Any:
-    """A condition: the row carries one of the wanted identities (in a descriptor field or its identityMap),
-    of the namespaces `present` among them.
-
-    Identity fields were normalised at ingestion; identityMap ids are compared normalised, as graphs
-    hold them."""
-    conditions = []
-    for namespace in sorted(present):
-        values = wanted.filter(wanted.namespace == namespace).value
-        for descriptor in schema.identities:
-            if descriptor.namespace == namespace:
-                conditions.append(field_at(table, descriptor.path).isin(values))
-        if "identityMap" in schema.fields and namespace in known:
-            ids = _normalised_ids(table.identityMap[namespace], rule_for(known[namespace]))
-            conditions.append(has_any(ids, values.collect().as_scalar()).fill_null(False))
-    return ibis.or_(*conditions) if conditions else None
-
-
-def _normalised_ids(entries: Any, rule: Any) -> Any:
-    return entries.map(lambda entry: rule.normalize(entry.id))
 
 
 def _owned(found: Any, schema: Any, dataset_id: str, known: dict[str, Any], ranks: dict[str, int],
@@ -231,7 +209,7 @@ def _from_lake(workspace: Workspace, sandbox: str, policy: Any, namespace: str, 
         wanted, since = _wanted(con, {0: identities}, oldest)
         for index, (dataset_id, name, schema, _ttl) in enumerate(datasets):
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}")
-            condition = _carries_any(table, schema, wanted, known, present)
+            condition = carries_any(table, schema, wanted, known, present)
             if condition is None:
                 continue
             found = table.filter(condition)
@@ -289,7 +267,7 @@ def recent_profiles(workspace: Workspace, sandbox: str, people: dict[int, list[t
             if schema.class_name != "profile" and (kept or (event_fields is not None and not event_fields)):
                 continue
             table, _ = open_dataset(workspace, con, sandbox, name, provenance=True, table_name=f"acc_lake_{index}")
-            condition = _carries_any(table, schema, wanted, known, present)
+            condition = carries_any(table, schema, wanted, known, present)
             if condition is None:
                 continue
             found = table.filter(condition)

@@ -198,6 +198,36 @@ def merge_fragments(
     return merged.select(graph=merged.graph, **nested)
 
 
+def dataset_rows(table: ir.Table, dataset: _Dataset, node_keys: ir.Table, records: ir.Table,
+                 times: ir.Table) -> ir.Table:  # fmt: skip
+    """Steps 2 and 3 for one dataset (read with provenance): its rows with the graph (person) each feeds; a
+    profile dataset's with when their batch was ingested (`_acc_ingested`), an event dataset's within its
+    time-to-live and without provenance (events are shown without it: 40 % less to write).
+
+    `node_keys` (`key`, `graph`) gives the graph of each identity, `records` (`record`, `dataset`, `graph`)
+    that of each record with several identities, `times` (`batch_id`, `completed`) when each batch was
+    committed. A caller that passes only some identities and records gets only the rows that feed theirs."""
+    columns = {c: table[c] for c in table.columns}
+    if dataset.sole is not None:  # one identity per record: its graph is the identity's
+        namespace, path = dataset.sole
+        value = field_at(table, path)
+        keyed = table.mutate(_acc_key=ibis.literal(namespace).concat(SEPARATOR, value).hash())
+        joined = keyed.join(node_keys, keyed._acc_key == node_keys.key)
+        rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
+    else:
+        mine = records.filter(records.dataset == dataset.id)
+        joined = table.join(mine, table._acc_record == mine.record)
+        rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
+    if dataset.class_name == "profile":
+        rows = rows.join(times, rows._acc_batch == times.batch_id)
+        return rows.select(graph=rows.graph, _acc_ingested=rows.completed.cast("timestamp('UTC')"),
+                           **{c: rows[c] for c in columns})  # fmt: skip
+    expiry = cutoff(dataset.ttl_days)
+    if expiry is not None:
+        rows = rows.filter(rows.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
+    return rows.drop("_acc_batch", "_acc_record")
+
+
 def _merge_in_partitions(
     con: Any, people: np.ndarray, fragments: list[tuple[Path, str]], policy: MergePolicy, target: Path
 ) -> tuple[int, int]:
@@ -276,31 +306,14 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
         for dataset in datasets:
             clock = time.perf_counter()
             table, _ = open_dataset(workspace, con, sandbox, dataset.name, provenance=True)
-            columns = {c: table[c] for c in table.columns}
-            if dataset.sole is not None:  # one identity per record: its graph is the identity's
-                namespace, path = dataset.sole
-                value = field_at(table, path)
-                keyed = table.mutate(_acc_key=ibis.literal(namespace).concat(SEPARATOR, value).hash())
-                joined = keyed.join(node_keys, keyed._acc_key == node_keys.key)
-                rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
-            else:
-                mine = records.filter(records.dataset == dataset.id)
-                joined = table.join(mine, table._acc_record == mine.record)
-                rows = joined.select(graph=joined.graph, **{c: joined[c] for c in table.columns})
+            rows = dataset_rows(table, dataset, node_keys, records, times)
             if dataset.class_name == "profile":
-                rows = rows.join(times, rows._acc_batch == times.batch_id)
-                rows = rows.select(graph=rows.graph, _acc_ingested=rows.completed.cast("timestamp('UTC')"),
-                                   **{c: rows[c] for c in columns})  # fmt: skip
                 parts = plan(con, people, *measure(con, table), SORT_MEMORY_PER_INPUT)
                 fragments.append((staging / f"fragments-{dataset.id}.arrow", dataset.id))
                 ordered = sorted_parts(rows, ["graph"], parts.cuts)
                 counts["fragments"] += write_arrow(con, ordered, fragments[-1][0], parts.batch_rows)
                 kind = "fragments"
             else:
-                expiry = cutoff(dataset.ttl_days)
-                if expiry is not None:
-                    rows = rows.filter(rows.timestamp.cast("timestamp('UTC')") >= ibis.literal(expiry))
-                rows = rows.drop("_acc_batch", "_acc_record")  # events are shown without them: 40 % less to write
                 parts = plan(con, people, *measure(con, table.drop("_acc_batch", "_acc_record")),
                              SORT_MEMORY_PER_INPUT)  # fmt: skip
                 ordered = sorted_parts(rows, ["graph", ibis.desc("timestamp")], parts.cuts)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         update_segment,
         validate_pql,
     )
+    from accord.segment.erasure import MembershipsErased, forget_memberships, memberships_of
     from accord.segment.evaluator import compile_python
     from accord.segment.exceptions import PQLError
     from accord.segment.jobs import (
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "erasure": ["MembershipsErased", "forget_memberships", "memberships_of"],
     "checker": ["Checked", "check"],
     "definitions": [
         "change_segment",

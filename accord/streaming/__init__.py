@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.streaming.erasure import LogReach, event_log, forget_messages, messages_naming
     from accord.streaming.inlets import create_inlet, delete_inlet, get_inlet, list_inlets
     from accord.streaming.log import Appended, Entry, EventLog, SqliteEventLog, Stored
     from accord.streaming.nats_log import NatsEventLog
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from accord.streaming.service import StreamingService
 
 _EXPORTS = {
+    "erasure": ["LogReach", "event_log", "forget_messages", "messages_naming"],
     "inlets": ["create_inlet", "delete_inlet", "get_inlet", "list_inlets"],
     "log": ["Appended", "Entry", "EventLog", "SqliteEventLog", "Stored"],
     "nats_log": ["NatsEventLog"],

@@ -719,6 +719,23 @@ ROUTES: dict[tuple[str, str], Case] = {
         {"name": "audited"})),
     ("DELETE", "/tokens/{token_id}"): Case("/tokens/{spare_token}", then("/tokens", lists({"id": Ref("spare_token"),
         "revoked": True})), 204),
+    # privacy jobs: an access job finds Ann in the lake, her graph and her profile; a delete of someone who is
+    # nowhere completes, finds nothing and names nobody (the walk's home keeps everyone for the other cases)
+    ("POST", "/privacy/jobs"): Case("/privacy/jobs", each(has({"kind": "access", "status": "complete",
+        "summary": {"people": 1, "storesWithErrors": []}, "bundleReady": True, "report": lambda r: {
+        x["store"] for x in r if x["found"]} >= {"lake", "identityGraph", "profileStore", "segmentMemberships"}}),
+        then("/privacy/jobs/{id}", has({"status": "complete"}))), 201,
+        json={"kind": "access", "identities": [{"namespace": "CRMID", "value": "C1"}]}),
+    ("GET", "/privacy/jobs"): Case("/privacy/jobs", lists({"kind": "delete", "status": "complete", "summary": {
+        "found": 0, "removed": 0}, "identities": [{"namespace": "Email", "digest": str}]}), before=send(
+        "POST", "/privacy/jobs", {"kind": "delete", "identities": ["Email:nobody@example.com"]})),
+    ("GET", "/privacy/jobs/{job_id}"): Case("/privacy/jobs/{privacy_job}", has({"id": Ref("privacy_job"),
+        "kind": "access", "identities": [{"namespace": "Email", "value": "bob@example.com"}], "report": lambda r: [
+        x["store"] for x in r] == ["eventLog", "lake", "identityGraph", "profileStore", "segmentMemberships",
+        "activations", "campaign", "lakeDiagnostics", "catalog", "sourceFiles"]})),
+    ("GET", "/privacy/jobs/{job_id}/bundle"): Case("/privacy/jobs/{privacy_job}/bundle", has({
+        "job": Ref("privacy_job"), "lake": {"crm": [{"_tenant": {"crmId": "C2"}}]},
+        "profileStore": [{"attributes": {"person": {"name": {"firstName": "Bob"}}}}]})),
 }
 # fmt: on
 
@@ -731,6 +748,9 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, SmallH
         workspace.close()
         api.ids = home.ids
         api.home = home  # what checks read besides the API: the SMTP server, the HTTP receiver, the mailbox
+        made = api.post("/privacy/jobs", json={"kind": "access", "identities": ["Email:bob@example.com"]})
+        assert made.status_code == 201, made.text
+        home.ids["privacy_job"] = made.json()["id"]
         yield api, home
 
 

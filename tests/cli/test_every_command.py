@@ -155,6 +155,12 @@ def dee_failed(_cli: Cli, rows: Any) -> None:
     assert [(r["lineNumber"], r["record"]["crm"], r["record"]["email"]) for r in rows] == [(5, "C4", "not-an-email")]
 
 
+def bundle_of_ann(cli: Cli, job: Any) -> None:
+    bundle = json.loads((cli.home.files / "ann-bundle.json").read_text())
+    assert bundle["job"] == job["id"] and [r["_tenant"]["crmId"] for r in bundle["lake"]["crm"]] == ["C1"]
+    assert bundle["profileStore"][0]["attributes"]["person"]["name"]["firstName"] == "Ann"
+
+
 def two_admins(_cli: Cli, tokens: Any) -> None:
     assert [t["name"] for t in tokens if not t["revoked"]].count("admin") == 2, tokens
 
@@ -685,6 +691,17 @@ COMMANDS |= {
     ("segment", "members"): Command(("paris-buyers",), members_are("C1"), shows="1 members"),
     ("segment", "history"): Command(ANN, has({"transitions": lambda t: {(x["segment"], x["status"]) for x in t} == {
         ("parisians", "realized"), ("buyers", "realized"), ("paris-buyers", "realized")}}), shows="parisians"),
+}
+COMMANDS |= {  # privacy jobs: the walk's home keeps everyone for the other cases, so the delete is of nobody
+    ("privacy", "access"): Command(("--identity", "CRMID:C1", "--output", "{files}/ann-bundle.json"), each(has({
+        "kind": "access", "status": "complete", "summary": {"people": 1}, "report": lambda r: {
+        x["store"] for x in r if x["found"]} >= {"lake", "identityGraph", "profileStore"}}), bundle_of_ann)),
+    ("privacy", "delete"): Command(("--identity", "Email:nobody@example.com"), has({"kind": "delete",
+        "status": "complete", "summary": {"found": 0, "removed": 0}, "identities": [{"namespace": "Email",
+        "digest": str}]}), shows="complete"),
+    ("privacy", "jobs"): Command((), lists({"kind": "access", "status": "complete", "identities": [{
+        "namespace": "Email", "value": "bob@example.com"}]}), before=run("privacy", "access", "-i",
+        "Email:bob@example.com"), shows="access"),
 }
 # fmt: on
 

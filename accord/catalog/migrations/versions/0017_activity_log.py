@@ -1,14 +1,14 @@
 """access: the activity log, append-only (triggers refuse to update or delete its rows)
 
 Revision ID: 0017_activity_log
-Revises: 0015_users_and_roles
+Revises: 0016_privacy_jobs
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_activity_log"
-down_revision = "0015_users_and_roles"
+down_revision = "0016_privacy_jobs"
 branch_labels = None
 depends_on = None
 
