@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from accord.access.permissions import HOME_WIDE, Permission
 from accord.access.principal import EVERY_SANDBOX, Principal
-from accord.access.requirements import COMMANDS, ROUTES
+from accord.access.requirements import COMMANDS, ROUTES, changes_nothing
 from accord.catalog import ActivityRecord, Catalog, utcnow
 from accord.errors import InvalidInputError
 
@@ -50,7 +50,7 @@ logged, only the body's field names (tests/access/test_activity.py walks the Ope
 WITHHELD_COMMANDS = frozenset({
     "dataset delete-records", "identity unlink", "identity remove", "campaign opt-out", "campaign list subscribe",
     "campaign address add", "campaign suppression add", "campaign suppression remove", "campaign delivery proof",
-    "privacy access", "privacy delete",
+    "privacy access", "privacy delete", "user create",
 })  # fmt: skip
 """Commands whose arguments name a person: their arguments are never logged."""
 
@@ -138,24 +138,42 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
 
 
 def command_activity(command: str, args: list[str], caller: Principal | None, sandbox: str, exit_code: int,
-                     login: str) -> Activity | None:  # fmt: skip
+                     login: str, flags: frozenset[str] = frozenset()) -> Activity | None:  # fmt: skip
     """The entry of a CLI command, or None for commands that change nothing (those that need a View permission,
-    or none)."""
+    or none). `flags`: the command's options that take no value (a secret-named one hides nothing after it)."""
     needed = COMMANDS.get(command)
-    if not isinstance(needed, Permission) or needed.value.startswith("View "):
+    if needed is None or changes_nothing(needed):
         return None
     withheld = command in WITHHELD_COMMANDS
-    shown: list[str] = []
-    hide_next = False
-    for arg in args[:100]:
-        shown.append("***" if hide_next else arg[:500])
-        hide_next = arg.startswith("--") and _secret(arg)
     return Activity(
         via="cli", user=caller.user if caller else login, token=caller.name if caller else None,
         sandbox=None if needed in HOME_WIDE else sandbox, action=f"accord {command}",
-        object_type=command.split(" ")[0], object_id=None, outcome="success" if exit_code == 0 else "failed",
-        status=exit_code, changes={"arguments": "withheld" if withheld else shown}, origin=login,
+        object_type=command.split(" ")[0], object_id=None, outcome=_command_outcome(exit_code),
+        status=exit_code, changes={"arguments": "withheld" if withheld else shown_arguments(args, flags)},
+        origin=login,
     )  # fmt: skip
+
+
+def shown_arguments(args: list[str], flags: frozenset[str]) -> list[str]:
+    """A command's arguments as the log keeps them: the value of every secret-named option hidden, whether it
+    follows the option (`--token X`) or is joined to it (`--token=X`)."""
+    shown: list[str] = []
+    hide_next = False
+    for arg in args[:100]:
+        option, joined, _value = arg.partition("=")
+        if hide_next:
+            shown.append("***")
+        elif arg.startswith("--") and joined and _secret(option):
+            shown.append(f"{option}=***")
+        else:
+            shown.append(arg[:500])
+        hide_next = not hide_next and arg.startswith("--") and not joined and _secret(arg) and arg not in flags
+    return shown
+
+
+def _command_outcome(exit_code: int) -> str:
+    """A command's outcome from its exit code (5: not authenticated, 6: not allowed)."""
+    return "success" if exit_code == 0 else "denied" if exit_code in (5, 6) else "failed"
 
 
 def _outcome(status: int) -> str:

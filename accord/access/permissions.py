@@ -61,8 +61,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VIEW_DESTINATIONS: "read the destination catalog, accounts, activation flows, runs and dead letters",
     Permission.MANAGE_DESTINATIONS: "connect, test and delete destination accounts",
     Permission.ACTIVATE_DESTINATIONS: "create, run, enable, disable and delete activation flows; replay dead letters",
-    Permission.VIEW_CAMPAIGN: "read the campaign engine's recipients, lists, deliveries, workflows and logs",
-    Permission.MANAGE_CAMPAIGN: "import, deliver, run workflows, change lists, suppressions and subscriptions",
+    Permission.VIEW_CAMPAIGN: "read the campaign engine's recipients, lists, deliveries, workflows and logs (the "
+    "instance serves the whole home: only when granted in every sandbox)",
+    Permission.MANAGE_CAMPAIGN: "import, deliver, run workflows, change lists, suppressions and subscriptions; "
+    "connect a sandbox to the instance (only when granted in every sandbox)",
     Permission.APPLY_DATA_USAGE_LABELS: "add and remove data usage labels on datasets and fields",
     Permission.VIEW_DATA_USAGE_POLICIES: "read labels, marketing actions and policies; evaluate an activation",
     Permission.MANAGE_DATA_USAGE_POLICIES: "create, enable and disable policies, labels and marketing actions",
@@ -73,8 +75,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     "revoke API tokens of others (only when granted in every sandbox)",
 }
 
-HOME_WIDE = frozenset({Permission.MANAGE_SANDBOXES, Permission.MANAGE_USERS_AND_ROLES})
-"""Permissions over the whole home: they count only when granted in every sandbox."""
+HOME_WIDE = frozenset({Permission.MANAGE_SANDBOXES, Permission.MANAGE_USERS_AND_ROLES, Permission.VIEW_CAMPAIGN,
+                       Permission.MANAGE_CAMPAIGN})  # fmt: skip
+"""Permissions over the whole home: they count only when granted in every sandbox. The campaign instance is the
+home's, as the reference's serves an organisation: its recipients came from every sandbox connected to it."""
 
 _VIEW = frozenset(p for p in Permission if p.value.startswith("View "))
 _DATA = frozenset(

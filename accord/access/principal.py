@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from accord.access.permissions import HOME_WIDE, Permission
-from accord.access.requirements import Open, Requirement
+from accord.access.requirements import DESTINATION_NEEDS, Requirement, permissions_needed
 from accord.errors import PermissionDeniedError
 
 EVERY_SANDBOX = "*"
@@ -33,10 +33,13 @@ class Principal:
     """A person's session: the hash of the CSRF token its changes must carry (None for an API token)."""
 
     def permissions_in(self, sandbox: str) -> frozenset[Permission]:
-        """What this caller may do in `sandbox`; the home-wide permissions only if held in every sandbox."""
+        """What this caller may do in `sandbox`; the home-wide permissions only if held in every sandbox (and never
+        by a token made for one sandbox)."""
         if self.sandbox is not None and sandbox != self.sandbox:
             return frozenset()
         everywhere = self.grants.get(EVERY_SANDBOX, frozenset())
+        if self.sandbox is not None:
+            everywhere = everywhere - HOME_WIDE
         here = self.grants.get(sandbox, frozenset()) - HOME_WIDE
         return everywhere | here
 
@@ -112,11 +115,17 @@ def authorize_sandbox(principal: Principal, requested: str | None, default: str)
 
 def require(principal: Principal, needed: Requirement, sandbox: str) -> None:
     """Refuse a caller that lacks what a route or command needs in `sandbox` (`PermissionMissingError`)."""
-    if isinstance(needed, Open):
-        return
-    if needed in HOME_WIDE:
-        if not principal.holds_home_wide(needed):
-            raise PermissionMissingError(principal, needed, None)
-        return
-    if needed not in principal.permissions_in(sandbox):
-        raise PermissionMissingError(principal, needed, sandbox)
+    for permission in permissions_needed(needed):
+        if permission in HOME_WIDE:
+            if not principal.holds_home_wide(permission):
+                raise PermissionMissingError(principal, permission, None)
+        elif permission not in principal.permissions_in(sandbox):
+            raise PermissionMissingError(principal, permission, sandbox)
+
+
+def require_for_account(principal: Principal | None, destination: str, sandbox: str) -> None:
+    """Refuse a caller making an account of `destination` without the further permission it needs
+    (`DESTINATION_NEEDS`; None: the home's owner, who holds everything)."""
+    needed = DESTINATION_NEEDS.get(destination)
+    if principal is not None and needed is not None:
+        require(principal, needed, sandbox)

@@ -17,10 +17,42 @@ class Open:
     why: str
 
 
+@dataclass(frozen=True)
+class AllOf:
+    """Needs every one of these permissions: a call that makes objects of several kinds at once."""
+
+    permissions: tuple[Permission, ...]
+
+    @property
+    def value(self) -> str:
+        return " and ".join(p.value for p in self.permissions)
+
+
 ANY_CALLER = Open("any valid token; the answer holds only what the caller may see")
 LOCAL = Open("runs on the home's machine, as its owner: no token is involved")
 
-Requirement = Permission | Open
+Requirement = Permission | AllOf | Open
+
+
+def permissions_needed(needed: Requirement) -> tuple[Permission, ...]:
+    """The permissions a requirement asks for, each of them (none for an open one)."""
+    if isinstance(needed, Open):
+        return ()
+    return needed.permissions if isinstance(needed, AllOf) else (needed,)
+
+
+def changes_nothing(needed: Requirement) -> bool:
+    """A requirement of View permissions alone, or of none: the call reads, or needs nothing checked."""
+    return all(p.value.startswith("View ") for p in permissions_needed(needed))
+
+
+_CONNECT_CAMPAIGN = AllOf((Permission.MANAGE_CAMPAIGN, Permission.MANAGE_SCHEMAS, Permission.MANAGE_DATASETS,
+                           Permission.MANAGE_SOURCES, Permission.MANAGE_DESTINATIONS))  # fmt: skip
+"""`campaign connect` makes a destination account, schemas, datasets, a connection and dataflows."""
+
+DESTINATION_NEEDS: dict[str, Permission] = {"accord-campaign": Permission.MANAGE_CAMPAIGN}
+"""Destinations whose accounts need a further permission besides Manage Destinations: an account of the campaign
+engine's destination links the sandbox to the home's campaign instance (its privacy jobs reach the instance)."""
 
 P = Permission
 _SEGMENT_SPEC = Open("the inlet's write key (the Segment spec's own authentication), not an API token")
@@ -143,7 +175,7 @@ ROUTES: dict[tuple[str, str], Requirement] = {
     ("POST", "/campaign/suppressions"): P.MANAGE_CAMPAIGN,
     ("DELETE", "/campaign/suppressions/{email}"): P.MANAGE_CAMPAIGN,
     ("POST", "/campaign/logs/export"): P.MANAGE_CAMPAIGN,
-    ("POST", "/campaign/connect"): P.MANAGE_CAMPAIGN,
+    ("POST", "/campaign/connect"): _CONNECT_CAMPAIGN,
     ("GET", "/campaign/deliveries"): P.VIEW_CAMPAIGN,
     ("POST", "/campaign/deliveries"): P.MANAGE_CAMPAIGN,
     ("GET", "/campaign/deliveries/{name}"): P.VIEW_CAMPAIGN,
@@ -261,7 +293,8 @@ COMMANDS: dict[str, Requirement] = {
     "campaign init": LOCAL,
     "campaign serve": LOCAL,
     **{f"campaign {c}": P.VIEW_CAMPAIGN for c in ("loads", "status", "recipients")},
-    **{f"campaign {c}": P.MANAGE_CAMPAIGN for c in ("import", "bounces", "opt-out", "export-logs", "connect")},
+    **{f"campaign {c}": P.MANAGE_CAMPAIGN for c in ("import", "bounces", "opt-out", "export-logs")},
+    "campaign connect": _CONNECT_CAMPAIGN,
     **{f"campaign list {c}": P.MANAGE_CAMPAIGN for c in ("subscribe", "create")},
     **{f"campaign list {c}": P.VIEW_CAMPAIGN for c in ("list", "members")},
     "campaign address add": P.MANAGE_CAMPAIGN,
@@ -325,8 +358,19 @@ def permissions_document() -> str:
     ]
     for command, needed in sorted(COMMANDS.items()):
         lines.append(f"| `accord {command}` | {_shown(needed)} |")
+    lines += [
+        "",
+        "## Accounts of some destinations",
+        "",
+        "Creating an account (`POST /destinations/accounts`, `accord destination connect`) of these destinations "
+        "needs a further permission besides Manage Destinations:",
+        "",
+        "| destination | also needs |",
+        "|---|---|",
+    ]
+    lines += [f"| `{destination}` | {permission.value} |" for destination, permission in DESTINATION_NEEDS.items()]
     return "\n".join(lines) + "\n"
 
 
 def _shown(needed: Requirement) -> str:
-    return needed.value if isinstance(needed, Permission) else f"none: {needed.why}"
+    return f"none: {needed.why}" if isinstance(needed, Open) else needed.value

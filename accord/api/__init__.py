@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from accord import __version__
-from accord.access import AllowedRoots, Permission, route_requirement
+from accord.access import HOME_WIDE, AllowedRoots, Open, permissions_needed, route_requirement
 from accord.access.limits import FailureLimiter
 from accord.api import errors
 from accord.api.access_routes import LOGIN_BYTES, auth_router
@@ -141,13 +141,16 @@ def _with_permissions(app: FastAPI) -> dict[str, Any]:
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 needed = route_requirement(method, path)
-                if isinstance(needed, Permission):
-                    operation["x-accord-permission"] = needed.value
-                    shown = f"Needs the permission **{needed.value}** in the request's sandbox."
-                elif needed is not None:
+                if needed is None:
+                    shown = "Declares no permission: refused to everyone."
+                elif isinstance(needed, Open):
                     shown = f"Needs no permission: {needed.why}."
                 else:
-                    shown = "Declares no permission: refused to everyone."
+                    operation["x-accord-permission"] = needed.value
+                    operation["x-accord-permissions"] = [p.value for p in permissions_needed(needed)]
+                    shown = f"Needs the permission **{needed.value}** in the request's sandbox" + \
+                        "".join(f" (**{p.value}** in every sandbox)" for p in permissions_needed(needed)
+                                if p in HOME_WIDE) + "."  # fmt: skip
                 operation["description"] = (operation.get("description", "") + "\n\n" + shown).strip()
     return app.openapi_schema  # type: ignore[return-value]
 

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord import destinations
-from accord.access import AllowedRoots
+from accord.access import AllowedRoots, require_for_account
 from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.api.sources_routes import CheckStepOut
@@ -132,7 +132,9 @@ def get_accounts(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
 @router.post("/destinations/accounts", response_model=AccountOut, status_code=201)
 def post_account(ws: WorkspaceDep, sandbox: SandboxDep, caller: PrincipalDep, body: AccountIn) -> dict[str, Any]:
     """Create a destination account; its secret fields are encrypted and never returned. Local folders it
-    names must lie inside the folders the operator allows (403 otherwise)."""
+    names must lie inside the folders the operator allows (403 otherwise). An account of the campaign engine's
+    destination needs Manage Campaign too (in every sandbox): it links the sandbox to the home's instance."""
+    require_for_account(caller, body.destination, sandbox)
     with ws.catalog.session() as session:
         roots = AllowedRoots.for_caller(ws.settings, caller)
         record = destinations.create_account(session, SecretBox(ws.settings.home), sandbox, body.name,

@@ -55,6 +55,7 @@ def destination_connect(
     """Create a destination account; secret fields are encrypted and never shown again."""
     document = _mapping(read_document(config), "the configuration")
     workspace = state.workspace()
+    access.require_for_account(state.acting(), destination, state.sandbox)
     with workspace.catalog.session() as session:
         record = destinations.create_account(session, sources.SecretBox(workspace.settings.home), state.sandbox,
                                              name, destination, document,

@@ -28,6 +28,8 @@ class CliState:
     sandbox_name: str | None = None
     command: str | None = None
     """The path of the command that runs (`"dataset create"`), once it touched the home."""
+    flags: frozenset[str] = frozenset()
+    """Its options that take no value (the activity log hides what follows a secret-named option, not a flag)."""
     _principal: Principal | None = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
@@ -38,7 +40,7 @@ class CliState:
         """Start a command afresh (the CLI may run several commands in one process)."""
         self.close()
         self.home, self.sandbox_name, self._settings = home, sandbox, None
-        self._principal, self._checked, self.command = None, False, None
+        self._principal, self._checked, self.command, self.flags = None, False, None, frozenset()
 
     def record(self, arguments: list[str], exit_code: int) -> None:
         """Put the command that ran in the activity log, if it changes anything (`accord.access.command_activity`).
@@ -48,7 +50,8 @@ class CliState:
             return
         from accord.access import command_activity, record
 
-        entry = command_activity(self.command, arguments, self._principal, self.sandbox, exit_code, self.actor())
+        entry = command_activity(self.command, arguments, self._principal, self.sandbox, exit_code, self.actor(),
+                                 self.flags)  # fmt: skip
         if entry is not None:
             record(self._workspace.catalog, entry)
 
@@ -62,6 +65,7 @@ class CliState:
             return self._principal
         self._checked = True
         self.command = command = _running_command()
+        self.flags = _running_flags()
         token = os.environ.get("ACCORD_TOKEN")
         if not token:
             return None
@@ -75,9 +79,9 @@ class CliState:
             raise PermissionDeniedError(f"`accord {command}` declares no permission in accord/access/requirements.py:"
                                         " refused to every token", code="ACCESS-0406-403")  # fmt: skip
         caller = authenticate(self.workspace().catalog, token)
+        self._principal = caller  # the activity log names who was refused, too
         self.sandbox_name = authorize_sandbox(caller, self.sandbox_name, self.settings.sandbox)
         require(caller, needed, self.sandbox_name)
-        self._principal = caller
         return caller
 
     @property
@@ -177,6 +181,15 @@ def _running_command() -> str:
         names.append(ctx.info_name or "")
         ctx = ctx.parent
     return " ".join(reversed(names))
+
+
+def _running_flags() -> frozenset[str]:
+    """The options of the running command that take no value (`--password`, `--json`)."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    params = ctx.command.params if ctx is not None else []
+    return frozenset(o for p in params if getattr(p, "is_flag", False) for o in (*p.opts, *p.secondary_opts))
 
 
 state = CliState()

@@ -168,3 +168,33 @@ def test_the_cli_logs_its_changes_lists_and_exports(cli: Any, tmp_path: Path) ->
 def dump(ws: Workspace) -> str:
     with ws.catalog.engine.connect() as connection:
         return "\n".join(repr(tuple(row)) for row in connection.execute(text("SELECT * FROM activity_log")))
+
+
+def test_the_cli_log_hides_secrets_however_given_and_names_who_was_refused(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("init").code == 0
+    cli("campaign", "connect", "--token=SECRET-JOINED-1", "--json")  # whether it works or not, it is logged
+    cli("campaign", "connect", "--token", "SECRET-APART-2", "--json")
+    assert cli("user", "create", "ann", "--email", "ann@example.com", "--service").code == 0
+    assert cli("role", "grant", "analyst", "--user", "ann", "--sandbox", "prod").code == 0
+    monkeypatch.setenv("ACCORD_TOKEN", cli("token", "create", "ann-ci", "--user", "ann", "--json").json()["token"])
+    assert cli("schema", "create", "crm", "--class", "profile", "--json").code == 6
+    monkeypatch.delenv("ACCORD_TOKEN")
+    found = cli("audit", "list", "--json").json()
+    text_of_log = json.dumps(found)
+    assert "SECRET-" not in text_of_log and "ann@example.com" not in text_of_log
+    connects = [e["changes"]["arguments"] for e in found if e["action"] == "accord campaign connect"]
+    assert sorted(connects) == [["campaign", "connect", "--token", "***", "--json"],
+                                ["campaign", "connect", "--token=***", "--json"]]  # fmt: skip
+    refused = next(e for e in found if e["action"] == "accord schema create")
+    assert (refused["user"], refused["token"], refused["outcome"]) == ("ann", "ann-ci", "denied")
+
+
+def test_a_flag_named_like_a_secret_hides_nothing_after_it() -> None:
+    from accord.access.activity import shown_arguments
+
+    shown = shown_arguments(["user", "create", "bob", "--password", "--email", "x"], frozenset({"--password"}))
+    assert shown == ["user", "create", "bob", "--password", "--email", "x"]
+    assert shown_arguments(["x", "--secret-key", "v", "--api-key=w", "v2"], frozenset()) == [
+        "x", "--secret-key", "***", "--api-key=***", "v2"]  # fmt: skip

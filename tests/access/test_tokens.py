@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from accord.access import (
+    HOME_WIDE,
     ROUTES,
     Permission,
     PermissionMissingError,
@@ -17,6 +18,7 @@ from accord.access import (
     authenticate,
     authorize_sandbox,
     create_token,
+    permissions_needed,
     require,
 )
 from accord.catalog import create_sandbox
@@ -72,7 +74,7 @@ def test_a_sandbox_token_is_refused_on_every_route_of_another_sandbox(api: Api, 
 
 HOME_WIDE_ROUTES = {("POST", "/sandboxes"), *(
     (m, re.sub(r"\{[^}]+\}", "x", p)) for (m, p), needed in ROUTES.items()
-    if needed in (Permission.MANAGE_SANDBOXES, Permission.MANAGE_USERS_AND_ROLES))}  # fmt: skip
+    if set(permissions_needed(needed)) & HOME_WIDE)}  # fmt: skip
 
 
 def test_a_sandbox_token_works_in_its_own_sandbox(api: Api, ws: Workspace) -> None:
@@ -115,8 +117,10 @@ def test_scope_rules_in_the_service_layer(workspace: Workspace) -> None:
     with pytest.raises(SandboxForbiddenError):
         authorize_sandbox(caller, "prod", "prod")
     require(caller, Permission.MANAGE_DATASETS, "dev")
-    with pytest.raises(PermissionMissingError, match="'Manage Campaign' in sandbox 'dev'"):
-        require(caller, Permission.MANAGE_CAMPAIGN, "dev")
+    with pytest.raises(PermissionMissingError, match="'Activate Destinations' in sandbox 'dev'"):
+        require(caller, Permission.ACTIVATE_DESTINATIONS, "dev")  # a data engineer's role does not hold it
+    with pytest.raises(PermissionMissingError, match="'Manage Campaign' in every sandbox"):
+        require(caller, Permission.MANAGE_CAMPAIGN, "dev")  # the campaign instance is the home's
     with pytest.raises(PermissionMissingError, match="'Manage Users and Roles' in every sandbox"):
         require(caller, Permission.MANAGE_USERS_AND_ROLES, "dev")
     with pytest.raises(NotFoundError, match="no role named 'root'"):
