@@ -3,22 +3,24 @@
 A session is a random secret in an HttpOnly, SameSite=Strict cookie (Secure unless the operator says
 otherwise); only its SHA-256 hash is stored. It ends when signed out, after `session_idle_minutes` without
 a request, `session_hours` after sign-in, or when its user is disabled. A change made through a session
-must carry the session's CSRF token (the `X-CSRF-Token` header or a form's `csrf_token` field): a form
-posted from another site cannot, because it cannot read it.
+must carry the session's CSRF token in the `X-CSRF-Token` header: a form posted from another site cannot,
+because it cannot read it.
 
 After `LOCK_AFTER` wrong passwords in a row a user is locked out for `FIRST_LOCK`, doubled with every
 further wrong one up to `LONGEST_LOCK`; while locked, no password is checked at all (a flood of guesses
-costs no hashing)."""
+costs no hashing). One process checks one user's passwords one at a time, so that guesses sent together
+cannot all be checked before the first of them is counted."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accord.access.principal import Principal
 from accord.access.tokens import LAST_USED_PRECISION, grants_of
@@ -29,7 +31,6 @@ from accord.errors import AccordError, AuthenticationError, PermissionDeniedErro
 SESSION_COOKIE = "accord_session"
 CSRF_COOKIE = "accord_csrf"
 CSRF_HEADER = "x-csrf-token"
-CSRF_FIELD = "csrf_token"
 LOCK_AFTER = 5
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(hours=1)
@@ -60,7 +61,7 @@ class CsrfError(PermissionDeniedError):
 
     def __init__(self) -> None:
         super().__init__("a change made through a session needs its CSRF token: send the `X-CSRF-Token` header "
-                         "(or a form's `csrf_token` field) with the value sign-in gave")  # fmt: skip
+                         "with the value sign-in gave")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,22 +81,43 @@ def _lock(failures: int) -> timedelta:
     return min(LONGEST_LOCK, FIRST_LOCK * 2 ** max(0, failures - LOCK_AFTER))
 
 
+_CHECKING: dict[str, threading.Lock] = {}
+_CHECKING_LOCK = threading.Lock()
+
+
+def _checking(name: str) -> threading.Lock:
+    """The lock under which this process checks `name`'s passwords (kept for the names tried lately)."""
+    with _CHECKING_LOCK:
+        if len(_CHECKING) >= 10_000 and name not in _CHECKING:
+            _CHECKING.clear()  # a flood of names: forget the idle locks rather than grow without bound
+        return _CHECKING.setdefault(name, threading.Lock())
+
+
 def sign_in(catalog: Catalog, name: str, password: str, *, hours: int, origin: str = "") -> SignedIn:
     """A new session for a person whose password matches; `SignInError` else (the same for every reason but
     a lock-out), `LockedOutError` while locked out."""
+    with _checking(name[:64]):
+        return _sign_in(catalog, name[:64], password, hours=hours, origin=origin)
+
+
+def _sign_in(catalog: Catalog, name: str, password: str, *, hours: int, origin: str) -> SignedIn:
     now = utcnow()
     refused: AccordError | None = None
     with catalog.session() as session:
-        user = session.scalar(select(UserRecord).where(UserRecord.name == name[:64]))
+        user = session.scalar(select(UserRecord).where(UserRecord.name == name))
         if user is None or user.password_hash is None:
             password_matches(password[:1024], _DUMMY)
             raise SignInError()
         if user.locked_until is not None and user.locked_until > now:
             raise LockedOutError(user.locked_until)
         if not password_matches(password[:1024], user.password_hash):
-            user.failed_logins += 1
-            if user.failed_logins >= LOCK_AFTER:
-                user.locked_until = now + _lock(user.failed_logins)
+            failures = session.execute(  # counted in the database: another process may count as well
+                update(UserRecord).where(UserRecord.id == user.id)
+                .values(failed_logins=UserRecord.failed_logins + 1).returning(UserRecord.failed_logins)
+            ).scalar_one()  # fmt: skip
+            if failures >= LOCK_AFTER:
+                session.execute(update(UserRecord).where(UserRecord.id == user.id)
+                                .values(locked_until=now + _lock(failures)))  # fmt: skip
             refused = SignInError()  # raised once the count is stored: the session's block commits it
         elif user.disabled_at is not None:
             refused = SignInError()

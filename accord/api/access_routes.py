@@ -18,7 +18,7 @@ from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, sign_in, sign_ou
 from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal, session_cookie
 from accord.api.models import ERROR_RESPONSES
 from accord.catalog import SessionReader
-from accord.errors import AuthenticationError, InvalidInputError, validation_problems
+from accord.errors import InvalidInputError, validation_problems
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["access"])
 
@@ -277,7 +277,7 @@ async def post_login(request: Request, ws: WorkspaceDep) -> JSONResponse:
     address are limited as the API's are."""
     address = request.client.host if request.client else "?"
     limiter = request.app.state.limiter
-    limiter.check(address)
+    limiter.check(address)  # before the body is read
     try:
         if request.headers.get("content-type", "").startswith("application/json"):
             document = await request.json()
@@ -290,12 +290,10 @@ async def post_login(request: Request, ws: WorkspaceDep) -> JSONResponse:
             "sign in with `user` and `password`", code="ACCESS-0440-400", problems=problems
         ) from None
     agent = request.headers.get("user-agent", "")[:120]
-    try:
-        signed = await run_in_threadpool(sign_in, ws.catalog, body.user, body.password,
-                                         hours=ws.settings.session_hours, origin=f"{address} {agent}")  # fmt: skip
-    except AuthenticationError:
-        limiter.failed(address)
-        raise
+    limiter.failed(address)  # counted as it begins (attempts sent together are bounded too), forgiven if right
+    signed = await run_in_threadpool(sign_in, ws.catalog, body.user, body.password,
+                                     hours=ws.settings.session_hours, origin=f"{address} {agent}")  # fmt: skip
+    limiter.forgive(address)
     answer = JSONResponse({"user": signed.user, "csrfToken": signed.csrf, "expiresAt": signed.expires_at.isoformat()})
     secure, age = ws.settings.session_cookie_secure, ws.settings.session_hours * 3600
     answer.set_cookie(SESSION_COOKIE, signed.secret, max_age=age, httponly=True, secure=secure, samesite="strict")

@@ -32,15 +32,16 @@ def workspace(request: Request) -> Workspace:
 
 
 def identify(ws: Workspace, limiter: FailureLimiter, token: str | None, session: str | None, address: str) -> Principal:
-    """Who calls: by API token, else by a person's session cookie; an address that failed too often in the last
-    minute is refused first (429), and each failure counts against it."""
-    limiter.check(address)
+    """Who calls: by API token, else by a person's session cookie. A wrong one counts against the caller's
+    address, which is answered 429 instead of 401 once it failed too often in the last minute; a valid one
+    always passes, and a request with neither is not counted."""
     try:
         if token or not session:
             return authenticate(ws.catalog, token)
         return session_principal(ws.catalog, session, idle_minutes=ws.settings.session_idle_minutes)
     except AuthenticationError:
-        limiter.failed(address)
+        if token or session:
+            limiter.failed(address)
         raise
 
 

@@ -122,11 +122,29 @@ def test_a_thousand_wrong_passwords_in_a_minute_lock_the_user_out_without_checki
 
 @pytest.mark.settings(auth_failures_per_minute=5)
 def test_failed_authentications_from_an_address_are_bounded(api: Api, ws: Workspace) -> None:
+    wrong = {"Authorization": "Bearer acc_wrong"}
+    for _ in range(3):
+        assert httpx.get(f"{api.base}/datasets").status_code == 401  # no credentials: no guess, not counted
     for _ in range(5):
-        assert httpx.get(f"{api.base}/datasets", headers={"Authorization": "Bearer acc_wrong"}).status_code == 401
-    blocked = api.get("/datasets")  # the address is blocked: even a valid token waits for the minute to pass
+        assert httpx.get(f"{api.base}/datasets", headers=wrong).status_code == 401
+    blocked = httpx.get(f"{api.base}/datasets", headers=wrong)
     assert blocked.status_code == 429 and blocked.json()["code"] == "ACCESS-0444-429"
     assert int(blocked.headers["Retry-After"]) <= 61
-    posted = api.post("/schemas", json={"name": "x"})  # bodies are refused before they are read, the same way
+    posted = httpx.post(f"{api.base}/schemas", headers=wrong, json={"name": "x"})  # refused before its body is read
     assert posted.status_code == 429
-    assert sign_in(api).status_code == 429
+    assert sign_in(api).status_code == 429  # signing in from the address waits for the minute to pass
+    assert api.get("/datasets").status_code == 200  # a valid token is never kept out by others' guesses
+
+
+def test_wrong_passwords_sent_together_are_counted_before_they_are_all_checked(api: Api, ws: Workspace) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(attempt: int) -> int:
+        return httpx.post(f"{api.base}/auth/login", json={"user": "ann", "password": f"guess-{attempt}"},
+                          timeout=60).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(guess, range(60)))
+    assert codes.count(401) == 5 and codes.count(429) == 55, codes  # five checked, then locked (and 30 a minute)
+    with ws.catalog.session() as session:
+        assert session.query(UserRecord).filter_by(name="ann").one().failed_logins == 5
