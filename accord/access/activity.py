@@ -254,7 +254,7 @@ def parse_since(text: str, option: str = "--since") -> datetime:
     except ValueError:
         raise InvalidInputError(f"{option} {text[:40]!r} is neither a span back from now (24h, 7d) nor a date "
                                 "(2026-11-30)", code="ACCESS-0431-400", field=option) from None  # fmt: skip
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _document(record: ActivityRecord) -> dict[str, Any]:

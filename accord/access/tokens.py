@@ -28,6 +28,7 @@ TOKEN_PREFIX = "acc_"
 
 EXPIRY = re.compile(r"^(\d{1,5})([hdw])$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+LONGEST = timedelta(days=3653)
 
 
 def parse_expiry(text: str) -> datetime:
@@ -35,13 +36,16 @@ def parse_expiry(text: str) -> datetime:
     ISO 8601; without an offset, UTC)."""
     found = EXPIRY.match(text.strip())
     if found:
+        if int(found[1]) * _UNITS[found[2]] > LONGEST:
+            raise InvalidInputError(f"--expires {text[:40]!r} is too far: a token lasts at most 10 years",
+                                    code="ACCESS-0402-400", field="expires")  # fmt: skip
         return utcnow() + int(found[1]) * _UNITS[found[2]]
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInputError(f"--expires {text[:40]!r} is neither a span (12h, 30d, 8w) nor a date (2027-01-31)",
                                 code="ACCESS-0402-400", field="expires") from None  # fmt: skip
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _hash(token: str) -> str:

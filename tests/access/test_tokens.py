@@ -199,3 +199,22 @@ def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_per_request(wor
     for _ in range(5):
         authenticate(workspace.catalog, plain)
     assert last_used() == first  # within the minute: not written again
+
+
+def test_times_with_an_offset_are_the_same_moment_in_utc(cli: Any) -> None:
+    from datetime import UTC, datetime
+
+    from accord.access import parse_expiry
+    from accord.access.activity import parse_since
+
+    moment = datetime(2027, 1, 1, 10, tzinfo=UTC)
+    assert parse_expiry("2027-01-01T00:00:00-10:00") == moment == parse_since("2027-01-01T19:00:00+09:00")
+    assert parse_expiry("2027-01-01T10:00:00") == moment  # without an offset: UTC
+    with pytest.raises(InvalidInputError, match="at most 10 years"):
+        parse_expiry("99999w")
+    assert cli("init").code == 0
+    made = cli("token", "create", "tz", "--expires", "2030-01-01T00:00:00-10:00", "--json").json()
+    assert datetime.fromisoformat(made["expiresAt"]) == datetime(2030, 1, 1, 10, tzinfo=UTC), made
+    listed = {t["name"]: t for t in cli("token", "list", "--json").json()}
+    assert datetime.fromisoformat(listed["tz"]["expiresAt"]).replace(tzinfo=UTC) == datetime(2030, 1, 1, 10,
+                                                                                             tzinfo=UTC)  # fmt: skip
