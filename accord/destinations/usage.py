@@ -54,19 +54,28 @@ def evaluate_flow(session: Session, sandbox: str, name: str) -> dict[str, Any]:
             "allowed": not found, "violations": [v.to_dict() for v in found]}  # fmt: skip
 
 
-def _check_flows_sending(session: Session, sandbox: str, segment_id: str) -> None:
-    """Refuse (by raising, which rolls the change back) when a flow sending this segment now breaks a policy."""
+def _check_flows_sending(session: Session, sandbox: str, segment_id: str, name: str) -> None:
+    """Refuse (by raising, which rolls the change back) when a flow that sends this segment, or a segment that
+    refers to it (`inSegment`, at any depth), now breaks a policy."""
     sandbox_id = resolve_sandbox(session, sandbox).id
     flows = session.scalars(select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == sandbox_id))
     for flow in flows:
         definition = definition_of(flow)
-        if not any(a.segment_id == segment_id for a in definition.audiences):
+        if not any(a.segment_id == segment_id for a in definition.audiences) and not _reaches(
+                session, sandbox, definition, name):  # fmt: skip
             continue
         account = session.get(DestinationAccountRecord, flow.account_id)
         assert account is not None
         found = flow_violations(session, sandbox, flow.name, definition, account.destination, account.name)
         if found:
             raise PolicyViolationError(f"this change of the segment: activation flow {flow.name}", found)
+
+
+def _reaches(session: Session, sandbox: str, definition: FlowDefinition, name: str) -> bool:
+    """Whether a segment the flow sends reads anything through segment `name`."""
+    wanted = [a.segment_id or a.segment for a in definition.audiences]
+    return any(name in read.segments for reads in segment.attributes_read(session, sandbox, wanted).values()
+               for read in reads)  # fmt: skip
 
 
 def create_flow(session: Session, sandbox: str, name: str, account: str, document: Any) -> ActivationFlowRecord:
@@ -79,14 +88,15 @@ def create_flow(session: Session, sandbox: str, name: str, account: str, documen
 
 
 def update_segment_checked(session: Session, sandbox: str, name: str, document: Any) -> dict[str, Any]:
-    """`segment.update_segment`, refused when a flow sending the segment would then break a policy."""
+    """`segment.update_segment`, refused when a flow sending the segment (or one referring to it) would then
+    break a policy."""
     changed = segment.update_segment(session, sandbox, name, document)
-    _check_flows_sending(session, sandbox, changed["id"])
+    _check_flows_sending(session, sandbox, changed["id"], changed["name"])
     return changed
 
 
 def change_segment_checked(session: Session, sandbox: str, name: str, **changes: Any) -> dict[str, Any]:
     """`segment.change_segment`, refused when a flow sending the segment would then break a policy."""
     changed = segment.change_segment(session, sandbox, name, **changes)
-    _check_flows_sending(session, sandbox, changed["id"])
+    _check_flows_sending(session, sandbox, changed["id"], changed["name"])
     return changed

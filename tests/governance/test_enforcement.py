@@ -114,6 +114,23 @@ def test_a_segment_change_that_would_break_a_policy_is_refused(home: Api) -> Non
         "type": "PQL", "value": 'homeAddress.city = "Lyon"'}}).status_code == 200  # fmt: skip
 
 
+def test_a_change_of_a_segment_that_a_sent_segment_refers_to_is_refused_too(home: Api) -> None:
+    outer = {"name": "outer", "expression": {"type": "PQL", "value": 'inSegment("everyone")'}}
+    assert home.post("/segment/definitions", json=outer).status_code == 201
+    flow = {**FLOW, "audiences": [{"segment": "outer"}], "marketingActions": ["exportToThirdParty"]}
+    assert home.post("/activations", json=flow).status_code == 201
+    home.post("/datasets/crm/labels", json={"labels": ["C2"], "field": "homeAddress.city"})
+    home.post("/policies/core-export-to-third-party/enable")
+    body = refused(home.put("/segment/definitions/everyone", json={**EVERYONE, "expression": {
+        "type": "PQL", "value": 'homeAddress.city = "Lyon"'}}))  # fmt: skip
+    assert body["details"]["violations"][0]["lineage"][0][:4] == ["field homeAddress.city", "dataset crm",
+                                                                 "segment everyone", "segment outer"]  # fmt: skip
+    assert home.get("/segment/definitions/everyone").json()["expression"]["value"] == "true"  # unchanged
+    # a segment no flow reaches changes freely
+    assert home.put("/segment/definitions/parisians", json={**PARISIANS, "expression": {
+        "type": "PQL", "value": 'homeAddress.city = "Lyon"'}}).status_code == 200  # fmt: skip
+
+
 def test_the_cli_labels_evaluates_and_explains(cli: Any, tmp_path: Path) -> None:
     assert cli("init").code == 0
     assert cli("schema", "create", "crm", "--class", "profile", "-g", "personal-contact-details").code == 0
