@@ -3,7 +3,8 @@
 A flow performs its destination's marketing actions and its own (`marketingActions`) on the attributes it
 exports (its mapping) and on those its audiences read (each segment's definition, the segments it refers to
 included). Enforcement happens when a flow is saved, when a segment it sends changes (`change_segment`,
-`update_segment`: the change is refused), and at every run (the run fails, and its alert says why). A
+`update_segment`: the change is refused; a segment that one it sends refers to, too), at every run (the run
+fails, and its alert says why) and when its dead letters are replayed (the replay is refused). A
 violation names the policy and the lineage that caused it: field, dataset, segment, flow, destination."""
 
 from __future__ import annotations

@@ -141,8 +141,11 @@ def replay_dead_letters(
     session: Session, box: Any, sandbox: str, flow: str, letter: str | None = None, roots: Any = None
 ) -> dict[str, Any]:
     """Send a flow's dead letters again (one, or all not yet delivered), oldest first; each is marked
-    `replayed_at` and `replay_status` (`delivered` or `failed`, with the new answer and tries added)."""
+    `replayed_at` and `replay_status` (`delivered` or `failed`, with the new answer and tries added). Refused
+    whole (`PolicyViolationError`) when the flow now breaks an enabled data usage policy."""
     from accord.destinations.accounts import open_destination
+    from accord.destinations.flows import definition_of
+    from accord.destinations.usage import enforce_flow
 
     record = find_flow(session, resolve_sandbox(session, sandbox).id, flow)
     query = select(DeadLetterRecord).where(DeadLetterRecord.flow_id == record.id)
@@ -155,10 +158,13 @@ def replay_dead_letters(
         raise NotFoundError(f"flow {flow!r} has no dead letter {letter!r}", code="ACTIVATION-0406-404",
                             flow=flow, letter=letter)  # fmt: skip
     account = session.get(DestinationAccountRecord, record.account_id)
-    destination = open_destination(account, box, roots)  # type: ignore[arg-type]
+    assert account is not None  # an account with flows cannot be deleted
+    # as at every run: a policy enabled since the letters were filed stops them
+    enforce_flow(session, sandbox, record.name, definition_of(record), account.destination, account.name)
+    destination = open_destination(account, box, roots)
     if destination.spec.delivery != "streaming":
         raise NotStreamingError(destination.spec.id)
-    outcomes = asyncio.run(_send_in_order(destination, account.name, letters))  # type: ignore[arg-type,union-attr]
+    outcomes = asyncio.run(_send_in_order(destination, account.name, letters))  # type: ignore[arg-type]
     now, summary = utcnow(), {"flow": flow, "replayed": len(letters), "delivered": 0, "failed": 0, "letters": []}
     for stored, outcome in zip(letters, outcomes, strict=True):
         stored.replayed_at, stored.attempts = now, stored.attempts + outcome.attempts

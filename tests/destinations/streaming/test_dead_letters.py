@@ -20,7 +20,7 @@ from accord.destinations.streaming.deadletters import CatalogDeadLetters, list_d
 from accord.destinations.streaming.lanes import deliver
 from accord.sources import SecretBox
 from accord.workspace import Workspace
-from tests.destinations.conftest import document, rows
+from tests.destinations.conftest import document, register_people, rows
 from tests.http_receiver import HttpReceiver, answer
 
 TOKEN = "s3cr3t-bearer-token-value"
@@ -43,13 +43,20 @@ def declared_folder(workspace: Workspace, tmp_path: Path) -> Iterator[Path]:
     register_declared(tmp_path / "none")  # the registry forgets them: other tests see the built-ins only
 
 
+SHARING = {"audiences": [{"segment": "parisians"}], "mapping": [{"source": "personalEmail.address", "target": "e"}],
+           "marketingActions": ["exportToThirdParty"]}  # fmt: skip
+"""What the flow is: e-mail addresses of Parisians handed to a third party."""
+
+
 def flow_on(workspace: Workspace, url: str) -> tuple[Any, str, str]:
+    register_people(workspace)
     box = SecretBox(workspace.settings.home)
     with workspace.catalog.session() as session:
         account = create_account(session, box, "prod", "acct", "signed-http", {"url": url, "token": TOKEN,
                                                                                 "timeoutSeconds": 2})  # fmt: skip
         sandbox_id = resolve_sandbox(session, "prod").id
-        flow = ActivationFlowRecord(sandbox_id=sandbox_id, name="to-http", account_id=account.id, definition={})
+        flow = ActivationFlowRecord(sandbox_id=sandbox_id, name="to-http", account_id=account.id,
+                                    definition=SHARING)  # fmt: skip
         session.add(flow)
         session.flush()
         destination = open_destination(account, box)
@@ -115,3 +122,25 @@ def test_one_letter_is_replayed_by_id_and_a_failed_replay_stays_pending(
     with workspace.catalog.session() as session:
         states = {x["id"]: x["replayStatus"] for x in list_dead_letters(session, "prod", "to-http")}
     assert states == {first["id"]: "delivered", second["id"]: "failed"}
+
+
+def test_a_replay_is_refused_whole_when_the_flow_now_breaks_a_policy(
+    workspace: Workspace, declared_folder: Path, receiver: HttpReceiver
+) -> None:
+    from accord import governance
+
+    destination, sandbox_id, flow_id = flow_on(workspace, receiver.url)
+    receiver.then(default=answer(503))
+    sink = CatalogDeadLetters(workspace.catalog, sandbox_id, flow_id)
+    deliver(destination, rows(5), RequestContext("acct", {"id": flow_id, "name": "to-http"}), sink)
+    with workspace.catalog.session() as session:  # since then: the e-mail field is contract-bound, the policy on
+        governance.add_labels(session, "prod", "crm", ["C2"], "personalEmail.address")
+        governance.set_policy_enabled(session, "prod", "core-export-to-third-party", True)
+    receiver.then(default=answer(200))
+    before = len(receiver.requests("/profiles"))
+    with workspace.catalog.session() as session, pytest.raises(governance.PolicyViolationError) as refused:
+        replay_dead_letters(session, SecretBox(workspace.settings.home), "prod", "to-http")
+    assert refused.value.violations[0].policy == "core-export-to-third-party"
+    assert len(receiver.requests("/profiles")) == before  # nothing sent
+    with workspace.catalog.session() as session:
+        assert len(list_dead_letters(session, "prod", "to-http", pending=True)) == 1  # kept for later
