@@ -65,7 +65,12 @@ async def post_privacy_job(ws: WorkspaceDep, sandbox: SandboxDep, caller: Princi
     request with a problem records nothing (400, every problem with its place). A request for identities that
     exist nowhere is a complete job that found nothing."""
     return await run_in_threadpool(
-        governance.run_privacy_job, ws, sandbox, body.kind, body.identities, requested_by=caller.name
+        governance.run_privacy_job,
+        ws,
+        sandbox,
+        body.kind,
+        body.identities,
+        requested_by=f"{caller.user} (token {caller.name})",
     )
 
 

@@ -52,7 +52,9 @@ def _run(kind: str, given: list[str] | None, file: Path | None, as_json: bool) -
     items, places = _identities(given, file)
     with progress_bar(not as_json) as progress:
         progress(f"privacy {kind} job", None)
-        return governance.run_privacy_job(state.workspace(), state.sandbox, kind, items, requested_by=state.actor(),
+        caller = state.acting()
+        by = f"{caller.user} (token {caller.name})" if caller is not None else state.actor()
+        return governance.run_privacy_job(state.workspace(), state.sandbox, kind, items, requested_by=by,
                                           places=places, progress=progress)  # fmt: skip
 
 

@@ -164,7 +164,7 @@ class CliState:
 
     @staticmethod
     def actor() -> str:
-        """Who runs the command, as what it records says (`cli:<login>`; the API records the token's name)."""
+        """Who runs the command as the home's owner, as what it records says (`cli:<login>`)."""
         try:
             login = getpass.getuser()
         except (OSError, KeyError):  # no login name in the environment nor the password database

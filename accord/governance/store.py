@@ -146,8 +146,18 @@ def add_labels(session: Session, sandbox: str, dataset: str, labels: list[str], 
 
 
 def remove_labels(session: Session, sandbox: str, dataset: str, labels: list[str], field: str = "") -> dict[str, Any]:
+    """Take labels off a dataset (or one of its fields); a label it does not hold there is a `NotFoundError`
+    naming those it holds, and nothing is removed."""
     sandbox_id = resolve_sandbox(session, sandbox).id
     record = _dataset(session, sandbox_id, dataset)
+    held = set(session.scalars(select(DataLabelRecord.label).where(DataLabelRecord.dataset_id == record.id,
+                                                                   DataLabelRecord.field == field)))  # fmt: skip
+    missing = [label for label in labels if label not in held]
+    if missing:
+        where = f"field {field!r} of dataset {dataset!r}" if field else f"dataset {dataset!r}"
+        raise NotFoundError(f"{where} has no label {', '.join(m[:64] for m in missing[:10])}; it holds: "
+                            f"{', '.join(sorted(held)) or 'none'}", code="GOVERNANCE-0416-404",
+                            missing=missing[:100])  # fmt: skip
     session.execute(delete(DataLabelRecord).where(DataLabelRecord.dataset_id == record.id,
                                                   DataLabelRecord.field == field,
                                                   DataLabelRecord.label.in_(labels)))  # fmt: skip

@@ -49,6 +49,8 @@ def test_labels_on_datasets_and_fields_are_checked_whole(home: Api) -> None:
         == 201
     )
     assert home.post("/datasets/crm/labels", json={"labels": ["PSPD"], "field": "homeAddress"}).status_code == 200
+    absent = home.delete("/datasets/crm/labels", params={"label": ["C12", "C3"], "field": "homeAddress"})
+    assert absent.status_code == 404 and "has no label C12, C3; it holds: PSPD" in absent.json()["message"]
     removed = home.delete("/datasets/crm/labels", params={"label": ["C12"]})
     assert removed.json() == {"dataset": "crm", "labels": [], "fields": {
         "homeAddress": ["PSPD"], "personalEmail.address": ["C2", "I1"]}}  # fmt: skip

@@ -318,6 +318,7 @@ def test_a_deleted_person_is_found_in_no_file_under_the_home(home: Home) -> None
     reports = {r["store"]: r for r in job["report"]}
     assert all(r["reached"] and r["removed"] > 0 for s, r in reports.items() if s != "sourceFiles"), reports
     assert reports["catalog"]["details"]["accessBundlesRemoved"] == 2
+    assert all(r["removed"] <= r["found"] for r in reports.values()), reports  # nothing removed it did not find
     told = reports["activations"]["details"]["deletionExports"]
     assert [t["flow"] for t in told] == ["paris-sync"]
     not_told = {n["flow"]: n["why"] for n in reports["activations"]["details"]["notTold"]}

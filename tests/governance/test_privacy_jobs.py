@@ -251,6 +251,7 @@ def test_the_api_runs_jobs_and_serves_bundles(api: Api) -> None:
     made = api.post("/privacy/jobs", json={"kind": "access", "identities": ["Email:someone@example.com"]})
     assert made.status_code == 201 and made.json()["status"] == "complete" and made.json()["bundleReady"]
     job = made.json()
+    assert job["requestedBy"].startswith("admin (token ")  # the user, and the token it came through
     assert api.get(f"/privacy/jobs/{job['id']}").json()["report"] == job["report"]
     assert [j["id"] for j in api.get("/privacy/jobs").json()] == [job["id"]]
     bundle = api.get(f"/privacy/jobs/{job['id']}/bundle")

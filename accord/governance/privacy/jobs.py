@@ -186,6 +186,7 @@ def _delete(workspace: Workspace, sandbox: str, job_id: str, requested: list[Req
                 f"erasing from {store}", stores.index(store) / len(stores)))  # fmt: skip
         catalog = next(r for r in reports if r.store == "catalog")
         catalog.details["accessBundlesRemoved"] = _forget_access_jobs(workspace, subject, job_id)
+        catalog.found += catalog.details["accessBundlesRemoved"]  # found and removed: a report never removes more
         catalog.removed += catalog.details["accessBundlesRemoved"]
         if stopped:  # a stopped delete may have left the graphs behind the lake: they are made again from it
             step("rebuilding graphs and profiles after a stopped delete", 0.95)
