@@ -145,13 +145,43 @@ def command_activity(command: str, args: list[str], caller: Principal | None, sa
     if needed is None or changes_nothing(needed):
         return None
     withheld = command in WITHHELD_COMMANDS
+    named = _object_named(command, args, flags)
     return Activity(
         via="cli", user=caller.user if caller else login, token=caller.name if caller else None,
         sandbox=None if needed in HOME_WIDE else sandbox, action=f"accord {command}",
-        object_type=command.split(" ")[0], object_id=None, outcome=_command_outcome(exit_code),
+        object_type=_object_type(command), object_id="withheld" if withheld and named else _cut(named, 256),
+        outcome=_command_outcome(exit_code),
         status=exit_code, changes={"arguments": "withheld" if withheld else shown_arguments(args, flags)},
         origin=login,
     )  # fmt: skip
+
+
+_CLI_TYPES = {"policy": "policies", "sandbox": "sandboxes", "mergepolicy": "mergepolicies", "activate": "activations",
+              "action": "marketing-actions", "identity": "identity", "segment": "segment", "privacy": "privacy",
+              "streaming": "streaming", "campaign": "campaign", "ingest": "batches"}  # fmt: skip
+"""A command group's object type where it is not the group's name with an `s` (as the API's paths name them)."""
+
+
+def _object_type(command: str) -> str:
+    group = command.split(" ")[0]
+    return _CLI_TYPES.get(group, f"{group}s")
+
+
+def _object_named(command: str, args: list[str], flags: frozenset[str]) -> str | None:
+    """The first argument after the command's words that is no option nor an option's value: the object the
+    command is about, as the API's path names it (`dataset create crm` -> `crm`)."""
+    words, position = command.split(" "), 0
+    for index, arg in enumerate(args):
+        position = position + 1 if position < len(words) and arg == words[position] else position
+        if position == len(words):
+            rest = iter(args[index + 1:])
+            for item in rest:
+                if not item.startswith("-"):
+                    return item
+                if "=" not in item and item not in flags:
+                    next(rest, None)  # the option's value
+            return None
+    return None
 
 
 def shown_arguments(args: list[str], flags: frozenset[str]) -> list[str]:

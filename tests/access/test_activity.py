@@ -149,7 +149,8 @@ def test_the_cli_logs_its_changes_lists_and_exports(cli: Any, tmp_path: Path) ->
         ("accord schema create", "failed", "cli"), ("accord schema create", "success", "cli")]  # fmt: skip
     assert found[0]["user"] == f"cli:{getpass.getuser()}" and found[1]["changes"]["arguments"][:3] == [
         "schema", "create", "crm"]  # fmt: skip
-    assert cli("audit", "list", "--since", "1h", "--object", "schema", "--json").json()[0]["id"] == found[0]["id"]
+    assert cli("audit", "list", "--since", "1h", "--object", "schemas/crm", "--json").json()[0]["id"] == found[0]["id"]
+    assert found[1]["object"] == {"type": "schemas", "id": "crm"}  # as the API names it: POST /schemas, name crm
     assert cli("audit", "list", "--since", "2999-01-01", "--json").json() == []
     bad = cli("audit", "list", "--since", "yesterday")
     assert bad.code == 2 and "neither a span" in bad.stderr
