@@ -174,7 +174,7 @@ def _object_named(command: str, args: list[str], flags: frozenset[str]) -> str |
     for index, arg in enumerate(args):
         position = position + 1 if position < len(words) and arg == words[position] else position
         if position == len(words):
-            rest = iter(args[index + 1:])
+            rest = iter(args[index + 1 :])
             for item in rest:
                 if not item.startswith("-"):
                     return item
