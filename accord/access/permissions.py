@@ -8,6 +8,7 @@ himself the admin of all."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Permission(StrEnum):
@@ -143,3 +144,10 @@ def parse_permissions(names: list[str]) -> tuple[frozenset[Permission], list[str
 
 def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def role_permissions_of(role: str, custom: list[Any] | None) -> frozenset[Permission]:
+    """A granted role's permissions: a built-in one's, or a custom one's stored names (unknown ones dropped)."""
+    if role in BUILT_IN_ROLES:
+        return BUILT_IN_ROLES[role][1]
+    return frozenset(Permission(n) for n in custom or [] if n in Permission._value2member_map_)

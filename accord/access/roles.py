@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from accord.access.permissions import BUILT_IN_ROLES, Permission, parse_permissions
+from accord.access.permissions import BUILT_IN_ROLES, Permission, parse_permissions, role_permissions_of
 from accord.access.principal import EVERY_SANDBOX
-from accord.access.users import find_user
+from accord.access.users import find_user, keep_a_manager
 from accord.catalog import Catalog, RoleGrantRecord, RoleRecord, resolve_sandbox
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
@@ -30,7 +30,7 @@ def role_permissions(session: Session, name: str) -> frozenset[Permission]:
         names = [*BUILT_IN_ROLES, *session.scalars(select(RoleRecord.name))]
         raise NotFoundError(f"no role named {name!r}" + did_you_mean(name, names), code="ACCESS-0420-404",
                             role=name, available=names)  # fmt: skip
-    return frozenset(Permission(p) for p in record.permissions if p in Permission._value2member_map_)
+    return role_permissions_of(name, record.permissions)
 
 
 def create_role(catalog: Catalog, name: str, permissions: Iterable[str], description: str = "") -> dict[str, Any]:
@@ -90,6 +90,7 @@ def revoke_role(catalog: Catalog, role: str, user: str, sandbox: str | None) -> 
             raise NotFoundError(f"user {user} holds no grant of role {role!r} in {where}", code="ACCESS-0423-404",
                                 role=role, user=user, sandbox=sandbox)  # fmt: skip
         session.execute(delete(RoleGrantRecord).where(RoleGrantRecord.id == grant))
+        keep_a_manager(session, f"revoking {role!r} from {user}")
         return {"role": role, "user": user, "sandbox": sandbox or EVERY_SANDBOX, "revoked": True}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from accord.access.permissions import BUILT_IN_ROLES, Permission
+from accord.access.permissions import Permission, role_permissions_of
 from accord.access.principal import EVERY_SANDBOX, Principal
 from accord.access.roles import role_permissions
 from accord.access.users import OWNER, find_user
@@ -110,7 +110,7 @@ def authenticate(catalog: Catalog, token: str | None) -> Principal:
             record.last_used_at = now
         grants = _held([(role, where, custom) for *_, role, where, custom, _narrow in rows if role is not None])
         if record.role is not None:
-            limit = BUILT_IN_ROLES[record.role][1] if record.role in BUILT_IN_ROLES else _known(rows[0][-1] or [])
+            limit = role_permissions_of(record.role, rows[0][-1])
             grants = {where: held & limit for where, held in grants.items()}
         return Principal(record.id, record.name, user, sandbox, record.role, grants)
 
@@ -156,13 +156,9 @@ def _held(grants: list[tuple[str, str | None, Any]]) -> dict[str, frozenset[Perm
     """(role, sandbox name or None, a custom role's permissions) -> permissions by sandbox (`EVERY_SANDBOX`)."""
     found: dict[str, set[Permission]] = {}
     for role, sandbox, custom in grants:
-        held = BUILT_IN_ROLES[role][1] if role in BUILT_IN_ROLES else _known(custom or [])
+        held = role_permissions_of(role, custom)
         found.setdefault(sandbox or EVERY_SANDBOX, set()).update(held)
     return {where: frozenset(held) for where, held in found.items()}
-
-
-def _known(names: list[Any]) -> frozenset[Permission]:
-    return frozenset(Permission(n) for n in names if n in Permission._value2member_map_)
 
 
 def revoke_token(catalog: Catalog, token_id: str) -> None:

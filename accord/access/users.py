@@ -15,7 +15,8 @@ import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.catalog import Catalog, RoleGrantRecord, Sandbox, UserRecord, utcnow
+from accord.access.permissions import Permission, role_permissions_of
+from accord.catalog import Catalog, RoleGrantRecord, RoleRecord, Sandbox, UserRecord, utcnow
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
@@ -86,6 +87,8 @@ def set_disabled(catalog: Catalog, name: str, disabled: bool) -> dict[str, Any]:
         user = find_user(session, name)
         if disabled and user.disabled_at is None:
             user.disabled_at = utcnow()
+            session.flush()
+            keep_a_manager(session, f"disabling {name}")
         elif not disabled:
             user.disabled_at = None
         return user_document(session, user)
@@ -129,3 +132,17 @@ def user_document(session: Session, user: UserRecord) -> dict[str, Any]:
         "createdAt": user.created_at.isoformat(),
         "roles": [{"role": role, "sandbox": sandbox or "*"} for role, sandbox in grants],
     }
+
+
+def keep_a_manager(session: Session, change: str) -> None:
+    """Refuse a change (raised in its session, which rolls it back) that would leave no enabled user holding
+    Manage Users and Roles in every sandbox: nobody but the home's owner at the CLI could grant it again."""
+    rows = session.execute(
+        select(RoleGrantRecord.role, RoleRecord.permissions)
+        .join(UserRecord, UserRecord.id == RoleGrantRecord.user_id)
+        .outerjoin(RoleRecord, RoleRecord.name == RoleGrantRecord.role)
+        .where(RoleGrantRecord.sandbox_id.is_(None), UserRecord.disabled_at.is_(None))
+    ).all()
+    if not any(Permission.MANAGE_USERS_AND_ROLES in role_permissions_of(role, custom) for role, custom in rows):
+        raise ConflictError(f"{change} would leave no enabled user holding 'Manage Users and Roles' in every "
+                            "sandbox: grant it to another user first", code="ACCESS-0424-409")  # fmt: skip

@@ -244,3 +244,15 @@ def test_the_cli_acts_as_the_token_in_accord_token(cli: Any, monkeypatch: pytest
     assert cli("dataset", "list").code == 5
     monkeypatch.delenv("ACCORD_TOKEN")
     assert cli("whoami", "--json").json()["owner"] is True
+
+
+def test_the_last_user_who_manages_users_and_roles_keeps_it(api: Api, ws: Workspace) -> None:
+    last = api.delete("/roles/admin/grants", params={"user": "admin"})
+    assert last.status_code == 409 and "would leave no enabled user" in last.json()["message"]
+    assert api.post("/users/admin/disable").status_code == 409
+    assert api.get("/me").json()["user"] == "admin"  # still the admin of every sandbox
+    create_user(ws.catalog, "second", email="second@example.com")
+    grant_role(ws.catalog, "admin", "second", None)
+    assert api.post("/users/second/disable").status_code == 200  # the first one is left
+    assert api.post("/users/second/enable").status_code == 200
+    assert api.delete("/roles/admin/grants", params={"user": "admin"}).status_code == 200  # second one is left

@@ -518,7 +518,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
                                    before=run("policy", "enable", "core-segment-match")),
     ("policy", "evaluate"): Command(("--activation", "paris-out"), has({"allowed": True, "violations": []}),
                                     shows="breaks no enabled policy"),
-    ("audit", "list"): Command(("--object", "schema"), lists({"action": "accord schema create", "via": "cli",
+    ("audit", "list"): Command(("--object", "schemas/audited"), lists({"action": "accord schema create", "via": "cli",
         "outcome": "success", "sandbox": "prod"}), before=run("schema", "create", "audited", "--class", "profile"),
         shows="accord schema create"),
     ("audit", "export"): Command(("-o", "{outbox}/activity.jsonl"), has({"entries": lambda n: n > 0}),
