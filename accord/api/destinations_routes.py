@@ -35,11 +35,22 @@ class DestinationOut(BaseModel):
     consentChannel: str | None
 
 
+ACTIONS_DESCRIPTION = ("Marketing actions every flow through the account performs, besides its destination's own "
+                       "(data usage policies forbid actions for labelled data): core ones (`exportToThirdParty`...) or "
+                       "the sandbox's own.")  # fmt: skip
+
+
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     destination: str
     config: dict[str, Any]
+    marketingActions: list[str] = Field(default_factory=list, max_length=50, description=ACTIONS_DESCRIPTION)
+
+
+class AccountActionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    marketingActions: list[str] = Field(max_length=50, description=ACTIONS_DESCRIPTION)
 
 
 class AccountOut(BaseModel):
@@ -48,6 +59,7 @@ class AccountOut(BaseModel):
     destination: str
     config: dict[str, Any] = Field(description="Settings without their secrets")
     secretFields: list[str] = Field(description="Secret settings that are stored (encrypted), never their values")
+    marketingActions: list[str] = Field(description=ACTIONS_DESCRIPTION)
     createdAt: str
 
 
@@ -138,7 +150,7 @@ def post_account(ws: WorkspaceDep, sandbox: SandboxDep, caller: PrincipalDep, bo
     with ws.catalog.session() as session:
         roots = AllowedRoots.for_caller(ws.settings, caller)
         record = destinations.create_account(session, SecretBox(ws.settings.home), sandbox, body.name,
-                                             body.destination, body.config, roots)  # fmt: skip
+                                             body.destination, body.config, roots, body.marketingActions)  # fmt: skip
         return destinations.account_document(record)
 
 
@@ -154,6 +166,14 @@ def post_account_test(ws: WorkspaceDep, sandbox: SandboxDep, caller: PrincipalDe
     with ws.catalog.session() as session:
         return destinations.test_account(session, SecretBox(ws.settings.home), sandbox, name,
                                          AllowedRoots.for_caller(ws.settings, caller))  # fmt: skip
+
+
+@router.put("/destinations/accounts/{name}/marketing-actions", response_model=AccountOut)
+def put_account_actions(ws: WorkspaceDep, sandbox: SandboxDep, name: str, body: AccountActionsIn) -> dict[str, Any]:
+    """Set the marketing actions of an account (replacing those it had); refused with the violations (403
+    `GOVERNANCE-0450-403`, nothing changed) when a flow through it would then break an enabled policy."""
+    with ws.catalog.session() as session:
+        return destinations.set_account_actions(session, sandbox, name, body.marketingActions)
 
 
 @router.delete("/destinations/accounts/{name}", status_code=204)

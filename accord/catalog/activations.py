@@ -24,6 +24,8 @@ class DestinationAccountRecord(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     secrets: Mapped[str] = mapped_column(String, default="")
     secret_fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    marketing_actions: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    """What every flow of the account does with data, besides its destination's own (data usage policies)."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

@@ -39,6 +39,16 @@ def destinations_list(as_json: bool = JsonFlag) -> None:
     emit(specs, as_json, human)
 
 
+ActionsOption = typer.Option(
+    [],
+    "--marketing-action",
+    "-a",
+    help="A marketing action every flow through the account "
+    "performs besides its destination's (repeat for several; see `accord action list`).",
+)
+"""What an account's flows do with data, for data usage policies (a file destination declares none itself)."""
+
+
 @destinations_app.command("show")
 def destinations_show(destination: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """A destination's spec: its configuration as JSON Schema, schedules, file options and limits."""
@@ -50,6 +60,7 @@ def destination_connect(
     name: str = typer.Argument(...),
     destination: str = typer.Option(..., "--destination", help="Destination id (see `accord destinations list`)."),
     config: Path = typer.Option(..., "--config", help="Configuration file (YAML or JSON)."),
+    actions: list[str] = ActionsOption,
     as_json: bool = JsonFlag,
 ) -> None:
     """Create a destination account; secret fields are encrypted and never shown again."""
@@ -57,11 +68,25 @@ def destination_connect(
     workspace = state.workspace()
     access.require_for_account(state.acting(), destination, state.sandbox)
     with workspace.catalog.session() as session:
+        roots = access.AllowedRoots.from_settings(workspace.settings)
         record = destinations.create_account(session, sources.SecretBox(workspace.settings.home), state.sandbox,
-                                             name, destination, document,
-                                             access.AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+                                             name, destination, document, roots, actions)  # fmt: skip
         shown = destinations.account_document(record)
     emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/] ({d['destination']}) created"))
+
+
+@destination_app.command("actions")
+def destination_actions(
+    name: str = typer.Argument(...),
+    actions: list[str] = ActionsOption,
+    as_json: bool = JsonFlag,
+) -> None:
+    """Set the marketing actions every flow through an account performs (replacing its others; none: clears
+    them); refused, nothing changed, when a flow through it would then break an enabled policy."""
+    with state.workspace().catalog.session() as session:
+        shown = destinations.set_account_actions(session, state.sandbox, name, actions)
+    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/]: marketing actions "
+                                             f"{', '.join(d['marketingActions']) or 'none of its own'}"))  # fmt: skip
 
 
 @destination_app.command("list")

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         change_segment_checked,
         create_flow,
         evaluate_flow,
+        set_account_actions,
         update_segment_checked,
     )
 
@@ -103,7 +104,13 @@ _EXPORTS = {
     "flows": ["FlowDefinition", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
     "registry": ["destination_class", "destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
-    "usage": ["change_segment_checked", "create_flow", "evaluate_flow", "update_segment_checked"],
+    "usage": [
+        "change_segment_checked",
+        "create_flow",
+        "evaluate_flow",
+        "set_account_actions",
+        "update_segment_checked",
+    ],
     "spec": [
         "FREQUENCIES",
         "Aggregation",

@@ -20,6 +20,7 @@ from accord.catalog.reading import utc_time
 from accord.destinations.registry import destination_class, destination_spec
 from accord.destinations.spec import Destination
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
+from accord.governance import known_actions
 from accord.sources import SecretBox, split_spec_secrets, step_documents, validate_spec_config
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -33,6 +34,7 @@ def account_document(record: DestinationAccountRecord) -> dict[str, Any]:
         "destination": record.destination,
         "config": record.config,
         "secretFields": list(record.secret_fields or []),
+        "marketingActions": list(record.marketing_actions or []),
         "createdAt": utc_time(record.created_at).isoformat(),  # type: ignore[union-attr]
     }
 
@@ -45,13 +47,18 @@ def create_account(
     destination: str,
     config: dict[str, Any],
     roots: AllowedRoots | None = None,
+    marketing_actions: list[str] | None = None,
 ) -> DestinationAccountRecord:
-    """Create an account of `destination`; its secrets are sealed, its local paths must lie inside `roots`."""
+    """Create an account of `destination`; its secrets are sealed, its local paths must lie inside `roots`.
+    `marketing_actions`: what every flow through it does with data besides the destination's own (data usage
+    policies forbid actions for labelled data): say it here for a file destination whose use only the
+    organisation knows."""
     if not NAME.match(name):
         raise InvalidInputError(
             f"destination account name {name!r} must be letters, digits, '_', '.', '-'", code="DEST-0401-400"
         )
     sandbox_id = resolve_sandbox(session, sandbox).id
+    actions = checked_actions(session, sandbox_id, marketing_actions or [])
     spec = destination_spec(destination)
     model = validate_spec_config(spec, config, roots or AllowedRoots.nothing(), "DEST-0400-400")
     values, secrets = split_spec_secrets(spec, model)
@@ -70,10 +77,21 @@ def create_account(
             code="DEST-0429-400",
         )
     record = DestinationAccountRecord(sandbox_id=sandbox_id, name=name, destination=destination, config=values,
-                                      secrets=box.seal(secrets), secret_fields=sorted(secrets))  # fmt: skip
+                                      secrets=box.seal(secrets), secret_fields=sorted(secrets),
+                                      marketing_actions=actions)  # fmt: skip
     session.add(record)
     session.flush()
     return record
+
+
+def checked_actions(session: Session, sandbox_id: str, actions: list[str]) -> list[str]:
+    """Marketing actions the sandbox knows (core or its own), without repeats; every unknown one at once."""
+    known = known_actions(session, sandbox_id)
+    problems = [{"path": f"marketingActions[{i}]", "message": f"no marketing action {a[:80]!r}"
+                 + did_you_mean(a, list(known))} for i, a in enumerate(actions) if a not in known]  # fmt: skip
+    if problems:
+        raise InvalidInputError("; ".join(p["message"] for p in problems), code="DEST-0426-400", problems=problems)
+    return list(dict.fromkeys(actions))
 
 
 def find_account(session: Session, sandbox_id: str, name: str) -> DestinationAccountRecord:

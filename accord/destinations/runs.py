@@ -117,7 +117,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         assert account is not None
         definition = definition_of(flow)
         # the policies of now, on the segments of now: enabled since the flow was saved, or labels added since
-        enforce_flow(session, sandbox, flow.name, definition, account.destination, account.name)
+        enforce_flow(session, sandbox, flow.name, definition, account)
         if segment_ids is not None:
             definition = definition.model_copy(update={"audiences": [
                 a for a in definition.audiences if a.segment_id in segment_ids]})  # fmt: skip

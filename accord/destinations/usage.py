@@ -18,27 +18,34 @@ from accord import segment
 from accord.catalog import resolve_sandbox
 from accord.catalog.activations import ActivationFlowRecord, DestinationAccountRecord
 from accord.destinations import flows
+from accord.destinations.accounts import account_document, checked_actions, find_account
 from accord.destinations.flows import FlowDefinition, definition_of, find_flow
 from accord.destinations.registry import destination_spec
 from accord.governance import FieldUse, PolicyViolationError, Violation, evaluate_use
 
 
+def flow_actions(definition: FlowDefinition, account: DestinationAccountRecord) -> list[str]:
+    """The marketing actions a flow performs: its destination's, its account's and its own."""
+    return sorted({*destination_spec(account.destination).marketing_actions, *(account.marketing_actions or []),
+                   *definition.marketing_actions})  # fmt: skip
+
+
 def flow_violations(session: Session, sandbox: str, name: str, definition: FlowDefinition,
-                    destination: str, account: str) -> list[Violation]:  # fmt: skip
-    """The enabled policies a flow of this definition, to this destination, breaks."""
-    actions = {*destination_spec(destination).marketing_actions, *definition.marketing_actions}
+                    account: DestinationAccountRecord) -> list[Violation]:  # fmt: skip
+    """The enabled policies a flow of this definition, through this account, breaks."""
+    actions = set(flow_actions(definition, account))
     uses = [FieldUse(m.source, "profile", ()) for m in definition.mapping]
     wanted = [a.segment_id or a.segment for a in definition.audiences]
     for reads in segment.attributes_read(session, sandbox, wanted).values():
         uses += [FieldUse(r.path, r.scope, tuple(f"segment {s}" for s in r.segments)) for r in reads]
-    outer = (f"activation {name}", f"destination {account} ({destination})")
+    outer = (f"activation {name}", f"destination {account.name} ({account.destination})")
     return evaluate_use(session, resolve_sandbox(session, sandbox).id, actions, uses, outer)
 
 
-def enforce_flow(session: Session, sandbox: str, name: str, definition: FlowDefinition, destination: str,
-                 account: str) -> None:  # fmt: skip
+def enforce_flow(session: Session, sandbox: str, name: str, definition: FlowDefinition,
+                 account: DestinationAccountRecord) -> None:  # fmt: skip
     """Refuse a flow that breaks an enabled policy (`PolicyViolationError`, with every violation)."""
-    found = flow_violations(session, sandbox, name, definition, destination, account)
+    found = flow_violations(session, sandbox, name, definition, account)
     if found:
         raise PolicyViolationError(f"activation flow {name}", found)
 
@@ -49,8 +56,8 @@ def evaluate_flow(session: Session, sandbox: str, name: str) -> dict[str, Any]:
     account = session.get(DestinationAccountRecord, record.account_id)
     assert account is not None  # an account with flows cannot be deleted
     definition = definition_of(record)
-    found = flow_violations(session, sandbox, record.name, definition, account.destination, account.name)
-    actions = sorted({*destination_spec(account.destination).marketing_actions, *definition.marketing_actions})
+    found = flow_violations(session, sandbox, record.name, definition, account)
+    actions = flow_actions(definition, account)
     return {"activation": record.name, "destination": account.name, "marketingActions": actions,
             "allowed": not found, "violations": [v.to_dict() for v in found]}  # fmt: skip
 
@@ -67,7 +74,7 @@ def _check_flows_sending(session: Session, sandbox: str, segment_id: str, name: 
             continue
         account = session.get(DestinationAccountRecord, flow.account_id)
         assert account is not None
-        found = flow_violations(session, sandbox, flow.name, definition, account.destination, account.name)
+        found = flow_violations(session, sandbox, flow.name, definition, account)
         if found:
             raise PolicyViolationError(f"this change of the segment: activation flow {flow.name}", found)
 
@@ -84,7 +91,7 @@ def create_flow(session: Session, sandbox: str, name: str, account: str, documen
     record = flows.create_flow(session, sandbox, name, account, document)
     found = session.get(DestinationAccountRecord, record.account_id)
     assert found is not None
-    enforce_flow(session, sandbox, record.name, definition_of(record), found.destination, found.name)
+    enforce_flow(session, sandbox, record.name, definition_of(record), found)
     return record
 
 
@@ -101,3 +108,18 @@ def change_segment_checked(session: Session, sandbox: str, name: str, **changes:
     changed = segment.change_segment(session, sandbox, name, **changes)
     _check_flows_sending(session, sandbox, changed["id"], changed["name"])
     return changed
+
+
+def set_account_actions(session: Session, sandbox: str, name: str, actions: list[str]) -> dict[str, Any]:
+    """Set the marketing actions every flow through an account performs (besides its destination's); refused
+    (nothing changed) when a flow of the account would then break an enabled policy."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    account = find_account(session, sandbox_id, name)
+    account.marketing_actions = checked_actions(session, sandbox_id, actions)
+    session.flush()
+    for flow in session.scalars(select(ActivationFlowRecord).where(ActivationFlowRecord.account_id == account.id)):
+        found = flow_violations(session, sandbox, flow.name, definition_of(flow), account)
+        if found:
+            raise PolicyViolationError(f"this change of the account's marketing actions: activation flow {flow.name}",
+                                       found)  # fmt: skip
+    return account_document(account)

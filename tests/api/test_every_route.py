@@ -519,6 +519,12 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/destinations/accounts/{name}/test"): Case("/destinations/accounts/outbox/test", has({
         "account": "outbox", "ok": True, "steps": lambda steps: [s["step"] for s in steps] == [
             "folder exists", "folder writable"]})),
+    ("PUT", "/destinations/accounts/{name}/marketing-actions"): Case(
+        "/destinations/accounts/acted-box/marketing-actions",
+        each(has({"marketingActions": ["exportToThirdParty"]}), then("/destinations/accounts/acted-box", has({
+            "marketingActions": ["exportToThirdParty"]}))), json={"marketingActions": ["exportToThirdParty"]},
+        before=send("POST", "/destinations/accounts", {"name": "acted-box", "destination": "local",
+                                                       "config": {"root": "{outbox}"}})),
     ("DELETE", "/destinations/accounts/{name}"): Case("/destinations/accounts/gone-box", then(
         "/destinations/accounts", lacks({"name": "gone-box"})), 204, before=send("POST", "/destinations/accounts", {
             "name": "gone-box", "destination": "local", "config": {"root": "{outbox}"}})),

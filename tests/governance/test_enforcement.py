@@ -157,3 +157,27 @@ def test_the_cli_labels_evaluates_and_explains(cli: Any, tmp_path: Path) -> None
     assert bad.code == 2 and "expression" in bad.stderr
     listed = {p["name"]: p for p in cli("policy", "list", "--json").json()}
     assert listed["no-identified-export"]["enabled"] is False and len(listed) == 10
+
+
+def test_an_accounts_marketing_actions_hold_every_flow_through_it(home: Api, tmp_path: Path) -> None:
+    """Whoever manages destinations says what a file destination's account is for; a flow cannot drop it."""
+    home.post("/datasets/crm/labels", json={"labels": ["C2"], "field": "personalEmail.address"})
+    home.post("/policies/core-export-to-third-party/enable")
+    bad = home.post("/destinations/accounts", json={"name": "partner", "destination": "local", "config": {
+        "root": str(tmp_path / "outbox")}, "marketingActions": ["exportToThirdparty"]})  # fmt: skip
+    assert bad.status_code == 400 and "did you mean exportToThirdParty" in bad.text
+    made = home.post("/destinations/accounts", json={"name": "partner", "destination": "local", "config": {
+        "root": str(tmp_path / "outbox")}, "marketingActions": ["exportToThirdParty"]})  # fmt: skip
+    assert made.status_code == 201 and made.json()["marketingActions"] == ["exportToThirdParty"]
+    body = refused(home.post("/activations", json={**FLOW, "account": "partner"}))  # declares no action itself
+    assert body["details"]["violations"][0]["lineage"][0][-1] == "destination partner (local)"
+    # an account whose flow would then break a policy keeps its actions
+    assert home.post("/activations", json=FLOW).status_code == 201  # through outbox: no action
+    changed = home.put("/destinations/accounts/outbox/marketing-actions", json={"marketingActions": [
+        "exportToThirdParty"]})  # fmt: skip
+    refused(changed)
+    assert home.get("/destinations/accounts/outbox").json()["marketingActions"] == []
+    assert home.get("/activations/paris-out/policies").json()["marketingActions"] == []
+    emailed = home.put("/destinations/accounts/outbox/marketing-actions", json={"marketingActions": ["emailTargeting"]})
+    assert emailed.status_code == 200 and emailed.json()["marketingActions"] == ["emailTargeting"]
+    assert home.get("/activations/paris-out/policies").json()["marketingActions"] == ["emailTargeting"]

@@ -160,7 +160,7 @@ def replay_dead_letters(
     account = session.get(DestinationAccountRecord, record.account_id)
     assert account is not None  # an account with flows cannot be deleted
     # as at every run: a policy enabled since the letters were filed stops them
-    enforce_flow(session, sandbox, record.name, definition_of(record), account.destination, account.name)
+    enforce_flow(session, sandbox, record.name, definition_of(record), account)
     destination = open_destination(account, box, roots)
     if destination.spec.delivery != "streaming":
         raise NotStreamingError(destination.spec.id)
