@@ -15,10 +15,11 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
 @sandbox_app.command("list")
 def sandbox_list(as_json: bool = JsonFlag) -> None:
-    """List sandboxes."""
-    workspace = state.workspace()
+    """List the sandboxes (with `ACCORD_TOKEN`: those the token may use)."""
+    workspace, caller = state.workspace(), state.acting()
     with workspace.catalog.session() as session:
-        rows = [catalog.sandbox_document(s) for s in catalog.list_sandboxes(session)]
+        rows = [catalog.sandbox_document(s) for s in catalog.list_sandboxes(session)
+                if caller is None or caller.may_use(s.name)]  # fmt: skip
     emit(rows, as_json, print_lines(lambda s: f"{s['name']}  {s['title']}"))
 
 

@@ -82,8 +82,17 @@ def _save_bundle(job_id: str, output: Path) -> None:
     try:
         shutil.copyfile(source, output)
     except OSError as exc:
-        raise InvalidInputError(f"cannot write the bundle to {output}: {exc.strerror}", code="PRIVACY-0406-400",
-                                path=str(output)) from None  # fmt: skip
+        raise InvalidInputError(f"cannot write the bundle to {output}: {exc.strerror}; the job {job_id} is complete: "
+                                f"save its bundle with `accord privacy jobs {job_id} --output FILE`",
+                                code="PRIVACY-0406-400", path=str(output), job=job_id) from None  # fmt: skip
+
+
+def _writable(output: Path | None) -> None:
+    """Refuse, before any job runs, a bundle file that cannot be written: its folder missing, or a folder."""
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        why = "is a folder" if output.is_dir() else "is in a folder that does not exist"
+        raise InvalidInputError(f"--output {output} {why}: name a file to write the bundle to",
+                                code="PRIVACY-0406-400", path=str(output))  # fmt: skip
 
 
 @privacy_app.command("access")
@@ -94,6 +103,7 @@ def access(
     as_json: bool = JsonFlag,
 ) -> None:
     """Gather everything held about the people these identities belong to into a bundle (JSON)."""
+    _writable(output)
     job = _run("access", identity, file, as_json)
     if output is not None and job["bundleReady"]:
         _save_bundle(job["id"], output)

@@ -230,6 +230,7 @@ def test_users_roles_and_tokens_through_the_api(api: Api) -> None:
 
 def test_the_cli_acts_as_the_token_in_accord_token(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("init").code == 0
+    assert cli("sandbox", "create", "dev").code == 0
     assert cli("user", "create", "viewer", "--service").code == 0
     assert cli("role", "grant", "analyst", "--user", "viewer", "--sandbox", "prod").code == 0
     plain = cli("token", "create", "viewer-ci", "--user", "viewer", "--json").json()["token"]
@@ -237,6 +238,7 @@ def test_the_cli_acts_as_the_token_in_accord_token(cli: Any, monkeypatch: pytest
     me = cli("whoami", "--json").json()
     assert (me["user"], me["owner"], "View Datasets" in me["permissions"]) == ("viewer", False, True)
     assert cli("dataset", "list", "--json").code == 0
+    assert [s["name"] for s in cli("sandbox", "list", "--json").json()] == ["prod"]  # dev: not the token's
     refused = cli("schema", "create", "crm", "--class", "profile", "--json")
     assert refused.code == 6 and refused.json()["error"]["details"]["permission"] == "Manage Schemas"
     assert cli("user", "list").code == 6

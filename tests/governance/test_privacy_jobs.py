@@ -218,6 +218,9 @@ def test_the_cli_runs_jobs_reads_files_of_identities_and_saves_bundles(filled: W
     ids = tmp_path / "ids.csv"
     ids.write_text("namespace,value\nEmail,P4@X.IO\nCRMID,C4\n")
     bundle = tmp_path / "bundle.json"
+    nowhere = cli("privacy", "access", "-i", "CRMID:C4", "-o", str(tmp_path / "no" / "b.json"), "--json")
+    assert nowhere.code == 2 and "does not exist" in nowhere.json()["error"]["message"]
+    assert cli("privacy", "jobs", "--json").json() == []  # refused before any job ran
     done = cli("privacy", "access", "--identity", "ECID:" + PEOPLE.ecid(4), "--file", str(ids), "--output",
                str(bundle), "--json")  # fmt: skip
     assert done.code == 0, done.stdout + done.stderr
