@@ -3,7 +3,9 @@ request. The privacy delete's figures come from `bench/privacy.py`, kept beside 
 
 - Policy evaluation: a flow of 50 audiences and 50 mapped fields over a 500-field union schema (three
   profile-enabled datasets, labels on a tenth of the fields, ten enabled policies), evaluated whole with
-  its lineage (`destinations.evaluate_flow`, what `accord policy evaluate` runs). Goal: under 50 ms.
+  its lineage (`destinations.evaluate_flow`, what `accord policy evaluate` runs), 40 times as `accord serve`
+  makes them (start-up frozen out of the garbage collector's full passes) and 40 times before that. Goal:
+  median and p95 under 50 ms.
 - Permission checks: the same route (`GET /namespaces`, which needs View Identity Namespaces) called in-process
   through the whole ASGI stack, with the checks, and with them off (the token read without its user's grants,
   no permission looked up, any sandbox taken), interleaved in rounds; the difference of the medians per
@@ -14,6 +16,7 @@ Run with `make bench-governance`; figures in bench/results/governance.json."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -66,21 +69,41 @@ def _home(root: Path) -> Any:
     return settings, ws
 
 
-def policy_evaluation(ws: Any) -> dict[str, Any]:
+def _evaluations(ws: Any, count: int) -> list[float]:
     from accord import destinations
 
     times = []
-    for _ in range(40):
+    for _ in range(count):
         started = time.perf_counter()
         with ws.catalog.session() as s:
             found = destinations.evaluate_flow(s, "prod", "big")
         times.append((time.perf_counter() - started) * 1000)
     assert found["allowed"], found  # every piece walked, none forbidden: the whole lineage is built each time
-    median = statistics.median(times)
+    return times
+
+
+def policy_evaluation(ws: Any) -> dict[str, Any]:
+    """Evaluations one after another, first as a fresh process makes them (the garbage collector's full passes
+    walk everything loaded, and fall on some), then as `accord serve` makes them: what start-up loaded frozen
+    out of those passes (`gc.freeze`, accord/cli/serving.py)."""
+    fresh = _evaluations(ws, 40)
+    gc.collect()
+    gc.freeze()
+    try:
+        served = _evaluations(ws, 40)
+    finally:
+        gc.unfreeze()
+    median = statistics.median(served)
     return {"audiences": AUDIENCES, "mappedFields": MAPPED, "unionFields": FIELDS, "enabledPolicies": 10,
-            "medianMs": round(median, 2), "p95Ms": round(sorted(times)[int(len(times) * 0.95)], 2),
+            "medianMs": round(median, 2), "p95Ms": _p95(served), "maxMs": round(max(served), 2),
+            "unfrozen": {"medianMs": round(statistics.median(fresh), 2), "p95Ms": _p95(fresh),
+                         "maxMs": round(max(fresh), 2)},
             "goalMs": EVALUATION_GOAL_MS, "ratioToGoal": round(median / EVALUATION_GOAL_MS, 3),
-            "met": median < EVALUATION_GOAL_MS}  # fmt: skip
+            "met": median < EVALUATION_GOAL_MS and _p95(served) < EVALUATION_GOAL_MS}  # fmt: skip
+
+
+def _p95(times: list[float]) -> float:
+    return round(sorted(times)[int(len(times) * 0.95)], 2)
 
 
 async def _call(app: Any, token: str) -> float:
@@ -162,7 +185,9 @@ def main() -> None:
         settings, ws = _home(Path(folder))
         token = create_token(ws.catalog, "bench")[1]
         evaluation = policy_evaluation(ws)
-        said = f"median {evaluation['medianMs']} ms, p95 {evaluation['p95Ms']} ms (goal < {EVALUATION_GOAL_MS} ms)"
+        said = f"median {evaluation['medianMs']} ms, p95 {evaluation['p95Ms']} ms (goal < {EVALUATION_GOAL_MS} ms); " \
+               f"without gc.freeze: median {evaluation['unfrozen']['medianMs']} ms, p95 " \
+               f"{evaluation['unfrozen']['p95Ms']} ms"  # fmt: skip
         print(f"policy evaluation, {AUDIENCES} audiences x {MAPPED} fields over {FIELDS}: {said}")
         ws.close()
         checks = permission_checks(settings, token)
