@@ -49,14 +49,20 @@ class Principal:
     def may_use(self, sandbox: str) -> bool:
         return bool(self.permissions_in(sandbox))
 
+    def lists(self, sandbox: str) -> bool:
+        """Whether the caller's list of sandboxes shows this one: it holds something of its own there (what
+        the whole home's permissions give opens no sandbox's data)."""
+        usable = self.sandboxes
+        return usable is None or sandbox in usable
+
     @property
     def sandboxes(self) -> frozenset[str] | None:
         """The sandboxes this caller holds anything in (None: every one)."""
         if self.sandbox is not None:
             return frozenset({self.sandbox})
-        if self.grants.get(EVERY_SANDBOX):
+        if self.grants.get(EVERY_SANDBOX, frozenset()) - HOME_WIDE:  # home-wide ones alone open no sandbox's data
             return None
-        return frozenset(name for name, held in self.grants.items() if held)
+        return frozenset(name for name, held in self.grants.items() if name != EVERY_SANDBOX and held - HOME_WIDE)
 
     @property
     def is_admin(self) -> bool:

@@ -72,7 +72,7 @@ FieldGroupBody = Annotated[
 def get_sandboxes(ws: WorkspaceDep, caller: PrincipalDep) -> list[dict[str, Any]]:
     """The sandboxes this token may use."""
     with ws.catalog.session() as session:
-        return [sandbox_document(s) for s in list_sandboxes(session) if caller.may_use(s.name)]
+        return [sandbox_document(s) for s in list_sandboxes(session) if caller.lists(s.name)]
 
 
 @router.post("/sandboxes", response_model=SandboxOut, status_code=201, tags=["sandboxes"])

@@ -19,7 +19,7 @@ def sandbox_list(as_json: bool = JsonFlag) -> None:
     workspace, caller = state.workspace(), state.acting()
     with workspace.catalog.session() as session:
         rows = [catalog.sandbox_document(s) for s in catalog.list_sandboxes(session)
-                if caller is None or caller.may_use(s.name)]  # fmt: skip
+                if caller is None or caller.lists(s.name)]  # fmt: skip
     emit(rows, as_json, print_lines(lambda s: f"{s['name']}  {s['title']}"))
 
 

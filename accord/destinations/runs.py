@@ -118,6 +118,9 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
         definition = definition_of(flow)
         # the policies of now, on the segments of now: enabled since the flow was saved, or labels added since
         enforce_flow(session, sandbox, flow.name, definition, account)
+        if account.marketing_actions:  # the account's actions are its flows': the consents they need are honoured
+            definition = definition.model_copy(update={"marketing_actions": sorted(
+                {*definition.marketing_actions, *account.marketing_actions})})  # fmt: skip
         if segment_ids is not None:
             definition = definition.model_copy(update={"audiences": [
                 a for a in definition.audiences if a.segment_id in segment_ids]})  # fmt: skip

@@ -174,6 +174,31 @@ def test_a_sandbox_token_names_only_its_sandboxs_folder_of_each_allowed_root(
     )
 
 
+def test_permissions_over_the_whole_home_open_no_sandboxs_folders(api: Api, ws: Workspace, settings: Any) -> None:
+    """A data engineer of prod who also runs campaigns (View/Manage Campaign granted in every sandbox, as
+    docs/governance.md says) names prod's folders only, not dev's."""
+    from accord.access import create_role, create_user, grant_role
+
+    root = settings.allowed_roots[0]
+    (root / "dev").mkdir()
+    (root / "prod").mkdir()
+    create_role(ws.catalog, "campaigner", ["View Campaign", "Manage Campaign"])
+    create_user(ws.catalog, "dan", service=True)
+    grant_role(ws.catalog, "data engineer", "dan", "prod")
+    grant_role(ws.catalog, "campaigner", "dan", None)
+    plain = create_token(ws.catalog, "dan-ci", user="dan")[1]
+    with httpx.Client(base_url=api.base, headers={"Authorization": f"Bearer {plain}"}, timeout=60) as client:
+        for place in (root, root / "dev"):
+            refused = client.post("/connections", json={"name": "x", "connector": "local",
+                                                        "config": {"root": str(place)}})  # fmt: skip
+            assert refused.status_code == 403 and refused.json()["code"] == "ACCESS-0410-403", (place, refused.text)
+        made = client.post("/connections", json={"name": "mine", "connector": "local",
+                                                 "config": {"root": str(root / "prod")}})  # fmt: skip
+        assert made.status_code == 201, made.text
+        assert client.get("/campaign/instance").status_code != 403  # the campaign is his, home-wide
+        assert [s["name"] for s in client.get("/sandboxes").json()] == ["prod"]
+
+
 def test_details_naming_a_secret_are_hidden_at_any_depth() -> None:
     error = InvalidInputError("bad", code="X-0000-400", password="p1", nested={"apiKey": "k1", "path": "a.csv"},
                               problems=[{"secretAccessKey": "s1", "path": "config.x"}])  # fmt: skip

@@ -9,6 +9,8 @@ import io
 from pathlib import Path
 
 from accord import destinations
+from accord.access import AllowedRoots
+from accord.sources import SecretBox
 from accord.workspace import Workspace
 from tests.destinations.conftest import FLOW, MAPPING, create_flow, evaluate, ingest_people
 
@@ -59,3 +61,12 @@ def test_a_flow_that_shares_data_leaves_out_those_who_refused_sharing(
     shared = destinations.run_activation(people, "prod", "shared")
     assert not {"ann@example.com", "eve@example.com"} & set(rows_of(shared, outbox))
     assert shared["excluded"] == {"consent": 2}
+    # the same action said on the account instead (by whoever manages destinations): the same consent asked
+    with people.catalog.session() as session:
+        destinations.create_account(session, SecretBox(people.settings.home), "prod", "partner", "local",
+                                    {"root": str(outbox)}, AllowedRoots.from_settings(people.settings),
+                                    ["exportToThirdParty"])  # fmt: skip
+    create_flow(people, "through-partner", FLOW, account="partner")
+    partnered = destinations.run_activation(people, "prod", "through-partner")
+    assert not {"ann@example.com", "eve@example.com"} & set(rows_of(partnered, outbox))
+    assert partnered["excluded"] == {"consent": 2}
