@@ -281,10 +281,10 @@ def parse_since(text: str, option: str = "--since") -> datetime:
         return utcnow() - int(found[1]) * _UNITS[found[2]]
     try:
         when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise InvalidInputError(f"{option} {text[:40]!r} is neither a span back from now (24h, 7d) nor a date "
                                 "(2026-11-30)", code="ACCESS-0431-400", field=option) from None  # fmt: skip
-    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _document(record: ActivityRecord) -> dict[str, Any]:

@@ -42,10 +42,14 @@ def parse_expiry(text: str) -> datetime:
         return utcnow() + int(found[1]) * _UNITS[found[2]]
     try:
         when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        when = when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise InvalidInputError(f"--expires {text[:40]!r} is neither a span (12h, 30d, 8w) nor a date (2027-01-31)",
                                 code="ACCESS-0402-400", field="expires") from None  # fmt: skip
-    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    if when - utcnow() > LONGEST:
+        raise InvalidInputError(f"--expires {text[:40]!r} is too far: a token lasts at most 10 years",
+                                code="ACCESS-0402-400", field="expires")  # fmt: skip
+    return when
 
 
 def _hash(token: str) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -210,15 +209,23 @@ class ActivityPage(BaseModel):
 
 
 def _activity_query(
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A span back from now (`24h`, `7d`) or an ISO 8601 time (without an offset: UTC).",
+        ),
+    ] = None,
+    until: Annotated[str | None, Query(max_length=64, description="As `since`: entries before it.")] = None,
     user: str | None = None,
     object: str | None = None,
     before: int | None = None,
     limit: int = 100,
 ) -> access.ActivityQuery:
-    """The filters of a listing; its sandbox is the request's (set by the route)."""
-    return access.ActivityQuery("", since, until, user, object, before, limit)
+    """The filters of a listing, read as the CLI reads them; its sandbox is the request's (set by the route)."""
+    return access.ActivityQuery("", access.parse_since(since, "since") if since else None,
+                                access.parse_since(until, "until") if until else None, user, object, before,
+                                limit)  # fmt: skip
 
 
 ActivityFilters = Annotated[access.ActivityQuery, Depends(_activity_query)]

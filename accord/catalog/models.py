@@ -34,10 +34,15 @@ def utcnow() -> datetime:
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """A time stored in UTC, always given back with its offset (SQLite keeps none: values came back naive)."""
+    """A time stored in UTC, always given back with its offset (SQLite keeps none: values came back naive).
+    A time given with another offset is converted to UTC first, written or compared (SQLite would keep its
+    wall-clock figures and drop the offset)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return aware(value) if value is not None else None

@@ -199,3 +199,18 @@ def test_a_flag_named_like_a_secret_hides_nothing_after_it() -> None:
     assert shown == ["user", "create", "bob", "--password", "--email", "x"]
     assert shown_arguments(["x", "--secret-key", "v", "--api-key=w", "v2"], frozenset()) == [
         "x", "--secret-key", "***", "--api-key=***", "v2"]  # fmt: skip
+
+
+def test_times_with_an_offset_find_the_same_entries_through_the_api(api: Api, ws: Workspace) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    assert api.post("/sandboxes", json={"name": "qa"}).status_code == 201
+    at = datetime.fromisoformat(entries(api)[0]["at"]).astimezone(UTC)
+    before, after = at - timedelta(minutes=1), at + timedelta(minutes=1)
+    for moment in (before, after):  # the same moments, in UTC and ten hours behind it
+        utc = len(entries(api, since=moment.isoformat()))
+        behind = len(entries(api, since=moment.astimezone(timezone(timedelta(hours=-10))).isoformat()))
+        assert utc == behind, moment
+    assert len(entries(api, since=before.isoformat())) >= 1 and entries(api, since=after.isoformat()) == []
+    edge = api.get("/audit", params={"since": "0001-01-01T00:00+01:00"})
+    assert edge.status_code == 400 and edge.json()["code"] == "ACCESS-0431-400"
