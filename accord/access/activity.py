@@ -142,14 +142,15 @@ def command_activity(command: str, args: list[str], caller: Principal | None, sa
     """The entry of a CLI command, or None for commands that change nothing (those that need a View permission,
     or none). `flags`: the command's options that take no value (a secret-named one hides nothing after it)."""
     needed = COMMANDS.get(command)
-    if needed is None or changes_nothing(needed):
+    if needed is None or changes_nothing(needed) or command in READS:
         return None
     withheld = command in WITHHELD_COMMANDS
     named = _object_named(command, args, flags)
+    person = withheld and command != "user create"  # a user's name is no customer's identifier
     return Activity(
         via="cli", user=caller.user if caller else login, token=caller.name if caller else None,
         sandbox=None if needed in HOME_WIDE else sandbox, action=f"accord {command}",
-        object_type=_object_type(command), object_id="withheld" if withheld and named else _cut(named, 256),
+        object_type=_object_type(command), object_id="withheld" if person and named else _cut(named, 256),
         outcome=_command_outcome(exit_code),
         status=exit_code, changes={"arguments": "withheld" if withheld else shown_arguments(args, flags)},
         origin=login,
@@ -158,19 +159,43 @@ def command_activity(command: str, args: list[str], caller: Principal | None, sa
 
 _CLI_TYPES = {"policy": "policies", "sandbox": "sandboxes", "mergepolicy": "mergepolicies", "activate": "activations",
               "action": "marketing-actions", "identity": "identity", "segment": "segment", "privacy": "privacy",
-              "streaming": "streaming", "campaign": "campaign", "ingest": "batches"}  # fmt: skip
-"""A command group's object type where it is not the group's name with an `s` (as the API's paths name them)."""
+              "streaming": "streaming", "batch": "batches", "profile": "profiles", "alert": "alerts",
+              "label": "datasets", "ingest": "datasets",
+              "identity create": "namespaces", "label create": "labels", "campaign address": "campaign/addresses",
+              "campaign delivery": "campaign/deliveries", "campaign list": "campaign/lists",
+              "campaign suppression": "campaign/suppressions", "campaign workflow": "campaign/workflows",
+              "campaign opt-out": "campaign/recipients", "campaign import": "campaign/import",
+              "campaign bounces": "campaign/bounces", "campaign connect": "campaign/connect",
+              "campaign export-logs": "campaign/logs"}  # fmt: skip
+"""A command's object type as the API's paths name it (`accord label add crm` changes `datasets/crm`, as
+`POST /datasets/crm/labels` does), by command or by group; else the group's name with an `s`."""
+
+_NAMED_BY_OPTION = {"ingest": ("--dataset", "-d")}
+"""Commands whose object is named by an option, not by their first argument."""
+
+READS = frozenset({"user list", "user show", "role list", "token list", "privacy jobs"})
+"""Commands that read though they need a Manage permission (the API does not log reads either)."""
 
 
 def _object_type(command: str) -> str:
-    group = command.split(" ")[0]
-    return _CLI_TYPES.get(group, f"{group}s")
+    words = command.split(" ")
+    for key in (command, " ".join(words[:2]), words[0]):
+        if key in _CLI_TYPES:
+            return _CLI_TYPES[key]
+    return f"{words[0]}s"
 
 
 def _object_named(command: str, args: list[str], flags: frozenset[str]) -> str | None:
     """The first argument after the command's words that is no option nor an option's value: the object the
     command is about, as the API's path names it (`dataset create crm` -> `crm`)."""
     words, position = command.split(" "), 0
+    by_option = _NAMED_BY_OPTION.get(command, ())
+    for index, option in enumerate(args):
+        named, joined, value = option.partition("=")
+        if named in by_option:
+            return value if joined else (args[index + 1] if index + 1 < len(args) else None)
+    if by_option:
+        return None
     for index, arg in enumerate(args):
         position = position + 1 if position < len(words) and arg == words[position] else position
         if position == len(words):

@@ -45,15 +45,25 @@ class CliState:
     def record(self, arguments: list[str], exit_code: int) -> None:
         """Put the command that ran in the activity log, if it changes anything (`accord.access.command_activity`).
 
-        Only a command that opened the workspace is recorded: a change goes through it."""
-        if self._workspace is None or self.command is None:
+        Only a command that opened the workspace or the campaign instance is recorded: a change goes through
+        one of them."""
+        if (self._workspace is None and self._campaign is None) or self.command is None:
             return
         from accord.access import command_activity, record
 
         entry = command_activity(self.command, arguments, self._principal, self.sandbox, exit_code, self.actor(),
                                  self.flags)  # fmt: skip
-        if entry is not None:
-            record(self._workspace.catalog, entry)
+        if entry is None:
+            return
+        if self._workspace is None:  # a campaign command: its change is logged in the home's catalog too
+            from accord.errors import AccordError
+            from accord.workspace import Workspace
+
+            try:
+                self._workspace = Workspace.open(self.settings)
+            except AccordError:
+                return  # a home with a campaign instance and no catalog (`accord campaign init` alone)
+        record(self._workspace.catalog, entry)
 
     def acting(self) -> Principal | None:
         """The API token the CLI acts as (`ACCORD_TOKEN`), once checked against what the running command needs

@@ -214,3 +214,20 @@ def test_times_with_an_offset_find_the_same_entries_through_the_api(api: Api, ws
     assert len(entries(api, since=before.isoformat())) >= 1 and entries(api, since=after.isoformat()) == []
     edge = api.get("/audit", params={"since": "0001-01-01T00:00+01:00"})
     assert edge.status_code == 400 and edge.json()["code"] == "ACCESS-0431-400"
+
+
+def test_cli_entries_name_their_object_as_the_api_does_and_reads_are_not_logged(cli: Any) -> None:
+    assert cli("init").code == 0
+    assert cli("schema", "create", "crm", "--class", "profile", "--field-group", "personal-contact-details").code == 0
+    assert cli("dataset", "create", "crm", "--schema", "crm").code == 0
+    assert cli("label", "add", "crm", "C2").code == 0
+    assert cli("batch", "delete", "nope").code != 0  # a failed change is logged too
+    assert cli("campaign", "list", "create", "owners-list").code == 0  # the campaign instance alone is opened
+    assert cli("user", "list").code == 0 and cli("token", "list").code == 0  # reads: not logged
+    found = {e["action"]: e["object"] for e in cli("audit", "list", "--json").json()}
+    assert found["accord label add"] == {"type": "datasets", "id": "crm"}  # as POST /datasets/crm/labels
+    assert found["accord dataset create"] == {"type": "datasets", "id": "crm"}
+    assert found["accord batch delete"] == {"type": "batches", "id": "nope"}
+    assert found["accord campaign list create"] == {"type": "campaign/lists", "id": "owners-list"}
+    assert not {"accord user list", "accord token list"} & set(found)
+    assert cli("audit", "list", "--object", "datasets/crm", "--json").json()[0]["action"] == "accord label add"
