@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Principal,
         SandboxForbiddenError,
         authorize_sandbox,
+        campaign_withheld,
         require,
         require_for_account,
     )
@@ -69,6 +70,7 @@ _EXPORTS = {
         "Principal",
         "SandboxForbiddenError",
         "authorize_sandbox",
+        "campaign_withheld",
         "require",
         "require_for_account",
     ],

@@ -65,6 +65,12 @@ class Principal:
         return frozenset(name for name, held in self.grants.items() if name != EVERY_SANDBOX and held - HOME_WIDE)
 
     @property
+    def described(self) -> str:
+        """Who calls, as a record names them: the user, and the token or session they came through."""
+        via = "signed in" if self.token_id.startswith("session:") else f"token {self.name}"
+        return f"{self.user} ({via})"
+
+    @property
     def is_admin(self) -> bool:
         """Holds every permission in every sandbox."""
         return self.sandbox is None and self.grants.get(EVERY_SANDBOX, frozenset()) == frozenset(Permission)
@@ -135,3 +141,16 @@ def require_for_account(principal: Principal | None, destination: str, sandbox: 
     needed = DESTINATION_NEEDS.get(destination)
     if principal is not None and needed is not None:
         require(principal, needed, sandbox)
+
+
+def campaign_withheld(principal: Principal | None, changes: bool) -> str | None:
+    """Why a privacy job this caller asks for leaves the home's campaign instance alone, or None when it may
+    reach it: the instance's recipients came from every sandbox, so reading them (`changes`: erasing them) needs
+    View (Manage) Campaign in every sandbox, as the campaign's own routes do. None: the home's owner."""
+    needed = Permission.MANAGE_CAMPAIGN if changes else Permission.VIEW_CAMPAIGN
+    if principal is None or principal.holds_home_wide(needed):
+        return None
+    return (
+        f"the requester ({principal.user}) does not hold {needed.value!r} in every sandbox: the campaign "
+        "instance's recipients came from every sandbox (ask someone who holds it to run the job too)"
+    )

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord import governance
+from accord import access, governance
 from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 
@@ -70,7 +70,8 @@ async def post_privacy_job(ws: WorkspaceDep, sandbox: SandboxDep, caller: Princi
         sandbox,
         body.kind,
         body.identities,
-        requested_by=f"{caller.user} (token {caller.name})",
+        requested_by=caller.described,
+        campaign_withheld=access.campaign_withheld(caller, changes=body.kind == "delete"),
     )
 
 

@@ -227,12 +227,13 @@ def campaign_connect(
     audiences, and the dataflows that bring its logs and consents back. Says what it created."""
     from accord.campaign.connect import Instance, connect, remote_instance
 
+    workspace = state.workspace()  # the token is checked (and the refusal logged) before any instance is asked
     if url:
         instance = remote_instance(url, token or "")
     else:
         eng = engine()
         instance = Instance(name=eng.name, landing=str(eng.landing), logs=str(eng.logs))
-    made = connect(state.workspace(), state.sandbox, instance, namespace=namespace)
+    made = connect(workspace, state.sandbox, instance, namespace=namespace)
 
     def human(d: dict[str, Any]) -> None:
         out.print(f"campaign instance [bold]{d['instance']}[/] and sandbox {d['sandbox']} connected "

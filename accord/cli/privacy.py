@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from accord.access import campaign_withheld
 from accord.cli.output import emit, new_table, out, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
@@ -53,9 +54,10 @@ def _run(kind: str, given: list[str] | None, file: Path | None, as_json: bool) -
     with progress_bar(not as_json) as progress:
         progress(f"privacy {kind} job", None)
         caller = state.acting()
-        by = f"{caller.user} (token {caller.name})" if caller is not None else state.actor()
-        return governance.run_privacy_job(state.workspace(), state.sandbox, kind, items, requested_by=by,
-                                          places=places, progress=progress)  # fmt: skip
+        return governance.run_privacy_job(
+            state.workspace(), state.sandbox, kind, items, places=places, progress=progress,
+            requested_by=caller.described if caller is not None else state.actor(),
+            campaign_withheld=campaign_withheld(caller, changes=kind == "delete"))  # fmt: skip
 
 
 def _describe(job: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from accord import access as access_module
 from accord import (
     campaign,
     destinations,
@@ -308,6 +309,15 @@ def test_a_deleted_person_is_found_in_no_file_under_the_home(home: Home) -> None
     assert {t["type"] for t in bundle["campaign"]["trackingLogs"]} >= {"open", "click", "unsubscribe"}
     assert bundle["campaign"]["suppressions"] and bundle["campaign"]["files"]
     assert bundle["lakeDiagnostics"][0]["errors"] and bundle["catalog"]["identityRemovals"]
+    # prod's own admin does not reach the home's campaign instance (its recipients came from every sandbox)
+    access_module.create_user(home.ws.catalog, "pam", service=True)
+    access_module.grant_role(home.ws.catalog, "admin", "pam", "prod")
+    pam = access_module.create_token(home.ws.catalog, "pam-ci", user="pam")[1]
+    by_pam = api.post("/privacy/jobs", json={"kind": "access", "identities": [f"CRMID:{CRM}"]},
+                      headers={"Authorization": f"Bearer {pam}"}).json()  # fmt: skip
+    campaign_report = next(r for r in by_pam["report"] if r["store"] == "campaign")
+    assert not campaign_report["reached"] and "does not hold 'View Campaign'" in campaign_report["whyNot"], by_pam
+    assert by_pam["requestedBy"] == "pam (token pam-ci)"
 
     # delete: by another of their identities
     deleted = api.post("/privacy/jobs", json={"kind": "delete", "identities": [f"ECID:{ECID}"]})
@@ -317,7 +327,7 @@ def test_a_deleted_person_is_found_in_no_file_under_the_home(home: Home) -> None
     assert all("value" not in i for i in job["identities"]) and job["identities"][0]["namespace"] == "ECID"
     reports = {r["store"]: r for r in job["report"]}
     assert all(r["reached"] and r["removed"] > 0 for s, r in reports.items() if s != "sourceFiles"), reports
-    assert reports["catalog"]["details"]["accessBundlesRemoved"] == 2
+    assert reports["catalog"]["details"]["accessBundlesRemoved"] == 3
     assert all(r["removed"] <= r["found"] for r in reports.values()), reports  # nothing removed it did not find
     told = reports["activations"]["details"]["deletionExports"]
     assert [t["flow"] for t in told] == ["paris-sync"]

@@ -122,7 +122,7 @@ def _campaign(workspace: Workspace, subject: Subject, report: StoreReport) -> di
     from accord.campaign import bounce_messages_naming, instance_folders, recipients_of
     from accord.destinations import files_naming
 
-    with campaign_of(workspace, subject.sandbox) as (engine, why_not):
+    with campaign_of(workspace, subject.sandbox, subject.campaign_withheld) as (engine, why_not):
         if engine is None:
             report.not_reached(why_not or "")
             return None

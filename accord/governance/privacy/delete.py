@@ -176,7 +176,7 @@ def _campaign(workspace: Workspace, subject: Subject, report: StoreReport) -> No
     from accord.campaign import forget_recipients, instance_folders
     from accord.destinations import ActivationsErased, scrub_folders
 
-    with campaign_of(workspace, subject.sandbox) as (engine, why_not):
+    with campaign_of(workspace, subject.sandbox, subject.campaign_withheld) as (engine, why_not):
         if engine is None:
             report.not_reached(why_not or "")
             return

@@ -26,6 +26,7 @@ import hmac
 import secrets
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,13 +58,15 @@ def job_folder(workspace: Workspace, job_id: str) -> Path:
 
 
 def run_privacy_job(workspace: Workspace, sandbox: str, kind: str, identities: Sequence[Any], *,
-                    requested_by: str = "", places: Sequence[str] | None = None,
-                    progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+                    requested_by: str = "", places: Sequence[str] | None = None, progress: Progress | None = None,
+                    campaign_withheld: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Check the request, record the job, run it to its end; the job as `job_document` gives it.
 
     `identities` are `{namespace, value}` objects or `NAMESPACE:VALUE` texts, 1 to 1,000 (`places` names where
-    each came from, for the problems). Raises the request's problems before anything is recorded, and
-    `JobRunningError` (recorded as the job's error) when a delete cannot take the sandbox's lock in time."""
+    each came from, for the problems). `campaign_withheld`: why the job leaves the home's campaign instance
+    alone (its requester may not act on it: `accord.access.campaign_withheld`). Raises the request's problems
+    before anything is recorded, and `JobRunningError` (recorded as the job's error) when a delete cannot take
+    the sandbox's lock in time."""
     if kind not in KINDS:
         raise InvalidInputError(f"a privacy job is `access` or `delete`, not {kind!r}", code="PRIVACY-0402-400",
                                 kind=kind)  # fmt: skip
@@ -75,9 +78,9 @@ def run_privacy_job(workspace: Workspace, sandbox: str, kind: str, identities: S
     job_id = _record(workspace, sandbox_id, kind, requested, requested_by)
     try:
         if kind == "access":
-            _access(workspace, sandbox, job_id, requested, step)
+            _access(workspace, sandbox, job_id, requested, step, campaign_withheld)
         else:
-            _delete(workspace, sandbox, job_id, requested, step)
+            _delete(workspace, sandbox, job_id, requested, step, campaign_withheld)
     except AccordError as exc:
         _finish(workspace, job_id, "error", error=exc.message, unfinished=True)
         raise
@@ -146,13 +149,13 @@ def identity_digest(salt: str, value: str) -> str:
 
 
 def _access(workspace: Workspace, sandbox: str, job_id: str, requested: list[RequestedIdentity],
-            step: Progress) -> None:  # fmt: skip
+            step: Progress, campaign_withheld: str | None) -> None:  # fmt: skip
     from accord.governance.privacy.access import bundle_bytes, gather
     from accord.governance.privacy.reports import STORES
     from accord.governance.privacy.subject import find_subject
 
     _processing(workspace, job_id)
-    subject = find_subject(workspace, sandbox, requested)
+    subject = replace(find_subject(workspace, sandbox, requested), campaign_withheld=campaign_withheld)
     stores = list(STORES)
     bundle, reports = gather(workspace, subject, lambda store: step(f"reading {store}", stores.index(store) / len(
         stores)))  # fmt: skip
@@ -167,7 +170,7 @@ def _access(workspace: Workspace, sandbox: str, job_id: str, requested: list[Req
 
 
 def _delete(workspace: Workspace, sandbox: str, job_id: str, requested: list[RequestedIdentity],
-            step: Progress) -> None:  # fmt: skip
+            step: Progress, campaign_withheld: str | None) -> None:  # fmt: skip
     from accord.destinations import flows_held, scratch_folder
     from accord.governance.privacy.delete import erase
     from accord.governance.privacy.reports import STORES
@@ -180,7 +183,7 @@ def _delete(workspace: Workspace, sandbox: str, job_id: str, requested: list[Req
         _close_stopped(workspace, sandbox, deletes=True)
         stopped = _unmended(workspace, sandbox)
         _processing(workspace, job_id)
-        subject = find_subject(workspace, sandbox, requested)
+        subject = replace(find_subject(workspace, sandbox, requested), campaign_withheld=campaign_withheld)
         with scratch_folder(workspace) as staging:
             reports = erase(workspace, subject, job_id, Path(staging), lambda store: step(
                 f"erasing from {store}", stores.index(store) / len(stores)))  # fmt: skip

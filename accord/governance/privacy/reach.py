@@ -80,13 +80,17 @@ def source_files(workspace: Workspace, subject: Subject, report: Any) -> list[di
 
 
 @contextmanager
-def campaign_of(workspace: Workspace, sandbox: str) -> Iterator[tuple[CampaignEngine | None, str | None]]:
-    """This home's campaign instance, when the sandbox activates to it; else None and why the job does not
-    reach it. An instance serves the organisation, not a sandbox: a sandbox that sends it nothing has nothing
-    of its own there."""
+def campaign_of(workspace: Workspace, sandbox: str,
+                withheld: str | None = None) -> Iterator[tuple[CampaignEngine | None, str | None]]:  # fmt: skip
+    """This home's campaign instance, when the sandbox activates to it and the job is not `withheld` from it;
+    else None and why the job does not reach it. An instance serves the organisation, not a sandbox: a
+    sandbox that sends it nothing has nothing of its own there."""
     from accord.campaign import CampaignEngine
     from accord.campaign.exceptions import CampaignNotInitialisedError
 
+    if withheld is not None:
+        yield None, withheld
+        return
     if not campaign_accounts(workspace, sandbox):
         instance = workspace.settings.campaign_instance
         yield (

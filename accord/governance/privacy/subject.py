@@ -29,6 +29,9 @@ class Subject:
     requested: tuple[tuple[str, str], ...]
     people: tuple[Person, ...]
     email_namespaces: frozenset[str]
+    campaign_withheld: str | None = None
+    """Why the job does not reach the home's campaign instance whatever the sandbox sends it (its requester
+    lacks the campaign's permission in every sandbox: its recipients came from every sandbox)."""
 
     @property
     def identities(self) -> set[tuple[str, str]]:
