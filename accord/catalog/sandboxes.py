@@ -27,12 +27,19 @@ def resolve_sandbox(session: Session, name: str) -> Sandbox:
     return sandbox
 
 
+RESERVED = {"campaign": "landing/campaign holds the home's campaign instances' folders, which a sandbox's own "
+                        "folder of the landing root would open to it"}  # fmt: skip
+"""Names no sandbox may take, and why."""
+
+
 def create_sandbox(session: Session, name: str, title: str = "") -> Sandbox:
     if not SANDBOX_NAME.match(name):
         raise InvalidInputError(
             f"sandbox name {name!r} must be lower-case letters, digits and dashes, starting with a letter",
             code="SANDBOX-0400-400",
         )
+    if name in RESERVED:
+        raise InvalidInputError(f"sandbox name {name!r} is reserved: {RESERVED[name]}", code="SANDBOX-0401-400")
     if session.scalar(select(Sandbox).where(Sandbox.name == name)) is not None:
         raise ConflictError(f"sandbox {name!r} already exists", code="SANDBOX-0409-409")
     sandbox = Sandbox(name=name, title=title or name)

@@ -63,6 +63,8 @@ def test_sandbox_names_are_checked_and_unique(catalog_settings: Settings) -> Non
     for bad in ("Dev", "1dev", "dev'; DROP TABLE sandboxes;--", "d" * 70):
         with pytest.raises(InvalidInputError), workspace.catalog.session() as session:
             create_sandbox(session, bad)
+    with pytest.raises(InvalidInputError, match="reserved: landing/campaign"), workspace.catalog.session() as s:
+        create_sandbox(s, "campaign")  # its folder of the landing root would be the campaign instances'
     with workspace.catalog.session() as session:
         assert [s.name for s in list_sandboxes(session)] == ["dev-1", "prod"]
     workspace.close()
