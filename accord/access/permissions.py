@@ -60,7 +60,8 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.VIEW_SEGMENTS: "read segment definitions, estimates, members and membership history",
     Permission.MANAGE_SEGMENTS: "create, change, delete and run segment definitions",
     Permission.VIEW_DESTINATIONS: "read the destination catalog, accounts, activation flows, runs and dead letters",
-    Permission.MANAGE_DESTINATIONS: "connect, test and delete destination accounts",
+    Permission.MANAGE_DESTINATIONS: "connect, test and delete destination accounts; set the marketing actions of "
+    "their flows",
     Permission.ACTIVATE_DESTINATIONS: "create, run, enable, disable and delete activation flows; replay dead letters",
     Permission.VIEW_CAMPAIGN: "read the campaign engine's recipients, lists, deliveries, workflows and logs (the "
     "instance serves the whole home: only when granted in every sandbox)",
@@ -102,7 +103,8 @@ BUILT_IN_ROLES: dict[str, tuple[str, frozenset[Permission]]] = {
         (_VIEW - {Permission.VIEW_USER_ACTIVITY_LOG}) | _DATA,
     ),
     "marketer": (
-        "audiences, activations and the campaign engine, over data others bring in",
+        "audiences, activations and the campaign engine (whose permissions count where it is granted in every "
+        "sandbox), over data others bring in",
         frozenset(
             {
                 Permission.VIEW_SCHEMAS,

@@ -83,7 +83,8 @@ class SandboxForbiddenError(PermissionDeniedError):
         usable = principal.sandboxes
         if principal.sandbox is not None:
             hint = f"this API token ({principal.name}) is for sandbox {principal.sandbox!r} only, not {sandbox!r}; " \
-                   f"send `x-sandbox-name: {principal.sandbox}` or use a token of that sandbox"  # fmt: skip
+                   f"work in {principal.sandbox!r} (`--sandbox` at the CLI, `x-sandbox-name` in the API) or use a " \
+                   "token of that sandbox"  # fmt: skip
         else:
             where = ", ".join(sorted(usable)) if usable else "none"
             hint = f"user {principal.user} (token {principal.name}) holds no role in sandbox {sandbox!r}; " \
@@ -97,19 +98,23 @@ class PermissionMissingError(PermissionDeniedError):
 
     code = "ACCESS-0405-403"
 
-    def __init__(self, principal: Principal, permission: Permission, sandbox: str | None) -> None:
+    def __init__(self, principal: Principal, permission: Permission, sandbox: str | None,
+                 missing: tuple[Permission, ...] = ()) -> None:  # fmt: skip
         if sandbox is None:
             where = "in every sandbox (it is home-wide)"
             held = principal.grants.get(EVERY_SANDBOX, frozenset()) if principal.sandbox is None else frozenset()
         else:
             where, held = f"in sandbox {sandbox!r}", principal.permissions_in(sandbox)
         shown = ", ".join(p.value for p in Permission if p in held) or "nothing"
+        others = [p.value for p in missing if p != permission]
+        also = f"; it lacks {', '.join(repr(o) for o in others)} as well" if others else ""
         super().__init__(
             f"this needs the permission {permission.value!r} {where}; user {principal.user} "
-            f"(token {principal.name}) holds there: {shown}",
+            f"(token {principal.name}) holds there: {shown}{also}",
             permission=permission.value,
             sandbox=sandbox,
             user=principal.user,
+            missing=[permission.value, *others],
         )
         self.permission = permission
 
@@ -127,12 +132,10 @@ def authorize_sandbox(principal: Principal, requested: str | None, default: str)
 
 def require(principal: Principal, needed: Requirement, sandbox: str) -> None:
     """Refuse a caller that lacks what a route or command needs in `sandbox` (`PermissionMissingError`)."""
-    for permission in permissions_needed(needed):
-        if permission in HOME_WIDE:
-            if not principal.holds_home_wide(permission):
-                raise PermissionMissingError(principal, permission, None)
-        elif permission not in principal.permissions_in(sandbox):
-            raise PermissionMissingError(principal, permission, sandbox)
+    missing = tuple(p for p in permissions_needed(needed) if not (
+        principal.holds_home_wide(p) if p in HOME_WIDE else p in principal.permissions_in(sandbox)))  # fmt: skip
+    if missing:  # the first named, the others listed: a call needing several says all it lacks at once
+        raise PermissionMissingError(principal, missing[0], None if missing[0] in HOME_WIDE else sandbox, missing)
 
 
 def require_for_account(principal: Principal | None, destination: str, sandbox: str) -> None:

@@ -146,11 +146,13 @@ def _with_permissions(app: FastAPI) -> dict[str, Any]:
                 elif isinstance(needed, Open):
                     shown = f"Needs no permission: {needed.why}."
                 else:
-                    operation["x-accord-permission"] = needed.value
-                    operation["x-accord-permissions"] = [p.value for p in permissions_needed(needed)]
-                    shown = f"Needs the permission **{needed.value}** in the request's sandbox" + \
-                        "".join(f" (**{p.value}** in every sandbox)" for p in permissions_needed(needed)
-                                if p in HOME_WIDE) + "."  # fmt: skip
+                    each = permissions_needed(needed)
+                    if len(each) == 1:
+                        operation["x-accord-permission"] = each[0].value
+                    operation["x-accord-permissions"] = [p.value for p in each]
+                    shown = "Needs " + " and ".join(
+                        f"**{p.value}** " + ("in every sandbox (home-wide)" if p in HOME_WIDE else "in the request's "
+                                             "sandbox") for p in each) + "."  # fmt: skip
                 operation["description"] = (operation.get("description", "") + "\n\n" + shown).strip()
     return app.openapi_schema  # type: ignore[return-value]
 

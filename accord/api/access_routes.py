@@ -172,7 +172,7 @@ def get_tokens(ws: WorkspaceDep) -> list[dict[str, Any]]:
 @router.post("/tokens", response_model=TokenOut, status_code=201)
 def post_token(ws: WorkspaceDep, body: TokenIn) -> dict[str, Any]:
     """Create a token for a user; its value is in this answer only."""
-    ends = access.parse_expiry(body.expires) if body.expires else None
+    ends = access.parse_expiry(body.expires) if body.expires is not None else None
     record, plain = access.create_token(ws.catalog, body.name, body.role, body.sandbox, user=body.user, expires=ends)
     made = next(t for t in get_tokens(ws) if t["id"] == record.id)
     return {**made, "token": plain}

@@ -46,7 +46,7 @@ def token_create(
     as_json: bool = JsonFlag,
 ) -> None:
     """Create an API token; it is shown once."""
-    ends = access.parse_expiry(expires) if expires else None
+    ends = access.parse_expiry(expires) if expires is not None else None  # "" is no date: said so, not "never"
     record, plain = access.create_token(state.workspace().catalog, name, role, sandbox, user=user, expires=ends)
     data = {"id": record.id, "name": name, "user": user or access.OWNER, "role": role, "sandbox": sandbox,
             "expiresAt": ends.isoformat() if ends else None, "token": plain}  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,9 @@ def _save_bundle(job_id: str, output: Path) -> None:
 
 def _writable(output: Path | None) -> None:
     """Refuse, before any job runs, a bundle file that cannot be written: its folder missing, or a folder."""
-    if output is not None and (output.is_dir() or not output.parent.is_dir()):
-        why = "is a folder" if output.is_dir() else "is in a folder that does not exist"
+    if output is not None and (output.is_dir() or not output.parent.is_dir() or not os.access(output.parent, os.W_OK)):
+        why = "is a folder" if output.is_dir() else "is in a folder that does not exist" if not \
+            output.parent.is_dir() else "is in a folder this user may not write to"  # fmt: skip
         raise InvalidInputError(f"--output {output} {why}: name a file to write the bundle to",
                                 code="PRIVACY-0406-400", path=str(output))  # fmt: skip
 

@@ -258,3 +258,17 @@ def test_the_last_user_who_manages_users_and_roles_keeps_it(api: Api, ws: Worksp
     assert api.post("/users/second/disable").status_code == 200  # the first one is left
     assert api.post("/users/second/enable").status_code == 200
     assert api.delete("/roles/admin/grants", params={"user": "admin"}).status_code == 200  # second one is left
+
+
+def test_a_call_needing_several_permissions_names_every_one_it_lacks(api: Api, ws: Workspace) -> None:
+    plain = token_holding(ws, "campaign-only", {Permission.VIEW_CAMPAIGN, Permission.MANAGE_CAMPAIGN})
+    refused = httpx.post(f"{api.base}/campaign/connect", headers=bearer(plain), json={})
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["details"]["permission"] == "Manage Schemas"
+    assert body["details"]["missing"] == ["Manage Schemas", "Manage Datasets", "Manage Sources", "Manage Destinations"]
+    assert "'Manage Destinations'" in body["message"]
+    described = api.get("/openapi.json").json()["paths"]["/campaign/connect"]["post"]
+    assert described["x-accord-permissions"][0] == "Manage Campaign" and "x-accord-permission" not in described
+    assert "**Manage Campaign** in every sandbox (home-wide) and **Manage Schemas** in the request's sandbox" in (
+        described["description"])  # fmt: skip
