@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from accord.access.permissions import Permission, role_permissions_of
@@ -134,9 +134,19 @@ def user_document(session: Session, user: UserRecord) -> dict[str, Any]:
     }
 
 
+MANAGERS_LOCK = 13_0424
+"""PostgreSQL's advisory lock (by number) under which changes that may take the last manager away check it."""
+
+
 def keep_a_manager(session: Session, change: str) -> None:
     """Refuse a change (raised in its session, which rolls it back) that would leave no enabled user holding
-    Manage Users and Roles in every sandbox: nobody but the home's owner at the CLI could grant it again."""
+    Manage Users and Roles in every sandbox: nobody but the home's owner at the CLI could grant it again.
+
+    Such changes check one at a time: two taking away one manager each would each see the other's left. On
+    SQLite the change's own write already holds the catalog until it commits; PostgreSQL takes a lock for the
+    rest of the transaction, after which the check sees every change committed before it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MANAGERS_LOCK})
     rows = session.execute(
         select(RoleGrantRecord.role, RoleRecord.permissions)
         .join(UserRecord, UserRecord.id == RoleGrantRecord.user_id)

@@ -193,3 +193,48 @@ def test_profile_enabled_datasets_make_the_union_on_either_database(catalog_sett
         assert {"personalEmail.address", "person.name.firstName"} <= set(union.leaves())
     finally:
         workspace.close()
+
+
+@pytest.mark.integration
+def test_two_changes_that_each_take_a_manager_away_cannot_both_leave_none(catalog_settings: Settings) -> None:
+    """Two managers disabled at the same time, each in its own transaction: one goes through, the other is
+    refused (each alone would have seen the other manager still there)."""
+    import threading
+
+    from sqlalchemy import update
+
+    from accord.access import create_user, grant_role
+    from accord.access.users import keep_a_manager
+    from accord.catalog import UserRecord, utcnow
+    from accord.errors import ConflictError
+
+    initialise(catalog_settings)
+    workspace = Workspace.open(catalog_settings)
+    create_user(workspace.catalog, "second")
+    grant_role(workspace.catalog, "admin", "second", None)
+    checked, outcome = threading.Event(), {}
+
+    def disable(name: str, hold: threading.Event | None) -> None:
+        try:
+            with workspace.catalog.session() as session:
+                session.execute(update(UserRecord).where(UserRecord.name == name).values(disabled_at=utcnow()))
+                keep_a_manager(session, f"disabling {name}")
+                if hold is not None:
+                    checked.set()
+                    hold.wait(10)  # still uncommitted while the other change checks
+            outcome[name] = "done"
+        except ConflictError:
+            outcome[name] = "refused"
+
+    release = threading.Event()
+    first = threading.Thread(target=disable, args=("admin", release))
+    first.start()
+    assert checked.wait(10)
+    second = threading.Thread(target=disable, args=("second", None))
+    second.start()
+    second.join(1)  # it waits for the first to end (on SQLite, for its write; on PostgreSQL, for the lock)
+    release.set()
+    first.join(10)
+    second.join(30)
+    assert outcome == {"admin": "done", "second": "refused"}, outcome
+    workspace.close()
