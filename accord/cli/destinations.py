@@ -96,10 +96,10 @@ def destination_list(as_json: bool = JsonFlag) -> None:
         rows = destinations.list_accounts(session, state.sandbox)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("name", "destination", "config", "secrets")
+        table = new_table("name", "destination", "config", "secrets", "marketing actions")
         for a in items:
             table.add_row(a["name"], a["destination"], ", ".join(f"{k}={v}" for k, v in a["config"].items()),
-                          ", ".join(a["secretFields"]) or "-")  # fmt: skip
+                          ", ".join(a["secretFields"]) or "-", ", ".join(a["marketingActions"]) or "-")  # fmt: skip
         out.print(table)
 
     emit(rows, as_json, human)
