@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/accord demo
 
-# PostgreSQL comes from the machine image or from Debian, MariaDB from Debian; azurite from npm
+# PostgreSQL comes from the machine image or from Debian, MariaDB and Chromium from Debian; azurite from npm
 # (pinned in tests/node). The tests start and stop their own servers; this only installs them.
 # MariaDB: the server binaries alone (mariadb-server-core, and mariadb-client-core for the
 # my_print_defaults that mariadb-install-db needs). The `mariadb-server` package would also start a
@@ -36,6 +36,9 @@ test-servers: tests/node/node_modules/.bin/azurite-blob
 	  { echo "installing MariaDB for the database source tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      mariadb-server-core mariadb-client-core >/dev/null); }
+	@test -x /usr/bin/chromium || \
+	  { echo "installing Chromium for the web workspace's browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
 
 tests/node/node_modules/.bin/azurite-blob: tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --silent

@@ -313,6 +313,17 @@ COMMANDS: dict[str, Requirement] = {
 """command path (`"dataset create"`) -> what the command needs when it acts as an API token (`ACCORD_TOKEN`)."""
 
 
+PAGES: dict[tuple[str, str], Requirement] = {
+    ("GET", "/ui/login"): Open("public: the sign-in form"),
+    ("POST", "/ui/login"): Open("public: signs a person in (failures limited per address, users locked out)"),
+    ("POST", "/ui/logout"): ANY_CALLER,
+    ("GET", "/ui"): ANY_CALLER,
+    ("GET", "/ui/static/{name}"): Open("public: the workspace's own scripts and styles"),
+}
+"""The web workspace's pages and actions (`/ui`), checked as the API's routes are: a page shows only the
+sections whose View permission its caller holds; an action needs what its API route needs."""
+
+
 def route_requirement(method: str, path: str) -> Requirement | None:
     """What a route needs, or None when the table does not declare it (then nobody may call it)."""
     return ROUTES.get((method.upper(), path))
@@ -359,6 +370,9 @@ def permissions_document() -> str:
     ]
     for command, needed in sorted(COMMANDS.items()):
         lines.append(f"| `accord {command}` | {_shown(needed)} |")
+    lines += ["", "## Web workspace", "", "| method | path | needs |", "|---|---|---|"]
+    for (method, path), needed in sorted(PAGES.items(), key=lambda item: (item[0][1], item[0][0])):
+        lines.append(f"| {method} | `{path}` | {_shown(needed)} |")
     lines += [
         "",
         "## Accounts of some destinations",

@@ -102,7 +102,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.state.limiter = limiter = FailureLimiter(settings.auth_failures_per_minute)
     app.add_middleware(RequestGate, workspace=workspace, limiter=limiter, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
-                       public_posts=(*PUBLIC_POSTS, "/auth/login"), public_limit=max(PUBLIC_POST_BYTES, LOGIN_BYTES),
+                       public_posts=(*PUBLIC_POSTS, "/auth/login", "/ui/login"),
+                       public_limit=max(PUBLIC_POST_BYTES, LOGIN_BYTES),
                        self_authenticated=("/collection/", SEGMENT_SPEC_PREFIX),
                        self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
 
@@ -130,6 +131,11 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.include_router(campaign_delivery_router)
     app.include_router(campaign_workflow_router)
     app.include_router(campaign_tracking_router)
+    if not campaign_only:
+        from accord import web
+
+        app.include_router(web.router)
+        app.mount("/ui/static", web.static_files(), name="ui-static")
     app.openapi = lambda: _with_permissions(app)  # type: ignore[method-assign]
     return app
 

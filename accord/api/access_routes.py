@@ -8,13 +8,20 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord import access
-from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, sign_in, sign_out
-from accord.api.deps import PrincipalDep, SandboxDep, WorkspaceDep, principal, session_cookie
+from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, sign_out
+from accord.api.deps import (
+    PrincipalDep,
+    SandboxDep,
+    WorkspaceDep,
+    principal,
+    session_cookie,
+    set_session_cookies,
+    signed_in,
+)
 from accord.api.models import ERROR_RESPONSES
 from accord.catalog import SessionReader
 from accord.errors import InvalidInputError, validation_problems
@@ -296,15 +303,9 @@ async def post_login(request: Request, ws: WorkspaceDep) -> JSONResponse:
         raise InvalidInputError(
             "sign in with `user` and `password`", code="ACCESS-0440-400", problems=problems
         ) from None
-    agent = request.headers.get("user-agent", "")[:120]
-    limiter.failed(address)  # counted as it begins (attempts sent together are bounded too), forgiven if right
-    signed = await run_in_threadpool(sign_in, ws.catalog, body.user, body.password,
-                                     hours=ws.settings.session_hours, origin=f"{address} {agent}")  # fmt: skip
-    limiter.forgive(address)
+    signed = await signed_in(request, ws, body.user, body.password)
     answer = JSONResponse({"user": signed.user, "csrfToken": signed.csrf, "expiresAt": signed.expires_at.isoformat()})
-    secure, age = ws.settings.session_cookie_secure, ws.settings.session_hours * 3600
-    answer.set_cookie(SESSION_COOKIE, signed.secret, max_age=age, httponly=True, secure=secure, samesite="strict")
-    answer.set_cookie(CSRF_COOKIE, signed.csrf, max_age=age, httponly=False, secure=secure, samesite="strict")
+    set_session_cookies(answer, signed, ws.settings)
     return answer
 
 

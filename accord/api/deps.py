@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from accord.access import Principal, authenticate, authorize_sandbox, require, route_requirement
 from accord.access.limits import FailureLimiter
-from accord.access.sessions import SESSION_COOKIE, check_csrf, session_principal
+from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, SignedIn, check_csrf, session_principal, sign_in
 from accord.errors import AuthenticationError, PermissionDeniedError
+from accord.settings import Settings
 from accord.workspace import Workspace
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `accord init` or `accord token create`.")
@@ -76,6 +78,27 @@ def principal(
 def sandbox(request: Request, _caller: Annotated[Principal, Depends(principal)]) -> str:
     """The sandbox the request works in, once the caller's token has been checked against it."""
     return request.state.sandbox  # type: ignore[no-any-return]
+
+
+async def signed_in(request: Request, ws: Workspace, user: str, password: str) -> SignedIn:
+    """A person signed in (`accord.access.sign_in`, in a worker thread: bcrypt is slow), the attempt counted
+    against the caller's address as it begins and forgiven when it succeeds (attempts sent together are bounded
+    too); the address's bound is checked by the caller before it reads the form or body."""
+    address = request.client.host if request.client else "?"
+    limiter = request.app.state.limiter
+    agent = request.headers.get("user-agent", "")[:120]
+    limiter.failed(address)
+    signed = await run_in_threadpool(sign_in, ws.catalog, user, password, hours=ws.settings.session_hours,
+                                     origin=f"{address} {agent}")  # fmt: skip
+    limiter.forgive(address)
+    return signed
+
+
+def set_session_cookies(answer: Response, signed: SignedIn, settings: Settings) -> None:
+    """The session cookie (HttpOnly) and the CSRF cookie (readable by the page, which sends it back)."""
+    secure, age = settings.session_cookie_secure, settings.session_hours * 3600
+    answer.set_cookie(SESSION_COOKIE, signed.secret, max_age=age, httponly=True, secure=secure, samesite="strict")
+    answer.set_cookie(CSRF_COOKIE, signed.csrf, max_age=age, httponly=False, secure=secure, samesite="strict")
 
 
 WorkspaceDep = Annotated[Workspace, Depends(workspace)]

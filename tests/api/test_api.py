@@ -54,6 +54,17 @@ def test_only_health_and_the_api_description_answer_without_a_token(api: Api, se
                 continue
             if route.path == "/auth/login":  # where a person signs in, with no token: tests/access/test_sessions.py
                 continue
+            if route.path.startswith("/ui"):  # the web workspace: no session, no page but the sign-in form
+                for method in route.methods - {"HEAD"}:
+                    answer = client.request(method, route.path)
+                    if route.path == "/ui/login":
+                        assert answer.status_code == 200 and 'name="password"' in answer.text, method
+                    elif answer.status_code == 303:
+                        assert answer.headers["location"] == "/ui/login", (method, route.path)
+                    else:
+                        assert answer.status_code == 401, (method, route.path, answer.status_code)
+                    walked += 1
+                continue
             if route.path.startswith("/campaign/t/"):  # e-mail links: their signature is their authentication
                 for method in route.methods - {"HEAD"}:
                     response = client.request(method, re.sub(r"\{[^}]+\}", "1.AAAA", route.path))

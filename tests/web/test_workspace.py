@@ -1,0 +1,117 @@
+"""The web workspace's first pages: sign-in, the home page, sign-out; what every page's answer carries; and
+that every `/ui` route declares what it needs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from accord.access import PAGES, create_user, grant_role
+from accord.api import create_app
+from accord.web import SECURITY_HEADERS
+from accord.workspace import Workspace
+from tests.api.test_api import served_routes
+from tests.conftest import Api, setup_crm
+from tests.web.conftest import Watched
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def people(api: Api, settings: Any) -> Any:
+    setup_crm(api)
+    assert api.post("/segment/definitions", json={"name": "parisians", "expression": {
+        "type": "PQL", "value": 'homeAddress.city = "Paris"'}}).status_code == 201  # fmt: skip
+    ws = Workspace.open(settings)
+    create_user(ws.catalog, "ann", email="ann@example.com", password=PASSWORD)
+    grant_role(ws.catalog, "marketer", "ann", "prod")
+    create_user(ws.catalog, "sam", email="sam@example.com", password=PASSWORD)
+    grant_role(ws.catalog, "auditor", "sam", "prod")
+    yield ws
+    ws.close()
+
+
+def test_a_person_signs_in_sees_their_sandbox_and_signs_out(api: Api, people: Workspace, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{api.base}/ui")
+    assert page.url.endswith("/ui/login")  # not signed in: the sign-in form
+    watched.shot("1-sign-in")
+    page.get_by_label("User name").fill("ann")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    assert "wrong" in page.locator("#sign-in-error").inner_text()
+    assert page.get_by_label("User name").input_value() == "ann"  # kept; the password is not
+    watched.shot("2-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{api.base}/ui")
+    assert page.locator("#user-name").inner_text() == "ann" and page.locator("#sandbox").inner_text() == "prod"
+    assert "parisians" in page.locator("section", has_text="Audiences").inner_text()
+    assert "crm" in page.locator("section", has_text="Datasets").inner_text()
+    watched.shot("3-home")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{api.base}/ui/login")
+    page.goto(f"{api.base}/ui")
+    assert page.url.endswith("/ui/login")  # the session ended
+
+
+def test_a_page_shows_only_what_its_caller_may_see(api: Api, people: Workspace, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{api.base}/ui/login")
+    page.get_by_label("User name").fill("sam")  # an auditor: datasets and audiences, no dataflow runs
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api.base}/ui")
+    sections = page.locator("section h2").all_inner_texts()
+    assert "Datasets" in sections and "Latest dataflow runs" in sections
+    page.goto(f"{api.base}/ui?sandbox=dev")
+    assert "Refused" in page.locator("h1").inner_text()  # no role in dev
+    watched.problems.clear()  # the refusal is answered 403 on purpose
+
+
+@pytest.mark.settings(
+    session_cookie_secure=False
+)  # httpx sends Secure cookies over https only (Chromium: to 127.0.0.1)
+def test_every_page_carries_its_security_headers_and_escapes_what_it_shows(api: Api, people: Workspace) -> None:
+    hostile = '<script>document.title="owned"</script>'
+    assert api.post("/segment/definitions", json={"name": "x-script", "description": hostile, "expression": {
+        "type": "PQL", "value": "true"}}).status_code == 201  # fmt: skip
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        login = client.get("/ui/login")
+        assert login.status_code == 200
+        signed = client.post("/ui/login", data={"user": "ann", "password": PASSWORD})
+        assert signed.status_code == 303 and signed.headers["location"] == "/ui"
+        home = client.get("/ui")
+        for answer in (login, signed, home):
+            for name, value in SECURITY_HEADERS.items():
+                assert answer.headers[name] == value, (answer.url, name)
+        assert hostile not in home.text and "&lt;script&gt;" in home.text
+        assert "script-src 'self'" in home.headers["Content-Security-Policy"]
+        assert not re.search(r"<script(?![^>]*\bsrc=)", home.text)  # no inline script at all
+        refused = client.post("/ui/logout", data={})  # no CSRF token: refused, still signed in
+        assert refused.status_code == 403 and client.get("/ui").status_code == 200
+        assert client.post("/ui/logout", data={"csrf_token": client.cookies["accord_csrf"]}).status_code == 303
+        assert client.get("/ui").headers.get("location") == "/ui/login"
+
+
+def test_bad_sign_ins_are_said_on_the_form_and_never_crash(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        empty = client.post("/ui/login", data={})
+        assert empty.status_code == 200 and "Give your user name and password" in empty.text
+        long = client.post("/ui/login", data={"user": "a" * 5000, "password": "x"})
+        assert long.status_code in (200, 413, 422) and "Traceback" not in long.text
+        unknown = client.post("/ui/login", data={"user": "nobody", "password": "whatever it is"})
+        assert unknown.status_code == 200 and "wrong" in unknown.text and "accord_session" not in unknown.headers.get(
+            "set-cookie", "")  # fmt: skip
+
+
+def test_every_ui_route_declares_what_it_needs(settings: Any, api: Api) -> None:
+    app = create_app(settings)
+    served = {(method, route.path) for route in served_routes(app.routes) if route.path.startswith("/ui")
+              for method in route.methods - {"HEAD"}}  # fmt: skip
+    served |= {("GET", f"{route.path}/{{name}}") for route in app.routes if getattr(route, "path", "") == "/ui/static"}
+    assert served == set(PAGES), served ^ set(PAGES)
+    app.state.workspace.close()
