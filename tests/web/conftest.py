@@ -17,8 +17,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 """This machine's closed network refuses Chromium's own connections: it is told to make none."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """Chromium for one test, stopped at its end: Playwright's synchronous API runs an event loop in the
+    test's thread while it lives, which would refuse the `asyncio.run` of the tests that come after."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
