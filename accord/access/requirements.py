@@ -318,6 +318,8 @@ PAGES: dict[tuple[str, str], Requirement] = {
     ("POST", "/ui/login"): Open("public: signs a person in (failures limited per address, users locked out)"),
     ("POST", "/ui/logout"): ANY_CALLER,
     ("GET", "/ui"): ANY_CALLER,
+    ("GET", "/ui/sources"): P.VIEW_SOURCES,
+    ("GET", "/ui/sources/cards"): P.VIEW_SOURCES,
     ("GET", "/ui/static/{name}"): Open("public: the workspace's own scripts and styles"),
 }
 """The web workspace's pages and actions (`/ui`), checked as the API's routes are: a page shows only the

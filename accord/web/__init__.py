@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -62,6 +62,11 @@ def _caller(request: Request) -> Principal | None:
 
 def _to_login() -> RedirectResponse:
     return RedirectResponse("/ui/login", status_code=303, headers=SECURITY_HEADERS)
+
+
+def _held(caller: Principal, sandbox: str) -> set[str]:
+    """The permissions a page's links and buttons are shown for (the server refuses the rest regardless)."""
+    return {p.value for p in caller.permissions_in(sandbox)}
 
 
 def _checked(caller: Principal, method: str, path: str, sandbox: str) -> None:
@@ -125,8 +130,45 @@ async def get_home(request: Request, sandbox: str | None = None) -> Response:
         sections = await run_in_threadpool(_home_sections, ws, caller, where)
     except AccordError as exc:
         return _page("error.html", 403 if exc.kind == "forbidden" else 400, title="Refused", message=exc.message)
-    return _page("home.html", title=f"Home: {where}", caller=caller, sandbox=where,
+    return _page("home.html", title=f"Home: {where}", caller=caller, sandbox=where, held=_held(caller, where),
                  csrf=request.cookies.get(CSRF_COOKIE, ""), **sections)  # fmt: skip
+
+
+@router.get("/ui/sources", response_class=HTMLResponse)
+def get_sources(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+                sandbox: str | None = None) -> Response:  # fmt: skip
+    """The sources catalog: a card per connector, by category, with a search that narrows them as one types
+    (htmx asks `/ui/sources/cards`; without scripts, the form's own GET does the same)."""
+    return _catalog(request, "sources.html", "GET", "/ui/sources", q, sandbox)
+
+
+@router.get("/ui/sources/cards", response_class=HTMLResponse)
+def get_source_cards(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+                     sandbox: str | None = None) -> Response:  # fmt: skip
+    return _catalog(request, "source_cards.html", "GET", "/ui/sources/cards", q, sandbox)
+
+
+def _catalog(request: Request, template: str, method: str, path: str, q: str, sandbox: str | None) -> Response:
+    from accord import sources
+
+    caller = _caller(request)
+    if caller is None:
+        return _to_login()
+    ws: Workspace = request.app.state.workspace
+    try:
+        where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
+        _checked(caller, method, path, where)
+    except AccordError as exc:
+        return _page("error.html", 403, title="Refused", message=exc.message)
+    wanted = q.strip().lower()
+    cards = [s.to_document() for s in sources.list_connectors()]
+    shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for card in sorted(shown, key=lambda c: (c["category"], c["name"])):
+        by_category.setdefault(card["category"], []).append(card)
+    return _page(template, title="Sources", caller=caller, sandbox=where, csrf=request.cookies.get(CSRF_COOKIE, ""),
+                 held=_held(caller, where), q=q, by_category=by_category, total=len(cards),
+                 shown=len(shown))  # fmt: skip
 
 
 def _home_sections(ws: Workspace, caller: Principal, sandbox: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from accord.access import PAGES, create_user, grant_role
 from accord.api import create_app
@@ -115,3 +116,39 @@ def test_every_ui_route_declares_what_it_needs(settings: Any, api: Api) -> None:
     served |= {("GET", f"{route.path}/{{name}}") for route in app.routes if getattr(route, "path", "") == "/ui/static"}
     assert served == set(PAGES), served ^ set(PAGES)
     app.state.workspace.close()
+
+
+def test_the_sources_catalog_narrows_as_one_types(api: Api, people: Workspace, watched: Watched) -> None:
+    create_user(people.catalog, "dan", password=PASSWORD)
+    grant_role(people.catalog, "data engineer", "dan", "prod")
+    page = watched.page
+    page.goto(f"{api.base}/ui/login")
+    page.get_by_label("User name").fill("dan")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{api.base}/ui")
+    page.get_by_role("link", name="Sources").click()
+    page.wait_for_url(re.compile(r"/ui/sources"))
+    total = page.locator(".card-item").count()
+    assert total >= 5 and page.locator("#card-count").inner_text() == f"{total} of {total} connectors"
+    watched.shot("1-catalog")
+    page.get_by_label("Search the catalog").fill("blob")  # htmx asks for the cards as one types
+    expect(page.locator(".card-item")).to_have_count(1)
+    assert page.locator(".card-item").inner_text().startswith("Azure Blob Storage")
+    assert page.url.endswith("/ui/sources?sandbox=prod")  # no page load: only the cards changed
+    watched.shot("2-searched")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_label("Search the catalog").fill("zzz-nothing")
+    expect(page.locator(".card-item")).to_have_count(0)
+    assert "No connector matches" in page.locator("#cards").inner_text()
+    watched.shot("3-narrow")
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_a_page_a_person_may_not_see_is_neither_linked_nor_served(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:  # ann is a marketer: no View Sources
+        assert client.post("/ui/login", data={"user": "ann", "password": PASSWORD}).status_code == 303
+        home = client.get("/ui")
+        assert home.status_code == 200 and "/ui/sources" not in home.text
+        refused = client.get("/ui/sources/cards", params={"q": "s3"})
+        assert refused.status_code == 403 and "View Sources" in refused.text and "Amazon S3" not in refused.text
