@@ -29,8 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DATA, RESULTS, machine, run_isolated
-from bench.profile import BUILD, EVENTS, GENERATE, PEOPLE
+from bench.common import RESULTS, machine, run_isolated
+from bench.profile import BUILD, EVENTS, PEOPLE, prepared_data
 
 PICK = """
 import random
@@ -183,10 +183,7 @@ def main() -> None:
     parser.add_argument("--delete", type=int, default=1000)
     args = parser.parse_args()
     load_at_start = [round(load, 2) for load in os.getloadavg()]
-    folder = DATA / f"profile_{args.people}_{args.events}"
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "events.csv").exists():
-        run_isolated(GENERATE, str(folder), str(args.people), str(args.events))
+    folder = prepared_data(args.people, args.events)
     home = Path(tempfile.mkdtemp(prefix="accord-privacy-"))
     try:
         built = run_isolated(BUILD, str(home), str(folder))

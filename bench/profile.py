@@ -172,6 +172,15 @@ def main(sandbox_folder, crm, web, loyalty):
 PEOPLE, EVENTS = 1_000_000, 10_000_000
 
 
+def prepared_data(people: int, events: int) -> Path:
+    """The seeded files of `people` and `events` (made once, kept under bench/data for the next run)."""
+    folder = DATA / f"profile_{people}_{events}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "events.csv").exists():
+        run_isolated(GENERATE, str(folder), str(people), str(events))
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--people", type=int, default=PEOPLE)
@@ -179,10 +188,7 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=10_000)
     args = parser.parse_args()
     load_at_start = [round(load, 2) for load in os.getloadavg()]
-    folder = DATA / f"profile_{args.people}_{args.events}"
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "events.csv").exists():
-        run_isolated(GENERATE, str(folder), str(args.people), str(args.events))
+    folder = prepared_data(args.people, args.events)
     home = Path(tempfile.mkdtemp(prefix="accord-profile-"))
     try:
         built = run_isolated(BUILD, str(home), str(folder))

@@ -69,10 +69,21 @@ def _held(caller: Principal, sandbox: str) -> set[str]:
     return {p.value for p in caller.permissions_in(sandbox)}
 
 
-def _checked(caller: Principal, method: str, path: str, sandbox: str) -> None:
-    needed = PAGES[(method, path)]
-    if not isinstance(needed, Open):
-        require(caller, needed, sandbox)
+def _entered(request: Request, sandbox: str | None) -> tuple[Principal, str] | Response:
+    """The person and the sandbox a page works in, once checked against what `PAGES` declares for its route;
+    else the answer to give instead: the sign-in form, or the refusal."""
+    caller = _caller(request)
+    if caller is None:
+        return _to_login()
+    ws: Workspace = request.app.state.workspace
+    try:
+        where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
+        needed = PAGES[(request.method, request.scope["route"].path_format)]
+        if not isinstance(needed, Open):
+            require(caller, needed, where)
+    except AccordError as exc:
+        return _page("error.html", 403 if exc.kind == "forbidden" else 400, title="Refused", message=exc.message)
+    return caller, where
 
 
 @router.get("/ui/login", response_class=HTMLResponse)
@@ -117,19 +128,14 @@ def post_logout(request: Request, csrf_token: Annotated[str, Form(max_length=256
 
 
 @router.get("/ui", response_class=HTMLResponse)
-async def get_home(request: Request, sandbox: str | None = None) -> Response:
+def get_home(request: Request, sandbox: str | None = None) -> Response:
     """The sandbox at a glance: its datasets, audiences and latest dataflow runs, each as far as the caller may
     see them."""
-    caller = _caller(request)
-    if caller is None:
-        return _to_login()
-    ws: Workspace = request.app.state.workspace
-    try:
-        where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
-        _checked(caller, "GET", "/ui", where)
-        sections = await run_in_threadpool(_home_sections, ws, caller, where)
-    except AccordError as exc:
-        return _page("error.html", 403 if exc.kind == "forbidden" else 400, title="Refused", message=exc.message)
+    entered = _entered(request, sandbox)
+    if isinstance(entered, Response):
+        return entered
+    caller, where = entered
+    sections = _home_sections(request.app.state.workspace, caller, where)  # a worker thread's: a sync route
     return _page("home.html", title=f"Home: {where}", caller=caller, sandbox=where, held=_held(caller, where),
                  csrf=request.cookies.get(CSRF_COOKIE, ""), **sections)  # fmt: skip
 
@@ -139,27 +145,22 @@ def get_sources(request: Request, q: Annotated[str, Query(max_length=200)] = "",
                 sandbox: str | None = None) -> Response:  # fmt: skip
     """The sources catalog: a card per connector, by category, with a search that narrows them as one types
     (htmx asks `/ui/sources/cards`; without scripts, the form's own GET does the same)."""
-    return _catalog(request, "sources.html", "GET", "/ui/sources", q, sandbox)
+    return _catalog(request, "sources.html", q, sandbox)
 
 
 @router.get("/ui/sources/cards", response_class=HTMLResponse)
 def get_source_cards(request: Request, q: Annotated[str, Query(max_length=200)] = "",
                      sandbox: str | None = None) -> Response:  # fmt: skip
-    return _catalog(request, "source_cards.html", "GET", "/ui/sources/cards", q, sandbox)
+    return _catalog(request, "source_cards.html", q, sandbox)
 
 
-def _catalog(request: Request, template: str, method: str, path: str, q: str, sandbox: str | None) -> Response:
+def _catalog(request: Request, template: str, q: str, sandbox: str | None) -> Response:
     from accord import sources
 
-    caller = _caller(request)
-    if caller is None:
-        return _to_login()
-    ws: Workspace = request.app.state.workspace
-    try:
-        where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
-        _checked(caller, method, path, where)
-    except AccordError as exc:
-        return _page("error.html", 403, title="Refused", message=exc.message)
+    entered = _entered(request, sandbox)
+    if isinstance(entered, Response):
+        return entered
+    caller, where = entered
     wanted = q.strip().lower()
     cards = [s.to_document() for s in sources.list_connectors()]
     shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]

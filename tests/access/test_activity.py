@@ -17,21 +17,11 @@ from sqlalchemy.exc import DBAPIError
 
 from accord.access import ROUTES, create_token, create_user, grant_role
 from accord.access.activity import NOT_LOGGED, WITHHELD_ROUTES
-from accord.catalog import create_sandbox
 from accord.workspace import Workspace
 from tests.conftest import Api
 
 CANARY = "cAnArY-7f3a-secret"
 PERSON = "zz-activity-7f3a@example.test"
-
-
-@pytest.fixture
-def ws(api: Api, settings: Any) -> Any:
-    workspace = Workspace.open(settings)
-    with workspace.catalog.session() as session:
-        create_sandbox(session, "dev")
-    yield workspace
-    workspace.close()
 
 
 def entries(api: Api, **params: Any) -> list[dict[str, Any]]:

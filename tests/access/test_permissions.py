@@ -28,7 +28,6 @@ from accord.access import (
     permissions_needed,
     set_disabled,
 )
-from accord.catalog import create_sandbox
 from accord.cli.app import app
 from accord.workspace import Workspace
 from tests.conftest import Api
@@ -70,15 +69,6 @@ def token_holding(ws: Workspace, name: str, permissions: set[Permission]) -> str
     create_user(ws.catalog, name, service=True)
     grant_role(ws.catalog, name, name, None)
     return create_token(ws.catalog, name, user=name)[1]
-
-
-@pytest.fixture
-def ws(api: Api, settings: Any) -> Any:
-    workspace = Workspace.open(settings)
-    with workspace.catalog.session() as session:
-        create_sandbox(session, "dev")
-    yield workspace
-    workspace.close()
 
 
 def test_the_permissions_page_is_made_from_the_table() -> None:

@@ -43,15 +43,6 @@ def token(ws: Workspace, name: str, role: str | None = None, sandbox: str | None
     return {"Authorization": f"Bearer {plain}"}
 
 
-@pytest.fixture
-def ws(api: Api, settings: Any) -> Any:
-    workspace = Workspace.open(settings)
-    with workspace.catalog.session() as session:
-        create_sandbox(session, "dev")
-    yield workspace
-    workspace.close()
-
-
 def test_a_sandbox_token_is_refused_on_every_route_of_another_sandbox(api: Api, ws: Workspace) -> None:
     walked = operations(api)
     assert len(walked) > 40
