@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord.errors import InvalidInputError
 
@@ -56,3 +58,15 @@ def _tighten(folder: Path) -> None:
                 if not stat.S_ISLNK(entry.st_mode) and entry.st_mode & OWNER_ONLY:
                     os.chmod(path, stat.S_IMODE(entry.st_mode) & ~OWNER_ONLY)
     os.chmod(folder, stat.S_IMODE(mode) & ~OWNER_ONLY)
+
+
+def write_whole(path: Path, write: Callable[[Path], Any]) -> None:
+    """A file under the home written under a hidden name beside it by `write`, then renamed over `path`: another
+    process reads the old file or the new one, never half of one; a failed write is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

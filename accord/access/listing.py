@@ -6,18 +6,20 @@ from typing import Any
 
 from accord.catalog.reading import CatalogReader, utc_time
 
-ALL_TOKENS = """
+TOKENS = """
 SELECT t.id, t.name, u.name AS user, t.role, s.name AS sandbox, t.created_at, t.expires_at, t.revoked_at
 FROM api_tokens t
 LEFT JOIN sandboxes s ON s.id = t.sandbox_id
 LEFT JOIN users u ON u.id = t.user_id
-ORDER BY t.created_at, t.id
 """
+ALL_TOKENS = TOKENS + "ORDER BY t.created_at, t.id"
+ONE_TOKEN = TOKENS + "WHERE t.id = :token_id"
 
 
-def read_tokens(reader: CatalogReader) -> list[dict[str, Any]]:
-    """Every token, oldest first: its name, its user, the role and sandbox it is narrowed to (None: all its user
-    holds, every sandbox), when it ends, and if revoked."""
+def read_tokens(reader: CatalogReader, token_id: str | None = None) -> list[dict[str, Any]]:
+    """Every token (or the one `token_id` names), oldest first: its name, its user, the role and sandbox it is
+    narrowed to (None: all its user holds, every sandbox), when it ends, and if revoked."""
+    rows = reader.rows(ALL_TOKENS) if token_id is None else reader.rows(ONE_TOKEN, token_id=token_id)
     return [
         {
             "id": row["id"],
@@ -29,5 +31,5 @@ def read_tokens(reader: CatalogReader) -> list[dict[str, Any]]:
             "expiresAt": expires.isoformat() if (expires := utc_time(row["expires_at"])) is not None else None,
             "revoked": row["revoked_at"] is not None,
         }
-        for row in reader.rows(ALL_TOKENS)
+        for row in rows
     ]

@@ -64,7 +64,9 @@ def list_roles(catalog: Catalog) -> list[dict[str, Any]]:
     found = [_document(name, text, held, built_in=True) for name, (text, held) in BUILT_IN_ROLES.items()]
     with catalog.session() as session:
         for record in session.scalars(select(RoleRecord).order_by(RoleRecord.name)):
-            found.append(_document(record.name, record.description, role_permissions(session, record.name), False))
+            found.append(
+                _document(record.name, record.description, role_permissions_of(record.name, record.permissions), False)
+            )
     return found
 
 

@@ -153,7 +153,7 @@ def session_principal(catalog: Catalog, secret: str, *, idle_minutes: int) -> Pr
             raise AuthenticationError("the session has ended: sign in again", scheme="Session")
         if now - record.last_seen_at >= LAST_USED_PRECISION:
             record.last_seen_at = now
-        grants = grants_of(session, user.id, None)
+        grants = grants_of(session, user.id)
         return Principal(f"session:{record.id}", "session", user.name, None, None, grants, csrf_hash=record.csrf_hash)
 
 

@@ -141,19 +141,15 @@ def token_rows(session: Session, digest: str) -> list[Any]:
     return list(session.execute(_TOKEN_ROWS, {"digest": digest}).all())
 
 
-def grants_of(session: Session, user_id: str, narrowed_to: str | None) -> dict[str, frozenset[Permission]]:
-    """What a user holds, by sandbox name (`EVERY_SANDBOX`: in all), narrowed to one role's permissions."""
+def grants_of(session: Session, user_id: str) -> dict[str, frozenset[Permission]]:
+    """What a user holds, by sandbox name (`EVERY_SANDBOX`: in all)."""
     rows = session.execute(
         select(RoleGrantRecord.role, Sandbox.name, RoleRecord.permissions)
         .outerjoin(Sandbox, Sandbox.id == RoleGrantRecord.sandbox_id)
         .outerjoin(RoleRecord, RoleRecord.name == RoleGrantRecord.role)
         .where(RoleGrantRecord.user_id == user_id)
     ).all()
-    grants = _held([tuple(row) for row in rows])
-    if narrowed_to is None:
-        return grants
-    limit = role_permissions(session, narrowed_to)
-    return {where: held & limit for where, held in grants.items()}
+    return _held([tuple(row) for row in rows])
 
 
 def _held(grants: list[tuple[str, str | None, Any]]) -> dict[str, frozenset[Permission]]:

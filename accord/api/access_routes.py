@@ -181,7 +181,8 @@ def post_token(ws: WorkspaceDep, body: TokenIn) -> dict[str, Any]:
     """Create a token for a user; its value is in this answer only."""
     ends = access.parse_expiry(body.expires) if body.expires is not None else None
     record, plain = access.create_token(ws.catalog, body.name, body.role, body.sandbox, user=body.user, expires=ends)
-    made = next(t for t in get_tokens(ws) if t["id"] == record.id)
+    with ws.catalog.session() as session:
+        [made] = access.read_tokens(SessionReader(session), record.id)
     return {**made, "token": plain}
 
 

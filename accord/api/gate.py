@@ -61,9 +61,10 @@ class RequestGate:
             if not (public or own):
                 session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE)
                 client = scope.get("client")
-                await run_in_threadpool(identify, self.workspace, self.limiter,
-                                        credentials.strip() if scheme.lower() == "bearer" else None, session,
-                                        client[0] if client else "?")  # fmt: skip
+                caller = await run_in_threadpool(identify, self.workspace, self.limiter,
+                                                 credentials.strip() if scheme.lower() == "bearer" else None, session,
+                                                 client[0] if client else "?")  # fmt: skip
+                scope.setdefault("state", {})["caller"] = caller  # the route's check takes it: identified once
         except AccordError as exc:
             status = STATUS.get(exc.kind, 401)
             extra = {"Retry-After": str(exc.details["retryAfter"])} if "retryAfter" in exc.details else \

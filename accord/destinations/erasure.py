@@ -18,8 +18,9 @@ meanwhile."""
 from __future__ import annotations
 
 import csv
+import functools
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +36,10 @@ from accord.catalog import resolve_sandbox
 from accord.catalog.activations import ActivationFlowRecord, DeadLetterRecord, DestinationAccountRecord
 from accord.destinations.accounts import open_destination
 from accord.destinations.flows import definition_of
-from accord.destinations.runs import flow_lock, snapshots_folder, write_whole
+from accord.destinations.runs import flow_lock, snapshots_folder
 from accord.destinations.scrubbing import rows_naming, scrub_file
 from accord.destinations.spec import ExportFile, FileDestination
+from accord.home import write_whole
 from accord.jobs import hold
 
 if TYPE_CHECKING:
@@ -141,20 +143,13 @@ def forget_snapshots(workspace: Workspace, sandbox: str, tell: set[int], drop: s
                 if flow.definition.sync_mode:
                     _tell(workspace, flow, path.stem, mine, label, staging, erased)
             kept = table.filter(pc.invert(gone))
-            write_whole(path, _parquet_writer(kept))
+            write_whole(path, functools.partial(pq.write_table, kept))
             erased.snapshot_rows += table.num_rows - kept.num_rows
         if held and not flow.definition.sync_mode:
             erased.not_told.append({"flow": flow.name, "destination": flow.account.destination,
                                     "why": "the flow has no sync mode: the files it sent have no record key to "
                                            "delete by"})  # fmt: skip
     return erased
-
-
-def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:
-    def write(partial: Path) -> None:
-        pq.write_table(table, partial)
-
-    return write
 
 
 def _tell(workspace: Workspace, flow: _Flow, audience: str, held: pa.Table, label: str, staging: Path,

@@ -30,8 +30,9 @@ from accord.catalog.activations import ActivationFlowRecord, DestinationAccountR
 from accord.catalog.reading import utc_time
 from accord.destinations.flows import definition_of, find_flow
 from accord.destinations.registry import destination_spec
-from accord.destinations.runs import run_activation, snapshots_folder, write_whole
+from accord.destinations.runs import run_activation, snapshots_folder
 from accord.errors import AccordError
+from accord.home import write_whole
 from accord.segment import membership_events
 from accord.workspace import Workspace
 

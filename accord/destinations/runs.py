@@ -10,9 +10,7 @@ run's record is closed as failed by the next run of its flow, and its scratch fi
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +34,7 @@ from accord.destinations.spec import FileDestination, RequestContext, StreamingD
 from accord.destinations.sync import acknowledged_records
 from accord.destinations.usage import enforce_flow
 from accord.errors import AccordError, NotFoundError
+from accord.home import write_whole
 from accord.jobs import Owner, hold, is_held, process_runs, removed_at_end
 from accord.sources.alerts import raise_alerts
 
@@ -251,18 +250,6 @@ def _read_snapshot(path: Path) -> pa.Table | None:
 def _write_snapshot(path: Path, table: pa.Table | None) -> None:
     if table is not None:
         write_whole(path, lambda partial: pq.write_table(table, partial))
-
-
-def write_whole(path: Path, write: Callable[[Path], Any]) -> None:
-    """A file of the flow's own (snapshot, cursor) written under a hidden name beside it, then renamed over
-    `path`: another process reads the old file or the new one, never half of one; a failed write is removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _with_streamed(members: pa.Table | None, streamed: Any) -> pa.Table | None:

@@ -13,7 +13,6 @@ import csv
 import gzip
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from accord.errors import AccordError
+from accord.home import write_whole
 
 
 class UnreadableFileError(AccordError):
@@ -70,9 +70,8 @@ def scrub_file(path: Path, values: set[str]) -> int:
         mask = _parquet_mask(table, values)
         removed = int(pc.sum(mask).as_py() or 0)
         if removed:
-            partial = _partial(path)
-            pq.write_table(table.filter(pc.invert(mask)), partial, compression="zstd")
-            os.replace(partial, path)
+            kept = table.filter(pc.invert(mask))
+            write_whole(path, lambda partial: pq.write_table(kept, partial, compression="zstd"))
         return removed
     data = path.read_bytes()
     if not _bytes_name(gzip.decompress(data) if zipped else data, values):
@@ -90,10 +89,8 @@ def scrub_file(path: Path, values: set[str]) -> int:
         writer = csv.writer(buffer, delimiter="\t" if kind == "tsv" else _delimiter(text), lineterminator="\n")
         writer.writerows([header, *kept_rows] if header else kept_rows)
         out = buffer.getvalue()
-    partial = _partial(path)
     encoded = out.encode("utf-8")
-    partial.write_bytes(gzip.compress(encoded) if zipped else encoded)
-    os.replace(partial, path)
+    write_whole(path, lambda partial: partial.write_bytes(gzip.compress(encoded) if zipped else encoded))
     return removed
 
 
@@ -109,10 +106,6 @@ def _scrubbed_json(path: Path, text: str, values: set[str]) -> tuple[int, str]:
         raise UnreadableFileError(path)
     rows = [row for row in whole if not _json_names(row, values)]
     return len(whole) - len(rows), json.dumps(rows, ensure_ascii=False)
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.scrubbing")
 
 
 def _text(path: Path, zipped: bool) -> str:

@@ -30,6 +30,7 @@ from ibis.common.exceptions import IbisTypeError
 
 from accord.catalog import resolve_sandbox
 from accord.engine import connect, field_at, has_any, to_arrow, values_table
+from accord.home import write_whole
 from accord.identity.graph import graph_folder, identity_rows, solve_graphs
 from accord.identity.matching import matches_file
 from accord.identity.namespaces import SEPARATOR, Namespace
@@ -273,9 +274,7 @@ def _matches_without(workspace: Workspace, sandbox_id: str, gone: set[str], renu
         if column in table.column_names:
             table = _renumbered(table, column, renumbering)
             table = table.filter(pc.is_valid(table[column]))
-    partial = path.with_name(f".{path.name}.privacy")
-    pq.write_table(table, partial, compression="zstd")
-    partial.replace(path)
+    write_whole(path, lambda partial: pq.write_table(table, partial, compression="zstd"))
 
 
 def removals_naming(session: Any, sandbox_id: str, nodes: set[str]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ committed meanwhile (ingestion takes no sandbox lock) is not looked at."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from sqlalchemy import select
 
 from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import copy_to_parquet, to_arrow, values_table
+from accord.home import write_whole
 from accord.jobs import ensure_held
 from accord.lake.reading import open_dataset
 from accord.lake.store import replace_folder
@@ -283,8 +285,7 @@ def erase_diagnostics(workspace: Workspace, sandbox_id: str, values: set[str]) -
         mask = naming_mask(table, values)
         if not mask.any():
             continue
-        partial = path.with_name(f".{path.name}.privacy")
-        pq.write_table(table.filter(pa.array(~mask)), partial, compression="zstd")
-        partial.replace(path)
+        kept = table.filter(pa.array(~mask))
+        write_whole(path, functools.partial(pq.write_table, kept, compression="zstd"))
         removed += int(mask.sum())
     return removed

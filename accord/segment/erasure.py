@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from accord.catalog import resolve_sandbox
+from accord.home import write_whole
 from accord.secure_delete import compact, securely
 from accord.segment import memberships
 from accord.segment.jobs import segments_folder
@@ -76,11 +77,13 @@ def _without(path: Path, doomed: pa.Array) -> int:
     if not count:
         return 0
     kept = table.filter(pc.invert(gone))
-    partial = path.with_suffix(".arrow.new")
     options = pa.ipc.IpcWriteOptions(compression="lz4")
-    with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
-        writer.write_table(kept)
-    partial.replace(path)
+
+    def write(partial: Path) -> None:
+        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+            writer.write_table(kept)
+
+    write_whole(path, write)
     return count
 
 

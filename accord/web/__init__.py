@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from accord.access import PAGES, Open, Permission, Principal, authorize_sandbox, require
 from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, check_csrf, session_principal, sign_out
 from accord.api.deps import set_session_cookies, signed_in
-from accord.errors import AccordError
+from accord.errors import AccordError, PermissionDeniedError
 from accord.workspace import Workspace
 
 HERE = Path(__file__).parent
@@ -48,6 +48,8 @@ def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
 
 def _caller(request: Request) -> Principal | None:
     """The person signed in (their session checked, its last use kept), or None."""
+    if isinstance(found := getattr(request.state, "caller", None), Principal):  # a form: the gate checked it
+        return found
     ws: Workspace = request.app.state.workspace
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
@@ -78,9 +80,11 @@ def _entered(request: Request, sandbox: str | None) -> tuple[Principal, str] | R
     ws: Workspace = request.app.state.workspace
     try:
         where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
-        needed = PAGES[(request.method, request.scope["route"].path_format)]
-        if not isinstance(needed, Open):
-            require(caller, needed, where)
+        needed = PAGES.get((request.method, request.scope["route"].path_format))
+        if needed is None:
+            raise PermissionDeniedError("this page declares no permission in accord/access/requirements.py (PAGES): "
+                                        "refused to everyone", code="ACCESS-0406-403")  # fmt: skip
+        require(caller, needed, where)
     except AccordError as exc:
         return _page("error.html", 403 if exc.kind == "forbidden" else 400, title="Refused", message=exc.message)
     return caller, where

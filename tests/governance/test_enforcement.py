@@ -152,7 +152,9 @@ def test_the_cli_labels_evaluates_and_explains(cli: Any, tmp_path: Path) -> None
     assert cli("label", "show", "crm", "--json").json()["fields"] == {"personalEmail.address": ["I1"]}
     assert cli("action", "create", "smsTargeting", "--title", "SMS targeting").code == 0
     assert cli("policy", "create", "no-identified-export", "--action", "exportToThirdParty", "-e", "I1").code == 0
-    assert cli("policy", "evaluate", "--activation", "out").code == 0  # the flow performs no such action
+    assert cli("policy", "enable", "no-identified-export").code == 0
+    assert cli("policy", "evaluate", "--activation", "out").code == 0  # enabled, but the flow performs no such action
+    assert cli("policy", "disable", "no-identified-export").code == 0
     bad = cli("policy", "create", "x", "--action", "smsTargeting", "-e", "I1 AND")
     assert bad.code == 2 and "expression" in bad.stderr
     listed = {p["name"]: p for p in cli("policy", "list", "--json").json()}
