@@ -20,7 +20,7 @@ from accord.catalog.reading import utc_time
 from accord.destinations.registry import destination_class, destination_spec
 from accord.destinations.spec import Destination
 from accord.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
-from accord.governance import known_actions
+from accord.governance import action_problems
 from accord.sources import SecretBox, split_spec_secrets, step_documents, validate_spec_config
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -86,9 +86,7 @@ def create_account(
 
 def checked_actions(session: Session, sandbox_id: str, actions: list[str]) -> list[str]:
     """Marketing actions the sandbox knows (core or its own), without repeats; every unknown one at once."""
-    known = known_actions(session, sandbox_id)
-    problems = [{"path": f"marketingActions[{i}]", "message": f"no marketing action {a[:80]!r}"
-                 + did_you_mean(a, list(known))} for i, a in enumerate(actions) if a not in known]  # fmt: skip
+    problems = action_problems(session, sandbox_id, actions, "marketingActions")
     if problems:
         raise InvalidInputError("; ".join(p["message"] for p in problems), code="DEST-0426-400", problems=problems)
     return list(dict.fromkeys(actions))

@@ -27,7 +27,7 @@ from accord.destinations.registry import destination_spec
 from accord.destinations.spec import DestinationSpec, SyncMode
 from accord.errors import ConflictError, DocumentError, InvalidInputError, NotFoundError, did_you_mean
 from accord.errors import validation_problems as problems_of
-from accord.governance import known_actions
+from accord.governance import action_problems
 
 IDENTITY_PREFIX = "identityMap."
 """A mapping source that names an identity namespace (`identityMap.Email`) rather than a profile attribute."""
@@ -307,12 +307,9 @@ def check_definition(
             problem("file.compression", f"{spec.name} takes {', '.join(files.compressions)}")
     for message in check_template(definition.file.name_template):
         problem("file.nameTemplate", message)
-    actions = known_actions(session, resolve_sandbox(session, sandbox).id)
-    for i, action in enumerate(definition.marketing_actions):
-        if action not in actions:
-            problem(
-                f"marketingActions[{i}]", f"no marketing action {action[:80]!r}{did_you_mean(action, list(actions))}"
-            )
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    for found in action_problems(session, sandbox_id, definition.marketing_actions, "marketingActions"):
+        problem(found["path"], found["message"])
     if problems:
         raise DocumentError("the activation flow", problems, code="ACTIVATION-0400-400")
     update: dict[str, Any] = {"audiences": resolved}

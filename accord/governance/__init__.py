@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from accord.governance.privacy.requests import KINDS, MAX_IDENTITIES, RequestedIdentity, parse_identities
     from accord.governance.store import (
         CORE_POLICIES,
+        action_problems,
         add_labels,
         create_action,
         create_label,
@@ -66,9 +67,9 @@ _EXPORTS = {
     "labels": ["CORE_ACTIONS", "CORE_LABELS", "LABEL_NAME", "Label", "MarketingAction"],
     "lineage": ["FieldUse", "PolicyViolationError", "evaluate_use", "pieces_of"],
     "policies": ["Labelled", "Policy", "Violation", "policy", "violations"],
-    "store": ["CORE_POLICIES", "add_labels", "create_action", "create_label", "create_policy", "dataset_labels",
-              "known_actions", "known_labels", "list_actions", "list_labels", "list_policies", "remove_labels",
-              "set_policy_enabled"],
+    "store": ["CORE_POLICIES", "action_problems", "add_labels", "create_action", "create_label", "create_policy",
+              "dataset_labels", "known_actions", "known_labels", "list_actions", "list_labels", "list_policies",
+              "remove_labels", "set_policy_enabled"],
     "privacy.jobs": ["get_privacy_job", "identity_digest", "list_privacy_jobs", "privacy_bundle", "run_privacy_job"],
     "privacy.reports": ["STORES", "StoreReport"],
     "privacy.requests": ["KINDS", "MAX_IDENTITIES", "RequestedIdentity", "parse_identities"],

@@ -84,16 +84,25 @@ def create_label(session: Session, sandbox: str, name: str, description: str = "
     return {"name": name, "category": "custom", "description": description[:1024]}
 
 
+def action_problems(session: Session, sandbox_id: str, actions: list[str], path: str) -> list[dict[str, str]]:
+    """A problem (at `path[i]`) for each marketing action the sandbox does not know, with the closest names."""
+    known = known_actions(session, sandbox_id)
+    return [{"path": f"{path}[{i}]", "message": f"no marketing action {a[:80]!r}" + did_you_mean(a, list(known))}
+            for i, a in enumerate(actions) if a not in known]  # fmt: skip
+
+
 def create_action(session: Session, sandbox: str, name: str, title: str = "", description: str = "") -> dict[str, str]:
+    """A marketing action of the sandbox's own; its name must not be a core one's nor taken."""
     sandbox_id = resolve_sandbox(session, sandbox).id
     if not LABEL_NAME.fullmatch(name):
         raise InvalidInputError(f"marketing action name {name[:80]!r}: a letter, then letters, digits and _",
                                 code="GOVERNANCE-0412-400")  # fmt: skip
     if name in known_actions(session, sandbox_id):
         raise ConflictError(f"marketing action {name!r} already exists", code="GOVERNANCE-0413-409")
-    session.add(MarketingActionRecord(sandbox_id=sandbox_id, name=name, title=title[:256] or name,
-                                      description=description[:1024]))  # fmt: skip
-    return {"name": name, "title": title or name, "description": description, "core": "no"}
+    record = MarketingActionRecord(sandbox_id=sandbox_id, name=name, title=title[:256] or name,
+                                   description=description[:1024])  # fmt: skip
+    session.add(record)
+    return {"name": name, "title": record.title, "description": record.description, "core": "no"}
 
 
 def _dataset(session: Session, sandbox_id: str, name: str) -> DatasetRecord:
@@ -207,10 +216,7 @@ def create_policy(session: Session, sandbox: str, name: str, action: str, expres
     problems = []
     if not 1 <= len(name) <= 128 or not name[0].isalnum() or not all(c.isalnum() or c in "._-" for c in name):
         problems.append({"path": "name", "message": "1 to 128 letters, digits, '.', '_' and '-'"})
-    actions = known_actions(session, sandbox_id)
-    if action not in actions:
-        problems.append({"path": "action", "message": f"no marketing action {action[:80]!r}"
-                         + did_you_mean(action, list(actions))})  # fmt: skip
+    problems += [{**p, "path": "action"} for p in action_problems(session, sandbox_id, [action], "action")]
     try:
         parse_policy_expression(expression, known_labels(session, sandbox_id))
     except PolicyExpressionError as exc:

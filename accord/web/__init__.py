@@ -98,9 +98,10 @@ def get_login(request: Request) -> Response:
 
 
 @router.post("/ui/login", response_class=HTMLResponse)
-async def post_login(request: Request, user: Annotated[str, Form(max_length=64)] = "",
-                     password: Annotated[str, Form(max_length=1024)] = "") -> Response:  # fmt: skip
-    """Sign in from the form: the session's cookies set, then the home page; a refusal is said on the form."""
+async def post_login(request: Request, user: Annotated[str, Form()] = "",
+                     password: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+    """Sign in from the form: the session's cookies set, then the home page; a refusal is said on the form (the
+    gate bounds the form's size; sign-in reads at most 64 characters of the name and 1,024 of the password)."""
     address = request.client.host if request.client else "?"
     ws: Workspace = request.app.state.workspace
     try:
@@ -145,7 +146,7 @@ def get_home(request: Request, sandbox: str | None = None) -> Response:
 
 
 @router.get("/ui/sources", response_class=HTMLResponse)
-def get_sources(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+def get_sources(request: Request, q: str = "",
                 sandbox: str | None = None) -> Response:  # fmt: skip
     """The sources catalog: a card per connector, by category, with a search that narrows them as one types
     (htmx asks `/ui/sources/cards`; without scripts, the form's own GET does the same)."""
@@ -153,7 +154,7 @@ def get_sources(request: Request, q: Annotated[str, Query(max_length=200)] = "",
 
 
 @router.get("/ui/sources/cards", response_class=HTMLResponse)
-def get_source_cards(request: Request, q: Annotated[str, Query(max_length=200)] = "",
+def get_source_cards(request: Request, q: str = "",
                      sandbox: str | None = None) -> Response:  # fmt: skip
     return _catalog(request, "source_cards.html", q, sandbox)
 
@@ -165,6 +166,7 @@ def _catalog(request: Request, template: str, q: str, sandbox: str | None) -> Re
     if isinstance(entered, Response):
         return entered
     caller, where = entered
+    q = q[:200]  # a longer search is cut, not refused: a page answers with a page
     wanted = q.strip().lower()
     cards = [s.to_document() for s in sources.list_connectors()]
     shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]

@@ -168,6 +168,10 @@ def test_an_accounts_marketing_actions_hold_every_flow_through_it(home: Api, tmp
     bad = home.post("/destinations/accounts", json={"name": "partner", "destination": "local", "config": {
         "root": str(tmp_path / "outbox")}, "marketingActions": ["exportToThirdparty"]})  # fmt: skip
     assert bad.status_code == 400 and "did you mean exportToThirdParty" in bad.text
+    assert [p["path"] for p in bad.json()["details"]["problems"]] == ["marketingActions[0]"]
+    flow = home.post("/activations", json={**FLOW, "marketingActions": ["emailTargeting", "dataScienc"]})
+    assert flow.status_code == 400 and "did you mean dataScience" in flow.text  # a flow's own are checked alike
+    assert [p["path"] for p in flow.json()["details"]["problems"]] == ["marketingActions[1]"]
     made = home.post("/destinations/accounts", json={"name": "partner", "destination": "local", "config": {
         "root": str(tmp_path / "outbox")}, "marketingActions": ["exportToThirdParty"]})  # fmt: skip
     assert made.status_code == 201 and made.json()["marketingActions"] == ["exportToThirdParty"]
