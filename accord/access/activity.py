@@ -124,6 +124,8 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
     else:
         changes = None
     parts = [p for p in path.split("/") if p and not p.startswith("{")]
+    if parts[:1] == ["ui"]:  # the workspace's forms name the same objects as the API's routes
+        parts = parts[1:]
     object_type = "/".join(parts[:2]) if parts and parts[0] == "campaign" and len(parts) > 1 else (parts or ["-"])[0]
     object_id = str(list(params.values())[-1]) if params else None
     if object_id is None and isinstance(document, dict) and isinstance(document.get("name"), str):

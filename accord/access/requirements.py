@@ -321,6 +321,17 @@ PAGES: dict[tuple[str, str], Requirement] = {
     ("GET", "/ui/sources"): P.VIEW_SOURCES,
     ("GET", "/ui/sources/cards"): P.VIEW_SOURCES,
     ("GET", "/ui/static/{name}"): Open("public: the workspace's own scripts and styles"),
+    # operations: each person sees only the ones they started
+    ("GET", "/ui/operations"): ANY_CALLER,
+    ("GET", "/ui/operations/{operation_id}"): ANY_CALLER,
+    ("GET", "/ui/operations/{operation_id}/state"): ANY_CALLER,
+    # sources
+    # data
+    # profiles
+    # audiences
+    # destinations
+    # campaign
+    # governance
 }
 """The web workspace's pages and actions (`/ui`), checked as the API's routes are: a page shows only the
 sections whose View permission its caller holds; an action needs what its API route needs."""

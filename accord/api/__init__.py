@@ -78,6 +78,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         if scheduler is not None:
             scheduler.stop()
         await run_in_threadpool(_app.state.streaming.stop)
+        if (operations := getattr(_app.state, "operations", None)) is not None:
+            operations.close()  # the workspace's long operations: those not begun are dropped
         workspace.close()
         _app.state.campaign.close()
 
@@ -134,8 +136,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     if not campaign_only:
         from accord import web
 
-        app.include_router(web.router)
-        app.mount("/ui/static", web.static_files(), name="ui-static")
+        web.mount(app)
     app.openapi = lambda: _with_permissions(app)  # type: ignore[method-assign]
     return app
 

@@ -10,29 +10,13 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from accord.access import PAGES, create_user, grant_role
+from accord.access import PAGES
 from accord.api import create_app
 from accord.web import SECURITY_HEADERS
 from accord.workspace import Workspace
 from tests.api.test_api import served_routes
-from tests.conftest import Api, setup_crm
-from tests.web.conftest import Watched
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def people(api: Api, settings: Any) -> Any:
-    setup_crm(api)
-    assert api.post("/segment/definitions", json={"name": "parisians", "expression": {
-        "type": "PQL", "value": 'homeAddress.city = "Paris"'}}).status_code == 201  # fmt: skip
-    ws = Workspace.open(settings)
-    create_user(ws.catalog, "ann", email="ann@example.com", password=PASSWORD)
-    grant_role(ws.catalog, "marketer", "ann", "prod")
-    create_user(ws.catalog, "sam", email="sam@example.com", password=PASSWORD)
-    grant_role(ws.catalog, "auditor", "sam", "prod")
-    yield ws
-    ws.close()
+from tests.conftest import Api
+from tests.web.conftest import PASSWORD, Watched, check_page, sign_in
 
 
 def test_a_person_signs_in_sees_their_sandbox_and_signs_out(api: Api, people: Workspace, watched: Watched) -> None:
@@ -121,8 +105,6 @@ def test_every_ui_route_declares_what_it_needs(settings: Any, api: Api) -> None:
 
 
 def test_the_sources_catalog_narrows_as_one_types(api: Api, people: Workspace, watched: Watched) -> None:
-    create_user(people.catalog, "dan", password=PASSWORD)
-    grant_role(people.catalog, "data engineer", "dan", "prod")
     page = watched.page
     page.goto(f"{api.base}/ui/login")
     page.get_by_label("User name").fill("dan")
@@ -158,8 +140,6 @@ def test_a_page_a_person_may_not_see_is_neither_linked_nor_served(api: Api, peop
 
 @pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
 def test_a_search_of_any_length_answers_with_a_page(api: Api, people: Workspace) -> None:
-    create_user(people.catalog, "dan", password=PASSWORD)
-    grant_role(people.catalog, "data engineer", "dan", "prod")
     with httpx.Client(base_url=api.base, timeout=30) as client:
         assert client.post("/ui/login", data={"user": "dan", "password": PASSWORD}).status_code == 303
         for q in ("s3", "x" * 5000, "<b>", "%00"):
@@ -167,3 +147,51 @@ def test_a_search_of_any_length_answers_with_a_page(api: Api, people: Workspace)
             assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html"), q
         assert "Amazon S3" in client.get("/ui/sources/cards", params={"q": "s3"}).text
         assert "&lt;b&gt;" in client.get("/ui/sources/cards", params={"q": "<b>"}).text
+
+
+SHOWN = {
+    "/ui": "/ui",
+    "/ui/sources": "/ui/sources",
+    "/ui/operations": "/ui/operations",
+}
+"""This module's pages, each with a URL that shows it (checked by `test_the_workspace_pages_pass_every_check`)."""
+FRAGMENTS = {
+    "/ui/sources/cards": "the catalog's cards, swapped into /ui/sources",
+    "/ui/operations/{operation_id}": "an operation: checked where a journey starts one",
+    "/ui/operations/{operation_id}/state": "an operation's state, swapped into its page every second",
+    "/ui/login": "the sign-in form: checked by test_the_sign_in_form_passes_every_check",
+    "/ui/static/{name}": "the workspace's scripts and styles",
+}
+"""GET routes that are not a page of their own, or are checked by a journey, with where."""
+
+
+def test_every_page_is_walked_by_a_check() -> None:
+    """Every GET page in PAGES is either walked by an area's `SHOWN` (every check: no error, axe, 390 pixels)
+    or declared as a fragment or checked page with where it is checked."""
+    import importlib
+    import pkgutil
+
+    import tests.web
+
+    shown: set[str] = set()
+    fragments: set[str] = set()
+    for module in pkgutil.iter_modules(tests.web.__path__):
+        if module.name.startswith("test_"):
+            found = importlib.import_module(f"tests.web.{module.name}")
+            shown |= set(getattr(found, "SHOWN", {}))
+            fragments |= set(getattr(found, "FRAGMENTS", {}))
+    pages = {path for method, path in PAGES if method == "GET"}
+    assert pages == shown | fragments, {
+        "not walked": pages - shown - fragments,
+        "not pages": (shown | fragments) - pages,
+    }
+
+
+def test_the_sign_in_form_passes_every_check(api: Api, watched: Watched) -> None:
+    check_page(watched, f"{api.base}/ui/login", "sign-in")
+
+
+def test_the_workspace_pages_pass_every_check(api: Api, people: Workspace, watched: Watched) -> None:
+    sign_in(watched.page, api.base, "ada")
+    for step, url in enumerate(SHOWN.values(), 1):
+        check_page(watched, f"{api.base}{url}", str(step))

@@ -1,0 +1,84 @@
+"""Signing in and out, and the home page: the sandbox at a glance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from accord.access import Permission, Principal
+from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, check_csrf, sign_out
+from accord.api.deps import set_session_cookies, signed_in
+from accord.errors import AccordError
+from accord.web.pages import SECURITY_HEADERS, Entered, caller_of, entered, page, refusal, to_login
+from accord.workspace import Workspace
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui/login", response_class=HTMLResponse)
+def get_login(request: Request) -> Response:
+    if caller_of(request) is not None:
+        return RedirectResponse("/ui", status_code=303, headers=SECURITY_HEADERS)
+    return page("login.html", title="Sign in")
+
+
+@router.post("/ui/login", response_class=HTMLResponse)
+async def post_login(request: Request, user: Annotated[str, Form()] = "",
+                     password: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+    """Sign in from the form: the session's cookies set, then the home page; a refusal is said on the form (the
+    gate bounds the form's size; sign-in reads at most 64 characters of the name and 1,024 of the password)."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        request.app.state.limiter.check(request.client.host if request.client else "?")
+        if not user or not password:
+            return page("login.html", title="Sign in", user=user, error="Give your user name and password.")
+        signed = await signed_in(request, ws, user, password)
+    except AccordError as exc:  # said on the form, which the browser shows again (a page, not an API's answer)
+        return page("login.html", title="Sign in", user=user, error=exc.message)
+    answer = RedirectResponse("/ui", status_code=303, headers=SECURITY_HEADERS)
+    set_session_cookies(answer, signed, ws.settings)
+    return answer
+
+
+@router.post("/ui/logout")
+def post_logout(request: Request, csrf_token: Annotated[str, Form(max_length=256)] = "") -> Response:
+    caller = caller_of(request)
+    if caller is None:
+        return to_login()
+    try:
+        check_csrf(caller, csrf_token)
+    except AccordError as exc:
+        return refusal(exc)
+    sign_out(request.app.state.workspace.catalog, request.cookies.get(SESSION_COOKIE, ""))
+    answer = to_login()
+    answer.delete_cookie(SESSION_COOKIE)
+    answer.delete_cookie(CSRF_COOKIE)
+    return answer
+
+
+@router.get("/ui", response_class=HTMLResponse)
+def get_home(request: Request, sandbox: str | None = None) -> Response:
+    """The sandbox at a glance: its datasets, audiences and latest dataflow runs, each as far as the caller may
+    see them."""
+    entry = entered(request, sandbox)
+    if not isinstance(entry, Entered):
+        return entry
+    sections = _home_sections(entry.workspace, entry.caller, entry.sandbox)  # a worker thread's: a sync route
+    return entry.render("home.html", f"Home: {entry.sandbox}", **sections)
+
+
+def _home_sections(ws: Workspace, caller: Principal, sandbox: str) -> dict[str, Any]:
+    from accord import lake, segment, sources
+
+    held = caller.permissions_in(sandbox)
+    found: dict[str, Any] = {"datasets": None, "audiences": None, "runs": None}
+    with ws.catalog.session() as session:
+        if Permission.VIEW_DATASETS in held:
+            found["datasets"] = lake.list_datasets(session, sandbox)
+        if Permission.VIEW_SEGMENTS in held:
+            found["audiences"] = segment.list_segments(session, sandbox)
+        if Permission.VIEW_SOURCES in held:
+            found["runs"] = sources.list_runs(session, sandbox, limit=10)
+    return found

@@ -1,0 +1,134 @@
+"""What every page of the workspace shares: the templates, the headers, who is signed in, the check of what a
+page or an action needs (`accord.access.PAGES`), and the answers a page gives instead of itself (the sign-in
+form, a refusal, a form shown again with what was wrong).
+
+A page route is `entered(request, sandbox)` then a service call then `Entered.render(...)`; an action route
+(a form's POST) is `acted(request, sandbox, csrf_token)` then the service call, then a redirect to the page
+that shows the result (post, redirect, get), or the form again with the error where it happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from accord.access import PAGES, Permission, Principal, authorize_sandbox, require
+from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, check_csrf, session_principal
+from accord.errors import AccordError, PermissionDeniedError
+from accord.workspace import Workspace
+
+HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""Every page's headers: no inline script or style, nothing from elsewhere, never framed, never cached."""
+
+STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "unauthenticated": 401, "too_large": 413}
+"""A refusal page's status by the error's kind (anything else that reaches a page is the caller's mistake)."""
+
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+templates.filters["thousands"] = lambda n: "" if n is None else f"{n:,}"
+
+
+def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(name).render(**values), status_code=status, headers=SECURITY_HEADERS)
+
+
+def redirect(path: str, **query: Any) -> RedirectResponse:
+    """A 303 to one of the workspace's own pages (never to a place the request named)."""
+    shown = {k: v for k, v in query.items() if v is not None}
+    return RedirectResponse(f"{path}?{urlencode(shown)}" if shown else path, status_code=303,
+                            headers=SECURITY_HEADERS)  # fmt: skip
+
+
+def refusal(exc: AccordError) -> HTMLResponse:
+    """The page said instead of the one asked for: why, with the status of the error's kind."""
+    return page("error.html", STATUS_OF.get(exc.kind, 400), title="Refused" if exc.kind == "forbidden" else "Not done",
+                message=exc.message, code=exc.code)  # fmt: skip
+
+
+def caller_of(request: Request) -> Principal | None:
+    """The person signed in (their session checked, its last use kept), or None."""
+    if isinstance(found := getattr(request.state, "caller", None), Principal):  # a form: the gate checked it
+        return found
+    ws: Workspace = request.app.state.workspace
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    try:
+        caller = session_principal(ws.catalog, secret, idle_minutes=ws.settings.session_idle_minutes)
+    except AccordError:
+        return None
+    request.state.caller = caller  # the activity log names who acted
+    return caller
+
+
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/ui/login", status_code=303, headers=SECURITY_HEADERS)
+
+
+@dataclass(frozen=True)
+class Entered:
+    """A person in a sandbox, once a page's or an action's requirement was checked."""
+
+    request: Request
+    caller: Principal
+    sandbox: str
+
+    @property
+    def workspace(self) -> Workspace:
+        workspace: Workspace = self.request.app.state.workspace
+        return workspace
+
+    @property
+    def held(self) -> set[str]:
+        """The permissions a page's links and buttons are shown for (the server refuses the rest regardless)."""
+        return {p.value for p in self.caller.permissions_in(self.sandbox)}
+
+    def holds(self, permission: Permission) -> bool:
+        return permission in self.caller.permissions_in(self.sandbox)
+
+    def render(self, template: str, title: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """A page with what the header and every form need: who, where, what they hold, the CSRF token."""
+        return page(template, status, title=title, caller=self.caller, sandbox=self.sandbox, held=self.held,
+                    csrf=self.request.cookies.get(CSRF_COOKIE, ""), **values)  # fmt: skip
+
+
+def entered(request: Request, sandbox: str | None) -> Entered | Response:
+    """The person and the sandbox a page works in, once checked against what `PAGES` declares for its route;
+    else the answer to give instead: the sign-in form, or the refusal."""
+    caller = caller_of(request)
+    if caller is None:
+        return to_login()
+    ws: Workspace = request.app.state.workspace
+    try:
+        where = authorize_sandbox(caller, sandbox, ws.settings.sandbox)
+        needed = PAGES.get((request.method, request.scope["route"].path_format))
+        if needed is None:
+            raise PermissionDeniedError("this page declares no permission in accord/access/requirements.py (PAGES): "
+                                        "refused to everyone", code="ACCESS-0406-403")  # fmt: skip
+        require(caller, needed, where)
+    except AccordError as exc:
+        return refusal(exc)
+    request.state.sandbox = where  # the activity log's sandbox
+    return Entered(request, caller, where)
+
+
+def acted(request: Request, sandbox: str | None, csrf_token: str) -> Entered | Response:
+    """`entered` for a form that changes something: it must also carry the session's CSRF token."""
+    found = entered(request, sandbox)
+    if isinstance(found, Entered):
+        try:
+            check_csrf(found.caller, csrf_token)
+        except AccordError as exc:
+            return refusal(exc)
+    return found
