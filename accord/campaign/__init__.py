@@ -9,13 +9,14 @@ from accord.faces import lazy_face
 
 if TYPE_CHECKING:
     from accord.campaign.bounces import process_bounces
-    from accord.campaign.broadlog import delivery_log
+    from accord.campaign.broadlog import delivery_log, recipient_deliveries
     from accord.campaign.database import CampaignDatabase
     from accord.campaign.deliveries import (
         check_delivery,
         create_delivery,
         get_delivery,
         list_deliveries,
+        preview_delivery,
         proof,
         target_recipients,
     )
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
         add_seed_address,
         address_problem,
         create_list,
+        get_list,
         get_recipient,
         list_lists,
         list_member_ids,
         list_recipients,
         normalise_address,
+        recipient_lists,
         seed_addresses,
         set_opt_out,
         suppress,
@@ -48,19 +51,21 @@ if TYPE_CHECKING:
     )
     from accord.campaign.sending import send_delivery
     from accord.campaign.subscriptions import confirm_subscription, subscribe, subscription
+    from accord.campaign.summary import campaign_summary, engagement
     from accord.campaign.templates import compile_templates
     from accord.campaign.tracking import record_click, record_open, unsubscribe, unsubscription
 
 _EXPORTS = {
     "erasure": ["CampaignErased", "bounce_messages_naming", "forget_recipients", "instance_folders", "recipients_of"],
     "bounces": ["process_bounces"],
-    "broadlog": ["delivery_log"],
+    "broadlog": ["delivery_log", "recipient_deliveries"],
     "database": ["CampaignDatabase"],
     "deliveries": [
         "check_delivery",
         "create_delivery",
         "get_delivery",
         "list_deliveries",
+        "preview_delivery",
         "proof",
         "target_recipients",
     ],
@@ -73,11 +78,13 @@ _EXPORTS = {
         "add_seed_address",
         "address_problem",
         "create_list",
+        "get_list",
         "get_recipient",
         "list_lists",
         "list_member_ids",
         "list_recipients",
         "normalise_address",
+        "recipient_lists",
         "seed_addresses",
         "set_opt_out",
         "suppress",
@@ -85,6 +92,7 @@ _EXPORTS = {
         "unsuppress",
     ],
     "sending": ["send_delivery"],
+    "summary": ["campaign_summary", "engagement"],
     "subscriptions": ["confirm_subscription", "subscribe", "subscription"],
     "templates": ["compile_templates"],
     "tracking": ["record_click", "record_open", "unsubscribe", "unsubscription"],

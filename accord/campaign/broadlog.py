@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from accord.campaign.deliveries import get_delivery
 from accord.campaign.engine import CampaignEngine
 from accord.campaign.exceptions import CampaignInputError
-from accord.campaign.models import BroadLogRecord, RecipientRecord
+from accord.campaign.models import BroadLogRecord, DeliveryRecord, RecipientRecord, TrackingLogRecord
 
 STATUSES = ("pending", "sending", "sent", "failed", "bounced")
 
@@ -45,3 +45,32 @@ def delivery_log(engine: CampaignEngine, delivery: int | str, *, status: str | N
     counts = {s: int(by_status.get(s, 0)) for s in STATUSES}
     return {"delivery": found["name"], "state": found["state"], "counts": counts,
             "total": counts[status] if status is not None else sum(counts.values()), "rows": rows}  # fmt: skip
+
+
+def recipient_deliveries(engine: CampaignEngine, recipient_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The messages a recipient was sent (their send-log rows, newest delivery first, at most `limit`), each
+    with how often it was opened and clicked. Read through the send log's (delivery, recipient) key, one look-up
+    per delivery, never the whole log."""
+    if not 1 <= limit <= 1000:
+        raise CampaignInputError("limit is 1 to 1000", field="limit")
+    with engine.database.session() as session:
+        rows = session.execute(
+            select(BroadLogRecord, DeliveryRecord.name, DeliveryRecord.label)
+            .join(DeliveryRecord, DeliveryRecord.id == BroadLogRecord.delivery_id)
+            .where(BroadLogRecord.delivery_id.in_(select(DeliveryRecord.id)),
+                   BroadLogRecord.recipient_id == recipient_id)
+            .order_by(BroadLogRecord.delivery_id.desc())
+            .limit(limit)
+        ).all()  # fmt: skip
+        tracked: dict[tuple[int, str], int] = {}
+        if rows:
+            events = session.execute(
+                select(TrackingLogRecord.broadlog_id, TrackingLogRecord.type, func.count())
+                .where(TrackingLogRecord.broadlog_id.in_([row.id for row, _name, _label in rows]))
+                .group_by(TrackingLogRecord.broadlog_id, TrackingLogRecord.type)
+            ).all()
+            tracked = {(broadlog_id, kind): count for broadlog_id, kind, count in events}
+    return [{"id": row.id, "deliveryId": row.delivery_id, "delivery": name, "label": label, "email": row.email,
+             "status": row.status, "reason": row.reason, "at": row.event_at.isoformat(),
+             "opens": tracked.get((row.id, "open"), 0), "clicks": tracked.get((row.id, "click"), 0)}
+            for row, name, label in rows]  # fmt: skip

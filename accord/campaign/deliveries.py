@@ -8,11 +8,12 @@ suppression list, the addresses no mail server would take, and second recipients
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -94,9 +95,16 @@ def get_delivery(engine: CampaignEngine, delivery: int | str) -> dict[str, Any]:
         return delivery_document(_find(session, delivery))
 
 
-def list_deliveries(engine: CampaignEngine) -> list[dict[str, Any]]:
+def list_deliveries(engine: CampaignEngine, *, limit: int | None = None, offset: int = 0,
+                    newest_first: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The deliveries in the order they were made (`newest_first`: the other way), `limit` of them from
+    `offset` when given."""
+    order = DeliveryRecord.id.desc() if newest_first else DeliveryRecord.id
     with engine.database.session() as session:
-        return [delivery_document(r) for r in session.scalars(select(DeliveryRecord).order_by(DeliveryRecord.id))]
+        query = select(DeliveryRecord).order_by(order).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [delivery_document(r) for r in session.scalars(query)]
 
 
 def target_recipients(
@@ -217,8 +225,31 @@ def _sample(engine: CampaignEngine, delivery_id: int, required: tuple[str, ...],
     for recipient in recipients:
         if not any(lacks(recipient, name) for name in required):
             return recipient
+    return made_up_recipient(custom)
+
+
+def made_up_recipient(custom: Iterable[str]) -> dict[str, Any]:
+    """A recipient with every field, made up: each custom field's value is its own name in angle brackets."""
     made_up = dict(zip(RECIPIENT_FIELDS, ("proof", "proof@example.com", "Ada", "Lovelace", "+15550100"), strict=True))
     return {**made_up, "id": 0, "custom": {name: f"<{name}>" for name in custom}}
+
+
+def preview_delivery(engine: CampaignEngine, delivery: int | str) -> dict[str, Any]:
+    """The delivery's subject, HTML and text as its templates render them for a made-up recipient (no one's
+    data is shown, and no recipient is read): links as written, without the tracking a sent message gets, and
+    `unsubscribe_url` pointing nowhere. The HTML is the delivery author's: show it only where it cannot run
+    (a sandboxed frame of its own)."""
+    content = _content(engine, delivery)
+    templates = compile_templates(content.subject, content.html, content.text)
+    sample = made_up_recipient(name[7:] for name in templates.used if name.startswith("custom."))
+    view = {**{name: sample[name] for name in RECIPIENT_FIELDS}, "custom": sample["custom"]}
+    context = {"recipient": view, "unsubscribe_url": "#unsubscribe"}
+    try:
+        subject = " ".join(templates.subject.render(context).split())
+        html, text = templates.html.render(context), templates.text.render(context)
+    except TemplateError as exc:  # what the check cannot see: a sandbox refusal through a filter, ...
+        raise CampaignInputError(f"the delivery's templates failed for the preview: {exc}", field="templates") from exc
+    return {"delivery": content.id, "subject": subject, "html": html, "text": text}
 
 
 def _content(engine: CampaignEngine, delivery: int | str) -> DeliveryContent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from accord.campaign.engine import CampaignEngine
 from accord.campaign.exceptions import CampaignInputError, DuplicateObjectError, UnknownObjectError
@@ -62,29 +62,57 @@ def recipient_document(record: RecipientRecord) -> dict[str, Any]:
     }
 
 
-def list_recipients(engine: CampaignEngine, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+def list_recipients(engine: CampaignEngine, *, limit: int = 100, offset: int = 0,
+                    search: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A page of recipients in the order they came, and how many there are; `search`: only those whose e-mail
+    address or external id starts with it (as typed, or in lower case), found through their indexes."""
+    where = _starting_with(engine, search.strip()) if search and search.strip() else None
     with engine.database.session() as session:
-        total = session.scalar(select(func.count()).select_from(RecipientRecord)) or 0
-        rows = session.scalars(select(RecipientRecord).order_by(RecipientRecord.id).limit(limit).offset(offset))
-        return {"total": total, "recipients": [recipient_document(r) for r in rows]}
+        counted = select(func.count()).select_from(RecipientRecord)
+        query = select(RecipientRecord).order_by(RecipientRecord.id).limit(limit).offset(offset)
+        if where is not None:
+            counted, query = counted.where(where), query.where(where)
+        total = session.scalar(counted) or 0
+        return {"total": total, "recipients": [recipient_document(r) for r in session.scalars(query)]}
 
 
-def get_recipient(engine: CampaignEngine, external_id: str) -> dict[str, Any]:
+def _starting_with(engine: CampaignEngine, text: str) -> ColumnElement[bool]:
+    """E-mail address or external id starting with `text` (as typed, or in lower case)."""
+    prefixes = sorted({text[:320], text[:320].lower()})
+    columns = (RecipientRecord.email, RecipientRecord.external_id)
+    if engine.database.engine.dialect.name == "sqlite":
+        # A range of each indexed column (binary order), which the indexes serve; SQLite's LIKE ignores case
+        # and no index serves it: it would read every recipient
+        return or_(*(and_(column >= prefix, column < prefix + "\U0010ffff") for prefix in prefixes
+                     for column in columns))  # fmt: skip
+    return or_(*(column.startswith(prefix, autoescape=True) for prefix in prefixes for column in columns))
+
+
+def _recipient_where(recipient: int | str) -> ColumnElement[bool]:
+    """A recipient by its id (a number) or its external id (text)."""
+    if isinstance(recipient, int):
+        return RecipientRecord.id == recipient
+    return RecipientRecord.external_id == recipient
+
+
+def get_recipient(engine: CampaignEngine, recipient: int | str) -> dict[str, Any]:
+    """A recipient by its id, or by its external id (given as text)."""
     with engine.database.session() as session:
-        record = session.scalar(select(RecipientRecord).where(RecipientRecord.external_id == external_id))
+        record = session.scalar(select(RecipientRecord).where(_recipient_where(recipient)))
         if record is None:
-            raise UnknownObjectError("recipient", external_id)
+            raise UnknownObjectError("recipient", str(recipient))
         return recipient_document(record)
 
 
-def set_opt_out(engine: CampaignEngine, external_id: str, channel: str, opted_out: bool = True) -> dict[str, Any]:
-    """Opt a recipient out of a channel (`email`, `sms`, or `all`), or back in."""
+def set_opt_out(engine: CampaignEngine, recipient: int | str, channel: str, opted_out: bool = True) -> dict[str, Any]:
+    """Opt a recipient (by id, or external id given as text) out of a channel (`email`, `sms`, or `all`), or
+    back in."""
     if channel not in CHANNELS:
         raise CampaignInputError(f"unknown channel {channel!r}; channels: {', '.join(CHANNELS)}", field="channel")
     with engine.database.session() as session:
-        record = session.scalar(select(RecipientRecord).where(RecipientRecord.external_id == external_id))
+        record = session.scalar(select(RecipientRecord).where(_recipient_where(recipient)))
         if record is None:
-            raise UnknownObjectError("recipient", external_id)
+            raise UnknownObjectError("recipient", str(recipient))
         setattr(record, CHANNELS[channel], opted_out)
         session.flush()
         return recipient_document(record)
@@ -135,6 +163,44 @@ def list_member_ids(engine: CampaignEngine, name: str) -> list[str]:
             .order_by(RecipientRecord.external_id)
         )
         return list(session.scalars(query))
+
+
+def get_list(engine: CampaignEngine, list_: int | str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """A list (by id, or by name given as text) with its size, and a page of its members (confirmed ones, for
+    a double opt-in list) in the order they were added: `members` the count, `recipients` the page."""
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise CampaignInputError("limit is 1 to 1000 and offset 0 or more", field="limit")
+    where = ListRecord.id == list_ if isinstance(list_, int) else ListRecord.name == list_
+    with engine.database.session() as session:
+        record = session.scalar(select(ListRecord).where(where))
+        if record is None:
+            raise UnknownObjectError("list", str(list_), list(session.scalars(select(ListRecord.name).limit(100))))
+        membership = (ListMemberRecord.list_id == record.id, ListMemberRecord.status == "member")
+        members = session.scalar(select(func.count()).select_from(ListMemberRecord).where(*membership)) or 0
+        page = session.scalars(
+            select(RecipientRecord)
+            .join(ListMemberRecord, ListMemberRecord.recipient_id == RecipientRecord.id)
+            .where(*membership)
+            .order_by(RecipientRecord.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return {**list_document(record, members), "recipients": [recipient_document(r) for r in page]}
+
+
+def recipient_lists(engine: CampaignEngine, recipient_id: int) -> list[dict[str, Any]]:
+    """The lists a recipient is on (their subscriptions), with the membership's status (`member`, or `pending`
+    until a double opt-in is confirmed) and when it began."""
+    with engine.database.session() as session:
+        rows = session.execute(
+            select(ListRecord.id, ListRecord.name, ListRecord.label, ListRecord.origin, ListMemberRecord.status,
+                   ListMemberRecord.added_at)
+            .join(ListMemberRecord, ListMemberRecord.list_id == ListRecord.id)
+            .where(ListMemberRecord.recipient_id == recipient_id)
+            .order_by(ListRecord.name)
+        ).all()  # fmt: skip
+    return [{"id": id_, "name": name, "label": label, "origin": origin, "status": status,
+             "addedAt": added.isoformat()} for id_, name, label, origin, status, added in rows]  # fmt: skip
 
 
 def add_seed_address(engine: CampaignEngine, email: str, *, kind: str = "test", label: str = "") -> dict[str, Any]:

@@ -48,6 +48,10 @@ class Renderer(Protocol):
     def render(self, recipient: dict[str, Any], broadlog_id: int) -> EmailMessage: ...
 
 
+Progress = Callable[[int, int], None]
+"""Told how many of a run's messages were handed to the server so far, and how many it sends in all."""
+
+
 class _Row(NamedTuple):
     id: int
     recipient_id: int
@@ -65,6 +69,7 @@ def send_delivery(
     *,
     recipients: Iterable[dict[str, Any]] | None = None,
     batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Send the delivery to its target (or to `recipients`, already targeted), one message per recipient.
 
@@ -72,7 +77,8 @@ def send_delivery(
     targeted, excluded by reason, sent, failed, bounced (all rows of the delivery), atRisk (rows a dead
     run left `sending`), sentNow and retried (this run), seeds, seconds. Raises `JobRunningError` when
     another process sends it, `SmtpUnavailableError` when the server is down (the delivery is `failed`;
-    nothing unsent is marked sent), `SmtpSecurityError` when it lacks STARTTLS or refuses the login."""
+    nothing unsent is marked sent), `SmtpSecurityError` when it lacks STARTTLS or refuses the login.
+    `progress(done, total)` is told after each batch how many of this run's messages went to the server."""
     started = time.monotonic()
     with engine.database.session() as session:
         delivery = session.get(DeliveryRecord, delivery_id)
@@ -98,7 +104,7 @@ def send_delivery(
                         "arrive twice", name, at_risk)  # fmt: skip
         try:
             sent_now, retried, seeds = asyncio.run(_send(engine, rows, by_id, renderer, sender_address, options,
-                                                          batch_size, seeds_before))  # fmt: skip
+                                                          batch_size, seeds_before, progress))  # fmt: skip
         except BatchStopped as stopped:
             counts |= _log_counts(engine, delivery_id)
             error: AccordError = stopped.cause if isinstance(stopped.cause, SmtpSecurityError) else \
@@ -122,6 +128,7 @@ async def _send(
     options: SmtpOptions,
     batch_size: int,
     seeds_before: int,
+    progress: Progress | None = None,
 ) -> tuple[int, int, int]:
     """Send the rows batch by batch; (sent now, retries, seed copies)."""
     pool = Pool(options, HourlyWindow(options.messages_per_hour, _sent_in_last_hour(engine)))
@@ -137,6 +144,8 @@ async def _send(
                 _record(engine, stopped.outcomes, [])
                 raise
             sent_now += sum(outcome.status == "sent" for outcome in done)
+            if progress is not None:
+                progress(start + len(batch), len(rows))
         _record(engine, done, [])
         seeds = seeds_before or await _send_seeds(engine, pool, renderer, rows, by_id, sender)
         return sent_now, pool.retried, seeds

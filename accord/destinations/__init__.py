@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         open_destination,
         test_account,
     )
+    from accord.destinations.drafts import evaluate_draft, exportable_sources
     from accord.destinations.erasure import (
         ActivationsErased,
         dead_letters_of,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         set_state,
     )
     from accord.destinations.following import Followers, follow_once
+    from accord.destinations.health import run_health
     from accord.destinations.registry import (
         destination_class,
         destination_ids,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from accord.destinations.streaming.deadletters import (
         CatalogDeadLetters,
         DeadLetterSink,
+        count_dead_letters,
         list_dead_letters,
         replay_dead_letters,
     )
@@ -100,10 +103,12 @@ _EXPORTS = {
         "open_destination",
         "test_account",
     ],
+    "drafts": ["evaluate_draft", "exportable_sources"],
     "following": ["Followers", "follow_once"],
     "flows": ["FlowDefinition", "find_flow", "get_flow", "list_flows", "parse_definition", "set_state"],
     "registry": ["destination_class", "destination_ids", "destination_spec", "list_destinations", "register_declared"],
     "runs": ["delete_flow", "get_run", "list_runs", "run_activation"],
+    "health": ["run_health"],
     "usage": [
         "change_segment_checked",
         "create_flow",
@@ -126,7 +131,13 @@ _EXPORTS = {
         "StreamingConfig",
         "StreamingDestination",
     ],
-    "streaming.deadletters": ["CatalogDeadLetters", "DeadLetterSink", "list_dead_letters", "replay_dead_letters"],
+    "streaming.deadletters": [
+        "CatalogDeadLetters",
+        "DeadLetterSink",
+        "count_dead_letters",
+        "list_dead_letters",
+        "replay_dead_letters",
+    ],
     "streaming.declared": ["render_sample", "validate_declared_file"],
     "streaming.lanes": ["DeliveryResult", "deliver", "deliver_async"],
 }

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from accord.governance.lineage import FieldUse, PolicyViolationError, evaluate_use, pieces_of
     from accord.governance.policies import Labelled, Policy, Violation, policy, violations
     from accord.governance.privacy.jobs import (
+        check_privacy_request,
         get_privacy_job,
         identity_digest,
         list_privacy_jobs,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         create_action,
         create_label,
         create_policy,
+        dataset_fields,
         dataset_labels,
         known_actions,
         known_labels,
@@ -68,9 +70,10 @@ _EXPORTS = {
     "lineage": ["FieldUse", "PolicyViolationError", "evaluate_use", "pieces_of"],
     "policies": ["Labelled", "Policy", "Violation", "policy", "violations"],
     "store": ["CORE_POLICIES", "action_problems", "add_labels", "create_action", "create_label", "create_policy",
-              "dataset_labels", "known_actions", "known_labels", "list_actions", "list_labels", "list_policies",
-              "remove_labels", "set_policy_enabled"],
-    "privacy.jobs": ["get_privacy_job", "identity_digest", "list_privacy_jobs", "privacy_bundle", "run_privacy_job"],
+              "dataset_fields", "dataset_labels", "known_actions", "known_labels", "list_actions", "list_labels",
+              "list_policies", "remove_labels", "set_policy_enabled"],
+    "privacy.jobs": ["check_privacy_request", "get_privacy_job", "identity_digest", "list_privacy_jobs",
+                     "privacy_bundle", "run_privacy_job"],
     "privacy.reports": ["STORES", "StoreReport"],
     "privacy.requests": ["KINDS", "MAX_IDENTITIES", "RequestedIdentity", "parse_identities"],
 }  # fmt: skip

@@ -173,6 +173,12 @@ def remove_labels(session: Session, sandbox: str, dataset: str, labels: list[str
     return dataset_labels(session, sandbox, dataset)
 
 
+def dataset_fields(session: Session, sandbox: str, dataset: str) -> list[str]:
+    """Every field a dataset's labels may be put on: its schema's paths, objects included, in order
+    (`homeAddress` before `homeAddress.city`)."""
+    return sorted(_schema_paths(session, _dataset(session, resolve_sandbox(session, sandbox).id, dataset)))
+
+
 def dataset_labels(session: Session, sandbox: str, dataset: str) -> dict[str, Any]:
     """A dataset's labels: its own, and each labelled field's."""
     record = _dataset(session, resolve_sandbox(session, sandbox).id, dataset)

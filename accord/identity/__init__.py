@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         wanted_table,
     )
     from accord.identity.exceptions import INVALID_IDENTITY, TOO_MANY_IDENTITIES
-    from accord.identity.graph import GraphSummary, build_graph, explain, graph_folder, graph_of
+    from accord.identity.graph import GraphSummary, build_graph, explain, graph_document, graph_folder, graph_of
     from accord.identity.incremental import (
         IdentityRecord,
         add_record,
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         rule_for,
     )
     from accord.identity.rules_config import LinkingRules, get_rules, namespace_ranks, set_rules
+    from accord.identity.solver import Link
 
 _EXPORTS = {
     "accord.errors": ["NotFoundError"],
@@ -70,7 +71,7 @@ _EXPORTS = {
         "wanted_table",
     ],
     "exceptions": ["INVALID_IDENTITY", "TOO_MANY_IDENTITIES"],
-    "graph": ["GraphSummary", "build_graph", "explain", "graph_folder", "graph_of"],
+    "graph": ["GraphSummary", "build_graph", "explain", "graph_document", "graph_folder", "graph_of"],
     "incremental": [
         "IdentityRecord",
         "add_record",
@@ -103,5 +104,6 @@ _EXPORTS = {
         "rule_for",
     ],
     "rules_config": ["LinkingRules", "get_rules", "namespace_ranks", "set_rules"],
+    "solver": ["Link"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

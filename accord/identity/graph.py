@@ -421,14 +421,25 @@ def graph_of(workspace: Workspace, sandbox: str, namespace: str, identity: str) 
     if found is None:
         raise NotFoundError(f"no identity {typed.checked().describe()} in any graph", code="IDENTITY-0411-404",
                             namespace=typed.namespace, id=typed.id)  # fmt: skip
-    members = sorted(store.members(found.graph), key=lambda n: (n.namespace, n.id))
+    members = store.members(found.graph)
     names = {n.node for n in members}
-    links = sorted(store.links_touching(names), key=lambda x: (x.a, x.b))
-    primary = min(members, key=lambda n: (ranks.get(n.namespace, len(ranks)), n.namespace, n.id))
+    return graph_document(found.graph, [(n.namespace, n.id) for n in members], store.links_touching(names), datasets,
+                          ranks)  # fmt: skip
+
+
+def graph_document(graph: int, members: list[tuple[str, str]], links: list[Link], datasets: dict[str, str],
+                   ranks: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+    """A graph as `graph_of` answers it, from its identities (namespace, id) and every link with an end among
+    them: the links that count, those dropped (by the linking rules or a user), and its primary identity by
+    the namespaces' ranks; `datasets` names the datasets by id."""
+    members = sorted(members)
+    names = {f"{namespace}{SEPARATOR}{value}" for namespace, value in members}
+    links = sorted(links, key=lambda x: (x.a, x.b))
+    primary = min(members, key=lambda n: (ranks.get(n[0], len(ranks)), n[0], n[1]))
     return {
-        "graphId": str(found.graph),
-        "primary": {"namespace": primary.namespace, "id": primary.id},
-        "identities": [{"namespace": n.namespace, "id": n.id} for n in members],
+        "graphId": str(graph),
+        "primary": {"namespace": primary[0], "id": primary[1]},
+        "identities": [{"namespace": namespace, "id": value} for namespace, value in members],
         "links": [_link_document(x, datasets) for x in links if x.active and x.a in names and x.b in names],
         "droppedLinks": [_link_document(x, datasets) | {"droppedBy": x.dropped_by} for x in links if not x.active],
     }

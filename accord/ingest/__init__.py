@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from accord.ingest.mapping.functions import FUNCTIONS
     from accord.ingest.mapping.model import MappingEntry, MappingSet, load_mapping, parse_mapping
     from accord.ingest.pipeline import IngestRequest, LeftOut, ingest_file
+    from accord.ingest.preview import MappingPreview, PreviewRow, preview_mapping
     from accord.ingest.readers import ReadOptions
 
 _EXPORTS = {
@@ -24,6 +25,7 @@ _EXPORTS = {
     "mapping.functions": ["FUNCTIONS"],
     "mapping.model": ["MappingEntry", "MappingSet", "load_mapping", "parse_mapping"],
     "pipeline": ["IngestRequest", "LeftOut", "ingest_file"],
+    "preview": ["MappingPreview", "PreviewRow", "preview_mapping"],
     "readers": ["ReadOptions"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

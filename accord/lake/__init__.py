@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         sandbox_datasets,
     )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
+    from accord.lake.footers import stored_statistics
     from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job
     from accord.lake.listing import read_datasets
     from accord.lake.reading import open_dataset, preview, statistics
@@ -68,6 +69,7 @@ _EXPORTS = {
         "sandbox_datasets",
     ],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],
+    "footers": ["stored_statistics"],
     "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job"],
     "reading": ["open_dataset", "preview", "statistics"],
     "rewrite": ["delete_records"],

@@ -194,7 +194,8 @@ def batch_errors(
     import pyarrow.parquet as pq  # here, not at the top: catalog-only commands stay fast
 
     produced = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+    # read no more than asked: a page shows the first few rows of a file that may hold millions
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=min(limit or 10_000, 10_000)):
         for row in batch.to_pylist():
             record = row["record"]
             # a row with no number is raw text the reader could not take (at its line), unless streaming left it

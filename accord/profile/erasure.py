@@ -8,7 +8,8 @@ sorts it; the large ones are written again from slices of the old file (memory-m
 written: see `_write_ipc`) with the new rows in their places, the kept fragments' record ids renumbered as
 the lake's are (`lake.Renumbering`). Merged profiles and fingerprints are made again for everyone, by the
 build's own merge: a tie between two fragments of one batch is broken by record id, which the renumbering
-may turn. The manifest follows (counts, the graph it was built on), and the folder is swapped in whole.
+may turn. The links by graph are made again whole from the graph files as the erasure left them. The
+manifest follows (counts, the graph it was built on), and the folder is swapped in whole.
 
 A store that was not built on the graphs of before (a graph build since, or a merge policy made default
 since) is built again in full instead: it did not hold what the splice would take out."""
@@ -32,16 +33,18 @@ from accord.catalog import resolve_sandbox
 from accord.engine import arrow_tables, connect, to_arrow
 from accord.jobs import ensure_held
 from accord.lake import open_dataset, replace_folder
-from accord.profile.partitions import distinct_sorted
+from accord.profile.partitions import distinct_sorted, write_arrow
 from accord.profile.policies import resolve_policy
 from accord.profile.store import (
     FINGERPRINTS,
+    LINKS,
     _merge_in_partitions,
     _read_mapped,
     _write_fingerprints,
     build_profiles,
     committed_batches,
     dataset_rows,
+    links_by_graph,
     store_folder,
 )
 
@@ -126,6 +129,9 @@ def follow_graphs(workspace: Workspace, sandbox: str, change: GraphChange, renum
                   if d.class_name == "profile" and (staging / f"fragments-{d.id}.arrow").exists()]  # fmt: skip
         profiles, _partitions = _merge_in_partitions(con, everyone, merged, policy, staging / "profiles.parquet")
         _write_fingerprints(con, staging)
+        # the links again, whole, from the graph files the erasure rewrote: a link of a changed graph is also
+        # under the graph at its other end, and its record ids were renumbered with the lake's
+        write_arrow(con, [links_by_graph(con, graph_folder(workspace, sandbox_id))], staging / LINKS)
     finally:
         con.disconnect()
     for other in folder.iterdir():  # what the splice does not write (none today) goes along unchanged

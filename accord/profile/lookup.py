@@ -14,9 +14,11 @@ from accord.engine import connect, to_arrow, values_table
 from accord.errors import InvalidInputError, NotFoundError
 from accord.identity import (
     SEPARATOR,
+    Link,
     TypedIdentity,
     carries_any,
     get_rules,
+    graph_document,
     graph_folder,
     graph_of,
     namespace_ranks,
@@ -121,6 +123,31 @@ def get_profile(
             "readFrom": "store" if store is not None else "lake",
         }
     )
+
+
+def identity_graph(workspace: Workspace, sandbox: str, namespace: str, identity: str) -> dict[str, Any]:
+    """The identity graph of the person an identity belongs to, as `identity.graph_of` answers it.
+
+    Read from the profile store while it is current (its identities and links by binary search, whatever
+    the number of people); otherwise from the graph files, as `graph_of` reads them."""
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        _datasets, ingested = committed_batches(session, sandbox_id, with_schemas=False)
+        known = namespaces(session, sandbox_id)
+        ranks = namespace_ranks(get_rules(session, sandbox).priority, known)
+        names = {row.id: row.name for row in session.execute(
+            select(DatasetRecord.id, DatasetRecord.name).where(DatasetRecord.sandbox_id == sandbox_id))}  # fmt: skip
+    typed = resolve_identity(known, namespace, identity)
+    store = current_store(workspace, sandbox_id, ingested)
+    if store is None or store.links is None:  # not current, or built before it kept links: as the graphs have it
+        return graph_of(workspace, sandbox, namespace, identity)
+    graph = store.graph_of(typed.key, f"{typed.namespace}{SEPARATOR}{typed.id}")
+    if graph is None:
+        raise NotFoundError(f"no identity {typed.checked().describe()} in any graph", code="IDENTITY-0411-404",
+                            namespace=typed.namespace, id=typed.id)  # fmt: skip
+    members = [tuple(node.split(SEPARATOR, 1)) for node in store.identities_of(graph)]
+    links = [Link(**row) for row in store.links_of(graph) or []]
+    return graph_document(graph, members, links, names, ranks)  # type: ignore[arg-type]
 
 
 def _memberships(workspace: Workspace, sandbox: str, graph_id: str | None) -> dict[str, Any]:

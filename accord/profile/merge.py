@@ -50,24 +50,54 @@ def unflatten(paths: dict[str, Any]) -> dict[str, Any]:
     return root
 
 
-def merge(fragments: list[Fragment], policy: MergePolicy) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    """The merged attributes, and for each attribute the fragment its value came from.
+REASONS = {
+    "only": "the only record that holds a value",
+    "precedence": "its dataset comes first in the merge policy's dataset precedence",
+    "newest": "its batch was committed last",
+    "record": "its batch was committed at the same instant as another's: the greater record id wins",
+}
+"""Why an attribute's value won (`sources[path]["reason"]`): over the fragment that came second, if any."""
+
+
+def merge(fragments: list[Fragment], policy: MergePolicy) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The merged attributes, and for each attribute the fragment its value came from and why it won.
 
     Fragments are preferred by dataset precedence (dataset_precedence policies: listed datasets in
     order, then the others), then the latest batch commit (to the microsecond), then the greatest
-    record id as text: a total order, the one `store.merge_fragments` applies in the engine."""
+    record id as text: a total order, the one `store.merge_fragments` applies in the engine. Each
+    source says its dataset, batch, record and commit time, how many fragments had a value
+    (`candidates`), and the `reason` (a key of `REASONS`) its value won over the one that came second."""
     rank = {dataset_id: index for index, dataset_id in enumerate(policy.datasets)}
 
+    def newest(fragment: Fragment) -> tuple[datetime, str]:
+        return (aware(fragment.ingested) if fragment.ingested else EPOCH, fragment.record)
+
     def preference(fragment: Fragment) -> tuple[Any, ...]:
-        newest = (aware(fragment.ingested) if fragment.ingested else EPOCH, fragment.record)
         if policy.kind == "dataset_precedence":
-            return (-rank.get(fragment.dataset_id, len(rank)), *newest)
-        return newest
+            return (-rank.get(fragment.dataset_id, len(rank)), *newest(fragment))
+        return newest(fragment)
+
+    def reason(winner: Fragment, second: Fragment | None) -> str:
+        if second is None:
+            return "only"
+        if policy.kind == "dataset_precedence" and preference(winner)[0] != preference(second)[0]:
+            return "precedence"
+        return "newest" if newest(winner)[0] != newest(second)[0] else "record"
 
     winners: dict[str, Any] = {}
-    sources: dict[str, dict[str, str]] = {}
+    chosen: dict[str, Fragment] = {}
+    seconds: dict[str, Fragment] = {}
+    candidates: dict[str, int] = {}
     for fragment in sorted(fragments, key=preference):  # later ones (preferred) overwrite earlier ones
         for path, value in flatten(fragment.values).items():
-            winners[path] = value
-            sources[path] = {"dataset": fragment.dataset, "batch": fragment.batch, "record": fragment.record}
-    return unflatten(winners), dict(sorted(sources.items()))
+            if path in chosen:
+                seconds[path] = chosen[path]
+            winners[path], chosen[path] = value, fragment
+            candidates[path] = candidates.get(path, 0) + 1
+    sources = {
+        path: {"dataset": f.dataset, "batch": f.batch, "record": f.record,
+               "ingested": aware(f.ingested).isoformat() if f.ingested else None,
+               "reason": reason(f, seconds.get(path)), "candidates": candidates[path]}
+        for path, f in sorted(chosen.items())
+    }  # fmt: skip
+    return unflatten(winners), sources

@@ -1,7 +1,8 @@
 """The profile store: every person's fragments and events, laid out for lookups and for segmentation.
 
 `build_profiles` runs after a graph build, in the engine, as named steps:
-1. `identities`: every identity's key and graph, sorted by key, and every graph's identities;
+1. `identities`: every identity's key and graph, sorted by key, and every graph's identities; then
+   `links`: every graph's links (`LINKS`);
 2. `fragments`: the records of each profile dataset with the graph (person) they feed, sorted by graph;
 3. `events`: the experience events within their dataset's time-to-live, sorted by graph, newest first;
 4. `merged`: every person's attributes merged by the default merge policy (one row per graph, for
@@ -302,6 +303,9 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
         # every graph comes from a fragment or an event: the people are the graphs of the identities
         people = distinct_sorted(_read_mapped(staging / "members.arrow")["graph"].to_numpy())
         steps["identities"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        write_arrow(con, [links_by_graph(con, graphs)], staging / LINKS)
+        steps["links"] = time.perf_counter() - clock
         fragments: list[tuple[Path, str]] = []
         for dataset in datasets:
             clock = time.perf_counter()
@@ -340,6 +344,27 @@ def _build_profiles(workspace: Workspace, sandbox: str) -> ProfileSummary:
                           steps, partitions)  # fmt: skip
 
 
+LINKS = "links.arrow"
+"""The links of each graph (`graph` and the columns of the graphs' `links.parquet`), sorted by graph: a link
+between two graphs (one the linking rules or a user dropped) is under both."""
+
+
+def links_by_graph(con: Any, graphs: Path) -> ir.Table:
+    """Every link of the graph files in `graphs` under the graph of each of its ends, in the order of `LINKS`:
+    a person's links are found by binary search (`ProfileStore.links_of`), where the graph files are scanned."""
+    links = con.read_parquet(str(graphs / "links.parquet"))
+    nodes = con.read_parquet(str(graphs / "nodes.parquet"))
+    columns = links.columns
+    of_a = nodes.select(_acc_key_a=nodes.key, _acc_a=nodes.node, _acc_graph_a=nodes.graph.cast("int64"))
+    of_b = nodes.select(_acc_key_b=nodes.key, _acc_b=nodes.node, _acc_graph_b=nodes.graph.cast("int64"))
+    # joined on the identities' keys (a number: cheap to hash) and names (keys of two identities may collide)
+    ends = links.join(of_a, [links.a_key == of_a._acc_key_a, links.a == of_a._acc_a]).join(
+        of_b, [links.b_key == of_b._acc_key_b, links.b == of_b._acc_b])  # fmt: skip
+    same = ends._acc_graph_a == ends._acc_graph_b
+    under = ibis.ifelse(same, ibis.array([ends._acc_graph_a]), ibis.array([ends._acc_graph_a, ends._acc_graph_b]))
+    return ends.select(graph=under.unnest(), **{c: ends[c] for c in columns}).order_by("graph")
+
+
 FINGERPRINTS = "fingerprints.arrow"
 """Each profile's fingerprint (`graph`, `fingerprint`), sorted by graph."""
 
@@ -373,6 +398,8 @@ class ProfileStore:
         self.members = self._sorted(folder / "members.arrow")
         self.fragments = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("fragments-*.arrow")}
         self.events = {p.stem.split("-", 1)[1]: self._sorted(p) for p in folder.glob("events-*.arrow")}
+        self.links = self._sorted(folder / LINKS) if (folder / LINKS).exists() else None
+        """None in a store built before it kept the links: they are read from the graphs."""
 
     def _sorted(self, path: Path) -> tuple[pa.Table, np.ndarray]:
         table = _read_mapped(path)
@@ -403,6 +430,12 @@ class ProfileStore:
     def identities_of(self, graph: int) -> list[str]:
         """Every identity of a graph."""
         return [row["node"] for row in self.rows(self.members, graph)[1]]
+
+    def links_of(self, graph: int) -> list[dict[str, Any]] | None:
+        """Every link with an end in a graph (the columns of the graphs' links), or None when the store keeps none."""
+        if self.links is None:
+            return None
+        return [{k: v for k, v in row.items() if k != "graph"} for row in self.rows(self.links, graph)[1]]
 
     @staticmethod
     def rows(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         standard_classes,
         standard_field_groups,
     )
+    from accord.schema.outline import FieldLine, outline, schema_outline
     from accord.schema.registry import (
         available_field_groups,
         check_union,
@@ -67,6 +68,7 @@ _EXPORTS = {
         "standard_classes",
         "standard_field_groups",
     ],
+    "outline": ["FieldLine", "outline", "schema_outline"],
     "registry": [
         "available_field_groups",
         "check_union",

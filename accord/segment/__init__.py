@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         find_segment,
         list_segments,
         segment_document,
+        segment_relations,
         update_segment,
         validate_pql,
     )
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         profile_history,
         run_job,
     )
+    from accord.segment.overview import AudienceJob, SizeAt, audience_jobs, member_sample, recent_sizes
     from accord.segment.parser import parse_pql
     from accord.segment.reads import AttributeRead, attributes_read
     from accord.segment.streaming import (
@@ -50,12 +52,14 @@ _EXPORTS = {
         "find_segment",
         "list_segments",
         "segment_document",
+        "segment_relations",
         "update_segment",
         "validate_pql",
     ],
     "evaluator": ["compile_python"],
     "exceptions": ["PQLError"],
     "jobs": ["estimate", "history", "job_document", "members", "membership_table", "profile_history", "run_job"],
+    "overview": ["AudienceJob", "SizeAt", "audience_jobs", "member_sample", "recent_sizes"],
     "parser": ["parse_pql"],
     "reads": ["AttributeRead", "attributes_read"],
     "streaming": [

@@ -302,10 +302,29 @@ def _activating(session: Session, record: SegmentDefinitionRecord) -> list[str]:
 def _referred(text: str) -> list[str]:
     """The names and ids a stored expression refers to (none if it no longer parses: it cannot be
     evaluated either, and it must not stop other segments from being written)."""
+    if "inSegment" not in text:  # most definitions refer to none: no need to parse them
+        return []
     try:
         return [referred_name(call) for call in references(parse_pql(text))]
     except PQLError:
         return []
+
+
+def segment_relations(session: Session, sandbox: str, name: str) -> dict[str, list[dict[str, Any]]]:
+    """The audiences a segment refers to with `inSegment` and those that refer to it, by their names now.
+
+    `refersTo` keeps, in the order written, each reference once: `{name, id}`, with `id` None for a segment
+    that no longer exists (named as written); `referredBy` is sorted by name."""
+    record = find_segment(session, sandbox, name)
+    known = _by_name_or_id(session, record.sandbox_id)
+    refers: dict[str, dict[str, Any]] = {}
+    for wanted in _referred(record.expression):
+        target = known.get(wanted)
+        shown = {"name": target.name, "id": target.id} if target is not None else {"name": wanted, "id": None}
+        refers.setdefault(shown["id"] or wanted, shown)
+    referring = sorted((r for r in set(known.values()) if r.id != record.id and {record.name, record.id} &
+                        set(_referred(r.expression))), key=lambda r: r.name)  # fmt: skip
+    return {"refersTo": list(refers.values()), "referredBy": [{"name": r.name, "id": r.id} for r in referring]}
 
 
 def segment_names(session: Session, sandbox_id: str) -> dict[str, str]:

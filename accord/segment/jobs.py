@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import datetime, timedelta
@@ -191,14 +192,17 @@ def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) ->
             "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
 
 
-def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None) -> dict[str, Any]:
+def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None,
+            on_step: Callable[[str, float], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Evaluate definitions over every profile and update memberships; a recorded run with counts.
 
     Holds the sandbox's lock (see `accord.lake.sandbox_job`): jobs never update memberships at once,
-    nor read a profile store being replaced."""
+    nor read a profile store being replaced. `on_step(label, fraction done)` is told where it is."""
+    step = on_step or (lambda _label, _done: None)
+    step("waiting for the sandbox's other jobs", 0.0)
     with sandbox_job(workspace, sandbox, "segment job"):
         _close_interrupted(workspace, sandbox)
-        return _run_job(workspace, sandbox, names)
+        return _run_job(workspace, sandbox, names, step)
 
 
 def _close_interrupted(workspace: Workspace, sandbox: str) -> None:
@@ -212,7 +216,8 @@ def _close_interrupted(workspace: Workspace, sandbox: str) -> None:
         unfinished.unlink(missing_ok=True)
 
 
-def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None) -> dict[str, Any]:
+def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None,
+             step: Callable[[str, float], None]) -> dict[str, Any]:  # fmt: skip
     started = time.perf_counter()
     sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
     with workspace.catalog.session() as session:
@@ -230,7 +235,9 @@ def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None) -> dic
             raise NotFoundError("no segments to evaluate: create one with `accord segment create`",
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
+        step(f"evaluating {len(trees)} segment(s) over every profile", 0.1)
         qualified = evaluate(workspace, sandbox, trees, now)
+        step("updating memberships", 0.7)
         counts = _update_memberships(workspace, sandbox_id, job_id, qualified, list(trees), now)
         status, error_text = ("partial", skipped) if skipped else ("success", None)
     except AccordError as exc:
@@ -320,13 +327,23 @@ def members(workspace: Workspace, sandbox: str, name: str, limit: int = 100, off
     return {"segment": name, "total": mine.num_rows, "items": items}
 
 
-def history(workspace: Workspace, sandbox: str, graph: int) -> list[dict[str, Any]]:
-    """The membership transitions of one profile, oldest first."""
+def history(workspace: Workspace, sandbox: str, graph: int, jobs: int | None = None) -> list[dict[str, Any]]:
+    """The membership transitions of one profile, oldest first.
+
+    With `jobs`, only those of the sandbox's latest `jobs` segment jobs: a page that shows the latest reads
+    those jobs' files, not every file of a long history."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
+        latest = None if jobs is None else list(session.scalars(
+            select(SegmentJobRecord.id).where(SegmentJobRecord.sandbox_id == sandbox_id)
+            .order_by(SegmentJobRecord.started_at.desc()).limit(jobs)))  # fmt: skip
     folder = segments_folder(workspace, sandbox_id) / "history"
+    if not folder.exists():
+        return []
+    paths = sorted(folder.glob("*/*.arrow")) if latest is None else \
+        [path for job in latest for path in sorted((folder / job).glob("*.arrow"))]  # fmt: skip
     rows: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*/*.arrow")) if folder.exists() else []:
+    for path in paths:
         meta, found = memberships.read_history(path, graph)
         for previous, status in found:
             rows.append({"segment": meta[b"segment"].decode(), "job": path.parent.name, "at": meta[b"at"].decode(),

@@ -79,6 +79,25 @@ def read(path: Path) -> pa.Table | None:
     return pa.ipc.open_file(pa.memory_map(str(path))).read_all()
 
 
+def first_members(path: Path, limit: int) -> list[tuple[int, int]]:
+    """(graph, status) of the first `limit` members (realized or existing) of a segment's file, reading only
+    those two columns, batch by batch, until enough are found."""
+    if limit <= 0 or not path.exists():
+        return []
+    options = pa.ipc.IpcReadOptions(included_fields=[0, 1])  # graph and status, in SCHEMA's order
+    reader = pa.ipc.open_file(pa.memory_map(str(path)), options=options)
+    found: list[tuple[int, int]] = []
+    for index in range(reader.num_record_batches):
+        batch = reader.get_batch(index)
+        status = batch.column(1).to_numpy()
+        inside = np.flatnonzero(status <= EXISTING)[: limit - len(found)]
+        graphs = batch.column(0).to_numpy()
+        found.extend((int(graphs[i]), int(status[i])) for i in inside)
+        if len(found) >= limit:
+            break
+    return found
+
+
 def update(
     previous: Arrays, qualifying: np.ndarray, now: datetime, retention: datetime
 ) -> tuple[Arrays, Arrays, dict[str, int]]:

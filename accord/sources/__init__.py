@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.sources.alerts import list_alerts, list_subscriptions, subscribe
     from accord.sources.connections import (
         connection_document,
         create_connection,
@@ -30,10 +31,12 @@ if TYPE_CHECKING:
         set_enabled,
         update_dataflow,
     )
+    from accord.sources.diagnostics import run_row_errors
+    from accord.sources.drafts import draft_problems, preview_dataflow, target_fields
     from accord.sources.files import FileSelection, FileStoreSource, RemoteFile
     from accord.sources.listing import read_connections
     from accord.sources.registry import connector_class, connector_ids, connector_spec, list_connectors
-    from accord.sources.runs import get_run, list_runs, run_dataflow
+    from accord.sources.runs import get_run, list_runs, run_dataflow, run_health
     from accord.sources.secrets import SecretBox, ensure_key_file
     from accord.sources.spec import (
         LOCAL_PATH,
@@ -89,9 +92,12 @@ _EXPORTS = {
         "set_enabled",
         "update_dataflow",
     ],
+    "alerts": ["list_alerts", "list_subscriptions", "subscribe"],
+    "diagnostics": ["run_row_errors"],
+    "drafts": ["draft_problems", "preview_dataflow", "target_fields"],  # the workspace's dataflow wizard
     "files": ["FileSelection", "FileStoreSource", "RemoteFile"],  # the campaign's file collector lists with these
     "registry": ["connector_class", "connector_ids", "connector_spec", "list_connectors"],
-    "runs": ["get_run", "list_runs", "run_dataflow"],
+    "runs": ["get_run", "list_runs", "run_dataflow", "run_health"],
     "secrets": ["SecretBox", "ensure_key_file"],
     "spec": [
         "LOCAL_PATH",

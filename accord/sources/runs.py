@@ -13,9 +13,10 @@ import os
 import socket
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from accord.access import AllowedRoots
@@ -73,6 +74,24 @@ def list_runs(session: Session, sandbox: str, dataflow: str | None = None, limit
         query = query.where(FlowRunRecord.dataflow_id == find_dataflow(session, sandbox_id, dataflow).id)
     rows = session.execute(query.order_by(FlowRunRecord.created_at.desc()).limit(max(1, min(limit, 1000))))
     return [run_document(run, name) for run, name in rows]
+
+
+def run_health(session: Session, sandbox: str, since: datetime, failing: int = 20) -> dict[str, Any]:
+    """The sandbox's dataflow runs since `since` counted by status, and the dataflows whose latest run failed
+    (at most `failing` of them, the most recent first)."""
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    runs = FlowRunRecord
+    counted = session.execute(select(runs.status, func.count()).where(
+        runs.sandbox_id == sandbox_id, runs.created_at >= since).group_by(runs.status))  # fmt: skip
+    latest = (select(runs.dataflow_id, func.max(runs.created_at).label("at")).where(runs.sandbox_id == sandbox_id)
+              .group_by(runs.dataflow_id).subquery())  # fmt: skip
+    rows = session.execute(
+        select(runs, DataflowRecord.name)
+        .join(latest, and_(runs.dataflow_id == latest.c.dataflow_id, runs.created_at == latest.c.at))
+        .join(DataflowRecord, DataflowRecord.id == runs.dataflow_id)
+        .where(runs.status == "failed").order_by(runs.created_at.desc()).limit(failing)
+    )  # fmt: skip
+    return {"byStatus": {status: count for status, count in counted}, "failing": [run_document(r, n) for r, n in rows]}
 
 
 def get_run(session: Session, sandbox: str, run_id: str) -> dict[str, Any]:

@@ -59,6 +59,8 @@ def test_a_delivery_is_made_proofed_sent_and_logged_over_the_api(imported: Api, 
     page = api.get("/campaign/deliveries/spring/log", params={"limit": 1, "offset": 1}).json()
     assert page["total"] == 2 and [r["externalId"] for r in page["rows"]] == ["C2"] and page["counts"]["sent"] == 2
     assert api.get("/campaign/deliveries/spring").json()["state"] == "sent"
+    found = api.get("/campaign/recipients", params={"search": "bob@"}).json()
+    assert found["total"] == 1 and [r["externalId"] for r in found["recipients"]] == ["C2"]
 
 
 def test_bad_input_is_answered_with_its_problems_and_nothing_is_kept(imported: Api, smtp_sink: SmtpSink) -> None:

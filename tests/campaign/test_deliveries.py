@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import update
 
 from accord.campaign import CampaignEngine, add_seed_address, set_opt_out, suppress
-from accord.campaign.deliveries import check_delivery, create_delivery, get_delivery, proof, target_recipients
+from accord.campaign.deliveries import (
+    check_delivery,
+    create_delivery,
+    get_delivery,
+    preview_delivery,
+    proof,
+    target_recipients,
+)
 from accord.campaign.exceptions import CampaignInputError, TemplateCheckError, UnknownObjectError
 from accord.campaign.models import ListMemberRecord, ListRecord
 from accord.settings import Settings
@@ -148,6 +155,20 @@ def test_a_proof_goes_to_the_test_addresses_with_a_sample_recipient(engine: Camp
     assert [(m["To"], m["Subject"]) for m in messages] == [("Ann Lee <qa@shop.example>", "[PROOF] Hi Ann")]
     stored = get_delivery(engine, delivery)
     assert stored["state"] == "proofed" and stored["counts"]["proof"]["missing"]["firstName"]["examples"] == ["C3"]
+
+
+def test_a_preview_renders_the_templates_for_a_made_up_recipient_without_tracking(engine: CampaignEngine) -> None:
+    add_recipients(engine, PEOPLE, "all")
+    html = ('<p>Dear {{ recipient.firstName }} ({{ recipient.custom.tier }}) <a href="https://shop.example/a">a</a>'
+            ' <a href="{{ unsubscribe_url }}">leave</a></p>')  # fmt: skip
+    delivery = make(engine, {"list": "all"}, html=html, text="Hi {{ recipient.lastName }}")
+    shown = preview_delivery(engine, delivery)
+    assert shown == {"delivery": delivery, "subject": "Hi Ada", "text": "Hi Lovelace",
+                     "html": '<p>Dear Ada (&lt;tier&gt;) <a href="https://shop.example/a">a</a>'
+                             ' <a href="#unsubscribe">leave</a></p>'}  # fmt: skip
+    assert get_delivery(engine, delivery)["state"] == "draft"  # a preview changes nothing
+    with pytest.raises(UnknownObjectError):
+        preview_delivery(engine, "nothing")
 
 
 def test_a_proof_uses_a_made_up_recipient_when_none_has_every_field(engine: CampaignEngine) -> None:

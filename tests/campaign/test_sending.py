@@ -60,7 +60,9 @@ def test_each_recipient_gets_one_personalised_message_and_the_log_says_sent(engi
     point_at(engine, smtp_sink)
     people = add_recipients(engine, 30)
     delivery = create_delivery(engine)
-    counts = send(engine, delivery, people, batch_size=7)
+    told: list[tuple[int, int]] = []
+    counts = send(engine, delivery, people, batch_size=7, progress=lambda done, total: told.append((done, total)))
+    assert told == [(7, 30), (14, 30), (21, 30), (28, 30), (30, 30)]  # after each batch
 
     received = smtp_sink.received()
     assert sorted(r.recipients[0] for r in received) == sorted(p["email"] for p in people)

@@ -284,3 +284,17 @@ def test_input_files_under_the_home_are_reported_and_left_as_they_are(filled: Wo
     assert report["details"]["leftAsTheyAre"] == [{"file": "landing/crm/more.csv", "rows": 1}]
     assert "by hand" in report["details"]["why"]
     assert "p9@x.io" in dropped.read_text()  # the operator's file, untouched
+
+
+def test_a_request_can_be_checked_before_its_job_is_run_and_nothing_is_recorded(workspace: Workspace) -> None:
+    checked = governance.check_privacy_request(workspace, "prod", "delete", [
+        {"namespace": "Email", "value": " Ann@Example.COM"}, "Email:ann@example.com", "CRMID:C1"])  # fmt: skip
+    assert [i.to_document() for i in checked] == [{"namespace": "Email", "value": "ann@example.com"},
+                                                  {"namespace": "CRMID", "value": "C1"}]  # fmt: skip
+    with pytest.raises(PrivacyRequestError) as refused:
+        governance.check_privacy_request(workspace, "prod", "access", ["Emial:bob@example.com", "Email:bob"],
+                                         places=["row 1", "row 2"])  # fmt: skip
+    assert [p["path"] for p in refused.value.problems] == ["row 1.namespace", "row 2.value"]
+    with pytest.raises(InvalidInputError, match="`access` or `delete`"):
+        governance.check_privacy_request(workspace, "prod", "erase", ["Email:ann@example.com"])
+    assert _jobs(workspace) == 0

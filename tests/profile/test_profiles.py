@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from accord import identity, lake, profile, schema
+from accord.catalog import resolve_sandbox
 from accord.errors import DocumentError, InvalidInputError, NotFoundError
 from accord.ingest import IngestRequest, ingest_file, parse_mapping
 from accord.profile import Fragment, MergePolicy, merge
+from accord.profile.store import ProfileStore
 from accord.workspace import Workspace
 
 ECID = "7" * 38
@@ -122,6 +124,72 @@ def test_merge_is_a_pure_function() -> None:
     assert by_time == {"a": 2, "b": {"c": "x", "d": "y"}} and sources["a"]["dataset"] == "web"
     by_rank, _ = merge([newer, older], MergePolicy("p", "dataset_precedence", ("d1", "d2"), "graph", False))
     assert by_rank["a"] == 1
+
+
+def test_each_attribute_says_where_its_value_came_from_and_why_it_won() -> None:
+    from datetime import UTC, datetime
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 1, day, tzinfo=UTC)
+
+    crm = Fragment("d1", "crm", "b1", "b1/f/1", at(1), {"city": "Paris", "name": "Ann", "tier": "gold"})
+    web = Fragment("d2", "web", "b2", "b2/f/1", at(2), {"name": "Annie", "tier": "silver"})
+    same_time = Fragment("d2", "web", "b3", "b3/f/2", at(2), {"tier": "bronze"})
+    _, by_time = merge([crm, web, same_time], MergePolicy("t", "timestamp", (), "graph", True))
+    assert by_time["city"] == {"dataset": "crm", "batch": "b1", "record": "b1/f/1",
+                               "ingested": "2026-01-01T00:00:00+00:00", "reason": "only", "candidates": 1}  # fmt: skip
+    name, tier = by_time["name"], by_time["tier"]
+    assert (name["dataset"], name["reason"], name["candidates"]) == ("web", "newest", 2)
+    assert (tier["batch"], tier["reason"], tier["candidates"]) == ("b3", "record", 3)
+    _, by_rank = merge([crm, web, same_time], MergePolicy("p", "dataset_precedence", ("d1",), "graph", False))
+    assert (by_rank["name"]["dataset"], by_rank["name"]["reason"]) == ("crm", "precedence")
+    assert (by_rank["tier"]["dataset"], by_rank["tier"]["reason"]) == ("crm", "precedence")
+    _, web_first = merge([crm, web], MergePolicy("w", "dataset_precedence", ("d2",), "graph", False))
+    assert (web_first["name"]["dataset"], web_first["name"]["reason"]) == ("web", "precedence")
+    undated = Fragment("d3", "old", "b0", "b0/f/1", None, {"name": "A."})
+    _, unlisted = merge([undated, web], MergePolicy("x", "dataset_precedence", ("d9",), "graph", False))
+    assert (unlisted["name"]["dataset"], unlisted["name"]["reason"]) == ("web", "newest")  # neither listed: by time
+    assert set(profile.REASONS) == {"only", "precedence", "newest", "record"}
+
+
+def test_a_looked_up_profile_says_why_each_value_won(shop: Workspace) -> None:
+    sources = profile.get_profile(shop, "prod", "CRMID", "C1")["sources"]
+    assert (sources["person.name.firstName"]["reason"], sources["person.name.firstName"]["candidates"]) == (
+        "newest", 2)  # fmt: skip
+    assert (sources["homeAddress.city"]["reason"], sources["homeAddress.city"]["dataset"]) == ("only", "crm")
+
+
+def test_a_profiles_identity_graph_reads_as_the_graphs_have_it(shop: Workspace) -> None:
+    """From the profile store (its links by graph) as from the graph files: the same graph, before and after a
+    user removes a link; a removed link is under the graphs at both of its ends."""
+
+    def both(namespace: str, value: str) -> dict[str, Any]:
+        found = profile.identity_graph(shop, "prod", namespace, value)
+        assert found == identity.graph_of(shop, "prod", namespace, value)
+        return found
+
+    whole = both("ECID", ECID)
+    assert {(i["namespace"], i["id"]) for i in whole["identities"]} == {("ECID", ECID), ("CRMID", "C1")}
+    [link] = whole["links"]
+    assert (link["rule"], link["dataset"]) == ("same record", "web")
+    if profile.get_profile(shop, "prod", "ECID", ECID)["readFrom"] == "store":  # the store keeps the graph's links
+        with shop.catalog.session() as session:
+            sandbox_id = resolve_sandbox(session, "prod").id
+        store = ProfileStore.open(profile.store_folder(shop, sandbox_id))
+        assert store is not None and len(store.links_of(int(whole["graphId"])) or []) == 1
+    assert both("CRMID", "C2")["links"] == []
+    with pytest.raises(NotFoundError, match="no identity CRMID:C404 in any graph"):
+        profile.identity_graph(shop, "prod", "CRMID", "C404")
+    with shop.catalog.session() as session:
+        identity.remove_link(session, "prod", ("ECID", ECID), ("CRMID", "C1"), "shared device", "tester")
+    if profile.get_profile(shop, "prod", "CRMID", "C1")["readFrom"] == "store":
+        profile.rebuild(shop, "prod")
+    else:
+        identity.build_graph(shop, "prod")
+    for namespace, value in (("ECID", ECID), ("CRMID", "C1")):
+        alone = both(namespace, value)
+        assert alone["identities"] == [{"namespace": namespace, "id": value}] and alone["links"] == []
+        assert [d["droppedBy"] for d in alone["droppedLinks"]] == ["removed by a user"]
 
 
 def test_profiles_through_cli_and_api(api: Any, cli: Any, tmp_path: Path) -> None:
@@ -275,3 +343,16 @@ def test_within_one_batch_the_greatest_record_id_wins(shop: Workspace, tmp_path:
     merged = {str(r["graph"]): r for r in pq.read_table(folder / "profiles.parquet").to_pylist()}
     engine = merged[found["graphId"]]["person"]["name"]["firstName"]  # the engine's merge, for segmentation
     assert engine == found["attributes"]["person"]["name"]["firstName"]
+
+
+def test_the_store_summary_says_what_the_last_build_made(shop: Workspace) -> None:
+    summary = profile.build_profiles(shop, "prod")
+    said = profile.store_summary(shop, "prod")
+    assert said is not None
+    assert (said["profiles"], said["fragments"]) == (summary.profiles, summary.fragments)
+    assert said["events"] == summary.events
+    assert said["policy"] and said["builtAt"].endswith("+00:00")
+
+
+def test_no_store_summary_before_the_first_build(workspace: Workspace) -> None:
+    assert profile.store_summary(workspace, "prod") is None

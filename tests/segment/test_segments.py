@@ -190,3 +190,17 @@ def test_splits_share_an_audience_out_and_keep_each_person_in_their_part(shop: W
     later_test_group, later_rest = graphs_in(shop, "test group"), graphs_in(shop, "the rest")
     assert len(later_test_group | later_rest) == 300 and not later_test_group & later_rest
     assert test_group <= later_test_group and rest <= later_rest  # nobody changed part
+
+
+def test_the_history_of_the_latest_jobs_reads_only_theirs(shop: Workspace) -> None:
+    create(shop, "parisians", 'homeAddress.city = "Paris"')
+    segment.run_job(shop, "prod")
+    graph = int(profile.get_profile(shop, "prod", "CRMID", "C3")["graphId"])
+    with shop.catalog.session() as session:
+        segment.update_segment(session, "prod", "parisians", {"name": "parisians", "expression": {
+            "value": 'homeAddress.city = "Oslo"'}})  # fmt: skip
+    segment.run_job(shop, "prod")
+    assert [h["status"] for h in segment.history(shop, "prod", graph)] == ["realized", "exited"]
+    [latest] = segment.history(shop, "prod", graph, jobs=1)
+    assert (latest["previous"], latest["status"]) == ("realized", "exited")
+    assert segment.history(shop, "prod", graph, jobs=5) == segment.history(shop, "prod", graph)

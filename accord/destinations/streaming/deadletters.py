@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accord.catalog import resolve_sandbox, utcnow
@@ -27,6 +27,8 @@ from accord.destinations.flows import find_flow
 from accord.destinations.spec import HttpRequest, StreamingDestination
 from accord.errors import NotFoundError
 
+_PENDING = DeadLetterRecord.replay_status.is_(None) | (DeadLetterRecord.replay_status == "failed")
+"""A letter not yet delivered: never replayed, or replayed without success."""
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie")
 CREDENTIAL_WORDS = ("token", "secret", "key", "password", "auth", "credential", "signature")
 """A header whose name holds one of these words is taken to carry a credential and is never stored."""
@@ -128,13 +130,26 @@ def dead_letter_document(record: DeadLetterRecord) -> dict[str, Any]:
     }
 
 
-def list_dead_letters(session: Session, sandbox: str, flow: str, *, pending: bool = False) -> list[dict[str, Any]]:
-    """The dead letters of a flow, oldest first; `pending`: only those not yet replayed successfully."""
+def list_dead_letters(session: Session, sandbox: str, flow: str, *, pending: bool = False,
+                      limit: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The dead letters of a flow, oldest first; `pending`: only those not yet replayed successfully; `limit`: the
+    oldest so many."""
     record = find_flow(session, resolve_sandbox(session, sandbox).id, flow)
     query = select(DeadLetterRecord).where(DeadLetterRecord.flow_id == record.id)
     if pending:
-        query = query.where(DeadLetterRecord.replay_status.is_(None) | (DeadLetterRecord.replay_status == "failed"))
-    return [dead_letter_document(r) for r in session.scalars(query.order_by(DeadLetterRecord.created_at))]
+        query = query.where(_PENDING)
+    query = query.order_by(DeadLetterRecord.created_at, DeadLetterRecord.id).limit(limit)
+    return [dead_letter_document(r) for r in session.scalars(query)]
+
+
+def count_dead_letters(session: Session, sandbox: str, flow: str) -> dict[str, int]:
+    """How many dead letters a flow holds (`total`) and how many of them are not yet delivered (`pending`),
+    counted by the catalog, not read."""
+    record = find_flow(session, resolve_sandbox(session, sandbox).id, flow)
+    total, pending = session.execute(
+        select(func.count(), func.count().filter(_PENDING)).where(DeadLetterRecord.flow_id == record.id)
+    ).one()
+    return {"total": total, "pending": pending}
 
 
 def replay_dead_letters(
@@ -149,10 +164,7 @@ def replay_dead_letters(
 
     record = find_flow(session, resolve_sandbox(session, sandbox).id, flow)
     query = select(DeadLetterRecord).where(DeadLetterRecord.flow_id == record.id)
-    if letter is not None:
-        query = query.where(DeadLetterRecord.id == letter)
-    else:
-        query = query.where(DeadLetterRecord.replay_status.is_(None) | (DeadLetterRecord.replay_status == "failed"))
+    query = query.where(DeadLetterRecord.id == letter) if letter is not None else query.where(_PENDING)
     letters = list(session.scalars(query.order_by(DeadLetterRecord.created_at, DeadLetterRecord.id)))
     if letter is not None and not letters:
         raise NotFoundError(f"flow {flow!r} has no dead letter {letter!r}", code="ACTIVATION-0406-404",

@@ -67,13 +67,7 @@ def run_privacy_job(workspace: Workspace, sandbox: str, kind: str, identities: S
     alone (its requester may not act on it: `accord.access.campaign_withheld`). Raises the request's problems
     before anything is recorded, and `JobRunningError` (recorded as the job's error) when a delete cannot take
     the sandbox's lock in time."""
-    if kind not in KINDS:
-        raise InvalidInputError(f"a privacy job is `access` or `delete`, not {kind!r}", code="PRIVACY-0402-400",
-                                kind=kind)  # fmt: skip
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        known = namespaces(session, sandbox_id)
-    requested = parse_identities(identities, known, places)
+    sandbox_id, requested = _checked(workspace, sandbox, kind, identities, places)
     step = progress or (lambda _stage, _done: None)
     job_id = _record(workspace, sandbox_id, kind, requested, requested_by)
     try:
@@ -88,6 +82,26 @@ def run_privacy_job(workspace: Workspace, sandbox: str, kind: str, identities: S
         _finish(workspace, job_id, "error", error=INTERRUPTED, unfinished=True)
         raise
     return get_privacy_job(workspace, sandbox, job_id)
+
+
+def check_privacy_request(workspace: Workspace, sandbox: str, kind: str, identities: Sequence[Any],
+                          places: Sequence[str] | None = None) -> list[RequestedIdentity]:  # fmt: skip
+    """The identities a job of `kind` would be run for, checked as `run_privacy_job` checks them, without
+    recording or reading anything: for a caller that says a request's problems before it runs the job elsewhere
+    (the web workspace runs it in the background). Raises what `run_privacy_job` raises for a bad request."""
+    return _checked(workspace, sandbox, kind, identities, places)[1]
+
+
+def _checked(workspace: Workspace, sandbox: str, kind: str, identities: Sequence[Any],
+             places: Sequence[str] | None) -> tuple[str, list[RequestedIdentity]]:  # fmt: skip
+    """The sandbox's id and the request's identities, normalised; every problem raised at once."""
+    if kind not in KINDS:
+        raise InvalidInputError(f"a privacy job is `access` or `delete`, not {kind!r}", code="PRIVACY-0402-400",
+                                kind=kind)  # fmt: skip
+    with workspace.catalog.session() as session:
+        sandbox_id = resolve_sandbox(session, sandbox).id
+        known = namespaces(session, sandbox_id)
+    return sandbox_id, parse_identities(identities, known, places)
 
 
 def _record(workspace: Workspace, sandbox_id: str, kind: str, requested: list[RequestedIdentity],
