@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy test-servers lock clean
+.PHONY: demo test docs-permissions lint typecheck unit bench bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy bench-web test-servers lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,7 +73,7 @@ unit: $(VENV)/.dev-installed test-servers $(FEBRL)/dataset4b.csv
 
 test: lint typecheck unit
 
-bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy
+bench: bench-ingest bench-sources bench-identity bench-profile bench-matching bench-segment bench-startup bench-export bench-campaign bench-streaming bench-governance bench-privacy bench-web
 
 bench-ingest: $(VENV)/.dev-installed
 	$(BIN)/python bench/ingest.py
@@ -108,6 +108,10 @@ bench-matching: $(VENV)/.dev-installed $(FEBRL)/dataset4b.csv
 # A privacy delete of 1,000 people over the profile benchmark's data (its generator and build are shared).
 bench-privacy: $(VENV)/.dev-installed
 	$(BIN)/python bench/privacy.py
+
+# Every page of the web workspace over the profile benchmark's data, served by `accord serve`.
+bench-web: $(VENV)/.dev-installed
+	$(BIN)/python bench/web.py
 
 bench-segment: $(VENV)/.dev-installed
 	$(BIN)/python bench/segment.py

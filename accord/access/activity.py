@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from accord.access.permissions import HOME_WIDE, Permission
 from accord.access.principal import EVERY_SANDBOX, Principal
-from accord.access.requirements import COMMANDS, ROUTES, changes_nothing
+from accord.access.requirements import COMMANDS, PAGES, ROUTES, changes_nothing
 from accord.catalog import ActivityRecord, Catalog, utcnow
 from accord.errors import InvalidInputError
 
@@ -130,7 +130,7 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
     object_id = str(list(params.values())[-1]) if params else None
     if object_id is None and isinstance(document, dict) and isinstance(document.get("name"), str):
         object_id = document["name"]
-    needed = ROUTES.get((method, path))
+    needed = ROUTES.get((method, path)) or PAGES.get((method, path))  # a workspace form changes what its route does
     return Activity(
         via="api", user=caller.user, token=caller.name,
         sandbox=None if needed in HOME_WIDE else sandbox, action=f"{method} {path}",

@@ -138,9 +138,14 @@ def get_instance(eng: EngineDep) -> dict[str, Any]:
 
 @router.get("/recipients", response_model=RecipientPage)
 def get_recipients(
-    eng: EngineDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0
-) -> dict[str, Any]:
-    return campaign.list_recipients(eng, limit=limit, offset=offset)
+    eng: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    search: Annotated[str | None, Query(max_length=320, description="Only the recipients whose e-mail address or "
+                                       "external id starts with this (as given, or in lower case)")] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A page of recipients in the order they came, and how many there are (of the search, when given)."""
+    return campaign.list_recipients(eng, limit=limit, offset=offset, search=search)
 
 
 @router.get("/recipients/{external_id}", response_model=RecipientOut)

@@ -28,8 +28,10 @@ def mount(app: FastAPI) -> None:
     import importlib
 
     from accord.web.operations import Operations
+    from accord.web.pages import install_error_pages
 
     for area in AREAS:
         app.include_router(importlib.import_module(f"accord.web.{area}").router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.state.operations = Operations()
+    install_error_pages(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -70,10 +71,14 @@ def get_home(request: Request, sandbox: str | None = None) -> Response:
 
 
 def _home_sections(ws: Workspace, caller: Principal, sandbox: str) -> dict[str, Any]:
-    from accord import lake, segment, sources
+    """Each section the caller may see: datasets, audiences, profiles, dataflow and activation runs of the last
+    day with those failing now, and the latest alerts; None for a section they may not see."""
+    from accord import destinations, lake, profile, segment, sources
 
     held = caller.permissions_in(sandbox)
-    found: dict[str, Any] = {"datasets": None, "audiences": None, "runs": None}
+    day = datetime.now(UTC) - timedelta(hours=24)
+    found: dict[str, Any] = dict.fromkeys(("datasets", "audiences", "runs", "health", "alerts", "profiles",
+                                           "activations"))  # fmt: skip
     with ws.catalog.session() as session:
         if Permission.VIEW_DATASETS in held:
             found["datasets"] = lake.list_datasets(session, sandbox)
@@ -81,4 +86,10 @@ def _home_sections(ws: Workspace, caller: Principal, sandbox: str) -> dict[str, 
             found["audiences"] = segment.list_segments(session, sandbox)
         if Permission.VIEW_SOURCES in held:
             found["runs"] = sources.list_runs(session, sandbox, limit=10)
+            found["health"] = sources.run_health(session, sandbox, since=day)
+            found["alerts"] = sources.list_alerts(session, sandbox, limit=10)
+    if Permission.VIEW_PROFILES in held:
+        found["profiles"] = {"summary": profile.store_summary(ws, sandbox)}
+    if Permission.VIEW_DESTINATIONS in held:
+        found["activations"] = destinations.run_health(ws, sandbox, since=day)
     return found

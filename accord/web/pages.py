@@ -8,20 +8,24 @@ that shows the result (post, redirect, get), or the form again with the error wh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.access import PAGES, Permission, Principal, authorize_sandbox, require
 from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, check_csrf, session_principal
-from accord.errors import AccordError, PermissionDeniedError
+from accord.errors import AccordError, PermissionDeniedError, known_failure, validation_problems
 from accord.workspace import Workspace
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -132,3 +136,36 @@ def acted(request: Request, sandbox: str | None, csrf_token: str) -> Entered | R
         except AccordError as exc:
             return refusal(exc)
     return found
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Errors under `/ui` answered as pages, as the API answers its own as JSON: a parameter FastAPI refused
+    (too long, wrongly typed), an unknown page, an AccordError a route let through, an internal error (logged,
+    never shown). The API's handlers answer every other path as before."""
+    for kind in (RequestValidationError, StarletteHTTPException, AccordError, Exception):
+        api_handler = app.exception_handlers[kind]
+
+        async def handler(request: Request, exc: Exception, api_handler: Any = api_handler) -> Response:
+            if not request.url.path.startswith("/ui") or request.url.path.startswith("/ui/static"):
+                return await api_handler(request, exc)  # type: ignore[no-any-return]
+            return error_page(exc)
+
+        app.exception_handlers[kind] = handler
+
+
+def error_page(exc: Exception) -> HTMLResponse:
+    if isinstance(exc, RequestValidationError):
+        problems = validation_problems(exc.errors())
+        said = "; ".join(f"{p['path'] or 'the request'}: {p['message']}" for p in problems[:5])
+        return page("error.html", 400, title="Not done", message=f"What was sent cannot be used: {said}",
+                    code="ACCORD-0400-400")  # fmt: skip
+    if isinstance(exc, StarletteHTTPException):
+        shown = "No such page." if exc.status_code == 404 else str(exc.detail)
+        return page("error.html", exc.status_code, title="Not done", message=shown,
+                    code=f"ACCORD-{exc.status_code:04d}-{exc.status_code}")  # fmt: skip
+    known = known_failure(exc)
+    if known is not None and known.kind != "internal":
+        return refusal(known)
+    log.exception("internal error on a workspace page", exc_info=exc)
+    return page("error.html", 500, title="Not done", message="An internal error: the server's log says more.",
+                code="ACCORD-0500-500")  # fmt: skip

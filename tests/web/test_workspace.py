@@ -51,7 +51,7 @@ def test_a_page_shows_only_what_its_caller_may_see(api: Api, people: Workspace, 
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{api.base}/ui")
     sections = page.locator("section h2").all_inner_texts()
-    assert "Datasets" in sections and "Latest dataflow runs" in sections
+    assert "Datasets" in sections and "Dataflow runs" in sections and "Profiles" in sections
     page.goto(f"{api.base}/ui?sandbox=dev")
     assert "Refused" in page.locator("h1").inner_text()  # no role in dev
     watched.problems.clear()  # the refusal is answered 403 on purpose
@@ -149,6 +149,41 @@ def test_a_search_of_any_length_answers_with_a_page(api: Api, people: Workspace)
         assert "&lt;b&gt;" in client.get("/ui/sources/cards", params={"q": "<b>"}).text
 
 
+def test_the_home_page_shows_what_is_failing_and_the_profiles(api: Api, people: Workspace, watched: Watched,
+                                                              tmp_path: Any) -> None:  # fmt: skip
+    assert api.post("/connections", json={"name": "gone", "connector": "local",
+                                          "config": {"root": str(tmp_path / "nope")}}).status_code == 201  # fmt: skip
+    assert api.post("/dataflows", json={"name": "crm-files", "connection": "gone", "dataset": "crm", "source": {
+        "glob": "*.csv"}, "mapping": {"mappings": [{"source": "id", "destination": "person.name.firstName"}]}}
+    ).status_code == 201  # fmt: skip
+    assert api.post("/dataflows/crm-files/runs").json()["status"] == "failed"
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "people.csv").write_text("first,email\nAnn,ann@example.com\nBob,bob@example.com\n")
+    assert api.post("/connections", json={"name": "inbox", "connector": "local",
+                                          "config": {"root": str(tmp_path / "inbox")}}).status_code == 201  # fmt: skip
+    assert api.post("/schemas", json={"name": "contacts", "class": "profile", "fieldGroups": [
+        "demographic-details", "personal-contact-details"], "identities": [
+            {"path": "personalEmail.address", "namespace": "Email"}]}).status_code == 201  # fmt: skip
+    assert api.post("/datasets", json={"name": "contacts", "schema": "contacts", "profileEnabled": True}
+                    ).status_code == 201  # fmt: skip
+    assert api.post("/dataflows", json={"name": "people", "connection": "inbox", "dataset": "contacts", "source": {
+        "glob": "*.csv"}, "mapping": {"mappings": [{"source": "first", "destination": "person.name.firstName"},
+                                                   {"source": "email", "destination": "personalEmail.address"}]}}
+    ).status_code == 201  # fmt: skip
+    assert api.post("/dataflows/people/runs").json()["status"] == "success"
+    assert api.post("/identity/graph/build").status_code == 200
+    assert api.post("/profiles/rebuild").status_code == 200
+    sign_in(watched.page, api.base, "dan")  # a data engineer: dataflows, profiles, activations, alerts
+    page = watched.page
+    failing = page.locator("#failing-dataflows").inner_text()
+    assert "crm-files" in failing and "does not exist" in failing
+    counts = page.locator("section", has_text="Dataflow runs").locator("ul.steps").inner_text()
+    assert "failed: 1" in counts and "success: 1" in counts
+    assert page.locator("#profile-count").inner_text() == "2"
+    assert "No activation runs in the last 24 hours" in page.locator("section", has_text="Activation runs").inner_text()
+    watched.shot("home")
+
+
 SHOWN = {
     "/ui": "/ui",
     "/ui/sources": "/ui/sources",
@@ -195,3 +230,18 @@ def test_the_workspace_pages_pass_every_check(api: Api, people: Workspace, watch
     sign_in(watched.page, api.base, "ada")
     for step, url in enumerate(SHOWN.values(), 1):
         check_page(watched, f"{api.base}{url}", str(step))
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_what_fastapi_refuses_under_ui_is_answered_with_a_page(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        unknown = client.get("/ui/no-such-page")
+        assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+        assert "No such page" in unknown.text and unknown.headers["Content-Security-Policy"]
+        long_token = client.post("/ui/logout", data={"csrf_token": "x" * 300})  # Form(max_length=256)
+        assert long_token.status_code == 400 and long_token.headers["content-type"].startswith("text/html")
+        assert "csrf_token" in long_token.text and "256" in long_token.text
+        assert client.get("/ui").status_code == 200  # still signed in: nothing was done
+        api_answer = client.get("/no-such-route")
+        assert api_answer.status_code == 404 and api_answer.json()["code"] == "ACCORD-0404-404"  # the API's JSON

@@ -1,7 +1,0 @@
-"""The workspace's governance pages."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(include_in_schema=False)
