@@ -42,7 +42,7 @@ from pathlib import Path
 def main(home, inbox, outbox, audiences, dataflows, runs, activation_runs, password):
     from accord import destinations, segment, sources
     from accord.access import AllowedRoots, create_user, grant_role
-    from accord.catalog import FlowRunRecord, resolve_sandbox
+    from accord.catalog import FlowRunRecord, new_id, resolve_sandbox
     from accord.catalog.activations import ActivationRunRecord
     from accord.settings import Settings
     from accord.workspace import Workspace
@@ -77,26 +77,30 @@ def main(home, inbox, outbox, audiences, dataflows, runs, activation_runs, passw
             at = now - timedelta(minutes=5 * (int(runs) - r))
             failed = r % 20 == 7
             ingested = 0 if failed else rng.randrange(1000, 100000)
-            records.append(FlowRunRecord(sandbox_id=sandbox_id, dataflow_id=flows[r % len(flows)].id,
+            records.append(FlowRunRecord(id=new_id(), sandbox_id=sandbox_id, dataflow_id=flows[r % len(flows)].id,
                 status="failed" if failed else "success", trigger="schedule", records_received=ingested,
                 records_ingested=ingested, records_failed=rng.randrange(0, 20) if not failed else 0, files=3,
                 bytes=ingested * 80, created_at=at, started_at=at, completed_at=at + timedelta(seconds=40),
                 errors=[{"code": "SOURCE-0001-400", "message": "d7-0001.csv line 12: a bad row"}] if failed else []))
         s.add_all(records)
+        run_id = records[-1].id
     with ws.catalog.session() as s:
         destinations.create_account(s, box, "prod", "outbox", "local", {"root": outbox}, roots)
         flow = destinations.create_flow(s, "prod", "to-outbox", "outbox", {
             "audiences": [{"segment": f"audience-{a:02d}"} for a in range(5)],
             "mapping": [{"source": "personalEmail.address", "target": "email"}]})
-        s.add_all([ActivationRunRecord(sandbox_id=sandbox_id, flow_id=flow.id, status="success", trigger="schedule",
-                                       profiles_received=50000, identities_activated=49000,
-                                       excluded={"consent": 1000}, created_at=now - timedelta(hours=r),
-                                       completed_at=now - timedelta(hours=r) + timedelta(seconds=30))
-                   for r in range(int(activation_runs))])
+        made = [ActivationRunRecord(id=new_id(), sandbox_id=sandbox_id, flow_id=flow.id, status="success",
+                                    trigger="schedule", profiles_received=50000, identities_activated=49000,
+                                    excluded={"consent": 1000}, created_at=now - timedelta(hours=r),
+                                    completed_at=now - timedelta(hours=r) + timedelta(seconds=30))
+                for r in range(int(activation_runs))]
+        s.add_all(made)
+        activation_run_id = made[0].id
     create_user(ws.catalog, "bench", email="bench@example.com", password=password)
     grant_role(ws.catalog, "admin", "bench", None)
     ws.close()
-    return {"jobSeconds": job_seconds, "jobStatus": job["status"], "sizes": job["counts"]}
+    return {"jobSeconds": job_seconds, "jobStatus": job["status"], "sizes": job["counts"], "runId": run_id,
+            "activationRunId": activation_run_id}
 """
 
 
@@ -129,13 +133,62 @@ def _serve(home: Path, roots: Path) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.2)
 
 
-def pages() -> dict[str, str]:
+def pages(seeded: dict[str, Any]) -> dict[str, str]:
     """Each page of the workspace, as the seeded home shows it (a name for the results: its URL)."""
+    person = "namespace=CRMID&id=C123"
     return {
         "home": "/ui",
-        "sources catalog": "/ui/sources",
         "operations": "/ui/operations",
-    }
+        "sources catalog": "/ui/sources",
+        "connections": "/ui/sources/connections",
+        "connection": "/ui/sources/connections/inbox",
+        "new connection": "/ui/sources/new-connection?connector=local",
+        "dataflows": "/ui/sources/dataflows",
+        "dataflow (1,000 runs)": "/ui/sources/dataflows/dataflow-7",
+        "dataflow run": f"/ui/sources/runs/{seeded['runId']}",
+        "new dataflow": "/ui/sources/new-dataflow?connection=inbox",
+        "data": "/ui/data",
+        "schemas": "/ui/data/schemas",
+        "schema": "/ui/data/schemas/crm",
+        "new schema": "/ui/data/new-schema",
+        "datasets": "/ui/data/datasets",
+        "dataset (10M events)": "/ui/data/datasets/events",
+        "dataset (1M people)": "/ui/data/datasets/crm",
+        "new dataset": "/ui/data/new-dataset",
+        "namespaces": "/ui/data/namespaces",
+        "new namespace": "/ui/data/new-namespace",
+        "profile look-up": "/ui/profiles",
+        "profile": f"/ui/profiles/view?{person}",
+        "un-merge confirmation": f"/ui/profiles/unlink?{person}&from_namespace=CRMID&from_id=C123"
+                                 "&to_namespace=Email&to_id=p123%40x.io",
+        "audiences": "/ui/audiences",
+        "audience builder": "/ui/audiences/new",
+        "audience": "/ui/audiences/audience-00",
+        "audience editor": "/ui/audiences/audience-00/edit",
+        "destinations catalog": "/ui/destinations",
+        "configure destination": "/ui/destinations/configure/local",
+        "destination accounts": "/ui/destinations/accounts",
+        "destination account": "/ui/destinations/accounts/outbox",
+        "activation wizard": "/ui/destinations/accounts/outbox/activate",
+        "activations": "/ui/destinations/activations",
+        "activation (2,000 runs)": "/ui/destinations/activations/to-outbox",
+        "activation run": f"/ui/destinations/activations/to-outbox/runs/{seeded['activationRunId']}",
+        "campaign": "/ui/campaign",
+        "campaign recipients": "/ui/campaign/recipients",
+        "campaign lists": "/ui/campaign/lists",
+        "campaign workflows": "/ui/campaign/workflows",
+        "campaign deliveries": "/ui/campaign/deliveries",
+        "governance": "/ui/governance",
+        "labels": "/ui/governance/labels",
+        "dataset labels": "/ui/governance/datasets/crm",
+        "policies": "/ui/governance/policies",
+        "marketing actions": "/ui/governance/marketing-actions",
+        "privacy jobs": "/ui/governance/privacy",
+        "activity log": "/ui/governance/activity",
+        "users": "/ui/governance/users",
+        "user": "/ui/governance/users/bench",
+        "roles": "/ui/governance/roles",
+    }  # fmt: skip
 
 
 def _p95(times: list[float]) -> float:
@@ -143,7 +196,7 @@ def _p95(times: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def measure(base: str, count: int) -> dict[str, Any]:
+def measure(base: str, count: int, seeded: dict[str, Any]) -> dict[str, Any]:
     import httpx
 
     figures: dict[str, Any] = {}
@@ -158,7 +211,7 @@ def measure(base: str, count: int) -> dict[str, Any]:
             floor.append((time.perf_counter() - started) * 1000)
         figures["roundTrip"] = {"url": "/health", "p95Ms": round(_p95(floor), 2),
                                 "medianMs": round(sorted(floor)[len(floor) // 2], 2)}  # fmt: skip
-        for name, url in pages().items():
+        for name, url in pages(seeded).items():
             answer = client.get(url)  # warms what the page reads once (a store opened, a module imported)
             if answer.status_code != 200:
                 raise RuntimeError(f"{url} answered {answer.status_code}: {answer.text[:300]}")
@@ -192,7 +245,7 @@ def main() -> None:
         seeded = run_isolated(SEED, str(home), str(inbox), str(outbox), str(AUDIENCES), str(DATAFLOWS), str(RUNS),
                               str(ACTIVATION_RUNS), PASSWORD)  # fmt: skip
         server, base = _serve(home, root)
-        figures = measure(base, args.requests)
+        figures = measure(base, args.requests, seeded)
     finally:
         if server is not None:
             server.terminate()

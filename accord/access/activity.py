@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
@@ -103,10 +104,13 @@ def summary(value: Any, depth: int = 0) -> Any:
 
 
 def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, size: int, content_type: str,
-                   status: int, caller: Principal, sandbox: str | None, origin: str) -> Activity | None:  # fmt: skip
+                   status: int, caller: Principal, sandbox: str | None, origin: str,
+                   refused: bool = False) -> Activity | None:  # fmt: skip
     """The entry of a request that reached a route, or None when it is not logged (reads, events coming in).
 
-    `body`: what the request carried, if it was no larger than `MAX_BODY`; `size`: how many bytes it was."""
+    `body`: what the request carried, if it was no larger than `MAX_BODY`; `size`: how many bytes it was;
+    `refused`: the route refused the change though it answered 200 (a workspace form shown again with its
+    errors), logged as failed."""
     if method in ("GET", "HEAD", "OPTIONS") or path.startswith(NOT_LOGGED):
         return None
     withheld = (method, path) in WITHHELD_ROUTES
@@ -119,6 +123,10 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
     if document is not None:
         changes: dict[str, Any] | None = {"fields": sorted(document)} if withheld and isinstance(document, dict) else \
             {"body": summary(document)} if not withheld else {"body": "withheld"}  # fmt: skip
+    elif size and size <= MAX_BODY and content_type.startswith("application/x-www-form-urlencoded"):
+        # a workspace form: the fields it set, never their values (a password, a secret); its CSRF token left out
+        named = {key[:64] for key in parse_qs(body.decode("latin-1"), keep_blank_values=True)} - {"csrf_token"}
+        changes = {"fields": sorted(named)[:50]}
     elif size:
         changes = {"bodyBytes": size, "contentType": content_type.split(";")[0][:100]}
     else:
@@ -135,7 +143,8 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
         via="api", user=caller.user, token=caller.name,
         sandbox=None if needed in HOME_WIDE else sandbox, action=f"{method} {path}",
         object_type=object_type[:64], object_id="withheld" if withheld and params else _cut(object_id, 256),
-        outcome=_outcome(status), status=status, changes=changes, origin=origin[:256],
+        outcome="failed" if refused and status < 400 else _outcome(status), status=status, changes=changes,
+        origin=origin[:256],
     )  # fmt: skip
 
 

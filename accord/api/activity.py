@@ -67,7 +67,7 @@ class ActivityRecorder:
         agent = headers.get(b"user-agent", b"").decode("latin-1")[:120]
         origin = f"{client[0] if client else '?'} {agent}".strip()
         entry = route_activity(scope["method"], path, dict(scope.get("path_params") or {}), body, size, content_type,
-                               status, caller, sandbox, origin)  # fmt: skip
+                               status, caller, sandbox, origin, refused=bool(state.get("refused")))  # fmt: skip
         if entry is None:
             return
         try:

@@ -209,6 +209,9 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         from accord.demo.governance import govern
 
         governed = govern(workspace, say)
+        from accord.demo.web import browse
+
+        browsed = browse(demo_settings, workspace, say)
         errors = list(lake.batch_errors(workspace, "prod", crm["id"], limit=3))
         with workspace.catalog.session() as session:
             datasets = lake.list_datasets(session, "prod")
@@ -230,6 +233,7 @@ def run_demo(settings: Settings, rows: int = 2000, report: Console | None = None
         "campaign": loop,
         "streamingIngestion": ingested,
         "governance": governed,
+        "web": browsed,
         "datasets": datasets,
         "sampleProfileRecord": sample[0] if sample else None,
         "sampleRowErrors": errors,

@@ -36,6 +36,9 @@ SECURITY_HEADERS = {
 }
 """Every page's headers: no inline script or style, nothing from elsewhere, never framed, never cached."""
 
+REFUSAL_VALUES = ("error", "errors", "ttl_error", "row_errors")
+"""What a page shows when it shows a form again because the change was refused."""
+
 STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "unauthenticated": 401, "too_large": 413}
 """A refusal page's status by the error's kind (anything else that reaches a page is the caller's mistake)."""
 
@@ -102,7 +105,12 @@ class Entered:
         return permission in self.caller.permissions_in(self.sandbox)
 
     def render(self, template: str, title: str, status: int = 200, **values: Any) -> HTMLResponse:
-        """A page with what the header and every form need: who, where, what they hold, the CSRF token."""
+        """A page with what the header and every form need: who, where, what they hold, the CSRF token.
+
+        A form shown again with its errors (an `error`, `errors`, `ttl_error` or `row_errors` value) after a POST
+        is logged as a failed change, though it answers 200 (the browser shows it as the page it is)."""
+        if self.request.method == "POST" and any(values.get(k) for k in REFUSAL_VALUES):
+            self.request.state.refused = True
         return page(template, status, title=title, caller=self.caller, sandbox=self.sandbox, held=self.held,
                     csrf=self.request.cookies.get(CSRF_COOKIE, ""), **values)  # fmt: skip
 

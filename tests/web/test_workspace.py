@@ -245,3 +245,19 @@ def test_what_fastapi_refuses_under_ui_is_answered_with_a_page(api: Api, people:
         assert client.get("/ui").status_code == 200  # still signed in: nothing was done
         api_answer = client.get("/no-such-route")
         assert api_answer.status_code == 404 and api_answer.json()["code"] == "ACCORD-0404-404"  # the API's JSON
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_a_form_refused_on_its_page_is_logged_as_failed_with_the_fields_it_set(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        form = {"csrf_token": client.cookies["accord_csrf"], "symbol": "bad symbol!", "name": "x", "type": "cookie"}
+        refused = client.post("/ui/namespaces", params={"sandbox": "prod"}, data=form)
+        assert refused.status_code == 200 and 'role="alert"' in refused.text  # shown again, with why
+        made = client.post("/ui/namespaces", params={"sandbox": "prod"}, data=form | {"symbol": "Loyalty_X"})
+        assert made.status_code == 303
+    entries = api.get("/audit", params={"object": "namespaces"}).json()["items"]
+    outcomes = [(e["action"], e["outcome"], e["changes"]) for e in entries if e["user"] == "ada"]
+    fields = {"fields": ["name", "symbol", "type"]}  # never the CSRF token, never a value
+    assert sorted(outcomes, key=lambda o: o[1]) == [("POST /ui/namespaces", "failed", fields),
+                                                    ("POST /ui/namespaces", "success", fields)]  # fmt: skip
