@@ -18,7 +18,7 @@ from accord.access import Permission
 from accord.errors import AccordError, ConflictError, NotFoundError, validation_problems
 from accord.web.forms import problems_by_field
 from accord.web.operations import Told, operations_of
-from accord.web.pages import Entered, acted, entered, redirect, refusal
+from accord.web.pages import Entered, acted, entered, page_number, redirect, refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,7 +50,7 @@ def get_audiences(request: Request, sandbox: str | None = None, page: str = "1")
     entry = entered(request, sandbox)
     if not isinstance(entry, Entered):
         return entry
-    number, problem = _page_number(page)
+    number, problem = page_number(page)
     with entry.workspace.catalog.session() as session:
         every = segment.list_segments(session, entry.sandbox)
         pages = max(1, -(-len(every) // PER_PAGE))
@@ -266,12 +266,6 @@ def _named(entry: Entered, graphs: list[str]) -> list[dict[str, Any]]:
         return [{"graphId": g} for g in graphs]
     named = profile.store_identities(entry.workspace, entry.sandbox, [int(g) for g in graphs])
     return [{"graphId": g, "identities": named[int(g)]} for g in graphs]
-
-
-def _page_number(text: str) -> tuple[int, str | None]:
-    if text.isdigit() and 0 < len(text) < 7 and int(text) > 0:
-        return int(text), None
-    return 1, f"There is no page {text[:20]!r}: pages are numbered from 1. Here is the first."
 
 
 def _trend(values: list[int]) -> dict[str, Any] | None:

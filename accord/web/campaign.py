@@ -23,7 +23,7 @@ from accord.campaign.exceptions import UnknownObjectError
 from accord.campaign.summary import RATES
 from accord.errors import AccordError
 from accord.web.operations import Told, operations_of
-from accord.web.pages import Entered, acted, entered, redirect, refusal
+from accord.web.pages import Entered, acted, entered, page_number, redirect, refusal
 from accord.web.workflow_graph import workflow_graph
 
 router = APIRouter(include_in_schema=False)
@@ -64,14 +64,6 @@ def engine_of(entry: Entered) -> campaign.CampaignEngine:
 def _number(text: str) -> int | None:
     """A whole number of the address (an id, a page), or None when it is not one."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
-
-
-def _page(text: str) -> tuple[int, str | None]:
-    """The page asked for, and what was wrong with it (then the first page)."""
-    number = _number(text)
-    if number is None or number < 1:
-        return 1, f"page {text[:20]!r}: a whole number from 1; the first page is shown"
-    return number, None
 
 
 def _unknown(kind: str, text: str) -> Response:
@@ -125,7 +117,7 @@ def get_recipients(request: Request, sandbox: str | None = None, q: str = "", pa
     if not isinstance(entry, Entered):
         return entry
     q = q[:SEARCH_CHARS].strip()  # a longer search is cut, not refused: a page answers with a page
-    number, problem = _page(page)
+    number, problem = page_number(page)
     found = campaign.list_recipients(engine_of(entry), limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE,
                                      search=q or None)  # fmt: skip
     pages = max(1, -(-found["total"] // PAGE_SIZE))
@@ -199,13 +191,13 @@ def get_list(request: Request, list_id: str, sandbox: str | None = None, page: W
     number = _number(list_id)
     if number is None:
         return _unknown("list", list_id)
-    page_number, problem = _page(page)
+    number_asked, problem = page_number(page)
     try:
-        found = campaign.get_list(engine_of(entry), number, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
+        found = campaign.get_list(engine_of(entry), number, limit=PAGE_SIZE, offset=(number_asked - 1) * PAGE_SIZE)
     except AccordError as exc:
         return refusal(exc)
     pages = max(1, -(-found["members"] // PAGE_SIZE))
-    return entry.render("campaign/list.html", f"List {found['name']}", found=found, page=page_number, pages=pages,
+    return entry.render("campaign/list.html", f"List {found['name']}", found=found, page=number_asked, pages=pages,
                         problem=problem)  # fmt: skip
 
 
@@ -283,7 +275,7 @@ def get_deliveries(request: Request, sandbox: str | None = None, page: Wanted = 
     entry = entered(request, sandbox)
     if not isinstance(entry, Entered):
         return entry
-    number, problem = _page(page)
+    number, problem = page_number(page)
     found = campaign.list_deliveries(engine_of(entry), limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE,
                                      newest_first=True)  # fmt: skip
     return entry.render("campaign/deliveries.html", "Deliveries", deliveries=found[:PAGE_SIZE], page=number,

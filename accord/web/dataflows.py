@@ -16,10 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from accord.errors import AccordError, NotFoundError
+from accord.errors import AccordError
 from accord.web.dataflow_wizard import router as wizard_router
 from accord.web.operations import Told, operations_of
-from accord.web.pages import Entered, acted, entered, redirect, refusal
+from accord.web.pages import Entered, acted, entered, redirect, refusal, unknown
 from accord.web.posted import Posted, posted_form
 
 router = APIRouter(include_in_schema=False)
@@ -33,10 +33,6 @@ LATEST_RUNS = 20
 ROW_ERRORS_SHOWN = 10
 """Failed rows of the latest run on a dataflow's page (its run's page shows `RUN_ROW_ERRORS`)."""
 RUN_ROW_ERRORS = 200
-
-
-def _unknown(what: str, name: str) -> NotFoundError:
-    return NotFoundError(f"no {what} named {name[:80]!r}")
 
 
 @router.get("/ui/sources/dataflows", response_class=HTMLResponse)
@@ -63,7 +59,7 @@ def get_dataflow(request: Request, name: str, sandbox: str | None = None) -> Res
         return entry
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("dataflow", name)
+            raise unknown("dataflow", name)
         with entry.workspace.catalog.session() as session:
             sandbox_id = resolve_sandbox(session, entry.sandbox).id
             flow = sources.dataflow_document(session, sources.find_dataflow(session, sandbox_id, name))
@@ -103,7 +99,7 @@ def _run_now(request: Request, name: str, sandbox: str | None, posted: Posted) -
     ws, where = entry.workspace, entry.sandbox
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("dataflow", name)
+            raise unknown("dataflow", name)
         with ws.catalog.session() as session:  # an unknown dataflow is said now, not by a failed operation
             sources.find_dataflow(session, resolve_sandbox(session, where).id, name)
     except AccordError as exc:
@@ -129,7 +125,7 @@ def get_run(request: Request, run_id: str, sandbox: str | None = None) -> Respon
         return entry
     try:
         if len(run_id) > LONGEST_NAME:
-            raise _unknown("run", run_id)
+            raise unknown("run", run_id)
         with entry.workspace.catalog.session() as session:
             run = sources.get_run(session, entry.sandbox, run_id)
         row_errors = sources.run_row_errors(entry.workspace, entry.sandbox, run_id, RUN_ROW_ERRORS) \

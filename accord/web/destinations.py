@@ -21,9 +21,9 @@ from accord.access import DESTINATION_NEEDS, AllowedRoots, Permission, require_f
 from accord.access.paths import PathNotAllowedError
 from accord.errors import AccordError, NotFoundError, PermissionDeniedError
 from accord.web.activation_wizard import router as wizard_router
-from accord.web.forms import MAX_TEXT, form_document, form_fields
+from accord.web.forms import MAX_TEXT, form_document, form_fields, problems_by_field
 from accord.web.operations import Told, operations_of
-from accord.web.pages import Entered, acted, entered, redirect, refusal
+from accord.web.pages import Entered, acted, cards_by_category, entered, redirect, refusal, unknown
 from accord.web.posted import Posted, posted_form
 
 router = APIRouter(include_in_schema=False)
@@ -32,10 +32,6 @@ LONGEST_NAME = 200
 """A name in a path longer than this is no account's, flow's or run's: refused as unknown without a lookup."""
 RUNS_SHOWN = 20
 DEAD_LETTERS_SHOWN = 20
-
-
-def _unknown(what: str, name: str) -> NotFoundError:
-    return NotFoundError(f"no {what} named {name[:80]!r}")
 
 
 # -- the catalog -------------------------------------------------------------------------------------------------
@@ -59,15 +55,12 @@ def _catalog(request: Request, template: str, q: str, sandbox: str | None) -> Re
     entry = entered(request, sandbox)
     if not isinstance(entry, Entered):
         return entry
-    q = q[:200]  # a longer search is cut, not refused: a page answers with a page
-    wanted = q.strip().lower()
-    cards = [spec.to_document() for spec in destinations.list_destinations()]
-    shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    for card in sorted(shown, key=lambda c: (c["category"], c["name"])):
-        card["configurable"] = _may_configure(entry, card["id"])
-        by_category.setdefault(card["category"], []).append(card)
-    return entry.render(template, "Destinations", q=q, by_category=by_category, total=len(cards), shown=len(shown))
+    cards = [
+        spec.to_document() | {"configurable": _may_configure(entry, spec.id)}
+        for spec in destinations.list_destinations()
+    ]
+    q, by_category, shown = cards_by_category(cards, q)
+    return entry.render(template, "Destinations", q=q, by_category=by_category, total=len(cards), shown=shown)
 
 
 def _may_configure(entry: Entered, destination: str) -> bool:
@@ -124,9 +117,9 @@ def _configure(request: Request, destination: str, sandbox: str | None, posted: 
     except PermissionDeniedError as exc:
         if not isinstance(exc, PathNotAllowedError):  # a folder outside the allowed ones is the form's mistake
             return refusal(exc)
-        return _configure_page(entry, destination, kept, field_errors(exc), exc.message, actions)
+        return _configure_page(entry, destination, kept, problems_by_field(exc, _config_input), exc.message, actions)
     except AccordError as exc:
-        return _configure_page(entry, destination, kept, field_errors(exc), exc.message, actions)
+        return _configure_page(entry, destination, kept, problems_by_field(exc, _config_input), exc.message, actions)
     return redirect(f"/ui/destinations/accounts/{quote(made)}", sandbox=entry.sandbox, made="1")
 
 
@@ -146,16 +139,9 @@ def _configure_page(entry: Entered, destination: str, values: dict[str, str], er
                         may=_may_configure(entry, spec.id))  # fmt: skip
 
 
-def field_errors(exc: AccordError) -> dict[str, str]:
-    """An error's problems by the form field each names (`config.root` -> `root`, `name` -> `name`)."""
-    problems = getattr(exc, "problems", None) or exc.details.get("problems") or []
-    if not problems and isinstance(exc.details.get("path"), str):
-        problems = [{"path": exc.details["path"], "message": exc.message}]
-    found: dict[str, str] = {}
-    for problem in problems:
-        path = str(problem.get("path") or "").removeprefix("config.")
-        found.setdefault(path.split(".")[0].split("[")[0], str(problem.get("message", "")))
-    return found
+def _config_input(path: str) -> str:
+    """A problem's path as the configure form names its input (`config.root` -> `root`, `name` -> `name`)."""
+    return path.removeprefix("config.").split(".")[0].split("[")[0]
 
 
 @router.get("/ui/destinations/accounts", response_class=HTMLResponse)
@@ -196,7 +182,7 @@ def _test_account(request: Request, name: str, sandbox: str | None, posted: Post
     ws = entry.workspace
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("destination account", name)
+            raise unknown("destination account", name)
         with ws.catalog.session() as session:
             checked = destinations.test_account(session, SecretBox(ws.settings.home), entry.sandbox, name,
                                                 AllowedRoots.for_caller(ws.settings, entry.caller))  # fmt: skip
@@ -212,7 +198,7 @@ def _account_page(entry: Entered, name: str, checked: dict[str, Any] | None, mad
 
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("destination account", name)
+            raise unknown("destination account", name)
         with entry.workspace.catalog.session() as session:
             account = destinations.get_account(session, entry.sandbox, name)
             flows = [f for f in destinations.list_flows(session, entry.sandbox) if f["account"] == account["name"]]
@@ -252,7 +238,7 @@ def get_flow(request: Request, name: str, sandbox: str | None = None, replayed: 
     ws = entry.workspace
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("activation flow", name)
+            raise unknown("activation flow", name)
         with ws.catalog.session() as session:
             flow = destinations.get_flow(session, entry.sandbox, name)
             policies = (destinations.evaluate_flow(session, entry.sandbox, name)
@@ -295,10 +281,10 @@ def get_run(request: Request, name: str, run_id: str, sandbox: str | None = None
         return entry
     try:
         if len(run_id) > LONGEST_NAME:
-            raise _unknown("activation run", run_id)
+            raise unknown("activation run", run_id)
         run = destinations.get_run(entry.workspace, entry.sandbox, run_id)
         if run["flow"] != name:  # a run is shown under its own flow only
-            raise _unknown("activation run", run_id)
+            raise unknown("activation run", run_id)
     except AccordError as exc:
         return refusal(exc)
     return entry.render("destinations/run.html", f"Run of {run['flow']}", run=run)
@@ -324,7 +310,7 @@ def _set_state(request: Request, name: str, sandbox: str | None, posted: Posted,
         return entry
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("activation flow", name)
+            raise unknown("activation flow", name)
         with entry.workspace.catalog.session() as session:
             record = destinations.set_state(session, entry.sandbox, name, state)  # type: ignore[arg-type]
             shown = record.name
@@ -349,7 +335,7 @@ def _run_now(request: Request, name: str, sandbox: str | None, posted: Posted) -
     ws, where = entry.workspace, entry.sandbox
     try:
         if len(name) > LONGEST_NAME:
-            raise _unknown("activation flow", name)
+            raise unknown("activation flow", name)
         with ws.catalog.session() as session:
             flow = destinations.get_flow(session, where, name)["name"]
     except AccordError as exc:
@@ -387,7 +373,7 @@ def _replay(request: Request, name: str, sandbox: str | None, posted: Posted) ->
     letter = posted.one("letter") or None
     try:
         if len(name) > LONGEST_NAME or (letter is not None and len(letter) > LONGEST_NAME):
-            raise _unknown("activation flow or dead letter", name)
+            raise unknown("activation flow or dead letter", name)
         with ws.catalog.session() as session:
             done = destinations.replay_dead_letters(session, SecretBox(ws.settings.home), entry.sandbox, name, letter,
                                                     AllowedRoots.for_caller(ws.settings, entry.caller))  # fmt: skip

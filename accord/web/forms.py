@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,11 +107,19 @@ def form_document(schema: dict[str, Any], posted: dict[str, str]) -> dict[str, A
     return document
 
 
-def problems_by_field(exc: Exception) -> dict[str, str]:
-    """An error's problems keyed by the field they name (its first path part), to show beside each input."""
+def first_part(path: str) -> str:
+    """`a.b.c` -> `a`, `x/y` -> `y`: the input a problem's path names on most forms."""
+    return path.split(".")[0].split("/")[-1]
+
+
+def problems_by_field(exc: Exception, key: Callable[[str], str] = first_part) -> dict[str, str]:
+    """An error's problems by the input each names (`key` turns a problem's path into an input's name), to show
+    beside each input; an error without problems but with a `path` in its details (a folder not allowed) too."""
+    details = getattr(exc, "details", {}) or {}
+    problems = getattr(exc, "problems", None) or details.get("problems") or []
+    if not problems and isinstance(details.get("path"), str):
+        problems = [{"path": details["path"], "message": getattr(exc, "message", str(exc))}]
     found: dict[str, str] = {}
-    for problem in getattr(exc, "problems", None) or getattr(exc, "details", {}).get("problems", []) or []:
-        path = str(problem.get("path") or "")
-        key = path.split(".")[0].split("/")[-1] if path else ""
-        found.setdefault(key, str(problem.get("message", "")))
+    for problem in problems:
+        found.setdefault(key(str(problem.get("path") or "")), str(problem.get("message", "")))
     return found

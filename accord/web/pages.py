@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.access import PAGES, Permission, Principal, authorize_sandbox, require
 from accord.access.sessions import CSRF_COOKIE, SESSION_COOKIE, check_csrf, session_principal
-from accord.errors import AccordError, PermissionDeniedError, known_failure, validation_problems
+from accord.errors import AccordError, NotFoundError, PermissionDeniedError, known_failure, validation_problems
 from accord.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -177,3 +177,27 @@ def error_page(exc: Exception) -> HTMLResponse:
     log.exception("internal error on a workspace page", exc_info=exc)
     return page("error.html", 500, title="Not done", message="An internal error: the server's log says more.",
                 code="ACCORD-0500-500")  # fmt: skip
+
+
+def cards_by_category(cards: list[dict[str, Any]], q: str) -> tuple[str, dict[str, list[dict[str, Any]]], int]:
+    """A catalog's cards (connectors, destinations) that match a search, by category, each sorted by name; with
+    the search as kept (a longer one is cut, not refused: a page answers with a page) and how many matched."""
+    q = q[:200]
+    wanted = q.strip().lower()
+    shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for card in sorted(shown, key=lambda c: (c["category"], c["name"])):
+        by_category.setdefault(card["category"], []).append(card)
+    return q, by_category, len(shown)
+
+
+def unknown(what: str, name: str) -> NotFoundError:
+    """The refusal of a name no object has (cut to 80 characters: a name in a URL may be anything)."""
+    return NotFoundError(f"no {what} named {name[:80]!r}")
+
+
+def page_number(text: str) -> tuple[int, str | None]:
+    """The page of a list asked for (`?page=`), and what was wrong with it (then the first page is shown)."""
+    if text.isascii() and text.isdigit() and len(text) <= 6 and int(text) > 0:
+        return int(text), None
+    return 1, f"There is no page {text[:20]!r}: pages are numbered with a whole number from 1. Here is the first."

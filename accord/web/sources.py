@@ -19,8 +19,8 @@ from accord.access.paths import PathNotAllowedError
 from accord.errors import AccordError, DocumentError, NotFoundError, PermissionDeniedError
 from accord.web.dataflow_wizard import prefixed
 from accord.web.dataflows import router as dataflows_router
-from accord.web.forms import MAX_TEXT, form_document, form_fields
-from accord.web.pages import Entered, acted, entered, redirect, refusal
+from accord.web.forms import MAX_TEXT, form_document, form_fields, problems_by_field
+from accord.web.pages import Entered, acted, cards_by_category, entered, redirect, refusal, unknown
 from accord.web.posted import Posted, posted_form
 
 router = APIRouter(include_in_schema=False)
@@ -28,22 +28,6 @@ router.include_router(dataflows_router)
 
 LONGEST_NAME = 128
 """The longest connection or dataflow name (`accord.sources`): a longer one in a path is nobody's."""
-
-
-def unknown(what: str, name: str) -> NotFoundError:
-    return NotFoundError(f"no {what} named {name[:80]!r}")
-
-
-def field_errors(exc: AccordError) -> dict[str, str]:
-    """An error's problems by the path each names, as the forms name their inputs (`name`, `config.root`,
-    `source.glob`, `schedule.interval`); one without problems but with a `path` (a folder not allowed) too."""
-    problems = getattr(exc, "problems", None) or exc.details.get("problems") or []
-    if not problems and isinstance(exc.details.get("path"), str):
-        problems = [{"path": exc.details["path"], "message": exc.message}]
-    found: dict[str, str] = {}
-    for problem in problems:
-        found.setdefault(str(problem.get("path") or ""), str(problem.get("message", "")))
-    return found
 
 
 def prefixed_values(posted: dict[str, str], prefix: str) -> dict[str, str]:
@@ -73,14 +57,9 @@ def _catalog(request: Request, template: str, q: str, sandbox: str | None) -> Re
     entry = entered(request, sandbox)
     if not isinstance(entry, Entered):
         return entry
-    q = q[:200]  # a longer search is cut, not refused: a page answers with a page
-    wanted = q.strip().lower()
     cards = [s.to_document() for s in sources.list_connectors()]
-    shown = [c for c in cards if not wanted or wanted in f"{c['name']} {c['category']} {c['description']}".lower()]
-    by_category: dict[str, list[dict[str, Any]]] = {}
-    for card in sorted(shown, key=lambda c: (c["category"], c["name"])):
-        by_category.setdefault(card["category"], []).append(card)
-    return entry.render(template, "Sources", q=q, by_category=by_category, total=len(cards), shown=len(shown))
+    q, by_category, shown = cards_by_category(cards, q)
+    return entry.render(template, "Sources", q=q, by_category=by_category, total=len(cards), shown=shown)
 
 
 # -- connections -------------------------------------------------------------------------------------------------
@@ -143,10 +122,10 @@ def _create_connection(request: Request, sandbox: str | None, posted: Posted) ->
     except PermissionDeniedError as exc:
         if not isinstance(exc, PathNotAllowedError):
             return refusal(exc)
-        return _connection_form(entry, spec.id, shown, field_errors(exc), exc.message)
+        return _connection_form(entry, spec.id, shown, problems_by_field(exc, str), exc.message)
     except DocumentError as exc:  # the form's own reading names the schema's fields; the service, `config.x`
         errors = {k if k.startswith("config.") or k == "name" else f"config.{k}": v
-                  for k, v in field_errors(exc).items()}  # fmt: skip
+                  for k, v in problems_by_field(exc, str).items()}  # fmt: skip
         return _connection_form(entry, spec.id, shown, errors, exc.message)
     except AccordError as exc:  # a bad or taken name
         return _connection_form(entry, spec.id, shown, {"name": exc.message}, exc.message)
