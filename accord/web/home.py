@@ -16,6 +16,8 @@ from accord.web.pages import SECURITY_HEADERS, Entered, caller_of, entered, page
 from accord.workspace import Workspace
 
 router = APIRouter(include_in_schema=False)
+AUDIENCES_SHOWN = 50
+"""Audiences listed with their sizes on the home page (the audiences page lists them all)."""
 
 
 @router.get("/ui/login", response_class=HTMLResponse)
@@ -83,7 +85,10 @@ def _home_sections(ws: Workspace, caller: Principal, sandbox: str) -> dict[str, 
         if Permission.VIEW_DATASETS in held:
             found["datasets"] = lake.list_datasets(session, sandbox)
         if Permission.VIEW_SEGMENTS in held:
-            found["audiences"] = segment.list_segments(session, sandbox)
+            audiences = segment.list_segments(session, sandbox)[:AUDIENCES_SHOWN]
+            sizes = segment.recent_sizes(session, sandbox, [a["id"] for a in audiences], per_segment=1)
+            found["audiences"] = [a | {"size": sizes[a["id"]][0].qualified if sizes[a["id"]] else None}
+                                  for a in audiences]  # fmt: skip
         if Permission.VIEW_SOURCES in held:
             found["runs"] = sources.list_runs(session, sandbox, limit=10)
             found["health"] = sources.run_health(session, sandbox, since=day)

@@ -158,7 +158,8 @@ def test_the_home_page_shows_what_is_failing_and_the_profiles(api: Api, people: 
     ).status_code == 201  # fmt: skip
     assert api.post("/dataflows/crm-files/runs").json()["status"] == "failed"
     (tmp_path / "inbox").mkdir()
-    (tmp_path / "inbox" / "people.csv").write_text("first,email\nAnn,ann@example.com\nBob,bob@example.com\n")
+    people_csv = "first,email,city\nAnn,ann@example.com,Paris\nBob,bob@example.com,Oslo\n"
+    (tmp_path / "inbox" / "people.csv").write_text(people_csv)
     assert api.post("/connections", json={"name": "inbox", "connector": "local",
                                           "config": {"root": str(tmp_path / "inbox")}}).status_code == 201  # fmt: skip
     assert api.post("/schemas", json={"name": "contacts", "class": "profile", "fieldGroups": [
@@ -168,11 +169,15 @@ def test_the_home_page_shows_what_is_failing_and_the_profiles(api: Api, people: 
                     ).status_code == 201  # fmt: skip
     assert api.post("/dataflows", json={"name": "people", "connection": "inbox", "dataset": "contacts", "source": {
         "glob": "*.csv"}, "mapping": {"mappings": [{"source": "first", "destination": "person.name.firstName"},
-                                                   {"source": "email", "destination": "personalEmail.address"}]}}
+                                                   {"source": "email", "destination": "personalEmail.address"},
+                                                   {"source": "city", "destination": "homeAddress.city"}]}}
     ).status_code == 201  # fmt: skip
     assert api.post("/dataflows/people/runs").json()["status"] == "success"
     assert api.post("/identity/graph/build").status_code == 200
     assert api.post("/profiles/rebuild").status_code == 200
+    assert api.post("/segment/definitions", json={"name": "oslo", "expression": {
+        "type": "PQL", "value": 'homeAddress.city = "Oslo"'}}).status_code == 201  # fmt: skip
+    assert api.post("/segment/jobs", json={"segments": ["parisians"]}).status_code == 201  # oslo not evaluated
     sign_in(watched.page, api.base, "dan")  # a data engineer: dataflows, profiles, activations, alerts
     page = watched.page
     failing = page.locator("#failing-dataflows").inner_text()
@@ -180,6 +185,9 @@ def test_the_home_page_shows_what_is_failing_and_the_profiles(api: Api, people: 
     counts = page.locator("section", has_text="Dataflow runs").locator("ul.steps").inner_text()
     assert "failed: 1" in counts and "success: 1" in counts
     assert page.locator("#profile-count").inner_text() == "2"
+    sizes = {row.locator("td").nth(0).inner_text(): row.locator("td").nth(1).inner_text()
+             for row in page.locator("#audience-sizes tbody tr").all()}  # fmt: skip
+    assert sizes == {"parisians": "1", "oslo": "not evaluated yet"}
     assert "No activation runs in the last 24 hours" in page.locator("section", has_text="Activation runs").inner_text()
     watched.shot("home")
 
