@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from accord.access.permissions import HOME_WIDE, Permission
 from accord.access.principal import EVERY_SANDBOX, Principal
-from accord.access.requirements import COMMANDS, PAGES, ROUTES, changes_nothing
+from accord.access.requirements import COMMANDS, PAGES, ROUTES, Open, changes_nothing
 from accord.catalog import ActivityRecord, Catalog, utcnow
 from accord.errors import InvalidInputError
 
@@ -113,6 +113,9 @@ def route_activity(method: str, path: str, params: dict[str, Any], body: bytes, 
     errors), logged as failed."""
     if method in ("GET", "HEAD", "OPTIONS") or path.startswith(NOT_LOGGED):
         return None
+    page = PAGES.get((method, path))
+    if page is not None and not isinstance(page, Open) and changes_nothing(page):
+        return None  # a workspace form that reads (the audience builder's check as one types)
     withheld = (method, path) in WITHHELD_ROUTES
     document: Any = None
     if body and size <= MAX_BODY and content_type.startswith("application/json"):

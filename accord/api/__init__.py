@@ -107,7 +107,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
                        public_posts=(*PUBLIC_POSTS, "/auth/login", "/ui/login"),
                        public_limit=max(PUBLIC_POST_BYTES, LOGIN_BYTES),
                        self_authenticated=("/collection/", SEGMENT_SPEC_PREFIX),
-                       self_authenticated_limit=MAX_BATCH_BYTES)  # fmt: skip
+                       self_authenticated_limit=MAX_BATCH_BYTES, pages=_pages(campaign_only))  # fmt: skip
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> dict[str, str]:
@@ -139,6 +139,15 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         web.mount(app)
     app.openapi = lambda: _with_permissions(app)  # type: ignore[method-assign]
     return app
+
+
+def _pages(campaign_only: bool) -> tuple[str, Any] | None:
+    """The web workspace's prefix and how the gate refuses a person's page (none on a campaign-only server)."""
+    if campaign_only:
+        return None
+    from accord.web.pages import gate_answer
+
+    return "/ui", gate_answer
 
 
 def _with_permissions(app: FastAPI) -> dict[str, Any]:

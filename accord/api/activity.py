@@ -62,6 +62,8 @@ class ActivityRecorder:
         path = getattr(route, "path_format", None)
         if caller is None or path is None:  # refused before a route knew who called: nothing to say who
             return
+        if state.get("unchanged"):  # a workspace form's step that changed nothing (a wizard's Next)
+            return
         sandbox = state.get("sandbox") or headers.get(b"x-sandbox-name", b"").decode("latin-1")[:64] or None
         client = scope.get("client")
         agent = headers.get(b"user-agent", b"").decode("latin-1")[:120]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +20,7 @@ from accord.access.limits import FailureLimiter
 from accord.access.sessions import SESSION_COOKIE
 from accord.api.deps import identify
 from accord.api.errors import STATUS
-from accord.errors import AccordError
+from accord.errors import AccordError, TooLargeError
 from accord.workspace import Workspace
 
 MULTIPART_ALLOWANCE = 2**20
@@ -38,7 +38,8 @@ class RequestGate:
     def __init__(self, app: ASGIApp, workspace: Workspace, limiter: FailureLimiter, document_limit: int,
                  upload_limit: int,
                  hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024,
-                 self_authenticated: tuple[str, ...] = (), self_authenticated_limit: int = 0) -> None:  # fmt: skip
+                 self_authenticated: tuple[str, ...] = (), self_authenticated_limit: int = 0,
+                 pages: tuple[str, Callable[[AccordError], Response]] | None = None) -> None:  # fmt: skip
         self.app, self.workspace, self.limiter, self.hide = app, workspace, limiter, hide
         self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
         # POSTs under these paths authenticate by the signature in their path (the campaign engine's one-click
@@ -47,6 +48,8 @@ class RequestGate:
         # POSTs under these paths are authenticated by their route before it reads the body (a streaming
         # inlet may be public on purpose); the body is bounded here all the same
         self.self_authenticated, self.self_authenticated_limit = self_authenticated, self_authenticated_limit
+        # paths under this prefix are a person's pages: a refusal is answered as a page (or the sign-in form)
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -66,6 +69,9 @@ class RequestGate:
                                                  client[0] if client else "?")  # fmt: skip
                 scope.setdefault("state", {})["caller"] = caller  # the route's check takes it: identified once
         except AccordError as exc:
+            if self._answered_as_page(scope, exc):
+                await self.pages[1](exc)(scope, receive, send)  # type: ignore[index]
+                return
             status = STATUS.get(exc.kind, 401)
             extra = {"Retry-After": str(exc.details["retryAfter"])} if "retryAfter" in exc.details else \
                 {"WWW-Authenticate": exc.details.get("scheme", "Bearer")}  # fmt: skip
@@ -82,7 +88,7 @@ class RequestGate:
             limit = self.document_limit
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
+            await self._too_large(scope, limit)(scope, receive, send)
             return
         received, answered = 0, False
 
@@ -93,7 +99,7 @@ class RequestGate:
                 received += len(message.get("body", b""))
                 if received > limit:  # sent without a length, or longer than it said: cut off here
                     answered = True
-                    await _too_large(limit)(scope, receive, send)
+                    await self._too_large(scope, limit)(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -102,3 +108,13 @@ class RequestGate:
                 await send(message)
 
         await self.app(scope, bounded, unless_answered)
+
+    def _answered_as_page(self, scope: Scope, exc: AccordError) -> bool:
+        return self.pages is not None and scope["path"].startswith(self.pages[0]) and \
+            not scope["path"].startswith(f"{self.pages[0]}/static")  # fmt: skip
+
+    def _too_large(self, scope: Scope, limit: int) -> Response:
+        exc = TooLargeError(f"what was sent is larger than {limit:,} bytes", limit=limit)
+        if self._answered_as_page(scope, exc):
+            return self.pages[1](exc)  # type: ignore[index]
+        return _too_large(limit)

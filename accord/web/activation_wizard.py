@@ -171,6 +171,8 @@ def _wizard(request: Request, account: str, sandbox: str | None, posted: Posted)
     shown = posted.one("step")
     step = int(shown) if shown in ("1", "2", "3", "4") else 1
     draft, go = Draft.read(posted), posted.one("go")
+    if go != "save":
+        entry.nothing_changed()  # a step of the wizard: only saving changes something
     if oversized := posted.oversized():
         problems = Problems()
         for key in oversized:
@@ -234,17 +236,19 @@ def _step(entry: Entered, account: str, draft: Draft, step: int, problems: Probl
     """A step of the wizard, with what it offers to choose from."""
     from accord import destinations, segment
 
+    may = entry.holds(Permission.ACTIVATE_DESTINATIONS)  # else a notice, and nothing to choose from is listed
     try:
         with entry.workspace.catalog.session() as session:
             found = destinations.get_account(session, entry.sandbox, account[:200])
             spec = destinations.destination_spec(found["destination"])
-            segments = segment.list_segments(session, entry.sandbox) if step == 1 else []
-            sources = destinations.exportable_sources(session, entry.sandbox, spec) if step == 3 else None
+            segments = segment.list_segments(session, entry.sandbox) \
+                if step == 1 and may and entry.holds(Permission.VIEW_SEGMENTS) else []  # fmt: skip
+            sources = destinations.exportable_sources(session, entry.sandbox, spec) \
+                if step == 3 and may and entry.holds(Permission.VIEW_SCHEMAS) else None  # fmt: skip
     except AccordError as exc:
         return refusal(exc)
     sees_policies = entry.holds(Permission.VIEW_DATA_USAGE_POLICIES)
     return entry.render("destinations/activate.html", f"Activate audiences: {STEPS[step - 1]}", account=found,
                         spec=spec.to_document(), draft=draft, step=step, steps=STEPS, segments=segments,
                         sources=sources, errors=problems.by_field, step_problems=problems.by_step.get(step, []),
-                        error=error, evaluation=evaluation, sees_policies=sees_policies,
-                        may=entry.holds(Permission.ACTIVATE_DESTINATIONS))  # fmt: skip
+                        error=error, evaluation=evaluation, sees_policies=sees_policies, may=may)  # fmt: skip

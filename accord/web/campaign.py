@@ -284,16 +284,17 @@ def get_deliveries(request: Request, sandbox: str | None = None, page: Wanted = 
 
 @router.get("/ui/campaign/deliveries/{delivery_id}", response_class=HTMLResponse)
 def get_delivery(request: Request, delivery_id: str, sandbox: str | None = None,
-                 proof: Annotated[str, Query(max_length=ADDRESS_CHARS)] = "") -> Response:  # fmt: skip
-    """A delivery: its message previewed, its last check, proofs and sending, and its send log's summary."""
+                 proof: Annotated[str, Query(max_length=8)] = "") -> Response:  # fmt: skip
+    """A delivery: its message previewed, its last check, proofs and sending, and its send log's summary
+    (`proof=sent`: after a proof, which says so; the address stays out of the URL, as out of the activity log)."""
     entry = entered(request, sandbox)
     if not isinstance(entry, Entered):
         return entry
-    return _delivery_page(entry, delivery_id, proofed=proof[:ADDRESS_CHARS] or None)
+    return _delivery_page(entry, delivery_id, proofed=proof == "sent")
 
 
 def _delivery_page(entry: Entered, delivery_id: str, *, check: dict[str, Any] | None = None,
-                   error: str | None = None, address: str = "", proofed: str | None = None) -> Response:  # fmt: skip
+                   error: str | None = None, address: str = "", proofed: bool = False) -> Response:  # fmt: skip
     number = _number(delivery_id)
     if number is None:
         return _unknown("delivery", delivery_id)
@@ -376,7 +377,7 @@ def post_delivery_proof(request: Request, delivery_id: str, sandbox: str | None 
         outcome = sent["messages"][0]
         return _delivery_page(entry, delivery_id, address=address,
                               error=f"The proof was not sent ({outcome['status']}): {outcome['reason']}")  # fmt: skip
-    return redirect(f"/ui/campaign/deliveries/{number}", sandbox=entry.sandbox, proof=address)
+    return redirect(f"/ui/campaign/deliveries/{number}", sandbox=entry.sandbox, proof="sent")
 
 
 @router.post("/ui/campaign/deliveries/{delivery_id}/send", response_class=HTMLResponse)

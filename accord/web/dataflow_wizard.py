@@ -213,6 +213,7 @@ def _step(request: Request, sandbox: str | None, posted: Posted) -> Response:
     entry = acted(request, sandbox, posted.one("csrf_token"))
     if not isinstance(entry, Entered):
         return entry
+    entry.nothing_changed()  # a step of the wizard: the dataflow is made by POST /ui/dataflows
     step = STEPS.index(posted.one("step")) if posted.one("step") in STEPS else 0
     go = posted.one("go")
     form = _read(posted)

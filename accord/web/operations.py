@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,7 +29,7 @@ Told = Callable[[str, float | None], None]
 """How an operation says where it is: a step's words, and how far along (0 to 1), or None when unknown."""
 
 KEPT = 200
-"""Operations remembered, the oldest forgotten first."""
+"""Operations remembered; past this, the oldest that ended is forgotten first (one still running never is)."""
 
 
 @dataclass
@@ -39,9 +39,9 @@ class Operation:
     user: str
     sandbox: str
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    state: str = "running"
-    """running, finished or failed"""
-    step: str = "starting"
+    state: str = "queued"
+    """queued (waiting for a worker), running, finished or failed"""
+    step: str = "waiting for a worker"
     fraction: float | None = None
     result: str | None = None
     """The workspace page that shows what the operation made."""
@@ -62,43 +62,57 @@ class Operations:
 
     def __init__(self, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="accord-ui-operation")
-        self._kept: deque[Operation] = deque(maxlen=KEPT)
+        self._kept: deque[Operation] = deque()
         self._lock = threading.Lock()
 
     def start(self, title: str, user: str, sandbox: str, work: Callable[[Told], str | None]) -> Operation:
         """Run `work` in the background; it is told how to say its progress and answers the page of its result."""
         operation = Operation(secrets.token_urlsafe(12), title, user, sandbox)
         with self._lock:
-            self._kept.append(operation)
+            self._keep(operation)
 
         def told(step: str, fraction: float | None) -> None:
-            operation.step, operation.fraction = step[:200], fraction
+            with self._lock:
+                operation.step, operation.fraction = step[:200], fraction
 
         def run() -> None:
+            with self._lock:
+                operation.state, operation.step = "running", "starting"
+            result, error = None, None
             try:
-                operation.result = work(told)
-                operation.state, operation.fraction = "finished", 1.0
+                result = work(told)
             except AccordError as exc:
-                operation.state, operation.error = "failed", exc.message
+                error = exc.message
             except Exception:  # the person is told it failed; the server's log keeps why
                 log.exception("workspace operation %r failed", title)
-                operation.state, operation.error = "failed", "an internal error: the server's log says more"
-            finally:
-                operation.finished_at = datetime.now(UTC)
+                error = "an internal error: the server's log says more"
+            with self._lock:  # all at once: a page never sees a failure without its reason, or an end without time
+                operation.result, operation.error, operation.finished_at = result, error, datetime.now(UTC)
+                operation.fraction = 1.0 if error is None else operation.fraction
+                operation.state = "failed" if error is not None else "finished"
 
         self._pool.submit(run)
         return operation
 
+    def _keep(self, operation: Operation) -> None:
+        """Keep a new operation; past `KEPT`, the oldest that ended is forgotten (one running never is)."""
+        self._kept.append(operation)
+        if len(self._kept) > KEPT:
+            ended = next((o for o in self._kept if o.state in ("finished", "failed")), None)
+            if ended is not None:
+                self._kept.remove(ended)
+
     def of(self, user: str, sandbox: str) -> list[Operation]:
         with self._lock:
-            return [o for o in reversed(self._kept) if o.user == user and o.sandbox == sandbox]
+            return [replace(o) for o in reversed(self._kept) if o.user == user and o.sandbox == sandbox]
 
-    def get(self, operation_id: str, user: str) -> Operation:
-        """One of the person's own operations (another person's is as unknown as one that never was)."""
+    def get(self, operation_id: str, user: str, sandbox: str) -> Operation:
+        """One of the person's own operations in this sandbox (another person's, or one of another sandbox, is
+        as unknown as one that never was), as it stands now."""
         with self._lock:
             for operation in self._kept:
-                if operation.id == operation_id and operation.user == user:
-                    return operation
+                if operation.id == operation_id and operation.user == user and operation.sandbox == sandbox:
+                    return replace(operation)
         raise NotFoundError(f"no operation {operation_id[:40]!r} of yours: it ended long ago or the server restarted")
 
     def close(self) -> None:
@@ -106,6 +120,9 @@ class Operations:
 
 
 router = APIRouter(include_in_schema=False)
+STATE = "operations/_state.html"
+STOP_POLLING = 286
+"""htmx stops polling an element whose answer has this status (and swaps it in all the same)."""
 OperationId = Annotated[str, Path(max_length=40)]
 
 
@@ -132,7 +149,7 @@ def get_operation(request: Request, operation_id: OperationId, sandbox: str | No
 @router.get("/ui/operations/{operation_id}/state")
 def get_operation_state(request: Request, operation_id: OperationId, sandbox: str | None = None) -> Response:
     """The operation's state alone: what the page swaps in every second while it runs."""
-    return _shown(request, operation_id, sandbox, "operations/_state.html")
+    return _shown(request, operation_id, sandbox, STATE)
 
 
 def _shown(request: Request, operation_id: str, sandbox: str | None, template: str) -> Response:
@@ -140,7 +157,9 @@ def _shown(request: Request, operation_id: str, sandbox: str | None, template: s
     if not isinstance(entry, Entered):
         return entry
     try:
-        operation = operations_of(entry).get(operation_id, entry.caller.user)
+        operation = operations_of(entry).get(operation_id, entry.caller.user, entry.sandbox)
     except AccordError as exc:
+        if template == STATE:  # 286 tells htmx to stop asking: the page says why instead of polling forever
+            return entry.render("operations/_gone.html", "Operation", status=STOP_POLLING, message=exc.message)
         return refusal(exc)
     return entry.render(template, operation.title, operation=operation)

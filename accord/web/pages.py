@@ -39,7 +39,7 @@ SECURITY_HEADERS = {
 REFUSAL_VALUES = ("error", "errors", "ttl_error", "row_errors")
 """What a page shows when it shows a form again because the change was refused."""
 
-STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "unauthenticated": 401, "too_large": 413}
+STATUS_OF = {"forbidden": 403, "not_found": 404, "conflict": 409, "unauthenticated": 401, "too_large": 413, "busy": 429}
 """A refusal page's status by the error's kind (anything else that reaches a page is the caller's mistake)."""
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
@@ -100,6 +100,11 @@ class Entered:
     def held(self) -> set[str]:
         """The permissions a page's links and buttons are shown for (the server refuses the rest regardless)."""
         return {p.value for p in self.caller.permissions_in(self.sandbox)}
+
+    def nothing_changed(self) -> None:
+        """Say that this POST changed nothing (a wizard's Next, Back or Add a row): the activity log leaves it out,
+        as it leaves out reads."""
+        self.request.state.unchanged = True
 
     def holds(self, permission: Permission) -> bool:
         return permission in self.caller.permissions_in(self.sandbox)
@@ -201,3 +206,14 @@ def page_number(text: str) -> tuple[int, str | None]:
     if text.isascii() and text.isdigit() and len(text) <= 6 and int(text) > 0:
         return int(text), None
     return 1, f"There is no page {text[:20]!r}: pages are numbered with a whole number from 1. Here is the first."
+
+
+def gate_answer(exc: AccordError) -> Response:
+    """What the gate in front of every change answers a person's page with, instead of the API's JSON: the
+    sign-in form when their session ended or never was, else the refusal as a page (too large, too many tries)."""
+    if exc.kind == "unauthenticated":
+        return to_login()
+    answer = refusal(exc)
+    if "retryAfter" in exc.details:
+        answer.headers["Retry-After"] = str(exc.details["retryAfter"])
+    return answer

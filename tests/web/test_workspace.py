@@ -10,7 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from accord.access import PAGES
+from accord.access import PAGES, Open, create_role, create_user, grant_role, permissions_needed
+from accord.access.requirements import changes_nothing
 from accord.api import create_app
 from accord.web import SECURITY_HEADERS
 from accord.workspace import Workspace
@@ -269,3 +270,90 @@ def test_a_form_refused_on_its_page_is_logged_as_failed_with_the_fields_it_set(a
     fields = {"fields": ["name", "symbol", "type"]}  # never the CSRF token, never a value
     assert sorted(outcomes, key=lambda o: o[1]) == [("POST /ui/namespaces", "failed", fields),
                                                     ("POST /ui/namespaces", "success", fields)]  # fmt: skip
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_a_form_sent_with_an_ended_session_or_too_large_is_answered_with_a_page(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        csrf = client.cookies["accord_csrf"]
+        client.cookies.set("accord_session", "an-ended-or-forged-session")
+        ended = client.post("/ui/namespaces", data={"csrf_token": csrf, "symbol": "X1", "name": "x", "type": "cookie"})
+        assert ended.status_code == 303 and ended.headers["location"] == "/ui/login"  # the sign-in form, not JSON
+        assert client.get("/ui").headers.get("location") == "/ui/login"
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        huge = client.post("/ui/namespaces", data={"csrf_token": client.cookies["accord_csrf"], "symbol": "X2",
+                                                   "description": "x" * 11_000_000})  # fmt: skip
+        assert huge.status_code == 413 and huge.headers["content-type"].startswith("text/html")
+        assert "larger than" in huge.text and huge.headers["Content-Security-Policy"]
+    namespaces = {n["symbol"] for n in api.get("/namespaces").json()}
+    assert not {"X1", "X2"} & namespaces  # neither was made
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_forms_that_change_nothing_are_not_logged(api: Api, people: Workspace) -> None:
+    """The audience builder's check as one types reads; a wizard's Next changes nothing: neither is a change."""
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        csrf = client.cookies["accord_csrf"]
+        for text in ('homeAddress.city = "Paris"', "homeAddress.citty = 1"):
+            assert client.post("/ui/audiences/check", data={"csrf_token": csrf, "expression": text}).status_code == 200
+        step = client.post("/ui/sources/new-dataflow", data={"csrf_token": csrf, "step": "connection", "go": "next"})
+        assert step.status_code == 200
+        made = client.post(
+            "/ui/namespaces", data={"csrf_token": csrf, "symbol": "Seen_1", "name": "x", "type": "cookie"}
+        )
+        assert made.status_code == 303
+    actions = [e["action"] for e in api.get("/audit").json()["items"] if e["user"] == "ada"]
+    assert actions == ["POST /ui/namespaces"], actions  # the one change, and only it
+
+
+FORMS = sorted(path for (method, path), needed in PAGES.items() if method == "POST" and not isinstance(needed, Open))
+"""Every form of the workspace that needs a permission (all but signing in and out)."""
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_every_form_is_refused_without_its_csrf_token_and_without_its_permission(api: Api, people: Workspace) -> None:
+    create_role(people.catalog, "log reader", ["View User Activity Log"])  # holds nothing any form needs
+    create_user(people.catalog, "lou", email="lou@example.com", password=PASSWORD)
+    grant_role(people.catalog, "log reader", "lou", None)
+    with httpx.Client(base_url=api.base, timeout=30) as ada, httpx.Client(base_url=api.base, timeout=30) as lou:
+        for client, user in ((ada, "ada"), (lou, "lou")):
+            assert client.post("/ui/login", data={"user": user, "password": PASSWORD}).status_code == 303
+        for path in FORMS:
+            unsigned = ada.post(_concrete(path), data={"name": "x"})  # an admin, without the CSRF token
+            assert unsigned.status_code == 403 and "CSRF" in unsigned.text, (path, unsigned.status_code)
+            lacking = lou.post(_concrete(path), data={"csrf_token": lou.cookies["accord_csrf"], "name": "x"})
+            needed = permissions_needed(PAGES[("POST", path)])
+            assert lacking.status_code == 403, (path, lacking.status_code)
+            assert any(p.value in lacking.text for p in needed), (path, lacking.text[:300])
+    denied = [e for e in api.get("/audit", params={"user": "lou"}).json()["items"] if e["action"].startswith("POST")]
+    changing = [p for p in FORMS if not changes_nothing(PAGES[("POST", p)])]  # a check that reads is not logged
+    assert len(denied) == len(changing) and {e["outcome"] for e in denied} == {"denied"}  # each refusal logged
+
+
+def test_every_shown_url_is_the_page_it_stands_for(settings: Any, api: Api) -> None:
+    """An area's `SHOWN` names a page by its route; the URL it walks must be that route's, or the page that
+    the walk claims to check was never loaded."""
+    import importlib
+    import pkgutil
+
+    from starlette.routing import Match
+
+    import tests.web
+
+    app = create_app(settings)
+    for module in pkgutil.iter_modules(tests.web.__path__):
+        if not module.name.startswith("test_"):
+            continue
+        for route_path, url in getattr(importlib.import_module(f"tests.web.{module.name}"), "SHOWN", {}).items():
+            scope = {"type": "http", "method": "GET", "path": url.split("?")[0].replace("{run}", "x")}
+            matched = [r.path for r in served_routes(app.routes) if r.matches(scope)[0] == Match.FULL]
+            assert matched[:1] == [route_path], (module.name, url, matched)
+    app.state.workspace.close()
+    app.state.campaign.close()
