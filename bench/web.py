@@ -1,12 +1,13 @@
 """Benchmark (issue 14): every page of the web workspace at the profile benchmark's scale.
 
-    python bench/web.py [--people 1000000] [--events 10000000] [--requests 20]
+    python bench/web.py [--people 1000000] [--events 10000000] [--requests 20] [--sends 1000000]
 
 The profile benchmark's seeded data (`bench/profile.py`: 1M people over three profile datasets and 10M events)
 is ingested and its graphs and profiles built; then 50 audiences are defined and evaluated by one segment job,
 10 dataflows get 10,000 runs of history (1 in 20 failed, with an error), and an activation flow of five of the
-audiences to a local folder gets 2,000 runs. `accord serve` then serves the home, and each page of the
-workspace is requested `--requests` times by a person signed in (after one request that warms it); the figure
+audiences to a local folder gets 2,000 runs, and the campaign instance mails every person once (`--sends`
+rows in its send log, a fifth opened). `accord serve` then serves the home, and each page of the workspace is
+requested `--requests` times by a person signed in (after one request that warms it); the figure
 is each page's p95, measured from the client on the same machine (the server's render plus one local round
 trip). The round trip alone (`GET /health`) is measured in the same run as the floor. Goal: every page's p95
 under 150 ms. Figures go to bench/results/web.json.
@@ -40,7 +41,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 def main(home, inbox, outbox, audiences, dataflows, runs, activation_runs, password):
-    from accord import destinations, segment, sources
+    from accord import destinations, governance, lake, segment, sources
     from accord.access import AllowedRoots, create_user, grant_role
     from accord.catalog import FlowRunRecord, new_id, resolve_sandbox
     from accord.catalog.activations import ActivationRunRecord
@@ -98,10 +99,59 @@ def main(home, inbox, outbox, audiences, dataflows, runs, activation_runs, passw
         activation_run_id = made[0].id
     create_user(ws.catalog, "bench", email="bench@example.com", password=password)
     grant_role(ws.catalog, "admin", "bench", None)
+    with ws.catalog.session() as s:
+        batch_id = lake.list_batches(s, "prod", "crm", limit=1)[0]["id"]
+    privacy = governance.run_privacy_job(ws, "prod", "access", ["CRMID:C123"], requested_by="bench")
     ws.close()
     return {"jobSeconds": job_seconds, "jobStatus": job["status"], "sizes": job["counts"], "runId": run_id,
-            "activationRunId": activation_run_id}
+            "activationRunId": activation_run_id, "batchId": batch_id, "privacyJobId": privacy["id"]}
 """
+
+
+CAMPAIGN = """
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+def main(home, sends):
+    from sqlalchemy import insert
+    from accord import campaign
+    from accord.campaign.exceptions import CampaignNotInitialisedError
+    from accord.campaign.models import BroadLogRecord, ListMemberRecord, RecipientRecord, TrackingLogRecord
+    from accord.settings import Settings
+    settings = Settings(home=Path(home), scheduler=False)
+    try:
+        engine = campaign.CampaignEngine.open(settings)
+    except CampaignNotInitialisedError:
+        campaign.initialise_engine(settings)
+        engine = campaign.CampaignEngine.open(settings)
+    sends, rng, now = int(sends), random.Random(14), datetime.now(UTC)
+    started = time.perf_counter()
+    made = campaign.create_list(engine, "everyone", label="every profile")
+    delivery = campaign.create_delivery(engine, "spring-sale", sender="news@example.com", subject="Spring sale",
+                                        target={"list": "everyone"}, html="<p>Hello {{ recipient.firstName }}</p>",
+                                        text="Hello {{ recipient.firstName }}")
+    step = 50_000
+    with engine.database.session() as s:
+        for start in range(0, sends, step):
+            ids = range(start + 1, min(sends, start + step) + 1)
+            s.execute(insert(RecipientRecord), [{"id": i, "external_id": f"C{i}", "email": f"p{i}@x.io",
+                                                 "first_name": f"P{i}"} for i in ids])
+            s.execute(insert(ListMemberRecord), [{"list_id": made["id"], "recipient_id": i} for i in ids])
+            sent = [{"id": i, "delivery_id": delivery["id"], "recipient_id": i, "email": f"p{i}@x.io",
+                     "status": "bounced" if i % 100 == 0 else "sent", "attempts": 1,
+                     "event_at": now - timedelta(minutes=rng.randrange(0, 30 * 24 * 60))} for i in ids]
+            s.execute(insert(BroadLogRecord), sent)
+            tracked = [{"broadlog_id": r["id"], "delivery_id": delivery["id"], "recipient_id": r["id"],
+                        "type": kind, "event_at": r["event_at"] + timedelta(hours=1)}
+                       for r in sent if r["status"] == "sent"
+                       for kind, share in (("open", 5), ("click", 20), ("unsubscribe", 200)) if r["id"] % share == 1]
+            s.execute(insert(TrackingLogRecord), tracked)
+            s.commit()
+    engine.close()
+    return {"seconds": time.perf_counter() - started, "deliveryId": delivery["id"], "listId": made["id"]}
+"""
+CAMPAIGN_SENDS = 1_000_000
+"""Messages in the campaign's send log: every profile mailed once in the last 30 days (a fifth opened them)."""
 
 
 def _free_port() -> int:
@@ -139,6 +189,7 @@ def pages(seeded: dict[str, Any]) -> dict[str, str]:
     return {
         "home": "/ui",
         "operations": "/ui/operations",
+        "operation": seeded["operation"],
         "sources catalog": "/ui/sources",
         "connections": "/ui/sources/connections",
         "connection": "/ui/sources/connections/inbox",
@@ -146,6 +197,7 @@ def pages(seeded: dict[str, Any]) -> dict[str, str]:
         "dataflows": "/ui/sources/dataflows",
         "dataflow (1,000 runs)": "/ui/sources/dataflows/dataflow-7",
         "dataflow run": f"/ui/sources/runs/{seeded['runId']}",
+        "batch (its row errors)": f"/ui/data/batches/{seeded['batchId']}",
         "new dataflow": "/ui/sources/new-dataflow?connection=inbox",
         "data": "/ui/data",
         "schemas": "/ui/data/schemas",
@@ -173,17 +225,23 @@ def pages(seeded: dict[str, Any]) -> dict[str, str]:
         "activations": "/ui/destinations/activations",
         "activation (2,000 runs)": "/ui/destinations/activations/to-outbox",
         "activation run": f"/ui/destinations/activations/to-outbox/runs/{seeded['activationRunId']}",
-        "campaign": "/ui/campaign",
+        "campaign (engagement over the send log)": "/ui/campaign",
         "campaign recipients": "/ui/campaign/recipients",
+        "campaign recipients searched": "/ui/campaign/recipients?q=p12345",
+        "campaign recipient": "/ui/campaign/recipients/123",
         "campaign lists": "/ui/campaign/lists",
+        "campaign list": f"/ui/campaign/lists/{seeded['listId']}",
         "campaign workflows": "/ui/campaign/workflows",
+        "campaign workflow": "/ui/campaign/workflows/audience-import",
         "campaign deliveries": "/ui/campaign/deliveries",
+        "campaign delivery (its whole send log)": f"/ui/campaign/deliveries/{seeded['deliveryId']}",
         "governance": "/ui/governance",
         "labels": "/ui/governance/labels",
         "dataset labels": "/ui/governance/datasets/crm",
         "policies": "/ui/governance/policies",
         "marketing actions": "/ui/governance/marketing-actions",
         "privacy jobs": "/ui/governance/privacy",
+        "privacy job": f"/ui/governance/privacy/{seeded['privacyJobId']}",
         "activity log": "/ui/governance/activity",
         "users": "/ui/governance/users",
         "user": "/ui/governance/users/bench",
@@ -204,6 +262,11 @@ def measure(base: str, count: int, seeded: dict[str, Any]) -> dict[str, Any]:
         signed = client.post("/ui/login", data={"user": "bench", "password": PASSWORD})
         if signed.status_code != 303:
             raise RuntimeError(f"sign-in refused: {signed.status_code} {signed.text[:300]}")
+        # an operation of this person's, for its page: a segment job of one audience, started from its page
+        started = client.post("/ui/audiences/audience-00/jobs", data={"csrf_token": client.cookies["accord_csrf"]})
+        if started.status_code != 303:
+            raise RuntimeError(f"the segment job was not started: {started.status_code} {started.text[:300]}")
+        seeded = seeded | {"operation": started.headers["location"]}
         floor = []
         for _ in range(count):
             started = time.perf_counter()
@@ -232,6 +295,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=PEOPLE)
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--sends", type=int, default=CAMPAIGN_SENDS)
     args = parser.parse_args()
     load_at_start = [round(load, 2) for load in os.getloadavg()]
     folder = prepared_data(args.people, args.events)
@@ -244,6 +308,7 @@ def main() -> None:
         built = run_isolated(BUILD, str(home), str(folder))
         seeded = run_isolated(SEED, str(home), str(inbox), str(outbox), str(AUDIENCES), str(DATAFLOWS), str(RUNS),
                               str(ACTIVATION_RUNS), PASSWORD)  # fmt: skip
+        seeded |= run_isolated(CAMPAIGN, str(home), str(args.sends))
         server, base = _serve(home, root)
         figures = measure(base, args.requests, seeded)
     finally:
@@ -257,7 +322,8 @@ def main() -> None:
         "loadAverageAtStart": load_at_start, "people": args.people, "events": args.events,
         "profiles": built["profiles"]["profiles"], "audiences": AUDIENCES,
         "segmentJobSeconds": round(seeded["jobSeconds"], 1),
-        "dataflowRuns": RUNS, "activationRuns": ACTIVATION_RUNS, "requestsPerPage": args.requests,
+        "dataflowRuns": RUNS, "activationRuns": ACTIVATION_RUNS, "campaignSends": args.sends,
+        "requestsPerPage": args.requests,
         "pages": measured, "roundTrip": figures["roundTrip"],
         "worst": {"page": worst[0], "p95Ms": worst[1]["p95Ms"], "ratioToGoal": round(worst[1]["p95Ms"] / GOAL_MS, 3)},
         "goals": {"everyPageP95Under150ms": all(v["p95Ms"] < GOAL_MS for v in measured.values())},

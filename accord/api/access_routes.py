@@ -264,8 +264,9 @@ def get_audit_export(ws: WorkspaceDep, caller: PrincipalDep, sandbox: SandboxDep
 # -- sign-in for people ---------------------------------------------------------------------------------
 
 auth_router = APIRouter(responses=ERROR_RESPONSES, tags=["access"])
-LOGIN_BYTES = 4096
-"""The largest sign-in body: a name and a password (of at most 1,024 characters)."""
+LOGIN_BYTES = 16384
+"""The largest sign-in body: a name (64 characters) and a password (1,024 characters), each character up to 4
+bytes in UTF-8 and 3 characters of a form's percent-encoding for each byte."""
 
 
 class SignIn(BaseModel):

@@ -110,8 +110,7 @@ class RequestGate:
         await self.app(scope, bounded, unless_answered)
 
     def _answered_as_page(self, scope: Scope, exc: AccordError) -> bool:
-        return self.pages is not None and scope["path"].startswith(self.pages[0]) and \
-            not scope["path"].startswith(f"{self.pages[0]}/static")  # fmt: skip
+        return self.pages is not None and scope["path"].startswith(self.pages[0])
 
     def _too_large(self, scope: Scope, limit: int) -> Response:
         exc = TooLargeError(f"what was sent is larger than {limit:,} bytes", limit=limit)

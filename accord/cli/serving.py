@@ -36,7 +36,8 @@ def serve_api(host: str | None, port: int | None, *, campaign_only: bool = False
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     what = "Accord campaign engine" if campaign_only else "Accord API"
-    err.print(f"{what} on http://{shown}:{bound} (docs at /docs)", highlight=False)
+    pages = "" if campaign_only else f"; web workspace at http://{shown}:{bound}/ui"
+    err.print(f"{what} on http://{shown}:{bound} (docs at /docs){pages}", highlight=False)
     app = create_app(settings, campaign_only=campaign_only)
     # What is loaded by now (the libraries, the app) lives as long as the server: kept out of the garbage
     # collector's full passes, which otherwise walk all of it every few thousand requests and hold every

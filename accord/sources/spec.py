@@ -19,6 +19,8 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 SECRET: dict[str, Any] = {"secret": True}
 """`json_schema_extra` of a config field that is a secret: stored encrypted, never logged, never returned."""
+SECRET_TEXT: dict[str, Any] = {"secret": True, "multiline": True}
+"""A secret of several lines (a private key): kept like any secret, entered in a box that keeps its line breaks."""
 
 LOCAL_PATH: dict[str, Any] = {"localPath": True}
 """`json_schema_extra` of a config field that names a file or folder of this machine: it must lie inside

@@ -15,10 +15,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 from accord.web.pages import HERE, SECURITY_HEADERS
 
 __all__ = ["SECURITY_HEADERS", "mount"]
+
+
+class _Static(StaticFiles):
+    """The workspace's scripts and styles, with every page's headers (revalidated, rather than never stored)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        answer = await super().get_response(path, scope)
+        answer.headers.update(SECURITY_HEADERS | {"Cache-Control": "no-cache"})
+        return answer
+
 
 AREAS = ("home", "sources", "data", "profiles", "audiences", "destinations", "campaign", "governance", "operations")
 
@@ -32,6 +44,6 @@ def mount(app: FastAPI) -> None:
 
     for area in AREAS:
         app.include_router(importlib.import_module(f"accord.web.{area}").router)
-    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    app.mount("/ui/static", _Static(directory=HERE / "static"), name="ui-static")
     app.state.operations = Operations()
     install_error_pages(app)

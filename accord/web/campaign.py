@@ -22,7 +22,7 @@ from accord.campaign.broadlog import delivery_log
 from accord.campaign.exceptions import UnknownObjectError
 from accord.campaign.summary import RATES
 from accord.errors import AccordError
-from accord.web.operations import Told, operations_of
+from accord.web.operations import OperationFailed, Told, operations_of
 from accord.web.pages import Entered, acted, entered, page_number, redirect, refusal
 from accord.web.workflow_graph import workflow_graph
 
@@ -260,7 +260,10 @@ def post_workflow_run(request: Request, name: str, sandbox: str | None = None, c
         told(f"running workflow {name}", None)
         ran = workflows.run_workflow(eng, name)
         told(f"run {ran['id']} ended {ran['status']}" + (f": {ran['error']}" if ran["error"] else ""), 1.0)
-        return f"/ui/campaign/workflows/{quote(name, safe='')}?sandbox={quote(where)}&run={ran['id']}"
+        shown = f"/ui/campaign/workflows/{quote(name, safe='')}?sandbox={quote(where)}&run={ran['id']}"
+        if ran["status"] == "failed":  # it ended, failed: said so, and shown with the activity that failed
+            raise OperationFailed(f"the run failed: {ran['error'] or 'see the run'}", shown)
+        return shown
 
     operation = operations_of(entry).start(f"Run of workflow {name}", entry.caller.user, where, work)
     return redirect(f"/ui/operations/{operation.id}", sandbox=where)

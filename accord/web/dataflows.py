@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from accord.errors import AccordError
 from accord.web.dataflow_wizard import router as wizard_router
-from accord.web.operations import Told, operations_of
+from accord.web.operations import OperationFailed, Told, operations_of
 from accord.web.pages import Entered, acted, entered, redirect, refusal, unknown
 from accord.web.posted import Posted, posted_form
 
@@ -108,7 +108,11 @@ def _run_now(request: Request, name: str, sandbox: str | None, posted: Posted) -
     def work(told: Told) -> str:
         told("starting the run", None)
         run = sources.run_dataflow(ws, where, name, progress=lambda step: told(step, None))
-        return f"/ui/sources/runs/{quote(run['id'])}?sandbox={quote(where)}"
+        shown = f"/ui/sources/runs/{quote(run['id'])}?sandbox={quote(where)}"
+        if run["status"] == "failed":  # the run ended, failed: said so, with its first error, and shown
+            said = run["errors"][0]["message"] if run["errors"] else "see the run"
+            raise OperationFailed(f"the run failed: {said}", shown)
+        return shown
 
     operation = operations_of(entry).start(f"Run of dataflow {name}", entry.caller.user, where, work)
     return redirect(f"/ui/operations/{operation.id}", sandbox=where)

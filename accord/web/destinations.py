@@ -21,7 +21,7 @@ from accord.access import DESTINATION_NEEDS, AllowedRoots, Permission, require_f
 from accord.access.paths import PathNotAllowedError
 from accord.errors import AccordError, NotFoundError, PermissionDeniedError
 from accord.web.activation_wizard import router as wizard_router
-from accord.web.forms import MAX_TEXT, form_document, form_fields, problems_by_field
+from accord.web.forms import MAX_TEXT, SECRET_KINDS, form_document, form_fields, problems_by_field
 from accord.web.operations import Told, operations_of
 from accord.web.pages import Entered, acted, cards_by_category, entered, redirect, refusal, unknown
 from accord.web.posted import Posted, posted_form
@@ -102,7 +102,7 @@ def _configure(request: Request, destination: str, sandbox: str | None, posted: 
     except AccordError as exc:
         return refusal(exc)
     fields = form_fields(spec.config.model_json_schema())
-    secret = {f.name for f in fields if f.kind == "password"}
+    secret = {f.name for f in fields if f.kind in SECRET_KINDS}
     kept = {k: vs[0][:MAX_TEXT] for k, vs in posted.values.items() if k not in secret and k != "csrf_token"}
     actions = posted.many("marketing_action")
     try:

@@ -26,7 +26,8 @@ class FormField:
     name: str
     label: str
     kind: str
-    """text, password, number, checkbox, select or json (an object or a list, written as JSON)"""
+    """text, password, secret-text (a secret of several lines, never shown again either), number, checkbox,
+    select or json (an object or a list, written as JSON)"""
     required: bool
     description: str
     default: Any
@@ -34,6 +35,10 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+
+
+SECRET_KINDS = ("password", "secret-text")
+"""The inputs of secrets: never filled in again, never shown back."""
 
 
 def _label(name: str) -> str:
@@ -59,7 +64,8 @@ def form_fields(schema: dict[str, Any]) -> list[FormField]:
     found = []
     for name, raw in schema.get("properties", {}).items():
         prop = _plain(raw)
-        kind = "password" if raw.get("secret") else \
+        kind = "secret-text" if raw.get("secret") and raw.get("multiline") else \
+            "password" if raw.get("secret") else \
             "checkbox" if prop.get("type") == "boolean" else \
             "select" if "enum" in prop else \
             "number" if prop.get("type") in ("integer", "number") else \
@@ -86,7 +92,8 @@ def form_document(schema: dict[str, Any], posted: dict[str, str]) -> dict[str, A
         if len(text) > MAX_TEXT:
             problems.append({"path": field.name, "message": f"longer than {MAX_TEXT:,} characters"})
             continue
-        if text == "" or (field.kind != "password" and text.strip() == ""):
+        secret = field.kind in SECRET_KINDS
+        if text == "" or (not secret and text.strip() == ""):
             if field.required:
                 problems.append({"path": field.name, "message": f"{field.label} is required"})
             continue
@@ -101,7 +108,7 @@ def form_document(schema: dict[str, Any], posted: dict[str, str]) -> dict[str, A
             except ValueError as exc:
                 problems.append({"path": field.name, "message": f"{field.label} must be JSON: {exc}"})
         else:
-            document[field.name] = text if field.kind == "password" else text.strip()
+            document[field.name] = text if secret else text.strip()
     if problems:
         raise DocumentError("the form", problems)
     return document

@@ -57,6 +57,15 @@ class Operation:
         return ((self.finished_at or datetime.now(UTC)) - self.started_at).total_seconds()
 
 
+class OperationFailed(Exception):
+    """Raised by an operation's work that ended but failed (a run recorded as failed): the person is told why,
+    and still led to what it made (the failed run's page)."""
+
+    def __init__(self, message: str, result: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.result = message, result
+
+
 class Operations:
     """The operations this server runs for the workspace, at most `workers` at a time (the others wait)."""
 
@@ -81,6 +90,8 @@ class Operations:
             result, error = None, None
             try:
                 result = work(told)
+            except OperationFailed as exc:
+                result, error = exc.result, exc.message
             except AccordError as exc:
                 error = exc.message
             except Exception:  # the person is told it failed; the server's log keeps why

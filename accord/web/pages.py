@@ -57,8 +57,16 @@ def redirect(path: str, **query: Any) -> RedirectResponse:
                             headers=SECURITY_HEADERS)  # fmt: skip
 
 
+CSRF_REFUSED = "ACCESS-0443-403"
+"""The code of a change refused for want of its session's CSRF token (the API's words speak of a header)."""
+
+
 def refusal(exc: AccordError) -> HTMLResponse:
     """The page said instead of the one asked for: why, with the status of the error's kind."""
+    if exc.code == CSRF_REFUSED:
+        return page("error.html", 403, title="Refused", code=exc.code,
+                    message="This form came without its CSRF token, the proof that it was sent from this workspace "
+                            "(an old page, or another site): go back, reload the page and try again.")  # fmt: skip
     return page("error.html", STATUS_OF.get(exc.kind, 400), title="Refused" if exc.kind == "forbidden" else "Not done",
                 message=exc.message, code=exc.code)  # fmt: skip
 
@@ -159,7 +167,7 @@ def install_error_pages(app: FastAPI) -> None:
         api_handler = app.exception_handlers[kind]
 
         async def handler(request: Request, exc: Exception, api_handler: Any = api_handler) -> Response:
-            if not request.url.path.startswith("/ui") or request.url.path.startswith("/ui/static"):
+            if not request.url.path.startswith("/ui"):
                 return await api_handler(request, exc)  # type: ignore[no-any-return]
             return error_page(exc)
 

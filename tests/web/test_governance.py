@@ -557,3 +557,22 @@ def test_a_delete_asks_for_confirmation_then_runs_and_shows_what_it_removed(
     assert lake.nth(2).inner_text() == "1" and lake.nth(3).inner_text() == "1"  # Bob's row of contacts, found, removed
     assert "bob@example.com" not in page.content()  # a delete job names nobody once it ended
     watched.shot("4-report")
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_a_manager_does_not_lock_themselves_out_with_one_click(api: Api, people: Workspace) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "ada", "password": PASSWORD}).status_code == 303
+        csrf = client.cookies["accord_csrf"]
+        page = client.get("/ui/governance/users/ada")
+        assert 'id="confirm-disable"' in page.text and "it is my own role" in page.text
+        for path, data in (
+            ("/ui/users/ada/disable", {}),
+            ("/ui/users/ada/grants/revoke", {"role": "admin", "where": "*"}),
+        ):
+            asked = client.post(path, data={"csrf_token": csrf, **data})
+            assert asked.status_code == 200 and "tick" in asked.text, path  # nothing done: asked to confirm
+        assert client.get("/ui").status_code == 200  # still signed in, still an admin
+        assert api.get("/users/ada").json()["disabled"] is False
+        sam = client.get("/ui/governance/users/sam")
+        assert 'id="confirm-disable"' not in sam.text  # another's account needs no such box

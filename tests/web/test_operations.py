@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
 
 from accord.errors import InvalidInputError, NotFoundError
 from accord.web import operations
-from accord.web.operations import Operations, Told
+from accord.web.operations import OperationFailed, Operations, Told
 from accord.workspace import Workspace
 from tests.conftest import Api
 from tests.web.conftest import PASSWORD
@@ -83,3 +84,34 @@ def test_the_state_of_an_operation_no_longer_known_stops_the_page_asking(api: Ap
         assert "hx-trigger" not in gone.text
         page = client.get("/ui/operations/no-such-operation")
         assert page.status_code == 404 and "no operation" in page.text
+
+
+def test_work_that_ended_but_failed_is_failed_and_still_leads_to_what_it_made() -> None:
+    ops = Operations(workers=1)
+
+    def failed_run(_told: Told) -> str:
+        raise OperationFailed("the run failed: the folder does not exist", "/ui/sources/runs/r1")
+
+    ended = wait_for(ops, ops.start("run", "ann", "prod", failed_run).id, ("failed",))
+    assert (ended.error, ended.result) == ("the run failed: the folder does not exist", "/ui/sources/runs/r1")
+    ops.close()
+
+
+@pytest.mark.settings(session_cookie_secure=False)  # httpx sends Secure cookies over https only
+def test_a_dataflow_run_that_fails_is_said_failed_on_its_operation(api: Api, people: Workspace, tmp_path: Any) -> None:
+    assert api.post("/connections", json={"name": "gone", "connector": "local",
+                                          "config": {"root": str(tmp_path / "nope")}}).status_code == 201  # fmt: skip
+    assert api.post("/dataflows", json={"name": "crm-files", "connection": "gone", "dataset": "crm", "source": {
+        "glob": "*.csv"}, "mapping": {"mappings": [{"source": "id", "destination": "person.name.firstName"}]}}
+    ).status_code == 201  # fmt: skip
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        assert client.post("/ui/login", data={"user": "dan", "password": PASSWORD}).status_code == 303
+        started = client.post("/ui/dataflows/crm-files/runs", data={"csrf_token": client.cookies["accord_csrf"]})
+        assert started.status_code == 303
+        deadline = time.monotonic() + 30
+        while 'hx-trigger="every 1s"' in (state := client.get(f"{started.headers['location'].split('?')[0]}/state"
+                                                              )).text:  # fmt: skip
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert "<strong>failed</strong>" in state.text and "does not exist" in state.text
+        assert 'id="operation-result" href="/ui/sources/runs/' in state.text  # the failed run, to see why

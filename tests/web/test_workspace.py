@@ -87,8 +87,11 @@ def test_bad_sign_ins_are_said_on_the_form_and_never_crash(api: Api, people: Wor
     with httpx.Client(base_url=api.base, timeout=30) as client:
         empty = client.post("/ui/login", data={})
         assert empty.status_code == 200 and "Give your user name and password" in empty.text
-        too_big = client.post("/ui/login", data={"user": "a" * 5000, "password": "x"})
+        too_big = client.post("/ui/login", data={"user": "a" * 20_000, "password": "x"})
         assert too_big.status_code == 413  # past the bound of a sign-in, refused before it is read
+        assert too_big.headers["content-type"].startswith("text/html")  # as a page, not the API's JSON
+        accented = client.post("/ui/login", data={"user": "ann", "password": "é" * 1024})  # the longest, encoded
+        assert accented.status_code == 200 and "wrong" in accented.text  # read, and refused as a wrong password
         long = client.post("/ui/login", data={"user": "a" * 100, "password": "x"})
         assert long.status_code == 200 and "wrong" in long.text and 'name="password"' in long.text
         unknown = client.post("/ui/login", data={"user": "nobody", "password": "whatever it is"})
@@ -357,3 +360,17 @@ def test_every_shown_url_is_the_page_it_stands_for(settings: Any, api: Api) -> N
             assert matched[:1] == [route_path], (module.name, url, matched)
     app.state.workspace.close()
     app.state.campaign.close()
+
+
+def test_the_workspaces_own_files_carry_its_headers_and_an_unknown_one_is_a_page(api: Api) -> None:
+    with httpx.Client(base_url=api.base, timeout=30) as client:
+        for name in ("htmx.min.js", "uPlot.iife.min.js", "charts.js", "accord.css"):
+            answer = client.get(f"/ui/static/{name}")
+            assert answer.status_code == 200, name
+            assert answer.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+            assert (
+                answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["Cache-Control"] == "no-cache"
+            )
+        unknown = client.get("/ui/static/nope.js")
+        assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+        assert unknown.headers["X-Content-Type-Options"] == "nosniff"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from accord.sources.spec import SECRET, CheckStep
+from accord.sources.spec import SECRET, SECRET_TEXT, CheckStep
 
 
 class SftpLogin(BaseModel):
@@ -27,7 +27,10 @@ class SftpLogin(BaseModel):
     username: str
     password: str | None = Field(default=None, json_schema_extra=SECRET)
     private_key: str | None = Field(
-        default=None, alias="privateKey", description="PEM or OpenSSH private key text.", json_schema_extra=SECRET
+        default=None,
+        alias="privateKey",
+        description="PEM or OpenSSH private key text.",
+        json_schema_extra=SECRET_TEXT,
     )
     passphrase: str | None = Field(default=None, json_schema_extra=SECRET)
     host_key: str | None = Field(

@@ -68,10 +68,11 @@ def get_user(request: Request, name: str, sandbox: str | None = None) -> Respons
 
 
 @router.post("/ui/users/{name}/disable", response_class=HTMLResponse)
-def post_disable(request: Request, name: str, sandbox: str | None = None, csrf_token: Text = "") -> Response:
+def post_disable(request: Request, name: str, sandbox: str | None = None, csrf_token: Text = "",
+                 confirm: Text = "") -> Response:  # fmt: skip
     """Disable a user (their sessions and tokens are refused from the next request); the last manager of users
-    and roles is not (the service's refusal is said)."""
-    return _switched(request, name, sandbox, csrf_token, disabled=True)
+    and roles is not (the service's refusal is said), and oneself only when the form says one understands."""
+    return _switched(request, name, sandbox, csrf_token, disabled=True, confirmed=confirm == "yes")
 
 
 @router.post("/ui/users/{name}/enable", response_class=HTMLResponse)
@@ -79,10 +80,17 @@ def post_enable(request: Request, name: str, sandbox: str | None = None, csrf_to
     return _switched(request, name, sandbox, csrf_token, disabled=False)
 
 
-def _switched(request: Request, name: str, sandbox: str | None, csrf_token: str, disabled: bool) -> Response:
+SELF_DISABLED = "You are about to disable yourself: tick the box that says you understand, then Disable again."
+SELF_REVOKED = "You are about to take away one of your own roles: tick “it is my own role”, then Revoke again."
+
+
+def _switched(request: Request, name: str, sandbox: str | None, csrf_token: str, disabled: bool,
+              confirmed: bool = False) -> Response:  # fmt: skip
     entry = acted(request, sandbox, csrf_token)
     if not isinstance(entry, Entered):
         return entry
+    if disabled and name == entry.caller.user and not confirmed:
+        return _user_page(entry, name, error=SELF_DISABLED)
     try:
         checked_name(name, "user")
         access.set_disabled(entry.workspace.catalog, name, disabled)
@@ -100,17 +108,19 @@ def post_grant(request: Request, name: str, sandbox: str | None = None, role: Te
 
 @router.post("/ui/users/{name}/grants/revoke", response_class=HTMLResponse)
 def post_revoke(request: Request, name: str, sandbox: str | None = None, role: Text = "", where: Text = "",
-                csrf_token: Text = "") -> Response:  # fmt: skip
+                csrf_token: Text = "", confirm: Text = "") -> Response:  # fmt: skip
     """Take a role away from the user in one sandbox, or the grant in every sandbox (`*`); taking the last
-    manager's is refused by the service, and said."""
-    return _granted(request, name, sandbox, csrf_token, role, where, revoke=True)
+    manager's is refused by the service, and said; one's own only when the form says it is."""
+    return _granted(request, name, sandbox, csrf_token, role, where, revoke=True, confirmed=confirm == "yes")
 
 
 def _granted(request: Request, name: str, sandbox: str | None, csrf_token: str, role: str, where: str,
-             revoke: bool) -> Response:  # fmt: skip
+             revoke: bool, confirmed: bool = False) -> Response:  # fmt: skip
     entry = acted(request, sandbox, csrf_token)
     if not isinstance(entry, Entered):
         return entry
+    if revoke and name == entry.caller.user and not confirmed:
+        return _user_page(entry, name, error=SELF_REVOKED)
     typed = {"role": role, "where": where}
     errors = too_long(role=(role, 64), where=(where, 64))
     if not role:
