@@ -104,8 +104,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.state.limiter = limiter = FailureLimiter(settings.auth_failures_per_minute)
     app.add_middleware(RequestGate, workspace=workspace, limiter=limiter, document_limit=MAX_DOCUMENT_BYTES,
                        upload_limit=int(settings.max_upload_bytes), hide=errors.hide_paths(private),
-                       public_posts=(*PUBLIC_POSTS, "/auth/login", "/ui/login"),
-                       public_limit=max(PUBLIC_POST_BYTES, LOGIN_BYTES),
+                       public_posts={**dict.fromkeys(PUBLIC_POSTS, PUBLIC_POST_BYTES), "/auth/login": LOGIN_BYTES,
+                                     "/ui/login": LOGIN_BYTES},
                        self_authenticated=("/collection/", SEGMENT_SPEC_PREFIX),
                        self_authenticated_limit=MAX_BATCH_BYTES, pages=_pages(campaign_only))  # fmt: skip
 

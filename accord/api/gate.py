@@ -37,14 +37,14 @@ class RequestGate:
 
     def __init__(self, app: ASGIApp, workspace: Workspace, limiter: FailureLimiter, document_limit: int,
                  upload_limit: int,
-                 hide: Callable[[Any], Any], public_posts: tuple[str, ...] = (), public_limit: int = 1024,
+                 hide: Callable[[Any], Any], public_posts: dict[str, int] | None = None,
                  self_authenticated: tuple[str, ...] = (), self_authenticated_limit: int = 0,
                  pages: tuple[str, Callable[[AccordError], Response]] | None = None) -> None:  # fmt: skip
         self.app, self.workspace, self.limiter, self.hide = app, workspace, limiter, hide
         self.document_limit, self.upload_limit = document_limit, upload_limit + MULTIPART_ALLOWANCE
         # POSTs under these paths authenticate by the signature in their path (the campaign engine's one-click
         # unsubscribe, which a mailbox provider sends without a token); their bodies are small
-        self.public_posts, self.public_limit = public_posts, public_limit
+        self.public_posts = public_posts or {}  # each prefix with the largest body its POSTs may carry
         # POSTs under these paths are authenticated by their route before it reads the body (a streaming
         # inlet may be public on purpose); the body is bounded here all the same
         self.self_authenticated, self.self_authenticated_limit = self_authenticated, self_authenticated_limit
@@ -57,7 +57,8 @@ class RequestGate:
             return
         headers = dict(scope.get("headers") or [])
         post = scope["method"] == "POST"
-        public = post and bool(self.public_posts) and scope["path"].startswith(self.public_posts)
+        public_limit = next((n for prefix, n in self.public_posts.items() if scope["path"].startswith(prefix)), None)
+        public = post and public_limit is not None
         own = post and bool(self.self_authenticated) and scope["path"].startswith(self.self_authenticated)
         scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         try:
@@ -78,8 +79,8 @@ class RequestGate:
             response = JSONResponse(self.hide(exc.to_dict()), status_code=status, headers=extra)
             await response(scope, receive, send)
             return
-        if public:
-            limit = self.public_limit
+        if public and public_limit is not None:
+            limit = public_limit
         elif own:
             limit = self.self_authenticated_limit
         elif headers.get(b"content-type", b"").startswith(b"multipart/"):

@@ -167,7 +167,7 @@ def list_member_ids(engine: CampaignEngine, name: str) -> list[str]:
 
 def get_list(engine: CampaignEngine, list_: int | str, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """A list (by id, or by name given as text) with its size, and a page of its members (confirmed ones, for
-    a double opt-in list) in the order they were added: `members` the count, `recipients` the page."""
+    a double opt-in list) by recipient id: `members` the count, `recipients` the page."""
     if not 1 <= limit <= 1000 or offset < 0:
         raise CampaignInputError("limit is 1 to 1000 and offset 0 or more", field="limit")
     where = ListRecord.id == list_ if isinstance(list_, int) else ListRecord.name == list_
@@ -181,7 +181,7 @@ def get_list(engine: CampaignEngine, list_: int | str, *, limit: int = 100, offs
             select(RecipientRecord)
             .join(ListMemberRecord, ListMemberRecord.recipient_id == RecipientRecord.id)
             .where(*membership)
-            .order_by(RecipientRecord.id)
+            .order_by(ListMemberRecord.recipient_id)  # the members' key: read in order, never sorted whole
             .limit(limit)
             .offset(offset)
         )

@@ -82,15 +82,22 @@ def _smtp_sink() -> Iterator[tuple[int, _Sink]]:
 
 @contextmanager
 def _tracking_server(settings: Any) -> Iterator[str]:
-    """The API on 127.0.0.1 (a thread of this process): the tracking endpoint the messages' links reach."""
+    """The campaign engine's routes on 127.0.0.1: the tracking endpoint the messages' links reach."""
+    with serving(settings, campaign_only=True) as base:
+        yield base
+
+
+@contextmanager
+def serving(settings: Any, campaign_only: bool = False) -> Iterator[str]:
+    """The API (with the web workspace, unless `campaign_only`) on 127.0.0.1, in a thread of this process."""
     import uvicorn
 
     from accord.api import create_app
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    # the tracking routes only: no schedules and no followers (the demo runs each step itself)
-    app = create_app(settings.model_copy(update={"scheduler": False}), campaign_only=True)
+    # no schedules and no followers: the demo runs each step itself
+    app = create_app(settings.model_copy(update={"scheduler": False}), campaign_only=campaign_only)
     server = uvicorn.Server(uvicorn.Config(app, log_level="error"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="demo-api", daemon=True)
     thread.start()

@@ -17,17 +17,16 @@ PAGES = {"home": "/ui", "audiences": "/ui/audiences", "activations": "/ui/destin
 
 
 def browse(settings: Any, workspace: Any, say: Callable[[str], None]) -> dict[str, Any]:
-    from fastapi.testclient import TestClient
+    import httpx
 
-    from accord.api import create_app
+    from accord.demo.campaign import serving
 
     access.set_password(workspace.catalog, "maria", PASSWORD)
-    app = create_app(settings)
     pages: dict[str, Any] = {}
-    # not entered as a context: no lifespan, so no schedules start; https: the session cookie is Secure
-    client = TestClient(app, base_url="https://127.0.0.1")
-    try:
-        signed = client.post("/ui/login", data={"user": "maria", "password": PASSWORD}, follow_redirects=False)
+    # the demo's server speaks plain HTTP on 127.0.0.1: the session cookie is not marked Secure there
+    with serving(settings.model_copy(update={"session_cookie_secure": False})) as base, \
+            httpx.Client(base_url=base, timeout=30) as client:  # fmt: skip
+        signed = client.post("/ui/login", data={"user": "maria", "password": PASSWORD})
         assert signed.status_code == 303, signed.text[:300]
         for name, path in PAGES.items():
             started = time.perf_counter()
@@ -36,10 +35,6 @@ def browse(settings: Any, workspace: Any, say: Callable[[str], None]) -> dict[st
                            "ms": round((time.perf_counter() - started) * 1000, 1)}  # fmt: skip
         audiences = client.get("/ui/audiences").text
         refused = client.get("/ui/governance/users").status_code  # a marketer manages no users
-    finally:
-        client.close()
-        app.state.workspace.close()
-        app.state.campaign.close()
     timings = ", ".join(f"{p['path']} {p['ms']} ms" for p in pages.values())
     shown = audiences.count('<td><a href="/ui/audiences/')  # a row per audience
     say(f"17. web workspace: maria signs in at /ui (password {PASSWORD!r}) and reads her home, {shown} audiences "

@@ -166,6 +166,8 @@ def test_every_other_post_still_needs_a_token(api: Api, settings: Settings) -> N
                 assert answer.status_code == 400, path  # public: signs in with a name and password, none given
             elif path == "/ui/login":
                 assert answer.status_code == 200 and "Give your user name" in answer.text  # the form, said again
+            elif path.startswith("/ui/"):  # a person's form without a session: the sign-in form, as a page
+                assert (answer.status_code, answer.headers.get("location")) == (303, "/ui/login"), path
             else:
                 assert answer.status_code == 401, path
         for method in ("PUT", "PATCH", "DELETE"):  # the one-click exemption is for POST alone

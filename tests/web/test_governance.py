@@ -472,11 +472,12 @@ def test_roles_are_granted_revoked_and_made_and_the_last_manager_is_kept(api: Ap
         # ada and the home's owner manage users in every sandbox: the owner may go, then ada is the last
         assert client.post("/ui/users/admin/disable", params={"sandbox": "prod"},
                            data={"csrf_token": csrf}).status_code == 303  # fmt: skip
-        kept = client.post("/ui/users/ada/disable", params={"sandbox": "prod"}, data={"csrf_token": csrf})
+        kept = client.post("/ui/users/ada/disable", params={"sandbox": "prod"},
+                           data={"csrf_token": csrf, "confirm": "yes"})  # ticked: the service refuses  # fmt: skip
         assert kept.status_code == 200 and "would leave no enabled user holding" in kept.text
         assert '<dd id="user-state">enabled</dd>' in kept.text
         last = client.post("/ui/users/ada/grants/revoke", params={"sandbox": "prod"},
-                           data={"csrf_token": csrf, "role": "admin", "where": "*"})  # fmt: skip
+                           data={"csrf_token": csrf, "role": "admin", "where": "*", "confirm": "yes"})  # fmt: skip
         assert last.status_code == 200 and "would leave no enabled user holding" in last.text
         assert client.post("/ui/users/admin/enable", params={"sandbox": "prod"},
                            data={"csrf_token": csrf}).status_code == 303  # fmt: skip

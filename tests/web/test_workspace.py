@@ -368,9 +368,8 @@ def test_the_workspaces_own_files_carry_its_headers_and_an_unknown_one_is_a_page
             answer = client.get(f"/ui/static/{name}")
             assert answer.status_code == 200, name
             assert answer.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
-            assert (
-                answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["Cache-Control"] == "no-cache"
-            )
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert answer.headers["Cache-Control"] == "max-age=600"
         unknown = client.get("/ui/static/nope.js")
         assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
         assert unknown.headers["X-Content-Type-Options"] == "nosniff"
