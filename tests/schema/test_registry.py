@@ -42,6 +42,7 @@ def test_standard_field_groups_cover_the_xdm_paths_users_expect(workspace: Works
                 "fieldGroups": [
                     "demographic-details",
                     "personal-contact-details",
+                    "work-contact-details",
                     "consents-and-preferences",
                     "identitymap",
                     "segment-membership",
@@ -58,6 +59,10 @@ def test_standard_field_groups_cover_the_xdm_paths_users_expect(workspace: Works
         "mobilePhone.number",
         "homeAddress.city",
         "homeAddress.countryCode",
+        "workEmail.address",
+        "workPhone.number",
+        "workAddress.city",
+        "workAddress.postalCode",
         "consents.marketing.email.val",
         "identityMap",
         "segmentMembership",
@@ -268,3 +273,20 @@ def test_json_schema_export(workspace: Workspace) -> None:
     import jsonschema  # the export must itself be a valid JSON Schema document
 
     jsonschema.Draft202012Validator.check_schema(exported)
+
+
+def test_work_contact_details_are_checked_and_reachable_from_pql(workspace: Workspace) -> None:
+    """The reference product's Work Contact Details field group: a work e-mail is checked as an e-mail, and a
+    segment over `workAddress.city` is accepted as the documented examples write it."""
+    from accord import lake, segment
+    from accord.errors import AccordError
+
+    with workspace.catalog.session() as session:
+        made = schema.create_schema(session, "prod", {"name": "staff", "class": "profile",
+                                                      "fieldGroups": ["work-contact-details"]})  # fmt: skip
+        lake.create_dataset(session, "prod", "staff", "staff", profile_enabled=True)
+    assert made.leaves()["workEmail.address"].format == "email"
+    with workspace.catalog.session() as session:
+        segment.validate_pql(session, "prod", 'workAddress.city = "Paris" and workEmail.address.endsWith("@acme.io")')
+        with pytest.raises(AccordError, match="workAdress"):
+            segment.validate_pql(session, "prod", 'workAdress.city = "Paris"')
