@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         NotInitialisedError,
         redact_url,
     )
+    from accord.catalog.health import run_health_rows
     from accord.catalog.models import (
         ActivityRecord,
         AlertRecord,
@@ -103,6 +104,7 @@ _EXPORTS = {
         "new_id",
         "utcnow",
     ],
+    "health": ["run_health_rows"],
     "reading": [
         "CatalogReader",
         "clear_secrets_pending",

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from accord.access import AllowedRoots
@@ -27,6 +27,7 @@ from accord.catalog import (
     FlowRunRecord,
     new_id,
     resolve_sandbox,
+    run_health_rows,
     utcnow,
 )
 from accord.errors import AccordError, ConflictError, NotFoundError
@@ -80,18 +81,8 @@ def run_health(session: Session, sandbox: str, since: datetime, failing: int = 2
     """The sandbox's dataflow runs since `since` counted by status, and the dataflows whose latest run failed
     (at most `failing` of them, the most recent first)."""
     sandbox_id = resolve_sandbox(session, sandbox).id
-    runs = FlowRunRecord
-    counted = session.execute(select(runs.status, func.count()).where(
-        runs.sandbox_id == sandbox_id, runs.created_at >= since).group_by(runs.status))  # fmt: skip
-    latest = (select(runs.dataflow_id, func.max(runs.created_at).label("at")).where(runs.sandbox_id == sandbox_id)
-              .group_by(runs.dataflow_id).subquery())  # fmt: skip
-    rows = session.execute(
-        select(runs, DataflowRecord.name)
-        .join(latest, and_(runs.dataflow_id == latest.c.dataflow_id, runs.created_at == latest.c.at))
-        .join(DataflowRecord, DataflowRecord.id == runs.dataflow_id)
-        .where(runs.status == "failed").order_by(runs.created_at.desc()).limit(failing)
-    )  # fmt: skip
-    return {"byStatus": {status: count for status, count in counted}, "failing": [run_document(r, n) for r, n in rows]}
+    counted, rows = run_health_rows(session, FlowRunRecord, DataflowRecord, "dataflow_id", sandbox_id, since, failing)
+    return {"byStatus": counted, "failing": [run_document(r, n) for r, n in rows]}
 
 
 def get_run(session: Session, sandbox: str, run_id: str) -> dict[str, Any]:
