@@ -503,6 +503,46 @@ class SegmentJobRecord(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Where a job under way is: its step, and how much of it is done."""
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Someone asked the job to stop: it stops at its next step and ends `cancelled`."""
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    """What started it: `manual` (CLI, API, workspace) or `schedule`."""
+
+
+class SegmentScheduleRecord(Base):
+    """When a sandbox's batch audiences are evaluated on their own (and its profiles rebuilt first)."""
+
+    __tablename__ = "segment_schedules"
+
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    every_hours: Mapped[int] = mapped_column(Integer, default=24)
+    start_at: Mapped[str] = mapped_column(String(5), default="00:00")
+    """The first run of the day, `HH:MM` UTC; the others follow every `every_hours`."""
+    rebuild_profiles: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Rebuild the profile store right before the segment job."""
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ComputedAttributeRecord(Base):
+    """A computed attribute: a profile attribute aggregated from the profile's events within a lookback."""
+
+    __tablename__ = "computed_attributes"
+    __table_args__ = (UniqueConstraint("sandbox_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True, default=new_id)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """What it aggregates: function, field, event filter (PQL), lookback; validated by the profile context."""
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    last_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class JobLeaseRecord(Base):
