@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400, "week": 604_800, "month": 2_592_000,
-                "year": 31_536_000}  # fmt: skip
-"""A month is 30 days and a year 365 in relative time: every evaluator counts them the same way."""
+UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86_400, "week": 604_800,
+                "month": 2_592_000, "year": 31_536_000, "decade": 315_360_000, "century": 3_153_600_000,
+                "millennium": 31_536_000_000}  # fmt: skip
+"""In a relative time window (`<= 3 months before now`) a month is 30 days, a year 365, a decade ten such
+years...: every evaluator counts them the same way. Calendar forms (`occurs last month`, `occurs = 2 days
+before today`) use the calendar's units instead (see `CalendarPoint`)."""
+ANCHORS = ("now", "today", "yesterday", "tomorrow")
+"""What a time window may count from, besides an earlier step of a sequence: `yesterday` and `tomorrow` are
+midnight UTC of those days, `today` midnight UTC today."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,16 @@ class InList(Node):
 
 
 @dataclass(frozen=True)
+class InArray(Node):
+    """`value in list` where the list is not written out (`"red" in _tenant.colors`), or `notIn`: whether the
+    list holds the value, unknown when either is missing (so `notIn` is true only when both are known)."""
+
+    operand: Node
+    array: Node
+    negated: bool
+
+
+@dataclass(frozen=True)
 class Window:
     """A relative time window: `<= 7 days before now`."""
 
@@ -91,7 +107,7 @@ class Window:
     amount: float
     unit: str
     direction: str  # "before" | "after"
-    anchor: str  # "now" | "today" | a chain step's name
+    anchor: str  # one of ANCHORS, or a chain step's name
 
     @property
     def seconds(self) -> float:
@@ -105,6 +121,17 @@ class Occurs(Node):
 
 
 @dataclass(frozen=True)
+class CalendarPoint(Node):
+    """A moment of the calendar relative to the evaluation time: the start of the `unit` (day, month,
+    decade, ...) holding the anchor (one of ANCHORS), moved `offset` whole units. `yesterday` is
+    (now, day, -1); `occurs last month` is from (now, month, -1) up to (now, month, 0)."""
+
+    anchor: str
+    unit: str
+    offset: int
+
+
+@dataclass(frozen=True)
 class ThisPeriod(Node):
     period: str  # day | week | month | year
 
@@ -114,6 +141,20 @@ class Method(Node):
     target: Node
     name: str
     args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class FieldOf(Node):
+    """`orders.topN(price, 5).head().price`: a field of the object a function gives (unknown without one). The
+    field's names are not a `Path`: walkers of the tree take every `Path` for a field of the profile or an event."""
+
+    target: Node
+    fields: tuple[str, ...]
+    fields_at: Position
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.fields)
 
 
 @dataclass(frozen=True)
@@ -131,10 +172,14 @@ class Events(Node):
 
 @dataclass(frozen=True)
 class ChainStep:
+    """A step: an event for which `what` holds (a `WHERE(...)` is joined to it with `and`), within
+    `when`; with `COUNT(n)`, n such events, the step happening at the n-th."""
+
     name: str
     what: Node
     when: Window | None
     pos: Position
+    count: int = 1
 
 
 @dataclass(frozen=True)

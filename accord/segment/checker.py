@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.errors import did_you_mean
+from accord.segment import functions
 from accord.segment.ast import (
+    ANCHORS,
+    UNIT_SECONDS,
     Arith,
+    CalendarPoint,
     Call,
     Chain,
     Compare,
     Events,
+    FieldOf,
+    InArray,
     InList,
     ListOf,
     Literal,
@@ -31,31 +37,15 @@ from accord.segment.ast import (
     Window,
 )  # fmt: skip
 from accord.segment.exceptions import PQLError, problem
+from accord.segment.kinds import comparable, element, field_kind, is_list, is_object, item_fields, shown
 
-STRING_METHODS = {
-    "equals": (1, 2), "notEquals": (1, 2), "contains": (1, 1), "notContains": (1, 1), "startsWith": (1, 1),
-    "notStartsWith": (1, 1), "endsWith": (1, 1), "notEndsWith": (1, 1), "like": (1, 1), "notLike": (1, 1),
-    "matches": (1, 1), "notMatches": (1, 1),
-}  # fmt: skip
-"""String functions and their negations, with how many arguments they take."""
-
-
-def string_function(name: str) -> tuple[str, bool]:
-    """(the function, whether it is negated): `notStartsWith` is (`startsWith`, True)."""
-    if name.startswith("not"):
-        return name[3].lower() + name[4:], True
-    return name, False
-
-
-VALUE_METHODS = {"isNull": 0, "isNotNull": 0, "exists": 0}
+# Functions and methods on values (strings, lists, maps, dates, `if(...)`) are the table of `functions.py`; the
+# event functions (`xEvent[...].count()`) and the special functions below are checked here.
 EVENT_METHODS = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "any": 1, "all": 1, "exists": 0}
 FUNCTIONS = {"date": 3, "inSegment": 1, "bucket": 0}
 """`bucket()` is a number from 0 to 99, stable per profile: audience splits use it."""
 STREAMING_WINDOW_SECONDS = 24 * 3600
 """Events count for streaming evaluation only within this window (the reference product's 24 hours)."""
-
-KINDS = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "date": "date",
-         "date-time": "timestamp", "array": "list", "map": "map"}  # fmt: skip
 
 
 @dataclass
@@ -91,13 +81,14 @@ class _Checker:
                     if isinstance(v, int | float) else "string")  # fmt: skip
         if isinstance(node, Path):
             known = self.fields[scope]
+            base, _, inside = scope.partition(":")  # "event:productListItems[]": the fields of those inside
             if node.dotted not in known:
-                where = "event" if scope == "event" else "profile"
-                return self.fail(node, f"the {where} union schema has no field {node.dotted!r}"
-                                 f"{did_you_mean(node.dotted, sorted(known))}")  # fmt: skip
-            (self.out.event_paths if scope == "event" else self.out.profile_paths).add(node.dotted)
-            return KINDS.get(known[node.dotted], "unknown")
-        if isinstance(node, Now):
+                where = f"the items of {inside.removesuffix('[]')} have" if inside else f"the {base} union schema has"
+                return self.fail(node, f"{where} no field {node.dotted!r}{did_you_mean(node.dotted, sorted(known))}")
+            if not inside:
+                (self.out.event_paths if scope == "event" else self.out.profile_paths).add(node.dotted)
+            return field_kind(known[node.dotted], f"{inside}.{node.dotted}" if inside else node.dotted)
+        if isinstance(node, Now | CalendarPoint):
             return "timestamp"
         if isinstance(node, ListOf):
             if any(isinstance(i, Literal) and i.value is None for i in node.items):
@@ -105,7 +96,7 @@ class _Checker:
             kinds = {self.kind(item, scope) for item in node.items} - {"null"}
             if len(kinds) > 1 and "unknown" not in kinds:
                 self.fail(node, f"a list holds one kind of value, not {', '.join(sorted(kinds))}")
-            return "list"
+            return f"list of {kinds.pop() if len(kinds) == 1 else 'unknown'}"
         if isinstance(node, Logic):
             self.boolean(node.left, scope)
             self.boolean(node.right, scope)
@@ -116,9 +107,11 @@ class _Checker:
         if isinstance(node, Compare):
             left, right = self.kind(node.left, scope), self.kind(node.right, scope)
             if not _comparable(left, right):
-                self.fail(node, f"cannot compare {left} with {right}")
+                self.fail(node, f"cannot compare {shown(left)} with {shown(right)}")
             if node.op not in ("=", "!=") and "boolean" in (left, right):
                 self.fail(node, f"{node.op} does not order booleans")
+            if node.op not in ("=", "!=") and (is_list(left) or is_list(right)):
+                self.fail(node, f"{node.op} does not order lists (= and != compare their members)")
             return "boolean"
         if isinstance(node, Arith | Negate):
             for side in (node.left, node.right) if isinstance(node, Arith) else (node.operand,):
@@ -132,6 +125,10 @@ class _Checker:
             if any(not _comparable(operand, i) for i in items):
                 self.fail(node, f"cannot look for a {operand} in a list of {', '.join(sorted(items))}")
             return "boolean"
+        if isinstance(node, InArray):
+            return self.in_array(node, scope)
+        if isinstance(node, FieldOf):
+            return self.field_of(node, scope)
         if isinstance(node, Occurs):
             if self.kind(node.operand, scope) not in ("date", "timestamp", "unknown"):
                 self.fail(node.operand, "occurs needs a date or a timestamp")
@@ -149,6 +146,32 @@ class _Checker:
             return self.fail(node, "`this ...` only goes inside occurs(...)")
         return self.fail(node, "this is not an expression")
 
+    def in_array(self, node: InArray, scope: str) -> str:
+        """`x in list` where the list is a field or a function's result: a list of values like x."""
+        operand, array = self.kind(node.operand, scope), self.kind(node.array, scope)
+        if array not in ("unknown", "null") and not is_list(array):
+            return self.fail(node.array, f"`in` looks for a value in a list, not in {shown(array)}")
+        inner = element(array)
+        if is_object(inner) or is_object(operand) or not comparable(operand, inner) or {operand, inner} == {
+                "date", "timestamp"}:  # fmt: skip
+            self.fail(node, f"cannot look for a {shown(operand)} in a {shown(array)}")
+        return "boolean"
+
+    def field_of(self, node: FieldOf, scope: str) -> str:
+        """`orders.topN(price, 5).head().price`: a field of the object the function gives."""
+        target = self.kind(node.target, scope)
+        if target in ("unknown", "null"):
+            return "unknown"
+        at = Path(node.fields_at, node.fields)
+        if not is_object(target):
+            return self.fail(at, f"a {shown(target)} has no fields: .{node.dotted} reads an object's field")
+        where, known = target.removeprefix("object:"), self.fields[scope.partition(":")[0]]
+        path = f"{where}.{node.dotted}"
+        if path not in known:
+            names = sorted(item_fields(known, where))
+            return self.fail(at, f"the object has no field {node.dotted!r}{did_you_mean(node.dotted, names)}")
+        return field_kind(known[path], path)
+
     def boolean(self, node: Node, scope: str) -> None:
         if (k := self.kind(node, scope)) not in ("boolean", "unknown", "null"):
             self.fail(node, f"a condition is needed here, not a {k}")
@@ -156,13 +179,18 @@ class _Checker:
     def window(self, node: Any, window: Window, steps: tuple[str, ...] = ()) -> None:
         if window.op not in ("<=", "<", ">=", ">"):
             self.fail(node, f"a time window takes <=, <, >= or >, not {window.op}")
-        if window.anchor not in ("now", "today") and window.anchor not in steps:
-            self.fail(node, f"WHEN may refer to now, today or an earlier step ({', '.join(steps) or 'none'}), "
-                      f"not {window.anchor!r}")  # fmt: skip
+        if window.anchor not in ANCHORS and window.anchor not in steps:
+            self.fail(node, f"WHEN may refer to now, today, yesterday, tomorrow or an earlier step "
+                      f"({', '.join(steps) or 'none'}), not {window.anchor!r}")  # fmt: skip
+        if window.seconds > MAX_WINDOW_SECONDS:  # the evaluators' clocks end at year 1 and year 9999
+            self.fail(node, "a time window reaches at most 5,000 years")
 
     def call(self, node: Call, scope: str) -> str:
+        if node.name in functions.CALLS:
+            return functions.check(self, node, scope)
         if node.name not in FUNCTIONS:
-            return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, sorted(FUNCTIONS))}")
+            names = sorted({*FUNCTIONS, *functions.CALLS})
+            return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, names)}")
         if len(node.args) != FUNCTIONS[node.name]:
             return self.fail(node, f"{node.name} takes {FUNCTIONS[node.name]} argument(s)")
         if node.name == "bucket":
@@ -193,32 +221,18 @@ class _Checker:
             if self.kind(node.target, scope) not in ("date", "timestamp", "unknown"):
                 self.fail(node.target, "occurs needs a date or a timestamp")
             return "boolean"
-        known = {**STRING_METHODS, **{k: (v, v) for k, v in VALUE_METHODS.items()}}
-        if node.name not in known:
-            names = [*sorted(known), "occurs"]
+        if node.name in functions.REFUSED:
+            return self.fail(node, f"{node.name}(...) is not supported: {functions.REFUSED[node.name]}")
+        if node.name not in functions.METHODS:
+            names = [*sorted(functions.METHODS), "occurs"]
             return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, names)}")
-        low, high = known[node.name]
-        if not low <= len(node.args) <= high:
-            return self.fail(node, f"{node.name} takes {low if low == high else f'{low} or {high}'} argument(s)")
-        target = self.kind(node.target, scope)
-        if node.name in STRING_METHODS:
-            if target not in ("string", "unknown"):
-                self.fail(node.target, f"{node.name} needs a string, not {target}")
-            if (k := self.kind(node.args[0], scope)) not in ("string", "unknown"):
-                self.fail(node.args[0], f"{node.name} compares with a string, not {k}")
-            if len(node.args) == 2 and not (isinstance(node.args[1], Literal) and isinstance(node.args[1].value, bool)):
-                self.fail(node.args[1], "the second argument (case sensitive) is true or false")
-            literal = node.args[0].value if isinstance(node.args[0], Literal) else None
-            literal = literal if isinstance(literal, str) else None
-            if node.name in ("matches", "notMatches") and (trouble := regex_problem(literal or "")) is not None:
-                self.fail(node.args[0], trouble)
-        return "boolean"
+        return functions.check(self, node, scope)
 
     def event_method(self, node: Method, scope: str) -> str:
         events = node.target
         assert isinstance(events, Events)
-        if scope == "event":
-            return self.fail(node, "xEvent cannot be used inside an event condition")
+        if scope != "profile":
+            return self.fail(node, "xEvent cannot be used inside an event condition (or a list's items)")
         if node.name not in EVENT_METHODS:
             return self.fail(
                 node, f"unknown event function {node.name!r}{did_you_mean(node.name, sorted(EVENT_METHODS))}"
@@ -253,7 +267,8 @@ class _Checker:
                 self.window(step, step.when, names)
             names = (*names, step.name)
         first = node.steps[0].when
-        if first is None or first.anchor not in ("now", "today") or first.seconds > STREAMING_WINDOW_SECONDS:
+        back = window_lookback(first) if first is not None else None
+        if back is None or back > STREAMING_WINDOW_SECONDS:  # later steps follow the first: all within 24 h
             self.not_streaming("the sequence's first step is not bounded to the last 24 hours")
         return "boolean"
 
@@ -279,23 +294,50 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
-def _comparable(left: str, right: str) -> bool:
-    if "unknown" in (left, right) or "null" in (left, right) or left == right:
-        return True
-    return {left, right} <= {"date", "timestamp"}
+_comparable = comparable
+
+
+MAX_WINDOW_SECONDS = 5000 * UNIT_SECONDS["year"]
+ANCHOR_LOOKBACK = {"now": 0, "today": 86_400, "yesterday": 172_800, "tomorrow": 0}
+"""How long before now each anchor can be, at most (midnight today is up to a day ago)."""
+
+
+def window_lookback(window: Window) -> float | None:
+    """How long before now the earliest moment a time window admits can be (seconds); None when it has no
+    lower end or counts from an earlier step."""
+    if window.anchor not in ANCHOR_LOOKBACK:
+        return None
+    if window.direction == "before":
+        return ANCHOR_LOOKBACK[window.anchor] + window.seconds if window.op in ("<=", "<") else None
+    return ANCHOR_LOOKBACK[window.anchor]
+
+
+def _point_lookback(point: Node) -> float | None:
+    """How long before now a lower bound of time can be: `today`, `yesterday`, the start of this hour (a
+    calendar point of a fixed-length unit); None for a calendar month or anything else."""
+    if isinstance(point, Now):
+        return ANCHOR_LOOKBACK["today" if point.today else "now"]
+    if not isinstance(point, CalendarPoint) or point.unit not in ("millisecond", "second", "minute", "hour",
+                                                                   "day", "week"):  # fmt: skip
+        return None
+    unit = UNIT_SECONDS[point.unit]
+    exact = point.anchor != "now" and point.unit != "week"  # midnight is already the start of its hour or day
+    return ANCHOR_LOOKBACK[point.anchor] + (0 if exact else unit) - point.offset * unit
 
 
 def _event_window(where: Node | None) -> float | None:
-    """The seconds of the `timestamp occurs <= N before now` conjunct bounding an event filter, if any."""
+    """How far back the conjuncts of an event filter let its events be: a `timestamp occurs <= N before now`
+    (or a calendar form, `timestamp occurs today`), in seconds; None when nothing bounds them."""
     if where is None:
         return None
     if isinstance(where, Logic) and where.op == "and":
         found = [w for w in (_event_window(where.left), _event_window(where.right)) if w is not None]
         return min(found) if found else None
-    if (isinstance(where, Occurs) and isinstance(where.operand, Path) and where.operand.dotted == "timestamp"
-            and where.window.op in ("<=", "<") and where.window.direction == "before"
-            and where.window.anchor == "now"):  # fmt: skip
-        return where.window.seconds
+    if isinstance(where, Occurs) and isinstance(where.operand, Path) and where.operand.dotted == "timestamp":
+        return window_lookback(where.window)
+    if (isinstance(where, Compare) and where.op in (">=", ">") and isinstance(where.left, Path)
+            and where.left.dotted == "timestamp"):  # fmt: skip
+        return _point_lookback(where.right)
     return None
 
 

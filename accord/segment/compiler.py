@@ -18,13 +18,19 @@ import ibis
 import ibis.expr.types as ir
 
 from accord.engine import field_at
+from accord.segment import functions
 from accord.segment.ast import (
+    ANCHORS,
     Arith,
+    CalendarPoint,
     Call,
     Chain,
     Compare,
     Events,
+    FieldOf,
+    InArray,
     InList,
+    ListOf,
     Literal,
     Logic,
     Membership,
@@ -38,8 +44,8 @@ from accord.segment.ast import (
     Window,
     children,
 )  # fmt: skip
-from accord.segment.checker import string_function
-from accord.segment.evaluator import start_of
+from accord.segment.evaluator import anchor_moment, calendar_point, start_of
+from accord.segment.functions_ibis import StructScope, includes, same_members
 
 TIMESTAMP = "timestamp('UTC')"
 
@@ -95,6 +101,10 @@ class _Expressions:
         moment = start_of(self.now, "day") if today else self.now
         return ibis.literal(moment.astimezone(UTC)).cast(TIMESTAMP)
 
+    def anchor_literal(self, anchor: str) -> Any:
+        """now, or midnight UTC today, yesterday or tomorrow: what a time window counts from."""
+        return ibis.literal(anchor_moment(self.now, anchor).astimezone(UTC)).cast(TIMESTAMP)
+
     def value(self, node: Node, table: ir.Table) -> Any:
         if isinstance(node, Literal):
             return ibis.literal(node.value) if node.value is not None else ibis.null()
@@ -102,6 +112,8 @@ class _Expressions:
             return _field(table, node.parts, self.dtypes)
         if isinstance(node, Now):
             return self.now_literal(node.today)
+        if isinstance(node, CalendarPoint):  # it depends on the job's `now` only: a constant
+            return ibis.literal(calendar_point(self.now, node)).cast(TIMESTAMP)
         if isinstance(node, Logic):
             left, right = self.value(node.left, table), self.value(node.right, table)
             return (left & right) if node.op == "and" else (left | right)
@@ -111,12 +123,17 @@ class _Expressions:
             left, right = self.value(node.left, table), self.value(node.right, table)
             if _is_time(left) or _is_time(right):
                 left, right = _time(left), _time(right)
+            if left.type().is_array() or right.type().is_array():  # lists are equal when their members are
+                same = same_members(left, right)
+                return same if node.op == "=" else ~same
             return {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
                     ">": left > right, ">=": left >= right}[node.op]  # fmt: skip
         if isinstance(node, Arith):
             left, right = self.value(node.left, table), self.value(node.right, table)
             if node.op == "/":
                 return ibis.ifelse(right == 0, ibis.null(), left.cast("float64") / right)
+            if node.op == "%":  # the engine's remainder has the sign of the dividend, as the evaluators'
+                return left % right.nullif(0)
             return {"+": left + right, "-": left - right, "*": left * right}[node.op]
         if isinstance(node, Negate):
             return -self.value(node.operand, table)
@@ -127,9 +144,21 @@ class _Expressions:
                 operand, items = _time(operand), [_time(i) for i in items]
             found = operand.isin(items) if items else ibis.literal(False)
             return ~found if node.negated else found
+        if isinstance(node, InArray):  # unknown when the list or the value is: as `includes`
+            found = includes(self.value(node.array, table), [self.value(node.operand, table)], (), self.now)
+            return ~found if node.negated else found
+        if isinstance(node, FieldOf):
+            value = self.value(node.target, table)
+            for part in node.fields:
+                value = value[part]
+            return value
         if isinstance(node, Occurs):
-            anchor = self.now_literal(node.window.anchor == "today")
+            anchor = self.anchor_literal(node.window.anchor)
             return _window(_time(self.value(node.operand, table)), node.window, anchor)
+        if isinstance(node, Call) and node.name in functions.CALLS:
+            return self.function(node, None, table)
+        if isinstance(node, ListOf):
+            return ibis.array([self.value(item, table) for item in node.items])
         if isinstance(node, Call) and node.name == "bucket":
             return table.graph.abs() % 100
         if isinstance(node, Call) and node.name == "date":
@@ -150,26 +179,15 @@ class _Expressions:
         if node.name == "occurs":
             period = node.args[0].period  # type: ignore[attr-defined]
             return _start_of(target, period) == _start_of(self.now_literal(), period)
-        if node.name == "isNull":
-            return target.isnull()
-        if node.name in ("isNotNull", "exists"):
-            return target.notnull()
-        other = self.value(node.args[0], table)
-        base, negated = string_function(node.name)
-        if base == "equals":
-            sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
-            test = (target == other) if sensitive else (target.lower() == other.lower())
-        elif base == "contains":
-            test = target.contains(other)
-        elif base == "startsWith":
-            test = target.startswith(other)
-        elif base == "endsWith":
-            test = target.endswith(other)
-        elif base == "like":
-            test = target.like(other)
-        else:
-            test = target.re_search(other)
-        return ~test if negated else test
+        return self.function(node, target, table)
+
+    def function(self, node: Method | Call, target: Any, table: ir.Table) -> Any:
+        """A function of `functions.FUNCTIONS` (a method of `target`, or a plain function when it is None)."""
+        spec = functions.FUNCTIONS[node.name]
+        args = [self.value(a, table) if i > 0 or not spec.per_item or not isinstance(node, Method)
+                else lambda item, a=a: self.value(a, StructScope(item))  # type: ignore[misc]
+                for i, a in enumerate(node.args)]  # fmt: skip
+        return spec.ibis(target, args, functions.literals(node), self.now)
 
     def planned(self, node: Method | Chain, table: ir.Table) -> Any:
         """An event aggregation or a sequence: a column computed in the job's pass over the events."""
@@ -206,26 +224,29 @@ def _aggregate(node: Method, events: ir.Table, expressions: _Expressions) -> Any
 def _chain(name: str, node: Chain, events: ir.Table, expressions: _Expressions) -> ir.Table:
     """The graphs holding a sequence of events that matches the steps in order."""
     timed = events.mutate(_t=_time(events.timestamp))
+    names = [s.name for s in node.steps]
     found: ir.Table | None = None
     for index, step in enumerate(node.steps):
         chosen = timed.filter(expressions.value(step.what, timed).fill_null(False))
         chosen = chosen.select(graph=chosen.graph, **{f"t{index}": chosen._t})
-        current = chosen[f"t{index}"]
         if found is None:
-            if step.when is not None:
-                anchor = expressions.now_literal(step.when.anchor == "today")
-                chosen = chosen.filter(_window(chosen[f"t{index}"], step.when, anchor))
-            found = chosen
-            continue
-        joined = found.join(chosen, "graph")
+            joined, condition = chosen, ibis.literal(True)
+        else:
+            found = found.distinct() if step.count > 1 else found  # each earlier match counts its events once
+            joined = found.join(chosen, "graph")
+            condition = joined[f"t{index}"] > joined[f"t{index - 1}"]
         current = joined[f"t{index}"]
-        condition = current > joined[f"t{index - 1}"]
         if step.when is not None:
-            names = [s.name for s in node.steps]
-            anchor = (expressions.now_literal(step.when.anchor == "today") if step.when.anchor in ("now", "today")
+            anchor = (expressions.anchor_literal(step.when.anchor) if step.when.anchor in ANCHORS
                       else joined[f"t{names.index(step.when.anchor)}"])  # fmt: skip
             condition = condition & _window(current, step.when, anchor)
         found = joined.filter(condition)
+        if step.count > 1:  # COUNT(n): the step happens at its n-th event since the previous step (or later)
+            earlier = [found[f"t{i}"] for i in range(index)]
+            seen = found.graph.count().over(ibis.window(group_by=[found.graph, *earlier],
+                                                        order_by=found[f"t{index}"], rows=(None, 0)))  # fmt: skip
+            found = found.mutate(_seen=seen)
+            found = found.filter(found._seen >= step.count).drop("_seen")
     assert found is not None
     return found.select("graph").distinct().mutate(**{name: ibis.literal(True)})
 
@@ -255,6 +276,13 @@ def compile_job(
                 table = table.left_join(flags, table.graph == flags.graph).drop("graph_right")
     flags = {name: on_profiles.value(node, table).fill_null(False) for name, node in definitions.items()}
     return table.select(graph=table.graph, **flags)
+
+
+def event_condition(node: Node, events: ir.Table, now: datetime, event_types: dict[str, Any]) -> Any:
+    """A condition on events (what `xEvent[...]` holds) as a boolean over an events table, unknown as false.
+
+    The table has a column per event path (flattened) or nested columns; computed attributes filter with it."""
+    return _Expressions(now, event_types, None).value(node, events).fill_null(False)
 
 
 def shape(node: Any) -> Any:

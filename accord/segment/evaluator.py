@@ -8,19 +8,25 @@ test holds the two together."""
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from accord.schema import value_at
+from accord.segment import functions
 from accord.segment.ast import (
+    ANCHORS,
     Arith,
+    CalendarPoint,
     Call,
     Chain,
     Compare,
     Events,
+    FieldOf,
+    InArray,
     InList,
+    ListOf,
     Literal,
     Logic,
     Membership,
@@ -33,7 +39,7 @@ from accord.segment.ast import (
     Path,
     Window,
 )  # fmt: skip
-from accord.segment.checker import string_function
+from accord.segment.functions_python import includes, same_members
 
 Value = Any
 Fn = Callable[[dict[str, Any], datetime], Value]
@@ -69,6 +75,37 @@ def start_of(moment: datetime, period: str) -> datetime:
     return day
 
 
+def anchor_moment(now: datetime, anchor: str) -> datetime:
+    """What a time window counts from: now, or midnight UTC today, yesterday or tomorrow."""
+    if anchor == "now":
+        return now
+    return start_of(now, "day") + timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[anchor])
+
+
+CALENDAR_MONTHS = {"month": 1, "year": 12, "decade": 120, "century": 1200, "millennium": 12_000}
+CALENDAR_FIXED = {"millisecond": timedelta(milliseconds=1), "second": timedelta(seconds=1),
+                  "minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+                  "week": timedelta(weeks=1)}  # fmt: skip
+
+
+def calendar_point(now: datetime, point: CalendarPoint) -> datetime:
+    """The start of the calendar unit holding the point's anchor, moved by its offset in whole units (UTC;
+    weeks start on Monday; a decade, century or millennium starts at a year divisible by 10, 100, 1000)."""
+    moment = anchor_moment(now, point.anchor).astimezone(UTC)
+    if point.unit in CALENDAR_FIXED:
+        if point.unit in ("day", "week"):
+            start = start_of(moment, point.unit)
+        else:
+            start = moment.replace(microsecond=moment.microsecond // 1000 * 1000 if point.unit == "millisecond" else 0)
+            start = start.replace(second=0) if point.unit in ("minute", "hour") else start
+            start = start.replace(minute=0) if point.unit == "hour" else start
+        return start + CALENDAR_FIXED[point.unit] * point.offset
+    span = {"month": 1, "year": 1, "decade": 10, "century": 100, "millennium": 1000}[point.unit]
+    year = moment.year - moment.year % span if point.unit != "month" else moment.year
+    months = year * 12 + (moment.month - 1 if point.unit == "month" else 0) + CALENDAR_MONTHS[point.unit] * point.offset
+    return datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+
+
 def in_window(moment: datetime | None, window: Window, anchor: datetime) -> bool | None:
     if moment is None:
         return None
@@ -80,6 +117,13 @@ def in_window(moment: datetime | None, window: Window, anchor: datetime) -> bool
     lower, upper = anchor, anchor + span
     return {"<=": lower <= moment <= upper, "<": lower <= moment < upper, ">=": moment >= upper,
             ">": moment > upper}[window.op]  # fmt: skip
+
+
+def remainder(a: Value, b: Value) -> Value:
+    """a % b with the sign of a (truncated division), whole when both are."""
+    if isinstance(a, int) and isinstance(b, int):
+        return abs(a) % abs(b) * (1 if a >= 0 else -1)
+    return math.fmod(a, b)
 
 
 def _and(a: Value, b: Value) -> Value:
@@ -131,29 +175,6 @@ def like(value: str, pattern: str) -> bool:
     return True
 
 
-def _string_method(name: str, case_sensitive: bool) -> Callable[[Value, Value], Value]:
-    base, negated = string_function(name)
-
-    def test(value: Value, other: Value) -> Value:
-        if value is None or other is None:
-            return None
-        if base == "equals":
-            return value == other if case_sensitive else value.lower() == other.lower()
-        if base == "contains":
-            return other in value
-        if base == "startsWith":
-            return value.startswith(other)
-        if base == "endsWith":
-            return value.endswith(other)
-        if base == "like":
-            return like(value, other)
-        return re.search(other, value) is not None  # matches
-
-    if not negated:
-        return test
-    return lambda value, other: _not(test(value, other))
-
-
 class _Compiler:
     def compile(self, node: Node) -> Fn:
         if isinstance(node, Literal):
@@ -166,6 +187,8 @@ class _Compiler:
             if node.today:
                 return lambda _p, n: start_of(n, "day")
             return lambda _p, n: n
+        if isinstance(node, CalendarPoint):
+            return lambda _p, n: calendar_point(n, node)
         if isinstance(node, Logic):
             left, right = self.compile(node.left), self.compile(node.right)
             join = _and if node.op == "and" else _or
@@ -178,6 +201,8 @@ class _Compiler:
 
             def compare(p: dict[str, Any], n: datetime) -> Value:
                 a, b = _comparable(left(p, n), right(p, n))
+                if isinstance(a, list) or isinstance(b, list):  # lists are equal when their members are
+                    return _not(same_members(a, b)) if node.op == "!=" else same_members(a, b)
                 return None if a is None or b is None else test(a, b)
 
             return compare
@@ -188,14 +213,26 @@ class _Compiler:
             return lambda p, n: None if (v := operand(p, n)) is None else -v
         if isinstance(node, InList):
             return self.in_list(node)
+        if isinstance(node, InArray):  # unknown when the list or the value is: as `includes`
+            array, operand, negate = self.compile(node.array), self.compile(node.operand), node.negated
+            found: Fn = lambda p, n: includes(array(p, n), [operand(p, n)], (), n)  # noqa: E731
+            return (lambda p, n: _not(found(p, n))) if negate else found
+        if isinstance(node, FieldOf):
+            target, parts = self.compile(node.target), node.fields
+            return lambda p, n: value_at(v, parts) if isinstance(v := target(p, n), dict) else None
         if isinstance(node, Occurs):
             operand, window = self.compile(node.operand), node.window
 
             def occurs(p: dict[str, Any], n: datetime) -> Value:
-                anchor = start_of(n, "day") if window.anchor == "today" else n
+                anchor = anchor_moment(n, window.anchor)
                 return in_window(as_time(operand(p, n)), window, anchor)
 
             return occurs
+        if isinstance(node, Call) and node.name in functions.CALLS:
+            return self.function(node, None)
+        if isinstance(node, ListOf):
+            items = [self.compile(item) for item in node.items]
+            return lambda p, n: [item(p, n) for item in items]
         if isinstance(node, Call) and node.name == "bucket":
             return lambda p, _n: None if p.get(GRAPH) is None else abs(int(p[GRAPH])) % 100
         if isinstance(node, Call) and node.name == "date":
@@ -224,6 +261,8 @@ class _Compiler:
                 return a - b
             if op == "*":
                 return a * b
+            if op == "%":  # the remainder takes the sign of the dividend (as SQL and the reference's Java do)
+                return None if b == 0 else remainder(a, b)
             return None if b == 0 else a / b
 
         return arith
@@ -252,14 +291,20 @@ class _Compiler:
                 return None if moment is None else start_of(moment, period) == start_of(n, period)
 
             return occurs_this
-        if node.name == "isNull":
-            return lambda p, n: target(p, n) is None
-        if node.name in ("isNotNull", "exists"):
-            return lambda p, n: target(p, n) is not None
-        case_sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
-        test = _string_method(node.name, case_sensitive)
-        other = self.compile(node.args[0])
-        return lambda p, n: test(target(p, n), other(p, n))
+        return self.function(node, target)
+
+    def function(self, node: Method | Call, target: Fn | None) -> Fn:
+        """A function of `functions.FUNCTIONS` (a method of `target`, or a plain function when it is None)."""
+        spec = functions.FUNCTIONS[node.name]
+        args, literals = [self.compile(a) for a in node.args], functions.literals(node)
+        per_item = spec.per_item and isinstance(node, Method) and bool(args)
+        impl = spec.python
+
+        def run(p: dict[str, Any], n: datetime) -> Value:
+            values = [(lambda item, f=f: f(item, n)) if i == 0 and per_item else f(p, n) for i, f in enumerate(args)]
+            return impl(target(p, n) if target is not None else None, values, literals, n)
+
+        return run
 
     def events(self, node: Method, events: Events) -> Fn:
         where = self.compile(events.where) if events.where is not None else None
@@ -294,7 +339,7 @@ class _Compiler:
         return aggregate
 
     def chain(self, node: Chain) -> Fn:
-        steps = [(s.name, self.compile(s.what), s.when) for s in node.steps]
+        steps = [(s.name, self.compile(s.what), s.when, s.count) for s in node.steps]
 
         def found(p: dict[str, Any], n: datetime) -> Value:
             timed = [(t, e) for e in (p.get(EVENTS) or []) if (t := as_time(e.get("timestamp"))) is not None]
@@ -303,18 +348,19 @@ class _Compiler:
             def search(index: int, chosen: dict[str, datetime], after: datetime | None) -> bool:
                 if index == len(steps):
                     return True
-                name, what, when = steps[index]
+                name, what, when, count = steps[index]
+                seen = 0  # with COUNT(n), the step happens at its n-th event (or any later one)
                 for moment, event in timed:
                     if after is not None and moment <= after:
                         continue
                     if what(event, n) is not True:
                         continue
                     if when is not None:
-                        anchor = (n if when.anchor == "now" else start_of(n, "day") if when.anchor == "today"
-                                  else chosen[when.anchor])  # fmt: skip
+                        anchor = anchor_moment(n, when.anchor) if when.anchor in ANCHORS else chosen[when.anchor]
                         if in_window(moment, when, anchor) is not True:
                             continue
-                    if search(index + 1, {**chosen, name: moment}, moment):
+                    seen += 1
+                    if seen >= count and search(index + 1, {**chosen, name: moment}, moment):
                         return True
                 return False
 

@@ -3,8 +3,11 @@ could come next, never the grammar's names for its tokens (RPAR, $END, ADD_OP, .
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from accord.segment.exceptions import problem
 
@@ -15,22 +18,76 @@ WORDS = {
     "$END": "the end", "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "NOT_IN": "'notIn'",
     "OCCURS": "'occurs'", "THIS": "'this'", "NOW": "'now'", "TODAY": "'today'", "TRUE": "'true'",
     "FALSE": "'false'", "NULL": "'null'", "XEVENT": "'xEvent'", "CHAIN": "'CHAIN'", "WHAT": "'WHAT'",
-    "WHEN": "'WHEN'", "DIRECTION": "'before' or 'after'",
-    "UNIT": "a unit of time (seconds, minutes, hours, days, weeks, months, years)",
+    "WHEN": "'WHEN'", "DIRECTION": "'before' or 'after'", "LAMBDA": "'(Profile) =>'", "LIKE": "'like'",
+    "ON": "'on'", "BETWEEN": "'between'", "LAST": "'last'", "NEXT": "'next'", "YESTERDAY": "'yesterday'",
+    "TOMORROW": "'tomorrow'", "STEP_COUNT": "'COUNT(n)'", "WHERE": "'where'", "EXISTS": "'exists'",
+    "FORALL": "'forall'", "SELECT": "'select'", "LET": "'let'", "AGGREGATE": "'sum', 'avg', 'min', 'max' or 'count'",
+    "OVER": "'over'", "FROM": "'from'", "EVENT_PATH": "a field of the events", "PARAMETER": "'$1'",
+    "NEXT_BINDING": "a further binding (', I from ...')", "BANG": "'!'",
+    "UNIT": "a unit of time (milliseconds, seconds, minutes, hours, days, weeks, months, years, decades, "
+            "centuries, millennia)",
     "PERIOD": "'day', 'week', 'month' or 'year'", "FUNC": "a function", "METHOD": "a function", "PATH": "a field",
     "STRING": "a string", "NUMBER": "a number", "CMP_OP": "a comparison (=, !=, <, <=, >, >=)",
-    "ADD_OP": "'+' or '-'", "MUL_OP": "'*' or '/'", "MINUS": "'-'", "DOT": "'.'", "LPAR": "'('", "RPAR": "')'",
+    "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/' or '%'", "MINUS": "'-'", "DOT": "'.'", "LPAR": "'('", "RPAR": "')'",
     "COMMA": "','", "LSQB": "'['", "RSQB": "']'", "COLON": "':'",
 }  # fmt: skip
 """Every token of the grammar in the words of PQL (a test holds this to the grammar's terminals)."""
 
+LONG_FORMS = {"EXISTS", "FORALL", "SELECT", "LET", "AGGREGATE"}
+"""Words that start a form reaching to the end of the expression (`exists E from xEvent where ...`)."""
 GROUPS = (
-    ({"PATH", "STRING", "NUMBER", "TRUE", "FALSE", "NULL", "NOW", "TODAY", "XEVENT", "CHAIN", "FUNC", "LPAR",
-      "LSQB", "MINUS", "NOT"}, "a value (a field, a number, a string, a function, ...)"),
-    ({"AND", "OR", "CMP_OP", "ADD_OP", "MUL_OP", "IN", "NOT_IN", "OCCURS", "DOT"},
+    ({"PATH", "STRING", "NUMBER", "TRUE", "FALSE", "NULL", "NOW", "TODAY", "YESTERDAY", "TOMORROW", "XEVENT",
+      "CHAIN", "FUNC", "LPAR", "LSQB", "MINUS", "NOT", "BANG", "PARAMETER", *LONG_FORMS},
+     "a value (a field, a number, a string, a function, ...)"),
+    ({"AND", "OR", "CMP_OP", "ADD_OP", "MUL_OP", "IN", "NOT_IN", "LIKE", "OCCURS", "DOT"},
      "an operator (and, or, =, <, +, in, occurs, ...)"),
 )  # fmt: skip
 """Where many of a group may come, one phrase says it better than a dozen."""
+
+
+UP_OPERATOR = (
+    "the up operator `^` (a field of an enclosing filter's item, as in `xEvent[productListItems[SKU = "
+    '"PS" or ^.eventType = "x"]]`) is not supported: a condition on a list\'s items reads only that '
+    "item's fields; test the enclosing fields outside the inner filter "
+    '(xEvent[eventType = "x" or productListItems[SKU = "PS"]])'
+)
+"""Why `^` is refused (docs/segmentation.md lists it among the documented forms Accord refuses)."""
+
+
+def syntax_problem(exc: UnexpectedInput, text: str) -> dict[str, Any]:
+    """What does not fit where, in the words of PQL (never the grammar's names for its tokens)."""
+    if isinstance(exc, UnexpectedCharacters):
+        bad = text[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
+        if bad == "^":
+            return problem(UP_OPERATOR, exc.line, exc.column, text)
+        hint = expected_words(exc.allowed, text, exc.pos_in_stream or 0)
+        return problem(f"unexpected character {bad!r}{hint}", exc.line, exc.column, text)
+    if isinstance(exc, UnexpectedToken) and (word := _long_form_before(text, exc.token.start_pos or 0)):
+        line, column = _line_column(text, word.start())
+        return problem(f"`{word.group(1)}` starts a form that reaches to the end of the expression: after and, "
+                       f"or, not, or in another form's condition, put it in parentheses ({word.group(1)} ...)",
+                       line, column, text)  # fmt: skip
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        found = str(exc.token)
+        shown = found if len(found) <= 40 else found[:37] + "..."
+        hint = expected_words(exc.expected, text, exc.token.start_pos or 0)
+        return problem(f"unexpected {shown!r}{hint}", exc.line, exc.column, text)
+    lines = text.splitlines() or [""]
+    hint = expected_words(getattr(exc, "expected", None) or (), text, len(text))
+    return problem(f"the expression ends too early{hint}", len(lines), len(lines[-1]) + 1, text)
+
+
+def _long_form_before(text: str, at: int) -> re.Match[str] | None:
+    """`exists E` just before where the parser stopped: a long form where it cannot start (after `and`),
+    which the lexer then read as a field."""
+    before = text[:at]
+    found = re.search(r"\b(exists|forall|select|let|sum|avg|average|min|max|count)\s+$", before)
+    return found if found is not None and text[at : at + 1].isalpha() else None
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def expected_words(names: Iterable[str], text: str, at: int) -> str:

@@ -5,15 +5,18 @@ streaming evaluator (closures) must both agree with it."""
 
 from __future__ import annotations
 
-import re
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from accord.segment import ast
+from tests.segment import reference_functions as functions
 
 UNKNOWN = None
-SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400,
-           "year": 365 * 86400}  # fmt: skip
+SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
+           "month": 30 * 86400, "year": 365 * 86400, "decade": 3650 * 86400, "century": 36500 * 86400,
+           "millennium": 365000 * 86400}  # fmt: skip
+MONTHS_IN = {"month": 1, "year": 12, "decade": 120, "century": 1200, "millennium": 12000}
 
 
 def to_utc(value: Any) -> Any:
@@ -34,6 +37,45 @@ def truncate(moment: datetime, period: str) -> datetime:
     if period == "week":
         return midnight - timedelta(days=midnight.weekday())
     return midnight
+
+
+def anchored(now: datetime, anchor: str) -> datetime:
+    midnight = truncate(now, "day")
+    if anchor == "today":
+        return midnight
+    if anchor == "yesterday":
+        return midnight - timedelta(days=1)
+    if anchor == "tomorrow":
+        return midnight + timedelta(days=1)
+    return now
+
+
+def calendar(now: datetime, point: ast.CalendarPoint) -> datetime:
+    """Start of the calendar unit holding the anchor, moved by whole units."""
+    moment = anchored(now, point.anchor).astimezone(UTC)
+    unit, offset = point.unit, point.offset
+    if unit in MONTHS_IN:
+        year = moment.year
+        if unit == "decade":
+            year = year // 10 * 10
+        elif unit == "century":
+            year = year // 100 * 100
+        elif unit == "millennium":
+            year = year // 1000 * 1000
+        month = moment.month if unit == "month" else 1
+        total = year * 12 + (month - 1) + offset * MONTHS_IN[unit]
+        return datetime(total // 12, total % 12 + 1, 1, tzinfo=UTC)
+    if unit in ("day", "week"):
+        start = truncate(moment, unit)
+    elif unit == "hour":
+        start = datetime(moment.year, moment.month, moment.day, moment.hour, tzinfo=UTC)
+    elif unit == "minute":
+        start = datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, tzinfo=UTC)
+    elif unit == "second":
+        start = datetime(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, tzinfo=UTC)
+    else:
+        start = moment - timedelta(microseconds=moment.microsecond % 1000)
+    return start + timedelta(seconds=SECONDS[unit] * offset)
 
 
 def within(moment: Any, window: ast.Window, anchor: datetime) -> Any:
@@ -89,6 +131,8 @@ class Reference:
             return lookup(scope, node.parts)
         if isinstance(node, ast.Now):
             return truncate(self.now, "day") if node.today else self.now
+        if isinstance(node, ast.CalendarPoint):
+            return calendar(self.now, node)
         if isinstance(node, ast.Logic):
             a, b = self.eval(node.left, scope), self.eval(node.right, scope)
             if node.op == "and":
@@ -107,6 +151,9 @@ class Reference:
             return UNKNOWN if value is None else not value
         if isinstance(node, ast.Compare):
             a, b = self.eval(node.left, scope), self.eval(node.right, scope)
+            if isinstance(a, list) or isinstance(b, list):
+                same = functions.same_members(a, b)
+                return same if node.op == "=" or same is None else not same
             if a is None or b is None:
                 return UNKNOWN
             if isinstance(a, datetime) or isinstance(b, datetime):
@@ -118,6 +165,13 @@ class Reference:
                 return UNKNOWN
             if node.op == "/":
                 return UNKNOWN if b == 0 else a / b
+            if node.op == "%":
+                if b == 0:
+                    return UNKNOWN
+                if isinstance(a, int) and isinstance(b, int):
+                    result = abs(a) % abs(b)
+                    return result if a >= 0 else -result
+                return math.fmod(a, b)
             return a + b if node.op == "+" else a - b if node.op == "-" else a * b
         if isinstance(node, ast.Negate):
             value = self.eval(node.operand, scope)
@@ -131,11 +185,24 @@ class Reference:
                 items = [to_utc(i) for i in items]
             found = value in items
             return not found if node.negated else found
+        if isinstance(node, ast.InArray):
+            value, array = self.eval(node.operand, scope), self.eval(node.array, scope)
+            if value is None or array is None:
+                return UNKNOWN
+            found = value in [item for item in array if item is not None]
+            return not found if node.negated else found
+        if isinstance(node, ast.FieldOf):
+            value = self.eval(node.target, scope)
+            return lookup(value, node.fields) if isinstance(value, dict) else UNKNOWN
         if isinstance(node, ast.Occurs):
-            anchor = truncate(self.now, "day") if node.window.anchor == "today" else self.now
+            anchor = anchored(self.now, node.window.anchor)
             return within(self.eval(node.operand, scope), node.window, anchor)
         if isinstance(node, ast.Call) and node.name == "inSegment":
             return self.eval(self.segments[node.args[0].value], scope) is True  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and node.name in ("if", "currentMonth", "currentYear", "currentDayOfMonth"):
+            return functions.call(self, node, scope)
+        if isinstance(node, ast.ListOf):
+            return [self.eval(item, scope) for item in node.items]
         if isinstance(node, ast.Call) and node.name == "date":
             return date(*(a.value for a in node.args))  # type: ignore[attr-defined]
         if isinstance(node, ast.Method):
@@ -171,56 +238,36 @@ class Reference:
                 return UNKNOWN
             period = node.args[0].period  # type: ignore[attr-defined]
             return truncate(to_utc(value), period) == truncate(self.now, period)
-        if node.name == "isNull":
-            return value is None
-        if node.name in ("isNotNull", "exists"):
-            return value is not None
-        other = self.eval(node.args[0], scope)
-        if value is None or other is None:
-            return UNKNOWN
-        negate = node.name.startswith("not")
-        name = node.name[3].lower() + node.name[4:] if negate else node.name
-        if name == "equals":
-            sensitive = node.args[1].value if len(node.args) > 1 else True  # type: ignore[attr-defined]
-            result = value == other if sensitive else value.lower() == other.lower()
-        elif name == "contains":
-            result = other in value
-        elif name == "startsWith":
-            result = value[: len(other)] == other
-        elif name == "endsWith":
-            result = len(other) == 0 or value[-len(other) :] == other
-        elif name == "like":
-            pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in other)
-            result = re.fullmatch(pattern, value, re.DOTALL) is not None
-        else:
-            result = re.search(other, value) is not None
-        return not result if negate else result
+        return functions.method(self, node, scope)
 
     def chain(self, node: ast.Chain) -> bool:
         ordered = sorted((e for e in self.events if e.get("timestamp") is not None),
                          key=lambda e: to_utc(e["timestamp"]))  # fmt: skip
 
         def anchor_of(window: ast.Window, picked: dict[str, datetime]) -> datetime:
-            if window.anchor == "now":
-                return self.now
-            if window.anchor == "today":
-                return truncate(self.now, "day")
+            if window.anchor in ("now", "today", "yesterday", "tomorrow"):
+                return anchored(self.now, window.anchor)
             return picked[window.anchor]
+
+        def fits(step: ast.ChainStep, event: dict[str, Any], picked: dict[str, datetime], last: Any) -> bool:
+            moment = to_utc(event["timestamp"])
+            if last is not None and not moment > last:
+                return False
+            if self.eval(step.what, event) is not True:
+                return False
+            return step.when is None or within(moment, step.when, anchor_of(step.when, picked)) is True
 
         def attempt(step: int, picked: dict[str, datetime], last: datetime | None) -> bool:
             if step == len(node.steps):
                 return True
             current = node.steps[step]
             for event in ordered:
+                if not fits(current, event, picked, last):
+                    continue
                 moment = to_utc(event["timestamp"])
-                if last is not None and not moment > last:
-                    continue
-                if self.eval(current.what, event) is not True:
-                    continue
-                if (
-                    current.when is not None
-                    and within(moment, current.when, anchor_of(current.when, picked)) is not True
-                ):
+                # COUNT(n): at least n events of this step happened after the last step, up to this one
+                counted = [e for e in ordered if to_utc(e["timestamp"]) <= moment and fits(current, e, picked, last)]
+                if len(counted) < current.count:
                     continue
                 if attempt(step + 1, {**picked, current.name: moment}, moment):
                     return True

@@ -47,7 +47,12 @@ def test_forms_parse_into_their_nodes() -> None:
         ('homeAddress.city.matches("(?=a)b")', "lookarounds or back-references", 1, 26),
         ("homeAddress.city", "a condition is needed here", 1, 1),
         ("homeAddress.city in [null]", "cannot hold null", 1, 21),
-        ("person.birthDate occurs = 3 days before now", "takes <=, <, >= or >", 1, 1),
+        (
+            'CHAIN(xEvent, timestamp, [A: WHAT(eventType = "a") WHEN(= 3 days before now)])',
+            "takes <=, <, >= or >",
+            1,
+            27,
+        ),
         ("date(2024, 2, 30) < person.birthDate", "day is out of range", 1, 1),
         ("xEvent.sum(eventType) > 1", "sum needs numbers", 1, 12),
         ("xEvent[xEvent.count() > 1].count() > 1", "inside an event condition", 1, 8),
