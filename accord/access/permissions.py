@@ -24,6 +24,8 @@ class Permission(StrEnum):
     MANAGE_IDENTITY_NAMESPACES = "Manage Identity Namespaces"
     VIEW_PROFILES = "View Profiles"
     MANAGE_PROFILES = "Manage Profiles"
+    VIEW_COMPUTED_ATTRIBUTES = "View Computed Attributes"
+    MANAGE_COMPUTED_ATTRIBUTES = "Manage Computed Attributes"
     VIEW_MERGE_POLICIES = "View Merge Policies"
     MANAGE_MERGE_POLICIES = "Manage Merge Policies"
     VIEW_SEGMENTS = "View Segments"
@@ -55,6 +57,8 @@ DESCRIPTIONS: dict[Permission, str] = {
     "unlink and remove identities",
     Permission.VIEW_PROFILES: "look up profiles and their events",
     Permission.MANAGE_PROFILES: "rebuild the profile store",
+    Permission.VIEW_COMPUTED_ATTRIBUTES: "read computed attributes' definitions and status",
+    Permission.MANAGE_COMPUTED_ATTRIBUTES: "create, change, disable, delete and refresh computed attributes",
     Permission.VIEW_MERGE_POLICIES: "read merge policies",
     Permission.MANAGE_MERGE_POLICIES: "create merge policies",
     Permission.VIEW_SEGMENTS: "read segment definitions, estimates, members and membership history",
@@ -90,6 +94,7 @@ _DATA = frozenset(
         Permission.MANAGE_SCHEMAS,
         Permission.MANAGE_IDENTITY_NAMESPACES,
         Permission.MANAGE_PROFILES,
+        Permission.MANAGE_COMPUTED_ATTRIBUTES,
         Permission.MANAGE_MERGE_POLICIES,
         Permission.MANAGE_SEGMENTS,
         Permission.MANAGE_DESTINATIONS,
@@ -111,6 +116,8 @@ BUILT_IN_ROLES: dict[str, tuple[str, frozenset[Permission]]] = {
                 Permission.VIEW_DATASETS,
                 Permission.VIEW_IDENTITY_NAMESPACES,
                 Permission.VIEW_PROFILES,
+                Permission.VIEW_COMPUTED_ATTRIBUTES,
+                Permission.MANAGE_COMPUTED_ATTRIBUTES,
                 Permission.VIEW_MERGE_POLICIES,
                 Permission.VIEW_SEGMENTS,
                 Permission.MANAGE_SEGMENTS,

@@ -509,6 +509,9 @@ class SegmentJobRecord(Base):
     """Someone asked the job to stop: it stops at its next step and ends `cancelled`."""
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
     """What started it: `manual` (CLI, API, workspace) or `schedule`."""
+    owner: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The process that runs the job, or will (`pid`, `host`, `seen`: epoch seconds when it was known to run):
+    a job left `queued` or `running` by a process that is gone was interrupted."""
 
 
 class SegmentScheduleRecord(Base):
@@ -539,8 +542,11 @@ class ComputedAttributeRecord(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """What it aggregates: function, field, event filter (PQL), lookback; validated by the profile context."""
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[str] = mapped_column(String(16), default="NEW")
+    """DRAFT, NEW (not evaluated since it was defined), PROCESSING, PROCESSED, FAILED or DISABLED."""
     last_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why its last evaluation failed (None when it succeeded)."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

@@ -27,11 +27,12 @@ def exportable_sources(session: Session, sandbox: str, spec: DestinationSpec) ->
     `identityMap.<namespace>` of each namespace of the sandbox the destination takes, and `attributes`, each path
     of the union profile schema that holds one value (objects, arrays and maps cannot be exported)."""
     from accord.identity import list_namespaces
+    from accord.profile.computed_values import computed_fields
     from accord.schema import FieldType, union_schema
 
     accepted = [n.symbol for n in list_namespaces(session, sandbox)
                 if spec.namespaces is None or n.symbol in spec.namespaces]  # fmt: skip
-    leaves = union_schema(session, sandbox, "profile").leaves()
+    leaves = {**union_schema(session, sandbox, "profile").leaves(), **computed_fields(session, sandbox)}
     attributes = sorted(p for p, f in leaves.items() if f.type not in (FieldType.array, FieldType.map))
     return {"identities": [f"{IDENTITY_PREFIX}{symbol}" for symbol in accepted], "attributes": attributes}
 

@@ -27,6 +27,7 @@ from accord.destinations.naming import NameValues, file_names, render
 from accord.destinations.spec import DestinationSpec, ExportFile
 from accord.destinations.sync import KEY, key_samples, mandatory_targets, record_key, records_held, sync_changes
 from accord.engine import arrow_tables, drop_temporary_table, field_at, sql_string, temporary_table
+from accord.profile.computed_values import PREFIX, ComputedColumns
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -77,6 +78,8 @@ class ExportInputs:
     """The union profile schema's leaves and their engine types, for fields no dataset has filled yet."""
     fingerprints: Path | None = None
     """The profile store's fingerprints, when it has them (`accord.destinations.changed`)."""
+    computed: ComputedColumns | None = None
+    """The values of the computed attributes the flow maps (`accord.profile.computed_values`), joined by graph."""
 
 
 @dataclass
@@ -141,6 +144,8 @@ def export_audience(
         result.touched = (members, previous)
     snapshot = previous if previous is not None else _no_snapshot()
     prints = {"_prints": fingerprints} if fingerprints is not None else {}
+    if inputs.computed is not None and inputs.computed.values is not None:
+        prints["_computed"] = inputs.computed.values
     with arrow_tables(con, {"_members": members, "_identities": _read_arrow(inputs.identities),
                             "_previous": snapshot, **prints}) as tables:  # fmt: skip
         rows = _rows(con, inputs, flow, spec, tables, few=result.touched is not None)
@@ -281,6 +286,9 @@ def _rows(
     for column, path in consent_fields(flow, spec).items():
         columns[column] = _field(profiles, path, {}).cast("string")
     attributes = profiles.select(graph=profiles.graph, **columns) if columns else profiles.select("graph")
+    if inputs.computed is not None:
+        computed = {e.target: e.source for e in flow.mapping if e.namespace is None and e.source.startswith(PREFIX)}
+        attributes = inputs.computed.join(attributes, computed, tables.get("_computed"))
     joined = current.left_join(attributes, current.graph == attributes.graph).select(
         current.graph, current.status, *[attributes[c] for c in columns]
     )

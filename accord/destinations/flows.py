@@ -197,6 +197,7 @@ def check_definition(
 ) -> FlowDefinition:
     """The definition with its audiences resolved to segment ids, or every problem it has (DocumentError)."""
     from accord.identity import list_namespaces
+    from accord.profile.computed_values import computed_fields
     from accord.schema import FieldType, union_schema
     from accord.segment import find_segment
 
@@ -243,7 +244,7 @@ def check_definition(
         problem("mapping", f"{len(definition.mapping)} mapped fields, more than the {attributes_limit} a flow may "
                 "carry (raise `limits.attributesPerFlow` to allow more)")  # fmt: skip
     known = {n.symbol for n in list_namespaces(session, sandbox)}
-    leaves = union_schema(session, sandbox, "profile").leaves()
+    leaves = {**union_schema(session, sandbox, "profile").leaves(), **computed_fields(session, sandbox)}
     every_path = {p for path in leaves for p in _prefixes(path)}
     seen: set[str] = set()
     for i, entry in enumerate(definition.mapping):

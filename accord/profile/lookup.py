@@ -28,6 +28,7 @@ from accord.identity import (
     resolve_identity,
 )
 from accord.lake import cutoff, jsonable, open_dataset
+from accord.profile.computed_values import profile_values
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
 from accord.profile.recent import RecentEvents, since_filter
@@ -119,6 +120,7 @@ def get_profile(
             "fragments": origins,
             "events": {"total": total_events, "offset": events_offset, "items": page},
             "segmentMembership": _memberships(workspace, sandbox, graph_id),
+            "computedAttributes": profile_values(workspace, sandbox, int(graph_id) if graph_id is not None else None),
             "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
             "readFrom": "store" if store is not None else "lake",
         }

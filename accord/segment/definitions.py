@@ -27,6 +27,7 @@ from accord.schema import union_schema
 from accord.segment.ast import Call, Node
 from accord.segment.checker import Checked, check
 from accord.segment.exceptions import PQLError, problem
+from accord.segment.kinds import schema_fields
 from accord.segment.parser import parse_pql
 from accord.segment.references import CYCLE_HINT, cycle_from, describe_cycle, inline, references, referred_name
 
@@ -111,7 +112,14 @@ def _quote(text: str) -> str:
 
 
 def _fields(session: Session, sandbox: str, class_name: str) -> dict[str, str]:
-    return {path: spec.type.value for path, spec in union_schema(session, sandbox, class_name).leaves().items()}
+    schema = union_schema(session, sandbox, class_name)
+    leaves = schema.leaves()
+    if class_name == "profile":  # computed attributes are profile fields too (their values: accord.profile)
+        from accord.profile.computed_values import computed_fields
+
+        leaves = {**leaves, **computed_fields(session, sandbox)}
+    # every field, with what arrays and maps hold and the fields of their objects (`productListItems[].SKU`)
+    return {**{path: spec.type.value for path, spec in leaves.items()}, **schema_fields(schema.fields)}
 
 
 def validate_pql(session: Session, sandbox: str, text: str, *, own_name: str | None = None,

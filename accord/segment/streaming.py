@@ -88,7 +88,15 @@ class StreamingEvaluator:
         paths: dict[str, set[str]] = {"profile": set(), "event": set()}
         self.reads_events = any([paths_read(tree, paths) for _id, _name, tree in trees])
         """Whether a definition reads the events (else a changed profile's events need not be read)."""
-        self.event_columns = frozenset(path.split(".")[0] for path in paths["event"] | {"timestamp"})
+        from accord.profile.computed_evaluation import ComputedFold
+
+        fold = ComputedFold(workspace, sandbox)
+        self.computed = fold if fold.reads(paths["profile"]) else None
+        """Computed attributes the definitions read, brought up to date from each changed profile's events."""
+        if self.computed is not None:
+            self.reads_events = True
+        self.event_columns = frozenset(path.split(".")[0] for path in paths["event"] | {"timestamp"}) | (
+            self.computed.event_columns if self.computed is not None else frozenset())  # fmt: skip
         """The events' top-level fields the definitions read (the others need not be read)."""
         self.files = MembershipFiles(segments_folder(workspace, sandbox_id))
         self.segment_ids = [d.id for d in self.definitions]
@@ -116,6 +124,8 @@ class StreamingEvaluator:
         """Evaluate the streaming definitions on a changed profile; returns the membership change events."""
         moment = now or utcnow()
         current = self.current(graph)
+        if self.computed is not None:
+            profile = self.computed.apply(graph, profile, moment)
         person = {**profile, "graph": graph}
         changes = []
         for definition in self.definitions:

@@ -246,3 +246,19 @@ def test_the_graph_is_drawn_inside_its_box_whatever_its_size() -> None:
         assert all(0 < n.x < WIDTH and 0 < n.y < HEIGHT and 0 < n.label_y < HEIGHT for n in drawn.nodes)
         assert len({(n.x, n.y) for n in drawn.nodes}) == size + 1  # no two on one spot
         assert drawn.labelled == (size + 1 <= 16)
+
+
+@pytest.mark.settings(session_cookie_secure=False)
+def test_the_profile_page_shows_computed_attributes(api: Api, ann: Workspace) -> None:
+    body = {"name": "visits", "displayName": "Visits", "expression": {"value": "xEvent.count()"},
+            "duration": {"count": 90, "unit": "DAYS"}}  # fmt: skip
+    assert api.post("/computed-attributes", json=body).status_code == 201
+    with httpx.Client(base_url=api.base, timeout=60) as client:
+        signed_in(client, "ann")
+        before = client.get(profile_url("Email", ANN)).text
+        assert 'id="computed-attributes"' in before and "none yet" in before and "not yet" in before
+        refreshed = api.post("/computed-attributes/refresh").json()
+        value = api.get("/profiles", params={"namespace": "Email", "id": ANN}).json()["computedAttributes"][0]["value"]
+        after = client.get(profile_url("Email", ANN)).text
+    row = re.search(r'<tr data-path="_tenant\.SystemComputedAttributes\.visits\.value">(.*?)</tr>', after, re.S)
+    assert row is not None and f"<td>{value}</td>" in row.group(1) and refreshed["evaluatedAt"] in row.group(1)

@@ -18,6 +18,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("progress", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("trigger", sa.String(length=16), nullable=False, server_default="manual"))
+        batch_op.add_column(sa.Column("owner", sa.JSON(), nullable=True))
     op.create_table(
         "segment_schedules",
         sa.Column("sandbox_id", sa.String(length=24), nullable=False),
@@ -39,6 +40,7 @@ def upgrade() -> None:
         sa.Column("definition", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("last_evaluated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["sandbox_id"], ["sandboxes.id"], ondelete="CASCADE"),
@@ -47,6 +49,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("computed_attributes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_computed_attributes_sandbox_id"), ["sandbox_id"], unique=False)
+    _member_manages_computed_attributes()
+
+
+COMPUTED_PERMISSIONS = ["View Computed Attributes", "Manage Computed Attributes"]
+"""New permissions; written out, not imported: a migration must mean the same thing whatever the code becomes."""
+
+
+def _member_manages_computed_attributes() -> None:
+    """The `member` role of 0015 holds all but the home-wide permissions: the new ones too."""
+    roles = sa.table("roles", sa.column("id"), sa.column("name"), sa.column("permissions", sa.JSON()))
+    bind = op.get_bind()
+    for role_id, held in bind.execute(sa.select(roles.c.id, roles.c.permissions).where(roles.c.name == "member")):
+        missing = [p for p in COMPUTED_PERMISSIONS if p not in (held or [])]
+        if missing:
+            bind.execute(sa.update(roles).where(roles.c.id == role_id).values(permissions=[*(held or []), *missing]))
 
 
 def downgrade() -> None:
@@ -55,6 +72,7 @@ def downgrade() -> None:
     op.drop_table("computed_attributes")
     op.drop_table("segment_schedules")
     with op.batch_alter_table("segment_jobs", schema=None) as batch_op:
+        batch_op.drop_column("owner")
         batch_op.drop_column("trigger")
         batch_op.drop_column("cancel_requested")
         batch_op.drop_column("progress")

@@ -1,0 +1,83 @@
+"""REST routes of computed attributes (the profile context): definitions, their status, refreshes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from accord import profile
+from accord.api.deps import SandboxDep, WorkspaceDep, principal
+from accord.api.models import ERROR_RESPONSES
+from accord.profile.computed_attributes import ComputedAttributeChange, ComputedAttributeDocument
+
+router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["computed attributes"])
+
+
+class ComputedAttributeOut(BaseModel):
+    id: str
+    name: str
+    displayName: str
+    description: str
+    path: str = Field(description="Where the value is in a profile: _tenant.SystemComputedAttributes.<name>.value")
+    expression: dict[str, str] = Field(description='{type: "PQL", format: "pql/text", value}')
+    mergeFunction: dict[str, str] = Field(description="COUNT, SUM, AVG, MIN, MAX, MOST_RECENT or FIRST")
+    field: str | None = Field(description="The event field aggregated (none for a count)")
+    duration: dict[str, Any] = Field(description="The lookback: {count, unit}")
+    returnSchema: dict[str, str] = Field(description='{"meta:xdmType": the type of the value}')
+    status: str = Field(description="DRAFT, NEW, PROCESSING, PROCESSED, FAILED or DISABLED")
+    lastEvaluatedAt: str | None
+    lastEvaluationError: str | None
+    created: str
+    updated: str
+
+
+class RefreshOut(BaseModel):
+    evaluated: list[str] = Field(description="The computed attributes evaluated (the active ones)")
+    evaluatedAt: str | None
+    profiles: int
+
+
+@router.get("/computed-attributes", response_model=list[ComputedAttributeOut])
+def get_computed_attributes(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
+    with ws.catalog.session() as session:
+        return profile.list_computed_attributes(session, sandbox)
+
+
+@router.post("/computed-attributes", response_model=ComputedAttributeOut, status_code=201)
+def post_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, body: ComputedAttributeDocument) -> dict[str, Any]:
+    """Create a computed attribute: `expression` (PQL: `xEvent[<filter>].<function>(<field>)`), `duration`
+    (the lookback, at most 90 days), `status` DRAFT or NEW; at most 25 active per sandbox. Refused whole, with
+    every problem and where, if it does not check."""
+    with ws.catalog.session() as session:
+        return profile.create_computed_attribute(session, sandbox, body.model_dump(exclude_unset=True))
+
+
+@router.get("/computed-attributes/{name}", response_model=ComputedAttributeOut)
+def get_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    with ws.catalog.session() as session:
+        return profile.computed_attribute_document(profile.find_computed_attribute(session, sandbox, name))
+
+
+@router.patch("/computed-attributes/{name}", response_model=ComputedAttributeOut)
+def patch_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str,
+                             body: ComputedAttributeChange) -> dict[str, Any]:  # fmt: skip
+    """Change what is given (display name, description, expression, duration, status); a new expression or
+    lookback has no value until the next refresh. Disabling one that segments or flows read is refused (409)."""
+    with ws.catalog.session() as session:
+        return profile.update_computed_attribute(session, sandbox, name, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/computed-attributes/{name}", response_model=ComputedAttributeOut)
+def delete_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
+    """Delete a computed attribute; refused (409) while segments or activation flows read it."""
+    with ws.catalog.session() as session:
+        return profile.delete_computed_attribute(session, sandbox, name)
+
+
+@router.post("/computed-attributes/refresh", response_model=RefreshOut)
+async def post_refresh(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """Evaluate every active computed attribute over every profile now (segment jobs also do, first)."""
+    return await run_in_threadpool(profile.refresh_computed_attributes, ws, sandbox)

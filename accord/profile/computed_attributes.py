@@ -1,0 +1,309 @@
+"""Computed attributes: named profile attributes aggregated from each profile's events within a lookback.
+
+A definition is written as the reference product writes it: a PQL aggregation over the events,
+`xEvent[<filter>].<function>(<event field>)`, and a lookback `duration {count, unit}`. The functions are
+`count()`, `sum`, `avg`, `min`, `max`, `mostRecent` (the value of the latest event that holds one) and
+`first` (of the earliest). Definitions are validated whole, every problem with its path (and line and
+column in the expression); at most 25 are active per sandbox. Values are computed by `computed_evaluation.py`
+and read through `computed_values.py`."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from accord.catalog import ComputedAttributeRecord, new_id, resolve_sandbox, utcnow
+from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean, validation_problems
+from accord.profile.computed_values import ACTIVE, attribute_path
+from accord.schema import FieldType, union_schema
+from accord.segment import PQLError, check, parse_pql
+from accord.segment.ast import Events, Method, Node, Path
+
+MAX_ACTIVE = 25
+"""Computed attributes per sandbox that are not disabled (the reference product's guardrail)."""
+MAX_LOOKBACK = timedelta(days=90)
+UNITS = {"HOURS": timedelta(hours=1), "DAYS": timedelta(days=1), "WEEKS": timedelta(weeks=1),
+         "MONTHS": timedelta(days=30)}  # fmt: skip
+"""Lookback units; a month is 30 days, as in PQL's time windows."""
+FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX", "mostRecent": "MOST_RECENT",
+             "first": "FIRST"}  # fmt: skip
+"""Each function as PQL spells it, and its `mergeFunction` name in the reference product's API."""
+SCALARS = {FieldType.string, FieldType.integer, FieldType.number, FieldType.boolean, FieldType.date,
+           FieldType.date_time}  # fmt: skip
+NAME = r"^[A-Za-z][A-Za-z0-9]{0,63}$"
+STATUS_CHANGES = {"DRAFT": {"DRAFT", "NEW"}, "NEW": {"NEW", "DISABLED"}, "PROCESSING": {"DISABLED"},
+                  "PROCESSED": {"DISABLED"}, "FAILED": {"DISABLED"}, "DISABLED": {"DISABLED", "NEW"}}  # fmt: skip
+"""What a status may become by an update (refreshes set PROCESSING, PROCESSED and FAILED)."""
+
+
+class Duration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, description="How many units back from the evaluation time")
+    unit: Literal["HOURS", "DAYS", "WEEKS", "MONTHS"] = Field(description="A month is 30 days")
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        """`days`, `day` and `DAYS` alike."""
+        if not isinstance(value, str):
+            return value
+        unit = value.strip().upper()
+        return unit if unit.endswith("S") else unit + "S"
+
+    @property
+    def span(self) -> timedelta:
+        return UNITS[self.unit] * self.count
+
+
+class AttributeExpression(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["PQL"] = "PQL"
+    format: Literal["pql/text"] = "pql/text"
+    value: str = Field(min_length=1, max_length=20_000,
+                       description='xEvent[<filter>].<function>(<event field>), e.g. xEvent[eventType = '
+                                   '"commerce.purchases"].sum(commerce.order.priceTotal)')  # fmt: skip
+
+
+class ComputedAttributeDocument(BaseModel):
+    """A computed attribute as created: the reference product's `/attributes` request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME, description="Letters and digits, starting with a letter: the field's name")
+    displayName: str = Field(default="", max_length=256)
+    description: str = Field(default="", max_length=4000)
+    expression: AttributeExpression
+    duration: Duration = Field(description="The lookback: events within it count, at most 90 days")
+    status: Literal["DRAFT", "NEW"] = Field(default="NEW", description="DRAFT: saved, not yet a profile field")
+
+
+class ComputedAttributeChange(BaseModel):
+    """What an update may change (the name is the field's path: it stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    displayName: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=4000)
+    expression: AttributeExpression | None = None
+    duration: Duration | None = None
+    status: Literal["DRAFT", "NEW", "DISABLED"] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregation:
+    """A checked expression: its function, the event field it reads, its filter, and the type of its value."""
+
+    function: str
+    field: str | None
+    filter: Node | None
+    type: str
+
+
+def parse_aggregation(tree: Node) -> tuple[str, str | None, Node | None]:
+    """(function, event field, filter) of an expression already checked by `check_expression`."""
+    assert isinstance(tree, Method) and isinstance(tree.target, Events)
+    field = tree.args[0].dotted if tree.args and isinstance(tree.args[0], Path) else None
+    return tree.name, field, tree.target.where
+
+
+def check_expression(session: Session, sandbox: str, text: str, path: str = "expression.value") -> Aggregation:
+    """Check an expression against the experience event union schema; raises with every problem."""
+
+    def fail(message: str, node: Node | None = None) -> PQLError:
+        line, column = (node.pos.line, node.pos.column) if node is not None else (1, 1)
+        return PQLError([_placed(message, line, column, text, path)])
+
+    try:
+        tree = parse_pql(text)
+    except PQLError as exc:
+        raise PQLError([{**p, "path": path} for p in exc.problems]) from None
+    if not (isinstance(tree, Method) and isinstance(tree.target, Events)):
+        raise fail("a computed attribute is one aggregation over events: xEvent[<filter>].<function>(<field>), "
+                   f"with a function of {', '.join(FUNCTIONS)}", tree)  # fmt: skip
+    if tree.name not in FUNCTIONS:
+        raise fail(f"unknown function {tree.name!r}{did_you_mean(tree.name, list(FUNCTIONS))}; a computed attribute "
+                   f"takes {', '.join(FUNCTIONS)}", tree)  # fmt: skip
+    wanted = 0 if tree.name == "count" else 1
+    if len(tree.args) != wanted or (wanted and not isinstance(tree.args[0], Path)):
+        raise fail("count() takes nothing" if not wanted else f"{tree.name} takes one event field", tree)
+    leaves = union_schema(session, sandbox, "experienceevent").leaves()
+    # checked as PQL: the filter in the events' scope, the field's type for the function (min and max stand for
+    # mostRecent and first, which take any value)
+    checked = Method(tree.pos, tree, "isNotNull", ())
+    if tree.name in ("mostRecent", "first"):
+        checked = Method(tree.pos, dataclasses.replace(tree, name="max"), "isNotNull", ())
+    try:
+        check(checked, text, {}, {p: spec.type.value for p, spec in leaves.items()})
+    except PQLError as exc:
+        raise PQLError([{**p, "path": path} for p in exc.problems]) from None
+    function, field, where = parse_aggregation(tree)
+    if field is None:
+        return Aggregation(function, None, where, "integer")
+    kind = leaves[field].type
+    if kind not in SCALARS:
+        raise fail(f"{field} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}: a computed attribute "
+                   "aggregates fields that hold one value", tree.args[0])  # fmt: skip
+    if function == "avg" or (function == "sum" and kind == FieldType.number):
+        return Aggregation(function, field, where, "number")
+    return Aggregation(function, field, where, kind.value)
+
+
+def _placed(message: str, line: int, column: int, text: str, path: str) -> dict[str, Any]:
+    from accord.segment.exceptions import problem
+
+    return problem(message, line, column, text, path)
+
+
+def _parse(model: type[BaseModel], document: Any) -> Any:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise DocumentError("the computed attribute", validation_problems(exc.errors()),
+                            code="COMPUTED-0400-400") from None  # fmt: skip
+
+
+def _checked(session: Session, sandbox: str, expression: str, duration: Duration) -> dict[str, Any]:
+    """The stored definition of an expression and a lookback, or every problem (DocumentError)."""
+    problems: list[dict[str, Any]] = []
+    if duration.span > MAX_LOOKBACK:
+        problems.append({"path": "duration", "message": f"{duration.count} {duration.unit.lower()} is longer than "
+                         "the 90 days a computed attribute may look back"})  # fmt: skip
+    aggregation = None
+    try:
+        aggregation = check_expression(session, sandbox, expression)
+    except PQLError as exc:
+        problems.extend(exc.problems)
+    if problems or aggregation is None:
+        raise DocumentError("the computed attribute", problems, code="COMPUTED-0400-400")
+    return {"expression": expression, "duration": duration.model_dump(), "function": aggregation.function,
+            "field": aggregation.field, "type": aggregation.type}  # fmt: skip
+
+
+def computed_attribute_document(record: ComputedAttributeRecord) -> dict[str, Any]:
+    """A computed attribute as the API shows it (in the reference product's words where it has them)."""
+    definition = record.definition
+    return {
+        "id": record.id, "name": record.name, "displayName": definition.get("displayName") or record.name,
+        "description": record.description, "path": attribute_path(record.name),
+        "expression": {"type": "PQL", "format": "pql/text", "value": definition["expression"]},
+        "mergeFunction": {"value": FUNCTIONS[definition["function"]]}, "field": definition.get("field"),
+        "duration": definition["duration"], "returnSchema": {"meta:xdmType": definition["type"]},
+        "status": record.status, "lastEvaluatedAt": record.last_evaluated_at.isoformat()
+        if record.last_evaluated_at else None, "lastEvaluationError": record.error,
+        "created": record.created_at.isoformat(), "updated": record.updated_at.isoformat(),
+    }  # fmt: skip
+
+
+def _records(session: Session, sandbox_id: str) -> list[ComputedAttributeRecord]:
+    return list(session.scalars(select(ComputedAttributeRecord).where(
+        ComputedAttributeRecord.sandbox_id == sandbox_id).order_by(ComputedAttributeRecord.name)))  # fmt: skip
+
+
+def _refuse_over_limit(session: Session, sandbox_id: str) -> None:
+    active = session.scalar(select(func.count()).select_from(ComputedAttributeRecord).where(
+        ComputedAttributeRecord.sandbox_id == sandbox_id, ComputedAttributeRecord.status != "DISABLED"))  # fmt: skip
+    if (active or 0) >= MAX_ACTIVE:
+        raise ConflictError(f"the sandbox has {active} computed attributes that are not disabled, the most it "
+                            "may have: disable or delete one first", code="COMPUTED-0410-409",
+                            limit=MAX_ACTIVE)  # fmt: skip
+
+
+def create_computed_attribute(session: Session, sandbox: str, document: Any) -> dict[str, Any]:
+    """Create a computed attribute from its whole document; refused whole, with every problem."""
+    parsed: ComputedAttributeDocument = _parse(ComputedAttributeDocument, document)
+    sandbox_id = resolve_sandbox(session, sandbox).id
+    if any(r.name.lower() == parsed.name.lower() for r in _records(session, sandbox_id)):
+        raise ConflictError(f"a computed attribute named {parsed.name!r} already exists", code="COMPUTED-0409-409")
+    _refuse_over_limit(session, sandbox_id)
+    definition = _checked(session, sandbox, parsed.expression.value, parsed.duration)
+    record = ComputedAttributeRecord(id=new_id(), sandbox_id=sandbox_id, name=parsed.name,
+                                     description=parsed.description, status=parsed.status,
+                                     definition={**definition, "displayName": parsed.displayName or parsed.name},
+                                     created_at=utcnow(), updated_at=utcnow())  # fmt: skip
+    session.add(record)
+    session.flush()
+    return computed_attribute_document(record)
+
+
+def find_computed_attribute(session: Session, sandbox: str, name: str) -> ComputedAttributeRecord:
+    """A computed attribute by name or id."""
+    records = _records(session, resolve_sandbox(session, sandbox).id)
+    for record in records:
+        if name in (record.name, record.id):
+            return record
+    raise NotFoundError(f"no computed attribute {name!r}{did_you_mean(name, [r.name for r in records])}",
+                        code="COMPUTED-0404-404")  # fmt: skip
+
+
+def list_computed_attributes(session: Session, sandbox: str) -> list[dict[str, Any]]:
+    return [computed_attribute_document(r) for r in _records(session, resolve_sandbox(session, sandbox).id)]
+
+
+def update_computed_attribute(session: Session, sandbox: str, name: str, change: Any) -> dict[str, Any]:
+    """Change some of a computed attribute (what is not given is kept). A new expression or lookback makes it
+    `NEW`: it has no value until the next refresh. Disabling one that audiences or flows use is refused."""
+    record = find_computed_attribute(session, sandbox, name)
+    parsed: ComputedAttributeChange = _parse(ComputedAttributeChange, change)
+    status = parsed.status or record.status
+    if status != record.status and status not in STATUS_CHANGES[record.status]:
+        raise DocumentError("the computed attribute", [{"path": "status", "message": f"a {record.status} computed "
+                            f"attribute can become {' or '.join(sorted(STATUS_CHANGES[record.status]))}, not "
+                            f"{status}"}], code="COMPUTED-0400-400")  # fmt: skip
+    if status == "DISABLED" and record.status != "DISABLED":
+        _refuse_in_use(session, sandbox, record, "disabled")
+    if record.status == "DISABLED" and status != "DISABLED":
+        _refuse_over_limit(session, record.sandbox_id)
+    definition = dict(record.definition)
+    expression = parsed.expression.value if parsed.expression else definition["expression"]
+    duration = parsed.duration or Duration.model_validate(definition["duration"])
+    redefined = expression != definition["expression"] or duration.model_dump() != definition["duration"]
+    if redefined:
+        definition.update(_checked(session, sandbox, expression, duration))
+    if parsed.displayName is not None:
+        definition["displayName"] = parsed.displayName or record.name
+    if parsed.description is not None:
+        record.description = parsed.description
+    if redefined and status not in ("DRAFT", "DISABLED"):
+        status = "NEW"
+    record.definition, record.status, record.updated_at = definition, status, utcnow()
+    if redefined:
+        record.last_evaluated_at, record.error = None, None
+    session.flush()
+    return computed_attribute_document(record)
+
+
+def delete_computed_attribute(session: Session, sandbox: str, name: str) -> dict[str, Any]:
+    """Delete a computed attribute; refused while audiences or activation flows use it."""
+    record = find_computed_attribute(session, sandbox, name)
+    if record.status in ACTIVE:
+        _refuse_in_use(session, sandbox, record, "deleted")
+    document = computed_attribute_document(record)
+    session.delete(record)
+    return document
+
+
+def _refuse_in_use(session: Session, sandbox: str, record: ComputedAttributeRecord, verb: str) -> None:
+    """Refuse to take away a field that segments read or activation flows map, naming them."""
+    from accord.catalog.activations import ActivationFlowRecord
+    from accord.segment import attributes_read, list_segments
+
+    path = attribute_path(record.name)
+    names = [s["name"] for s in list_segments(session, sandbox)]
+    reads = attributes_read(session, sandbox, names) if names else {}
+    segments = sorted(n for n, found in reads.items() if any(r.path == path and r.segments[0] == n for r in found))
+    flows = sorted(f.name for f in session.scalars(select(ActivationFlowRecord).where(
+        ActivationFlowRecord.sandbox_id == record.sandbox_id))
+        if any(m.get("source") == path for m in f.definition.get("mapping", [])))  # fmt: skip
+    if segments or flows:
+        parts = ([f"segments {', '.join(segments)}"] if segments else []) + \
+            ([f"activation flows {', '.join(flows)}"] if flows else [])  # fmt: skip
+        users = "; ".join(parts)
+        raise ConflictError(f"computed attribute {record.name!r} is used by {users}: it cannot be {verb} until they "
+                            "no longer read it", code="COMPUTED-0411-409", segments=segments, flows=flows)  # fmt: skip
