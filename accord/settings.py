@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     )
     scheduler: bool = Field(
         default=True,
-        description="`accord serve` starts dataflows and activation flows on their schedules, and flows to "
-        "streaming destinations follow their audiences' membership changes.",
+        description="`accord serve` starts dataflows, segment jobs and activation flows on their schedules, and "
+        "flows to streaming destinations follow their audiences' membership changes.",
     )
     scheduler_tick_seconds: float = Field(default=30, gt=0, le=3600, description="How often schedules are looked at.")
     follow_seconds: float = Field(

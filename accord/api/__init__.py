@@ -23,6 +23,7 @@ from accord.api.campaign_routes import router as campaign_router
 from accord.api.campaign_tracking_routes import PUBLIC_POST_BYTES, PUBLIC_POSTS
 from accord.api.campaign_tracking_routes import router as campaign_tracking_router
 from accord.api.campaign_workflow_routes import router as campaign_workflow_router
+from accord.api.computed_routes import router as computed_router
 from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.governance_routes import router as governance_router
@@ -64,9 +65,13 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
             if not campaign_only:
                 from accord.destinations.following import Followers
                 from accord.destinations.scheduling import activation_duty
+                from accord.profile import rebuild
+                from accord.segment import segment_duty
                 from accord.sources.scheduling import dataflow_duty
 
-                duties = [dataflow_duty(workspace), activation_duty(workspace), *duties]
+                # segment jobs before activations: a flow sending `after-segment-job` goes out at the next tick
+                duties = [dataflow_duty(workspace), segment_duty(workspace, rebuild), activation_duty(workspace),
+                          *duties]  # fmt: skip
                 followers = Followers(workspace, settings.follow_seconds)
                 followers.start()
                 _app.state.streaming.start_processor()
@@ -125,6 +130,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
         app.include_router(sources_router)
         app.include_router(identity_router)
         app.include_router(segment_router)
+        app.include_router(computed_router)
         app.include_router(destinations_router)
         app.include_router(governance_router)
         app.include_router(streaming_router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,7 @@ from accord import destinations, segment
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
 from accord.segment.definitions import Expression, SegmentDocument
+from accord.segment.schedules import ScheduleIn, ScheduleOut
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["segments"])
 
@@ -50,15 +51,26 @@ class EstimateOut(BaseModel):
     seconds: float
 
 
+class JobProgressOut(BaseModel):
+    step: str | None = Field(description="What the job does now (or did last)")
+    done: int = Field(description="Items of the step done (segments whose memberships are written)")
+    total: int
+    fraction: float = Field(description="How far the whole job is, 0 to 1")
+
+
 class JobOut(BaseModel):
     id: str
     status: str = Field(
-        description="running, success, partial (some segments could not be evaluated: see error) or failed"
+        description="queued, running, success, partial (some segments could not be evaluated: see error), "
+        "failed or cancelled"
     )
-    segments: int = Field(description="How many segments were evaluated")
+    trigger: str = Field(description="manual or schedule")
+    segments: int = Field(description="How many segments were evaluated (asked for, while queued; 0: all)")
     counts: dict[str, dict[str, int]] = Field(description="Per segment: realized, existing, exited, qualified")
     error: str | None = Field(description="Why the job failed, or which segments it left out and why")
     seconds: float | None
+    progress: JobProgressOut
+    cancelRequested: bool
     started: str
     finished: str | None
 
@@ -97,6 +109,12 @@ class StreamingOut(BaseModel):
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     segments: list[str] = Field(default_factory=list, description="Names or ids; empty for every segment")
+    background: bool = Field(
+        default=False,
+        strict=True,
+        description="Answer 202 with the queued job at once (poll `GET /segment/jobs/{id}`, its `Location`); "
+        "else the finished job, 201",
+    )
 
 
 @router.get("/segment/definitions", response_model=list[SegmentOut])
@@ -150,17 +168,66 @@ async def post_estimate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionI
     return await run_in_threadpool(segment.estimate, ws, sandbox, body.expression.value)
 
 
-@router.post("/segment/jobs", response_model=JobOut, status_code=201)
-async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn) -> dict[str, Any]:
+@router.post("/segment/jobs", response_model=JobOut, status_code=201,
+             responses={202: {"model": JobOut, "description": "The job, queued (with `background`)"}})  # fmt: skip
+async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn, response: Response) -> dict[str, Any]:
     """Run a batch segment job over every profile; returns the finished job with counts per segment.
     Segments that cannot be evaluated (a missing reference, a cycle) are left out and named in `error`
-    (status `partial`)."""
-    return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
+    (status `partial`). With `background`, answers 202 with the queued job at once (refused, 409, while
+    another job holds the sandbox's lock, naming it); the server runs it, and `GET /segment/jobs/{id}` follows
+    its status and progress."""
+    if not body.background:
+        return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
+    job_id = await run_in_threadpool(segment.queue_job, ws, sandbox, body.segments or None)
+    queued = segment.job_document(ws, sandbox, job_id)
+    segment.run_in_thread(ws, sandbox, job_id)
+    response.status_code = 202
+    response.headers["Location"] = f"/segment/jobs/{job_id}"
+    return queued
+
+
+@router.get("/segment/jobs", response_model=list[JobOut])
+def get_jobs(ws: WorkspaceDep, sandbox: SandboxDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+             ) -> list[dict[str, Any]]:  # fmt: skip
+    """The sandbox's latest segment jobs, newest first."""
+    return segment.list_jobs(ws, sandbox, limit)
 
 
 @router.get("/segment/jobs/{job_id}", response_model=JobOut)
 def get_job(ws: WorkspaceDep, sandbox: SandboxDep, job_id: str) -> dict[str, Any]:
+    """A segment job: its status, its progress while under way, its counts once done."""
     return segment.job_document(ws, sandbox, job_id)
+
+
+@router.delete("/segment/jobs/{job_id}", response_model=JobOut)
+def delete_job(ws: WorkspaceDep, sandbox: SandboxDep, job_id: str) -> dict[str, Any]:
+    """Cancel a segment job: a queued one at once, a running one at its next step (`cancelRequested`; it ends
+    `cancelled`, memberships left as they were; one already writing memberships finishes). 409 for a job
+    that has ended otherwise."""
+    return segment.cancel_job(ws, sandbox, job_id)
+
+
+@router.get("/segment/schedule", response_model=ScheduleOut)
+def get_schedule(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """The sandbox's segment schedule (404 before one is set)."""
+    with ws.catalog.session() as session:
+        return segment.get_schedule(session, sandbox)
+
+
+@router.put("/segment/schedule", response_model=ScheduleOut)
+def put_schedule(ws: WorkspaceDep, sandbox: SandboxDep, body: ScheduleIn) -> dict[str, Any]:
+    """Evaluate every segment of the sandbox every `everyHours` hours (1 to 168) from `at` (`HH:MM` UTC) on the
+    day it is set, the profiles rebuilt first with `rebuildProfiles`; `accord serve` runs the jobs. A slot
+    that finds another job holding the sandbox's lock is skipped and waits for the next."""
+    with ws.catalog.session() as session:
+        return segment.set_schedule(session, sandbox, body.model_dump())
+
+
+@router.delete("/segment/schedule", response_model=ScheduleOut)
+def delete_schedule(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
+    """Disable the sandbox's segment schedule (kept, shown disabled, until set again); jobs under way finish."""
+    with ws.catalog.session() as session:
+        return segment.disable_schedule(session, sandbox)
 
 
 @router.get("/segment/definitions/{name}/members", response_model=MembersOut)

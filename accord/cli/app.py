@@ -12,6 +12,7 @@ from accord import __version__
 from accord.cli.activation import activation_app, activation_create
 from accord.cli.admin import sandbox_app, token_app
 from accord.cli.campaign import campaign_app
+from accord.cli.computed import computed_app
 from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.destinations import destination_app, destinations_app
 from accord.cli.governance import action_app, label_app, policy_app
@@ -67,6 +68,7 @@ app.add_typer(alert_app, name="alert")
 app.add_typer(identity_app, name="identity")
 app.add_typer(profile_app, name="profile")
 app.add_typer(segment_app, name="segment")
+app.add_typer(computed_app, name="computed")
 app.add_typer(mergepolicy_app, name="mergepolicy")
 app.add_typer(destinations_app, name="destinations")
 app.add_typer(destination_app, name="destination")

@@ -130,14 +130,32 @@ def segment_estimate(
 
 
 @segment_app.command("run")
-def segment_run(names: list[str] = typer.Argument(None, help="Segments to evaluate (default: all)."),
-                as_json: bool = JsonFlag) -> None:  # fmt: skip
+def segment_run(
+    names: list[str] = typer.Argument(None, help="Segments to evaluate (default: all)."),
+    background: bool = typer.Option(False, "--background", help="Answer the job's id at once; it runs on its own."),
+    job: str = typer.Option(None, "--job", hidden=True, help="Run this queued job (the background process)."),
+    as_json: bool = JsonFlag,
+) -> None:
     """Run a batch segment job: evaluate the segments over every profile and update memberships.
 
-    Exit code 1 when some segments could not be evaluated (`partial`: the job says which and why)."""
+    Exit code 1 when the job did not succeed (`partial`: some segments could not be evaluated, and the job
+    says which and why; `cancelled`). With --background, the job runs in a process of its own: follow it
+    with `accord segment jobs ID`, stop it with `accord segment cancel ID`."""
+    workspace = state.workspace()
+    if job is not None:
+        _run_queued(job)
+        return
+    if background:
+        job_id = segment.queue_job(workspace, state.sandbox, names or None)
+        segment.spawn_job(workspace, state.sandbox, job_id)
+        queued = segment.job_document(workspace, state.sandbox, job_id)
+        emit(queued, as_json, lambda d: out.print(
+            f"job {d['id']} queued; follow it with `accord segment jobs {d['id']}`, stop it with "
+            f"`accord segment cancel {d['id']}`"))  # fmt: skip
+        return
     with progress_bar(not as_json) as progress:
         progress("evaluating segments", None)
-        job = segment.run_job(state.workspace(), state.sandbox, names or None)
+        done = segment.run_job(workspace, state.sandbox, names or None)
 
     def human(d: dict[str, Any]) -> None:
         table = new_table("segment", "qualified", "realized", "existing", "exited")
@@ -148,9 +166,101 @@ def segment_run(names: list[str] = typer.Argument(None, help="Segments to evalua
         if d["error"]:
             out.print(d["error"], style="yellow", highlight=False, markup=False)
 
-    emit(job, as_json, human)
-    if job["status"] != "success":
+    emit(done, as_json, human)
+    if done["status"] != "success":
         raise typer.Exit(1)
+
+
+def _run_queued(job_id: str) -> None:
+    """The detached process of a background job: its record tells how it went."""
+    done = segment.run_detached(state.workspace(), state.sandbox, job_id)
+    if done["status"] != "success":
+        raise typer.Exit(1)
+
+
+@segment_app.command("jobs")
+def segment_jobs(
+    job_id: str = typer.Argument(None, help="One job's id (default: the latest jobs)."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    as_json: bool = JsonFlag,
+) -> None:
+    """The sandbox's latest segment jobs, or one job: status, progress, counts."""
+    workspace = state.workspace()
+    if job_id is not None:
+        emit(segment.job_document(workspace, state.sandbox, job_id), as_json, _print_job)
+        return
+
+    def human(found: list[dict[str, Any]]) -> None:
+        table = new_table("job", "status", "trigger", "progress", "segments", "started", "seconds")
+        for d in found:
+            table.add_row(d["id"], d["status"], d["trigger"], _progress(d), str(d["segments"]), d["started"][:19],
+                          "" if d["seconds"] is None else str(d["seconds"]))  # fmt: skip
+        out.print(table)
+
+    emit(segment.list_jobs(workspace, state.sandbox, limit), as_json, human)
+
+
+def _progress(d: dict[str, Any]) -> str:
+    step = d["progress"]
+    if d["status"] not in ("queued", "running"):
+        return ""
+    items = f" ({step['done']}/{step['total']})" if step["total"] > 1 else ""
+    return f"{step['fraction']:.0%} {step['step']}{items}"
+
+
+def _print_job(d: dict[str, Any]) -> None:
+    out.print(f"job {d['id']}: {d['status']} ({d['trigger']}), started {d['started']}", highlight=False)
+    if d["status"] in ("queued", "running"):
+        out.print(f"  {_progress(d)}{'; cancellation requested' if d['cancelRequested'] else ''}", highlight=False)
+    for name, c in sorted(d["counts"].items()):
+        out.print(f"  {name}: {c['qualified']:,} qualified ({c['realized']:,} realized, {c['exited']:,} exited)")
+    if d["error"]:
+        out.print(f"  {d['error']}", style="yellow", highlight=False, markup=False)
+
+
+@segment_app.command("cancel")
+def segment_cancel(job_id: str = typer.Argument(..., help="The job's id."), as_json: bool = JsonFlag) -> None:
+    """Stop a segment job: a queued one at once, a running one at its next step, memberships left as they were."""
+    emit(segment.cancel_job(state.workspace(), state.sandbox, job_id), as_json, _print_job)
+
+
+schedule_app = typer.Typer(help="When the sandbox's audiences are evaluated on their own.", no_args_is_help=True)
+segment_app.add_typer(schedule_app, name="schedule")
+
+
+def _print_schedule(d: dict[str, Any]) -> None:
+    if not d["enabled"]:
+        out.print(f"disabled (was every {d['everyHours']} h from {d['at']} UTC)")
+        return
+    rebuild = ", profiles rebuilt first" if d["rebuildProfiles"] else ""
+    out.print(f"every {d['everyHours']} h from {d['at']} UTC{rebuild}; next job at {d['nextRunAt']}", highlight=False)
+
+
+@schedule_app.command("set")
+def schedule_set(
+    every_hours: int = typer.Option(24, "--every-hours", help="Hours between two jobs (1 to 168)."),
+    at: str = typer.Option("00:00", "--at", help="The first job's time of day, HH:MM UTC."),
+    rebuild_profiles: bool = typer.Option(False, "--rebuild-profiles", help="Rebuild the profiles right before."),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Evaluate every segment of the sandbox every N hours from HH:MM UTC (`accord serve` runs the jobs)."""
+    document = {"everyHours": every_hours, "at": at, "rebuildProfiles": rebuild_profiles}
+    with state.workspace().catalog.session() as session:
+        emit(segment.set_schedule(session, state.sandbox, document), as_json, _print_schedule)
+
+
+@schedule_app.command("show")
+def schedule_show(as_json: bool = JsonFlag) -> None:
+    """The sandbox's segment schedule and its next job."""
+    with state.workspace().catalog.session() as session:
+        emit(segment.get_schedule(session, state.sandbox), as_json, _print_schedule)
+
+
+@schedule_app.command("disable")
+def schedule_disable(as_json: bool = JsonFlag) -> None:
+    """Stop the sandbox's scheduled segment jobs (jobs under way finish)."""
+    with state.workspace().catalog.session() as session:
+        emit(segment.disable_schedule(session, state.sandbox), as_json, _print_schedule)
 
 
 @segment_app.command("members")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     )
     from accord.lake.expiry import cutoff, purge_expired, set_ttl
     from accord.lake.footers import stored_statistics
-    from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job
+    from accord.lake.housekeeping import Reaped, batch_lock, reap_abandoned, sandbox_job, sandbox_lock
     from accord.lake.listing import read_datasets
     from accord.lake.reading import open_dataset, preview, statistics
     from accord.lake.rewrite import delete_records
@@ -70,7 +70,7 @@ _EXPORTS = {
     ],
     "expiry": ["cutoff", "purge_expired", "set_ttl"],
     "footers": ["stored_statistics"],
-    "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job"],
+    "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job", "sandbox_lock"],
     "reading": ["open_dataset", "preview", "statistics"],
     "rewrite": ["delete_records"],
     "store": ["Lake", "replace_folder"],

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 from ibis.common.exceptions import IbisTypeError
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, SegmentJobRecord, resolve_sandbox, utcnow
 from accord.engine import connect, field_at
@@ -39,9 +39,20 @@ from accord.segment import memberships
 from accord.segment.ast import Node
 from accord.segment.compiler import compile_job
 from accord.segment.definitions import find_segment, resolved_tree, segment_names, validate_pql
+from accord.segment.functions import FUNCTIONS
+from accord.segment.job_control import (
+    WAITING,
+    JobCancelled,
+    JobControl,
+    begin,
+    close_interrupted,
+    fail_queued,
+    job_document,
+)
 from accord.workspace import Workspace
 
-INTERRUPTED = "interrupted: the process running it stopped"
+PER_ITEM = {name for name, function in FUNCTIONS.items() if function.per_item}
+"""Functions whose first argument is read on each item of a list: its paths are the items' fields."""
 
 
 def segments_folder(workspace: Workspace, sandbox_id: str) -> Path:
@@ -78,6 +89,8 @@ def paths_read(node: Any, out: dict[str, set[str]], scope: str = "profile") -> b
         for step in node.steps:
             paths_read(step.what, out, "event")
         return True
+    if isinstance(node, Method) and node.args and node.name in PER_ITEM:  # its first argument reads the items
+        return any([paths_read(child, out, scope) for child in (node.target, *node.args[1:])])
     reads_events = False
     for child in children(node):
         reads_events = paths_read(child, out, scope) or reads_events
@@ -105,6 +118,9 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
     reads_events = [paths_read(tree, paths) for tree in trees.values()]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
+    from accord.profile.computed_values import with_computed  # computed attributes' values, joined by graph
+
+    profiles = with_computed(workspace, sandbox, profiles)
     event_files = sorted(folder.glob("events-*.arrow"))
     if not any(reads_events) or not event_files:
         return profiles, None
@@ -124,14 +140,16 @@ def _flat_arrow(table: pa.Table, paths: list[str], types: dict[str, pa.DataType]
     columns: dict[str, Any] = {"graph": table["graph"]}
     for path in paths:
         head, *rest = path.split(".")
-        target = types.get(path, pa.string())
+        target = types.get(path)  # none for an object: it is taken whole
         value: Any = table[head] if head in table.column_names else None
         for part in rest:
             if value is None or part not in {value.type.field(i).name for i in range(value.type.num_fields)}:
                 value = None
                 break
             value = pc.struct_field(value, part)
-        columns[path] = value.cast(target) if value is not None else pa.nulls(table.num_rows, target)
+        if value is None:
+            value = pa.nulls(table.num_rows, target or pa.string())
+        columns[path] = value.cast(target) if target is not None else value
     return pa.table(columns)
 
 
@@ -193,77 +211,87 @@ def estimate(workspace: Workspace, sandbox: str, text: str, sample: int = 10) ->
 
 
 def run_job(workspace: Workspace, sandbox: str, names: list[str] | None = None,
-            on_step: Callable[[str, float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+            on_step: Callable[[str, float], None] | None = None, *, job_id: str | None = None,
+            trigger: str = "manual", before: Callable[[], Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Evaluate definitions over every profile and update memberships; a recorded run with counts.
 
     Holds the sandbox's lock (see `accord.lake.sandbox_job`): jobs never update memberships at once,
-    nor read a profile store being replaced. `on_step(label, fraction done)` is told where it is."""
+    nor read a profile store being replaced. `on_step(label, fraction done)` is told where it is; the
+    job's record says it too (`progress`), and a cancellation stops it at its next step, memberships
+    untouched. `job_id`: a job `queue_job` recorded, run here (its segments are those it was queued
+    with); `before`: work done under the same hold of the lock first (a scheduled job rebuilds the
+    profiles, so that it reads the fresh store)."""
     step = on_step or (lambda _label, _done: None)
-    step("waiting for the sandbox's other jobs", 0.0)
-    with sandbox_job(workspace, sandbox, "segment job"):
-        _close_interrupted(workspace, sandbox)
-        return _run_job(workspace, sandbox, names, step)
+    step(WAITING, 0.0)
+    try:
+        with sandbox_job(workspace, sandbox, "segment job"):
+            with workspace.catalog.session() as session:
+                sandbox_id = resolve_sandbox(session, sandbox).id
+                queued = session.get(SegmentJobRecord, job_id) if job_id is not None else None
+                if queued is not None:  # a queued job runs the segments it was queued with (none: all)
+                    names = list(queued.segments) or None
+            _close_interrupted(workspace, sandbox_id)
+            began = begin(workspace, sandbox_id, job_id, trigger)
+            if began is None:  # cancelled (or closed) before it began
+                return job_document(workspace, sandbox, job_id or "")
+            return _run_job(workspace, sandbox, names, JobControl(workspace, began, step), before)
+    except AccordError as exc:  # the lock stayed held: a queued job says why it never began
+        if job_id is not None:
+            fail_queued(workspace, job_id, exc.message)
+        raise
 
 
-def _close_interrupted(workspace: Workspace, sandbox: str) -> None:
-    """Jobs still `running` were stopped (the lock is ours): they failed; their unfinished files go."""
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        session.execute(update(SegmentJobRecord).where(
-            SegmentJobRecord.sandbox_id == sandbox_id, SegmentJobRecord.status == "running",
-        ).values(status="failed", error=INTERRUPTED, finished_at=utcnow()))  # fmt: skip
+def _close_interrupted(workspace: Workspace, sandbox_id: str) -> None:
+    """Jobs whose process stopped failed (the lock is ours); their unfinished files go."""
+    close_interrupted(workspace, sandbox_id)
     for unfinished in (segments_folder(workspace, sandbox_id) / "memberships").glob("*.new"):
         unfinished.unlink(missing_ok=True)
 
 
-def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None,
-             step: Callable[[str, float], None]) -> dict[str, Any]:  # fmt: skip
-    started = time.perf_counter()
-    sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
-    with workspace.catalog.session() as session:
-        job = SegmentJobRecord(sandbox_id=sandbox_id, segments=list(trees), status="running")
-        session.add(job)
-        session.flush()
-        job_id = job.id
-    status, error, counts = "failed", "interrupted", {}
-    error_text: str | None = error
-    skipped = "; ".join(f"{name} was left out: {why}" for name, why in sorted(left_out.items())) or None
+def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None, control: JobControl,
+             before: Callable[[], Any] | None) -> dict[str, Any]:  # fmt: skip
+    status, counts = "failed", {}
+    error_text: str | None = "interrupted"
+    labels: dict[str, str] = {}
     try:
+        if before is not None:
+            control.step("rebuilding profiles", 0.0, tell=False)
+            before()
+        control.step("reading the definitions", 0.05, tell=False)
+        sandbox_id, trees, labels, left_out = _trees(workspace, sandbox, names)
+        with workspace.catalog.session() as session:
+            record = session.get(SegmentJobRecord, control.job_id)
+            assert record is not None
+            record.segments = list(trees)
+        skipped = "; ".join(f"{name} was left out: {why}" for name, why in sorted(left_out.items())) or None
         if not trees and left_out:
             raise InvalidInputError(f"no segment could be evaluated: {skipped}", code="SEGMENT-0416-400")
         if not trees:
             raise NotFoundError("no segments to evaluate: create one with `accord segment create`",
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
-        step(f"evaluating {len(trees)} segment(s) over every profile", 0.1)
+        control.step(f"evaluating {len(trees)} segment(s) over every profile", 0.1, len(trees))
+        from accord.profile.computed_evaluation import refresh_held  # definitions may read computed attributes
+
+        refresh_held(workspace, sandbox, now)
         qualified = evaluate(workspace, sandbox, trees, now)
-        step("updating memberships", 0.7)
-        counts = _update_memberships(workspace, sandbox_id, job_id, qualified, list(trees), now)
+        control.step("updating memberships", 0.7, len(trees))  # the last moment a cancellation is heard
+        counts = _update_memberships(workspace, sandbox_id, control, qualified, list(trees), now)
         status, error_text = ("partial", skipped) if skipped else ("success", None)
+    except JobCancelled:
+        status, error_text = "cancelled", "cancelled: memberships were left as they were"
     except AccordError as exc:
         error_text = exc.message
         raise
+    except Exception as exc:  # a bug: the job still ends, saying what broke
+        error_text = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
+        raise
     finally:
-        with workspace.catalog.session() as session:
-            record = session.get(SegmentJobRecord, job_id)
-            assert record is not None
-            record.status, record.error = status, error_text
-            record.counts = {labels.get(k, k): v for k, v in counts.items()}
-            record.seconds, record.finished_at = round(time.perf_counter() - started, 3), utcnow()
-    return job_document(workspace, sandbox, job_id)
+        control.finish(status, error_text, {labels.get(k, k): v for k, v in counts.items()})
+    return job_document(workspace, sandbox, control.job_id)
 
 
-def job_document(workspace: Workspace, sandbox: str, job_id: str) -> dict[str, Any]:
-    with workspace.catalog.session() as session:
-        record = session.get(SegmentJobRecord, job_id)
-        if record is None or record.sandbox_id != resolve_sandbox(session, sandbox).id:
-            raise NotFoundError(f"no segment job {job_id!r}", code="SEGMENT-0413-404")
-        return {"id": record.id, "status": record.status, "segments": len(record.segments), "counts": record.counts,
-                "error": record.error, "seconds": record.seconds, "started": record.started_at.isoformat(),
-                "finished": record.finished_at.isoformat() if record.finished_at else None}  # fmt: skip
-
-
-def _update_memberships(workspace: Workspace, sandbox_id: str, job_id: str, qualified: pa.Table,
+def _update_memberships(workspace: Workspace, sandbox_id: str, control: JobControl, qualified: pa.Table,
                         evaluated: list[str], now: datetime) -> dict[str, dict[str, int]]:  # fmt: skip
     """Each evaluated segment's memberships from its previous ones (and streaming's changes since) and
     who qualifies now; transitions go to the job's history."""
@@ -285,12 +313,15 @@ def _update_memberships(workspace: Workspace, sandbox_id: str, job_id: str, qual
             previous = previous.with_changes(streamed[segment_id])
         current, moved, counted = memberships.update(previous, graphs[flags], now, retention)
         memberships.write(path, current)
-        memberships.write_history(folder, job_id, segment_id, moved, now)
+        memberships.write_history(folder, control.job_id, segment_id, moved, now)
         return segment_id, counted
 
     # Segments are independent: two at a time (array work and file writes release the interpreter)
     with ThreadPoolExecutor(max_workers=max(1, min(4, workspace.settings.duckdb_threads or 2))) as pool:
-        counts = dict(pool.map(one, evaluated))
+        counts = {}
+        for segment_id, counted in pool.map(one, evaluated):
+            counts[segment_id] = counted
+            control.advance(len(counts))
     _clear_overlay(workspace, sandbox_id, evaluated)
     return counts
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import typer.main
 
-from accord.access import create_token
+from accord.access import Permission, create_token
 from accord.cli.app import app
 from accord.workspace import Workspace
 from tests.checks import Check, Ref, each, has, holding, lacks, lists
@@ -523,7 +523,8 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         shows="accord schema create"),
     ("audit", "export"): Command(("-o", "{outbox}/activity.jsonl"), has({"entries": lambda n: n > 0}),
                                  shows="entries written to"),
-    ("whoami",): Command((), has({"owner": True, "sandbox": "prod", "permissions": lambda p: len(p) == 26}),
+    ("whoami",): Command((), has({"owner": True, "sandbox": "prod",
+                                  "permissions": lambda p: set(p) == {str(x) for x in Permission}}),
                          shows="the home's owner"),
     ("token", "revoke"): Command(("{spare_token}",), then("token", "list", check=lists({
         "id": Ref("spare_token"), "revoked": True}))),
