@@ -1,13 +1,16 @@
-"""Benchmark (issue 5): segmentation on the profile benchmark's data.
+"""Benchmark (issues 5 and 15): segmentation on the profile benchmark's data.
 
     python bench/segment.py [--people 1000000] [--events 10000000]
 
-On 1,000,000 profiles and 10,000,000 events (`bench/profile.py`'s data, profiles built), 50
-definitions: attribute conditions, event counts and sums over time windows, sequences (CHAIN),
-`inSegment` references and latest-event windows. Measured: the batch job end to end (evaluation
-and memberships), each definition evaluated alone, and streaming evaluation of one changed profile
-(p50/p99 over 10,000 profiles, the 15 streaming definitions). Ceiling in the same run: the same 50
-audiences written by hand as one DuckDB query over the same inputs, writing who qualifies.
+On 1,000,000 profiles and 10,000,000 events (`bench/profile.py`'s data, profiles built, with a list of
+interests and a birth date added to each person), 60 definitions: attribute conditions, event counts and
+sums over time windows, sequences (CHAIN), `inSegment` references and latest-event windows, and 10 in the
+forms of PQL's second pass (sequences with COUNT and WHERE, list and date functions, a long form over a
+calendar window); and 5 computed attributes, which each job refreshes first.
+Measured: the batch job end to end (computed attributes, evaluation and memberships), each definition
+evaluated alone, and streaming evaluation of one changed profile (p50/p99 over 10,000 profiles, the
+streaming definitions). Ceiling in the same run: the same 60 audiences and 5 computed attributes written
+by hand as one DuckDB query over the same inputs, writing who qualifies and the attributes' values.
 Goals: the batch job within 1.5 times the hand-written SQL and under 60 s; streaming p99 < 5 ms.
 """
 
@@ -18,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,7 +32,7 @@ CITIES = ["Paris", "Oslo", "Lima", "Pune", "Kyiv"]
 
 
 def definitions() -> list[tuple[str, str, bool]]:
-    """(name, PQL, streaming) for the 50 audiences."""
+    """(name, PQL, streaming) for the 60 audiences."""
     found: list[tuple[str, str, bool]] = []
     for city in CITIES:
         found.append((f"city-{city}", f'homeAddress.city = "{city}"', True))
@@ -52,12 +56,43 @@ def definitions() -> list[tuple[str, str, bool]]:
         found.append((f"{city}-buyers-{days}", f'inSegment("city-{city}") and inSegment("buyers-{days}-1")', False))
     for days in (1, 7, 30, 60, 90):
         found.append((f"active-{days}", f"xEvent.max(timestamp) occurs <= {days} days before now", False))
-    assert len(found) == 50
+    found.extend(NEW_FORMS)
+    assert len(found) == 60
     return found
 
 
+NEW_FORMS = [
+    ("viewed-3-times", 'chain(xEvent, timestamp, [C0: WHAT(eventType = "commerce.productViews") '
+     "WHEN(<= 90 days before now) COUNT(3)])", False),
+    ("viewed-then-big-buy", 'chain(xEvent, timestamp, [C0: WHAT(eventType = "commerce.productViews") '
+     'WHEN(<= 60 days before now), C1: WHAT(eventType = "commerce.purchases") WHERE(commerce.order.priceTotal > 300) '
+     "WHEN(<= 48 hours after C0)])", False),
+    ("sports-or-music", '_tenant.interests.intersects(["sports", "music"])', True),
+    ("parisian-travellers", '_tenant.interests.includes("travel") and homeAddress.city = "Paris"', True),
+    ("three-interests", "_tenant.interests.count() >= 3", True),
+    ("food-and-tech", '_tenant.interests.supersetOf(["food", "tech"])', True),
+    ("birthday-month", "person.birthDate.getMonth() = currentMonth()", True),
+    ("born-in-the-80s", "person.birthDate.getYear() >= 1980 and person.birthDate.getYear() < 1990", True),
+    ("birthday-today", "person.birthDate.getDayOfMonth() = currentDayOfMonth() and "
+     "person.birthDate.getMonth() = currentMonth()", True),
+    ("autumn-spenders", "let S = (sum X.commerce.order.priceTotal over X from xEvent where X.timestamp occurs "
+     "between date(2026, 9, 1) and date(2026, 10, 31)) in (S > 500)", False),
+]  # fmt: skip
+"""The 10 definitions in forms added by the second pass over PQL: sequences with COUNT and WHERE, array
+functions on a profile list, date functions, a long form with a calendar window."""
+
+COMPUTED = [
+    ("purchases90", 'xEvent[eventType = "commerce.purchases"].count()', 90),
+    ("spend90", 'xEvent[eventType = "commerce.purchases"].sum(commerce.order.priceTotal)', 90),
+    ("avgPrice60", "xEvent.avg(commerce.order.priceTotal)", 60),
+    ("maxPrice90", "xEvent.max(commerce.order.priceTotal)", 90),
+    ("lastEventType", "xEvent.mostRecent(eventType)", 90),
+]
+"""(name, expression, lookback in days): the 5 computed attributes, refreshed by each job."""
+
+
 def hand_written_sql(profiles: str, now: str) -> str:
-    """The same 50 audiences as one DuckDB query, written by hand (the ceiling)."""
+    """The same 60 audiences and 5 computed attributes as one DuckDB query, written by hand (the ceiling)."""
     n = f"TIMESTAMPTZ '{now}'"
     aggregates, flags, joins = [], [], []
     for city in CITIES:
@@ -88,12 +123,77 @@ def hand_written_sql(profiles: str, now: str) -> str:
         flags.append(f"coalesce(p.homeAddress.city = '{city}', false) AND coalesce(a.c{days}, 0) >= 1")
     for days in (1, 7, 30, 60, 90):
         flags.append(f"coalesce(a.last_seen BETWEEN {n} - INTERVAL {days} DAY AND {n}, false)")
+    # the 10 new forms
+    aggregates.append(f"count(*) FILTER (WHERE eventType = 'commerce.productViews' AND timestamp BETWEEN "
+                      f"{n} - INTERVAL 90 DAY AND {n}) AS views90")  # fmt: skip
+    flags.append("coalesce(a.views90, 0) >= 3")
+    joins.append(
+        f"LEFT JOIN (SELECT DISTINCT v.graph, true AS hit FROM e v JOIN e b ON b.graph = v.graph "
+        f"AND b.timestamp > v.timestamp AND b.timestamp <= v.timestamp + INTERVAL 48 HOUR "
+        f"WHERE v.eventType = 'commerce.productViews' AND v.timestamp BETWEEN {n} - INTERVAL 60 DAY "
+        f"AND {n} AND b.eventType = 'commerce.purchases' AND b.price > 300) big ON big.graph = p.graph"
+    )
+    flags.append("coalesce(big.hit, false)")
+    flags.append("coalesce(list_has_any(p._tenant.interests, ['sports', 'music']), false)")
+    flags.append("coalesce(list_contains(p._tenant.interests, 'travel') AND p.homeAddress.city = 'Paris', false)")
+    flags.append("coalesce(len(p._tenant.interests), 0) >= 3")
+    flags.append("coalesce(list_has_all(p._tenant.interests, ['food', 'tech']), false)")
+    flags.append(f"coalesce(month(p.person.birthDate) = month({n}), false)")
+    flags.append("coalesce(year(p.person.birthDate) >= 1980 AND year(p.person.birthDate) < 1990, false)")
+    flags.append(f"coalesce(day(p.person.birthDate) = day({n}) AND month(p.person.birthDate) = month({n}), false)")
+    aggregates.append("sum(price) FILTER (WHERE timestamp >= TIMESTAMPTZ '2026-09-01 00:00:00+00' AND timestamp < "
+                      "TIMESTAMPTZ '2026-11-01 00:00:00+00') AS autumn")  # fmt: skip
+    flags.append("coalesce(a.autumn, 0) > 500")
+    # the 5 computed attributes, computed in the same pass and written beside the flags
+    within = {days: f"timestamp BETWEEN {n} - INTERVAL {days} DAY AND {n}" for days in (60, 90)}
+    aggregates.append(f"count(*) FILTER (WHERE eventType = 'commerce.purchases' AND {within[90]}) AS ca0")
+    aggregates.append(
+        f"coalesce(sum(price) FILTER (WHERE eventType = 'commerce.purchases' AND {within[90]}), 0) AS ca1"
+    )
+    aggregates.append(f"avg(price) FILTER (WHERE {within[60]}) AS ca2")
+    aggregates.append(f"max(price) FILTER (WHERE {within[90]}) AS ca3")
+    aggregates.append(f"arg_max(eventType, (timestamp, eventType)) FILTER (WHERE {within[90]}) AS ca4")
+    values = ", ".join(f"coalesce(a.ca{i}, 0) AS {name}" if expression.endswith("count()") or ".sum(" in expression
+                       else f"a.ca{i} AS {name}" for i, (name, expression, _) in enumerate(COMPUTED))  # fmt: skip
     columns = ", ".join(f"{flag} AS d{i}" for i, flag in enumerate(flags))
     return (f"WITH e AS (SELECT graph, eventType, timestamp, commerce.order.priceTotal AS price FROM events), "
             f"a AS (SELECT graph, {', '.join(aggregates)} FROM e GROUP BY graph) "
-            f"SELECT p.graph, {columns} FROM read_parquet('{profiles}') p LEFT JOIN a ON a.graph = p.graph "
+            f"SELECT p.graph, {columns}, {values} FROM read_parquet('{profiles}') p LEFT JOIN a ON a.graph = p.graph "
             + " ".join(joins))  # fmt: skip
 
+
+ENRICH = """
+from pathlib import Path
+def main(home, folder, people):
+    import duckdb
+    from accord import identity, lake, profile, schema
+    from accord.ingest import IngestRequest, ingest_file, parse_mapping
+    from accord.settings import Settings
+    from accord.workspace import Workspace
+    source = Path(folder) / "interests.csv"
+    if not source.exists():  # interests (a profile array) and birth dates, for the array and date functions
+        topics = "['sports', 'music', 'travel', 'food', 'tech']"
+        duckdb.connect().execute(
+            f"COPY (SELECT 'C' || i AS crm, array_to_string(list_distinct([{topics}[1 + i % 5], "
+            f"{topics}[1 + (i // 5) % 5], {topics}[1 + (i // 25) % 5]]), ';') AS interests, "
+            f"DATE '1950-01-01' + ((i * 37) % 20000)::INTEGER AS birth FROM range({int(people)}) t(i)) "
+            f"TO '{source}' (HEADER)")
+    ws = Workspace.open(Settings(home=Path(home), scheduler=False))
+    with ws.catalog.session() as s:
+        schema.create_field_group(s, "prod", {"name": "interests", "classes": ["profile"], "fields": {"_tenant": {
+            "type": "object", "properties": {"interests": {"type": "array", "items": {"type": "string"}}}}}})
+        schema.create_schema(s, "prod", {"name": "interests", "class": "profile",
+                                         "fieldGroups": ["demographic-details", "ids", "interests"],
+                                         "identities": [{"path": "_tenant.crm", "namespace": "CRMID"}]})
+        lake.create_dataset(s, "prod", "interests", "interests", profile_enabled=True)
+    mapping = parse_mapping({"mappings": [
+        {"source": "crm", "destination": "_tenant.crm"}, {"source": "birth", "destination": "person.birthDate"},
+        {"sourceType": "EXPRESSION", "source": 'split(interests, ";")', "destination": "_tenant.interests"}]})
+    ingest_file(ws, "prod", IngestRequest("interests", source, mapping))
+    identity.build_graph(ws, "prod")
+    profile.build_profiles(ws, "prod")
+    return {}
+"""
 
 SEGMENTS = """
 from pathlib import Path
@@ -103,17 +203,25 @@ def main(home, people, lookups):
     from accord import profile, segment
     from accord.settings import Settings
     from accord.workspace import Workspace
-    from bench.segment import definitions
+    from bench.segment import COMPUTED, definitions
     ws = Workspace.open(Settings(home=Path(home), scheduler=False))
     with ws.catalog.session() as s:
+        for name, expression, days in COMPUTED:
+            profile.create_computed_attribute(s, "prod", {"name": name, "expression": {"type": "PQL",
+                "value": expression}, "duration": {"count": days, "unit": "DAYS"}})
         for name, pql, streaming in definitions():
             segment.create_segment(s, "prod", {"name": name, "expression": {"type": "PQL", "value": pql},
                                                "evaluationInfo": {"streaming": {"enabled": streaming}}})
-    runs, done = [], []
+    import pyarrow as pa
+    from bench.segment import computed_summary
+    runs, done, computed = [], [], None
     for _ in range(3):  # the first job, then two more over the same data (members then `existing`)
         start = time.perf_counter()
         done.append(segment.run_job(ws, "prod"))
         runs.append(time.perf_counter() - start)
+        if computed is None:  # the values of the first job's time, which the hand-written query is given
+            values = next(Path(home).glob("lake/*/computed/values.arrow"))
+            computed = computed_summary(pa.ipc.open_file(pa.memory_map(str(values))).read_all())
     job, job_seconds = done[0], min(runs)
     # each definition alone (evaluation only)
     from accord.segment.jobs import evaluate, _trees
@@ -145,7 +253,7 @@ def main(home, people, lookups):
     timings.sort()
     looked.sort()
     return {"lookupP50Ms": looked[len(looked) // 2] * 1000, "lookupP99Ms": looked[int(len(looked) * 0.99)] * 1000,
-            "jobSeconds": job_seconds, "jobRuns": runs, "job": job, "perDefinition": per,
+            "jobSeconds": job_seconds, "jobRuns": runs, "job": job, "perDefinition": per, "computed": computed,
             "streamingP50Ms": timings[len(timings) // 2] * 1000,
             "streamingP99Ms": timings[int(len(timings) * 0.99)] * 1000,
             "streamingDefinitions": len(evaluator.definitions),
@@ -171,9 +279,28 @@ def main(profiles, now):
         runs.append(time.perf_counter() - start)
     seconds = min(runs)
     counts = con.execute(f"SELECT * FROM '{folder}/hand_segments.parquet'").fetch_arrow_table()
-    sums = {c: int(sum(1 for v in counts[c].to_pylist() if v)) for c in counts.column_names if c != "graph"}
-    return {"seconds": seconds, "runs": runs, "counts": sums}
+    flags = [c for c in counts.column_names if c.startswith("d") and c[1:].isdigit()]
+    sums = {c: int(sum(1 for v in counts[c].to_pylist() if v)) for c in flags}
+    from bench.segment import computed_summary
+    return {"seconds": seconds, "runs": runs, "counts": sums, "computed": computed_summary(counts)}
 """
+
+
+def computed_summary(table: Any) -> dict[str, Any]:
+    """Per computed attribute, how many profiles have a value and their sum (or the most common value): what the
+    job's values and the hand-written query's are compared by."""
+    summary: dict[str, Any] = {}
+    for name, _, _ in COMPUTED:
+        column = name if name in table.column_names else f"_tenant.SystemComputedAttributes.{name}.value"
+        values = [v for v in table.column(column).to_pylist() if v is not None]
+        numbers = [v for v in values if isinstance(v, int | float)]
+        top = max(set(values), key=values.count) if values and not numbers else None
+        summary[name] = {
+            "withValue": len(values),
+            "sum": round(sum(numbers), 2) if numbers else None,
+            "mostCommon": top,
+        }
+    return summary
 
 
 def main() -> None:
@@ -189,6 +316,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="accord-segment-"))
     try:
         run_isolated(BUILD, str(home), str(folder))
+        run_isolated(ENRICH, str(home), str(folder), str(args.people))
         found = run_isolated(SEGMENTS, str(home), str(args.people), str(args.lookups))
         ceiling = run_isolated(CEILING, found["profilesFile"], found["now"])
     finally:
@@ -199,7 +327,7 @@ def main() -> None:
     goals = {"within1.5xOfHandSql": ratio <= 1.5, "under60s": found["jobSeconds"] < 60,
              "streamingP99Under5ms": found["streamingP99Ms"] < 5}  # fmt: skip
     result = {
-        "people": args.people, "events": args.events, "definitions": 50,
+        "people": args.people, "events": args.events, "definitions": len(definitions()),
         "batchJob": {"seconds": round(found["jobSeconds"], 2), "runs": [round(r, 2) for r in found["jobRuns"]],
                      "peakRssMb": found["peak_rss_mb"]},
         "perDefinitionSeconds": found["perDefinition"],
@@ -208,14 +336,17 @@ def main() -> None:
                       "membershipChanges": found["changes"]},
         "profileLookupWithMemberships": {"p50Ms": round(found["lookupP50Ms"], 3),
                                          "p99Ms": round(found["lookupP99Ms"], 3)},
-        "ceiling": {"what": "the same 50 audiences as one hand-written DuckDB query over the same inputs",
+        "ceiling": {"what": "the same 60 audiences and 5 computed attributes as one hand-written DuckDB query "
+                            "over the same inputs",
                     "seconds": round(ceiling["seconds"], 2), "runs": [round(r, 2) for r in ceiling["runs"]],
                     "ratio": round(ratio, 2), "ratioOf": "best of 3 runs each"},
         "countsAgreeWithHandSql": {k: (ours[k], theirs[k]) for k in ours if ours[k] != theirs[k]} or True,
+        "computedAttributes": {"count": len(COMPUTED), "values": found["computed"],
+                               "agreeWithHandSql": found["computed"] == ceiling["computed"] or ceiling["computed"]},
         "goals": goals,
     }  # fmt: skip
     path = write_result("segment", result)
-    print(f"batch job, 50 definitions: {found['jobSeconds']:.1f} s (hand-written DuckDB SQL "
+    print(f"batch job, 60 definitions and 5 computed attributes: {found['jobSeconds']:.1f} s (hand-written DuckDB SQL "
           f"{ceiling['seconds']:.1f} s, "
           f"ratio {ratio:.2f}; goals <= 1.5 and < 60 s); peak {found['peak_rss_mb']:,.0f} MB")  # fmt: skip
     slowest = sorted(found["perDefinition"].items(), key=lambda kv: -kv[1])[:3]
@@ -225,9 +356,10 @@ def main() -> None:
         f"p99 {found['streamingP99Ms']:.3f} ms (goal < 5 ms)"
     )
     print(
-        f"profile lookups with 50 segments' memberships: p50 {found['lookupP50Ms']:.2f} ms, "
+        f"profile lookups with 60 segments' memberships: p50 {found['lookupP50Ms']:.2f} ms, "
         f"p99 {found['lookupP99Ms']:.2f} ms"
     )
+    print(f"computed attributes agree with the hand-written SQL: {result['computedAttributes']['agreeWithHandSql']}")
     print(f"counts agree with the hand-written SQL: {result['countsAgreeWithHandSql']}; goals {goals} -> {path}")
 
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import typer.main
 
+from accord import segment
 from accord.access import Permission, create_token
 from accord.cli.app import app
 from accord.workspace import Workspace
@@ -697,6 +698,41 @@ COMMANDS |= {
     ("segment", "history"): Command(ANN, has({"transitions": lambda t: {(x["segment"], x["status"]) for x in t} == {
         ("parisians", "realized"), ("buyers", "realized"), ("paris-buyers", "realized")}}), shows="parisians"),
 }
+PURCHASES = 'xEvent[eventType = "commerce.purchases"].count()'
+COMMANDS |= {  # computed attributes: each case makes its own, so that none depends on another's
+    ("computed", "create"): Command(("bought30", "--pql", PURCHASES, "--lookback", "30 days"), then(
+        "computed", "show", "bought30", check=has({"name": "bought30", "status": "NEW", "mergeFunction": {
+            "value": "COUNT"}, "path": "_tenant.SystemComputedAttributes.bought30.value"}))),
+    ("computed", "list"): Command((), lists({"name": "listed", "duration": {"count": 90, "unit": "DAYS"}}),
+                                  before=run("computed", "create", "listed", "--pql", PURCHASES, "--lookback",
+                                             "90 days"), shows="listed"),
+    ("computed", "show"): Command(("shown",), has({"name": "shown", "duration": {"count": 2, "unit": "WEEKS"}}),
+                                  before=run("computed", "create", "shown", "--pql", PURCHASES, "--lookback",
+                                             "2 weeks"), shows="shown (NEW)"),
+    ("computed", "update"): Command(("changed", "--lookback", "7 days"), then("computed", "show", "changed", check=has(
+        {"duration": {"count": 7, "unit": "DAYS"}, "status": "NEW"})), before=run(
+        "computed", "create", "changed", "--pql", PURCHASES)),
+    ("computed", "delete"): Command(("brief1",), each(has({"name": "brief1"}), fails("computed", "show", "brief1",
+        code=3)), before=run("computed", "create", "brief1", "--pql", PURCHASES)),
+    ("computed", "refresh"): Command((), each(has({"evaluated": lambda names: "refreshed" in names,
+                                                   "profiles": lambda n: n >= 5}), then(
+        "computed", "show", "refreshed", check=has({"status": "PROCESSED", "lastEvaluatedAt": str}))),
+        before=run("computed", "create", "refreshed", "--pql", PURCHASES), shows="evaluated over"),
+}
+COMMANDS |= {  # segment jobs as a service
+    ("segment", "jobs"): Command((), lists({"status": "success", "trigger": "manual", "segments": 1}),
+                                 before=run("segment", "run", "parisians"), shows="success"),
+    ("segment", "cancel"): Command(("{queued_job}",), each(has({"id": Ref("queued_job"), "status": "cancelled",
+        "cancelRequested": True}), then("segment", "jobs", "{queued_job}", check=has({"status": "cancelled"})))),
+    ("segment", "schedule", "set"): Command(("--every-hours", "6", "--at", "01:30", "--rebuild-profiles"), then(
+        "segment", "schedule", "show", check=has({"everyHours": 6, "at": "01:30", "rebuildProfiles": True,
+                                                  "enabled": True, "nextRunAt": str}))),
+    ("segment", "schedule", "show"): Command((), has({"everyHours": 12, "enabled": True}), before=run(
+        "segment", "schedule", "set", "--every-hours", "12"), shows="every 12 h from 00:00 UTC"),
+    ("segment", "schedule", "disable"): Command((), each(has({"enabled": False}), then("segment", "schedule", "show",
+        check=has({"enabled": False, "nextRunAt": None}))), before=run("segment", "schedule", "set"),
+        shows="disabled"),
+}
 COMMANDS |= {  # privacy jobs: the walk's home keeps everyone for the other cases, so the delete is of nobody
     ("privacy", "access"): Command(("--identity", "CRMID:C1", "--output", "{files}/ann-bundle.json"), each(has({
         "kind": "access", "status": "complete", "summary": {"people": 1}, "report": lambda r: {
@@ -730,6 +766,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     with small_home(Path(tmp_path_factory.mktemp("command-walk"))) as home:
         workspace = Workspace.open(home.settings)
         home.ids["spare_token"] = create_token(workspace.catalog, "spare")[0].id
+        home.ids["queued_job"] = segment.queue_job(workspace, "prod", None)  # its process is about to start
         workspace.close()
         dynamic = {"sqlite.yaml": f"dialect: sqlite\ndatabase: {home.landing / 'shop.db'}\n",
                    "outbox.yaml": f"root: {home.ids['outbox']}\n"}  # fmt: skip
