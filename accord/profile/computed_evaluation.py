@@ -1,9 +1,10 @@
 """Evaluating computed attributes: a refresh over every profile, and the streaming fold of one profile.
 
-A refresh computes every active computed attribute of a sandbox at once, in one grouped pass over the
-profile store's events (Ibis expressions: each attribute is a filtered aggregate, its events those within
-its lookback that its filter keeps), and writes each profile's values atomically (`computed_values.py`).
-The segment job refreshes before it evaluates, so that audiences read values of now.
+A refresh computes every active computed attribute of a sandbox at once: each is a PQL event aggregation
+(its filter and its lookback, then its function), which the segment compiler computes as one filtered
+aggregate of its grouped pass over the profile store's events; each profile's values are then written
+atomically (`computed_values.py`). A segment job computes them in the same pass as its audiences, and an
+audience that reads one reads that column: values and memberships are of the same moment.
 
 Streaming evaluation (`ComputedFold`) brings a changed profile's values up to date from the events it read:
 an attribute that looks back at most 24 hours is computed again from them (streaming reads a profile's last
@@ -14,24 +15,20 @@ since: the next refresh does. Folded values are used by the streaming evaluation
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import select
 
 from accord.catalog import ComputedAttributeRecord, resolve_sandbox, utcnow
-from accord.engine import connect
 from accord.errors import AccordError, NotFoundError
 from accord.lake import sandbox_job
 from accord.profile.computed_attributes import UNITS
 from accord.profile.computed_values import (
     COUNT_SUFFIX,
     PREFIX,
-    ZERO_WHEN_NONE,
     ActiveAttribute,
     ComputedValues,
     active_attributes,
@@ -40,14 +37,12 @@ from accord.profile.computed_values import (
     write_values,
 )
 from accord.profile.store import store_folder
-from accord.schema import FieldSpec, FieldType, field_dtype, union_schema, value_at
+from accord.schema import FieldSpec, FieldType, field_dtype, value_at
 from accord.segment import compile_python, parse_pql
-from accord.segment.ast import Events, Method, Node, Path, children
-from accord.segment.compiler import event_condition
+from accord.segment.ast import Events, Logic, Method, Node, Occurs, Path, Window, children
 from accord.segment.evaluator import as_time
 from accord.workspace import Workspace
 
-TIMESTAMP = "timestamp('UTC')"
 STREAMING_EXACT = timedelta(hours=24)
 """Lookbacks this short are computed again from the events streaming reads (its last 24 hours)."""
 
@@ -78,29 +73,81 @@ def refresh_computed_attributes(workspace: Workspace, sandbox: str, now: datetim
 
 
 def refresh_held(workspace: Workspace, sandbox: str, now: datetime) -> dict[str, Any]:
-    """`refresh_computed_attributes` for a caller that holds the sandbox's lock (the segment job)."""
-    with workspace.catalog.session() as session:
-        sandbox_id = resolve_sandbox(session, sandbox).id
-        attributes = active_attributes(session, sandbox)
-        event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
-    if not attributes:
+    """`refresh_computed_attributes` for a caller that holds the sandbox's lock: the attributes alone, in one
+    grouped pass over the events (a segment job computes them in its own pass instead: `Refresh`)."""
+    from accord.segment.jobs import evaluate
+
+    refresh = Refresh.start(workspace, sandbox, now)
+    if not refresh.attributes:
         return {"evaluated": [], "evaluatedAt": None, "profiles": 0}
-    folder = store_folder(workspace, sandbox_id)
-    if not (folder / "profiles.parquet").exists():
-        raise NotFoundError("no profiles to compute attributes on yet: build them with `accord profile rebuild`",
-                            code="COMPUTED-0412-404")  # fmt: skip
-    _record(workspace, attributes, "PROCESSING")
-    try:
-        table = _compute(workspace, folder, attributes, event_types, now)
-        write_values(values_file(workspace, sandbox_id), table, attributes, now)
-    except AccordError as exc:
-        _record(workspace, attributes, "FAILED", error=exc.message)
-        raise
-    except Exception as exc:  # an engine failure: recorded, then raised as it is
-        _record(workspace, attributes, "FAILED", error=f"{type(exc).__name__}: {str(exc)[:300]}")
-        raise
-    _record(workspace, attributes, "PROCESSED", evaluated_at=now)
-    return {"evaluated": [a.name for a in attributes], "evaluatedAt": now.isoformat(), "profiles": table.num_rows}
+    table = refresh.stored(lambda: evaluate(workspace, sandbox, {}, now, refresh.values))
+    return {"evaluated": [a.name for a in refresh.attributes], "evaluatedAt": now.isoformat(),
+            "profiles": table.num_rows}  # fmt: skip
+
+
+@dataclass
+class Refresh:
+    """One evaluation of a sandbox's active computed attributes at `now`: each is an event aggregation (its
+    filter and its lookback, `timestamp occurs <= N seconds before now`), named by its profile path, which the
+    segment compiler computes as one column of its grouped pass over the events, beside the audiences' own."""
+
+    workspace: Workspace
+    sandbox_id: str
+    attributes: list[ActiveAttribute]
+    now: datetime
+    values: dict[str, Node]
+    """The aggregation of each attribute by its path (and, for an average, the count of values it weighs)."""
+
+    @classmethod
+    def start(cls, workspace: Workspace, sandbox: str, now: datetime) -> Refresh:
+        with workspace.catalog.session() as session:
+            sandbox_id = resolve_sandbox(session, sandbox).id
+            attributes = active_attributes(session, sandbox)
+        if attributes and not (store_folder(workspace, sandbox_id) / "profiles.parquet").exists():
+            raise NotFoundError("no profiles to compute attributes on yet: build them with `accord profile rebuild`",
+                                code="COMPUTED-0412-404")  # fmt: skip
+        values: dict[str, Node] = {}
+        for attribute in attributes:
+            values[attribute.path] = aggregation(attribute)
+            if attribute.function == "avg":
+                counted = aggregation(attribute)
+                assert isinstance(counted, Method)
+                values[attribute.path + COUNT_SUFFIX] = replace(counted, name="countValues")
+        if attributes:
+            _record(workspace, attributes, "PROCESSING")
+        return cls(workspace, sandbox_id, attributes, now, values)
+
+    def stored(self, evaluate: Callable[[], pa.Table]) -> pa.Table:
+        """Run the evaluation that computes the values, store them (atomically, sorted by graph) and record
+        each attribute's status; the evaluation's table comes back without the values' columns."""
+        if not self.attributes:
+            return evaluate()
+        try:
+            table = evaluate()
+            columns = ["graph", *self.values]
+            kept = table.select(columns).sort_by("graph")
+            typed = {a.path: field_dtype(FieldSpec(type=FieldType(a.type))).to_pyarrow() for a in self.attributes}
+            kept = pa.table({name: kept[name].cast(typed[name]) if name in typed else kept[name] for name in columns})
+            write_values(values_file(self.workspace, self.sandbox_id), kept, self.attributes, self.now)
+        except AccordError as exc:
+            _record(self.workspace, self.attributes, "FAILED", error=exc.message)
+            raise
+        except Exception as exc:  # an engine failure: recorded, then raised as it is
+            _record(self.workspace, self.attributes, "FAILED", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
+        _record(self.workspace, self.attributes, "PROCESSED", evaluated_at=self.now)
+        return table.drop_columns(list(self.values))
+
+
+def aggregation(attribute: ActiveAttribute) -> Node:
+    """A computed attribute as the PQL event aggregation it is: its filter and its lookback (both ends
+    included: the events from `now - lookback` to `now`), then its function of its field."""
+    tree = parse_pql(attribute.definition["expression"])
+    assert isinstance(tree, Method) and isinstance(tree.target, Events)
+    seconds = lookback(attribute).total_seconds()
+    within = Occurs(tree.pos, Path(tree.pos, ("timestamp",)), Window("<=", seconds, "second", "before", "now"))
+    where = within if tree.target.where is None else Logic(tree.pos, "and", tree.target.where, within)
+    return replace(tree, target=replace(tree.target, where=where))
 
 
 def _record(workspace: Workspace, attributes: list[ActiveAttribute], status: str, error: str | None = None,
@@ -116,95 +163,6 @@ def _record(workspace: Workspace, attributes: list[ActiveAttribute], status: str
             record.status, record.error = status, error
             if evaluated_at is not None:
                 record.last_evaluated_at = evaluated_at
-
-
-def _compute(workspace: Workspace, folder: Any, attributes: list[ActiveAttribute], event_types: dict[str, Any],
-             now: datetime) -> pa.Table:  # fmt: skip
-    """Every profile's values (`graph`, a column per attribute's path), sorted by graph."""
-    wanted = {"timestamp"}
-    for attribute in attributes:
-        _paths(_filter(attribute), wanted)
-        if attribute.definition.get("field"):
-            wanted.add(attribute.definition["field"])
-    con = connect(workspace.settings)
-    try:
-        profiles = con.read_parquet(str(folder / "profiles.parquet")).select("graph")
-        events = _events(folder, sorted(wanted), event_types)
-        dtypes = {a.path: field_dtype(FieldSpec(type=FieldType(a.type))) for a in attributes}
-        if events is None:
-            columns = {a.path: ibis.null().cast(dtypes[a.path]) for a in attributes}
-            table = profiles.mutate(**columns)
-        else:
-            grouped = events.group_by("graph").aggregate(**_aggregates(attributes, events, event_types, now))
-            table = profiles.left_join(grouped, profiles.graph == grouped.graph).drop("graph_right")
-        out = {"graph": table.graph}
-        for attribute in attributes:
-            value = table[attribute.path].cast(dtypes[attribute.path])
-            out[attribute.path] = value.fill_null(0) if attribute.function in ZERO_WHEN_NONE else value
-            if attribute.function == "avg":
-                counted = attribute.path + COUNT_SUFFIX
-                out[counted] = table[counted].fill_null(0) if counted in table.columns else ibis.literal(0)
-        return con.to_pyarrow(table.select(**out).order_by("graph"))
-    finally:
-        con.disconnect()
-
-
-def _aggregates(attributes: list[ActiveAttribute], events: ir.Table, event_types: dict[str, Any],
-                now: datetime) -> dict[str, Any]:  # fmt: skip
-    """One filtered aggregate per attribute (and the count beside an average), over the events table."""
-    moment = events.timestamp.cast(TIMESTAMP)
-    end = ibis.literal(now.astimezone(UTC)).cast(TIMESTAMP)
-    found: dict[str, Any] = {}
-    for attribute in attributes:
-        start = ibis.literal((now - lookback(attribute)).astimezone(UTC)).cast(TIMESTAMP)
-        chosen = (moment >= start) & (moment <= end)
-        where = _filter(attribute)
-        if where is not None:
-            chosen = chosen & event_condition(where, events, now, event_types)
-        function, field = attribute.function, attribute.definition.get("field")
-        if function == "count":
-            found[attribute.path] = events.graph.count(where=chosen)
-            continue
-        value = events[field]
-        held = chosen & value.notnull()
-        if function == "sum":
-            found[attribute.path] = value.sum(where=chosen)
-        elif function == "avg":
-            found[attribute.path] = value.mean(where=chosen)
-            found[attribute.path + COUNT_SUFFIX] = value.count(where=chosen)
-        elif function in ("min", "max"):
-            found[attribute.path] = value.min(where=chosen) if function == "min" else value.max(where=chosen)
-        else:  # at equal times, the greatest value is the most recent, the least the first: every engine agrees
-            key = ibis.struct({"t": moment, "v": value})
-            found[attribute.path] = value.argmax(key, where=held) if function == "mostRecent" else \
-                value.argmin(key, where=held)  # fmt: skip
-    return found
-
-
-def _events(folder: Any, paths: list[str], event_types: dict[str, Any]) -> ir.Table | None:
-    """The store's events with one column per path read (named by the path), or None without events."""
-    files = sorted(folder.glob("events-*.arrow"))
-    if not files:
-        return None
-    arrow_types = {p: t.to_pyarrow() for p, t in event_types.items()}
-    parts = [_flat(pa.ipc.open_file(pa.memory_map(str(path))).read_all(), paths, arrow_types) for path in files]
-    return ibis.memtable(pa.concat_tables(parts))
-
-
-def _flat(table: pa.Table, paths: list[str], types: dict[str, pa.DataType]) -> pa.Table:
-    """`graph` and a column per path, taken from the nested columns without copying them."""
-    columns: dict[str, Any] = {"graph": table["graph"]}
-    for path in paths:
-        head, *rest = path.split(".")
-        value: Any = table[head] if head in table.column_names else None
-        for part in rest:
-            if value is None or value.type.get_field_index(part) < 0:
-                value = None
-                break
-            value = pc.struct_field(value, part)
-        target = types.get(path, pa.string())
-        columns[path] = value.cast(target) if value is not None else pa.nulls(table.num_rows, target)
-    return pa.table(columns)
 
 
 class ComputedFold:

@@ -218,6 +218,12 @@ def _aggregate(node: Method, events: ir.Table, expressions: _Expressions) -> Any
         return argument.sum(where=chosen)
     if node.name == "avg":
         return argument.mean(where=chosen)
+    if node.name == "countValues":  # how many events hold a value (an average's weight)
+        return argument.count(where=chosen)
+    if node.name in ("mostRecent", "first"):  # the value at the latest (earliest) event holding one; at the
+        key = ibis.struct({"t": _time(events.timestamp), "v": argument})  # same moment, the greatest (least)
+        held = chosen & argument.notnull()
+        return argument.argmax(key, where=held) if node.name == "mostRecent" else argument.argmin(key, where=held)
     return argument.min(where=chosen) if node.name == "min" else argument.max(where=chosen)
 
 
@@ -253,12 +259,14 @@ def _chain(name: str, node: Chain, events: ir.Table, expressions: _Expressions) 
 
 def compile_job(
     definitions: dict[str, Node], profiles: ir.Table, events: ir.Table | None, now: datetime,
-    profile_types: dict[str, Any], event_types: dict[str, Any],
+    profile_types: dict[str, Any], event_types: dict[str, Any], values: dict[str, Node] | None = None,
 ) -> ir.Table:  # fmt: skip
-    """One row per profile (`graph`) with a boolean column per definition (by the given names)."""
+    """One row per profile (`graph`) with a boolean column per definition (by the given names), and a column
+    per value asked for (computed attributes: event aggregations, computed in the same pass over the events)."""
     plan = _Plan()
     on_profiles = _Expressions(now, profile_types, plan)
-    for node in definitions.values():  # first, every event aggregation and sequence the definitions need
+    values = values or {}
+    for node in [*definitions.values(), *values.values()]:  # first, every event aggregation and sequence needed
         _collect(node, on_profiles)
     table = profiles
     if plan.aggregates or plan.chains:
@@ -275,14 +283,8 @@ def compile_job(
                 flags = _chain(name, chain, events, on_events)
                 table = table.left_join(flags, table.graph == flags.graph).drop("graph_right")
     flags = {name: on_profiles.value(node, table).fill_null(False) for name, node in definitions.items()}
-    return table.select(graph=table.graph, **flags)
-
-
-def event_condition(node: Node, events: ir.Table, now: datetime, event_types: dict[str, Any]) -> Any:
-    """A condition on events (what `xEvent[...]` holds) as a boolean over an events table, unknown as false.
-
-    The table has a column per event path (flattened) or nested columns; computed attributes filter with it."""
-    return _Expressions(now, event_types, None).value(node, events).fill_null(False)
+    return table.select(graph=table.graph, **flags, **{name: on_profiles.value(node, table)
+                                                       for name, node in values.items()})  # fmt: skip
 
 
 def shape(node: Any) -> Any:
@@ -308,7 +310,7 @@ def _collect(node: Any, expressions: _Expressions) -> None:
                 plan.defaults[name] = False
             else:
                 plan.aggregates[name] = node
-                plan.defaults[name] = {"count": 0, "sum": 0, "exists": False, "any": False,
+                plan.defaults[name] = {"count": 0, "sum": 0, "countValues": 0, "exists": False, "any": False,
                                        "all": True}.get(node.name)  # fmt: skip
         return
     for child in children(node):

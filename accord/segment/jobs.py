@@ -37,6 +37,7 @@ from accord.lake import sandbox_job
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
+from accord.segment.ast import Path as FieldPath
 from accord.segment.compiler import compile_job
 from accord.segment.definitions import find_segment, resolved_tree, segment_names, validate_pql
 from accord.segment.functions import FUNCTIONS
@@ -49,6 +50,7 @@ from accord.segment.job_control import (
     fail_queued,
     job_document,
 )
+from accord.segment.long_forms import rebuild
 from accord.workspace import Workspace
 
 PER_ITEM = {name for name, function in FUNCTIONS.items() if function.per_item}
@@ -109,14 +111,15 @@ def _flat(table: ir.Table, paths: set[str], types: dict[str, Any]) -> ir.Table:
     return table.select(**columns)
 
 
-def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]) -> tuple[ir.Table, ir.Table | None]:
+def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node],
+            values: dict[str, Node] | None = None) -> tuple[ir.Table, ir.Table | None]:  # fmt: skip
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         profile_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "profile").leaves().items()}
         event_types = {p: field_dtype(s) for p, s in union_schema(session, sandbox, "experienceevent").leaves().items()}
     folder = _store(workspace, sandbox_id)
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
-    reads_events = [paths_read(tree, paths) for tree in trees.values()]
+    reads_events = [paths_read(tree, paths) for tree in [*trees.values(), *(values or {}).values()]]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
     from accord.profile.computed_values import with_computed  # computed attributes' values, joined by graph
 
@@ -174,12 +177,19 @@ def _trees(workspace: Workspace, sandbox: str, names: list[str] | None
         return sandbox_id, trees, {r.id: r.name for r in records}, left_out
 
 
-def evaluate(workspace: Workspace, sandbox: str, trees: dict[str, Node], now: datetime) -> pa.Table:
-    """One row per profile with a boolean column per definition id: who qualifies at `now`."""
+def evaluate(workspace: Workspace, sandbox: str, trees: dict[str, Node], now: datetime,
+             values: dict[str, Node] | None = None) -> pa.Table:  # fmt: skip
+    """One row per profile with a boolean column per definition id: who qualifies at `now`; and a column per
+    value asked for (by its path: computed attributes, each an event aggregation), computed in the same pass
+    over the events. A definition that reads such a path reads that column, not the stored value."""
+    values = values or {}
+    if values:
+        trees = {key: rebuild(tree, lambda n: values.get(n.dotted) if isinstance(n, FieldPath) else None)
+                 for key, tree in trees.items()}  # fmt: skip
     con = connect(workspace.settings)
     try:
-        profiles, events = _inputs(workspace, con, sandbox, trees)
-        result = compile_job(trees, profiles, events, now, {}, {})
+        profiles, events = _inputs(workspace, con, sandbox, trees, values)
+        result = compile_job(trees, profiles, events, now, {}, {}, values)
         return con.to_pyarrow(result)
     finally:
         con.disconnect()
@@ -271,10 +281,10 @@ def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None, contro
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
         control.step(f"evaluating {len(trees)} segment(s) over every profile", 0.1, len(trees))
-        from accord.profile.computed_evaluation import refresh_held  # definitions may read computed attributes
+        from accord.profile.computed_evaluation import Refresh  # definitions may read computed attributes
 
-        refresh_held(workspace, sandbox, now)
-        qualified = evaluate(workspace, sandbox, trees, now)
+        refresh = Refresh.start(workspace, sandbox, now)  # computed in the audiences' pass over the events
+        qualified = refresh.stored(lambda: evaluate(workspace, sandbox, trees, now, refresh.values))
         control.step("updating memberships", 0.7, len(trees))  # the last moment a cancellation is heard
         counts = _update_memberships(workspace, sandbox_id, control, qualified, list(trees), now)
         status, error_text = ("partial", skipped) if skipped else ("success", None)
