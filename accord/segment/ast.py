@@ -11,6 +11,13 @@ UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "
 """In a relative time window (`<= 3 months before now`) a month is 30 days, a year 365, a decade ten such
 years...: every evaluator counts them the same way. Calendar forms (`occurs last month`, `occurs = 2 days
 before today`) use the calendar's units instead (see `CalendarPoint`)."""
+MAX_REACH_YEARS = 1000
+MAX_REACH_SECONDS = MAX_REACH_YEARS * UNIT_SECONDS["year"]
+"""How far from now a time window or a calendar form may reach. The evaluators' clocks run from year 1 to
+year 9999: a thousand years either side of any evaluation time in years 1001 to 8999 stays on them (with the
+start of a millennium, `occurs = 1 millennium before now`, too)."""
+MAX_WHOLE_NUMBER = 2**63 - 1
+"""The largest whole number a definition may write: the engine's whole numbers have 64 bits."""
 ANCHORS = ("now", "today", "yesterday", "tomorrow")
 """What a time window may count from, besides an earlier step of a sequence: `yesterday` and `tomorrow` are
 midnight UTC of those days, `today` midnight UTC today."""

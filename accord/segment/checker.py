@@ -5,7 +5,7 @@ checker also says whether the definition can be evaluated as profiles stream in,
 
 from __future__ import annotations
 
-import re
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,9 @@ from accord.errors import did_you_mean
 from accord.segment import functions
 from accord.segment.ast import (
     ANCHORS,
+    MAX_REACH_SECONDS,
+    MAX_REACH_YEARS,
+    MAX_WHOLE_NUMBER,
     UNIT_SECONDS,
     Arith,
     CalendarPoint,
@@ -37,13 +40,25 @@ from accord.segment.ast import (
     Window,
 )  # fmt: skip
 from accord.segment.exceptions import PQLError, problem
-from accord.segment.kinds import comparable, element, field_kind, is_list, is_object, item_fields, shown
+from accord.segment.kinds import (
+    ITEMS,
+    VALUES,
+    comparable,
+    element,
+    field_kind,
+    is_list,
+    is_object,
+    item_fields,
+    shown,
+)  # fmt: skip
 
 # Functions and methods on values (strings, lists, maps, dates, `if(...)`) are the table of `functions.py`; the
 # event functions (`xEvent[...].count()`) and the special functions below are checked here.
 EVENT_METHODS = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "any": 1, "all": 1, "exists": 0}
 FUNCTIONS = {"date": 3, "inSegment": 1, "bucket": 0}
 """`bucket()` is a number from 0 to 99, stable per profile: audience splits use it."""
+CLOCK_FUNCTIONS = {"currentMonth", "currentYear", "currentDayOfMonth"}
+"""Functions of the evaluation time (see `on_the_clock`)."""
 STREAMING_WINDOW_SECONDS = 24 * 3600
 """Events count for streaming evaluation only within this window (the reference product's 24 hours)."""
 
@@ -74,21 +89,41 @@ class _Checker:
         if self.out.streaming:
             self.out.streaming, self.out.streaming_reason = False, reason
 
+    def on_the_clock(self, scope: str) -> None:
+        """A condition on the profile's attributes that compares with the time (now, today, `occurs ...`,
+        currentMonth()) can change without the profile changing, when streaming would not look again: as the
+        reference's streaming, such a definition is evaluated in batch only. (An event condition is bounded to
+        the last 24 hours instead: see `event_method`.)"""
+        if scope.partition(":")[0] == "profile":
+            self.not_streaming("a condition on the profile's attributes depends on the time (now, today, occurs, "
+                               "currentMonth(), ...): its result changes without the profile changing")  # fmt: skip
+
     def kind(self, node: Node, scope: str) -> str:
         if isinstance(node, Literal):
             v = node.value
+            if type(v) is int and abs(v) > MAX_WHOLE_NUMBER:
+                self.fail(node, f"a whole number is at most {MAX_WHOLE_NUMBER:,}; write a larger one with a "
+                          "decimal point (100000000000000000000.0)")  # fmt: skip
             return ("null" if v is None else "boolean" if isinstance(v, bool) else "number"
                     if isinstance(v, int | float) else "string")  # fmt: skip
         if isinstance(node, Path):
             known = self.fields[scope]
             base, _, inside = scope.partition(":")  # "event:productListItems[]": the fields of those inside
             if node.dotted not in known:
-                where = f"the items of {inside.removesuffix('[]')} have" if inside else f"the {base} union schema has"
-                return self.fail(node, f"{where} no field {node.dotted!r}{did_you_mean(node.dotted, sorted(known))}")
+                if (across := _across_list(node, known)) is not None:
+                    return self.fail(node, across)
+                where = f"the items of {_written(inside)} have" if inside else f"the {base} union schema has"
+                return self.fail(node, f"{where} no field {node.dotted!r}{did_you_mean(node.dotted, _names(known))}")
             if not inside:
                 (self.out.event_paths if scope == "event" else self.out.profile_paths).add(node.dotted)
             return field_kind(known[node.dotted], f"{inside}.{node.dotted}" if inside else node.dotted)
-        if isinstance(node, Now | CalendarPoint):
+        if isinstance(node, Now | CalendarPoint | Occurs):
+            self.on_the_clock(scope)
+        if isinstance(node, CalendarPoint):
+            if abs(node.offset) * UNIT_SECONDS[node.unit] > MAX_REACH_SECONDS:
+                self.fail(node, f"a calendar form reaches at most {MAX_REACH_YEARS:,} years from now")
+            return "timestamp"
+        if isinstance(node, Now):
             return "timestamp"
         if isinstance(node, ListOf):
             if any(isinstance(i, Literal) and i.value is None for i in node.items):
@@ -168,7 +203,7 @@ class _Checker:
         where, known = target.removeprefix("object:"), self.fields[scope.partition(":")[0]]
         path = f"{where}.{node.dotted}"
         if path not in known:
-            names = sorted(item_fields(known, where))
+            names = _names(item_fields(known, where))
             return self.fail(at, f"the object has no field {node.dotted!r}{did_you_mean(node.dotted, names)}")
         return field_kind(known[path], path)
 
@@ -182,10 +217,12 @@ class _Checker:
         if window.anchor not in ANCHORS and window.anchor not in steps:
             self.fail(node, f"WHEN may refer to now, today, yesterday, tomorrow or an earlier step "
                       f"({', '.join(steps) or 'none'}), not {window.anchor!r}")  # fmt: skip
-        if window.seconds > MAX_WINDOW_SECONDS:  # the evaluators' clocks end at year 1 and year 9999
-            self.fail(node, "a time window reaches at most 5,000 years")
+        if window.seconds > MAX_REACH_SECONDS:  # the evaluators' clocks end at year 1 and year 9999
+            self.fail(node, f"a time window reaches at most {MAX_REACH_YEARS:,} years")
 
     def call(self, node: Call, scope: str) -> str:
+        if node.name in CLOCK_FUNCTIONS:
+            self.on_the_clock(scope)
         if node.name in functions.CALLS:
             return functions.check(self, node, scope)
         if node.name not in FUNCTIONS:
@@ -198,11 +235,9 @@ class _Checker:
         if node.name == "date":
             if not all(isinstance(a, Literal) and isinstance(a.value, int) for a in node.args):
                 return self.fail(node, "date(year, month, day) takes three whole numbers")
-            import datetime
-
             try:
                 datetime.date(*(a.value for a in node.args))  # type: ignore[attr-defined]
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:  # a year of hundreds of digits overflows
                 return self.fail(node, f"date(...): {exc}")
             return "date"
         target = node.args[0]
@@ -216,6 +251,7 @@ class _Checker:
         if isinstance(node.target, Events):
             return self.event_method(node, scope)
         if node.name == "occurs":
+            self.on_the_clock(scope)
             if len(node.args) != 1 or not isinstance(node.args[0], ThisPeriod):
                 return self.fail(node, "occurs(...) takes `this day`, `this week`, `this month` or `this year`")
             if self.kind(node.target, scope) not in ("date", "timestamp", "unknown"):
@@ -273,31 +309,35 @@ class _Checker:
         return "boolean"
 
 
-NESTED_REPETITION = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
-UNSUPPORTED = re.compile(r"\(\?[=!<]|\\[1-9]")
-
-
-def regex_problem(pattern: str) -> str | None:
-    """Why a `matches` pattern is refused, or None. Every engine must run it the same way and quickly:
-    no lookarounds or back-references (the engine's RE2 has none), no nested repetition (it can take
-    exponential time in Python's matcher), at most 500 characters."""
-    if len(pattern) > 500:
-        return "a regular expression is at most 500 characters"
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"invalid regular expression: {exc}"
-    if UNSUPPORTED.search(pattern):
-        return "regular expressions cannot use lookarounds or back-references"
-    if NESTED_REPETITION.search(pattern):
-        return "this regular expression repeats a repetition, which can take exponential time; simplify it"
-    return None
-
-
 _comparable = comparable
 
 
-MAX_WINDOW_SECONDS = 5000 * UNIT_SECONDS["year"]
+def _names(known: dict[str, str]) -> list[str]:
+    """The paths a user can write, for did-you-mean: not those of the items of a list or a map
+    (`orders[].price` is how the schema's field list names them, not PQL)."""
+    return sorted(path for path in known if ITEMS not in path and VALUES not in path)
+
+
+def _written(where: str) -> str:
+    """A path of the field list as PQL writes it: `_tenant.accounts{}` is `_tenant.accounts`."""
+    return where.replace(ITEMS, "").replace(VALUES, "")
+
+
+def _across_list(node: Path, known: dict[str, str]) -> str | None:
+    """Why `orders.price` (a field read across a list of objects, as the reference's `person.orders.storeId`)
+    is refused, with what to write instead; None when the path does not cross a list."""
+    for cut in range(1, len(node.parts)):
+        head, rest = ".".join(node.parts[:cut]), ".".join(node.parts[cut:])
+        for inner, items in ((ITEMS, head), (VALUES, f"{head}.values()")):
+            if f"{head}{inner}.{rest}" in known:
+                return (
+                    f"`{node.dotted}` (a field read across a list of objects) is not supported: write "
+                    f"{items}.map({rest}) for the list of each item's {rest}, or a function of the items "
+                    f"({items}.exists({rest} = ...), {items}.max({rest}), ...)"
+                )
+    return None
+
+
 ANCHOR_LOOKBACK = {"now": 0, "today": 86_400, "yesterday": 172_800, "tomorrow": 0}
 """How long before now each anchor can be, at most (midnight today is up to a day ago)."""
 
@@ -345,6 +385,7 @@ def check(node: Node, text: str, profile_fields: dict[str, str], event_fields: d
     """Check a parsed definition; raises `PQLError` with every problem found."""
     checker = _Checker(text, profile_fields, event_fields)
     checker.boolean(node, "profile")
-    if checker.problems:
-        raise PQLError(checker.problems)
+    if checker.problems:  # a node a long form copied (both ends of `occurs = 3 days before now`) is told of once
+        unique = {(p["line"], p["column"], p["message"]): p for p in checker.problems}
+        raise PQLError(list(unique.values()))
     return checker.out

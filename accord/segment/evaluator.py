@@ -106,15 +106,24 @@ def calendar_point(now: datetime, point: CalendarPoint) -> datetime:
     return datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
 
 
+def _shifted(anchor: datetime, span: timedelta) -> datetime:
+    """anchor + span, or the clock's first or last moment past them (a window counted from an event of year
+    9999: the engine's clock runs further, and every moment Python holds is within it)."""
+    try:
+        return anchor + span
+    except OverflowError:
+        return (datetime.max if span > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+
+
 def in_window(moment: datetime | None, window: Window, anchor: datetime) -> bool | None:
     if moment is None:
         return None
     span = timedelta(seconds=window.seconds)
     if window.direction == "before":
-        lower, upper = anchor - span, anchor
+        lower, upper = _shifted(anchor, -span), anchor
         return {"<=": lower <= moment <= upper, "<": lower < moment <= upper, ">=": moment <= lower,
                 ">": moment < lower}[window.op]  # fmt: skip
-    lower, upper = anchor, anchor + span
+    lower, upper = anchor, _shifted(anchor, span)
     return {"<=": lower <= moment <= upper, "<": lower <= moment < upper, ">=": moment >= upper,
             ">": moment > upper}[window.op]  # fmt: skip
 
@@ -150,29 +159,6 @@ def _comparable(a: Value, b: Value) -> tuple[Value, Value]:
 
 COMPARE = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}  # fmt: skip
-
-
-def like(value: str, pattern: str) -> bool:
-    """SQL LIKE (`%` any run of characters, `_` one character) without a backtracking matcher: the
-    pieces between `%` are found leftmost in turn, so a hostile pattern costs at most value x pattern."""
-
-    def fits(at: int, piece: str) -> bool:
-        return at + len(piece) <= len(value) and all(c == "_" or c == value[at + k] for k, c in enumerate(piece))
-
-    parts = pattern.split("%")
-    if len(parts) == 1:
-        return len(value) == len(pattern) and fits(0, pattern)
-    first, *middle, last = parts
-    tail = len(value) - len(last)
-    if tail < len(first) or not fits(0, first) or not fits(tail, last):
-        return False
-    position = len(first)
-    for piece in middle:
-        found = next((i for i in range(position, tail - len(piece) + 1) if fits(i, piece)), None)
-        if found is None:
-            return False
-        position = found + len(piece)
-    return True
 
 
 class _Compiler:

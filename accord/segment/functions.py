@@ -3,7 +3,8 @@ result are checked, its Ibis implementation (batch) and its Python one (streamin
 
 The checker, the compiler and the streaming evaluator dispatch here; `docs/segmentation.md` lists the same
 functions, and a test walks this table (every function has an example that checks). Every function here is a
-condition on a profile's attributes (or on one event's fields), so every one can stream."""
+condition on a profile's attributes (or on one event's fields), so every one can stream, but for those of the
+evaluation time (currentMonth(), ...: see `checker.on_the_clock`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accord.segment import functions_ibis as ib
 from accord.segment import functions_python as py
 from accord.segment.ast import Call, Literal, Method, Node
 from accord.segment.kinds import comparable, element, is_list, is_map, is_object, item_fields, shown
+from accord.segment.text_patterns import like, regex_problem
 
 
 class Checking(Protocol):
@@ -110,8 +112,6 @@ def _equals(c: Checking, node: Method | Call, _target: str, scope: str) -> str:
 
 
 def _pattern(c: Checking, node: Method | Call, _target: str, scope: str) -> str:
-    from accord.segment.checker import regex_problem
-
     _argument(c, node.args[0], scope, lambda k: k == "string", "compares with a string", node.name)
     pattern = node.args[0].value if isinstance(node.args[0], Literal) else None
     if isinstance(pattern, str) and (trouble := regex_problem(pattern)) is not None:
@@ -240,7 +240,7 @@ _IMPLEMENTATIONS: dict[str, tuple[ib.Impl, py.Impl]] = {
     "contains": (ib.text_test(lambda a, b: a.contains(b)), py.text_test(lambda a, b: b in a)),
     "startsWith": (ib.text_test(lambda a, b: a.startswith(b)), py.text_test(str.startswith)),
     "endsWith": (ib.text_test(lambda a, b: a.endswith(b)), py.text_test(str.endswith)),
-    "like": (ib.text_test(lambda a, b: a.like(b)), py.text_test(lambda a, b: _like(a, b))),
+    "like": (ib.text_test(lambda a, b: a.like(b)), py.text_test(like)),
     "matches": (ib.text_test(lambda a, b: a.re_search(b)), py.text_test(lambda a, b: re.search(b, a) is not None)),
     **{name: (getattr(ib, name), getattr(py, name)) for name in (
         "equals", "intersects", "intersection", "includes", "distinct", "count", "head", "exists", "filtered",
@@ -254,12 +254,6 @@ _IMPLEMENTATIONS: dict[str, tuple[ib.Impl, py.Impl]] = {
     **{how: (ib.aggregate(how), py.aggregate(how)) for how in ("sum", "avg", "min", "max")},
     "topN": (ib.ranked(True), py.ranked(True)), "bottomN": (ib.ranked(False), py.ranked(False)),
 }  # fmt: skip
-
-
-def _like(value: str, pattern: str) -> bool:
-    from accord.segment.evaluator import like
-
-    return like(value, pattern)
 
 
 _S = "person.name.firstName"

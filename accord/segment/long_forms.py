@@ -10,6 +10,7 @@ came from, so problems found later point at what the user wrote."""
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -211,9 +212,10 @@ def anchor_of(node: Node) -> str | None:
     return None
 
 
-def span_of(node: Node) -> tuple[Node, Node] | None:
+def span_of(node: Node, fail: Problem) -> tuple[Node, Node] | None:
     """Where a day or a period starts and where the next begins, when the node is one: today, yesterday,
-    tomorrow, `this|last|next <unit>` (a `CalendarPoint` span marker) or `date(y, m, d)`; else None."""
+    tomorrow, `this|last|next <unit>` (a `CalendarPoint` span marker) or `date(y, m, d)`; else None.
+    The last day of the calendar has no next day: that is a problem at the date."""
     if isinstance(node, Now) and node.today:
         return CalendarPoint(node.pos, "now", "day", 0), CalendarPoint(node.pos, "now", "day", 1)
     if isinstance(node, CalendarPoint) and anchor_of(node) in ("yesterday", "tomorrow"):
@@ -223,6 +225,10 @@ def span_of(node: Node) -> tuple[Node, Node] | None:
                 CalendarPoint(node.pos, "now", node.unit, node.offset + 1))  # fmt: skip
     if isinstance(node, Call) and node.name == "date" and _is_day(node):
         day = datetime.date(*(a.value for a in node.args))  # type: ignore[attr-defined]
+        if day == datetime.date.max:
+            fail(node, f"{day.isoformat()} is the calendar's last day: a whole day or period here must end "
+                       "before it (compare with `occurs before` or a comparison instead)")  # fmt: skip
+            return node, node
         after = day + datetime.timedelta(days=1)
         numbers = tuple(Literal(a.pos, v) for a, v in zip(node.args, (after.year, after.month, after.day), strict=True))
         return node, Call(node.pos, "date", numbers)
@@ -242,7 +248,7 @@ def _is_day(call: Call) -> bool:
         return False
     try:
         datetime.date(*(a.value for a in call.args))  # type: ignore[attr-defined]
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -254,7 +260,7 @@ def within(pos: Position, moment: Node, start: Node, end: Node) -> Node:
 
 def occurs_on(pos: Position, moment: Node, when: Node, fail: Problem) -> Node:
     """`x occurs [on] today | yesterday | date(...) | last month | ...`: x falls within that day or period."""
-    span = span_of(when)
+    span = span_of(when, fail)
     if span is None:
         fail(when, "`occurs on` takes a day or a period: today, yesterday, tomorrow, date(y, m, d), or "
                    "this, last or next followed by a unit (occurs last month); to compare with a moment, "
@@ -263,28 +269,38 @@ def occurs_on(pos: Position, moment: Node, when: Node, fail: Problem) -> Node:
     return within(pos, moment, *span)
 
 
-def occurs_beside(pos: Position, moment: Node, direction: str, when: Node) -> Node:
+def occurs_beside(pos: Position, moment: Node, direction: str, when: Node, fail: Problem) -> Node:
     """`x occurs before X`: earlier than X's start; `after X`: not before X's end (for a day or period),
     later than X (for a moment)."""
-    span = span_of(when)
+    span = span_of(when, fail if direction == "after" else _only_start)
     if direction == "before":
         return Compare(pos, "<", moment, span[0] if span else when)
     return Compare(pos, ">=", moment, span[1]) if span else Compare(pos, ">", moment, when)
 
 
-def occurs_between(pos: Position, moment: Node, first: Node, last: Node) -> Node:
+def occurs_between(pos: Position, moment: Node, first: Node, last: Node, fail: Problem) -> Node:
     """`x occurs between A and B`: from A's start to B's end (both days or periods included whole), or to B
     itself when B is a moment."""
-    start = (span_of(first) or (first,))[0]
-    span = span_of(last)
+    start = (span_of(first, _only_start) or (first,))[0]
+    span = span_of(last, fail)
     upper = Compare(pos, "<", moment, span[1]) if span else Compare(pos, "<=", moment, last)
     return Logic(pos, "and", Compare(pos, ">=", moment, start), upper)
 
 
-def calendar_slot(pos: Position, moment: Node, window: Window, negated: bool) -> Node:
+def _only_start(_node: Any, _message: str) -> None:
+    """Where only a span's start is read (`occurs before date(9999, 12, 31)`), its end cannot be a problem."""
+
+
+def calendar_slot(pos: Position, moment: Node, window: Window, negated: bool, fail: Problem) -> Node:
     """`x occurs = N units before|after X`: x falls in the calendar unit N units before (after) the one
     holding X (`= 3 days before today` is the day three days ago; `= 2 hours before now` the clock hour
-    two hours back); `!=` is its negation."""
+    two hours back); `!=` is its negation. (The checker bounds how far the slot may be.)"""
+    if not math.isfinite(window.amount):  # a number written with hundreds of digits
+        fail(pos, "this number of units is too large for a calendar form")
+        return Literal(pos, None)
+    if window.amount != int(window.amount):
+        fail(pos, "`occurs = N units ...` counts whole units of the calendar")
+        return Literal(pos, None)
     shift = -int(window.amount) if window.direction == "before" else int(window.amount)
     start = CalendarPoint(pos, window.anchor, window.unit, shift)
     end = CalendarPoint(pos, window.anchor, window.unit, shift + 1)

@@ -49,8 +49,8 @@ def parse_pql(text: str) -> Node:
                                 "(use `in [...]` for long lists of alternatives)", 1, 1, text)])  # fmt: skip
     builder = TreeBuilder(text)
     found = finish(as_condition(builder.transform(tree)), builder.fail)
-    if builder.problems:
-        raise PQLError(builder.problems)
+    if builder.problems:  # a node read twice (an unaggregated list of event values) is told of once
+        raise PQLError(list({(p["line"], p["column"], p["message"]): p for p in builder.problems}.values()))
     return found
 
 

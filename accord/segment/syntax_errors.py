@@ -54,6 +54,27 @@ UP_OPERATOR = (
 """Why `^` is refused (docs/segmentation.md lists it among the documented forms Accord refuses)."""
 
 
+MISPLACED = (
+    (re.compile(r"\(\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*=>"),
+     "the lambda `(Profile) => ...` names the profile only at the head of a definition (the reference shows it "
+     "only as a definition's signature): start the definition with it, or write the fields alone"),
+    (re.compile(r"\bWHEN\s*\(\s*(?:this|last|next)\b", re.IGNORECASE),
+     "WHEN(this week) (a calendar period) is not a sequence step's window: a step takes a relative window "
+     "(WHEN(<= 2 days before now)) or a day (WHEN(today), WHEN(yesterday), WHEN(tomorrow))"),
+)  # fmt: skip
+"""Documented forms written where Accord does not take them, found around the token that does not fit
+(docs/segmentation.md lists them among the forms Accord refuses)."""
+
+
+def _misplaced(text: str, at: int) -> tuple[str, int] | None:
+    """Why a documented form around the index is refused, and where it starts; None when there is none."""
+    for pattern, why in MISPLACED:
+        for found in pattern.finditer(text):
+            if found.start() <= at < found.end() + 1 and text[: found.start()].strip():
+                return why, found.start()
+    return None
+
+
 def syntax_problem(exc: UnexpectedInput, text: str) -> dict[str, Any]:
     """What does not fit where, in the words of PQL (never the grammar's names for its tokens)."""
     if isinstance(exc, UnexpectedCharacters):
@@ -67,6 +88,8 @@ def syntax_problem(exc: UnexpectedInput, text: str) -> dict[str, Any]:
         return problem(f"`{word.group(1)}` starts a form that reaches to the end of the expression: after and, "
                        f"or, not, or in another form's condition, put it in parentheses ({word.group(1)} ...)",
                        line, column, text)  # fmt: skip
+    if isinstance(exc, UnexpectedToken) and (misplaced := _misplaced(text, exc.token.start_pos or 0)):
+        return problem(misplaced[0], *_line_column(text, misplaced[1]), text)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         found = str(exc.token)
         shown = found if len(found) <= 40 else found[:37] + "..."

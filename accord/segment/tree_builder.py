@@ -176,9 +176,7 @@ class TreeBuilder(LongFormReader, Transformer[Token, Node]):
     def occurs(self, meta: Any, c: list[Any]) -> Node:
         window: Window = c[2]
         if window.op in ("=", "!="):
-            if window.amount != int(window.amount):
-                self.fail(place_of(meta), "`occurs = N units ...` counts whole units of the calendar")
-            return calendar_slot(place_of(meta), c[0], window, negated=window.op == "!=")
+            return calendar_slot(place_of(meta), c[0], window, window.op == "!=", self.fail)
         return Occurs(place_of(meta), c[0], window)
 
     def period(self, meta: Any, c: list[Token]) -> Period:
@@ -188,10 +186,10 @@ class TreeBuilder(LongFormReader, Transformer[Token, Node]):
         return occurs_on(place_of(meta), c[0], c[3], self.fail)
 
     def occurs_beside(self, meta: Any, c: list[Any]) -> Node:
-        return occurs_beside(place_of(meta), c[0], str(c[2]), c[3])
+        return occurs_beside(place_of(meta), c[0], str(c[2]), c[3], self.fail)
 
     def occurs_between(self, meta: Any, c: list[Any]) -> Node:
-        return occurs_between(place_of(meta), c[0], c[3], c[5])
+        return occurs_between(place_of(meta), c[0], c[3], c[5], self.fail)
 
     def this_period(self, meta: Any, c: list[Token]) -> ThisPeriod:
         return ThisPeriod(place_of(meta), str(c[1]))

@@ -132,7 +132,7 @@ def test_batch_streaming_and_reference_agree(texts: list[str], people: list[dict
 
 def test_every_atom_is_both_true_and_false_somewhere() -> None:
     """The generated cases exercise each form: each atom holds for some profile and not for another."""
-    people = [
+    people: list[dict[str, Any]] = [
         {"person": {"name": {"firstName": "Ann"}, "birthDate": date(1985, 3, 1)}, "homeAddress": {"city": "Paris"},
          "_tenant": {"age": 41}, "consents": {"marketing": {"email": {"val": "y"}}},
          "events": [{"eventType": "commerce.productViews", "timestamp": NOW - timedelta(days=3),
@@ -166,7 +166,7 @@ def test_every_atom_is_both_true_and_false_somewhere() -> None:
 def test_like_without_backtracking_matches_the_sql_meaning(value: str, pattern: str) -> None:
     import re
 
-    from accord.segment.evaluator import like
+    from accord.segment.text_patterns import like
 
     regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
     assert like(value, pattern) == (re.fullmatch(regex, value, re.DOTALL) is not None)
@@ -191,7 +191,7 @@ class CountedText(str):
     ("ab" * 5_000, "%a_" * 40 + "%c%", False),
 ])  # fmt: skip
 def test_a_hostile_like_pattern_costs_at_most_value_times_pattern(value: str, pattern: str, expected: bool) -> None:
-    from accord.segment.evaluator import like
+    from accord.segment.text_patterns import like
 
     CountedText.looked, CountedText.budget = 0, len(value) * len(pattern.replace("%", ""))
     assert like(CountedText(value), pattern) is expected

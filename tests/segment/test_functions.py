@@ -242,7 +242,14 @@ ATOMS = [
     "_tenant.orders.topN(price, 2).head().price > 20", '_tenant.orders.bottomN(price, 1).head().storeId = "S1"',
     '_tenant.accounts.get("a").balance > 1', '_tenant.orders[storeId = "S1"]', "_tenant.orders[price > 20].count() > 1",
     "xEvent[productListItems[quantity > 1]]", "xEvent[productListItems[quantity > 1]].count() > 1",
+    'exists E from xEvent where (E.eventType = "commerce.purchases"), I from E.productListItems where I.quantity > 1',
+    "person.birthDate.getYear() < 1990", "person.birthDate.getDayOfMonth() <= currentDayOfMonth()",
+    "_tenant.lastSeen.getYear() = currentYear()", "_tenant.lastSeen.getDayOfMonth() > 20",
+    "_tenant.lastSeen.getMonth() = currentMonth()", '_tenant.orders.map(storeId).includes("S1")',
+    '_tenant.prefs.get("lang") = "fr"', "_tenant.orders.filter(price > 20).count() >= 1",
 ]  # fmt: skip
+last_seen = st.one_of(st.none(), st.integers(-400 * 86_400, 40 * 86_400).map(lambda s: NOW + timedelta(seconds=s)))
+"""A timestamp from about a year before NOW to a month after it: date functions see other years, months and days."""
 colors = st.one_of(st.none(), st.lists(st.sampled_from(["red", "blue", "green", None]), max_size=4))
 orders = st.one_of(st.none(), st.lists(st.fixed_dictionaries({
     "storeId": st.sampled_from(["S1", "S2", None]), "price": st.sampled_from([None, 10.0, 30.5, 50.0])}),
@@ -254,7 +261,7 @@ people = st.fixed_dictionaries({
                                                                "countryCode": st.none()})),
     "personalEmail": st.fixed_dictionaries({"address": st.none()}),
     "_tenant": st.fixed_dictionaries({
-        "age": st.one_of(st.none(), st.integers(0, 99)), "lastSeen": st.none(), "colors": colors,
+        "age": st.one_of(st.none(), st.integers(0, 99)), "lastSeen": last_seen, "colors": colors,
         "visited": colors, "scores": st.one_of(st.none(), st.lists(st.one_of(st.none(), st.integers(0, 5)),
                                                                    max_size=4)),
         "orders": orders,
@@ -325,3 +332,29 @@ def test_refused_functions_are_listed_in_the_docs() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for name in REFUSED:
         assert f"`{name}`" in text.split("### Documented forms Accord refuses", 1)[-1], name
+
+
+def _misspelled() -> list[str]:
+    """Every field of the test schemas written with a letter too, where a user could write it: at the top, in
+    an event filter, in a condition on a list's items and after a function's object."""
+    texts = []
+    for path in PROFILE_FIELDS:
+        written = path.replace("[]", "").replace("{}", "")
+        texts.append(f"{written}x.isNull()")
+        for items in ("_tenant.orders", "_tenant.accounts.values()"):
+            texts.append(f"{items}.exists({written.rsplit('.', 1)[-1]}x.isNull())")
+            texts.append(f"{items}.head().{written.rsplit('.', 1)[-1]}x.isNull()")
+    texts += [f"xEvent[{path.replace('[]', '')}x.isNull()].exists()" for path in EVENT_FIELDS]
+    texts += ["xEvent[productListItems.exists(SKUx.isNull())].exists()", "_tenant.orders.price > 1",
+              '_tenant.accounts.status = "x"', 'xEvent[productListItems.SKU = "x"].exists()']  # fmt: skip
+    return texts
+
+
+def test_no_problem_names_a_path_in_the_schemas_notation() -> None:
+    """`orders[].price` is how the field list names the items' fields, not something a user writes: no
+    problem (a did-you-mean above all) shows it."""
+    for text in _misspelled():
+        with pytest.raises(PQLError) as caught:
+            check(parse_pql(text), text, PROFILE_FIELDS, EVENT_FIELDS)
+        for found in caught.value.problems:
+            assert "[]" not in found["message"] and "{}" not in found["message"], (text, found["message"])

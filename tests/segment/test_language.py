@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.segment import PQLError, check, parse_pql
 from accord.segment.ast import Chain, Events, InList, Method, Occurs
@@ -178,3 +180,69 @@ def test_streaming_eligibility_says_why() -> None:
     assert "not bounded" in eligible('xEvent[eventType = "a" or timestamp occurs <= 1 hours before now].exists()')[1]
     assert "first step" in eligible('CHAIN(xEvent, timestamp, [A: WHAT(eventType = "a")])')[1]
     assert "another segment" in eligible('inSegment("x")')[1]
+    assert "depends on the time" in eligible("person.birthDate occurs <= 3 days before now")[1]
+
+
+FRAGMENTS = [
+    *PROFILE, *EVENT, "xEvent", "_tenant.orders", "$1.homeAddress.city", "$2.x", "(P) =>", "P.homeAddress.city",
+    "0", "1", "1.5", "3", "9999", "99999999999999999999", "9" * 400, "9" * 400 + ".5", '"a"', "'b'", '"(a+)+"',
+    "true", "false", "null", "=", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "!", "^", "^^.",
+    "and", "or", "not", "in", "notIn", "like", "(", ")", "[", "]", ",", ".", ":", "occurs", "on", "between",
+    "before", "after", "from", "now", "today", "yesterday", "tomorrow", "this", "last", "next", "days", "day",
+    "hours", "months", "years", "millennia", "century", "date(", "date(9999, 12, 31)", "date(1, 1, 1)",
+    "date(2024, 2, 30)", "CHAIN(xEvent, timestamp, [", "A:", "WHAT(", "WHEN(", "COUNT(", "WHERE(", "exists",
+    "forall", "select", "where", "let", "sum", "avg", "count", "over", "E", "E.eventType", ", I from E.x where",
+    ".count()", ".sum(", ".exists(", ".map(", ".get(", ".head()", ".occurs(", "this month)", "inSegment(",
+    "currentMonth()", "if(", "bucket()", "date(2026, " + "9" * 400 + ", 1)",
+]  # fmt: skip
+
+
+TOKEN = re.compile(r'"[^"]*"|[A-Za-z_$][A-Za-z0-9_.]*|\d+(?:\.\d+)?|\S')
+SEEDS = [*VALID, "person.birthDate occurs on date(2024, 2, 3)", "person.birthDate occurs = 3 days before today",
+         "person.birthDate occurs between date(2020, 1, 1) and next month", 'exists E from xEvent where (E.eventType '
+         '= "a"), I from E.productListItems where I.SKU = "x"', "let S = (_tenant.age) in (S > 1)"]  # fmt: skip
+texts = st.one_of(
+    st.tuples(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12), st.sampled_from([" ", ""])).map(
+        lambda t: t[1].join(t[0])),
+    st.tuples(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 60), st.sampled_from(FRAGMENTS)),
+                                               min_size=1, max_size=3)).map(
+        lambda t: " ".join(_replaced(TOKEN.findall(t[0]), t[1]))),
+)  # fmt: skip
+"""Token soup, and valid definitions with a few of their tokens replaced by others."""
+
+
+def _replaced(tokens: list[str], changes: list[tuple[int, str]]) -> list[str]:
+    for where, fragment in changes:
+        tokens[where % len(tokens)] = fragment
+    return tokens
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_any_text_gives_a_tree_or_a_pql_error(text: str) -> None:
+    """Whatever is written, parsing and checking either succeed or say what is wrong where: no other error."""
+    try:
+        check(parse_pql(text), text, PROFILE, EVENT)
+    except PQLError as caught:
+        assert all(p["line"] >= 1 and p["column"] >= 1 for p in caught.problems), caught.problems
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["=", "!=", "<=", ">"]), st.sampled_from(["0", "1", "999", "1000", "12001", "9" * 25, "2.5"]),
+       st.sampled_from(["milliseconds", "days", "weeks", "months", "years", "decades", "centuries", "millennia"]),
+       st.sampled_from(["before", "after"]), st.sampled_from(["now", "today", "yesterday", "tomorrow"]))  # fmt: skip
+def test_a_checked_time_form_evaluates_at_the_clocks_ends(op: str, amount: str, unit: str, direction: str,
+                                                          anchor: str) -> None:  # fmt: skip
+    """A time form that checks can be evaluated, whatever its reach, for a value at either end of the calendar."""
+    from datetime import UTC, date, datetime
+
+    from accord.segment.evaluator import compile_python
+
+    text = f"person.birthDate occurs {op} {amount} {unit} {direction} {anchor}"
+    try:
+        tree = parse_pql(text)
+        check(tree, text, PROFILE, EVENT)
+    except PQLError:
+        return
+    for born in (date(1, 1, 1), date(9999, 12, 31), date(2026, 1, 1)):
+        compile_python(tree)({"attributes": {"person": {"birthDate": born}}}, datetime(2026, 6, 1, tzinfo=UTC))
