@@ -207,7 +207,7 @@ def main(home, people, lookups):
     ws = Workspace.open(Settings(home=Path(home), scheduler=False))
     with ws.catalog.session() as s:
         for name, expression, days in COMPUTED:
-            profile.create_computed_attribute(s, "prod", {"name": name, "expression": {"type": "PQL",
+            segment.create_computed_attribute(s, "prod", {"name": name, "expression": {"type": "PQL",
                 "value": expression}, "duration": {"count": days, "unit": "DAYS"}})
         for name, pql, streaming in definitions():
             segment.create_segment(s, "prod", {"name": name, "expression": {"type": "PQL", "value": pql},

@@ -1,4 +1,4 @@
-"""REST routes of computed attributes (the profile context): definitions, their status, refreshes."""
+"""REST routes of computed attributes (the segment context): definitions, their status, refreshes."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from accord import profile
+from accord import segment
 from accord.api.deps import SandboxDep, WorkspaceDep, principal
 from accord.api.models import ERROR_RESPONSES
-from accord.profile.computed_attributes import ComputedAttributeChange, ComputedAttributeDocument
+from accord.segment import ComputedAttributeChange, ComputedAttributeDocument
 
 router = APIRouter(dependencies=[Depends(principal)], responses=ERROR_RESPONSES, tags=["computed attributes"])
 
@@ -43,7 +43,7 @@ class RefreshOut(BaseModel):
 @router.get("/computed-attributes", response_model=list[ComputedAttributeOut])
 def get_computed_attributes(ws: WorkspaceDep, sandbox: SandboxDep) -> list[dict[str, Any]]:
     with ws.catalog.session() as session:
-        return profile.list_computed_attributes(session, sandbox)
+        return segment.list_computed_attributes(session, sandbox)
 
 
 @router.post("/computed-attributes", response_model=ComputedAttributeOut, status_code=201)
@@ -52,13 +52,13 @@ def post_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, body: Compute
     (the lookback, at most 90 days), `status` DRAFT or NEW; at most 25 active per sandbox. Refused whole, with
     every problem and where, if it does not check."""
     with ws.catalog.session() as session:
-        return profile.create_computed_attribute(session, sandbox, body.model_dump(exclude_unset=True))
+        return segment.create_computed_attribute(session, sandbox, body.model_dump(exclude_unset=True))
 
 
 @router.get("/computed-attributes/{name}", response_model=ComputedAttributeOut)
 def get_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
     with ws.catalog.session() as session:
-        return profile.computed_attribute_document(profile.find_computed_attribute(session, sandbox, name))
+        return segment.computed_attribute_document(segment.find_computed_attribute(session, sandbox, name))
 
 
 @router.patch("/computed-attributes/{name}", response_model=ComputedAttributeOut)
@@ -67,17 +67,17 @@ def patch_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str,
     """Change what is given (display name, description, expression, duration, status); a new expression or
     lookback has no value until the next refresh. Disabling one that segments or flows read is refused (409)."""
     with ws.catalog.session() as session:
-        return profile.update_computed_attribute(session, sandbox, name, body.model_dump(exclude_unset=True))
+        return segment.update_computed_attribute(session, sandbox, name, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/computed-attributes/{name}", response_model=ComputedAttributeOut)
 def delete_computed_attribute(ws: WorkspaceDep, sandbox: SandboxDep, name: str) -> dict[str, Any]:
     """Delete a computed attribute; refused (409) while segments or activation flows read it."""
     with ws.catalog.session() as session:
-        return profile.delete_computed_attribute(session, sandbox, name)
+        return segment.delete_computed_attribute(session, sandbox, name)
 
 
 @router.post("/computed-attributes/refresh", response_model=RefreshOut)
 async def post_refresh(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
     """Evaluate every active computed attribute over every profile now (segment jobs also do, first)."""
-    return await run_in_threadpool(profile.refresh_computed_attributes, ws, sandbox)
+    return await run_in_threadpool(segment.refresh_computed_attributes, ws, sandbox)

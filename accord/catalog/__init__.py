@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
+    from accord.catalog.activations import ActivationFlowRecord
     from accord.catalog.database import Catalog, Database, SessionReader
     from accord.catalog.exceptions import (
         CatalogAuthenticationError,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "activations": ["ActivationFlowRecord"],
     "database": ["Catalog", "Database", "SessionReader"],
     "exceptions": ["CatalogAuthenticationError", "CatalogUnavailableError", "NotInitialisedError", "redact_url"],
     "models": [

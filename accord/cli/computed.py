@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from accord import profile
+from accord import segment
 from accord.cli.documents import read_document
 from accord.cli.output import emit, new_table, out
 from accord.cli.state import JsonFlag, state
@@ -49,7 +49,7 @@ def computed_create(
                     "expression": {"type": "PQL", "value": pql}, "duration": _duration(lookback),
                     "status": "DRAFT" if draft else "NEW"}  # fmt: skip
     with state.workspace().catalog.session() as session:
-        created = profile.create_computed_attribute(session, state.sandbox, document)
+        created = segment.create_computed_attribute(session, state.sandbox, document)
     emit(created, as_json, _human)
 
 
@@ -71,7 +71,7 @@ def computed_update(
     if lookback is not None:
         change["duration"] = _duration(lookback)
     with state.workspace().catalog.session() as session:
-        changed = profile.update_computed_attribute(session, state.sandbox, name, change)
+        changed = segment.update_computed_attribute(session, state.sandbox, name, change)
     emit(changed, as_json, _human)
 
 
@@ -79,7 +79,7 @@ def computed_update(
 def computed_list(as_json: bool = JsonFlag) -> None:
     """The computed attributes of the sandbox."""
     with state.workspace().catalog.session() as session:
-        rows = profile.list_computed_attributes(session, state.sandbox)
+        rows = segment.list_computed_attributes(session, state.sandbox)
 
     def human(found: list[dict[str, Any]]) -> None:
         table = new_table("name", "status", "function", "lookback", "last evaluated")
@@ -95,7 +95,7 @@ def computed_list(as_json: bool = JsonFlag) -> None:
 def computed_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """One computed attribute: its definition, status and last evaluation."""
     with state.workspace().catalog.session() as session:
-        found = profile.computed_attribute_document(profile.find_computed_attribute(session, state.sandbox, name))
+        found = segment.computed_attribute_document(segment.find_computed_attribute(session, state.sandbox, name))
     emit(found, as_json, _human)
 
 
@@ -103,13 +103,13 @@ def computed_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
 def computed_delete(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> None:
     """Delete a computed attribute (refused while segments or activation flows read it)."""
     with state.workspace().catalog.session() as session:
-        gone = profile.delete_computed_attribute(session, state.sandbox, name)
+        gone = segment.delete_computed_attribute(session, state.sandbox, name)
     emit(gone, as_json, lambda d: out.print(f"computed attribute {d['name']} deleted"))
 
 
 @computed_app.command("refresh")
 def computed_refresh(as_json: bool = JsonFlag) -> None:
     """Evaluate every active computed attribute over every profile now (segment jobs do it first too)."""
-    done = profile.refresh_computed_attributes(state.workspace(), state.sandbox)
+    done = segment.refresh_computed_attributes(state.workspace(), state.sandbox)
     emit(done, as_json, lambda d: out.print(f"{len(d['evaluated'])} computed attribute(s) evaluated over "
                                             f"{d['profiles']} profiles"))  # fmt: skip

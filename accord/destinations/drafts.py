@@ -27,8 +27,8 @@ def exportable_sources(session: Session, sandbox: str, spec: DestinationSpec) ->
     `identityMap.<namespace>` of each namespace of the sandbox the destination takes, and `attributes`, each path
     of the union profile schema that holds one value (objects, arrays and maps cannot be exported)."""
     from accord.identity import list_namespaces
-    from accord.profile.computed_values import computed_fields
     from accord.schema import FieldType, union_schema
+    from accord.segment import computed_fields
 
     accepted = [n.symbol for n in list_namespaces(session, sandbox)
                 if spec.namespaces is None or n.symbol in spec.namespaces]  # fmt: skip

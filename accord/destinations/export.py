@@ -27,7 +27,7 @@ from accord.destinations.naming import NameValues, file_names, render
 from accord.destinations.spec import DestinationSpec, ExportFile
 from accord.destinations.sync import KEY, key_samples, mandatory_targets, record_key, records_held, sync_changes
 from accord.engine import arrow_tables, drop_temporary_table, field_at, sql_string, temporary_table
-from accord.profile.computed_values import PREFIX, ComputedColumns
+from accord.segment import COMPUTED_PREFIX, ComputedColumns
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -79,7 +79,7 @@ class ExportInputs:
     fingerprints: Path | None = None
     """The profile store's fingerprints, when it has them (`accord.destinations.changed`)."""
     computed: ComputedColumns | None = None
-    """The values of the computed attributes the flow maps (`accord.profile.computed_values`), joined by graph."""
+    """The values of the computed attributes the flow maps (segmentation computes them), joined by graph."""
 
 
 @dataclass
@@ -287,7 +287,8 @@ def _rows(
         columns[column] = _field(profiles, path, {}).cast("string")
     attributes = profiles.select(graph=profiles.graph, **columns) if columns else profiles.select("graph")
     if inputs.computed is not None:
-        computed = {e.target: e.source for e in flow.mapping if e.namespace is None and e.source.startswith(PREFIX)}
+        mapped = [e for e in flow.mapping if e.namespace is None and e.source.startswith(COMPUTED_PREFIX)]
+        computed = {e.target: e.source for e in mapped}
         attributes = inputs.computed.join(attributes, computed, tables.get("_computed"))
     joined = current.left_join(attributes, current.graph == attributes.graph).select(
         current.graph, current.status, *[attributes[c] for c in columns]

@@ -197,9 +197,8 @@ def check_definition(
 ) -> FlowDefinition:
     """The definition with its audiences resolved to segment ids, or every problem it has (DocumentError)."""
     from accord.identity import list_namespaces
-    from accord.profile.computed_values import computed_fields
     from accord.schema import FieldType, union_schema
-    from accord.segment import find_segment
+    from accord.segment import computed_fields, find_segment
 
     problems: list[dict[str, Any]] = []
 

@@ -105,7 +105,6 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
     from accord import profile, segment
     from accord.engine import connect
     from accord.lake import sandbox_job
-    from accord.profile.computed_values import computed_columns, computed_fields
     from accord.profile.store import FINGERPRINTS
     from accord.schema import field_dtype, union_schema
     from accord.sources import SecretBox
@@ -128,7 +127,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                                        AllowedRoots.from_settings(workspace.settings))  # fmt: skip
         spec = destination.spec
         sandbox_id = flow.sandbox_id
-        leaves = {**union_schema(session, sandbox, "profile").leaves(), **computed_fields(session, sandbox)}
+        leaves = {**union_schema(session, sandbox, "profile").leaves(), **segment.computed_fields(session, sandbox)}
         leaf_types = {p: field_dtype(s) for p, s in leaves.items()}
         segments = {a.segment_id: segment.find_segment(session, sandbox, a.segment_id or a.segment).name
                     for a in definition.audiences}  # fmt: skip
@@ -152,7 +151,7 @@ def _run(workspace: Workspace, sandbox: str, flow_id: str, run_id: str, started:
                 raise NotFoundError("no profiles to activate yet: build them with `accord profile rebuild`",
                                     code="ACTIVATION-0411-404")  # fmt: skip
             streamed = segment.overlay_changes(workspace, sandbox_id) if changes is None else {}
-            computed = computed_columns(workspace, sandbox, {m.source for m in definition.mapping})
+            computed = segment.computed_columns(workspace, sandbox, {m.source for m in definition.mapping})
             con = connect(export_settings(workspace.settings))
             try:
                 for index, audience in enumerate(built.audiences):

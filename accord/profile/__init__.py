@@ -7,16 +7,6 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.profile.computed_attributes import (
-        computed_attribute_document,
-        create_computed_attribute,
-        delete_computed_attribute,
-        find_computed_attribute,
-        list_computed_attributes,
-        update_computed_attribute,
-    )
-    from accord.profile.computed_evaluation import refresh_computed_attributes
-    from accord.profile.computed_values import computed_fields, profile_values
     from accord.profile.erasure import StoreChange, follow_graphs
     from accord.profile.identities import store_identities
     from accord.profile.lookup import get_profile, identity_graph, recent_profiles
@@ -28,16 +18,6 @@ if TYPE_CHECKING:
     from accord.profile.summary import store_summary
 
 _EXPORTS = {
-    "computed_attributes": [
-        "computed_attribute_document",
-        "create_computed_attribute",
-        "delete_computed_attribute",
-        "find_computed_attribute",
-        "list_computed_attributes",
-        "update_computed_attribute",
-    ],
-    "computed_evaluation": ["refresh_computed_attributes"],
-    "computed_values": ["computed_fields", "profile_values"],
     "erasure": ["StoreChange", "follow_graphs"],
     "identities": ["store_identities"],
     "lookup": ["get_profile", "identity_graph", "recent_profiles"],

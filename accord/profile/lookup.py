@@ -28,13 +28,12 @@ from accord.identity import (
     resolve_identity,
 )
 from accord.lake import cutoff, jsonable, open_dataset
-from accord.profile.computed_values import profile_values
 from accord.profile.merge import Fragment, merge
 from accord.profile.policies import resolve_policy
 from accord.profile.recent import RecentEvents, since_filter
 from accord.profile.store import ProfileStore, committed_batches, store_folder
 from accord.schema import resolve_schema_by_id
-from accord.segment import profile_memberships
+from accord.segment import profile_computed_values, profile_memberships
 from accord.workspace import Workspace
 
 MAX_FRAGMENTS = 5000
@@ -120,7 +119,7 @@ def get_profile(
             "fragments": origins,
             "events": {"total": total_events, "offset": events_offset, "items": page},
             "segmentMembership": _memberships(workspace, sandbox, graph_id),
-            "computedAttributes": profile_values(workspace, sandbox, int(graph_id) if graph_id is not None else None),
+            "computedAttributes": _computed(workspace, sandbox, graph_id),
             "flags": [f"more than {EVENTS_GUARDRAIL:,} events"] if total_events > EVENTS_GUARDRAIL else [],
             "readFrom": "store" if store is not None else "lake",
         }
@@ -155,6 +154,11 @@ def identity_graph(workspace: Workspace, sandbox: str, namespace: str, identity:
 def _memberships(workspace: Workspace, sandbox: str, graph_id: str | None) -> dict[str, Any]:
     """The person's audience memberships (by segment name), once segment jobs have run."""
     return profile_memberships(workspace, sandbox, int(graph_id)) if graph_id is not None else {}
+
+
+def _computed(workspace: Workspace, sandbox: str, graph_id: str | None) -> list[dict[str, Any]]:
+    """The person's computed attributes (segmentation computes them: they are PQL aggregations of events)."""
+    return profile_computed_values(workspace, sandbox, int(graph_id) if graph_id is not None else None)
 
 
 Found = tuple[str | None, list[tuple[str, str]], list[Fragment], list[dict[str, Any]], int]

@@ -1,4 +1,5 @@
-"""Segmentation: PQL audiences, batch and streaming evaluation, memberships and their history."""
+"""Segmentation: PQL audiences, batch and streaming evaluation, memberships and their history, computed
+attributes (PQL event aggregations that audiences read)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,34 @@ from typing import TYPE_CHECKING
 from accord.faces import lazy_face
 
 if TYPE_CHECKING:
-    from accord.segment.background import job_log, queue_job, run_detached, run_in_thread, spawn_job
+    from accord.segment.background import (
+        JobWorkers,
+        Runner,
+        job_log,
+        queue_job,
+        run_detached,
+        spawn_job,
+        start_background_job,
+    )
     from accord.segment.checker import Checked, check
+    from accord.segment.computed_attributes import (
+        ComputedAttributeChange,
+        ComputedAttributeDocument,
+        computed_attribute_document,
+        create_computed_attribute,
+        delete_computed_attribute,
+        find_computed_attribute,
+        list_computed_attributes,
+        refresh_computed_attributes,
+        update_computed_attribute,
+    )
+    from accord.segment.computed_values import PREFIX as COMPUTED_PREFIX
+    from accord.segment.computed_values import (
+        ComputedColumns,
+        computed_columns,
+        computed_fields,
+        profile_computed_values,
+    )
     from accord.segment.definitions import (
         change_segment,
         create_segment,
@@ -23,7 +50,7 @@ if TYPE_CHECKING:
     from accord.segment.erasure import MembershipsErased, forget_memberships, memberships_of
     from accord.segment.evaluator import compile_python
     from accord.segment.exceptions import PQLError
-    from accord.segment.job_control import cancel_job, job_document, list_jobs
+    from accord.segment.job_control import JobUnderWayError, cancel_job, job_document, list_jobs
     from accord.segment.jobs import estimate, history, members, membership_table, profile_history, run_job
     from accord.segment.overview import AudienceJob, SizeAt, audience_jobs, member_sample, recent_sizes
     from accord.segment.parser import parse_pql
@@ -51,6 +78,24 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "erasure": ["MembershipsErased", "forget_memberships", "memberships_of"],
     "checker": ["Checked", "check"],
+    "computed_attributes": [
+        "ComputedAttributeChange",
+        "ComputedAttributeDocument",
+        "computed_attribute_document",
+        "create_computed_attribute",
+        "delete_computed_attribute",
+        "find_computed_attribute",
+        "list_computed_attributes",
+        "refresh_computed_attributes",
+        "update_computed_attribute",
+    ],
+    "computed_values": [
+        "COMPUTED_PREFIX",
+        "ComputedColumns",
+        "computed_columns",
+        "computed_fields",
+        "profile_computed_values",
+    ],
     "definitions": [
         "change_segment",
         "create_segment",
@@ -64,8 +109,16 @@ _EXPORTS = {
     ],
     "evaluator": ["compile_python"],
     "exceptions": ["PQLError"],
-    "background": ["job_log", "queue_job", "run_detached", "run_in_thread", "spawn_job"],
-    "job_control": ["cancel_job", "job_document", "list_jobs"],
+    "background": [
+        "JobWorkers",
+        "Runner",
+        "job_log",
+        "queue_job",
+        "run_detached",
+        "spawn_job",
+        "start_background_job",
+    ],
+    "job_control": ["JobUnderWayError", "cancel_job", "job_document", "list_jobs"],
     "jobs": ["estimate", "history", "members", "membership_table", "profile_history", "run_job"],
     "overview": ["AudienceJob", "SizeAt", "audience_jobs", "member_sample", "recent_sizes"],
     "parser": ["parse_pql"],
@@ -90,4 +143,4 @@ _EXPORTS = {
         "profile_memberships",
     ],
 }
-__all__ = lazy_face(__name__, _EXPORTS)
+__all__ = lazy_face(__name__, _EXPORTS, {"COMPUTED_PREFIX": "PREFIX"})

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accord.catalog import SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
+from accord.catalog import ActivationFlowRecord, SegmentDefinitionRecord, new_id, resolve_sandbox, utcnow
 from accord.errors import (
     ConflictError,
     DocumentError,
@@ -26,6 +26,7 @@ from accord.errors import (
 from accord.schema import union_schema
 from accord.segment.ast import Call, Node
 from accord.segment.checker import Checked, check
+from accord.segment.computed_values import computed_fields
 from accord.segment.exceptions import PQLError, problem
 from accord.segment.kinds import schema_fields
 from accord.segment.parser import parse_pql
@@ -114,9 +115,7 @@ def _quote(text: str) -> str:
 def _fields(session: Session, sandbox: str, class_name: str) -> dict[str, str]:
     schema = union_schema(session, sandbox, class_name)
     leaves = schema.leaves()
-    if class_name == "profile":  # computed attributes are profile fields too (their values: accord.profile)
-        from accord.profile.computed_values import computed_fields
-
+    if class_name == "profile":  # computed attributes are profile fields too (`computed_values.py`)
         leaves = {**leaves, **computed_fields(session, sandbox)}
     # every field, with what arrays and maps hold and the fields of their objects (`productListItems[].SKU`)
     return {**{path: spec.type.value for path, spec in leaves.items()}, **schema_fields(schema.fields)}
@@ -300,8 +299,6 @@ def delete_segment(session: Session, sandbox: str, name: str) -> dict[str, Any]:
 
 def _activating(session: Session, record: SegmentDefinitionRecord) -> list[str]:
     """The activation flows that send this segment (read from the catalog: destinations build on segments)."""
-    from accord.catalog.activations import ActivationFlowRecord
-
     flows = session.scalars(select(ActivationFlowRecord).where(ActivationFlowRecord.sandbox_id == record.sandbox_id))
     return sorted(f.name for f in flows
                   if any(a.get("segmentId") == record.id for a in f.definition.get("audiences", [])))  # fmt: skip

@@ -34,11 +34,14 @@ from accord.engine import connect, field_at
 from accord.errors import AccordError, InvalidInputError, NotFoundError
 from accord.jobs import ensure_held
 from accord.lake import sandbox_job
+from accord.profile import store_folder
 from accord.schema import field_dtype, union_schema
 from accord.segment import memberships
 from accord.segment.ast import Node
 from accord.segment.ast import Path as FieldPath
 from accord.segment.compiler import compile_job
+from accord.segment.computed_evaluation import Refresh
+from accord.segment.computed_values import with_computed
 from accord.segment.definitions import find_segment, resolved_tree, segment_names, validate_pql
 from accord.segment.functions import FUNCTIONS
 from accord.segment.job_control import (
@@ -62,8 +65,6 @@ def segments_folder(workspace: Workspace, sandbox_id: str) -> Path:
 
 
 def _store(workspace: Workspace, sandbox_id: str) -> Path:
-    from accord.profile.store import store_folder
-
     folder = store_folder(workspace, sandbox_id)
     if not (folder / "profiles.parquet").exists():
         raise NotFoundError("no profiles to evaluate yet: build them with `accord profile rebuild`",
@@ -121,9 +122,7 @@ def _inputs(workspace: Workspace, con: Any, sandbox: str, trees: dict[str, Node]
     paths: dict[str, set[str]] = {"profile": set(), "event": set()}
     reads_events = [paths_read(tree, paths) for tree in [*trees.values(), *(values or {}).values()]]
     profiles = _flat(con.read_parquet(str(folder / "profiles.parquet")), paths["profile"], profile_types)
-    from accord.profile.computed_values import with_computed  # computed attributes' values, joined by graph
-
-    profiles = with_computed(workspace, sandbox, profiles)
+    profiles = with_computed(workspace, sandbox, profiles)  # computed attributes' values, joined by graph
     event_files = sorted(folder.glob("events-*.arrow"))
     if not any(reads_events) or not event_files:
         return profiles, None
@@ -281,9 +280,8 @@ def _run_job(workspace: Workspace, sandbox: str, names: list[str] | None, contro
                                 code="SEGMENT-0412-404")  # fmt: skip
         now = utcnow()
         control.step(f"evaluating {len(trees)} segment(s) over every profile", 0.1, len(trees))
-        from accord.profile.computed_evaluation import Refresh  # definitions may read computed attributes
-
-        refresh = Refresh.start(workspace, sandbox, now)  # computed in the audiences' pass over the events
+        # definitions may read computed attributes: computed in the audiences' pass over the events
+        refresh = Refresh.start(workspace, sandbox, now)
         qualified = refresh.stored(lambda: evaluate(workspace, sandbox, trees, now, refresh.values))
         control.step("updating memberships", 0.7, len(trees))  # the last moment a cancellation is heard
         counts = _update_memberships(workspace, sandbox_id, control, qualified, list(trees), now)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from accord.catalog import SegmentDefinitionRecord, resolve_sandbox, utcnow
 from accord.errors import NotFoundError
+from accord.segment.computed_streaming import ComputedFold
 from accord.segment.definitions import resolved_tree, segment_names
 from accord.segment.evaluator import compile_python
 from accord.segment.memberships import NONE, STATUSES, Arrays, MembershipFiles, micros
@@ -88,8 +89,6 @@ class StreamingEvaluator:
         paths: dict[str, set[str]] = {"profile": set(), "event": set()}
         self.reads_events = any([paths_read(tree, paths) for _id, _name, tree in trees])
         """Whether a definition reads the events (else a changed profile's events need not be read)."""
-        from accord.profile.computed_evaluation import ComputedFold
-
         fold = ComputedFold(workspace, sandbox)
         self.computed = fold if fold.reads(paths["profile"]) else None
         """Computed attributes the definitions read, brought up to date from each changed profile's events."""

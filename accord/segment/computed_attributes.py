@@ -5,31 +5,41 @@ A definition is written as the reference product writes it: a PQL aggregation ov
 `count()`, `sum`, `avg`, `min`, `max`, `mostRecent` (the value of the latest event that holds one) and
 `first` (of the earliest). Definitions are validated whole, every problem with its path (and line and
 column in the expression); at most 25 are active per sandbox. Values are computed by `computed_evaluation.py`
-and read through `computed_values.py`."""
+and read through `computed_values.py`.
+
+Computed attributes belong to segmentation: each is a PQL event aggregation, computed in the segment job's
+own pass over the events, and audiences read them; profiles are upstream of both (a lookup shows a person's
+values through the segment face, as it shows their memberships)."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from accord.catalog import ComputedAttributeRecord, new_id, resolve_sandbox, utcnow
+from accord.catalog import ActivationFlowRecord, ComputedAttributeRecord, new_id, resolve_sandbox, utcnow
 from accord.errors import ConflictError, DocumentError, NotFoundError, did_you_mean, validation_problems
-from accord.profile.computed_values import ACTIVE, attribute_path
+from accord.jobs import holder
+from accord.lake import sandbox_job, sandbox_lock
 from accord.schema import FieldType, union_schema
-from accord.segment import PQLError, check, parse_pql
 from accord.segment.ast import Events, Method, Node, Path
+from accord.segment.checker import check
+from accord.segment.computed_evaluation import UNITS, Refresh
+from accord.segment.computed_values import ACTIVE, attribute_path
+from accord.segment.definitions import list_segments
+from accord.segment.exceptions import PQLError, problem
+from accord.segment.jobs import evaluate
+from accord.segment.parser import parse_pql
+from accord.segment.reads import attributes_read
+from accord.workspace import Workspace
 
 MAX_ACTIVE = 25
 """Computed attributes per sandbox that are not disabled (the reference product's guardrail)."""
 MAX_LOOKBACK = timedelta(days=90)
-UNITS = {"HOURS": timedelta(hours=1), "DAYS": timedelta(days=1), "WEEKS": timedelta(weeks=1),
-         "MONTHS": timedelta(days=30)}  # fmt: skip
-"""Lookback units; a month is 30 days, as in PQL's time windows."""
 FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX", "mostRecent": "MOST_RECENT",
              "first": "FIRST"}  # fmt: skip
 """Each function as PQL spells it, and its `mergeFunction` name in the reference product's API."""
@@ -156,8 +166,6 @@ def check_expression(session: Session, sandbox: str, text: str, path: str = "exp
 
 
 def _placed(message: str, line: int, column: int, text: str, path: str) -> dict[str, Any]:
-    from accord.segment.exceptions import problem
-
     return problem(message, line, column, text, path)
 
 
@@ -189,16 +197,31 @@ def _checked(session: Session, sandbox: str, expression: str, duration: Duration
 def computed_attribute_document(record: ComputedAttributeRecord) -> dict[str, Any]:
     """A computed attribute as the API shows it (in the reference product's words where it has them)."""
     definition = record.definition
+    status, error = record.status, record.error
+    session = object_session(record)
+    if status == "PROCESSING" and session is not None and not _refresh_may_run(session, record.sandbox_id):
+        # a refresh that was stopped (killed) left it so: shown as the last finished refresh left it
+        status = "PROCESSED" if record.last_evaluated_at is not None else "NEW"
+        error = "a refresh was interrupted before it finished: " + (
+            f"the values are those of {record.last_evaluated_at.isoformat()}" if record.last_evaluated_at
+            else "no value yet")  # fmt: skip
     return {
         "id": record.id, "name": record.name, "displayName": definition.get("displayName") or record.name,
         "description": record.description, "path": attribute_path(record.name),
         "expression": {"type": "PQL", "format": "pql/text", "value": definition["expression"]},
         "mergeFunction": {"value": FUNCTIONS[definition["function"]]}, "field": definition.get("field"),
         "duration": definition["duration"], "returnSchema": {"meta:xdmType": definition["type"]},
-        "status": record.status, "lastEvaluatedAt": record.last_evaluated_at.isoformat()
-        if record.last_evaluated_at else None, "lastEvaluationError": record.error,
+        "status": status, "lastEvaluatedAt": record.last_evaluated_at.isoformat()
+        if record.last_evaluated_at else None, "lastEvaluationError": error,
         "created": record.created_at.isoformat(), "updated": record.updated_at.isoformat(),
     }  # fmt: skip
+
+
+def _refresh_may_run(session: Session, sandbox_id: str) -> bool:
+    """Whether a process may be refreshing the sandbox's attributes now: a refresh holds the sandbox's lock
+    (a lock whose process is gone from this host holds nothing)."""
+    found = holder(session, sandbox_lock(sandbox_id))
+    return found is not None and not found.owner.gone
 
 
 def _records(session: Session, sandbox_id: str) -> list[ComputedAttributeRecord]:
@@ -248,7 +271,8 @@ def list_computed_attributes(session: Session, sandbox: str) -> list[dict[str, A
 
 def update_computed_attribute(session: Session, sandbox: str, name: str, change: Any) -> dict[str, Any]:
     """Change some of a computed attribute (what is not given is kept). A new expression or lookback makes it
-    `NEW`: it has no value until the next refresh. Disabling one that audiences or flows use is refused."""
+    `NEW`: it has no value until the next refresh. Disabling one that audiences or flows use is refused, and so
+    is a new definition that changes the type of its value (they were checked against the old one)."""
     record = find_computed_attribute(session, sandbox, name)
     parsed: ComputedAttributeChange = _parse(ComputedAttributeChange, change)
     status = parsed.status or record.status
@@ -265,7 +289,10 @@ def update_computed_attribute(session: Session, sandbox: str, name: str, change:
     duration = parsed.duration or Duration.model_validate(definition["duration"])
     redefined = expression != definition["expression"] or duration.model_dump() != definition["duration"]
     if redefined:
-        definition.update(_checked(session, sandbox, expression, duration))
+        checked = _checked(session, sandbox, expression, duration)
+        if checked["type"] != definition["type"] and record.status in ACTIVE:
+            _refuse_in_use(session, sandbox, record, f"changed from {definition['type']} to {checked['type']}")
+        definition.update(checked)
     if parsed.displayName is not None:
         definition["displayName"] = parsed.displayName or record.name
     if parsed.description is not None:
@@ -290,10 +317,8 @@ def delete_computed_attribute(session: Session, sandbox: str, name: str) -> dict
 
 
 def _refuse_in_use(session: Session, sandbox: str, record: ComputedAttributeRecord, verb: str) -> None:
-    """Refuse to take away a field that segments read or activation flows map, naming them."""
-    from accord.catalog.activations import ActivationFlowRecord
-    from accord.segment import attributes_read, list_segments
-
+    """Refuse to take away a field that segments read or activation flows map (or to change what it holds), naming
+    them. Flows are read from the catalog (destinations build on segments, not the reverse)."""
     path = attribute_path(record.name)
     names = [s["name"] for s in list_segments(session, sandbox)]
     reads = attributes_read(session, sandbox, names) if names else {}
@@ -307,3 +332,18 @@ def _refuse_in_use(session: Session, sandbox: str, record: ComputedAttributeReco
         users = "; ".join(parts)
         raise ConflictError(f"computed attribute {record.name!r} is used by {users}: it cannot be {verb} until they "
                             "no longer read it", code="COMPUTED-0411-409", segments=segments, flows=flows)  # fmt: skip
+
+
+def refresh_computed_attributes(workspace: Workspace, sandbox: str, now: datetime | None = None) -> dict[str, Any]:
+    """Evaluate every active computed attribute of a sandbox over every profile, now; holds the sandbox's lock.
+
+    The attributes alone, in the grouped pass over the events a segment job makes (a job computes them in
+    its own pass, beside its audiences: `computed_evaluation.Refresh`)."""
+    with sandbox_job(workspace, sandbox, "computed attributes refresh"):
+        at = now or utcnow()
+        refresh = Refresh.start(workspace, sandbox, at)
+        if not refresh.attributes:
+            return {"evaluated": [], "evaluatedAt": None, "profiles": 0}
+        table = refresh.stored(lambda: evaluate(workspace, sandbox, {}, at, refresh.values))
+    return {"evaluated": [a.name for a in refresh.attributes], "evaluatedAt": at.isoformat(),
+            "profiles": table.num_rows}  # fmt: skip

@@ -5,10 +5,11 @@ reference product groups them in its `SystemComputedAttributes` field group). A 
 profile's values as one Arrow file keyed by `graph`, sorted by it, beside the profile store: a lookup finds
 a person's values by binary search, a segment job or an export joins the file by graph.
 
-This module needs only the catalog and the file: segmentation, destinations and lookups read values
-through it without depending on how attributes are defined or evaluated (`computed_attributes.py`,
-`computed_evaluation.py`, which use PQL). A column counts only while it was computed from the attribute's
-definition of now (its fingerprint): a changed definition has no value until the next refresh."""
+This module needs only the catalog and the file: audiences, destinations and lookups read values through
+it (destinations and the profile lookup through the segment face) without depending on how attributes are
+defined or evaluated (`computed_attributes.py`, `computed_evaluation.py`). A column counts only while it was
+computed from the attribute's definition of now (its fingerprint): a new or changed definition has no value
+(unknown, not 0) until a refresh computed it."""
 
 from __future__ import annotations
 
@@ -138,9 +139,11 @@ class ComputedValues:
         found = index < len(self.graphs) and int(self.graphs[index]) == graph
         values: dict[str, Any] = {}
         for attribute in self.current(attributes):
+            # a profile the refresh did not see had no event then: 0 where the function gives 0 (as joins do)
+            missing = 0 if attribute.function in ZERO_WHEN_NONE else None
             for column in (attribute.path, attribute.path + COUNT_SUFFIX):
                 if column in self.table.column_names:
-                    values[column] = self.table[column][index].as_py() if found else None
+                    values[column] = self.table[column][index].as_py() if found else missing
         return values
 
     def columns(self, attributes: list[ActiveAttribute], paths: set[str]) -> pa.Table | None:
@@ -171,7 +174,7 @@ class ComputedColumns:
     values: pa.Table | None
     """`graph` and a column per path asked for that has current values; None when none has."""
     zero: frozenset[str]
-    """The paths whose value is 0 for a profile the values do not hold (`count`, `sum`)."""
+    """The current paths whose value is 0 for a profile the values do not hold (`count`, `sum`)."""
     types: dict[str, Any]
     """Each path's engine type (for a path without values yet)."""
 
@@ -211,7 +214,10 @@ def computed_columns(workspace: Workspace, sandbox: str, paths: set[str]) -> Com
         attributes = [a for a in active_attributes(session, sandbox) if a.path in wanted]
     values = ComputedValues.open(workspace, sandbox_id)
     table = values.columns(attributes, wanted) if values is not None else None
-    zero = frozenset(a.path for a in attributes if a.function in ZERO_WHEN_NONE)
+    held = set(table.column_names[1:]) if table is not None else set()
+    # 0 for a profile the values do not hold only where a refresh computed the column from the definition of
+    # now (a profile it did not see had no event); a column not current is unknown, as in lookups
+    zero = frozenset(a.path for a in attributes if a.function in ZERO_WHEN_NONE and a.path in held)
     return ComputedColumns(table, zero, {a.path: field_dtype(FieldSpec(type=FieldType(a.type))) for a in attributes})
 
 
@@ -223,7 +229,7 @@ def with_computed(workspace: Workspace, sandbox: str, profiles: Any) -> Any:
     return found.join(profiles, {c: c for c in profiles.columns if c.startswith(PREFIX)})
 
 
-def profile_values(workspace: Workspace, sandbox: str, graph: int | None) -> list[dict[str, Any]]:
+def profile_computed_values(workspace: Workspace, sandbox: str, graph: int | None) -> list[dict[str, Any]]:
     """A person's computed attributes as the last refresh left them (a value is None until one computed it)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id

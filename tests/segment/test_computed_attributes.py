@@ -4,103 +4,24 @@ edges, filters; their use in PQL (batch and streaming), in activations and in lo
 from __future__ import annotations
 
 import csv
-import json
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from accord import destinations, lake, profile, schema, segment, sources
+from accord import destinations, profile, segment, sources
 from accord.access import AllowedRoots
 from accord.errors import ConflictError, DocumentError, NotFoundError
-from accord.ingest import IngestRequest, ingest_file, parse_mapping
-from accord.profile.computed_attributes import MAX_ACTIVE
-from accord.profile.computed_values import attribute_path
+from accord.segment.computed_attributes import MAX_ACTIVE
+from accord.segment.computed_values import attribute_path
 from accord.workspace import Workspace
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-PEOPLE = ["C1", "C2", "C3", "C4", "C5"]  # C5 has no events at all
-KINDS = ["commerce.purchases", "commerce.productViews", "web.webpagedetails.pageViews"]
-MAPPING = parse_mapping({"mappings": [
-    {"source": "crm", "destination": "_tenant.crmId"}, {"source": "crm", "destination": "_id"},
-    {"source": "city", "destination": "homeAddress.city"},
-]})  # fmt: skip
-
-
-def seeded_events() -> list[dict[str, Any]]:
-    """Random events of C1..C4 over the last 120 days (some in the future, some at the same moment), with
-    and without a price, and events exactly on the 7-day lookback's edges."""
-    draw = random.Random(15)
-    events = []
-    for n in range(160):
-        crm = draw.choice(PEOPLE[:4])
-        ago = timedelta(seconds=draw.randint(-3600, 120 * 86400))
-        price = draw.choice([None, round(draw.uniform(1, 300), 2), float(draw.randint(1, 9))])
-        events.append(_event(n, crm, draw.choice(KINDS), NOW - ago, price))
-    events.append(_event(900, "C1", "commerce.purchases", NOW - timedelta(days=7), 1000.0))  # on the edge: in
-    events.append(_event(901, "C1", "commerce.purchases", NOW - timedelta(days=7, seconds=1), 2000.0))  # out
-    events.append(_event(902, "C2", "commerce.purchases", NOW - timedelta(days=1), 7.0))  # the same moment:
-    events.append(_event(903, "C2", "commerce.purchases", NOW - timedelta(days=1), 9.0))  # the greatest is latest
-    return events
-
-
-def _event(n: int, crm: str, kind: str, at: datetime, price: float | None) -> dict[str, Any]:
-    return {"_id": f"e{n}", "timestamp": at.isoformat(), "eventType": kind, "identityMap": {"CRMID": [{"id": crm}]},
-            **({"commerce": {"order": {"priceTotal": price}}} if price is not None else {})}  # fmt: skip
-
-
-EVENTS = seeded_events()
+from tests.segment.computed_shop import NOW, PEOPLE, build_shop, create, expected, values_of
 
 
 @pytest.fixture
 def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
-    with workspace.catalog.session() as s:
-        schema.create_field_group(s, "prod", {"name": "ids", "classes": ["profile"], "fields": {
-            "_tenant": {"type": "object", "properties": {"crmId": {"type": "string"}}}}})  # fmt: skip
-        schema.create_schema(s, "prod", {"name": "crm", "class": "profile", "fieldGroups": [
-            "demographic-details", "personal-contact-details", "ids"],
-            "identities": [{"path": "_tenant.crmId", "namespace": "CRMID", "primary": True}]})  # fmt: skip
-        lake.create_dataset(s, "prod", "crm", "crm", profile_enabled=True)
-        schema.create_schema(s, "prod", {"name": "web", "class": "experienceevent",
-                                         "fieldGroups": ["identitymap", "commerce-details"]})  # fmt: skip
-        lake.create_dataset(s, "prod", "web", "web", profile_enabled=True)
-    (tmp_path / "crm.csv").write_text("crm,city\n" + "".join(f"{c},Paris\n" for c in PEOPLE))
-    ingest_file(workspace, "prod", IngestRequest("crm", tmp_path / "crm.csv", MAPPING))
-    (tmp_path / "web.json").write_text("\n".join(json.dumps(e) for e in EVENTS))
-    ingest_file(workspace, "prod", IngestRequest("web", tmp_path / "web.json"))
-    profile.rebuild(workspace, "prod")
-    return workspace
-
-
-def create(workspace: Workspace, name: str, value: str, count: int = 30, unit: str = "DAYS", **more: Any) -> None:
-    with workspace.catalog.session() as s:
-        profile.create_computed_attribute(s, "prod", {"name": name, "expression": {"value": value},
-                                                      "duration": {"count": count, "unit": unit}, **more})  # fmt: skip
-
-
-def expected(crm: str, function: str, days: float, kind: str | None = None) -> Any:
-    """The plain computation: the person's events within [now - days, now] (of a kind), then the function."""
-    chosen = [e for e in EVENTS if e["identityMap"]["CRMID"][0]["id"] == crm
-              and NOW - timedelta(days=days) <= datetime.fromisoformat(e["timestamp"]) <= NOW
-              and (kind is None or e["eventType"] == kind)]  # fmt: skip
-    if function == "count":
-        return len(chosen)
-    priced = [(datetime.fromisoformat(e["timestamp"]), e["commerce"]["order"]["priceTotal"]) for e in chosen
-              if "commerce" in e]  # fmt: skip
-    values = [v for _, v in priced]
-    if function == "sum":
-        return sum(values)
-    if not values:
-        return None
-    return {"avg": lambda: sum(values) / len(values), "min": lambda: min(values), "max": lambda: max(values),
-            "mostRecent": lambda: max(priced)[1], "first": lambda: min(priced)[1]}[function]()  # fmt: skip
-
-
-def values_of(workspace: Workspace, crm: str) -> dict[str, Any]:
-    found = profile.get_profile(workspace, "prod", "CRMID", crm)
-    return {a["name"]: a["value"] for a in found["computedAttributes"]}
+    return build_shop(workspace, tmp_path)
 
 
 FUNCTIONS = ["count", "sum", "avg", "min", "max", "mostRecent", "first"]
@@ -111,7 +32,7 @@ def test_every_function_gives_what_a_plain_computation_gives(shop: Workspace) ->
         argument = "" if function == "count" else "commerce.order.priceTotal"
         create(shop, f"{function}Month", f"xEvent.{function}({argument})", 30)
         create(shop, f"{function}Week", f'xEvent[eventType = "commerce.purchases"].{function}({argument})', 7)
-    done = profile.refresh_computed_attributes(shop, "prod", NOW)
+    done = segment.refresh_computed_attributes(shop, "prod", NOW)
     assert sorted(done["evaluated"]) == sorted(f"{f}{w}" for f in FUNCTIONS for w in ("Month", "Week"))
     for crm in PEOPLE:
         found = values_of(shop, crm)
@@ -122,7 +43,7 @@ def test_every_function_gives_what_a_plain_computation_gives(shop: Workspace) ->
     assert values_of(shop, "C1")["maxWeek"] == 1000.0  # the event exactly 7 days ago counts, 1 second more does not
     assert values_of(shop, "C2")["mostRecentWeek"] == 9.0 and values_of(shop, "C5")["countMonth"] == 0
     with shop.catalog.session() as s:
-        shown = profile.computed_attribute_document(profile.find_computed_attribute(s, "prod", "sumWeek"))
+        shown = segment.computed_attribute_document(segment.find_computed_attribute(s, "prod", "sumWeek"))
     assert shown["status"] == "PROCESSED" and shown["lastEvaluatedAt"] == NOW.isoformat()
     assert shown["mergeFunction"] == {"value": "SUM"} and shown["returnSchema"] == {"meta:xdmType": "number"}
     assert shown["path"] == "_tenant.SystemComputedAttributes.sumWeek.value"
@@ -130,13 +51,13 @@ def test_every_function_gives_what_a_plain_computation_gives(shop: Workspace) ->
 
 def test_a_changed_definition_has_no_value_until_the_next_refresh(shop: Workspace) -> None:
     create(shop, "spend", "xEvent.sum(commerce.order.priceTotal)", 30)
-    profile.refresh_computed_attributes(shop, "prod", NOW)
+    segment.refresh_computed_attributes(shop, "prod", NOW)
     assert values_of(shop, "C1")["spend"] == pytest.approx(expected("C1", "sum", 30))
     with shop.catalog.session() as s:
-        changed = profile.update_computed_attribute(s, "prod", "spend", {"duration": {"count": 2, "unit": "weeks"}})
+        changed = segment.update_computed_attribute(s, "prod", "spend", {"duration": {"count": 2, "unit": "weeks"}})
     assert changed["status"] == "NEW" and changed["lastEvaluatedAt"] is None
     assert values_of(shop, "C1")["spend"] is None
-    profile.refresh_computed_attributes(shop, "prod", NOW)
+    segment.refresh_computed_attributes(shop, "prod", NOW)
     assert values_of(shop, "C1")["spend"] == pytest.approx(expected("C1", "sum", 14))
 
 
@@ -197,10 +118,10 @@ def test_the_limit_of_active_attributes_per_sandbox(shop: Workspace) -> None:
         create(shop, "oneMore", "xEvent.count()")
     assert refused.value.code == "COMPUTED-0410-409"
     with shop.catalog.session() as s:
-        profile.update_computed_attribute(s, "prod", "views0", {"status": "DISABLED"})
+        segment.update_computed_attribute(s, "prod", "views0", {"status": "DISABLED"})
     create(shop, "oneMore", "xEvent.count()")  # a disabled one does not count
     with shop.catalog.session() as s, pytest.raises(ConflictError):
-        profile.update_computed_attribute(s, "prod", "views0", {"status": "NEW"})
+        segment.update_computed_attribute(s, "prod", "views0", {"status": "NEW"})
 
 
 BAD = [
@@ -257,11 +178,11 @@ def test_bad_input_is_refused_whole_with_every_problem_and_nothing_saved(
     shop: Workspace, document: dict[str, Any], paths: list[str]
 ) -> None:
     with shop.catalog.session() as s, pytest.raises(DocumentError) as refused:
-        profile.create_computed_attribute(s, "prod", document)
+        segment.create_computed_attribute(s, "prod", document)
     assert sorted({p["path"] for p in refused.value.problems}) == paths, refused.value.problems
     assert refused.value.code in ("COMPUTED-0400-400", "SEGMENT-0400-400")
     with shop.catalog.session() as s:
-        assert profile.list_computed_attributes(s, "prod") == []
+        assert segment.list_computed_attributes(s, "prod") == []
 
 
 def test_a_used_attribute_cannot_be_deleted_or_disabled_and_names_its_users(shop: Workspace) -> None:
@@ -271,21 +192,21 @@ def test_a_used_attribute_cannot_be_deleted_or_disabled_and_names_its_users(shop
     for attempt in ({"status": "DISABLED"}, None):
         with shop.catalog.session() as s, pytest.raises(ConflictError, match="segments big"):
             if attempt is None:
-                profile.delete_computed_attribute(s, "prod", "spend")
+                segment.delete_computed_attribute(s, "prod", "spend")
             else:
-                profile.update_computed_attribute(s, "prod", "spend", attempt)
+                segment.update_computed_attribute(s, "prod", "spend", attempt)
     with shop.catalog.session() as s:
         segment.delete_segment(s, "prod", "big")
-        profile.delete_computed_attribute(s, "prod", "spend")
+        segment.delete_computed_attribute(s, "prod", "spend")
         with pytest.raises(NotFoundError):
-            profile.find_computed_attribute(s, "prod", "spend")
+            segment.find_computed_attribute(s, "prod", "spend")
 
 
 def test_a_draft_is_no_profile_field_yet(shop: Workspace) -> None:
     create(shop, "later", "xEvent.count()", status="DRAFT")
     with shop.catalog.session() as s, pytest.raises(DocumentError, match=r"no field '_tenant\.SystemComputedAttrib"):
         segment.validate_pql(s, "prod", f"{attribute_path('later')} > 1")
-    assert profile.refresh_computed_attributes(shop, "prod", NOW)["evaluated"] == []
+    assert segment.refresh_computed_attributes(shop, "prod", NOW)["evaluated"] == []
 
 
 def test_the_api_creates_changes_refreshes_and_shows_them(api: Any, shop: Workspace) -> None:
