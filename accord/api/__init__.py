@@ -38,6 +38,7 @@ from accord.api.sources_routes import router as sources_router
 from accord.api.streaming_routes import collection as collection_router
 from accord.api.streaming_routes import router as streaming_router
 from accord.lake import reap_abandoned
+from accord.segment import JobWorkers
 from accord.settings import Settings
 from accord.streaming.collection import MAX_BATCH_BYTES
 from accord.streaming.service import StreamingService
@@ -78,6 +79,8 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
             scheduler = Scheduler(duties, settings.scheduler_tick_seconds)
             scheduler.start()
         yield
+        # background segment jobs asked to stop and waited for: a clean stop leaves none `running`
+        await run_in_threadpool(_app.state.segment_jobs.close)
         if followers is not None:
             await run_in_threadpool(followers.stop)
         if scheduler is not None:
@@ -103,6 +106,7 @@ def create_app(settings: Settings, *, campaign_only: bool = False) -> FastAPI:
     app.state.workspace = workspace
     app.state.campaign = _campaign(settings)
     app.state.streaming = StreamingService(workspace)
+    app.state.segment_jobs = JobWorkers()
     private = AllowedRoots.from_settings(settings).private
     errors.install(app, private)
     app.add_middleware(ActivityRecorder, workspace=workspace)

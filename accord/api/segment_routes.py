@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,21 +168,26 @@ async def post_estimate(ws: WorkspaceDep, sandbox: SandboxDep, body: ExpressionI
     return await run_in_threadpool(segment.estimate, ws, sandbox, body.expression.value)
 
 
+def _job_workers(request: Request) -> segment.JobWorkers:
+    """The server's threads for background segment jobs (`create_app` makes them, its stop closes them)."""
+    workers: segment.JobWorkers = request.app.state.segment_jobs
+    return workers
+
+
 @router.post("/segment/jobs", response_model=JobOut, status_code=201,
              responses={202: {"model": JobOut, "description": "The job, queued (with `background`)"}})  # fmt: skip
-async def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn, response: Response) -> dict[str, Any]:
+def post_job(ws: WorkspaceDep, sandbox: SandboxDep, body: JobIn, response: Response,
+             workers: Annotated[segment.JobWorkers, Depends(_job_workers)]) -> dict[str, Any]:  # fmt: skip
     """Run a batch segment job over every profile; returns the finished job with counts per segment.
     Segments that cannot be evaluated (a missing reference, a cycle) are left out and named in `error`
-    (status `partial`). With `background`, answers 202 with the queued job at once (refused, 409, while
-    another job holds the sandbox's lock, naming it); the server runs it, and `GET /segment/jobs/{id}` follows
-    its status and progress."""
+    (status `partial`). With `background`, answers 202 with the queued job at once (refused, 409, while a
+    job of the sandbox is queued or running, or another job holds the sandbox's lock, naming it); the server
+    runs it, and `GET /segment/jobs/{id}` follows its status and progress."""
     if not body.background:
-        return await run_in_threadpool(segment.run_job, ws, sandbox, body.segments or None)
-    job_id = await run_in_threadpool(segment.queue_job, ws, sandbox, body.segments or None)
-    queued = segment.job_document(ws, sandbox, job_id)
-    segment.run_in_thread(ws, sandbox, job_id)
+        return segment.run_job(ws, sandbox, body.segments or None)
+    queued = segment.start_background_job(ws, sandbox, body.segments or None, workers.run)
     response.status_code = 202
-    response.headers["Location"] = f"/segment/jobs/{job_id}"
+    response.headers["Location"] = f"/segment/jobs/{queued['id']}"
     return queued
 
 
@@ -218,7 +223,8 @@ def get_schedule(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
 def put_schedule(ws: WorkspaceDep, sandbox: SandboxDep, body: ScheduleIn) -> dict[str, Any]:
     """Evaluate every segment of the sandbox every `everyHours` hours (1 to 168) from `at` (`HH:MM` UTC) on the
     day it is set, the profiles rebuilt first with `rebuildProfiles`; `accord serve` runs the jobs. A slot
-    that finds another job holding the sandbox's lock is skipped and waits for the next."""
+    that finds another job holding the sandbox's lock, or a background job queued, is skipped and waits for
+    the next."""
     with ws.catalog.session() as session:
         return segment.set_schedule(session, sandbox, body.model_dump())
 

@@ -140,15 +140,14 @@ def segment_run(
 
     Exit code 1 when the job did not succeed (`partial`: some segments could not be evaluated, and the job
     says which and why; `cancelled`). With --background, the job runs in a process of its own: follow it
-    with `accord segment jobs ID`, stop it with `accord segment cancel ID`."""
+    with `accord segment jobs ID`, stop it with `accord segment cancel ID`; refused (exit code 4) while a job
+    of the sandbox is queued or running, naming it."""
     workspace = state.workspace()
     if job is not None:
         _run_queued(job)
         return
     if background:
-        job_id = segment.queue_job(workspace, state.sandbox, names or None)
-        segment.spawn_job(workspace, state.sandbox, job_id)
-        queued = segment.job_document(workspace, state.sandbox, job_id)
+        queued = segment.start_background_job(workspace, state.sandbox, names or None, segment.spawn_job)
         emit(queued, as_json, lambda d: out.print(
             f"job {d['id']} queued; follow it with `accord segment jobs {d['id']}`, stop it with "
             f"`accord segment cancel {d['id']}`"))  # fmt: skip

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from accord.catalog import SegmentJobRecord, resolve_sandbox, utcnow
+from accord.catalog import SegmentJobRecord, aware, resolve_sandbox, utcnow
 from accord.errors import ConflictError, NotFoundError
-from accord.jobs import Owner, process_started
+from accord.jobs import Owner, holder, process_started
+from accord.lake import sandbox_lock
 from accord.workspace import Workspace
 
 INTERRUPTED = "interrupted: the process running it stopped"
@@ -30,6 +32,24 @@ WAITING = "waiting for the sandbox's other jobs"
 
 class JobCancelled(Exception):
     """Raised at a step's start when the job was asked to stop (caught by the job, which ends `cancelled`)."""
+
+
+class JobUnderWayError(ConflictError):
+    """A job of the sandbox is queued or running: another is not started beside it (the message names it, its
+    process and since when, and how to follow or cancel it)."""
+
+    code = "SEGMENT-0433-409"
+
+    def __init__(self, sandbox: str, record: SegmentJobRecord) -> None:
+        owner = record.owner or {}
+        since = aware(record.started_at)
+        super().__init__(
+            f"cannot start a segment job in sandbox {sandbox}: job {record.id} is already {record.status} (pid "
+            f"{owner.get('pid')} on {owner.get('host')}, since {since:%Y-%m-%d %H:%M:%S} UTC); follow it with "
+            f"`accord segment jobs {record.id}` (GET /segment/jobs/{record.id}) or cancel it, then try again",
+            job=record.id, status=record.status, pid=owner.get("pid"), host=owner.get("host"),
+            since=since.isoformat(),
+        )  # fmt: skip
 
 
 def owner_document(pid: int | None = None) -> dict[str, Any]:
@@ -46,6 +66,17 @@ def interrupted(record: SegmentJobRecord) -> bool:
         return False
     owner = record.owner
     return Owner(int(owner["pid"]), str(owner["host"]), float(owner.get("seen") or 0) or None).gone
+
+
+def job_under_way(session: Session, sandbox_id: str, stale_seconds: float) -> SegmentJobRecord | None:
+    """The sandbox's job that is queued, or running, now, if one is: a queued one whose process is not known
+    to be gone, a running one while a live process holds the sandbox's lock (a job runs only under it)."""
+    records = list(session.scalars(select(SegmentJobRecord).where(
+        SegmentJobRecord.sandbox_id == sandbox_id, SegmentJobRecord.status.in_(UNDER_WAY))))  # fmt: skip
+    lock = holder(session, sandbox_lock(sandbox_id))
+    locked = lock is not None and not lock.abandoned(stale_seconds)
+    alive = [r for r in records if not interrupted(r) and (r.status == "queued" or locked)]
+    return min(alive, key=lambda r: aware(r.started_at), default=None)
 
 
 def close_interrupted(workspace: Workspace, sandbox_id: str) -> list[str]:

@@ -7,7 +7,8 @@ or after the moment it was set count (setting a schedule never runs a slot that 
 due once it has passed and is later than the last slot taken; slots missed while no server ran are
 caught up by one job, not one per slot. With `rebuildProfiles`, the profile store is rebuilt right
 before the job, under the same hold of the sandbox's lock, so that the job reads the fresh store. A
-slot whose sandbox lock another job holds is skipped (logged), and waits for the next slot."""
+slot whose sandbox lock another job holds, or that finds a background job of the sandbox queued, is skipped
+(logged), and waits for the next slot."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from accord.errors import DocumentError, NotFoundError, validation_problems
 from accord.jobs import holder
 from accord.jobs.scheduler import Due, Duty
 from accord.lake import sandbox_lock
+from accord.segment.job_control import job_under_way
 from accord.segment.jobs import run_job
 from accord.workspace import Workspace
 
@@ -166,7 +168,8 @@ def due_schedules(workspace: Workspace, now: datetime | None = None) -> list[Due
 def run_scheduled(workspace: Workspace, sandbox: str, slot: datetime,
                   rebuild: Callable[[Workspace, str], Any]) -> dict[str, Any]:  # fmt: skip
     """Take the slot and run its job (the profiles rebuilt first if the schedule says so); a slot that another
-    server took, or whose sandbox lock another job holds, is left (the latter logged)."""
+    server took, whose sandbox lock another job holds, or that finds a job of the sandbox queued, is left (the
+    latter two logged)."""
     with workspace.catalog.session() as session:
         sandbox_id = resolve_sandbox(session, sandbox).id
         taken = session.execute(update(SegmentScheduleRecord).where(
@@ -176,6 +179,7 @@ def run_scheduled(workspace: Workspace, sandbox: str, slot: datetime,
         record = session.get(SegmentScheduleRecord, sandbox_id)
         rebuilds = bool(record and record.rebuild_profiles)
         busy = holder(session, sandbox_lock(sandbox_id))
+        queued = job_under_way(session, sandbox_id, workspace.settings.stale_run_seconds)
     if not taken.rowcount:  # type: ignore[attr-defined]
         return {"id": None, "status": "taken by another server"}
     if busy is not None and not busy.abandoned(workspace.settings.stale_run_seconds):
@@ -183,6 +187,10 @@ def run_scheduled(workspace: Workspace, sandbox: str, slot: datetime,
                     "sandbox's lock (pid %s on %s, since %s)", sandbox, f"{slot:%Y-%m-%d %H:%M}", busy.purpose,
                     busy.owner.pid, busy.owner.host, f"{busy.since:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
         return {"id": None, "status": "skipped: the sandbox's lock was held"}
+    if queued is not None:  # about to take the lock: taking it first would make that job wait, then fail
+        log.warning("the scheduled segment job of sandbox %s (slot %s) waits for the next slot: job %s is %s",
+                    sandbox, f"{slot:%Y-%m-%d %H:%M}", queued.id, queued.status)  # fmt: skip
+        return {"id": None, "status": f"skipped: job {queued.id} was {queued.status}"}
     before = (lambda: rebuild(workspace, sandbox)) if rebuilds else None
     return run_job(workspace, sandbox, trigger="schedule", before=before)
 

@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -20,20 +22,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accord import lake, profile, segment
+from accord.api import create_app
 from accord.catalog import SegmentJobRecord, SegmentScheduleRecord, resolve_sandbox
+from accord.errors import AccordError
 from accord.ingest import IngestRequest, ingest_file
 from accord.jobs.scheduler import Scheduler
 from accord.segment import Schedule, due_slot
 from accord.segment.job_control import INTERRUPTED, WAITING, hand_over
 from accord.workspace import Workspace
+from tests.conftest import Api
 from tests.processes import environment, run, wait_until
 from tests.segment.conftest import MAPPING
+from tests.servers import start_api
 
 D = datetime(2026, 3, 14, tzinfo=UTC)
 """A day; its midnight is D, the next one D + 1 day."""
 H = timedelta(hours=1)
 MANY = 80
 """Segments in the slow sandbox: enough for evaluating them to take a moment a test can catch."""
+STARTS = 4
+"""Background starts made at once."""
 
 
 def at(hours: float) -> datetime:
@@ -183,9 +191,12 @@ def test_a_running_job_shows_its_progress_refuses_a_second_and_stops_when_cancel
         steps_before_memberships = ("reading the definitions", f"evaluating {MANY} segment(s) over every profile")
         assert at_work["progress"]["step"] in steps_before_memberships, at_work
         assert 0 < at_work["progress"]["fraction"] < 0.7, at_work
+        second = run(env, "segment", "run", "--background", "--json")
+        refusal = second.json()["error"]
+        assert second.code == 4 and refusal["code"] == "SEGMENT-0433-409", second.stdout
+        assert f"job {job_id} is already running (pid {pid} on" in refusal["message"]
+        assert refusal["details"]["since"] == at_work["started"]
         holder = f"segment job in sandbox prod is already running (pid {pid} since"
-        second = run(env, "segment", "run", "--background")
-        assert second.code == 4 and holder in " ".join(second.stderr.split()), second.stderr
         waiting = run(environment(busy_shop.settings.home, job_wait_seconds="0"), "segment", "run", "--json")
         assert waiting.code == 4 and holder in waiting.json()["error"]["message"]
         asked = run(env, "segment", "cancel", job_id, "--json").json()
@@ -206,7 +217,10 @@ def test_a_queued_job_cancelled_before_it_begins_never_runs(busy_shop: Workspace
     pid = _process_of(busy_shop, job_id)
     os.kill(pid, signal.SIGSTOP)  # still starting: a Python process takes far longer to import Accord
     try:
-        assert _job(busy_shop, job_id)["status"] == "queued"
+        queued = _job(busy_shop, job_id)
+        assert queued["status"] == "queued"
+        second = run(env, "segment", "run", "--background", "--json")  # a queued job holds no lock, and still
+        assert second.code == 4 and f"job {job_id} is already queued (pid {pid} on" in second.json()["error"]["message"]
         cancelled = run(env, "segment", "cancel", job_id, "--json").json()
         assert cancelled["status"] == "cancelled" and cancelled["finished"] is not None
     finally:
@@ -242,6 +256,35 @@ def test_a_queued_job_whose_process_never_ran_is_closed_by_the_next_job(shop: Wo
     with shop.catalog.session() as session:
         record = session.get(SegmentJobRecord, job_id)
         assert record is not None and (record.status, record.error) == ("failed", INTERRUPTED)
+
+
+def test_of_background_starts_at_once_exactly_one_is_accepted(shop: Workspace) -> None:
+    """Starts race: each checks that no job is under way and records its own, and only one may win."""
+    _create(shop, "parisians", 'homeAddress.city = "Paris"')
+    given: list[str] = []
+    gate = threading.Barrier(STARTS)
+
+    def later(_workspace: Workspace, _sandbox: str, job_id: str) -> None:  # a runner that runs it below
+        given.append(job_id)
+
+    def start(_: int) -> dict[str, Any] | AccordError:
+        gate.wait()
+        try:
+            return segment.start_background_job(shop, "prod", None, later)
+        except AccordError as exc:
+            return exc
+
+    with ThreadPoolExecutor(STARTS) as pool:
+        outcomes = list(pool.map(start, range(STARTS)))
+    accepted = [o for o in outcomes if isinstance(o, dict)]
+    assert len(accepted) == 1 and given == [accepted[0]["id"]], outcomes
+    for refused in outcomes:
+        if refused is not accepted[0]:
+            assert isinstance(refused, segment.JobUnderWayError) and refused.details["job"] == given[0], refused
+            assert refused.details["status"] == "queued" and refused.details["pid"] == os.getpid()
+    assert [j["id"] for j in segment.list_jobs(shop, "prod")] == given  # the refused recorded nothing
+    assert segment.run_job(shop, "prod", job_id=given[0])["status"] == "success"
+    assert segment.start_background_job(shop, "prod", None, later)["status"] == "queued"  # it ended: free again
 
 
 def test_a_cancellation_is_heard_at_the_next_step_until_memberships_are_written(shop: Workspace) -> None:
@@ -325,6 +368,18 @@ def test_a_slot_that_finds_the_lock_held_waits_for_the_next(shop: Workspace, cap
     assert _schedule(shop)["lastRunAt"] == slot.isoformat()
 
 
+def test_a_slot_that_finds_a_job_queued_waits_for_the_next(shop: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    _create(shop, "parisians", 'homeAddress.city = "Paris"')
+    _scheduled(shop, every_hours=24, rebuild=False, set_hours_ago=25)
+    job_id = segment.queue_job(shop, "prod", None)  # a background job whose process is about to take the lock
+    slot = segment.due_schedules(shop)[0][2]
+    with caplog.at_level(logging.WARNING, logger="accord.segment"):
+        skipped = segment.run_scheduled(shop, "prod", slot, profile.rebuild)
+    assert skipped == {"id": None, "status": f"skipped: job {job_id} was queued"}
+    assert f"waits for the next slot: job {job_id} is queued" in caplog.text
+    assert [j["id"] for j in segment.list_jobs(shop, "prod")] == [job_id] and segment.due_schedules(shop) == []
+
+
 def test_jobs_and_the_schedule_through_the_api(api: Any, shop: Workspace) -> None:
     _create(shop, "parisians", 'homeAddress.city = "Paris"')
     queued = api.post("/segment/jobs", json={"segments": ["parisians"], "background": True})
@@ -359,6 +414,25 @@ def test_jobs_and_the_schedule_through_the_api(api: Any, shop: Workspace) -> Non
     off = api.delete("/segment/schedule")
     assert off.status_code == 200 and off.json()["enabled"] is False and off.json()["nextRunAt"] is None
     assert api.get("/segment/schedule").json()["everyHours"] == 6
+
+
+def test_a_clean_stop_of_the_server_leaves_no_job_running(api: Any, busy_shop: Workspace) -> None:
+    server = start_api(create_app(busy_shop.settings))  # a server of this test's own, stopped in the test
+    client = Api(server.base, api.token)
+    try:
+        queued = client.post("/segment/jobs", json={"background": True})
+        assert queued.status_code == 202, queued.text
+        job_id = queued.json()["id"]
+        wait_until(lambda: _job(busy_shop, job_id)["status"] == "running", "the job runs", timeout=120)
+    finally:
+        client.client.close()
+        server.stop()  # as `accord serve` stops on Ctrl-C or SIGTERM
+    ended = _job(busy_shop, job_id)
+    assert ended["cancelRequested"] is True and ended["finished"] is not None, ended
+    if ended["status"] == "cancelled":  # asked before it wrote memberships
+        assert _memberships(busy_shop) == {} and ended["counts"] == {}
+    else:  # it was writing them when asked: it finished
+        assert ended["status"] == "success" and len(ended["counts"]) == MANY, ended
 
 
 def test_the_schedule_through_the_cli(cli: Any, shop: Workspace) -> None:
