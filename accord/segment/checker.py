@@ -112,6 +112,10 @@ class _Checker:
             if node.dotted not in known:
                 if (across := _across_list(node, known)) is not None:
                     return self.fail(node, across)
+                if inner := [name for name in _names(known) if name.startswith(f"{node.dotted}.")]:
+                    some = ", ".join(inner[:3]) + (", ..." if len(inner) > 3 else "")
+                    return self.fail(node, f"{node.dotted!r} is an object, not a value: read one of its fields "
+                                           f"({some})")  # fmt: skip
                 where = f"the items of {_written(inside)} have" if inside else f"the {base} union schema has"
                 return self.fail(node, f"{where} no field {node.dotted!r}{did_you_mean(node.dotted, _names(known))}")
             if not inside:
@@ -227,7 +231,7 @@ class _Checker:
             return functions.check(self, node, scope)
         if node.name not in FUNCTIONS:
             names = sorted({*FUNCTIONS, *functions.CALLS})
-            return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, names)}")
+            return self.fail(node, f"unknown function {node.name!r}{_did_you_mean(node.name, names)}")
         if len(node.args) != FUNCTIONS[node.name]:
             return self.fail(node, f"{node.name} takes {FUNCTIONS[node.name]} argument(s)")
         if node.name == "bucket":
@@ -261,7 +265,7 @@ class _Checker:
             return self.fail(node, f"{node.name}(...) is not supported: {functions.REFUSED[node.name]}")
         if node.name not in functions.METHODS:
             names = [*sorted(functions.METHODS), "occurs"]
-            return self.fail(node, f"unknown function {node.name!r}{did_you_mean(node.name, names)}")
+            return self.fail(node, f"unknown function {node.name!r}{_did_you_mean(node.name, names)}")
         return functions.check(self, node, scope)
 
     def event_method(self, node: Method, scope: str) -> str:
@@ -271,7 +275,7 @@ class _Checker:
             return self.fail(node, "xEvent cannot be used inside an event condition (or a list's items)")
         if node.name not in EVENT_METHODS:
             return self.fail(
-                node, f"unknown event function {node.name!r}{did_you_mean(node.name, sorted(EVENT_METHODS))}"
+                node, f"unknown event function {node.name!r}{_did_you_mean(node.name, sorted(EVENT_METHODS))}"
             )
         if len(node.args) != EVENT_METHODS[node.name]:
             return self.fail(node, f"xEvent.{node.name} takes {EVENT_METHODS[node.name]} argument(s)")
@@ -310,6 +314,12 @@ class _Checker:
 
 
 _comparable = comparable
+
+
+def _did_you_mean(name: str, names: list[str]) -> str:
+    """'; did you mean ...?' for a function's name: the same name in another case first (`STARTSWITH`)."""
+    same = [known for known in names if known.lower() == name.lower()]
+    return f"; did you mean {', '.join(same)}?" if same else did_you_mean(name, names)
 
 
 def _names(known: dict[str, str]) -> list[str]:

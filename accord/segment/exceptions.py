@@ -11,8 +11,11 @@ def problem(message: str, line: int, column: int, text: str, path: str = "expres
     """One problem of a PQL expression, with a caret under the spot."""
     lines = text.splitlines() or [""]
     source = lines[line - 1] if 0 < line <= len(lines) else ""
+    # a tab before the spot stays a tab under it, so that the caret lines up however wide tabs are shown
+    before = source[: max(column - 1, 0)]
+    padding = "".join("\t" if char == "\t" else " " for char in before) + " " * (column - 1 - len(before))
     return {"path": path, "message": message, "line": line, "column": column,
-            "caret": f"{source}\n{' ' * max(column - 1, 0)}^"}  # fmt: skip
+            "caret": f"{source}\n{padding}^"}  # fmt: skip
 
 
 class PQLError(DocumentError):

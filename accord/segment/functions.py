@@ -8,16 +8,15 @@ evaluation time (currentMonth(), ...: see `checker.on_the_clock`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from accord.segment import functions_ibis as ib
 from accord.segment import functions_python as py
+from accord.segment import text_patterns
 from accord.segment.ast import Call, Literal, Method, Node
 from accord.segment.kinds import comparable, element, is_list, is_map, is_object, item_fields, shown
-from accord.segment.text_patterns import like, regex_problem
 
 
 class Checking(Protocol):
@@ -112,10 +111,13 @@ def _equals(c: Checking, node: Method | Call, _target: str, scope: str) -> str:
 
 
 def _pattern(c: Checking, node: Method | Call, _target: str, scope: str) -> str:
-    _argument(c, node.args[0], scope, lambda k: k == "string", "compares with a string", node.name)
+    # written out, so that it is checked here, once, rather than fail a job or stall streaming on some value
+    kind = _argument(c, node.args[0], scope, lambda k: k == "string", "compares with a string", node.name)
     pattern = node.args[0].value if isinstance(node.args[0], Literal) else None
-    if isinstance(pattern, str) and (trouble := regex_problem(pattern)) is not None:
+    if isinstance(pattern, str) and (trouble := text_patterns.regex_problem(pattern)) is not None:
         c.fail(node.args[0], trouble)
+    elif not isinstance(pattern, str) and kind in ("string", "unknown"):
+        c.fail(node.args[0], f"{node.name} takes its regular expression as a string written out")
     return "boolean"
 
 
@@ -123,19 +125,11 @@ def _regex_group(c: Checking, node: Method | Call, target: str, scope: str) -> s
     _pattern(c, node, target, scope)
     pattern = node.args[0].value if isinstance(node.args[0], Literal) else None
     if not isinstance(pattern, str):
-        return c.fail(node.args[0], "regexGroup takes its regular expression as a string written out")
-    groups = re.compile(pattern).groups if _compiles(pattern) else 0
+        return "string"
+    groups = text_patterns.groups(pattern)
     _literal(c, node.args[1], lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= groups,
              f"regexGroup's second argument is the number of one of its groups, from 0 to {groups}")  # fmt: skip
     return "string"
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
 
 
 def _result(kind: str) -> Check:
@@ -240,8 +234,8 @@ _IMPLEMENTATIONS: dict[str, tuple[ib.Impl, py.Impl]] = {
     "contains": (ib.text_test(lambda a, b: a.contains(b)), py.text_test(lambda a, b: b in a)),
     "startsWith": (ib.text_test(lambda a, b: a.startswith(b)), py.text_test(str.startswith)),
     "endsWith": (ib.text_test(lambda a, b: a.endswith(b)), py.text_test(str.endswith)),
-    "like": (ib.text_test(lambda a, b: a.like(b)), py.text_test(like)),
-    "matches": (ib.text_test(lambda a, b: a.re_search(b)), py.text_test(lambda a, b: re.search(b, a) is not None)),
+    "like": (ib.text_test(lambda a, b: a.like(b)), py.text_test(text_patterns.like)),
+    "matches": (ib.text_test(lambda a, b: a.re_search(b)), py.text_test(text_patterns.search)),
     **{name: (getattr(ib, name), getattr(py, name)) for name in (
         "equals", "intersects", "intersection", "includes", "distinct", "count", "head", "exists", "filtered",
         "mapped", "keys", "values", "get")},

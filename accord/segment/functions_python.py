@@ -7,10 +7,11 @@ aggregations (`count()` of no list is 0). Null members of a list are left out by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
+
+from accord.segment.text_patterns import group
 
 Value = Any
 Impl = Callable[[Value, list[Value], tuple[Value, ...], datetime], Value]
@@ -52,8 +53,7 @@ def equals(target: Value, args: list[Value], literals: tuple[Value, ...], _now: 
 def regex_group(target: Value, args: list[Value], literals: tuple[Value, ...], _now: datetime) -> Value:
     if target is None or args[0] is None:
         return None
-    found = re.search(args[0], target)
-    return None if found is None else (found.group(literals[1]) or "")
+    return group(target, args[0], literals[1])
 
 
 def _moment(value: Value) -> date | None:

@@ -151,9 +151,17 @@ class LongFormReader:
         return Method(place_of(meta), chosen, AGGREGATIONS[str(name)], (read,))
 
     @v_args(meta=True)
-    def let_(self, meta: Any, c: list[Any]) -> Node:
-        """`let S = (value) in body`: the body with S standing for the value."""
-        _let, name, op, value, _in, body = c
+    def let_binding(self, meta: Any, c: list[Any]) -> tuple[str, Node]:
+        name, op, value = c
         if str(op) != "=":
             self.fail(op, f"`let` gives a name a value with =, not {op}")
-        return substitute(body, str(name), value, self.fail)
+        return str(name), value
+
+    @v_args(meta=True)
+    def let_(self, meta: Any, c: list[Any]) -> Node:
+        """`let S = value, T = value in body`: the body with S and T standing for their values; a later value may
+        use an earlier name (as nested lets)."""
+        *bindings, _in, body = c[1:]
+        for name, value in reversed(bindings):
+            body = substitute(body, name, value, self.fail)
+        return body

@@ -43,10 +43,12 @@ def parse_pql(text: str) -> Node:
         raise PQLError([unbalanced(text) or syntax_problem(exc, text)]) from None
     if isinstance(tree, Token):  # a lone token
         tree = _parser().parse(f"({text})")
-    depth = _depth(tree)
+    depth, chained = _depth(tree)
     if depth > MAX_DEPTH:
-        raise PQLError([problem(f"the expression nests {depth} levels deep; at most {MAX_DEPTH} are allowed "
-                                "(use `in [...]` for long lists of alternatives)", 1, 1, text)])  # fmt: skip
+        # a long run of `or` (`and`) is what a list of alternatives makes; other depths have no such cure
+        hint = " (use `in [...]` for long lists of alternatives)" if chained * 2 > depth else ""
+        raise PQLError([problem(f"the expression nests {depth} levels deep; at most {MAX_DEPTH} are allowed{hint}",
+                                1, 1, text)])  # fmt: skip
     builder = TreeBuilder(text)
     found = finish(as_condition(builder.transform(tree)), builder.fail)
     if builder.problems:  # a node read twice (an unaggregated list of event values) is told of once
@@ -54,10 +56,13 @@ def parse_pql(text: str) -> Node:
     return found
 
 
-def _depth(tree: Tree[Token]) -> int:
-    deepest, stack = 0, [(tree, 1)]
+def _depth(tree: Tree[Token]) -> tuple[int, int]:
+    """How deep the tree nests, and how many of the levels on its deepest path are `and` or `or`."""
+    deepest, chained, stack = 0, 0, [(tree, 1, 0)]
     while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in node.children if isinstance(child, Tree))
-    return deepest
+        node, level, logic = stack.pop()
+        logic += node.data in ("or_op", "and_op")
+        if level > deepest:
+            deepest, chained = level, logic
+        stack.extend((child, level + 1, logic) for child in node.children if isinstance(child, Tree))
+    return deepest, chained

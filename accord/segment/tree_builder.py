@@ -51,6 +51,11 @@ from accord.segment.long_forms import (
     unit_name,
 )  # fmt: skip
 
+STEP_WINDOW = (
+    "WHEN({written}) (a calendar form) is not a sequence step's window: a step takes a relative window, "
+    "with <=, <, >= or > (WHEN(<= 2 days before now)), or a day (WHEN(today), WHEN(yesterday), WHEN(tomorrow))"
+)
+"""Why `WHEN(= 3 days before now)` is refused (docs/segmentation.md lists it among the forms Accord refuses)."""
 CONDITIONS = {"exists", "all", "any", "filter"}
 """Methods whose first argument is a condition (on each item, or each event)."""
 
@@ -166,8 +171,12 @@ class TreeBuilder(LongFormReader, Transformer[Token, Node]):
     def window(self, _meta: Any, c: list[Any]) -> Window:
         return _window(c)
 
-    def when(self, _meta: Any, c: list[Any]) -> Window:
-        return _window(c)
+    def when(self, meta: Any, c: list[Any]) -> Window:
+        window = _window(c)
+        if window.op in ("=", "!="):  # a calendar form, which `occurs` takes and a step does not
+            written = self.text[meta.start_pos : meta.end_pos]
+            self.fail(place_of(meta), STEP_WINDOW.format(written=written))
+        return window
 
     def when_day(self, _meta: Any, c: list[Token]) -> Window:
         """`WHEN(today)`: from that day's midnight to the next."""
@@ -217,14 +226,18 @@ class TreeBuilder(LongFormReader, Transformer[Token, Node]):
         return FilteredList(place_of(meta), c[0], as_condition(c[1]))
 
     def call(self, meta: Any, c: list[Any]) -> Node:
-        """`sum(xEvent[...].x)`, `count(xEvent[...])`: the aggregation of the events (or of their values)."""
+        """`sum(xEvent[...].x)`, `count(xEvent[...])`: the aggregation of the events (or of their values);
+        `count(_tenant.colors)`, `SUM(...)`: the method on a list, as the reference writes both."""
         name, args = str(c[0]), tuple[Node, ...](c[1] or ())
         if name == "if" and args:
             args = (as_condition(args[0]), *args[1:])
-        if name in AGGREGATIONS and len(args) == 1 and isinstance(args[0], Events | EventValues):
-            found = aggregate(place_of(meta), name, args[0], (), self.fail)
-            if found is not None:
-                return found
+        if name.lower() in AGGREGATIONS and len(args) == 1:
+            if isinstance(args[0], Events | EventValues):
+                found = aggregate(place_of(meta), name.lower(), args[0], (), self.fail)
+                if found is not None:
+                    return found
+            else:
+                return Method(place_of(meta), args[0], AGGREGATIONS[name.lower()], ())
         return Call(place_of(meta), name, args)
 
     def events(self, meta: Any, c: list[Any]) -> Node:

@@ -9,7 +9,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import re2
+
 from accord.segment import ast
+
+# PQL's regular expressions are RE2's (the engine's): the reference runs the RE2 library itself, which also
+# keeps a pattern that would backtrack for ever in Python's `re` (`(a|a)*$`) linear
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False
 
 NEGATIONS = {"doesNotContain": "contains", "notContains": "contains", "doesNotStartWith": "startsWith",
              "notStartsWith": "startsWith", "doesNotEndWith": "endsWith", "notEndsWith": "endsWith",
@@ -66,7 +73,7 @@ def method(reference: Any, node: ast.Method, scope: dict[str, Any]) -> Any:
             return other == "" or text[-len(other) :] == other
         if name == "like":
             return like(text, other)
-        return re.search(other, text) is not None
+        return re2.search(other, text, RE2_OPTIONS) is not None
     if name == "equals":
         if value is None:
             return None
@@ -83,7 +90,7 @@ def method(reference: Any, node: ast.Method, scope: dict[str, Any]) -> Any:
     if name == "regexGroup":
         if value is None:
             return None
-        found = re.search(args[0], value)
+        found = re2.search(args[0], value, RE2_OPTIONS)
         if found is None:
             return None
         return found.group(args[1]) if found.group(args[1]) is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -45,15 +46,22 @@ def test_forms_parse_into_their_nodes() -> None:
         ('_tenant.age > "ten"', "cannot compare number with string", 1, 1),
         ("homeAddress.city.startsWith(3)", "compares with a string", 1, 29),
         ('homeAddress.city.matches("[")', "invalid regular expression", 1, 26),
-        ('homeAddress.city.matches("(a+)+$")', "exponential time", 1, 26),
+        # what RE2 (the engine's matcher, and so every engine's) refuses, with its reason
+        ('homeAddress.city.matches("a{1001}")', "invalid repetition size", 1, 26),
+        ('homeAddress.city.matches("n\\\\Z")', "invalid escape sequence", 1, 26),
+        ('homeAddress.city.matches("(?>A)nn")', "invalid perl operator", 1, 26),
+        ('homeAddress.city.notMatches("An*+")', "bad repetition operator", 1, 29),
+        ('homeAddress.city.regexGroup("(a)\\\\1", 1) = "a"', "back-references", 1, 29),
+        ("homeAddress.city.matches(person.name.firstName)", "as a string written out", 1, 26),
+        (f'homeAddress.city.matches("{"a" * 501}")', "at most 500 characters", 1, 26),
         ('homeAddress.city.matches("(?=a)b")', "lookarounds or back-references", 1, 26),
         ("homeAddress.city", "a condition is needed here", 1, 1),
         ("homeAddress.city in [null]", "cannot hold null", 1, 21),
         (
             'CHAIN(xEvent, timestamp, [A: WHAT(eventType = "a") WHEN(= 3 days before now)])',
-            "takes <=, <, >= or >",
+            "WHEN(= 3 days before now) (a calendar form) is not a sequence step's window",
             1,
-            27,
+            57,
         ),
         ("date(2024, 2, 30) < person.birthDate", "day is out of range", 1, 1),
         ("xEvent.sum(eventType) > 1", "sum needs numbers", 1, 12),
@@ -73,6 +81,88 @@ def test_problems_say_what_and_where(text: str, message: str, line: int, column:
     assert found is not None, problems
     assert (found["line"], found["column"]) == (line, column)
     assert str(found["caret"]).splitlines()[-1] == " " * (column - 1) + "^"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line", "column"),
+    [
+        # a function's name in another case is suggested as it is spelt
+        ('homeAddress.city.STARTSWITH("P")', "unknown function 'STARTSWITH'; did you mean startsWith?", 1, 1),
+        ("CURRENTYEAR() = 2026", "unknown function 'CURRENTYEAR'; did you mean currentYear?", 1, 1),
+        ("xEvent.COUNT() > 1", "unknown event function 'COUNT'; did you mean count?", 1, 1),
+        # an object is named as one, with fields to read
+        ("person.name = 1", "'person.name' is an object, not a value: read one of its fields "
+                            "(person.name.firstName)", 1, 1),
+        ("xEvent.max(commerce.order) > 1", "'commerce.order' is an object, not a value", 1, 12),
+        # a list aggregated as a function is the method: what it says of a value that is no list
+        ("count(homeAddress.city) > 0", "count needs a list, not string", 1, 7),
+        # let: a value that is a condition goes in parentheses; = only
+        ("let S = _tenant.age = 1 in S", "unexpected '='", 1, 21),
+        ("let S < 1 in S = 1", "`let` gives a name a value with =, not <", 1, 7),
+    ],
+)  # fmt: skip
+def test_names_and_objects_are_told_as_written(text: str, message: str, line: int, column: int) -> None:
+    with pytest.raises(PQLError) as caught:
+        check(parse_pql(text), text, PROFILE, EVENT)
+    [found] = caught.value.problems
+    assert message in str(found["message"]), found
+    assert (found["line"], found["column"]) == (line, column)
+
+
+PATTERNS = [r"[[:alpha:]]+", r"(?i)^ann", r"\pL\d", r"(?P<x>a)", r"(?<x>a)", r"(?U)a+", r"(?s)a.b", r"\x{41}",
+            r"\Qa.b\E", r"a{1000}", r"a{1001}", r"(?m)^b", r"\bAnn\b", r"[^\x00-\x7F]", r"a{2,1}", r"n\Z",
+            r"(?>A)nn", r"An*+", r"(?=a)b", r"(a)\1", r"(a|a)*$", r"\w{3}", r"\C", r"[\d-z]"]  # fmt: skip
+"""Patterns of many sorts, among them what the backtracking and the RE2 dialects do not share."""
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_a_regular_expression_the_checker_takes_runs_in_the_batch_engine(pattern: str) -> None:
+    """The checker takes exactly what the batch engine's RE2 runs: no job fails on a pattern it accepted."""
+    import duckdb
+
+    text = f"homeAddress.city.matches({json.dumps(pattern)})"
+    try:
+        check(parse_pql(text), text, PROFILE, EVENT)
+    except PQLError as refused_pattern:
+        [found] = refused_pattern.problems
+        assert (found["line"], found["column"]) == (1, 26)
+        with pytest.raises(duckdb.Error):
+            duckdb.execute("select regexp_matches('Ann', ?)", [pattern]).fetchall()
+        return
+    for value in ("Ann", "Zoë", "a.b\nb", "A1"):
+        duckdb.execute("select regexp_matches(?, ?)", [value, pattern]).fetchall()
+
+
+@pytest.mark.parametrize("text", [
+    "person.name.frstName occurs = 3 hours before now",
+    "person.name.frstName occurs != 3 days before today",
+    'xEvent[timestmp occurs = 2 hours before now and eventType = "a"].count() > 0',
+])  # fmt: skip
+def test_a_calendar_form_tells_of_its_field_once(text: str) -> None:
+    """`x occurs = N units before X` reads x at both ends of the slot: a problem with x is still one problem."""
+    assert len(refused(text)) == 1, refused(text)
+
+
+@pytest.mark.parametrize(("text", "alternatives"), [
+    (" or ".join(['homeAddress.city = "a"'] * 250), True),
+    (" and ".join(["_tenant.age > 1"] * 250), True),
+    ("not " * 250 + "(_tenant.age = 1)", False),
+    ("_tenant.age" + " + 1" * 250 + " = 3", False),
+    ("if(true, " * 120 + "1" + ", 2)" * 120 + " = 1", False),
+])  # fmt: skip
+def test_too_deep_suggests_a_list_only_for_chains_of_or_and_and(text: str, alternatives: bool) -> None:
+    with pytest.raises(PQLError, match="levels deep; at most 200") as caught:
+        parse_pql(text)
+    assert ("use `in [...]`" in str(caught.value.problems[0]["message"])) is alternatives
+
+
+def test_the_caret_keeps_the_tabs_before_the_spot() -> None:
+    text = "\t_tenant.age > 1 and\t\thomeAddress.cty = 1"
+    [found] = refused(text)
+    source, caret = str(found["caret"]).splitlines()
+    assert caret == "\t" + " " * len("_tenant.age > 1 and") + "\t\t^"
+    assert source[len(caret) - 1 :].startswith("homeAddress.cty")
+    assert found["column"] == len(caret)
 
 
 @pytest.mark.parametrize(
