@@ -28,7 +28,7 @@ from accord.api.destinations_routes import router as destinations_router
 from accord.api.gate import RequestGate
 from accord.api.governance_routes import router as governance_router
 from accord.api.identity_routes import router as identity_router
-from accord.api.models import Health
+from accord.api.models import ERROR_RESPONSES, Health
 from accord.api.privacy_routes import router as privacy_router
 from accord.api.routes import router
 from accord.api.segment_routes import router as segment_router
@@ -180,7 +180,18 @@ def _with_permissions(app: FastAPI) -> dict[str, Any]:
                         f"**{p.value}** " + ("in every sandbox (home-wide)" if p in HOME_WIDE else "in the request's "
                                              "sandbox") for p in each) + "."  # fmt: skip
                 operation["description"] = (operation.get("description", "") + "\n\n" + shown).strip()
+                _bad_input_is_400(operation)
+        for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes: never answered
+            document.get("components", {}).get("schemas", {}).pop(unused, None)
     return app.openapi_schema  # type: ignore[return-value]
+
+
+def _bad_input_is_400(operation: dict[str, Any]) -> None:
+    """Bad input is answered 400 with an ErrorBody on every route (`accord.api.errors`), never FastAPI's 422."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    responses.setdefault("400", {"description": ERROR_RESPONSES[400]["description"], "content": body})
 
 
 def _campaign(settings: Settings) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -219,14 +219,22 @@ def get_schedule(ws: WorkspaceDep, sandbox: SandboxDep) -> dict[str, Any]:
         return segment.get_schedule(session, sandbox)
 
 
-@router.put("/segment/schedule", response_model=ScheduleOut)
-def put_schedule(ws: WorkspaceDep, sandbox: SandboxDep, body: ScheduleIn) -> dict[str, Any]:
-    """Evaluate every segment of the sandbox every `everyHours` hours (1 to 168) from `at` (`HH:MM` UTC) on the
-    day it is set, the profiles rebuilt first with `rebuildProfiles`; `accord serve` runs the jobs. A slot
-    that finds another job holding the sandbox's lock, or a background job queued, is skipped and waits for
-    the next."""
+# The service checks the body, as it does the CLI's: a bad one is refused with the same code (SEGMENT-0431-400),
+# where FastAPI's check would give the generic one. The document still shows the body's schema.
+SCHEDULE_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ScheduleIn.model_json_schema()}}}}  # fmt: skip
+
+
+@router.put("/segment/schedule", response_model=ScheduleOut, openapi_extra=SCHEDULE_BODY)
+def put_schedule(ws: WorkspaceDep, sandbox: SandboxDep, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    """Evaluate every segment of the sandbox every `everyHours` hours (1 to 168), on a grid aligned on `at`
+    (`HH:MM` UTC): the slots are `at` plus or minus whole periods, and the first job is the first slot after
+    the schedule is set (every 5 hours at 22:00, set at 07:06: 12:00, 17:00, 22:00, 03:00...). The profiles
+    are rebuilt first with `rebuildProfiles`; `accord serve` runs the jobs. A slot that finds another job
+    holding the sandbox's lock, or a background job queued, is skipped and waits for the next. A bad body:
+    400 SEGMENT-0431-400, each problem named by its field, as `accord segment schedule set` says it."""
     with ws.catalog.session() as session:
-        return segment.set_schedule(session, sandbox, body.model_dump())
+        return segment.set_schedule(session, sandbox, body)
 
 
 @router.delete("/segment/schedule", response_model=ScheduleOut)

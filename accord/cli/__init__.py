@@ -17,7 +17,7 @@ def main() -> None:
     from typer._click import exceptions as click_exceptions  # typer carries its own click
 
     from accord.cli.app import app
-    from accord.cli.output import err, fail
+    from accord.cli.output import err, fail, plain
     from accord.cli.state import state
 
     as_json = "--json" in sys.argv
@@ -45,7 +45,9 @@ def main() -> None:
         text = f"{type(error).__name__}: {str(error)[:500]}"
         if as_json:  # a script still gets a document it can read
             sys.exit(fail(AccordError(f"internal error: {text}", code="ACCORD-0500-500"), as_json))
-        err.print(f"[bold red]internal error[/]: {text}. Set ACCORD_DEBUG=1 for details.", highlight=False)
+        err.print(
+            f"[bold red]internal error[/]: {plain(text)}. Set ACCORD_DEBUG=1 for details.", highlight=False, markup=True
+        )
         sys.exit(1)
     finally:
         state.close()  # the catalog's connections, whatever happened
@@ -54,9 +56,11 @@ def main() -> None:
 
 def _record(state: CliState, exit_code: int) -> None:
     """The command in the activity log; a failure to record is said, and does not hide the command's outcome."""
-    from accord.cli.output import err
+    from accord.cli.output import err, plain
 
     try:
         state.record(sys.argv[1:], exit_code)
     except AccordError as error:
-        err.print(f"[yellow]warning[/]: the activity log could not record this command: {error.message}")
+        err.print(
+            f"[yellow]warning[/]: the activity log could not record this command: {plain(error.message)}", markup=True
+        )

@@ -9,7 +9,7 @@ import typer
 
 from accord import access, destinations, sources
 from accord.cli.documents import read_document
-from accord.cli.output import emit, new_table, out, progress_bar
+from accord.cli.output import emit, new_table, out, plain, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -82,7 +82,9 @@ def activation_create(
         shown,
         as_json,
         lambda d: out.print(
-            f"activation flow [bold]{d['name']}[/] created: {len(d['audiences'])} audience(s) to {d['account']}"
+            f"activation flow [bold]{plain(d['name'])}[/] created: {len(d['audiences'])} audience(s) to "
+            f"{plain(d['account'])}",
+            markup=True,
         ),
     )
 
@@ -138,8 +140,9 @@ def activation_run(
 def _describe_run(r: dict[str, Any]) -> None:
     colour = "green" if r["status"] == "success" else "red"
     what = "would send" if r["dryRun"] else "sent" if r["status"] == "success" else "prepared"
-    out.print(f"run [bold]{r['id']}[/] [{colour}]{r['status']}[/] ({'full' if r['full'] else 'incremental'}, "
-              f"{r['durationSeconds']} s): {r['profilesReceived']:,} profiles received", highlight=False)  # fmt: skip
+    out.print(f"run [bold]{plain(r['id'])}[/] [{colour}]{plain(r['status'])}[/] "
+              f"({'full' if r['full'] else 'incremental'}, {plain(r['durationSeconds'])} s): {r['profilesReceived']:,} "
+              "profiles received", highlight=False, markup=True)  # fmt: skip
     for audience in r["audiences"]:
         changes = ", ".join(f"{n:,} {kind}" for kind, n in sorted(audience["changes"].items())) or "nothing"
         left_out = ", ".join(f"{n:,} {reason}" for reason, n in sorted(audience["excluded"].items()))
@@ -152,7 +155,7 @@ def _describe_run(r: dict[str, Any]) -> None:
     for file in r["files"]:
         out.print(f"  {file['sinkPath']} ({file['rows']:,} rows, {file['size']:,} bytes)", highlight=False)
     for error in r["errors"]:
-        out.print(f"  [red]{error['code']}[/]: {error['message']}", highlight=False)
+        out.print(f"  [red]{plain(error['code'])}[/]: {plain(error['message'])}", highlight=False, markup=True)
 
 
 @activation_app.command("runs")
@@ -204,7 +207,7 @@ def activation_deadletters(
         rows = destinations.list_dead_letters(session, state.sandbox, flow, pending=pending)
 
     def human(items: list[dict[str, Any]]) -> None:
-        table = new_table("id", "run", "profiles", "answer", "attempts", "replayed")
+        table = new_table("id", "run", "profiles", "answer", "attempts", "replayed", ids=("id", "run"))
         for d in items:
             answer = d["answer"] or {}
             said = str(answer.get("status") or answer.get("error") or answer.get("reason") or "-")

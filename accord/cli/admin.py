@@ -6,7 +6,7 @@ import typer
 
 from accord import access, catalog
 from accord.cli.documents import print_lines
-from accord.cli.output import emit, out
+from accord.cli.output import emit, out, plain
 from accord.cli.state import JsonFlag, state
 
 sandbox_app = typer.Typer(help="Sandboxes.", no_args_is_help=True)
@@ -47,14 +47,16 @@ def token_create(
 ) -> None:
     """Create an API token; it is shown once."""
     ends = access.parse_expiry(expires) if expires is not None else None  # "" is no date: said so, not "never"
-    record, plain = access.create_token(state.workspace().catalog, name, role, sandbox, user=user, expires=ends)
+    record, secret = access.create_token(state.workspace().catalog, name, role, sandbox, user=user, expires=ends)
     data = {"id": record.id, "name": name, "user": user or access.OWNER, "role": role, "sandbox": sandbox,
-            "expiresAt": ends.isoformat() if ends else None, "token": plain}  # fmt: skip
+            "expiresAt": ends.isoformat() if ends else None, "token": secret}  # fmt: skip
     limits = [f"role {role}" if role else "", f"sandbox {sandbox}" if sandbox else "",
               f"until {ends:%Y-%m-%d %H:%M} UTC" if ends else ""]  # fmt: skip
     narrowed = ", ".join(filter(None, limits)) or "all its user holds"
-    shown = f"token {record.id} of {data['user']} ({narrowed}): [bold]{plain}[/] (shown once)"
-    emit(data, as_json, lambda _d: out.print(shown, highlight=False))
+    shown = (
+        f"token {plain(record.id)} of {plain(data['user'])} ({plain(narrowed)}): [bold]{plain(secret)}[/] (shown once)"
+    )
+    emit(data, as_json, lambda _d: out.print(shown, highlight=False, markup=True))
 
 
 @token_app.command("list")

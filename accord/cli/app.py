@@ -17,7 +17,7 @@ from accord.cli.datasets import batch_app, dataset_app
 from accord.cli.destinations import destination_app, destinations_app
 from accord.cli.governance import action_app, label_app, policy_app
 from accord.cli.identity import identity_app
-from accord.cli.output import describe_batch, emit, new_table, out, progress_bar
+from accord.cli.output import describe_batch, emit, new_table, out, plain, progress_bar
 from accord.cli.privacy import privacy_app
 from accord.cli.profile import mergepolicy_app, profile_app
 from accord.cli.schemas import fieldgroup_app, schema_app
@@ -116,7 +116,7 @@ def init(
         out.print(f"Accord is ready in {result.home} (catalog: {result.database}).")
         if result.token:
             out.print("Admin API token (shown once, keep it safe):")
-            out.print(f"  [bold]{result.token}[/]", highlight=False)
+            out.print(f"  [bold]{plain(result.token)}[/]", highlight=False, markup=True)
 
     emit(data, as_json, human)
 

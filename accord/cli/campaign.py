@@ -8,7 +8,7 @@ import typer
 
 from accord.cli.campaign_deliveries import delivery_app, list_subscribe
 from accord.cli.campaign_workflows import campaign_bounces, campaign_import, campaign_loads, workflow_app
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.serving import serve_api
 from accord.cli.state import JsonFlag, state
 
@@ -45,7 +45,9 @@ def campaign_init(as_json: bool = JsonFlag) -> None:
     shown = {**campaign.initialise_engine(state.settings), "token": made.token}
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"campaign instance [bold]{d['instance']}[/] ready: database {d['database']}")
+        out.print(
+            f"campaign instance [bold]{plain(d['instance'])}[/] ready: database {plain(d['database'])}", markup=True
+        )
         out.print(f"  audiences land in {d['landing']}; logs are written to {d['logs']}", highlight=False)
         if d["token"]:
             out.print(f"  admin API token (shown once): {d['token']}", highlight=False)
@@ -61,7 +63,11 @@ def campaign_status(as_json: bool = JsonFlag) -> None:
     document = instance_document(engine())
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"instance [bold]{d['instance']}[/]: landing {d['landing']}, logs {d['logs']}", highlight=False)
+        out.print(
+            f"instance [bold]{plain(d['instance'])}[/]: landing {plain(d['landing'])}, logs {plain(d['logs'])}",
+            highlight=False,
+            markup=True,
+        )
         out.print("limits: " + ", ".join(f"{k} {v:,}" for k, v in d["limits"].items()), highlight=False)
 
     emit(document, as_json, human)
@@ -114,7 +120,8 @@ def list_create(
     from accord import campaign
 
     emit(campaign.create_list(engine(), name, label=label, double_opt_in=double_opt_in), as_json,
-         lambda d: out.print(f"list [bold]{d['name']}[/] created ({d['origin']})"))  # fmt: skip
+         lambda d: out.print(f"list [bold]{plain(d['name'])}[/] created ({plain(d['origin'])})",
+                             markup=True))  # fmt: skip
 
 
 @list_app.command("list")
@@ -236,8 +243,8 @@ def campaign_connect(
     made = connect(workspace, state.sandbox, instance, namespace=namespace)
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"campaign instance [bold]{d['instance']}[/] and sandbox {d['sandbox']} connected "
-                  f"(external ids in {d['namespace']})")  # fmt: skip
+        out.print(f"campaign instance [bold]{plain(d['instance'])}[/] and sandbox {plain(d['sandbox'])} connected "
+                  f"(external ids in {plain(d['namespace'])})", markup=True)  # fmt: skip
         for what in d["created"]:
             out.print(f"  created {what}", highlight=False)
         for what in d["kept"]:

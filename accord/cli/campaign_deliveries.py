@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from accord.cli.documents import read_document
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -46,8 +46,9 @@ def delivery_create(
 
     arguments = _delivery_arguments(file)
     made = campaign.create_delivery(state.campaign(), arguments.pop("name"), **arguments)
-    emit(made, as_json, lambda d: out.print(f"delivery [bold]{d['name']}[/] created ({d['state']}); next: "
-                                            f"`accord campaign delivery check {d['name']}`"))  # fmt: skip
+    emit(made, as_json, lambda d: out.print(f"delivery [bold]{plain(d['name'])}[/] created ({plain(d['state'])}); "
+                                            f"next: `accord campaign delivery check {plain(d['name'])}`",
+                                            markup=True))  # fmt: skip
 
 
 @delivery_app.command("list")
@@ -72,7 +73,11 @@ def delivery_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
     from accord import campaign
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"delivery [bold]{d['name']}[/] ({d['state']}): {d['label']}", highlight=False)
+        out.print(
+            f"delivery [bold]{plain(d['name'])}[/] ({plain(d['state'])}): {plain(d['label'])}",
+            highlight=False,
+            markup=True,
+        )
         out.print(f"  from {d['sender']}, subject {d['subject']!r}, target {d['target']}", highlight=False)
         if d["error"]:
             out.print(f"  error: {d['error']}", highlight=False, markup=False)
@@ -108,7 +113,11 @@ def delivery_proof(
     from accord.campaign.mailer import send_proof
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"proof of [bold]{d['delivery']}[/]: {d['sent']} of {len(d['messages'])} sent", highlight=False)
+        out.print(
+            f"proof of [bold]{plain(d['delivery'])}[/]: {plain(d['sent'])} of {len(d['messages'])} sent",
+            highlight=False,
+            markup=True,
+        )
         for m in d["messages"]:
             out.print(f"  {m['to']}: {m['status']}{' (' + m['reason'] + ')' if m['reason'] else ''}",
                       highlight=False, markup=False)  # fmt: skip
@@ -131,9 +140,9 @@ def delivery_send(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
             counts = campaign.send_delivery(engine, found["id"])
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"delivery [bold]{d['delivery']}[/]: {d['sentNow']:,} sent now; in all {d['sent']:,} sent, "
+        out.print(f"delivery [bold]{plain(d['delivery'])}[/]: {d['sentNow']:,} sent now; in all {d['sent']:,} sent, "
                   f"{d['failed']:,} failed, {d['bounced']:,} bounced, {d['pending']:,} pending "
-                  f"({d['targeted']:,} targeted, {d['seconds']} s)", highlight=False)  # fmt: skip
+                  f"({d['targeted']:,} targeted, {plain(d['seconds'])} s)", highlight=False, markup=True)  # fmt: skip
         left_out = ", ".join(f"{n:,} {reason}" for reason, n in d["excluded"].items() if n)
         if left_out:
             out.print(f"  left out: {left_out}", highlight=False)
@@ -158,8 +167,8 @@ def delivery_log(
     from accord.campaign.broadlog import delivery_log as read_log
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"delivery [bold]{d['delivery']}[/] ({d['state']}): "
-                  + ", ".join(f"{n:,} {s}" for s, n in d["counts"].items()), highlight=False)  # fmt: skip
+        out.print(f"delivery [bold]{plain(d['delivery'])}[/] ({plain(d['state'])}): "
+                  + ", ".join(f"{n:,} {s}" for s, n in d["counts"].items()), highlight=False, markup=True)  # fmt: skip
         table = new_table("external id", "e-mail", "status", "reason", "at")
         for row in d["rows"]:
             table.add_row(row["externalId"], row["email"], row["status"], row["reason"] or "-", row["at"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 
 workflow_app = typer.Typer(help="Workflows: documents of activities, run on a schedule or now, resumed after a "
@@ -32,8 +32,9 @@ def show_run(run: dict[str, Any]) -> None:
     """A run and its activities, for people."""
     ended = f", ended {run['endedAt']}" if run["endedAt"] else ""
     waiting = f", waits until {run['waitUntil']}" if run["waitUntil"] else ""
-    out.print(f"run {run['id']} of workflow [bold]{run['workflow']}[/]: {run['status']} (started {run['startedAt']}"
-              f"{ended}{waiting})", highlight=False)  # fmt: skip
+    out.print(f"run {plain(run['id'])} of workflow [bold]{plain(run['workflow'])}[/]: {plain(run['status'])} "
+              f"(started {plain(run['startedAt'])}{plain(ended)}{plain(waiting)})", highlight=False,
+              markup=True)  # fmt: skip
     if run["error"]:
         out.print(f"  error: {run['error']}", highlight=False, markup=False)
     table = new_table("activity", "type", "status", "counts", "error")
@@ -47,8 +48,8 @@ def show_run(run: dict[str, Any]) -> None:
 
 def _show_workflow(d: dict[str, Any]) -> None:
     chain = " -> ".join(f"{a['name']} ({a['type']})" for a in d["activities"])
-    out.print(f"workflow [bold]{d['name']}[/] ({'enabled' if d['enabled'] else 'disabled'}): {chain}",
-              highlight=False)  # fmt: skip
+    out.print(f"workflow [bold]{plain(d['name'])}[/] ({'enabled' if d['enabled'] else 'disabled'}): {plain(chain)}",
+              highlight=False, markup=True)  # fmt: skip
 
 
 @workflow_app.command("create")

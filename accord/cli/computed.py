@@ -28,6 +28,8 @@ def _duration(text: str) -> dict[str, Any]:
 def _human(d: dict[str, Any]) -> None:
     out.print(f"{d['name']} ({d['status']}): {d['expression']['value']} over {d['duration']['count']} "
               f"{d['duration']['unit'].lower()}; {d['path']}", highlight=False)  # fmt: skip
+    if d.get("description"):
+        out.print(f"  {d['description']}", highlight=False)
 
 
 @computed_app.command("create")
@@ -82,10 +84,10 @@ def computed_list(as_json: bool = JsonFlag) -> None:
         rows = segment.list_computed_attributes(session, state.sandbox)
 
     def human(found: list[dict[str, Any]]) -> None:
-        table = new_table("name", "status", "function", "lookback", "last evaluated")
+        table = new_table("name", "status", "expression", "lookback", "last evaluated")
         for d in found:
             lookback = f"{d['duration']['count']} {d['duration']['unit'].lower()}"
-            table.add_row(d["name"], d["status"], d["mergeFunction"]["value"], lookback, d["lastEvaluatedAt"] or "-")
+            table.add_row(d["name"], d["status"], d["expression"]["value"], lookback, d["lastEvaluatedAt"] or "-")
         out.print(table)
 
     emit(rows, as_json, human)

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from accord import lake, profile
-from accord.cli.output import describe_batch, emit, emit_lines, new_table, out
+from accord.cli.output import describe_batch, emit, emit_lines, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 from accord.lake.contracts import CONTRACT_HELP
@@ -30,7 +30,11 @@ def dataset_create(
     with workspace.catalog.session() as session:
         record = lake.create_dataset(session, state.sandbox, name, schema_name, profile_enabled, schema_contract)
         doc = lake.get_dataset(session, state.sandbox, record.name)
-    emit(doc, as_json, lambda d: out.print(f"dataset [bold]{d['name']}[/] created (schema {d['schema']})"))
+    emit(
+        doc,
+        as_json,
+        lambda d: out.print(f"dataset [bold]{plain(d['name'])}[/] created (schema {plain(d['schema'])})", markup=True),
+    )
 
 
 @dataset_app.command("list")
@@ -90,7 +94,7 @@ def dataset_stats(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> 
     stats = lake.statistics(state.workspace(), state.sandbox, name)
 
     def human(s: dict[str, Any]) -> None:
-        out.print(f"[bold]{s['dataset']}[/]: {s['rowCount']:,} rows")
+        out.print(f"[bold]{plain(s['dataset'])}[/]: {s['rowCount']:,} rows", markup=True)
         table = new_table("field", "type", "present", "distinct", "min", "max")
         for path, f in s["fields"].items():
             if f["count"]:

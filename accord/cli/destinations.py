@@ -9,7 +9,7 @@ import typer
 
 from accord import access, destinations, sources
 from accord.cli.documents import read_document
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -72,7 +72,13 @@ def destination_connect(
         record = destinations.create_account(session, sources.SecretBox(workspace.settings.home), state.sandbox,
                                              name, destination, document, roots, actions)  # fmt: skip
         shown = destinations.account_document(record)
-    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/] ({d['destination']}) created"))
+    emit(
+        shown,
+        as_json,
+        lambda d: out.print(
+            f"destination account [bold]{plain(d['name'])}[/] ({plain(d['destination'])}) created", markup=True
+        ),
+    )
 
 
 @destination_app.command("actions")
@@ -85,8 +91,9 @@ def destination_actions(
     them); refused, nothing changed, when a flow through it would then break an enabled policy."""
     with state.workspace().catalog.session() as session:
         shown = destinations.set_account_actions(session, state.sandbox, name, actions)
-    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{d['name']}[/]: marketing actions "
-                                             f"{', '.join(d['marketingActions']) or 'none of its own'}"))  # fmt: skip
+    emit(shown, as_json, lambda d: out.print(f"destination account [bold]{plain(d['name'])}[/]: marketing actions "
+                                             f"{plain(', '.join(d['marketingActions']) or 'none of its own')}",
+                                             markup=True))  # fmt: skip
 
 
 @destination_app.command("list")
@@ -123,7 +130,7 @@ def destination_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) 
     def human(r: dict[str, Any]) -> None:
         for step in r["steps"]:
             mark = "[green]ok[/]" if step["ok"] else "[red]failed[/]"
-            out.print(f"{mark} {step['step']}: {step['message']}", highlight=False)
+            out.print(f"{mark} {plain(step['step'])}: {plain(step['message'])}", highlight=False, markup=True)
             if step.get("hint"):
                 out.print(f"    {step['hint']}", highlight=False)
 

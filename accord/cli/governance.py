@@ -6,7 +6,7 @@ import typer
 
 from accord import destinations, governance
 from accord.cli.documents import print_lines
-from accord.cli.output import emit, out
+from accord.cli.output import emit, out, plain
 from accord.cli.state import JsonFlag, state
 
 label_app = typer.Typer(help="Data usage labels on datasets and fields.", no_args_is_help=True)
@@ -147,8 +147,9 @@ def policy_evaluate(
             out.print(f"activation {d['activation']} ({actions}) breaks no enabled policy", highlight=False)
             return
         for v in d["violations"]:
-            out.print(f"[bold red]violates[/] {v['policy']}: {v['marketingAction']} forbidden for {v['expression']}; "
-                      f"labels {', '.join(v['labels']) or '(what the data lacks)'}", highlight=False)  # fmt: skip
+            out.print(f"[bold red]violates[/] {plain(v['policy'])}: {plain(v['marketingAction'])} forbidden for "
+                      f"{plain(v['expression'])}; labels {plain(', '.join(v['labels']) or '(what the data lacks)')}",
+                      highlight=False, markup=True)  # fmt: skip
             for path in v["lineage"]:
                 out.print("  " + " -> ".join(path), highlight=False)
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from accord import identity
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 
 identity_app = typer.Typer(
@@ -47,7 +47,11 @@ def namespace_create(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         created = identity.create_namespace(session, state.sandbox, symbol, name, identity_type, description)
-    emit(created.to_document(), as_json, lambda d: out.print(f"namespace [bold]{d['symbol']}[/] ({d['type']}) created"))
+    emit(
+        created.to_document(),
+        as_json,
+        lambda d: out.print(f"namespace [bold]{plain(d['symbol'])}[/] ({plain(d['type'])}) created", markup=True),
+    )
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from accord.errors import AccordError
 from accord.lake import jsonable
@@ -16,8 +17,10 @@ from accord.lake import jsonable
 if TYPE_CHECKING:
     from rich.table import Table
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Markup is off: what is printed (names, expressions like `xEvent[eventType = "x"]`, messages, table cells) is
+# shown as it is. A line styled by us says `markup=True` and passes every value of a user through `plain`.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 EXIT_CODES = {
     "invalid": 2,
@@ -31,15 +34,20 @@ EXIT_CODES = {
 }
 
 
-def new_table(*headers: str) -> Table:
+def plain(value: object) -> str:
+    """A value of a user (a name, an expression, a message) inside a line styled with markup: shown as it is."""
+    return escape(str(value))
+
+
+def new_table(*headers: str, ids: tuple[str, ...] = ("id",)) -> Table:
     """A table for people (rich's, imported when a command prints one: start-up stays short).
 
-    An `id` column is not cut in tables of up to 7 columns (80 characters hold them): people copy ids from
-    it into the next command. Wider tables share the width (`--json` gives every id whole)."""
+    No cell is cut: a word longer than its column folds onto the next line (rich's default would end it with
+    an ellipsis). The columns named in `ids` hold what people copy into the next command (a job's id): they
+    are never wrapped, the other columns give up their width first (an 80-column terminal holds them)."""
     from rich.table import Column, Table
 
-    keep_ids = len(headers) <= 7
-    return Table(*(Column(h, no_wrap=keep_ids) if h == "id" else h for h in headers))
+    return Table(*(Column(h, no_wrap=True) if h in ids else Column(h, overflow="fold") for h in headers))
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
@@ -62,7 +70,9 @@ def fail(error: AccordError, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps({"error": error.to_dict()}, indent=2, default=str) + "\n")
     else:
-        err.print(f"[bold red]error[/] [dim]{error.code}[/]: {error.message}", highlight=False)
+        err.print(
+            f"[bold red]error[/] [dim]{plain(error.code)}[/]: {plain(error.message)}", highlight=False, markup=True
+        )
         # problems are {path, message, ...}; some errors (a template check) list them as plain sentences
         problems = [p if isinstance(p, dict) else {"message": str(p)} for p in error.details.get("problems", [])]
         if len(problems) == 1 and str(problems[0].get("message")) in error.message and not problems[0].get("caret"):
@@ -111,18 +121,21 @@ def describe_batch(batch: dict[str, Any]) -> None:
     """A batch record for people: status, counts, errors, warnings, and where to look next."""
     if batch.get("skipped"):  # nothing was ingested: the answer is the earlier batch
         for warning in batch.get("warnings", []):
-            out.print(f"[yellow]{warning['message']}[/]", highlight=False, markup=True)
+            out.print(warning["message"], style="yellow", highlight=False)
         return
     colour = "green" if batch["status"] == "success" else "red"
     out.print(
-        f"batch [bold]{batch['id']}[/] [{colour}]{batch['status']}[/]: {batch['outputRecordCount']:,} of "
-        f"{batch['inputRecordCount']:,} rows ingested, {batch['failedRecordCount']:,} failed "
-        f"({batch['durationSeconds']} s)",
+        f"batch [bold]{plain(batch['id'])}[/] [{colour}]{plain(batch['status'])}[/]: {batch['outputRecordCount']:,} "
+        f"of {batch['inputRecordCount']:,} rows ingested, {batch['failedRecordCount']:,} failed "
+        f"({plain(batch['durationSeconds'])} s)",
         highlight=False,
+        markup=True,
     )
     for error in batch["errors"]:
         out.print(f"  {error['code']}: {error['message']}", highlight=False)
     for warning in batch.get("warnings", []):
-        out.print(f"  [yellow]warning[/] {warning['code']}: {warning['message']}", highlight=False)
+        out.print(
+            f"  [yellow]warning[/] {plain(warning['code'])}: {plain(warning['message'])}", highlight=False, markup=True
+        )
     if batch["failedRecordCount"]:
         out.print(f"  see the failed rows with: accord batch errors {batch['id']}", highlight=False)

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from accord.access import campaign_withheld
-from accord.cli.output import emit, new_table, out, progress_bar
+from accord.cli.output import emit, new_table, out, plain, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -64,10 +64,10 @@ def _run(kind: str, given: list[str] | None, file: Path | None, as_json: bool) -
 def _describe(job: dict[str, Any]) -> None:
     colour = "green" if job["status"] == "complete" else "red"
     summary = job["summary"]
-    out.print(f"privacy {job['kind']} job [bold]{job['id']}[/] [{colour}]{job['status']}[/]: "
-              f"{summary.get('people', 0)} people, {summary.get('identities', 0)} identities, "
+    out.print(f"privacy {plain(job['kind'])} job [bold]{plain(job['id'])}[/] [{colour}]{plain(job['status'])}[/]: "
+              f"{plain(summary.get('people', 0))} people, {plain(summary.get('identities', 0))} identities, "
               f"{summary.get('found', 0):,} records found, {summary.get('removed', 0):,} removed "
-              f"({job['seconds']} s)", highlight=False)  # fmt: skip
+              f"({plain(job['seconds'])} s)", highlight=False, markup=True)  # fmt: skip
     table = new_table("store", "reached", "found", "removed", "errors")
     for report in job["report"]:
         reached = "yes" if report["reached"] else f"no: {report.get('whyNot', '')}"
@@ -75,7 +75,7 @@ def _describe(job: dict[str, Any]) -> None:
         table.add_row(report["store"], reached, f"{report['found']:,}", f"{report['removed']:,}", errors)
     out.print(table)
     if job["error"]:
-        out.print(f"[red]{job['error']}[/]", highlight=False)
+        out.print(job["error"], style="red", highlight=False)
 
 
 def _save_bundle(job_id: str, output: Path) -> None:

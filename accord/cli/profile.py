@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from accord import profile
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 
 profile_app = typer.Typer(help="Unified profiles, looked up by any identity.", no_args_is_help=True)
@@ -31,6 +31,7 @@ def profile_get(
         out.print(f"profile of {namespace}:{value} (merge policy {p['mergePolicy']})", highlight=False)
         out.print("identities: " + ", ".join(f"{i['namespace']}:{i['id']}" for i in p["identities"]), highlight=False)
         out.print_json(json.dumps(p["attributes"]))
+        _print_audiences_and_computed(p)
         shown = p["events"]["items"][:10]
         total = p["events"]["total"]
         out.print(f"{total:,} event{'' if total == 1 else 's'}" + (f"; the latest {len(shown)}:" if shown else ""))
@@ -40,6 +41,21 @@ def profile_get(
             )
 
     emit(found, as_json, human)
+
+
+def _print_audiences_and_computed(p: dict[str, Any]) -> None:
+    """The person's audiences (status, since when) and computed attributes (value, when computed)."""
+    memberships = p["segmentMembership"]
+    out.print("audiences:" if memberships else "audiences: none")
+    for name, m in memberships.items():
+        since = f" since {m['lastQualificationTime']}" if m.get("lastQualificationTime") else ""
+        out.print(f"  {name}: {m['status']}{since}", highlight=False)
+    if p["computedAttributes"]:
+        out.print("computed attributes:")
+    for c in p["computedAttributes"]:
+        when = f"computed {c['lastEvaluatedAt']}" if c["lastEvaluatedAt"] else "not computed yet"
+        value = json.dumps(c["value"], default=str)
+        out.print(f"  {c['name']} ({c['function']}, {c['path']}): {value} ({when})", highlight=False)
 
 
 @mergepolicy_app.command("create")
@@ -57,7 +73,11 @@ def mergepolicy_create(
     with workspace.catalog.session() as session:
         created = profile.create_policy(session, state.sandbox, document)
         shown = next(p for p in profile.list_policies(session, state.sandbox) if p["name"] == created.name)
-    emit(shown, as_json, lambda p: out.print(f"merge policy [bold]{p['name']}[/] ({p['kind']}) created"))
+    emit(
+        shown,
+        as_json,
+        lambda p: out.print(f"merge policy [bold]{plain(p['name'])}[/] ({plain(p['kind'])}) created", markup=True),
+    )
 
 
 @mergepolicy_app.command("list")

@@ -9,7 +9,7 @@ import typer
 
 from accord import schema
 from accord.cli.documents import parse_identity, read_document
-from accord.cli.output import emit, new_table, out
+from accord.cli.output import emit, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -19,9 +19,10 @@ fieldgroup_app = typer.Typer(help="Field groups: standard and custom (`_tenant`)
 
 def _schema_summary(doc: dict[str, Any]) -> None:
     out.print(
-        f"[bold]{doc['name']}[/] ({doc['class']}, version {doc['version']}) field groups: "
-        f"{', '.join(doc['fieldGroups']) or '-'}",
+        f"[bold]{plain(doc['name'])}[/] ({plain(doc['class'])}, version {plain(doc['version'])}) field groups: "
+        f"{plain(', '.join(doc['fieldGroups']) or '-')}",
         highlight=False,
+        markup=True,
     )
     for identity in doc["identities"]:
         out.print(
@@ -70,8 +71,9 @@ def schema_create(
         created,
         as_json,
         lambda d: out.print(
-            f"schema [bold]{d['name']}[/] created "
-            f"({len(schema.leaves(schema.parse_fields_document(d['fields'])))} fields)"
+            f"schema [bold]{plain(d['name'])}[/] created "
+            f"({len(schema.leaves(schema.parse_fields_document(d['fields'])))} fields)",
+            markup=True,
         ),
     )
 
@@ -102,7 +104,11 @@ def schema_update(
         if not isinstance(document, dict):
             raise InvalidInputError("the schema document must be a mapping", code="SCHEMA-0402-400")
         updated = schema.update_schema(session, state.sandbox, name, document).to_document()
-    emit(updated, as_json, lambda d: out.print(f"schema [bold]{d['name']}[/] is now version {d['version']}"))
+    emit(
+        updated,
+        as_json,
+        lambda d: out.print(f"schema [bold]{plain(d['name'])}[/] is now version {plain(d['version'])}", markup=True),
+    )
 
 
 @schema_app.command("show")
@@ -200,7 +206,7 @@ def fieldgroup_create(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         group = schema.create_field_group(session, state.sandbox, document).to_document()
-    emit(group, as_json, lambda g: out.print(f"field group [bold]{g['name']}[/] created"))
+    emit(group, as_json, lambda g: out.print(f"field group [bold]{plain(g['name'])}[/] created", markup=True))
 
 
 @fieldgroup_app.command("update")
@@ -214,4 +220,10 @@ def fieldgroup_update(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         group = schema.update_field_group(session, state.sandbox, name, document).to_document()
-    emit(group, as_json, lambda g: out.print(f"field group [bold]{g['name']}[/] is now version {g['version']}"))
+    emit(
+        group,
+        as_json,
+        lambda g: out.print(
+            f"field group [bold]{plain(g['name'])}[/] is now version {plain(g['version'])}", markup=True
+        ),
+    )

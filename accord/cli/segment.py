@@ -89,7 +89,7 @@ def segment_list(as_json: bool = JsonFlag) -> None:
         table = new_table("name", "streaming", "expression")
         for d in found:
             table.add_row(d["name"], "yes" if d["evaluationInfo"]["streaming"]["enabled"] else "no",
-                          d["expression"]["value"][:80])  # fmt: skip
+                          d["expression"]["value"])  # fmt: skip
         out.print(table)
 
     emit(rows, as_json, human)
@@ -100,7 +100,13 @@ def segment_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> N
     """One segment's definition."""
     with state.workspace().catalog.session() as session:
         found = segment.segment_document(segment.find_segment(session, state.sandbox, name))
-    emit(found, as_json, lambda d: out.print(f"{d['name']}: {d['expression']['value']}", highlight=False))
+    emit(found, as_json, _print_segment)
+
+
+def _print_segment(d: dict[str, Any]) -> None:
+    out.print(f"{d['name']}: {d['expression']['value']}", highlight=False)
+    if d.get("description"):
+        out.print(f"  {d['description']}", highlight=False)
 
 
 @segment_app.command("delete")
@@ -190,10 +196,12 @@ def segment_jobs(
         return
 
     def human(found: list[dict[str, Any]]) -> None:
-        table = new_table("job", "status", "trigger", "progress", "segments", "started", "seconds")
+        # five columns: at 80 characters the ids stay whole beside them (`--json` has every field)
+        table = new_table("job", "status", "trigger", "segments", "started (UTC)", ids=("job",))
         for d in found:
-            table.add_row(d["id"], d["status"], d["trigger"], _progress(d), str(d["segments"]), d["started"][:19],
-                          "" if d["seconds"] is None else str(d["seconds"]))  # fmt: skip
+            took = "" if d["seconds"] is None else f" ({d['seconds']} s)"
+            table.add_row(d["id"], f"{d['status']} {_progress(d)}".strip(), d["trigger"], str(d["segments"]),
+                          d["started"][:19].replace("T", " ") + took)  # fmt: skip
         out.print(table)
 
     emit(segment.list_jobs(workspace, state.sandbox, limit), as_json, human)
@@ -229,20 +237,24 @@ segment_app.add_typer(schedule_app, name="schedule")
 
 def _print_schedule(d: dict[str, Any]) -> None:
     if not d["enabled"]:
-        out.print(f"disabled (was every {d['everyHours']} h from {d['at']} UTC)")
+        out.print(f"disabled (was every {d['everyHours']} h aligned on {d['at']} UTC)")
         return
     rebuild = ", profiles rebuilt first" if d["rebuildProfiles"] else ""
-    out.print(f"every {d['everyHours']} h from {d['at']} UTC{rebuild}; next job at {d['nextRunAt']}", highlight=False)
+    out.print(f"every {d['everyHours']} h aligned on {d['at']} UTC{rebuild}; next job at {d['nextRunAt']}",
+              highlight=False)  # fmt: skip
 
 
 @schedule_app.command("set")
 def schedule_set(
     every_hours: int = typer.Option(24, "--every-hours", help="Hours between two jobs (1 to 168)."),
-    at: str = typer.Option("00:00", "--at", help="The first job's time of day, HH:MM UTC."),
+    at: str = typer.Option("00:00", "--at", help="HH:MM UTC the slots are aligned on (HH:MM plus or minus N hours)."),
     rebuild_profiles: bool = typer.Option(False, "--rebuild-profiles", help="Rebuild the profiles right before."),
     as_json: bool = JsonFlag,
 ) -> None:
-    """Evaluate every segment of the sandbox every N hours from HH:MM UTC (`accord serve` runs the jobs)."""
+    """Evaluate every segment of the sandbox every N hours on a grid aligned on HH:MM UTC (`accord serve` runs them).
+
+    The slots are HH:MM plus or minus whole multiples of N hours, and the first job is the first slot after
+    now: every 5 hours at 22:00, set at 07:06, runs at 12:00 (22:00 - 2 x 5 h), 17:00, 22:00, 03:00..."""
     document = {"everyHours": every_hours, "at": at, "rebuildProfiles": rebuild_profiles}
     with state.workspace().catalog.session() as session:
         emit(segment.set_schedule(session, state.sandbox, document), as_json, _print_schedule)
@@ -277,7 +289,7 @@ def segment_members(
         return
 
     def human(d: dict[str, Any]) -> None:
-        table = new_table("profile (graph)", "status", "last qualification")
+        table = new_table("profile (graph)", "status", "last qualification", ids=("profile (graph)",))
         for m in d["items"]:
             table.add_row(m["graphId"], m["status"], m["lastQualificationTime"])
         out.print(table)

@@ -9,7 +9,7 @@ import typer
 
 from accord import access, sources
 from accord.cli.documents import read_document
-from accord.cli.output import emit, new_table, out, progress_bar
+from accord.cli.output import emit, new_table, out, plain, progress_bar
 from accord.cli.state import JsonFlag, state
 from accord.errors import InvalidInputError
 
@@ -72,7 +72,11 @@ def connection_create(
             access.AllowedRoots.from_settings(workspace.settings),
         )
         shown = sources.connection_document(record)
-    emit(shown, as_json, lambda d: out.print(f"connection [bold]{d['name']}[/] ({d['connector']}) created"))
+    emit(
+        shown,
+        as_json,
+        lambda d: out.print(f"connection [bold]{plain(d['name'])}[/] ({plain(d['connector'])}) created", markup=True),
+    )
 
 
 @connection_app.command("show")
@@ -83,7 +87,7 @@ def connection_show(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
         shown = sources.get_connection(session, state.sandbox, name)
 
     def human(d: dict[str, Any]) -> None:
-        out.print(f"[bold]{d['name']}[/] ({d['connector']})", highlight=False)
+        out.print(f"[bold]{plain(d['name'])}[/] ({plain(d['connector'])})", highlight=False, markup=True)
         for key, value in d["config"].items():
             out.print(f"  {key}: {value}", highlight=False, markup=False)
         for key in d["secretFields"]:
@@ -124,7 +128,7 @@ def connection_test(name: str = typer.Argument(...), as_json: bool = JsonFlag) -
     def human(r: dict[str, Any]) -> None:
         for step in r["steps"]:
             mark = "[green]ok[/]" if step["ok"] else "[red]failed[/]"
-            out.print(f"{mark} {step['step']}: {step['message']}", highlight=False)
+            out.print(f"{mark} {plain(step['step'])}: {plain(step['message'])}", highlight=False, markup=True)
             if step.get("hint"):
                 out.print(f"   what to do: {step['hint']}", highlight=False)
 
@@ -166,7 +170,13 @@ def dataflow_create(
     with workspace.catalog.session() as session:
         record = sources.create_dataflow(session, state.sandbox, document)
         shown = sources.dataflow_document(session, record)
-    emit(shown, as_json, lambda d: out.print(f"dataflow [bold]{d['name']}[/]: {d['connection']} -> {d['dataset']}"))
+    emit(
+        shown,
+        as_json,
+        lambda d: out.print(
+            f"dataflow [bold]{plain(d['name'])}[/]: {plain(d['connection'])} -> {plain(d['dataset'])}", markup=True
+        ),
+    )
 
 
 @dataflow_app.command("edit")
@@ -186,7 +196,7 @@ def dataflow_edit(
     workspace = state.workspace()
     with workspace.catalog.session() as session:
         shown = sources.update_dataflow(session, state.sandbox, name, changes)
-    emit(shown, as_json, lambda d: out.print(f"dataflow [bold]{d['name']}[/] changed"))
+    emit(shown, as_json, lambda d: out.print(f"dataflow [bold]{plain(d['name'])}[/] changed", markup=True))
 
 
 def _every(text: str) -> dict[str, Any]:
@@ -226,9 +236,11 @@ def dataflow_run(name: str = typer.Argument(...), as_json: bool = JsonFlag) -> N
     def human(r: dict[str, Any]) -> None:
         colour = "green" if r["status"] == "success" else "yellow" if r["status"] == "partial" else "red"
         out.print(
-            f"run [bold]{r['id']}[/] [{colour}]{r['status']}[/]: {r['files']} files, {r['recordsIngested']:,} "
-            f"records ingested, {r['recordsFailed']:,} failed ({r['durationSeconds']} s)",
+            f"run [bold]{plain(r['id'])}[/] [{colour}]{plain(r['status'])}[/]: {plain(r['files'])} files, "
+            f"{r['recordsIngested']:,} records ingested, {r['recordsFailed']:,} failed "
+            f"({plain(r['durationSeconds'])} s)",
             highlight=False,
+            markup=True,
         )
         for error in r["errors"][:10]:
             out.print(f"  {error.get('item', '')} {error['code']}: {error['message']}", highlight=False)

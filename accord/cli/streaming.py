@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from accord.cli.documents import read_document
-from accord.cli.output import emit, err, new_table, out
+from accord.cli.output import emit, err, new_table, out, plain
 from accord.cli.state import JsonFlag, state
 
 streaming_app = typer.Typer(help="Streaming inlets (HTTP collection URLs) and the real-time processor.",
@@ -63,12 +63,14 @@ def inlet_create(
         else:
             made = streaming.create_inlet(session, state.sandbox, name, dataset, public=public)
     if segment:
-        emit(made, as_json, lambda d: out.print(f"Segment inlet [bold]{d['name']}[/]: send calls to /v1/... with "
-                                                f"the write key {d['writeKey']} (shown this once)",
-                                                highlight=False))  # fmt: skip
+        emit(made, as_json, lambda d: out.print(f"Segment inlet [bold]{plain(d['name'])}[/]: send calls to /v1/... "
+                                                f"with the write key {plain(d['writeKey'])} (shown this once)",
+                                                highlight=False, markup=True))  # fmt: skip
         return
-    emit(made, as_json, lambda d: out.print(f"inlet [bold]{d['name']}[/] takes messages at {d['collectionUrl']} "
-                                            f"(batches at {d['batchCollectionUrl']})", highlight=False))  # fmt: skip
+    emit(made, as_json, lambda d: out.print(f"inlet [bold]{plain(d['name'])}[/] takes messages at "
+                                            f"{plain(d['collectionUrl'])} "
+                                            f"(batches at {plain(d['batchCollectionUrl'])})",
+                                            highlight=False, markup=True))  # fmt: skip
 
 
 @streaming_app.command("show")

@@ -1,9 +1,12 @@
 """When a sandbox's batch audiences are evaluated on their own: its schedule, which slot is due, and the duty
 that `accord serve`'s scheduler ticks.
 
-A schedule runs a segment job of every segment every `everyHours` hours (1 to 168) from `at` (`HH:MM`
-UTC) on the day it was set: slots are that moment plus any whole number of periods, and only those at
-or after the moment it was set count (setting a schedule never runs a slot that had passed). A slot is
+A schedule runs a segment job of every segment every `everyHours` hours (1 to 168) on a grid aligned on
+`at` (`HH:MM` UTC) on the day it was set: slots are that moment plus or minus any whole number of periods
+(every 6 hours at 01:30 is 01:30, 07:30, 13:30 and 19:30 each day, whenever it was set), and only those at
+or after the moment it was set count (setting a schedule never runs a slot that had passed). So the first
+job is the first slot after the setting, which can be before `at` on that day (every 5 hours at 22:00, set
+at 07:06: 12:00 = 22:00 - 2 x 5 h, then 17:00, 22:00, 03:00...). A slot is
 due once it has passed and is later than the last slot taken; slots missed while no server ran are
 caught up by one job, not one per slot. With `rebuildProfiles`, the profile store is rebuilt right
 before the job, under the same hold of the sandbox's lock, so that the job reads the fresh store. A
@@ -41,7 +44,11 @@ class ScheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     everyHours: int = Field(strict=True, ge=1, le=MAX_EVERY_HOURS, description="Hours between two jobs (1 to 168)")
-    at: str = Field(default="00:00", description="The first job's time of day, `HH:MM` UTC, on the day it is set")
+    at: str = Field(
+        default="00:00",
+        description="`HH:MM` UTC that the slots are aligned on: `at` plus or minus "
+        "whole periods on the day it is set; the first job is the first slot after it is set",
+    )
     rebuildProfiles: bool = Field(default=False, strict=True, description="Rebuild the profiles right before")
 
     @field_validator("at")

@@ -566,7 +566,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("dataflow", "delete"): Command(("doomed",), each(has({"deleted": "doomed"}), then("dataflow", "list", check=lacks({
         "name": "doomed"}))), before=run("dataflow", "create", "doomed", *FLOW)),
     ("runs", "list"): Command(("--dataflow", "crm-files"), lists({"id": Ref("run"), "status": "success"}),
-                              shows="status"),
+                              shows="{run}"),  # whole, to copy into `accord runs show`
     ("runs", "show"): Command(("{run}",), has({"recordsIngested": 1, "files": 1, "errors": []})),
     ("alert", "subscribe"): Command(("--event", "run.delay", "--delay-minutes", "150", "--webhook",
                                      "https://hooks.example.com/accord"), then("alert", "subscriptions", check=lists({
@@ -728,7 +728,7 @@ COMMANDS |= {  # segment jobs as a service
         "segment", "schedule", "show", check=has({"everyHours": 6, "at": "01:30", "rebuildProfiles": True,
                                                   "enabled": True, "nextRunAt": str}))),
     ("segment", "schedule", "show"): Command((), has({"everyHours": 12, "enabled": True}), before=run(
-        "segment", "schedule", "set", "--every-hours", "12"), shows="every 12 h from 00:00 UTC"),
+        "segment", "schedule", "set", "--every-hours", "12"), shows="every 12 h aligned on 00:00 UTC"),
     ("segment", "schedule", "disable"): Command((), each(has({"enabled": False}), then("segment", "schedule", "show",
         check=has({"enabled": False, "nextRunAt": None}))), before=run("segment", "schedule", "set"),
         shows="disabled"),

@@ -406,7 +406,8 @@ def test_jobs_and_the_schedule_through_the_api(api: Any, shop: Workspace) -> Non
                        ({"everyHours": 6, "every": 3}, "every")]:  # fmt: skip
         answer = api.put("/segment/schedule", json=bad)
         assert answer.status_code == 400 and field in answer.json()["message"], (bad, answer.text)
-        assert [p["path"] for p in answer.json()["details"]["problems"]] == [f"body.{field}"], answer.text
+        assert [p["path"] for p in answer.json()["details"]["problems"]] == [field], answer.text
+        assert answer.json()["code"] == "SEGMENT-0431-400", answer.text  # the CLI's code for the same problem
     assert api.get("/segment/schedule").status_code == 404  # nothing was set by the refusals
     made = api.put("/segment/schedule", json={"everyHours": 6, "at": "01:30", "rebuildProfiles": True})
     assert made.status_code == 200 and made.json()["enabled"] and made.json()["nextRunAt"]
@@ -445,6 +446,6 @@ def test_the_schedule_through_the_cli(cli: Any, shop: Workspace) -> None:
     made = cli("segment", "schedule", "set", "--every-hours", "12", "--at", "06:00", "--rebuild-profiles", "--json")
     assert made.code == 0 and made.json()["rebuildProfiles"] and made.json()["at"] == "06:00"
     human = cli("segment", "schedule", "show")
-    assert "every 12 h from 06:00 UTC, profiles rebuilt first; next job at" in human.stdout
+    assert "every 12 h aligned on 06:00 UTC, profiles rebuilt first; next job at" in human.stdout
     assert cli("segment", "schedule", "disable", "--json").json()["enabled"] is False
     assert cli("segment", "schedule", "show").stdout.startswith("disabled")
