@@ -93,6 +93,9 @@ def close_interrupted(workspace: Workspace, sandbox_id: str) -> list[str]:
         return closed
 
 
+PROGRESS_SECONDS = 0.5
+
+
 @dataclass
 class JobControl:
     """The running job's hold on its record: says where it is, hears a cancellation, records the end."""
@@ -101,6 +104,8 @@ class JobControl:
     job_id: str
     on_step: Callable[[str, float], None] = field(default=lambda _label, _done: None)
     started: float = field(default_factory=time.perf_counter)
+    told: float = 0.0
+    """When `advance` last recorded the progress."""
 
     def step(self, label: str, fraction: float, total: int = 1, *, tell: bool = True) -> None:
         """A step begins: recorded as the job's progress; raises `JobCancelled` if the job was asked to stop."""
@@ -115,7 +120,13 @@ class JobControl:
             self.on_step(label, fraction)
 
     def advance(self, done: int) -> None:
-        """`done` of the current step's items are done (the step cannot be cancelled any more)."""
+        """`done` of the current step's items are done (the step cannot be cancelled any more). Recorded at
+        most every `PROGRESS_SECONDS`: a write per segment would cost a job of many segments a catalog write
+        each; `finish` records the end."""
+        now = time.perf_counter()
+        if now - self.told < PROGRESS_SECONDS:
+            return
+        self.told = now
         with self.workspace.catalog.session() as session:
             record = session.get(SegmentJobRecord, self.job_id)
             assert record is not None
