@@ -429,11 +429,11 @@ def test_a_clean_stop_of_the_server_leaves_no_job_running(api: Any, busy_shop: W
         client.client.close()
         server.stop()  # as `accord serve` stops on Ctrl-C or SIGTERM
     ended = _job(busy_shop, job_id)
-    assert ended["cancelRequested"] is True and ended["finished"] is not None, ended
+    assert ended["status"] in ("cancelled", "success") and ended["finished"] is not None, ended
     if ended["status"] == "cancelled":  # asked before it wrote memberships
-        assert _memberships(busy_shop) == {} and ended["counts"] == {}
-    else:  # it was writing them when asked: it finished
-        assert ended["status"] == "success" and len(ended["counts"]) == MANY, ended
+        assert ended["cancelRequested"] is True and _memberships(busy_shop) == {} and ended["counts"] == {}
+    else:  # it was writing them when asked (or had ended before the stop): it finished
+        assert len(ended["counts"]) == MANY, ended
 
 
 def test_the_schedule_through_the_cli(cli: Any, shop: Workspace) -> None:
