@@ -47,9 +47,10 @@ def computed_create(
     if file is not None:
         document = read_document(file)
     else:
-        document = {"name": name, "displayName": display_name, "description": description,
-                    "expression": {"type": "PQL", "value": pql}, "duration": _duration(lookback),
-                    "status": "DRAFT" if draft else "NEW"}  # fmt: skip
+        # a name or an expression not given is missing from the document (told so), not null
+        document = {"displayName": display_name, "description": description, "duration": _duration(lookback),
+                    "expression": {"type": "PQL", **({"value": pql} if pql is not None else {})},
+                    "status": "DRAFT" if draft else "NEW", **({"name": name} if name is not None else {})}  # fmt: skip
     with state.workspace().catalog.session() as session:
         created = segment.create_computed_attribute(session, state.sandbox, document)
     emit(created, as_json, _human)

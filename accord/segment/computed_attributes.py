@@ -14,6 +14,7 @@ values through the segment face, as it shows their memberships)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -46,6 +47,8 @@ FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": 
 SCALARS = {FieldType.string, FieldType.integer, FieldType.number, FieldType.boolean, FieldType.date,
            FieldType.date_time}  # fmt: skip
 NAME = r"^[A-Za-z][A-Za-z0-9]{0,63}$"
+NAME_RULE = "a name must start with a letter and hold only letters and digits, at most 64 (it names a field)"
+INVALID = "COMPUTED-0400-400"
 STATUS_CHANGES = {"DRAFT": {"DRAFT", "NEW"}, "NEW": {"NEW", "DISABLED"}, "PROCESSING": {"DISABLED"},
                   "PROCESSED": {"DISABLED"}, "FAILED": {"DISABLED"}, "DISABLED": {"DISABLED", "NEW"}}  # fmt: skip
 """What a status may become by an update (refreshes set PROCESSING, PROCESSED and FAILED)."""
@@ -86,12 +89,22 @@ class ComputedAttributeDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=NAME, description="Letters and digits, starting with a letter: the field's name")
+    # the pattern is checked below, to be told in words rather than as a pattern; the schema still shows it
+    name: str = Field(json_schema_extra={"pattern": NAME},
+                      description="Letters and digits, starting with a letter, at most 64: a field name")  # fmt: skip
     displayName: str = Field(default="", max_length=256)
     description: str = Field(default="", max_length=4000)
     expression: AttributeExpression
     duration: Duration = Field(description="The lookback: events within it count, at most 90 days")
     status: Literal["DRAFT", "NEW"] = Field(default="NEW", description="DRAFT: saved, not yet a profile field")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(NAME, value):
+            shown = value if len(value) <= 70 else value[:67] + "..."
+            raise ValueError(f"{shown!r}: {NAME_RULE}")
+        return value
 
 
 class ComputedAttributeChange(BaseModel):
@@ -124,72 +137,96 @@ def parse_aggregation(tree: Node) -> tuple[str, str | None, Node | None]:
 
 
 def check_expression(session: Session, sandbox: str, text: str, path: str = "expression.value") -> Aggregation:
-    """Check an expression against the experience event union schema; raises with every problem."""
-
-    def fail(message: str, node: Node | None = None) -> PQLError:
-        line, column = (node.pos.line, node.pos.column) if node is not None else (1, 1)
-        return PQLError([_placed(message, line, column, text, path)])
-
+    """Check an expression against the experience event union schema; raises with every problem (an unknown
+    function and a bad filter together), in the order of the text."""
     try:
         tree = parse_pql(text)
     except PQLError as exc:
         raise PQLError([{**p, "path": path} for p in exc.problems]) from None
     if not (isinstance(tree, Method) and isinstance(tree.target, Events)):
-        raise fail("a computed attribute is one aggregation over events: xEvent[<filter>].<function>(<field>), "
-                   f"with a function of {', '.join(FUNCTIONS)}", tree)  # fmt: skip
-    if tree.name not in FUNCTIONS:
-        raise fail(f"unknown function {tree.name!r}{did_you_mean(tree.name, list(FUNCTIONS))}; a computed attribute "
-                   f"takes {', '.join(FUNCTIONS)}", tree)  # fmt: skip
-    wanted = 0 if tree.name == "count" else 1
-    if len(tree.args) != wanted or (wanted and not isinstance(tree.args[0], Path)):
-        raise fail("count() takes nothing" if not wanted else f"{tree.name} takes one event field", tree)
+        raise PQLError([_placed("a computed attribute is one aggregation over events: xEvent[<filter>]."
+                                f"<function>(<field>), with a function of {', '.join(FUNCTIONS)}", tree, text,
+                                path)])  # fmt: skip
+    problems = _call_problems(tree, text, path)
     leaves = union_schema(session, sandbox, "experienceevent").leaves()
     # checked as PQL: the filter in the events' scope, the field's type for the function (min and max stand for
-    # mostRecent and first, which take any value)
+    # mostRecent and first, which take any value); a call that is not one of ours is left out, its filter not
     checked = Method(tree.pos, tree, "isNotNull", ())
-    if tree.name in ("mostRecent", "first"):
+    if problems:
+        checked = Method(tree.pos, dataclasses.replace(tree, name="count", args=()), "isNotNull", ())
+    elif tree.name in ("mostRecent", "first"):
         checked = Method(tree.pos, dataclasses.replace(tree, name="max"), "isNotNull", ())
     try:
         check(checked, text, {}, {p: spec.type.value for p, spec in leaves.items()})
     except PQLError as exc:
-        raise PQLError([{**p, "path": path} for p in exc.problems]) from None
+        problems.extend({**p, "path": path} for p in exc.problems)
+    if problems:
+        raise PQLError(sorted(problems, key=lambda p: (p["line"], p["column"])))
     function, field, where = parse_aggregation(tree)
     if field is None:
         return Aggregation(function, None, where, "integer")
     kind = leaves[field].type
     if kind not in SCALARS:
-        raise fail(f"{field} is {'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}: a computed attribute "
-                   "aggregates fields that hold one value", tree.args[0])  # fmt: skip
+        article = "an" if kind.value[0] in "aeiou" else "a"
+        raise PQLError([_placed(f"{field} is {article} {kind.value}: a computed attribute aggregates fields that "
+                                "hold one value", tree.args[0], text, path)])  # fmt: skip
     if function == "avg" or (function == "sum" and kind == FieldType.number):
         return Aggregation(function, field, where, "number")
     return Aggregation(function, field, where, kind.value)
 
 
-def _placed(message: str, line: int, column: int, text: str, path: str) -> dict[str, Any]:
-    return problem(message, line, column, text, path)
+def _call_problems(tree: Method, text: str, path: str) -> list[dict[str, Any]]:
+    """What is wrong with the aggregation's call itself: a function that is not one of ours, or its arguments."""
+    if tree.name not in FUNCTIONS:
+        return [_placed(f"unknown function {tree.name!r}{did_you_mean(tree.name, list(FUNCTIONS))}; a computed "
+                        f"attribute takes {', '.join(FUNCTIONS)}", tree, text, path)]  # fmt: skip
+    wanted = 0 if tree.name == "count" else 1
+    if len(tree.args) != wanted or (wanted and not isinstance(tree.args[0], Path)):
+        message = "count() takes nothing" if not wanted else f"{tree.name} takes one event field"
+        return [_placed(message, tree, text, path)]
+    return []
 
 
-def _parse(model: type[BaseModel], document: Any) -> Any:
+def _placed(message: str, node: Node, text: str, path: str) -> dict[str, Any]:
+    return problem(message, node.pos.line, node.pos.column, text, path)
+
+
+def _shape(model: type[BaseModel], document: Any) -> tuple[Any, ComputedAttributeChange, list[dict[str, Any]]]:
+    """The document as `model` takes it (None if it does not) with pydantic's problems, and the parts of it that
+    fit, as a change: their own checks (the lookback, the expression, the status) are told with those problems."""
+    if not isinstance(document, dict):
+        raise DocumentError("the computed attribute", [{"path": "", "message": "the document must be an object: "
+                            f"{', '.join(model.model_fields)}"}], code=INVALID)  # fmt: skip
     try:
-        return model.model_validate(document)
+        parsed = model.model_validate(document)
     except ValidationError as exc:
-        raise DocumentError("the computed attribute", validation_problems(exc.errors()),
-                            code="COMPUTED-0400-400") from None  # fmt: skip
+        failed = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        fitting = {k: v for k, v in document.items() if k in ComputedAttributeChange.model_fields and k not in failed}
+        return None, ComputedAttributeChange.model_validate(fitting), validation_problems(exc.errors())
+    fitting = {k: v for k, v in parsed.model_dump(exclude_unset=True).items()
+               if k in ComputedAttributeChange.model_fields}  # fmt: skip
+    return parsed, ComputedAttributeChange.model_validate(fitting), []
 
 
-def _checked(session: Session, sandbox: str, expression: str, duration: Duration) -> dict[str, Any]:
-    """The stored definition of an expression and a lookback, or every problem (DocumentError)."""
-    problems: list[dict[str, Any]] = []
-    if duration.span > MAX_LOOKBACK:
+def _checked(
+    session: Session, sandbox: str, expression: str | None, duration: Duration | None, problems: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The stored definition of an expression and a lookback (None when not both are given), or every problem,
+    with those already found (DocumentError)."""
+    problems = list(problems)
+    aggregation = None
+    if expression is not None:
+        try:
+            aggregation = check_expression(session, sandbox, expression)
+        except PQLError as exc:
+            problems.extend(exc.problems)
+    if duration is not None and duration.span > MAX_LOOKBACK:  # after the expression, as the document has them
         problems.append({"path": "duration", "message": f"{duration.count} {duration.unit.lower()} is longer than "
                          "the 90 days a computed attribute may look back"})  # fmt: skip
-    aggregation = None
-    try:
-        aggregation = check_expression(session, sandbox, expression)
-    except PQLError as exc:
-        problems.extend(exc.problems)
-    if problems or aggregation is None:
-        raise DocumentError("the computed attribute", problems, code="COMPUTED-0400-400")
+    if problems:
+        raise DocumentError("the computed attribute", problems, code=INVALID)
+    if aggregation is None or duration is None or expression is None:
+        return None
     return {"expression": expression, "duration": duration.model_dump(), "function": aggregation.function,
             "field": aggregation.field, "type": aggregation.type}  # fmt: skip
 
@@ -239,13 +276,17 @@ def _refuse_over_limit(session: Session, sandbox_id: str) -> None:
 
 
 def create_computed_attribute(session: Session, sandbox: str, document: Any) -> dict[str, Any]:
-    """Create a computed attribute from its whole document; refused whole, with every problem."""
-    parsed: ComputedAttributeDocument = _parse(ComputedAttributeDocument, document)
+    """Create a computed attribute from its whole document; refused whole, with every problem (its shape, name,
+    lookback and expression at once), before a taken name or the limit is."""
     sandbox_id = resolve_sandbox(session, sandbox).id
+    parsed, fitting, problems = _shape(ComputedAttributeDocument, document)
+    expression = fitting.expression.value if fitting.expression else None
+    definition = _checked(session, sandbox, expression, fitting.duration, problems)
+    # no problem: the document parsed whole, and both expression and lookback were checked
+    assert isinstance(parsed, ComputedAttributeDocument) and definition is not None
     if any(r.name.lower() == parsed.name.lower() for r in _records(session, sandbox_id)):
         raise ConflictError(f"a computed attribute named {parsed.name!r} already exists", code="COMPUTED-0409-409")
     _refuse_over_limit(session, sandbox_id)
-    definition = _checked(session, sandbox, parsed.expression.value, parsed.duration)
     record = ComputedAttributeRecord(id=new_id(), sandbox_id=sandbox_id, name=parsed.name,
                                      description=parsed.description, status=parsed.status,
                                      definition={**definition, "displayName": parsed.displayName or parsed.name},
@@ -274,22 +315,22 @@ def update_computed_attribute(session: Session, sandbox: str, name: str, change:
     `NEW`: it has no value until the next refresh. Disabling one that audiences or flows use is refused, and so
     is a new definition that changes the type of its value (they were checked against the old one)."""
     record = find_computed_attribute(session, sandbox, name)
-    parsed: ComputedAttributeChange = _parse(ComputedAttributeChange, change)
+    _, parsed, problems = _shape(ComputedAttributeChange, change)  # a part that does not fit is kept, and told
     status = parsed.status or record.status
     if status != record.status and status not in STATUS_CHANGES[record.status]:
-        raise DocumentError("the computed attribute", [{"path": "status", "message": f"a {record.status} computed "
-                            f"attribute can become {' or '.join(sorted(STATUS_CHANGES[record.status]))}, not "
-                            f"{status}"}], code="COMPUTED-0400-400")  # fmt: skip
-    if status == "DISABLED" and record.status != "DISABLED":
-        _refuse_in_use(session, sandbox, record, "disabled")
-    if record.status == "DISABLED" and status != "DISABLED":
-        _refuse_over_limit(session, record.sandbox_id)
+        problems.append({"path": "status", "message": f"a {record.status} computed attribute can become "
+                         f"{' or '.join(sorted(STATUS_CHANGES[record.status]))}, not {status}"})  # fmt: skip
     definition = dict(record.definition)
     expression = parsed.expression.value if parsed.expression else definition["expression"]
     duration = parsed.duration or Duration.model_validate(definition["duration"])
     redefined = expression != definition["expression"] or duration.model_dump() != definition["duration"]
-    if redefined:
-        checked = _checked(session, sandbox, expression, duration)
+    # an unchanged expression and lookback were checked when they were given
+    checked = _checked(session, sandbox, expression if redefined else None, duration if redefined else None, problems)
+    if status == "DISABLED" and record.status != "DISABLED":
+        _refuse_in_use(session, sandbox, record, "disabled")
+    if record.status == "DISABLED" and status != "DISABLED":
+        _refuse_over_limit(session, record.sandbox_id)
+    if checked is not None:
         if checked["type"] != definition["type"] and record.status in ACTIVE:
             _refuse_in_use(session, sandbox, record, f"changed from {definition['type']} to {checked['type']}")
         definition.update(checked)
