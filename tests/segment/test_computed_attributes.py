@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,13 @@ def test_pql_reads_a_computed_attribute_in_batch_and_streaming(shop: Workspace) 
     # streaming: the person's events since the refresh are folded in; C5 buys three times now
     below = next(c for c in PEOPLE if c not in wanted)
     have = expected(below, "count", 90, "commerce.purchases")
-    recent = [{"timestamp": (NOW + timedelta(minutes=m)).isoformat(), "eventType": "commerce.purchases"}
+    since = datetime.now(UTC)  # after the job's refresh: only events after it are folded in
+    recent = [{"timestamp": (since + timedelta(minutes=m)).isoformat(), "eventType": "commerce.purchases"}
               for m in range(1, 4 - have)]  # fmt: skip
     evaluator = segment.StreamingEvaluator(shop, "prod")
     try:
         assert evaluator.reads_events and "eventType" in evaluator.event_columns
-        later = NOW + timedelta(minutes=10)
+        later = since + timedelta(minutes=10)
         changes = evaluator.evaluate(int(graphs[below]), {"attributes": {}, "events": recent}, later)
         assert [c["status"] for c in changes] == (["realized"] if have + len(recent) >= 3 else [])
         assert changes, "the person should have reached three purchases"
