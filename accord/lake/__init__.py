@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from accord.lake.listing import read_datasets
     from accord.lake.reading import open_dataset, preview, statistics
     from accord.lake.rewrite import delete_records
-    from accord.lake.store import Lake, replace_folder
+    from accord.lake.store import Lake, file_version, replace_folder
     from accord.lake.values import jsonable
 
 _EXPORTS = {
@@ -73,7 +73,7 @@ _EXPORTS = {
     "housekeeping": ["Reaped", "batch_lock", "reap_abandoned", "sandbox_job", "sandbox_lock"],
     "reading": ["open_dataset", "preview", "statistics"],
     "rewrite": ["delete_records"],
-    "store": ["Lake", "replace_folder"],
+    "store": ["Lake", "file_version", "replace_folder"],
     "values": ["jsonable"],
 }
 __all__ = lazy_face(__name__, _EXPORTS)

@@ -16,6 +16,17 @@ from accord.jobs import SEPARATOR, scratch_name, track
 OLD = ".old"
 
 
+def file_version(path: Path) -> tuple[int, int, int] | None:
+    """Which version of a file is there now (None: none is), for readers that keep a file open between calls:
+    its modification time, inode and size. A file replaced whole (`os.replace`, `replace_folder`) has a new
+    inode, so two writes within one tick of the file system's clock are still told apart."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_ino, found.st_size
+
+
 def replace_folder(staging: Path, target: Path) -> None:
     """Put a folder built in staging in place of `target` by renames: readers see the old or the new.
 

@@ -36,7 +36,7 @@ from accord.catalog import BatchRecord, DatasetRecord, resolve_sandbox
 from accord.engine import arrow_tables, connect, field_at
 from accord.errors import NotFoundError
 from accord.jobs import ensure_held
-from accord.lake import cutoff, open_dataset, replace_folder, sandbox_job
+from accord.lake import cutoff, file_version, open_dataset, replace_folder, sandbox_job
 from accord.profile.partitions import (
     MERGE_MEMORY_PER_INPUT,
     SORT_MEMORY_PER_INPUT,
@@ -386,7 +386,7 @@ def _write_fingerprints(con: Any, staging: Path) -> None:
 class ProfileStore:
     """A built profile store, opened memory-mapped; opened once per folder and build."""
 
-    _cache: dict[Path, tuple[float, ProfileStore]] = {}
+    _cache: dict[Path, tuple[tuple[int, int, int], ProfileStore]] = {}
     _lock = threading.Lock()
 
     def __init__(self, folder: Path) -> None:
@@ -407,10 +407,8 @@ class ProfileStore:
 
     @classmethod
     def open(cls, folder: Path) -> ProfileStore | None:
-        manifest = folder / "manifest.json"
-        try:
-            stamp = manifest.stat().st_mtime
-        except FileNotFoundError:
+        stamp = file_version(folder / "manifest.json")
+        if stamp is None:
             return None
         with cls._lock:
             cached = cls._cache.get(folder)

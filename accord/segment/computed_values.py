@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accord.catalog import ComputedAttributeRecord, resolve_sandbox
+from accord.lake import file_version
 from accord.schema import FieldSpec, FieldType, field_dtype
 from accord.workspace import Workspace
 
@@ -103,7 +104,7 @@ def write_values(path: Path, table: pa.Table, attributes: list[ActiveAttribute],
 class ComputedValues:
     """The values file of a sandbox, opened memory-mapped, with the columns that are current."""
 
-    _cache: dict[Path, tuple[int, ComputedValues]] = {}
+    _cache: dict[Path, tuple[tuple[int, int, int], ComputedValues]] = {}
     _lock = threading.Lock()
 
     def __init__(self, path: Path) -> None:
@@ -118,9 +119,8 @@ class ComputedValues:
     def open(cls, workspace: Workspace, sandbox_id: str) -> ComputedValues | None:
         """The values of the last refresh (None before the first); opened once per file written."""
         path = values_file(workspace, sandbox_id)
-        try:
-            stamp = path.stat().st_mtime_ns
-        except FileNotFoundError:
+        stamp = file_version(path)
+        if stamp is None:
             return None
         with cls._lock:
             cached = cls._cache.get(path)

@@ -39,7 +39,7 @@ from accord.segment.ast import (
     Path,
     Window,
 )  # fmt: skip
-from accord.segment.functions_python import includes, same_members
+from accord.segment.functions_python import includes, same_members, summary
 
 Value = Any
 Fn = Callable[[dict[str, Any], datetime], Value]
@@ -312,17 +312,7 @@ class _Compiler:
         if name == "all":
             return lambda p, n: all(argument(e, n) is True for e in chosen(p, n))
 
-        def aggregate(p: dict[str, Any], n: datetime) -> Value:
-            values = [v for e in chosen(p, n) if (v := argument(e, n)) is not None]
-            if name == "sum":
-                return sum(values) if values else 0
-            if not values:
-                return None
-            if name == "avg":
-                return sum(values) / len(values)
-            return min(values) if name == "min" else max(values)
-
-        return aggregate
+        return lambda p, n: summary(name, [v for e in chosen(p, n) if (v := argument(e, n)) is not None])
 
     def chain(self, node: Chain) -> Fn:
         steps = [(s.name, self.compile(s.what), s.when, s.count) for s in node.steps]

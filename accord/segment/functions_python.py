@@ -119,19 +119,24 @@ def count(target: Value, _args: list[Value], _literals: tuple[Value, ...], _now:
     return 0 if target is None else len(_known(target))
 
 
+def summary(how: str, values: list[Value]) -> Value:
+    """`sum`, `avg`, `min` or `max` of known values, as PQL has them for lists and events alike: the sum of
+    nothing is 0, the others of nothing unknown."""
+    if how == "sum":
+        return sum(values) if values else 0
+    if not values:
+        return None
+    if how == "avg":
+        return sum(values) / len(values)
+    return min(values) if how == "min" else max(values)
+
+
 def aggregate(how: str) -> Impl:
     """`sum`, `avg`, `min`, `max` of a list's members, or of a value read on each of its items."""
 
     def run(target: Value, args: list[Value], _literals: tuple[Value, ...], _now: datetime) -> Value:
         items = target or []
-        values = _known([args[0](item) for item in items] if args else items)
-        if how == "sum":
-            return sum(values) if values else 0
-        if not values:
-            return None
-        if how == "avg":
-            return sum(values) / len(values)
-        return min(values) if how == "min" else max(values)
+        return summary(how, _known([args[0](item) for item in items] if args else items))
 
     return run
 

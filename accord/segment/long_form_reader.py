@@ -11,6 +11,7 @@ from typing import Any
 from lark import Token, v_args
 
 from accord.segment.ast import Events, Literal, Logic, Method, Node, Path, Position
+from accord.segment.exceptions import problem
 from accord.segment.long_forms import (
     AGGREGATIONS,
     EventValues,
@@ -37,11 +38,16 @@ Binding = tuple[str, Any, Node | None, Position]
 
 
 class LongFormReader:
-    """The long forms, for the tree builder: its `fail` records a problem at a node or a token. (Each rule takes
-    `v_args` itself: a transformer's class decorator does not reach the methods it inherits.)"""
+    """The long forms, for the tree builder, which gives the text read and the list its problems go to. (Each
+    rule takes `v_args` itself: a transformer's class decorator does not reach the methods it inherits.)"""
+
+    text: str
+    problems: list[dict[str, Any]]
 
     def fail(self, node: Any, message: str) -> None:
-        raise NotImplementedError
+        """Record a problem at a node (its place) or a token."""
+        pos = node.pos if hasattr(node, "pos") else place_of(node)
+        self.problems.append(problem(message, pos.line, pos.column, self.text))
 
     def _source(self, source: Any, form: str) -> Events | None:
         if isinstance(source, Events) and not isinstance(source, SelectedEvents):

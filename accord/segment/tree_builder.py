@@ -34,7 +34,6 @@ from accord.segment.ast import (
     ThisPeriod,
     Window,
 )  # fmt: skip
-from accord.segment.exceptions import problem
 from accord.segment.long_form_reader import LongFormReader, place_of
 from accord.segment.long_forms import (
     AGGREGATIONS,
@@ -80,10 +79,6 @@ class TreeBuilder(LongFormReader, Transformer[Token, Node]):
         super().__init__()
         self.text = text
         self.problems: list[dict[str, Any]] = []
-
-    def fail(self, node: Any, message: str) -> None:
-        pos = node.pos if hasattr(node, "pos") else place_of(node)
-        self.problems.append(problem(message, pos.line, pos.column, self.text))
 
     def string(self, meta: Any, c: list[Token]) -> Literal:
         return Literal(place_of(meta), python_ast.literal_eval(str(c[0])))

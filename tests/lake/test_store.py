@@ -32,3 +32,26 @@ def test_a_swap_killed_between_its_renames_is_undone_and_one_killed_after_is_tid
     assert sorted(p.name for p in sandbox.iterdir()) == ["identity", "profile", "segments"]
     assert (sandbox / "profile" / "part.parquet").read_text() == "the store before the killed rebuild"
     assert (sandbox / "identity" / "part.parquet").read_text() == "new graphs"
+
+
+def test_a_file_replaced_twice_within_one_tick_has_three_versions(tmp_path: Path) -> None:
+    """Readers that keep a file open (the profile store, computed values: memory-mapped) tell its versions apart
+    even when the file system's clock does not move between two writes: a version they hold open keeps its
+    inode, so the next one has another."""
+    import os
+
+    from accord.lake import file_version
+
+    target = tmp_path / "values.arrow"
+    assert file_version(target) is None
+    seen, held = [], []
+    for text in ("one", "two", "six"):  # the same size each time
+        staged = tmp_path / "values.arrow.new"
+        staged.write_text(text)
+        os.utime(staged, ns=(1_000_000_000, 1_000_000_000))  # one moment for every write
+        os.replace(staged, target)
+        seen.append(file_version(target))
+        held.append(target.open())  # as a reader keeps it
+    for file in held:
+        file.close()
+    assert len(set(seen)) == 3, seen

@@ -94,3 +94,22 @@ def expected(crm: str, function: str, days: float, kind: str | None = None) -> A
 def values_of(workspace: Workspace, crm: str) -> dict[str, Any]:
     found = profile.get_profile(workspace, "prod", "CRMID", crm)
     return {a["name"]: a["value"] for a in found["computedAttributes"]}
+
+
+def spend_flow(workspace: Workspace, folder: Path) -> Path:
+    """An activation flow `spenders` of the Parisians to a local folder, mapping the computed attribute `spend`
+    (made by the caller) beside the CRM id: the CSV file it writes."""
+    from accord import destinations, sources
+    from accord.access import AllowedRoots
+    from accord.segment.computed_values import attribute_path
+
+    folder.mkdir()
+    with workspace.catalog.session() as s:
+        segment.create_segment(s, "prod", {"name": "all", "expression": {"value": 'homeAddress.city = "Paris"'}})
+        destinations.create_account(s, sources.SecretBox(workspace.settings.home), "prod", "outbox", "local",
+                                    {"root": str(folder)}, AllowedRoots.from_settings(workspace.settings))  # fmt: skip
+        destinations.create_flow(s, "prod", "spenders", "outbox", {
+            "audiences": [{"segment": "all"}], "file": {"nameTemplate": "spend"},
+            "mapping": [{"source": "identityMap.CRMID", "target": "crm"},
+                        {"source": attribute_path("spend"), "target": "spend"}]})  # fmt: skip
+    return folder / "spend.csv"

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from accord import destinations, profile, segment, sources
-from accord.access import AllowedRoots
+from accord import destinations, profile, segment
 from accord.errors import ConflictError, DocumentError, NotFoundError
 from accord.segment.computed_attributes import MAX_ACTIVE
 from accord.segment.computed_values import attribute_path
 from accord.workspace import Workspace
-from tests.segment.computed_shop import NOW, PEOPLE, build_shop, create, expected, values_of
+from tests.segment.computed_shop import NOW, PEOPLE, build_shop, create, expected, spend_flow, values_of
 
 
 @pytest.fixture
@@ -93,22 +92,14 @@ def test_pql_reads_a_computed_attribute_in_batch_and_streaming(shop: Workspace) 
 
 def test_a_computed_attribute_is_mapped_and_exported_to_a_local_folder(shop: Workspace, tmp_path: Path) -> None:
     create(shop, "spend", "xEvent.sum(commerce.order.priceTotal)", 30)
-    folder = tmp_path / "outbox"
-    folder.mkdir()
     with shop.catalog.session() as s:
-        segment.create_segment(s, "prod", {"name": "all", "expression": {"value": 'homeAddress.city = "Paris"'}})
-        destinations.create_account(s, sources.SecretBox(shop.settings.home), "prod", "outbox", "local",
-                                    {"root": str(folder)}, AllowedRoots.from_settings(shop.settings))  # fmt: skip
         spec = destinations.destination_spec("local")
         assert attribute_path("spend") in destinations.exportable_sources(s, "prod", spec)["attributes"]
-        destinations.create_flow(s, "prod", "spenders", "outbox", {
-            "audiences": [{"segment": "all"}], "file": {"nameTemplate": "spend"},
-            "mapping": [{"source": "identityMap.CRMID", "target": "crm"},
-                        {"source": attribute_path("spend"), "target": "spend"}]})  # fmt: skip
+    written = spend_flow(shop, tmp_path / "outbox")
     segment.run_job(shop, "prod")
     run = destinations.run_activation(shop, "prod", "spenders")
     assert run["status"] == "success"
-    with (folder / "spend.csv").open() as file:
+    with written.open() as file:
         rows = {r["crm"]: r["spend"] for r in csv.DictReader(file)}
     assert {crm: float(v) for crm, v in rows.items()} == pytest.approx({c: expected(c, "sum", 30) for c in PEOPLE})
 

@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from accord import destinations, lake, profile, segment, sources
-from accord.access import AllowedRoots
+from accord import destinations, lake, profile, segment
 from accord.catalog import ComputedAttributeRecord
 from accord.errors import ConflictError
 from accord.ingest import IngestRequest, ingest_file
 from accord.segment.computed_streaming import ComputedFold
 from accord.segment.computed_values import attribute_path
 from accord.workspace import Workspace
-from tests.segment.computed_shop import EVENTS, NOW, PEOPLE, build_shop, create, expected, values_of
+from tests.segment.computed_shop import EVENTS, NOW, PEOPLE, build_shop, create, expected, spend_flow, values_of
 
 FUNCTIONS = ["count", "sum", "avg", "min", "max", "mostRecent", "first"]
 PURCHASES = 'xEvent[eventType = "commerce.purchases"].count()'
@@ -63,20 +62,11 @@ def test_no_value_until_a_refresh_in_lookups_and_estimates(shop: Workspace) -> N
 
 def test_no_value_until_a_refresh_in_exports(shop: Workspace, tmp_path: Path) -> None:
     create(shop, "spend", "xEvent.sum(commerce.order.priceTotal)", 30)
-    folder = tmp_path / "outbox"
-    folder.mkdir()
-    with shop.catalog.session() as s:
-        segment.create_segment(s, "prod", {"name": "all", "expression": {"value": 'homeAddress.city = "Paris"'}})
-        destinations.create_account(s, sources.SecretBox(shop.settings.home), "prod", "outbox", "local",
-                                    {"root": str(folder)}, AllowedRoots.from_settings(shop.settings))  # fmt: skip
-        destinations.create_flow(s, "prod", "spenders", "outbox", {
-            "audiences": [{"segment": "all"}], "file": {"nameTemplate": "spend"},
-            "mapping": [{"source": "identityMap.CRMID", "target": "crm"},
-                        {"source": attribute_path("spend"), "target": "spend"}]})  # fmt: skip
+    written = spend_flow(shop, tmp_path / "outbox")
     segment.run_job(shop, "prod")  # refreshes the attribute
     redefine(shop, "spend", {"duration": {"count": 3, "unit": "WEEKS"}})  # the same type: accepted, no value now
     assert destinations.run_activation(shop, "prod", "spenders")["status"] == "success"
-    with (folder / "spend.csv").open() as file:
+    with written.open() as file:
         rows = {r["crm"]: r["spend"] for r in csv.DictReader(file)}
     assert rows == {crm: "" for crm in PEOPLE}  # unknown, not 0 (C5 has no event: 0 once refreshed)
 
